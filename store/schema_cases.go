@@ -1,0 +1,5 @@
+package store
+
+// schemaCases holds the tables owned by package cases.
+const schemaCases = `
+`

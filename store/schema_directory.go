@@ -1,0 +1,5 @@
+package store
+
+// schemaDirectory holds the tables owned by package distlist.
+const schemaDirectory = `
+`

@@ -1,0 +1,5 @@
+package store
+
+// schemaInbound holds the tables owned by package intake.
+const schemaInbound = `
+`

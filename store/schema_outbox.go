@@ -1,0 +1,5 @@
+package store
+
+// schemaOutbox holds the tables owned by package distlist.
+const schemaOutbox = `
+`

@@ -1,0 +1,5 @@
+package store
+
+// schemaSchedule holds the tables owned by package schedule.
+const schemaSchedule = `
+`

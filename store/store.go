@@ -1,0 +1,135 @@
+// Package store opens secgate's SQLite database and keeps its schema.
+//
+// One file holds everything: cases, the audit log, the outbox, scheduled
+// jobs and the raw inbound messages. There is a single writer connection
+// (BEGIN IMMEDIATE, synchronous=FULL, so that every commit that precedes an
+// outside acknowledgement is on disk) and a small pool of read-only
+// connections. Times are stored as integer Unix milliseconds.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// DB is an open secgate database.
+type DB struct {
+	path string
+	w    *sql.DB // the one writer connection
+	r    *sql.DB // read-only pool
+}
+
+// Open opens (creating if needed) the database at path and brings its schema
+// up to date.
+func Open(ctx context.Context, path string) (*DB, error) {
+	common := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=trusted_schema(0)"
+	u := "file:" + (&url.URL{Path: path}).EscapedPath()
+	w, err := sql.Open("sqlite", u+"?"+common+"&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	db := &DB{path: path, w: w}
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", u+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	db.r = r
+	return db, nil
+}
+
+// Path returns the file the database lives in.
+func (db *DB) Path() string { return db.path }
+
+// Close checkpoints the WAL and closes every connection.
+func (db *DB) Close() error {
+	_, cerr := db.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	err := errors.Join(db.r.Close(), db.w.Close())
+	if err == nil && cerr != nil {
+		err = fmt.Errorf("store: checkpoint: %w", cerr)
+	}
+	return err
+}
+
+// Writer returns the single writer connection pool (one connection). Prefer
+// Tx for writes.
+func (db *DB) Writer() *sql.DB { return db.w }
+
+// Reader returns the read-only connection pool.
+func (db *DB) Reader() *sql.DB { return db.r }
+
+// Tx runs fn in one IMMEDIATE write transaction and commits it durably
+// (synchronous=FULL). If fn returns an error the transaction is rolled back.
+func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			return errors.Join(err, fmt.Errorf("store: rollback: %w", rerr))
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the database to dst while it is in use.
+// dst must not exist.
+func (db *DB) Backup(ctx context.Context, dst string) error {
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("store: backup %s: file exists", dst)
+	}
+	if _, err := db.w.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
+		return fmt.Errorf("store: backup %s: %w", dst, err)
+	}
+	return nil
+}
+
+// IsUnique reports whether err is a UNIQUE or PRIMARY KEY constraint
+// violation, which callers use for idempotent inserts.
+func IsUnique(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// Millis converts t to the stored form: Unix milliseconds, 0 for the zero time.
+func Millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// Time converts stored Unix milliseconds back to a UTC time; 0 is the zero time.
+func Time(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
