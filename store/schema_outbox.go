@@ -1,5 +1,53 @@
 package store
 
-// schemaOutbox holds the tables owned by package distlist.
+// schemaOutbox holds the tables owned by package distlist: the durable
+// per-recipient outbox and its delivery history.
 const schemaOutbox = `
+-- outbox: one row per (notice, recipient). raw holds the final message bytes,
+-- so a resend is byte-identical.
+CREATE TABLE outbox (
+	id            INTEGER PRIMARY KEY,
+	notice_id     TEXT NOT NULL,
+	kind          TEXT NOT NULL,
+	case_id       INTEGER NOT NULL DEFAULT 0,
+	recipient     TEXT NOT NULL,            -- lower-case address
+	fingerprint   TEXT NOT NULL DEFAULT '', -- recipient key when encrypted
+	enc_key_id    INTEGER NOT NULL DEFAULT 0, -- key ID the row was sealed to
+	encrypt       INTEGER NOT NULL,
+	valid_through INTEGER NOT NULL DEFAULT 0,
+	message_id    TEXT NOT NULL UNIQUE,     -- without <>
+	token         TEXT NOT NULL UNIQUE,     -- VERP token of the envelope sender
+	env_from      TEXT NOT NULL,
+	raw           BLOB NOT NULL,
+	state         TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'deferred', 'failed', 'bounced')),
+	attempts      INTEGER NOT NULL DEFAULT 0,
+	created       INTEGER NOT NULL,
+	next_attempt  INTEGER NOT NULL,
+	last_attempt  INTEGER NOT NULL DEFAULT 0,
+	last_code     INTEGER NOT NULL DEFAULT 0,
+	last_reply    TEXT NOT NULL DEFAULT '',
+	finished      INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (notice_id, recipient)
+) STRICT;
+CREATE INDEX outbox_due ON outbox(state, next_attempt);
+CREATE INDEX outbox_case ON outbox(case_id);
+
+-- outbox_attempt: every delivery attempt, recorded before dialing and
+-- completed afterwards; also DSNs received for the row.
+CREATE TABLE outbox_attempt (
+	outbox_id INTEGER NOT NULL REFERENCES outbox(id),
+	n         INTEGER NOT NULL,
+	started   INTEGER NOT NULL,
+	finished  INTEGER NOT NULL DEFAULT 0,
+	outcome   TEXT NOT NULL,               -- sending, sent, deferred, failed, bounced, dsn-delayed, ...
+	code      INTEGER NOT NULL DEFAULT 0,
+	reply     TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (outbox_id, n)
+) STRICT;
+
+-- outbox_secret: the per-install HMAC secret behind Message-IDs and VERP tokens.
+CREATE TABLE outbox_secret (
+	id     INTEGER PRIMARY KEY CHECK (id = 1),
+	secret BLOB NOT NULL
+) STRICT;
 `
