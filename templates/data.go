@@ -1,0 +1,155 @@
+package templates
+
+import "time"
+
+// Data is what every template receives. Callers fill the parts that concern
+// the message they send and leave the rest zero; the comment at the top of
+// each template names the fields it reads. All times are absolute; the
+// templates format them (utc, inzone, date).
+type Data struct {
+	Project   Project
+	Case      CaseData
+	Now       time.Time // when the text is rendered
+	Recipient Person    // who this copy is addressed to (may be zero for lists)
+	Actor     Person    // who caused it (the member whose command it answers)
+	Message   MessageData
+	Plan      PlanData
+	Answer    AnswerData
+	Reminder  ReminderData
+	Skipped   []SkippedData
+	Keys      []KeyData
+	WrongKey  WrongKeyData
+	Reason    string // free text: why (embargo broken, refusal, forced date)
+}
+
+// Project describes the project and its security team.
+type Project struct {
+	Name           string // "Knative"
+	Team           string // "Knative Product Security Team"
+	TeamAddress    string // "security@knative.example"
+	KeyFingerprint string // the team key, full upper-case hex
+	KeyURL         string // where the team key is published
+	PolicyURL      string // the disclosure policy document
+	AdvisoryURL    string // where advisories are published (base URL)
+	AnnounceList   string // public announcement list address
+	IssueTracker   string // public issue tracker URL
+	AdvisoryPrefix string // "KCSA", "GHSA", ...
+	NotePrefix     string // "KCSN"
+}
+
+// Person is a reporter, team member or distributor.
+type Person struct {
+	Name        string
+	Address     string
+	Fingerprint string
+	TZ          string // IANA zone, "" for UTC
+}
+
+// CaseData is the part of a case a text may show.
+type CaseData struct {
+	Ref           string // "SEC-2026-0007"
+	Title         string // short summary, header-safe is applied to subjects
+	State         string
+	Class         string // Kata class: A, B1 ... Z
+	Policy        string // knative, kata, kubeedge
+	CVSSVector    string
+	CVSSScore     float64
+	Severity      string // LOW, MEDIUM, HIGH, CRITICAL
+	CVE           string
+	Advisory      string // GHSA-... or KCSA-2026-001
+	Component     string // affected component/package
+	Affected      string // affected versions, free text ("< 1.2.3, 1.3.0")
+	Fixed         string // fixed versions ("1.2.3, 1.3.1")
+	Credit        string
+	CreditConsent bool
+	Impact        string // the impact description (multi-line)
+	Mitigation    string // mitigations/workarounds (multi-line)
+	Patches       []string
+	References    []string
+	Reporter      Person
+	Lead          Person
+	Received      time.Time
+	EvaluateBy    time.Time // policy evaluation deadline (zero: none)
+	FixBy         time.Time // policy fix deadline (zero: none)
+	DiscloseAt    time.Time // planned public disclosure (T0), zero if none
+	Embargoed     bool      // still under embargo
+}
+
+// MessageData is an inbound message relayed to the team.
+type MessageData struct {
+	From        string
+	Subject     string
+	Date        time.Time
+	MessageID   string
+	Text        string
+	Attachments []string // file names
+	Encrypted   bool
+	Signed      bool   // signature verified
+	SignedBy    string // fingerprint of the verified signer
+	FollowUp    bool   // a follow-up of an existing case, not a new report
+}
+
+// PlanData is a disclosure timeline.
+type PlanData struct {
+	T0            time.Time // public disclosure
+	Previous      time.Time // the T0 this plan replaces (re-plan), zero if none
+	EmbargoNotice time.Time // embargo notice to distributors
+	PreRelease    time.Time // 24-hour pre-release notice (zero if the policy has none)
+	RetroFrom     time.Time // retrospective window
+	RetroTo       time.Time
+	LeadTZ        string // the lead's IANA zone for the second column of the plan
+	Forced        string // reason given with force, "" if the plan meets the policy
+	Notice        string // the notice period, e.g. "21 days"
+	Warnings      []string
+}
+
+// AnswerData is the answer to a command mail.
+type AnswerData struct {
+	Commands []string // the commands as received
+	Done     []string // one line per applied change
+	Refused  string   // why nothing was applied (all-or-nothing)
+	Help     []HelpLine
+	Log      []LogLine
+}
+
+// HelpLine documents one command.
+type HelpLine struct {
+	Usage string
+	Text  string
+}
+
+// LogLine is one audit log entry.
+type LogLine struct {
+	At     time.Time
+	Actor  string
+	Action string
+	Detail string
+}
+
+// ReminderData is an SLA reminder.
+type ReminderData struct {
+	What    string    // "evaluate the report", "release the fix"
+	Due     time.Time // deadline
+	Overdue bool
+}
+
+// SkippedData is a recipient who got nothing.
+type SkippedData struct {
+	Name    string
+	Address string
+	Reason  string
+}
+
+// KeyData is a key in the key expiry report.
+type KeyData struct {
+	Name        string
+	Address     string
+	Fingerprint string
+	Expires     time.Time // zero: does not expire
+	Problem     string    // "expires in 5 days", "expired", "revoked"
+}
+
+// WrongKeyData describes a report encrypted to keys we do not hold.
+type WrongKeyData struct {
+	KeyIDs []string // hex key IDs the message was encrypted to
+}

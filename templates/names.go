@@ -1,0 +1,29 @@
+package templates
+
+// Template names. Callers use these constants rather than string literals.
+const (
+	Ack               = "ack"                 // reception acknowledgement with embargo reminder
+	Incomplete        = "incomplete"          // reception incomplete
+	TeamCopy          = "team-copy"           // team copy of a report or follow-up
+	Impact            = "impact"              // impact description
+	CVERequestPrivate = "cve-request-private" // CVE request, embargoed
+	CVERequestPublic  = "cve-request-public"  // CVE request or publication notice, public
+	EmbargoNotice     = "embargo-notice"      // embargo notice to distributors
+	EmbargoChange     = "embargo-change"      // disclosure date changed
+	EmbargoBroken     = "embargo-broken"      // embargo over early
+	PreReleaseNotice  = "prerelease-notice"   // 24-hour pre-release notice
+	Announcement      = "announcement"        // public announcement email
+	AnnouncementChat  = "announcement-chat"   // public announcement, chat channel
+	AnnouncementIssue = "announcement-issue"  // public tracking issue
+	Advisory          = "advisory"            // security advisory, markdown
+	SecurityNote      = "security-note"       // security note (opinion), markdown
+	Retrospective     = "retrospective"       // retrospective reminder
+	SLAReminder       = "sla-reminder"        // policy deadline near or missed
+	SkippedRecipients = "skipped-recipients"  // recipients who got nothing
+	WrongKey          = "wrong-key"           // report encrypted to a key we do not hold
+	AnswerDone        = "answer-done"         // command answer: applied
+	AnswerRefused     = "answer-refused"      // command answer: refused
+	AnswerHelp        = "answer-help"         // command answer: /help
+	AnswerLog         = "answer-log"          // command answer: /log
+	KeyExpiry         = "key-expiry"          // key expiry report
+)

@@ -1,0 +1,103 @@
+package templates
+
+import "time"
+
+// Sample returns fully populated example data: Load renders every template
+// with it, the golden tests use it, and `secgate template show` may too.
+func Sample() Data {
+	t0 := time.Date(2026, 12, 15, 16, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
+	lead := Person{Name: "Alice Lead", Address: "alice@example.org", Fingerprint: "0123456789ABCDEF0123456789ABCDEF01234567", TZ: "Europe/Berlin"}
+	reporter := Person{Name: "Rita Reporter", Address: "rita@example.net"}
+	return Data{
+		Project: Project{
+			Name:           "Example",
+			Team:           "Example Product Security Team",
+			TeamAddress:    "security@example.org",
+			KeyFingerprint: "89ABCDEF0123456789ABCDEF0123456789ABCDEF",
+			KeyURL:         "https://example.org/security.asc",
+			PolicyURL:      "https://example.org/security-policy",
+			AdvisoryURL:    "https://example.org/advisories",
+			AnnounceList:   "security-announce@example.org",
+			IssueTracker:   "https://example.org/issues",
+			AdvisoryPrefix: "EXSA",
+			NotePrefix:     "EXSN",
+		},
+		Case: CaseData{
+			Ref:           "SEC-2026-0007",
+			Title:         "Path traversal in the upload handler",
+			State:         "fix-committed",
+			Class:         "A",
+			Policy:        "knative",
+			CVSSVector:    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+			CVSSScore:     9.8,
+			Severity:      "CRITICAL",
+			CVE:           "CVE-2026-12345",
+			Advisory:      "EXSA-2026-001",
+			Component:     "example/server",
+			Affected:      "< 1.2.3",
+			Fixed:         "1.2.3",
+			Credit:        "Rita Reporter",
+			CreditConsent: true,
+			Impact:        "An unauthenticated attacker can write files outside the upload\ndirectory and execute code as the server user.",
+			Mitigation:    "Disable uploads (uploads.enabled = false) until you upgrade.",
+			Patches:       []string{"https://example.org/patches/0001-fix-upload.patch"},
+			References:    []string{"https://example.org/issues/42"},
+			Reporter:      reporter,
+			Lead:          lead,
+			Received:      time.Date(2026, 11, 10, 8, 15, 0, 0, time.UTC),
+			EvaluateBy:    time.Date(2026, 11, 17, 8, 15, 0, 0, time.UTC),
+			FixBy:         time.Date(2026, 12, 8, 8, 15, 0, 0, time.UTC),
+			DiscloseAt:    t0,
+			Embargoed:     true,
+		},
+		Now:       now,
+		Recipient: Person{Name: "Dana Distributor", Address: "dana@vendor.example"},
+		Actor:     lead,
+		Message: MessageData{
+			From:        "Rita Reporter <rita@example.net>",
+			Subject:     "upload handler traversal",
+			Date:        time.Date(2026, 11, 10, 8, 14, 0, 0, time.UTC),
+			MessageID:   "<report-1@example.net>",
+			Text:        "Hello,\n\nPOST /upload with ../ in the name writes anywhere.\n",
+			Attachments: []string{"poc.sh"},
+			Encrypted:   true,
+			Signed:      true,
+			SignedBy:    "FEDCBA9876543210FEDCBA9876543210FEDCBA98",
+		},
+		Plan: PlanData{
+			T0:            t0,
+			Previous:      time.Date(2026, 12, 11, 16, 0, 0, 0, time.UTC),
+			EmbargoNotice: now,
+			PreRelease:    t0.Add(-24 * time.Hour),
+			RetroFrom:     t0.Add(24 * time.Hour),
+			RetroTo:       t0.Add(72 * time.Hour),
+			LeadTZ:        "Europe/Berlin",
+			Forced:        "upstream dependency releases the same day",
+			Notice:        "25 days",
+			Warnings:      []string{"the CVSS score is below 4.0; the policy allows a slower release"},
+		},
+		Answer: AnswerData{
+			Commands: []string{"/status confirmed", "/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},
+			Done:     []string{"state: new -> confirmed", "CVSS 9.8 (CRITICAL)"},
+			Refused:  "/cve: CVE-12 is not a CVE ID",
+			Help:     []HelpLine{{Usage: "/status STATE", Text: "set the case state"}, {Usage: "/disclose DATE TIME ZONE", Text: "plan the public disclosure"}},
+			Log:      []LogLine{{At: now, Actor: lead.Fingerprint, Action: "status", Detail: "new -> confirmed"}},
+		},
+		Reminder: ReminderData{What: "evaluate the report", Due: time.Date(2026, 11, 17, 8, 15, 0, 0, time.UTC), Overdue: true},
+		Skipped:  []SkippedData{{Name: "Old Vendor", Address: "sec@old.example", Reason: "key expired on 2026-12-01"}},
+		Keys:     []KeyData{{Name: "Dana Distributor", Address: "dana@vendor.example", Fingerprint: "00112233445566778899AABBCCDDEEFF00112233", Expires: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Problem: "expires in 11 days"}},
+		WrongKey: WrongKeyData{KeyIDs: []string{"1122334455667788"}},
+		Reason:   "the issue was discussed on a public forum",
+	}
+}
+
+// sparseSample has only what every caller always sets, so that Load also
+// exercises the "empty" branches of each template.
+func sparseSample() Data {
+	return Data{
+		Project: Project{Name: "Example", TeamAddress: "security@example.org"},
+		Case:    CaseData{Ref: "SEC-2026-0001"},
+		Now:     time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC),
+	}
+}

@@ -1,0 +1,228 @@
+package templates
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func TestLoadDefaults(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := Names()
+	if len(names) < 24 {
+		t.Fatalf("Names() = %d templates, want all 24: %v", len(names), names)
+	}
+	for _, n := range names {
+		if s.Source(n) != "embedded" {
+			t.Errorf("%s: source %q", n, s.Source(n))
+		}
+	}
+}
+
+// TestGolden renders every template with the sample data and compares with
+// testdata/NAME.golden (run with -update to rewrite them).
+func TestGolden(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range Names() {
+		t.Run(n, func(t *testing.T) {
+			txt, err := s.Render(n, Sample())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := "Subject: " + txt.Subject + "\n\n" + txt.Body
+			path := filepath.Join("testdata", n+".golden")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs from %s:\n%s", n, path, got)
+			}
+			if strings.Contains(txt.Body, "<no value>") {
+				t.Errorf("%s renders <no value>", n)
+			}
+		})
+	}
+}
+
+func TestRenderSparse(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range Names() {
+		txt, err := s.Render(n, sparseSample())
+		if err != nil {
+			t.Errorf("%s: %v", n, err)
+			continue
+		}
+		if txt.Subject == "" || strings.TrimSpace(txt.Body) == "" {
+			t.Errorf("%s: empty subject or body: %+v", n, txt)
+		}
+		if strings.Contains(txt.Body, "<no value>") {
+			t.Errorf("%s renders <no value>", n)
+		}
+	}
+}
+
+func TestOverride(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		src     string
+		wantErr string // "" means success
+		line    int
+	}{
+		{"ok", "ack.tmpl", "Subject: hi {{.Case.Ref}}\n\nbody {{.Project.Name}}\n", "", 0},
+		{"parse error", "ack.tmpl", "Subject: x\n\nline two\n{{if .Case.Ref}\n", "ack.tmpl", 4},
+		{"unknown field", "embargo-notice.tmpl", "Subject: x\n\n\nhello {{.Case.Nope}}\n", "can't evaluate field Nope", 4},
+		{"unknown func", "announcement.tmpl", "Subject: x\n\n{{frobnicate .Case.Ref}}\n", "frobnicate", 3},
+		{"no subject", "ack.tmpl", "Hello\n\nbody\n", "Subject", 1},
+		{"no blank line", "ack.tmpl", "Subject: x\nbody\n", "blank line", 2},
+		{"unknown template", "ackk.tmpl", "Subject: x\n\nbody\n", "unknown template", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Load(dir)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				txt, err := s.Render(Ack, Sample())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if txt.Subject != "hi SEC-2026-0007" || txt.Body != "body Example\n" {
+					t.Errorf("got %+v", txt)
+				}
+				if s.Source(Ack) != filepath.Join(dir, "ack.tmpl") {
+					t.Errorf("source %q", s.Source(Ack))
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Load accepted a broken override")
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), tc.file) {
+				t.Errorf("error %q does not name %q and %q", err, tc.file, tc.wantErr)
+			}
+			var te *Error
+			if !errors.As(err, &te) {
+				t.Fatalf("error %T is not *Error", err)
+			}
+			if te.Line != tc.line {
+				t.Errorf("line %d, want %d (%v)", te.Line, tc.line, err)
+			}
+		})
+	}
+}
+
+func TestRenderUnknown(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Render("nope", Sample()); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("err = %v, want ErrUnknown", err)
+	}
+	// Wrong data type: an error, not a panic.
+	if _, err := s.Render(Ack, struct{}{}); err == nil {
+		t.Fatal("rendering with the wrong data type succeeded")
+	}
+}
+
+func TestSubjectInjection(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Sample()
+	d.Case.Title = "x\r\nBcc: victim@example.com\u202e"
+	for _, n := range Names() {
+		txt, err := s.Render(n, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.ContainsAny(txt.Subject, "\r\n\u202e") {
+			t.Errorf("%s: subject %q carries a line break or bidi control", n, txt.Subject)
+		}
+	}
+}
+
+func TestHeaderSafe(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", "plain"},
+		{"a\r\nBcc: x", "a Bcc: x"},
+		{"nul\x00byte", "nulbyte"},
+		{"  lots   of\tspace  ", "lots of space"},
+		{"bidi \u202eevil\u202c", "bidi evil"},
+		{"zero\u200bwidth", "zerowidth"},
+		{"bad \xff utf8", "bad utf8"},
+		{"ümlaut – ok", "ümlaut – ok"},
+		{"\u2028line\u2029sep", "line sep"},
+		{"del\x7f\u0085c1", "del c1"},
+		{strings.Repeat("a", 300), strings.Repeat("a", 200)},
+	}
+	for _, tc := range tests {
+		if got := HeaderSafe(tc.in); got != tc.want {
+			t.Errorf("HeaderSafe(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzHeaderSafe(f *testing.F) {
+	for _, s := range []string{"a\r\nb", "\u202e", "\xff", "x\x00y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := HeaderSafe(s)
+		for _, r := range out {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+				t.Fatalf("HeaderSafe(%q) = %q keeps %U", s, out, r)
+			}
+		}
+		if HeaderSafe(out) != out {
+			t.Fatalf("HeaderSafe not idempotent on %q", s)
+		}
+	})
+}
+
+// FuzzOverride feeds arbitrary template sources to Load: it must either
+// accept them or return an *Error, never panic.
+func FuzzOverride(f *testing.F) {
+	f.Add("Subject: x\n\n{{.Case.Ref}}\n")
+	f.Add("{{if}}")
+	f.Add("Subject: {{range .Skipped}}{{.Name}}{{end}}\n\nx")
+	f.Fuzz(func(t *testing.T, src string) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "ack.tmpl"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(dir); err != nil {
+			var te *Error
+			if !errors.As(err, &te) {
+				t.Fatalf("error %T is not *Error: %v", err, err)
+			}
+		}
+	})
+}
