@@ -1,0 +1,128 @@
+package intake
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// TLS modes of Config.TLS.
+const (
+	TLSImplicit      = "tls"            // implicit TLS (port 993)
+	TLSStartTLS      = "starttls"       // STARTTLS on the plain port (143)
+	TLSPlainLoopback = "plain-loopback" // no TLS; refused unless the address is a loopback address
+)
+
+// Config configures the IMAP poller and the intake limits.
+type Config struct {
+	Address      string `toml:"address" doc:"IMAP server address as host:port."`
+	User         string `toml:"user" doc:"IMAP login name of the security mailbox."`
+	PasswordFile string `toml:"password_file" doc:"File holding the IMAP password (first line); keep it readable by the gateway only."`
+	TLS          string `toml:"tls" doc:"Transport security: tls, starttls, or plain-loopback (tests and local servers only)."`
+	ServerName   string `toml:"server_name" doc:"TLS server name to verify; empty means the host part of address."`
+
+	Mailbox    string `toml:"mailbox" doc:"Mailbox watched for new mail."`
+	Processed  string `toml:"processed" doc:"Folder that handled messages are moved to; created if missing."`
+	Quarantine string `toml:"quarantine" doc:"Folder that quarantined messages are moved to; created if missing."`
+
+	IdleRefresh  time.Duration `toml:"idle_refresh" doc:"How often IDLE is ended with a NOOP and restarted, to detect dead connections."`
+	PollInterval time.Duration `toml:"poll_interval" doc:"Polling interval used only when the server does not support IDLE."`
+	BackoffMin   time.Duration `toml:"backoff_min" doc:"First wait before reconnecting after a dropped connection."`
+	BackoffMax   time.Duration `toml:"backoff_max" doc:"Longest wait between reconnection attempts (the wait doubles with jitter up to this)."`
+	FetchBatch   int           `toml:"fetch_batch" doc:"Maximum number of messages fetched and stored in one transaction."`
+
+	MaxSize        int64 `toml:"max_size" doc:"Largest message accepted, in bytes; larger ones are quarantined."`
+	MaxDepth       int   `toml:"max_depth" doc:"Deepest MIME nesting accepted; deeper messages are quarantined."`
+	MaxParts       int   `toml:"max_parts" doc:"Largest number of MIME parts accepted."`
+	MaxAttachments int   `toml:"max_attachments" doc:"Largest number of attachments accepted."`
+
+	RateLimit  int           `toml:"rate_limit" doc:"Messages accepted from one sender per rate window; more are quarantined."`
+	RateWindow time.Duration `toml:"rate_window" doc:"Window of the per-sender rate limit."`
+	AnswerOnce time.Duration `toml:"answer_once" doc:"A sender gets at most one polite answer of each kind (limits, unknown key) in this period."`
+}
+
+// DefaultConfig returns the defaults; Address, User and PasswordFile must
+// still be set.
+func DefaultConfig() Config {
+	return Config{}.WithDefaults()
+}
+
+// WithDefaults fills every zero field with its default.
+func (c Config) WithDefaults() Config {
+	set := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	setD := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	setI := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	set(&c.TLS, TLSImplicit)
+	set(&c.Mailbox, "INBOX")
+	set(&c.Processed, "Processed")
+	set(&c.Quarantine, "Quarantine")
+	setD(&c.IdleRefresh, 5*time.Minute)
+	setD(&c.PollInterval, 30*time.Second)
+	setD(&c.BackoffMin, time.Second)
+	setD(&c.BackoffMax, 5*time.Minute)
+	setD(&c.RateWindow, time.Hour)
+	setD(&c.AnswerOnce, 24*time.Hour)
+	setI(&c.FetchBatch, 100)
+	setI(&c.MaxDepth, 8)
+	setI(&c.MaxParts, 64)
+	setI(&c.MaxAttachments, 16)
+	setI(&c.RateLimit, 20)
+	if c.MaxSize == 0 {
+		c.MaxSize = 25 << 20
+	}
+	return c
+}
+
+// Check reports the first problem of a configuration (after WithDefaults).
+func (c Config) Check() error {
+	if c.Address == "" {
+		return errors.New("intake: address is required")
+	}
+	host, _, err := net.SplitHostPort(c.Address)
+	if err != nil {
+		return fmt.Errorf("intake: address %q: %w", c.Address, err)
+	}
+	if c.User == "" {
+		return errors.New("intake: user is required")
+	}
+	switch c.TLS {
+	case TLSImplicit, TLSStartTLS:
+	case TLSPlainLoopback:
+		if !isLoopback(host) {
+			return fmt.Errorf("intake: tls = %q is only allowed on a loopback address, not %q", c.TLS, host)
+		}
+	default:
+		return fmt.Errorf("intake: tls = %q: want tls, starttls or plain-loopback", c.TLS)
+	}
+	if c.Processed == c.Mailbox || c.Quarantine == c.Mailbox || c.Processed == c.Quarantine {
+		return errors.New("intake: mailbox, processed and quarantine must be three different folders")
+	}
+	if c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin {
+		return errors.New("intake: backoff_min must be positive and not above backoff_max")
+	}
+	if c.MaxSize <= 0 || c.MaxDepth <= 0 || c.MaxParts <= 0 || c.MaxAttachments < 0 || c.RateLimit <= 0 {
+		return errors.New("intake: limits must be positive")
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,296 @@
+package intake
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+
+	"github.com/secgate/secgate/store"
+)
+
+// AtRest encrypts stored raw messages; *crypto.Key (the team key) satisfies
+// it.
+type AtRest interface {
+	EncryptAtRest(plain []byte) ([]byte, error)
+	DecryptAtRest(ct []byte) ([]byte, error)
+}
+
+// Processing states of an inbound message.
+const (
+	StateStored      = "stored"      // durable, not yet classified
+	StateProcessed   = "processed"   // handled; moved to the Processed folder
+	StateQuarantined = "quarantined" // held; moved to the Quarantine folder
+	StateReleased    = "released"    // released from quarantine by an operator, to be processed again
+)
+
+// ErrNotFound is returned for an unknown inbound message.
+var ErrNotFound = errors.New("intake: no such inbound message")
+
+// Inbound is one stored message (without its raw bytes).
+type Inbound struct {
+	ID          int64
+	Mailbox     string
+	UIDValidity uint32
+	UID         uint32
+	SHA256      [32]byte
+	MessageID   string
+	Sender      string
+	Size        int64
+	Received    time.Time
+	State       string
+	Class       string
+	Reason      string
+	CaseID      int64
+	Processed   time.Time
+	Moved       bool
+}
+
+// fetched is a message as fetched from the server.
+type fetched struct {
+	uid  uint32
+	size int64
+	raw  []byte
+	// partial is set when only the header was fetched because the message
+	// exceeds the size limit.
+	partial bool
+}
+
+// mailboxState returns the stored UIDVALIDITY and last UID of mailbox.
+func mailboxState(ctx context.Context, db *sql.DB, mailbox string) (uidValidity, lastUID uint32, err error) {
+	err = db.QueryRowContext(ctx, `SELECT uidvalidity, last_uid FROM inbound_mailbox WHERE mailbox = ?`, mailbox).Scan(&uidValidity, &lastUID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("intake: read mailbox state: %w", err)
+	}
+	return uidValidity, lastUID, nil
+}
+
+// resetMailbox records a new UIDVALIDITY; the last UID starts again at 0, so
+// the whole mailbox is read again and deduplicated by content hash.
+func resetMailbox(ctx context.Context, db *store.DB, mailbox string, uidValidity uint32) error {
+	return db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO inbound_mailbox (mailbox, uidvalidity, last_uid) VALUES (?, ?, 0)
+			ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = 0`, mailbox, uidValidity)
+		if err != nil {
+			return fmt.Errorf("intake: reset mailbox state: %w", err)
+		}
+		return nil
+	})
+}
+
+// storeBatch stores the fetched messages and advances the last UID in one
+// transaction. A message already stored under the same (mailbox,
+// uidvalidity, uid) or with the same content hash is not stored again: after
+// a UIDVALIDITY change the existing row takes the new UID so that it can be
+// moved. It returns the ids of the rows involved, in order.
+func storeBatch(ctx context.Context, db *store.DB, rest AtRest, mailbox string, uidValidity uint32, msgs []fetched, now time.Time) ([]int64, error) {
+	type prepared struct {
+		sum       [32]byte
+		ct        []byte
+		mid, from string
+	}
+	prep := make([]prepared, len(msgs))
+	var last uint32
+	for i, m := range msgs {
+		p := prepared{sum: sha256.Sum256(m.raw)}
+		p.mid, p.from = headerIdentity(m.raw)
+		ct, err := rest.EncryptAtRest(m.raw)
+		if err != nil {
+			return nil, fmt.Errorf("intake: encrypt uid %d at rest: %w", m.uid, err)
+		}
+		p.ct = ct
+		prep[i] = p
+		last = max(last, m.uid)
+	}
+	ids := make([]int64, len(msgs))
+	err := db.Tx(ctx, func(tx *sql.Tx) error {
+		for i, m := range msgs {
+			p := prep[i]
+			var id int64
+			err := tx.QueryRowContext(ctx, `SELECT id FROM inbound WHERE mailbox = ? AND uidvalidity = ? AND uid = ?`,
+				mailbox, uidValidity, m.uid).Scan(&id)
+			if err == nil {
+				ids[i] = id
+				continue
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("intake: look up uid %d: %w", m.uid, err)
+			}
+			err = tx.QueryRowContext(ctx, `SELECT id FROM inbound WHERE sha256 = ?`, p.sum[:]).Scan(&id)
+			if err == nil {
+				// Same bytes seen before (UIDVALIDITY change or re-delivery of
+				// the very same message): follow it to its new place.
+				if _, err := tx.ExecContext(ctx, `UPDATE inbound SET mailbox = ?, uidvalidity = ?, uid = ?, moved = 0 WHERE id = ?`,
+					mailbox, uidValidity, m.uid, id); err != nil {
+					return fmt.Errorf("intake: relocate inbound %d: %w", id, err)
+				}
+				ids[i] = id
+				continue
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("intake: look up hash: %w", err)
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO inbound (mailbox, uidvalidity, uid, sha256, message_id, sender, size, raw, received)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				mailbox, uidValidity, m.uid, p.sum[:], p.mid, p.from, m.size, p.ct, store.Millis(now))
+			if err != nil {
+				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
+			}
+			if ids[i], err = res.LastInsertId(); err != nil {
+				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO inbound_mailbox (mailbox, uidvalidity, last_uid) VALUES (?, ?, ?)
+			ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = max(last_uid, excluded.last_uid)`,
+			mailbox, uidValidity, last)
+		if err != nil {
+			return fmt.Errorf("intake: advance last uid: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// pending returns the ids of stored messages that still await processing.
+func pending(ctx context.Context, db *sql.DB) ([]int64, error) {
+	return queryIDs(ctx, db, `SELECT id FROM inbound WHERE state IN ('stored', 'released') ORDER BY id`)
+}
+
+func queryIDs(ctx context.Context, db *sql.DB, q string, args ...any) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("intake: query: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("intake: query: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("intake: query: %w", err)
+	}
+	return ids, nil
+}
+
+// move is a set of messages to move on the server to one folder.
+type move struct {
+	ids  []int64
+	uids []uint32
+}
+
+// pendingMoves returns, per destination state, the handled messages of the
+// current UIDVALIDITY that are still in the watched mailbox.
+func pendingMoves(ctx context.Context, db *sql.DB, mailbox string, uidValidity uint32) (map[string]*move, error) {
+	rows, err := db.QueryContext(ctx, `SELECT id, uid, state FROM inbound
+		WHERE moved = 0 AND state IN ('processed', 'quarantined') AND mailbox = ? AND uidvalidity = ? ORDER BY uid`,
+		mailbox, uidValidity)
+	if err != nil {
+		return nil, fmt.Errorf("intake: pending moves: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]*move{}
+	for rows.Next() {
+		var id int64
+		var uid uint32
+		var state string
+		if err := rows.Scan(&id, &uid, &state); err != nil {
+			return nil, fmt.Errorf("intake: pending moves: %w", err)
+		}
+		mv := out[state]
+		if mv == nil {
+			mv = &move{}
+			out[state] = mv
+		}
+		mv.ids = append(mv.ids, id)
+		mv.uids = append(mv.uids, uid)
+	}
+	return out, rows.Err()
+}
+
+func markMoved(ctx context.Context, db *store.DB, ids []int64) error {
+	return db.Tx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `UPDATE inbound SET moved = 1 WHERE id = ?`, id); err != nil {
+				return fmt.Errorf("intake: mark %d moved: %w", id, err)
+			}
+		}
+		return nil
+	})
+}
+
+// getInbound reads the row of one inbound message.
+func getInbound(ctx context.Context, q queryer, id int64) (*Inbound, error) {
+	var in Inbound
+	var sum []byte
+	var received, processed int64
+	var caseID sql.NullInt64
+	err := q.QueryRowContext(ctx, `SELECT id, mailbox, uidvalidity, uid, sha256, message_id, sender, size, received, state, class, reason, case_id, processed, moved
+		FROM inbound WHERE id = ?`, id).Scan(&in.ID, &in.Mailbox, &in.UIDValidity, &in.UID, &sum, &in.MessageID, &in.Sender, &in.Size,
+		&received, &in.State, &in.Class, &in.Reason, &caseID, &processed, &in.Moved)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("intake: read inbound %d: %w", id, err)
+	}
+	copy(in.SHA256[:], sum)
+	in.Received = store.Time(received)
+	in.Processed = store.Time(processed)
+	in.CaseID = caseID.Int64
+	return &in, nil
+}
+
+// rawMessage reads and decrypts the raw bytes of one inbound message.
+func rawMessage(ctx context.Context, q queryer, rest AtRest, id int64) ([]byte, error) {
+	var ct []byte
+	err := q.QueryRowContext(ctx, `SELECT raw FROM inbound WHERE id = ?`, id).Scan(&ct)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("intake: read inbound %d: %w", id, err)
+	}
+	raw, err := rest.DecryptAtRest(ct)
+	if err != nil {
+		return nil, fmt.Errorf("intake: decrypt inbound %d: %w", id, err)
+	}
+	return raw, nil
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+// headerIdentity extracts the Message-ID and the From address of a raw
+// message, best effort: a broken header gives empty strings.
+func headerIdentity(raw []byte) (messageID, from string) {
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
+	if err != nil && h.Len() == 0 {
+		return "", ""
+	}
+	mh := mail.Header{Header: message.Header{Header: h}}
+	messageID, _ = mh.MessageID()
+	if list, err := mh.AddressList("From"); err == nil && len(list) > 0 {
+		from = strings.ToLower(list[0].Address)
+	}
+	return messageID, from
+}

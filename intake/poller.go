@@ -1,0 +1,436 @@
+package intake
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/store"
+)
+
+// Handler processes one stored inbound message. It must be idempotent: it
+// is called again for a message whose processing state is still "stored"
+// after a crash. On success the message's state is no longer "stored"; an
+// error leaves the message in the mailbox to be retried.
+type Handler interface {
+	Process(ctx context.Context, id int64) error
+}
+
+// Poller watches the configured mailbox and feeds new messages to a Handler.
+type Poller struct {
+	cfg     Config
+	db      *store.DB
+	rest    AtRest
+	handler Handler
+	clock   clock.Clock
+	log     *slog.Logger
+
+	// TLSConfig, when set, is used for tls and starttls connections.
+	TLSConfig *tls.Config
+
+	// hook, when set (tests), is called after each step ("stored",
+	// "processed", "moved"); an error aborts the session as a crash would.
+	hook func(step string) error
+	// stats, when set (tests, benchmarks), is told each message handled.
+	stats func(id int64)
+}
+
+// NewPoller returns a poller. cfg is completed with defaults.
+func NewPoller(cfg Config, db *store.DB, rest AtRest, h Handler, clk clock.Clock, log *slog.Logger) (*Poller, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Poller{cfg: cfg, db: db, rest: rest, handler: h, clock: clk, log: log}, nil
+}
+
+// Run polls until ctx is done, reconnecting with backoff and jitter after
+// every failure. It returns ctx's error.
+func (p *Poller) Run(ctx context.Context) error {
+	wait := p.cfg.BackoffMin
+	for {
+		started := p.clock.Now()
+		err := p.session(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if p.clock.Now().Sub(started) > 2*p.cfg.BackoffMax {
+			wait = p.cfg.BackoffMin // the session was healthy for a while
+		}
+		d := jitter(wait)
+		p.log.Warn("intake: imap session ended; reconnecting", "err", err, "in", d)
+		t := p.clock.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C():
+		}
+		wait = min(2*wait, p.cfg.BackoffMax)
+	}
+}
+
+// jitter returns a duration uniformly drawn from [d/2, d].
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func (p *Poller) password() (string, error) {
+	if p.cfg.PasswordFile == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(p.cfg.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("intake: read password file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimRight(line, "\r"), nil
+}
+
+func (p *Poller) dial(opts *imapclient.Options) (*imapclient.Client, error) {
+	host, _, _ := net.SplitHostPort(p.cfg.Address)
+	tc := p.TLSConfig
+	if tc == nil {
+		tc = &tls.Config{}
+	}
+	tc = tc.Clone()
+	if tc.ServerName == "" {
+		tc.ServerName = host
+		if p.cfg.ServerName != "" {
+			tc.ServerName = p.cfg.ServerName
+		}
+	}
+	tc.MinVersion = max(tc.MinVersion, tls.VersionTLS12)
+	opts.TLSConfig = tc
+	switch p.cfg.TLS {
+	case TLSImplicit:
+		return imapclient.DialTLS(p.cfg.Address, opts)
+	case TLSStartTLS:
+		return imapclient.DialStartTLS(p.cfg.Address, opts)
+	case TLSPlainLoopback:
+		if !isLoopback(host) {
+			return nil, fmt.Errorf("intake: refusing plain IMAP to non-loopback %s", host)
+		}
+		opts.TLSConfig = nil
+		return imapclient.DialInsecure(p.cfg.Address, opts)
+	}
+	return nil, fmt.Errorf("intake: unknown tls mode %q", p.cfg.TLS)
+}
+
+// session runs one connection: login, select, catch up, then wait for new
+// mail until something fails.
+func (p *Poller) session(ctx context.Context) error {
+	pass, err := p.password()
+	if err != nil {
+		return err
+	}
+	wake := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	opts := &imapclient.Options{UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+		// Runs on the client's reader goroutine: only signal.
+		Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages != nil {
+				signal()
+			}
+		},
+	}}
+	c, err := p.dial(opts)
+	if err != nil {
+		return fmt.Errorf("intake: dial %s: %w", p.cfg.Address, err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+
+	if err := c.Login(p.cfg.User, pass).Wait(); err != nil {
+		return fmt.Errorf("intake: login as %s: %w", p.cfg.User, err)
+	}
+	for _, f := range []string{p.cfg.Processed, p.cfg.Quarantine} {
+		if err := ensureFolder(c, f); err != nil {
+			return err
+		}
+	}
+	sel, err := c.Select(p.cfg.Mailbox, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("intake: select %s: %w", p.cfg.Mailbox, err)
+	}
+	uv, _, err := mailboxState(ctx, p.db.Reader(), p.cfg.Mailbox)
+	if err != nil {
+		return err
+	}
+	if uv != sel.UIDValidity {
+		if uv != 0 {
+			p.log.Warn("intake: UIDVALIDITY changed; resynchronising the whole mailbox", "mailbox", p.cfg.Mailbox, "old", uv, "new", sel.UIDValidity)
+		}
+		if err := resetMailbox(ctx, p.db, p.cfg.Mailbox, sel.UIDValidity); err != nil {
+			return err
+		}
+	}
+	p.log.Info("intake: watching mailbox", "mailbox", p.cfg.Mailbox, "uidvalidity", sel.UIDValidity, "messages", sel.NumMessages)
+	idle := c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2)
+	for {
+		if err := p.sync(ctx, c, sel.UIDValidity); err != nil {
+			return err
+		}
+		if idle {
+			err = p.idle(ctx, c, wake)
+		} else {
+			err = p.poll(ctx, c, wake)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func ensureFolder(c *imapclient.Client, name string) error {
+	if _, err := c.Status(name, &imap.StatusOptions{NumMessages: true}).Wait(); err == nil {
+		return nil
+	}
+	err := c.Create(name, nil).Wait()
+	var ie *imap.Error
+	if err != nil && !(errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists) {
+		return fmt.Errorf("intake: create folder %s: %w", name, err)
+	}
+	return nil
+}
+
+// idle waits in IDLE for new mail, the refresh interval, or a failure.
+func (p *Poller) idle(ctx context.Context, c *imapclient.Client, wake <-chan struct{}) error {
+	cmd, err := c.Idle()
+	if err != nil {
+		return fmt.Errorf("intake: idle: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t := p.clock.NewTimer(p.cfg.IdleRefresh)
+	defer t.Stop()
+	refresh := false
+	select {
+	case <-wake:
+	case <-t.C():
+		refresh = true
+	case <-ctx.Done():
+	case err := <-done:
+		if err == nil {
+			err = errors.New("server ended IDLE")
+		}
+		return fmt.Errorf("intake: idle: %w", err)
+	case <-c.Closed():
+	}
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("intake: end idle: %w", err)
+	}
+	if err := <-done; err != nil {
+		return fmt.Errorf("intake: idle: %w", err)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if refresh {
+		if err := c.Noop().Wait(); err != nil {
+			return fmt.Errorf("intake: noop: %w", err)
+		}
+	}
+	return nil
+}
+
+// poll waits for the poll interval (or a mail signal) and sends a NOOP, for
+// servers without IDLE.
+func (p *Poller) poll(ctx context.Context, c *imapclient.Client, wake <-chan struct{}) error {
+	t := p.clock.NewTimer(p.cfg.PollInterval)
+	defer t.Stop()
+	select {
+	case <-wake:
+	case <-t.C():
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.Closed():
+		return errors.New("intake: connection closed")
+	}
+	if err := c.Noop().Wait(); err != nil {
+		return fmt.Errorf("intake: noop: %w", err)
+	}
+	return nil
+}
+
+func (p *Poller) step(name string) error {
+	if p.hook != nil {
+		return p.hook(name)
+	}
+	return nil
+}
+
+// sync handles everything outstanding: messages stored but not processed
+// (after a crash), new messages on the server, and handled messages not yet
+// moved.
+func (p *Poller) sync(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
+	if err := p.processPending(ctx); err != nil {
+		return err
+	}
+	if err := p.moveHandled(ctx, c, uidValidity); err != nil {
+		return err
+	}
+	for {
+		_, last, err := mailboxState(ctx, p.db.Reader(), p.cfg.Mailbox)
+		if err != nil {
+			return err
+		}
+		var set imap.UIDSet
+		set.AddRange(imap.UID(last+1), 0)
+		sd, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+		if err != nil {
+			return fmt.Errorf("intake: search: %w", err)
+		}
+		var uids []imap.UID
+		for _, u := range sd.AllUIDs() {
+			if uint32(u) > last { // "N:*" always matches the highest UID
+				uids = append(uids, u)
+			}
+		}
+		if len(uids) == 0 {
+			return nil
+		}
+		slices.Sort(uids)
+		if len(uids) > p.cfg.FetchBatch {
+			uids = uids[:p.cfg.FetchBatch]
+		}
+		msgs, err := p.fetch(c, uids)
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		if _, err := storeBatch(ctx, p.db, p.rest, p.cfg.Mailbox, uidValidity, msgs, p.clock.Now()); err != nil {
+			return err
+		}
+		if err := p.step("stored"); err != nil {
+			return err
+		}
+		if err := p.processPending(ctx); err != nil {
+			return err
+		}
+		if err := p.step("processed"); err != nil {
+			return err
+		}
+		if err := p.moveHandled(ctx, c, uidValidity); err != nil {
+			return err
+		}
+		if err := p.step("moved"); err != nil {
+			return err
+		}
+	}
+}
+
+// fetch fetches the given messages: whole when within the size limit, the
+// header only otherwise (the whole message stays on the server and goes to
+// Quarantine).
+func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID) ([]fetched, error) {
+	sizes, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("intake: fetch sizes: %w", err)
+	}
+	var small, large []imap.UID
+	size := map[imap.UID]int64{}
+	for _, m := range sizes {
+		size[m.UID] = m.RFC822Size
+		if m.RFC822Size > p.cfg.MaxSize {
+			large = append(large, m.UID)
+		} else {
+			small = append(small, m.UID)
+		}
+	}
+	var out []fetched
+	get := func(set []imap.UID, sec *imap.FetchItemBodySection, partial bool) error {
+		if len(set) == 0 {
+			return nil
+		}
+		msgs, err := c.Fetch(imap.UIDSetNum(set...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{sec}}).Collect()
+		if err != nil {
+			return fmt.Errorf("intake: fetch: %w", err)
+		}
+		for _, m := range msgs {
+			raw := m.FindBodySection(sec)
+			if raw == nil {
+				raw = []byte{}
+			}
+			out = append(out, fetched{uid: uint32(m.UID), size: size[m.UID], raw: raw, partial: partial})
+		}
+		return nil
+	}
+	if err := get(small, &imap.FetchItemBodySection{Peek: true}, false); err != nil {
+		return nil, err
+	}
+	if err := get(large, &imap.FetchItemBodySection{Peek: true, Specifier: imap.PartSpecifierHeader}, true); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b fetched) int { return int(a.uid) - int(b.uid) })
+	return out, nil
+}
+
+func (p *Poller) processPending(ctx context.Context) error {
+	ids, err := pending(ctx, p.db.Reader())
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := p.handler.Process(ctx, id); err != nil {
+			return fmt.Errorf("intake: process inbound %d: %w", id, err)
+		}
+		if p.stats != nil {
+			p.stats(id)
+		}
+	}
+	return nil
+}
+
+func (p *Poller) moveHandled(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
+	moves, err := pendingMoves(ctx, p.db.Reader(), p.cfg.Mailbox, uidValidity)
+	if err != nil {
+		return err
+	}
+	for state, mv := range moves {
+		dest := p.cfg.Processed
+		if state == StateQuarantined {
+			dest = p.cfg.Quarantine
+		}
+		uids := make([]imap.UID, len(mv.uids))
+		for i, u := range mv.uids {
+			uids[i] = imap.UID(u)
+		}
+		if _, err := c.Move(imap.UIDSetNum(uids...), dest).Wait(); err != nil {
+			return fmt.Errorf("intake: move %d messages to %s: %w", len(uids), dest, err)
+		}
+		if err := markMoved(ctx, p.db, mv.ids); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,403 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/secgate/secgate/store"
+)
+
+// plainRest is a test AtRest that only marks the bytes.
+type plainRest struct{}
+
+func (plainRest) EncryptAtRest(b []byte) ([]byte, error) {
+	return append([]byte("ENC:"), b...), nil
+}
+
+func (plainRest) DecryptAtRest(b []byte) ([]byte, error) {
+	if !bytes.HasPrefix(b, []byte("ENC:")) {
+		return nil, fmt.Errorf("not encrypted")
+	}
+	return b[4:], nil
+}
+
+// recorder is a Handler that marks every message processed (or quarantined
+// when its subject says so) and counts calls per Message-ID.
+type recorder struct {
+	db   *store.DB
+	mu   sync.Mutex
+	seen map[string]int
+	ch   chan string
+	fail func(id int64) error
+}
+
+func newRecorder(db *store.DB) *recorder {
+	return &recorder{db: db, seen: map[string]int{}, ch: make(chan string, 1000)}
+}
+
+func (r *recorder) Process(ctx context.Context, id int64) error {
+	if r.fail != nil {
+		if err := r.fail(id); err != nil {
+			return err
+		}
+	}
+	var mid string
+	err := r.db.Tx(ctx, func(tx *sql.Tx) error {
+		var state string
+		if err := tx.QueryRowContext(ctx, `SELECT message_id, state FROM inbound WHERE id = ?`, id).Scan(&mid, &state); err != nil {
+			return err
+		}
+		if state != StateStored {
+			mid = ""
+			return nil
+		}
+		next := StateProcessed
+		if strings.Contains(mid, "quarantine") {
+			next = StateQuarantined
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE inbound SET state = ? WHERE id = ?`, next, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if mid != "" {
+		r.mu.Lock()
+		r.seen[mid]++
+		r.mu.Unlock()
+		r.ch <- mid
+	}
+	return nil
+}
+
+func (r *recorder) count(mid string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen[mid]
+}
+
+// dropListener remembers accepted connections so a test can cut them.
+type dropListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (l *dropListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+func (l *dropListener) dropAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+	l.conns = nil
+}
+
+type memServer struct {
+	user *imapmemserver.User
+	ln   *dropListener
+	addr string
+}
+
+func startMem(t testing.TB, caps imap.CapSet) *memServer {
+	t.Helper()
+	mem := imapmemserver.New()
+	u := imapmemserver.NewUser("security@example.test", "pw")
+	if err := u.Create("INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+	mem.AddUser(u)
+	if caps == nil {
+		caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}}
+	}
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps:         caps,
+		InsecureAuth: true,
+		Logger:       nopLogger{},
+	})
+	ln0, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &dropListener{Listener: ln0}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return &memServer{user: u, ln: ln, addr: ln0.Addr().String()}
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}
+
+type literal struct {
+	*bytes.Reader
+	n int64
+}
+
+func (l literal) Size() int64 { return l.n }
+
+func (s *memServer) deliver(t testing.TB, mailbox, msgid, body string) {
+	t.Helper()
+	raw := []byte("From: Reporter <reporter@example.net>\r\nTo: security@example.test\r\nSubject: test\r\nMessage-ID: <" + msgid + ">\r\n\r\n" + body + "\r\n")
+	if _, err := s.user.Append(mailbox, literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *memServer) count(t testing.TB, mailbox string) uint32 {
+	t.Helper()
+	sd, err := s.user.Status(mailbox, &imap.StatusOptions{NumMessages: true})
+	if err != nil {
+		return 0
+	}
+	return *sd.NumMessages
+}
+
+func openDB(t testing.TB) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "secgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func testConfig(addr string) Config {
+	return Config{
+		Address:     addr,
+		User:        "security@example.test",
+		TLS:         TLSPlainLoopback,
+		BackoffMin:  5 * time.Millisecond,
+		BackoffMax:  20 * time.Millisecond,
+		IdleRefresh: time.Hour,
+	}
+}
+
+func passwordFile(t testing.TB) string {
+	p := filepath.Join(t.TempDir(), "pw")
+	if err := writeFile(p, "pw\n"); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runPoller starts a poller and returns a stop function that waits for it.
+func runPoller(t testing.TB, cfg Config, db *store.DB, h Handler, hook func(string) error) (stop func()) {
+	t.Helper()
+	p, err := NewPoller(cfg, db, plainRest{}, h, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.hook = hook
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
+}
+
+// waitFor waits until cond holds; the generous deadline only bounds a
+// failing test, it measures nothing.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestPollerIdleWakeUp(t *testing.T) {
+	s := startMem(t, nil)
+	db := openDB(t)
+	rec := newRecorder(db)
+	cfg := testConfig(s.addr)
+	cfg.PasswordFile = passwordFile(t)
+	s.deliver(t, "INBOX", "one@x", "first")
+	stop := runPoller(t, cfg, db, rec, nil)
+	defer stop()
+	if got := <-rec.ch; got != "one@x" {
+		t.Fatalf("first processed = %q", got)
+	}
+	// The poller is now in IDLE with an hour-long refresh: only the
+	// unilateral EXISTS can wake it.
+	s.deliver(t, "INBOX", "two@x", "second")
+	s.deliver(t, "INBOX", "three-quarantine@x", "third")
+	for _, want := range []string{"two@x", "three-quarantine@x"} {
+		if got := <-rec.ch; got != want {
+			t.Fatalf("processed %q, want %q", got, want)
+		}
+	}
+	waitFor(t, "moves", func() bool { return s.count(t, "INBOX") == 0 })
+	if n := s.count(t, "Processed"); n != 2 {
+		t.Errorf("Processed holds %d, want 2", n)
+	}
+	if n := s.count(t, "Quarantine"); n != 1 {
+		t.Errorf("Quarantine holds %d, want 1", n)
+	}
+}
+
+func TestPollerWithoutIdlePolls(t *testing.T) {
+	s := startMem(t, imap.CapSet{imap.CapIMAP4rev1: {}})
+	db := openDB(t)
+	rec := newRecorder(db)
+	cfg := testConfig(s.addr)
+	cfg.PasswordFile = passwordFile(t)
+	cfg.PollInterval = 5 * time.Millisecond
+	stop := runPoller(t, cfg, db, rec, nil)
+	defer stop()
+	s.deliver(t, "INBOX", "polled@x", "x")
+	if got := <-rec.ch; got != "polled@x" {
+		t.Fatalf("processed %q", got)
+	}
+}
+
+func TestPollerReconnectsAfterDrop(t *testing.T) {
+	s := startMem(t, nil)
+	db := openDB(t)
+	rec := newRecorder(db)
+	cfg := testConfig(s.addr)
+	cfg.PasswordFile = passwordFile(t)
+	stop := runPoller(t, cfg, db, rec, nil)
+	defer stop()
+	s.deliver(t, "INBOX", "before@x", "x")
+	<-rec.ch
+	for i := range 3 {
+		s.ln.dropAll()
+		mid := fmt.Sprintf("after-%d@x", i)
+		s.deliver(t, "INBOX", mid, "x")
+		if got := <-rec.ch; got != mid {
+			t.Fatalf("processed %q, want %q", got, mid)
+		}
+	}
+	waitFor(t, "moves", func() bool { return s.count(t, "Processed") == 4 })
+	if rec.count("before@x") != 1 {
+		t.Errorf("before@x processed %d times", rec.count("before@x"))
+	}
+}
+
+func TestPollerUIDValidityChange(t *testing.T) {
+	s := startMem(t, nil)
+	db := openDB(t)
+	rec := newRecorder(db)
+	cfg := testConfig(s.addr)
+	cfg.PasswordFile = passwordFile(t)
+	s.deliver(t, "INBOX", "a@x", "a")
+	s.deliver(t, "INBOX", "b@x", "b")
+	// A crash after processing, before the move: both stay in INBOX.
+	crash := true
+	var mu sync.Mutex
+	hook := func(step string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if step == "processed" && crash {
+			crash = false
+			return fmt.Errorf("simulated crash")
+		}
+		return nil
+	}
+	stop := runPoller(t, cfg, db, rec, hook)
+	<-rec.ch
+	<-rec.ch
+	waitFor(t, "moves", func() bool { return s.count(t, "Processed") == 2 })
+	stop()
+	uv1, _, _ := mailboxState(context.Background(), db.Reader(), "INBOX")
+
+	// The server loses its UIDs: INBOX is recreated holding a.x again (same
+	// bytes, new UID) and a new message.
+	if err := s.user.Delete("INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.user.Create("INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+	s.deliver(t, "INBOX", "a@x", "a")
+	s.deliver(t, "INBOX", "c@x", "c")
+	stop = runPoller(t, cfg, db, rec, nil)
+	defer stop()
+	if got := <-rec.ch; got != "c@x" {
+		t.Fatalf("processed %q, want c@x", got)
+	}
+	waitFor(t, "inbox empty", func() bool { return s.count(t, "INBOX") == 0 })
+	uv2, last, _ := mailboxState(context.Background(), db.Reader(), "INBOX")
+	if uv2 == uv1 || last != 2 {
+		t.Errorf("mailbox state uidvalidity %d→%d last %d", uv1, uv2, last)
+	}
+	for _, mid := range []string{"a@x", "b@x", "c@x"} {
+		if n := rec.count(mid); n != 1 {
+			t.Errorf("%s processed %d times, want 1", mid, n)
+		}
+	}
+	if n := s.count(t, "Processed"); n != 4 {
+		t.Errorf("Processed holds %d, want 4 (a twice: the resynced copy is moved too)", n)
+	}
+}
+
+func TestPollerRestartNeitherSkipsNorRepeats(t *testing.T) {
+	for _, crashAt := range []string{"stored", "processed", "moved"} {
+		t.Run(crashAt, func(t *testing.T) {
+			s := startMem(t, nil)
+			db := openDB(t)
+			rec := newRecorder(db)
+			cfg := testConfig(s.addr)
+			cfg.PasswordFile = passwordFile(t)
+			cfg.FetchBatch = 2
+			for i := range 5 {
+				s.deliver(t, "INBOX", fmt.Sprintf("m%d@x", i), "x")
+			}
+			crashed := make(chan struct{})
+			var once sync.Once
+			stop := runPoller(t, cfg, db, rec, func(step string) error {
+				if step == crashAt {
+					err := error(nil)
+					once.Do(func() { close(crashed); err = fmt.Errorf("crash at %s", step) })
+					if err != nil {
+						return err
+					}
+					<-make(chan struct{}) // the process is gone: block forever
+				}
+				return nil
+			})
+			<-crashed
+			// Restart while the first poller is wedged: a fresh process.
+			stop2 := runPoller(t, cfg, db, rec, nil)
+			defer stop2()
+			for i := 5; i < 8; i++ {
+				s.deliver(t, "INBOX", fmt.Sprintf("m%d@x", i), "x")
+			}
+			waitFor(t, "all moved", func() bool { return s.count(t, "Processed") == 8 && s.count(t, "INBOX") == 0 })
+			for i := range 8 {
+				if n := rec.count(fmt.Sprintf("m%d@x", i)); n != 1 {
+					t.Errorf("m%d processed %d times", i, n)
+				}
+			}
+			go stop() // the wedged one never returns from its hook
+		})
+	}
+}
