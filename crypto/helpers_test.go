@@ -1,0 +1,34 @@
+package crypto
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// t0 is the fixed time of the tests.
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+var (
+	keyMu    sync.Mutex
+	keyCache = map[string]*Key{}
+)
+
+// testKey returns a cached x25519 key made at t0 for name.
+func testKey(t testing.TB, name string) *Key {
+	t.Helper()
+	keyMu.Lock()
+	defer keyMu.Unlock()
+	if k, ok := keyCache[name]; ok {
+		return k
+	}
+	k, err := GenerateKey(strings.Title(name), name+"@example.org", GenerateOptions{Created: t0.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyCache[name] = k
+	return k
+}
+
+const textEntityCRLF = "Content-Type: text/plain; charset=utf-8\r\n\r\nHello team,\r\nthe embargo ends Tuesday.\r\n"

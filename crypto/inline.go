@@ -1,0 +1,174 @@
+package crypto
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"mime/quotedprintable"
+	"strings"
+
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+)
+
+// decodeBody undoes the Content-Transfer-Encoding of an entity's body. The
+// charset is left alone: signatures cover the bytes as sent.
+func decodeBody(e *entity) ([]byte, error) {
+	switch strings.ToLower(strings.TrimSpace(e.header.Get("Content-Transfer-Encoding"))) {
+	case "base64":
+		clean := bytes.Map(func(r rune) rune {
+			if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+				return -1
+			}
+			return r
+		}, e.body)
+		clean = bytes.TrimRight(clean, "=")
+		out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
+		n, err := base64.RawStdEncoding.Decode(out, clean)
+		if err != nil {
+			return nil, fmt.Errorf("base64: %v", err)
+		}
+		return out[:n], nil
+	case "quoted-printable":
+		b, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(e.body)))
+		if err != nil {
+			return nil, fmt.Errorf("quoted-printable: %v", err)
+		}
+		return b, nil
+	}
+	return e.body, nil
+}
+
+var (
+	beginMessage = []byte("-----BEGIN PGP MESSAGE-----")
+	endMessage   = []byte("-----END PGP MESSAGE-----")
+	beginSigned  = []byte("-----BEGIN PGP SIGNED MESSAGE-----")
+	endSignature = []byte("-----END PGP SIGNATURE-----")
+)
+
+// armorBlock is the first inline OpenPGP block of a text.
+type armorBlock struct {
+	signed     bool // cleartext-signed rather than a PGP MESSAGE
+	start, end int  // text[start:end] is the block
+}
+
+// findArmor finds the first inline block that starts at the beginning of a
+// line; ok is false when there is none or it is not terminated.
+func findArmor(text []byte) (armorBlock, bool) {
+	for off := 0; off < len(text); {
+		i := bytes.Index(text[off:], []byte("-----BEGIN PGP "))
+		if i < 0 {
+			return armorBlock{}, false
+		}
+		i += off
+		off = i + 1
+		if i > 0 && text[i-1] != '\n' {
+			continue
+		}
+		var endMarker []byte
+		var b armorBlock
+		switch {
+		case bytes.HasPrefix(text[i:], beginMessage):
+			endMarker = endMessage
+		case bytes.HasPrefix(text[i:], beginSigned):
+			endMarker, b.signed = endSignature, true
+		default:
+			continue
+		}
+		j := bytes.Index(text[i:], endMarker)
+		if j < 0 {
+			return armorBlock{}, false
+		}
+		b.start, b.end = i, i+j+len(endMarker)
+		return b, true
+	}
+	return armorBlock{}, false
+}
+
+// textEntity makes a text/plain content entity of plain text.
+func textEntity(text []byte, charset string) []byte {
+	if charset == "" {
+		charset = "utf-8"
+	}
+	var b bytes.Buffer
+	b.WriteString("Content-Type: " + formatMediaType("text/plain", map[string]string{"charset": charset}) + "\r\n")
+	b.WriteString("Content-Transfer-Encoding: 8bit\r\n\r\n")
+	b.Write(canonCRLF(text))
+	return b.Bytes()
+}
+
+// inline handles a text/plain root: an armored PGP MESSAGE is decrypted, a
+// cleartext-signed block verified; anything else is plain content.
+func (o *opener) inline(out *Opened, e *entity) error {
+	text, err := decodeBody(e)
+	if err != nil {
+		out.Entity = e.content()
+		return nil
+	}
+	blk, ok := findArmor(text)
+	if !ok {
+		out.Entity = e.content()
+		return nil
+	}
+	whole := len(bytes.TrimSpace(text[:blk.start])) == 0 && len(bytes.TrimSpace(text[blk.end:])) == 0
+	out.Inline = true
+	if blk.signed {
+		sig, plain := o.verifyClearsigned(text[blk.start:])
+		sig.Whole = whole && plain != nil
+		out.Signature = sig
+		if sig.Whole {
+			out.Entity = textEntity(plain, e.params["charset"])
+		} else {
+			out.Entity = e.content()
+		}
+		return nil
+	}
+	bin, err := dearmor(text[blk.start:blk.end], "PGP MESSAGE")
+	if err != nil {
+		return fmt.Errorf("%w: inline message: %v", ErrDecrypt, err)
+	}
+	res, err := readPGP(bin, o.opts.Decrypt, o.opts.Verifiers, o.opts.Now, o.lim)
+	if res != nil {
+		out.Encrypted = res.encrypted
+		out.EncryptedTo = res.encryptedTo
+	}
+	if err != nil {
+		return err
+	}
+	out.Entity = textEntity(res.plain, "utf-8")
+	out.Partial = !whole
+	if res.sig != nil {
+		res.sig.Whole = whole
+		out.Signature = res.sig
+	}
+	return nil
+}
+
+// clearsignedIn verifies a cleartext-signed block in a text/plain part, or
+// returns nil when there is none.
+func (o *opener) clearsignedIn(e *entity) *Signature {
+	text, err := decodeBody(e)
+	if err != nil {
+		return nil
+	}
+	blk, ok := findArmor(text)
+	if !ok || !blk.signed {
+		return nil
+	}
+	sig, _ := o.verifyClearsigned(text[blk.start:])
+	return sig
+}
+
+// verifyClearsigned verifies a cleartext-signed block; plain is the signed
+// text (dash-escaping removed) when the block is well formed.
+func (o *opener) verifyClearsigned(text []byte) (*Signature, []byte) {
+	b, _ := clearsign.Decode(text)
+	if b == nil || b.ArmoredSignature == nil {
+		return &Signature{Err: fmt.Errorf("%w: malformed cleartext signature", ErrBadSignature)}, nil
+	}
+	bin, err := io.ReadAll(io.LimitReader(b.ArmoredSignature.Body, 1<<20))
+	if err != nil {
+		return &Signature{Err: fmt.Errorf("%w: cleartext signature armor: %v", ErrBadSignature, err)}, nil
+	}
+	return verifyDetached(b.Bytes, bin, o.opts.Verifiers, o.opts.Now), b.Plaintext
+}

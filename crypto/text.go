@@ -1,0 +1,209 @@
+package crypto
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"strings"
+
+	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // decoders for non-UTF-8 charsets
+)
+
+// Attachment is a decoded attachment of an inbound message.
+type Attachment struct {
+	Filename    string
+	ContentType string
+	Data        []byte
+}
+
+// TextBody decodes a content entity to its text (UTF-8; text/plain
+// preferred, HTML reduced to text) and its attachments, within
+// DefaultLimits. Attachments are returned opaque, never unpacked.
+func TextBody(entity []byte) (string, []Attachment, error) {
+	lim := DefaultLimits()
+	if int64(len(entity)) > lim.MaxMessageBytes {
+		return "", nil, fmt.Errorf("crypto: text body: %w: %d bytes", ErrTooComplex, len(entity))
+	}
+	raw := canonCRLF(entity)
+	h, _ := splitEntity(raw)
+	if len(h) > 0 {
+		if _, err := parseHeader(h, lim.MaxHeaderFields); err != nil {
+			return "", nil, fmt.Errorf("crypto: text body: %w", err)
+		}
+	}
+	e, err := message.Read(bytes.NewReader(raw))
+	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+		return "", nil, fmt.Errorf("crypto: text body: %w: %v", ErrNotMIME, err)
+	}
+	w := &textWalker{lim: lim, budget: lim.MaxDecompressedBytes}
+	if err := w.walk(e, 0); err != nil {
+		return "", nil, fmt.Errorf("crypto: text body: %w", err)
+	}
+	return strings.TrimRight(w.text.String(), "\r\n") + "\n", w.atts, nil
+}
+
+type textWalker struct {
+	lim    Limits
+	parts  int
+	budget int64
+	text   strings.Builder
+	atts   []Attachment
+}
+
+func (w *textWalker) read(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, w.budget+1))
+	if int64(len(b)) > w.budget {
+		return nil, fmt.Errorf("%w: decoded content larger than %d bytes", ErrTooComplex, w.lim.MaxDecompressedBytes)
+	}
+	w.budget -= int64(len(b))
+	if err != nil && !message.IsUnknownCharset(err) {
+		return b, fmt.Errorf("%w: %v", ErrNotMIME, err)
+	}
+	return b, nil
+}
+
+func (w *textWalker) walk(e *message.Entity, depth int) error {
+	if depth > w.lim.MaxDepth {
+		return fmt.Errorf("%w: nesting deeper than %d", ErrTooComplex, w.lim.MaxDepth)
+	}
+	w.parts++
+	if w.parts > w.lim.MaxParts {
+		return fmt.Errorf("%w: more than %d parts", ErrTooComplex, w.lim.MaxParts)
+	}
+	t, params, _ := e.Header.ContentType()
+	t = strings.ToLower(t)
+	if t == "" {
+		t = "text/plain"
+	}
+	disp, dparams, _ := e.Header.ContentDisposition()
+	filename := dparams["filename"]
+	if filename == "" {
+		filename = params["name"]
+	}
+	if mr := e.MultipartReader(); mr != nil {
+		var kids []*message.Entity
+		for {
+			p, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+				return fmt.Errorf("%w: %v", ErrNotMIME, err)
+			}
+			if len(kids) >= w.lim.MaxParts {
+				return fmt.Errorf("%w: more than %d parts", ErrTooComplex, w.lim.MaxParts)
+			}
+			// Buffer the part: the multipart reader reuses its stream.
+			body, err := w.read(p.Body)
+			if err != nil {
+				return err
+			}
+			kid, err := message.New(p.Header, bytes.NewReader(body))
+			if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+				return fmt.Errorf("%w: %v", ErrNotMIME, err)
+			}
+			if kid == nil {
+				continue
+			}
+			kids = append(kids, kid)
+		}
+		if t == "multipart/alternative" && len(kids) > 0 {
+			return w.walk(pickAlternative(kids), depth+1)
+		}
+		for _, k := range kids {
+			if err := w.walk(k, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	body, err := w.read(e.Body)
+	if err != nil {
+		return err
+	}
+	inline := disp != "attachment" && filename == ""
+	switch {
+	case inline && t == "text/plain":
+		w.addText(string(body))
+	case inline && t == "text/html":
+		w.addText(htmlToText(string(body)))
+	case t == "application/pgp-signature" || t == "application/pgp-keys" && filename == "":
+		// Signature and key parts are no attachments for a reader.
+		if t == "application/pgp-keys" {
+			w.atts = append(w.atts, Attachment{Filename: "key.asc", ContentType: t, Data: body})
+		}
+	default:
+		w.atts = append(w.atts, Attachment{Filename: filename, ContentType: t, Data: body})
+	}
+	return nil
+}
+
+func (w *textWalker) addText(s string) {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	if w.text.Len() > 0 {
+		w.text.WriteString("\n")
+	}
+	w.text.WriteString(strings.TrimRight(s, "\n"))
+	w.text.WriteString("\n")
+}
+
+// pickAlternative prefers text/plain, then text/html, then the last part.
+func pickAlternative(kids []*message.Entity) *message.Entity {
+	for _, want := range []string{"text/plain", "text/html"} {
+		for _, k := range kids {
+			if t, _, _ := k.Header.ContentType(); strings.EqualFold(t, want) {
+				return k
+			}
+		}
+	}
+	return kids[len(kids)-1]
+}
+
+// htmlToText reduces HTML to its text: scripts, styles and tags removed,
+// entities decoded, block elements turned into line breaks.
+func htmlToText(s string) string {
+	var b strings.Builder
+	lower := strings.ToLower(s)
+	for i := 0; i < len(s); {
+		if s[i] != '<' {
+			j := strings.IndexByte(s[i:], '<')
+			if j < 0 {
+				j = len(s) - i
+			}
+			b.WriteString(html.UnescapeString(s[i : i+j]))
+			i += j
+			continue
+		}
+		end := strings.IndexByte(s[i:], '>')
+		if end < 0 {
+			break
+		}
+		tag := strings.TrimLeft(lower[i+1:i+end], "/")
+		name := tag
+		if k := strings.IndexAny(name, " \t\r\n/"); k >= 0 {
+			name = name[:k]
+		}
+		i += end + 1
+		switch name {
+		case "script", "style", "head", "title":
+			if !strings.HasPrefix(lower[i-end-1:], "</") {
+				if k := strings.Index(lower[i:], "</"+name); k >= 0 {
+					i += k
+				} else {
+					i = len(s)
+				}
+			}
+		case "br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table":
+			b.WriteString("\n")
+		}
+	}
+	lines := strings.Split(b.String(), "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		out = append(out, strings.TrimRight(l, " \t\r"))
+	}
+	return strings.TrimSpace(strings.Join(out, "\n"))
+}
