@@ -1,0 +1,122 @@
+package cases
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/secgate/secgate/store"
+)
+
+// ErrAuditBroken is returned by VerifyAudit when the chain does not hold.
+var ErrAuditBroken = errors.New("audit chain broken")
+
+// GatewayLog is the case ID of the gateway-wide audit chain, which records
+// refusals that concern no known case.
+const GatewayLog int64 = 0
+
+// Actor values for events not caused by a member.
+const (
+	ActorGateway = "gateway"
+)
+
+// AuditEvent is one entry of a case's append-only audit log.
+type AuditEvent struct {
+	CaseID   int64
+	Seq      int64 // 1, 2, ... per case
+	At       time.Time
+	Actor    string // key fingerprint of the member, "reporter:ADDRESS" or "gateway"
+	Action   string
+	Detail   string
+	Source   string // Message-ID of the mail that caused it
+	PrevHash string
+	Hash     string
+}
+
+// genesis is the PrevHash of the first event of every chain.
+var genesis = hex.EncodeToString(make([]byte, sha256.Size))
+
+// hashEvent computes an event's hash from its fields and the previous hash.
+func hashEvent(e AuditEvent) string {
+	b, _ := json.Marshal([]any{e.CaseID, e.Seq, store.Millis(e.At), e.Actor, e.Action, e.Detail, e.Source, e.PrevHash})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// Audit appends an event to the audit log of caseID (GatewayLog for events
+// that concern no case) inside tx. Detail must not carry report content.
+func (w *Workflow) Audit(ctx context.Context, tx *sql.Tx, caseID int64, actor, action, detail, sourceMsgID string) error {
+	var seq int64
+	prev := genesis
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM case_audit WHERE case_id = ? ORDER BY seq DESC LIMIT 1`, caseID).Scan(&seq, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("cases: audit %d: %w", caseID, err)
+	}
+	e := AuditEvent{CaseID: caseID, Seq: seq + 1, At: w.now(), Actor: actor, Action: action, Detail: detail, Source: sourceMsgID, PrevHash: prev}
+	e.Hash = hashEvent(e)
+	_, err = tx.ExecContext(ctx, `INSERT INTO case_audit (case_id, seq, at, actor, action, detail, source, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.CaseID, e.Seq, store.Millis(e.At), e.Actor, e.Action, e.Detail, e.Source, e.PrevHash, e.Hash)
+	if err != nil {
+		return fmt.Errorf("cases: audit %d: %w", caseID, err)
+	}
+	return nil
+}
+
+// AuditLog returns the audit events of caseID in order.
+func (w *Workflow) AuditLog(ctx context.Context, caseID int64) ([]AuditEvent, error) {
+	return auditLog(ctx, w.db.Reader(), caseID)
+}
+
+func auditLog(ctx context.Context, q querier, caseID int64) ([]AuditEvent, error) {
+	rows, err := q.QueryContext(ctx, `SELECT seq, at, actor, action, detail, source, prev_hash, hash
+		FROM case_audit WHERE case_id = ? ORDER BY seq`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("cases: audit log %d: %w", caseID, err)
+	}
+	defer rows.Close()
+	var out []AuditEvent
+	for rows.Next() {
+		e := AuditEvent{CaseID: caseID}
+		var at int64
+		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Detail, &e.Source, &e.PrevHash, &e.Hash); err != nil {
+			return nil, fmt.Errorf("cases: audit log %d: %w", caseID, err)
+		}
+		e.At = store.Time(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// VerifyAudit checks the hash chain of caseID's audit log: each event's hash
+// covers its fields and the previous event's hash, and sequence numbers have
+// no gaps. A case without events verifies.
+func (w *Workflow) VerifyAudit(ctx context.Context, caseID int64) error {
+	evs, err := w.AuditLog(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	_, err = verifyChain(evs)
+	return err
+}
+
+func verifyChain(evs []AuditEvent) (int, error) {
+	prev := genesis
+	for i, e := range evs {
+		if e.Seq != int64(i+1) {
+			return i, fmt.Errorf("%w: case %d: event %d has sequence number %d", ErrAuditBroken, e.CaseID, i+1, e.Seq)
+		}
+		if e.PrevHash != prev {
+			return i, fmt.Errorf("%w: case %d: event %d does not follow event %d", ErrAuditBroken, e.CaseID, e.Seq, e.Seq-1)
+		}
+		if hashEvent(e) != e.Hash {
+			return i, fmt.Errorf("%w: case %d: event %d was altered", ErrAuditBroken, e.CaseID, e.Seq)
+		}
+		prev = e.Hash
+	}
+	return len(evs), nil
+}

@@ -1,0 +1,551 @@
+package cases
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"mime"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
+)
+
+// CommandMail is a mail from a team member (or signed by a team key) as
+// intake hands it to HandleCommandMail.
+type CommandMail struct {
+	Opened     *crypto.Opened // result of crypto.Open; nil when it failed
+	OpenErr    error          // the crypto.Open error, if any
+	From       string         // outer From header
+	MessageID  string
+	InReplyTo  string
+	References []string
+	Subject    string // outer Subject: names a case by its tag, never carries commands
+	Received   time.Time
+}
+
+// Refusal reasons callers and tests can recognise in the audit log.
+const (
+	ActionRefused = "refused"
+	ActionReplay  = "replay"
+)
+
+var tagPattern = regexp.MustCompile(`\[(SEC-[0-9]{4}-[0-9]{4,})\]`)
+
+// refusal is why a command mail was not applied.
+type refusal struct {
+	reason string
+	to     *distlist.Member // who is answered; nil: nobody can be
+}
+
+// HandleCommandMail authenticates, authorises and applies a command mail,
+// all or nothing, and answers the member (encrypted to their key, signed by
+// the team key) with what changed or why nothing did. Everything happens in
+// one transaction: the case changes, the audit events, the consumed
+// signature and the answer commit together. A replayed signature gets no
+// answer, only an audit event. The returned error is for failures of the
+// gateway itself (database, outbox); refusals are not errors.
+func (w *Workflow) HandleCommandMail(ctx context.Context, m CommandMail) error {
+	team, err := w.dir.Team(ctx)
+	if err != nil {
+		return fmt.Errorf("cases: command mail %s: %w", m.MessageID, err)
+	}
+	err = w.db.Tx(ctx, func(tx *sql.Tx) error {
+		return w.handle(ctx, tx, team, m)
+	})
+	if err != nil {
+		return fmt.Errorf("cases: command mail %s: %w", m.MessageID, err)
+	}
+	w.kick()
+	return nil
+}
+
+// session is one command mail being handled.
+type session struct {
+	w      *Workflow
+	tx     *sql.Tx
+	team   []distlist.Member
+	mail   CommandMail
+	now    time.Time
+	member distlist.Member
+	actor  string
+	c      *Case // the case acted on, nil if none
+	cmds   []Command
+	text   string
+	atts   []Attachment
+	done   []string
+	after  []func() error // mail sent once every command succeeded
+	extra  []string       // answer lines that are not changes (warnings)
+	help   bool
+	log    bool
+}
+
+func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Member, m CommandMail) error {
+	s := &session{w: w, tx: tx, team: team, mail: m, now: w.now()}
+	fromAddr := singleAddress(m.From)
+	fromMember, fromIsMember := memberByAddr(team, fromAddr)
+	answerFrom := func() *distlist.Member {
+		if fromIsMember {
+			return &fromMember
+		}
+		return nil
+	}
+	refuse := func(r refusal) error { return s.refuse(ctx, r) }
+
+	// Authentication.
+	var sig *crypto.Signature
+	if m.Opened != nil {
+		sig = m.Opened.Signature
+	}
+	switch {
+	case m.OpenErr != nil && (m.Opened == nil || sig == nil):
+		s.actor = "unauthenticated:" + fromAddr
+		return refuse(refusal{reason: "the mail could not be verified: " + openErrText(m.OpenErr) + ". Commands must be in a PGP/MIME signed (or signed and encrypted) mail.", to: answerFrom()})
+	case sig == nil:
+		s.actor = "unauthenticated:" + fromAddr
+		return refuse(refusal{reason: "the mail is not signed. Commands are accepted only from mail signed with your OpenPGP key (PGP/MIME).", to: answerFrom()})
+	case sig.Err != nil:
+		s.actor = "unauthenticated:" + fromAddr
+		return refuse(refusal{reason: "the signature does not verify: " + openErrText(sig.Err) + ".", to: answerFrom()})
+	case !sig.Whole:
+		s.actor = "unauthenticated:" + fromAddr
+		return refuse(refusal{reason: "the signature covers only part of the mail (a signed part inside unsigned parts, or a forwarded mail). Sign the whole message.", to: answerFrom()})
+	case sig.ID == "":
+		s.actor = "unauthenticated:" + fromAddr
+		return refuse(refusal{reason: "the signature has no identity to check for replays.", to: answerFrom()})
+	}
+	fpr := strings.ToUpper(sig.Fingerprint)
+	s.actor = fpr
+
+	// Replay: the signature is consumed whatever happens next.
+	_, err := tx.ExecContext(ctx, `INSERT INTO case_signatures (sig_id, fingerprint, created, seen, message_id) VALUES (?, ?, ?, ?, ?)`,
+		sig.ID, fpr, store.Millis(sig.Created), store.Millis(s.now), m.MessageID)
+	if store.IsUnique(err) {
+		caseID := s.guessCase(ctx)
+		w.log.WarnContext(ctx, "replayed command signature", "signer", fpr, "message_id", m.MessageID)
+		return w.Audit(ctx, tx, caseID, fpr, ActionReplay, "signature "+sig.ID+" was seen before; mail ignored, no answer", m.MessageID)
+	}
+	if err != nil {
+		return fmt.Errorf("record signature: %w", err)
+	}
+
+	member, ok := memberByFpr(team, fpr)
+	if !ok {
+		return refuse(refusal{reason: fmt.Sprintf("the signing key %s is not the key of a current team member.", fpr), to: answerFrom()})
+	}
+	s.member = member
+	if member.Key == nil {
+		return refuse(refusal{reason: "your key is not in the directory.", to: &member})
+	}
+	if err := member.Key.Check(sig.Created); err != nil {
+		return refuse(refusal{reason: fmt.Sprintf("your key %s was not valid when the mail was signed (%s): %v.", fpr, sig.Created.UTC().Format(time.RFC3339), err), to: &member})
+	}
+	if err := member.Key.Check(s.now); err != nil {
+		return refuse(refusal{reason: fmt.Sprintf("your key %s is not valid now: %v.", fpr, err), to: &member})
+	}
+	if age := s.now.Sub(sig.Created); age > w.cfg.SignatureMaxAge {
+		return refuse(refusal{reason: fmt.Sprintf("the signature was made %s, more than %s ago; commands must be fresh. Send them again.", sig.Created.UTC().Format(time.RFC3339), w.cfg.SignatureMaxAge), to: &member})
+	}
+	if skew := sig.Created.Sub(s.now); skew > w.cfg.SignatureMaxSkew {
+		return refuse(refusal{reason: fmt.Sprintf("the signature is dated %s, in the future (more than %s ahead of the gateway clock).", sig.Created.UTC().Format(time.RFC3339), w.cfg.SignatureMaxSkew), to: &member})
+	}
+	if !w.cfg.AllowFromMismatch && !addressOf(member, fromAddr) {
+		return refuse(refusal{reason: fmt.Sprintf("the From address %q is not registered to the member whose key signed the mail (%s).", short(m.From), member.Address), to: &member})
+	}
+
+	// The signed text.
+	text, atts, err := crypto.TextBody(m.Opened.Entity)
+	if err != nil {
+		return refuse(refusal{reason: "the signed body could not be read: " + openErrText(err) + ".", to: &member})
+	}
+	for _, a := range atts {
+		s.atts = append(s.atts, Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data})
+	}
+	parsed, err := w.parser.Parse(text)
+	if err != nil {
+		s.c = s.caseOrNil(ctx, "")
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			return refuse(refusal{reason: problemsText(pe), to: &member})
+		}
+		return refuse(refusal{reason: err.Error(), to: &member})
+	}
+	s.cmds = parsed.Commands
+	s.text = parsed.Comment
+
+	// Which case.
+	need := parsed.Comment != ""
+	for _, c := range parsed.Commands {
+		need = need || vocabulary[c.Name].needCase
+	}
+	if parsed.Case != "" || need {
+		ref, how := s.caseRef(ctx, parsed.Case)
+		if ref == "" && how == "" {
+			return refuse(refusal{reason: "the mail does not say which case it acts on: reply to a case mail, keep the [SEC-YYYY-NNNN] tag in the subject, or add a line \"/case SEC-YYYY-NNNN\".", to: &member})
+		}
+		c, err := s.loadRef(ctx, ref, how)
+		if errors.Is(err, ErrNotFound) {
+			return refuse(refusal{reason: fmt.Sprintf("case %s does not exist.", ref), to: &member})
+		}
+		if err != nil {
+			return err
+		}
+		s.c = c
+	}
+	if len(s.cmds) == 0 && s.text == "" {
+		return refuse(refusal{reason: "the mail has no commands and no text.", to: &member})
+	}
+
+	// Authorisation, then all or nothing.
+	for _, c := range s.cmds {
+		if err := s.authorize(c); err != nil {
+			return refuse(refusal{reason: fmt.Sprintf("line %d %q: %v", c.Line, short(c.Raw), err), to: &member})
+		}
+	}
+	return s.apply(ctx)
+}
+
+// apply runs the commands inside a savepoint: if one fails, everything they
+// did is rolled back and the mail is refused.
+func (s *session) apply(ctx context.Context) error {
+	if _, err := s.tx.ExecContext(ctx, "SAVEPOINT commands"); err != nil {
+		return err
+	}
+	var before Case
+	if s.c != nil {
+		before = *s.c
+		before.Team = append([]string(nil), s.c.Team...)
+	}
+	failed := func(c *Command, err error) error {
+		if _, rerr := s.tx.ExecContext(ctx, "ROLLBACK TO commands"); rerr != nil {
+			return rerr
+		}
+		if _, rerr := s.tx.ExecContext(ctx, "RELEASE commands"); rerr != nil {
+			return rerr
+		}
+		if s.c != nil {
+			*s.c = before
+		}
+		s.done, s.after, s.extra = nil, nil, nil
+		reason := err.Error()
+		if c != nil {
+			reason = fmt.Sprintf("line %d %q: %v", c.Line, short(c.Raw), err)
+		}
+		var internal *internalError
+		if errors.As(err, &internal) {
+			return internal.err
+		}
+		return s.refuse(ctx, refusal{reason: reason, to: &s.member})
+	}
+	for i := range s.cmds {
+		c := &s.cmds[i]
+		n := len(s.done)
+		if err := s.run(ctx, c); err != nil {
+			return failed(c, err)
+		}
+		for _, d := range s.done[n:] {
+			if s.c != nil {
+				if err := s.w.Audit(ctx, s.tx, s.c.ID, s.actor, c.Name, d, s.mail.MessageID); err != nil {
+					return failed(c, internalErr(err))
+				}
+			}
+		}
+	}
+	if s.c != nil && s.text != "" {
+		if _, err := s.w.insertMessage(ctx, s.tx, s.c.ID, Message{Kind: KindComment, Author: s.actor, MessageID: s.mail.MessageID,
+			Text: s.text, Attachments: s.atts, Encrypted: s.mail.Opened.Encrypted, Received: s.now}); err != nil {
+			return failed(nil, internalErr(err))
+		}
+		if err := s.w.Audit(ctx, s.tx, s.c.ID, s.actor, "comment", fmt.Sprintf("comment stored (%d lines)", strings.Count(s.text, "\n")+1), s.mail.MessageID); err != nil {
+			return failed(nil, internalErr(err))
+		}
+		s.done = append(s.done, "comment added to the case")
+	}
+	if s.c != nil {
+		s.c.Updated = s.now
+		if err := s.w.saveCase(ctx, s.tx, s.c); err != nil {
+			return failed(nil, internalErr(err))
+		}
+	}
+	for _, f := range s.after {
+		if err := f(); err != nil {
+			return failed(nil, err)
+		}
+	}
+	if _, err := s.tx.ExecContext(ctx, "RELEASE commands"); err != nil {
+		return err
+	}
+	return s.answerDone(ctx)
+}
+
+// internalError marks a failure of the gateway (not of the command).
+type internalError struct{ err error }
+
+func (e *internalError) Error() string { return e.err.Error() }
+func (e *internalError) Unwrap() error { return e.err }
+
+func internalErr(err error) error { return &internalError{err} }
+
+// refuse records a refusal in the audit log and answers the member.
+func (s *session) refuse(ctx context.Context, r refusal) error {
+	caseID := GatewayLog
+	if s.c != nil {
+		caseID = s.c.ID
+	} else {
+		caseID = s.guessCase(ctx)
+	}
+	detail := r.reason
+	if r.to == nil {
+		detail += " (nobody to answer)"
+	}
+	s.w.log.InfoContext(ctx, "command mail refused", "actor", s.actor, "message_id", s.mail.MessageID, "case", caseID)
+	if err := s.w.Audit(ctx, s.tx, caseID, s.actor, ActionRefused, detail, s.mail.MessageID); err != nil {
+		return err
+	}
+	if r.to == nil {
+		return nil
+	}
+	d := s.w.data(s.c, s.team)
+	if s.c == nil && caseID != GatewayLog {
+		if c, err := s.w.loadCase(ctx, s.tx, "id = ?", caseID); err == nil {
+			d = s.w.data(c, s.team)
+		}
+	}
+	d.Actor, d.Recipient = person(*r.to), person(*r.to)
+	d.Answer.Refused = r.reason
+	for _, c := range s.cmds {
+		d.Answer.Commands = append(d.Answer.Commands, c.Raw)
+	}
+	subj, body, err := s.w.render("answer-refused", d)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.enqueue(ctx, s.tx, outMail{kind: MailAnswer, caseID: caseID, notice: noticeID("answer", s.mail.MessageID, s.actor, "refused"),
+		subject: subj, body: body, encrypt: true, to: []distlist.Recipient{recipient(*r.to)},
+		inReplyTo: s.mail.MessageID, references: s.references(), auto: true})
+	return err
+}
+
+// answerDone answers an applied mail, plus /help and /log when asked.
+func (s *session) answerDone(ctx context.Context) error {
+	caseID := GatewayLog
+	if s.c != nil {
+		caseID = s.c.ID
+	}
+	d := s.w.data(s.c, s.team)
+	d.Actor, d.Recipient = person(s.member), person(s.member)
+	for _, c := range s.cmds {
+		d.Answer.Commands = append(d.Answer.Commands, c.Raw)
+	}
+	d.Answer.Done = append(append([]string(nil), s.done...), s.extra...)
+	to := []distlist.Recipient{recipient(s.member)}
+	send := func(tmpl, tag string, d templates.Data) error {
+		subj, body, err := s.w.render(tmpl, d)
+		if err != nil {
+			return err
+		}
+		_, err = s.w.enqueue(ctx, s.tx, outMail{kind: MailAnswer, caseID: caseID, notice: noticeID("answer", s.mail.MessageID, s.actor, tag),
+			subject: subj, body: body, encrypt: true, to: to, inReplyTo: s.mail.MessageID, references: s.references(), auto: true})
+		return err
+	}
+	if len(d.Answer.Done) > 0 || (!s.help && !s.log) {
+		if err := send("answer-done", "done", d); err != nil {
+			return err
+		}
+	}
+	if s.help {
+		hd := d
+		for _, n := range helpOrder {
+			hd.Answer.Help = append(hd.Answer.Help, helpLine(n))
+		}
+		if err := send("answer-help", "help", hd); err != nil {
+			return err
+		}
+	}
+	if s.log && s.c != nil {
+		ld := d
+		evs, err := auditLog(ctx, s.tx, s.c.ID)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			ld.Answer.Log = append(ld.Answer.Log, logLine(e))
+		}
+		if _, err := verifyChain(evs); err != nil {
+			ld.Answer.Log = append(ld.Answer.Log, logLine(AuditEvent{At: s.now, Actor: ActorGateway, Action: "verify", Detail: err.Error()}))
+		}
+		if err := send("answer-log", "log", ld); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *session) references() []string {
+	refs := append([]string(nil), s.mail.References...)
+	if s.mail.MessageID != "" {
+		refs = append(refs, s.mail.MessageID)
+	}
+	return refs
+}
+
+// caseRef finds the case a mail names: a /case line, then the [SEC-...] tag
+// of the protected (signed) subject, then of the outer subject, then the
+// thread (In-Reply-To, References) through the outbox's Message-IDs. It
+// returns the reference or, for a thread match, "" and how="thread:<id>".
+func (s *session) caseRef(ctx context.Context, named string) (ref, how string) {
+	if named != "" {
+		return named, "command"
+	}
+	if m := tagPattern.FindStringSubmatch(protectedSubject(s.mail.Opened)); m != nil {
+		return m[1], "protected subject"
+	}
+	if m := tagPattern.FindStringSubmatch(s.mail.Subject); m != nil {
+		return m[1], "subject"
+	}
+	if id, ok := s.threadCase(ctx); ok {
+		return "", fmt.Sprintf("thread:%d", id)
+	}
+	return "", ""
+}
+
+func (s *session) threadCase(ctx context.Context) (int64, bool) {
+	ids := append([]string{s.mail.InReplyTo}, reverse(s.mail.References)...)
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		cid, ok, err := s.w.outbox.CaseForMessageID(ctx, id)
+		if err != nil {
+			s.w.log.WarnContext(ctx, "thread lookup failed", "err", err)
+			continue
+		}
+		if ok && cid != GatewayLog {
+			return cid, true
+		}
+	}
+	return 0, false
+}
+
+func reverse(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[len(ss)-1-i] = s
+	}
+	return out
+}
+
+func (s *session) loadRef(ctx context.Context, ref, how string) (*Case, error) {
+	if id, ok := strings.CutPrefix(how, "thread:"); ok {
+		var n int64
+		fmt.Sscan(id, &n)
+		return s.w.loadCase(ctx, s.tx, "id = ?", n)
+	}
+	return s.w.loadCase(ctx, s.tx, "ref = ?", ref)
+}
+
+// guessCase finds the case a refused mail was about, for the audit log only.
+func (s *session) guessCase(ctx context.Context) int64 {
+	if c := s.caseOrNil(ctx, ""); c != nil {
+		return c.ID
+	}
+	return GatewayLog
+}
+
+func (s *session) caseOrNil(ctx context.Context, named string) *Case {
+	ref, how := s.caseRef(ctx, named)
+	if ref == "" && how == "" {
+		return nil
+	}
+	c, err := s.loadRef(ctx, ref, how)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// protectedSubject returns the Subject header inside the signed content
+// entity (RFC 9788 / protected-headers v1), "" if none.
+func protectedSubject(o *crypto.Opened) string {
+	if o == nil || o.Signature == nil || o.Signature.Err != nil || !o.Signature.Whole || len(o.Entity) == 0 {
+		return ""
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(o.Entity))
+	if err != nil {
+		return ""
+	}
+	subj := msg.Header.Get("Subject")
+	if dec, err := new(mime.WordDecoder).DecodeHeader(subj); err == nil {
+		subj = dec
+	}
+	return subj
+}
+
+// singleAddress returns the one address of a From header, "" when there is
+// not exactly one.
+func singleAddress(from string) string {
+	l, err := mail.ParseAddressList(from)
+	if err != nil || len(l) != 1 {
+		return ""
+	}
+	return strings.ToLower(l[0].Address)
+}
+
+// addressOf reports whether addr belongs to m: the directory address or an
+// address of m's key.
+func addressOf(m distlist.Member, addr string) bool {
+	if addr == "" {
+		return false
+	}
+	if strings.EqualFold(m.Address, addr) {
+		return true
+	}
+	if m.Key != nil {
+		for _, e := range m.Key.Emails() {
+			if strings.EqualFold(e, addr) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func openErrText(err error) string {
+	switch {
+	case errors.Is(err, crypto.ErrBadSignature):
+		return "the signature does not verify"
+	case errors.Is(err, crypto.ErrUnknownSigner):
+		return "the signing key is unknown"
+	case errors.Is(err, crypto.ErrDecrypt), errors.Is(err, crypto.ErrWrongKey):
+		return "the mail could not be decrypted"
+	case errors.Is(err, crypto.ErrNotMIME), errors.Is(err, crypto.ErrTooComplex):
+		return "the MIME structure was not accepted"
+	case errors.Is(err, crypto.ErrExpired):
+		return "the key has expired"
+	case errors.Is(err, crypto.ErrRevoked):
+		return "the key is revoked"
+	}
+	return "verification failed"
+}
+
+func problemsText(pe *ParseError) string {
+	var b strings.Builder
+	for _, p := range pe.Problems {
+		if p.Line > 0 {
+			fmt.Fprintf(&b, "line %d ", p.Line)
+		}
+		if p.Raw != "" {
+			fmt.Fprintf(&b, "%q: ", short(p.Raw))
+		}
+		b.WriteString(p.Msg)
+		b.WriteString("\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}

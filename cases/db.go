@@ -1,0 +1,324 @@
+package cases
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/secgate/secgate/store"
+)
+
+// ErrNotFound is returned for a case that does not exist.
+var ErrNotFound = errors.New("case not found")
+
+// querier is a transaction or a connection pool.
+type querier interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+const caseCols = `id, ref, state, class, cvss_vector, cvss_score, severity, cve, advisory,
+	affected, fixed, credit, credit_consent, impact_enc, terms_enc, reporter_addr, reporter_key,
+	lead, rota_lead, lead_offer, lead_released, policy, close_reason, received, created, updated, disclose_at`
+
+func (w *Workflow) scanCase(sc interface{ Scan(...any) error }) (*Case, error) {
+	var (
+		c                                      Case
+		impact, terms                          []byte
+		released                               int64
+		received, created, updated, discloseAt int64
+		state                                  string
+	)
+	err := sc.Scan(&c.ID, &c.Ref, &state, &c.Class, &c.CVSSVector, &c.CVSSScore, &c.Severity, &c.CVE, &c.Advisory,
+		&c.Affected, &c.Fixed, &c.Credit, &c.CreditConsent, &impact, &terms, &c.ReporterAddr, &c.ReporterKey,
+		&c.Lead, &c.RotaLead, &c.LeadOffer, &released, &c.Policy, &c.CloseReason, &received, &created, &updated, &discloseAt)
+	if err != nil {
+		return nil, err
+	}
+	c.State = State(state)
+	c.LeadReleased = released != 0
+	c.Received, c.Created, c.Updated, c.DiscloseAt = store.Time(received), store.Time(created), store.Time(updated), store.Time(discloseAt)
+	if c.Impact, err = w.open(impact); err != nil {
+		return nil, fmt.Errorf("impact of %s: %w", c.Ref, err)
+	}
+	if c.Terms, err = w.open(terms); err != nil {
+		return nil, fmt.Errorf("terms of %s: %w", c.Ref, err)
+	}
+	return &c, nil
+}
+
+func (w *Workflow) loadCase(ctx context.Context, q querier, where string, arg any) (*Case, error) {
+	c, err := w.scanCase(q.QueryRowContext(ctx, `SELECT `+caseCols+` FROM cases WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("cases: %v: %w", arg, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cases: load %v: %w", arg, err)
+	}
+	if c.Team, err = w.teamOf(ctx, q, c.ID); err != nil {
+		return nil, fmt.Errorf("cases: load %v: %w", arg, err)
+	}
+	return c, nil
+}
+
+// Get returns the case with reference ref ("SEC-2026-0007").
+func (w *Workflow) Get(ctx context.Context, ref string) (*Case, error) {
+	return w.loadCase(ctx, w.db.Reader(), "ref = ?", ref)
+}
+
+// GetByID returns the case with the given ID.
+func (w *Workflow) GetByID(ctx context.Context, id int64) (*Case, error) {
+	return w.loadCase(ctx, w.db.Reader(), "id = ?", id)
+}
+
+// GetTx returns the case with the given ID as seen by tx.
+func (w *Workflow) GetTx(ctx context.Context, tx *sql.Tx, id int64) (*Case, error) {
+	return w.loadCase(ctx, tx, "id = ?", id)
+}
+
+// ListOptions filter List. The zero value lists every case.
+type ListOptions struct {
+	States []State // only these states; empty: all
+	Open   bool    // only cases that have not ended
+}
+
+// List returns cases, newest first.
+func (w *Workflow) List(ctx context.Context, opts ListOptions) ([]*Case, error) {
+	q := w.db.Reader()
+	rows, err := q.QueryContext(ctx, `SELECT `+caseCols+` FROM cases ORDER BY id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("cases: list: %w", err)
+	}
+	var out []*Case
+	for rows.Next() {
+		// Team is loaded below, once rows is closed.
+		c, err := w.scanCase(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("cases: list: %w", err)
+		}
+		if opts.Open && c.Terminal() {
+			continue
+		}
+		if len(opts.States) > 0 && !containsState(opts.States, c.State) {
+			continue
+		}
+		out = append(out, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cases: list: %w", err)
+	}
+	for _, c := range out {
+		if c.Team, err = w.teamOf(ctx, q, c.ID); err != nil {
+			return nil, fmt.Errorf("cases: list: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func containsState(ss []State, s State) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *Workflow) teamOf(ctx context.Context, q querier, id int64) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT fingerprint FROM case_team WHERE case_id = ? ORDER BY added, fingerprint`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var fs []string
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			return nil, err
+		}
+		fs = append(fs, f)
+	}
+	return fs, rows.Err()
+}
+
+// saveCase writes every mutable field of c.
+func (w *Workflow) saveCase(ctx context.Context, tx *sql.Tx, c *Case) error {
+	impact, err := w.seal(c.Impact)
+	if err != nil {
+		return err
+	}
+	terms, err := w.seal(c.Terms)
+	if err != nil {
+		return err
+	}
+	released := 0
+	if c.LeadReleased {
+		released = 1
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE cases SET state=?, class=?, cvss_vector=?, cvss_score=?, severity=?, cve=?,
+		advisory=?, affected=?, fixed=?, credit=?, credit_consent=?, impact_enc=?, terms_enc=?, reporter_addr=?,
+		reporter_key=?, lead=?, rota_lead=?, lead_offer=?, lead_released=?, policy=?, close_reason=?, updated=?, disclose_at=?
+		WHERE id=?`,
+		string(c.State), c.Class, c.CVSSVector, c.CVSSScore, c.Severity, c.CVE, c.Advisory, c.Affected, c.Fixed,
+		c.Credit, c.CreditConsent, impact, terms, c.ReporterAddr, c.ReporterKey, c.Lead, c.RotaLead, c.LeadOffer,
+		released, c.Policy, c.CloseReason, store.Millis(c.Updated), store.Millis(c.DiscloseAt), c.ID)
+	if err != nil {
+		return fmt.Errorf("cases: save %s: %w", c.Ref, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM case_team WHERE case_id = ?`, c.ID); err != nil {
+		return fmt.Errorf("cases: save %s team: %w", c.Ref, err)
+	}
+	for _, f := range c.Team {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO case_team (case_id, fingerprint, added) VALUES (?, ?, ?)`,
+			c.ID, f, store.Millis(c.Updated)); err != nil {
+			return fmt.Errorf("cases: save %s team: %w", c.Ref, err)
+		}
+	}
+	return nil
+}
+
+// seal encrypts text at rest; the empty string stays NULL.
+func (w *Workflow) seal(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	ct, err := w.atRest.EncryptAtRest([]byte(s))
+	if err != nil {
+		return nil, fmt.Errorf("cases: encrypt at rest: %w", err)
+	}
+	return ct, nil
+}
+
+func (w *Workflow) open(ct []byte) (string, error) {
+	if len(ct) == 0 {
+		return "", nil
+	}
+	pt, err := w.atRest.DecryptAtRest(ct)
+	if err != nil {
+		return "", fmt.Errorf("cases: decrypt at rest: %w", err)
+	}
+	return string(pt), nil
+}
+
+// storedBody is the plaintext of case_messages.body_enc.
+type storedBody struct {
+	Subject string `json:"subject,omitempty"`
+	Text    string `json:"text"`
+}
+
+// insertMessage stores m (encrypted) with its attachments.
+func (w *Workflow) insertMessage(ctx context.Context, tx *sql.Tx, caseID int64, m Message) (int64, error) {
+	plain, err := json.Marshal(storedBody{Subject: m.Subject, Text: m.Text})
+	if err != nil {
+		return 0, err
+	}
+	body, err := w.atRest.EncryptAtRest(plain)
+	if err != nil {
+		return 0, fmt.Errorf("cases: encrypt message: %w", err)
+	}
+	enc := 0
+	if m.Encrypted {
+		enc = 1
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO case_messages (case_id, kind, author, message_id, encrypted, received, body_enc)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, caseID, m.Kind, m.Author, m.MessageID, enc, store.Millis(m.Received), body)
+	if err != nil {
+		return 0, fmt.Errorf("cases: store message: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range m.Attachments {
+		name, err := w.atRest.EncryptAtRest([]byte(a.Filename))
+		if err != nil {
+			return 0, fmt.Errorf("cases: encrypt attachment: %w", err)
+		}
+		data, err := w.atRest.EncryptAtRest(a.Data)
+		if err != nil {
+			return 0, fmt.Errorf("cases: encrypt attachment: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO case_attachments (message_id, content_type, size, name_enc, data_enc)
+			VALUES (?, ?, ?, ?, ?)`, id, a.ContentType, len(a.Data), name, data); err != nil {
+			return 0, fmt.Errorf("cases: store attachment: %w", err)
+		}
+	}
+	return id, nil
+}
+
+// Messages returns the decrypted messages of a case, oldest first.
+func (w *Workflow) Messages(ctx context.Context, caseID int64) ([]Message, error) {
+	q := w.db.Reader()
+	rows, err := q.QueryContext(ctx, `SELECT id, kind, author, message_id, encrypted, received, body_enc
+		FROM case_messages WHERE case_id = ? ORDER BY id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("cases: messages of %d: %w", caseID, err)
+	}
+	var out []Message
+	for rows.Next() {
+		var m Message
+		var enc, received int64
+		var body []byte
+		if err := rows.Scan(&m.ID, &m.Kind, &m.Author, &m.MessageID, &enc, &received, &body); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("cases: messages of %d: %w", caseID, err)
+		}
+		m.Encrypted, m.Received = enc != 0, store.Time(received)
+		plain, err := w.atRest.DecryptAtRest(body)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("cases: message %d: %w", m.ID, err)
+		}
+		var sb storedBody
+		if err := json.Unmarshal(plain, &sb); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("cases: message %d: %w", m.ID, err)
+		}
+		m.Subject, m.Text = sb.Subject, sb.Text
+		out = append(out, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if err := w.loadAttachments(ctx, q, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (w *Workflow) loadAttachments(ctx context.Context, q querier, m *Message) error {
+	rows, err := q.QueryContext(ctx, `SELECT content_type, name_enc, data_enc FROM case_attachments WHERE message_id = ? ORDER BY id`, m.ID)
+	if err != nil {
+		return fmt.Errorf("cases: attachments of %d: %w", m.ID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a Attachment
+		var name, data []byte
+		if err := rows.Scan(&a.ContentType, &name, &data); err != nil {
+			return err
+		}
+		n, err := w.atRest.DecryptAtRest(name)
+		if err != nil {
+			return fmt.Errorf("cases: attachment of %d: %w", m.ID, err)
+		}
+		if a.Data, err = w.atRest.DecryptAtRest(data); err != nil {
+			return fmt.Errorf("cases: attachment of %d: %w", m.ID, err)
+		}
+		a.Filename = string(n)
+		m.Attachments = append(m.Attachments, a)
+	}
+	return rows.Err()
+}
+
+// now is the workflow clock in UTC, at millisecond precision (what the store keeps).
+func (w *Workflow) now() time.Time { return w.clock.Now().UTC().Truncate(time.Millisecond) }

@@ -1,0 +1,181 @@
+package cases
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/store"
+)
+
+// ErrBadReport is returned by OpenCase for a report it cannot store.
+var ErrBadReport = errors.New("bad report")
+
+// FormatRef returns the human reference of the seq-th case of year.
+func FormatRef(year, seq int) string { return fmt.Sprintf("SEC-%04d-%04d", year, seq) }
+
+// OpenCase stores a new report as a case in state new inside tx: the report
+// text, subject and attachments encrypted at rest, the reporter's address,
+// key and disclosure terms, and the fix lead the rota gives. It writes the
+// first audit event. Mail to the reporter and the team is the caller's.
+func (w *Workflow) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (*Case, error) {
+	addr, err := mail.ParseAddress(r.From)
+	if err != nil {
+		return nil, fmt.Errorf("cases: open: %w: reporter address %q: %v", ErrBadReport, short(r.From), err)
+	}
+	now := w.now()
+	received := r.Received
+	if received.IsZero() {
+		received = now
+	}
+	c := &Case{
+		State:        StateNew,
+		ReporterAddr: strings.ToLower(addr.Address),
+		Terms:        r.Terms,
+		Policy:       r.Policy,
+		Received:     received.UTC().Truncate(time.Millisecond),
+		Created:      now,
+		Updated:      now,
+	}
+	if c.Policy == "" {
+		c.Policy = w.cfg.Policy
+	}
+	keyNote := ""
+	if r.Key != "" {
+		k, err := crypto.ParsePublicKey([]byte(r.Key))
+		switch {
+		case err != nil:
+			keyNote = "; reporter key not usable: " + err.Error()
+		default:
+			c.ReporterKey = r.Key
+			keyNote = "; reporter key " + k.Fingerprint()
+		}
+	}
+	team, err := w.dir.Team(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cases: open: %w", err)
+	}
+	var last string
+	err = tx.QueryRowContext(ctx, `SELECT rota_lead FROM cases WHERE rota_lead != '' ORDER BY id DESC LIMIT 1`).Scan(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("cases: open: rota: %w", err)
+	}
+	if lead, ok := nextOnRota(team, last, now); ok {
+		c.Lead, c.RotaLead = lead.Fingerprint, lead.Fingerprint
+		c.Team = []string{lead.Fingerprint}
+	}
+
+	year := now.Year()
+	var seq int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM cases WHERE year = ?`, year).Scan(&seq); err != nil {
+		return nil, fmt.Errorf("cases: open: allocate reference: %w", err)
+	}
+	c.Ref = FormatRef(year, seq)
+	terms, err := w.seal(c.Terms)
+	if err != nil {
+		return nil, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO cases (ref, year, seq, state, terms_enc, reporter_addr, reporter_key,
+		lead, rota_lead, policy, received, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Ref, year, seq, string(c.State), terms, c.ReporterAddr, c.ReporterKey, c.Lead, c.RotaLead, c.Policy,
+		store.Millis(c.Received), store.Millis(c.Created), store.Millis(c.Updated))
+	if err != nil {
+		return nil, fmt.Errorf("cases: open %s: %w", c.Ref, err)
+	}
+	if c.ID, err = res.LastInsertId(); err != nil {
+		return nil, fmt.Errorf("cases: open %s: %w", c.Ref, err)
+	}
+	if err := w.saveCase(ctx, tx, c); err != nil {
+		return nil, err
+	}
+	if _, err := w.insertMessage(ctx, tx, c.ID, Message{
+		Kind: KindReport, Author: c.ReporterAddr, MessageID: r.MessageID, Subject: r.Subject, Text: r.Text,
+		Attachments: r.Attachments, Encrypted: r.Encrypted, Received: c.Received,
+	}); err != nil {
+		return nil, err
+	}
+	leadNote := "no fix lead available on the rota"
+	if c.Lead != "" {
+		leadNote = "fix lead " + c.Lead + " (rota)"
+	}
+	detail := fmt.Sprintf("case opened from a report by %s (%d attachments%s); %s; policy %s",
+		c.ReporterAddr, len(r.Attachments), encNote(r.Encrypted), leadNote, c.Policy) + keyNote
+	if err := w.Audit(ctx, tx, c.ID, ActorGateway, "open", detail, r.MessageID); err != nil {
+		return nil, err
+	}
+	w.log.InfoContext(ctx, "case opened", "case", c.Ref, "lead", c.Lead)
+	return c, nil
+}
+
+func encNote(enc bool) string {
+	if enc {
+		return ", encrypted"
+	}
+	return ", in clear"
+}
+
+// nextOnRota returns the member after last in rota order, skipping members
+// who are away or whose key is not usable now. Members with Rota > 0 form the
+// rota; when nobody has one, every member is on it.
+func nextOnRota(team []distlist.Member, last string, now time.Time) (distlist.Member, bool) {
+	var rota []distlist.Member
+	for _, m := range team {
+		if m.Rota > 0 {
+			rota = append(rota, m)
+		}
+	}
+	if len(rota) == 0 {
+		rota = team
+	}
+	start := 0
+	for i, m := range rota {
+		if strings.EqualFold(m.Fingerprint, last) {
+			start = i + 1
+			break
+		}
+	}
+	for i := range rota {
+		m := rota[(start+i)%len(rota)]
+		if available(m, now) {
+			return m, true
+		}
+	}
+	return distlist.Member{}, false
+}
+
+// available reports whether m can take work: not away, key usable.
+func available(m distlist.Member, now time.Time) bool {
+	return !m.Away && m.Key != nil && m.Key.Check(now) == nil
+}
+
+// AddMessage stores a follow-up (or any other message) of a case inside tx,
+// encrypted at rest, and records it in the audit log.
+func (w *Workflow) AddMessage(ctx context.Context, tx *sql.Tx, caseID int64, m Message) error {
+	c, err := w.loadCase(ctx, tx, "id = ?", caseID)
+	if err != nil {
+		return err
+	}
+	if m.Kind == "" {
+		m.Kind = KindFollowUp
+	}
+	if m.Received.IsZero() {
+		m.Received = w.now()
+	}
+	if _, err := w.insertMessage(ctx, tx, c.ID, m); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE cases SET updated = ? WHERE id = ?`, store.Millis(w.now()), c.ID); err != nil {
+		return fmt.Errorf("cases: %s: %w", c.Ref, err)
+	}
+	actor := m.Author
+	if m.Kind == KindFollowUp || m.Kind == KindReport {
+		actor = "reporter:" + m.Author
+	}
+	return w.Audit(ctx, tx, c.ID, actor, "message", fmt.Sprintf("%s stored (%d attachments%s)", m.Kind, len(m.Attachments), encNote(m.Encrypted)), m.MessageID)
+}

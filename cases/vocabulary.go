@@ -1,0 +1,254 @@
+package cases
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Who may run a command.
+type access int
+
+const (
+	anyMember   access = iota // any current team member
+	leadOrAdmin               // the case's fix lead or a member with role "lead"
+	admin                     // a member with role "lead"
+)
+
+// spec describes one command of the vocabulary.
+type spec struct {
+	usage    string
+	help     string
+	block    bool   // takes a text block
+	needCase bool   // acts on a case
+	access   access // who may run it
+}
+
+// vocabulary is the whole command set; /help prints it in helpOrder.
+var vocabulary = map[string]spec{
+	"case":        {usage: "/case SEC-YYYY-NNNN", help: "name the case this mail acts on (otherwise the subject tag or the thread decides)"},
+	"status":      {usage: "/status STATE", help: "move the case to STATE (" + stateNames() + ")", needCase: true},
+	"class":       {usage: "/class CLASS", help: "set the Kata incident class (" + strings.Join(Classes, " ") + ")", needCase: true},
+	"cvss":        {usage: "/cvss CVSS:3.1/... | CVSS:4.0/...", help: "set the CVSS vector; score and severity are computed", needCase: true},
+	"cve":         {usage: "/cve CVE-YYYY-NNNN", help: "record the assigned CVE ID", needCase: true},
+	"advisory":    {usage: "/advisory GHSA-xxxx-xxxx-xxxx | OWN-YYYY-NNN", help: "record the advisory ID", needCase: true},
+	"affected":    {usage: "/affected VERSIONS", help: "set the affected versions (free text)", needCase: true},
+	"fixed":       {usage: "/fixed VERSIONS", help: "set the fixed versions (free text)", needCase: true},
+	"credit":      {usage: "/credit NAME | /credit consent yes|no | /credit none", help: "set who is credited, record the reporter's consent, or clear the credit", needCase: true},
+	"impact":      {usage: "/impact TEXT...", help: "replace the impact description draft with the block that follows (up to a blank line or the next command)", block: true, needCase: true},
+	"reply":       {usage: "/reply TEXT...", help: "send the block to the reporter from the team address (encrypted when their key is known)", block: true, needCase: true},
+	"note":        {usage: "/note TEXT...", help: "add an internal note to the case (never sent to the reporter)", block: true, needCase: true},
+	"close":       {usage: "/close [REASON] | /close invalid|wontfix|opinion [REASON]", help: "close a released case, or end it as invalid/wontfix (the reporter is told) or opinion", needCase: true, access: leadOrAdmin},
+	"lead":        {usage: "/lead offer @MEMBER | /lead accept | /lead take | /lead release", help: "positive hand-off of the fix lead: the lead offers, the member accepts, the gateway confirms to both; take works when the lead released the case or is away/gone", needCase: true},
+	"team":        {usage: "/team add|remove @MEMBER", help: "change the case's fix team", needCase: true, access: leadOrAdmin},
+	"log":         {usage: "/log", help: "mail me the case's audit log (encrypted)", needCase: true},
+	"help":        {usage: "/help", help: "mail me this list"},
+	"disclose":    {usage: "/disclose YYYY-MM-DD HH:MM ZONE [force: REASON]", help: "plan public disclosure at that time; force overrides the policy (the reason is logged)", needCase: true, access: leadOrAdmin},
+	"notify":      {usage: "/notify", help: "send the embargo notice to the distributors now", needCase: true, access: leadOrAdmin},
+	"publish-now": {usage: "/publish-now REASON", help: "embargo broken: publish at once and tell everyone", needCase: true, access: leadOrAdmin},
+	"list":        {usage: "/list add LIST ADDRESS (key attached or armored below) | /list remove LIST ADDRESS", help: "manage an embargo list's recipients", access: admin},
+}
+
+var helpOrder = []string{"case", "status", "class", "cvss", "cve", "advisory", "affected", "fixed", "credit",
+	"impact", "reply", "note", "close", "lead", "team", "log", "help", "disclose", "notify", "publish-now", "list"}
+
+func stateNames() string {
+	var s []string
+	for _, st := range States {
+		s = append(s, string(st))
+	}
+	return strings.Join(s, " ")
+}
+
+// HelpText is the /help answer: the vocabulary and the grammar.
+func HelpText() string {
+	var b strings.Builder
+	b.WriteString("Commands (one per line, starting with / in the first column, in the signed text):\n\n")
+	for _, n := range helpOrder {
+		sp := vocabulary[n]
+		fmt.Fprintf(&b, "%s\n    %s\n", sp.usage, sp.help)
+	}
+	b.WriteString("\nQuoted lines (>) and everything below a \"-- \" line are ignored; other text is kept as a comment.\n")
+	b.WriteString("One unknown or invalid command and nothing in the mail is applied.\n")
+	return b.String()
+}
+
+var errUsage = errors.New("wrong arguments")
+
+// check validates one command's arguments without looking at any case.
+func (p Parser) check(c *Command, sp spec) error {
+	args := c.Args
+	nargs := func(n int) error {
+		if len(args) != n {
+			return errUsage
+		}
+		return nil
+	}
+	switch c.Name {
+	case "status":
+		if err := nargs(1); err != nil {
+			return err
+		}
+		st, ok := ParseState(strings.ToLower(args[0]))
+		if !ok {
+			return fmt.Errorf("unknown state %q", short(args[0]))
+		}
+		c.State = st
+	case "class":
+		if err := nargs(1); err != nil {
+			return err
+		}
+		cl := strings.ToUpper(args[0])
+		if !slices.Contains(Classes, cl) {
+			return fmt.Errorf("unknown class %q", short(args[0]))
+		}
+		c.Args[0] = cl
+	case "cvss":
+		if err := nargs(1); err != nil {
+			return err
+		}
+		v, err := ParseCVSS(args[0])
+		if err != nil {
+			return err
+		}
+		c.CVSS = v
+	case "cve":
+		if err := nargs(1); err != nil {
+			return err
+		}
+		c.Args[0] = strings.ToUpper(args[0])
+		if !cvePattern.MatchString(c.Args[0]) {
+			return fmt.Errorf("%q is not a CVE ID", short(args[0]))
+		}
+	case "advisory":
+		if err := nargs(1); err != nil {
+			return err
+		}
+		own := p.Advisory
+		if own == nil {
+			own = DefaultAdvisoryPattern
+		}
+		if !ghsaPattern.MatchString(args[0]) && !own.MatchString(args[0]) {
+			return fmt.Errorf("%q is neither a GHSA ID nor an advisory ID of the form %s", short(args[0]), own)
+		}
+	case "affected", "fixed", "publish-now":
+		if c.Rest == "" {
+			return errUsage
+		}
+	case "credit":
+		if len(args) == 0 {
+			return errUsage
+		}
+		if strings.EqualFold(args[0], "consent") {
+			if len(args) != 2 || (args[1] != ConsentYes && args[1] != ConsentNo) {
+				return errors.New("consent is yes or no")
+			}
+		}
+	case "impact", "reply", "note":
+		if strings.TrimSpace(c.Text) == "" {
+			return errors.New("the text is empty")
+		}
+	case "close":
+		if len(args) > 0 {
+			switch strings.ToLower(args[0]) {
+			case "invalid", "wontfix", "opinion":
+				c.State = State(strings.ToLower(args[0]))
+				return nil
+			}
+		}
+		c.State = StateClosed
+	case "lead":
+		if len(args) == 0 {
+			return errUsage
+		}
+		switch strings.ToLower(args[0]) {
+		case "offer":
+			if len(args) != 2 || !strings.HasPrefix(args[1], "@") || len(args[1]) < 2 {
+				return errUsage
+			}
+		case "accept", "take", "release":
+			if len(args) != 1 {
+				return errUsage
+			}
+		default:
+			return errUsage
+		}
+		c.Args[0] = strings.ToLower(args[0])
+	case "team":
+		if len(args) != 2 || (args[0] != "add" && args[0] != "remove") || !strings.HasPrefix(args[1], "@") || len(args[1]) < 2 {
+			return errUsage
+		}
+	case "log", "help", "notify":
+		if err := nargs(0); err != nil {
+			return err
+		}
+	case "disclose":
+		t0, force, err := parseDisclose(c.Rest)
+		if err != nil {
+			return err
+		}
+		c.T0, c.Force = t0, force
+	case "list":
+		if len(args) != 3 || (args[0] != "add" && args[0] != "remove") {
+			return errUsage
+		}
+		a, err := mail.ParseAddress(args[2])
+		if err != nil || a.Name != "" {
+			return fmt.Errorf("%q is not an address", short(args[2]))
+		}
+		c.Args[2] = a.Address
+		if args[0] == "remove" && c.Text != "" {
+			return errors.New("/list remove takes no key")
+		}
+	}
+	return nil
+}
+
+// parseDisclose reads "YYYY-MM-DD HH:MM ZONE [force: REASON]".
+func parseDisclose(rest string) (time.Time, string, error) {
+	main, force, forced := strings.Cut(rest, "force:")
+	if forced {
+		force = strings.TrimSpace(force)
+		if force == "" {
+			return time.Time{}, "", errors.New("force needs a reason")
+		}
+	}
+	f := strings.Fields(main)
+	if len(f) != 3 {
+		return time.Time{}, "", errUsage
+	}
+	loc, err := parseZone(f[2])
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	t, err := time.ParseInLocation("2006-01-02 15:04", f[0]+" "+f[1], loc)
+	if err != nil {
+		return time.Time{}, "", fmt.Errorf("bad date or time %q", short(f[0]+" "+f[1]))
+	}
+	return t.UTC(), force, nil
+}
+
+func parseZone(z string) (*time.Location, error) {
+	switch strings.ToUpper(z) {
+	case "UTC", "Z", "GMT":
+		return time.UTC, nil
+	}
+	if len(z) == 6 && (z[0] == '+' || z[0] == '-') && z[3] == ':' {
+		t, err := time.Parse("-07:00", z)
+		if err == nil {
+			_, off := t.Zone()
+			return time.FixedZone(z, off), nil
+		}
+	}
+	if strings.ContainsAny(z, ".\\") || strings.HasPrefix(z, "/") || len(z) > 64 {
+		return nil, fmt.Errorf("unknown time zone %q", short(z))
+	}
+	loc, err := time.LoadLocation(z)
+	if err != nil || z == "" || z == "Local" {
+		return nil, fmt.Errorf("unknown time zone %q", short(z))
+	}
+	return loc, nil
+}

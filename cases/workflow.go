@@ -1,0 +1,177 @@
+package cases
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
+)
+
+// Config configures the case workflow.
+type Config struct {
+	SignatureMaxAge   time.Duration `toml:"signature_max_age" doc:"Oldest signature creation time accepted on a command mail, counted back from now."`
+	SignatureMaxSkew  time.Duration `toml:"signature_max_skew" doc:"How far in the future a command signature's creation time may lie (clock skew)."`
+	Policy            string        `toml:"policy" doc:"Policy preset given to new cases when the report does not name one (knative, kata or kubeedge)."`
+	AdvisoryPattern   string        `toml:"advisory_pattern" doc:"Regular expression of the project's own advisory IDs accepted by /advisory next to GHSA IDs."`
+	AllowFromMismatch bool          `toml:"allow_from_mismatch" doc:"Accept a command mail whose From address is not registered to the member whose key signed it (not recommended)."`
+}
+
+// DefaultConfig returns the defaults: signatures at most 72 hours old and 5
+// minutes in the future, the knative policy, advisory IDs like KCSA-2026-001.
+func DefaultConfig() Config {
+	return Config{
+		SignatureMaxAge:  72 * time.Hour,
+		SignatureMaxSkew: 5 * time.Minute,
+		Policy:           "knative",
+		AdvisoryPattern:  DefaultAdvisoryPattern.String(),
+	}
+}
+
+// WithDefaults fills zero fields from DefaultConfig.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
+	if c.SignatureMaxAge <= 0 {
+		c.SignatureMaxAge = d.SignatureMaxAge
+	}
+	if c.SignatureMaxSkew <= 0 {
+		c.SignatureMaxSkew = d.SignatureMaxSkew
+	}
+	if c.Policy == "" {
+		c.Policy = d.Policy
+	}
+	if c.AdvisoryPattern == "" {
+		c.AdvisoryPattern = d.AdvisoryPattern
+	}
+	return c
+}
+
+// Directory is the part of distlist.Directory the workflow uses.
+type Directory interface {
+	// Team returns the current team members in rota order.
+	Team(ctx context.Context) ([]distlist.Member, error)
+	List(ctx context.Context, name string) (*distlist.List, error)
+	AddRecipient(ctx context.Context, tx *sql.Tx, list string, r distlist.RecipientSpec) ([]string, error)
+	RemoveRecipient(ctx context.Context, tx *sql.Tx, list, addr string) error
+}
+
+// Outbox is the part of distlist.Outbox the workflow uses.
+type Outbox interface {
+	Enqueue(ctx context.Context, tx *sql.Tx, m distlist.Mail) ([]distlist.Skipped, error)
+	CaseForMessageID(ctx context.Context, msgid string) (caseID int64, ok bool, err error)
+}
+
+// Scheduler plans and carries out disclosure. Package schedule implements it.
+type Scheduler interface {
+	Disclose(ctx context.Context, tx *sql.Tx, c *Case, t0 time.Time, force string, actor string) (plan string, err error)
+	NotifyNow(ctx context.Context, tx *sql.Tx, c *Case, actor string) error
+	PublishNow(ctx context.Context, tx *sql.Tx, c *Case, reason, actor string) error
+}
+
+// AtRest encrypts case content for storage. *crypto.Key (the team key)
+// implements it.
+type AtRest interface {
+	EncryptAtRest(plain []byte) ([]byte, error)
+	DecryptAtRest(ct []byte) ([]byte, error)
+}
+
+// Options builds a Workflow.
+type Options struct {
+	DB          *store.DB
+	Directory   Directory
+	Outbox      Outbox
+	Templates   *templates.Set // nil: the built-in fallback texts only
+	TeamKey     *crypto.Key    // private team key: encryption at rest unless AtRest is set
+	AtRest      AtRest         // optional; default TeamKey
+	TeamAddress string         // security@project: From of every mail
+	Project     templates.Project
+	Scheduler   Scheduler // optional at construction; see SetScheduler
+	Clock       clock.Clock
+	Logger      *slog.Logger
+	Config      Config
+}
+
+// Workflow runs cases: it opens them, stores their messages, applies signed
+// command mail and keeps the audit log.
+type Workflow struct {
+	db       *store.DB
+	dir      Directory
+	outbox   Outbox
+	tmpl     *templates.Set
+	atRest   AtRest
+	teamAddr string
+	project  templates.Project
+	clock    clock.Clock
+	log      *slog.Logger
+	cfg      Config
+	parser   Parser
+
+	mu    sync.Mutex
+	sched Scheduler
+}
+
+// New returns a Workflow.
+func New(o Options) (*Workflow, error) {
+	if o.DB == nil || o.Directory == nil || o.Outbox == nil {
+		return nil, errors.New("cases: DB, Directory and Outbox are required")
+	}
+	if o.TeamAddress == "" {
+		return nil, errors.New("cases: TeamAddress is required")
+	}
+	at := o.AtRest
+	if at == nil {
+		if o.TeamKey == nil {
+			return nil, errors.New("cases: TeamKey (or AtRest) is required")
+		}
+		at = o.TeamKey
+	}
+	cfg := o.Config.WithDefaults()
+	adv, err := regexp.Compile(cfg.AdvisoryPattern)
+	if err != nil {
+		return nil, fmt.Errorf("cases: advisory_pattern: %w", err)
+	}
+	w := &Workflow{
+		db: o.DB, dir: o.Directory, outbox: o.Outbox, tmpl: o.Templates, atRest: at,
+		teamAddr: o.TeamAddress, project: o.Project, clock: o.Clock, log: o.Logger, cfg: cfg,
+		parser: Parser{Advisory: adv}, sched: o.Scheduler,
+	}
+	if w.clock == nil {
+		w.clock = clock.Real{}
+	}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	if w.project.TeamAddress == "" {
+		w.project.TeamAddress = o.TeamAddress
+	}
+	return w, nil
+}
+
+// SetScheduler injects the scheduler (it is built after the workflow).
+func (w *Workflow) SetScheduler(s Scheduler) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sched = s
+}
+
+func (w *Workflow) scheduler() Scheduler {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.sched
+}
+
+// kick wakes the outbox after a commit when it can be woken.
+func (w *Workflow) kick() {
+	if k, ok := w.outbox.(interface{ Kick() }); ok {
+		k.Kick()
+	}
+}
