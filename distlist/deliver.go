@@ -1,0 +1,314 @@
+package distlist
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/secgate/secgate/store"
+)
+
+// Row states.
+const (
+	StateQueued   = "queued"
+	StateSending  = "sending"
+	StateSent     = "sent"
+	StateDeferred = "deferred"
+	StateFailed   = "failed"
+	StateBounced  = "bounced"
+)
+
+// job is a claimed row on its way to SMTP.
+type job struct {
+	id           int64
+	notice       string
+	caseID       int64
+	recipient    string
+	fingerprint  string
+	encKeyID     uint64
+	encrypt      bool
+	validThrough time.Time
+	envFrom      string
+	raw          []byte
+	attempt      int
+}
+
+// outcome is the result of one attempt.
+type outcome struct {
+	state string // sent, deferred or failed
+	code  int
+	reply string
+	event string // optional Event kind
+}
+
+type result struct {
+	j    *job
+	out  outcome
+	done chan error
+}
+
+// backoff is the delay after attempt n (1-based): RetryBase doubled for
+// each earlier attempt, capped at RetryMax, with ±10% jitter.
+func (o *Outbox) backoff(n int) time.Duration {
+	d := o.cfg.RetryBase
+	for i := 1; i < n && d < o.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, o.cfg.RetryMax)
+	j := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
+	return d + j
+}
+
+// Run delivers rows until ctx is done. At start, rows a crash left in state
+// sending are resumed: they are sent again (byte-identical) when their
+// recorded next attempt is due. Only one Run may be active at a time.
+func (o *Outbox) Run(ctx context.Context) error {
+	if !o.running.TryLock() {
+		return errors.New("distlist: outbox is already running")
+	}
+	defer o.running.Unlock()
+	if err := o.recover(ctx); err != nil {
+		return err
+	}
+	results := make(chan result)
+	commitDone := make(chan struct{})
+	go func() {
+		defer close(commitDone)
+		o.committer(results)
+	}()
+	work := make(chan *job)
+	workersDone := make(chan struct{})
+	go func() {
+		defer close(workersDone)
+		o.workers(ctx, work, results)
+	}()
+	err := o.dispatch(ctx, work)
+	close(work)
+	<-workersDone
+	close(results)
+	<-commitDone
+	return err
+}
+
+// recover turns rows left in sending by a crash back into queued rows.
+func (o *Outbox) recover(ctx context.Context) error {
+	var n int64
+	err := o.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'queued' WHERE state = 'sending'`)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		_, err = tx.ExecContext(ctx, `UPDATE outbox_attempt SET outcome = 'interrupted', finished = ?
+			WHERE outcome = 'sending'`, store.Millis(o.clock.Now()))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("distlist: resume: %w", err)
+	}
+	if n > 0 {
+		o.log.Warn("resuming rows that were being sent when the gateway stopped; they may arrive twice", "rows", n)
+	}
+	return nil
+}
+
+// dispatch claims due rows and hands them to the workers.
+func (o *Outbox) dispatch(ctx context.Context, work chan<- *job) error {
+	limit := o.cfg.SMTP.Parallel * 2
+	for {
+		jobs, next, err := o.claim(ctx, limit)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			o.log.Error("outbox: claim rows", "err", err)
+			next = o.clock.Now().Add(5 * time.Second)
+		}
+		for _, j := range jobs {
+			select {
+			case work <- j:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if len(jobs) == limit {
+			continue
+		}
+		wait := time.Minute
+		if !next.IsZero() {
+			wait = min(wait, next.Sub(o.clock.Now()))
+		}
+		t := o.clock.NewTimer(max(wait, 0))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-o.kick:
+		case <-t.C():
+		}
+		t.Stop()
+	}
+}
+
+// claim marks up to limit due rows as sending, recording the attempt and the
+// time of the next one, and commits before anything is dialed. It also
+// returns when the next row not yet due is.
+func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error) {
+	now := o.clock.Now()
+	var jobs []*job
+	var next time.Time
+	err := o.db.Tx(ctx, func(tx *sql.Tx) error {
+		jobs = jobs[:0]
+		rows, err := tx.QueryContext(ctx, `SELECT id, notice_id, case_id, recipient, fingerprint, enc_key_id, encrypt,
+			valid_through, env_from, raw, attempts FROM outbox
+			WHERE state IN ('queued', 'deferred') AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?`,
+			store.Millis(now), limit)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			j := &job{}
+			var enc, vt, kid int64
+			if err := rows.Scan(&j.id, &j.notice, &j.caseID, &j.recipient, &j.fingerprint, &kid, &enc, &vt,
+				&j.envFrom, &j.raw, &j.attempt); err != nil {
+				rows.Close()
+				return err
+			}
+			j.encKeyID, j.encrypt, j.validThrough = uint64(kid), enc != 0, store.Time(vt)
+			j.attempt++
+			jobs = append(jobs, j)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'sending', attempts = ?, last_attempt = ?,
+				next_attempt = ? WHERE id = ?`, j.attempt, store.Millis(now), store.Millis(now.Add(o.backoff(j.attempt))), j.id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_attempt (outbox_id, n, started, outcome)
+				VALUES (?, (SELECT coalesce(max(n), 0) + 1 FROM outbox_attempt WHERE outbox_id = ?), ?, 'sending')`,
+				j.id, j.id, store.Millis(now)); err != nil {
+				return err
+			}
+		}
+		var nx sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT min(next_attempt) FROM outbox WHERE state IN ('queued', 'deferred')`).Scan(&nx); err != nil {
+			return err
+		}
+		if nx.Valid {
+			next = store.Time(max(nx.Int64, 1))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("distlist: claim: %w", err)
+	}
+	return jobs, next, nil
+}
+
+// committer records results in batches: one transaction for every result
+// that is waiting, then each worker is released.
+func (o *Outbox) committer(results <-chan result) {
+	ctx := context.Background()
+	for r := range results {
+		batch := []result{r}
+	drain:
+		for len(batch) < 256 {
+			select {
+			case r, ok := <-results:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		err := o.db.Tx(ctx, func(tx *sql.Tx) error {
+			for _, r := range batch {
+				if err := o.record(ctx, tx, r.j, r.out); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			o.log.Error("outbox: record delivery results", "err", err, "rows", len(batch))
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+// record writes the outcome of an attempt to its row and history.
+func (o *Outbox) record(ctx context.Context, tx *sql.Tx, j *job, out outcome) error {
+	now := store.Millis(o.clock.Now())
+	state := out.state
+	reply := out.reply
+	if state == StateDeferred && j.attempt >= o.cfg.MaxAttempts {
+		state = StateFailed
+		reply = fmt.Sprintf("gave up after %d attempts: %s", j.attempt, reply)
+	}
+	finished := int64(0)
+	if state != StateDeferred {
+		finished = now
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, last_code = ?, last_reply = ?, finished = ?
+		WHERE id = ? AND state = 'sending'`, state, out.code, reply, finished, j.id); err != nil {
+		return fmt.Errorf("row %d: %w", j.id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox_attempt SET finished = ?, outcome = ?, code = ?, reply = ?
+		WHERE outbox_id = ? AND outcome = 'sending'`, now, state, out.code, reply, j.id); err != nil {
+		return fmt.Errorf("row %d: %w", j.id, err)
+	}
+	return nil
+}
+
+// workers runs Parallel senders, each with its own reused SMTP connection.
+func (o *Outbox) workers(ctx context.Context, work <-chan *job, results chan<- result) {
+	done := make(chan struct{})
+	for range o.cfg.SMTP.Parallel {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			s := &sender{o: o}
+			defer s.close()
+			for j := range work {
+				out := s.deliver(ctx, j)
+				r := result{j: j, out: out, done: make(chan error, 1)}
+				results <- r
+				if err := <-r.done; err != nil {
+					continue
+				}
+				o.logOutcome(j, out)
+			}
+		}()
+	}
+	for range o.cfg.SMTP.Parallel {
+		<-done
+	}
+}
+
+func (o *Outbox) logOutcome(j *job, out outcome) {
+	args := []any{"row", j.id, "notice", j.notice, "recipient", j.recipient, "attempt", j.attempt, "code", out.code}
+	switch out.state {
+	case StateSent:
+		o.log.Debug("message sent", args...)
+	case StateDeferred:
+		o.log.Info("delivery deferred", append(args, "reason", out.reply)...)
+	default:
+		o.log.Warn("delivery failed", append(args, "reason", out.reply)...)
+	}
+	ev := out.event
+	if ev == "" && (out.state == StateFailed || out.state == StateDeferred && j.attempt >= o.cfg.MaxAttempts) {
+		ev = EventFailed
+	}
+	if ev != "" && o.onEvent != nil {
+		o.onEvent(Event{Kind: ev, RowID: j.id, NoticeID: j.notice, CaseID: j.caseID, Recipient: j.recipient, Reason: out.reply})
+	}
+}

@@ -1,0 +1,52 @@
+// Package distlist is secgate's outbound side: the directory of people,
+// lists and keys, and the durable per-recipient outbox that delivers every
+// message the gateway sends.
+//
+// # Directory
+//
+// The [Directory] keeps the security team (members with a role, a rota
+// order, an away flag and a time zone), the embargo list of distributors,
+// public announcement lists and per-case extras (the reporter, invited
+// experts). Every person on an encrypted list has a public key pinned by its
+// full fingerprint. Keys are imported with checks: a secret key given as a
+// public key is refused, a key without a usable encryption subkey is refused
+// for encrypted lists, and an address that is not among the key's user IDs
+// is refused unless explicitly allowed. [Directory.Sync] loads the lists of a
+// [Config].
+//
+// # Outbox
+//
+// [Outbox.Enqueue] runs inside the caller's transaction, so a state change
+// and the mail it causes commit together. It signs the content once with the
+// team key and seals it separately for each recipient; a recipient whose key
+// is missing, expired or revoked (now or before Mail.ValidThrough) gets
+// nothing and is returned as [Skipped]. Each (notice, recipient) pair is one
+// row holding the final message bytes, a stable Message-ID derived from the
+// notice and the recipient with a per-install HMAC secret, and a VERP
+// envelope sender (bounce+TOKEN@domain) whose token is an HMAC as well, so a
+// forged bounce cannot mark a row.
+//
+// [Outbox.Run] delivers the rows over SMTP submission with several
+// connections in parallel, each reused for many messages. Every attempt and
+// the time of the next one are committed before dialing, so a crash never
+// causes a retry storm; rows left in state sending by a crash are resent
+// once, byte-identical, on restart. Replies 4xx, network errors and unknown
+// errors defer the row with exponential backoff and jitter; 5xx fails it.
+// Rows are never deleted: they are the history.
+//
+// # Guard
+//
+// Every message passes one unexported choke point right before SMTP DATA. A
+// row for an encrypted list must be multipart/encrypted with exactly one
+// public-key encrypted session key packet, for the recipient's current
+// encryption subkey; the recipient must be alone in To, with no Cc or Bcc.
+// Anything else is refused, the row fails, and the refusal is logged as a
+// bug. A test parses the repository to prove that nothing else calls the
+// SMTP client's Data or SendMail.
+//
+// # Bounces
+//
+// [Outbox.HandleDSN] parses RFC 3464 delivery status notifications, maps
+// them by VERP token to their row and marks it bounced; repeated hard
+// bounces flag the address for the team.
+package distlist

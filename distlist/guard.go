@@ -1,0 +1,171 @@
+package distlist
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"mime"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/emersion/go-message/textproto"
+	"github.com/emersion/go-smtp"
+)
+
+// guardError is a refusal by the guard.
+type guardError struct{ reason string }
+
+func (e *guardError) Error() string { return "guard: " + e.reason }
+func (e *guardError) Unwrap() error { return ErrGuard }
+
+func refuse(format string, args ...any) error {
+	return &guardError{fmt.Sprintf(format, args...)}
+}
+
+// transmit is the only code in secgate that hands a message to SMTP DATA:
+// MAIL, RCPT, then the guard over exactly the bytes that are written, then
+// DATA. A test enforces that nothing else calls Data or SendMail.
+func (s *sender) transmit(j *job, keyID uint64) (string, error) {
+	cfg := s.o.cfg.SMTP
+	s.dc.setLimit(time.Now().Add(cfg.SubmissionTimeout + 4*cfg.CommandTimeout))
+	defer func() {
+		if s.dc != nil {
+			s.dc.setLimit(time.Time{})
+		}
+	}()
+	if err := s.c.Mail(j.envFrom, &smtp.MailOptions{Size: int64(len(j.raw))}); err != nil {
+		return "", &phaseError{"mail", err}
+	}
+	if err := s.c.Rcpt(j.recipient, nil); err != nil {
+		return "", &phaseError{"rcpt", err}
+	}
+	raw := j.raw
+	if err := guard(raw, j.recipient, j.encrypt, keyID); err != nil {
+		return "", err
+	}
+	w, err := s.c.Data()
+	if err != nil {
+		return "", &phaseError{"data", err}
+	}
+	if _, err := w.Write(raw); err != nil {
+		w.Close()
+		return "", &phaseError{"data", fmt.Errorf("connection lost while sending the message: %w", err)}
+	}
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		return "", &phaseError{"end of data", err}
+	}
+	return resp.StatusText, nil
+}
+
+// maxGuardPackets bounds the packets the guard reads before the data packet.
+const maxGuardPackets = 16
+
+// guard checks a message right before DATA: CRLF line ends only; the
+// recipient alone in To, no Cc or Bcc; for an encrypted row a
+// multipart/encrypted message whose only PKESK is for keyID, the
+// recipient's current encryption subkey, and the neutral subject.
+func guard(raw []byte, recipient string, encrypt bool, keyID uint64) error {
+	if bytes.IndexByte(raw, 0) >= 0 {
+		return refuse("message contains NUL")
+	}
+	for i, c := range raw {
+		if c == '\n' && (i == 0 || raw[i-1] != '\r') {
+			return refuse("bare LF at offset %d", i)
+		}
+		if c == '\r' && (i+1 >= len(raw) || raw[i+1] != '\n') {
+			return refuse("bare CR at offset %d", i)
+		}
+	}
+	br := bufio.NewReader(bytes.NewReader(raw))
+	h, err := textproto.ReadHeader(br)
+	if err != nil {
+		return refuse("unreadable header: %v", err)
+	}
+	for _, f := range []string{"Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc"} {
+		if h.Has(f) {
+			return refuse("header has %s", f)
+		}
+	}
+	tos := h.Values("To")
+	if len(tos) != 1 {
+		return refuse("%d To fields", len(tos))
+	}
+	al, err := mail.ParseAddressList(tos[0])
+	if err != nil || len(al) != 1 || !strings.EqualFold(al[0].Address, recipient) {
+		return refuse("To is not the envelope recipient alone")
+	}
+	if !encrypt {
+		return nil
+	}
+	if s := h.Get("Subject"); s != "..." {
+		return refuse("encrypted message with a non-neutral Subject")
+	}
+	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil || mt != "multipart/encrypted" || params["protocol"] != "application/pgp-encrypted" || params["boundary"] == "" {
+		return refuse("encrypted row is not multipart/encrypted (Content-Type %q)", h.Get("Content-Type"))
+	}
+	mr := textproto.NewMultipartReader(br, params["boundary"])
+	var parts [][]byte
+	var types []string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return refuse("multipart: %v", err)
+		}
+		if len(parts) == 2 {
+			return refuse("multipart/encrypted with more than two parts")
+		}
+		body, err := io.ReadAll(io.LimitReader(p, int64(len(raw))))
+		if err != nil {
+			return refuse("multipart: %v", err)
+		}
+		t, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		types = append(types, t)
+		parts = append(parts, body)
+	}
+	if len(parts) != 2 || types[0] != "application/pgp-encrypted" || types[1] != "application/octet-stream" {
+		return refuse("multipart/encrypted parts are %v", types)
+	}
+	if !bytes.Contains(parts[0], []byte("Version: 1")) {
+		return refuse("control part without Version: 1")
+	}
+	blk, err := armor.Decode(bytes.NewReader(parts[1]))
+	if err != nil || blk.Type != "PGP MESSAGE" {
+		return refuse("encrypted part is not an armored PGP MESSAGE")
+	}
+	pr := packet.NewReader(blk.Body)
+	var pkesk []uint64
+	for i := 0; ; i++ {
+		if i == maxGuardPackets {
+			return refuse("too many packets before the encrypted data")
+		}
+		p, err := pr.Next()
+		if err != nil {
+			return refuse("no encrypted data packet: %v", err)
+		}
+		switch p := p.(type) {
+		case *packet.EncryptedKey:
+			pkesk = append(pkesk, p.KeyId)
+			continue
+		case *packet.SymmetricallyEncrypted, *packet.AEADEncrypted:
+		default:
+			return refuse("unexpected packet %T", p)
+		}
+		break
+	}
+	if len(pkesk) != 1 {
+		return refuse("%d PKESK packets, want exactly 1", len(pkesk))
+	}
+	if pkesk[0] != keyID || keyID == 0 {
+		return refuse("encrypted to key ID %016X, the recipient's encryption subkey is %016X", pkesk[0], keyID)
+	}
+	return nil
+}

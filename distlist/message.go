@@ -1,0 +1,187 @@
+package distlist
+
+import (
+	"bytes"
+	"errors"
+	"mime"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// headerSafe removes CR, LF, NUL, other control characters, bidi overrides
+// and zero-width characters from a header value, and caps its length.
+func headerSafe(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\t':
+			b.WriteRune(' ')
+		case unicode.IsControl(r), r == 0x2028, r == 0x2029, r == 0x85,
+			r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069,
+			r == 0x200B, r == 0x200C, r == 0x200D, r == 0xFEFF:
+		default:
+			b.WriteRune(r)
+		}
+	}
+	out := strings.TrimSpace(b.String())
+	if len(out) > 900 {
+		out = out[:900]
+		for !utf8Valid(out) {
+			out = out[:len(out)-1]
+		}
+	}
+	return out
+}
+
+func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+// encodeText encodes free text for a header (RFC 2047 when needed).
+func encodeText(s string) string {
+	return mime.QEncoding.Encode("utf-8", headerSafe(s))
+}
+
+// formatAddress formats one address with an optional display name.
+func formatAddress(name, addr string) string {
+	a := mail.Address{Name: headerSafe(name), Address: addr}
+	return a.String()
+}
+
+// fold writes "Name: value" folded at spaces to lines of at most 78
+// characters where possible, ending in CRLF.
+func fold(b *bytes.Buffer, name, value string) {
+	line := name + ": "
+	words := strings.Split(value, " ")
+	for i, w := range words {
+		if i > 0 {
+			if len(line)+1+len(w) > 78 {
+				b.WriteString(line)
+				b.WriteString("\r\n")
+				line = " " + w
+				continue
+			}
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line)
+	b.WriteString("\r\n")
+}
+
+// outer holds the outer header fields of one message.
+type outer struct {
+	From       string // formatted
+	To         string // formatted, the recipient alone
+	Subject    string // already encoded
+	Date       time.Time
+	MessageID  string // without <>
+	InReplyTo  string
+	References []string
+	ReplyTo    string
+	Auto       bool
+}
+
+var errBareLine = errors.New("entity has a bare CR")
+
+// compose prepends the outer header fields to entity (header fields, blank
+// line, body) and makes every line end CRLF.
+func compose(h outer, entity []byte) ([]byte, error) {
+	var b bytes.Buffer
+	b.Grow(len(entity) + 512)
+	fold(&b, "From", h.From)
+	fold(&b, "To", h.To)
+	fold(&b, "Subject", h.Subject)
+	b.WriteString("Date: " + h.Date.UTC().Format(time.RFC1123Z) + "\r\n")
+	b.WriteString("Message-ID: <" + h.MessageID + ">\r\n")
+	if id := msgID(h.InReplyTo); id != "" {
+		b.WriteString("In-Reply-To: " + id + "\r\n")
+	}
+	var refs []string
+	for _, r := range h.References {
+		if id := msgID(r); id != "" {
+			refs = append(refs, id)
+		}
+	}
+	if len(refs) > 0 {
+		fold(&b, "References", strings.Join(refs, " "))
+	}
+	if h.ReplyTo != "" {
+		fold(&b, "Reply-To", h.ReplyTo)
+	}
+	if h.Auto {
+		b.WriteString("Auto-Submitted: auto-generated\r\n")
+	}
+	if !hasField(entity, "MIME-Version") {
+		b.WriteString("MIME-Version: 1.0\r\n")
+	}
+	if err := appendCRLF(&b, entity); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// msgID formats a Message-ID reference as <id>, or "" when it is unusable.
+func msgID(s string) string {
+	s = strings.Trim(strings.TrimSpace(s), "<>")
+	if s == "" || strings.ContainsAny(s, "<> \t\r\n\x00") || !strings.Contains(s, "@") {
+		return ""
+	}
+	return "<" + s + ">"
+}
+
+// hasField reports whether the header of entity has a field called name.
+func hasField(entity []byte, name string) bool {
+	hdr := entity
+	if i := bytes.Index(entity, []byte("\r\n\r\n")); i >= 0 {
+		hdr = entity[:i+2]
+	} else if i := bytes.Index(entity, []byte("\n\n")); i >= 0 {
+		hdr = entity[:i+1]
+	}
+	for _, line := range bytes.Split(hdr, []byte("\n")) {
+		if k, _, ok := bytes.Cut(line, []byte(":")); ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendCRLF appends src turning bare LF into CRLF; a bare CR is an error.
+func appendCRLF(b *bytes.Buffer, src []byte) error {
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch c {
+		case '\r':
+			if i+1 >= len(src) || src[i+1] != '\n' {
+				return errBareLine
+			}
+			b.WriteString("\r\n")
+			i++
+		case '\n':
+			b.WriteString("\r\n")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	if !bytes.HasSuffix(b.Bytes(), []byte("\r\n")) {
+		b.WriteString("\r\n")
+	}
+	return nil
+}
+
+// bareAddress returns the address part of a possibly named address.
+func bareAddress(s string) string {
+	if a, err := mail.ParseAddress(s); err == nil {
+		return a.Address
+	}
+	return strings.TrimSpace(s)
+}
+
+// parseAddr returns the display name of an address.
+func parseAddr(s string) (string, error) {
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return "", err
+	}
+	return a.Name, nil
+}

@@ -1,0 +1,373 @@
+package distlist
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/store"
+)
+
+// Mail is one message to send to a set of recipients. Each recipient gets a
+// message of their own.
+type Mail struct {
+	Kind         string // "ack", "team-copy", "embargo-notice", "prerelease-notice", "announcement", "answer", "reminder", ...
+	CaseID       int64
+	NoticeID     string // stable: the Message-ID is derived from (NoticeID, recipient)
+	Content      crypto.Content
+	Encrypt      bool
+	ValidThrough time.Time // recipient keys must stay valid until then (zero: now only)
+	Recipients   []Recipient
+	InReplyTo    string
+	References   []string
+	ReplyTo      string
+	Auto         bool // sets Auto-Submitted: auto-generated
+}
+
+// Skipped is a recipient who gets nothing, and why.
+type Skipped struct {
+	Recipient Recipient
+	Reason    string
+}
+
+// mustEncrypt lists the kinds of mail that never leave unencrypted.
+var mustEncrypt = map[string]bool{"team-copy": true, "embargo-notice": true, "prerelease-notice": true}
+
+// Event tells the application about something the team should know.
+type Event struct {
+	Kind      string // EventFailed, EventKeyInvalid, EventGuard, EventBounced, EventFlagged
+	RowID     int64
+	NoticeID  string
+	CaseID    int64
+	Recipient string
+	Reason    string
+}
+
+// Event kinds.
+const (
+	EventFailed     = "failed"      // a row failed for good (5xx, too many attempts)
+	EventKeyInvalid = "key-invalid" // the recipient key failed the check right before sending
+	EventGuard      = "guard"       // the guard refused a message: a bug
+	EventBounced    = "bounced"     // a DSN reported a failure
+	EventFlagged    = "flagged"     // an address bounced too often
+)
+
+// OutboxOptions configure NewOutbox.
+type OutboxOptions struct {
+	DB        *store.DB
+	Directory *Directory
+	TeamKey   *crypto.Key // unlocked private team key: signs every message
+	Config    Config      // defaulted with WithDefaults
+	Clock     clock.Clock
+	Logger    *slog.Logger
+	// Secret overrides the per-install HMAC secret kept in the database.
+	Secret []byte
+	// OnEvent, if set, is called after each event is committed. It must not
+	// block for long.
+	OnEvent func(Event)
+}
+
+// Outbox is the durable per-recipient outbox.
+type Outbox struct {
+	db      *store.DB
+	dir     *Directory
+	team    *crypto.Key
+	cfg     Config
+	clock   clock.Clock
+	log     *slog.Logger
+	secret  []byte
+	onEvent func(Event)
+	kick    chan struct{}
+	running sync.Mutex
+	keys    keyCache
+}
+
+// NewOutbox returns an outbox; Run delivers its rows.
+func NewOutbox(ctx context.Context, o OutboxOptions) (*Outbox, error) {
+	cfg := o.Config.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if o.DB == nil || o.TeamKey == nil {
+		return nil, errors.New("distlist: outbox needs a database and the team key")
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Directory == nil {
+		o.Directory = NewDirectory(o.DB, o.Clock, o.Logger)
+	}
+	secret := o.Secret
+	if len(secret) == 0 {
+		var err error
+		if secret, err = loadSecret(ctx, o.DB); err != nil {
+			return nil, err
+		}
+	}
+	return &Outbox{db: o.DB, dir: o.Directory, team: o.TeamKey, cfg: cfg, clock: o.Clock, log: o.Logger,
+		secret: secret, onEvent: o.OnEvent, kick: make(chan struct{}, 1), keys: keyCache{m: map[string]cachedKey{}}}, nil
+}
+
+// Kick wakes the delivery loop; call it after committing a transaction in
+// which Enqueue ran.
+func (o *Outbox) Kick() {
+	select {
+	case o.kick <- struct{}{}:
+	default:
+	}
+}
+
+type pending struct {
+	r     Recipient
+	addr  string
+	keyID uint64
+	raw   []byte
+	err   error
+}
+
+// Enqueue queues m inside the caller's transaction tx: one row per
+// recipient with the final message bytes. For encrypted mail every
+// recipient key is checked now and through m.ValidThrough; recipients who
+// fail are returned as Skipped and get nothing. The content is signed once
+// and sealed for each recipient alone. Recipients already queued for
+// m.NoticeID are left alone, so Enqueue is idempotent. Call Kick after the
+// commit.
+func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Mail) ([]Skipped, error) {
+	if m.NoticeID == "" || m.Kind == "" {
+		return nil, errors.New("distlist: enqueue: mail needs a NoticeID and a Kind")
+	}
+	if mustEncrypt[m.Kind] && !m.Encrypt {
+		return nil, fmt.Errorf("%w: %s %s", ErrMustEncrypt, m.Kind, m.NoticeID)
+	}
+	now := o.clock.Now()
+	have := map[string]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT recipient FROM outbox WHERE notice_id = ?`, m.NoticeID)
+	if err != nil {
+		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
+	}
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
+		}
+		have[a] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
+	}
+
+	var skipped []Skipped
+	var todo []*pending
+	for _, r := range m.Recipients {
+		addr, err := normAddress(r.Address)
+		if err != nil {
+			skipped = append(skipped, Skipped{r, "invalid address"})
+			continue
+		}
+		if have[addr] {
+			continue
+		}
+		have[addr] = true
+		p := &pending{r: r, addr: addr}
+		if m.Encrypt {
+			if r.Key == nil {
+				skipped = append(skipped, Skipped{r, "no key"})
+				continue
+			}
+			if err := checkUsable(r.Key, now, m.ValidThrough); err != nil {
+				skipped = append(skipped, Skipped{r, keyReason(r.Key, err, m.ValidThrough)})
+				continue
+			}
+			if p.keyID, err = r.Key.EncryptionKeyID(now); err != nil {
+				skipped = append(skipped, Skipped{r, keyReason(r.Key, err, m.ValidThrough)})
+				continue
+			}
+		}
+		todo = append(todo, p)
+	}
+	for _, s := range skipped {
+		o.log.Warn("recipient skipped", "notice", m.NoticeID, "recipient", s.Recipient.Address, "reason", s.Reason)
+	}
+	if len(todo) == 0 {
+		return skipped, nil
+	}
+
+	content := m.Content
+	if content.From == "" {
+		content.From = o.cfg.From
+	}
+	signed, err := o.team.Sign(content, now)
+	if err != nil {
+		return nil, fmt.Errorf("distlist: enqueue %s: sign: %w", m.NoticeID, err)
+	}
+	from := content.From
+	if a, err := normAddress(bareAddress(from)); err == nil {
+		from = formatAddress(nameOf(from), a)
+	}
+	subject := "..."
+	if !m.Encrypt {
+		subject = encodeText(m.Content.Subject)
+	}
+	build := func(p *pending) {
+		var entity []byte
+		if m.Encrypt {
+			entity, p.err = signed.SealFor(p.r.Key, now)
+			if p.err != nil {
+				return
+			}
+		} else {
+			entity = signed.Entity()
+		}
+		p.raw, p.err = compose(outer{
+			From: from, To: formatAddress(p.r.Name, p.addr), Subject: subject, Date: now,
+			MessageID: messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain),
+			InReplyTo: m.InReplyTo, References: m.References, ReplyTo: m.ReplyTo, Auto: m.Auto,
+		}, entity)
+	}
+	parallel(todo, build)
+
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (notice_id, kind, case_id, recipient, fingerprint, enc_key_id,
+		encrypt, valid_through, message_id, token, env_from, raw, state, created, next_attempt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`)
+	if err != nil {
+		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
+	}
+	defer stmt.Close()
+	for _, p := range todo {
+		if p.err != nil {
+			if m.Encrypt {
+				skipped = append(skipped, Skipped{p.r, "could not encrypt: " + p.err.Error()})
+				continue
+			}
+			return nil, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, p.err)
+		}
+		fpr := ""
+		if m.Encrypt {
+			fpr = p.r.Key.Fingerprint()
+			if err := storeKey(ctx, tx, p.r.Key, now, false); err != nil {
+				return nil, err
+			}
+		}
+		tok := verpToken(o.secret, m.NoticeID, p.addr)
+		_, err := stmt.ExecContext(ctx, m.NoticeID, m.Kind, m.CaseID, p.addr, fpr, int64(p.keyID), boolInt(m.Encrypt),
+			store.Millis(m.ValidThrough), messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain), tok,
+			envelopeFrom(o.cfg.Bounce, tok), p.raw, store.Millis(now), store.Millis(now))
+		if err != nil {
+			return nil, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)
+		}
+	}
+	o.log.Info("mail queued", "notice", m.NoticeID, "kind", m.Kind, "case", m.CaseID,
+		"recipients", len(todo), "skipped", len(skipped), "encrypted", m.Encrypt)
+	return skipped, nil
+}
+
+// parallel runs fn on every item with one goroutine per CPU.
+func parallel(items []*pending, fn func(*pending)) {
+	n := min(runtime.GOMAXPROCS(0), len(items))
+	if n <= 1 {
+		for _, p := range items {
+			fn(p)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	ch := make(chan *pending)
+	for range n {
+		wg.Go(func() {
+			for p := range ch {
+				fn(p)
+			}
+		})
+	}
+	for _, p := range items {
+		ch <- p
+	}
+	close(ch)
+	wg.Wait()
+}
+
+func nameOf(s string) string {
+	if a, err := parseAddr(s); err == nil {
+		return a
+	}
+	return ""
+}
+
+// keyReason is the readable reason a key check failed.
+func keyReason(k *crypto.Key, err error, through time.Time) string {
+	fpr := k.Fingerprint()
+	switch {
+	case errors.Is(err, crypto.ErrExpired):
+		if !through.IsZero() {
+			return fmt.Sprintf("key %s expired or expires before %s", fpr, through.UTC().Format(time.RFC3339))
+		}
+		return fmt.Sprintf("key %s expired", fpr)
+	case errors.Is(err, crypto.ErrRevoked):
+		return fmt.Sprintf("key %s revoked", fpr)
+	case errors.Is(err, crypto.ErrNoEncryptKey):
+		return fmt.Sprintf("key %s has no usable encryption subkey", fpr)
+	}
+	return fmt.Sprintf("key %s unusable: %v", fpr, err)
+}
+
+// CaseForMessageID returns the case of the outbox row whose Message-ID is
+// msgid (with or without <>), for threading replies.
+func (o *Outbox) CaseForMessageID(ctx context.Context, msgid string) (int64, bool, error) {
+	id := strings.Trim(strings.TrimSpace(msgid), "<>")
+	var c int64
+	err := o.db.Reader().QueryRowContext(ctx, `SELECT case_id FROM outbox WHERE message_id = ?`, id).Scan(&c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("distlist: case for message-id: %w", err)
+	}
+	return c, true, nil
+}
+
+// keyCache keeps parsed recipient keys by fingerprint and armored text.
+type keyCache struct {
+	mu sync.Mutex
+	m  map[string]cachedKey
+}
+
+type cachedKey struct {
+	armored string
+	key     *crypto.Key
+}
+
+// recipientKey loads the current stored key with fingerprint fpr.
+func (o *Outbox) recipientKey(ctx context.Context, fpr string) (*crypto.Key, error) {
+	var armored string
+	err := o.db.Reader().QueryRowContext(ctx, `SELECT armored FROM dir_key WHERE fingerprint = ?`, fpr).Scan(&armored)
+	if err != nil {
+		return nil, fmt.Errorf("distlist: key %s: %w", fpr, err)
+	}
+	o.keys.mu.Lock()
+	c, ok := o.keys.m[fpr]
+	o.keys.mu.Unlock()
+	if ok && c.armored == armored {
+		return c.key, nil
+	}
+	k, err := crypto.ParsePublicKey([]byte(armored))
+	if err != nil {
+		return nil, fmt.Errorf("distlist: key %s: %w", fpr, err)
+	}
+	o.keys.mu.Lock()
+	o.keys.m[fpr] = cachedKey{armored, k}
+	o.keys.mu.Unlock()
+	return k, nil
+}

@@ -1,0 +1,146 @@
+package distlist
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"mime"
+	"net/mail"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist/smtpsink"
+)
+
+func TestEnqueueSendDecrypt(t *testing.T) {
+	e := newEnv(t, smtpsink.Options{}, nil)
+	ka := testKey(t, "alice@distro-a.example", "x25519", false)
+	kb := testKey(t, "bob@distro-b.example", "rsa", false)
+	kx := testKey(t, "old@distro-x.example", "x25519", true)
+	rcpts := []Recipient{
+		{Name: "Distro A", Address: "alice@distro-a.example", Key: ka.Public()},
+		{Name: "Distro B", Address: "bob@distro-b.example", Key: kb.Public()},
+		{Name: "Distro X", Address: "old@distro-x.example", Key: kx.Public()},
+		{Name: "No Key", Address: "nokey@distro-y.example"},
+	}
+	sk := e.enqueue(Mail{Kind: "embargo-notice", CaseID: 7, NoticeID: "case7/embargo/1", Encrypt: true, Auto: true,
+		Content: textContent("[SEC-2026-0007] Embargoed: RCE in parser", "Public date 2026-12-15 16:00 UTC."),
+		ValidThrough: t0.Add(21 * 24 * time.Hour), Recipients: rcpts})
+	if len(sk) != 2 || sk[0].Recipient.Address != "old@distro-x.example" || sk[1].Recipient.Address != "nokey@distro-y.example" {
+		t.Fatalf("skipped = %+v, want the expired key and the one without key", sk)
+	}
+	if !strings.Contains(sk[0].Reason, "expired") || sk[1].Reason != "no key" {
+		t.Errorf("reasons = %q, %q", sk[0].Reason, sk[1].Reason)
+	}
+	e.drain()
+	rows := e.rows("case7/embargo/1")
+	if len(rows) != 2 {
+		t.Fatalf("%d rows, want 2", len(rows))
+	}
+	for _, r := range rows {
+		if r.State != StateSent || r.Attempts != 1 || r.Code != 250 {
+			t.Errorf("row %s: state %s attempts %d code %d (%s)", r.Recipient, r.State, r.Attempts, r.Code, r.Reply)
+		}
+	}
+	msgs := e.sink.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("sink got %d messages, want 2", len(msgs))
+	}
+	keys := map[string]*crypto.Key{"alice@distro-a.example": ka, "bob@distro-b.example": kb}
+	for _, m := range msgs {
+		if len(m.To) != 1 {
+			t.Fatalf("envelope recipients %v", m.To)
+		}
+		rcpt := m.To[0]
+		row := rows[rcpt]
+		if !bytes.Equal(m.Data, row.Raw) {
+			t.Errorf("%s: sent bytes differ from the stored row", rcpt)
+		}
+		if tok := tokenFromAddress(e.ob.cfg.Bounce, m.From); tok == "" {
+			t.Errorf("%s: envelope sender %q is not a VERP address", rcpt, m.From)
+		}
+		msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := msg.Header
+		if h.Get("Subject") != "..." || h.Get("Auto-Submitted") != "auto-generated" || h.Get("Cc") != "" || h.Get("Bcc") != "" {
+			t.Errorf("%s: outer header %v", rcpt, h)
+		}
+		if to, _ := h.AddressList("To"); len(to) != 1 || to[0].Address != rcpt {
+			t.Errorf("%s: To = %v", rcpt, h["To"])
+		}
+		if "<"+row.MessageID+">" != h.Get("Message-ID") || strings.Contains(row.MessageID, "case7") {
+			t.Errorf("%s: Message-ID %q (row %q)", rcpt, h.Get("Message-ID"), row.MessageID)
+		}
+		for other := range keys {
+			if other != rcpt && bytes.Contains(bytes.ToLower(m.Data), []byte(other)) {
+				t.Errorf("%s: message mentions %s", rcpt, other)
+			}
+		}
+		op, err := crypto.Open(m.Data, crypto.OpenOptions{Decrypt: keys[rcpt], Verifiers: []*crypto.Key{e.team.Public()}, Now: t0})
+		if err != nil {
+			t.Fatalf("%s: open: %v", rcpt, err)
+		}
+		if !op.Encrypted || len(op.EncryptedTo) != 1 || op.Signature == nil || op.Signature.Err != nil {
+			t.Fatalf("%s: opened %+v", rcpt, op)
+		}
+		if !bytes.Contains(op.Entity, []byte("Public date 2026-12-15")) || !bytes.Contains(op.Entity, []byte("RCE in parser")) {
+			t.Errorf("%s: content %q", rcpt, op.Entity)
+		}
+	}
+	// The Message-ID is a function of (notice, recipient) only.
+	if a, b := messageID(e.ob.secret, "n", "x@y", "d"), messageID(e.ob.secret, "n", "x@y", "d"); a != b {
+		t.Error("message ID not deterministic")
+	}
+	if c, ok, err := e.ob.CaseForMessageID(context.Background(), "<"+rows["alice@distro-a.example"].MessageID+">"); err != nil || !ok || c != 7 {
+		t.Errorf("CaseForMessageID = %d %v %v", c, ok, err)
+	}
+	if _, ok, _ := e.ob.CaseForMessageID(context.Background(), "<nope@example.org>"); ok {
+		t.Error("CaseForMessageID found an unknown ID")
+	}
+	// Enqueue is idempotent per (notice, recipient).
+	e.enqueue(Mail{Kind: "embargo-notice", NoticeID: "case7/embargo/1", Encrypt: true, Content: textContent("x", "y"), Recipients: rcpts[:2]})
+	if n := len(e.rows("case7/embargo/1")); n != 2 {
+		t.Errorf("%d rows after a repeated enqueue", n)
+	}
+}
+
+func TestPublicMailSignedNotEncrypted(t *testing.T) {
+	e := newEnv(t, smtpsink.Options{}, nil)
+	e.enqueue(Mail{Kind: "announcement", NoticeID: "case7/announce", Content: textContent("Security advisory SEC-2026-0007 – parser", "Fixed in 1.2.3."),
+		Recipients: []Recipient{{Name: "Announce", Address: "announce@lists.example"}}, InReplyTo: "abc@example.org"})
+	e.drain()
+	msgs := e.sink.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	op, err := crypto.Open(msgs[0].Data, crypto.OpenOptions{Verifiers: []*crypto.Key{e.team.Public()}, Now: t0})
+	if err != nil || op.Encrypted || op.Signature == nil || op.Signature.Err != nil {
+		t.Fatalf("open: %+v %v", op, err)
+	}
+	msg, _ := mail.ReadMessage(bytes.NewReader(msgs[0].Data))
+	dec := new(mime.WordDecoder)
+	subj, _ := dec.DecodeHeader(msg.Header.Get("Subject"))
+	if subj != "Security advisory SEC-2026-0007 – parser" || msg.Header.Get("In-Reply-To") != "<abc@example.org>" {
+		t.Errorf("Subject %q In-Reply-To %q", subj, msg.Header.Get("In-Reply-To"))
+	}
+	if msg.Header.Get("Auto-Submitted") != "" {
+		t.Error("Auto-Submitted on a mail that is not automatic")
+	}
+}
+
+func TestEnqueueRefusesClearEmbargo(t *testing.T) {
+	e := newEnv(t, smtpsink.Options{}, nil)
+	err := e.db.Tx(context.Background(), func(tx *sql.Tx) error {
+		_, err := e.ob.Enqueue(context.Background(), tx, Mail{Kind: "embargo-notice", NoticeID: "n", Content: textContent("s", "b"),
+			Recipients: []Recipient{{Address: "a@b.example"}}})
+		return err
+	})
+	if !errors.Is(err, ErrMustEncrypt) {
+		t.Fatalf("err = %v, want ErrMustEncrypt", err)
+	}
+}

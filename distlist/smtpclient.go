@@ -1,0 +1,255 @@
+package distlist
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// deadlineConn caps every deadline go-smtp sets (including "no deadline")
+// at limit, so that no phase of a transaction can hang.
+type deadlineConn struct {
+	net.Conn
+	mu    sync.Mutex
+	limit time.Time
+}
+
+func (c *deadlineConn) setLimit(t time.Time) {
+	c.mu.Lock()
+	c.limit = t
+	c.mu.Unlock()
+	c.Conn.SetDeadline(t)
+}
+
+func (c *deadlineConn) clamp(t time.Time) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.limit.IsZero() && (t.IsZero() || t.After(c.limit)) {
+		return c.limit
+	}
+	return t
+}
+
+func (c *deadlineConn) SetDeadline(t time.Time) error     { return c.Conn.SetDeadline(c.clamp(t)) }
+func (c *deadlineConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.clamp(t)) }
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	return c.Conn.SetWriteDeadline(c.clamp(t))
+}
+
+// tlsConfig builds the client TLS configuration from c.
+func (c SMTPConfig) tlsConfig() (*tls.Config, error) {
+	host, _, _ := net.SplitHostPort(c.Addr)
+	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if c.ServerName != "" {
+		tc.ServerName = c.ServerName
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("distlist: smtp: ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("distlist: smtp: ca_file %s: no certificates", c.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// dialSMTP connects, says EHLO, starts TLS as configured and authenticates.
+func dialSMTP(ctx context.Context, cfg SMTPConfig) (*smtp.Client, *deadlineConn, error) {
+	d := net.Dialer{Timeout: cfg.DialTimeout}
+	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect: %w", err)
+	}
+	dc := &deadlineConn{Conn: raw}
+	dc.setLimit(time.Now().Add(cfg.DialTimeout + cfg.CommandTimeout))
+	fail := func(what string, err error) (*smtp.Client, *deadlineConn, error) {
+		raw.Close()
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	var c *smtp.Client
+	switch cfg.TLS {
+	case TLSImplicit:
+		tc, err := cfg.tlsConfig()
+		if err != nil {
+			return fail("tls", err)
+		}
+		tconn := tls.Client(dc, tc)
+		if err := tconn.HandshakeContext(ctx); err != nil {
+			return fail("tls handshake", err)
+		}
+		c = smtp.NewClient(tconn)
+		if err := c.Hello(cfg.EHLO); err != nil {
+			return fail("ehlo", err)
+		}
+	case TLSStartTLS:
+		tc, err := cfg.tlsConfig()
+		if err != nil {
+			return fail("tls", err)
+		}
+		// go-smtp greets as "localhost" before STARTTLS; the configured
+		// name is used from the EHLO after the handshake on.
+		if c, err = smtp.NewClientStartTLS(dc, tc); err != nil {
+			return fail("starttls", err)
+		}
+		if err := c.Hello(cfg.EHLO); err != nil {
+			c.Close()
+			return fail("ehlo", err)
+		}
+	default:
+		c = smtp.NewClient(dc)
+		if err := c.Hello(cfg.EHLO); err != nil {
+			return fail("ehlo", err)
+		}
+	}
+	c.CommandTimeout = cfg.CommandTimeout
+	c.SubmissionTimeout = cfg.SubmissionTimeout
+	if cfg.User != "" {
+		if err := c.Auth(sasl.NewPlainClient("", cfg.User, cfg.Password)); err != nil {
+			c.Close()
+			return nil, nil, fmt.Errorf("auth: %w", err)
+		}
+	} else if err := c.Noop(); err != nil { // complete EHLO now, so failures show here
+		c.Close()
+		return nil, nil, fmt.Errorf("ehlo: %w", err)
+	}
+	dc.setLimit(time.Time{})
+	return c, dc, nil
+}
+
+// sender is one delivery worker with its reused SMTP connection.
+type sender struct {
+	o    *Outbox
+	c    *smtp.Client
+	dc   *deadlineConn
+	used int
+}
+
+func (s *sender) close() {
+	if s.c != nil {
+		if s.dc != nil {
+			s.dc.setLimit(time.Now().Add(s.o.cfg.SMTP.CommandTimeout))
+		}
+		if err := s.c.Quit(); err != nil {
+			s.c.Close()
+		}
+	}
+	s.c, s.dc, s.used = nil, nil, 0
+}
+
+func (s *sender) drop() {
+	if s.c != nil {
+		s.c.Close()
+	}
+	s.c, s.dc, s.used = nil, nil, 0
+}
+
+// phaseError says at which step of the transaction an error happened.
+type phaseError struct {
+	phase string
+	err   error
+}
+
+func (e *phaseError) Error() string { return e.phase + ": " + e.err.Error() }
+func (e *phaseError) Unwrap() error { return e.err }
+
+// deliver makes one attempt at j.
+func (s *sender) deliver(ctx context.Context, j *job) outcome {
+	o := s.o
+	now := o.clock.Now()
+	var keyID uint64
+	if j.encrypt {
+		k, err := o.recipientKey(ctx, j.fingerprint)
+		if err != nil {
+			return outcome{state: StateFailed, reply: "recipient key not found: " + err.Error(), event: EventKeyInvalid}
+		}
+		if err := checkUsable(k, now, j.validThrough); err != nil {
+			return outcome{state: StateFailed, reply: "not sent: " + keyReason(k, err, j.validThrough), event: EventKeyInvalid}
+		}
+		if keyID, err = k.EncryptionKeyID(now); err != nil {
+			return outcome{state: StateFailed, reply: "not sent: " + keyReason(k, err, j.validThrough), event: EventKeyInvalid}
+		}
+	}
+	for try := 0; ; try++ {
+		reused := s.used > 0
+		if s.c == nil {
+			c, dc, err := dialSMTP(ctx, o.cfg.SMTP)
+			if err != nil {
+				return outcome{state: StateDeferred, reply: err.Error()}
+			}
+			s.c, s.dc = c, dc
+		}
+		resp, err := s.transmit(j, keyID)
+		if err == nil {
+			s.used++
+			return outcome{state: StateSent, code: 250, reply: "250 " + resp}
+		}
+		out := s.classify(err)
+		var pe *phaseError
+		var se *smtp.SMTPError
+		if reused && try == 0 && s.c == nil && errors.As(err, &pe) && pe.phase == "mail" && !errors.As(err, &se) {
+			continue // the idle connection was gone; one fresh try
+		}
+		return out
+	}
+}
+
+// classify turns a transmit error into an outcome and fixes the connection
+// up: RSET after a failed transaction, a new connection after a broken one.
+func (s *sender) classify(err error) outcome {
+	var ge *guardError
+	if errors.As(err, &ge) {
+		s.o.log.Error("BUG: the guard refused an outbound message; nothing was sent", "reason", ge.reason)
+		s.reset()
+		return outcome{state: StateFailed, reply: "refused by the guard (bug): " + ge.reason, event: EventGuard}
+	}
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		reply := fmt.Sprintf("%d", se.Code)
+		if se.EnhancedCode != (smtp.EnhancedCode{}) && se.EnhancedCode != smtp.NoEnhancedCode {
+			reply += fmt.Sprintf(" %d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
+		}
+		reply += " " + se.Message
+		var pe *phaseError
+		if errors.As(err, &pe) {
+			reply += " (at " + pe.phase + ")"
+		}
+		if se.Code == 421 {
+			s.drop()
+		} else {
+			s.reset()
+		}
+		if se.Code >= 500 && se.Code < 600 {
+			return outcome{state: StateFailed, code: se.Code, reply: reply}
+		}
+		return outcome{state: StateDeferred, code: se.Code, reply: reply}
+	}
+	s.drop()
+	return outcome{state: StateDeferred, reply: err.Error()}
+}
+
+// reset aborts the transaction with RSET, or drops a connection that fails.
+func (s *sender) reset() {
+	if s.c == nil {
+		return
+	}
+	s.dc.setLimit(time.Now().Add(s.o.cfg.SMTP.CommandTimeout))
+	err := s.c.Reset()
+	if err == nil {
+		s.dc.setLimit(time.Time{})
+		return
+	}
+	s.drop()
+}

@@ -1,0 +1,78 @@
+package distlist
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/secgate/secgate/store"
+)
+
+// b32 is lower-case base32 without padding: safe in local parts that MTAs
+// may lower-case, and in Message-IDs.
+var b32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// loadSecret returns the per-install HMAC secret, creating it on first use.
+func loadSecret(ctx context.Context, db *store.DB) ([]byte, error) {
+	var s []byte
+	err := db.Tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT secret FROM outbox_secret WHERE id = 1`).Scan(&s)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		s = make([]byte, 32)
+		rand.Read(s)
+		_, err = tx.ExecContext(ctx, `INSERT INTO outbox_secret (id, secret) VALUES (1, ?)`, s)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("distlist: outbox secret: %w", err)
+	}
+	return s, nil
+}
+
+// mac is HMAC-SHA256 over purpose, notice and recipient, NUL-separated.
+func mac(secret []byte, purpose, notice, rcpt string) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte(purpose + "\x00" + notice + "\x00" + rcpt))
+	return h.Sum(nil)
+}
+
+// messageID is the stable Message-ID (without <>) of a (notice, recipient)
+// pair: random-looking, deterministic, and revealing neither.
+func messageID(secret []byte, notice, rcpt, domain string) string {
+	return b32.EncodeToString(mac(secret, "message-id", notice, rcpt))[:26] + "@" + domain
+}
+
+// verpToken is the envelope-sender token of a (notice, recipient) pair.
+func verpToken(secret []byte, notice, rcpt string) string {
+	return b32.EncodeToString(mac(secret, "verp", notice, rcpt))[:20]
+}
+
+// envelopeFrom puts token into the local part of base: local+token@domain.
+func envelopeFrom(base, token string) string {
+	local, domain, _ := strings.Cut(bareAddress(base), "@")
+	return local + "+" + token + "@" + domain
+}
+
+// tokenFromAddress extracts the VERP token from an address built by
+// envelopeFrom with the same base, or "".
+func tokenFromAddress(base, addr string) string {
+	local, domain, _ := strings.Cut(bareAddress(base), "@")
+	addr = strings.ToLower(strings.Trim(strings.TrimSpace(addr), "<>"))
+	l, d, ok := strings.Cut(addr, "@")
+	if !ok || !strings.EqualFold(d, domain) {
+		return ""
+	}
+	tok, ok := strings.CutPrefix(l, strings.ToLower(local)+"+")
+	if !ok || len(tok) != 20 || strings.Trim(tok, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+		return ""
+	}
+	return tok
+}
