@@ -1,0 +1,97 @@
+package intake
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Classes of inbound messages, in the order they are tested.
+const (
+	ClassDSN            = "dsn"             // bounce or delivery status notification
+	ClassAutoReply      = "auto-reply"      // RFC 3834 automatic reply, vacation notice, list mail
+	ClassLoop           = "loop"            // our own mail coming back
+	ClassLimit          = "limit"           // exceeds a size/structure limit or the rate limit
+	ClassMalformed      = "malformed"       // cannot be parsed
+	ClassUndecryptable  = "undecryptable"   // encrypted, cannot be opened
+	ClassWrongKey       = "wrong-key"       // encrypted to a key we do not hold
+	ClassBadSignature   = "bad-signature"   // signed, signature does not verify
+	ClassCommand        = "command"         // from the team: handed to the workflow
+	ClassReplay         = "replay"          // a ciphertext we received before, re-sent
+	ClassDuplicate      = "duplicate"       // same Message-ID as another message, different content
+	ClassDistributorAck = "distributor-ack" // a distributor's acknowledgement of a notice
+	ClassFollowUp       = "followup"        // reply to an existing case
+	ClassReport         = "report"          // a new report: a case was opened
+	ClassEmpty          = "empty"           // no text and no attachment
+)
+
+var (
+	bounceSubject = regexp.MustCompile(`(?i)^(undeliver(ed|able)|delivery (status notification|failure|has failed)|mail delivery (failed|failure|subsystem)|returned mail|failure notice|non[- ]?delivery)`)
+	bounceSender  = regexp.MustCompile(`(?i)^(mailer-daemon|postmaster|double-bounce)@`)
+	autoSubject   = regexp.MustCompile(`(?i)(^|\W)(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|ooo:|abwesenheit|vacation|away from (my )?(desk|office)|on leave|r[ée]ponse automatique|autosvar|risposta automatica|respuesta autom[aá]tica)(\W|$)`)
+)
+
+// isBounce reports whether the message is a bounce or a DSN, and why.
+func (in *Inspection) isBounce() (bool, string) {
+	switch {
+	case in.ContentType == "multipart/report" && in.ReportType == "delivery-status":
+		return true, "delivery status notification (RFC 3464)"
+	case in.ReturnPath == "<>" && (bounceSender.MatchString(in.From) || bounceSubject.MatchString(in.Subject)):
+		return true, "bounce from " + in.From
+	case bounceSender.MatchString(in.From) && !strings.HasPrefix(in.From, "postmaster@"):
+		return true, "bounce from " + in.From
+	case bounceSender.MatchString(in.From) && bounceSubject.MatchString(in.Subject):
+		return true, "bounce from " + in.From
+	}
+	return false, ""
+}
+
+// isAutoReply reports whether the message was sent automatically (RFC 3834
+// and the usual heuristics), and why. Such mail is never answered.
+func (in *Inspection) isAutoReply() (bool, string) {
+	switch {
+	case in.AutoSubmitted != "" && in.AutoSubmitted != "no":
+		return true, "Auto-Submitted: " + in.AutoSubmitted
+	case slices.Contains([]string{"bulk", "junk", "list", "auto_reply"}, in.Precedence):
+		return true, "Precedence: " + in.Precedence
+	case in.ContentType == "multipart/report":
+		return true, "report (" + in.ReportType + ")"
+	case in.ListID:
+		return true, "mailing list message"
+	case in.ReturnPath == "<>":
+		return true, "null envelope sender"
+	case autoSubject.MatchString(in.Subject):
+		return true, "automatic reply (subject)"
+	}
+	return false, ""
+}
+
+// isLoop reports whether the message is our own coming back.
+func (in *Inspection) isLoop(self []string, msgidDomain string) (bool, string) {
+	switch {
+	case in.Loop:
+		return true, "carries " + LoopHeader
+	case in.Received > 100:
+		return true, "more than 100 Received fields"
+	case in.From != "" && slices.Contains(self, in.From):
+		return true, "From is our own address " + in.From
+	case msgidDomain != "" && strings.HasSuffix(strings.ToLower(in.MessageID), "@"+msgidDomain):
+		return true, "our own Message-ID"
+	}
+	return false, ""
+}
+
+// answerable reports whether the sender may get an automatic answer: never
+// for bounces, automatic mail, our own mail or an empty sender.
+func (in *Inspection) answerable(self []string) bool {
+	if in.From == "" || !strings.Contains(in.From, "@") || slices.Contains(self, in.From) {
+		return false
+	}
+	if b, _ := in.isBounce(); b {
+		return false
+	}
+	if a, _ := in.isAutoReply(); a {
+		return false
+	}
+	return !in.Loop && !bounceSender.MatchString(in.From)
+}

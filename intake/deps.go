@@ -1,0 +1,182 @@
+package intake
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// The Processor talks to the rest of secgate through these small
+// interfaces; adapters.go implements them over crypto, distlist and cases.
+
+// Errors an Opener returns; the Processor tells them apart.
+var (
+	// ErrWrongKey: encrypted, but to none of the keys we hold.
+	ErrWrongKey = errors.New("encrypted to a key we do not hold")
+	// ErrUndecryptable: encrypted to us but it does not decrypt or fails
+	// its integrity check.
+	ErrUndecryptable = errors.New("could not be decrypted")
+	// ErrBadSignature: signed, and the signature does not verify.
+	ErrBadSignature = errors.New("signature does not verify")
+	// ErrTooComplex: beyond the OpenPGP/MIME parser's limits.
+	ErrTooComplex = errors.New("too complex to open")
+)
+
+// OpenError carries the key IDs of a message encrypted to keys we do not
+// hold; it wraps ErrWrongKey.
+type OpenError struct {
+	Err    error
+	KeyIDs []string // hex key IDs the message was encrypted to
+}
+
+func (e *OpenError) Error() string { return e.Err.Error() }
+func (e *OpenError) Unwrap() error { return e.Err }
+
+// Opened is an inbound message after decryption and verification, reduced
+// to what intake needs.
+type Opened struct {
+	Encrypted   bool
+	Inline      bool
+	Text        string // the content as text (HTML converted)
+	Subject     string // protected subject when the content carried one
+	Attachments []Attachment
+	// Signer is the verified signer's fingerprint ("" when unsigned or
+	// unverified); SignerKey its armored public key when it came with the
+	// message.
+	Signer      string
+	SignerKey   string
+	SignedWhole bool
+	SignatureID string
+	// SignatureErr is set when a signature was present but did not verify
+	// or its key is unknown.
+	SignatureErr error
+	// Entity is the innermost content entity (the bytes a signature
+	// covers), for the command workflow.
+	Entity []byte
+}
+
+// Attachment is a file that came with a message.
+type Attachment struct {
+	Filename    string
+	ContentType string
+	Data        []byte
+}
+
+// Opener decrypts with the team key and verifies signatures. candidates are
+// armored public keys that came with the message (attached or Autocrypt);
+// team keys are known to the Opener.
+type Opener interface {
+	Open(raw []byte, candidates []string, now time.Time) (*Opened, error)
+}
+
+// Member is a team member.
+type Member struct {
+	Name        string
+	Address     string
+	Fingerprint string
+}
+
+// Directory answers who is who.
+type Directory interface {
+	Team(ctx context.Context) ([]Member, error)
+	// MemberByAddress and MemberByFingerprint report ok=false for a
+	// stranger.
+	MemberByAddress(ctx context.Context, addr string) (Member, bool, error)
+	MemberByFingerprint(ctx context.Context, fpr string) (Member, bool, error)
+	// IsDistributor reports whether addr receives embargo notices.
+	IsDistributor(ctx context.Context, addr string) (bool, error)
+}
+
+// Recipient is one recipient of outgoing mail. Encrypted mail needs a key:
+// Fingerprint names a key in the directory (members), Key is an armored key
+// (the reporter's).
+type Recipient struct {
+	Name        string
+	Address     string
+	Fingerprint string
+	Key         string
+}
+
+// OutMail is one outgoing notice; the outbox writes one message per
+// recipient.
+type OutMail struct {
+	Kind        string // "ack", "team-copy", "answer"
+	CaseID      int64
+	NoticeID    string
+	Subject     string
+	Body        string
+	Attachments []Attachment
+	Encrypt     bool
+	Recipients  []Recipient
+	InReplyTo   string
+	References  []string
+	ReplyTo     string
+	Auto        bool
+}
+
+// Mailer is the outbox.
+type Mailer interface {
+	// Enqueue stores mail inside tx; it returns the recipients that get
+	// nothing (no usable key) with the reason.
+	Enqueue(ctx context.Context, tx *sql.Tx, m OutMail) (skipped []string, err error)
+	CaseForMessageID(ctx context.Context, msgid string) (caseID int64, ok bool, err error)
+	HandleDSN(ctx context.Context, raw []byte) (matched bool, err error)
+}
+
+// CaseInfo is what intake needs to know about a case.
+type CaseInfo struct {
+	ID           int64
+	Ref          string
+	State        string
+	Policy       string
+	ReporterAddr string
+	ReporterKey  string
+	LeadName     string
+	EvaluateBy   time.Time
+}
+
+// Report is a new report for Cases.OpenCase.
+type Report struct {
+	MessageID   string
+	From        string
+	Key         string
+	Subject     string
+	Text        string
+	Attachments []Attachment
+	Encrypted   bool
+	Received    time.Time
+}
+
+// FollowUp is a message appended to a case.
+type FollowUp struct {
+	Kind        string // "followup"
+	Author      string
+	MessageID   string
+	Subject     string
+	Text        string
+	Attachments []Attachment
+	Encrypted   bool
+	Received    time.Time
+}
+
+// CommandMail is a mail from the team, for the case workflow.
+type CommandMail struct {
+	InboundID int64
+	Raw       []byte
+	MessageID string
+	From      string
+	Subject   string
+	CaseID    int64 // the case the thread points to, 0 if none
+	Opened    *Opened
+}
+
+// Cases is the case workflow.
+type Cases interface {
+	OpenCase(ctx context.Context, tx *sql.Tx, r Report) (CaseInfo, error)
+	AddMessage(ctx context.Context, tx *sql.Tx, caseID int64, m FollowUp) error
+	CaseByRef(ctx context.Context, tx *sql.Tx, ref string) (CaseInfo, bool, error)
+	CaseByID(ctx context.Context, tx *sql.Tx, id int64) (CaseInfo, error)
+	HandleCommandMail(ctx context.Context, m CommandMail) error
+	Alert(ctx context.Context, tx *sql.Tx, caseID int64, subject, text string) error
+}

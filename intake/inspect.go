@@ -1,0 +1,297 @@
+package intake
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"regexp"
+	"strings"
+
+	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // decoders for non-UTF-8 charsets
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+)
+
+// Limits bound the structure of a message that intake accepts.
+type Limits struct {
+	MaxSize        int64
+	MaxDepth       int
+	MaxParts       int
+	MaxAttachments int
+}
+
+func (c Config) limits() Limits {
+	return Limits{MaxSize: c.MaxSize, MaxDepth: c.MaxDepth, MaxParts: c.MaxParts, MaxAttachments: c.MaxAttachments}
+}
+
+// maxHeaderBytes bounds the header of a message and of each part.
+const maxHeaderBytes = 256 << 10
+
+// Inspection is what can be read from a raw message without any key or
+// database: the header fields that classification uses and the MIME
+// structure.
+type Inspection struct {
+	MessageID  string
+	From       string // lower-case address of the first From mailbox
+	FromName   string
+	ReturnPath string // "<>" kept as "<>"; address otherwise
+	Subject    string
+	InReplyTo  []string
+	References []string
+	CaseTags   []string // SEC-YYYY-NNNN found in the subject
+
+	AutoSubmitted string
+	Precedence    string
+	ListID        bool
+	Autocrypt     string // keydata (base64) of an Autocrypt header for From
+	Loop          bool   // carries our own loop header
+	Received      int    // number of Received fields
+
+	ContentType string
+	ReportType  string // report-type of a multipart/report
+
+	Depth       int
+	Parts       int
+	Attachments int
+	KeyAttached bool // an application/pgp-keys part or a .asc key attachment
+	Encrypted   bool // multipart/encrypted or an inline PGP MESSAGE block
+	Signed      bool // multipart/signed or an inline signed block
+	BadCharset  bool // some part named a charset we cannot decode
+	// CipherHash is the SHA-256 of the first OpenPGP message's payload
+	// (armor headers, whitespace and checksum removed), nil when there is
+	// none: the same ciphertext re-sent in another mail has the same hash.
+	CipherHash []byte
+	Malformed   string
+}
+
+// LoopHeader is the header field secgate puts on every message it sends;
+// mail carrying it is our own coming back.
+const LoopHeader = "X-Secgate-Loop"
+
+var caseTag = regexp.MustCompile(`\[(SEC-[0-9]{4}-[0-9]{4,})\]`)
+
+// ErrLimit is wrapped by Inspect errors that name an exceeded limit.
+var ErrLimit = errors.New("limit exceeded")
+
+// Inspect parses raw and checks it against lim. A malformed message is not
+// an error: Malformed says why. The error is non-nil only when a limit is
+// exceeded (it wraps ErrLimit); the inspection is then partial but its
+// header fields are filled.
+func Inspect(raw []byte, lim Limits) (*Inspection, error) {
+	in := &Inspection{}
+	if lim.MaxSize > 0 && int64(len(raw)) > lim.MaxSize {
+		in.readHeader(raw)
+		return in, fmt.Errorf("%w: message is %d bytes, the limit is %d", ErrLimit, len(raw), lim.MaxSize)
+	}
+	if !in.readHeader(raw) {
+		return in, nil
+	}
+	e, err := message.ReadWithOptions(bytes.NewReader(raw), &message.ReadOptions{MaxHeaderBytes: maxHeaderBytes})
+	if err != nil && !message.IsUnknownCharset(err) {
+		in.Malformed = err.Error()
+		return in, nil
+	}
+	if err != nil {
+		in.BadCharset = true
+	}
+	return in, in.walk(e, "", 1, lim)
+}
+
+// readHeader fills the header fields; it reports false when the header does
+// not parse.
+func (in *Inspection) readHeader(raw []byte) bool {
+	th, err := textproto.ReadHeader(bufio.NewReader(io.LimitReader(bytes.NewReader(raw), maxHeaderBytes)))
+	if err != nil {
+		in.Malformed = "header: " + err.Error()
+		if th.Len() == 0 {
+			return false
+		}
+	}
+	h := mail.Header{Header: message.Header{Header: th}}
+	in.MessageID, _ = h.MessageID()
+	if list, err := h.AddressList("From"); err == nil && len(list) > 0 {
+		in.From = strings.ToLower(list[0].Address)
+		in.FromName = list[0].Name
+	} else if f := h.Get("From"); f != "" {
+		in.From = strings.ToLower(strings.Trim(strings.TrimSpace(f), "<>"))
+	}
+	if rp := strings.TrimSpace(h.Get("Return-Path")); rp != "" {
+		if rp == "<>" {
+			in.ReturnPath = "<>"
+		} else {
+			in.ReturnPath = strings.ToLower(strings.Trim(rp, "<>"))
+		}
+	}
+	in.Subject, err = h.Subject()
+	if err != nil {
+		in.Subject = h.Get("Subject")
+	}
+	in.InReplyTo, _ = h.MsgIDList("In-Reply-To")
+	in.References, _ = h.MsgIDList("References")
+	for _, m := range caseTag.FindAllStringSubmatch(in.Subject, 4) {
+		in.CaseTags = append(in.CaseTags, m[1])
+	}
+	in.AutoSubmitted = strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted")))
+	in.Precedence = strings.ToLower(strings.TrimSpace(h.Get("Precedence")))
+	in.ListID = h.Has("List-Id") || h.Has("List-Unsubscribe") || h.Has("List-Post")
+	in.Loop = h.Has(LoopHeader)
+	in.Received = len(h.Values("Received"))
+	for _, v := range h.Values("Autocrypt") {
+		if kd, ok := autocryptKey(v, in.From); ok {
+			in.Autocrypt = kd
+		}
+	}
+	if ct := h.Get("Content-Type"); ct != "" {
+		t, params, err := mime.ParseMediaType(ct)
+		if err == nil {
+			in.ContentType = strings.ToLower(t)
+			in.ReportType = strings.ToLower(params["report-type"])
+		}
+	}
+	if in.ContentType == "" {
+		in.ContentType = "text/plain"
+	}
+	return true
+}
+
+// autocryptKey returns the keydata of an Autocrypt header value when its
+// addr matches from.
+func autocryptKey(v, from string) (string, bool) {
+	var addr, keydata string
+	for _, attr := range strings.Split(v, ";") {
+		k, val, ok := strings.Cut(strings.TrimSpace(attr), "=")
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(k) {
+		case "addr":
+			addr = strings.ToLower(strings.TrimSpace(val))
+		case "keydata":
+			keydata = strings.Join(strings.Fields(val), "")
+		}
+	}
+	return keydata, keydata != "" && addr != "" && addr == from
+}
+
+var (
+	pgpMessage = []byte("-----BEGIN PGP MESSAGE-----")
+	pgpSigned  = []byte("-----BEGIN PGP SIGNED MESSAGE-----")
+	pgpKey     = []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+)
+
+func (in *Inspection) walk(e *message.Entity, parent string, depth int, lim Limits) error {
+	in.Parts++
+	in.Depth = max(in.Depth, depth)
+	if lim.MaxDepth > 0 && depth > lim.MaxDepth {
+		return fmt.Errorf("%w: MIME nesting deeper than %d", ErrLimit, lim.MaxDepth)
+	}
+	if lim.MaxParts > 0 && in.Parts > lim.MaxParts {
+		return fmt.Errorf("%w: more than %d MIME parts", ErrLimit, lim.MaxParts)
+	}
+	t, params, err := e.Header.ContentType()
+	if err != nil {
+		t = "text/plain"
+	}
+	t = strings.ToLower(t)
+	switch t {
+	case "multipart/encrypted":
+		in.Encrypted = true
+	case "multipart/signed":
+		in.Signed = true
+	case "application/pgp-keys":
+		in.KeyAttached = true
+	}
+	disp, dparams, _ := e.Header.ContentDisposition()
+	pgpPart := parent == "multipart/encrypted" || t == "application/pgp-signature" || t == "application/pgp-encrypted"
+	if depth > 1 && !pgpPart && !strings.HasPrefix(t, "multipart/") &&
+		(strings.EqualFold(disp, "attachment") || dparams["filename"] != "" || params["name"] != "" || t == "message/rfc822") {
+		in.Attachments++
+		if lim.MaxAttachments > 0 && in.Attachments > lim.MaxAttachments {
+			return fmt.Errorf("%w: more than %d attachments", ErrLimit, lim.MaxAttachments)
+		}
+	}
+	if mr := e.MultipartReader(); mr != nil {
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				if message.IsUnknownCharset(err) && p != nil {
+					in.BadCharset = true
+				} else {
+					if in.Malformed == "" {
+						in.Malformed = "multipart: " + err.Error()
+					}
+					return nil
+				}
+			}
+			if err := in.walk(p, t, depth+1, lim); err != nil {
+				return err
+			}
+		}
+	}
+	if t == "message/rfc822" {
+		return nil // stored opaque, never unpacked
+	}
+	body, err := io.ReadAll(io.LimitReader(e.Body, lim.MaxSize+1))
+	if err != nil {
+		if in.Malformed == "" {
+			in.Malformed = "body: " + err.Error()
+		}
+		return nil
+	}
+	if bytes.Contains(body, pgpMessage) {
+		in.Encrypted = true
+		if in.CipherHash == nil {
+			in.CipherHash = cipherHash(body)
+		}
+	}
+	if bytes.Contains(body, pgpSigned) {
+		in.Signed = true
+	}
+	if bytes.Contains(body, pgpKey) {
+		in.KeyAttached = true
+	}
+	return nil
+}
+
+// cipherHash hashes the payload of the first armored PGP MESSAGE in body.
+func cipherHash(body []byte) []byte {
+	i := bytes.Index(body, pgpMessage)
+	if i < 0 {
+		return nil
+	}
+	rest := body[i+len(pgpMessage):]
+	end := bytes.Index(rest, []byte("-----END PGP MESSAGE-----"))
+	if end < 0 {
+		end = len(rest)
+	}
+	block := rest[:end]
+	// Armor headers end at the first blank line.
+	lines := bytes.Split(bytes.ReplaceAll(block, []byte("\r"), nil), []byte("\n"))
+	h := sha256.New()
+	inHeaders := true
+	for _, l := range lines {
+		l = bytes.TrimSpace(l)
+		if inHeaders {
+			if len(l) == 0 {
+				inHeaders = false
+			} else if !bytes.Contains(l, []byte(": ")) {
+				inHeaders = false
+				h.Write(l)
+			}
+			continue
+		}
+		if len(l) > 0 && l[0] == '=' && len(l) == 5 {
+			continue // checksum
+		}
+		h.Write(l)
+	}
+	return h.Sum(nil)
+}

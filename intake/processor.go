@@ -1,0 +1,532 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
+)
+
+// Texts renders the templates (a *templates.Set).
+type Texts interface {
+	Render(name string, data any) (templates.Text, error)
+}
+
+// Template names the Processor renders.
+const (
+	TemplateAck         = "ack"
+	TemplateTeamCopy    = "team-copy"
+	TemplateWrongKey    = "wrong-key"
+	TemplateQuarantined = "quarantined" // polite answer when mail is held for a limit
+)
+
+// ProcessorOptions wires a Processor.
+type ProcessorOptions struct {
+	Config    Config // the limits
+	DB        *store.DB
+	AtRest    AtRest
+	Opener    Opener
+	Directory Directory
+	Mailer    Mailer
+	Cases     Cases
+	Texts     Texts
+	Project   templates.Project // team address, key fingerprint, names
+	// TeamKey is the team's armored public key, attached to answers to
+	// reporters who wrote in clear.
+	TeamKey string
+	// Self lists our own addresses (the security address, the bounce
+	// address); mail from them is never answered.
+	Self []string
+	// MessageIDDomain is the domain of the Message-IDs we generate.
+	MessageIDDomain string
+	Clock           clock.Clock
+	Log             *slog.Logger
+}
+
+// Processor classifies stored inbound messages and acts on them.
+type Processor struct {
+	o   ProcessorOptions
+	lim Limits
+}
+
+// NewProcessor returns a Processor.
+func NewProcessor(o ProcessorOptions) *Processor {
+	o.Config = o.Config.WithDefaults()
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Project.TeamAddress != "" {
+		o.Self = append(o.Self, strings.ToLower(o.Project.TeamAddress))
+	}
+	for i, s := range o.Self {
+		o.Self[i] = strings.ToLower(s)
+	}
+	return &Processor{o: o, lim: o.Config.limits()}
+}
+
+// outcome is where a message ends.
+type outcome struct {
+	state  string
+	class  string
+	reason string
+	caseID int64
+}
+
+func held(class, reason string) outcome {
+	return outcome{state: StateQuarantined, class: class, reason: reason}
+}
+
+func done(class, reason string) outcome {
+	return outcome{state: StateProcessed, class: class, reason: reason}
+}
+
+// Process classifies inbound message id and acts on it. It is idempotent:
+// a message no longer in state stored (or released) is left alone, and all
+// the effects of processing (case, outgoing mail, state) commit in one
+// transaction.
+func (p *Processor) Process(ctx context.Context, id int64) error {
+	in, err := getInbound(ctx, p.o.DB.Reader(), id)
+	if err != nil {
+		return err
+	}
+	if in.State != StateStored && in.State != StateReleased {
+		return nil
+	}
+	raw, err := rawMessage(ctx, p.o.DB.Reader(), p.o.AtRest, id)
+	if err != nil {
+		return err
+	}
+	m := &msgCtx{p: p, in: in, raw: raw, released: in.State == StateReleased, now: p.o.Clock.Now()}
+	return m.run(ctx)
+}
+
+// msgCtx is one message being processed.
+type msgCtx struct {
+	p        *Processor
+	in       *Inbound
+	raw      []byte
+	insp     *Inspection
+	limitErr error
+	released bool
+	now      time.Time
+	opened   *Opened
+}
+
+func (m *msgCtx) run(ctx context.Context) error {
+	p := m.p
+	m.insp, m.limitErr = Inspect(m.raw, p.lim)
+	if m.in.Size > p.lim.MaxSize && m.limitErr == nil {
+		m.limitErr = fmt.Errorf("%w: message is %d bytes, the limit is %d", ErrLimit, m.in.Size, p.lim.MaxSize)
+	}
+	insp := m.insp
+
+	// 1. Bounces and delivery status notifications.
+	if ok, why := insp.isBounce(); ok {
+		matched, err := p.o.Mailer.HandleDSN(ctx, m.raw)
+		if err != nil {
+			return fmt.Errorf("intake: bounce %d: %w", m.in.ID, err)
+		}
+		if matched {
+			return m.finish(ctx, done(ClassDSN, why+"; matched to an outgoing message"), nil)
+		}
+		return m.finish(ctx, held(ClassDSN, why+"; matches no message we sent"), nil)
+	}
+	// 2. Automatic replies: recorded, never answered.
+	if ok, why := insp.isAutoReply(); ok {
+		return m.finish(ctx, done(ClassAutoReply, why), nil)
+	}
+	// Our own mail coming back: recorded, never answered.
+	if ok, why := insp.isLoop(p.o.Self, p.o.MessageIDDomain); ok {
+		return m.finish(ctx, done(ClassLoop, why), nil)
+	}
+	// Limits (size, depth, parts, attachments).
+	if m.limitErr != nil && !m.released {
+		return m.hold(ctx, ClassLimit, m.limitErr.Error(), TemplateQuarantined)
+	}
+	if insp.Malformed != "" && insp.Parts == 0 {
+		return m.hold(ctx, ClassMalformed, "malformed message: "+insp.Malformed, TemplateQuarantined)
+	}
+
+	// Open: decrypt and verify.
+	var candidates []string
+	if insp.Autocrypt != "" {
+		candidates = append(candidates, armorKey(insp.Autocrypt))
+	}
+	opened, err := p.o.Opener.Open(m.raw, candidates, m.now)
+	var oe *OpenError
+	switch {
+	case err == nil:
+	case errors.As(err, &oe) && errors.Is(err, ErrWrongKey):
+		return m.wrongKey(ctx, oe.KeyIDs)
+	case errors.Is(err, ErrWrongKey):
+		return m.wrongKey(ctx, nil)
+	case errors.Is(err, ErrUndecryptable):
+		return m.hold(ctx, ClassUndecryptable, "encrypted message could not be decrypted", TemplateQuarantined)
+	case errors.Is(err, ErrTooComplex):
+		return m.hold(ctx, ClassLimit, "too complex to open: "+err.Error(), TemplateQuarantined)
+	case errors.Is(err, ErrBadSignature):
+		// Integrity failed and no plaintext came back: hold it, answer
+		// nothing (no oracle), the operator can read the reason.
+		return m.finish(ctx, held(ClassBadSignature, "signature does not verify"), nil)
+	default:
+		return m.finish(ctx, held(ClassMalformed, "cannot open: "+err.Error()), nil)
+	}
+	m.opened = opened
+
+	// 3. Mail from the team: commands.
+	member, isMember, err := m.teamSender(ctx)
+	if err != nil {
+		return err
+	}
+	if isMember {
+		caseID, _, err := m.threadCase(ctx)
+		if err != nil {
+			return err
+		}
+		if err := p.o.Cases.HandleCommandMail(ctx, CommandMail{
+			InboundID: m.in.ID, Raw: m.raw, MessageID: insp.MessageID, From: insp.From,
+			Subject: insp.Subject, CaseID: caseID, Opened: opened,
+		}); err != nil {
+			return fmt.Errorf("intake: command mail %d: %w", m.in.ID, err)
+		}
+		return m.finish(ctx, done(ClassCommand, "from team member "+member.Fingerprint+member.Address), nil)
+	}
+
+	// Per-sender rate limit (team members are exempt).
+	if !m.released {
+		n, err := m.recentFrom(ctx)
+		if err != nil {
+			return err
+		}
+		if n > p.o.Config.RateLimit {
+			return m.hold(ctx, ClassLimit, fmt.Sprintf("rate limit: %d messages from %s within %s (limit %d)",
+				n, insp.From, p.o.Config.RateWindow, p.o.Config.RateLimit), TemplateQuarantined)
+		}
+		// A ciphertext we have seen before, re-sent: never decrypt into
+		// a new case, never answer; alert the team when it comes from
+		// someone else.
+		if insp.CipherHash != nil {
+			first, from, ok, err := m.seenCipher(ctx)
+			if err != nil {
+				return err
+			}
+			if ok {
+				return m.replay(ctx, first, from)
+			}
+		}
+		if dup, ok, err := m.duplicateMessageID(ctx); err != nil {
+			return err
+		} else if ok {
+			return m.finish(ctx, held(ClassDuplicate, fmt.Sprintf("Message-ID <%s> already received with different content (inbound %d)", insp.MessageID, dup)), nil)
+		}
+	}
+
+	// 4. A reply to an existing case.
+	caseID, how, err := m.threadCase(ctx)
+	if err != nil {
+		return err
+	}
+	if caseID != 0 {
+		dist, err := p.o.Directory.IsDistributor(ctx, insp.From)
+		if err != nil {
+			return fmt.Errorf("intake: distributor lookup: %w", err)
+		}
+		if dist {
+			// 5. A distributor's acknowledgement: recorded.
+			why := "acknowledgement from distributor " + insp.From
+			if opened.Signer != "" {
+				why += ", signed by " + opened.Signer
+			} else {
+				why += ", not signed"
+			}
+			o := done(ClassDistributorAck, why)
+			o.caseID = caseID
+			return m.finish(ctx, o, nil)
+		}
+		return m.followUp(ctx, caseID, how)
+	}
+
+	// 6. A new report.
+	return m.newReport(ctx)
+}
+
+// teamSender reports whether the mail comes from the team: signed by a
+// member's key, or sent from a member's address (the workflow then refuses
+// it if the signature is missing).
+func (m *msgCtx) teamSender(ctx context.Context) (Member, bool, error) {
+	d := m.p.o.Directory
+	if m.opened.Signer != "" {
+		mem, ok, err := d.MemberByFingerprint(ctx, m.opened.Signer)
+		if err != nil {
+			return Member{}, false, fmt.Errorf("intake: member lookup: %w", err)
+		}
+		if ok {
+			return mem, true, nil
+		}
+	}
+	if m.insp.From == "" {
+		return Member{}, false, nil
+	}
+	mem, ok, err := d.MemberByAddress(ctx, m.insp.From)
+	if err != nil {
+		return Member{}, false, fmt.Errorf("intake: member lookup: %w", err)
+	}
+	return mem, ok, nil
+}
+
+// threadCase finds the case a message replies to: by In-Reply-To and
+// References (Message-IDs of our outgoing mail), then by the subject tag.
+func (m *msgCtx) threadCase(ctx context.Context) (int64, string, error) {
+	ids := append(append([]string{}, m.insp.InReplyTo...), m.insp.References...)
+	for i := len(ids) - 1; i >= 0 && len(ids)-i <= 20; i-- {
+		if ids[i] == "" {
+			continue
+		}
+		id, ok, err := m.p.o.Mailer.CaseForMessageID(ctx, ids[i])
+		if err != nil {
+			return 0, "", fmt.Errorf("intake: thread lookup: %w", err)
+		}
+		if ok {
+			return id, "thread <" + ids[i] + ">", nil
+		}
+	}
+	for _, ref := range m.insp.CaseTags {
+		c, ok, err := m.p.o.Cases.CaseByRef(ctx, nil, ref)
+		if err != nil {
+			return 0, "", fmt.Errorf("intake: case lookup: %w", err)
+		}
+		if ok {
+			return c.ID, "subject tag [" + ref + "]", nil
+		}
+	}
+	return 0, "", nil
+}
+
+func (m *msgCtx) recentFrom(ctx context.Context) (int, error) {
+	if m.insp.From == "" {
+		return 0, nil
+	}
+	var n int
+	since := store.Millis(m.now.Add(-m.p.o.Config.RateWindow))
+	err := m.p.o.DB.Reader().QueryRowContext(ctx, `SELECT count(*) FROM inbound WHERE sender = ? AND received >= ? AND id <= ?`,
+		m.insp.From, since, m.in.ID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("intake: rate count: %w", err)
+	}
+	return n, nil
+}
+
+func (m *msgCtx) seenCipher(ctx context.Context) (first int64, from string, ok bool, err error) {
+	err = m.p.o.DB.Reader().QueryRowContext(ctx, `SELECT inbound_id, sender FROM inbound_cipher WHERE sha256 = ? AND inbound_id != ?`,
+		m.insp.CipherHash, m.in.ID).Scan(&first, &from)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", false, nil
+	}
+	if err != nil {
+		return 0, "", false, fmt.Errorf("intake: ciphertext lookup: %w", err)
+	}
+	return first, from, true, nil
+}
+
+func (m *msgCtx) duplicateMessageID(ctx context.Context) (int64, bool, error) {
+	if m.insp.MessageID == "" {
+		return 0, false, nil
+	}
+	var id int64
+	err := m.p.o.DB.Reader().QueryRowContext(ctx, `SELECT id FROM inbound WHERE message_id = ? AND id < ? ORDER BY id LIMIT 1`,
+		m.insp.MessageID, m.in.ID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("intake: Message-ID lookup: %w", err)
+	}
+	return id, true, nil
+}
+
+// replay holds a re-sent ciphertext silently and alerts the team when it
+// comes from another address than the first time.
+func (m *msgCtx) replay(ctx context.Context, first int64, firstFrom string) error {
+	o := held(ClassReplay, fmt.Sprintf("ciphertext already received (inbound %d from %s)", first, firstFrom))
+	if firstFrom == m.insp.From {
+		return m.finish(ctx, o, nil)
+	}
+	var caseID sql.NullInt64
+	if err := m.p.o.DB.Reader().QueryRowContext(ctx, `SELECT case_id FROM inbound WHERE id = ?`, first).Scan(&caseID); err != nil {
+		return fmt.Errorf("intake: replay lookup: %w", err)
+	}
+	return m.finish(ctx, o, func(tx *sql.Tx, _ *outcome) error {
+		text := fmt.Sprintf("An encrypted message received earlier (inbound %d, from %s) was sent again from %s (inbound %d). "+
+			"It was quarantined without decrypting it into a case or answering. This may be an attempt to obtain the plaintext.",
+			first, firstFrom, m.insp.From, m.in.ID)
+		return m.p.o.Cases.Alert(ctx, tx, caseID.Int64, "Re-sent ciphertext quarantined", text)
+	})
+}
+
+// wrongKey answers, once, a report encrypted to a key we do not hold.
+func (m *msgCtx) wrongKey(ctx context.Context, keyIDs []string) error {
+	why := "encrypted to a key we do not hold"
+	if len(keyIDs) > 0 {
+		why += " (" + strings.Join(keyIDs, ", ") + ")"
+	}
+	return m.finish(ctx, held(ClassWrongKey, why), func(tx *sql.Tx, _ *outcome) error {
+		data := m.baseData()
+		data.WrongKey.KeyIDs = keyIDs
+		return m.answerOnce(ctx, tx, TemplateWrongKey, data)
+	})
+}
+
+// hold quarantines the message and answers the sender politely, once per
+// period and only when they may be answered at all.
+func (m *msgCtx) hold(ctx context.Context, class, reason, tmpl string) error {
+	return m.finish(ctx, held(class, reason), func(tx *sql.Tx, _ *outcome) error {
+		data := m.baseData()
+		data.Reason = reason
+		return m.answerOnce(ctx, tx, tmpl, data)
+	})
+}
+
+func (m *msgCtx) baseData() templates.Data {
+	d := templates.Data{Project: m.p.o.Project, Now: m.now}
+	d.Recipient = templates.Person{Name: templates.HeaderSafe(m.insp.FromName), Address: m.insp.From}
+	// Only the outer subject, which the sender wrote in clear.
+	if !m.insp.Encrypted {
+		d.Message.Subject = templates.HeaderSafe(m.insp.Subject)
+	}
+	return d
+}
+
+// answerOnce enqueues an automatic answer from template tmpl unless the
+// sender must not be answered or already got one of this kind recently.
+func (m *msgCtx) answerOnce(ctx context.Context, tx *sql.Tx, tmpl string, data templates.Data) error {
+	if !m.insp.answerable(m.p.o.Self) {
+		return nil
+	}
+	var at int64
+	err := tx.QueryRowContext(ctx, `SELECT at FROM inbound_answer WHERE sender = ? AND kind = ?`, m.insp.From, tmpl).Scan(&at)
+	if err == nil && m.now.Sub(store.Time(at)) < m.p.o.Config.AnswerOnce {
+		return nil
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("intake: answer lookup: %w", err)
+	}
+	text, err := m.p.o.Texts.Render(tmpl, data)
+	if errors.Is(err, templates.ErrUnknown) {
+		m.p.o.Log.Warn("intake: no template for the answer; sender not told", "template", tmpl, "inbound", m.in.ID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("intake: render %s: %w", tmpl, err)
+	}
+	mail := OutMail{
+		Kind: "answer", NoticeID: fmt.Sprintf("intake-%s-%d", tmpl, m.in.ID),
+		Subject: text.Subject, Body: text.Body, Auto: true,
+		Recipients: []Recipient{{Name: data.Recipient.Name, Address: m.insp.From}},
+		InReplyTo:  m.insp.MessageID,
+	}
+	if m.p.o.TeamKey != "" {
+		mail.Attachments = []Attachment{teamKeyAttachment(m.p.o.TeamKey)}
+	}
+	if _, err := m.p.o.Mailer.Enqueue(ctx, tx, mail); err != nil {
+		return fmt.Errorf("intake: enqueue %s answer: %w", tmpl, err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO inbound_answer (sender, kind, at) VALUES (?, ?, ?)
+		ON CONFLICT (sender, kind) DO UPDATE SET at = excluded.at`, m.insp.From, tmpl, store.Millis(m.now))
+	if err != nil {
+		return fmt.Errorf("intake: record answer: %w", err)
+	}
+	return nil
+}
+
+func teamKeyAttachment(armored string) Attachment {
+	return Attachment{Filename: "team-key.asc", ContentType: "application/pgp-keys", Data: []byte(armored)}
+}
+
+// armorKey wraps the base64 keydata of an Autocrypt header in ASCII armor.
+func armorKey(keydata string) string {
+	var b strings.Builder
+	b.WriteString("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n")
+	for len(keydata) > 64 {
+		b.WriteString(keydata[:64] + "\n")
+		keydata = keydata[64:]
+	}
+	b.WriteString(keydata + "\n-----END PGP PUBLIC KEY BLOCK-----\n")
+	return b.String()
+}
+
+// reporterKey picks the reporter's public key: an attached key, the
+// Autocrypt header's, or the key that signed the message.
+func (m *msgCtx) reporterKey() string {
+	for _, a := range m.opened.Attachments {
+		if strings.EqualFold(a.ContentType, "application/pgp-keys") || bytes.Contains(a.Data, pgpKey) {
+			return string(a.Data)
+		}
+	}
+	if i := strings.Index(m.opened.Text, string(pgpKey)); i >= 0 {
+		end := strings.Index(m.opened.Text[i:], "-----END PGP PUBLIC KEY BLOCK-----")
+		if end > 0 {
+			return m.opened.Text[i : i+end+len("-----END PGP PUBLIC KEY BLOCK-----")]
+		}
+	}
+	if m.insp.Autocrypt != "" {
+		return armorKey(m.insp.Autocrypt)
+	}
+	return m.opened.SignerKey
+}
+
+// finish records the outcome (and runs effects, if any) in one transaction.
+// The transaction re-checks the state so that a message is never handled
+// twice.
+func (m *msgCtx) finish(ctx context.Context, o outcome, effects func(tx *sql.Tx, o *outcome) error) error {
+	err := m.p.o.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var state string
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM inbound WHERE id = ?`, m.in.ID).Scan(&state); err != nil {
+			return fmt.Errorf("intake: inbound %d: %w", m.in.ID, err)
+		}
+		if state != StateStored && state != StateReleased {
+			return errAlreadyDone
+		}
+		if effects != nil {
+			if err := effects(tx, &o); err != nil {
+				return err
+			}
+		}
+		var caseID any
+		if o.caseID != 0 {
+			caseID = o.caseID
+		}
+		if m.insp.CipherHash != nil && o.class != ClassReplay {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO inbound_cipher (sha256, inbound_id, sender) VALUES (?, ?, ?)
+				ON CONFLICT (sha256) DO NOTHING`, m.insp.CipherHash, m.in.ID, m.insp.From); err != nil {
+				return fmt.Errorf("intake: record ciphertext: %w", err)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE inbound SET state = ?, class = ?, reason = ?, case_id = ?, processed = ? WHERE id = ?`,
+			o.state, o.class, o.reason, caseID, store.Millis(m.now), m.in.ID)
+		if err != nil {
+			return fmt.Errorf("intake: record outcome of %d: %w", m.in.ID, err)
+		}
+		return nil
+	})
+	if errors.Is(err, errAlreadyDone) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m.p.o.Log.Info("intake: message handled", "inbound", m.in.ID, "state", o.state, "class", o.class, "reason", o.reason, "case", o.caseID)
+	return nil
+}
+
+var errAlreadyDone = errors.New("already processed")

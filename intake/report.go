@@ -1,0 +1,176 @@
+package intake
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/secgate/secgate/templates"
+)
+
+// newReport opens a case, acknowledges the reporter and sends the team
+// their copies, all in one transaction.
+func (m *msgCtx) newReport(ctx context.Context) error {
+	op := m.opened
+	if strings.TrimSpace(op.Text) == "" && len(op.Attachments) == 0 {
+		return m.hold(ctx, ClassEmpty, "empty message: no text and no attachment", TemplateQuarantined)
+	}
+	subject := op.Subject
+	if subject == "" {
+		subject = m.insp.Subject
+	}
+	key := m.reporterKey()
+	reason := "new report"
+	if op.Encrypted {
+		reason += ", encrypted"
+	} else {
+		reason += ", in clear"
+	}
+	if m.insp.MessageID == "" {
+		reason += ", no Message-ID"
+	}
+	if m.insp.BadCharset {
+		reason += ", unknown charset"
+	}
+	if op.SignatureErr != nil {
+		reason += ", signature not verified: " + op.SignatureErr.Error()
+	}
+	if key != "" {
+		reason += ", reporter key captured"
+	}
+	return m.finish(ctx, done(ClassReport, reason), func(tx *sql.Tx, o *outcome) error {
+		c, err := m.p.o.Cases.OpenCase(ctx, tx, Report{
+			MessageID: m.insp.MessageID, From: m.insp.From, Key: key, Subject: subject, Text: op.Text,
+			Attachments: op.Attachments, Encrypted: op.Encrypted, Received: m.in.Received,
+		})
+		if err != nil {
+			return fmt.Errorf("intake: open case for %d: %w", m.in.ID, err)
+		}
+		o.caseID = c.ID
+		if c.ReporterKey != "" {
+			key = c.ReporterKey // the workflow keeps only a usable key
+		} else {
+			key = ""
+		}
+		if err := m.acknowledge(ctx, tx, c, key); err != nil {
+			return err
+		}
+		return m.teamCopy(ctx, tx, c, subject, false)
+	})
+}
+
+// acknowledge tells the reporter the case ID. It never quotes the report: a
+// re-sent ciphertext must not come back as plaintext.
+func (m *msgCtx) acknowledge(ctx context.Context, tx *sql.Tx, c CaseInfo, key string) error {
+	if !m.insp.answerable(m.p.o.Self) {
+		return nil
+	}
+	data := m.baseData()
+	data.Case = caseData(c)
+	data.Message.Encrypted = m.opened.Encrypted
+	text, err := m.p.o.Texts.Render(TemplateAck, data)
+	if err != nil {
+		return fmt.Errorf("intake: render ack: %w", err)
+	}
+	mail := OutMail{
+		Kind: "ack", CaseID: c.ID, NoticeID: "ack-" + c.Ref,
+		Subject: text.Subject, Body: text.Body, Auto: true,
+		Recipients: []Recipient{{Name: data.Recipient.Name, Address: m.insp.From, Key: key}},
+		InReplyTo:  m.insp.MessageID,
+		ReplyTo:    m.p.o.Project.TeamAddress,
+		Encrypt:    key != "",
+	}
+	if !m.opened.Encrypted && m.p.o.TeamKey != "" {
+		mail.Attachments = []Attachment{teamKeyAttachment(m.p.o.TeamKey)}
+	}
+	skipped, err := m.p.o.Mailer.Enqueue(ctx, tx, mail)
+	if err != nil {
+		return fmt.Errorf("intake: enqueue ack: %w", err)
+	}
+	if len(skipped) > 0 && mail.Encrypt {
+		// Their key is not usable: the ack holds nothing secret, so it
+		// goes signed in clear rather than not at all.
+		mail.Encrypt = false
+		mail.Recipients[0].Key = ""
+		mail.NoticeID += "-clear"
+		if _, err := m.p.o.Mailer.Enqueue(ctx, tx, mail); err != nil {
+			return fmt.Errorf("intake: enqueue ack: %w", err)
+		}
+	}
+	return nil
+}
+
+// teamCopy sends the message to each team member, encrypted to that member
+// alone, with a reply path into the case.
+func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject string, followUp bool) error {
+	team, err := m.p.o.Directory.Team(ctx)
+	if err != nil {
+		return fmt.Errorf("intake: team: %w", err)
+	}
+	if len(team) == 0 {
+		m.p.o.Log.Warn("intake: no team members to copy", "case", c.Ref)
+		return nil
+	}
+	op := m.opened
+	data := templates.Data{Project: m.p.o.Project, Now: m.now}
+	data.Case = caseData(c)
+	data.Message = templates.MessageData{
+		From: m.insp.From, Subject: templates.HeaderSafe(subject), Date: m.in.Received, MessageID: m.insp.MessageID,
+		Text: op.Text, Encrypted: op.Encrypted, Signed: op.Signer != "", SignedBy: op.Signer, FollowUp: followUp,
+	}
+	for _, a := range op.Attachments {
+		data.Message.Attachments = append(data.Message.Attachments, templates.HeaderSafe(a.Filename))
+	}
+	text, err := m.p.o.Texts.Render(TemplateTeamCopy, data)
+	if err != nil {
+		return fmt.Errorf("intake: render team copy: %w", err)
+	}
+	mail := OutMail{
+		Kind: "team-copy", CaseID: c.ID, NoticeID: fmt.Sprintf("team-copy-%s-%d", c.Ref, m.in.ID),
+		Subject: text.Subject, Body: text.Body, Encrypt: true, Auto: true,
+		Attachments: op.Attachments,
+		ReplyTo:     m.p.o.Project.TeamAddress,
+	}
+	if m.insp.MessageID != "" {
+		mail.References = []string{m.insp.MessageID}
+	}
+	for _, t := range team {
+		mail.Recipients = append(mail.Recipients, Recipient{Name: t.Name, Address: t.Address, Fingerprint: t.Fingerprint})
+	}
+	if _, err := m.p.o.Mailer.Enqueue(ctx, tx, mail); err != nil {
+		return fmt.Errorf("intake: enqueue team copy: %w", err)
+	}
+	return nil
+}
+
+// followUp appends the message to its case and copies it to the team.
+func (m *msgCtx) followUp(ctx context.Context, caseID int64, how string) error {
+	op := m.opened
+	subject := op.Subject
+	if subject == "" {
+		subject = m.insp.Subject
+	}
+	o := done(ClassFollowUp, "reply to case by "+how)
+	o.caseID = caseID
+	return m.finish(ctx, o, func(tx *sql.Tx, _ *outcome) error {
+		c, err := m.p.o.Cases.CaseByID(ctx, tx, caseID)
+		if err != nil {
+			return fmt.Errorf("intake: case %d: %w", caseID, err)
+		}
+		if err := m.p.o.Cases.AddMessage(ctx, tx, caseID, FollowUp{
+			Kind: "followup", Author: m.insp.From, MessageID: m.insp.MessageID, Subject: subject,
+			Text: op.Text, Attachments: op.Attachments, Encrypted: op.Encrypted, Received: m.in.Received,
+		}); err != nil {
+			return fmt.Errorf("intake: add follow-up to %s: %w", c.Ref, err)
+		}
+		return m.teamCopy(ctx, tx, c, subject, true)
+	})
+}
+
+func caseData(c CaseInfo) templates.CaseData {
+	return templates.CaseData{
+		Ref: c.Ref, State: c.State, Policy: c.Policy, EvaluateBy: c.EvaluateBy,
+		Lead: templates.Person{Name: c.LeadName},
+	}
+}
