@@ -94,17 +94,42 @@ func holds(k *Key, ids []uint64) bool {
 	return false
 }
 
+// MaxClockSkew is how far in the future a signature's creation time may be
+// (the sender's clock runs ahead) and still be checked as if made now.
+const MaxClockSkew = 5 * time.Minute
+
+// skewed returns the time to check a signature made at created: now, or
+// created when it lies at most MaxClockSkew ahead.
+func skewed(now, created time.Time) time.Time {
+	if created.After(now) && !created.After(now.Add(MaxClockSkew)) {
+		return created
+	}
+	return now
+}
+
 // readPGP decrypts (when encrypted) and verifies (when signed) one binary
 // OpenPGP message. The plaintext is returned only after the whole message
 // was read and its integrity check passed.
 func readPGP(bin []byte, decrypt *Key, verifiers []*Key, now time.Time, lim Limits) (*pgpResult, error) {
+	res, sp, err := readPGPAt(bin, decrypt, verifiers, now, lim)
+	if err == nil && sp != nil && res.sig != nil && res.sig.Err != nil {
+		if at := skewed(now, sp.CreationTime); !at.Equal(now) {
+			// The signature is from a clock slightly ahead: check it
+			// again as of its creation time.
+			res, _, err = readPGPAt(bin, decrypt, verifiers, at, lim)
+		}
+	}
+	return res, err
+}
+
+func readPGPAt(bin []byte, decrypt *Key, verifiers []*Key, now time.Time, lim Limits) (*pgpResult, *packet.Signature, error) {
 	ids, encrypted, err := scanPGP(bin, lim)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res := &pgpResult{encrypted: encrypted, encryptedTo: ids}
 	if encrypted && !holds(decrypt, ids) {
-		return res, fmt.Errorf("%w: encrypted to key IDs %s", ErrWrongKey, keyIDs(ids))
+		return res, nil, fmt.Errorf("%w: encrypted to key IDs %s", ErrWrongKey, keyIDs(ids))
 	}
 	keyring := entityList(append([]*Key{decrypt}, verifiers...)...)
 	cfg := baseConfig(now)
@@ -113,28 +138,28 @@ func readPGP(bin []byte, decrypt *Key, verifiers []*Key, now time.Time, lim Limi
 	md, err := openpgp.ReadMessage(bytes.NewReader(bin), keyring, nil, cfg)
 	if err != nil {
 		if errors.Is(err, pgperrors.ErrMessageTooLarge) {
-			return res, fmt.Errorf("%w: %v", ErrTooComplex, err)
+			return res, nil, fmt.Errorf("%w: %v", ErrTooComplex, err)
 		}
-		return res, fmt.Errorf("%w: %v", ErrDecrypt, err)
+		return res, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
 	plain, err := io.ReadAll(io.LimitReader(md.UnverifiedBody, maxPlain+1))
 	if err != nil {
 		if errors.Is(err, pgperrors.ErrMessageTooLarge) {
-			return res, fmt.Errorf("%w: %v", ErrTooComplex, err)
+			return res, nil, fmt.Errorf("%w: %v", ErrTooComplex, err)
 		}
-		return res, fmt.Errorf("%w: integrity check: %v", ErrDecrypt, err)
+		return res, nil, fmt.Errorf("%w: integrity check: %v", ErrDecrypt, err)
 	}
 	if int64(len(plain)) > maxPlain {
-		return res, fmt.Errorf("%w: plaintext larger than %d bytes", ErrTooComplex, maxPlain)
+		return res, nil, fmt.Errorf("%w: plaintext larger than %d bytes", ErrTooComplex, maxPlain)
 	}
 	if encrypted && !md.IsEncrypted {
-		return res, fmt.Errorf("%w: message was not decrypted", ErrDecrypt)
+		return res, nil, fmt.Errorf("%w: message was not decrypted", ErrDecrypt)
 	}
 	res.plain = plain
 	if md.IsSigned {
 		res.sig = onePassSignature(md, verifiers)
 	}
-	return res, nil
+	return res, md.Signature, nil
 }
 
 // onePassSignature describes the signature of a one-pass signed message
@@ -206,7 +231,8 @@ func verifyDetached(signed, sigBin []byte, verifiers []*Key, now time.Time) *Sig
 	if keys := keyring.KeysById(s.KeyID); len(keys) > 0 {
 		s.Fingerprint = fingerprintHex(keys[0].Entity.PrimaryKey.Fingerprint)
 	}
-	_, signer, err := openpgp.VerifyDetachedSignature(keyring, bytes.NewReader(signed), bytes.NewReader(sigBin), baseConfig(now))
+	at := skewed(now, sigs[0].CreationTime)
+	_, signer, err := openpgp.VerifyDetachedSignature(keyring, bytes.NewReader(signed), bytes.NewReader(sigBin), baseConfig(at))
 	switch {
 	case errors.Is(err, pgperrors.ErrUnknownIssuer):
 		s.Fingerprint = ""
