@@ -55,14 +55,14 @@ func armorPub(t testing.TB, k *crypto.Key) []byte {
 }
 
 type env struct {
-	t     testing.TB
-	db    *store.DB
-	clock *clock.Fake
-	dir   *Directory
-	ob    *Outbox
-	sink  *smtpsink.Sink
-	team  *crypto.Key
-	cfg   Config
+	t      testing.TB
+	db     *store.DB
+	clock  *clock.Fake
+	dir    *Directory
+	ob     *Outbox
+	sink   *smtpsink.Sink
+	team   *crypto.Key
+	cfg    Config
 	mu     sync.Mutex
 	events []Event
 }

@@ -27,7 +27,7 @@ func TestEnqueueSendDecrypt(t *testing.T) {
 		{Name: "No Key", Address: "nokey@distro-y.example"},
 	}
 	sk := e.enqueue(Mail{Kind: "embargo-notice", CaseID: 7, NoticeID: "case7/embargo/1", Encrypt: true, Auto: true,
-		Content: textContent("[SEC-2026-0007] Embargoed: RCE in parser", "Public date 2026-12-15 16:00 UTC."),
+		Content:      textContent("[SEC-2026-0007] Embargoed: RCE in parser", "Public date 2026-12-15 16:00 UTC."),
 		ValidThrough: t0.Add(21 * 24 * time.Hour), Recipients: rcpts})
 	if len(sk) != 2 || sk[0].Recipient.Address != "old@distro-x.example" || sk[1].Recipient.Address != "nokey@distro-y.example" {
 		t.Fatalf("skipped = %+v, want the expired key and the one without key", sk)
