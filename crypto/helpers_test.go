@@ -1,6 +1,9 @@
 package crypto
 
 import (
+	"io"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"strings"
 	"sync"
 	"testing"
@@ -32,3 +35,7 @@ func testKey(t testing.TB, name string) *Key {
 }
 
 const textEntityCRLF = "Content-Type: text/plain; charset=utf-8\r\n\r\nHello team,\r\nthe embargo ends Tuesday.\r\n"
+
+func armorWriter(w io.Writer) (io.WriteCloser, error) {
+	return armor.Encode(w, "PGP PRIVATE KEY BLOCK", nil)
+}

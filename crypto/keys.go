@@ -86,7 +86,9 @@ func GenerateKey(name, email string, opts GenerateOptions) (*Key, error) {
 func readEntity(data []byte) (*openpgp.Entity, error) {
 	var el openpgp.EntityList
 	var err error
-	if bytes.Contains(data, []byte("-----BEGIN PGP")) {
+	if n := bytes.Count(data, []byte("-----BEGIN PGP")); n > 1 {
+		return nil, fmt.Errorf("%w: %d armored blocks, want exactly one key", ErrMalformedKey, n)
+	} else if n == 1 {
 		el, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
 	} else {
 		el, err = openpgp.ReadKeyRing(bytes.NewReader(data))
