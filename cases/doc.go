@@ -1,0 +1,123 @@
+// Package cases keeps secgate's vulnerability cases: the case model and its
+// store, the lifecycle (state machine), the command grammar team members use
+// in signed mail, the authentication and authorisation of those mails, and
+// the append-only, hash-chained audit log.
+//
+// # Cases
+//
+// A report becomes a case with a human reference SEC-YYYY-NNNN, numbered per
+// year (OpenCase). The report, every follow-up, comment, note and reply, the
+// impact draft, the reporter's disclosure terms and all attachments are
+// stored encrypted to the team key (crypto's EncryptAtRest): a copy of the
+// SQLite file alone reveals no report text. Metadata (state, class, CVSS,
+// CVE, versions, fingerprints, times) is kept in clear for planning.
+//
+// The fix lead of a new case comes from the rota: members with Rota > 0 in
+// rota order (every member when nobody has a rota number), starting after
+// the lead the rota gave the previous case, skipping members who are away or
+// whose key is not usable.
+//
+// # Lifecycle
+//
+// The states are Kata's (they cover the other seeds' steps). A transition
+// not in this table is refused ("/status fix-released" on a new case):
+//
+//	from            to
+//	new             incomplete, confirmed, opinion, wontfix, invalid
+//	incomplete      confirmed, opinion, wontfix, invalid
+//	confirmed       incomplete, triaged, opinion, wontfix, invalid
+//	triaged         incomplete, cve-requested, opinion, wontfix, invalid
+//	cve-requested   fix-committed, opinion, wontfix, invalid
+//	fix-committed   fix-released
+//	fix-released    closed
+//	opinion         incomplete, confirmed, closed, wontfix, invalid
+//	closed          (final)
+//	wontfix         (final)
+//	invalid         (final)
+//
+// Why: Kata sets a report Incomplete while it is unclear whether it warrants
+// an advisory and back to Incomplete when the need is challenged (from
+// confirmed or triaged); Confirmed when the advisory is warranted; Triaged
+// once the impact description is drafted (so triaged requires /impact);
+// In Progress (here cve-requested, alias "in-progress") when the CVE is
+// requested; Fix committed when the downstream stakeholders got the embargo
+// notice (Knative's embargo list, KubeEdge's private distributors); Fix
+// released when all patches are merged; closed after the retrospective
+// (Knative). Opinion waits for a security note and may still turn into an
+// advisory (confirmed), end as wontfix/invalid, or close once the note is
+// out. Wontfix and invalid end the case; Knative requires the reporter to be
+// told in all cases, so the reporter gets a text on incomplete (Kata's
+// reception-incomplete message), wontfix and invalid.
+//
+// # Commands
+//
+// Team members act on a case by replying to any case mail with a signed
+// message (PGP/MIME, signed or signed-then-encrypted). The grammar follows
+// Prow's: one command per line, starting with "/" in the first column, read
+// only from the signed text. Quoted lines (">") are ignored, and so is
+// everything from a "-- " signature line down. The outer Subject never
+// carries commands. Lines that are not commands are kept as a comment on the
+// case. /impact, /reply and /note take a block: the rest of their line plus
+// the following lines up to a blank line, a quoted line or the next command
+// line. /list add may be followed by an armored public key. Parsing is
+// all-or-nothing: one unknown or invalid command, and nothing in the mail is
+// applied.
+//
+//	/case SEC-YYYY-NNNN        name the case (else: signed subject tag, outer subject tag, thread)
+//	/status STATE              move the case (table above; aliases in-progress, won't-fix)
+//	/class CLASS               Kata class A B1 B2 B3 C1 C2 D E Y Z
+//	/cvss VECTOR               CVSS 3.1 or 4.0; canonical vector, score and severity stored
+//	/cve CVE-YYYY-NNNN         the assigned CVE
+//	/advisory ID               GHSA-xxxx-xxxx-xxxx or the project's own ID (Config.AdvisoryPattern)
+//	/affected VERSIONS         affected versions (free text)
+//	/fixed VERSIONS            fixed versions (free text)
+//	/credit NAME               who is credited; /credit consent yes|no records the reporter's answer; /credit none
+//	/impact TEXT...            impact description draft (block)
+//	/reply TEXT...             text to the reporter, signed, encrypted when their key is known (block)
+//	/note TEXT...              internal note (block)
+//	/close [REASON]            fix-released -> closed
+//	/close invalid|wontfix|opinion [REASON]   side exits (the reporter is told on invalid and wontfix)
+//	/lead offer @MEMBER        hand-off, step 1 (the fix lead)
+//	/lead accept               hand-off, step 2 (the member offered); the gateway confirms to both (step 3)
+//	/lead take                 become the lead when the case has none, the lead released it (/lead release),
+//	                           offered it to you, or the rota skips the lead (away, removed, key unusable)
+//	/lead release              the lead agrees that anyone may /lead take
+//	/team add|remove @MEMBER   the case's fix team
+//	/log                       mail me the audit log (encrypted)
+//	/help                      mail me the vocabulary
+//	/disclose YYYY-MM-DD HH:MM ZONE [force: REASON]   plan public disclosure (Scheduler.Disclose)
+//	/notify                    send the embargo notice now (Scheduler.NotifyNow)
+//	/publish-now REASON        embargo broken: publish now (Scheduler.PublishNow)
+//	/list add LIST ADDRESS     add a recipient to an embargo list (key attached or pasted armored below)
+//	/list remove LIST ADDRESS  remove one
+//
+// @MEMBER is a member's name, the local part or whole of their address, or
+// their fingerprint. Roles: any member may use every command except /close,
+// /team, /disclose, /notify and /publish-now (the case's fix lead or a member
+// with role "lead"), /lead offer and /lead release (the fix lead) and /list
+// (role "lead").
+//
+// # Authentication
+//
+// HandleCommandMail acts only when every check passes: the signature
+// verifies and covers the whole content (Signature.Whole); the signer's
+// full fingerprint is a current team member's; that key is valid both at the
+// signature time and now; the signature was never seen before (replay table
+// with a UNIQUE signature ID: a replay is logged and gets no answer); its
+// creation time is within Config.SignatureMaxAge in the past and
+// Config.SignatureMaxSkew in the future; the outer From is the member's
+// address (or one of their key's); the mail names or threads to an existing
+// case; and the member's role allows each command. Every other mail is
+// refused, logged and answered (encrypted to the member) with the reason.
+// The changes, the audit events, the consumed signature and the answer
+// commit in one transaction.
+//
+// # Audit log
+//
+// Each case has an append-only log (UPDATE and DELETE are refused by
+// triggers). Every event records the actor (key fingerprint, "gateway" or
+// "reporter:ADDRESS"), action, detail, source Message-ID and time, and a
+// SHA-256 hash over those fields and the previous event's hash; VerifyAudit
+// checks the chain. Refusals concerning no known case go to the gateway log
+// (case ID 0). Details never carry report text.
+package cases
