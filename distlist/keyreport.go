@@ -1,0 +1,59 @@
+package distlist
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// KeyReport returns the weekly key report for the team: keys in use that
+// are unusable now, keys that expire within within (30 days when zero), and
+// addresses flagged for repeated bounces. It returns "" when there is
+// nothing to report.
+func (d *Directory) KeyReport(ctx context.Context, within time.Duration) (string, error) {
+	if within <= 0 {
+		within = 30 * 24 * time.Hour
+	}
+	now := d.clock.Now()
+	ks, err := d.CheckKeys(ctx, time.Time{})
+	if err != nil {
+		return "", err
+	}
+	var bad, soon []string
+	for _, k := range ks {
+		holders := strings.Join(k.Holders, ", ")
+		switch {
+		case k.Err != nil:
+			bad = append(bad, fmt.Sprintf("  %s (%s): %v", k.Fingerprint, holders, k.Err))
+		case !k.Expires.IsZero() && k.Expires.Before(now.Add(within)):
+			days := int(k.Expires.Sub(now).Hours() / 24)
+			soon = append(soon, fmt.Sprintf("  %s (%s): expires %s, in %d days", k.Fingerprint, holders,
+				k.Expires.UTC().Format("2006-01-02 15:04 UTC"), days))
+		}
+	}
+	flags, err := d.Flagged(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(bad)+len(soon)+len(flags) == 0 {
+		return "", nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Key report of %s\n", now.UTC().Format("2006-01-02"))
+	if len(bad) > 0 {
+		b.WriteString("\nKeys that cannot be used now (these recipients get nothing encrypted):\n")
+		b.WriteString(strings.Join(bad, "\n") + "\n")
+	}
+	if len(soon) > 0 {
+		fmt.Fprintf(&b, "\nKeys that expire within %d days (ask the holders for an updated key):\n", int(within.Hours()/24))
+		b.WriteString(strings.Join(soon, "\n") + "\n")
+	}
+	if len(flags) > 0 {
+		b.WriteString("\nAddresses that bounced repeatedly:\n")
+		for _, f := range flags {
+			fmt.Fprintf(&b, "  %s: %d hard bounces, last %s: %s\n", f.Address, f.HardBounce, f.Last.UTC().Format("2006-01-02"), f.LastReason)
+		}
+	}
+	return b.String(), nil
+}
