@@ -1,6 +1,8 @@
 package crypto
 
 import (
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"io"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -38,4 +40,9 @@ const textEntityCRLF = "Content-Type: text/plain; charset=utf-8\r\n\r\nHello tea
 
 func armorWriter(w io.Writer) (io.WriteCloser, error) {
 	return armor.Encode(w, "PGP PRIVATE KEY BLOCK", nil)
+}
+
+func clearsignEncode(w io.Writer, k *Key, cfg *packet.Config) (io.WriteCloser, error) {
+	sk, _ := k.entity.SigningKey(cfg.Now())
+	return clearsign.Encode(w, sk.PrivateKey, cfg)
 }
