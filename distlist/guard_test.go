@@ -1,0 +1,265 @@
+package distlist
+
+import (
+	"bytes"
+	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist/smtpsink"
+)
+
+// sealedFor builds a real message for rcpt the way Enqueue does.
+func sealedFor(t *testing.T, team, rcpt *crypto.Key, addr string) []byte {
+	t.Helper()
+	s, err := team.Sign(textContent("secret subject", "embargoed body"), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ent, err := s.SealFor(rcpt, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := compose(outer{From: "security@example.org", To: addr, Subject: "...", Date: t0, MessageID: "x@example.org"}, ent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// twoRecipients encrypts to two keys at once, which the crypto API cannot
+// do: the guard must catch it if it ever happens.
+func twoRecipients(t *testing.T, a, b *crypto.Key, addr string) []byte {
+	t.Helper()
+	var ents []*openpgp.Entity
+	for _, k := range []*crypto.Key{a, b} {
+		arm, _ := k.Public().ArmorPublic()
+		el, err := openpgp.ReadArmoredKeyRing(strings.NewReader(arm))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ents = append(ents, el[0])
+	}
+	var buf bytes.Buffer
+	aw, _ := armor.Encode(&buf, "PGP MESSAGE", nil)
+	w, err := openpgp.Encrypt(aw, ents, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("hello"))
+	w.Close()
+	aw.Close()
+	ent := "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\r\n\r\n" +
+		"--b\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\n" +
+		buf.String() + "\r\n--b--\r\n"
+	raw, _ := compose(outer{From: "security@example.org", To: addr, Subject: "...", Date: t0, MessageID: "x@example.org"}, []byte(ent))
+	return raw
+}
+
+func TestGuard(t *testing.T) {
+	team := testKey(t, "security@example.org", "x25519", false)
+	ka := testKey(t, "alice@distro-a.example", "x25519", false)
+	kb := testKey(t, "bob@distro-b.example", "rsa", false)
+	kidA, err := ka.EncryptionKeyID(t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const a = "alice@distro-a.example"
+	good := sealedFor(t, team, ka, a)
+	signedOnly, _ := team.Sign(textContent("secret subject", "embargoed body"), t0)
+	clear, _ := compose(outer{From: "security@example.org", To: a, Subject: "...", Date: t0, MessageID: "x@e"}, signedOnly.Entity())
+	tests := []struct {
+		name    string
+		raw     []byte
+		encrypt bool
+		keyID   uint64
+		ok      bool
+	}{
+		{"sealed to the recipient", good, true, kidA, true},
+		{"sealed to someone else", sealedFor(t, team, kb, a), true, kidA, false},
+		{"signed but not encrypted", clear, true, kidA, false},
+		{"signed, public row", clear, false, 0, true},
+		{"two PKESKs", twoRecipients(t, ka, kb, a), true, kidA, false},
+		{"Cc added", []byte("Cc: eve@x.example\r\n" + string(good)), true, kidA, false},
+		{"Bcc added on public row", []byte("Bcc: eve@x.example\r\n" + string(clear)), false, 0, false},
+		{"second To", []byte("To: eve@x.example\r\n" + string(good)), true, kidA, false},
+		{"To lists two", bytes.Replace(clear, []byte("To: "+a), []byte("To: "+a+", eve@x.example"), 1), false, 0, false},
+		{"To is someone else", sealedFor(t, team, ka, "eve@x.example"), true, kidA, false},
+		{"bare LF", append(bytes.Clone(good), "oops\n"...), true, kidA, false},
+		{"real subject outside", bytes.Replace(good, []byte("Subject: ..."), []byte("Subject: RCE in parser"), 1), true, kidA, false},
+		{"plain text", []byte("From: a@b\r\nTo: " + a + "\r\nSubject: ...\r\n\r\nthe embargoed text\r\n"), true, kidA, false},
+		{"no key ID", good, true, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := guard(tt.raw, a, tt.encrypt, tt.keyID)
+			if (err == nil) != tt.ok {
+				t.Fatalf("guard = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}
+
+// TestGuardStopsTamperedRow changes a stored row to clear text: the guard
+// refuses it, nothing reaches the server, the row fails, and an event says
+// it is a bug.
+func TestGuardStopsTamperedRow(t *testing.T) {
+	e := newEnv(t, smtpsink.Options{}, nil)
+	ka := testKey(t, "alice@distro-a.example", "x25519", false)
+	e.enqueue(Mail{Kind: "embargo-notice", NoticeID: "t", Encrypt: true, Content: textContent("s", "b"),
+		Recipients: []Recipient{{Address: "alice@distro-a.example", Key: ka.Public()}}})
+	if _, err := e.db.Writer().Exec(`UPDATE outbox SET raw = ? WHERE notice_id = 't'`,
+		[]byte("From: security@example.org\r\nTo: alice@distro-a.example\r\nSubject: ...\r\n\r\nembargoed text\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	r := e.rows("t")["alice@distro-a.example"]
+	if r.State != StateFailed || !strings.Contains(r.Reply, "guard") {
+		t.Fatalf("%+v", r)
+	}
+	if n := len(e.sink.Messages()); n != 0 {
+		t.Fatalf("sink got %d messages", n)
+	}
+	if ev := e.Events(); len(ev) != 1 || ev[0].Kind != EventGuard {
+		t.Fatalf("events %+v", ev)
+	}
+}
+
+// TestKeyRecheckedBeforeSending: a key revoked or replaced by an expired
+// copy after enqueue stops the row right before sending.
+func TestKeyRecheckedBeforeSending(t *testing.T) {
+	e := newEnv(t, smtpsink.Options{}, nil)
+	ka := testKey(t, "alice@distro-a.example", "x25519", false)
+	e.enqueue(Mail{Kind: "embargo-notice", NoticeID: "k", Encrypt: true, Content: textContent("s", "b"),
+		ValidThrough: t0.Add(48 * time.Hour), Recipients: []Recipient{{Address: "alice@distro-a.example", Key: ka.Public()}}})
+	// The key is fine at enqueue; two years later it would have to be valid
+	// through the notice date, which it is, but we move the clock past the
+	// ValidThrough and make the stored key one that expired.
+	old := testKey(t, "alice@distro-a.example", "x25519", true)
+	arm := armorPub(t, old)
+	if _, err := e.db.Writer().Exec(`UPDATE dir_key SET armored = ? WHERE fingerprint = ?`, string(arm), ka.Fingerprint()); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	r := e.rows("k")["alice@distro-a.example"]
+	if r.State != StateFailed || !strings.Contains(r.Reply, "not sent") {
+		t.Fatalf("%+v", r)
+	}
+	if len(e.sink.Messages()) != 0 {
+		t.Fatal("a message went out")
+	}
+	if ev := e.Events(); len(ev) != 1 || ev[0].Kind != EventKeyInvalid {
+		t.Fatalf("events %+v", ev)
+	}
+}
+
+// testSupport are packages that play the outside world in tests (a
+// reporter's mail client); they may send mail but no production file may
+// import them.
+var testSupport = []string{"internal/mailstack", "internal/gpgtest"}
+
+// TestNoOtherSMTPSender parses every non-test Go file of the repository and
+// proves that nothing but transmit (guard.go) calls an SMTP client's Data or
+// SendMail, and that net/smtp is not used at all. Test-support packages are
+// exempt only as long as no production file imports them.
+func TestNoOtherSMTPSender(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("repository root not found: %v", err)
+	}
+	fset := token.NewFileSet()
+	var files, allowed int
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "vendor") && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Errorf("parse %s: %v", path, err)
+			return nil
+		}
+		files++
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		support := false
+		for _, s := range testSupport {
+			support = support || strings.HasPrefix(rel, s+"/")
+		}
+		smtpNames := map[string]bool{}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			for _, s := range testSupport {
+				if p == "github.com/secgate/secgate/"+s && !support {
+					t.Errorf("%s imports the test-support package %s", rel, s)
+				}
+			}
+			if p == "net/smtp" {
+				t.Errorf("%s imports net/smtp: all mail must go through distlist", path)
+			}
+			if p == "github.com/emersion/go-smtp" || p == "net/smtp" {
+				name := "smtp"
+				if imp.Name != nil {
+					name = imp.Name.Name
+				}
+				smtpNames[name] = true
+			}
+		}
+		if len(smtpNames) == 0 || support {
+			return nil
+		}
+		var fn string
+		ast.Inspect(f, func(n ast.Node) bool {
+			if fd, ok := n.(*ast.FuncDecl); ok {
+				fn = fd.Name.Name
+			}
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			switch name := sel.Sel.Name; {
+			case name == "Data" && len(call.Args) == 0, name == "SendMail", name == "SendMailTLS", name == "LMTPData":
+				if rel == "distlist/guard.go" && fn == "transmit" && name == "Data" {
+					allowed++
+					return true
+				}
+				t.Errorf("%s: %s calls %s outside the guarded choke point", fset.Position(call.Pos()), fn, name)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allowed != 1 {
+		t.Errorf("found %d Data calls in transmit, want exactly 1", allowed)
+	}
+	if files < 10 {
+		t.Errorf("only %d files parsed", files)
+	}
+	_ = context.Background
+}
