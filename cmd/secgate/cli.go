@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strings"
+)
+
+// app is what a command runs with: its input and output streams and the
+// environment, injected so that tests run commands in-process.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// command is one entry of the subcommand table.
+type command struct {
+	Name    string // one or two words: "init", "config check"
+	Args    string // synopsis after the flags, e.g. "FILE"
+	Summary string // one line for `secgate help`
+	Run     func(ctx context.Context, a *app, c *command, args []string) error
+}
+
+// commands is the subcommand table, in the order `secgate help` lists it.
+func commands() []*command {
+	return []*command{
+		{Name: "demo", Summary: "run the whole disclosure process once, in-process, on an accelerated clock", Run: runDemoPlaceholder},
+		{Name: "init", Summary: "write a configuration, generate or import the team key, create the database", Run: runInit},
+		{Name: "config check", Summary: "validate a configuration file and what it points to, without starting", Run: runConfigCheck},
+		{Name: "config example", Summary: "print the annotated example configuration", Run: runConfigExample},
+		{Name: "config reference", Summary: "print the configuration reference (markdown)", Run: runConfigReference},
+		{Name: "backup", Args: "FILE", Summary: "write a consistent copy of the database to FILE, also while serve runs", Run: runBackup},
+		// ---- lead engineer: serve, case, outbox, quarantine, list, key,
+		// template and bench go here (replace the demo placeholder with
+		// runDemo). ----
+	}
+}
+
+// run dispatches args to a command and returns the exit code. Errors are
+// printed as one line; a panic is reported without a stack trace unless
+// SECGATE_TRACE is set.
+func run(ctx context.Context, args []string, a *app) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(a.stderr, "secgate: internal error: %v (please report it; set SECGATE_TRACE=1 for details)\n", r)
+			if a.getenv("SECGATE_TRACE") != "" {
+				a.stderr.Write(debug.Stack())
+			}
+			code = 1
+		}
+	}()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		if len(args) > 1 {
+			if c, _ := lookup(args[1:]); c != nil {
+				return run(ctx, append(strings.Fields(c.Name), "-h"), a)
+			}
+			fmt.Fprintf(a.stderr, "secgate: unknown command %q (see secgate help)\n", strings.Join(args[1:], " "))
+			return 1
+		}
+		usage(a.stdout)
+		return 0
+	}
+	c, rest := lookup(args)
+	if c == nil {
+		if subs := subcommands(args[0]); len(subs) > 0 {
+			fmt.Fprintf(a.stderr, "secgate: %s needs a subcommand: %s (see secgate help)\n", args[0], strings.Join(subs, ", "))
+		} else {
+			fmt.Fprintf(a.stderr, "secgate: unknown command %q (see secgate help)\n", args[0])
+		}
+		return 1
+	}
+	err := c.Run(ctx, a, c, rest)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	}
+	fmt.Fprintf(a.stderr, "secgate %s: %s\n", c.Name, oneLine(err))
+	return 1
+}
+
+// lookup finds the command named by the first one or two words of args.
+func lookup(args []string) (*command, []string) {
+	for n := min(2, len(args)); n >= 1; n-- {
+		name := strings.Join(args[:n], " ")
+		for _, c := range commands() {
+			if c.Name == name {
+				return c, args[n:]
+			}
+		}
+	}
+	return nil, nil
+}
+
+// subcommands lists the second words of the commands starting with group.
+func subcommands(group string) []string {
+	var subs []string
+	for _, c := range commands() {
+		if g, sub, ok := strings.Cut(c.Name, " "); ok && g == group {
+			subs = append(subs, sub)
+		}
+	}
+	return subs
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "secgate: mail gateway for coordinated vulnerability disclosure\n\nusage: secgate COMMAND [flags] [arguments]\n\ncommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-18s %s\n", c.Name, c.Summary)
+	}
+	fmt.Fprintf(w, "\nRun `secgate help COMMAND` for its flags. Most commands read -config FILE (default secgate.toml).\n")
+}
+
+// oneLine joins a multi-line error (errors.Join) into one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+// flagSet returns the flags of command c, with usage text.
+func (c *command) flagSet(a *app) *flag.FlagSet {
+	fs := flag.NewFlagSet("secgate "+c.Name, flag.ContinueOnError)
+	fs.Usage = func() {
+		out := fs.Output()
+		synopsis := "secgate " + c.Name + " [flags]"
+		if c.Args != "" {
+			synopsis += " " + c.Args
+		}
+		fmt.Fprintf(out, "usage: %s\n\n%s\n", synopsis, c.Summary)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintf(out, "\nflags:\n")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// configFlag adds the common -config flag.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "secgate.toml", "configuration `FILE`")
+}
+
+// jsonFlag adds the common -json (also --json) flag.
+func jsonFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("json", false, "print the result as JSON for scripts")
+}
+
+// parse parses flags and positional arguments in any order and checks the
+// number of positional arguments (nargs < 0: any number). -h prints the
+// command's usage to stdout and returns flag.ErrHelp.
+func (c *command) parse(a *app, fs *flag.FlagSet, args []string, nargs int) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(a.stdout)
+				fs.Usage()
+				return nil, flag.ErrHelp
+			}
+			return nil, fmt.Errorf("%v (see secgate help %s)", err, c.Name)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if nargs >= 0 && len(pos) != nargs {
+		want := "no arguments"
+		if nargs > 0 {
+			want = fmt.Sprintf("%d argument(s): %s", nargs, c.Args)
+		}
+		return nil, fmt.Errorf("want %s, got %q (see secgate help %s)", want, pos, c.Name)
+	}
+	fs.SetOutput(a.stderr)
+	return pos, nil
+}
+
+// printJSON writes v as indented JSON to stdout.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// newLogger returns the logger of a command for a configured level.
+func (a *app) newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// loadConfig loads and validates the configuration at path, with a hint
+// when the file does not exist.
+func loadConfig(path string) (*Config, error) {
+	cfg, err := LoadConfig(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w (create one with secgate init, or pass -config FILE)", err)
+	}
+	return cfg, err
+}
+
+// runDemoPlaceholder stands in for the demo until it is built.
+func runDemoPlaceholder(ctx context.Context, a *app, c *command, args []string) error {
+	fs := c.flagSet(a)
+	if _, err := c.parse(a, fs, args, -1); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, `secgate demo will run one vulnerability report through the whole process,
+in-process and on an accelerated clock: an encrypted report in, the
+acknowledgement and team copies out, signed team commands, the embargo
+notice to distributors, the public announcement, and a printed timeline.
+`)
+	return errors.New("not built yet")
+}

@@ -1,0 +1,588 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/secgate/secgate/crypto"
+)
+
+// Config is the schema of secgate's one configuration file. Every field has
+// a `toml` tag (its key) and a `doc` tag (one sentence for the generated
+// reference and the annotated example); an `example` tag gives the value
+// shown in the example when the default is empty. Durations are
+// time.Duration and must be written as strings ("72h"). Relative paths are
+// relative to the directory of the configuration file.
+type Config struct {
+	Gateway GatewayConfig `toml:"gateway" doc:"The gateway itself: the domain and team address it serves and where it keeps its data."`
+	TeamKey TeamKeyConfig `toml:"team_key" doc:"The team's OpenPGP key, which signs everything the gateway sends and decrypts what it receives. The passphrase never goes in this file."`
+	IMAP    IMAPConfig    `toml:"imap" doc:"The mailbox the gateway reads reports and team mail from."`
+	SMTP    SMTPConfig    `toml:"smtp" doc:"The submission server the gateway sends through."`
+	Metrics MetricsConfig `toml:"metrics" doc:"Health endpoint and Prometheus metrics."`
+
+	// ---- Package configurations: added here by the lead engineer. ----
+	// Each is the package's own Config (toml and doc tags on every field,
+	// defaults from its DefaultConfig/WithDefaults, called in
+	// DefaultConfig below; checks in Config.Validate). For example:
+	//
+	//	Intake   intake.Config   `toml:"intake" doc:"..."`
+	//	Distlist distlist.Config `toml:"distlist" doc:"..."`
+	//	Cases    cases.Config    `toml:"cases" doc:"..."`
+	//	Schedule schedule.Config `toml:"schedule" doc:"..."`
+	// ---- end of package configurations ----
+
+	// File is the configuration file and Dir its directory; LoadConfig
+	// resolves relative paths against Dir.
+	File string `toml:"-"`
+	Dir  string `toml:"-"`
+}
+
+// GatewayConfig is the [gateway] section.
+type GatewayConfig struct {
+	Domain   string `toml:"domain" doc:"Mail domain the gateway serves." example:"example.org"`
+	Team     string `toml:"team" doc:"The security team's public address, where reports arrive (usually security@ the domain)." example:"security@example.org"`
+	DataDir  string `toml:"data_dir" doc:"Directory for the gateway's data (advisories and other artifacts); created by secgate init."`
+	Database string `toml:"database" doc:"SQLite database file holding cases, the audit log, the outbox and inbound mail."`
+	LogLevel string `toml:"log_level" doc:"Log level: debug, info, warn or error. Message bodies and credentials are never logged."`
+}
+
+// TeamKeyConfig is the [team_key] section.
+type TeamKeyConfig struct {
+	Path           string `toml:"path" doc:"Armored private team key, locked with the passphrase; keep it readable by the gateway only (0600)."`
+	PassphraseFile string `toml:"passphrase_file" doc:"File whose first line is the key's passphrase; set this or passphrase_env."`
+	PassphraseEnv  string `toml:"passphrase_env" doc:"Environment variable holding the key's passphrase; set this or passphrase_file."`
+}
+
+// TLS modes of [imap] and [smtp].
+const (
+	TLSImplicit      = "tls"            // TLS from the first byte (993, 465)
+	TLSStartTLS      = "starttls"       // STARTTLS on the plain port (143, 587)
+	TLSPlainLoopback = "plain-loopback" // no TLS; only to a loopback address
+)
+
+var tlsModes = []string{TLSImplicit, TLSStartTLS, TLSPlainLoopback}
+
+// IMAPConfig is the [imap] section.
+type IMAPConfig struct {
+	Address      string `toml:"address" doc:"IMAP server as host:port." example:"imap.example.org:993"`
+	User         string `toml:"user" doc:"Login name of the security mailbox." example:"security@example.org"`
+	PasswordFile string `toml:"password_file" doc:"File whose first line is the IMAP password." example:"imap.pass"`
+	TLS          string `toml:"tls" doc:"Transport security: tls, starttls, or plain-loopback (no TLS, only to a loopback address)."`
+}
+
+// SMTPConfig is the [smtp] section.
+type SMTPConfig struct {
+	Address      string `toml:"address" doc:"Submission server as host:port." example:"smtp.example.org:587"`
+	User         string `toml:"user" doc:"Login name for AUTH PLAIN." example:"security@example.org"`
+	PasswordFile string `toml:"password_file" doc:"File whose first line is the SMTP password." example:"smtp.pass"`
+	TLS          string `toml:"tls" doc:"Transport security: starttls, tls, or plain-loopback (no TLS, only to a loopback address)."`
+	Parallel     int    `toml:"parallel" doc:"Number of SMTP connections used in parallel for outgoing mail (1 to 64)."`
+}
+
+// MetricsConfig is the [metrics] section.
+type MetricsConfig struct {
+	Listen string `toml:"listen" doc:"Loopback host:port serving /healthz and /metrics; empty disables both."`
+}
+
+// DefaultConfig returns the defaults of every field.
+func DefaultConfig() Config {
+	return Config{
+		Gateway: GatewayConfig{
+			DataDir:  "data",
+			Database: "data/secgate.db",
+			LogLevel: "info",
+		},
+		TeamKey: TeamKeyConfig{
+			Path:          "data/team-key.asc",
+			PassphraseEnv: "SECGATE_PASSPHRASE",
+		},
+		IMAP:    IMAPConfig{TLS: TLSImplicit},
+		SMTP:    SMTPConfig{TLS: TLSStartTLS, Parallel: 4},
+		Metrics: MetricsConfig{Listen: "127.0.0.1:9464"},
+	}
+}
+
+// ConfigError is a problem in a configuration file, located as precisely
+// as possible.
+type ConfigError struct {
+	File string // the file, as given
+	Line int    // 0 when unknown
+	Key  string // dotted key, e.g. "imap.tls"; "" for syntax errors
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Key != "" {
+		b.WriteString(": " + e.Key)
+	}
+	b.WriteString(": " + e.Msg)
+	return b.String()
+}
+
+// LoadConfig reads, decodes and validates the configuration file at path
+// and makes its relative paths absolute. It does not look at the files the
+// configuration names; CheckFiles does.
+func LoadConfig(path string) (*Config, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	cfg, err := ParseConfig(path, text)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
+	}
+	cfg.File = path
+	cfg.resolve(abs)
+	return cfg, nil
+}
+
+// ParseConfig decodes and validates the text of a configuration file; name
+// is used in errors. Relative paths are left as written.
+func ParseConfig(name string, text []byte) (*Config, error) {
+	cfg := DefaultConfig()
+	md, err := toml.Decode(string(text), &cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &ConfigError{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+		}
+		return nil, &ConfigError{File: name, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
+	}
+	lines := keyLines(text)
+	var errs []error
+	for _, k := range md.Undecoded() {
+		key := k.String()
+		// A key inside an unknown table is reported with its table.
+		if parent := k[:len(k)-1]; len(parent) > 0 && slices.ContainsFunc(md.Undecoded(), func(u toml.Key) bool { return u.String() == parent.String() }) {
+			continue
+		}
+		msg := "unknown key"
+		if last := strings.ToLower(k[len(k)-1]); last == "passphrase" || last == "password" {
+			msg = "unknown key: secrets never go in the configuration; use a *_file or *_env setting"
+		}
+		errs = append(errs, &ConfigError{File: name, Line: lines.find(key), Key: key, Msg: msg})
+	}
+	// BurntSushi/toml decodes `timeout = 25` as 25ns: durations must be
+	// strings.
+	for _, k := range md.Keys() {
+		if t := fieldType(reflect.TypeOf(cfg), k); t == durationType && md.Type(k...) != "String" {
+			errs = append(errs, &ConfigError{File: name, Line: lines.find(k.String()), Key: k.String(),
+				Msg: fmt.Sprintf("duration must be a string such as \"30s\", \"15m\" or \"72h\", not a TOML %s", strings.ToLower(md.Type(k...)))})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	for _, e := range cfg.Validate() {
+		e.File = name
+		e.Line = lines.find(e.Key)
+		errs = append(errs, e)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &cfg, nil
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// fieldType returns the Go type of the field that key decodes into, or nil.
+func fieldType(t reflect.Type, key toml.Key) reflect.Type {
+	for _, part := range key {
+		for t.Kind() == reflect.Slice || t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+		f, ok := fieldByKey(t, part)
+		if !ok {
+			return nil
+		}
+		t = f.Type
+	}
+	return t
+}
+
+// fieldByKey finds the struct field whose toml key is name.
+func fieldByKey(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		if tomlKey(f) == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// tomlKey is the key a field is decoded from ("" when it is skipped).
+func tomlKey(f reflect.StructField) string {
+	tag := f.Tag.Get("toml")
+	if tag == "-" {
+		return ""
+	}
+	if name, _, _ := strings.Cut(tag, ","); name != "" {
+		return name
+	}
+	return f.Name
+}
+
+// keyLines maps dotted keys to the line they are set on.
+type lineIndex map[string]int
+
+// keyLines scans TOML text for table headers and key assignments. It is a
+// best effort (multi-line strings may confuse it); an unknown line is 0.
+func keyLines(text []byte) lineIndex {
+	idx := lineIndex{}
+	table := ""
+	sc := bufio.NewScanner(strings.NewReader(string(text)))
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "" || line[0] == '#':
+			continue
+		case strings.HasPrefix(line, "[[") || strings.HasPrefix(line, "["):
+			h := strings.TrimLeft(line, "[")
+			if i := strings.Index(h, "]"); i >= 0 {
+				h = h[:i]
+			}
+			table = normKey(h)
+			if _, ok := idx[table]; !ok && table != "" {
+				idx[table] = n
+			}
+		default:
+			k, _, ok := strings.Cut(line, "=")
+			if !ok {
+				continue
+			}
+			key := normKey(k)
+			if table != "" {
+				key = table + "." + key
+			}
+			if _, ok := idx[key]; !ok {
+				idx[key] = n
+			}
+		}
+	}
+	return idx
+}
+
+func normKey(k string) string {
+	parts := strings.Split(k, ".")
+	for i, p := range parts {
+		parts[i] = strings.Trim(strings.TrimSpace(p), `"'`)
+	}
+	return strings.Join(parts, ".")
+}
+
+// find returns the line of key, or of its closest enclosing table.
+func (idx lineIndex) find(key string) int {
+	for key != "" {
+		if n, ok := idx[key]; ok {
+			return n
+		}
+		i := strings.LastIndex(key, ".")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return 0
+}
+
+// Validate checks the values of the configuration without touching the
+// file system. Each problem names its key.
+func (c *Config) Validate() []*ConfigError {
+	var errs []*ConfigError
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &ConfigError{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	g := c.Gateway
+	if g.Domain == "" {
+		bad("gateway.domain", "required")
+	} else if !validDomain(g.Domain) {
+		bad("gateway.domain", "%q is not a domain name", g.Domain)
+	}
+	if g.Team == "" {
+		bad("gateway.team", "required")
+	} else if err := validAddress(g.Team); err != nil {
+		bad("gateway.team", "%v", err)
+	}
+	if g.DataDir == "" {
+		bad("gateway.data_dir", "required")
+	}
+	if g.Database == "" {
+		bad("gateway.database", "required")
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, g.LogLevel) {
+		bad("gateway.log_level", "%q is not one of debug, info, warn, error", g.LogLevel)
+	}
+
+	k := c.TeamKey
+	if k.Path == "" {
+		bad("team_key.path", "required")
+	}
+	switch {
+	case k.PassphraseFile == "" && k.PassphraseEnv == "":
+		bad("team_key", "set passphrase_file or passphrase_env")
+	case k.PassphraseFile != "" && k.PassphraseEnv != "":
+		bad("team_key.passphrase_env", "set passphrase_file or passphrase_env, not both")
+	}
+
+	checkServer := func(section, addr, user, pwFile, tls string) {
+		if addr == "" {
+			bad(section+".address", "required")
+		} else if host, err := hostPort(addr); err != nil {
+			bad(section+".address", "%v", err)
+		} else if tls == TLSPlainLoopback && !isLoopback(host) {
+			bad(section+".tls", "plain-loopback needs a loopback address, not %q: use tls or starttls", host)
+		}
+		if !slices.Contains(tlsModes, tls) {
+			bad(section+".tls", "%q is not one of tls, starttls, plain-loopback", tls)
+		}
+		if user == "" {
+			bad(section+".user", "required")
+		}
+		if pwFile == "" {
+			bad(section+".password_file", "required")
+		}
+	}
+	checkServer("imap", c.IMAP.Address, c.IMAP.User, c.IMAP.PasswordFile, c.IMAP.TLS)
+	checkServer("smtp", c.SMTP.Address, c.SMTP.User, c.SMTP.PasswordFile, c.SMTP.TLS)
+	if c.SMTP.Parallel < 1 || c.SMTP.Parallel > 64 {
+		bad("smtp.parallel", "%d is out of range 1 to 64", c.SMTP.Parallel)
+	}
+
+	if l := c.Metrics.Listen; l != "" {
+		if host, err := hostPort(l); err != nil {
+			bad("metrics.listen", "%v", err)
+		} else if !isLoopback(host) {
+			bad("metrics.listen", "%q is not a loopback address: metrics are served on loopback only", host)
+		}
+	}
+
+	// ---- Package configurations: the lead adds their checks here, e.g.
+	// if err := c.Intake.Validate(); err != nil { bad("intake", "%v", err) }
+	return errs
+}
+
+// resolve makes every relative path absolute against dir.
+func (c *Config) resolve(dir string) {
+	c.Dir = dir
+	for _, p := range []*string{&c.Gateway.DataDir, &c.Gateway.Database, &c.TeamKey.Path, &c.TeamKey.PassphraseFile, &c.IMAP.PasswordFile, &c.SMTP.PasswordFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+}
+
+// CheckFiles checks what the configuration points to: the data directory,
+// the key and password files, the passphrase variable. getenv reads the
+// environment.
+func (c *Config) CheckFiles(getenv func(string) string) []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &ConfigError{File: c.File, Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if fi, err := os.Stat(c.Gateway.DataDir); err != nil {
+		bad("gateway.data_dir", "%v", err)
+	} else if !fi.IsDir() {
+		bad("gateway.data_dir", "%s is not a directory", c.Gateway.DataDir)
+	}
+	if fi, err := os.Stat(filepath.Dir(c.Gateway.Database)); err != nil || !fi.IsDir() {
+		bad("gateway.database", "directory of %s does not exist", c.Gateway.Database)
+	}
+	readable := func(key, path string, private bool) {
+		if path == "" {
+			return
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			bad(key, "%v", err)
+			return
+		}
+		if fi.IsDir() {
+			bad(key, "%s is a directory", path)
+			return
+		}
+		if private && fi.Mode().Perm()&0o077 != 0 {
+			bad(key, "%s is readable by others (mode %04o); chmod 600 it", path, fi.Mode().Perm())
+		}
+	}
+	readable("team_key.path", c.TeamKey.Path, true)
+	readable("team_key.passphrase_file", c.TeamKey.PassphraseFile, true)
+	readable("imap.password_file", c.IMAP.PasswordFile, true)
+	readable("smtp.password_file", c.SMTP.PasswordFile, true)
+	if v := c.TeamKey.PassphraseEnv; v != "" && getenv(v) == "" {
+		bad("team_key.passphrase_env", "environment variable %s is not set", v)
+	}
+	return errs
+}
+
+// Passphrase returns the team key's passphrase from its file or variable.
+func (c *Config) Passphrase(getenv func(string) string) ([]byte, error) {
+	if c.TeamKey.PassphraseFile != "" {
+		return readSecretFile(c.TeamKey.PassphraseFile)
+	}
+	v := getenv(c.TeamKey.PassphraseEnv)
+	if v == "" {
+		return nil, fmt.Errorf("team_key.passphrase_env: environment variable %s is not set", c.TeamKey.PassphraseEnv)
+	}
+	return []byte(v), nil
+}
+
+// readSecretFile returns the first line of a passphrase or password file.
+func readSecretFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read secret: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return nil, fmt.Errorf("read secret: %s: first line is empty", path)
+	}
+	return []byte(line), nil
+}
+
+func hostPort(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("%q is not host:port", addr)
+	}
+	if host == "" || port == "" {
+		return "", fmt.Errorf("%q is not host:port", addr)
+	}
+	return host, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func validDomain(d string) bool {
+	if len(d) > 253 || !strings.Contains(d, ".") {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validAddress accepts a bare address (local@domain), no display name.
+func validAddress(s string) error {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return fmt.Errorf("%q is not a bare mail address (local@domain)", s)
+	}
+	_, domain, _ := strings.Cut(s, "@")
+	if !validDomain(domain) {
+		return fmt.Errorf("%q: %q is not a domain name", s, domain)
+	}
+	return nil
+}
+
+// checkResult is the outcome of config check, also printed as JSON.
+type checkResult struct {
+	File        string   `json:"file"`
+	OK          bool     `json:"ok"`
+	Problems    []string `json:"problems,omitempty"`
+	Fingerprint string   `json:"team_key_fingerprint,omitempty"`
+}
+
+func runConfigCheck(ctx context.Context, a *app, c *command, args []string) error {
+	fs := c.flagSet(a)
+	path := configFlag(fs)
+	asJSON := jsonFlag(fs)
+	if _, err := c.parse(a, fs, args, 0); err != nil {
+		return err
+	}
+	res := checkResult{File: *path}
+	var problems []error
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		problems = append(problems, err)
+	} else {
+		problems = append(problems, cfg.CheckFiles(a.getenv)...)
+		if len(problems) == 0 {
+			fpr, err := checkTeamKey(cfg, a.getenv)
+			if err != nil {
+				problems = append(problems, err)
+			}
+			res.Fingerprint = fpr
+		}
+	}
+	for _, p := range problems {
+		// errors.Join of several ConfigErrors: one problem per line.
+		res.Problems = append(res.Problems, strings.Split(p.Error(), "\n")...)
+	}
+	res.OK = len(res.Problems) == 0
+	if *asJSON {
+		if err := a.printJSON(res); err != nil {
+			return err
+		}
+	} else if res.OK {
+		fmt.Fprintf(a.stdout, "%s: OK (team key %s)\n", *path, res.Fingerprint)
+	} else {
+		for _, p := range res.Problems {
+			fmt.Fprintln(a.stdout, p)
+		}
+	}
+	if !res.OK {
+		return fmt.Errorf("%s: %d problem(s)", *path, len(res.Problems))
+	}
+	return nil
+}
+
+// checkTeamKey unlocks the team key and checks it is usable now.
+func checkTeamKey(cfg *Config, getenv func(string) string) (string, error) {
+	pass, err := cfg.Passphrase(getenv)
+	if err != nil {
+		return "", err
+	}
+	key, err := crypto.LoadPrivateKey(cfg.TeamKey.Path, pass)
+	if err != nil {
+		return "", fmt.Errorf("team_key.path: %w", err)
+	}
+	if err := key.Check(time.Now()); err != nil {
+		return key.Fingerprint(), fmt.Errorf("team_key.path: team key %s: %w", key.Fingerprint(), err)
+	}
+	return key.Fingerprint(), nil
+}

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/store"
+)
+
+// initResult is what init reports, also as JSON.
+type initResult struct {
+	Config      string `json:"config"`
+	Database    string `json:"database"`
+	KeyFile     string `json:"team_key"`
+	PublicFile  string `json:"team_public_key"`
+	Fingerprint string `json:"fingerprint"`
+	Imported    bool   `json:"imported"`
+	PublicKey   string `json:"public_key"`
+}
+
+func runInit(ctx context.Context, a *app, c *command, args []string) error {
+	fs := c.flagSet(a)
+	path := configFlag(fs)
+	asJSON := jsonFlag(fs)
+	domain := fs.String("domain", "", "mail `DOMAIN` the gateway serves (required)")
+	team := fs.String("team", "", "team `ADDRESS` (default security@DOMAIN)")
+	name := fs.String("name", "", "`NAME` in the team key's user ID (default \"DOMAIN security team\")")
+	passFile := fs.String("passphrase-file", "", "`FILE` whose first line is the team key's passphrase")
+	passEnv := fs.String("passphrase-env", "", "environment `VARIABLE` holding the passphrase (default SECGATE_PASSPHRASE)")
+	algo := fs.String("algo", "x25519", "key algorithm of a generated key: x25519 (curve25519) or rsa")
+	bits := fs.Int("bits", 3072, "RSA key size: 3072 or 4096")
+	importKey := fs.String("import", "", "import this armored private key `FILE` instead of generating one")
+	imapAddr := fs.String("imap", "", "IMAP server host:port (default imap.DOMAIN:993)")
+	smtpAddr := fs.String("smtp", "", "submission server host:port (default smtp.DOMAIN:587)")
+	force := fs.Bool("force", false, "overwrite an existing configuration file (never the key or the database)")
+	if _, err := c.parse(a, fs, args, 0); err != nil {
+		return err
+	}
+	if *domain == "" {
+		return errors.New("-domain is required (see secgate help init)")
+	}
+	if *passFile != "" && *passEnv != "" {
+		return errors.New("give -passphrase-file or -passphrase-env, not both")
+	}
+	if *algo != "x25519" && *algo != "curve25519" && *algo != "rsa" {
+		return fmt.Errorf("-algo %q: want x25519 or rsa", *algo)
+	}
+	if *algo == "rsa" && *bits != 3072 && *bits != 4096 {
+		return fmt.Errorf("-bits %d: want 3072 or 4096", *bits)
+	}
+	if _, err := os.Stat(*path); err == nil && !*force {
+		return fmt.Errorf("%s exists; use -force to overwrite it (the key and database are kept)", *path)
+	}
+
+	cfg := DefaultConfig()
+	cfg.Gateway.Domain = *domain
+	cfg.Gateway.Team = *team
+	if cfg.Gateway.Team == "" {
+		cfg.Gateway.Team = "security@" + *domain
+	}
+	if *passFile != "" {
+		cfg.TeamKey.PassphraseFile, cfg.TeamKey.PassphraseEnv = *passFile, ""
+	} else if *passEnv != "" {
+		cfg.TeamKey.PassphraseEnv = *passEnv
+	}
+	cfg.IMAP.Address = *imapAddr
+	if cfg.IMAP.Address == "" {
+		cfg.IMAP.Address = "imap." + *domain + ":993"
+	}
+	cfg.SMTP.Address = *smtpAddr
+	if cfg.SMTP.Address == "" {
+		cfg.SMTP.Address = "smtp." + *domain + ":587"
+	}
+	cfg.IMAP.User, cfg.SMTP.User = cfg.Gateway.Team, cfg.Gateway.Team
+	cfg.IMAP.PasswordFile, cfg.SMTP.PasswordFile = "imap.pass", "smtp.pass"
+	if errs := cfg.Validate(); len(errs) > 0 {
+		var all []error
+		for _, e := range errs {
+			e.File = *path
+			all = append(all, e)
+		}
+		return errors.Join(all...)
+	}
+
+	// Work on a copy with absolute paths; the file keeps relative ones.
+	dir, err := filepath.Abs(filepath.Dir(*path))
+	if err != nil {
+		return err
+	}
+	abs := cfg
+	if *passFile != "" && !filepath.IsAbs(*passFile) {
+		// A relative -passphrase-file is relative to where init runs;
+		// the configuration stores it relative to its own directory.
+		p, err := filepath.Abs(*passFile)
+		if err != nil {
+			return err
+		}
+		if rel, err := filepath.Rel(dir, p); err == nil {
+			cfg.TeamKey.PassphraseFile = rel
+		} else {
+			cfg.TeamKey.PassphraseFile = p
+		}
+		abs.TeamKey.PassphraseFile = p
+	}
+	abs.resolve(dir)
+	pass, err := abs.Passphrase(a.getenv)
+	if err != nil {
+		return fmt.Errorf("%w (the passphrase locks the team key)", err)
+	}
+	if len(pass) < 12 {
+		return errors.New("the passphrase is shorter than 12 characters")
+	}
+	if _, err := os.Stat(abs.TeamKey.Path); err == nil {
+		return fmt.Errorf("team key %s exists; move it away first (it is never overwritten)", abs.TeamKey.Path)
+	}
+	if err := os.MkdirAll(abs.Gateway.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs.TeamKey.Path), 0o700); err != nil {
+		return fmt.Errorf("create key directory: %w", err)
+	}
+
+	res := initResult{Config: *path, Database: abs.Gateway.Database, KeyFile: abs.TeamKey.Path}
+	var key *crypto.Key
+	if *importKey != "" {
+		armored, err := os.ReadFile(*importKey)
+		if err != nil {
+			return fmt.Errorf("import key: %w", err)
+		}
+		key, err = crypto.ParsePrivateKey(armored, pass)
+		if err != nil {
+			return fmt.Errorf("import key %s (it must be unlocked by the same passphrase, or unprotected): %w", *importKey, err)
+		}
+		res.Imported = true
+	} else {
+		keyName := *name
+		if keyName == "" {
+			keyName = *domain + " security team"
+		}
+		a := strings.TrimPrefix(*algo, "curve")
+		if a == "25519" {
+			a = "x25519"
+		}
+		key, err = crypto.GenerateKey(keyName, cfg.Gateway.Team, crypto.GenerateOptions{Algorithm: a, Bits: *bits, Created: time.Now()})
+		if err != nil {
+			return fmt.Errorf("generate team key: %w", err)
+		}
+	}
+	if err := key.Check(time.Now()); err != nil {
+		return fmt.Errorf("team key %s: %w", key.Fingerprint(), err)
+	}
+	locked, err := key.ArmorPrivate(pass)
+	if err != nil {
+		return fmt.Errorf("lock team key: %w", err)
+	}
+	public, err := key.ArmorPublic()
+	if err != nil {
+		return fmt.Errorf("export public key: %w", err)
+	}
+	res.Fingerprint, res.PublicKey = key.Fingerprint(), public
+	if err := writeNew(abs.TeamKey.Path, []byte(locked), 0o600); err != nil {
+		return fmt.Errorf("write team key: %w", err)
+	}
+	res.PublicFile = strings.TrimSuffix(abs.TeamKey.Path, ".asc") + ".pub.asc"
+	if err := os.WriteFile(res.PublicFile, []byte(public), 0o644); err != nil {
+		return fmt.Errorf("write public key: %w", err)
+	}
+
+	db, err := store.Open(ctx, abs.Gateway.Database)
+	if err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	if err := os.Chmod(abs.Gateway.Database, 0o600); err != nil {
+		return err
+	}
+
+	header := exampleHeader + "#\n# Written by secgate init. Still to do: put the IMAP and SMTP passwords in\n# imap.pass and smtp.pass (mode 0600), check the server addresses, then run\n# secgate config check.\n"
+	if err := writeConfigFile(*path, &cfg, header); err != nil {
+		return err
+	}
+
+	if *asJSON {
+		return a.printJSON(res)
+	}
+	verb := "generated"
+	if res.Imported {
+		verb = "imported"
+	}
+	fmt.Fprintf(a.stdout, "wrote %s\ncreated database %s\n%s team key %s\n  private (locked): %s\n  public:           %s\n\nPublish this key (fingerprint %s) where reporters find it, e.g. on your security page:\n\n%s\n",
+		*path, res.Database, verb, res.Fingerprint, res.KeyFile, res.PublicFile, res.Fingerprint, public)
+	fmt.Fprintf(a.stdout, "Next: write the IMAP and SMTP passwords to imap.pass and smtp.pass (chmod 600), then run\n  secgate config check -config %s\n", *path)
+	return nil
+}
+
+// writeNew creates path with data; it fails if path exists.
+func writeNew(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
+}
+
+// writeConfigFile writes the annotated configuration atomically.
+func writeConfigFile(path string, cfg *Config, header string) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("write configuration: %w", err)
+	}
+	err = writeExampleConfig(f, cfg, header)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write configuration: %w", err)
+	}
+	return nil
+}
