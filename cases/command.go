@@ -203,12 +203,8 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 		return refuse(refusal{reason: "the mail has no commands and no text.", to: &member})
 	}
 
-	// Authorisation, then all or nothing.
-	for _, c := range s.cmds {
-		if err := s.authorize(c); err != nil {
-			return refuse(refusal{reason: fmt.Sprintf("line %d %q: %v", c.Line, short(c.Raw), err), to: &member})
-		}
-	}
+	// Authorisation (each command as the mail's earlier commands leave the
+	// case: "/lead take" then "/team add") and application, all or nothing.
 	return s.apply(ctx)
 }
 
@@ -247,6 +243,9 @@ func (s *session) apply(ctx context.Context) error {
 	for i := range s.cmds {
 		c := &s.cmds[i]
 		n := len(s.done)
+		if err := s.authorize(*c); err != nil {
+			return failed(c, err)
+		}
 		if err := s.run(ctx, c); err != nil {
 			return failed(c, err)
 		}

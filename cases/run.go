@@ -106,7 +106,8 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		}
 		if cmd.Args[0] == "add" {
 			if slices.ContainsFunc(c.Team, func(f string) bool { return strings.EqualFold(f, m.Fingerprint) }) {
-				return fmt.Errorf("%s is already on the fix team", m.Name)
+				s.extra = append(s.extra, m.Name+" was already on the fix team")
+				return nil
 			}
 			c.Team = append(c.Team, m.Fingerprint)
 			did("%s <%s> added to the fix team", m.Name, m.Address)
