@@ -45,6 +45,7 @@ type Override struct {
 	EvaluationDeadline    *time.Duration `toml:"evaluation_deadline" doc:"See Policy.evaluation_deadline."`
 	FixDeadline           *time.Duration `toml:"fix_deadline" doc:"See Policy.fix_deadline."`
 	FixDeadlineWhat       *string        `toml:"fix_deadline_what" doc:"See Policy.fix_deadline_what."`
+	FixDoneState          *string        `toml:"fix_done_state" doc:"See Policy.fix_done_state."`
 	ReminderLead          *time.Duration `toml:"reminder_lead" doc:"See Policy.reminder_lead."`
 	RetrospectiveFrom     *time.Duration `toml:"retrospective_from" doc:"See Policy.retrospective_from."`
 	RetrospectiveTo       *time.Duration `toml:"retrospective_to" doc:"See Policy.retrospective_to."`
@@ -170,6 +171,9 @@ func (o Override) apply(p *Policy) {
 	}
 	if o.FixDeadlineWhat != nil {
 		p.FixDeadlineWhat = *o.FixDeadlineWhat
+	}
+	if o.FixDoneState != nil {
+		p.FixDoneState = *o.FixDoneState
 	}
 	if o.SlowBelow != nil {
 		p.SlowBelow = *o.SlowBelow

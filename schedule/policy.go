@@ -24,6 +24,7 @@ type Policy struct {
 	EvaluationDeadline time.Duration `toml:"evaluation_deadline" doc:"Time from reception within which the report must be evaluated (0: none)."`
 	FixDeadline        time.Duration `toml:"fix_deadline" doc:"Time from reception within which the fix must be developed or released (0: none)."`
 	FixDeadlineWhat    string        `toml:"fix_deadline_what" doc:"What the fix deadline asks for, as shown in reminders (\"release the fix\")."`
+	FixDoneState       string        `toml:"fix_done_state" doc:"Case state that meets the fix deadline: fix-committed or fix-released."`
 	ReminderLead       time.Duration `toml:"reminder_lead" doc:"How long before a deadline the lead is reminded (0: only when missed)."`
 
 	RetrospectiveFrom time.Duration `toml:"retrospective_from" doc:"Start of the retrospective window after disclosure; the reminder is sent then (0: no retrospective)."`
@@ -50,6 +51,7 @@ var presets = map[string]Policy{
 		EvaluationDeadline: 7 * Day,
 		FixDeadline:        28 * Day,
 		FixDeadlineWhat:    "release the fix",
+		FixDoneState:       "fix-released",
 		ReminderLead:       2 * Day,
 		RetrospectiveFrom:  1 * Day,
 		RetrospectiveTo:    3 * Day,
@@ -65,6 +67,7 @@ var presets = map[string]Policy{
 		PreReleaseNotice:      Day,
 		FixDeadline:           14 * Day,
 		FixDeadlineWhat:       "fix it (or consider solving it in the open)",
+		FixDoneState:          "fix-committed",
 		ReminderLead:          2 * Day,
 		DisclosureTime:        "00:00",
 		Weekdays:              []string{"Tue", "Wed", "Thu"},
@@ -79,6 +82,7 @@ var presets = map[string]Policy{
 		PreReleaseNotice: Day,
 		FixDeadline:      7 * Day,
 		FixDeadlineWhat:  "develop the fix",
+		FixDoneState:     "fix-committed",
 		ReminderLead:     2 * Day,
 		SlowBelow:        4.0,
 		SemiPublicBelow:  7.0,
@@ -121,6 +125,11 @@ func (p Policy) Check() error {
 	}
 	if p.RetrospectiveTo < p.RetrospectiveFrom {
 		errs = append(errs, "retrospective_to is before retrospective_from")
+	}
+	switch p.FixDoneState {
+	case "", "fix-committed", "fix-released":
+	default:
+		errs = append(errs, fmt.Sprintf("fix_done_state %q: want fix-committed or fix-released", p.FixDoneState))
 	}
 	if _, _, err := p.disclosureTime(); err != nil {
 		errs = append(errs, err.Error())

@@ -162,8 +162,8 @@ func TestParseT0(t *testing.T) {
 		{"2026-12-15 16:00 Local", "", ErrUnknownZone},
 		{"2026-12-15 16:00 ../../etc/passwd", "", ErrUnknownZone},
 		{"2026-12-15 16:00 +15:00", "", ErrUnknownZone},
-		{"2026-03-29 02:30 Europe/Berlin", "", ErrBadTime},      // skipped by DST
-		{"2026-10-25 02:30 Europe/Berlin", "", ErrUnknownZone},  // happens twice
+		{"2026-03-29 02:30 Europe/Berlin", "", ErrBadTime},       // skipped by DST
+		{"2026-10-25 02:30 Europe/Berlin", "", ErrUnknownZone},   // happens twice
 		{"2026-10-25 02:30 +01:00", "2026-10-25T01:30:00Z", nil}, // disambiguated
 		{"2026-12-15 16:00", "", ErrBadTime},
 		{"2026-13-15 16:00 UTC", "", ErrBadTime},

@@ -1,0 +1,454 @@
+package schedule
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
+)
+
+// Directory is the part of distlist.Directory the scheduler uses.
+type Directory interface {
+	Team(ctx context.Context) ([]distlist.Member, error)
+	List(ctx context.Context, name string) (*distlist.List, error)
+}
+
+// Outbox is the part of distlist.Outbox the scheduler uses. If it also has
+// a Kick method, the scheduler calls it after committing mail.
+type Outbox interface {
+	Enqueue(ctx context.Context, tx *sql.Tx, m distlist.Mail) ([]distlist.Skipped, error)
+}
+
+// Cases is the part of cases.Workflow the scheduler uses.
+type Cases interface {
+	GetTx(ctx context.Context, tx *sql.Tx, id int64) (*cases.Case, error)
+	List(ctx context.Context, opts cases.ListOptions) ([]*cases.Case, error)
+	Audit(ctx context.Context, tx *sql.Tx, caseID int64, actor, action, detail, sourceMsgID string) error
+	Alert(ctx context.Context, tx *sql.Tx, caseID int64, subject, text string) error
+}
+
+// StateSetter is implemented by a Cases that lets the scheduler move a case
+// along when a timeline step happens: fix-committed once the embargo notice
+// is out, fix-released once the announcement is. Without it the scheduler
+// only records the steps in the audit log.
+type StateSetter interface {
+	SetState(ctx context.Context, tx *sql.Tx, caseID int64, to cases.State, actor, detail string) error
+}
+
+// Options builds a Scheduler.
+type Options struct {
+	DB          *store.DB
+	Directory   Directory
+	Outbox      Outbox
+	Cases       Cases // may be set later with SetCases (the workflow is built with the scheduler)
+	Templates   *templates.Set
+	Project     templates.Project
+	TeamAddress string // From of every mail
+	Clock       clock.Clock
+	Logger      *slog.Logger
+	Config      Config
+}
+
+// Scheduler plans disclosures and runs their timelines. It implements
+// cases.Scheduler.
+type Scheduler struct {
+	db       *store.DB
+	dir      Directory
+	out      Outbox
+	tmpl     *templates.Set
+	project  templates.Project
+	from     string
+	clock    clock.Clock
+	log      *slog.Logger
+	cfg      Config
+	policies map[string]Policy
+	wake     chan struct{}
+
+	mu    sync.Mutex
+	cases Cases
+}
+
+var _ cases.Scheduler = (*Scheduler)(nil)
+
+// New returns a Scheduler.
+func New(o Options) (*Scheduler, error) {
+	if o.DB == nil || o.Directory == nil || o.Outbox == nil || o.Templates == nil {
+		return nil, errors.New("schedule: DB, Directory, Outbox and Templates are required")
+	}
+	if o.TeamAddress == "" {
+		return nil, errors.New("schedule: TeamAddress is required")
+	}
+	cfg := o.Config.WithDefaults()
+	ps, err := cfg.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	s := &Scheduler{db: o.DB, dir: o.Directory, out: o.Outbox, tmpl: o.Templates, project: o.Project,
+		from: o.TeamAddress, clock: o.Clock, log: o.Logger, cfg: cfg, policies: ps,
+		wake: make(chan struct{}, 1), cases: o.Cases}
+	if s.clock == nil {
+		s.clock = clock.Real{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.project.TeamAddress == "" {
+		s.project.TeamAddress = o.TeamAddress
+	}
+	return s, nil
+}
+
+// SetCases injects the case workflow.
+func (s *Scheduler) SetCases(c Cases) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cases = c
+}
+
+func (s *Scheduler) casesOrErr() (Cases, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cases == nil {
+		return nil, errors.New("schedule: no case workflow (call SetCases)")
+	}
+	return s.cases, nil
+}
+
+// Policy returns the named policy ("" is the configured default).
+func (s *Scheduler) Policy(name string) (Policy, error) {
+	if name == "" {
+		name = s.cfg.Policy
+	}
+	p, ok := s.policies[name]
+	if !ok {
+		return Policy{}, fmt.Errorf("schedule: %w %q", ErrUnknownPolicy, name)
+	}
+	return p, nil
+}
+
+// Kick wakes the job loop; call it after committing a transaction in which
+// Disclose, NotifyNow or PublishNow ran.
+func (s *Scheduler) Kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheduler) kickOutbox() {
+	if k, ok := s.out.(interface{ Kick() }); ok {
+		k.Kick()
+	}
+}
+
+func (s *Scheduler) now() time.Time { return s.clock.Now().UTC().Truncate(time.Millisecond) }
+
+// plannable are the states from which a disclosure may be planned.
+var plannable = map[cases.State]bool{
+	cases.StateConfirmed: true, cases.StateTriaged: true, cases.StateCVERequested: true, cases.StateFixCommitted: true,
+}
+
+func checkPlannable(c *cases.Case) error {
+	if !plannable[c.State] {
+		return fmt.Errorf("schedule: %w: %s is %s; a disclosure needs a confirmed case (confirmed, triaged, cve-requested or fix-committed)",
+			ErrState, c.Ref, c.State)
+	}
+	return nil
+}
+
+// readiness checks what the embargo notice needs: an impact description,
+// affected and fixed versions, and a key valid through t0 for every
+// distributor. keyProblems are forceable, missing is not.
+func (s *Scheduler) readiness(ctx context.Context, c *cases.Case, now, t0 time.Time) (missing, keyProblems []string, err error) {
+	if c.Impact == "" {
+		missing = append(missing, "no impact description (/impact)")
+	}
+	if c.Affected == "" {
+		missing = append(missing, "affected versions not set (/affected)")
+	}
+	if c.Fixed == "" {
+		missing = append(missing, "fixed versions not set (/fixed)")
+	}
+	l, err := s.dir.List(ctx, s.cfg.EmbargoList)
+	if errors.Is(err, distlist.ErrNotFound) {
+		return missing, []string{fmt.Sprintf("the embargo list %q does not exist: nobody would be notified", s.cfg.EmbargoList)}, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("schedule: readiness of %s: %w", c.Ref, err)
+	}
+	for _, r := range l.Recipients {
+		switch {
+		case r.Key == nil:
+			keyProblems = append(keyProblems, fmt.Sprintf("%s has no key", r.Address))
+		default:
+			if err := r.Key.CheckThrough(now, t0); err != nil {
+				keyProblems = append(keyProblems, fmt.Sprintf("%s: key %s is not valid through %s (%v)",
+					r.Address, r.Key.Fingerprint(), t0.UTC().Format(layoutUTC), err))
+			}
+		}
+	}
+	return missing, keyProblems, nil
+}
+
+// Disclose plans (or re-plans) the public disclosure of c at t0 inside tx.
+// force, when not empty, is the reason to override the policy (and key
+// problems of distributors); it is recorded in the audit log. It returns
+// the plan as text for the command answer. A step already due (the embargo
+// notice, or the change notice of a re-plan) is carried out in tx.
+func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 time.Time, force, actor string) (string, error) {
+	cs, err := s.casesOrErr()
+	if err != nil {
+		return "", err
+	}
+	if err := checkPlannable(c); err != nil {
+		return "", err
+	}
+	pol, err := s.Policy(c.Policy)
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	old, err := loadPlan(ctx, tx, c.ID)
+	if err != nil {
+		return "", err
+	}
+	if old != nil && !old.Published.IsZero() {
+		return "", fmt.Errorf("schedule: %w: %s was already published on %s", ErrState, c.Ref, old.Published.Format(layoutUTC))
+	}
+	var notified time.Time
+	if old != nil {
+		notified = old.Notified
+	}
+	tl, err := pol.Plan(now, t0, notified, force, PlanInfo{Received: c.Received, CVSSScore: c.CVSSScore})
+	if err != nil {
+		return "", err
+	}
+	missing, keyProblems, err := s.readiness(ctx, c, now, tl.T0)
+	if err != nil {
+		return "", err
+	}
+	if len(missing) > 0 {
+		return "", &ReadinessError{Missing: append(missing, keyProblems...)}
+	}
+	if len(keyProblems) > 0 {
+		if tl.Forced == "" {
+			return "", &ReadinessError{Missing: keyProblems, Forceable: true}
+		}
+		for _, k := range keyProblems {
+			tl.Warnings = append(tl.Warnings, "forced despite: "+k)
+		}
+	}
+
+	p := &plan{CaseID: c.ID, Policy: pol.Name, Generation: 1}
+	if old != nil {
+		*p = *old
+		p.Generation = old.Generation + 1
+		p.PreviousT0 = old.T0
+		if _, err := cancelPending(ctx, tx, c.ID, fmt.Sprintf("re-planned by %s", actor), now); err != nil {
+			return "", err
+		}
+	}
+	p.Policy, p.T0, p.NoticeAt, p.PreRelease, p.RetroFrom, p.RetroTo, p.Forced =
+		pol.Name, tl.T0, tl.Notice, tl.PreRelease, tl.RetroFrom, tl.RetroTo, tl.Forced
+	if err := savePlan(ctx, tx, p, now); err != nil {
+		return "", err
+	}
+	var jobs []*Job
+	add := func(kind string, due time.Time, d JobDetail) {
+		if !due.IsZero() {
+			jobs = append(jobs, &Job{CaseID: c.ID, Kind: kind, Generation: p.Generation, Due: due, Detail: d})
+		}
+	}
+	if tl.Notified {
+		add(JobEmbargoChange, now, JobDetail{Reason: tl.Forced, Previous: store.Millis(p.PreviousT0), Actor: actor})
+	} else {
+		add(JobEmbargoNotice, maxTime(tl.Notice, now), JobDetail{Actor: actor})
+	}
+	add(JobPreReleaseNotice, tl.PreRelease, JobDetail{})
+	add(JobAnnouncement, tl.T0, JobDetail{})
+	add(JobRetrospective, tl.RetroFrom, JobDetail{})
+	for _, j := range jobs {
+		if err := insertJob(ctx, tx, j, now); err != nil {
+			return "", err
+		}
+	}
+	detail := fmt.Sprintf("T0 %s, policy %s, embargo notice %s", tl.T0.Format(layoutUTC), pol.Name, tl.Notice.Format(layoutUTC))
+	if old != nil {
+		detail = fmt.Sprintf("re-planned from %s: %s", old.T0.Format(layoutUTC), detail)
+	}
+	if tl.Forced != "" {
+		detail += "; FORCED: " + tl.Forced
+		for _, v := range tl.Overridden {
+			detail += "; overrides: " + v
+		}
+	}
+	if err := cs.Audit(ctx, tx, c.ID, actor, "disclose", detail, ""); err != nil {
+		return "", err
+	}
+	c.DiscloseAt = tl.T0
+	// Carry out what is due now in the caller's transaction.
+	for _, j := range jobs {
+		if j.Due.After(now) {
+			continue
+		}
+		if _, _, err := s.runClaimed(ctx, tx, cs, j.ID, c); err != nil {
+			return "", err
+		}
+	}
+	s.Kick()
+	tz := s.cfg.LeadDefaultTZ
+	if team, err := s.dir.Team(ctx); err == nil {
+		if m, ok := memberByFpr(team, c.Lead); ok && m.TZ != "" {
+			tz = m.TZ
+		}
+	}
+	return tl.Text(c.Ref, tz, now), nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// NotifyNow sends the embargo notice of c's planned disclosure now, inside
+// tx (again, if it went out already: distributors added since get it, and
+// the others a second copy).
+func (s *Scheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *cases.Case, actor string) error {
+	cs, err := s.casesOrErr()
+	if err != nil {
+		return err
+	}
+	if err := checkPlannable(c); err != nil {
+		return err
+	}
+	p, err := loadPlan(ctx, tx, c.ID)
+	if err != nil {
+		return err
+	}
+	if p == nil || !p.Published.IsZero() {
+		return fmt.Errorf("schedule: %w: plan it first with /disclose DATE TIME ZONE", ErrNoPlan)
+	}
+	now := s.now()
+	if !p.T0.After(now) {
+		return fmt.Errorf("schedule: %w: the disclosure time %s has passed", ErrPast, p.T0.Format(layoutUTC))
+	}
+	missing, _, err := s.readiness(ctx, c, now, p.T0)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return &ReadinessError{Missing: missing}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE schedule_job SET state = 'cancelled', result = ?, finished = ?
+		WHERE case_id = ? AND state = 'pending' AND kind = 'embargo-notice'`, "sent early by /notify", store.Millis(now), c.ID); err != nil {
+		return fmt.Errorf("schedule: notify: %w", err)
+	}
+	j := &Job{CaseID: c.ID, Kind: JobEmbargoNotice, Generation: p.Generation, Due: now, Detail: JobDetail{Actor: actor, Reason: "/notify"}}
+	if err := insertJob(ctx, tx, j, now); err != nil {
+		return err
+	}
+	detail := "embargo notice sent now"
+	if pol, err := s.Policy(p.Policy); err == nil {
+		if v := pol.Violations(now, p.T0); len(v) > 0 {
+			detail += "; outside the policy: " + v[0]
+		}
+	}
+	if err := cs.Audit(ctx, tx, c.ID, actor, "notify", detail, ""); err != nil {
+		return err
+	}
+	if _, _, err := s.runClaimed(ctx, tx, cs, j.ID, c); err != nil {
+		return err
+	}
+	s.Kick()
+	return nil
+}
+
+// PublishNow breaks the embargo of c inside tx: it cancels every pending
+// notice, tells the distributors that the embargo is over and why (if they
+// had been told of it), sends the announcement to the public lists, writes
+// the artifacts and records it all.
+func (s *Scheduler) PublishNow(ctx context.Context, tx *sql.Tx, c *cases.Case, reason, actor string) error {
+	cs, err := s.casesOrErr()
+	if err != nil {
+		return err
+	}
+	if reason == "" {
+		return fmt.Errorf("schedule: %w: /publish-now REASON", ErrNoReason)
+	}
+	if c.Terminal() || c.State == cases.StateFixReleased {
+		return fmt.Errorf("schedule: %w: %s is %s", ErrState, c.Ref, c.State)
+	}
+	now := s.now()
+	p, err := loadPlan(ctx, tx, c.ID)
+	if err != nil {
+		return err
+	}
+	pol, err := s.Policy(c.Policy)
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		p = &plan{CaseID: c.ID, Policy: pol.Name}
+	}
+	if !p.Published.IsZero() {
+		return fmt.Errorf("schedule: %w: %s was already published on %s", ErrState, c.Ref, p.Published.Format(layoutUTC))
+	}
+	n, err := cancelPending(ctx, tx, c.ID, "embargo broken: "+reason, now)
+	if err != nil {
+		return err
+	}
+	p.Generation++
+	if !p.T0.IsZero() {
+		p.PreviousT0 = p.T0
+	}
+	p.T0, p.Broken, p.PreRelease = now, reason, time.Time{}
+	if p.NoticeAt.IsZero() {
+		p.NoticeAt = now
+	}
+	p.RetroFrom, p.RetroTo = time.Time{}, time.Time{}
+	if pol.RetrospectiveFrom > 0 {
+		p.RetroFrom, p.RetroTo = now.Add(pol.RetrospectiveFrom), now.Add(max(pol.RetrospectiveTo, pol.RetrospectiveFrom))
+	}
+	if err := savePlan(ctx, tx, p, now); err != nil {
+		return err
+	}
+	if err := cs.Audit(ctx, tx, c.ID, actor, "publish-now", fmt.Sprintf("embargo broken: %s; %d pending steps cancelled", reason, n), ""); err != nil {
+		return err
+	}
+	var jobs []*Job
+	if !p.Notified.IsZero() {
+		jobs = append(jobs, &Job{Kind: JobEmbargoChange, Due: now, Detail: JobDetail{Reason: reason, Previous: store.Millis(p.PreviousT0), Actor: actor}})
+	}
+	jobs = append(jobs, &Job{Kind: JobAnnouncement, Due: now, Detail: JobDetail{Reason: reason, Actor: actor}})
+	if !p.RetroFrom.IsZero() {
+		jobs = append(jobs, &Job{Kind: JobRetrospective, Due: p.RetroFrom})
+	}
+	for _, j := range jobs {
+		j.CaseID, j.Generation = c.ID, p.Generation
+		if err := insertJob(ctx, tx, j, now); err != nil {
+			return err
+		}
+	}
+	c.DiscloseAt = now
+	for _, j := range jobs {
+		if j.Due.After(now) {
+			continue
+		}
+		if _, _, err := s.runClaimed(ctx, tx, cs, j.ID, c); err != nil {
+			return err
+		}
+	}
+	s.Kick()
+	return nil
+}

@@ -1,0 +1,239 @@
+package schedule
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
+)
+
+// Mail kinds the scheduler enqueues. Notices to distributors are always
+// encrypted (the outbox refuses them otherwise).
+const (
+	MailEmbargoNotice    = "embargo-notice"
+	MailPreReleaseNotice = "prerelease-notice"
+	MailAnnouncement     = "announcement"
+	MailReminder         = "reminder"
+)
+
+func memberByFpr(team []distlist.Member, fpr string) (distlist.Member, bool) {
+	if fpr == "" {
+		return distlist.Member{}, false
+	}
+	for _, m := range team {
+		if strings.EqualFold(m.Fingerprint, fpr) {
+			return m, true
+		}
+	}
+	return distlist.Member{}, false
+}
+
+// data fills the template data of a case's timeline texts.
+func (s *Scheduler) data(c *cases.Case, team []distlist.Member, p *plan, now time.Time) templates.Data {
+	d := templates.Data{Project: s.project, Now: now}
+	d.Case = templates.CaseData{
+		Ref: c.Ref, State: string(c.State), Class: c.Class, Policy: c.Policy,
+		CVSSVector: c.CVSSVector, CVSSScore: c.CVSSScore, Severity: c.Severity, CVE: c.CVE, Advisory: c.Advisory,
+		Affected: c.Affected, Fixed: c.Fixed, Credit: c.Credit, CreditConsent: c.CreditConsent == cases.ConsentYes,
+		Impact: c.Impact, Received: c.Received, DiscloseAt: c.DiscloseAt,
+	}
+	if pol, err := s.Policy(c.Policy); err == nil && !c.Received.IsZero() {
+		if pol.EvaluationDeadline > 0 {
+			d.Case.EvaluateBy = c.Received.Add(pol.EvaluationDeadline)
+		}
+		if pol.FixDeadline > 0 {
+			d.Case.FixBy = c.Received.Add(pol.FixDeadline)
+		}
+	}
+	if m, ok := memberByFpr(team, c.Lead); ok {
+		d.Case.Lead = templates.Person{Name: m.Name, Address: m.Address, Fingerprint: m.Fingerprint, TZ: m.TZ}
+	}
+	if p != nil {
+		d.Case.DiscloseAt = p.T0
+		d.Case.Embargoed = p.Published.IsZero()
+		d.Plan = templates.PlanData{
+			T0: p.T0, Previous: p.PreviousT0, EmbargoNotice: p.NoticeAt, PreRelease: p.PreRelease,
+			RetroFrom: p.RetroFrom, RetroTo: p.RetroTo, LeadTZ: d.Case.Lead.TZ, Forced: p.Forced,
+		}
+		if !p.Published.IsZero() && p.Broken == "" {
+			d.Plan.PreRelease = time.Time{}
+		}
+	}
+	return d
+}
+
+// send renders a template and enqueues it in tx. Recipients the outbox
+// skips are reported to the lead (cases Alert).
+func (s *Scheduler) send(ctx context.Context, tx *sql.Tx, cs Cases, c *cases.Case, kind, notice, tmpl string, d templates.Data,
+	to []distlist.Recipient, encrypt bool, validThrough time.Time, atts ...attachment) (sent int, skipped []distlist.Skipped, err error) {
+	if len(to) == 0 {
+		return 0, nil, nil
+	}
+	txt, err := s.tmpl.Render(tmpl, d)
+	if err != nil {
+		return 0, nil, err
+	}
+	sk, err := s.out.Enqueue(ctx, tx, distlist.Mail{
+		Kind:     kind,
+		CaseID:   c.ID,
+		NoticeID: notice,
+		Content: crypto.Content{
+			Subject: templates.HeaderSafe(txt.Subject),
+			From:    s.from,
+			Entity:  entity(txt.Body, notice, atts...),
+		},
+		Encrypt:      encrypt,
+		ValidThrough: validThrough,
+		Recipients:   to,
+		Auto:         true,
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(sk) > 0 {
+		if err := s.alertSkipped(ctx, tx, cs, c, d, txt.Subject, sk); err != nil {
+			return 0, nil, err
+		}
+	}
+	return len(to) - len(sk), sk, nil
+}
+
+func (s *Scheduler) alertSkipped(ctx context.Context, tx *sql.Tx, cs Cases, c *cases.Case, d templates.Data, subject string, sk []distlist.Skipped) error {
+	d.Message.Subject = subject
+	d.Skipped = nil
+	for _, x := range sk {
+		d.Skipped = append(d.Skipped, templates.SkippedData{Name: x.Recipient.Name, Address: x.Recipient.Address, Reason: x.Reason})
+	}
+	txt, err := s.tmpl.Render(templates.SkippedRecipients, d)
+	if err != nil {
+		return err
+	}
+	return cs.Alert(ctx, tx, c.ID, txt.Subject, txt.Body)
+}
+
+func noticeID(c *cases.Case, j Job) string {
+	return fmt.Sprintf("%s-%s-%d", c.Ref, j.Kind, j.ID)
+}
+
+// notifyDistributors sends an embargo, pre-release, change or broken
+// notice to the embargo list, encrypted to each distributor, with the
+// disclosure time as an iCalendar attachment (except when broken).
+func (s *Scheduler) notifyDistributors(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c *cases.Case, p *plan, tmpl string, now time.Time) (int, int, error) {
+	l, err := s.dir.List(ctx, s.cfg.EmbargoList)
+	if errors.Is(err, distlist.ErrNotFound) {
+		s.log.Warn("schedule: no embargo list", "list", s.cfg.EmbargoList, "case", c.Ref)
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	team, err := s.dir.Team(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	d := s.data(c, team, p, now)
+	if j.Detail.Previous != 0 {
+		d.Plan.Previous = store.Time(j.Detail.Previous)
+	}
+	d.Reason = j.Detail.Reason
+	if tmpl == templates.EmbargoBroken {
+		d.Reason = p.Broken
+		d.Case.DiscloseAt = d.Plan.Previous
+	}
+	var atts []attachment
+	validThrough := p.T0
+	if tmpl == templates.EmbargoBroken {
+		validThrough = time.Time{}
+	} else {
+		summary := fmt.Sprintf("%s %s public disclosure (embargo ends)", s.project.Name, c.Ref)
+		if c.CVE != "" {
+			summary += " " + c.CVE
+		}
+		atts = append(atts, attachment{
+			Filename:    "disclosure-" + c.Ref + ".ics",
+			ContentType: "text/calendar; charset=utf-8; method=PUBLISH",
+			Data:        ICS(c.Ref+"-disclosure@secgate", p.Generation, p.T0, now, strings.TrimSpace(summary), "Embargoed until this time. Do not publish before."),
+		})
+	}
+	kind := MailEmbargoNotice
+	if j.Kind == JobPreReleaseNotice {
+		kind = MailPreReleaseNotice
+	}
+	n, sk, err := s.send(ctx, tx, cs, c, kind, noticeID(c, j), tmpl, d, l.Recipients, true, validThrough, atts...)
+	return n, len(sk), err
+}
+
+// announce sends the public announcement to every public list (signed, not
+// encrypted unless the list is) and writes the artifacts.
+func (s *Scheduler) announce(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c *cases.Case, p *plan, now time.Time) (lists, files []string, err error) {
+	team, err := s.dir.Team(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := s.data(c, team, p, now)
+	d.Plan.T0 = now // the time it actually goes out
+	d.Case.Embargoed = false
+	for _, name := range s.cfg.PublicLists {
+		l, err := s.dir.List(ctx, name)
+		if errors.Is(err, distlist.ErrNotFound) {
+			s.log.Warn("schedule: public list missing", "list", name, "case", c.Ref)
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, _, err := s.send(ctx, tx, cs, c, MailAnnouncement, noticeID(c, j)+"-"+name, templates.Announcement, d,
+			l.Recipients, l.Encrypt, time.Time{}); err != nil {
+			return nil, nil, err
+		}
+		lists = append(lists, name)
+	}
+	if s.cfg.ArtifactsDir != "" {
+		fs, err := BuildArtifacts(s.cfg.Artifacts, s.tmpl, d, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		paths, err := WriteArtifacts(s.cfg.ArtifactsDir, fs)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, p := range paths {
+			files = append(files, p[strings.LastIndexByte(p, '/')+1:])
+		}
+	}
+	if len(lists) == 0 {
+		lists = []string{"(no public list)"}
+	}
+	return lists, files, nil
+}
+
+// leadRecipients are the case's lead, or the whole team when it has none.
+func leadRecipients(team []distlist.Member, c *cases.Case) []distlist.Recipient {
+	if m, ok := memberByFpr(team, c.Lead); ok && !m.Away {
+		return []distlist.Recipient{{Name: m.Name, Address: m.Address, Key: m.Key}}
+	}
+	var to []distlist.Recipient
+	for _, m := range team {
+		to = append(to, distlist.Recipient{Name: m.Name, Address: m.Address, Key: m.Key})
+	}
+	return to
+}
+
+func (s *Scheduler) remindLead(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c *cases.Case, p *plan, now time.Time) error {
+	team, err := s.dir.Team(ctx)
+	if err != nil {
+		return err
+	}
+	d := s.data(c, team, p, now)
+	_, _, err = s.send(ctx, tx, cs, c, MailReminder, noticeID(c, j), templates.Retrospective, d,
+		leadRecipients(team, c), true, now)
+	return err
+}
