@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -161,39 +163,11 @@ func LoadConfig(path string) (*Config, error) {
 // is used in errors. Relative paths are left as written.
 func ParseConfig(name string, text []byte) (*Config, error) {
 	cfg := DefaultConfig()
-	md, err := toml.Decode(string(text), &cfg)
+	lines, err := decodeStrict(name, text, &cfg)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &ConfigError{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
-		}
-		return nil, &ConfigError{File: name, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
+		return nil, err
 	}
-	lines := keyLines(text)
 	var errs []error
-	for _, k := range md.Undecoded() {
-		key := k.String()
-		// A key inside an unknown table is reported with its table.
-		if parent := k[:len(k)-1]; len(parent) > 0 && slices.ContainsFunc(md.Undecoded(), func(u toml.Key) bool { return u.String() == parent.String() }) {
-			continue
-		}
-		msg := "unknown key"
-		if last := strings.ToLower(k[len(k)-1]); last == "passphrase" || last == "password" {
-			msg = "unknown key: secrets never go in the configuration; use a *_file or *_env setting"
-		}
-		errs = append(errs, &ConfigError{File: name, Line: lines.find(key), Key: key, Msg: msg})
-	}
-	// BurntSushi/toml decodes `timeout = 25` as 25ns: durations must be
-	// strings.
-	for _, k := range md.Keys() {
-		if t := fieldType(reflect.TypeOf(cfg), k); t == durationType && md.Type(k...) != "String" {
-			errs = append(errs, &ConfigError{File: name, Line: lines.find(k.String()), Key: k.String(),
-				Msg: fmt.Sprintf("duration must be a string such as \"30s\", \"15m\" or \"72h\", not a TOML %s", strings.ToLower(md.Type(k...)))})
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
 	for _, e := range cfg.Validate() {
 		e.File = name
 		e.Line = lines.find(e.Key)
@@ -204,6 +178,59 @@ func ParseConfig(name string, text []byte) (*Config, error) {
 	}
 	return &cfg, nil
 }
+
+// decodeStrict decodes TOML text into v (a pointer to a struct holding the
+// defaults) and rejects unknown keys and integers given for durations, each
+// with its line. It returns the line index of the text.
+func decodeStrict(name string, text []byte, v any) (lineIndex, error) {
+	md, err := toml.Decode(string(text), v)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &ConfigError{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+		}
+		// Type mismatches come as "toml: line N (last key "k"): msg".
+		ce := &ConfigError{File: name, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
+		if m := decodeErrRE.FindStringSubmatch(err.Error()); m != nil {
+			ce.Line, _ = strconv.Atoi(m[1])
+			ce.Key, ce.Msg = m[2], m[3]
+		}
+		return nil, ce
+	}
+	lines := keyLines(text)
+	var errs []error
+	undecoded := md.Undecoded()
+	for _, k := range undecoded {
+		key := k.String()
+		// A key inside an unknown table is reported with its table.
+		if parent := k[:len(k)-1]; len(parent) > 0 && slices.ContainsFunc(undecoded, func(u toml.Key) bool { return u.String() == parent.String() }) {
+			continue
+		}
+		msg := "unknown key"
+		if md.Type(k...) == "Hash" {
+			msg = "unknown table"
+		}
+		if last := strings.ToLower(k[len(k)-1]); strings.Contains(last, "passphrase") || strings.Contains(last, "password") {
+			msg = "unknown key (secrets never go in the configuration: use a *_file or *_env setting)"
+		}
+		errs = append(errs, &ConfigError{File: name, Line: lines.find(strings.Join(k, ".")), Key: key, Msg: msg})
+	}
+	// BurntSushi/toml decodes `timeout = 25` as 25ns: durations must be
+	// strings.
+	t := reflect.TypeOf(v).Elem()
+	for _, k := range md.Keys() {
+		if fieldType(t, k) == durationType && md.Type(k...) != "String" {
+			errs = append(errs, &ConfigError{File: name, Line: lines.find(strings.Join(k, ".")), Key: k.String(),
+				Msg: fmt.Sprintf("a duration must be a string such as \"30s\", \"15m\" or \"72h\", not a TOML %s", strings.ToLower(md.Type(k...)))})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return lines, nil
+}
+
+var decodeErrRE = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "(.*?)"\): (.*)$`)
 
 var durationType = reflect.TypeOf(time.Duration(0))
 
