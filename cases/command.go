@@ -113,7 +113,11 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 		return refuse(refusal{reason: "the mail is not signed. Commands are accepted only from mail signed with your OpenPGP key (PGP/MIME).", to: answerFrom()})
 	case sig.Err != nil:
 		s.actor = "unauthenticated:" + fromAddr
-		return refuse(refusal{reason: "the signature does not verify: " + openErrText(sig.Err) + ".", to: answerFrom()})
+		why := openErrText(sig.Err)
+		if !sig.Created.IsZero() && sig.Created.Sub(s.now) > w.cfg.SignatureMaxSkew {
+			why = fmt.Sprintf("it is dated %s, in the future", sig.Created.UTC().Format(time.RFC3339))
+		}
+		return refuse(refusal{reason: "the signature does not verify: " + why + ".", to: answerFrom()})
 	case !sig.Whole:
 		s.actor = "unauthenticated:" + fromAddr
 		return refuse(refusal{reason: "the signature covers only part of the mail (a signed part inside unsigned parts, or a forwarded mail). Sign the whole message.", to: answerFrom()})
@@ -518,18 +522,18 @@ func addressOf(m distlist.Member, addr string) bool {
 
 func openErrText(err error) string {
 	switch {
+	case errors.Is(err, crypto.ErrRevoked):
+		return "the key is revoked"
+	case errors.Is(err, crypto.ErrExpired):
+		return "the key or signature has expired (" + short(err.Error()) + ")"
 	case errors.Is(err, crypto.ErrBadSignature):
-		return "the signature does not verify"
+		return "bad signature (" + short(err.Error()) + ")"
 	case errors.Is(err, crypto.ErrUnknownSigner):
 		return "the signing key is unknown"
 	case errors.Is(err, crypto.ErrDecrypt), errors.Is(err, crypto.ErrWrongKey):
 		return "the mail could not be decrypted"
 	case errors.Is(err, crypto.ErrNotMIME), errors.Is(err, crypto.ErrTooComplex):
 		return "the MIME structure was not accepted"
-	case errors.Is(err, crypto.ErrExpired):
-		return "the key has expired"
-	case errors.Is(err, crypto.ErrRevoked):
-		return "the key is revoked"
 	}
 	return "verification failed"
 }

@@ -174,7 +174,7 @@ func (e *env) open(withKey bool) *Case {
 	r := Report{MessageID: "<report-1@reporter.example>", From: "Rita <rita@reporter.example>", Subject: "RCE in the frobnicator",
 		Text: "The frobnicator runs any command in X-Frob. SECRET-REPORT-TEXT", Received: e.clock.Now(),
 		Attachments: []Attachment{{Filename: "poc.sh", ContentType: "text/x-sh", Data: []byte("echo SECRET-POC")}},
-		Terms: "disclose after 90 days"}
+		Terms:       "disclose after 90 days"}
 	if withKey {
 		r.Key = armorPub(e.t, testKey(e.t, "rita@reporter.example", 0))
 	}
