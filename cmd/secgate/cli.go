@@ -47,7 +47,12 @@ func commands() []*command {
 // run dispatches args to a command and returns the exit code. Errors are
 // printed as one line; a panic is reported without a stack trace unless
 // SECGATE_TRACE is set.
-func run(ctx context.Context, args []string, a *app) (code int) {
+func run(ctx context.Context, args []string, a *app) int {
+	return runWith(ctx, a, commands, args)
+}
+
+// runWith is run over a given command table.
+func runWith(ctx context.Context, a *app, table func() []*command, args []string) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(a.stderr, "secgate: internal error: %v (please report it; set SECGATE_TRACE=1 for details)\n", r)
@@ -59,18 +64,18 @@ func run(ctx context.Context, args []string, a *app) (code int) {
 	}()
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		if len(args) > 1 {
-			if c, _ := lookup(args[1:]); c != nil {
-				return run(ctx, append(strings.Fields(c.Name), "-h"), a)
+			if c, _ := lookup(table(), args[1:]); c != nil {
+				return runWith(ctx, a, table, append(strings.Fields(c.Name), "-h"))
 			}
 			fmt.Fprintf(a.stderr, "secgate: unknown command %q (see secgate help)\n", strings.Join(args[1:], " "))
 			return 1
 		}
-		usage(a.stdout)
+		usage(a.stdout, table())
 		return 0
 	}
-	c, rest := lookup(args)
+	c, rest := lookup(table(), args)
 	if c == nil {
-		if subs := subcommands(args[0]); len(subs) > 0 {
+		if subs := subcommands(table(), args[0]); len(subs) > 0 {
 			fmt.Fprintf(a.stderr, "secgate: %s needs a subcommand: %s (see secgate help)\n", args[0], strings.Join(subs, ", "))
 		} else {
 			fmt.Fprintf(a.stderr, "secgate: unknown command %q (see secgate help)\n", args[0])
@@ -89,10 +94,10 @@ func run(ctx context.Context, args []string, a *app) (code int) {
 }
 
 // lookup finds the command named by the first one or two words of args.
-func lookup(args []string) (*command, []string) {
+func lookup(table []*command, args []string) (*command, []string) {
 	for n := min(2, len(args)); n >= 1; n-- {
 		name := strings.Join(args[:n], " ")
-		for _, c := range commands() {
+		for _, c := range table {
 			if c.Name == name {
 				return c, args[n:]
 			}
@@ -102,9 +107,9 @@ func lookup(args []string) (*command, []string) {
 }
 
 // subcommands lists the second words of the commands starting with group.
-func subcommands(group string) []string {
+func subcommands(table []*command, group string) []string {
 	var subs []string
-	for _, c := range commands() {
+	for _, c := range table {
 		if g, sub, ok := strings.Cut(c.Name, " "); ok && g == group {
 			subs = append(subs, sub)
 		}
@@ -112,9 +117,9 @@ func subcommands(group string) []string {
 	return subs
 }
 
-func usage(w io.Writer) {
+func usage(w io.Writer, table []*command) {
 	fmt.Fprintf(w, "secgate: mail gateway for coordinated vulnerability disclosure\n\nusage: secgate COMMAND [flags] [arguments]\n\ncommands:\n")
-	for _, c := range commands() {
+	for _, c := range table {
 		fmt.Fprintf(w, "  %-18s %s\n", c.Name, c.Summary)
 	}
 	fmt.Fprintf(w, "\nRun `secgate help COMMAND` for its flags. Most commands read -config FILE (default secgate.toml).\n")

@@ -119,13 +119,6 @@ func runInit(ctx context.Context, a *app, c *command, args []string) error {
 	if _, err := os.Stat(abs.TeamKey.Path); err == nil {
 		return fmt.Errorf("team key %s exists; move it away first (it is never overwritten)", abs.TeamKey.Path)
 	}
-	if err := os.MkdirAll(abs.Gateway.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(abs.TeamKey.Path), 0o700); err != nil {
-		return fmt.Errorf("create key directory: %w", err)
-	}
-
 	res := initResult{Config: *path, Database: abs.Gateway.Database, KeyFile: abs.TeamKey.Path}
 	var key *crypto.Key
 	if *importKey != "" {
@@ -164,6 +157,13 @@ func runInit(ctx context.Context, a *app, c *command, args []string) error {
 		return fmt.Errorf("export public key: %w", err)
 	}
 	res.Fingerprint, res.PublicKey = key.Fingerprint(), public
+	if err := os.MkdirAll(abs.Gateway.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs.TeamKey.Path), 0o700); err != nil {
+		return fmt.Errorf("create key directory: %w", err)
+	}
+
 	if err := writeNew(abs.TeamKey.Path, []byte(locked), 0o600); err != nil {
 		return fmt.Errorf("write team key: %w", err)
 	}
