@@ -1,0 +1,273 @@
+package schedule
+
+import (
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/secgate/secgate/cases"
+)
+
+func containsAll(t *testing.T, what, s string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			t.Errorf("%s lacks %q:\n%s", what, sub, s)
+		}
+	}
+}
+
+// TestKnativeTimeline runs a three-week embargo: embargo notice at once,
+// pre-release notice 24 hours before, announcement at T0, retrospective
+// reminder one day after, artifacts written and valid.
+func TestKnativeTimeline(t *testing.T) {
+	now := utc("2026-11-20 09:30")
+	e := newEnv(t, now, "knative")
+	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
+	t0 := utc("2026-12-11 16:00") // 21 days 6.5 hours later
+	plan, err := e.disclose(c, t0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	containsAll(t, "plan", plan, "2026-11-20 09:30 UTC", "2026-12-10 16:00 UTC", "2026-12-11 16:00 UTC",
+		"2026-12-11 17:00 CET", "Europe/Berlin", "retrospective")
+	if !c.DiscloseAt.Equal(t0) {
+		t.Errorf("DiscloseAt %v", c.DiscloseAt)
+	}
+	e.advance(t0.Add(5 * Day))
+	ms := e.checkMails(
+		"2026-11-20 09:30 embargo-notice encrypted to "+vendors,
+		"2026-12-10 16:00 prerelease-notice encrypted to "+vendors,
+		"2026-12-11 16:00 announcement signed to "+public,
+		"2026-12-12 16:00 reminder encrypted to alice@team.example",
+	)
+	if len(ms) == 4 {
+		if !ms[0].ValidUntil.Equal(t0) || !ms[1].ValidUntil.Equal(t0) {
+			t.Errorf("notices must require keys valid through T0: %v %v", ms[0].ValidUntil, ms[1].ValidUntil)
+		}
+		containsAll(t, "embargo notice", ms[0].Entity, "multipart/mixed", "text/calendar", "disclosure-SEC-2026-0001.ics")
+		containsAll(t, "embargo notice subject", ms[0].Subject, "EMBARGOED", "CVE-2026-12341")
+		containsAll(t, "pre-release subject", ms[1].Subject, "public release on 2026-12-11 16:00 UTC")
+		containsAll(t, "announcement subject", ms[2].Subject, "[SECURITY]", "CVE-2026-12341")
+		if strings.Contains(ms[2].Entity, "text/calendar") {
+			t.Error("the announcement carries a calendar file")
+		}
+	}
+	got, _ := e.cases.get(1)
+	if got.State != cases.StateFixReleased {
+		t.Errorf("state %s, want fix-released", got.State)
+	}
+	for _, f := range []string{"EXSA-2026-001.md", "EXSA-2026-001.osv.json", "CVE-2026-12341.json"} {
+		if _, err := os.Stat(filepath.Join(e.artifacts, f)); err != nil {
+			t.Errorf("artifact %s: %v", f, err)
+		}
+	}
+	cve, _ := os.ReadFile(filepath.Join(e.artifacts, "CVE-2026-12341.json"))
+	validate(t, compileSchema(t, "CVE_Record_Format_bundled.json"), "CVE record", cve)
+	osv, _ := os.ReadFile(filepath.Join(e.artifacts, "EXSA-2026-001.osv.json"))
+	validate(t, compileSchema(t, "osv-schema.json"), "OSV record", osv)
+	// Nothing else ever goes out.
+	e.advance(t0.Add(60 * Day))
+	if n := len(e.mails()); n != 4 {
+		t.Errorf("%d mails after the timeline ended", n)
+	}
+}
+
+// TestKataTimeline: 3 business days across a weekend, at 0000 UTC, on a
+// day that is not Monday or Friday.
+func TestKataTimeline(t *testing.T) {
+	now := utc("2026-12-03 10:00") // Thursday
+	e := newEnv(t, now, "kata")
+	c := e.newCase(1, "kata", utc("2026-11-30 08:00"))
+	for _, bad := range []struct{ t0, why string }{
+		{"2026-12-08 00:00", "at least 3 business days"}, // Tuesday: only Fri, Mon
+		{"2026-12-11 00:00", "Friday"},
+		{"2026-12-09 16:00", "00:00 UTC"},
+		{"2026-12-14 00:00", "Monday"},
+	} {
+		if _, err := e.disclose(c, utc(bad.t0), ""); err == nil || !strings.Contains(err.Error(), bad.why) {
+			t.Errorf("T0 %s: %v, want a refusal mentioning %q", bad.t0, err, bad.why)
+		}
+	}
+	if n := len(e.mails()); n != 0 {
+		t.Fatalf("refused plans sent %d mails", n)
+	}
+	t0 := utc("2026-12-09 00:00") // Wednesday: Fri, Mon, Tue
+	if _, err := e.disclose(c, t0, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(t0.Add(10 * Day))
+	e.checkMails(
+		"2026-12-03 10:00 embargo-notice encrypted to "+vendors,
+		"2026-12-08 00:00 prerelease-notice encrypted to "+vendors,
+		"2026-12-09 00:00 announcement signed to "+public,
+	)
+}
+
+// TestKubeEdgeTimeline: 7 days' notice and the 24-hour notice; the fix
+// deadline of 7 days gives SLA reminders while the fix is not committed.
+func TestKubeEdgeTimeline(t *testing.T) {
+	now := utc("2026-12-01 12:00")
+	e := newEnv(t, now, "kubeedge")
+	c := e.newCase(1, "kubeedge", utc("2026-11-28 09:00"))
+	if _, err := e.disclose(c, utc("2026-12-08 11:59"), ""); err == nil || !strings.Contains(err.Error(), "at least 7 days") {
+		t.Errorf("6 days 23 hours: %v", err)
+	}
+	t0 := utc("2026-12-08 12:00")
+	if _, err := e.disclose(c, t0, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(t0.Add(Day))
+	e.checkMails(
+		"2026-12-01 12:00 embargo-notice encrypted to "+vendors,
+		"2026-12-07 12:00 prerelease-notice encrypted to "+vendors,
+		"2026-12-08 12:00 announcement signed to "+public,
+	)
+}
+
+func TestSLAReminders(t *testing.T) {
+	now := utc("2026-12-01 00:00")
+	e := newEnv(t, now, "kubeedge")
+	c := e.newCase(1, "kubeedge", utc("2026-12-01 00:00")) // fix within 7 days
+	kn := e.newCase(2, "knative", utc("2026-12-01 00:00")) // evaluate within 7, release within 28
+	kn.State = cases.StateNew
+	e.cases.put(kn)
+	check := func(at string, want int) {
+		t.Helper()
+		e.clk.Set(utc(at))
+		n, err := e.s.CheckSLA(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Errorf("at %s: %d reminders, want %d", at, n, want)
+		}
+	}
+	check("2026-12-05 23:59", 0)
+	check("2026-12-06 00:00", 2) // both due soon (2 days' lead)
+	check("2026-12-06 12:00", 0) // not twice
+	check("2026-12-08 00:00", 2) // both missed
+	kn.State = cases.StateConfirmed
+	e.cases.put(kn)
+	check("2026-12-27 00:00", 1) // knative release soon
+	c.State = cases.StateFixCommitted
+	e.cases.put(c)
+	check("2026-12-29 00:00", 1) // knative release missed; kubeedge fix done
+	ms := e.mails()
+	if len(ms) != 6 {
+		t.Fatalf("%d reminder mails", len(ms))
+	}
+	for _, m := range ms {
+		if m.Kind != MailReminder || !m.Encrypt || strings.Join(m.Recipients, ",") != "alice@team.example" {
+			t.Errorf("reminder %v", m)
+		}
+	}
+	containsAll(t, "first reminder", ms[0].Subject+ms[1].Subject, "Due soon: develop the fix", "Due soon: evaluate the report")
+	containsAll(t, "missed reminder", ms[5].Subject, "OVERDUE: release the fix")
+}
+
+// TestReplan moves T0 after the embargo notice: distributors get a change
+// notice with the new date, old steps are cancelled, new ones run once.
+func TestReplan(t *testing.T) {
+	now := utc("2026-11-20 09:30")
+	e := newEnv(t, now, "knative")
+	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
+	if _, err := e.disclose(c, utc("2026-12-11 16:00"), ""); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(utc("2026-11-25 10:00"))
+	// Earlier than 21 days from the notice: refused.
+	if _, err := e.disclose(c, utc("2026-12-10 16:00"), ""); err == nil {
+		t.Fatal("re-plan inside the minimum notice accepted")
+	}
+	plan, err := e.disclose(c, utc("2026-12-16 16:00"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	containsAll(t, "plan", plan, "embargo notice (sent)", "date change notice", "2026-12-16 16:00 UTC")
+	e.advance(utc("2026-12-31 00:00"))
+	ms := e.checkMails(
+		"2026-11-20 09:30 embargo-notice encrypted to "+vendors,
+		"2026-11-25 10:00 embargo-notice encrypted to "+vendors,
+		"2026-12-15 16:00 prerelease-notice encrypted to "+vendors,
+		"2026-12-16 16:00 announcement signed to "+public,
+		"2026-12-17 16:00 reminder encrypted to alice@team.example",
+	)
+	if len(ms) == 5 {
+		containsAll(t, "change notice", ms[1].Subject, "new disclosure date 2026-12-16 16:00 UTC")
+		containsAll(t, "change notice calendar", ms[1].Entity, "text/calendar")
+	}
+}
+
+// TestPublishNow breaks the embargo: pending steps are cancelled,
+// distributors told why, the announcement goes out at once.
+func TestPublishNow(t *testing.T) {
+	now := utc("2026-11-20 09:30")
+	e := newEnv(t, now, "knative")
+	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
+	if _, err := e.disclose(c, utc("2026-12-11 16:00"), ""); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(utc("2026-11-30 12:00"))
+	if err := e.tx(func(tx *sql.Tx) error { return e.s.PublishNow(e.ctx, tx, c, "", "x") }); !errors.Is(err, ErrNoReason) {
+		t.Errorf("publish-now without a reason: %v", err)
+	}
+	err := e.tx(func(tx *sql.Tx) error {
+		return e.s.PublishNow(e.ctx, tx, c, "exploit posted on a public forum", e.lead.Fingerprint)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cases.put(c)
+	e.advance(utc("2027-01-31 00:00"))
+	ms := e.checkMails(
+		"2026-11-20 09:30 embargo-notice encrypted to "+vendors,
+		"2026-11-30 12:00 embargo-notice encrypted to "+vendors,
+		"2026-11-30 12:00 announcement signed to "+public,
+		"2026-12-01 12:00 reminder encrypted to alice@team.example",
+	)
+	if len(ms) == 4 {
+		containsAll(t, "broken notice", ms[1].Subject, "EMBARGO LIFTED")
+		containsAll(t, "broken notice body", ms[1].Entity, "exploit posted on a public forum")
+	}
+	var audit []string
+	for _, ev := range e.events(1) {
+		audit = append(audit, ev.A+": "+ev.B)
+	}
+	containsAll(t, "audit", strings.Join(audit, "\n"), "publish-now: embargo broken: exploit posted", "embargo-broken", "announcement")
+	if err := e.tx(func(tx *sql.Tx) error { return e.s.PublishNow(e.ctx, tx, c, "again", "x") }); !errors.Is(err, ErrState) {
+		t.Errorf("second publish-now: %v", err)
+	}
+}
+
+// TestNotifyNow sends a deferred embargo notice early.
+func TestNotifyNow(t *testing.T) {
+	now := utc("2026-11-20 09:30")
+	e := newEnv(t, now, "knative")
+	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
+	if err := e.tx(func(tx *sql.Tx) error { return e.s.NotifyNow(e.ctx, tx, c, "x") }); !errors.Is(err, ErrNoPlan) {
+		t.Errorf("notify without a plan: %v", err)
+	}
+	t0 := utc("2027-01-08 16:00") // 49 days: the notice waits until 28 days before
+	plan, err := e.disclose(c, t0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	containsAll(t, "plan", plan, "embargo notice  ", "2026-12-11 16:00 UTC")
+	if n := len(e.mails()); n != 0 {
+		t.Fatalf("deferred notice sent at once (%d mails)", n)
+	}
+	e.clk.Set(utc("2026-11-21 10:00"))
+	if err := e.tx(func(tx *sql.Tx) error { return e.s.NotifyNow(e.ctx, tx, c, e.lead.Fingerprint) }); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(t0)
+	e.checkMails(
+		"2026-11-21 10:00 embargo-notice encrypted to "+vendors,
+		"2027-01-07 16:00 prerelease-notice encrypted to "+vendors,
+		"2027-01-08 16:00 announcement signed to "+public,
+	)
+}
