@@ -118,7 +118,7 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 			why = fmt.Sprintf("it is dated %s, in the future", sig.Created.UTC().Format(time.RFC3339))
 		}
 		return refuse(refusal{reason: "the signature does not verify: " + why + ".", to: answerFrom()})
-	case !sig.Whole:
+	case !sig.Whole || m.Opened.Partial:
 		s.actor = "unauthenticated:" + fromAddr
 		return refuse(refusal{reason: "the signature covers only part of the mail (a signed part inside unsigned parts, or a forwarded mail). Sign the whole message.", to: answerFrom()})
 	case sig.ID == "":
@@ -169,9 +169,7 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 	if err != nil {
 		return refuse(refusal{reason: "the signed body could not be read: " + openErrText(err) + ".", to: &member})
 	}
-	for _, a := range atts {
-		s.atts = append(s.atts, Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data})
-	}
+	s.atts = AttachmentsFrom(atts)
 	parsed, err := w.parser.Parse(text)
 	if err != nil {
 		s.c = s.caseOrNil(ctx, "")

@@ -197,7 +197,16 @@ func (s *session) toReporter(ctx context.Context, tmpl, tag, reason, text string
 	if len(sk) > 0 {
 		msg := fmt.Sprintf("the reporter was NOT told (%s): %s", tmpl, skippedList(sk))
 		s.extra = append(s.extra, msg)
-		return s.w.Audit(ctx, s.tx, s.c.ID, ActorGateway, "reporter-skipped", msg, s.mail.MessageID)
+		if err := s.w.Audit(ctx, s.tx, s.c.ID, ActorGateway, "reporter-skipped", msg, s.mail.MessageID); err != nil {
+			return internalErr(err)
+		}
+		if !s.isLead() {
+			// Fail closed, and the fix lead is told.
+			if err := s.w.Alert(ctx, s.tx, s.c.ID, "Reporter not reachable", msg+"\n"); err != nil {
+				return internalErr(err)
+			}
+		}
+		return nil
 	}
 	s.extra = append(s.extra, fmt.Sprintf("reporter told (%s), %s", tmpl, how))
 	return nil

@@ -1,0 +1,125 @@
+package cases
+
+import (
+	"database/sql"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secgate/secgate/cases/casestest"
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/internal/gpgtest"
+)
+
+// TestNewCommandMail runs a raw mail from casestest through crypto.Open and
+// NewCommandMail, threading by In-Reply-To with a hidden outer subject.
+func TestNewCommandMail(t *testing.T) {
+	e := newEnv(t)
+	c := e.open(false)
+	var gwID string
+	alice := e.keys["alice@example.org"]
+	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/note first", t0))
+	if err := e.db.Reader().QueryRow(`SELECT message_id FROM outbox WHERE case_id = ? LIMIT 1`, c.ID).Scan(&gwID); err != nil {
+		t.Fatal(err)
+	}
+	for _, signOnly := range []bool{false, true} {
+		raw, id, err := casestest.CommandMail(alice, e.team, casestest.Options{From: "Alice <alice@example.org>", To: teamAddr,
+			Subject: "Re: your answer", Body: "/class C2\n> /class A\n-- \nAlice", At: t0, InReplyTo: "<" + gwID + ">", HideSubject: true, SignOnly: signOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, oerr := crypto.Open(raw, crypto.OpenOptions{Decrypt: e.team, Verifiers: []*crypto.Key{alice.Public()}, Now: t0})
+		m, err := NewCommandMail(raw, o, oerr, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.MessageID != id || m.InReplyTo != "<"+gwID+">" || len(m.References) != 1 || m.Subject != "..." || m.From != "Alice <alice@example.org>" {
+			t.Fatalf("CommandMail = %+v", m)
+		}
+		e.handle(m)
+		if got := e.get(c.ID); got.Class != "C2" {
+			t.Fatalf("signOnly=%v: class = %q; answers %q", signOnly, got.Class, e.mailsTo("alice@example.org", MailAnswer))
+		}
+		e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/class D", t0))
+	}
+}
+
+// TestRealClientLayout accepts a command signed by gpg in the PGP/MIME
+// layout mail clients produce: a signed part with its own MIME header
+// fields and CRLF line ends, a detached signature (binary and text mode).
+func TestRealClientLayout(t *testing.T) {
+	g := gpgtest.New(t)
+	fpr := g.GenKey("Frank <frank@example.org>", "ed25519")
+	pub, err := crypto.ParsePublicKey(g.Export(fpr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, memberDef{name: "Frank", addr: "frank@example.org", role: distlist.RoleLead, key: nil})
+	e.clock.Set(time.Now().Add(time.Minute))
+	e.keys["frank@example.org"] = pub
+	e.wf.dir = swapDir{Directory: e.dir, addr: "frank@example.org", key: pub}
+	c := e.open(false)
+	for i, mode := range []gpgtest.SignMode{gpgtest.Detached, gpgtest.DetachedText} {
+		state := []string{"confirmed", "incomplete"}[i]
+		part := "Content-Type: text/plain; charset=us-ascii\r\nContent-Disposition: inline\r\nContent-Transfer-Encoding: 7bit\r\n\r\n" +
+			"/status " + state + "\r\n\r\nReproduced.\r\n-- \r\nFrank\r\n"
+		sig := g.Sign([]byte(part), fpr, mode)
+		body := "Content-Type: multipart/signed; micalg=pgp-sha256;\r\n protocol=\"application/pgp-signature\"; boundary=\"b1\"\r\n\r\n" +
+			"This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n--b1\r\n" + part + "\r\n--b1\r\n" +
+			"Content-Type: application/pgp-signature; name=\"signature.asc\"\r\nContent-Description: OpenPGP digital signature\r\n\r\n" +
+			string(sig) + "\r\n--b1--\r\n"
+		m := e.openRaw("Frank <frank@example.org>", "Re: ["+c.Ref+"] report", []byte(body))
+		if m.OpenErr != nil || m.Opened.Signature == nil || m.Opened.Signature.Err != nil || !m.Opened.Signature.Whole {
+			t.Fatalf("mode %d: opened %+v %v", mode, m.Opened, m.OpenErr)
+		}
+		e.handle(m)
+		if got := e.get(c.ID); string(got.State) != state {
+			t.Fatalf("mode %d: state %s; answer %q", mode, got.State, e.mailsTo("frank@example.org", MailAnswer))
+		}
+	}
+}
+
+func TestAlert(t *testing.T) {
+	e := newEnv(t)
+	c := e.open(false) // lead alice
+	if err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		if err := e.wf.Alert(e.ctx, tx, c.ID, "Embargo list member skipped", "vendor key expired"); err != nil {
+			return err
+		}
+		return e.wf.Alert(e.ctx, tx, GatewayLog, "Team key expires soon", "in 20 days")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a := e.mailsTo("alice@example.org", MailAlert)
+	if len(a) != 2 || !strings.Contains(a[0], "vendor key expired") {
+		t.Fatalf("alice's alerts = %q", a)
+	}
+	for _, addr := range []string{"bob@example.org", "carol@example.org"} {
+		if got := e.mailsTo(addr, MailAlert); len(got) != 1 || !strings.Contains(got[0], "in 20 days") {
+			t.Errorf("%s alerts = %q", addr, got)
+		}
+	}
+	lastContains(t, "audit", e.audit(c.ID), "alert: Embargo list member skipped")
+}
+
+func TestReplyToUnreachableReporter(t *testing.T) {
+	e := newEnv(t)
+	short := testKey(t, "rita@reporter.example", 31*24*time.Hour) // expires t0 + 1 day
+	var c *Case
+	if err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		var err error
+		c, err = e.wf.OpenCase(e.ctx, tx, Report{From: "rita@reporter.example", Key: armorPub(t, short), Text: "x", MessageID: "<r@x>"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(48 * time.Hour)
+	bob := e.keys["bob@example.org"]
+	e.handle(e.signed("bob@example.org", bob, "["+c.Ref+"]", "/reply Can you send the PoC?", e.clock.Now()))
+	if n := e.count(`SELECT count(*) FROM outbox WHERE kind = ?`, MailReporter); n != 0 {
+		t.Fatalf("%d mails to the reporter with an expired key", n)
+	}
+	lastContains(t, "answer", e.mailsTo("bob@example.org", MailAnswer), "the reporter was NOT told")
+	lastContains(t, "alert to the lead", e.mailsTo("alice@example.org", MailAlert), "NOT told")
+}
