@@ -124,7 +124,9 @@ func (f *fakeCases) put(c *cases.Case) {
 	f.m[c.ID] = &cp
 }
 
-func (f *fakeCases) GetTx(ctx context.Context, tx *sql.Tx, id int64) (*cases.Case, error) { return f.get(id) }
+func (f *fakeCases) GetTx(ctx context.Context, tx *sql.Tx, id int64) (*cases.Case, error) {
+	return f.get(id)
+}
 
 func (f *fakeCases) List(ctx context.Context, opts cases.ListOptions) ([]*cases.Case, error) {
 	f.mu.Lock()
