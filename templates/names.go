@@ -26,4 +26,8 @@ const (
 	AnswerHelp        = "answer-help"         // command answer: /help
 	AnswerLog         = "answer-log"          // command answer: /log
 	KeyExpiry         = "key-expiry"          // key expiry report
+	Decision          = "decision"            // to the reporter: invalid, wontfix or opinion
+	Reply             = "reply"               // /reply: team message to the reporter
+	HandoffOffer      = "handoff-offer"       // fix lead offered to a member
+	HandoffConfirm    = "handoff-confirm"     // fix lead hand-off confirmed
 )

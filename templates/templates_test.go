@@ -17,8 +17,8 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := Names()
-	if len(names) < 24 {
-		t.Fatalf("Names() = %d templates, want all 24: %v", len(names), names)
+	if len(names) < 28 {
+		t.Fatalf("Names() = %d templates, want all 28: %v", len(names), names)
 	}
 	for _, n := range names {
 		if s.Source(n) != "embedded" {
