@@ -59,7 +59,7 @@ func (w *textWalker) read(r io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("%w: decoded content larger than %d bytes", ErrTooComplex, w.lim.MaxDecompressedBytes)
 	}
 	w.budget -= int64(len(b))
-	if err != nil && !message.IsUnknownCharset(err) {
+	if err != nil && !message.IsUnknownCharset(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return b, fmt.Errorf("%w: %v", ErrNotMIME, err)
 	}
 	return b, nil
@@ -91,17 +91,27 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 				break
 			}
 			if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+				if len(kids) > 0 || errors.Is(err, io.ErrUnexpectedEOF) {
+					break // truncated multipart: keep what was read
+				}
 				return fmt.Errorf("%w: %v", ErrNotMIME, err)
 			}
 			if len(kids) >= w.lim.MaxParts {
 				return fmt.Errorf("%w: more than %d parts", ErrTooComplex, w.lim.MaxParts)
 			}
-			// Buffer the part: the multipart reader reuses its stream.
+			// Buffer the part (the multipart reader reuses its stream).
+			// Its body is already decoded: the copy says so.
 			body, err := w.read(p.Body)
 			if err != nil {
 				return err
 			}
-			kid, err := message.New(p.Header, bytes.NewReader(body))
+			h := p.Header.Copy()
+			h.Del("Content-Transfer-Encoding")
+			if kt, kp, err := h.ContentType(); err == nil && strings.HasPrefix(strings.ToLower(kt), "text/") && kp["charset"] != "" {
+				kp["charset"] = "utf-8"
+				h.SetContentType(kt, kp)
+			}
+			kid, err := message.New(h, bytes.NewReader(body))
 			if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 				return fmt.Errorf("%w: %v", ErrNotMIME, err)
 			}
@@ -142,7 +152,7 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 }
 
 func (w *textWalker) addText(s string) {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\r\n", "\n"), "\uFFFD")
 	if w.text.Len() > 0 {
 		w.text.WriteString("\n")
 	}
@@ -202,8 +212,40 @@ func htmlToText(s string) string {
 	}
 	lines := strings.Split(b.String(), "\n")
 	out := lines[:0]
+	blank := 0
 	for _, l := range lines {
-		out = append(out, strings.TrimRight(l, " \t\r"))
+		l = strings.TrimRight(l, " \t\r")
+		if l == "" {
+			if blank++; blank > 1 {
+				continue
+			}
+		} else {
+			blank = 0
+		}
+		out = append(out, l)
 	}
 	return strings.TrimSpace(strings.Join(out, "\n"))
+}
+
+// ProtectedHeaders returns the Subject and From header fields carried inside
+// a content entity (RFC 9788 header protection, or the older
+// protected-headers="v1"), RFC 2047 decoded. ok is false when the entity
+// has no protected Subject; callers then fall back to the outer header,
+// which no signature covers.
+func ProtectedHeaders(entity []byte) (subject, from string, ok bool) {
+	h, _ := splitEntity(canonCRLF(entity))
+	hdr, err := parseHeader(h, DefaultLimits().MaxHeaderFields)
+	if err != nil || !hdr.Has("Subject") {
+		return "", "", false
+	}
+	mh := message.Header{Header: hdr}
+	subject, err = mh.Text("Subject")
+	if err != nil {
+		subject = hdr.Get("Subject")
+	}
+	from, err = mh.Text("From")
+	if err != nil {
+		from = hdr.Get("From")
+	}
+	return headerSafe(subject), headerSafe(from), true
 }

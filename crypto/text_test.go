@@ -1,0 +1,89 @@
+package crypto
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestTextBody(t *testing.T) {
+	tests := []struct {
+		name   string
+		entity string
+		text   string
+		atts   []string // filename/content type
+	}{
+		{"plain", "Content-Type: text/plain; charset=utf-8\r\n\r\nHello\r\n", "Hello\n", nil},
+		{"no header", "\r\nHello\r\n", "Hello\n", nil},
+		{"quoted-printable", "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nZo=C3=AB =\r\nM.\r\n", "Zoë M.\n", nil},
+		{"base64", "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nSGVsbG8gd29ybGQ=\r\n", "Hello world\n", nil},
+		{"latin1", "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\nHall\xe4\r\n", "Hallä\n", nil},
+		{"html only", "Content-Type: text/html\r\n\r\n<p>Hello&nbsp;<b>you</b></p><script>alert(1)</script><p>Bye</p>", "Hello\u00a0you\n\nBye\n", nil},
+		{"alternative prefers plain", "Content-Type: multipart/alternative; boundary=a\r\n\r\n--a\r\nContent-Type: text/plain\r\n\r\nplain\r\n--a\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--a--\r\n", "plain\n", nil},
+		{"mixed with attachment", "Content-Type: multipart/mixed; boundary=m\r\n\r\n--m\r\nContent-Type: text/plain\r\n\r\nsee poc\r\n--m\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"poc.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--m\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"log.txt\"\r\n\r\nlog\r\n--m--\r\n", "see poc\n", []string{"poc.bin/application/octet-stream", "log.txt/text/plain"}},
+		{"signature part dropped", "Content-Type: multipart/signed; boundary=s; protocol=\"application/pgp-signature\"\r\n\r\n--s\r\nContent-Type: text/plain\r\n\r\nsigned\r\n--s\r\nContent-Type: application/pgp-signature\r\n\r\nsig\r\n--s--\r\n", "signed\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text, atts, err := TextBody([]byte(tt.entity))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if text != tt.text {
+				t.Errorf("text = %q, want %q", text, tt.text)
+			}
+			var got []string
+			for _, a := range atts {
+				got = append(got, a.Filename+"/"+a.ContentType)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.atts) {
+				t.Errorf("attachments %v, want %v", got, tt.atts)
+			}
+			if len(atts) > 0 && atts[0].Filename == "poc.bin" && string(atts[0].Data) != "\x00\x01\x02" {
+				t.Errorf("attachment data %q", atts[0].Data)
+			}
+		})
+	}
+}
+
+func TestTextBodyLimits(t *testing.T) {
+	deep := ""
+	for i := 0; i < 20; i++ {
+		deep += fmt.Sprintf("Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i)
+	}
+	deep += "Content-Type: text/plain\r\n\r\nx\r\n"
+	many := "Content-Type: multipart/mixed; boundary=b\r\n\r\n" + strings.Repeat("--b\r\n\r\nx\r\n", 400) + "--b--\r\n"
+	for name, e := range map[string]string{"deep": deep, "many": many} {
+		if _, _, err := TextBody([]byte(e)); !errors.Is(err, ErrTooComplex) {
+			t.Errorf("%s: err = %v, want ErrTooComplex", name, err)
+		}
+	}
+	if _, _, err := TextBody([]byte("\x00\x01 binary junk")); !errors.Is(err, ErrNotMIME) {
+		t.Errorf("junk: err = %v, want ErrNotMIME", err)
+	}
+}
+
+func TestProtectedHeaders(t *testing.T) {
+	team := testKey(t, "team")
+	s, err := team.Sign(Content{Subject: "Zoë's report", From: "Security <security@example.org>", Entity: []byte(textEntityCRLF)}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := Open(outerMessage(s.Entity()), OpenOptions{Verifiers: []*Key{team}, Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj, from, ok := ProtectedHeaders(o.Entity)
+	if !ok || subj != "Zoë's report" || from != "Security <security@example.org>" {
+		t.Errorf("ProtectedHeaders = %q %q %v", subj, from, ok)
+	}
+	if _, _, ok := ProtectedHeaders([]byte(textEntityCRLF)); ok {
+		t.Error("ProtectedHeaders found a subject in an entity without one")
+	}
+	// Header injection through the subject is neutralised.
+	s, _ = team.Sign(Content{Subject: "a\r\nBcc: evil@example.org", Entity: []byte(textEntityCRLF)}, t0)
+	if strings.Contains(string(s.Entity()), "\r\nBcc:") {
+		t.Error("CRLF in subject reached the header")
+	}
+}
