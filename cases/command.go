@@ -328,7 +328,7 @@ func (s *session) refuse(ctx context.Context, r refusal) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.w.enqueue(ctx, s.tx, outMail{kind: MailAnswer, caseID: caseID, notice: noticeID("answer", s.mail.MessageID, s.actor, "refused"),
+	_, err = s.w.enqueue(ctx, s.tx, outMail{kind: MailAnswer, caseID: caseID, notice: s.notice("answer", "refused"),
 		subject: subj, body: body, encrypt: true, to: []distlist.Recipient{recipient(*r.to)},
 		inReplyTo: s.mail.MessageID, references: s.references(), auto: true})
 	return err
@@ -352,7 +352,7 @@ func (s *session) answerDone(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		_, err = s.w.enqueue(ctx, s.tx, outMail{kind: MailAnswer, caseID: caseID, notice: noticeID("answer", s.mail.MessageID, s.actor, tag),
+		_, err = s.w.enqueue(ctx, s.tx, outMail{kind: MailAnswer, caseID: caseID, notice: s.notice("answer", tag),
 			subject: subj, body: body, encrypt: true, to: to, inReplyTo: s.mail.MessageID, references: s.references(), auto: true})
 		return err
 	}
@@ -389,6 +389,16 @@ func (s *session) answerDone(ctx context.Context) error {
 	return nil
 }
 
+// notice returns the notice ID of one mail this session sends: unique per
+// case, command mail, actor, time and purpose.
+func (s *session) notice(kind, tag string) string {
+	var id int64
+	if s.c != nil {
+		id = s.c.ID
+	}
+	return noticeID(kind, fmt.Sprint(id), s.mail.MessageID, s.actor, fmt.Sprint(s.now.UnixMilli()), tag)
+}
+
 func (s *session) references() []string {
 	refs := append([]string(nil), s.mail.References...)
 	if s.mail.MessageID != "" {
@@ -405,10 +415,13 @@ func (s *session) caseRef(ctx context.Context, named string) (ref, how string) {
 	if named != "" {
 		return named, "command"
 	}
-	if m := tagPattern.FindStringSubmatch(protectedSubject(s.mail.Opened)); m != nil {
-		return m[1], "protected subject"
-	}
-	if m := tagPattern.FindStringSubmatch(s.mail.Subject); m != nil {
+	// RFC 9788: when the signed part carries a Subject, the unprotected
+	// outer one is ignored.
+	if ps, ok := protectedSubject(s.mail.Opened); ok {
+		if m := tagPattern.FindStringSubmatch(ps); m != nil {
+			return m[1], "protected subject"
+		}
+	} else if m := tagPattern.FindStringSubmatch(s.mail.Subject); m != nil {
 		return m[1], "subject"
 	}
 	if id, ok := s.threadCase(ctx); ok {
@@ -473,20 +486,23 @@ func (s *session) caseOrNil(ctx context.Context, named string) *Case {
 }
 
 // protectedSubject returns the Subject header inside the signed content
-// entity (RFC 9788 / protected-headers v1), "" if none.
-func protectedSubject(o *crypto.Opened) string {
+// entity (RFC 9788 / protected-headers v1) and whether there is one.
+func protectedSubject(o *crypto.Opened) (string, bool) {
 	if o == nil || o.Signature == nil || o.Signature.Err != nil || !o.Signature.Whole || len(o.Entity) == 0 {
-		return ""
+		return "", false
 	}
 	msg, err := mail.ReadMessage(bytes.NewReader(o.Entity))
 	if err != nil {
-		return ""
+		return "", false
+	}
+	if _, ok := msg.Header["Subject"]; !ok {
+		return "", false
 	}
 	subj := msg.Header.Get("Subject")
 	if dec, err := new(mime.WordDecoder).DecodeHeader(subj); err == nil {
 		subj = dec
 	}
-	return subj
+	return subj, true
 }
 
 // singleAddress returns the one address of a From header, "" when there is

@@ -47,7 +47,8 @@
 // advisory (confirmed), end as wontfix/invalid, or close once the note is
 // out. Wontfix and invalid end the case; Knative requires the reporter to be
 // told in all cases, so the reporter gets a text on incomplete (Kata's
-// reception-incomplete message), wontfix and invalid.
+// reception-incomplete message), wontfix, invalid and opinion (Kata's security
+// note case: the decision text says a note will follow).
 //
 // # Commands
 //
@@ -76,7 +77,7 @@
 //	/reply TEXT...             text to the reporter, signed, encrypted when their key is known (block)
 //	/note TEXT...              internal note (block)
 //	/close [REASON]            fix-released -> closed
-//	/close invalid|wontfix|opinion [REASON]   side exits (the reporter is told on invalid and wontfix)
+//	/close invalid|wontfix|opinion [REASON]   side exits (the reporter is told)
 //	/lead offer @MEMBER        hand-off, step 1 (the fix lead)
 //	/lead accept               hand-off, step 2 (the member offered); the gateway confirms to both (step 3)
 //	/lead take                 become the lead when the case has none, the lead released it (/lead release),

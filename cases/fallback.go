@@ -56,12 +56,13 @@ The report stays private in the meantime. Please keep it under embargo.
 Hello,
 
 Thank you for your report {{.Case.Ref}}. We have looked at it carefully and
-{{if eq .Case.State "invalid"}}concluded that it is not a vulnerability in the project{{else}}decided not to fix it as a security issue{{end}}.
+{{if eq .Case.State "invalid"}}concluded that it is not a vulnerability in the project{{else if eq .Case.State "opinion"}}concluded that it is best handled by a security note rather than an advisory{{else}}decided not to fix it as a security issue{{end}}.
 {{if .Reason}}
 {{.Reason}}
 {{end}}
-The case is closed. You are free to discuss it publicly; if you disagree,
-reply to this message.
+{{if eq .Case.State "opinion"}}We will tell you before the note is published; until then please keep the
+report private.{{else}}The case is closed. You are free to discuss it publicly; if you disagree,
+reply to this message.{{end}}
 
 -- 
 {{.Project.TeamAddress}}

@@ -236,7 +236,12 @@ func (e *env) handle(m CommandMail) {
 // in order, after checking each is signed by the team key.
 func (e *env) mailsTo(addr, kind string) []string {
 	e.t.Helper()
-	rows, err := e.db.Reader().Query(`SELECT raw, encrypt FROM outbox WHERE recipient = ? AND kind = ? ORDER BY id`, addr, kind)
+	// The bytes are in outbox_message (older schema: outbox.raw).
+	rows, err := e.db.Reader().Query(`SELECT m.raw, o.encrypt FROM outbox o JOIN outbox_message m ON m.outbox_id = o.id
+		WHERE o.recipient = ? AND o.kind = ? ORDER BY o.id`, addr, kind)
+	if err != nil {
+		rows, err = e.db.Reader().Query(`SELECT raw, encrypt FROM outbox WHERE recipient = ? AND kind = ? ORDER BY id`, addr, kind)
+	}
 	if err != nil {
 		e.t.Fatal(err)
 	}

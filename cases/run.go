@@ -23,14 +23,18 @@ func (s *session) isLead() bool {
 // authorize checks the member's role against the command.
 func (s *session) authorize(c Command) error {
 	sp := vocabulary[c.Name]
-	switch sp.access {
+	acc := sp.access
+	if c.Name == "status" && (terminal(c.State) || c.State == StateOpinion) && acc < leadOrAdmin {
+		acc = leadOrAdmin // ending a case is /close's decision, whichever command says it
+	}
+	switch acc {
 	case admin:
 		if !s.isAdmin() {
 			return fmt.Errorf("%w: /%s needs the lead role in the team directory", ErrForbidden, c.Name)
 		}
 	case leadOrAdmin:
 		if !s.isAdmin() && !s.isLead() {
-			return fmt.Errorf("%w: /%s is for the case's fix lead (or a member with the lead role)", ErrForbidden, c.Name)
+			return fmt.Errorf("%w: %s is for the case's fix lead (or a member with the lead role)", ErrForbidden, strings.Fields(c.Raw)[0]+forState(c))
 		}
 	}
 	if c.Name == "lead" && (c.Args[0] == "offer" || c.Args[0] == "release") && !s.isLead() && !(c.Args[0] == "offer" && s.isAdmin()) {
@@ -80,6 +84,10 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 			}
 		}
 	case "impact":
+		// Every draft is kept (encrypted) in the case's messages.
+		if _, err := s.w.insertMessage(ctx, s.tx, c.ID, Message{Kind: KindImpact, Author: s.actor, MessageID: s.mail.MessageID, Text: cmd.Text, Received: s.now}); err != nil {
+			return internalErr(err)
+		}
 		c.Impact = cmd.Text
 		did("impact description updated (%d lines)", strings.Count(cmd.Text, "\n")+1)
 	case "note":
@@ -136,6 +144,13 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 	return nil
 }
 
+func forState(c Command) string {
+	if c.Name == "status" {
+		return " " + string(c.State)
+	}
+	return ""
+}
+
 func orNone(s string) string {
 	if s == "" {
 		return "(none)"
@@ -144,7 +159,7 @@ func orNone(s string) string {
 }
 
 // setState moves the case and queues what the new state requires: the
-// reporter hears about incomplete, invalid and wontfix.
+// reporter hears about incomplete, invalid, wontfix and opinion.
 func (s *session) setState(ctx context.Context, to State, reason string) error {
 	c := s.c
 	if err := checkTransition(c, to); err != nil {
@@ -157,7 +172,7 @@ func (s *session) setState(ctx context.Context, to State, reason string) error {
 	}
 	s.done = append(s.done, fmt.Sprintf("state %s -> %s", from, to))
 	switch to {
-	case StateIncomplete, StateInvalid, StateWontfix:
+	case StateIncomplete, StateInvalid, StateWontfix, StateOpinion:
 		tmpl := "incomplete"
 		if to != StateIncomplete {
 			tmpl = "decision"
@@ -185,7 +200,7 @@ func (s *session) toReporter(ctx context.Context, tmpl, tag, reason, text string
 		return internalErr(err)
 	}
 	sk, err := s.w.enqueue(ctx, s.tx, outMail{kind: MailReporter, caseID: s.c.ID,
-		notice: noticeID("reporter", s.mail.MessageID, s.actor, tag), subject: subj, body: body, encrypt: enc,
+		notice: s.notice("reporter", tag), subject: subj, body: body, encrypt: enc,
 		to: []distlist.Recipient{r}, auto: false})
 	if err != nil {
 		return internalErr(err)
@@ -330,7 +345,7 @@ func (s *session) handoffMail(ctx context.Context, tmpl, tag string, d templates
 	if err != nil {
 		return internalErr(err)
 	}
-	sk, err := s.w.enqueue(ctx, s.tx, outMail{kind: MailHandoff, caseID: s.c.ID, notice: noticeID("handoff", s.mail.MessageID, tag, to.Fingerprint),
+	sk, err := s.w.enqueue(ctx, s.tx, outMail{kind: MailHandoff, caseID: s.c.ID, notice: s.notice("handoff", tag+"/"+to.Fingerprint),
 		subject: subj, body: body, encrypt: true, to: []distlist.Recipient{recipient(to)}, auto: true})
 	if err != nil {
 		return internalErr(err)
@@ -352,6 +367,16 @@ func (s *session) schedule(ctx context.Context, cmd *Command) error {
 	if err := s.w.saveCase(ctx, s.tx, s.c); err != nil {
 		return internalErr(err)
 	}
+	// And whatever the scheduler changed in the case is kept.
+	defer func() {
+		if c, err := s.w.loadCase(ctx, s.tx, "id = ?", s.c.ID); err == nil {
+			disclose := s.c.DiscloseAt
+			*s.c = *c
+			if cmd.Name == "disclose" {
+				s.c.DiscloseAt = disclose
+			}
+		}
+	}()
 	switch cmd.Name {
 	case "disclose":
 		plan, err := sch.Disclose(ctx, s.tx, s.c, cmd.T0, cmd.Force, s.actor)

@@ -41,7 +41,7 @@ var vocabulary = map[string]spec{
 	"impact":      {usage: "/impact TEXT...", help: "replace the impact description draft with the block that follows (up to a blank line or the next command)", block: true, needCase: true},
 	"reply":       {usage: "/reply TEXT...", help: "send the block to the reporter from the team address (encrypted when their key is known)", block: true, needCase: true},
 	"note":        {usage: "/note TEXT...", help: "add an internal note to the case (never sent to the reporter)", block: true, needCase: true},
-	"close":       {usage: "/close [REASON] | /close invalid|wontfix|opinion [REASON]", help: "close a released case, or end it as invalid/wontfix (the reporter is told) or opinion", needCase: true, access: leadOrAdmin},
+	"close":       {usage: "/close [REASON] | /close invalid|wontfix|opinion [REASON]", help: "close a released case, or end it as invalid, wontfix or opinion (the reporter is told)", needCase: true, access: leadOrAdmin},
 	"lead":        {usage: "/lead offer @MEMBER | /lead accept | /lead take | /lead release", help: "positive hand-off of the fix lead: the lead offers, the member accepts, the gateway confirms to both; take works when the lead released the case or is away/gone", needCase: true},
 	"team":        {usage: "/team add|remove @MEMBER", help: "change the case's fix team", needCase: true, access: leadOrAdmin},
 	"log":         {usage: "/log", help: "mail me the case's audit log (encrypted)", needCase: true},

@@ -261,8 +261,8 @@ func TestLeadHandoff(t *testing.T) {
 	if got.Lead != e.member("bob@example.org").Fingerprint || got.LeadOffer != "" {
 		t.Fatalf("after accept: lead %s offer %s", got.Lead, got.LeadOffer)
 	}
-	lastContains(t, "confirmation to the old lead", e.mailsTo("alice@example.org", MailHandoff), "is the fix lead for "+c.Ref)
-	lastContains(t, "confirmation to the new lead", e.mailsTo("bob@example.org", MailHandoff), "is the fix lead for "+c.Ref)
+	lastContains(t, "confirmation to the old lead", e.mailsTo("alice@example.org", MailHandoff), "Confirmed: Bob <bob@example.org>")
+	lastContains(t, "confirmation to the new lead", e.mailsTo("bob@example.org", MailHandoff), "Confirmed: Bob <bob@example.org>")
 	// Bob releases; Carol takes.
 	send("bob@example.org", nil, "/lead release")
 	send("carol@example.org", nil, "/lead take\n/team add @bob")
@@ -366,4 +366,42 @@ func TestSchedulerErrorRollsBack(t *testing.T) {
 	}
 	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "21 days")
 	_ = context.Background
+}
+
+func TestTransitionAndUpdateCase(t *testing.T) {
+	e := newEnv(t)
+	c := e.open(true)
+	err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		return e.wf.Transition(e.ctx, tx, c.ID, StateFixReleased, ActorGateway, "")
+	})
+	if !errors.Is(err, ErrTransition) {
+		t.Fatalf("new -> fix-released: %v", err)
+	}
+	if err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		return e.wf.Transition(e.ctx, tx, c.ID, StateInvalid, ActorGateway, "")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(c.ID); got.State != StateInvalid {
+		t.Fatalf("state %s", got.State)
+	}
+	lastContains(t, "audit", e.audit(c.ID), "status: state new -> invalid")
+	if n := len(e.mailsTo("rita@reporter.example", MailReporter)); n != 1 {
+		t.Errorf("reporter got %d mails, want the decision", n)
+	}
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	if err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		return e.wf.UpdateCase(e.ctx, tx, c.ID, ActorGateway, "plan", "disclosure moved", "", func(c *Case) error {
+			c.DiscloseAt = at
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(c.ID); !got.DiscloseAt.Equal(at) {
+		t.Errorf("disclose at %v", got.DiscloseAt)
+	}
+	if err := e.wf.VerifyAudit(e.ctx, c.ID); err != nil {
+		t.Error(err)
+	}
 }
