@@ -29,6 +29,9 @@ type CommandMail struct {
 	References []string
 	Subject    string // outer Subject: names a case by its tag, never carries commands
 	Received   time.Time
+	// CaseID is the case intake found the thread to point to (0: none);
+	// it counts like In-Reply-To.
+	CaseID int64
 }
 
 // Refusal reasons callers and tests can recognise in the audit log.
@@ -431,6 +434,9 @@ func (s *session) caseRef(ctx context.Context, named string) (ref, how string) {
 }
 
 func (s *session) threadCase(ctx context.Context) (int64, bool) {
+	if s.mail.CaseID > 0 {
+		return s.mail.CaseID, true
+	}
 	ids := append([]string{s.mail.InReplyTo}, reverse(s.mail.References)...)
 	for _, id := range ids {
 		if id == "" {

@@ -80,6 +80,11 @@ func (w *Workflow) GetTx(ctx context.Context, tx *sql.Tx, id int64) (*Case, erro
 	return w.loadCase(ctx, tx, "id = ?", id)
 }
 
+// GetRefTx returns the case with reference ref as seen by tx.
+func (w *Workflow) GetRefTx(ctx context.Context, tx *sql.Tx, ref string) (*Case, error) {
+	return w.loadCase(ctx, tx, "ref = ?", ref)
+}
+
 // ListOptions filter List. The zero value lists every case.
 type ListOptions struct {
 	States []State // only these states; empty: all

@@ -13,6 +13,10 @@ import (
 // state change made by fn must be allowed by the lifecycle; the reporter is
 // told on incomplete, invalid, wontfix and opinion as with /status.
 func (w *Workflow) UpdateCase(ctx context.Context, tx *sql.Tx, caseID int64, actor, action, detail, source string, fn func(*Case) error) error {
+	return w.updateCase(ctx, tx, caseID, actor, action, detail, source, fn, "")
+}
+
+func (w *Workflow) updateCase(ctx context.Context, tx *sql.Tx, caseID int64, actor, action, detail, source string, fn func(*Case) error, why string) error {
 	c, err := w.loadCase(ctx, tx, "id = ?", caseID)
 	if err != nil {
 		return err
@@ -35,6 +39,9 @@ func (w *Workflow) UpdateCase(ctx context.Context, tx *sql.Tx, caseID int64, act
 	}
 	if detail == "" {
 		detail = fmt.Sprintf("state %s -> %s", from, c.State)
+		if why != "" {
+			detail += ": " + why
+		}
 	}
 	c.Updated = s.now
 	if err := w.saveCase(ctx, tx, c); err != nil {
@@ -51,11 +58,13 @@ func (w *Workflow) UpdateCase(ctx context.Context, tx *sql.Tx, caseID int64, act
 	return nil
 }
 
-// Transition moves a case to state to inside tx with the rules of /status
-// (for the scheduler: fix-released at publication, say).
-func (w *Workflow) Transition(ctx context.Context, tx *sql.Tx, caseID int64, to State, actor, source string) error {
-	return w.UpdateCase(ctx, tx, caseID, actor, "status", "", source, func(c *Case) error {
+// SetState moves a case to state to inside tx with the rules of /status,
+// on behalf of actor (the scheduler: fix-committed once the embargo notice
+// is out, fix-released once the announcement is). detail is added to the
+// audit event.
+func (w *Workflow) SetState(ctx context.Context, tx *sql.Tx, caseID int64, to State, actor, detail string) error {
+	return w.updateCase(ctx, tx, caseID, actor, "status", "", "", func(c *Case) error {
 		c.State = to
 		return nil
-	})
+	}, detail)
 }

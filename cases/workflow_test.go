@@ -368,24 +368,24 @@ func TestSchedulerErrorRollsBack(t *testing.T) {
 	_ = context.Background
 }
 
-func TestTransitionAndUpdateCase(t *testing.T) {
+func TestSetStateAndUpdateCase(t *testing.T) {
 	e := newEnv(t)
 	c := e.open(true)
 	err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
-		return e.wf.Transition(e.ctx, tx, c.ID, StateFixReleased, ActorGateway, "")
+		return e.wf.SetState(e.ctx, tx, c.ID, StateFixReleased, ActorGateway, "announced")
 	})
 	if !errors.Is(err, ErrTransition) {
 		t.Fatalf("new -> fix-released: %v", err)
 	}
 	if err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
-		return e.wf.Transition(e.ctx, tx, c.ID, StateInvalid, ActorGateway, "")
+		return e.wf.SetState(e.ctx, tx, c.ID, StateInvalid, ActorGateway, "test")
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.get(c.ID); got.State != StateInvalid {
 		t.Fatalf("state %s", got.State)
 	}
-	lastContains(t, "audit", e.audit(c.ID), "status: state new -> invalid")
+	lastContains(t, "audit", e.audit(c.ID), "status: state new -> invalid: test")
 	if n := len(e.mailsTo("rita@reporter.example", MailReporter)); n != 1 {
 		t.Errorf("reporter got %d mails, want the decision", n)
 	}
