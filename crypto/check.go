@@ -53,19 +53,19 @@ func (k *Key) checkEncrypt(at time.Time) error {
 	fpr := k.Fingerprint()
 	sig, id := e.PrimarySelfSignature()
 	if sig == nil {
-		return fmt.Errorf("crypto: key %s: %w: no self-signature", fpr, ErrMalformedKey)
+		return fmt.Errorf("key %s: %w: no self-signature", fpr, ErrMalformedKey)
 	}
 	if e.Revoked(at) || (id != nil && id.Revoked(at)) {
-		return fmt.Errorf("crypto: key %s at %s: %w", fpr, at.UTC().Format(time.RFC3339), ErrRevoked)
+		return fmt.Errorf("key %s at %s: %w", fpr, at.UTC().Format(time.RFC3339), ErrRevoked)
 	}
 	if at.Unix() < e.PrimaryKey.CreationTime.Unix() {
-		return fmt.Errorf("crypto: key %s at %s: %w: created later, at %s", fpr, at.UTC().Format(time.RFC3339), ErrExpired, e.PrimaryKey.CreationTime.UTC().Format(time.RFC3339))
+		return fmt.Errorf("key %s at %s: %w: created later, at %s", fpr, at.UTC().Format(time.RFC3339), ErrExpired, e.PrimaryKey.CreationTime.UTC().Format(time.RFC3339))
 	}
 	if e.PrimaryKey.KeyExpired(sig, at) || sig.SigExpired(at) {
-		return fmt.Errorf("crypto: key %s at %s: %w", fpr, at.UTC().Format(time.RFC3339), ErrExpired)
+		return fmt.Errorf("key %s at %s: %w", fpr, at.UTC().Format(time.RFC3339), ErrExpired)
 	}
 	if _, ok := e.EncryptionKey(at); !ok {
-		return fmt.Errorf("crypto: key %s at %s: %w", fpr, at.UTC().Format(time.RFC3339), ErrNoEncryptKey)
+		return fmt.Errorf("key %s at %s: %w", fpr, at.UTC().Format(time.RFC3339), ErrNoEncryptKey)
 	}
 	return nil
 }
@@ -74,12 +74,19 @@ func (k *Key) checkEncrypt(at time.Time) error {
 // expired (ErrExpired), with a usable encryption key (ErrNoEncryptKey) and a
 // usable signing key (ErrNoSignKey).
 func (k *Key) Check(at time.Time) error {
+	if err := k.check(at); err != nil {
+		return fmt.Errorf("crypto: check: %w", err)
+	}
+	return nil
+}
+
+func (k *Key) check(at time.Time) error {
 	if err := k.checkEncrypt(at); err != nil {
 		return err
 	}
 	if _, ok := k.entity.SigningKey(at); !ok {
 		fpr := k.Fingerprint()
-		return fmt.Errorf("crypto: key %s at %s: %w", fpr, at.UTC().Format(time.RFC3339), ErrNoSignKey)
+		return fmt.Errorf("key %s at %s: %w", fpr, at.UTC().Format(time.RFC3339), ErrNoSignKey)
 	}
 	return nil
 }
@@ -87,19 +94,26 @@ func (k *Key) Check(at time.Time) error {
 // CheckThrough reports whether k is usable during the whole of [from, until]:
 // Check at both ends, and the same encryption subkey still valid at until.
 func (k *Key) CheckThrough(from, until time.Time) error {
-	if until.Before(from) {
-		return fmt.Errorf("crypto: key %s: check through: until %s before from %s", k.Fingerprint(), until, from)
+	if err := k.checkThrough(from, until); err != nil {
+		return fmt.Errorf("crypto: check: %w", err)
 	}
-	if err := k.Check(from); err != nil {
+	return nil
+}
+
+func (k *Key) checkThrough(from, until time.Time) error {
+	if until.Before(from) {
+		return fmt.Errorf("key %s: check through: until %s before from %s", k.Fingerprint(), until, from)
+	}
+	if err := k.check(from); err != nil {
 		return err
 	}
-	if err := k.Check(until); err != nil {
+	if err := k.check(until); err != nil {
 		return err
 	}
 	a, _ := k.entity.EncryptionKey(from)
 	for _, s := range k.entity.Subkeys {
 		if s.PublicKey == a.PublicKey && (s.PublicKey.KeyExpired(s.Sig, until) || s.Revoked(until)) {
-			return fmt.Errorf("crypto: key %s: encryption subkey %X expires before %s: %w", k.Fingerprint(), s.PublicKey.KeyId, until.UTC().Format(time.RFC3339), ErrExpired)
+			return fmt.Errorf("key %s: encryption subkey %X expires before %s: %w", k.Fingerprint(), s.PublicKey.KeyId, until.UTC().Format(time.RFC3339), ErrExpired)
 		}
 	}
 	return nil
@@ -109,10 +123,10 @@ func (k *Key) CheckThrough(from, until time.Time) error {
 func (k *Key) EncryptionKeyID(at time.Time) (uint64, error) {
 	ek, ok := k.entity.EncryptionKey(at)
 	if !ok {
-		if err := k.Check(at); err != nil {
-			return 0, err
+		if err := k.checkEncrypt(at); err != nil {
+			return 0, fmt.Errorf("crypto: encryption key: %w", err)
 		}
-		return 0, fmt.Errorf("crypto: key %s: %w", k.Fingerprint(), ErrNoEncryptKey)
+		return 0, fmt.Errorf("crypto: encryption key: key %s: %w", k.Fingerprint(), ErrNoEncryptKey)
 	}
 	return ek.PublicKey.KeyId, nil
 }

@@ -158,8 +158,31 @@ func readPGPAt(bin []byte, decrypt *Key, verifiers []*Key, now time.Time, lim Li
 	res.plain = plain
 	if md.IsSigned {
 		res.sig = onePassSignature(md, verifiers)
+		if res.sig.Err == nil && encrypted && !intendedFor(md.Signature, decrypt) {
+			res.sig.Err = fmt.Errorf("%w: the signature names other intended recipients (forwarded message)", ErrBadSignature)
+		}
 	}
 	return res, md.Signature, nil
+}
+
+// intendedFor reports whether a signature's Intended Recipient Fingerprint
+// subpackets (RFC 9580 §5.2.3.36), when present, name k: a signed message
+// re-encrypted by its first recipient to us does not count as sent to us.
+func intendedFor(sp *packet.Signature, k *Key) bool {
+	if sp == nil || len(sp.IntendedRecipients) == 0 {
+		return true
+	}
+	for _, r := range sp.IntendedRecipients {
+		if bytes.Equal(r.Fingerprint, k.entity.PrimaryKey.Fingerprint) {
+			return true
+		}
+		for _, s := range k.entity.Subkeys {
+			if bytes.Equal(r.Fingerprint, s.PublicKey.Fingerprint) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // onePassSignature describes the signature of a one-pass signed message

@@ -41,7 +41,7 @@ func (k *Key) Sign(c Content, at time.Time) (*Signed, error) {
 		return nil, fmtErr("sign", fmt.Errorf("key %s: %w", k.Fingerprint(), ErrNotPrivate))
 	}
 	if _, ok := k.entity.SigningKey(at); !ok {
-		if err := k.Check(at); err != nil {
+		if err := k.check(at); err != nil {
 			return nil, fmtErr("sign", err)
 		}
 		return nil, fmtErr("sign", fmt.Errorf("key %s: %w", k.Fingerprint(), ErrNoSignKey))

@@ -1,0 +1,105 @@
+package crypto
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/secgate/secgate/internal/gpgtest"
+)
+
+// TestGPGKeys reads keys exported by gpg: a protected secret key, a secret
+// key without its primary (offline primary, subkeys only), and a public key.
+func TestGPGKeys(t *testing.T) {
+	g := gpgtest.New(t)
+	g.Passphrase = testPassphrase
+	member := loadTestKey(t, "member-rsa")
+	arm, err := member.ArmorPrivate([]byte(testPassphrase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Import([]byte(arm))
+	fpr := member.Fingerprint()
+
+	sec := g.ExportSecret(fpr) // protected by gpg with the passphrase
+	if _, err := ParsePrivateKey(sec, []byte("wrong")); !errors.Is(err, ErrBadPassphrase) {
+		t.Fatalf("gpg secret key, wrong passphrase: %v", err)
+	}
+	k, err := ParsePrivateKey(sec, []byte(testPassphrase))
+	if err != nil || k.Fingerprint() != fpr {
+		t.Fatalf("gpg secret key: %v", err)
+	}
+	if _, err := ParsePublicKey(sec); !errors.Is(err, ErrSecretKey) {
+		t.Fatalf("gpg secret key as public: %v", err)
+	}
+
+	// Offline primary: gpg --export-secret-subkeys.
+	ed := g.GenKey("Team <security@example.org>", "ed25519")
+	r := g.Run(nil, "--armor", "--export-secret-subkeys", ed)
+	if r.Err != nil {
+		t.Fatalf("export-secret-subkeys: %v %s", r.Err, r.Stderr)
+	}
+	sub, err := ParsePrivateKey(r.Stdout, []byte(testPassphrase))
+	if err != nil {
+		t.Fatalf("subkeys-only secret key: %v", err)
+	}
+	if sub.Fingerprint() != ed {
+		t.Fatalf("fingerprint %s, want %s", sub.Fingerprint(), ed)
+	}
+	// It has no signing subkey (gpg's primary signs), so it cannot sign,
+	// but it can decrypt.
+	now := time.Now()
+	s, err := testKey(t, "alice").Sign(Content{Subject: "x", Entity: []byte(textEntityCRLF)}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := s.SealFor(sub.Public(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(outerMessage(sealed), OpenOptions{Decrypt: sub, Now: now}); err != nil {
+		t.Fatalf("decrypt with subkeys-only key: %v", err)
+	}
+	if _, err := sub.Sign(Content{Subject: "x", Entity: []byte(textEntityCRLF)}, now); err == nil {
+		t.Fatal("signed with a key whose signing primary is offline")
+	}
+}
+
+// TestConcurrentUse shares keys between goroutines (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	team, alice := testKey(t, "team"), testKey(t, "alice")
+	s, err := team.Sign(Content{Subject: "x", Entity: []byte(textEntityCRLF)}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sealed, err := s.SealFor(alice.Public(), t0)
+			if err != nil {
+				errs <- err
+				return
+			}
+			o, err := Open(outerMessage(sealed), OpenOptions{Decrypt: alice, Verifiers: []*Key{team}, Now: t0})
+			if err != nil || o.Signature.Err != nil {
+				errs <- errors.Join(err, o.Signature.Err)
+				return
+			}
+			if _, err := team.Sign(Content{Subject: "y", Entity: []byte(textEntityCRLF)}, t0); err != nil {
+				errs <- err
+			}
+			if _, err := team.EncryptAtRest([]byte("x")); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
