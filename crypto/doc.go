@@ -1,13 +1,50 @@
-// Package crypto is secgate's OpenPGP and PGP/MIME layer, built on gopenpgp
-// (and go-crypto where gopenpgp lacks something).
+// Package crypto is secgate's OpenPGP and PGP/MIME layer.
 //
-// Outbound, a message is signed once by the team key (RFC 3156 multipart/signed
-// with RFC 9788 protected headers) and then sealed separately for each
-// recipient (multipart/encrypted to that recipient's key alone): the API has
-// no way to encrypt one ciphertext to several recipients.
+// It is built on ProtonMail's go-crypto (the OpenPGP library under
+// gopenpgp), used directly so that every validity check runs at a time the
+// caller passes, never at a global clock.
 //
-// Inbound, Open decrypts PGP/MIME and inline PGP, verifies multipart/signed
-// over the raw signed bytes, signed-then-encrypted and cleartext-signed
-// messages, and reports exactly what the signature covers, so callers can
-// tell a fully signed body from a partly signed one.
+// # Keys
+//
+// GenerateKey makes a team key (curve25519 by default, RSA-3072/4096 on
+// request); ParsePublicKey refuses secret keys (ErrSecretKey);
+// ParsePrivateKey and LoadPrivateKey unlock a protected key
+// (ErrBadPassphrase). Key.Check and Key.CheckThrough tell whether a key is
+// expired (ErrExpired), revoked (ErrRevoked, hard revocations reaching back
+// before their date) or has no usable encryption subkey (ErrNoEncryptKey) at
+// a given time. Armored output carries no Version or Comment header.
+//
+// # Outbound: sign once, seal per recipient
+//
+// Key.Sign signs a Content once: its entity gets the real Subject and From
+// as protected header fields (RFC 9788 hp="clear"/"cipher", and the older
+// protected-headers="v1") and becomes the first part of an RFC 3156
+// multipart/signed whose micalg names the hash actually used (SHA-1 is never
+// used). Signed.Entity is that multipart/signed for public mail.
+// Signed.SealFor encrypts it for one recipient key into multipart/encrypted:
+// the method takes exactly one key, and the ciphertext has exactly one
+// session-key packet, so the API cannot produce one ciphertext readable by
+// several recipients (which would also disclose the recipient list).
+//
+// # Inbound
+//
+// Open decrypts PGP/MIME and inline PGP, and verifies multipart/signed
+// (over the exact received bytes of the signed part in CRLF form),
+// signed-then-encrypted messages (nested, RFC 3156 §6.1, and combined,
+// §6.2) and cleartext signatures. Only the root of the message (or of a
+// decrypted layer) is decrypted. A Signature reports the signer's full
+// primary-key fingerprint, a replay ID, and Whole: whether it covers the
+// whole content, so a valid signature on a part wrapped in multipart/mixed,
+// or on a clear-signed block with text around it, never passes for a signed
+// message. Plaintext is never returned when the integrity check fails;
+// password-encrypted (SKESK) messages are refused; nesting depth, part
+// count, sizes and decompressed size are limited (Limits).
+//
+// TextBody turns a content entity into text and attachments;
+// ProtectedHeaders reads the protected Subject and From.
+//
+// # At rest
+//
+// Key.EncryptAtRest and Key.DecryptAtRest encrypt case content to the team
+// key alone for storage.
 package crypto
