@@ -1,0 +1,252 @@
+package schedule
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"mime"
+	"net/mail"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/internal/gpgtest"
+	"github.com/secgate/secgate/internal/mailstack"
+	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
+)
+
+// TestTimelineRealStack sends a real embargo notice, pre-release notice
+// and announcement through Postfix into Dovecot mailboxes. Each
+// distributor decrypts and verifies its notices with gpg, as itself; the
+// public list gets the announcement signed and in clear. The scheduler runs
+// on a simulated clock (three weeks pass in an instant), the outbox and the
+// mail stack on the real one.
+func TestTimelineRealStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real mail stack")
+	}
+	ctx := context.Background()
+	stack := mailstack.Start(t, mailstack.Options{Users: []string{"security", "lead", "distro1", "distro2", "announce"}})
+	real := time.Now().UTC().Truncate(time.Minute)
+
+	team, err := crypto.GenerateKey("Security Team", stack.Addr("security"), crypto.GenerateOptions{Created: real.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	teamPub, err := team.ArmorPublic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead, err := crypto.GenerateKey("Alice Lead", stack.Addr("lead"), crypto.GenerateOptions{Created: real.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leadPub, _ := lead.ArmorPublic()
+
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "gw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Writer().ExecContext(ctx, testSchema); err != nil {
+		t.Fatal(err)
+	}
+	dir := distlist.NewDirectory(db, clock.Real{}, nil)
+	type distro struct {
+		user, addr, fpr string
+		gpg             *gpgtest.GPG
+	}
+	var distros []*distro
+	err = db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := dir.AddMember(ctx, tx, distlist.MemberSpec{Name: "Alice Lead", Address: stack.Addr("lead"), Role: distlist.RoleLead, Key: []byte(leadPub)}); err != nil {
+			return err
+		}
+		if err := dir.CreateList(ctx, tx, "embargo", distlist.KindEmbargo, ""); err != nil {
+			return err
+		}
+		if err := dir.CreateList(ctx, tx, "announce", distlist.KindPublic, ""); err != nil {
+			return err
+		}
+		for i := 1; i <= 2; i++ {
+			d := &distro{user: fmt.Sprintf("distro%d", i), addr: stack.Addr(fmt.Sprintf("distro%d", i)), gpg: gpgtest.New(t)}
+			d.fpr = d.gpg.GenKey(fmt.Sprintf("Distributor %d <%s>", i, d.addr), "ed25519")
+			d.gpg.Import([]byte(teamPub))
+			if _, err := dir.AddRecipient(ctx, tx, "embargo", distlist.RecipientSpec{Name: fmt.Sprintf("Distributor %d", i), Address: d.addr, Key: d.gpg.Export(d.fpr)}); err != nil {
+				return err
+			}
+			distros = append(distros, d)
+		}
+		_, err := dir.AddRecipient(ctx, tx, "announce", distlist.RecipientSpec{Address: stack.Addr("announce")})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The simulated clock starts after every key was made.
+	clk := clock.NewFake(time.Now().UTC().Add(time.Minute).Truncate(time.Minute))
+	real = clk.Now()
+	from := "Security Team <" + stack.Addr("security") + ">"
+	ob, err := distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: db, Directory: dir, TeamKey: team, Clock: clock.Real{}, Config: distlist.Config{
+		From: from,
+		SMTP: distlist.SMTPConfig{Addr: stack.SubmissionAddr, TLS: distlist.TLSNone, User: stack.Addr("security"), Password: stack.Password, Parallel: 2},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := &fakeCases{clk: clk, m: map[int64]*cases.Case{}}
+	s, err := New(Options{DB: db, Directory: dir, Outbox: ob, Cases: fc, Templates: set, Clock: clk,
+		Project: templates.Project{Name: "Example", TeamAddress: stack.Addr("security")}, TeamAddress: from})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, ctx: ctx, db: db, clk: clk, cases: fc, s: s, lead: distlist.Member{Fingerprint: lead.Fingerprint()}}
+	c := e.newCase(1, "knative", real.Add(-2*Day))
+	t0 := real.Add(21*Day + time.Hour)
+	if _, err := e.disclose(c, t0, ""); err != nil {
+		t.Fatal(err)
+	}
+	flush := func() {
+		t.Helper()
+		if err := ob.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush()
+	e.advance(t0.Add(-Day))
+	flush()
+	e.advance(t0)
+	flush()
+
+	wantT0 := "DTSTART:" + t0.Format("20060102T150405Z")
+	for _, d := range distros {
+		msgs := stack.WaitMessages(t, d.user, "INBOX", 2, 20*time.Second)
+		if len(msgs) != 2 {
+			t.Fatalf("%s: %d messages, want 2", d.user, len(msgs))
+		}
+		// Delivery runs in parallel: the two may arrive in either order.
+		subjects := map[string]int{"EMBARGOED: Example": 0, "EMBARGOED: public release on " + t0.Format("2006-01-02 15:04") + " UTC": 0}
+		for i, raw := range msgs {
+			raw = crlf(raw)
+			m, err := mail.ReadMessage(bytes.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Header.Get("Subject") != "..." {
+				t.Errorf("%s: outer subject %q", d.user, m.Header.Get("Subject"))
+			}
+			ct, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+			if err != nil || ct != "multipart/encrypted" {
+				t.Fatalf("%s: content type %q %v", d.user, ct, err)
+			}
+			body := new(bytes.Buffer)
+			body.ReadFrom(m.Body)
+			_, data := splitTwo(t, body.Bytes(), params["boundary"])
+			_, armored, _ := bytes.Cut(data, []byte("\r\n\r\n"))
+			r := d.gpg.Decrypt(armored)
+			if r.Err != nil || !r.Has("DECRYPTION_OKAY") {
+				t.Fatalf("%s: gpg --decrypt: %v\n%s", d.user, r.Err, r.Stderr)
+			}
+			inner := r.Stdout
+			ih, ibody, _ := bytes.Cut(inner, []byte("\r\n\r\n"))
+			hdr := strings.NewReplacer("\r\n\t", " ", "\r\n ", " ").Replace(string(ih))
+			var ctLine string
+			for _, l := range strings.Split(hdr, "\r\n") {
+				if strings.HasPrefix(strings.ToLower(l), "content-type:") {
+					ctLine = strings.TrimSpace(l[len("content-type:"):])
+				}
+			}
+			_, ip, err := mime.ParseMediaType(ctLine)
+			if err != nil {
+				t.Fatalf("%s: inner content type %q: %v", d.user, ctLine, err)
+			}
+			part, sigPart := splitTwo(t, ibody, ip["boundary"])
+			_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
+			v := d.gpg.Verify(part, sig)
+			if v.Err != nil || !v.Has("VALIDSIG") {
+				t.Fatalf("%s: gpg --verify: %v\n%s", d.user, v.Err, v.Stderr)
+			}
+			if a := v.Args("VALIDSIG"); a[len(a)-1] != team.Fingerprint() {
+				t.Errorf("%s: signed by %s, want the team key", d.user, a[len(a)-1])
+			}
+			for subj := range subjects {
+				if bytes.Contains(part, []byte(subj)) {
+					subjects[subj]++
+				}
+			}
+			_, atts, err := crypto.TextBody(part)
+			if err != nil || len(atts) != 1 || !bytes.Contains(atts[0].Data, []byte(wantT0)) {
+				t.Errorf("%s message %d: calendar %v %+v", d.user, i, err, atts)
+			}
+		}
+		for subj, n := range subjects {
+			if n != 1 {
+				t.Errorf("%s: %d messages with the protected subject %q, want 1", d.user, n, subj)
+			}
+		}
+	}
+	ann := stack.WaitMessages(t, "announce", "INBOX", 1, 20*time.Second)
+	if len(ann) != 1 {
+		t.Fatalf("announce: %d messages", len(ann))
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(crlf(ann[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subj := m.Header.Get("Subject"); !strings.Contains(subj, "[SECURITY]") {
+		t.Errorf("announcement subject %q", subj)
+	}
+	ct, params, _ := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if ct != "multipart/signed" {
+		t.Fatalf("announcement content type %q", ct)
+	}
+	body := new(bytes.Buffer)
+	body.ReadFrom(m.Body)
+	part, sigPart := splitTwo(t, body.Bytes(), params["boundary"])
+	_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
+	g := gpgtest.New(t)
+	g.Import([]byte(teamPub))
+	if v := g.Verify(part, sig); v.Err != nil || !v.Has("VALIDSIG") {
+		t.Fatalf("announcement: gpg --verify: %v\n%s", v.Err, v.Stderr)
+	}
+	if msgs := stack.Messages(t, "lead", "INBOX"); len(msgs) != 0 {
+		t.Errorf("lead got %d messages before the retrospective", len(msgs))
+	}
+}
+
+// crlf normalises line ends to CRLF.
+func crlf(b []byte) []byte {
+	return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
+}
+
+// splitTwo returns the raw bytes of the two parts of a multipart body, as
+// a mail client cuts them: after "--B CRLF", up to "CRLF --B".
+func splitTwo(t *testing.T, body []byte, boundary string) (first, second []byte) {
+	t.Helper()
+	delim := []byte("--" + boundary)
+	i := bytes.Index(body, append(delim, '\r', '\n'))
+	if i < 0 || boundary == "" {
+		t.Fatalf("no boundary %q", boundary)
+	}
+	rest := body[i+len(delim)+2:]
+	j := bytes.Index(rest, append([]byte("\r\n"), append(delim, '\r', '\n')...))
+	if j < 0 {
+		t.Fatal("no second part")
+	}
+	first, rest = rest[:j], rest[j+len(delim)+4:]
+	k := bytes.Index(rest, append([]byte("\r\n"), append(delim, '-', '-')...))
+	if k < 0 {
+		t.Fatal("no closing boundary")
+	}
+	return first, rest[:k]
+}
