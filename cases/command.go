@@ -254,11 +254,13 @@ func (s *session) apply(ctx context.Context) error {
 		if err := s.run(ctx, c); err != nil {
 			return failed(c, err)
 		}
+		logID := GatewayLog // changes outside a case (/list) go to the gateway log
+		if s.c != nil {
+			logID = s.c.ID
+		}
 		for _, d := range s.done[n:] {
-			if s.c != nil {
-				if err := s.w.Audit(ctx, s.tx, s.c.ID, s.actor, c.Name, d, s.mail.MessageID); err != nil {
-					return failed(c, internalErr(err))
-				}
+			if err := s.w.Audit(ctx, s.tx, logID, s.actor, c.Name, d, s.mail.MessageID); err != nil {
+				return failed(c, internalErr(err))
 			}
 		}
 	}

@@ -345,14 +345,20 @@ func TestListCommands(t *testing.T) {
 	if err != nil || len(l.Recipients) != 1 || l.Recipients[0].Address != "sec@vendor.example" {
 		t.Fatalf("list = %+v, %v; answer %q", l, err, e.mailsTo("alice@example.org", MailAnswer))
 	}
+	lastContains(t, "gateway audit", e.audit(GatewayLog), "list: sec@vendor.example added to embargo")
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "sec@vendor.example added to embargo")
 	// Bob's role does not allow it.
 	e.handle(e.signed("bob@example.org", bob, "lists", "/list remove embargo sec@vendor.example", t0))
 	lastContains(t, "answer", e.mailsTo("bob@example.org", MailAnswer), "needs the lead role")
+	lastContains(t, "gateway audit", e.audit(GatewayLog), "refused")
 	e.handle(e.signed("alice@example.org", alice, "lists", "/list remove embargo sec@vendor.example", t0))
 	if l, _ := e.dir.List(e.ctx, "embargo"); len(l.Recipients) != 0 {
 		t.Fatalf("recipient not removed")
 	}
-	lastContains(t, "gateway audit", e.audit(GatewayLog), "refused")
+	lastContains(t, "gateway audit", e.audit(GatewayLog), "removed from embargo")
+	if err := e.wf.VerifyAudit(e.ctx, GatewayLog); err != nil {
+		t.Error(err)
+	}
 }
 
 func TestSchedulerErrorRollsBack(t *testing.T) {
