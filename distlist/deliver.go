@@ -117,7 +117,7 @@ func (o *Outbox) recover(ctx context.Context) error {
 
 // dispatch claims due rows and hands them to the workers.
 func (o *Outbox) dispatch(ctx context.Context, work chan<- *job) error {
-	limit := o.cfg.SMTP.Parallel * 2
+	limit := o.cfg.SMTP.Parallel * 8
 	for {
 		jobs, next, err := o.claim(ctx, limit)
 		if err != nil {
@@ -162,9 +162,9 @@ func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error
 	var next time.Time
 	err := o.db.Tx(ctx, func(tx *sql.Tx) error {
 		jobs = jobs[:0]
-		rows, err := tx.QueryContext(ctx, `SELECT id, notice_id, case_id, recipient, fingerprint, enc_key_id, encrypt,
-			valid_through, env_from, raw, attempts FROM outbox
-			WHERE state IN ('queued', 'deferred') AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?`,
+		rows, err := tx.QueryContext(ctx, `SELECT o.id, o.notice_id, o.case_id, o.recipient, o.fingerprint, o.enc_key_id,
+			o.encrypt, o.valid_through, o.env_from, m.raw, o.attempts FROM outbox o JOIN outbox_message m ON m.outbox_id = o.id
+			WHERE o.state IN ('queued', 'deferred') AND o.next_attempt <= ? ORDER BY o.next_attempt, o.id LIMIT ?`,
 			store.Millis(now), limit)
 		if err != nil {
 			return err

@@ -80,7 +80,7 @@ func (d *Directory) AddMember(ctx context.Context, tx *sql.Tx, m MemberSpec) ([]
 		return nil, fmt.Errorf("distlist: member %s: %w", addr, err)
 	}
 	err = d.write(ctx, tx, func(tx *sql.Tx) error {
-		if err := storeKey(ctx, tx, k, d.clock.Now(), true); err != nil {
+		if _, err := storeKey(ctx, tx, k, d.clock.Now(), true); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO dir_member (address, name, fingerprint, role, rota, away, tz, source)
@@ -172,7 +172,7 @@ func (d *Directory) AddRecipient(ctx context.Context, tx *sql.Tx, list string, r
 				return fmt.Errorf("distlist: list %q: %s: %w", list, addr, err)
 			}
 			warns = w
-			if err := storeKey(ctx, tx, k, d.clock.Now(), true); err != nil {
+			if _, err := storeKey(ctx, tx, k, d.clock.Now(), true); err != nil {
 				return err
 			}
 			fpr = k.Fingerprint()
@@ -224,7 +224,7 @@ func (d *Directory) AddCaseExtra(ctx context.Context, tx *sql.Tx, caseID int64, 
 	err = d.write(ctx, tx, func(tx *sql.Tx) error {
 		var fpr any
 		if k != nil {
-			if err := storeKey(ctx, tx, k, d.clock.Now(), true); err != nil {
+			if _, err := storeKey(ctx, tx, k, d.clock.Now(), true); err != nil {
 				return err
 			}
 			fpr = k.Fingerprint()

@@ -119,7 +119,7 @@ func TestGuardStopsTamperedRow(t *testing.T) {
 	ka := testKey(t, "alice@distro-a.example", "x25519", false)
 	e.enqueue(Mail{Kind: "embargo-notice", NoticeID: "t", Encrypt: true, Content: textContent("s", "b"),
 		Recipients: []Recipient{{Address: "alice@distro-a.example", Key: ka.Public()}}})
-	if _, err := e.db.Writer().Exec(`UPDATE outbox SET raw = ? WHERE notice_id = 't'`,
+	if _, err := e.db.Writer().Exec(`UPDATE outbox_message SET raw = ? WHERE outbox_id = (SELECT id FROM outbox WHERE notice_id = 't')`,
 		[]byte("From: security@example.org\r\nTo: alice@distro-a.example\r\nSubject: ...\r\n\r\nembargoed text\r\n")); err != nil {
 		t.Fatal(err)
 	}

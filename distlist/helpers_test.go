@@ -138,7 +138,7 @@ type rowView struct {
 func (e *env) rows(notice string) map[string]rowView {
 	e.t.Helper()
 	rs, err := e.db.Reader().Query(`SELECT id, recipient, state, attempts, last_code, last_reply, message_id, raw, next_attempt
-		FROM outbox WHERE notice_id = ?`, notice)
+		FROM outbox JOIN outbox_message ON outbox_id = id WHERE notice_id = ?`, notice)
 	if err != nil {
 		e.t.Fatal(err)
 	}

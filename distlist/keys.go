@@ -88,7 +88,10 @@ func (d *Directory) ImportKey(ctx context.Context, tx *sql.Tx, armored []byte, o
 	if err != nil {
 		return nil, nil, err
 	}
-	err = d.write(ctx, tx, func(tx *sql.Tx) error { return storeKey(ctx, tx, k, d.clock.Now(), true) })
+	err = d.write(ctx, tx, func(tx *sql.Tx) error {
+		_, err := storeKey(ctx, tx, k, d.clock.Now(), true)
+		return err
+	})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -96,11 +99,11 @@ func (d *Directory) ImportKey(ctx context.Context, tx *sql.Tx, armored []byte, o
 }
 
 // storeKey upserts k into dir_key; replace says whether a stored copy is
-// replaced.
-func storeKey(ctx context.Context, tx *sql.Tx, k *crypto.Key, now time.Time, replace bool) error {
+// replaced. It returns the armored key it wrote.
+func storeKey(ctx context.Context, tx *sql.Tx, k *crypto.Key, now time.Time, replace bool) (string, error) {
 	arm, err := k.ArmorPublic()
 	if err != nil {
-		return fmt.Errorf("distlist: armor key %s: %w", k.Fingerprint(), err)
+		return "", fmt.Errorf("distlist: armor key %s: %w", k.Fingerprint(), err)
 	}
 	var exp int64
 	if t, ok := k.Expires(); ok {
@@ -115,9 +118,9 @@ func storeKey(ctx context.Context, tx *sql.Tx, k *crypto.Key, now time.Time, rep
 	}
 	_, err = tx.ExecContext(ctx, q, k.Fingerprint(), arm, strings.Join(k.Emails(), "\n"), exp, store.Millis(now))
 	if err != nil {
-		return fmt.Errorf("distlist: store key %s: %w", k.Fingerprint(), err)
+		return "", fmt.Errorf("distlist: store key %s: %w", k.Fingerprint(), err)
 	}
-	return nil
+	return arm, nil
 }
 
 // ShowKey returns the stored key with fingerprint fpr, or ErrNotFound.

@@ -2,6 +2,7 @@ package distlist
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -240,12 +241,17 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Mail) ([]Skipped, er
 	parallel(todo, build)
 
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (notice_id, kind, case_id, recipient, fingerprint, enc_key_id,
-		encrypt, valid_through, message_id, token, env_from, raw, state, created, next_attempt)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`)
+		encrypt, valid_through, message_id, token, env_from, state, created, next_attempt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING id`)
 	if err != nil {
 		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
 	}
 	defer stmt.Close()
+	rawStmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox_message (outbox_id, raw) VALUES (?, ?)`)
+	if err != nil {
+		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
+	}
+	defer rawStmt.Close()
 	for _, p := range todo {
 		if p.err != nil {
 			if m.Encrypt {
@@ -257,14 +263,18 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Mail) ([]Skipped, er
 		fpr := ""
 		if m.Encrypt {
 			fpr = p.r.Key.Fingerprint()
-			if err := storeKey(ctx, tx, p.r.Key, now, false); err != nil {
+			if err := o.rememberKey(ctx, tx, p.r.Key, now); err != nil {
 				return nil, err
 			}
 		}
 		tok := verpToken(o.secret, m.NoticeID, p.addr)
-		_, err := stmt.ExecContext(ctx, m.NoticeID, m.Kind, m.CaseID, p.addr, fpr, int64(p.keyID), boolInt(m.Encrypt),
+		var id int64
+		err := stmt.QueryRowContext(ctx, m.NoticeID, m.Kind, m.CaseID, p.addr, fpr, int64(p.keyID), boolInt(m.Encrypt),
 			store.Millis(m.ValidThrough), messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain), tok,
-			envelopeFrom(o.cfg.Bounce, tok), p.raw, store.Millis(now), store.Millis(now))
+			envelopeFrom(o.cfg.Bounce, tok), store.Millis(now), store.Millis(now)).Scan(&id)
+		if err == nil {
+			_, err = rawStmt.ExecContext(ctx, id, p.raw)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)
 		}
@@ -272,6 +282,27 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Mail) ([]Skipped, er
 	o.log.Info("mail queued", "notice", m.NoticeID, "kind", m.Kind, "case", m.CaseID,
 		"recipients", len(todo), "skipped", len(skipped), "encrypted", m.Encrypt)
 	return skipped, nil
+}
+
+// rememberKey stores a recipient key that is not in the directory yet (a
+// per-case recipient, say), so that it can be checked again before sending.
+func (o *Outbox) rememberKey(ctx context.Context, tx *sql.Tx, k *crypto.Key, now time.Time) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM dir_key WHERE fingerprint = ?`, k.Fingerprint()).Scan(&one)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("distlist: key %s: %w", k.Fingerprint(), err)
+	}
+	arm, err := storeKey(ctx, tx, k.Public(), now, false)
+	if err != nil {
+		return err
+	}
+	o.keys.mu.Lock()
+	o.keys.m[k.Fingerprint()] = cachedKey{sha256.Sum256([]byte(arm)), k.Public()}
+	o.keys.mu.Unlock()
+	return nil
 }
 
 // parallel runs fn on every item with one goroutine per CPU.
@@ -338,36 +369,39 @@ func (o *Outbox) CaseForMessageID(ctx context.Context, msgid string) (int64, boo
 	return c, true, nil
 }
 
-// keyCache keeps parsed recipient keys by fingerprint and armored text.
+// keyCache keeps parsed recipient keys by fingerprint and a hash of the
+// stored armored key, so any change of the stored key (new expiry,
+// revocation) is seen at once.
 type keyCache struct {
 	mu sync.Mutex
 	m  map[string]cachedKey
 }
 
 type cachedKey struct {
-	armored string
-	key     *crypto.Key
+	sum [32]byte
+	key *crypto.Key
 }
 
 // recipientKey loads the current stored key with fingerprint fpr.
 func (o *Outbox) recipientKey(ctx context.Context, fpr string) (*crypto.Key, error) {
-	var armored string
+	var armored []byte
 	err := o.db.Reader().QueryRowContext(ctx, `SELECT armored FROM dir_key WHERE fingerprint = ?`, fpr).Scan(&armored)
 	if err != nil {
 		return nil, fmt.Errorf("distlist: key %s: %w", fpr, err)
 	}
+	sum := sha256.Sum256(armored)
 	o.keys.mu.Lock()
 	c, ok := o.keys.m[fpr]
 	o.keys.mu.Unlock()
-	if ok && c.armored == armored {
+	if ok && c.sum == sum {
 		return c.key, nil
 	}
-	k, err := crypto.ParsePublicKey([]byte(armored))
+	k, err := crypto.ParsePublicKey(armored)
 	if err != nil {
 		return nil, fmt.Errorf("distlist: key %s: %w", fpr, err)
 	}
 	o.keys.mu.Lock()
-	o.keys.m[fpr] = cachedKey{armored, k}
+	o.keys.m[fpr] = cachedKey{sum, k}
 	o.keys.mu.Unlock()
 	return k, nil
 }

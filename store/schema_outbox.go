@@ -3,8 +3,8 @@ package store
 // schemaOutbox holds the tables owned by package distlist: the durable
 // per-recipient outbox and its delivery history.
 const schemaOutbox = `
--- outbox: one row per (notice, recipient). raw holds the final message bytes,
--- so a resend is byte-identical.
+-- outbox: one row per (notice, recipient). outbox_message holds its final
+-- bytes, so a resend is byte-identical.
 CREATE TABLE outbox (
 	id            INTEGER PRIMARY KEY,
 	notice_id     TEXT NOT NULL,
@@ -18,7 +18,6 @@ CREATE TABLE outbox (
 	message_id    TEXT NOT NULL UNIQUE,     -- without <>
 	token         TEXT NOT NULL UNIQUE,     -- VERP token of the envelope sender
 	env_from      TEXT NOT NULL,
-	raw           BLOB NOT NULL,
 	state         TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'deferred', 'failed', 'bounced')),
 	attempts      INTEGER NOT NULL DEFAULT 0,
 	created       INTEGER NOT NULL,
@@ -31,6 +30,13 @@ CREATE TABLE outbox (
 ) STRICT;
 CREATE INDEX outbox_due ON outbox(state, next_attempt);
 CREATE INDEX outbox_case ON outbox(case_id);
+
+-- outbox_message: the final message bytes of a row, written once (kept
+-- apart so that state updates do not rewrite them).
+CREATE TABLE outbox_message (
+	outbox_id INTEGER PRIMARY KEY REFERENCES outbox(id),
+	raw       BLOB NOT NULL
+) STRICT;
 
 -- outbox_attempt: every delivery attempt, recorded before dialing and
 -- completed afterwards; also DSNs received for the row.
