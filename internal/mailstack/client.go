@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -291,4 +292,22 @@ func fetchAll(c *imapclient.Client, count uint32) ([][]byte, error) {
 		out = append(out, m.FindBodySection(section))
 	}
 	return out, nil
+}
+
+// WritePasswordFile writes the stack's password to a new file (mode 0600)
+// in a temporary directory of t and returns its path, for configurations
+// that take a password_file.
+func (s *Stack) WritePasswordFile(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(p, []byte(s.Password+"\n"), 0o600); err != nil {
+		t.Fatalf("mailstack: %v", err)
+	}
+	return p
+}
+
+// Logs returns the last n lines of the Postfix and Dovecot logs, for
+// failure messages.
+func (s *Stack) Logs(n int) string {
+	return "postfix:\n" + s.logTail("postfix", n) + "\ndovecot:\n" + s.logTail("dovecot", n)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -208,5 +209,33 @@ func TestTLS(t *testing.T) {
 	}
 	if _, err := tls.Dial("tcp", s.IMAPTLSAddr, &tls.Config{ServerName: "127.0.0.1"}); err == nil {
 		t.Error("IMAPS certificate trusted without RootCAs")
+	}
+}
+
+func TestWritePasswordFile(t *testing.T) {
+	s := &Stack{Password: "pw"}
+	p := s.WritePasswordFile(t)
+	b, err := os.ReadFile(p)
+	if err != nil || string(b) != "pw\n" {
+		t.Errorf("password file: %q, %v", b, err)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", fi.Mode())
+	}
+}
+
+// BenchmarkStart measures starting a stack until both daemons answer, and
+// stopping it.
+func BenchmarkStart(b *testing.B) {
+	bin, err := findBinaries()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		s, err := start(bin, Options{Domain: "example.test", Password: "secret", Users: []string{"security"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.stop(b)
 	}
 }
