@@ -205,22 +205,18 @@ func (k *Key) Emails() []string {
 // IsPrivate reports whether k holds unlocked private key material.
 func (k *Key) IsPrivate() bool { return k.private }
 
-// Public returns the public part of k.
+// Public returns the public part of k (k itself when it is public).
 func (k *Key) Public() *Key {
 	if !k.private {
 		return k
 	}
-	var buf bytes.Buffer
-	if err := k.entity.Serialize(&buf); err != nil {
-		// Serialize of a parsed or generated entity only fails on
-		// write errors, which bytes.Buffer never returns.
-		panic("crypto: serialize public key: " + err.Error())
+	e := *k.entity
+	e.PrivateKey = nil
+	e.Subkeys = append([]openpgp.Subkey(nil), k.entity.Subkeys...)
+	for i := range e.Subkeys {
+		e.Subkeys[i].PrivateKey = nil
 	}
-	e, err := openpgp.ReadEntity(packet.NewReader(&buf))
-	if err != nil {
-		panic("crypto: re-read public key: " + err.Error())
-	}
-	return &Key{entity: e, boundary: k.boundary}
+	return &Key{entity: &e, boundary: k.boundary}
 }
 
 // ArmorPublic returns the armored public key, without armor headers.

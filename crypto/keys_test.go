@@ -73,6 +73,12 @@ func TestArmorRoundTrip(t *testing.T) {
 			t.Errorf("armor header in\n%s", arm)
 		}
 	}
+	if pub2, err := k.Public().ArmorPublic(); err != nil || pub2 != pub {
+		t.Errorf("Public().ArmorPublic differs from ArmorPublic: %v", err)
+	}
+	if _, err := k.Public().Sign(Content{Subject: "x", Entity: []byte(textEntityCRLF)}, t0); !errors.Is(err, ErrNotPrivate) {
+		t.Errorf("Sign with the public part: %v", err)
+	}
 	p, err := ParsePublicKey([]byte(pub))
 	if err != nil || p.Fingerprint() != k.Fingerprint() || p.IsPrivate() {
 		t.Fatalf("ParsePublicKey = %v, %v", p, err)
