@@ -1,0 +1,286 @@
+package intake
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
+)
+
+type procEnv struct {
+	t      testing.TB
+	db     *testDB
+	proc   *Processor
+	mailer *fakeMailer
+	cases  *fakeCases
+	clock  *clock.Fake
+	uid    uint32
+}
+
+type testDB = store.DB
+
+func newProcEnv(t testing.TB) *procEnv {
+	t.Helper()
+	set, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &procEnv{t: t, db: openDB(t), mailer: newFakeMailer(), cases: newFakeCases(),
+		clock: clock.NewFake(time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC))}
+	env.proc = NewProcessor(ProcessorOptions{
+		Config: Config{MaxAttachments: 10, MaxDepth: 8, RateLimit: 3},
+		DB:     env.db, AtRest: plainRest{}, Opener: fakeOpener{}, Directory: newFakeDirectory(),
+		Mailer: env.mailer, Cases: env.cases, Texts: texts{set},
+		Project: templates.Project{Name: "Example", TeamAddress: "security@example.test", KeyFingerprint: "TEAMFPR"},
+		TeamKey: "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nteam\n-----END PGP PUBLIC KEY BLOCK-----\n",
+		MessageIDDomain: "secgate.example.test",
+		Clock:           env.clock,
+	})
+	return env
+}
+
+// ingest stores raw as the next UID and processes it.
+func (e *procEnv) ingest(raw []byte) *Inbound {
+	e.t.Helper()
+	ctx := context.Background()
+	e.uid++
+	ids, err := storeBatch(ctx, e.db, plainRest{}, "INBOX", 1, []fetched{{uid: e.uid, size: int64(len(raw)), raw: raw}}, e.clock.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.proc.Process(ctx, ids[0]); err != nil {
+		e.t.Fatalf("process: %v", err)
+	}
+	// Processing twice changes nothing.
+	if err := e.proc.Process(ctx, ids[0]); err != nil {
+		e.t.Fatalf("process again: %v", err)
+	}
+	in, err := getInbound(ctx, e.db.Reader(), ids[0])
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return in
+}
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "classify", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func kinds(ms []OutMail) []string {
+	var k []string
+	for _, m := range ms {
+		k = append(k, m.Kind)
+	}
+	return k
+}
+
+func TestClassifyGolden(t *testing.T) {
+	env := newProcEnv(t)
+	tests := []struct {
+		file   string
+		state  string
+		class  string
+		reason string   // substring
+		mails  []string // kinds enqueued, in order
+		check  func(t *testing.T, in *Inbound, mails []OutMail)
+	}{
+		{file: "dsn.eml", state: StateProcessed, class: ClassDSN, reason: "matched"},
+		{file: "dsn-unknown.eml", state: StateQuarantined, class: ClassDSN, reason: "matches no message we sent"},
+		{file: "auto-reply.eml", state: StateProcessed, class: ClassAutoReply, reason: "Auto-Submitted: auto-replied"},
+		{file: "vacation.eml", state: StateProcessed, class: ClassAutoReply, reason: "subject"},
+		{file: "list.eml", state: StateProcessed, class: ClassAutoReply, reason: "Precedence: list"},
+		{file: "loop.eml", state: StateProcessed, class: ClassLoop, reason: "X-Secgate-Loop"},
+		{file: "member-command.eml", state: StateProcessed, class: ClassCommand, reason: "AAAA1111",
+			check: func(t *testing.T, in *Inbound, _ []OutMail) {
+				cm := env.cases.commands[len(env.cases.commands)-1]
+				if cm.CaseID != 1 || cm.Opened.Signer != "AAAA1111" || cm.InboundID != in.ID {
+					t.Errorf("command mail = case %d signer %q inbound %d", cm.CaseID, cm.Opened.Signer, cm.InboundID)
+				}
+			}},
+		{file: "reply-in-reply-to.eml", state: StateProcessed, class: ClassFollowUp, reason: "thread <ack-1@secgate.example.test>",
+			mails: []string{"team-copy"},
+			check: func(t *testing.T, in *Inbound, mails []OutMail) {
+				if in.CaseID != 1 || len(env.cases.messages[1]) != 1 {
+					t.Errorf("follow-up not appended to case 1: case %d, %d messages", in.CaseID, len(env.cases.messages[1]))
+				}
+				if !strings.Contains(mails[0].Subject, "[SEC-2026-0001] Follow-up") || len(mails[0].Recipients) != 2 || !mails[0].Encrypt {
+					t.Errorf("team copy %q to %d encrypt=%v", mails[0].Subject, len(mails[0].Recipients), mails[0].Encrypt)
+				}
+			}},
+		{file: "subject-tag.eml", state: StateProcessed, class: ClassFollowUp, reason: "subject tag [SEC-2026-0001]", mails: []string{"team-copy"}},
+		{file: "distributor-ack.eml", state: StateProcessed, class: ClassDistributorAck, reason: "psirt@vendor.example"},
+		{file: "report-clear.eml", state: StateProcessed, class: ClassReport, reason: "in clear", mails: []string{"ack", "team-copy"},
+			check: func(t *testing.T, in *Inbound, mails []OutMail) {
+				ack := mails[0]
+				if ack.Encrypt || len(ack.Attachments) != 1 || ack.Attachments[0].ContentType != "application/pgp-keys" {
+					t.Errorf("clear ack: encrypt=%v attachments=%v", ack.Encrypt, ack.Attachments)
+				}
+				if !strings.HasPrefix(ack.Subject, "[SEC-2026-0002]") || ack.Recipients[0].Address != "reporter@example.net" {
+					t.Errorf("ack subject %q to %v", ack.Subject, ack.Recipients)
+				}
+				if strings.Contains(ack.Body, "overflows") {
+					t.Error("ack quotes the report")
+				}
+				if !strings.Contains(mails[1].Body, "overflows on long headers") {
+					t.Error("team copy lacks the report text")
+				}
+			}},
+		{file: "report-pgpmime.eml", state: StateProcessed, class: ClassReport, reason: "encrypted", mails: []string{"ack", "team-copy"},
+			check: func(t *testing.T, in *Inbound, mails []OutMail) {
+				r := env.cases.reports[len(env.cases.reports)-1]
+				if !r.Encrypted || r.Subject != "Secret RCE" || !strings.Contains(r.Text, "Remote code execution") {
+					t.Errorf("report = %+v", r)
+				}
+				for _, s := range []string{"Secret RCE", "Remote code"} {
+					if strings.Contains(mails[0].Subject+mails[0].Body, s) {
+						t.Errorf("ack reveals %q", s)
+					}
+				}
+				if len(mails[0].Attachments) != 0 {
+					t.Error("team key attached to an encrypted reporter")
+				}
+			}},
+		{file: "report-inline.eml", state: StateProcessed, class: ClassReport, reason: "encrypted", mails: []string{"ack", "team-copy"}},
+		{file: "replay.eml", state: StateQuarantined, class: ClassReplay, reason: "ciphertext already received",
+			check: func(t *testing.T, in *Inbound, _ []OutMail) {
+				if len(env.cases.alerts) != 1 {
+					t.Errorf("alerts = %v, want one", env.cases.alerts)
+				}
+			}},
+		{file: "html-only.eml", state: StateProcessed, class: ClassReport, mails: []string{"ack", "team-copy"},
+			check: func(t *testing.T, in *Inbound, mails []OutMail) {
+				r := env.cases.reports[len(env.cases.reports)-1]
+				if !strings.Contains(r.Text, "stored XSS") || strings.Contains(r.Text, "<b>") {
+					t.Errorf("html report text = %q", r.Text)
+				}
+			}},
+		{file: "empty-body.eml", state: StateQuarantined, class: ClassEmpty, reason: "empty", mails: []string{"answer"}},
+		{file: "missing-message-id.eml", state: StateProcessed, class: ClassReport, reason: "no Message-ID", mails: []string{"ack", "team-copy"}},
+		{file: "duplicate-a.eml", state: StateProcessed, class: ClassReport, mails: []string{"ack", "team-copy"}},
+		{file: "duplicate-b.eml", state: StateQuarantined, class: ClassDuplicate, reason: "already received with different content"},
+		{file: "wrong-charset.eml", state: StateProcessed, class: ClassReport, reason: "unknown charset", mails: []string{"ack", "team-copy"}},
+		{file: "wrong-key.eml", state: StateQuarantined, class: ClassWrongKey, reason: "0123456789ABCDEF", mails: []string{"answer"},
+			check: func(t *testing.T, in *Inbound, mails []OutMail) {
+				if !strings.Contains(mails[0].Body, "TEAMFPR") || !strings.Contains(mails[0].Body, "0123456789ABCDEF") {
+					t.Errorf("wrong-key answer lacks the team fingerprint or the key ID:\n%s", mails[0].Body)
+				}
+			}},
+		{file: "bad-signature.eml", state: StateQuarantined, class: ClassBadSignature, reason: "does not verify"},
+		{file: "undecryptable.eml", state: StateQuarantined, class: ClassUndecryptable, reason: "could not be decrypted", mails: []string{"answer"}},
+		{file: "too-many-attachments.eml", state: StateQuarantined, class: ClassLimit, reason: "more than 10 attachments", mails: []string{"answer"}},
+		{file: "too-deep.eml", state: StateQuarantined, class: ClassLimit, reason: "nesting deeper than 8", mails: []string{"answer"}},
+		{file: "malformed.eml", state: StateQuarantined, class: ClassMalformed},
+		{file: "report-with-key.eml", state: StateProcessed, class: ClassReport, reason: "reporter key captured", mails: []string{"ack", "team-copy"},
+			check: func(t *testing.T, in *Inbound, mails []OutMail) {
+				if !mails[0].Encrypt || !strings.Contains(mails[0].Recipients[0].Key, "PUBLIC KEY") {
+					t.Errorf("ack to a reporter with a key: encrypt=%v key=%q", mails[0].Encrypt, mails[0].Recipients[0].Key)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			env.mailer.take()
+			// A day apart: the rate limit and the answer-once period
+			// are tested on their own below.
+			env.clock.Advance(25 * time.Hour)
+			in := env.ingest(readFixture(t, tt.file))
+			mails := env.mailer.take()
+			if in.State != tt.state || in.Class != tt.class || !strings.Contains(in.Reason, tt.reason) {
+				t.Errorf("%s ended %s/%s %q; want %s/%s containing %q", tt.file, in.State, in.Class, in.Reason, tt.state, tt.class, tt.reason)
+			}
+			if in.Reason == "" {
+				t.Error("no reason recorded")
+			}
+			if got := kinds(mails); !slices.Equal(got, tt.mails) {
+				t.Errorf("mail enqueued %v, want %v", got, tt.mails)
+			}
+			if tt.check != nil && !t.Failed() {
+				tt.check(t, in, mails)
+			}
+		})
+	}
+}
+
+func TestAnswerOnceNotInALoop(t *testing.T) {
+	env := newProcEnv(t)
+	raw := string(readFixture(t, "too-many-attachments.eml"))
+	var answers int
+	for i := range 3 {
+		in := env.ingest([]byte(strings.Replace(raw, "many1@", "many"+string(rune('a'+i))+"@", 1)))
+		if in.State != StateQuarantined {
+			t.Fatalf("state %s", in.State)
+		}
+		for _, m := range env.mailer.take() {
+			if m.Kind == "answer" {
+				answers++
+			}
+		}
+	}
+	if answers != 1 {
+		t.Errorf("%d answers for three held messages, want 1", answers)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	env := newProcEnv(t)
+	raw := string(readFixture(t, "report-clear.eml"))
+	var states []string
+	for i := range 5 {
+		in := env.ingest([]byte(strings.Replace(raw, "report-clear@", "r"+string(rune('a'+i))+"@", 1)))
+		states = append(states, in.State+"/"+in.Class)
+	}
+	want := []string{"processed/report", "processed/report", "processed/report", "quarantined/limit", "quarantined/limit"}
+	if !slices.Equal(states, want) {
+		t.Errorf("states %v, want %v", states, want)
+	}
+	// An hour later the sender is welcome again.
+	env.clock.Advance(2 * time.Hour)
+	in := env.ingest([]byte(strings.Replace(raw, "report-clear@", "later@", 1)))
+	if in.State != StateProcessed {
+		t.Errorf("after the window: %s/%s %s", in.State, in.Class, in.Reason)
+	}
+}
+
+func TestQuarantineListShowRelease(t *testing.T) {
+	env := newProcEnv(t)
+	in := env.ingest(readFixture(t, "duplicate-a.eml"))
+	dup := env.ingest(readFixture(t, "duplicate-b.eml"))
+	if in.State != StateProcessed || dup.State != StateQuarantined {
+		t.Fatalf("states %s %s", in.State, dup.State)
+	}
+	q := NewQuarantine(env.db, plainRest{})
+	ctx := context.Background()
+	list, err := q.List(ctx)
+	if err != nil || len(list) != 1 || list[0].ID != dup.ID || list[0].Reason == "" {
+		t.Fatalf("List = %+v, %v", list, err)
+	}
+	got, hdr, err := q.Show(ctx, dup.ID)
+	if err != nil || got.Class != ClassDuplicate || !strings.Contains(hdr, "Message-ID: <dup@example.net>") || strings.Contains(hdr, "Different content") {
+		t.Fatalf("Show = %+v %q %v", got, hdr, err)
+	}
+	if err := q.Release(ctx, dup.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Release(ctx, dup.ID); err == nil {
+		t.Error("second release succeeded")
+	}
+	if err := env.proc.Process(ctx, dup.ID); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := getInbound(ctx, env.db.Reader(), dup.ID)
+	if after.State != StateProcessed || after.Class != ClassReport {
+		t.Errorf("released message ended %s/%s %s", after.State, after.Class, after.Reason)
+	}
+}
