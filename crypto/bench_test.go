@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -59,6 +60,28 @@ func BenchmarkOpen(b *testing.B) {
 				if err != nil || o.Signature == nil || o.Signature.Err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkOpenHostile measures Open on large hostile inputs: work must grow
+// linearly with the size, and each ends in an error or plain content.
+func BenchmarkOpenHostile(b *testing.B) {
+	const size = 8 << 20
+	inputs := map[string][]byte{
+		"many-lines":        []byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n" + strings.Repeat("--bx\r\n", size/6)),
+		"many-armor-starts": []byte("Content-Type: text/plain\r\n\r\n" + strings.Repeat("x-----BEGIN PGP ", size/16)),
+		"unterminated":      []byte("Content-Type: text/plain\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n" + strings.Repeat("A", size)),
+		"long-header":       []byte("Subject: " + strings.Repeat("a", 1<<20) + "\r\n\r\nx"),
+		"many-headers":      []byte(strings.Repeat("X-A: b\r\n", 100000) + "\r\nx"),
+	}
+	team := loadTestKey(b, "team-x25519")
+	for name, in := range inputs {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				_, _ = Open(in, OpenOptions{Decrypt: team, Now: fixtureTime})
 			}
 		})
 	}
