@@ -18,6 +18,7 @@ type Config struct {
 	RetryDelay    time.Duration       `toml:"retry_delay" doc:"Delay before a failed job is tried again; it doubles on each failure."`
 	MaxAttempts   int                 `toml:"max_attempts" doc:"Attempts of a failing job before it is given up and the lead is told."`
 	SLAInterval   time.Duration       `toml:"sla_interval" doc:"How often open cases are checked against the policy deadlines."`
+	PollInterval  time.Duration       `toml:"poll_interval" doc:"Longest time the job loop sleeps without looking at the jobs table (a safety net: new jobs also wake it)."`
 	LeadDefaultTZ string              `toml:"lead_default_tz" doc:"Time zone shown next to UTC in plans when the lead has none."`
 }
 
@@ -66,6 +67,7 @@ func DefaultConfig() Config {
 		RetryDelay:    time.Minute,
 		MaxAttempts:   8,
 		SLAInterval:   time.Hour,
+		PollInterval:  time.Minute,
 		LeadDefaultTZ: "UTC",
 		Artifacts: ArtifactsConfig{
 			Vendor:    "N/A",
@@ -95,6 +97,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.SLAInterval <= 0 {
 		c.SLAInterval = d.SLAInterval
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = d.PollInterval
 	}
 	if c.LeadDefaultTZ == "" {
 		c.LeadDefaultTZ = d.LeadDefaultTZ

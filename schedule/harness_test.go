@@ -187,7 +187,7 @@ func (d *fakeDirectory) List(ctx context.Context, name string) (*distlist.List, 
 
 // env is a scheduler with fakes around it on a fake clock.
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	ctx       context.Context
 	db        *store.DB
 	clk       *clock.Fake
@@ -202,7 +202,7 @@ type env struct {
 var keyCache sync.Map
 
 // testKey returns a key made at created with the given lifetime (0: none).
-func testKey(t *testing.T, name, email string, created time.Time, life time.Duration) *crypto.Key {
+func testKey(t testing.TB, name, email string, created time.Time, life time.Duration) *crypto.Key {
 	t.Helper()
 	id := fmt.Sprint(email, created.Unix(), life)
 	if k, ok := keyCache.Load(id); ok {
@@ -217,7 +217,7 @@ func testKey(t *testing.T, name, email string, created time.Time, life time.Dura
 	return pub
 }
 
-func newEnv(t *testing.T, now time.Time, policy string) *env {
+func newEnv(t testing.TB, now time.Time, policy string) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "secgate.db"))

@@ -155,7 +155,8 @@ func TestJobGivesUp(t *testing.T) {
 // next job and wakes on Kick.
 func TestRunLoop(t *testing.T) {
 	e := newEnv(t, utc("2026-12-01 12:00"), "kubeedge")
-	e.s.cfg.SLAInterval = 365 * Day // keep the SLA timer out of the way
+	e.s.cfg.SLAInterval = 365 * Day // keep the SLA and poll timers out of the way
+	e.s.cfg.PollInterval = 365 * Day
 	c := e.newCase(1, "kubeedge", utc("2026-12-01 08:00"))
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan error, 1)

@@ -12,8 +12,8 @@ import (
 )
 
 // Run executes due jobs and checks SLA deadlines until ctx is done. One
-// loop: a timer set to the next due job (or SLA check), woken early by
-// Kick. Jobs that came due while the gateway was down run at once, in
+// loop: a timer set to the next due job (or SLA check, at most
+// PollInterval away), woken early by Kick. Jobs that came due while the gateway was down run at once, in
 // timeline order.
 func (s *Scheduler) Run(ctx context.Context) error {
 	if _, err := s.casesOrErr(); err != nil {
@@ -31,7 +31,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 			nextSLA = now.Add(s.cfg.SLAInterval)
 		}
-		wait := nextSLA.Sub(now)
+		// A job added by a transaction that commits after its Kick is
+		// still found within PollInterval.
+		wait := min(nextSLA.Sub(now), s.cfg.PollInterval)
 		due, ok, err := nextDue(ctx, s.db.Reader())
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("schedule: next job", "err", err)
