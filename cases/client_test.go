@@ -123,3 +123,57 @@ func TestReplyToUnreachableReporter(t *testing.T) {
 	lastContains(t, "answer", e.mailsTo("bob@example.org", MailAnswer), "the reporter was NOT told")
 	lastContains(t, "alert to the lead", e.mailsTo("alice@example.org", MailAlert), "NOT told")
 }
+
+// TestProtectedHeaders checks signed header fields against the outer ones:
+// a mail Frank signed for someone else and that was forwarded to the
+// gateway is refused; the same layout addressed to the team is accepted.
+func TestProtectedHeaders(t *testing.T) {
+	g := gpgtest.New(t)
+	fpr := g.GenKey("Frank <frank@example.org>", "ed25519")
+	pub, err := crypto.ParsePublicKey(g.Export(fpr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := crypto.ParsePrivateKey(g.ExportSecret(fpr), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, memberDef{name: "Frank", addr: "frank@example.org", role: distlist.RoleLead})
+	e.clock.Set(time.Now().Add(time.Minute))
+	e.keys["frank@example.org"] = secret // verifies and decrypts the answers
+	e.wf.dir = swapDir{Directory: e.dir, addr: "frank@example.org", key: pub}
+	c := e.open(false)
+	mail := func(to, date string) CommandMail {
+		part := "Content-Type: text/plain; charset=UTF-8; protected-headers=\"v1\"\r\n" +
+			"From: Frank <frank@example.org>\r\nTo: " + to + "\r\nSubject: Re: [" + c.Ref + "] report\r\nDate: " + date + "\r\n" +
+			"Content-Transfer-Encoding: 7bit\r\n\r\n/class B2\r\n"
+		sig := g.Sign([]byte(part), fpr, gpgtest.Detached)
+		body := "Content-Type: multipart/signed; micalg=pgp-sha256; protocol=\"application/pgp-signature\"; boundary=\"b2\"\r\n\r\n" +
+			"--b2\r\n" + part + "\r\n--b2\r\nContent-Type: application/pgp-signature\r\n\r\n" + string(sig) + "\r\n--b2--\r\n"
+		return e.openRaw("Frank <frank@example.org>", "...", []byte(body))
+	}
+	now := e.clock.Now().Format(time.RFC1123Z)
+	refusalCheck(t, e, c, mail("Bob <bob@other.example>", now), "signed for someone else", "frank@example.org", false)
+	refusalCheck(t, e, c, mail("Security <security@example.org>", e.clock.Now().Add(-200*time.Hour).Format(time.RFC1123Z)), "is not fresh", "frank@example.org", false)
+	e.handle(mail("Security <security@example.org>", now))
+	if got := e.get(c.ID); got.Class != "B2" {
+		t.Fatalf("class %q; answers %q", got.Class, e.mailsTo("frank@example.org", MailAnswer))
+	}
+
+	// A signed From other than the outer one.
+	alice := e.keys["alice@example.org"]
+	s, err := alice.Sign(crypto.Content{Subject: "[" + c.Ref + "]", From: "carol@example.org", Entity: textEntity("/class C1\n")}, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := s.SealFor(e.team.Public(), e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusalCheck(t, e, c, e.openRaw("alice@example.org", "x", sealed), "is not the outer From", "alice@example.org", false)
+
+	// A weak hash.
+	m := e.signed("alice@example.org", alice, "["+c.Ref+"]", "/class C1", e.clock.Now())
+	m.Opened.Signature.Hash = "SHA1"
+	refusalCheck(t, e, c, m, "too weak", "alice@example.org", false)
+}

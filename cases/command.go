@@ -167,6 +167,13 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 		return refuse(refusal{reason: fmt.Sprintf("the From address %q is not registered to the member whose key signed the mail (%s).", short(m.From), member.Address), to: &member})
 	}
 
+	if sig.Hash != "" && weakHash(sig.Hash) {
+		return refuse(refusal{reason: fmt.Sprintf("the signature uses %s, which is too weak; sign with SHA-256 or better.", sig.Hash), to: &member})
+	}
+	if why := s.checkProtected(fromAddr); why != "" {
+		return refuse(refusal{reason: why, to: &member})
+	}
+
 	// The signed text.
 	text, atts, err := crypto.TextBody(m.Opened.Entity)
 	if err != nil {
@@ -493,24 +500,77 @@ func (s *session) caseOrNil(ctx context.Context, named string) *Case {
 	return c
 }
 
-// protectedSubject returns the Subject header inside the signed content
-// entity (RFC 9788 / protected-headers v1) and whether there is one.
-func protectedSubject(o *crypto.Opened) (string, bool) {
+// protectedHeader returns the header fields inside the signed content
+// entity (RFC 9788 / protected-headers v1), nil if the mail is not validly
+// signed as a whole.
+func protectedHeader(o *crypto.Opened) mail.Header {
 	if o == nil || o.Signature == nil || o.Signature.Err != nil || !o.Signature.Whole || len(o.Entity) == 0 {
-		return "", false
+		return nil
 	}
 	msg, err := mail.ReadMessage(bytes.NewReader(o.Entity))
 	if err != nil {
+		return nil
+	}
+	return msg.Header
+}
+
+// protectedSubject returns the Subject inside the signed content entity and
+// whether there is one.
+func protectedSubject(o *crypto.Opened) (string, bool) {
+	h := protectedHeader(o)
+	if _, ok := h["Subject"]; !ok {
 		return "", false
 	}
-	if _, ok := msg.Header["Subject"]; !ok {
-		return "", false
-	}
-	subj := msg.Header.Get("Subject")
+	subj := h.Get("Subject")
 	if dec, err := new(mime.WordDecoder).DecodeHeader(subj); err == nil {
 		subj = dec
 	}
 	return subj, true
+}
+
+// checkProtected compares the signed header fields, where the client signed
+// them (Thunderbird does; Mutt signs only the Subject), with the outer
+// ones: the signed From must be the outer From, a signed To/Cc must name
+// the team address (else the mail was signed for someone else and
+// forwarded), and a signed Date must be fresh.
+func (s *session) checkProtected(fromAddr string) string {
+	h := protectedHeader(s.mail.Opened)
+	if h == nil {
+		return ""
+	}
+	dec := new(mime.WordDecoder)
+	if f, ok := h["From"]; ok {
+		v, err := dec.DecodeHeader(strings.Join(f, ", "))
+		if err != nil || singleAddress(v) != fromAddr {
+			return fmt.Sprintf("the signed From %q is not the outer From %q.", short(strings.Join(f, ", ")), short(s.mail.From))
+		}
+	}
+	_, hasTo := h["To"]
+	_, hasCc := h["Cc"]
+	if hasTo || hasCc {
+		ok := false
+		for _, field := range []string{"To", "Cc"} {
+			l, err := h.AddressList(field)
+			if err != nil {
+				continue
+			}
+			for _, a := range l {
+				if s.w.isTeamAddress(a.Address) {
+					ok = true
+				}
+			}
+		}
+		if !ok {
+			return "the signed To/Cc does not name the team address: the mail was signed for someone else (forwarded?)."
+		}
+	}
+	if _, ok := h["Date"]; ok {
+		d, err := h.Date()
+		if err != nil || s.now.Sub(d) > s.w.cfg.SignatureMaxAge || d.Sub(s.now) > s.w.cfg.SignatureMaxSkew {
+			return fmt.Sprintf("the signed Date %q is not fresh.", short(h.Get("Date")))
+		}
+	}
+	return ""
 }
 
 // singleAddress returns the one address of a From header, "" when there is
@@ -538,6 +598,14 @@ func addressOf(m distlist.Member, addr string) bool {
 				return true
 			}
 		}
+	}
+	return false
+}
+
+func weakHash(h string) bool {
+	switch strings.ToUpper(strings.ReplaceAll(h, "-", "")) {
+	case "MD5", "SHA1", "RIPEMD160":
+		return true
 	}
 	return false
 }

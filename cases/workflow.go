@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +26,7 @@ type Config struct {
 	Policy            string        `toml:"policy" doc:"Policy preset given to new cases when the report does not name one (knative, kata or kubeedge)."`
 	AdvisoryPattern   string        `toml:"advisory_pattern" doc:"Regular expression of the project's own advisory IDs accepted by /advisory next to GHSA IDs."`
 	AllowFromMismatch bool          `toml:"allow_from_mismatch" doc:"Accept a command mail whose From address is not registered to the member whose key signed it (not recommended)."`
+	Aliases           []string      `toml:"aliases" doc:"Other addresses of the team that a signed To or Cc of a command mail may name besides the team address."`
 }
 
 // DefaultConfig returns the defaults: signatures at most 72 hours old and 5
@@ -167,6 +170,19 @@ func (w *Workflow) scheduler() Scheduler {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.sched
+}
+
+// isTeamAddress reports whether addr is the team address or an alias.
+func (w *Workflow) isTeamAddress(addr string) bool {
+	for _, a := range append([]string{w.teamAddr}, w.cfg.Aliases...) {
+		if pa, err := mail.ParseAddress(a); err == nil {
+			a = pa.Address
+		}
+		if strings.EqualFold(a, addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // kick wakes the outbox after a commit when it can be woken.
