@@ -25,7 +25,8 @@ var (
 // BuildArtifacts renders the files published at disclosure time: the
 // advisory (markdown, from the advisory template), the OSV record and, when
 // the case has a CVE ID and the config a CNA organisation ID, the CVE JSON 5
-// record. The map is file name → content.
+// record. The map is file name → content. Each file is built on its own:
+// the ones that could be built are returned with the error of the others.
 func BuildArtifacts(cfg ArtifactsConfig, tmpl *templates.Set, d templates.Data, published time.Time) (map[string][]byte, error) {
 	c := d.Case
 	base := c.Advisory
@@ -34,24 +35,25 @@ func BuildArtifacts(cfg ArtifactsConfig, tmpl *templates.Set, d templates.Data, 
 	}
 	base = safeName.ReplaceAllString(base, "_")
 	files := map[string][]byte{}
-	adv, err := tmpl.Render(templates.Advisory, d)
-	if err != nil {
-		return nil, fmt.Errorf("schedule: advisory: %w", err)
+	var errs []error
+	if adv, err := tmpl.Render(templates.Advisory, d); err != nil {
+		errs = append(errs, fmt.Errorf("schedule: advisory: %w", err))
+	} else {
+		files[base+".md"] = []byte(adv.Body)
 	}
-	files[base+".md"] = []byte(adv.Body)
-	osv, err := OSVRecord(cfg, c, published)
-	if err != nil {
-		return nil, err
+	if osv, err := OSVRecord(cfg, c, published); err != nil {
+		errs = append(errs, err)
+	} else {
+		files[base+".osv.json"] = osv
 	}
-	files[base+".osv.json"] = osv
 	if c.CVE != "" && cfg.CNAOrgID != "" {
-		cve, err := CVERecord(cfg, c, published)
-		if err != nil {
-			return nil, err
+		if cve, err := CVERecord(cfg, c, published); err != nil {
+			errs = append(errs, err)
+		} else {
+			files[c.CVE+".json"] = cve
 		}
-		files[c.CVE+".json"] = cve
 	}
-	return files, nil
+	return files, errors.Join(errs...)
 }
 
 // WriteArtifacts writes files into dir, each atomically (temporary file,

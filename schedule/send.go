@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -197,16 +198,20 @@ func (s *Scheduler) announce(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c
 		lists = append(lists, name)
 	}
 	if s.cfg.ArtifactsDir != "" {
-		fs, err := BuildArtifacts(s.cfg.Artifacts, s.tmpl, d, now)
-		if err != nil {
-			return nil, nil, err
-		}
-		paths, err := WriteArtifacts(s.cfg.ArtifactsDir, fs)
-		if err != nil {
-			return nil, nil, err
-		}
+		// The artifacts never hold the announcement back: what cannot be
+		// built or written is reported to the lead.
+		fs, berr := BuildArtifacts(s.cfg.Artifacts, s.tmpl, d, now)
+		paths, werr := WriteArtifacts(s.cfg.ArtifactsDir, fs)
 		for _, p := range paths {
-			files = append(files, p[strings.LastIndexByte(p, '/')+1:])
+			files = append(files, filepath.Base(p))
+		}
+		if err := errors.Join(berr, werr); err != nil {
+			s.log.Error("schedule: artifacts", "case", c.Ref, "err", err)
+			if aerr := cs.Alert(ctx, tx, c.ID, "Artifacts incomplete",
+				fmt.Sprintf("The announcement of %s went out, but not every publication file could be written to the artifacts directory:\n\n  %v\n\nWritten: %s\n",
+					c.Ref, err, strings.Join(files, ", "))); aerr != nil {
+				return nil, nil, aerr
+			}
 		}
 	}
 	if len(lists) == 0 {

@@ -271,3 +271,29 @@ func TestNotifyNow(t *testing.T) {
 		"2027-01-08 16:00 announcement signed to "+public,
 	)
 }
+
+// TestArtifactsNeverBlock: a CVE record that cannot be built (no reference
+// URL) does not hold the announcement back; the lead is told.
+func TestArtifactsNeverBlock(t *testing.T) {
+	e := newEnv(t, utc("2026-12-01 12:00"), "kubeedge")
+	e.s.cfg.Artifacts.AdvisoryURL = ""
+	c := e.newCase(1, "kubeedge", utc("2026-12-01 08:00"))
+	if _, err := e.disclose(c, utc("2026-12-08 12:00"), ""); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(utc("2026-12-09 00:00"))
+	ms := e.mails()
+	if len(ms) != 3 || ms[2].Kind != MailAnnouncement {
+		t.Fatalf("mails %v", ms)
+	}
+	if _, err := os.Stat(filepath.Join(e.artifacts, "EXSA-2026-001.osv.json")); err != nil {
+		t.Error(err)
+	}
+	var alert string
+	for _, ev := range e.events(1) {
+		if ev.Kind == "alert" {
+			alert = ev.A + "\n" + ev.B
+		}
+	}
+	containsAll(t, "alert", alert, "Artifacts incomplete", "reference URL", "EXSA-2026-001.md")
+}
