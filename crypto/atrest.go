@@ -1,45 +1,72 @@
 package crypto
 
 import (
+	"bytes"
+	"crypto/rand"
 	"fmt"
 	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
 // EncryptAtRest encrypts plain to k alone (binary OpenPGP, integrity
 // protected, unsigned), for case content stored in the database. It uses
-// k's newest encryption subkey regardless of expiry: stored data must stay
-// writable when the key's publication lifetime ends.
+// k's newest unrevoked encryption subkey whatever its expiry: stored data
+// must stay writable after the key's publication lifetime ends.
 func (k *Key) EncryptAtRest(plain []byte) ([]byte, error) {
-	at, err := k.restTime()
+	pub, err := k.restKey()
 	if err != nil {
 		return nil, fmtErr("encrypt at rest", err)
 	}
-	ct, err := encryptTo(k, plain, at)
+	cfg := baseConfig(time.Now())
+	sessionKey := make([]byte, packet.CipherAES256.KeySize())
+	if _, err := rand.Read(sessionKey); err != nil {
+		return nil, fmtErr("encrypt at rest", err)
+	}
+	var out bytes.Buffer
+	if err := packet.SerializeEncryptedKeyAEAD(&out, pub, packet.CipherAES256, false, sessionKey, cfg); err != nil {
+		return nil, fmtErr("encrypt at rest", err)
+	}
+	enc, err := packet.SerializeSymmetricallyEncrypted(&out, packet.CipherAES256, false, packet.CipherSuite{}, sessionKey, cfg)
 	if err != nil {
 		return nil, fmtErr("encrypt at rest", err)
 	}
-	return ct, nil
+	lit, err := packet.SerializeLiteral(enc, true, "", 0)
+	if err != nil {
+		return nil, fmtErr("encrypt at rest", err)
+	}
+	if _, err := lit.Write(plain); err != nil {
+		return nil, fmtErr("encrypt at rest", err)
+	}
+	if err := lit.Close(); err != nil {
+		return nil, fmtErr("encrypt at rest", err)
+	}
+	return out.Bytes(), nil
 }
 
-// restTime is the creation time of k's newest encryption subkey: the
-// instant at which that subkey is certainly valid (unless revoked).
-func (k *Key) restTime() (time.Time, error) {
-	var at time.Time
+// restKey is the newest encryption (sub)key of k that was never revoked.
+// Binding signatures were verified when the key was read.
+func (k *Key) restKey() (*packet.PublicKey, error) {
+	var best *packet.PublicKey
 	for _, s := range k.entity.Subkeys {
-		if s.Sig != nil && s.Sig.FlagsValid && s.Sig.FlagEncryptCommunications && s.PublicKey.CreationTime.After(at) {
-			at = s.PublicKey.CreationTime
+		if s.Sig == nil || !s.Sig.FlagsValid || !(s.Sig.FlagEncryptCommunications || s.Sig.FlagEncryptStorage) ||
+			!s.PublicKey.PubKeyAlgo.CanEncrypt() || len(s.Revocations) > 0 {
+			continue
+		}
+		if best == nil || s.PublicKey.CreationTime.After(best.CreationTime) {
+			best = s.PublicKey
 		}
 	}
-	if at.IsZero() {
-		at = k.entity.PrimaryKey.CreationTime
+	if best == nil {
+		sig, _ := k.entity.PrimarySelfSignature()
+		if sig != nil && sig.FlagsValid && sig.FlagEncryptCommunications && k.entity.PrimaryKey.PubKeyAlgo.CanEncrypt() && len(k.entity.Revocations) == 0 {
+			best = k.entity.PrimaryKey
+		}
 	}
-	if sig, _ := k.entity.PrimarySelfSignature(); sig != nil && sig.CreationTime.After(at) {
-		at = sig.CreationTime
+	if best == nil || len(k.entity.Revocations) > 0 {
+		return nil, fmt.Errorf("key %s: %w", k.Fingerprint(), ErrNoEncryptKey)
 	}
-	if _, ok := k.entity.EncryptionKey(at); !ok {
-		return time.Time{}, fmt.Errorf("key %s: %w", k.Fingerprint(), ErrNoEncryptKey)
-	}
-	return at, nil
+	return best, nil
 }
 
 // DecryptAtRest decrypts what EncryptAtRest produced. k must be private.

@@ -206,6 +206,14 @@ func TestInteropUsToGPG(t *testing.T) {
 			if encTo != 1 {
 				t.Errorf("gpg saw %d ENC_TO, want 1: %v", encTo, r.Status)
 			}
+			// At-rest ciphertext is standard OpenPGP too.
+			ct, err := member.EncryptAtRest([]byte("case notes"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := g.Decrypt(ct); r.Err != nil || string(r.Stdout) != "case notes" || !r.Has("DECRYPTION_OKAY") {
+				t.Fatalf("gpg --decrypt of at-rest data: %v %s %v", r.Err, r.Stderr, r.Status)
+			}
 			inner := r.Stdout
 			if !bytes.HasPrefix(inner, []byte("Content-Type: multipart/signed")) {
 				t.Fatalf("decrypted inner part:\n%s", inner)

@@ -1,8 +1,11 @@
 package crypto
 
 import (
+	"time"
+
 	"bytes"
 	"errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"strings"
 	"testing"
 )
@@ -83,5 +86,40 @@ func TestAtRest(t *testing.T) {
 	ct[len(ct)-5] ^= 1
 	if pt, err := team.DecryptAtRest(ct); !errors.Is(err, ErrDecrypt) || pt != nil {
 		t.Fatalf("tampered: %q, %v", pt, err)
+	}
+}
+
+func TestAtRestExpiredKey(t *testing.T) {
+	k, err := GenerateKey("Old", "old@example.org", GenerateOptions{Created: t0.AddDate(-3, 0, 0), Lifetime: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"team-rsa", "old"} {
+		kk := k
+		if name != "old" {
+			kk = loadTestKey(t, name)
+		}
+		ct, err := kk.EncryptAtRest([]byte("kept"))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		pt, err := kk.DecryptAtRest(ct)
+		if err != nil || string(pt) != "kept" {
+			t.Fatalf("%s: %q %v", name, pt, err)
+		}
+		if _, err := kk.Public().DecryptAtRest(ct); !errors.Is(err, ErrNotPrivate) {
+			t.Fatalf("%s: decrypt with public key: %v", name, err)
+		}
+		other, _ := testKey(t, "alice").DecryptAtRest(ct)
+		if other != nil {
+			t.Fatalf("%s: another key decrypted", name)
+		}
+	}
+	// A compromised team key is not used.
+	if err := k.entity.RevokeKey(packet.KeyCompromised, "", baseConfig(t0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.EncryptAtRest([]byte("x")); !errors.Is(err, ErrNoEncryptKey) {
+		t.Fatalf("revoked key: %v", err)
 	}
 }
