@@ -143,7 +143,9 @@ func (d *fakeDirectory) MemberByFingerprint(_ context.Context, f string) (Member
 	}
 	return Member{}, false, nil
 }
-func (d *fakeDirectory) IsDistributor(_ context.Context, a string) (bool, error) { return d.dist[a], nil }
+func (d *fakeDirectory) IsDistributor(_ context.Context, a string) (bool, error) {
+	return d.dist[a], nil
+}
 
 type fakeMailer struct {
 	mu     sync.Mutex

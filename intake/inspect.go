@@ -66,7 +66,7 @@ type Inspection struct {
 	// (armor headers, whitespace and checksum removed), nil when there is
 	// none: the same ciphertext re-sent in another mail has the same hash.
 	CipherHash []byte
-	Malformed   string
+	Malformed  string
 }
 
 // LoopHeader is the header field secgate puts on every message it sends;
