@@ -177,3 +177,25 @@ func TestProtectedHeaders(t *testing.T) {
 	m.Opened.Signature.Hash = "SHA1"
 	refusalCheck(t, e, c, m, "too weak", "alice@example.org", false)
 }
+
+func TestRequireEncrypted(t *testing.T) {
+	e := newEnv(t)
+	e.wf.cfg.RequireEncrypted = true
+	c := e.open(false)
+	alice := e.keys["alice@example.org"]
+	raw, _, err := casestest.CommandMail(alice, e.team, casestest.Options{From: "alice@example.org", To: teamAddr,
+		Subject: "[" + c.Ref + "]", Body: "/class A", At: t0, SignOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, oerr := crypto.Open(raw, crypto.OpenOptions{Decrypt: e.team, Verifiers: []*crypto.Key{alice.Public()}, Now: t0})
+	m, err := NewCommandMail(raw, o, oerr, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusalCheck(t, e, c, m, "signed and then encrypted", "alice@example.org", false)
+	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/class A", t0))
+	if e.get(c.ID).Class != "A" {
+		t.Fatal("signed and encrypted mail refused")
+	}
+}

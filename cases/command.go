@@ -167,6 +167,9 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 		return refuse(refusal{reason: fmt.Sprintf("the From address %q is not registered to the member whose key signed the mail (%s).", short(m.From), member.Address), to: &member})
 	}
 
+	if w.cfg.RequireEncrypted && !m.Opened.Encrypted {
+		return refuse(refusal{reason: "command mail must be signed and then encrypted to the team key.", to: &member})
+	}
 	if sig.Hash != "" && weakHash(sig.Hash) {
 		return refuse(refusal{reason: fmt.Sprintf("the signature uses %s, which is too weak; sign with SHA-256 or better.", sig.Hash), to: &member})
 	}
@@ -204,6 +207,9 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 		}
 		c, err := s.loadRef(ctx, ref, how)
 		if errors.Is(err, ErrNotFound) {
+			if ref == "" {
+				ref = "of this thread"
+			}
 			return refuse(refusal{reason: fmt.Sprintf("case %s does not exist.", ref), to: &member})
 		}
 		if err != nil {
@@ -244,7 +250,7 @@ func (s *session) apply(ctx context.Context) error {
 		s.done, s.after, s.extra = nil, nil, nil
 		reason := err.Error()
 		if c != nil {
-			reason = fmt.Sprintf("line %d %q: %v", c.Line, short(c.Raw), err)
+			reason = fmt.Sprintf("line %d %q: %v", c.Line, short(displayRaw(c)), err)
 		}
 		var internal *internalError
 		if errors.As(err, &internal) {
@@ -600,6 +606,15 @@ func addressOf(m distlist.Member, addr string) bool {
 		}
 	}
 	return false
+}
+
+// displayRaw is the command line as quoted in answers and the audit log:
+// block commands are named only, their text is case content.
+func displayRaw(c *Command) string {
+	if vocabulary[c.Name].block {
+		return "/" + c.Name
+	}
+	return c.Raw
 }
 
 func weakHash(h string) bool {

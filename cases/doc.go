@@ -106,10 +106,19 @@
 // signature time and now; the signature was never seen before (replay table
 // with a UNIQUE signature ID: a replay is logged and gets no answer); its
 // creation time is within Config.SignatureMaxAge in the past and
-// Config.SignatureMaxSkew in the future; the outer From is the member's
-// address (or one of their key's); the mail names or threads to an existing
-// case; and the member's role allows each command. Every other mail is
-// refused, logged and answered (encrypted to the member) with the reason.
+// Config.SignatureMaxSkew in the future; the hash is not MD5/SHA-1; the
+// outer From is the member's address (or one of their key's); header fields
+// the client signed (RFC 9788 protected headers) agree with the outer ones:
+// the signed From is the outer From, a signed To/Cc names the team address
+// (else the mail was signed for someone else and forwarded), a signed Date
+// is fresh; with Config.RequireEncrypted, the mail was signed and then
+// encrypted to the team key; the mail names or threads to an existing case
+// (a signed /case line; else the signed Subject's [SEC-YYYY-NNNN] tag, or
+// the outer Subject's when nothing was signed; else In-Reply-To/References
+// through the outbox's Message-IDs); and the member's role allows each
+// command. Every other mail is refused, logged and answered (encrypted to
+// the member: the signer, or the member whose address is the From) with the
+// reason; a mail nobody can be answered for is only logged.
 // The changes, the audit events, the consumed signature and the answer
 // commit in one transaction.
 //

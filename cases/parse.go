@@ -198,7 +198,7 @@ func (p Parser) Parse(text string) (*Commands, error) {
 			continue
 		}
 		if err := p.check(&cmd, sp); err != nil {
-			bad(n, line, "%v (usage: %s)", err, sp.usage)
+			bad(n, displayRaw(&cmd), "%v (usage: %s)", err, sp.usage)
 			continue
 		}
 		if len(out.Commands) == maxCommands {

@@ -26,6 +26,7 @@ type Config struct {
 	Policy            string        `toml:"policy" doc:"Policy preset given to new cases when the report does not name one (knative, kata or kubeedge)."`
 	AdvisoryPattern   string        `toml:"advisory_pattern" doc:"Regular expression of the project's own advisory IDs accepted by /advisory next to GHSA IDs."`
 	AllowFromMismatch bool          `toml:"allow_from_mismatch" doc:"Accept a command mail whose From address is not registered to the member whose key signed it (not recommended)."`
+	RequireEncrypted  bool          `toml:"require_encrypted" doc:"Accept only command mail that is signed and then encrypted to the team key (plain PGP/MIME signed mail is refused)."`
 	Aliases           []string      `toml:"aliases" doc:"Other addresses of the team that a signed To or Cc of a command mail may name besides the team address."`
 }
 
