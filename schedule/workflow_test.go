@@ -1,0 +1,202 @@
+package schedule
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
+)
+
+// TestWorkflowDisclose drives the scheduler through the real case
+// workflow: the lead's signed command mails confirm the case, fill in the
+// impact and versions, and /disclose it; the plan comes back in the
+// answer, the embargo notice leaves at once, and a refused /disclose
+// changes nothing.
+func TestWorkflowDisclose(t *testing.T) {
+	ctx := context.Background()
+	now := utc("2026-11-20 10:00")
+	clk := clock.NewFake(now)
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "gw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	created := now.Add(-Day)
+	gen := func(addr string) *crypto.Key {
+		k, err := crypto.GenerateKey(addr, addr, crypto.GenerateOptions{Created: created})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	pub := func(k *crypto.Key) []byte {
+		a, err := k.ArmorPublic()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []byte(a)
+	}
+	const teamAddr = "security@example.org"
+	team, lead, vendor := gen(teamAddr), gen("alice@example.org"), gen("sec@vendor.example")
+	dir := distlist.NewDirectory(db, clk, nil)
+	if _, err := dir.AddMember(ctx, nil, distlist.MemberSpec{Name: "Alice", Address: "alice@example.org", Role: distlist.RoleLead, Rota: 1, TZ: "America/New_York", Key: pub(lead)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.CreateList(ctx, nil, "embargo", distlist.KindEmbargo, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.AddRecipient(ctx, nil, "embargo", distlist.RecipientSpec{Name: "Vendor", Address: "sec@vendor.example", Key: pub(vendor)}); err != nil {
+		t.Fatal(err)
+	}
+	ob, err := distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: db, Directory: dir, TeamKey: team, Clock: clk,
+		Config: distlist.Config{From: teamAddr, SMTP: distlist.SMTPConfig{Addr: "127.0.0.1:1", TLS: distlist.TLSNone}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := templates.Project{Name: "Example", TeamAddress: teamAddr}
+	wf, err := cases.New(cases.Options{DB: db, Directory: dir, Outbox: ob, Templates: set, TeamKey: team, TeamAddress: teamAddr,
+		Project: project, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{DB: db, Directory: dir, Outbox: ob, Cases: wf, Templates: set, Project: project, TeamAddress: teamAddr, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf.SetScheduler(s)
+
+	var c *cases.Case
+	err = db.Tx(ctx, func(tx *sql.Tx) error {
+		c, err = wf.OpenCase(ctx, tx, cases.Report{MessageID: "<r1@reporter.example>", From: "rita@reporter.example",
+			Subject: "upload traversal", Text: "POST /upload with ../ writes anywhere", Received: now, Policy: "knative"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	command := func(body string) {
+		t.Helper()
+		at := clk.Now()
+		sg, err := lead.Sign(crypto.Content{Subject: "[" + c.Ref + "] commands", From: "alice@example.org",
+			Entity: []byte("Content-Type: text/plain; charset=utf-8\r\n\r\n" + strings.ReplaceAll(body, "\n", "\r\n") + "\r\n")}, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed, err := sg.SealFor(team.Public(), at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 8)
+		rand.Read(b)
+		raw := append([]byte("From: alice@example.org\r\nTo: "+teamAddr+"\r\nSubject: ...\r\nMessage-ID: <"+hex.EncodeToString(b)+
+			"@client.example>\r\nDate: "+at.Format(time.RFC1123Z)+"\r\nMIME-Version: 1.0\r\n"), sealed...)
+		o, oerr := crypto.Open(raw, crypto.OpenOptions{Decrypt: team, Verifiers: []*crypto.Key{lead.Public()}, Now: at})
+		m, err := cases.NewCommandMail(raw, o, oerr, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wf.HandleCommandMail(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute)
+	}
+	answers := func() []string {
+		t.Helper()
+		rows, err := db.Reader().Query(`SELECT m.raw FROM outbox o JOIN outbox_message m ON m.outbox_id = o.id
+			WHERE o.recipient = 'alice@example.org' AND o.kind = 'answer' ORDER BY o.id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var raw []byte
+			rows.Scan(&raw)
+			o, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: lead, Verifiers: []*crypto.Key{team.Public()}, Now: clk.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, _, _ := crypto.TextBody(o.Entity)
+			out = append(out, text)
+		}
+		return out
+	}
+	vendorMails := func() int {
+		var n int
+		db.Reader().QueryRow(`SELECT count(*) FROM outbox WHERE recipient = 'sec@vendor.example'`).Scan(&n)
+		return n
+	}
+
+	// Not confirmed yet: refused, nothing planned.
+	command("/disclose 2026-12-15 16:00 UTC")
+	if a := answers(); len(a) != 1 || !strings.Contains(a[0], "confirmed") {
+		t.Fatalf("answer to /disclose on a new case: %q", a)
+	}
+	command("/status confirmed\n/affected < 1.2.3\n/fixed 1.2.3\n/cve CVE-2026-12345")
+	// Missing impact: refused.
+	command("/disclose 2026-12-15 16:00 UTC")
+	if a := answers(); len(a) != 3 || !strings.Contains(a[2], "impact") {
+		t.Fatalf("answer to /disclose without impact: %q", a[len(a)-1])
+	}
+	if vendorMails() != 0 {
+		t.Fatal("a refused /disclose sent a notice")
+	}
+	command("/impact\nAn unauthenticated attacker can write files anywhere.\n")
+	// Inside the three weeks: refused with the reason.
+	command("/disclose 2026-12-01 16:00 Europe/Berlin")
+	if a := answers(); !strings.Contains(a[len(a)-1], "at least 21 days") {
+		t.Fatalf("answer to a too-early /disclose: %q", a[len(a)-1])
+	}
+	command("/disclose 2026-12-15 16:00 UTC")
+	a := answers()
+	containsAll(t, "answer to /disclose", a[len(a)-1], "2026-12-15 16:00 UTC", "America/New_York", "2026-12-15 11:00 EST", "pre-release notice")
+	if vendorMails() != 1 {
+		t.Fatalf("%d notices to the vendor, want 1", vendorMails())
+	}
+	got, err := wf.GetByID(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.DiscloseAt.Equal(utc("2026-12-15 16:00")) {
+		t.Errorf("case DiscloseAt %v", got.DiscloseAt)
+	}
+	log, err := wf.AuditLog(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, ev := range log {
+		actions = append(actions, ev.Action)
+	}
+	containsAll(t, "audit log", strings.Join(actions, " "), "disclose", "embargo-notice")
+	if err := wf.VerifyAudit(ctx, c.ID); err != nil {
+		t.Error(err)
+	}
+	// The notice opens for the vendor and carries the calendar.
+	var raw []byte
+	db.Reader().QueryRow(`SELECT m.raw FROM outbox o JOIN outbox_message m ON m.outbox_id = o.id WHERE o.recipient = 'sec@vendor.example'`).Scan(&raw)
+	o, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: vendor, Verifiers: []*crypto.Key{team.Public()}, Now: clk.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, atts, _ := crypto.TextBody(o.Entity)
+	if len(atts) != 1 || !bytes.Contains(atts[0].Data, []byte("DTSTART:20261215T160000Z")) {
+		t.Errorf("calendar %+v", atts)
+	}
+}
