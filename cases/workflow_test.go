@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/templates"
 )
 
 func TestOpenCase(t *testing.T) {
@@ -410,4 +411,24 @@ func TestSetStateAndUpdateCase(t *testing.T) {
 	if err := e.wf.VerifyAudit(e.ctx, c.ID); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestFallbackTexts renders every built-in text against the templates'
+// sample data, and runs a command mail on a workflow without a template set.
+func TestFallbackTexts(t *testing.T) {
+	for name := range fallbackSources {
+		subj, body, err := renderFallback(name, templates.Sample())
+		if err != nil || subj == "" || body == "" || strings.Contains(subj, "\n") {
+			t.Errorf("%s: subject %q body %d bytes, %v", name, subj, len(body), err)
+		}
+	}
+	e := newEnv(t)
+	e.wf.tmpl = nil
+	c := e.open(true)
+	alice := e.keys["alice@example.org"]
+	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/status incomplete\n/help\n/log", t0))
+	if got := e.mailsTo("alice@example.org", MailAnswer); len(got) != 3 || !strings.Contains(got[0], "state new -> incomplete") {
+		t.Fatalf("answers = %q", got)
+	}
+	lastContains(t, "reporter mail", e.mailsTo("rita@reporter.example", MailReporter), "Thank you for your report "+c.Ref)
 }
