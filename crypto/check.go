@@ -71,8 +71,10 @@ func (k *Key) checkEncrypt(at time.Time) error {
 }
 
 // Check reports whether k can be used at t: not revoked (ErrRevoked), not
-// expired (ErrExpired), with a usable encryption key (ErrNoEncryptKey) and a
-// usable signing key (ErrNoSignKey).
+// expired (ErrExpired), with a usable encryption key (ErrNoEncryptKey).
+// Whether a key may sign is checked where it matters: Sign refuses a key
+// without a usable signing key (ErrNoSignKey), and Open checks the key of
+// every signature it verifies.
 func (k *Key) Check(at time.Time) error {
 	if err := k.check(at); err != nil {
 		return fmt.Errorf("crypto: check: %w", err)
@@ -80,16 +82,7 @@ func (k *Key) Check(at time.Time) error {
 	return nil
 }
 
-func (k *Key) check(at time.Time) error {
-	if err := k.checkEncrypt(at); err != nil {
-		return err
-	}
-	if _, ok := k.entity.SigningKey(at); !ok {
-		fpr := k.Fingerprint()
-		return fmt.Errorf("key %s at %s: %w", fpr, at.UTC().Format(time.RFC3339), ErrNoSignKey)
-	}
-	return nil
-}
+func (k *Key) check(at time.Time) error { return k.checkEncrypt(at) }
 
 // CheckThrough reports whether k is usable during the whole of [from, until]:
 // Check at both ends, and the same encryption subkey still valid at until.

@@ -66,6 +66,35 @@ func TestGPGKeys(t *testing.T) {
 	}
 }
 
+// TestEncryptOnlyKey: a recipient key that cannot sign (certify-only
+// primary, encryption subkey) is fine to encrypt to.
+func TestEncryptOnlyKey(t *testing.T) {
+	g := gpgtest.New(t)
+	r := g.Run(nil, "--passphrase", "", "--quick-gen-key", "Vendor <psirt@vendor.example>", "ed25519", "cert", "never")
+	if r.Err != nil {
+		t.Fatalf("%v %s", r.Err, r.Stderr)
+	}
+	fpr := r.Args("KEY_CREATED")[1]
+	if r := g.Run(nil, "--passphrase", "", "--quick-add-key", fpr, "cv25519", "encr", "never"); r.Err != nil {
+		t.Fatalf("%v %s", r.Err, r.Stderr)
+	}
+	k, err := ParsePublicKey(g.Export(fpr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := k.Check(now); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	priv, err := ParsePrivateKey(g.ExportSecret(fpr), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := priv.Sign(Content{Subject: "x", Entity: []byte(textEntityCRLF)}, now); !errors.Is(err, ErrNoSignKey) {
+		t.Fatalf("Sign with a certify-only key: %v", err)
+	}
+}
+
 // TestConcurrentUse shares keys between goroutines (run with -race).
 func TestConcurrentUse(t *testing.T) {
 	team, alice := testKey(t, "team"), testKey(t, "alice")

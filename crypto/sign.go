@@ -3,6 +3,7 @@ package crypto
 import (
 	"bytes"
 	gocrypto "crypto"
+	"errors"
 	"fmt"
 	"mime"
 	"strings"
@@ -41,10 +42,10 @@ func (k *Key) Sign(c Content, at time.Time) (*Signed, error) {
 		return nil, fmtErr("sign", fmt.Errorf("key %s: %w", k.Fingerprint(), ErrNotPrivate))
 	}
 	if _, ok := k.entity.SigningKey(at); !ok {
-		if err := k.check(at); err != nil {
+		if err := k.check(at); err != nil && !errors.Is(err, ErrNoEncryptKey) {
 			return nil, fmtErr("sign", err)
 		}
-		return nil, fmtErr("sign", fmt.Errorf("key %s: %w", k.Fingerprint(), ErrNoSignKey))
+		return nil, fmtErr("sign", fmt.Errorf("key %s at %s: %w", k.Fingerprint(), at.UTC().Format(time.RFC3339), ErrNoSignKey))
 	}
 	s := &Signed{key: k}
 	for _, hp := range []string{"clear", "cipher"} {
