@@ -132,3 +132,35 @@ func TestConcurrentUse(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestSigningSubkey: a signature by a signing subkey reports the primary
+// key's fingerprint (and the subkey's ID).
+func TestSigningSubkey(t *testing.T) {
+	g := gpgtest.New(t)
+	r := g.Run(nil, "--passphrase", "", "--quick-gen-key", "Member <m@example.org>", "ed25519", "cert", "never")
+	if r.Err != nil {
+		t.Fatalf("%v %s", r.Err, r.Stderr)
+	}
+	fpr := r.Args("KEY_CREATED")[1]
+	for _, sub := range [][]string{{"ed25519", "sign"}, {"cv25519", "encr"}} {
+		if r := g.Run(nil, "--passphrase", "", "--quick-add-key", fpr, sub[0], sub[1], "never"); r.Err != nil {
+			t.Fatalf("%v %s", r.Err, r.Stderr)
+		}
+	}
+	member, err := ParsePublicKey(g.Export(fpr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := append([]byte(mailHeader), pgpSigned(g, fpr, innerEntity, gpgtest.Detached)...)
+	o, err := Open(msg, OpenOptions{Verifiers: []*Key{member}, Now: time.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := o.Signature
+	if s == nil || s.Err != nil || s.Fingerprint != fpr {
+		t.Fatalf("signature %+v, want valid by primary %s", s, fpr)
+	}
+	if s.KeyID == member.KeyID() {
+		t.Errorf("KeyID is the primary's; want the signing subkey's")
+	}
+}
