@@ -188,9 +188,16 @@ func TestHelpCoversVocabulary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range helpOrder {
 		if !strings.Contains(string(doc), "//\t/"+n) {
 			t.Errorf("doc.go does not document /%s", n)
+		}
+		if !strings.Contains(string(readme), "| `/"+n) {
+			t.Errorf("README.md does not document /%s", n)
 		}
 	}
 }

@@ -262,4 +262,6 @@ func TestRefuseRole(t *testing.T) {
 	bob := e.keys["bob@example.org"]
 	m := e.signed("bob@example.org", bob, "["+c.Ref+"]", "/class A\n/close invalid spam", t0)
 	refusalCheck(t, e, c, m, "is for the case's fix lead", "bob@example.org", false)
+	m = e.signed("bob@example.org", bob, "["+c.Ref+"]", "/status invalid", t0)
+	refusalCheck(t, e, c, m, "/status invalid is for the case's fix lead", "bob@example.org", false)
 }
