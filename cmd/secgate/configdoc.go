@@ -187,15 +187,18 @@ func writeExampleSection(ew *errWriter, sec *docSection, prefix string) {
 	ew.printf("\n")
 	writeComment(ew, prefix, sec.Doc)
 	if sec.Array {
-		// Arrays of tables are shown as commented templates.
-		ew.printf("%s# [[%s]]\n", prefix, sec.Key)
-		prefix += "# "
+		// Arrays of tables are shown as commented templates (once
+		// commented, nested tables stay at the same level of comment).
+		if prefix == "" {
+			prefix = "# "
+		}
+		ew.printf("%s[[%s]]\n", prefix, sec.Key)
 	} else {
 		ew.printf("%s[%s]\n", prefix, sec.Key)
 	}
 	for _, f := range sec.Fields {
 		writeComment(ew, prefix, f.Doc)
-		if sec.Array {
+		if prefix != "" {
 			ew.printf("%s%s = %s\n", prefix, f.Key, zeroExample(f))
 		} else {
 			ew.printf("%s%s = %s\n", prefix, f.Key, f.exampleValue())

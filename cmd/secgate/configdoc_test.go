@@ -104,6 +104,9 @@ type exampleSchema struct {
 		} `toml:"inner" doc:"Nested table."`
 		Items []struct {
 			Name string `toml:"name" doc:"Item name." example:"first"`
+			Subs []struct {
+				Addr string `toml:"addr" doc:"An address."`
+			} `toml:"sub" doc:"Nested array."`
 		} `toml:"item" doc:"Array of tables."`
 		Skipped string `toml:"-"`
 	} `toml:"outer" doc:"Outer table."`
@@ -139,6 +142,11 @@ limit = 10
 # [[outer.item]]
 # # Item name.
 # name = "first"
+
+# # Nested array.
+# [[outer.item.sub]]
+# # An address.
+# addr = ""
 `
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
