@@ -185,15 +185,26 @@ func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		for _, j := range jobs {
-			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'sending', attempts = ?, last_attempt = ?,
-				next_attempt = ? WHERE id = ?`, j.attempt, store.Millis(now), store.Millis(now.Add(o.backoff(j.attempt))), j.id); err != nil {
+		if len(jobs) > 0 {
+			up, err := tx.PrepareContext(ctx, `UPDATE outbox SET state = 'sending', attempts = ?, last_attempt = ?,
+				next_attempt = ? WHERE id = ?`)
+			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_attempt (outbox_id, n, started, outcome)
-				VALUES (?, (SELECT coalesce(max(n), 0) + 1 FROM outbox_attempt WHERE outbox_id = ?), ?, 'sending')`,
-				j.id, j.id, store.Millis(now)); err != nil {
+			defer up.Close()
+			hist, err := tx.PrepareContext(ctx, `INSERT INTO outbox_attempt (outbox_id, n, started, outcome)
+				VALUES (?1, (SELECT coalesce(max(n), 0) + 1 FROM outbox_attempt WHERE outbox_id = ?1), ?2, 'sending')`)
+			if err != nil {
 				return err
+			}
+			defer hist.Close()
+			for _, j := range jobs {
+				if _, err := up.ExecContext(ctx, j.attempt, store.Millis(now), store.Millis(now.Add(o.backoff(j.attempt))), j.id); err != nil {
+					return err
+				}
+				if _, err := hist.ExecContext(ctx, j.id, store.Millis(now)); err != nil {
+					return err
+				}
 			}
 		}
 		var nx sql.NullInt64
@@ -230,8 +241,13 @@ func (o *Outbox) committer(results <-chan result) {
 			}
 		}
 		err := o.db.Tx(ctx, func(tx *sql.Tx) error {
+			rec, err := o.prepareRecord(ctx, tx)
+			if err != nil {
+				return err
+			}
+			defer rec.close()
 			for _, r := range batch {
-				if err := o.record(ctx, tx, r.j, r.out); err != nil {
+				if err := rec.record(ctx, r.j, r.out); err != nil {
 					return err
 				}
 			}
@@ -246,12 +262,38 @@ func (o *Outbox) committer(results <-chan result) {
 	}
 }
 
+// recorder writes outcomes of attempts to their rows and history.
+type recorder struct {
+	o         *Outbox
+	row, hist *sql.Stmt
+}
+
+func (o *Outbox) prepareRecord(ctx context.Context, tx *sql.Tx) (*recorder, error) {
+	row, err := tx.PrepareContext(ctx, `UPDATE outbox SET state = ?, last_code = ?, last_reply = ?, finished = ?
+		WHERE id = ? AND state = 'sending'`)
+	if err != nil {
+		return nil, err
+	}
+	hist, err := tx.PrepareContext(ctx, `UPDATE outbox_attempt SET finished = ?, outcome = ?, code = ?, reply = ?
+		WHERE outbox_id = ? AND outcome = 'sending'`)
+	if err != nil {
+		row.Close()
+		return nil, err
+	}
+	return &recorder{o, row, hist}, nil
+}
+
+func (r *recorder) close() {
+	r.row.Close()
+	r.hist.Close()
+}
+
 // record writes the outcome of an attempt to its row and history.
-func (o *Outbox) record(ctx context.Context, tx *sql.Tx, j *job, out outcome) error {
-	now := store.Millis(o.clock.Now())
+func (r *recorder) record(ctx context.Context, j *job, out outcome) error {
+	now := store.Millis(r.o.clock.Now())
 	state := out.state
 	reply := out.reply
-	if state == StateDeferred && j.attempt >= o.cfg.MaxAttempts {
+	if state == StateDeferred && j.attempt >= r.o.cfg.MaxAttempts {
 		state = StateFailed
 		reply = fmt.Sprintf("gave up after %d attempts: %s", j.attempt, reply)
 	}
@@ -259,12 +301,10 @@ func (o *Outbox) record(ctx context.Context, tx *sql.Tx, j *job, out outcome) er
 	if state != StateDeferred {
 		finished = now
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, last_code = ?, last_reply = ?, finished = ?
-		WHERE id = ? AND state = 'sending'`, state, out.code, reply, finished, j.id); err != nil {
+	if _, err := r.row.ExecContext(ctx, state, out.code, reply, finished, j.id); err != nil {
 		return fmt.Errorf("row %d: %w", j.id, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE outbox_attempt SET finished = ?, outcome = ?, code = ?, reply = ?
-		WHERE outbox_id = ? AND outcome = 'sending'`, now, state, out.code, reply, j.id); err != nil {
+	if _, err := r.hist.ExecContext(ctx, now, state, out.code, reply, j.id); err != nil {
 		return fmt.Errorf("row %d: %w", j.id, err)
 	}
 	return nil

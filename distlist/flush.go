@@ -29,7 +29,15 @@ func (o *Outbox) Flush(ctx context.Context) error {
 		}
 		for _, j := range jobs {
 			out := s.deliver(ctx, j)
-			if err := o.db.Tx(ctx, func(tx *sql.Tx) error { return o.record(ctx, tx, j, out) }); err != nil {
+			err := o.db.Tx(ctx, func(tx *sql.Tx) error {
+				rec, err := o.prepareRecord(ctx, tx)
+				if err != nil {
+					return err
+				}
+				defer rec.close()
+				return rec.record(ctx, j, out)
+			})
+			if err != nil {
 				return err
 			}
 			o.logOutcome(j, out)
