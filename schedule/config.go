@@ -196,3 +196,27 @@ func (o Override) apply(p *Policy) {
 		p.Weekdays = append([]string(nil), *o.Weekdays...)
 	}
 }
+
+// Validate reports the first problem of a defaulted Config: an unknown or
+// inconsistent policy, a bad OSV prefix or CNA organisation ID, durations
+// that are not positive.
+func (c Config) Validate() error {
+	if _, err := c.Resolve(); err != nil {
+		return err
+	}
+	if c.EmbargoList == "" {
+		return fmt.Errorf("schedule: embargo_list is empty")
+	}
+	if c.RetryDelay <= 0 || c.SLAInterval <= 0 || c.PollInterval <= 0 || c.MaxAttempts <= 0 {
+		return fmt.Errorf("schedule: retry_delay, sla_interval, poll_interval and max_attempts must be positive")
+	}
+	if c.Artifacts.CNAOrgID != "" && !uuidRE.MatchString(c.Artifacts.CNAOrgID) {
+		return fmt.Errorf("schedule: artifacts.cna_org_id %q is not a UUID", c.Artifacts.CNAOrgID)
+	}
+	if c.LeadDefaultTZ != "" {
+		if _, err := time.LoadLocation(c.LeadDefaultTZ); err != nil {
+			return fmt.Errorf("schedule: lead_default_tz: %w", err)
+		}
+	}
+	return nil
+}

@@ -129,13 +129,16 @@ min_notice = "240h"
 		"[policies.kata]\nweekdays = [\"Funday\"]\n",
 		"[policies.kata]\ndisclosure_time = \"25:00\"\n",
 		"policy = \"missing\"\n",
+		"[artifacts]\ncna_org_id = \"not-a-uuid\"\n",
+		"[artifacts]\nosv_prefix = \"LOCAL\"\n",
+		"lead_default_tz = \"Mars/Olympus\"\n",
 	}
 	for _, src := range bad {
 		var c Config
 		if _, err := toml.Decode(src, &c); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.WithDefaults().Resolve(); err == nil {
+		if err := c.WithDefaults().Validate(); err == nil {
 			t.Errorf("accepted %q", src)
 		}
 	}

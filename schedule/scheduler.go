@@ -88,6 +88,9 @@ func New(o Options) (*Scheduler, error) {
 		return nil, errors.New("schedule: TeamAddress is required")
 	}
 	cfg := o.Config.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	ps, err := cfg.Resolve()
 	if err != nil {
 		return nil, err
