@@ -60,6 +60,29 @@ func TestRealClientLayout(t *testing.T) {
 	e.keys["frank@example.org"] = pub
 	e.wf.dir = swapDir{Directory: e.dir, addr: "frank@example.org", key: pub}
 	c := e.open(false)
+	// casestest.GPGCommandMail: the same, signed only and signed+encrypted.
+	team, err := e.team.Public().ArmorPublic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Import([]byte(team))
+	for _, teamFpr := range []string{"", e.team.Fingerprint()} {
+		raw, _ := casestest.GPGCommandMail(g, fpr, teamFpr, casestest.Options{From: "Frank <frank@example.org>", To: teamAddr,
+			Subject: "Re: [" + c.Ref + "] report", Body: "/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n\nreproduced"})
+		o, oerr := crypto.Open(raw, crypto.OpenOptions{Decrypt: e.team, Verifiers: []*crypto.Key{pub}, Now: e.clock.Now()})
+		m, err := NewCommandMail(raw, o, oerr, e.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if teamFpr != "" && (o == nil || !o.Encrypted) {
+			t.Fatalf("not encrypted: %+v %v", o, oerr)
+		}
+		before := e.count(`SELECT count(*) FROM case_audit WHERE case_id = ? AND action = 'cvss'`, c.ID)
+		e.handle(m)
+		if n := e.count(`SELECT count(*) FROM case_audit WHERE case_id = ? AND action = 'cvss'`, c.ID); n != before+1 {
+			t.Fatalf("encrypted=%v: /cvss not applied; audit %q", teamFpr != "", e.audit(c.ID))
+		}
+	}
 	for i, mode := range []gpgtest.SignMode{gpgtest.Detached, gpgtest.DetachedText} {
 		state := []string{"confirmed", "incomplete"}[i]
 		part := "Content-Type: text/plain; charset=us-ascii\r\nContent-Disposition: inline\r\nContent-Transfer-Encoding: 7bit\r\n\r\n" +
