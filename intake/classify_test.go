@@ -177,7 +177,12 @@ func TestClassifyGolden(t *testing.T) {
 					t.Errorf("wrong-key answer lacks the team fingerprint or the key ID:\n%s", mails[0].Body)
 				}
 			}},
-		{file: "bad-signature.eml", state: StateQuarantined, class: ClassBadSignature, reason: "does not verify"},
+		{file: "bad-signature.eml", state: StateProcessed, class: ClassReport, reason: "signature not verified", mails: []string{"ack", "team-copy"},
+			check: func(t *testing.T, in *Inbound, mails []OutMail) {
+				if !strings.Contains(mails[1].Body, "none or not verified") {
+					t.Error("team copy does not say the signature failed")
+				}
+			}},
 		{file: "undecryptable.eml", state: StateQuarantined, class: ClassUndecryptable, reason: "could not be decrypted", mails: []string{"answer"}},
 		{file: "too-many-attachments.eml", state: StateQuarantined, class: ClassLimit, reason: "more than 10 attachments", mails: []string{"answer"}},
 		{file: "too-deep.eml", state: StateQuarantined, class: ClassLimit, reason: "nesting deeper than 8", mails: []string{"answer"}},

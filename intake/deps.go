@@ -54,6 +54,9 @@ type Opened struct {
 	// Entity is the innermost content entity (the bytes a signature
 	// covers), for the command workflow.
 	Entity []byte
+	// Native is the Opener's own result (*crypto.Opened for the real
+	// one), handed on to the command workflow.
+	Native any
 }
 
 // Attachment is a file that came with a message.
@@ -67,7 +70,9 @@ type Attachment struct {
 // armored public keys that came with the message (attached or Autocrypt);
 // team keys are known to the Opener.
 type Opener interface {
-	Open(raw []byte, candidates []string, now time.Time) (*Opened, error)
+	// On error, Opened may still be returned (with Native set) for the
+	// command workflow.
+	Open(ctx context.Context, raw []byte, candidates []string, now time.Time) (*Opened, error)
 }
 
 // Member is a team member.
@@ -167,8 +172,10 @@ type CommandMail struct {
 	MessageID string
 	From      string
 	Subject   string
-	CaseID    int64 // the case the thread points to, 0 if none
-	Opened    *Opened
+	CaseID    int64   // the case the thread points to, 0 if none
+	Opened    *Opened // nil when opening failed
+	OpenErr   error   // the Opener's error, if any
+	Received  time.Time
 }
 
 // Cases is the case workflow.

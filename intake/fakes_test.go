@@ -47,7 +47,7 @@ func armorPayload(b []byte, kind string) ([]byte, bool) {
 
 var tagRE = regexp.MustCompile(`<[^>]*>`)
 
-func (fakeOpener) Open(raw []byte, candidates []string, now time.Time) (*Opened, error) {
+func (fakeOpener) Open(_ context.Context, raw []byte, candidates []string, now time.Time) (*Opened, error) {
 	e, err := message.Read(bytes.NewReader(raw))
 	if err != nil && !message.IsUnknownCharset(err) {
 		return nil, fmt.Errorf("not MIME: %w", err)
@@ -78,10 +78,11 @@ func (fakeOpener) Open(raw []byte, candidates []string, now time.Time) (*Opened,
 	if p, ok := armorPayload(raw, "SIGNATURE"); ok {
 		f := strings.Split(string(p), ":")
 		if len(f) != 3 || f[2] != "good" {
-			return nil, ErrBadSignature
+			op.SignatureErr = ErrBadSignature
+		} else {
+			op.Signer = f[1]
+			op.SignedWhole = true
 		}
-		op.Signer = f[1]
-		op.SignedWhole = true
 	}
 	var walk func(e *message.Entity)
 	walk = func(e *message.Entity) {

@@ -163,9 +163,46 @@ func (m *msgCtx) run(ctx context.Context) error {
 	if insp.Autocrypt != "" {
 		candidates = append(candidates, armorKey(insp.Autocrypt))
 	}
-	opened, err := p.o.Opener.Open(m.raw, candidates, m.now)
+	opened, openErr := p.o.Opener.Open(ctx, m.raw, candidates, m.now)
+	m.opened = opened
+	if m.opened == nil {
+		m.opened = &Opened{}
+	}
+
+	// 3. Mail from the team: commands. The workflow authenticates it (and
+	// refuses and answers when the signature is missing or bad).
+	member, isMember, err := m.teamSender(ctx)
+	if err != nil {
+		return err
+	}
+	if isMember {
+		caseID, _, err := m.threadCase(ctx)
+		if err != nil {
+			return err
+		}
+		var op *Opened
+		if opened != nil {
+			op = opened
+		}
+		if err := p.o.Cases.HandleCommandMail(ctx, CommandMail{
+			InboundID: m.in.ID, Raw: m.raw, MessageID: insp.MessageID, From: insp.From,
+			Subject: insp.Subject, CaseID: caseID, Opened: op, OpenErr: openErr, Received: m.in.Received,
+		}); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// Not retried in a loop: held for the operator.
+			return m.finish(ctx, held(ClassCommand, "command mail from "+member.Address+" failed: "+err.Error()), nil)
+		}
+		who := member.Address
+		if m.opened.Signer != "" {
+			who += " (signed by " + m.opened.Signer + ")"
+		}
+		return m.finish(ctx, done(ClassCommand, "from team member "+who), nil)
+	}
+
 	var oe *OpenError
-	switch {
+	switch err := openErr; {
 	case err == nil:
 	case errors.As(err, &oe) && errors.Is(err, ErrWrongKey):
 		return m.wrongKey(ctx, oe.KeyIDs)
@@ -181,26 +218,6 @@ func (m *msgCtx) run(ctx context.Context) error {
 		return m.finish(ctx, held(ClassBadSignature, "signature does not verify"), nil)
 	default:
 		return m.finish(ctx, held(ClassMalformed, "cannot open: "+err.Error()), nil)
-	}
-	m.opened = opened
-
-	// 3. Mail from the team: commands.
-	member, isMember, err := m.teamSender(ctx)
-	if err != nil {
-		return err
-	}
-	if isMember {
-		caseID, _, err := m.threadCase(ctx)
-		if err != nil {
-			return err
-		}
-		if err := p.o.Cases.HandleCommandMail(ctx, CommandMail{
-			InboundID: m.in.ID, Raw: m.raw, MessageID: insp.MessageID, From: insp.From,
-			Subject: insp.Subject, CaseID: caseID, Opened: opened,
-		}); err != nil {
-			return fmt.Errorf("intake: command mail %d: %w", m.in.ID, err)
-		}
-		return m.finish(ctx, done(ClassCommand, "from team member "+member.Fingerprint+member.Address), nil)
 	}
 
 	// Per-sender rate limit (team members are exempt).

@@ -1,0 +1,468 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message"
+
+	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
+)
+
+// StackOptions wire a Processor to the real crypto, distlist and cases
+// packages.
+type StackOptions struct {
+	Config    Config
+	DB        *store.DB
+	TeamKey   *crypto.Key // unlocked private team key
+	Directory *distlist.Directory
+	Outbox    *distlist.Outbox
+	Workflow  *cases.Workflow
+	Templates *templates.Set
+	Project   templates.Project // TeamAddress and KeyFingerprint at least
+	// Self lists further addresses of ours besides the team address (the
+	// bounce address, say).
+	Self            []string
+	MessageIDDomain string
+	Clock           clock.Clock
+	Logger          *slog.Logger
+}
+
+// NewStackProcessor returns a Processor over the real packages.
+func NewStackProcessor(o StackOptions) (*Processor, error) {
+	if o.Templates == nil || o.DB == nil || o.Directory == nil || o.Outbox == nil || o.Workflow == nil {
+		return nil, errors.New("intake: templates, database, directory, outbox and workflow are required")
+	}
+	if o.TeamKey == nil || !o.TeamKey.IsPrivate() {
+		return nil, errors.New("intake: the unlocked private team key is required")
+	}
+	armored, err := o.TeamKey.ArmorPublic()
+	if err != nil {
+		return nil, fmt.Errorf("intake: team key: %w", err)
+	}
+	if o.Project.KeyFingerprint == "" {
+		o.Project.KeyFingerprint = o.TeamKey.Fingerprint()
+	}
+	dir := &DirectoryAdapter{Dir: o.Directory}
+	return NewProcessor(ProcessorOptions{
+		Config:          o.Config,
+		DB:              o.DB,
+		AtRest:          o.TeamKey,
+		Opener:          &CryptoOpener{TeamKey: o.TeamKey, Directory: o.Directory},
+		Directory:       dir,
+		Mailer:          &OutboxAdapter{Outbox: o.Outbox, Directory: o.Directory, From: o.Project.TeamAddress},
+		Cases:           &WorkflowAdapter{Workflow: o.Workflow, Directory: o.Directory},
+		Texts:           o.Templates,
+		Project:         o.Project,
+		TeamKey:         armored,
+		Self:            o.Self,
+		MessageIDDomain: o.MessageIDDomain,
+		Clock:           o.Clock,
+		Log:             o.Logger,
+	}), nil
+}
+
+// CryptoOpener opens messages with crypto.Open and the team key; team
+// members' keys and the keys that came with the message verify signatures.
+type CryptoOpener struct {
+	TeamKey   *crypto.Key
+	Directory *distlist.Directory
+}
+
+// Open implements Opener.
+func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string, now time.Time) (*Opened, error) {
+	var verifiers []*crypto.Key
+	armoredBy := map[string]string{}
+	if c.Directory != nil {
+		team, err := c.Directory.Team(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("intake: team keys: %w", err)
+		}
+		for _, m := range team {
+			if m.Key != nil {
+				verifiers = append(verifiers, m.Key)
+			}
+		}
+	}
+	for _, a := range candidates {
+		k, err := crypto.ParsePublicKey([]byte(a))
+		if err != nil {
+			continue
+		}
+		verifiers = append(verifiers, k)
+		armoredBy[k.Fingerprint()] = a
+	}
+	// A key attached to the message may have signed it.
+	for _, a := range attachedKeys(raw) {
+		if k, err := crypto.ParsePublicKey([]byte(a)); err == nil {
+			verifiers = append(verifiers, k)
+			armoredBy[k.Fingerprint()] = a
+		}
+	}
+	native, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: c.TeamKey, Verifiers: verifiers, Now: now})
+	if err != nil {
+		var op *Opened
+		if native != nil {
+			op = &Opened{Native: native, Encrypted: native.Encrypted}
+		}
+		switch {
+		case errors.Is(err, crypto.ErrWrongKey):
+			oe := &OpenError{Err: ErrWrongKey}
+			if native != nil {
+				for _, id := range native.EncryptedTo {
+					oe.KeyIDs = append(oe.KeyIDs, fmt.Sprintf("%016X", id))
+				}
+			}
+			return op, oe
+		case errors.Is(err, crypto.ErrDecrypt):
+			return op, fmt.Errorf("%w: %v", ErrUndecryptable, err)
+		case errors.Is(err, crypto.ErrTooComplex):
+			return op, fmt.Errorf("%w: %v", ErrTooComplex, err)
+		}
+		return op, err
+	}
+	op := &Opened{Native: native, Encrypted: native.Encrypted, Inline: native.Inline, Entity: native.Entity}
+	text, atts, err := crypto.TextBody(native.Entity)
+	if err != nil {
+		if errors.Is(err, crypto.ErrTooComplex) {
+			return op, fmt.Errorf("%w: %v", ErrTooComplex, err)
+		}
+		return op, fmt.Errorf("intake: text of message: %w", err)
+	}
+	op.Text = text
+	for _, a := range atts {
+		op.Attachments = append(op.Attachments, Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data})
+	}
+	if subj, _, ok := crypto.ProtectedHeaders(native.Entity); ok {
+		op.Subject = subj
+	}
+	if s := native.Signature; s != nil {
+		if s.Err == nil && s.Fingerprint != "" {
+			op.Signer = s.Fingerprint
+			op.SignerKey = armoredBy[s.Fingerprint]
+			op.SignedWhole = s.Whole
+			op.SignatureID = s.ID
+		} else if s.Err != nil {
+			op.SignatureErr = s.Err
+		}
+	}
+	return op, nil
+}
+
+// attachedKeys returns the armored public keys in the clear parts of raw
+// (keys inside an encrypted part are found after decryption).
+func attachedKeys(raw []byte) []string {
+	var out []string
+	rest := raw
+	for len(out) < 4 {
+		i := bytes.Index(rest, pgpKey)
+		if i < 0 {
+			break
+		}
+		end := bytes.Index(rest[i:], []byte("-----END PGP PUBLIC KEY BLOCK-----"))
+		if end < 0 {
+			break
+		}
+		block := rest[i : i+end+len("-----END PGP PUBLIC KEY BLOCK-----")]
+		out = append(out, strings.ReplaceAll(string(block), "\r\n", "\n"))
+		rest = rest[i+end:]
+	}
+	return out
+}
+
+// DirectoryAdapter implements Directory over distlist.
+type DirectoryAdapter struct{ Dir *distlist.Directory }
+
+func member(m distlist.Member) Member {
+	return Member{Name: m.Name, Address: m.Address, Fingerprint: m.Fingerprint}
+}
+
+// Team implements Directory.
+func (d *DirectoryAdapter) Team(ctx context.Context) ([]Member, error) {
+	team, err := d.Dir.Team(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Member, len(team))
+	for i, m := range team {
+		out[i] = member(m)
+	}
+	return out, nil
+}
+
+// MemberByAddress implements Directory.
+func (d *DirectoryAdapter) MemberByAddress(ctx context.Context, addr string) (Member, bool, error) {
+	m, err := d.Dir.MemberByAddress(ctx, addr)
+	if errors.Is(err, distlist.ErrNotFound) {
+		return Member{}, false, nil
+	}
+	if err != nil {
+		return Member{}, false, err
+	}
+	return member(m), true, nil
+}
+
+// MemberByFingerprint implements Directory.
+func (d *DirectoryAdapter) MemberByFingerprint(ctx context.Context, fpr string) (Member, bool, error) {
+	m, err := d.Dir.MemberByFingerprint(ctx, fpr)
+	if errors.Is(err, distlist.ErrNotFound) {
+		return Member{}, false, nil
+	}
+	if err != nil {
+		return Member{}, false, err
+	}
+	return member(m), true, nil
+}
+
+// IsDistributor implements Directory: addr is on an embargo list.
+func (d *DirectoryAdapter) IsDistributor(ctx context.Context, addr string) (bool, error) {
+	lists, err := d.Dir.Lists(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, li := range lists {
+		if li.Kind != distlist.KindEmbargo {
+			continue
+		}
+		l, err := d.Dir.List(ctx, li.Name)
+		if err != nil {
+			return false, err
+		}
+		for _, r := range l.Recipients {
+			if strings.EqualFold(r.Address, addr) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// OutboxAdapter implements Mailer over distlist.Outbox.
+type OutboxAdapter struct {
+	Outbox    *distlist.Outbox
+	Directory *distlist.Directory
+	From      string // the team address
+}
+
+// Enqueue implements Mailer.
+func (o *OutboxAdapter) Enqueue(ctx context.Context, tx *sql.Tx, m OutMail) ([]string, error) {
+	entity, err := bodyEntity(m.Body, m.Attachments)
+	if err != nil {
+		return nil, err
+	}
+	dm := distlist.Mail{
+		Kind: m.Kind, CaseID: m.CaseID, NoticeID: m.NoticeID,
+		Content:   crypto.Content{Subject: m.Subject, From: o.From, Entity: entity},
+		Encrypt:   m.Encrypt,
+		InReplyTo: m.InReplyTo, References: m.References, ReplyTo: m.ReplyTo, Auto: m.Auto,
+	}
+	var skipped []string
+	for _, r := range m.Recipients {
+		rc := distlist.Recipient{Name: r.Name, Address: r.Address}
+		switch {
+		case r.Fingerprint != "":
+			mem, err := o.Directory.MemberByFingerprint(ctx, r.Fingerprint)
+			if err != nil {
+				skipped = append(skipped, r.Address+": "+err.Error())
+				continue
+			}
+			rc.Key = mem.Key
+		case r.Key != "":
+			k, err := crypto.ParsePublicKey([]byte(r.Key))
+			if err != nil {
+				if m.Encrypt {
+					skipped = append(skipped, r.Address+": "+err.Error())
+					continue
+				}
+			} else {
+				rc.Key = k
+			}
+		}
+		dm.Recipients = append(dm.Recipients, rc)
+	}
+	if len(dm.Recipients) == 0 {
+		return skipped, nil
+	}
+	sk, err := o.Outbox.Enqueue(ctx, tx, dm)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sk {
+		skipped = append(skipped, s.Recipient.Address+": "+s.Reason)
+	}
+	return skipped, nil
+}
+
+// CaseForMessageID implements Mailer.
+func (o *OutboxAdapter) CaseForMessageID(ctx context.Context, msgid string) (int64, bool, error) {
+	return o.Outbox.CaseForMessageID(ctx, msgid)
+}
+
+// HandleDSN implements Mailer. A bounce that is not a DSN at all matches
+// nothing.
+func (o *OutboxAdapter) HandleDSN(ctx context.Context, raw []byte) (bool, error) {
+	ok, err := o.Outbox.HandleDSN(ctx, raw)
+	if errors.Is(err, distlist.ErrNotDSN) {
+		return false, nil
+	}
+	return ok, err
+}
+
+// bodyEntity builds the body MIME entity: text/plain, or multipart/mixed
+// with the attachments.
+func bodyEntity(body string, atts []Attachment) ([]byte, error) {
+	var buf bytes.Buffer
+	if len(atts) == 0 {
+		var h message.Header
+		h.Set("Content-Transfer-Encoding", "quoted-printable")
+		h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+		w, err := message.CreateWriter(&buf, h)
+		if err != nil {
+			return nil, fmt.Errorf("intake: body: %w", err)
+		}
+		if _, err := w.Write([]byte(body)); err != nil {
+			return nil, fmt.Errorf("intake: body: %w", err)
+		}
+		if err := w.Close(); err != nil {
+			return nil, fmt.Errorf("intake: body: %w", err)
+		}
+		return buf.Bytes(), nil
+	}
+	var h message.Header
+	h.SetContentType("multipart/mixed", nil)
+	w, err := message.CreateWriter(&buf, h)
+	if err != nil {
+		return nil, fmt.Errorf("intake: body: %w", err)
+	}
+	var th message.Header
+	th.Set("Content-Transfer-Encoding", "quoted-printable")
+	th.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	pw, err := w.CreatePart(th)
+	if err != nil {
+		return nil, fmt.Errorf("intake: body: %w", err)
+	}
+	pw.Write([]byte(body))
+	pw.Close()
+	for _, a := range atts {
+		var ah message.Header
+		ct := a.ContentType
+		if _, _, err := mime.ParseMediaType(ct); err != nil || ct == "" {
+			ct = "application/octet-stream"
+		}
+		ah.Set("Content-Type", ct)
+		ah.Set("Content-Transfer-Encoding", "base64")
+		ah.SetContentDisposition("attachment", map[string]string{"filename": templates.HeaderSafe(a.Filename)})
+		aw, err := w.CreatePart(ah)
+		if err != nil {
+			return nil, fmt.Errorf("intake: attachment: %w", err)
+		}
+		aw.Write(a.Data)
+		aw.Close()
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("intake: body: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// WorkflowAdapter implements Cases over cases.Workflow.
+type WorkflowAdapter struct {
+	Workflow  *cases.Workflow
+	Directory *distlist.Directory
+}
+
+func (w *WorkflowAdapter) info(ctx context.Context, c *cases.Case) CaseInfo {
+	ci := CaseInfo{ID: c.ID, Ref: c.Ref, State: string(c.State), Policy: c.Policy, ReporterAddr: c.ReporterAddr, ReporterKey: c.ReporterKey}
+	if c.Lead != "" && w.Directory != nil {
+		if m, err := w.Directory.MemberByFingerprint(ctx, c.Lead); err == nil {
+			ci.LeadName = m.Name
+		}
+	}
+	return ci
+}
+
+func caseAttachments(as []Attachment) []cases.Attachment {
+	out := make([]cases.Attachment, len(as))
+	for i, a := range as {
+		out[i] = cases.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data}
+	}
+	return out
+}
+
+// OpenCase implements Cases.
+func (w *WorkflowAdapter) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (CaseInfo, error) {
+	c, err := w.Workflow.OpenCase(ctx, tx, cases.Report{
+		MessageID: r.MessageID, From: r.From, Key: r.Key, Subject: r.Subject, Text: r.Text,
+		Attachments: caseAttachments(r.Attachments), Encrypted: r.Encrypted, Received: r.Received,
+	})
+	if err != nil {
+		return CaseInfo{}, err
+	}
+	return w.info(ctx, c), nil
+}
+
+// AddMessage implements Cases.
+func (w *WorkflowAdapter) AddMessage(ctx context.Context, tx *sql.Tx, caseID int64, m FollowUp) error {
+	return w.Workflow.AddMessage(ctx, tx, caseID, cases.Message{
+		Kind: cases.KindFollowUp, Author: m.Author, MessageID: m.MessageID, Subject: m.Subject, Text: m.Text,
+		Attachments: caseAttachments(m.Attachments), Encrypted: m.Encrypted, Received: m.Received,
+	})
+}
+
+// CaseByRef implements Cases.
+func (w *WorkflowAdapter) CaseByRef(ctx context.Context, tx *sql.Tx, ref string) (CaseInfo, bool, error) {
+	var c *cases.Case
+	var err error
+	if tx != nil {
+		c, err = w.Workflow.GetRefTx(ctx, tx, ref)
+	} else {
+		c, err = w.Workflow.Get(ctx, ref)
+	}
+	if errors.Is(err, cases.ErrNotFound) {
+		return CaseInfo{}, false, nil
+	}
+	if err != nil {
+		return CaseInfo{}, false, err
+	}
+	return w.info(ctx, c), true, nil
+}
+
+// CaseByID implements Cases.
+func (w *WorkflowAdapter) CaseByID(ctx context.Context, tx *sql.Tx, id int64) (CaseInfo, error) {
+	c, err := w.Workflow.GetTx(ctx, tx, id)
+	if err != nil {
+		return CaseInfo{}, err
+	}
+	return w.info(ctx, c), nil
+}
+
+// HandleCommandMail implements Cases.
+func (w *WorkflowAdapter) HandleCommandMail(ctx context.Context, m CommandMail) error {
+	var native *crypto.Opened
+	if m.Opened != nil {
+		native, _ = m.Opened.Native.(*crypto.Opened)
+	}
+	cm, err := cases.NewCommandMail(m.Raw, native, m.OpenErr, m.Received)
+	if err != nil {
+		return err
+	}
+	cm.CaseID = m.CaseID
+	return w.Workflow.HandleCommandMail(ctx, cm)
+}
+
+// Alert implements Cases.
+func (w *WorkflowAdapter) Alert(ctx context.Context, tx *sql.Tx, caseID int64, subject, text string) error {
+	return w.Workflow.Alert(ctx, tx, caseID, subject, text)
+}
