@@ -141,6 +141,10 @@ func (s *Scheduler) runClaimed(ctx context.Context, tx *sql.Tx, cs Cases, id int
 	switch {
 	case p == nil:
 		state, result = JobSkipped, "no plan"
+	case c.State == cases.StateWontfix || c.State == cases.StateInvalid || c.State == cases.StateOpinion:
+		state, result = JobSkipped, fmt.Sprintf("the case is %s: no disclosure", c.State)
+	case c.State == cases.StateClosed && j.Kind == JobRetrospective:
+		state, result = JobSkipped, "the case is closed"
 	case p.Generation != j.Generation:
 		state, result = JobSkipped, fmt.Sprintf("stale: plan generation %d, job %d", p.Generation, j.Generation)
 	default:

@@ -272,7 +272,8 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 		}
 	}
 	if tl.Notified {
-		add(JobEmbargoChange, now, JobDetail{Reason: tl.Forced, Previous: store.Millis(p.PreviousT0), Actor: actor})
+		// The force reason stays internal (audit log); distributors learn the new date.
+		add(JobEmbargoChange, now, JobDetail{Previous: store.Millis(p.PreviousT0), Actor: actor})
 	} else {
 		add(JobEmbargoNotice, maxTime(tl.Notice, now), JobDetail{Actor: actor})
 	}

@@ -297,3 +297,23 @@ func TestArtifactsNeverBlock(t *testing.T) {
 	}
 	containsAll(t, "alert", alert, "Artifacts incomplete", "reference URL", "EXSA-2026-001.md")
 }
+
+// TestEndedCaseStops: a case ended as wontfix after planning sends nothing
+// more; the skipped steps are logged.
+func TestEndedCaseStops(t *testing.T) {
+	e := newEnv(t, utc("2026-12-01 12:00"), "kubeedge")
+	c := e.newCase(1, "kubeedge", utc("2026-12-01 08:00"))
+	if _, err := e.disclose(c, utc("2026-12-08 12:00"), ""); err != nil {
+		t.Fatal(err)
+	}
+	c.State = cases.StateWontfix
+	e.cases.put(c)
+	e.advance(utc("2026-12-31 00:00"))
+	e.checkMails("2026-12-01 12:00 embargo-notice encrypted to " + vendors)
+	jobs, _ := e.s.Jobs(e.ctx, 1)
+	for _, j := range jobs[1:] {
+		if j.State != JobSkipped || !strings.Contains(j.Result, "wontfix") {
+			t.Errorf("job %s: %s %q", j.Kind, j.State, j.Result)
+		}
+	}
+}
