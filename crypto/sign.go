@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net/mail"
 	"strings"
 	"time"
 
@@ -123,12 +124,50 @@ func protectedEntity(c Content, hp string) ([]byte, error) {
 		b.WriteString(f.Key() + ": " + headerSafe(f.Value()) + "\r\n")
 	}
 	if c.From != "" {
-		b.WriteString("From: " + headerSafe(c.From) + "\r\n")
+		b.WriteString(foldField("From", encodeAddress(headerSafe(c.From))))
 	}
-	b.WriteString("Subject: " + mime.QEncoding.Encode("utf-8", headerSafe(c.Subject)) + "\r\n")
+	b.WriteString(foldField("Subject", mime.QEncoding.Encode("utf-8", headerSafe(c.Subject))))
 	b.WriteString("\r\n")
 	b.Write(body)
 	return b.Bytes(), nil
+}
+
+// encodeAddress RFC 2047-encodes the display name of a non-ASCII address.
+func encodeAddress(s string) string {
+	if isASCII(s) {
+		return s
+	}
+	if a, err := mail.ParseAddress(s); err == nil {
+		return a.String()
+	}
+	return mime.QEncoding.Encode("utf-8", s)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// foldField formats a header field, folding it at spaces so that lines stay
+// within 78 characters where the words allow.
+func foldField(name, value string) string {
+	var b strings.Builder
+	b.WriteString(name + ":")
+	n := len(name) + 1
+	for i, w := range strings.Split(value, " ") {
+		if i > 0 && n+1+len(w) > 78 {
+			b.WriteString("\r\n")
+			n = 0
+		}
+		b.WriteString(" " + w)
+		n += 1 + len(w)
+	}
+	b.WriteString("\r\n")
+	return b.String()
 }
 
 // signEntity wraps inner into multipart/signed with a detached signature.

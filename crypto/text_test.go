@@ -81,6 +81,24 @@ func TestProtectedHeaders(t *testing.T) {
 	if _, _, ok := ProtectedHeaders([]byte(textEntityCRLF)); ok {
 		t.Error("ProtectedHeaders found a subject in an entity without one")
 	}
+	// Long subjects are folded, non-ASCII names encoded; both come back.
+	long := strings.Repeat("Embargoed déjà-vu advisory ", 12)
+	s, err = team.Sign(Content{Subject: long, From: "Zoë Team <security@example.org>", Entity: []byte(textEntityCRLF)}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(s.Entity()), "\r\n") {
+		if len(line) > 100 {
+			t.Errorf("line of %d characters: %q", len(line), line)
+		}
+		if !isASCII(line) {
+			t.Errorf("8-bit header line %q", line)
+		}
+	}
+	o, _ = Open(outerMessage(s.Entity()), OpenOptions{Verifiers: []*Key{team}, Now: t0})
+	if subj, from, _ := ProtectedHeaders(o.Entity); subj != long || from != "Zoë Team <security@example.org>" {
+		t.Errorf("ProtectedHeaders = %q %q", subj, from)
+	}
 	// Header injection through the subject is neutralised.
 	s, _ = team.Sign(Content{Subject: "a\r\nBcc: evil@example.org", Entity: []byte(textEntityCRLF)}, t0)
 	if strings.Contains(string(s.Entity()), "\r\nBcc:") {
