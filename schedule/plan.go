@@ -37,6 +37,9 @@ func (p Policy) Plan(now, t0, notified time.Time, force string, in PlanInfo) (Ti
 		tl.Notice = notified.UTC()
 	} else {
 		tl.Notice = p.noticeTime(now, t0)
+		if tl.Notice.After(now) {
+			tl.Warnings = append(tl.Warnings, "the embargo notice waits until the policy's longest embargo before disclosure; /notify sends it earlier")
+		}
 	}
 	if v := p.Violations(tl.Notice, t0); len(v) > 0 {
 		if force == "" {
@@ -112,10 +115,18 @@ func (tl Timeline) Text(ref, tz string, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Disclosure plan for %s (policy %s):\n\n", ref, tl.Policy)
 	w := tabwriter.NewWriter(&b, 0, 0, 3, ' ', 0)
+	utcOnly := loc == time.UTC || tz == "UTC" || tz == "Etc/UTC"
 	col := func(t time.Time) string {
+		if utcOnly {
+			return t.UTC().Format(layoutUTC)
+		}
 		return t.UTC().Format(layoutUTC) + "\t" + t.In(loc).Format("2006-01-02 15:04 MST")
 	}
-	fmt.Fprintf(w, "  step\tUTC\t%s\n", tz)
+	if utcOnly {
+		fmt.Fprintf(w, "  step\tUTC\n")
+	} else {
+		fmt.Fprintf(w, "  step\tUTC\t%s\n", tz)
+	}
 	switch {
 	case tl.Notified:
 		fmt.Fprintf(w, "  embargo notice (sent)\t%s\n", col(tl.Notice))

@@ -43,6 +43,9 @@ var presets = map[string]Policy{
 	// Knative: evaluate within 1-7 days; the embargo list is told at least
 	// three weeks (at most four) before disclosure; fix release within 28
 	// days; retrospective 1-3 days after release; CVSS < 4.0 may slow down.
+	// The 24-hour pre-release notice is not in the Knative or Kata
+	// documents but in the product's timeline for every policy; set
+	// pre_release_notice = "0s" to turn it off.
 	"knative": {
 		Name:               "knative",
 		MinNotice:          21 * Day,
