@@ -53,11 +53,11 @@ type RecipientConfig struct {
 	AllowMismatch bool   `toml:"allow_mismatch" doc:"Accept a key none of whose user IDs carries the recipient's address."`
 }
 
-// TLS modes of SMTPConfig.
+// TLS modes of SMTPConfig (the same names as secgate's [smtp] section).
 const (
 	TLSStartTLS = "starttls"
 	TLSImplicit = "tls"
-	TLSNone     = "none"
+	TLSNone     = "plain-loopback" // no TLS; only to a loopback address ("none" is accepted too)
 )
 
 // SMTPConfig says how to reach the submission server.
@@ -65,7 +65,7 @@ type SMTPConfig struct {
 	Addr              string        `toml:"addr" doc:"host:port of the submission server."`
 	User              string        `toml:"user" doc:"User name for AUTH PLAIN; empty: no authentication."`
 	Password          string        `toml:"password" doc:"Password for AUTH PLAIN (cmd/secgate may read it from password_file)."`
-	TLS               string        `toml:"tls" doc:"starttls, tls (implicit TLS, port 465) or none (only allowed to a loopback address)."`
+	TLS               string        `toml:"tls" doc:"starttls, tls (implicit TLS, port 465) or plain-loopback (no TLS, only allowed to a loopback address)."`
 	CAFile            string        `toml:"ca_file" doc:"PEM file of CA certificates to trust instead of the system roots."`
 	ServerName        string        `toml:"server_name" doc:"Name expected in the server certificate; defaults to the host of addr."`
 	Parallel          int           `toml:"parallel" doc:"Number of SMTP connections used in parallel, each reused for many messages."`
@@ -159,12 +159,12 @@ func (c SMTPConfig) Validate() error {
 	}
 	switch c.TLS {
 	case TLSStartTLS, TLSImplicit:
-	case TLSNone:
+	case TLSNone, "none":
 		if !isLoopback(host) {
-			return fmt.Errorf("distlist: smtp: tls = none is only allowed to a loopback address, not %q", host)
+			return fmt.Errorf("distlist: smtp: tls = %s is only allowed to a loopback address, not %q", c.TLS, host)
 		}
 	default:
-		return fmt.Errorf("distlist: smtp: tls %q: want starttls, tls or none", c.TLS)
+		return fmt.Errorf("distlist: smtp: tls %q: want starttls, tls or plain-loopback", c.TLS)
 	}
 	if c.Parallel < 1 || c.Parallel > 64 {
 		return fmt.Errorf("distlist: smtp: parallel %d: want 1..64", c.Parallel)

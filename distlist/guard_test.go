@@ -164,10 +164,14 @@ func TestKeyRecheckedBeforeSending(t *testing.T) {
 	}
 }
 
-// testSupport are packages that play the outside world in tests (a
-// reporter's mail client); they may send mail but no production file may
+// isTestSupport reports whether a package (path relative to the module
+// root) exists only for tests: internal/mailstack plays the outside world
+// (a reporter's mail client), and packages named like httptest (gpgtest,
+// casestest) are helpers. They may send mail, but no production file may
 // import them.
-var testSupport = []string{"internal/mailstack", "internal/gpgtest"}
+func isTestSupport(pkg string) bool {
+	return pkg == "internal/mailstack" || strings.HasSuffix(pkg, "test")
+}
 
 // TestNoOtherSMTPSender parses every non-test Go file of the repository and
 // proves that nothing but transmit (guard.go) calls an SMTP client's Data or
@@ -201,17 +205,12 @@ func TestNoOtherSMTPSender(t *testing.T) {
 		files++
 		rel, _ := filepath.Rel(root, path)
 		rel = filepath.ToSlash(rel)
-		support := false
-		for _, s := range testSupport {
-			support = support || strings.HasPrefix(rel, s+"/")
-		}
+		support := isTestSupport(filepath.ToSlash(filepath.Dir(rel)))
 		smtpNames := map[string]bool{}
 		for _, imp := range f.Imports {
 			p, _ := strconv.Unquote(imp.Path.Value)
-			for _, s := range testSupport {
-				if p == "github.com/secgate/secgate/"+s && !support {
-					t.Errorf("%s imports the test-support package %s", rel, s)
-				}
+			if own, ok := strings.CutPrefix(p, "github.com/secgate/secgate/"); ok && isTestSupport(own) && !support {
+				t.Errorf("%s imports the test-support package %s", rel, own)
 			}
 			if p == "net/smtp" {
 				t.Errorf("%s imports net/smtp: all mail must go through distlist", path)

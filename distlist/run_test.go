@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,5 +132,43 @@ func TestRunParallel(t *testing.T) {
 	}
 	if c := e.sink.Connections(); c > 4 {
 		t.Errorf("%d connections, want at most 4 (each reused)", c)
+	}
+}
+
+func TestAdmin(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, smtpsink.Options{}, nil)
+	e.enqueue(Mail{Kind: "answer", CaseID: 3, NoticeID: "adm", Content: textContent("s", "b"),
+		Recipients: []Recipient{{Address: "permerror@sink.example"}, {Address: "ok@sink.example"}, {Address: "temperror@sink.example"}}})
+	e.drain()
+	rows, err := e.ob.Rows(ctx, RowFilter{CaseID: 3})
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("rows %v %v", rows, err)
+	}
+	failed, _ := e.ob.Rows(ctx, RowFilter{State: StateFailed})
+	if len(failed) != 1 || failed[0].Recipient != "permerror@sink.example" || failed[0].LastCode != 550 {
+		t.Fatalf("failed rows %+v", failed)
+	}
+	if err := e.ob.Retry(ctx, failed[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	r, hist, err := e.ob.Row(ctx, failed[0].ID)
+	if err != nil || r.State != StateFailed || r.Attempts != 2 || len(hist) != 2 || hist[1].Code != 550 {
+		t.Fatalf("after retry: %+v %+v %v", r, hist, err)
+	}
+	sent, _ := e.ob.Rows(ctx, RowFilter{State: StateSent})
+	if err := e.ob.Retry(ctx, sent[0].ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("retry of a sent row: %v", err)
+	}
+	def, _ := e.ob.Rows(ctx, RowFilter{State: StateDeferred})
+	if err := e.ob.Fail(ctx, def[0].ID, "distributor left"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _, _ := e.ob.Row(ctx, def[0].ID); r.State != StateFailed || !strings.Contains(r.LastReply, "distributor left") {
+		t.Errorf("after Fail: %+v", r)
+	}
+	if _, _, err := e.ob.Row(ctx, 999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown row: %v", err)
 	}
 }
