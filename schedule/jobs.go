@@ -229,3 +229,19 @@ func savePlan(ctx context.Context, tx *sql.Tx, p *plan, now time.Time) error {
 	}
 	return nil
 }
+
+// CurrentPlan returns the stored disclosure plan of a case (ok is false when
+// none was made), for `secgate case show` and the like. Published is the
+// time the announcement went out, zero before.
+func (s *Scheduler) CurrentPlan(ctx context.Context, caseID int64) (tl Timeline, published time.Time, ok bool, err error) {
+	p, err := loadPlan(ctx, s.db.Reader(), caseID)
+	if err != nil || p == nil {
+		return Timeline{}, time.Time{}, false, err
+	}
+	tl = Timeline{Policy: p.Policy, T0: p.T0, Notice: p.NoticeAt, Notified: !p.Notified.IsZero(), PreRelease: p.PreRelease,
+		RetroFrom: p.RetroFrom, RetroTo: p.RetroTo, Forced: p.Forced}
+	if tl.Notified {
+		tl.Notice = p.Notified
+	}
+	return tl, p.Published, true, nil
+}

@@ -37,7 +37,13 @@ func TestKnativeTimeline(t *testing.T) {
 	if !c.DiscloseAt.Equal(t0) {
 		t.Errorf("DiscloseAt %v", c.DiscloseAt)
 	}
+	if tl, pub, ok, err := e.s.CurrentPlan(e.ctx, 1); err != nil || !ok || !tl.T0.Equal(t0) || !tl.Notified || !pub.IsZero() {
+		t.Errorf("CurrentPlan = %+v %v %v %v", tl, pub, ok, err)
+	}
 	e.advance(t0.Add(5 * Day))
+	if _, pub, _, _ := e.s.CurrentPlan(e.ctx, 1); !pub.Equal(t0) {
+		t.Errorf("published %v", pub)
+	}
 	ms := e.checkMails(
 		"2026-11-20 09:30 embargo-notice encrypted to "+vendors,
 		"2026-12-10 16:00 prerelease-notice encrypted to "+vendors,
