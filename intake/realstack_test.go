@@ -1,0 +1,379 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"mime"
+	"net/mail"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+
+	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/internal/gpgtest"
+	"github.com/secgate/secgate/internal/mailstack"
+	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
+)
+
+// gateway is the real stack: mail servers, database, outbox, workflow,
+// processor and poller.
+type gateway struct {
+	t        testing.TB
+	ctx      context.Context
+	stack    *mailstack.Stack
+	db       *store.DB
+	team     *crypto.Key
+	teamPub  string
+	dir      *distlist.Directory
+	outbox   *distlist.Outbox
+	workflow *cases.Workflow
+	proc     *Processor
+	cfg      Config
+	members  map[string]*gpgtest.GPG // user -> gpg home with their key
+	reporter *gpgtest.GPG
+	repFpr   string
+	repAddr  string
+
+	stopOutbox func()
+}
+
+func startGateway(t testing.TB) *gateway {
+	t.Helper()
+	ctx := context.Background()
+	g := &gateway{t: t, ctx: ctx, members: map[string]*gpgtest.GPG{}}
+	g.stack = mailstack.Start(t, mailstack.Options{Users: []string{"security", "alice", "bob"}})
+	var err error
+	g.team, err = crypto.GenerateKey("Security Team", g.stack.Addr("security"), crypto.GenerateOptions{Created: time.Now().Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.teamPub, _ = g.team.ArmorPublic()
+	g.db, err = store.Open(ctx, filepath.Join(t.TempDir(), "gw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.db.Close() })
+	g.dir = distlist.NewDirectory(g.db, clock.Real{}, nil)
+	err = g.db.Tx(ctx, func(tx *sql.Tx) error {
+		for i, u := range []string{"alice", "bob"} {
+			gp := gpgtest.New(t)
+			addr := g.stack.Addr(u)
+			fpr := gp.GenKey(fmt.Sprintf("%s <%s>", u, addr), "ed25519")
+			gp.Import([]byte(g.teamPub))
+			g.members[u] = gp
+			if _, err := g.dir.AddMember(ctx, tx, distlist.MemberSpec{Name: u, Address: addr, Role: distlist.RoleLead, Rota: i + 1, Key: gp.Export(fpr)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.reporter = gpgtest.New(t)
+	g.repAddr = "reporter@outside.example"
+	g.repFpr = g.reporter.GenKey("Reporter <"+g.repAddr+">", "ed25519")
+	g.reporter.Import([]byte(g.teamPub))
+
+	from := "Security Team <" + g.stack.Addr("security") + ">"
+	g.outbox, err = distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: g.db, Directory: g.dir, TeamKey: g.team, Clock: clock.Real{}, Config: distlist.Config{
+		From: from,
+		SMTP: distlist.SMTPConfig{Addr: g.stack.SubmissionAddr, TLS: distlist.TLSNone, User: g.stack.Addr("security"), Password: g.stack.Password, Parallel: 4},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := templates.Project{Name: "Example", TeamAddress: g.stack.Addr("security"), KeyFingerprint: g.team.Fingerprint()}
+	g.workflow, err = cases.New(cases.Options{DB: g.db, Directory: g.dir, Outbox: g.outbox, Templates: set, TeamKey: g.team,
+		TeamAddress: from, Project: project, Clock: clock.Real{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.cfg = Config{
+		Address: g.stack.IMAPAddr, User: g.stack.Addr("security"), PasswordFile: filepath.Join(t.TempDir(), "imap-password"),
+		TLS: TLSPlainLoopback, BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, RateLimit: 1000,
+	}
+	if err := writeFile(g.cfg.PasswordFile, g.stack.Password+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	g.proc, err = NewStackProcessor(StackOptions{Config: g.cfg, DB: g.db, TeamKey: g.team, Directory: g.dir, Outbox: g.outbox,
+		Workflow: g.workflow, Templates: set, Project: project, MessageIDDomain: "example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	octx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { g.outbox.Run(octx); close(done) }()
+	var once sync.Once
+	g.stopOutbox = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(g.stopOutbox)
+	return g
+}
+
+// runPoller starts a poller; hook may end it early (a crash).
+func (g *gateway) runPoller(ctx context.Context, hook func(string) error) <-chan struct{} {
+	p, err := NewPoller(g.cfg, g.db, g.team, g.proc, nil, nil)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	p.hook = hook
+	p.stats = func(int64) { g.outbox.Kick() }
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	return done
+}
+
+// pgpMIMEReport is a report encrypted by the reporter's gpg to the team
+// key, with the reporter's public key attached inside.
+func (g *gateway) pgpMIMEReport(n int, text string) []byte {
+	inner := "Content-Type: multipart/mixed; boundary=\"in\"\r\n\r\n--in\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text +
+		"\r\n--in\r\nContent-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"reporter.asc\"\r\n\r\n" +
+		strings.ReplaceAll(string(g.reporter.Export(g.repFpr)), "\n", "\r\n") + "\r\n--in--\r\n"
+	enc := g.reporter.Encrypt([]byte(inner), g.team.Fingerprint(), "")
+	return crlf([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: ...\nDate: %s\nMessage-ID: <pgpmime-%d@outside.example>\nMIME-Version: 1.0\n"+
+		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n"+
+		"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n%s\n--enc--\n",
+		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), n, enc)))
+}
+
+// inlineReport is an inline-PGP report; the reporter's key comes in an
+// Autocrypt header.
+func (g *gateway) inlineReport(n int, text string) []byte {
+	enc := g.reporter.Encrypt([]byte(text+"\n"), g.team.Fingerprint(), "")
+	blk, err := armor.Decode(bytes.NewReader(g.reporter.Export(g.repFpr)))
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	bin, _ := io.ReadAll(blk.Body)
+	kd := base64.StdEncoding.EncodeToString(bin)
+	var folded strings.Builder
+	for len(kd) > 70 {
+		folded.WriteString("\n " + kd[:70])
+		kd = kd[70:]
+	}
+	folded.WriteString("\n " + kd)
+	return crlf([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: report\nDate: %s\nMessage-ID: <inline-%d@outside.example>\n"+
+		"Autocrypt: addr=%s; keydata=%s\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n%s",
+		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), n, g.repAddr, folded.String(), enc)))
+}
+
+func crlf(b []byte) []byte {
+	return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
+}
+
+func (g *gateway) send(raw []byte) {
+	g.t.Helper()
+	g.stack.Send(g.t, g.repAddr, []string{g.stack.Addr("security")}, raw)
+}
+
+// openMail decrypts an encrypted message with gp and verifies the team
+// signature inside; it returns the signed content.
+func openMail(t testing.TB, gp *gpgtest.GPG, raw []byte, teamFpr string) []byte {
+	t.Helper()
+	raw = crlf(raw)
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil || ct != "multipart/encrypted" {
+		t.Fatalf("content type %q %v (mail not encrypted)", ct, err)
+	}
+	body, _ := io.ReadAll(m.Body)
+	_, data := splitTwo(t, body, params["boundary"])
+	_, armored, _ := bytes.Cut(data, []byte("\r\n\r\n"))
+	r := gp.Decrypt(armored)
+	if r.Err != nil || !r.Has("DECRYPTION_OKAY") {
+		t.Fatalf("gpg --decrypt: %v\n%s", r.Err, r.Stderr)
+	}
+	ih, ibody, _ := bytes.Cut(crlf(r.Stdout), []byte("\r\n\r\n"))
+	hdr := strings.NewReplacer("\r\n\t", " ", "\r\n ", " ").Replace(string(ih))
+	var ctLine string
+	for _, l := range strings.Split(hdr, "\r\n") {
+		if strings.HasPrefix(strings.ToLower(l), "content-type:") {
+			ctLine = strings.TrimSpace(l[len("content-type:"):])
+		}
+	}
+	_, ip, err := mime.ParseMediaType(ctLine)
+	if err != nil {
+		t.Fatalf("inner content type %q: %v", ctLine, err)
+	}
+	part, sigPart := splitTwo(t, ibody, ip["boundary"])
+	_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
+	v := gp.Verify(part, sig)
+	if v.Err != nil || !v.Has("VALIDSIG") {
+		t.Fatalf("gpg --verify: %v\n%s", v.Err, v.Stderr)
+	}
+	if a := v.Args("VALIDSIG"); a[len(a)-1] != teamFpr {
+		t.Errorf("signed by %s, want the team key %s", a[len(a)-1], teamFpr)
+	}
+	return part
+}
+
+func splitTwo(t testing.TB, body []byte, boundary string) (first, second []byte) {
+	t.Helper()
+	delim := []byte("--" + boundary)
+	i := bytes.Index(body, append(delim, '\r', '\n'))
+	if i < 0 || boundary == "" {
+		t.Fatalf("no boundary %q", boundary)
+	}
+	rest := body[i+len(delim)+2:]
+	j := bytes.Index(rest, append([]byte("\r\n"), append(delim, '\r', '\n')...))
+	if j < 0 {
+		t.Fatal("no second part")
+	}
+	first, rest = rest[:j], rest[j+len(delim)+4:]
+	k := bytes.Index(rest, append([]byte("\r\n"), append(delim, '-', '-')...))
+	if k < 0 {
+		t.Fatal("no closing boundary")
+	}
+	return first, rest[:k]
+}
+
+func TestRealStackEncryptedReports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real mail stack")
+	}
+	g := startGateway(t)
+	ctx, cancel := context.WithCancel(g.ctx)
+	done := g.runPoller(ctx, nil)
+	defer func() { cancel(); <-done }()
+
+	texts := []string{"PGP/MIME: heap overflow in the token parser", "INLINE: path traversal in the upload handler"}
+	g.send(g.pgpMIMEReport(1, texts[0]))
+	g.send(g.inlineReport(2, texts[1]))
+
+	// Both land in Processed and open a case each.
+	g.stack.WaitMessages(t, "security", "Processed", 2, 60*time.Second)
+	list, err := g.workflow.List(g.ctx, cases.ListOptions{})
+	if err != nil || len(list) != 2 {
+		t.Fatalf("cases: %d, %v", len(list), err)
+	}
+	refs := map[string]bool{}
+	for _, c := range list {
+		refs[c.Ref] = true
+		if c.State != cases.StateNew || c.ReporterAddr != g.repAddr || c.ReporterKey == "" {
+			t.Errorf("case %s: state %s reporter %s key? %v", c.Ref, c.State, c.ReporterAddr, c.ReporterKey != "")
+		}
+	}
+	if n := len(g.stack.Messages(t, "security", "INBOX")); n != 0 {
+		t.Errorf("INBOX still holds %d messages", n)
+	}
+
+	// The reporter gets two acknowledgements, encrypted to them and signed
+	// by the team key, naming the case and never quoting the report.
+	acks := g.stack.WaitMessages(t, "sink", "INBOX", 2, 60*time.Second)
+	for _, raw := range acks {
+		content := string(openMail(t, g.reporter, raw, g.team.Fingerprint()))
+		found := false
+		for ref := range refs {
+			found = found || strings.Contains(content, "["+ref+"]")
+		}
+		if !found {
+			t.Errorf("ack names no case:\n%s", content)
+		}
+		for _, s := range texts {
+			if strings.Contains(content, s) {
+				t.Errorf("ack quotes the report %q", s)
+			}
+		}
+	}
+	// Each member gets their own copy of each report, encrypted to them.
+	for user, gp := range g.members {
+		msgs := g.stack.WaitMessages(t, user, "INBOX", 2, 60*time.Second)
+		seen := map[string]bool{}
+		for _, raw := range msgs {
+			content := string(openMail(t, gp, raw, g.team.Fingerprint()))
+			for _, s := range texts {
+				if strings.Contains(content, s) {
+					seen[s] = true
+				}
+			}
+		}
+		if len(seen) != 2 {
+			t.Errorf("%s read %d of the 2 reports in their copies", user, len(seen))
+		}
+	}
+}
+
+func TestRealStackRestartMidBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real mail stack")
+	}
+	g := startGateway(t)
+	g.cfg.FetchBatch = 3
+	const n = 8
+	for i := range n {
+		g.send(g.inlineReport(100+i, fmt.Sprintf("report number %d", i)))
+	}
+	g.stack.WaitMessages(t, "security", "INBOX", n, 60*time.Second)
+
+	// The first gateway dies right after processing its first batch,
+	// before moving it.
+	ctx, kill := context.WithCancel(g.ctx)
+	var once sync.Once
+	<-g.runPoller(ctx, func(step string) error {
+		if step == "processed" {
+			once.Do(kill)
+			return fmt.Errorf("crash")
+		}
+		return nil
+	})
+	var processed int
+	g.db.Reader().QueryRow(`SELECT count(*) FROM inbound WHERE state = 'processed'`).Scan(&processed)
+	if processed != 3 {
+		t.Errorf("%d processed before the crash, want the first batch of 3", processed)
+	}
+
+	ctx2, cancel := context.WithCancel(g.ctx)
+	done := g.runPoller(ctx2, nil)
+	defer func() { cancel(); <-done }()
+	g.stack.WaitMessages(t, "security", "Processed", n, 60*time.Second)
+	acks := g.stack.WaitMessages(t, "sink", "INBOX", n, 60*time.Second)
+
+	list, err := g.workflow.List(g.ctx, cases.ListOptions{})
+	if err != nil || len(list) != n {
+		t.Fatalf("%d cases (%v), want %d: something was repeated or lost", len(list), err, n)
+	}
+	var rows, distinct int
+	g.db.Reader().QueryRow(`SELECT count(*), count(DISTINCT case_id) FROM inbound WHERE state = 'processed' AND class = 'report'`).Scan(&rows, &distinct)
+	if rows != n || distinct != n {
+		t.Errorf("inbound: %d processed reports in %d cases, want %d", rows, distinct, n)
+	}
+	// Let the outbox finish, then count: one ack per case, no more.
+	g.stopOutbox()
+	if err := g.outbox.Flush(g.ctx); err != nil {
+		t.Fatal(err)
+	}
+	acks = g.stack.Messages(t, "sink", "INBOX")
+	ids := map[string]bool{}
+	for _, raw := range acks {
+		m, err := mail.ReadMessage(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[m.Header.Get("Message-ID")] = true
+	}
+	if len(acks) != n || len(ids) != n {
+		t.Errorf("reporter holds %d acks (%d distinct), want %d", len(acks), len(ids), n)
+	}
+	if got := len(g.stack.Messages(t, "security", "Processed")); got != n {
+		t.Errorf("Processed holds %d, want %d", got, n)
+	}
+}
