@@ -23,7 +23,8 @@ var (
 )
 
 // BuildArtifacts renders the files published at disclosure time: the
-// advisory (markdown, from the advisory template), the OSV record and, when
+// advisory (markdown, from the advisory template), the texts for the chat
+// channel and the tracking issue, the OSV record and, when
 // the case has a CVE ID and the config a CNA organisation ID, the CVE JSON 5
 // record. The map is file name → content. Each file is built on its own:
 // the ones that could be built are returned with the error of the others.
@@ -40,6 +41,17 @@ func BuildArtifacts(cfg ArtifactsConfig, tmpl *templates.Set, d templates.Data, 
 		errs = append(errs, fmt.Errorf("schedule: advisory: %w", err))
 	} else {
 		files[base+".md"] = []byte(adv.Body)
+	}
+	// The texts to post in the chat channel and as the tracking issue.
+	if chat, err := tmpl.Render(templates.AnnouncementChat, d); err != nil {
+		errs = append(errs, fmt.Errorf("schedule: chat announcement: %w", err))
+	} else {
+		files[base+".chat.txt"] = []byte(chat.Body)
+	}
+	if issue, err := tmpl.Render(templates.AnnouncementIssue, d); err != nil {
+		errs = append(errs, fmt.Errorf("schedule: issue announcement: %w", err))
+	} else {
+		files[base+".issue.md"] = []byte("# " + issue.Subject + "\n\n" + issue.Body)
 	}
 	if osv, err := OSVRecord(cfg, c, published); err != nil {
 		errs = append(errs, err)

@@ -176,7 +176,7 @@ func TestBuildAndWriteArtifacts(t *testing.T) {
 	for _, p := range paths {
 		names = append(names, filepath.Base(p))
 	}
-	if strings.Join(names, " ") != "CVE-2026-12345.json EXSA-2026-001.md EXSA-2026-001.osv.json" {
+	if strings.Join(names, " ") != "CVE-2026-12345.json EXSA-2026-001.chat.txt EXSA-2026-001.issue.md EXSA-2026-001.md EXSA-2026-001.osv.json" {
 		t.Errorf("files %v", names)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "EXSA-2026-001.md"))
