@@ -29,6 +29,9 @@ func (o *Outbox) HandleDSN(ctx context.Context, raw []byte) (matched bool, err e
 			break
 		}
 	}
+	if tok == "" && isToken(d.EnvelopeID) {
+		tok = d.EnvelopeID
+	}
 	if tok == "" {
 		o.log.Info("DSN without a token of ours ignored", "reporting_mta", d.ReportingMTA)
 		return false, nil

@@ -101,6 +101,18 @@ func TestHandleDSN(t *testing.T) {
 	if rep, _ := e.dir.KeyReport(ctx, 0); !strings.Contains(rep, "gone@distro.example: 2 hard bounces") {
 		t.Errorf("key report does not show the flag:\n%s", rep)
 	}
+	// a DSN whose addressee was rewritten still matches by its ENVID
+	e.enqueue(Mail{Kind: "announcement", NoticeID: "n3", Content: textContent("s", "b"), Recipients: rcpts[1:]})
+	e.drain()
+	raw := string(dsnFor(t, "security@example.org", "full@distro.example", "failed", "4.4.7", "x@y"))
+	raw = strings.Replace(raw, "Delivered-To: security+bounce@example.org\r\n", "", 1)
+	raw = strings.Replace(raw, "Reporting-MTA: dns; mx.example.org\r\n", "Reporting-MTA: dns; mx.example.org\r\nOriginal-Envelope-Id: "+verpToken(e.ob.secret, "n3", "full@distro.example")+"\r\n", 1)
+	if ok, err := e.ob.HandleDSN(ctx, []byte(raw)); !ok || err != nil {
+		t.Fatalf("ENVID match: %v %v", ok, err)
+	}
+	if r := e.rows("n3")["full@distro.example"]; r.State != StateBounced {
+		t.Errorf("ENVID bounce: %+v", r)
+	}
 	// not a DSN at all
 	if _, err := e.ob.HandleDSN(ctx, []byte("Subject: hello\r\n\r\nhi\r\n")); !errors.Is(err, ErrNotDSN) {
 		t.Errorf("plain mail: %v", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"time"
 
 	"github.com/secgate/secgate/store"
@@ -319,7 +320,7 @@ func (o *Outbox) workers(ctx context.Context, work <-chan *job, results chan<- r
 			s := &sender{o: o}
 			defer s.close()
 			for j := range work {
-				out := s.deliver(ctx, j)
+				out := s.safeDeliver(ctx, j)
 				r := result{j: j, out: out, done: make(chan error, 1)}
 				results <- r
 				if err := <-r.done; err != nil {
@@ -332,6 +333,19 @@ func (o *Outbox) workers(ctx context.Context, work <-chan *job, results chan<- r
 	for range o.cfg.SMTP.Parallel {
 		<-done
 	}
+}
+
+// safeDeliver is deliver with a panic turned into a failed row: a bug in
+// handling one message must not stop the others.
+func (s *sender) safeDeliver(ctx context.Context, j *job) (out outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.o.log.Error("BUG: panic while delivering", "row", j.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.drop()
+			out = outcome{state: StateFailed, reply: fmt.Sprintf("internal error (bug): %v", p), event: EventGuard}
+		}
+	}()
+	return s.deliver(ctx, j)
 }
 
 func (o *Outbox) logOutcome(j *job, out outcome) {

@@ -28,7 +28,7 @@ func (o *Outbox) Flush(ctx context.Context) error {
 			return nil
 		}
 		for _, j := range jobs {
-			out := s.deliver(ctx, j)
+			out := s.safeDeliver(ctx, j)
 			err := o.db.Tx(ctx, func(tx *sql.Tx) error {
 				rec, err := o.prepareRecord(ctx, tx)
 				if err != nil {

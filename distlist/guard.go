@@ -37,7 +37,10 @@ func (s *sender) transmit(j *job, keyID uint64) (string, error) {
 			s.dc.setLimit(time.Time{})
 		}
 	}()
-	if err := s.c.Mail(j.envFrom, &smtp.MailOptions{Size: int64(len(j.raw))}); err != nil {
+	// RET=HDRS: a bounce must not carry the message back; ENVID: the token
+	// again, for MTAs that rewrite the bounce address.
+	opts := &smtp.MailOptions{Size: int64(len(j.raw)), Return: smtp.DSNReturnHeaders, EnvelopeID: tokenFromAddress(s.o.cfg.Bounce, j.envFrom)}
+	if err := s.c.Mail(j.envFrom, opts); err != nil {
 		return "", &phaseError{"mail", err}
 	}
 	if err := s.c.Rcpt(j.recipient, nil); err != nil {

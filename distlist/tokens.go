@@ -71,8 +71,13 @@ func tokenFromAddress(base, addr string) string {
 		return ""
 	}
 	tok, ok := strings.CutPrefix(l, strings.ToLower(local)+"+")
-	if !ok || len(tok) != 20 || strings.Trim(tok, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+	if !ok || !isToken(tok) {
 		return ""
 	}
 	return tok
+}
+
+// isToken reports whether s has the form of a VERP token.
+func isToken(s string) bool {
+	return len(s) == 20 && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz234567") == ""
 }
