@@ -163,6 +163,7 @@ func TestWorkflowDisclose(t *testing.T) {
 	if a := answers(); !strings.Contains(a[len(a)-1], "at least 21 days") {
 		t.Fatalf("answer to a too-early /disclose: %q", a[len(a)-1])
 	}
+	command("/status triaged\n/status cve-requested")
 	command("/disclose 2026-12-15 16:00 UTC")
 	a := answers()
 	containsAll(t, "answer to /disclose", a[len(a)-1], "2026-12-15 16:00 UTC", "America/New_York", "2026-12-15 11:00 EST", "pre-release notice")
@@ -173,8 +174,8 @@ func TestWorkflowDisclose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.DiscloseAt.Equal(utc("2026-12-15 16:00")) {
-		t.Errorf("case DiscloseAt %v", got.DiscloseAt)
+	if !got.DiscloseAt.Equal(utc("2026-12-15 16:00")) || got.State != cases.StateFixCommitted {
+		t.Errorf("after the notice: DiscloseAt %v, state %s (want fix-committed)", got.DiscloseAt, got.State)
 	}
 	log, err := wf.AuditLog(ctx, c.ID)
 	if err != nil {
@@ -198,5 +199,18 @@ func TestWorkflowDisclose(t *testing.T) {
 	_, atts, _ := crypto.TextBody(o.Entity)
 	if len(atts) != 1 || !bytes.Contains(atts[0].Data, []byte("DTSTART:20261215T160000Z")) {
 		t.Errorf("calendar %+v", atts)
+	}
+	// The loop carries the case to fix-released at T0.
+	for _, at := range []string{"2026-12-14 16:00", "2026-12-15 16:00"} {
+		clk.Set(utc(at))
+		if _, err := s.RunDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := wf.GetByID(ctx, c.ID); got.State != cases.StateFixReleased {
+		t.Errorf("after T0: state %s, want fix-released", got.State)
+	}
+	if err := wf.VerifyAudit(ctx, c.ID); err != nil {
+		t.Error(err)
 	}
 }
