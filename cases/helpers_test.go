@@ -94,7 +94,7 @@ func (f *fakeScheduler) PublishNow(ctx context.Context, tx *sql.Tx, c *Case, rea
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	db    *store.DB
 	clock *clock.Fake
@@ -116,7 +116,7 @@ type memberDef struct {
 // newEnv opens a fresh store with a team of alice (role lead, rota 1), bob
 // (rota 2) and carol (rota 3), the real distlist directory and outbox (no
 // delivery), the embedded templates and a fake scheduler.
-func newEnv(t *testing.T, extra ...memberDef) *env {
+func newEnv(t testing.TB, extra ...memberDef) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "gw.db"))
