@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/templates"
 )
@@ -357,6 +358,34 @@ func TestListCommands(t *testing.T) {
 		t.Fatalf("recipient not removed")
 	}
 	lastContains(t, "gateway audit", e.audit(GatewayLog), "removed from embargo")
+
+	// The key as an attachment of the signed mail.
+	entity := "Content-Type: multipart/mixed; boundary=\"k1\"\r\n\r\n--k1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"/list add embargo sec@vendor.example\r\n--k1\r\nContent-Type: application/pgp-keys\r\n" +
+		"Content-Disposition: attachment; filename=\"vendor.asc\"\r\n\r\n" +
+		strings.ReplaceAll(armorPub(t, vendor), "\n", "\r\n") + "\r\n--k1--\r\n"
+	sg, err := alice.Sign(crypto.Content{Subject: "lists", From: "alice@example.org", Entity: []byte(entity)}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := sg.SealFor(e.team.Public(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.handle(e.openRaw("alice@example.org", "lists", sealed))
+	if l, _ := e.dir.List(e.ctx, "embargo"); len(l.Recipients) != 1 || l.Recipients[0].Key == nil {
+		t.Fatalf("attached key not used: %q", e.mailsTo("alice@example.org", MailAnswer))
+	}
+	// A key that is not the address's is refused.
+	other := testKey(t, "someone@else.example", 0)
+	e.handle(e.signed("alice@example.org", alice, "lists", "/list add embargo ops@vendor.example\n"+armorPub(t, other), t0))
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "NOT applied")
+	// Only embargo lists are managed by mail.
+	if err := e.dir.CreateList(e.ctx, nil, "announce", distlist.KindPublic, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.handle(e.signed("alice@example.org", alice, "lists", "/list remove announce x@y.example", t0))
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "only embargo lists")
 	if err := e.wf.VerifyAudit(e.ctx, GatewayLog); err != nil {
 		t.Error(err)
 	}
