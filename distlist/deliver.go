@@ -34,6 +34,7 @@ type job struct {
 	validThrough time.Time
 	envFrom      string
 	raw          []byte
+	armored      []byte // the recipient's stored key when the row was claimed
 	attempt      int
 }
 
@@ -164,7 +165,8 @@ func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error
 	err := o.db.Tx(ctx, func(tx *sql.Tx) error {
 		jobs = jobs[:0]
 		rows, err := tx.QueryContext(ctx, `SELECT o.id, o.notice_id, o.case_id, o.recipient, o.fingerprint, o.enc_key_id,
-			o.encrypt, o.valid_through, o.env_from, m.raw, o.attempts FROM outbox o JOIN outbox_message m ON m.outbox_id = o.id
+			o.encrypt, o.valid_through, o.env_from, m.raw, coalesce(k.armored, ''), o.attempts
+			FROM outbox o JOIN outbox_message m ON m.outbox_id = o.id LEFT JOIN dir_key k ON k.fingerprint = o.fingerprint AND o.encrypt = 1
 			WHERE o.state IN ('queued', 'deferred') AND o.next_attempt <= ? ORDER BY o.next_attempt, o.id LIMIT ?`,
 			store.Millis(now), limit)
 		if err != nil {
@@ -174,7 +176,7 @@ func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error
 			j := &job{}
 			var enc, vt, kid int64
 			if err := rows.Scan(&j.id, &j.notice, &j.caseID, &j.recipient, &j.fingerprint, &kid, &enc, &vt,
-				&j.envFrom, &j.raw, &j.attempt); err != nil {
+				&j.envFrom, &j.raw, &j.armored, &j.attempt); err != nil {
 				rows.Close()
 				return err
 			}

@@ -382,12 +382,11 @@ type cachedKey struct {
 	key *crypto.Key
 }
 
-// recipientKey loads the current stored key with fingerprint fpr.
-func (o *Outbox) recipientKey(ctx context.Context, fpr string) (*crypto.Key, error) {
-	var armored []byte
-	err := o.db.Reader().QueryRowContext(ctx, `SELECT armored FROM dir_key WHERE fingerprint = ?`, fpr).Scan(&armored)
-	if err != nil {
-		return nil, fmt.Errorf("distlist: key %s: %w", fpr, err)
+// recipientKey parses the stored key with fingerprint fpr, read with the
+// row when it was claimed for sending.
+func (o *Outbox) recipientKey(fpr string, armored []byte) (*crypto.Key, error) {
+	if len(armored) == 0 {
+		return nil, fmt.Errorf("distlist: key %s: %w", fpr, ErrNotFound)
 	}
 	sum := sha256.Sum256(armored)
 	o.keys.mu.Lock()

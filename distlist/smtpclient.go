@@ -171,7 +171,7 @@ func (s *sender) deliver(ctx context.Context, j *job) outcome {
 	now := o.clock.Now()
 	var keyID uint64
 	if j.encrypt {
-		k, err := o.recipientKey(ctx, j.fingerprint)
+		k, err := o.recipientKey(j.fingerprint, j.armored)
 		if err != nil {
 			return outcome{state: StateFailed, reply: "recipient key not found: " + err.Error(), event: EventKeyInvalid}
 		}
