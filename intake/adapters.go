@@ -60,7 +60,7 @@ func NewStackProcessor(o StackOptions) (*Processor, error) {
 		Config:          o.Config,
 		DB:              o.DB,
 		AtRest:          o.TeamKey,
-		Opener:          &CryptoOpener{TeamKey: o.TeamKey, Directory: o.Directory},
+		Opener:          &CryptoOpener{TeamKey: o.TeamKey},
 		Directory:       dir,
 		Mailer:          &OutboxAdapter{Outbox: o.Outbox, Directory: o.Directory, From: o.Project.TeamAddress},
 		Cases:           &WorkflowAdapter{Workflow: o.Workflow, Directory: o.Directory},
@@ -77,23 +77,16 @@ func NewStackProcessor(o StackOptions) (*Processor, error) {
 // CryptoOpener opens messages with crypto.Open and the team key; team
 // members' keys and the keys that came with the message verify signatures.
 type CryptoOpener struct {
-	TeamKey   *crypto.Key
-	Directory *distlist.Directory
+	TeamKey *crypto.Key
 }
 
 // Open implements Opener.
-func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string, now time.Time) (*Opened, error) {
+func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string, team []Member, now time.Time) (*Opened, error) {
 	var verifiers []*crypto.Key
 	armoredBy := map[string]string{}
-	if c.Directory != nil {
-		team, err := c.Directory.Team(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("intake: team keys: %w", err)
-		}
-		for _, m := range team {
-			if m.Key != nil {
-				verifiers = append(verifiers, m.Key)
-			}
+	for _, m := range team {
+		if k, ok := m.Key.(*crypto.Key); ok && k != nil {
+			verifiers = append(verifiers, k)
 		}
 	}
 	for _, a := range candidates {
@@ -186,7 +179,7 @@ func attachedKeys(raw []byte) []string {
 type DirectoryAdapter struct{ Dir *distlist.Directory }
 
 func member(m distlist.Member) Member {
-	return Member{Name: m.Name, Address: m.Address, Fingerprint: m.Fingerprint}
+	return Member{Name: m.Name, Address: m.Address, Fingerprint: m.Fingerprint, Key: m.Key}
 }
 
 // Team implements Directory.
@@ -200,30 +193,6 @@ func (d *DirectoryAdapter) Team(ctx context.Context) ([]Member, error) {
 		out[i] = member(m)
 	}
 	return out, nil
-}
-
-// MemberByAddress implements Directory.
-func (d *DirectoryAdapter) MemberByAddress(ctx context.Context, addr string) (Member, bool, error) {
-	m, err := d.Dir.MemberByAddress(ctx, addr)
-	if errors.Is(err, distlist.ErrNotFound) {
-		return Member{}, false, nil
-	}
-	if err != nil {
-		return Member{}, false, err
-	}
-	return member(m), true, nil
-}
-
-// MemberByFingerprint implements Directory.
-func (d *DirectoryAdapter) MemberByFingerprint(ctx context.Context, fpr string) (Member, bool, error) {
-	m, err := d.Dir.MemberByFingerprint(ctx, fpr)
-	if errors.Is(err, distlist.ErrNotFound) {
-		return Member{}, false, nil
-	}
-	if err != nil {
-		return Member{}, false, err
-	}
-	return member(m), true, nil
 }
 
 // IsDistributor implements Directory: addr is on an embargo list.
@@ -272,6 +241,13 @@ func (o *OutboxAdapter) Enqueue(ctx context.Context, tx *sql.Tx, m OutMail) ([]s
 	for _, r := range m.Recipients {
 		rc := distlist.Recipient{Name: r.Name, Address: r.Address}
 		switch {
+		case r.Member != nil:
+			k, ok := r.Member.(*crypto.Key)
+			if !ok || k == nil {
+				skipped = append(skipped, r.Address+": no key")
+				continue
+			}
+			rc.Key = k
 		case r.Fingerprint != "":
 			mem, err := o.Directory.MemberByFingerprint(ctx, r.Fingerprint)
 			if err != nil {
@@ -384,13 +360,8 @@ type WorkflowAdapter struct {
 }
 
 func (w *WorkflowAdapter) info(ctx context.Context, c *cases.Case) CaseInfo {
-	ci := CaseInfo{ID: c.ID, Ref: c.Ref, State: string(c.State), Policy: c.Policy, ReporterAddr: c.ReporterAddr, ReporterKey: c.ReporterKey}
-	if c.Lead != "" && w.Directory != nil {
-		if m, err := w.Directory.MemberByFingerprint(ctx, c.Lead); err == nil {
-			ci.LeadName = m.Name
-		}
-	}
-	return ci
+	return CaseInfo{ID: c.ID, Ref: c.Ref, State: string(c.State), Policy: c.Policy, ReporterAddr: c.ReporterAddr,
+		ReporterKey: c.ReporterKey, Lead: c.Lead}
 }
 
 func caseAttachments(as []Attachment) []cases.Attachment {

@@ -72,7 +72,8 @@ type Attachment struct {
 type Opener interface {
 	// On error, Opened may still be returned (with Native set) for the
 	// command workflow.
-	Open(ctx context.Context, raw []byte, candidates []string, now time.Time) (*Opened, error)
+	// team are the current members, whose keys verify command mail.
+	Open(ctx context.Context, raw []byte, candidates []string, team []Member, now time.Time) (*Opened, error)
 }
 
 // Member is a team member.
@@ -80,15 +81,14 @@ type Member struct {
 	Name        string
 	Address     string
 	Fingerprint string
+	Key         any // the directory's parsed key (*crypto.Key), handed back in Recipient
 }
 
 // Directory answers who is who.
 type Directory interface {
+	// Team returns the current members; a Processor reads it once per
+	// message.
 	Team(ctx context.Context) ([]Member, error)
-	// MemberByAddress and MemberByFingerprint report ok=false for a
-	// stranger.
-	MemberByAddress(ctx context.Context, addr string) (Member, bool, error)
-	MemberByFingerprint(ctx context.Context, fpr string) (Member, bool, error)
 	// IsDistributor reports whether addr receives embargo notices.
 	IsDistributor(ctx context.Context, addr string) (bool, error)
 }
@@ -101,6 +101,7 @@ type Recipient struct {
 	Address     string
 	Fingerprint string
 	Key         string
+	Member      any // Member.Key of a team member
 }
 
 // OutMail is one outgoing notice; the outbox writes one message per
@@ -137,6 +138,7 @@ type CaseInfo struct {
 	Policy       string
 	ReporterAddr string
 	ReporterKey  string
+	Lead         string // fingerprint
 	LeadName     string
 	EvaluateBy   time.Time
 }

@@ -47,7 +47,7 @@ func armorPayload(b []byte, kind string) ([]byte, bool) {
 
 var tagRE = regexp.MustCompile(`<[^>]*>`)
 
-func (fakeOpener) Open(_ context.Context, raw []byte, candidates []string, now time.Time) (*Opened, error) {
+func (fakeOpener) Open(_ context.Context, raw []byte, candidates []string, _ []Member, now time.Time) (*Opened, error) {
 	e, err := message.Read(bytes.NewReader(raw))
 	if err != nil && !message.IsUnknownCharset(err) {
 		return nil, fmt.Errorf("not MIME: %w", err)
@@ -128,22 +128,6 @@ func newFakeDirectory() *fakeDirectory {
 }
 
 func (d *fakeDirectory) Team(context.Context) ([]Member, error) { return d.members, nil }
-func (d *fakeDirectory) MemberByAddress(_ context.Context, a string) (Member, bool, error) {
-	for _, m := range d.members {
-		if m.Address == a {
-			return m, true, nil
-		}
-	}
-	return Member{}, false, nil
-}
-func (d *fakeDirectory) MemberByFingerprint(_ context.Context, f string) (Member, bool, error) {
-	for _, m := range d.members {
-		if m.Fingerprint == f {
-			return m, true, nil
-		}
-	}
-	return Member{}, false, nil
-}
 func (d *fakeDirectory) IsDistributor(_ context.Context, a string) (bool, error) {
 	return d.dist[a], nil
 }

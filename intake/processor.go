@@ -121,6 +121,7 @@ type msgCtx struct {
 	released bool
 	now      time.Time
 	opened   *Opened
+	team     []Member // read once per message
 }
 
 func (m *msgCtx) run(ctx context.Context) error {
@@ -163,7 +164,12 @@ func (m *msgCtx) run(ctx context.Context) error {
 	if insp.Autocrypt != "" {
 		candidates = append(candidates, armorKey(insp.Autocrypt))
 	}
-	opened, openErr := p.o.Opener.Open(ctx, m.raw, candidates, m.now)
+	team, err := p.o.Directory.Team(ctx)
+	if err != nil {
+		return fmt.Errorf("intake: team: %w", err)
+	}
+	m.team = team
+	opened, openErr := p.o.Opener.Open(ctx, m.raw, candidates, team, m.now)
 	m.opened = opened
 	if m.opened == nil {
 		m.opened = &Opened{}
@@ -282,24 +288,21 @@ func (m *msgCtx) run(ctx context.Context) error {
 // member's key, or sent from a member's address (the workflow then refuses
 // it if the signature is missing).
 func (m *msgCtx) teamSender(ctx context.Context) (Member, bool, error) {
-	d := m.p.o.Directory
 	if m.opened.Signer != "" {
-		mem, ok, err := d.MemberByFingerprint(ctx, m.opened.Signer)
-		if err != nil {
-			return Member{}, false, fmt.Errorf("intake: member lookup: %w", err)
-		}
-		if ok {
-			return mem, true, nil
+		for _, t := range m.team {
+			if strings.EqualFold(t.Fingerprint, m.opened.Signer) {
+				return t, true, nil
+			}
 		}
 	}
-	if m.insp.From == "" {
-		return Member{}, false, nil
+	if m.insp.From != "" {
+		for _, t := range m.team {
+			if strings.EqualFold(t.Address, m.insp.From) {
+				return t, true, nil
+			}
+		}
 	}
-	mem, ok, err := d.MemberByAddress(ctx, m.insp.From)
-	if err != nil {
-		return Member{}, false, fmt.Errorf("intake: member lookup: %w", err)
-	}
-	return mem, ok, nil
+	return Member{}, false, nil
 }
 
 // threadCase finds the case a message replies to: by In-Reply-To and

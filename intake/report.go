@@ -67,7 +67,7 @@ func (m *msgCtx) acknowledge(ctx context.Context, tx *sql.Tx, c CaseInfo, key st
 		return nil
 	}
 	data := m.baseData()
-	data.Case = caseData(c)
+	data.Case = caseData(c, m.team)
 	data.Message.Encrypted = m.opened.Encrypted
 	text, err := m.p.o.Texts.Render(TemplateAck, data)
 	if err != nil {
@@ -104,17 +104,14 @@ func (m *msgCtx) acknowledge(ctx context.Context, tx *sql.Tx, c CaseInfo, key st
 // teamCopy sends the message to each team member, encrypted to that member
 // alone, with a reply path into the case.
 func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject string, followUp bool) error {
-	team, err := m.p.o.Directory.Team(ctx)
-	if err != nil {
-		return fmt.Errorf("intake: team: %w", err)
-	}
+	team := m.team
 	if len(team) == 0 {
 		m.p.o.Log.Warn("intake: no team members to copy", "case", c.Ref)
 		return nil
 	}
 	op := m.opened
 	data := templates.Data{Project: m.p.o.Project, Now: m.now}
-	data.Case = caseData(c)
+	data.Case = caseData(c, team)
 	data.Message = templates.MessageData{
 		From: m.insp.From, Subject: templates.HeaderSafe(subject), Date: m.in.Received, MessageID: m.insp.MessageID,
 		Text: op.Text, Encrypted: op.Encrypted, Signed: op.Signer != "", SignedBy: op.Signer, FollowUp: followUp,
@@ -136,7 +133,7 @@ func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject s
 		mail.References = []string{m.insp.MessageID}
 	}
 	for _, t := range team {
-		mail.Recipients = append(mail.Recipients, Recipient{Name: t.Name, Address: t.Address, Fingerprint: t.Fingerprint})
+		mail.Recipients = append(mail.Recipients, Recipient{Name: t.Name, Address: t.Address, Fingerprint: t.Fingerprint, Member: t.Key})
 	}
 	if _, err := m.p.o.Mailer.Enqueue(ctx, tx, mail); err != nil {
 		return fmt.Errorf("intake: enqueue team copy: %w", err)
@@ -168,9 +165,15 @@ func (m *msgCtx) followUp(ctx context.Context, caseID int64, how string) error {
 	})
 }
 
-func caseData(c CaseInfo) templates.CaseData {
-	return templates.CaseData{
+func caseData(c CaseInfo, team []Member) templates.CaseData {
+	d := templates.CaseData{
 		Ref: c.Ref, State: c.State, Policy: c.Policy, EvaluateBy: c.EvaluateBy,
-		Lead: templates.Person{Name: c.LeadName},
+		Lead: templates.Person{Name: c.LeadName, Fingerprint: c.Lead},
 	}
+	for _, t := range team {
+		if c.Lead != "" && strings.EqualFold(t.Fingerprint, c.Lead) {
+			d.Lead.Name, d.Lead.Address = t.Name, t.Address
+		}
+	}
+	return d
 }

@@ -1,0 +1,225 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
+)
+
+// benchEnv is the real processing stack (crypto, cases, outbox enqueue)
+// without a mail server: the outbox is not running.
+type benchEnv struct {
+	db     *store.DB
+	team   *crypto.Key
+	proc   *Processor
+	signed *crypto.Signed
+	cfg    Config
+}
+
+func newBenchEnv(b *testing.B) *benchEnv {
+	b.Helper()
+	ctx := context.Background()
+	e := &benchEnv{}
+	created := time.Now().Add(-time.Hour)
+	var err error
+	e.team, err = crypto.GenerateKey("Security Team", "security@example.test", crypto.GenerateOptions{Algorithm: "x25519", Created: created})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.db, err = store.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.db.Close() })
+	dir := distlist.NewDirectory(e.db, clock.Real{}, nil)
+	err = e.db.Tx(ctx, func(tx *sql.Tx) error {
+		for i, u := range []string{"alice", "bob"} {
+			k, err := crypto.GenerateKey(u, u+"@example.test", crypto.GenerateOptions{Created: created})
+			if err != nil {
+				return err
+			}
+			pub, _ := k.ArmorPublic()
+			if _, err := dir.AddMember(ctx, tx, distlist.MemberSpec{Name: u, Address: u + "@example.test", Role: distlist.RoleLead, Rota: i + 1, Key: []byte(pub)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	from := "Security Team <security@example.test>"
+	ob, err := distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: e.db, Directory: dir, TeamKey: e.team, Clock: clock.Real{}, Config: distlist.Config{
+		From: from, SMTP: distlist.SMTPConfig{Addr: "127.0.0.1:1", TLS: distlist.TLSNone},
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, err := templates.Load("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	project := templates.Project{Name: "Example", TeamAddress: "security@example.test"}
+	wf, err := cases.New(cases.Options{DB: e.db, Directory: dir, Outbox: ob, Templates: set, TeamKey: e.team, TeamAddress: from, Project: project})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.cfg = Config{Address: "127.0.0.1:143", User: "security@example.test", TLS: TLSPlainLoopback, RateLimit: 1 << 30}
+	e.proc, err = NewStackProcessor(StackOptions{Config: e.cfg, DB: e.db, TeamKey: e.team, Directory: dir, Outbox: ob, Workflow: wf,
+		Templates: set, Project: project, MessageIDDomain: "example.test"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Reports are signed once by a reporter key and sealed anew each time,
+	// so every ciphertext differs.
+	rep, err := crypto.GenerateKey("Reporter", "reporter@outside.example", crypto.GenerateOptions{Created: created})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte("Content-Type: text/plain; charset=utf-8\r\n\r\nA heap overflow in the token parser: send 70000 bytes of 'A'.\r\n")
+	e.signed, err = rep.Sign(crypto.Content{Subject: "Heap overflow", From: "reporter@outside.example", Entity: body}, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+// report returns encrypted report number n.
+func (e *benchEnv) report(b *testing.B, n int) []byte {
+	sealed, err := e.signed.SealFor(e.team.Public(), time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "From: Reporter <reporter@outside.example>\r\nTo: security@example.test\r\nSubject: ...\r\n"+
+		"Date: %s\r\nMessage-ID: <bench-%d@outside.example>\r\nMIME-Version: 1.0\r\n", time.Now().Format(time.RFC1123Z), n)
+	buf.Write(sealed)
+	return buf.Bytes()
+}
+
+// BenchmarkIntakeProcess measures durable storing plus processing of
+// encrypted reports (decrypt, open a case, sign and seal the ack and one
+// copy per member into the outbox), in batches as the poller does.
+func BenchmarkIntakeProcess(b *testing.B) {
+	e := newBenchEnv(b)
+	ctx := context.Background()
+	msgs := make([]fetched, b.N)
+	for i := range msgs {
+		raw := e.report(b, i)
+		msgs[i] = fetched{uid: uint32(i + 1), size: int64(len(raw)), raw: raw}
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < len(msgs); i += 100 {
+		batch := msgs[i:min(i+100, len(msgs))]
+		ids, err := storeBatch(ctx, e.db, e.team, "INBOX", 1, batch, time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, id := range ids {
+			if err := e.proc.Process(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	var n int
+	e.db.Reader().QueryRow(`SELECT count(*) FROM inbound WHERE class = 'report'`).Scan(&n)
+	if n != b.N {
+		b.Fatalf("%d reports opened cases, want %d", n, b.N)
+	}
+	b.ReportMetric(float64(b.N)/el.Seconds(), "reports/s")
+}
+
+// BenchmarkIntakeIdleLatency measures, under IDLE, the time from the
+// delivery of an encrypted report into the mailbox (an APPEND on the
+// in-memory IMAP server) to the committed case, one report at a time, and
+// the throughput of a burst.
+func BenchmarkIntakeIdleLatency(b *testing.B) {
+	e := newBenchEnv(b)
+	s := startMem(b, nil)
+	cfg := e.cfg
+	cfg.Address = s.addr
+	cfg.PasswordFile = passwordFile(b)
+	p, err := NewPoller(cfg, e.db, e.team, e.proc, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	handled := make(chan int64, 1<<16)
+	p.stats = func(id int64) { handled <- id }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	raws := make([][]byte, b.N)
+	for i := range raws {
+		raws[i] = e.report(b, i)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for _, raw := range raws {
+		t0 := time.Now()
+		if _, err := s.user.Append("INBOX", literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		<-handled
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(lat[len(lat)/2].Seconds(), "p50-s")
+	b.ReportMetric(lat[len(lat)*99/100].Seconds(), "p99-s")
+}
+
+// BenchmarkIntakeIdleBurst delivers b.N encrypted reports at once and
+// measures how fast the poller turns them into cases.
+func BenchmarkIntakeIdleBurst(b *testing.B) {
+	e := newBenchEnv(b)
+	s := startMem(b, nil)
+	cfg := e.cfg
+	cfg.Address = s.addr
+	cfg.PasswordFile = passwordFile(b)
+	p, err := NewPoller(cfg, e.db, e.team, e.proc, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	handled := make(chan int64, 1<<16)
+	p.stats = func(id int64) { handled <- id }
+	raws := make([][]byte, b.N)
+	for i := range raws {
+		raws[i] = e.report(b, i)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	b.ResetTimer()
+	start := time.Now()
+	for _, raw := range raws {
+		if _, err := s.user.Append("INBOX", literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range b.N {
+		<-handled
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "reports/s")
+}
