@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/secgate/secgate/store"
@@ -176,12 +177,20 @@ func (w *Workflow) saveCase(ctx context.Context, tx *sql.Tx, c *Case) error {
 	if err != nil {
 		return fmt.Errorf("cases: save %s: %w", c.Ref, err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM case_team WHERE case_id = ?`, c.ID); err != nil {
+	have, err := w.teamOf(ctx, tx, c.ID)
+	if err != nil {
 		return fmt.Errorf("cases: save %s team: %w", c.Ref, err)
 	}
+	for _, f := range have {
+		if !slices.Contains(c.Team, f) {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM case_team WHERE case_id = ? AND fingerprint = ?`, c.ID, f); err != nil {
+				return fmt.Errorf("cases: save %s team: %w", c.Ref, err)
+			}
+		}
+	}
 	for _, f := range c.Team {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO case_team (case_id, fingerprint, added) VALUES (?, ?, ?)`,
-			c.ID, f, store.Millis(c.Updated)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO case_team (case_id, fingerprint, added) VALUES (?, ?, ?)
+			ON CONFLICT (case_id, fingerprint) DO NOTHING`, c.ID, f, store.Millis(c.Updated)); err != nil {
 			return fmt.Errorf("cases: save %s team: %w", c.Ref, err)
 		}
 	}
