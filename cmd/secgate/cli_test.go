@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -84,4 +85,23 @@ func TestPanicIsOneLine(t *testing.T) {
 // runCommandForTest runs c through run's error and panic handling.
 func runCommandForTest(a *app, c *command) int {
 	return runWith(context.Background(), a, func() []*command { return []*command{c} }, []string{c.Name})
+}
+
+// TestHelpGolden keeps `secgate help` in testdata/help.golden, so a change
+// of the command table shows in review. go test -update rewrites it.
+func TestHelpGolden(t *testing.T) {
+	_, got, _ := runCLI(t, nil, "help")
+	golden := "testdata/help.golden"
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("secgate help:\n%s\nwant (%s):\n%s", got, golden, want)
+	}
 }

@@ -94,17 +94,17 @@ func runInit(ctx context.Context, a *app, c *command, args []string) error {
 		return err
 	}
 	abs := cfg
-	if *passFile != "" && !filepath.IsAbs(*passFile) {
-		// A relative -passphrase-file is relative to where init runs;
-		// the configuration stores it relative to its own directory.
+	if *passFile != "" {
+		// -passphrase-file is relative to where init runs; the
+		// configuration stores it relative to its own directory when it
+		// is inside it, absolute otherwise.
 		p, err := filepath.Abs(*passFile)
 		if err != nil {
 			return err
 		}
-		if rel, err := filepath.Rel(dir, p); err == nil {
+		cfg.TeamKey.PassphraseFile = p
+		if rel, err := filepath.Rel(dir, p); err == nil && !strings.HasPrefix(rel, "..") {
 			cfg.TeamKey.PassphraseFile = rel
-		} else {
-			cfg.TeamKey.PassphraseFile = p
 		}
 		abs.TeamKey.PassphraseFile = p
 	}

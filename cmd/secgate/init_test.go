@@ -182,3 +182,25 @@ func TestInitErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestInitRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile("pass", []byte(testPass+"\n"), 0o600)
+	code, _, stderr := runCLI(t, nil, "init", "-domain", "example.org", "-passphrase-file", "pass")
+	if code != 0 {
+		t.Fatalf("init: %s", stderr)
+	}
+	text, err := os.ReadFile("secgate.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`passphrase_file = "pass"`, `passphrase_env = ""`, `database = "data/secgate.db"`} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("secgate.toml lacks %s", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "team-key.asc")); err != nil {
+		t.Error(err)
+	}
+}
