@@ -2,7 +2,6 @@ package cases
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"errors"
 	"os"
@@ -137,8 +136,6 @@ func TestAuditChain(t *testing.T) {
 func TestCaseNewToFixCommitted(t *testing.T) {
 	e := newEnv(t)
 	c := e.open(true)
-	_ = e.keys["alice@example.org"]
-	bob := e.keys["bob@example.org"]
 	subj := "Re: [" + c.Ref + "] New report"
 	step := func(from string, body string, wantState State) {
 		t.Helper()
@@ -203,7 +200,6 @@ func TestCaseNewToFixCommitted(t *testing.T) {
 	if transitions != 4 {
 		t.Errorf("%d state changes in the audit log, want 4: %q", transitions, e.audit(c.ID))
 	}
-	_ = bob
 }
 
 func TestThreadingAndCaseLine(t *testing.T) {
@@ -232,33 +228,29 @@ func TestThreadingAndCaseLine(t *testing.T) {
 func TestLeadHandoff(t *testing.T) {
 	e := newEnv(t)
 	c := e.open(false) // lead: alice (rota)
-	alice, bob, carol := e.keys["alice@example.org"], e.keys["bob@example.org"], e.keys["carol@example.org"]
 	subj := "[" + c.Ref + "]"
-	send := func(from string, k interface{}, body string) {
+	send := func(from string, body string) {
 		t.Helper()
 		e.clock.Advance(time.Minute)
 		e.handle(e.signed(from, e.keys[from], subj, body, e.clock.Now()))
 	}
-	_ = alice
-	_ = bob
-	_ = carol
 	// Bob cannot take a case whose lead is present and did not agree.
-	send("bob@example.org", nil, "/lead take")
+	send("bob@example.org", "/lead take")
 	lastContains(t, "answer", e.mailsTo("bob@example.org", MailAnswer), "ask them to /lead offer")
 	// Bob cannot offer: he is not the lead.
-	send("bob@example.org", nil, "/lead offer @carol")
+	send("bob@example.org", "/lead offer @carol")
 	lastContains(t, "answer", e.mailsTo("bob@example.org", MailAnswer), "only the fix lead")
 	// Step 1: the lead offers.
-	send("alice@example.org", nil, "/lead offer @bob")
+	send("alice@example.org", "/lead offer @bob")
 	if got := e.get(c.ID); got.Lead != e.member("alice@example.org").Fingerprint || got.LeadOffer != e.member("bob@example.org").Fingerprint {
 		t.Fatalf("after offer: lead %s offer %s", got.Lead, got.LeadOffer)
 	}
 	lastContains(t, "hand-off mail", e.mailsTo("bob@example.org", MailHandoff), "offers you the fix lead")
 	// Carol cannot accept an offer made to Bob.
-	send("carol@example.org", nil, "/lead accept")
+	send("carol@example.org", "/lead accept")
 	lastContains(t, "answer", e.mailsTo("carol@example.org", MailAnswer), "has not been offered to you")
 	// Step 2: Bob accepts; step 3: the gateway confirms to both.
-	send("bob@example.org", nil, "/lead accept")
+	send("bob@example.org", "/lead accept")
 	got := e.get(c.ID)
 	if got.Lead != e.member("bob@example.org").Fingerprint || got.LeadOffer != "" {
 		t.Fatalf("after accept: lead %s offer %s", got.Lead, got.LeadOffer)
@@ -266,8 +258,8 @@ func TestLeadHandoff(t *testing.T) {
 	lastContains(t, "confirmation to the old lead", e.mailsTo("alice@example.org", MailHandoff), "Confirmed: Bob <bob@example.org>")
 	lastContains(t, "confirmation to the new lead", e.mailsTo("bob@example.org", MailHandoff), "Confirmed: Bob <bob@example.org>")
 	// Bob releases; Carol takes.
-	send("bob@example.org", nil, "/lead release")
-	send("carol@example.org", nil, "/lead take\n/team add @bob")
+	send("bob@example.org", "/lead release")
+	send("carol@example.org", "/lead take\n/team add @bob")
 	got = e.get(c.ID)
 	if got.Lead != e.member("carol@example.org").Fingerprint {
 		t.Fatalf("after take: lead %s; %q", got.Lead, e.mailsTo("carol@example.org", MailAnswer))
@@ -276,7 +268,7 @@ func TestLeadHandoff(t *testing.T) {
 	if err := e.dir.SetAway(e.ctx, nil, "carol@example.org", true); err != nil {
 		t.Fatal(err)
 	}
-	send("alice@example.org", nil, "/lead take")
+	send("alice@example.org", "/lead take")
 	if got := e.get(c.ID); got.Lead != e.member("alice@example.org").Fingerprint {
 		t.Fatalf("take from an away lead failed: %q", e.mailsTo("alice@example.org", MailAnswer))
 	}
@@ -401,7 +393,6 @@ func TestSchedulerErrorRollsBack(t *testing.T) {
 		t.Fatalf("case changed: class %q disclose %v", got.Class, got.DiscloseAt)
 	}
 	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "21 days")
-	_ = context.Background
 }
 
 func TestSetStateAndUpdateCase(t *testing.T) {
