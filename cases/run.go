@@ -192,6 +192,10 @@ func (s *session) toReporter(ctx context.Context, tmpl, tag, reason, text string
 		return err
 	}
 	d := s.w.data(s.c, s.team)
+	if !enc {
+		// Mail in clear carries nothing of the case a template could leak.
+		d.Case.Impact, d.Case.Mitigation, d.Case.Affected, d.Case.Fixed = "", "", "", ""
+	}
 	d.Recipient = templates.Person{Address: s.c.ReporterAddr}
 	d.Reason = reason
 	d.Message.Text = text
