@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"regexp"
@@ -99,7 +98,7 @@ func Start(t testing.TB, opts Options) *Stack {
 			t.Fatalf("mailstack: bad user name %q (want a local part)", u)
 		}
 	}
-	bin, err := findBinaries()
+	bin, err := findBinaries("/")
 	if err != nil {
 		t.Fatalf("mailstack: %v; %s", err, installHint)
 	}
@@ -125,41 +124,35 @@ type binaries struct {
 	dovecot, master string
 }
 
-func findBinaries() (binaries, error) {
+// findBinaries locates the daemons under root ("" or "/" for the system;
+// tests use a different root to see the message for a machine without
+// them).
+func findBinaries(root string) (binaries, error) {
 	var b binaries
 	var missing []string
-	b.dovecot = lookPath("dovecot", "/usr/sbin/dovecot")
-	if b.dovecot == "" {
+	at := func(p string) string { return filepath.Join(root, p) }
+	b.dovecot = at("/usr/sbin/dovecot")
+	if !executable(b.dovecot) {
 		missing = append(missing, "dovecot")
 	}
 	for _, p := range []string{"/usr/lib/dovecot/imap", "/usr/lib/dovecot/lmtp"} {
-		if !executable(p) {
-			missing = append(missing, p)
+		if !executable(at(p)) {
+			missing = append(missing, "dovecot-"+filepath.Base(p)+"d")
 		}
 	}
 	for _, p := range []string{"/usr/lib/postfix/sbin/master", "/usr/libexec/postfix/master"} {
-		if executable(p) {
-			b.master = p
+		if executable(at(p)) {
+			b.master = at(p)
 			break
 		}
 	}
-	if b.master == "" || lookPath("postfix", "/usr/sbin/postfix") == "" {
+	if b.master == "" || !executable(at("/usr/sbin/postfix")) {
 		missing = append(missing, "postfix")
 	}
 	if len(missing) > 0 {
 		return b, fmt.Errorf("not installed: %s", strings.Join(missing, ", "))
 	}
 	return b, nil
-}
-
-func lookPath(name, fallback string) string {
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if executable(fallback) {
-		return fallback
-	}
-	return ""
 }
 
 func executable(p string) bool {

@@ -227,7 +227,7 @@ func TestWritePasswordFile(t *testing.T) {
 // BenchmarkStart measures starting a stack until both daemons answer, and
 // stopping it.
 func BenchmarkStart(b *testing.B) {
-	bin, err := findBinaries()
+	bin, err := findBinaries("/")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -237,5 +237,18 @@ func BenchmarkStart(b *testing.B) {
 			b.Fatal(err)
 		}
 		s.stop(b)
+	}
+}
+
+func TestMissingBinaries(t *testing.T) {
+	_, err := findBinaries(t.TempDir())
+	if err == nil || err.Error() != "not installed: dovecot, dovecot-imapd, dovecot-lmtpd, postfix" {
+		t.Errorf("on an empty root: %v", err)
+	}
+	if _, err := findBinaries("/"); err != nil {
+		t.Errorf("on this machine: %v (%s)", err, installHint)
+	}
+	if !strings.Contains(installHint, "run `make test`") {
+		t.Errorf("install hint %q", installHint)
 	}
 }
