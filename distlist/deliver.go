@@ -243,26 +243,40 @@ func (o *Outbox) committer(results <-chan result) {
 				break drain
 			}
 		}
-		err := o.db.Tx(ctx, func(tx *sql.Tx) error {
-			rec, err := o.prepareRecord(ctx, tx)
-			if err != nil {
-				return err
+		var err error
+		for try := 0; try < 5; try++ {
+			if try > 0 {
+				time.Sleep(time.Duration(try) * 200 * time.Millisecond)
 			}
-			defer rec.close()
-			for _, r := range batch {
-				if err := rec.record(ctx, r.j, r.out); err != nil {
-					return err
-				}
+			if err = o.recordBatch(ctx, batch); err == nil {
+				break
 			}
-			return nil
-		})
+			o.log.Error("outbox: record delivery results; retrying", "err", err, "rows", len(batch))
+		}
 		if err != nil {
-			o.log.Error("outbox: record delivery results", "err", err, "rows", len(batch))
+			o.log.Error("outbox: delivery results not recorded; these rows will be sent again after a restart", "err", err, "rows", len(batch))
 		}
 		for _, r := range batch {
 			r.done <- err
 		}
 	}
+}
+
+// recordBatch records the results of a batch in one transaction.
+func (o *Outbox) recordBatch(ctx context.Context, batch []result) error {
+	return o.db.Tx(ctx, func(tx *sql.Tx) error {
+		rec, err := o.prepareRecord(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer rec.close()
+		for _, r := range batch {
+			if err := rec.record(ctx, r.j, r.out); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // recorder writes outcomes of attempts to their rows and history.

@@ -176,12 +176,3 @@ func bareAddress(s string) string {
 	}
 	return strings.TrimSpace(s)
 }
-
-// parseAddr returns the display name of an address.
-func parseAddr(s string) (string, error) {
-	a, err := mail.ParseAddress(s)
-	if err != nil {
-		return "", err
-	}
-	return a.Name, nil
-}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"runtime"
 	"strings"
 	"sync"
@@ -214,9 +215,15 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Mail) ([]Skipped, er
 	if err != nil {
 		return nil, fmt.Errorf("distlist: enqueue %s: sign: %w", m.NoticeID, err)
 	}
-	from := content.From
-	if a, err := normAddress(bareAddress(from)); err == nil {
-		from = formatAddress(nameOf(from), a)
+	from, err := headerAddress(content.From)
+	if err != nil {
+		return nil, fmt.Errorf("distlist: enqueue %s: from: %w", m.NoticeID, err)
+	}
+	replyTo := ""
+	if m.ReplyTo != "" {
+		if replyTo, err = headerAddress(m.ReplyTo); err != nil {
+			return nil, fmt.Errorf("distlist: enqueue %s: reply-to: %w", m.NoticeID, err)
+		}
 	}
 	subject := "..."
 	if !m.Encrypt {
@@ -235,7 +242,7 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Mail) ([]Skipped, er
 		p.raw, p.err = compose(outer{
 			From: from, To: formatAddress(p.r.Name, p.addr), Subject: subject, Date: now,
 			MessageID: messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain),
-			InReplyTo: m.InReplyTo, References: m.References, ReplyTo: m.ReplyTo, Auto: m.Auto,
+			InReplyTo: m.InReplyTo, References: m.References, ReplyTo: replyTo, Auto: m.Auto,
 		}, entity)
 	}
 	parallel(todo, build)
@@ -330,11 +337,18 @@ func parallel(items []*pending, fn func(*pending)) {
 	wg.Wait()
 }
 
-func nameOf(s string) string {
-	if a, err := parseAddr(s); err == nil {
-		return a
+// headerAddress parses one address (with an optional display name) and
+// formats it safely for a header.
+func headerAddress(s string) (string, error) {
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q", ErrBadAddress, s)
 	}
-	return ""
+	addr, err := normAddress(a.Address)
+	if err != nil {
+		return "", err
+	}
+	return formatAddress(a.Name, addr), nil
 }
 
 // keyReason is the readable reason a key check failed.

@@ -144,3 +144,36 @@ func TestEnqueueRefusesClearEmbargo(t *testing.T) {
 		t.Fatalf("err = %v, want ErrMustEncrypt", err)
 	}
 }
+
+func TestHeaderInjectionRefused(t *testing.T) {
+	e := newEnv(t, smtpsink.Options{}, nil)
+	for _, m := range []Mail{
+		{Kind: "answer", NoticeID: "i1", Content: crypto.Content{From: "x@example.org\r\nBcc: eve@evil.example", Entity: []byte("Content-Type: text/plain\r\n\r\nb\r\n")},
+			Recipients: []Recipient{{Address: "a@b.example"}}},
+		{Kind: "answer", NoticeID: "i2", Content: textContent("s", "b"), ReplyTo: "a@b.example\r\nBcc: eve@evil.example",
+			Recipients: []Recipient{{Address: "a@b.example"}}},
+	} {
+		err := e.db.Tx(context.Background(), func(tx *sql.Tx) error {
+			_, err := e.ob.Enqueue(context.Background(), tx, m)
+			return err
+		})
+		if !errors.Is(err, ErrBadAddress) {
+			t.Errorf("%s: err = %v, want ErrBadAddress", m.NoticeID, err)
+		}
+	}
+	// names and subjects are cleaned, not refused
+	e.enqueue(Mail{Kind: "answer", NoticeID: "i3", Content: textContent("hi\r\nBcc: eve@evil.example", "b"),
+		Recipients: []Recipient{{Name: "Bob\r\nBcc: eve@evil.example", Address: "bob@b.example"}}})
+	e.drain()
+	msgs := e.sink.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(msgs[0].Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Get("Bcc") != "" {
+		t.Errorf("header injected: %v", m.Header)
+	}
+}
