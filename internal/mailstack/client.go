@@ -311,3 +311,19 @@ func (s *Stack) WritePasswordFile(t testing.TB) string {
 func (s *Stack) Logs(n int) string {
 	return "postfix:\n" + s.logTail("postfix", n) + "\ndovecot:\n" + s.logTail("dovecot", n)
 }
+
+// DeliveredTo returns the envelope recipient Dovecot recorded in the
+// Delivered-To header field of a delivered message: for mail captured in
+// the sink, the foreign address it was sent to.
+func DeliveredTo(raw []byte) string {
+	for _, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if line == "" {
+			break
+		}
+		if name, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(name, "Delivered-To") {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}

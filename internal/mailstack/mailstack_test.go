@@ -112,7 +112,7 @@ func TestSubmissionRequiresAuth(t *testing.T) {
 	got := s.WaitMessages(t, s.SinkUser, "INBOX", 2, 10*time.Second)
 	var rcpts []string
 	for _, m := range got {
-		rcpts = append(rcpts, header(m, "Delivered-To"))
+		rcpts = append(rcpts, DeliveredTo(m))
 	}
 	slices.Sort(rcpts)
 	if want := []string{"other@far.example", "reporter@elsewhere.example"}; !slices.Equal(rcpts, want) {
