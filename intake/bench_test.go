@@ -130,10 +130,8 @@ func BenchmarkIntakeProcess(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, id := range ids {
-			if err := e.proc.Process(ctx, id); err != nil {
-				b.Fatal(err)
-			}
+		if err := e.proc.ProcessBatch(ctx, ids); err != nil {
+			b.Fatal(err)
 		}
 	}
 	el := time.Since(start)

@@ -8,7 +8,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-message"
@@ -102,17 +104,38 @@ func storeBatch(ctx context.Context, db *store.DB, rest AtRest, mailbox string, 
 		mid, from string
 	}
 	prep := make([]prepared, len(msgs))
+	errs := make([]error, len(msgs))
 	var last uint32
-	for i, m := range msgs {
-		p := prepared{sum: sha256.Sum256(m.raw)}
-		p.mid, p.from = headerIdentity(m.raw)
-		ct, err := rest.EncryptAtRest(m.raw)
-		if err != nil {
-			return nil, fmt.Errorf("intake: encrypt uid %d at rest: %w", m.uid, err)
-		}
-		p.ct = ct
-		prep[i] = p
+	for _, m := range msgs {
 		last = max(last, m.uid)
+	}
+	// Hashing and encryption at rest in parallel, outside the transaction.
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(msgs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				m := msgs[i]
+				p := prepared{sum: sha256.Sum256(m.raw)}
+				p.mid, p.from = headerIdentity(m.raw)
+				ct, err := rest.EncryptAtRest(m.raw)
+				if err != nil {
+					errs[i] = fmt.Errorf("intake: encrypt uid %d at rest: %w", m.uid, err)
+				}
+				p.ct = ct
+				prep[i] = p
+			}
+		}()
+	}
+	for i := range msgs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	ids := make([]int64, len(msgs))
 	err := db.Tx(ctx, func(tx *sql.Tx) error {

@@ -28,6 +28,12 @@ type Handler interface {
 	Process(ctx context.Context, id int64) error
 }
 
+// BatchHandler is a Handler that can process several messages at once (in
+// order); the Poller prefers it. *Processor implements it.
+type BatchHandler interface {
+	ProcessBatch(ctx context.Context, ids []int64) error
+}
+
 // Poller watches the configured mailbox and feeds new messages to a Handler.
 type Poller struct {
 	cfg     Config
@@ -399,6 +405,21 @@ func (p *Poller) processPending(ctx context.Context) error {
 	ids, err := pending(ctx, p.db.Reader())
 	if err != nil {
 		return err
+	}
+	if bh, ok := p.handler.(BatchHandler); ok && len(ids) > 1 {
+		for len(ids) > 0 {
+			batch := ids[:min(len(ids), p.cfg.FetchBatch)]
+			ids = ids[len(batch):]
+			if err := bh.ProcessBatch(ctx, batch); err != nil {
+				return fmt.Errorf("intake: process batch: %w", err)
+			}
+			if p.stats != nil {
+				for _, id := range batch {
+					p.stats(id)
+				}
+			}
+		}
+		return nil
 	}
 	for _, id := range ids {
 		if err := p.handler.Process(ctx, id); err != nil {

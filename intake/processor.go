@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/secgate/secgate/schedule/clock"
@@ -96,19 +98,123 @@ func done(class, reason string) outcome {
 // the effects of processing (case, outgoing mail, state) commit in one
 // transaction.
 func (p *Processor) Process(ctx context.Context, id int64) error {
-	in, err := getInbound(ctx, p.o.DB.Reader(), id)
+	team, err := p.o.Directory.Team(ctx)
 	if err != nil {
+		return fmt.Errorf("intake: team: %w", err)
+	}
+	m, err := p.prepare(ctx, id, team)
+	if err != nil || m == nil {
 		return err
 	}
+	return m.run(ctx)
+}
+
+// ProcessBatch processes ids in order. The CPU-heavy part (decrypting at
+// rest, parsing, opening OpenPGP) runs in parallel; the decisions and their
+// transactions run one after the other, in order. The team is read once for
+// the batch.
+func (p *Processor) ProcessBatch(ctx context.Context, ids []int64) error {
+	team, err := p.o.Directory.Team(ctx)
+	if err != nil {
+		return fmt.Errorf("intake: team: %w", err)
+	}
+	ms := make([]*msgCtx, len(ids))
+	errs := make([]error, len(ids))
+	ready := make([]chan struct{}, len(ids))
+	for i := range ready {
+		ready[i] = make(chan struct{})
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int, len(ids))
+	for i := range ids {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for range min(runtime.GOMAXPROCS(0), len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if ctx.Err() == nil {
+					ms[i], errs[i] = p.prepare(ctx, ids[i], team)
+				} else {
+					errs[i] = ctx.Err()
+				}
+				close(ready[i])
+			}
+		}()
+	}
+	// Decisions and transactions in order, overlapping with the
+	// preparation of the messages that follow.
+	for i := range ids {
+		<-ready[i]
+		if errs[i] != nil {
+			return errs[i]
+		}
+		if ms[i] == nil {
+			continue
+		}
+		if err := ms[i].run(ctx); err != nil {
+			return err
+		}
+		ms[i] = nil
+	}
+	return nil
+}
+
+// prepare loads, inspects and (when it is to be opened at all) opens one
+// message. It changes nothing; nil means there is nothing to do.
+func (p *Processor) prepare(ctx context.Context, id int64, team []Member) (*msgCtx, error) {
+	in, err := getInbound(ctx, p.o.DB.Reader(), id)
+	if err != nil {
+		return nil, err
+	}
 	if in.State != StateStored && in.State != StateReleased {
-		return nil
+		return nil, nil
 	}
 	raw, err := rawMessage(ctx, p.o.DB.Reader(), p.o.AtRest, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	m := &msgCtx{p: p, in: in, raw: raw, released: in.State == StateReleased, now: p.o.Clock.Now()}
-	return m.run(ctx)
+	m := &msgCtx{p: p, in: in, raw: raw, released: in.State == StateReleased, now: p.o.Clock.Now(), team: team}
+	m.insp, m.limitErr = Inspect(m.raw, p.lim)
+	if m.in.Size > p.lim.MaxSize && m.limitErr == nil {
+		m.limitErr = fmt.Errorf("%w: message is %d bytes, the limit is %d", ErrLimit, m.in.Size, p.lim.MaxSize)
+	}
+	if m.preChecks() != "" {
+		return m, nil // decided without opening
+	}
+	var candidates []string
+	if m.insp.Autocrypt != "" {
+		candidates = append(candidates, armorKey(m.insp.Autocrypt))
+	}
+	m.opened, m.openErr = p.o.Opener.Open(ctx, m.raw, candidates, team, m.now)
+	return m, nil
+}
+
+// preChecks names the first check that decides a message before it is
+// opened: "bounce", "auto", "loop", "limit", "malformed" or "".
+func (m *msgCtx) preChecks() string {
+	insp := m.insp
+	if ok, _ := insp.isBounce(); ok {
+		return "bounce"
+	}
+	if ok, _ := insp.isAutoReply(); ok {
+		return "auto"
+	}
+	if ok, _ := insp.isLoop(m.p.o.Self, m.p.o.MessageIDDomain); ok {
+		return "loop"
+	}
+	if m.limitErr != nil && !m.released {
+		return "limit"
+	}
+	if insp.Malformed != "" && insp.Parts == 0 {
+		return "malformed"
+	}
+	return ""
 }
 
 // msgCtx is one message being processed.
@@ -120,16 +226,13 @@ type msgCtx struct {
 	limitErr error
 	released bool
 	now      time.Time
+	team     []Member // read once per message or batch
 	opened   *Opened
-	team     []Member // read once per message
+	openErr  error
 }
 
 func (m *msgCtx) run(ctx context.Context) error {
 	p := m.p
-	m.insp, m.limitErr = Inspect(m.raw, p.lim)
-	if m.in.Size > p.lim.MaxSize && m.limitErr == nil {
-		m.limitErr = fmt.Errorf("%w: message is %d bytes, the limit is %d", ErrLimit, m.in.Size, p.lim.MaxSize)
-	}
 	insp := m.insp
 
 	// 1. Bounces and delivery status notifications.
@@ -159,18 +262,8 @@ func (m *msgCtx) run(ctx context.Context) error {
 		return m.hold(ctx, ClassMalformed, "malformed message: "+insp.Malformed, TemplateQuarantined)
 	}
 
-	// Open: decrypt and verify.
-	var candidates []string
-	if insp.Autocrypt != "" {
-		candidates = append(candidates, armorKey(insp.Autocrypt))
-	}
-	team, err := p.o.Directory.Team(ctx)
-	if err != nil {
-		return fmt.Errorf("intake: team: %w", err)
-	}
-	m.team = team
-	opened, openErr := p.o.Opener.Open(ctx, m.raw, candidates, team, m.now)
-	m.opened = opened
+	// Opened (decrypted and verified) by prepare.
+	opened, openErr := m.opened, m.openErr
 	if m.opened == nil {
 		m.opened = &Opened{}
 	}
