@@ -262,3 +262,22 @@ func TestNoOtherSMTPSender(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+// FuzzGuard feeds arbitrary bytes to the guard: it must never panic, and it
+// must never pass an encrypted row that lacks exactly one PKESK for the key.
+func FuzzGuard(f *testing.F) {
+	team := testKey(f, "security@example.org", "x25519", false)
+	ka := testKey(f, "alice@distro-a.example", "x25519", false)
+	kid, _ := ka.EncryptionKeyID(t0)
+	s, _ := team.Sign(textContent("s", "b"), t0)
+	ent, _ := s.SealFor(ka, t0)
+	good, _ := compose(outer{From: "security@example.org", To: "alice@distro-a.example", Subject: "...", Date: t0, MessageID: "x@e"}, ent)
+	f.Add(good, true)
+	f.Add([]byte("To: alice@distro-a.example\r\n\r\nhi\r\n"), false)
+	f.Fuzz(func(t *testing.T, raw []byte, encrypt bool) {
+		err := guard(raw, "alice@distro-a.example", encrypt, kid)
+		if err == nil && encrypt && !bytes.Contains(raw, []byte("multipart/encrypted")) {
+			t.Fatal("guard passed an encrypted row that is not multipart/encrypted")
+		}
+	})
+}
