@@ -121,10 +121,7 @@ func (c SMTPConfig) WithDefaults(ehlo string) SMTPConfig {
 		c.SubmissionTimeout = 5 * time.Minute
 	}
 	if c.EHLO == "" {
-		c.EHLO = ehlo
-	}
-	if c.EHLO == "" {
-		c.EHLO = "localhost"
+		c.EHLO = ehlo // may stay empty: "localhost" is used then
 	}
 	return c
 }

@@ -1,6 +1,7 @@
 package distlist
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -229,5 +230,29 @@ func TestPlainOnlyOnLoopback(t *testing.T) {
 	c.Addr = "127.0.0.1:25"
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReusedConnectionGone: the server dropped the idle connection; the
+// next message goes over a new one without being deferred.
+func TestReusedConnectionGone(t *testing.T) {
+	e := newEnv(t, smtpsink.Options{}, nil)
+	s := &sender{o: e.ob}
+	defer s.close()
+	e.enqueue(Mail{Kind: "answer", NoticeID: "g1", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "a@sink.example"}}})
+	e.enqueue(Mail{Kind: "answer", NoticeID: "g2", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "b@sink.example"}}})
+	jobs, _, err := e.ob.claim(context.Background(), 10)
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("claim %d %v", len(jobs), err)
+	}
+	if out := s.deliver(context.Background(), jobs[0]); out.state != StateSent {
+		t.Fatalf("first: %+v", out)
+	}
+	e.sink.DropConnections()
+	if out := s.deliver(context.Background(), jobs[1]); out.state != StateSent {
+		t.Fatalf("after the drop: %+v", out)
+	}
+	if c := e.sink.Connections(); c != 2 {
+		t.Errorf("%d connections, want 2", c)
 	}
 }

@@ -68,6 +68,9 @@ func (c SMTPConfig) tlsConfig() (*tls.Config, error) {
 
 // dialSMTP connects, says EHLO, starts TLS as configured and authenticates.
 func dialSMTP(ctx context.Context, cfg SMTPConfig) (*smtp.Client, *deadlineConn, error) {
+	if cfg.EHLO == "" {
+		cfg.EHLO = "localhost"
+	}
 	d := net.Dialer{Timeout: cfg.DialTimeout}
 	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
 	if err != nil {
@@ -131,11 +134,16 @@ func dialSMTP(ctx context.Context, cfg SMTPConfig) (*smtp.Client, *deadlineConn,
 
 // sender is one delivery worker with its reused SMTP connection.
 type sender struct {
-	o    *Outbox
-	c    *smtp.Client
-	dc   *deadlineConn
-	used int
+	o        *Outbox
+	c        *smtp.Client
+	dc       *deadlineConn
+	used     int
+	lastUsed time.Time
 }
+
+// maxIdle is how long a connection may sit unused before it is closed
+// rather than reused: servers drop idle clients (Postfix after 300s).
+const maxIdle = 30 * time.Second
 
 func (s *sender) close() {
 	if s.c != nil {
@@ -182,6 +190,9 @@ func (s *sender) deliver(ctx context.Context, j *job) outcome {
 			return outcome{state: StateFailed, reply: "not sent: " + keyReason(k, err, j.validThrough), event: EventKeyInvalid}
 		}
 	}
+	if s.c != nil && time.Since(s.lastUsed) > maxIdle {
+		s.close()
+	}
 	for try := 0; ; try++ {
 		reused := s.used > 0
 		if s.c == nil {
@@ -192,6 +203,7 @@ func (s *sender) deliver(ctx context.Context, j *job) outcome {
 			s.c, s.dc = c, dc
 		}
 		resp, err := s.transmit(j, keyID)
+		s.lastUsed = time.Now()
 		if err == nil {
 			s.used++
 			return outcome{state: StateSent, code: 250, reply: "250 " + resp}
@@ -199,8 +211,9 @@ func (s *sender) deliver(ctx context.Context, j *job) outcome {
 		out := s.classify(err)
 		var pe *phaseError
 		var se *smtp.SMTPError
-		if reused && try == 0 && s.c == nil && errors.As(err, &pe) && pe.phase == "mail" && !errors.As(err, &se) {
-			continue // the idle connection was gone; one fresh try
+		gone := !errors.As(err, &se) || se.Code == 421
+		if reused && try == 0 && s.c == nil && errors.As(err, &pe) && pe.phase == "mail" && gone {
+			continue // the reused connection was gone; one fresh try
 		}
 		return out
 	}

@@ -61,6 +61,7 @@ type Sink struct {
 	attempts map[string]int
 	conns    int
 	rsets    int
+	open     []net.Conn
 }
 
 // Start listens on a free loopback port and serves until Close.
@@ -114,6 +115,17 @@ func (s *Sink) Reset() {
 	s.msgs, s.attempts, s.conns, s.rsets = nil, map[string]int{}, 0, 0
 }
 
+// DropConnections closes every connection from the server side, as a
+// server does with idle clients.
+func (s *Sink) DropConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.open {
+		c.Close()
+	}
+	s.open = nil
+}
+
 // Connections returns how many connections were accepted.
 func (s *Sink) Connections() int {
 	s.mu.Lock()
@@ -140,6 +152,7 @@ type backend struct{ s *Sink }
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	b.s.mu.Lock()
 	b.s.conns++
+	b.s.open = append(b.s.open, c.Conn())
 	b.s.mu.Unlock()
 	sess := &session{s: b.s, conn: c}
 	if b.s.opts.User != "" {
