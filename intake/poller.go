@@ -446,8 +446,22 @@ func (p *Poller) moveHandled(ctx context.Context, c *imapclient.Client, uidValid
 		for i, u := range mv.uids {
 			uids[i] = imap.UID(u)
 		}
-		if _, err := c.Move(imap.UIDSetNum(uids...), dest).Wait(); err != nil {
-			return fmt.Errorf("intake: move %d messages to %s: %w", len(uids), dest, err)
+		// Only the UIDs still there: after a crash between MOVE and its
+		// record some are gone already, and servers differ on a MOVE of
+		// missing UIDs.
+		sd, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{imap.UIDSetNum(uids...)}}, nil).Wait()
+		if err != nil {
+			return fmt.Errorf("intake: search before move: %w", err)
+		}
+		if present := sd.AllUIDs(); len(present) > 0 {
+			if _, err := c.Move(imap.UIDSetNum(present...), dest).Wait(); err != nil {
+				return fmt.Errorf("intake: move %d messages to %s: %w", len(present), dest, err)
+			}
+		}
+		// A crash here moves again on restart: UID MOVE of UIDs that are
+		// gone is a no-op.
+		if err := p.step("moved-on-server"); err != nil {
+			return err
 		}
 		if err := markMoved(ctx, p.db, mv.ids); err != nil {
 			return err

@@ -366,7 +366,7 @@ func TestPollerUIDValidityChange(t *testing.T) {
 }
 
 func TestPollerRestartNeitherSkipsNorRepeats(t *testing.T) {
-	for _, crashAt := range []string{"stored", "processed", "moved"} {
+	for _, crashAt := range []string{"stored", "processed", "moved-on-server", "moved"} {
 		t.Run(crashAt, func(t *testing.T) {
 			s := startMem(t, nil)
 			db := openDB(t)

@@ -313,6 +313,12 @@ func TestRealStackEncryptedReports(t *testing.T) {
 }
 
 func TestRealStackRestartMidBatch(t *testing.T) {
+	for _, crashAt := range []string{"processed", "moved-on-server"} {
+		t.Run(crashAt, func(t *testing.T) { testRestartMidBatch(t, crashAt) })
+	}
+}
+
+func testRestartMidBatch(t *testing.T, crashAt string) {
 	if testing.Short() {
 		t.Skip("real mail stack")
 	}
@@ -329,7 +335,7 @@ func TestRealStackRestartMidBatch(t *testing.T) {
 	ctx, kill := context.WithCancel(g.ctx)
 	var once sync.Once
 	<-g.runPoller(ctx, func(step string) error {
-		if step == "processed" {
+		if step == crashAt {
 			once.Do(kill)
 			return fmt.Errorf("crash")
 		}
