@@ -192,6 +192,23 @@ func TestEmbargoNoticeRealStack(t *testing.T) {
 	if msgs := stack.Messages(t, "distro4", "INBOX"); len(msgs) != 0 {
 		t.Errorf("distro4 got %d messages", len(msgs))
 	}
+
+	// A permanent refusal by the real Postfix: an unknown local mailbox.
+	err = db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := ob.Enqueue(ctx, tx, Mail{Kind: "answer", NoticeID: "unknown-user", Content: textContent("s", "b"),
+			Recipients: []Recipient{{Address: stack.Addr("nobody")}}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ob.Rows(ctx, RowFilter{NoticeID: "unknown-user"})
+	if err != nil || len(rows) != 1 || rows[0].State != StateFailed || rows[0].LastCode != 550 {
+		t.Fatalf("unknown user: %+v %v", rows, err)
+	}
 }
 
 // crlf normalises line ends to CRLF.
