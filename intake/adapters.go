@@ -134,6 +134,23 @@ func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string
 		}
 		return op, fmt.Errorf("intake: text of message: %w", err)
 	}
+	// The key that signed may have come inside the encryption: verify
+	// again with the keys found there.
+	if s := native.Signature; s != nil && errors.Is(s.Err, crypto.ErrUnknownSigner) {
+		var more []*crypto.Key
+		for _, a := range atts {
+			if k, err := crypto.ParsePublicKey(a.Data); err == nil && !k.IsPrivate() {
+				more = append(more, k)
+				armoredBy[k.Fingerprint()] = string(a.Data)
+			}
+		}
+		if len(more) > 0 {
+			if again, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: c.TeamKey, Verifiers: append(verifiers, more...), Now: now}); err == nil {
+				native = again
+				op.Native = again
+			}
+		}
+	}
 	op.Text = text
 	for _, a := range atts {
 		op.Attachments = append(op.Attachments, Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data})

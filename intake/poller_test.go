@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -401,5 +402,35 @@ func TestPollerRestartNeitherSkipsNorRepeats(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPollerOversize stores only the header of a message over the size
+// limit, quarantines it with the reason and leaves the whole message in the
+// Quarantine folder.
+func TestPollerOversize(t *testing.T) {
+	s := startMem(t, nil)
+	env := newProcEnv(t)
+	cfg := testConfig(s.addr)
+	cfg.PasswordFile = passwordFile(t)
+	cfg.MaxSize = 400
+	env.proc.lim.MaxSize = 400
+	s.deliver(t, "INBOX", "big@x", strings.Repeat("A very long line of the report. ", 40))
+	stop := runPoller(t, cfg, env.db, env.proc, nil)
+	defer stop()
+	waitFor(t, "quarantine", func() bool { return s.count(t, "Quarantine") == 1 })
+	stop()
+	var state, class, reason string
+	var size int64
+	env.db.Reader().QueryRow(`SELECT state, class, reason, size FROM inbound`).Scan(&state, &class, &reason, &size)
+	if state != StateQuarantined || class != ClassLimit || !strings.Contains(reason, "limit is 400") || size < 1000 {
+		t.Errorf("inbound %s/%s %q size %d", state, class, reason, size)
+	}
+	raw, err := rawMessage(context.Background(), env.db.Reader(), plainRest{}, 1)
+	if err != nil || bytes.Contains(raw, []byte("very long line")) || !bytes.Contains(raw, []byte("Message-ID: <big@x>")) {
+		t.Errorf("stored %q (%v); want the header only", raw, err)
+	}
+	if kinds := kinds(env.mailer.take()); !slices.Equal(kinds, []string{"answer"}) {
+		t.Errorf("mail %v, want one polite answer", kinds)
 	}
 }

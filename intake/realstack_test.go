@@ -139,13 +139,13 @@ func (g *gateway) runPoller(ctx context.Context, hook func(string) error) <-chan
 	return done
 }
 
-// pgpMIMEReport is a report encrypted by the reporter's gpg to the team
-// key, with the reporter's public key attached inside.
+// pgpMIMEReport is a report signed and encrypted by the reporter's gpg to
+// the team key, with the reporter's public key attached inside.
 func (g *gateway) pgpMIMEReport(n int, text string) []byte {
 	inner := "Content-Type: multipart/mixed; boundary=\"in\"\r\n\r\n--in\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text +
 		"\r\n--in\r\nContent-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"reporter.asc\"\r\n\r\n" +
 		strings.ReplaceAll(string(g.reporter.Export(g.repFpr)), "\n", "\r\n") + "\r\n--in--\r\n"
-	enc := g.reporter.Encrypt([]byte(inner), g.team.Fingerprint(), "")
+	enc := g.reporter.Encrypt([]byte(inner), g.team.Fingerprint(), g.repFpr)
 	return crlf([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: ...\nDate: %s\nMessage-ID: <pgpmime-%d@outside.example>\nMIME-Version: 1.0\n"+
 		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n"+
 		"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n%s\n--enc--\n",
@@ -271,6 +271,11 @@ func TestRealStackEncryptedReports(t *testing.T) {
 		if c.State != cases.StateNew || c.ReporterAddr != g.repAddr || c.ReporterKey == "" {
 			t.Errorf("case %s: state %s reporter %s key? %v", c.Ref, c.State, c.ReporterAddr, c.ReporterKey != "")
 		}
+	}
+	var reason string
+	g.db.Reader().QueryRow(`SELECT reason FROM inbound WHERE message_id = 'pgpmime-1@outside.example'`).Scan(&reason)
+	if !strings.Contains(reason, "encrypted") || strings.Contains(reason, "not verified") {
+		t.Errorf("PGP/MIME report: %q; want encrypted with a verified signature", reason)
 	}
 	if n := len(g.stack.Messages(t, "security", "INBOX")); n != 0 {
 		t.Errorf("INBOX still holds %d messages", n)
