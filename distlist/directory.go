@@ -266,13 +266,11 @@ func (d *Directory) CaseExtras(ctx context.Context, caseID int64) ([]CaseExtra, 
 	return es, rows.Err()
 }
 
-// normAddress validates a bare mail address and lower-cases it.
+// normAddress validates a mail address (a display name is allowed and
+// dropped) and lower-cases it.
 func normAddress(addr string) (string, error) {
 	a, err := mail.ParseAddress(addr)
-	if err != nil || a.Address != strings.TrimSpace(addr) && !strings.Contains(addr, "<") {
-		return "", fmt.Errorf("%w: %q", ErrBadAddress, addr)
-	}
-	if strings.ContainsAny(a.Address, "\r\n\x00<> ") || !strings.Contains(a.Address, "@") {
+	if err != nil || !strings.Contains(a.Address, "@") || strings.ContainsAny(a.Address, "\r\n\x00<> ") {
 		return "", fmt.Errorf("%w: %q", ErrBadAddress, addr)
 	}
 	return strings.ToLower(a.Address), nil
