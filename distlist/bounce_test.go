@@ -98,7 +98,7 @@ func TestHandleDSN(t *testing.T) {
 	if strings.Join(kinds, ",") != "bounced,flagged" {
 		t.Errorf("events %v", kinds)
 	}
-	if rep, _ := e.dir.KeyReport(ctx, 0); !strings.Contains(rep, "gone@distro.example: 2 hard bounces") {
+	if rep, _ := e.dir.KeyReport(ctx, 0, nil); !strings.Contains(rep, "gone@distro.example: 2 hard bounces") {
 		t.Errorf("key report does not show the flag:\n%s", rep)
 	}
 	// a DSN whose addressee was rewritten still matches by its ENVID

@@ -227,7 +227,7 @@ func TestSync(t *testing.T) {
 func TestKeyReport(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, smtpsink.Options{}, nil)
-	if rep, err := e.dir.KeyReport(ctx, 0); err != nil || rep != "" {
+	if rep, err := e.dir.KeyReport(ctx, 0, e.team); err != nil || rep != "" {
 		t.Fatalf("empty report: %q %v", rep, err)
 	}
 	soon, err := crypto.GenerateKey("soon", "soon@distro.example", crypto.GenerateOptions{Created: t0.AddDate(0, 0, -340), Lifetime: 360 * 24 * time.Hour})
@@ -241,9 +241,16 @@ func TestKeyReport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rep, err := e.dir.KeyReport(ctx, 0)
+	teamSoon, err := crypto.GenerateKey("team", "security@example.org", crypto.GenerateOptions{Created: t0.AddDate(0, 0, -355), Lifetime: 360 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
+	}
+	rep, err := e.dir.KeyReport(ctx, 0, teamSoon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep, teamSoon.Fingerprint()+" (the team key): expires") {
+		t.Errorf("report misses the team key:\n%s", rep)
 	}
 	if !strings.Contains(rep, soon.Fingerprint()) || !strings.Contains(rep, "in 20 days") || !strings.Contains(rep, "list embargo: soon@distro.example") {
 		t.Errorf("report misses the expiring key:\n%s", rep)

@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/secgate/secgate/crypto"
 )
 
-// KeyReport returns the weekly key report for the team: keys in use that
-// are unusable now, keys that expire within within (30 days when zero), and
-// addresses flagged for repeated bounces. It returns "" when there is
-// nothing to report.
-func (d *Directory) KeyReport(ctx context.Context, within time.Duration) (string, error) {
+// KeyReport returns the weekly key report for the team: keys in use (and
+// the team key, when given) that are unusable now or expire within within
+// (30 days when zero), and addresses flagged for repeated bounces. It
+// returns "" when there is nothing to report.
+func (d *Directory) KeyReport(ctx context.Context, within time.Duration, team *crypto.Key) (string, error) {
 	if within <= 0 {
 		within = 30 * 24 * time.Hour
 	}
@@ -19,6 +21,13 @@ func (d *Directory) KeyReport(ctx context.Context, within time.Duration) (string
 	ks, err := d.CheckKeys(ctx, time.Time{})
 	if err != nil {
 		return "", err
+	}
+	if team != nil {
+		ki := KeyInfo{Fingerprint: team.Fingerprint()}
+		if exp, ok := team.Expires(); ok {
+			ki.Expires = exp
+		}
+		ks = append([]KeyStatus{{KeyInfo: ki, Holders: []string{"the team key"}, Err: team.Check(now)}}, ks...)
 	}
 	var bad, soon []string
 	for _, k := range ks {
