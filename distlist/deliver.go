@@ -375,8 +375,12 @@ func (o *Outbox) logOutcome(j *job, out outcome) {
 		o.log.Warn("delivery failed", append(args, "reason", out.reply)...)
 	}
 	ev := out.event
-	if ev == "" && (out.state == StateFailed || out.state == StateDeferred && j.attempt >= o.cfg.MaxAttempts) {
+	switch {
+	case ev != "":
+	case out.state == StateFailed || out.state == StateDeferred && j.attempt >= o.cfg.MaxAttempts:
 		ev = EventFailed
+	case out.state == StateDeferred && j.attempt == DelayedAfter:
+		ev = EventDelayed
 	}
 	if ev != "" && o.onEvent != nil {
 		o.onEvent(Event{Kind: ev, RowID: j.id, NoticeID: j.notice, CaseID: j.caseID, Recipient: j.recipient, Reason: out.reply})

@@ -112,15 +112,22 @@ func TestDeferredThenSent(t *testing.T) {
 }
 
 func TestGiveUpAfterMaxAttempts(t *testing.T) {
-	e := newEnv(t, smtpsink.Options{}, func(c *Config) { c.MaxAttempts = 3 })
+	e := newEnv(t, smtpsink.Options{}, func(c *Config) { c.MaxAttempts = 4 })
 	e.enqueue(Mail{Kind: "answer", NoticeID: "n", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "temperror@sink.example"}}})
-	for range 5 {
+	for range 6 {
 		e.drain()
 		e.clock.Advance(24 * time.Hour)
 	}
 	r := e.rows("n")["temperror@sink.example"]
-	if r.State != StateFailed || r.Attempts != 3 || !strings.Contains(r.Reply, "gave up after 3 attempts") {
+	if r.State != StateFailed || r.Attempts != 4 || !strings.Contains(r.Reply, "gave up after 4 attempts") {
 		t.Fatalf("%+v", r)
+	}
+	var kinds []string
+	for _, ev := range e.Events() {
+		kinds = append(kinds, ev.Kind)
+	}
+	if strings.Join(kinds, ",") != "delayed,failed" {
+		t.Errorf("events %v, want delayed then failed", kinds)
 	}
 }
 

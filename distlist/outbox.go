@@ -53,9 +53,14 @@ type Event struct {
 	Reason    string
 }
 
+// DelayedAfter is the number of deferred attempts after which EventDelayed
+// tells the team that a message is late.
+const DelayedAfter = 3
+
 // Event kinds.
 const (
 	EventFailed     = "failed"      // a row failed for good (5xx, too many attempts)
+	EventDelayed    = "delayed"     // a row has been deferred DelayedAfter times and is still retried
 	EventKeyInvalid = "key-invalid" // the recipient key failed the check right before sending
 	EventGuard      = "guard"       // the guard refused a message: a bug
 	EventBounced    = "bounced"     // a DSN reported a failure
