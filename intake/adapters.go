@@ -34,10 +34,9 @@ type StackOptions struct {
 	Project   templates.Project // TeamAddress and KeyFingerprint at least
 	// Self lists further addresses of ours besides the team address (the
 	// bounce address, say).
-	Self            []string
-	MessageIDDomain string
-	Clock           clock.Clock
-	Logger          *slog.Logger
+	Self   []string
+	Clock  clock.Clock
+	Logger *slog.Logger
 }
 
 // NewStackProcessor returns a Processor over the real packages.
@@ -57,20 +56,19 @@ func NewStackProcessor(o StackOptions) (*Processor, error) {
 	}
 	dir := &DirectoryAdapter{Dir: o.Directory}
 	return NewProcessor(ProcessorOptions{
-		Config:          o.Config,
-		DB:              o.DB,
-		AtRest:          o.TeamKey,
-		Opener:          &CryptoOpener{TeamKey: o.TeamKey},
-		Directory:       dir,
-		Mailer:          &OutboxAdapter{Outbox: o.Outbox, Directory: o.Directory, From: o.Project.TeamAddress},
-		Cases:           &WorkflowAdapter{Workflow: o.Workflow, Directory: o.Directory},
-		Texts:           o.Templates,
-		Project:         o.Project,
-		TeamKey:         armored,
-		Self:            o.Self,
-		MessageIDDomain: o.MessageIDDomain,
-		Clock:           o.Clock,
-		Log:             o.Logger,
+		Config:    o.Config,
+		DB:        o.DB,
+		AtRest:    o.TeamKey,
+		Opener:    &CryptoOpener{TeamKey: o.TeamKey},
+		Directory: dir,
+		Mailer:    &OutboxAdapter{Outbox: o.Outbox, Directory: o.Directory, From: o.Project.TeamAddress},
+		Cases:     &WorkflowAdapter{Workflow: o.Workflow, Directory: o.Directory},
+		Texts:     o.Templates,
+		Project:   o.Project,
+		TeamKey:   armored,
+		Self:      o.Self,
+		Clock:     o.Clock,
+		Log:       o.Logger,
 	}), nil
 }
 

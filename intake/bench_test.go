@@ -30,7 +30,7 @@ type benchEnv struct {
 	cfg    Config
 }
 
-func newBenchEnv(b *testing.B) *benchEnv {
+func newBenchEnv(b testing.TB) *benchEnv {
 	b.Helper()
 	ctx := context.Background()
 	e := &benchEnv{}
@@ -80,7 +80,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	}
 	e.cfg = Config{Address: "127.0.0.1:143", User: "security@example.test", TLS: TLSPlainLoopback, RateLimit: 1 << 30}
 	e.proc, err = NewStackProcessor(StackOptions{Config: e.cfg, DB: e.db, TeamKey: e.team, Directory: dir, Outbox: ob, Workflow: wf,
-		Templates: set, Project: project, MessageIDDomain: "example.test"})
+		Templates: set, Project: project})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 }
 
 // report returns encrypted report number n.
-func (e *benchEnv) report(b *testing.B, n int) []byte {
+func (e *benchEnv) report(b testing.TB, n int) []byte {
 	sealed, err := e.signed.SealFor(e.team.Public(), time.Now())
 	if err != nil {
 		b.Fatal(err)

@@ -67,7 +67,7 @@ func (in *Inspection) isAutoReply() (bool, string) {
 }
 
 // isLoop reports whether the message is our own coming back.
-func (in *Inspection) isLoop(self []string, msgidDomain string) (bool, string) {
+func (in *Inspection) isLoop(self []string) (bool, string) {
 	switch {
 	case in.Loop:
 		return true, "carries " + LoopHeader
@@ -75,8 +75,6 @@ func (in *Inspection) isLoop(self []string, msgidDomain string) (bool, string) {
 		return true, "more than 100 Received fields"
 	case in.From != "" && slices.Contains(self, in.From):
 		return true, "From is our own address " + in.From
-	case msgidDomain != "" && strings.HasSuffix(strings.ToLower(in.MessageID), "@"+msgidDomain):
-		return true, "our own Message-ID"
 	}
 	return false, ""
 }

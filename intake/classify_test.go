@@ -38,10 +38,9 @@ func newProcEnv(t testing.TB) *procEnv {
 		Config: Config{MaxAttachments: 10, MaxDepth: 8, RateLimit: 3},
 		DB:     env.db, AtRest: plainRest{}, Opener: fakeOpener{}, Directory: newFakeDirectory(),
 		Mailer: env.mailer, Cases: env.cases, Texts: texts{set},
-		Project:         templates.Project{Name: "Example", TeamAddress: "security@example.test", KeyFingerprint: "TEAMFPR"},
-		TeamKey:         "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nteam\n-----END PGP PUBLIC KEY BLOCK-----\n",
-		MessageIDDomain: "secgate.example.test",
-		Clock:           env.clock,
+		Project: templates.Project{Name: "Example", TeamAddress: "security@example.test", KeyFingerprint: "TEAMFPR"},
+		TeamKey: "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nteam\n-----END PGP PUBLIC KEY BLOCK-----\n",
+		Clock:   env.clock,
 	})
 	return env
 }

@@ -46,11 +46,9 @@ type ProcessorOptions struct {
 	TeamKey string
 	// Self lists our own addresses (the security address, the bounce
 	// address); mail from them is never answered.
-	Self []string
-	// MessageIDDomain is the domain of the Message-IDs we generate.
-	MessageIDDomain string
-	Clock           clock.Clock
-	Log             *slog.Logger
+	Self  []string
+	Clock clock.Clock
+	Log   *slog.Logger
 }
 
 // Processor classifies stored inbound messages and acts on them.
@@ -205,7 +203,7 @@ func (m *msgCtx) preChecks() string {
 	if ok, _ := insp.isAutoReply(); ok {
 		return "auto"
 	}
-	if ok, _ := insp.isLoop(m.p.o.Self, m.p.o.MessageIDDomain); ok {
+	if ok, _ := insp.isLoop(m.p.o.Self); ok {
 		return "loop"
 	}
 	if m.limitErr != nil && !m.released {
@@ -251,8 +249,16 @@ func (m *msgCtx) run(ctx context.Context) error {
 		return m.finish(ctx, done(ClassAutoReply, why), nil)
 	}
 	// Our own mail coming back: recorded, never answered.
-	if ok, why := insp.isLoop(p.o.Self, p.o.MessageIDDomain); ok {
+	if ok, why := insp.isLoop(p.o.Self); ok {
 		return m.finish(ctx, done(ClassLoop, why), nil)
+	}
+	if insp.MessageID != "" {
+		// A Message-ID our outbox generated: our own mail came back.
+		if _, ok, err := p.o.Mailer.CaseForMessageID(ctx, insp.MessageID); err != nil {
+			return fmt.Errorf("intake: own Message-ID lookup: %w", err)
+		} else if ok {
+			return m.finish(ctx, done(ClassLoop, "our own Message-ID <"+insp.MessageID+">"), nil)
+		}
 	}
 	// Limits (size, depth, parts, attachments).
 	if m.limitErr != nil && !m.released {
@@ -410,7 +416,7 @@ func (m *msgCtx) threadCase(ctx context.Context) (int64, string, error) {
 		if err != nil {
 			return 0, "", fmt.Errorf("intake: thread lookup: %w", err)
 		}
-		if ok {
+		if ok && id != 0 {
 			return id, "thread <" + ids[i] + ">", nil
 		}
 	}

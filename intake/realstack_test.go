@@ -113,7 +113,7 @@ func startGateway(t testing.TB) *gateway {
 		t.Fatal(err)
 	}
 	g.proc, err = NewStackProcessor(StackOptions{Config: g.cfg, DB: g.db, TeamKey: g.team, Directory: g.dir, Outbox: g.outbox,
-		Workflow: g.workflow, Templates: set, Project: project, MessageIDDomain: "example.test"})
+		Workflow: g.workflow, Templates: set, Project: project})
 	if err != nil {
 		t.Fatal(err)
 	}
