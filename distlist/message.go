@@ -53,6 +53,10 @@ func formatAddress(name, addr string) string {
 func fold(b *bytes.Buffer, name, value string) {
 	line := name + ": "
 	words := strings.Split(value, " ")
+	if len(line)+len(words[0]) > 78 {
+		b.WriteString(name + ":\r\n")
+		line = " "
+	}
 	for i, w := range words {
 		if i > 0 {
 			if len(line)+1+len(w) > 78 {
