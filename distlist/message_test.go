@@ -15,7 +15,7 @@ func TestComposeGolden(t *testing.T) {
 	got, err := compose(outer{
 		From: formatAddress("Security Team", "security@example.org"), To: formatAddress("Distributor Ünd Co", "psirt@distro.example"),
 		Subject: encodeText("Security advisory SEC-2026-0007: a rather long subject line that needs folding – really"),
-		Date: t0, MessageID: "abcdefghijklmnopqrstuvwxyz@example.org", InReplyTo: "prev@example.org",
+		Date:    t0, MessageID: "abcdefghijklmnopqrstuvwxyz@example.org", InReplyTo: "prev@example.org",
 		References: []string{"<a@example.org>", "bad ref", "b@example.org"}, ReplyTo: "security@example.org", Auto: true,
 	}, entity)
 	if err != nil {
