@@ -23,6 +23,7 @@ const (
 	ClassFollowUp       = "followup"        // reply to an existing case
 	ClassReport         = "report"          // a new report: a case was opened
 	ClassEmpty          = "empty"           // no text and no attachment
+	ClassError          = "error"           // processing failed twice; held for the operator
 )
 
 var (

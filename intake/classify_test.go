@@ -2,6 +2,8 @@ package intake
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -286,5 +288,69 @@ func TestQuarantineListShowRelease(t *testing.T) {
 	after, _ := getInbound(ctx, env.db.Reader(), dup.ID)
 	if after.State != StateProcessed || after.Class != ClassReport {
 		t.Errorf("released message ended %s/%s %s", after.State, after.Class, after.Reason)
+	}
+}
+
+// failingCases fails OpenCase: the message must be held, not retried for
+// ever, and the next message must go through.
+type failingCases struct{ *fakeCases }
+
+func (f failingCases) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (CaseInfo, error) {
+	if strings.Contains(r.Text, "poison") {
+		return CaseInfo{}, fmt.Errorf("boom")
+	}
+	return f.fakeCases.OpenCase(ctx, tx, r)
+}
+
+func TestPoisonMessageHeld(t *testing.T) {
+	env := newProcEnv(t)
+	env.proc.o.Cases = failingCases{env.cases}
+	ctx := context.Background()
+	var ids []int64
+	for i, body := range []string{"poison", "fine report"} {
+		raw := []byte(fmt.Sprintf("From: r%d@example.net\r\nSubject: x\r\nMessage-ID: <p%d@x>\r\n\r\n%s\r\n", i, i, body))
+		got, err := storeBatch(ctx, env.db, plainRest{}, "INBOX", 1, []fetched{{uid: uint32(i + 1), size: int64(len(raw)), raw: raw}}, env.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, got...)
+	}
+	if err := env.proc.ProcessBatch(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := getInbound(ctx, env.db.Reader(), ids[0])
+	b, _ := getInbound(ctx, env.db.Reader(), ids[1])
+	if a.State != StateQuarantined || a.Class != ClassError || !strings.Contains(a.Reason, "boom") {
+		t.Errorf("poison ended %s/%s %q", a.State, a.Class, a.Reason)
+	}
+	if b.State != StateProcessed || b.Class != ClassReport {
+		t.Errorf("next message ended %s/%s %q", b.State, b.Class, b.Reason)
+	}
+	if n := len(env.mailer.take()); n != 2 {
+		t.Errorf("%d mails, want the ack and team copy of the good report only", n)
+	}
+}
+
+func TestUnreadableStoredCopyHeld(t *testing.T) {
+	env := newProcEnv(t)
+	ctx := context.Background()
+	raw := readFixture(t, "report-clear.eml")
+	ids, err := storeBatch(ctx, env.db, plainRest{}, "INBOX", 1, []fetched{{uid: 1, size: int64(len(raw)), raw: raw}}, env.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stored copy no longer decrypts (say, the team key was replaced).
+	if err := env.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE inbound SET raw = X'00'`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.proc.ProcessBatch(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := getInbound(ctx, env.db.Reader(), ids[0])
+	if in.State != StateQuarantined || in.Class != ClassError {
+		t.Errorf("ended %s/%s %q", in.State, in.Class, in.Reason)
 	}
 }

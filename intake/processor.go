@@ -101,10 +101,56 @@ func (p *Processor) Process(ctx context.Context, id int64) error {
 		return fmt.Errorf("intake: team: %w", err)
 	}
 	m, err := p.prepare(ctx, id, team)
-	if err != nil || m == nil {
+	if err != nil {
+		return p.holdBroken(ctx, id, err)
+	}
+	if m == nil {
+		return nil
+	}
+	return m.runOrHold(ctx)
+}
+
+// holdBroken handles a message that could not even be prepared (its
+// stored copy does not decrypt, say): after a second try it is quarantined
+// with the error, unless the database itself fails.
+func (p *Processor) holdBroken(ctx context.Context, id int64, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if m, err2 := p.prepare(ctx, id, nil); err2 == nil {
+		if m == nil {
+			return nil
+		}
+		return m.runOrHold(ctx)
+	}
+	in, gerr := getInbound(ctx, p.o.DB.Reader(), id)
+	if gerr != nil {
+		return errors.Join(err, gerr)
+	}
+	m := &msgCtx{p: p, in: in, insp: &Inspection{}, now: p.o.Clock.Now()}
+	p.o.Log.Error("intake: stored message unusable; quarantined", "inbound", id, "err", err)
+	if herr := m.finish(ctx, held(ClassError, "cannot read the stored message: "+err.Error()), nil); herr != nil {
+		return errors.Join(err, herr)
+	}
+	return nil
+}
+
+// runOrHold runs m; when that fails twice (not a passing hiccup such as a
+// busy database), the message is quarantined with the error as its reason,
+// so one bad message never blocks the ones after it.
+func (m *msgCtx) runOrHold(ctx context.Context) error {
+	err := m.run(ctx)
+	if err == nil || ctx.Err() != nil {
 		return err
 	}
-	return m.run(ctx)
+	if err = m.run(ctx); err == nil || ctx.Err() != nil {
+		return err
+	}
+	m.p.o.Log.Error("intake: processing failed; message quarantined", "inbound", m.in.ID, "err", err)
+	if herr := m.finish(ctx, held(ClassError, "processing failed: "+err.Error()), nil); herr != nil {
+		return errors.Join(err, herr)
+	}
+	return nil
 }
 
 // ProcessBatch processes ids in order. The CPU-heavy part (decrypting at
@@ -150,12 +196,15 @@ func (p *Processor) ProcessBatch(ctx context.Context, ids []int64) error {
 	for i := range ids {
 		<-ready[i]
 		if errs[i] != nil {
-			return errs[i]
+			if err := p.holdBroken(ctx, ids[i], errs[i]); err != nil {
+				return err
+			}
+			continue
 		}
 		if ms[i] == nil {
 			continue
 		}
-		if err := ms[i].run(ctx); err != nil {
+		if err := ms[i].runOrHold(ctx); err != nil {
 			return err
 		}
 		ms[i] = nil

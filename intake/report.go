@@ -13,6 +13,9 @@ import (
 // their copies, all in one transaction.
 func (m *msgCtx) newReport(ctx context.Context) error {
 	op := m.opened
+	if !strings.Contains(m.insp.From, "@") {
+		return m.finish(ctx, held(ClassMalformed, "no usable From address"), nil)
+	}
 	if strings.TrimSpace(op.Text) == "" && len(op.Attachments) == 0 {
 		return m.hold(ctx, ClassEmpty, "empty message: no text and no attachment", TemplateQuarantined)
 	}
