@@ -131,3 +131,35 @@ func TestRealWrongKeyAnswered(t *testing.T) {
 		t.Errorf("%d wrong-key answers recorded, want 1", n)
 	}
 }
+
+// TestRealReplayQuarantined: the same ciphertext sent again from another
+// address opens no case, gets no answer, and alerts the team.
+func TestRealReplayQuarantined(t *testing.T) {
+	e := newBenchEnv(t)
+	ctx := context.Background()
+	sealed, err := e.signed.SealFor(e.team.Public(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []*Inbound
+	for i, from := range []string{"victim@outside.example", "attacker@evil.example"} {
+		raw := append([]byte(fmt.Sprintf("From: %s\r\nTo: security@example.test\r\nSubject: ...\r\nMessage-ID: <rp-%d@x>\r\nMIME-Version: 1.0\r\n", from, i)), sealed...)
+		ids, err := storeBatch(ctx, e.db, e.team, "INBOX", 1, []fetched{{uid: uint32(i + 1), size: int64(len(raw)), raw: raw}}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.proc.Process(ctx, ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		in, _ := getInbound(ctx, e.db.Reader(), ids[0])
+		got = append(got, in)
+	}
+	if got[0].Class != ClassReport || got[1].State != StateQuarantined || got[1].Class != ClassReplay || got[1].CaseID != 0 {
+		t.Errorf("first %s/%s, second %s/%s %q", got[0].State, got[0].Class, got[1].State, got[1].Class, got[1].Reason)
+	}
+	var answers int
+	e.db.Reader().QueryRow(`SELECT count(*) FROM inbound_answer WHERE sender = 'attacker@evil.example'`).Scan(&answers)
+	if answers != 0 {
+		t.Error("the replay was answered")
+	}
+}
