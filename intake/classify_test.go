@@ -167,7 +167,13 @@ func TestClassifyGolden(t *testing.T) {
 					t.Errorf("html report text = %q", r.Text)
 				}
 			}},
-		{file: "empty-body.eml", state: StateQuarantined, class: ClassEmpty, reason: "empty", mails: []string{"answer"}},
+		{file: "empty-body.eml", state: StateQuarantined, class: ClassEmpty, reason: "empty", mails: []string{"answer"},
+			check: func(t *testing.T, in *Inbound, mails []OutMail) {
+				m := mails[0]
+				if !strings.Contains(m.Subject, "was held") || !strings.Contains(m.Body, "empty message") || !m.Auto || m.Recipients[0].Address != "reporter@example.net" {
+					t.Errorf("polite answer %q to %v:\n%s", m.Subject, m.Recipients, m.Body)
+				}
+			}},
 		{file: "missing-message-id.eml", state: StateProcessed, class: ClassReport, reason: "no Message-ID", mails: []string{"ack", "team-copy"}},
 		{file: "duplicate-a.eml", state: StateProcessed, class: ClassReport, mails: []string{"ack", "team-copy"}},
 		{file: "duplicate-b.eml", state: StateQuarantined, class: ClassDuplicate, reason: "already received with different content"},

@@ -251,13 +251,7 @@ func (f *fakeCases) Alert(_ context.Context, tx *sql.Tx, caseID int64, subject, 
 	return nil
 }
 
-// texts adds a "quarantined" template to the real set.
+// texts is the real set.
 type texts struct{ set *templates.Set }
 
-func (t texts) Render(name string, data any) (templates.Text, error) {
-	if name == TemplateQuarantined {
-		d := data.(templates.Data)
-		return templates.Text{Subject: "Your message was held", Body: "Held: " + d.Reason + "\n"}, nil
-	}
-	return t.set.Render(name, data)
-}
+func (t texts) Render(name string, data any) (templates.Text, error) { return t.set.Render(name, data) }

@@ -589,11 +589,7 @@ func (m *msgCtx) answerOnce(ctx context.Context, tx *sql.Tx, tmpl string, data t
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("intake: answer lookup: %w", err)
 	}
-	text, err := m.p.o.Texts.Render(tmpl, data)
-	if errors.Is(err, templates.ErrUnknown) {
-		m.p.o.Log.Warn("intake: no template for the answer; sender not told", "template", tmpl, "inbound", m.in.ID)
-		return nil
-	}
+	text, err := m.p.render(tmpl, data)
 	if err != nil {
 		return fmt.Errorf("intake: render %s: %w", tmpl, err)
 	}
