@@ -73,13 +73,13 @@ func NewPoller(cfg Config, db *store.DB, rest AtRest, h Handler, clk clock.Clock
 func (p *Poller) Run(ctx context.Context) error {
 	wait := p.cfg.BackoffMin
 	for {
-		started := p.clock.Now()
-		err := p.session(ctx)
+		healthy := false
+		err := p.session(ctx, &healthy)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if p.clock.Now().Sub(started) > 2*p.cfg.BackoffMax {
-			wait = p.cfg.BackoffMin // the session was healthy for a while
+		if healthy {
+			wait = p.cfg.BackoffMin // it got as far as watching the mailbox
 		}
 		d := jitter(wait)
 		p.log.Warn("intake: imap session ended; reconnecting", "err", err, "in", d)
@@ -146,7 +146,7 @@ func (p *Poller) dial(opts *imapclient.Options) (*imapclient.Client, error) {
 
 // session runs one connection: login, select, catch up, then wait for new
 // mail until something fails.
-func (p *Poller) session(ctx context.Context) error {
+func (p *Poller) session(ctx context.Context, healthy *bool) error {
 	pass, err := p.password()
 	if err != nil {
 		return err
@@ -204,6 +204,7 @@ func (p *Poller) session(ctx context.Context) error {
 		if err := p.sync(ctx, c, sel.UIDValidity); err != nil {
 			return err
 		}
+		*healthy = true // a full sync worked: reconnect quickly next time
 		if idle {
 			err = p.idle(ctx, c, wake)
 		} else {
