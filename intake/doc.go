@@ -1,19 +1,40 @@
 // Package intake turns mail arriving at the security address into cases.
 //
 // The Poller watches one IMAP mailbox (IDLE, with a NOOP/re-IDLE refresh and
-// a polling fallback), stores every message durably and encrypted at rest
-// before anything else happens, hands it to a Handler and only then moves it
-// on the server to the Processed or Quarantine folder. The UIDVALIDITY and
-// the last stored UID live in SQLite, so a restart neither skips nor repeats
-// a message; storing is idempotent by (mailbox, uidvalidity, uid) and by the
-// SHA-256 of the raw bytes.
+// a polling fallback for servers without IDLE) and reconnects with backoff
+// and jitter after any failure. It stores every message durably and
+// encrypted at rest (AtRest, the team key) with its SHA-256 before anything
+// else happens, hands it to a Handler and only then moves it on the server
+// to the Processed or Quarantine folder (created if missing). The
+// UIDVALIDITY and the last stored UID live in SQLite, so a restart neither
+// skips nor repeats a message; storing is idempotent by (mailbox,
+// uidvalidity, uid) and by content hash, so a UIDVALIDITY change is a safe
+// full resync. A message over the size limit is stored header-only and
+// quarantined; the whole message stays on the server.
 //
 // The Processor classifies each stored message, in this order: a bounce or
-// delivery status notification, an automatic reply, mail from the team (a
-// command mail), a reply to an existing case, a distributor's signed
-// acknowledgement, and otherwise a new report. A new report opens a case,
-// acknowledges the reporter (never quoting the report) and sends one copy to
-// each team member, encrypted to that member alone. What exceeds the limits
-// or cannot be handled goes to quarantine with a reason an operator can read
-// (see Quarantine).
+// delivery status notification (matched by the outbox), an automatic reply
+// (RFC 3834, vacation, list mail), our own mail coming back, the limits,
+// mail from the team (handed to the case workflow as a command mail), the
+// per-sender rate limit, a re-sent ciphertext (held silently, the team
+// alerted), a duplicate Message-ID, a reply to an existing case (thread or
+// [SEC-YYYY-NNNN] subject tag; a distributor's acknowledgement is recorded),
+// and otherwise a new report. A new report opens a case, acknowledges the
+// reporter (encrypted when their key is known, always signed, never quoting
+// the report) and sends one copy to each team member, encrypted to that
+// member alone; the case, the outgoing mail and the message's state commit
+// in one transaction. Whatever cannot be handled ends in quarantine with a
+// reason, readable and releasable with Quarantine; the sender is told
+// politely at most once a day and never when the mail was automatic.
+//
+// The Processor reaches the rest of secgate through small interfaces
+// (Opener, Directory, Mailer, Cases, Texts); NewStackProcessor wires them to
+// crypto, distlist and cases:
+//
+//	proc, err := intake.NewStackProcessor(intake.StackOptions{Config: cfg, DB: db,
+//		TeamKey: teamKey, Directory: dir, Outbox: outbox, Workflow: workflow,
+//		Templates: set, Project: project})
+//	poller, err := intake.NewPoller(cfg, db, teamKey, proc, clock.Real{}, logger)
+//	go outbox.Run(ctx)
+//	err = poller.Run(ctx)
 package intake
