@@ -192,22 +192,107 @@ func (p *Processor) ProcessBatch(ctx context.Context, ids []int64) error {
 		}()
 	}
 	// Decisions and transactions in order, overlapping with the
-	// preparation of the messages that follow.
+	// preparation of the messages that follow. Messages whose handling
+	// stays inside our transaction share one commit (group commit).
+	var group []*msgCtx
 	for i := range ids {
 		<-ready[i]
+		m := ms[i]
+		ms[i] = nil
+		if errs[i] == nil && m != nil && m.groupable() {
+			group = append(group, m)
+			if len(group) < maxGroup {
+				continue
+			}
+		}
+		if err := p.runGroup(ctx, group); err != nil {
+			return err
+		}
+		group = group[:0]
 		if errs[i] != nil {
 			if err := p.holdBroken(ctx, ids[i], errs[i]); err != nil {
 				return err
 			}
 			continue
 		}
-		if ms[i] == nil {
+		if m == nil || m.groupable() {
 			continue
 		}
-		if err := ms[i].runOrHold(ctx); err != nil {
+		if err := m.runOrHold(ctx); err != nil {
 			return err
 		}
-		ms[i] = nil
+	}
+	return p.runGroup(ctx, group)
+}
+
+// maxGroup bounds how many messages share one commit.
+const maxGroup = 32
+
+// groupable reports whether handling m only writes through our own
+// transaction: not a bounce or a command mail (the outbox and the workflow
+// commit those themselves).
+func (m *msgCtx) groupable() bool {
+	if ok, _ := m.insp.isBounce(); ok {
+		return false
+	}
+	if m.opened != nil {
+		if _, member, _ := m.teamSender(context.Background()); member {
+			return false
+		}
+	} else if m.insp.From != "" {
+		for _, t := range m.team {
+			if strings.EqualFold(t.Address, m.insp.From) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// runGroup runs the messages in one transaction, each in a savepoint. A
+// message that fails is rolled back to its savepoint and run again on its
+// own after the commit.
+func (p *Processor) runGroup(ctx context.Context, group []*msgCtx) error {
+	if len(group) == 0 {
+		return nil
+	}
+	var failed []*msgCtx
+	err := p.o.DB.Tx(ctx, func(tx *sql.Tx) error {
+		failed = failed[:0]
+		for _, m := range group {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT intake_msg`); err != nil {
+				return fmt.Errorf("intake: savepoint: %w", err)
+			}
+			m.tx = tx
+			err := m.run(ctx)
+			m.tx = nil
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO intake_msg`); rerr != nil {
+					return fmt.Errorf("intake: rollback to savepoint: %w", rerr)
+				}
+				failed = append(failed, m)
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE intake_msg`); err != nil {
+				return fmt.Errorf("intake: release savepoint: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// Nothing of the group committed: each on its own.
+		p.o.Log.Warn("intake: group commit failed; one by one", "err", err, "messages", len(group))
+		failed = group
+	}
+	for _, m := range failed {
+		if err := m.runOrHold(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -231,8 +316,21 @@ func (p *Processor) prepare(ctx context.Context, id int64, team []Member) (*msgC
 	if m.in.Size > p.lim.MaxSize && m.limitErr == nil {
 		m.limitErr = fmt.Errorf("%w: message is %d bytes, the limit is %d", ErrLimit, m.in.Size, p.lim.MaxSize)
 	}
+	if m.insp.MessageID != "" {
+		if _, ok, err := p.o.Mailer.CaseForMessageID(ctx, m.insp.MessageID); err != nil {
+			return nil, fmt.Errorf("intake: own Message-ID lookup: %w", err)
+		} else if ok {
+			m.ownMsgID = true
+		}
+	}
 	if m.preChecks() != "" {
 		return m, nil // decided without opening
+	}
+	if m.rate, err = m.recentFrom(ctx); err != nil {
+		return nil, err
+	}
+	if m.dupOf, _, err = m.duplicateMessageID(ctx); err != nil {
+		return nil, err
 	}
 	var candidates []string
 	if m.insp.Autocrypt != "" {
@@ -276,6 +374,23 @@ type msgCtx struct {
 	team     []Member // read once per message or batch
 	opened   *Opened
 	openErr  error
+
+	// Read in prepare: they depend only on messages stored earlier.
+	ownMsgID bool  // the Message-ID is one our outbox generated
+	rate     int   // messages from the sender within the rate window
+	dupOf    int64 // an earlier message with the same Message-ID, 0 if none
+
+	// tx is the shared transaction when m runs in a group (ProcessBatch).
+	tx *sql.Tx
+}
+
+// reader is where m reads what earlier messages of its group may have
+// written: the group's transaction, or the read pool.
+func (m *msgCtx) reader() queryer {
+	if m.tx != nil {
+		return m.tx
+	}
+	return m.p.o.DB.Reader()
 }
 
 func (m *msgCtx) run(ctx context.Context) error {
@@ -301,13 +416,9 @@ func (m *msgCtx) run(ctx context.Context) error {
 	if ok, why := insp.isLoop(p.o.Self); ok {
 		return m.finish(ctx, done(ClassLoop, why), nil)
 	}
-	if insp.MessageID != "" {
+	if m.ownMsgID {
 		// A Message-ID our outbox generated: our own mail came back.
-		if _, ok, err := p.o.Mailer.CaseForMessageID(ctx, insp.MessageID); err != nil {
-			return fmt.Errorf("intake: own Message-ID lookup: %w", err)
-		} else if ok {
-			return m.finish(ctx, done(ClassLoop, "our own Message-ID <"+insp.MessageID+">"), nil)
-		}
+		return m.finish(ctx, done(ClassLoop, "our own Message-ID <"+insp.MessageID+">"), nil)
 	}
 	// Limits (size, depth, parts, attachments).
 	if m.limitErr != nil && !m.released {
@@ -376,11 +487,7 @@ func (m *msgCtx) run(ctx context.Context) error {
 
 	// Per-sender rate limit (team members are exempt).
 	if !m.released {
-		n, err := m.recentFrom(ctx)
-		if err != nil {
-			return err
-		}
-		if n > p.o.Config.RateLimit {
+		if n := m.rate; n > p.o.Config.RateLimit {
 			return m.hold(ctx, ClassLimit, fmt.Sprintf("rate limit: %d messages from %s within %s (limit %d)",
 				n, insp.From, p.o.Config.RateWindow, p.o.Config.RateLimit), TemplateQuarantined)
 		}
@@ -396,9 +503,7 @@ func (m *msgCtx) run(ctx context.Context) error {
 				return m.replay(ctx, first, from)
 			}
 		}
-		if dup, ok, err := m.duplicateMessageID(ctx); err != nil {
-			return err
-		} else if ok {
+		if dup := m.dupOf; dup != 0 {
 			return m.finish(ctx, held(ClassDuplicate, fmt.Sprintf("Message-ID <%s> already received with different content (inbound %d)", insp.MessageID, dup)), nil)
 		}
 	}
@@ -470,7 +575,7 @@ func (m *msgCtx) threadCase(ctx context.Context) (int64, string, error) {
 		}
 	}
 	for _, ref := range m.insp.CaseTags {
-		c, ok, err := m.p.o.Cases.CaseByRef(ctx, nil, ref)
+		c, ok, err := m.p.o.Cases.CaseByRef(ctx, m.tx, ref)
 		if err != nil {
 			return 0, "", fmt.Errorf("intake: case lookup: %w", err)
 		}
@@ -496,7 +601,7 @@ func (m *msgCtx) recentFrom(ctx context.Context) (int, error) {
 }
 
 func (m *msgCtx) seenCipher(ctx context.Context) (first int64, from string, ok bool, err error) {
-	err = m.p.o.DB.Reader().QueryRowContext(ctx, `SELECT inbound_id, sender FROM inbound_cipher WHERE sha256 = ? AND inbound_id != ?`,
+	err = m.reader().QueryRowContext(ctx, `SELECT inbound_id, sender FROM inbound_cipher WHERE sha256 = ? AND inbound_id != ?`,
 		m.insp.CipherHash, m.in.ID).Scan(&first, &from)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", false, nil
@@ -531,7 +636,7 @@ func (m *msgCtx) replay(ctx context.Context, first int64, firstFrom string) erro
 		return m.finish(ctx, o, nil)
 	}
 	var caseID sql.NullInt64
-	if err := m.p.o.DB.Reader().QueryRowContext(ctx, `SELECT case_id FROM inbound WHERE id = ?`, first).Scan(&caseID); err != nil {
+	if err := m.reader().QueryRowContext(ctx, `SELECT case_id FROM inbound WHERE id = ?`, first).Scan(&caseID); err != nil {
 		return fmt.Errorf("intake: replay lookup: %w", err)
 	}
 	return m.finish(ctx, o, func(tx *sql.Tx, _ *outcome) error {
@@ -653,7 +758,7 @@ func (m *msgCtx) reporterKey() string {
 // The transaction re-checks the state so that a message is never handled
 // twice.
 func (m *msgCtx) finish(ctx context.Context, o outcome, effects func(tx *sql.Tx, o *outcome) error) error {
-	err := m.p.o.DB.Tx(ctx, func(tx *sql.Tx) error {
+	body := func(tx *sql.Tx) error {
 		var state string
 		if err := tx.QueryRowContext(ctx, `SELECT state FROM inbound WHERE id = ?`, m.in.ID).Scan(&state); err != nil {
 			return fmt.Errorf("intake: inbound %d: %w", m.in.ID, err)
@@ -682,7 +787,13 @@ func (m *msgCtx) finish(ctx context.Context, o outcome, effects func(tx *sql.Tx,
 			return fmt.Errorf("intake: record outcome of %d: %w", m.in.ID, err)
 		}
 		return nil
-	})
+	}
+	var err error
+	if m.tx != nil {
+		err = body(m.tx) // inside the group's transaction (savepoint)
+	} else {
+		err = m.p.o.DB.Tx(ctx, body)
+	}
 	if errors.Is(err, errAlreadyDone) {
 		return nil
 	}
