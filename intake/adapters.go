@@ -296,6 +296,9 @@ func (o *OutboxAdapter) Enqueue(ctx context.Context, tx *sql.Tx, m OutMail) ([]s
 	return skipped, nil
 }
 
+// Kick implements Mailer.
+func (o *OutboxAdapter) Kick() { o.Outbox.Kick() }
+
 // CaseForMessageID implements Mailer.
 func (o *OutboxAdapter) CaseForMessageID(ctx context.Context, msgid string) (int64, bool, error) {
 	return o.Outbox.CaseForMessageID(ctx, msgid)

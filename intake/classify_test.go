@@ -131,6 +131,9 @@ func TestClassifyGolden(t *testing.T) {
 				if !strings.HasPrefix(ack.Subject, "[SEC-2026-0002]") || ack.Recipients[0].Address != "reporter@example.net" {
 					t.Errorf("ack subject %q to %v", ack.Subject, ack.Recipients)
 				}
+				if env.mailer.kicks == 0 {
+					t.Error("the outbox was not kicked after the commit")
+				}
 				if strings.Contains(ack.Body, "overflows") {
 					t.Error("ack quotes the report")
 				}

@@ -128,6 +128,8 @@ type Mailer interface {
 	Enqueue(ctx context.Context, tx *sql.Tx, m OutMail) (skipped []string, err error)
 	CaseForMessageID(ctx context.Context, msgid string) (caseID int64, ok bool, err error)
 	HandleDSN(ctx context.Context, raw []byte) (matched bool, err error)
+	// Kick wakes delivery after a transaction with Enqueue committed.
+	Kick()
 }
 
 // CaseInfo is what intake needs to know about a case.

@@ -137,6 +137,7 @@ type fakeMailer struct {
 	mails  []OutMail
 	thread map[string]int64
 	dsns   int
+	kicks  int
 }
 
 func newFakeMailer() *fakeMailer {
@@ -173,6 +174,12 @@ func (f *fakeMailer) HandleDSN(_ context.Context, raw []byte) (bool, error) {
 	f.dsns++
 	f.mu.Unlock()
 	return bytes.Contains(raw, []byte("notice-1@secgate.example.test")), nil
+}
+
+func (f *fakeMailer) Kick() {
+	f.mu.Lock()
+	f.kicks++
+	f.mu.Unlock()
 }
 
 func (f *fakeMailer) take() []OutMail {

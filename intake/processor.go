@@ -288,6 +288,8 @@ func (p *Processor) runGroup(ctx context.Context, group []*msgCtx) error {
 		// Nothing of the group committed: each on its own.
 		p.o.Log.Warn("intake: group commit failed; one by one", "err", err, "messages", len(group))
 		failed = group
+	} else {
+		p.o.Mailer.Kick()
 	}
 	for _, m := range failed {
 		if err := m.runOrHold(ctx); err != nil {
@@ -790,9 +792,9 @@ func (m *msgCtx) finish(ctx context.Context, o outcome, effects func(tx *sql.Tx,
 	}
 	var err error
 	if m.tx != nil {
-		err = body(m.tx) // inside the group's transaction (savepoint)
-	} else {
-		err = m.p.o.DB.Tx(ctx, body)
+		err = body(m.tx) // inside the group's transaction (savepoint); runGroup kicks
+	} else if err = m.p.o.DB.Tx(ctx, body); err == nil && effects != nil {
+		m.p.o.Mailer.Kick()
 	}
 	if errors.Is(err, errAlreadyDone) {
 		return nil

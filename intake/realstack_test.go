@@ -133,7 +133,6 @@ func (g *gateway) runPoller(ctx context.Context, hook func(string) error) <-chan
 		g.t.Fatal(err)
 	}
 	p.hook = hook
-	p.stats = func(int64) { g.outbox.Kick() }
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 	return done
