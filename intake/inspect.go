@@ -239,7 +239,11 @@ func (in *Inspection) walk(e *message.Entity, parent string, depth int, lim Limi
 	if t == "message/rfc822" {
 		return nil // stored opaque, never unpacked
 	}
-	body, err := io.ReadAll(io.LimitReader(e.Body, lim.MaxSize+1))
+	maxBody := lim.MaxSize
+	if maxBody <= 0 {
+		maxBody = DefaultConfig().MaxSize
+	}
+	body, err := io.ReadAll(io.LimitReader(e.Body, maxBody+1))
 	if err != nil {
 		if in.Malformed == "" {
 			in.Malformed = "body: " + err.Error()
