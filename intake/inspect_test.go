@@ -17,7 +17,9 @@ func TestInspect(t *testing.T) {
 		{"subject-tag.eml", func(in *Inspection) bool { return len(in.CaseTags) == 1 && in.CaseTags[0] == "SEC-2026-0001" }, false},
 		{"report-with-key.eml", func(in *Inspection) bool { return in.KeyAttached && in.Attachments == 1 }, false},
 		{"wrong-charset.eml", func(in *Inspection) bool { return in.BadCharset }, false},
-		{"dsn.eml", func(in *Inspection) bool { return in.ContentType == "multipart/report" && in.ReportType == "delivery-status" }, false},
+		{"dsn.eml", func(in *Inspection) bool {
+			return in.ContentType == "multipart/report" && in.ReportType == "delivery-status"
+		}, false},
 		{"too-deep.eml", func(in *Inspection) bool { return in.Depth > 8 }, true},
 		{"too-many-attachments.eml", func(in *Inspection) bool { return in.Attachments > 10 }, true},
 		{"missing-message-id.eml", func(in *Inspection) bool { return in.MessageID == "" && in.From == "reporter@example.net" }, false},
