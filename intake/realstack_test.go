@@ -387,3 +387,47 @@ func testRestartMidBatch(t *testing.T, crashAt string) {
 		t.Errorf("Processed holds %d, want %d", got, n)
 	}
 }
+
+// TestRealStackMemberCommand: a member answers their copy of a new report
+// with a gpg-signed command; intake hands it to the workflow, which applies
+// it to the case the thread points to.
+func TestRealStackMemberCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real mail stack")
+	}
+	g := startGateway(t)
+	ctx, cancel := context.WithCancel(g.ctx)
+	done := g.runPoller(ctx, nil)
+	defer func() { cancel(); <-done }()
+	g.send(g.inlineReport(1, "INLINE: a report to confirm"))
+	copies := g.stack.WaitMessages(t, "alice", "INBOX", 1, 60*time.Second)
+	m, err := mail.ReadMessage(bytes.NewReader(copies[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyID := m.Header.Get("Message-ID")
+
+	gp := g.members["alice"]
+	signed := []byte("Content-Type: text/plain; charset=utf-8\r\n\r\n/status confirmed\r\n")
+	sig := gp.Sign(signed, g.stack.Addr("alice"), gpgtest.Detached)
+	raw := crlf([]byte(fmt.Sprintf("From: alice <%s>\nTo: %s\nSubject: Re: ...\nDate: %s\nMessage-ID: <cmd-1@example.test>\nIn-Reply-To: %s\nMIME-Version: 1.0\n"+
+		"Content-Type: multipart/signed; micalg=pgp-sha512; protocol=\"application/pgp-signature\"; boundary=\"sig\"\n\n"+
+		"--sig\n%s\n--sig\nContent-Type: application/pgp-signature\n\n%s\n--sig--\n",
+		g.stack.Addr("alice"), g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), copyID, signed, sig)))
+	g.stack.Submit(t, "alice", g.stack.Addr("alice"), []string{g.stack.Addr("security")}, raw)
+
+	g.stack.WaitMessages(t, "security", "Processed", 2, 60*time.Second)
+	var class, reason string
+	g.db.Reader().QueryRow(`SELECT class, reason FROM inbound WHERE message_id = 'cmd-1@example.test'`).Scan(&class, &reason)
+	if class != ClassCommand {
+		t.Fatalf("command mail ended %q %q", class, reason)
+	}
+	list, err := g.workflow.List(g.ctx, cases.ListOptions{})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("cases %d %v", len(list), err)
+	}
+	if list[0].State != cases.StateConfirmed {
+		log, _ := g.workflow.AuditLog(g.ctx, list[0].ID)
+		t.Errorf("case state %s after the signed command; audit: %+v", list[0].State, log)
+	}
+}
