@@ -431,3 +431,45 @@ func TestRealStackMemberCommand(t *testing.T) {
 		t.Errorf("case state %s after the signed command; audit: %+v", list[0].State, log)
 	}
 }
+
+// TestRealStackFollowUp: the reporter answers the acknowledgement; the
+// reply joins the case and each member gets a copy of it.
+func TestRealStackFollowUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real mail stack")
+	}
+	g := startGateway(t)
+	ctx, cancel := context.WithCancel(g.ctx)
+	done := g.runPoller(ctx, nil)
+	defer func() { cancel(); <-done }()
+	g.send(g.inlineReport(1, "INLINE: first report"))
+	acks := g.stack.WaitMessages(t, "sink", "INBOX", 1, 60*time.Second)
+	m, err := mail.ReadMessage(bytes.NewReader(acks[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := crlf([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: Re: ...\nDate: %s\nMessage-ID: <followup-1@outside.example>\nIn-Reply-To: %s\n\nMore detail: it also crashes on 32-bit builds.\n",
+		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), m.Header.Get("Message-ID"))))
+	g.send(reply)
+	g.stack.WaitMessages(t, "security", "Processed", 2, 60*time.Second)
+	var class string
+	var caseID int64
+	g.db.Reader().QueryRow(`SELECT class, case_id FROM inbound WHERE message_id = 'followup-1@outside.example'`).Scan(&class, &caseID)
+	if class != ClassFollowUp || caseID == 0 {
+		t.Fatalf("reply ended %q in case %d", class, caseID)
+	}
+	msgs, err := g.workflow.Messages(g.ctx, caseID)
+	if err != nil || len(msgs) != 2 || !strings.Contains(msgs[1].Text, "32-bit") {
+		t.Errorf("case messages: %d %v", len(msgs), err)
+	}
+	for user, gp := range g.members {
+		copies := g.stack.WaitMessages(t, user, "INBOX", 2, 60*time.Second)
+		found := false
+		for _, raw := range copies {
+			found = found || strings.Contains(string(openMail(t, gp, raw, g.team.Fingerprint())), "32-bit builds")
+		}
+		if !found {
+			t.Errorf("%s got no copy of the follow-up", user)
+		}
+	}
+}
