@@ -210,11 +210,11 @@ func (d *DirectoryAdapter) Team(ctx context.Context) ([]Member, error) {
 	return out, nil
 }
 
-// IsDistributor implements Directory: addr is on an embargo list.
-func (d *DirectoryAdapter) IsDistributor(ctx context.Context, addr string) (bool, error) {
+// Distributor implements Directory: addr is on an embargo list.
+func (d *DirectoryAdapter) Distributor(ctx context.Context, addr string) (Member, bool, error) {
 	lists, err := d.Dir.Lists(ctx)
 	if err != nil {
-		return false, err
+		return Member{}, false, err
 	}
 	for _, li := range lists {
 		if li.Kind != distlist.KindEmbargo {
@@ -222,15 +222,19 @@ func (d *DirectoryAdapter) IsDistributor(ctx context.Context, addr string) (bool
 		}
 		l, err := d.Dir.List(ctx, li.Name)
 		if err != nil {
-			return false, err
+			return Member{}, false, err
 		}
 		for _, r := range l.Recipients {
 			if strings.EqualFold(r.Address, addr) {
-				return true, nil
+				m := Member{Name: r.Name, Address: r.Address}
+				if r.Key != nil {
+					m.Fingerprint, m.Key = r.Key.Fingerprint(), r.Key
+				}
+				return m, true, nil
 			}
 		}
 	}
-	return false, nil
+	return Member{}, false, nil
 }
 
 // OutboxAdapter implements Mailer over distlist.Outbox.

@@ -89,8 +89,9 @@ type Directory interface {
 	// Team returns the current members; a Processor reads it once per
 	// message.
 	Team(ctx context.Context) ([]Member, error)
-	// IsDistributor reports whether addr receives embargo notices.
-	IsDistributor(ctx context.Context, addr string) (bool, error)
+	// Distributor reports whether addr receives embargo notices, with
+	// the key they are known by (as a Member, for verification).
+	Distributor(ctx context.Context, addr string) (Member, bool, error)
 }
 
 // Recipient is one recipient of outgoing mail. Encrypted mail needs a key:

@@ -128,8 +128,8 @@ func newFakeDirectory() *fakeDirectory {
 }
 
 func (d *fakeDirectory) Team(context.Context) ([]Member, error) { return d.members, nil }
-func (d *fakeDirectory) IsDistributor(_ context.Context, a string) (bool, error) {
-	return d.dist[a], nil
+func (d *fakeDirectory) Distributor(_ context.Context, a string) (Member, bool, error) {
+	return Member{Address: a}, d.dist[a], nil
 }
 
 type fakeMailer struct {

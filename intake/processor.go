@@ -516,17 +516,27 @@ func (m *msgCtx) run(ctx context.Context) error {
 		return err
 	}
 	if caseID != 0 {
-		dist, err := p.o.Directory.IsDistributor(ctx, insp.From)
+		dist, isDist, err := p.o.Directory.Distributor(ctx, insp.From)
 		if err != nil {
 			return fmt.Errorf("intake: distributor lookup: %w", err)
 		}
-		if dist {
-			// 5. A distributor's acknowledgement: recorded.
+		if isDist {
+			// 5. A distributor's acknowledgement: recorded, with whether
+			// their own key signed it.
+			signer := m.opened.Signer
+			if signer == "" && m.opened.SignatureErr != nil && dist.Key != nil {
+				if again, err := p.o.Opener.Open(ctx, m.raw, nil, []Member{dist}, m.now); err == nil {
+					signer = again.Signer
+				}
+			}
 			why := "acknowledgement from distributor " + insp.From
-			if opened.Signer != "" {
-				why += ", signed by " + opened.Signer
-			} else {
-				why += ", not signed"
+			switch {
+			case signer != "" && strings.EqualFold(signer, dist.Fingerprint):
+				why += ", signed by their key " + signer
+			case signer != "":
+				why += ", signed by another key " + signer
+			default:
+				why += ", not signed by their key"
 			}
 			o := done(ClassDistributorAck, why)
 			o.caseID = caseID

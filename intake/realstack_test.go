@@ -473,3 +473,49 @@ func TestRealStackFollowUp(t *testing.T) {
 		}
 	}
 }
+
+// TestRealStackDistributorAck: a distributor on the embargo list answers
+// about a case with a mail signed by their key; it is recorded as their
+// acknowledgement, with the signature checked against their key.
+func TestRealStackDistributorAck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real mail stack")
+	}
+	g := startGateway(t)
+	dgp := gpgtest.New(t)
+	daddr := "psirt@vendor.example"
+	dfpr := dgp.GenKey("Vendor PSIRT <"+daddr+">", "ed25519")
+	err := g.db.Tx(g.ctx, func(tx *sql.Tx) error {
+		if err := g.dir.CreateList(g.ctx, tx, "embargo", distlist.KindEmbargo, ""); err != nil {
+			return err
+		}
+		_, err := g.dir.AddRecipient(g.ctx, tx, "embargo", distlist.RecipientSpec{Name: "Vendor", Address: daddr, Key: dgp.Export(dfpr)})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(g.ctx)
+	done := g.runPoller(ctx, nil)
+	defer func() { cancel(); <-done }()
+	g.send(g.inlineReport(1, "INLINE: report"))
+	g.stack.WaitMessages(t, "security", "Processed", 1, 60*time.Second)
+	list, err := g.workflow.List(g.ctx, cases.ListOptions{})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("cases %d %v", len(list), err)
+	}
+	signed := []byte("Content-Type: text/plain; charset=utf-8\r\n\r\nAcknowledged; we will patch under embargo.\r\n")
+	sig := dgp.Sign(signed, dfpr, gpgtest.Detached)
+	raw := crlf([]byte(fmt.Sprintf("From: Vendor PSIRT <%s>\nTo: %s\nSubject: Re: [%s] embargo\nDate: %s\nMessage-ID: <dack-1@vendor.example>\nMIME-Version: 1.0\n"+
+		"Content-Type: multipart/signed; micalg=pgp-sha512; protocol=\"application/pgp-signature\"; boundary=\"sig\"\n\n"+
+		"--sig\n%s\n--sig\nContent-Type: application/pgp-signature\n\n%s\n--sig--\n",
+		daddr, g.stack.Addr("security"), list[0].Ref, time.Now().Format(time.RFC1123Z), signed, sig)))
+	g.stack.Send(t, daddr, []string{g.stack.Addr("security")}, raw)
+	g.stack.WaitMessages(t, "security", "Processed", 2, 60*time.Second)
+	var class, reason string
+	var caseID int64
+	g.db.Reader().QueryRow(`SELECT class, reason, case_id FROM inbound WHERE message_id = 'dack-1@vendor.example'`).Scan(&class, &reason, &caseID)
+	if class != ClassDistributorAck || caseID != list[0].ID || !strings.Contains(reason, "signed by their key "+dfpr) {
+		t.Errorf("distributor mail ended %q %q in case %d", class, reason, caseID)
+	}
+}
