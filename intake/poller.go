@@ -386,7 +386,9 @@ func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID) ([]fetched, error)
 		for _, m := range msgs {
 			raw := m.FindBodySection(sec)
 			if raw == nil {
-				raw = []byte{}
+				// A NIL body: never store a placeholder (its hash would
+				// collide with the next one); try again later.
+				return fmt.Errorf("intake: fetch uid %d: no body returned", m.UID)
 			}
 			out = append(out, fetched{uid: uint32(m.UID), size: size[m.UID], raw: raw, partial: partial})
 		}
