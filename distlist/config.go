@@ -17,7 +17,7 @@ type Config struct {
 	MessageIDDomain string         `toml:"message_id_domain" doc:"Domain of generated Message-IDs; defaults to the domain of From."`
 	Members         []MemberConfig `toml:"member" doc:"Security team members."`
 	Lists           []ListConfig   `toml:"list" doc:"Distribution lists: the team list, embargo lists of distributors and public announcement lists."`
-	SMTP            SMTPConfig     `toml:"smtp" doc:"SMTP submission server the outbox delivers through."`
+	SMTP            SMTPConfig     `toml:"-"` // from secgate's [smtp] section
 	RetryBase       time.Duration  `toml:"retry_base" doc:"Delay before the first retry of a temporary failure; doubled for each further attempt, with jitter."`
 	RetryMax        time.Duration  `toml:"retry_max" doc:"Longest delay between two attempts."`
 	MaxAttempts     int            `toml:"max_attempts" doc:"Attempts after which a temporarily failing message fails for good."`

@@ -16,11 +16,11 @@ const (
 
 // Config configures the IMAP poller and the intake limits.
 type Config struct {
-	Address      string `toml:"address" doc:"IMAP server address as host:port."`
-	User         string `toml:"user" doc:"IMAP login name of the security mailbox."`
-	PasswordFile string `toml:"password_file" doc:"File holding the IMAP password (first line); keep it readable by the gateway only."`
-	TLS          string `toml:"tls" doc:"Transport security: tls, starttls, or plain-loopback (tests and local servers only)."`
-	ServerName   string `toml:"server_name" doc:"TLS server name to verify; empty means the host part of address."`
+	Address      string `toml:"-"` // from secgate's [imap] section
+	User         string `toml:"-"` // from secgate's [imap] section
+	PasswordFile string `toml:"-"` // from secgate's [imap] section
+	TLS          string `toml:"-"` // from secgate's [imap] section
+	ServerName   string `toml:"-"` // from secgate's [imap] section
 
 	Mailbox    string `toml:"mailbox" doc:"Mailbox watched for new mail."`
 	Processed  string `toml:"processed" doc:"Folder that handled messages are moved to; created if missing."`

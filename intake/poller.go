@@ -45,6 +45,9 @@ type Poller struct {
 
 	// TLSConfig, when set, is used for tls and starttls connections.
 	TLSConfig *tls.Config
+	// OnConnected, when set, is told when the poller starts watching the
+	// mailbox (true) and when its session ends (false); for metrics.
+	OnConnected func(bool)
 
 	// hook, when set (tests), is called after each step ("stored",
 	// "processed", "moved"); an error aborts the session as a crash would.
@@ -75,6 +78,9 @@ func (p *Poller) Run(ctx context.Context) error {
 	for {
 		healthy := false
 		err := p.session(ctx, &healthy)
+		if healthy && p.OnConnected != nil {
+			p.OnConnected(false)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -203,6 +209,9 @@ func (p *Poller) session(ctx context.Context, healthy *bool) error {
 	for {
 		if err := p.sync(ctx, c, sel.UIDValidity); err != nil {
 			return err
+		}
+		if !*healthy && p.OnConnected != nil {
+			p.OnConnected(true)
 		}
 		*healthy = true // a full sync worked: reconnect quickly next time
 		if idle {

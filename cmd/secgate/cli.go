@@ -38,9 +38,7 @@ func commands() []*command {
 		{Name: "config example", Summary: "print the annotated example configuration", Run: runConfigExample},
 		{Name: "config reference", Summary: "print the configuration reference (markdown)", Run: runConfigReference},
 		{Name: "backup", Args: "FILE", Summary: "write a consistent copy of the database to FILE, also while serve runs", Run: runBackup},
-		// ---- lead engineer: serve, case, outbox, quarantine, list, key,
-		// template and bench go here (replace the demo placeholder with
-		// runDemo). ----
+		{Name: "serve", Summary: "run the gateway: IMAP intake, outbox delivery, scheduler, metrics", Run: runServe},
 	}
 }
 

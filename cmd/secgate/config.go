@@ -18,7 +18,10 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/intake"
+	"github.com/secgate/secgate/schedule"
 )
 
 // Config is the schema of secgate's one configuration file. Every field has
@@ -34,16 +37,11 @@ type Config struct {
 	SMTP    SMTPConfig    `toml:"smtp" doc:"The submission server the gateway sends through."`
 	Metrics MetricsConfig `toml:"metrics" doc:"Health endpoint and Prometheus metrics."`
 
-	// ---- Package configurations: added here by the lead engineer. ----
-	// Each is the package's own Config (toml and doc tags on every field,
-	// defaults from its DefaultConfig/WithDefaults, called in
-	// DefaultConfig below; checks in Config.Validate). For example:
-	//
-	//	Intake   intake.Config   `toml:"intake" doc:"..."`
-	//	Distlist distlist.Config `toml:"distlist" doc:"..."`
-	//	Cases    cases.Config    `toml:"cases" doc:"..."`
-	//	Schedule schedule.Config `toml:"schedule" doc:"..."`
-	// ---- end of package configurations ----
+	Project  ProjectConfig   `toml:"project" doc:"The project and its security team, as the texts name them."`
+	Intake   intake.Config   `toml:"intake" doc:"How intake watches the mailbox and the limits on what it accepts."`
+	Distlist distlist.Config `toml:"distlist" doc:"The security team, the distribution lists and their keys, and how the outbox retries."`
+	Cases    cases.Config    `toml:"cases" doc:"How signed team commands are accepted."`
+	Schedule schedule.Config `toml:"schedule" doc:"The disclosure policy, the lists notices go to, and where artifacts are written."`
 
 	// File is the configuration file and Dir its directory; LoadConfig
 	// resolves relative paths against Dir.
@@ -53,11 +51,12 @@ type Config struct {
 
 // GatewayConfig is the [gateway] section.
 type GatewayConfig struct {
-	Domain   string `toml:"domain" doc:"Mail domain the gateway serves." example:"example.org"`
-	Team     string `toml:"team" doc:"The security team's public address, where reports arrive (usually security@ the domain)." example:"security@example.org"`
-	DataDir  string `toml:"data_dir" doc:"Directory for the gateway's data (advisories and other artifacts); created by secgate init."`
-	Database string `toml:"database" doc:"SQLite database file holding cases, the audit log, the outbox and inbound mail."`
-	LogLevel string `toml:"log_level" doc:"Log level: debug, info, warn or error. Message bodies and credentials are never logged."`
+	Domain    string `toml:"domain" doc:"Mail domain the gateway serves." example:"example.org"`
+	Team      string `toml:"team" doc:"The security team's public address, where reports arrive (usually security@ the domain)." example:"security@example.org"`
+	DataDir   string `toml:"data_dir" doc:"Directory for the gateway's data (advisories and other artifacts); created by secgate init."`
+	Database  string `toml:"database" doc:"SQLite database file holding cases, the audit log, the outbox and inbound mail."`
+	Templates string `toml:"templates" doc:"Directory of template overrides (files named like the built-in ones); empty: built-in texts only."`
+	LogLevel  string `toml:"log_level" doc:"Log level: debug, info, warn or error. Message bodies and credentials are never logged."`
 }
 
 // TeamKeyConfig is the [team_key] section.
@@ -110,9 +109,13 @@ func DefaultConfig() Config {
 			Path:          "data/team-key.asc",
 			PassphraseEnv: "SECGATE_PASSPHRASE",
 		},
-		IMAP:    IMAPConfig{TLS: TLSImplicit},
-		SMTP:    SMTPConfig{TLS: TLSStartTLS, Parallel: 4},
-		Metrics: MetricsConfig{Listen: "127.0.0.1:9464"},
+		IMAP:     IMAPConfig{TLS: TLSImplicit},
+		Intake:   intake.DefaultConfig(),
+		Distlist: distlist.Config{}.WithDefaults(),
+		Cases:    cases.DefaultConfig(),
+		Schedule: schedule.DefaultConfig(),
+		SMTP:     SMTPConfig{TLS: TLSStartTLS, Parallel: 4},
+		Metrics:  MetricsConfig{Listen: "127.0.0.1:9464"},
 	}
 }
 
@@ -413,15 +416,28 @@ func (c *Config) Validate() []*ConfigError {
 		}
 	}
 
-	// ---- Package configurations: the lead adds their checks here, e.g.
-	// if err := c.Intake.Validate(); err != nil { bad("intake", "%v", err) }
+	if len(errs) > 0 {
+		return errs // the package checks below repeat what is missing above
+	}
+	for _, pc := range []struct {
+		key string
+		err error
+	}{
+		{"intake", c.packageIntake().Check()},
+		{"distlist", c.packageDistlist().Validate()},
+		{"schedule", c.Schedule.WithDefaults().Validate()},
+	} {
+		if pc.err != nil {
+			bad(pc.key, "%v", pc.err)
+		}
+	}
 	return errs
 }
 
 // resolve makes every relative path absolute against dir.
 func (c *Config) resolve(dir string) {
 	c.Dir = dir
-	for _, p := range []*string{&c.Gateway.DataDir, &c.Gateway.Database, &c.TeamKey.Path, &c.TeamKey.PassphraseFile, &c.IMAP.PasswordFile, &c.SMTP.PasswordFile} {
+	for _, p := range []*string{&c.Gateway.DataDir, &c.Gateway.Database, &c.TeamKey.Path, &c.TeamKey.PassphraseFile, &c.IMAP.PasswordFile, &c.SMTP.PasswordFile, &c.Gateway.Templates, &c.Schedule.ArtifactsDir} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -600,16 +616,9 @@ func runConfigCheck(ctx context.Context, a *app, c *command, args []string) erro
 
 // checkTeamKey unlocks the team key and checks it is usable now.
 func checkTeamKey(cfg *Config, getenv func(string) string) (string, error) {
-	pass, err := cfg.Passphrase(getenv)
+	key, err := loadTeamKey(cfg, getenv)
 	if err != nil {
 		return "", err
-	}
-	key, err := crypto.LoadPrivateKey(cfg.TeamKey.Path, pass)
-	if err != nil {
-		return "", fmt.Errorf("team_key.path: %w", err)
-	}
-	if err := key.Check(time.Now()); err != nil {
-		return key.Fingerprint(), fmt.Errorf("team_key.path: team key %s: %w", key.Fingerprint(), err)
 	}
 	return key.Fingerprint(), nil
 }

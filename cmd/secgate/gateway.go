@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/intake"
+	"github.com/secgate/secgate/schedule"
+	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
+)
+
+// gateway is secgate assembled: the same parts run under `secgate serve`,
+// under `secgate demo` and in the end-to-end benchmark.
+type gateway struct {
+	cfg   *Config
+	clock clock.Clock
+	log   *slog.Logger
+
+	db       *store.DB
+	teamKey  *crypto.Key
+	dir      *distlist.Directory
+	outbox   *distlist.Outbox
+	tpl      *templates.Set
+	workflow *cases.Workflow
+	sched    *schedule.Scheduler
+	proc     *intake.Processor
+	poller   *intake.Poller
+	metrics  *metrics
+
+	events chan distlist.Event // outbox events waiting to be told to the team
+}
+
+// gatewayOptions are what a gateway needs besides its configuration.
+type gatewayOptions struct {
+	Clock   clock.Clock
+	Logger  *slog.Logger
+	TeamKey *crypto.Key // unlocked
+	IMAPTLS *tls.Config // optional (tests)
+}
+
+// openGateway opens the database, loads the directory from the
+// configuration and wires every part. It starts nothing; run does.
+func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, error) {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	g := &gateway{cfg: cfg, clock: o.Clock, log: o.Logger, teamKey: o.TeamKey, events: make(chan distlist.Event, 256)}
+	ok := false
+	defer func() {
+		if !ok {
+			g.Close()
+		}
+	}()
+	var err error
+	if g.db, err = store.Open(ctx, cfg.Gateway.Database); err != nil {
+		return nil, err
+	}
+	if g.tpl, err = templates.Load(cfg.Gateway.Templates); err != nil {
+		return nil, err
+	}
+	project := cfg.project(g.teamKey.Fingerprint())
+
+	g.dir = distlist.NewDirectory(g.db, g.clock, g.log.With("part", "directory"))
+	dc := cfg.packageDistlist()
+	if cfg.SMTP.PasswordFile != "" {
+		pw, err := readSecretFile(cfg.SMTP.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("smtp.password_file: %w", err)
+		}
+		dc.SMTP.Password = string(pw)
+	}
+	warnings, err := g.dir.Sync(ctx, dc)
+	if err != nil {
+		return nil, fmt.Errorf("distlist: %w", err)
+	}
+	for _, w := range warnings {
+		g.log.Warn("directory", "warning", w)
+	}
+	g.metrics = newMetrics(g)
+	if g.outbox, err = distlist.NewOutbox(ctx, distlist.OutboxOptions{
+		DB: g.db, Directory: g.dir, TeamKey: g.teamKey, Config: dc, Clock: g.clock,
+		Logger: g.log.With("part", "outbox"), OnEvent: g.onEvent,
+	}); err != nil {
+		return nil, err
+	}
+	if g.workflow, err = cases.New(cases.Options{
+		DB: g.db, Directory: g.dir, Outbox: g.outbox, Templates: g.tpl, TeamKey: g.teamKey,
+		TeamAddress: dc.From, Project: project, Clock: g.clock, Logger: g.log.With("part", "cases"), Config: cfg.Cases,
+	}); err != nil {
+		return nil, err
+	}
+	if g.sched, err = schedule.New(schedule.Options{
+		DB: g.db, Directory: g.dir, Outbox: g.outbox, Cases: g.workflow, Templates: g.tpl, Project: project,
+		TeamAddress: dc.From, Clock: g.clock, Logger: g.log.With("part", "schedule"), Config: cfg.Schedule,
+	}); err != nil {
+		return nil, err
+	}
+	g.workflow.SetScheduler(g.sched)
+	ic := cfg.packageIntake()
+	if g.proc, err = intake.NewStackProcessor(intake.StackOptions{
+		Config: ic, DB: g.db, TeamKey: g.teamKey, Directory: g.dir, Outbox: g.outbox, Workflow: g.workflow,
+		Templates: g.tpl, Project: project, Self: []string{dc.Bounce}, Clock: g.clock, Logger: g.log.With("part", "intake"),
+	}); err != nil {
+		return nil, err
+	}
+	if g.poller, err = intake.NewPoller(ic, g.db, g.teamKey, g.proc, g.clock, g.log.With("part", "imap")); err != nil {
+		return nil, err
+	}
+	g.poller.TLSConfig = o.IMAPTLS
+	g.poller.OnConnected = g.metrics.imapConnected
+	ok = true
+	return g, nil
+}
+
+// run runs the poller, the outbox, the scheduler and the alerter until ctx
+// is done or one of them fails. Each part finishes what it has in flight
+// (an SMTP transaction, a job) before it returns.
+func (g *gateway) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	parts := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"imap", g.poller.Run},
+		{"outbox", g.outbox.Run},
+		{"schedule", g.sched.Run},
+		{"alerts", g.alerter},
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					g.log.Error("part panicked", "part", p.name, "panic", fmt.Sprint(r))
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("%s: internal error: %v", p.name, r))
+					mu.Unlock()
+					cancel()
+				}
+			}()
+			if err := p.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", p.name, err))
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// onEvent is called by the outbox after it committed an event. It must not
+// block: the event is handed to the alerter.
+func (g *gateway) onEvent(e distlist.Event) {
+	g.log.Warn("outbox event", "kind", e.Kind, "row", e.RowID, "case", e.CaseID, "recipient", e.Recipient, "reason", e.Reason)
+	select {
+	case g.events <- e:
+	default:
+		g.log.Error("outbox event dropped from the alert queue (it is in the outbox history)", "row", e.RowID)
+	}
+}
+
+// alerter tells the case's lead (or the team) about delivery problems to
+// people outside the team. Problems with mail to team members are only
+// logged: an alert about a failed alert would loop.
+func (g *gateway) alerter(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-g.events:
+			if _, member, err := memberAddress(ctx, g.dir, e.Recipient); err != nil || member {
+				continue
+			}
+			text := fmt.Sprintf("Delivery to %s: %s.\nReason: %s\nOutbox row %d; see `secgate outbox --case` for its history.\n",
+				e.Recipient, e.Kind, e.Reason, e.RowID)
+			err := g.db.Tx(ctx, func(tx *sql.Tx) error {
+				return g.workflow.Alert(ctx, tx, e.CaseID, "delivery problem: "+e.Kind, text)
+			})
+			if err != nil {
+				g.log.Error("alert the team", "err", err)
+				continue
+			}
+			g.outbox.Kick()
+		}
+	}
+}
+
+// memberAddress reports whether addr is a team member's.
+func memberAddress(ctx context.Context, dir *distlist.Directory, addr string) (string, bool, error) {
+	m, err := dir.MemberByAddress(ctx, addr)
+	if errors.Is(err, distlist.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return m.Fingerprint, true, nil
+}
+
+// Close closes the database.
+func (g *gateway) Close() error {
+	if g.db == nil {
+		return nil
+	}
+	return g.db.Close()
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/secgate/secgate/store"
+)
+
+// metrics serves /healthz and the Prometheus metrics of a gateway. Counts
+// are read from the database at scrape time, so they are right after a
+// restart and cannot drift from what is stored.
+type metrics struct {
+	g        *gateway
+	reg      *prometheus.Registry
+	imapUp   prometheus.Gauge
+	cases    *prometheus.Desc
+	outbox   *prometheus.Desc
+	inbound  *prometheus.Desc
+	latency  *prometheus.Desc
+	schedLag *prometheus.Desc
+}
+
+func newMetrics(g *gateway) *metrics {
+	m := &metrics{
+		g:   g,
+		reg: prometheus.NewRegistry(),
+		imapUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "secgate_imap_connected", Help: "1 while the poller watches the mailbox, 0 while it reconnects.",
+		}),
+		cases:    prometheus.NewDesc("secgate_cases", "Cases by state.", []string{"state"}, nil),
+		outbox:   prometheus.NewDesc("secgate_outbox_messages", "Outbox rows (one per message and recipient) by state.", []string{"state"}, nil),
+		inbound:  prometheus.NewDesc("secgate_inbound_messages", "Inbound messages stored, by state and class (reports received: class report).", []string{"state", "class"}, nil),
+		latency:  prometheus.NewDesc("secgate_delivery_latency_seconds", "Time from queueing to the SMTP 250 over the last 1000 sent messages: quantiles.", []string{"quantile"}, nil),
+		schedLag: prometheus.NewDesc("secgate_scheduler_lag_seconds", "How far past its due time the oldest pending job is (0 when none is late).", nil, nil),
+	}
+	m.reg.MustRegister(m.imapUp, m, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) imapConnected(up bool) {
+	if up {
+		m.imapUp.Set(1)
+	} else {
+		m.imapUp.Set(0)
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{m.cases, m.outbox, m.inbound, m.latency, m.schedLag} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	db := m.g.db.Reader()
+	counts := func(d *prometheus.Desc, q string, labels int) {
+		rows, err := db.QueryContext(ctx, q)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(d, err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n float64
+			l := make([]string, labels)
+			dst := []any{&n}
+			for i := range l {
+				dst = append(dst, &l[i])
+			}
+			if err := rows.Scan(dst...); err != nil {
+				ch <- prometheus.NewInvalidMetric(d, err)
+				return
+			}
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, n, l...)
+		}
+	}
+	counts(m.cases, "SELECT count(*), state FROM cases GROUP BY state", 1)
+	counts(m.outbox, "SELECT count(*), state FROM outbox GROUP BY state", 1)
+	counts(m.inbound, "SELECT count(*), state, class FROM inbound GROUP BY state, class", 2)
+
+	var lat []float64
+	rows, err := db.QueryContext(ctx, "SELECT finished - created FROM outbox WHERE state = 'sent' ORDER BY id DESC LIMIT 1000")
+	if err == nil {
+		for rows.Next() {
+			var ms int64
+			if rows.Scan(&ms) == nil {
+				lat = append(lat, float64(ms)/1000)
+			}
+		}
+		rows.Close()
+	}
+	for _, q := range []float64{0.5, 0.9, 0.99} {
+		ch <- prometheus.MustNewConstMetric(m.latency, prometheus.GaugeValue, quantile(lat, q), fmt.Sprint(q))
+	}
+
+	var due int64
+	err = db.QueryRowContext(ctx, "SELECT coalesce(min(due), 0) FROM schedule_job WHERE state = 'pending'").Scan(&due)
+	lag := 0.0
+	if err == nil && due != 0 {
+		if d := m.g.clock.Now().Sub(store.Time(due)); d > 0 {
+			lag = d.Seconds()
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(m.schedLag, prometheus.GaugeValue, lag)
+}
+
+// quantile returns the q-quantile of xs (sorted in place), 0 for none.
+func quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	return xs[int(q*float64(len(xs)-1))]
+}
+
+// serve serves /healthz and /metrics on addr until ctx is done.
+func (m *metrics) serve(ctx context.Context, addr string) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.g.db.Reader().PingContext(r.Context()); err != nil {
+			http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics: listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
+}
