@@ -1,0 +1,540 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/schedule"
+	"github.com/secgate/secgate/schedule/clock"
+)
+
+// runDemo runs one case through the whole process on an accelerated clock,
+// with in-process IMAP and SMTP servers and generated keys, through the same
+// gateway that `secgate serve` runs.
+func runDemo(ctx context.Context, a *app, c *command, args []string) error {
+	fs := c.flagSet(a)
+	preset := fs.String("preset", "knative", "policy preset: knative, kata or kubeedge")
+	keep := fs.String("keep", "", "keep the database, the keys and every delivered message (.eml) in this directory")
+	serve := fs.Bool("serve", false, "leave the IMAP server up on 127.0.0.1 afterwards, for a mail client")
+	verbose := fs.Bool("v", false, "print the gateway's logs")
+	if _, err := c.parse(a, fs, args, 0); err != nil {
+		return err
+	}
+	if _, err := schedule.Preset(*preset); err != nil {
+		return fmt.Errorf("-preset: %w", err)
+	}
+	dir := *keep
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "secgate-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	log := slog.New(slog.DiscardHandler)
+	if *verbose {
+		log = a.newLogger("debug")
+	}
+	d := &demo{out: a.stdout, dir: dir, preset: *preset, log: log}
+	err := d.run(ctx)
+	if d.mail != nil && *keep != "" {
+		if kerr := d.keepMail(); kerr != nil {
+			err = errors.Join(err, kerr)
+		}
+		fmt.Fprintf(a.stdout, "\nKept in %s: secgate.toml, secgate.db, keys/, mail/<address>/*.eml\n", dir)
+	}
+	if d.mail != nil {
+		if *serve && err == nil {
+			fmt.Fprintf(a.stdout, "\nIMAP server on %s (no TLS). Log in as any address above with password %q,\n"+
+				"for example security@demo.test. Press Ctrl-C to stop.\n", d.mail.IMAPAddr, demoPassword)
+			<-ctx.Done()
+		}
+		d.mail.Close()
+	}
+	return err
+}
+
+// demo is one run of the demonstration.
+type demo struct {
+	out    io.Writer
+	dir    string
+	preset string
+	log    *slog.Logger
+
+	clock  *clock.Fake
+	mail   *demoMail
+	g      *gateway
+	keys   map[string]*crypto.Key // private keys by address
+	team   *crypto.Key
+	canary string
+
+	printed int // deliveries already printed
+	checks  []demoCheck
+}
+
+type demoCheck struct {
+	what string
+	err  error
+}
+
+const (
+	demoTeam     = "security@demo.test"
+	demoReporter = "rita@reporter.example"
+	demoAnnounce = "announce@lists.demo.test"
+)
+
+var demoPeople = []struct{ name, addr, role string }{
+	{"Alice", "alice@demo.test", "member"},
+	{"Bob", "bob@demo.test", "member"},
+	{"Rita Reporter", demoReporter, "reporter"},
+	{"Distro One", "security@distro-one.example", "distributor"},
+	{"Distro Two", "security@distro-two.example", "distributor"},
+	{"Distro Three", "security@distro-three.example", "expired"},
+}
+
+func (d *demo) run(ctx context.Context) error {
+	start := time.Now().UTC().Truncate(time.Minute)
+	d.clock = clock.NewFake(start)
+	var err error
+	if d.mail, err = startDemoMail(d.clock); err != nil {
+		return err
+	}
+	d.mail.user(demoTeam) // the security mailbox exists before the poller logs in
+	fmt.Fprintf(d.out, "secgate demo: one report through the %s process, simulated time from %s\n\n", d.preset, start.Format("2006-01-02 15:04 MST"))
+
+	d.step("Setup: keys for the team, two members, a reporter and three distributors (one key expired)")
+	cfgPath, err := d.setup(start)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	if d.g, err = openGateway(ctx, cfg, gatewayOptions{Clock: d.clock, Logger: d.log, TeamKey: d.team}); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.g.run(rctx) }()
+	defer func() { cancel(); <-done; d.flush(); d.g.Close() }()
+
+	d.step("1. Rita sends a report, signed and encrypted to the team key, to " + demoTeam)
+	if err := d.sendReport(ctx); err != nil {
+		return err
+	}
+	d.expect(ctx, "the reporter is acknowledged, each member gets a copy", func(ds []delivery) bool {
+		return count(ds, demoReporter) >= 1 && count(ds, "alice@demo.test") >= 1 && count(ds, "bob@demo.test") >= 1
+	})
+	c, err := d.theCase(ctx)
+	if err != nil {
+		return err
+	}
+	lead, other := "alice@demo.test", "bob@demo.test"
+	if c.Lead == d.keys[other].Fingerprint() {
+		lead, other = other, lead
+	}
+	fmt.Fprintf(d.out, "   case %s opened, state %s; fix lead from the rota: %s\n", c.Ref, c.State, lead)
+
+	d.step(fmt.Sprintf("2. Positive hand-off: %s offers the lead to %s, who accepts", lead, other))
+	if err := d.command(ctx, lead, c.Ref, "/lead offer @"+strings.Split(other, "@")[0]); err != nil {
+		return err
+	}
+	if err := d.command(ctx, other, c.Ref, "/lead accept"); err != nil {
+		return err
+	}
+	lead = other
+	d.expect(ctx, "the gateway confirms the hand-off", func([]delivery) bool {
+		cc, err := d.g.workflow.Get(ctx, c.Ref)
+		return err == nil && cc.Lead == d.keys[lead].Fingerprint()
+	})
+
+	t0, err := d.pickT0(start)
+	if err != nil {
+		return err
+	}
+	d.step("3. The new lead triages by signed command mail")
+	body := strings.Join([]string{
+		"/status confirmed",
+		"/class B1",
+		"/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N",
+		"/cve CVE-2026-41234",
+		"/advisory DEMO-2026-0001",
+		"/affected < 1.14.2",
+		"/fixed 1.14.2",
+		"/credit Rita Reporter",
+		"/impact An unauthenticated client can read other tenants' secrets through the",
+		"webhook endpoint. Upgrade to 1.14.2; as a mitigation, disable the webhook.",
+		"",
+		"/status triaged",
+		"/status cve-requested",
+		"",
+		"Thanks Rita, confirmed on main. Planning the release.",
+	}, "\n")
+	if err := d.command(ctx, lead, c.Ref, body); err != nil {
+		return err
+	}
+	disclose := "/disclose " + t0.Format("2006-01-02 15:04") + " UTC"
+	d.step("4. The lead plans the disclosure; the readiness gate refuses: a distributor's key has expired")
+	if err := d.command(ctx, lead, c.Ref, disclose); err != nil {
+		return err
+	}
+	d.step("5. The lead plans again, forcing past the expired key with a reason (audited)")
+	if err := d.command(ctx, lead, c.Ref, disclose+" force: Distro Three was asked to renew its key"); err != nil {
+		return err
+	}
+	d.expect(ctx, "the plan is answered and the embargo notice leaves", func(ds []delivery) bool {
+		return count(ds, "security@distro-one.example") >= 1 && count(ds, "security@distro-two.example") >= 1
+	})
+	tl, _, ok, err := d.g.sched.CurrentPlan(ctx, c.ID)
+	if err != nil || !ok {
+		return fmt.Errorf("demo: no plan for %s: %v", c.Ref, err)
+	}
+	fmt.Fprintf(d.out, "   plan: embargo notice %s, pre-release notice %s, public at %s\n",
+		stamp(tl.Notice), stamp(tl.PreRelease), stamp(tl.T0))
+
+	if !tl.PreRelease.IsZero() {
+		d.step("6. Time passes to the 24-hour pre-release notice")
+		d.advance(tl.PreRelease)
+		d.expect(ctx, "the pre-release notice reaches each valid distributor", func(ds []delivery) bool {
+			return count(ds, "security@distro-one.example") >= 2 && count(ds, "security@distro-two.example") >= 2
+		})
+	}
+	d.step("7. Disclosure time: the signed public announcement and the artifacts")
+	d.advance(tl.T0)
+	d.expect(ctx, "the announcement reaches the public list", func(ds []delivery) bool {
+		return count(ds, demoAnnounce) >= 1
+	})
+	if !tl.RetroFrom.IsZero() {
+		d.step("8. After the release: the retrospective reminder")
+		d.advance(tl.RetroFrom.Add(time.Hour))
+		before := count(d.mail.Deliveries(), lead)
+		d.expect(ctx, "the lead is reminded of the retrospective", func(ds []delivery) bool {
+			return count(ds, lead) > before || d.hasKind(ctx, "reminder")
+		})
+	}
+	d.flush()
+	return d.summary(ctx, c.Ref, lead, tl)
+}
+
+// step prints what happens next, after the deliveries of the step before.
+func (d *demo) step(s string) {
+	d.flush()
+	fmt.Fprintf(d.out, "\n%s\n", s)
+}
+
+// expect waits (in real time, at most 15 s) until pred holds and records it
+// as a check.
+func (d *demo) expect(ctx context.Context, what string, pred func([]delivery) bool) {
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var err error
+	for !pred(d.mail.Deliveries()) {
+		d.g.outbox.Kick()
+		d.g.sched.Kick()
+		select {
+		case <-d.mail.notify:
+		case <-time.After(20 * time.Millisecond):
+		case <-wctx.Done():
+			err = fmt.Errorf("did not happen within 15 s")
+		}
+		if err != nil {
+			break
+		}
+	}
+	// Let mail caused by the same step arrive before printing.
+	d.settle(ctx)
+	d.checks = append(d.checks, demoCheck{what, err})
+}
+
+// settle waits until no delivery has arrived for a short while.
+func (d *demo) settle(ctx context.Context) {
+	n := len(d.mail.Deliveries())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(150 * time.Millisecond):
+		}
+		d.g.outbox.Kick()
+		if m := len(d.mail.Deliveries()); m == n {
+			return
+		} else {
+			n = m
+		}
+	}
+}
+
+// advance moves the simulated clock and wakes the scheduler.
+func (d *demo) advance(t time.Time) {
+	d.flush()
+	fmt.Fprintf(d.out, "   ... clock advanced to %s\n", stamp(t))
+	d.clock.Set(t)
+	d.g.sched.Kick()
+}
+
+// flush prints the deliveries not printed yet.
+func (d *demo) flush() {
+	ds := d.mail.Deliveries()
+	for _, dl := range ds[d.printed:] {
+		fmt.Fprintf(d.out, "   %s  -> %-31s %s\n", stamp(dl.At), dl.To, d.describe(dl))
+	}
+	d.printed = len(ds)
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("Jan 02 15:04 UTC") }
+
+func count(ds []delivery, to string) int {
+	n := 0
+	for _, d := range ds {
+		if d.To == to {
+			n++
+		}
+	}
+	return n
+}
+
+// setup generates the keys and writes the configuration; it returns its path.
+func (d *demo) setup(start time.Time) (string, error) {
+	keyDir := filepath.Join(d.dir, "keys")
+	if err := os.MkdirAll(keyDir, 0o700); err != nil {
+		return "", err
+	}
+	d.keys = make(map[string]*crypto.Key)
+	var err error
+	if d.team, err = crypto.GenerateKey("Demo Security Team", demoTeam, crypto.GenerateOptions{Created: start.Add(-time.Hour)}); err != nil {
+		return "", err
+	}
+	d.keys[demoTeam] = d.team
+	var b [8]byte
+	rand.Read(b[:])
+	d.canary = "CANARY-" + hex.EncodeToString(b[:])
+	write := func(name, text string) error { return os.WriteFile(filepath.Join(d.dir, name), []byte(text), 0o600) }
+	teamArm, err := d.team.ArmorPrivate([]byte("demo passphrase"))
+	if err != nil {
+		return "", err
+	}
+	for name, text := range map[string]string{
+		"keys/team.asc": teamArm, "keys/passphrase": "demo passphrase\n", "password": demoPassword + "\n",
+	} {
+		if err := write(name, text); err != nil {
+			return "", err
+		}
+	}
+	var members, dists strings.Builder
+	for i, p := range demoPeople {
+		o := crypto.GenerateOptions{Created: start.Add(-time.Hour)}
+		if p.role == "expired" {
+			o = crypto.GenerateOptions{Created: start.AddDate(-1, -1, 0), Lifetime: 365 * 24 * time.Hour}
+		}
+		k, err := crypto.GenerateKey(p.name, p.addr, o)
+		if err != nil {
+			return "", err
+		}
+		d.keys[p.addr] = k
+		pub, err := k.ArmorPublic()
+		if err != nil {
+			return "", err
+		}
+		file := fmt.Sprintf("keys/%s.asc", strings.ReplaceAll(p.addr, "@", "_at_"))
+		if err := write(file, pub); err != nil {
+			return "", err
+		}
+		switch p.role {
+		case "member":
+			fmt.Fprintf(&members, "[[distlist.member]]\nname = %q\naddress = %q\nkey_file = %q\nrole = \"lead\"\nrota = %d\n\n", p.name, p.addr, file, i+1)
+		case "distributor", "expired":
+			fmt.Fprintf(&dists, "[[distlist.list.recipient]]\nname = %q\naddress = %q\nkey_file = %q\n\n", p.name, p.addr, file)
+		}
+		fmt.Fprintf(d.out, "   %-14s %-31s %s%s\n", p.role, p.addr, k.Fingerprint(), map[bool]string{true: "  (expired)"}[p.role == "expired"])
+	}
+	fmt.Fprintf(d.out, "   %-14s %-31s %s\n", "team key", demoTeam, d.team.Fingerprint())
+	cfg := fmt.Sprintf(`# secgate demo configuration (generated)
+[gateway]
+domain = "demo.test"
+team = %q
+data_dir = "."
+database = "secgate.db"
+
+[team_key]
+path = "keys/team.asc"
+passphrase_file = "keys/passphrase"
+
+[imap]
+address = %q
+user = %q
+password_file = "password"
+tls = "plain-loopback"
+
+[smtp]
+address = %q
+user = %q
+password_file = "password"
+tls = "plain-loopback"
+parallel = 2
+
+[metrics]
+listen = ""
+
+[project]
+name = "Demo"
+announce_list = %q
+advisory_prefix = "DEMO"
+
+[intake]
+backoff_min = "50ms"
+backoff_max = "1s"
+
+[schedule]
+policy = %q
+embargo_list = "embargo"
+public_lists = ["announce"]
+artifacts_dir = "artifacts"
+
+[schedule.artifacts]
+vendor = "Demo"
+product = "demo-server"
+ecosystem = "Go"
+package = "demo.example/server"
+repo = "https://demo.example/server"
+cna_org_id = "00000000-0000-4000-8000-000000000000"
+cna_short_name = "demo"
+advisory_url = "https://demo.example/advisories/"
+
+[cases]
+policy = %q
+
+%s[[distlist.list]]
+name = "embargo"
+kind = "embargo"
+
+%s[[distlist.list]]
+name = "announce"
+kind = "public"
+
+[[distlist.list.recipient]]
+name = "Announcements"
+address = %q
+`, demoTeam, d.mail.IMAPAddr, demoTeam, d.mail.SMTPAddr, demoTeam, demoAnnounce, d.preset, d.preset,
+		members.String(), dists.String(), demoAnnounce)
+	if err := write("secgate.toml", cfg); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Join(d.dir, "artifacts"), 0o700); err != nil {
+		return "", err
+	}
+	return filepath.Join(d.dir, "secgate.toml"), nil
+}
+
+// pickT0 returns the first disclosure time the policy allows: a date at the
+// policy's disclosure hour (16:00 UTC when it has none).
+func (d *demo) pickT0(now time.Time) (time.Time, error) {
+	p, err := d.g.sched.Policy(d.preset)
+	if err != nil {
+		return time.Time{}, err
+	}
+	day := now.Truncate(24 * time.Hour)
+	for i := 1; i <= 60; i++ {
+		for _, h := range []int{0, 16} {
+			t0 := day.AddDate(0, 0, i).Add(time.Duration(h) * time.Hour)
+			if t0.After(now) && len(p.Violations(now.Add(time.Hour), t0)) == 0 {
+				return t0, nil
+			}
+		}
+	}
+	return time.Time{}, fmt.Errorf("demo: no disclosure date within 60 days fits the %s policy", d.preset)
+}
+
+// sendReport submits Rita's report: signed by her key (attached), encrypted
+// to the team key, carrying the run's canary in its text.
+func (d *demo) sendReport(ctx context.Context) error {
+	rita := d.keys[demoReporter]
+	pub, err := rita.ArmorPublic()
+	if err != nil {
+		return err
+	}
+	text := "Hello security team,\r\n\r\nthe webhook endpoint returns other tenants' secrets when the\r\n" +
+		"X-Tenant header is repeated. Proof of concept attached.\r\n" + d.canary + "\r\n\r\nRita\r\n"
+	entity := "Content-Type: multipart/mixed; boundary=\"r\"\r\n\r\n--r\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text +
+		"\r\n--r\r\nContent-Type: text/x-shellscript; name=\"poc.sh\"\r\nContent-Disposition: attachment; filename=\"poc.sh\"\r\n\r\n" +
+		"curl -H 'X-Tenant: a' -H 'X-Tenant: b' https://demo.example/webhook\r\n" +
+		"\r\n--r\r\nContent-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"rita.asc\"\r\n\r\n" +
+		strings.ReplaceAll(pub, "\n", "\r\n") + "\r\n--r--\r\n"
+	return d.submit(ctx, demoReporter, "Webhook leaks tenant secrets", entity, rita)
+}
+
+// command sends a team member's signed and encrypted command mail.
+func (d *demo) command(ctx context.Context, from, ref, body string) error {
+	entity := "Content-Type: text/plain; charset=utf-8\r\n\r\n" + strings.ReplaceAll(body, "\n", "\r\n") + "\r\n"
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "/") {
+			fmt.Fprintf(d.out, "   %s  <- %-31s %s\n", stamp(d.clock.Now()), from, line)
+		}
+	}
+	before := count(d.mail.Deliveries(), from)
+	if err := d.submit(ctx, from, "Re: ["+ref+"] commands", entity, d.keys[from]); err != nil {
+		return err
+	}
+	d.expect(ctx, "the command mail from "+from+" is answered", func(ds []delivery) bool { return count(ds, from) > before })
+	d.clock.Advance(time.Minute)
+	return nil
+}
+
+// submit signs entity with key, seals it for the team key and submits it
+// to the demo's SMTP server as from.
+func (d *demo) submit(ctx context.Context, from, subject, entity string, key *crypto.Key) error {
+	now := d.clock.Now()
+	signed, err := key.Sign(crypto.Content{Subject: subject, From: from, Entity: []byte(entity)}, now)
+	if err != nil {
+		return err
+	}
+	sealed, err := signed.SealFor(d.team.Public(), now)
+	if err != nil {
+		return err
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	raw := append([]byte(fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: ...\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\nMIME-Version: 1.0\r\n",
+		from, demoTeam, now.Format(time.RFC1123Z), hex.EncodeToString(b[:]), strings.Split(from, "@")[1])), sealed...)
+	c, err := smtp.Dial(d.mail.SMTPAddr)
+	if err != nil {
+		return fmt.Errorf("demo: submit: %w", err)
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", from, demoPassword)); err != nil {
+		return fmt.Errorf("demo: submit: %w", err)
+	}
+	if err := c.SendMail(from, []string{demoTeam}, strings.NewReader(string(raw))); err != nil {
+		return fmt.Errorf("demo: submit: %w", err)
+	}
+	return c.Quit()
+}
+
+// theCase returns the one case of the run.
+func (d *demo) theCase(ctx context.Context) (*cases.Case, error) {
+	cs, err := d.g.workflow.List(ctx, cases.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) != 1 {
+		return nil, fmt.Errorf("demo: %d cases open, want 1", len(cs))
+	}
+	return d.g.workflow.Get(ctx, cs[0].Ref)
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/schedule"
+)
+
+// seen is what the demo learned by opening one delivered message as its
+// recipient would.
+type seen struct {
+	kind      string // outbox kind: ack, team-copy, answer, embargo-notice, ...
+	form      string // "encrypted+signed", "signed", or a problem
+	subject   string // the protected subject when encrypted
+	calendar  bool   // carries a text/calendar part
+	soleTo    bool   // the recipient alone in To, no Cc/Bcc
+	signedOK  bool   // signed by the team key, verified
+	encrypted bool
+	text      string // the decrypted text
+}
+
+// open opens a delivery with its recipient's key and the team's public key.
+func (d *demo) open(dl delivery) seen {
+	var s seen
+	msg, err := mail.ReadMessage(bytes.NewReader(dl.Raw))
+	if err != nil {
+		s.form = "UNREADABLE: " + err.Error()
+		return s
+	}
+	h := msg.Header
+	to, _ := h.AddressList("To")
+	s.soleTo = len(to) == 1 && strings.EqualFold(to[0].Address, dl.To) && h.Get("Cc") == "" && h.Get("Bcc") == ""
+	s.subject = h.Get("Subject")
+	if id := strings.Trim(h.Get("Message-Id"), "<> "); id != "" {
+		d.g.db.Reader().QueryRow("SELECT kind FROM outbox WHERE message_id = ?", id).Scan(&s.kind)
+	}
+	opts := crypto.OpenOptions{Verifiers: []*crypto.Key{d.team.Public()}, Now: dl.At}
+	if k := d.keys[dl.To]; k != nil {
+		opts.Decrypt = k
+	}
+	o, err := crypto.Open(dl.Raw, opts)
+	switch {
+	case err != nil:
+		s.form = "NOT OPENED: " + err.Error()
+		return s
+	case o.Signature == nil:
+		s.form = "UNSIGNED"
+	case o.Signature.Err != nil || o.Signature.Fingerprint != d.team.Fingerprint() || !o.Signature.Whole:
+		s.form = "BAD SIGNATURE"
+	default:
+		s.signedOK = true
+	}
+	s.encrypted = o.Encrypted
+	if s.signedOK {
+		s.form = "signed"
+		if o.Encrypted {
+			s.form = "encrypted+signed"
+		}
+	}
+	if subj, _, ok := crypto.ProtectedHeaders(o.Entity); ok {
+		s.subject = subj
+	}
+	text, atts, _ := crypto.TextBody(o.Entity)
+	s.text = text
+	for _, a := range atts {
+		if strings.HasPrefix(a.ContentType, "text/calendar") || strings.HasSuffix(a.Filename, ".ics") {
+			s.calendar = true
+		}
+	}
+	return s
+}
+
+// describe is one line of the timeline for a delivery.
+func (d *demo) describe(dl delivery) string {
+	s := d.open(dl)
+	extra := ""
+	if s.calendar {
+		extra = " +.ics"
+	}
+	subj := s.subject
+	if len(subj) > 60 {
+		subj = subj[:57] + "..."
+	}
+	line := fmt.Sprintf("%-17s %-16s %q%s", s.kind, s.form, subj, extra)
+	if dl.To == demoTeam {
+		line = fmt.Sprintf("%-17s %-16s %q", "inbound", "to the team key", subj)
+	}
+	if strings.Contains(strings.ToLower(subj), "refused") {
+		for _, l := range strings.Split(s.text, "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				line += "\n" + strings.Repeat(" ", 24) + "| " + l
+			}
+		}
+	}
+	return line
+}
+
+// hasKind reports whether the outbox holds a message of kind.
+func (d *demo) hasKind(ctx context.Context, kind string) bool {
+	var n int
+	d.g.db.Reader().QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE kind = ?", kind).Scan(&n)
+	return n > 0
+}
+
+// summary checks the whole run and prints the verdict.
+func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeline) error {
+	ds := d.mail.Deliveries()
+	check := func(what string, ok bool, detail string) {
+		var err error
+		if !ok {
+			err = fmt.Errorf("%s", detail)
+		}
+		d.checks = append(d.checks, demoCheck{what, err})
+	}
+	byKind := map[string][]delivery{}
+	allSigned, allSole, encOK := true, true, true
+	for _, dl := range ds {
+		if dl.To == demoTeam {
+			continue // mail to the gateway, signed by its senders
+		}
+		s := d.open(dl)
+		byKind[s.kind] = append(byKind[s.kind], dl)
+		allSigned = allSigned && s.signedOK
+		allSole = allSole && s.soleTo
+		if dl.To != demoAnnounce && !s.encrypted {
+			encOK = false
+		}
+		if s.kind == "embargo-notice" && !s.calendar {
+			check("embargo notice to "+dl.To+" carries the .ics of T0", false, "no text/calendar part")
+		}
+	}
+	check("every message is signed by the team key and verifies", allSigned, "a message is unsigned or badly signed")
+	check("every message has its recipient alone in To (no Cc, no Bcc)", allSole, "a message names other recipients")
+	check("everything but the public announcement is encrypted to its recipient", encOK, "a non-public message left in clear")
+	check("the distributor with the expired key got nothing", count(ds, "security@distro-three.example") == 0, "it received mail")
+	var alerts int
+	d.g.db.Reader().QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE kind = 'alert' AND recipient = ?", lead).Scan(&alerts)
+	check("the fix lead was told about the skipped distributor", alerts > 0, "no alert to the lead")
+	for _, dl := range byKind["embargo-notice"] {
+		check("embargo notice to "+dl.To+" left before the pre-release time", tl.PreRelease.IsZero() || dl.At.Before(tl.PreRelease), "late")
+	}
+	for _, dl := range byKind["prerelease-notice"] {
+		check("pre-release notice to "+dl.To+" at T-24h", !dl.At.Before(tl.PreRelease) && dl.At.Before(tl.T0), "sent at "+stamp(dl.At))
+	}
+	anns := byKind["announcement"]
+	check("the announcement went to the public list at T0, signed", len(anns) == 1 && !anns[0].At.Before(tl.T0), fmt.Sprintf("%d announcements", len(anns)))
+
+	leak := false
+	for _, dl := range ds {
+		if bytes.Contains(dl.Raw, []byte(d.canary)) {
+			leak = true
+		}
+	}
+	check("the report's text appears in clear in no message", !leak, "canary found in a delivered message")
+	dbBytes, _ := os.ReadFile(d.g.cfg.Gateway.Database)
+	wal, _ := os.ReadFile(d.g.cfg.Gateway.Database + "-wal")
+	check("the database holds no report text in clear", !bytes.Contains(dbBytes, []byte(d.canary)) && !bytes.Contains(wal, []byte(d.canary)), "canary found in SQLite")
+
+	c, err := d.g.workflow.Get(ctx, ref)
+	check("the case ends fix-released", err == nil && c.State == cases.StateFixReleased, fmt.Sprintf("state %v (%v)", stateOf(c), err))
+	err = d.g.workflow.VerifyAudit(ctx, c.ID)
+	check("the case's audit chain verifies", err == nil, fmt.Sprint(err))
+	var missing []string
+	for _, name := range []string{"DEMO-2026-0001.md", "DEMO-2026-0001.osv.json", "CVE-2026-41234.json"} {
+		if _, err := os.Stat(filepath.Join(d.g.cfg.Schedule.ArtifactsDir, name)); err != nil {
+			missing = append(missing, name)
+		}
+	}
+	check("advisory, CVE JSON 5 and OSV records were written at T0", len(missing) == 0, "missing "+strings.Join(missing, ", "))
+
+	fmt.Fprintf(d.out, "\nSummary: %d messages delivered (", len(ds))
+	first := true
+	for _, k := range []string{"ack", "team-copy", "answer", "handoff", "embargo-notice", "prerelease-notice", "announcement", "alert", "reminder", "reporter"} {
+		if n := len(byKind[k]); n > 0 {
+			if !first {
+				fmt.Fprint(d.out, ", ")
+			}
+			fmt.Fprintf(d.out, "%d %s", n, k)
+			first = false
+		}
+	}
+	fmt.Fprintln(d.out, ")")
+	failed := 0
+	for _, ch := range d.checks {
+		mark := "ok  "
+		if ch.err != nil {
+			mark = "FAIL"
+			failed++
+		}
+		fmt.Fprintf(d.out, "  %s %s", mark, ch.what)
+		if ch.err != nil {
+			fmt.Fprintf(d.out, ": %v", ch.err)
+		}
+		fmt.Fprintln(d.out)
+	}
+	if failed > 0 {
+		return fmt.Errorf("demo: %d of %d checks failed", failed, len(d.checks))
+	}
+	fmt.Fprintf(d.out, "All %d checks passed.\n", len(d.checks))
+	return nil
+}
+
+func stateOf(c *cases.Case) any {
+	if c == nil {
+		return "none"
+	}
+	return c.State
+}
+
+// keepMail writes every delivered message to DIR/mail/<recipient>/NNN.eml.
+func (d *demo) keepMail() error {
+	for i, dl := range d.mail.Deliveries() {
+		dir := filepath.Join(d.dir, "mail", dl.To)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%03d.eml", i+1)), dl.Raw, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
