@@ -1,0 +1,521 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+
+	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/store"
+)
+
+// view is the database opened by a command that reads or makes a small
+// operator edit. It holds the unlocked team key only when the command
+// needs it (loadTeamKey); otherwise nothing in it can decrypt case content.
+type view struct {
+	cfg *Config
+	db  *store.DB
+	key *crypto.Key // unlocked team key; nil unless asked for
+	dir *distlist.Directory
+}
+
+// openView loads the configuration at path and opens its database without
+// creating it. withKey also unlocks the team key (passphrase needed).
+func openView(ctx context.Context, a *app, path string, withKey bool) (*view, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(cfg.Gateway.Database); err != nil {
+		return nil, fmt.Errorf("gateway.database: %w (run secgate init first)", err)
+	}
+	v := &view{cfg: cfg}
+	if withKey {
+		if v.key, err = loadTeamKey(cfg, a.getenv); err != nil {
+			return nil, err
+		}
+	}
+	if v.db, err = store.Open(ctx, cfg.Gateway.Database); err != nil {
+		return nil, err
+	}
+	v.dir = distlist.NewDirectory(v.db, nil, nil)
+	return v, nil
+}
+
+func (v *view) Close() error { return v.db.Close() }
+
+// workflow returns the case workflow over the view. Without the team key it
+// can read metadata only: content comes back as sealedText.
+func (v *view) workflow() (*cases.Workflow, error) {
+	o := cases.Options{
+		DB: v.db, Directory: v.dir, Outbox: readOnlyOutbox{}, TeamAddress: v.cfg.Gateway.Team, Config: v.cfg.Cases,
+	}
+	if v.key != nil {
+		o.TeamKey = v.key
+	} else {
+		o.AtRest = sealedAtRest{}
+	}
+	return cases.New(o)
+}
+
+// outbox returns the outbox over the view, for reading rows and for retry
+// and fail, which sign nothing: without the unlocked key it is built with
+// the public half of the team key.
+func (v *view) outbox(ctx context.Context) (*distlist.Outbox, error) {
+	key := v.key
+	if key == nil {
+		var err error
+		if key, err = teamPublicKey(v.cfg); err != nil {
+			return nil, err
+		}
+	}
+	return distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: v.db, Directory: v.dir, TeamKey: key, Config: v.cfg.packageDistlist()})
+}
+
+// teamPublicKey reads the public half of the team key from its (locked)
+// key file, without the passphrase.
+func teamPublicKey(cfg *Config) (*crypto.Key, error) {
+	data, err := os.ReadFile(cfg.TeamKey.Path)
+	if err != nil {
+		return nil, fmt.Errorf("team_key.path: %w", err)
+	}
+	el, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
+	if err != nil || len(el) != 1 {
+		return nil, fmt.Errorf("team_key.path %s: not one armored OpenPGP key (%v)", cfg.TeamKey.Path, err)
+	}
+	var buf bytes.Buffer
+	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := el[0].Serialize(w); err != nil {
+		return nil, fmt.Errorf("team_key.path %s: %w", cfg.TeamKey.Path, err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	k, err := crypto.ParsePublicKey(buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("team_key.path %s: %w", cfg.TeamKey.Path, err)
+	}
+	return k, nil
+}
+
+// sealedText is what content stored encrypted at rest reads as without
+// the team key. It is JSON null so that the workflow's message decoding
+// yields empty fields; the commands never show it.
+const sealedText = "null"
+
+// sealedAtRest stands in for the team key in commands that only read
+// metadata: it cannot decrypt, and refuses to encrypt.
+type sealedAtRest struct{}
+
+func (sealedAtRest) EncryptAtRest([]byte) ([]byte, error) {
+	return nil, errors.New("read-only view: the team key is not loaded")
+}
+
+func (sealedAtRest) DecryptAtRest([]byte) ([]byte, error) { return []byte(sealedText), nil }
+
+// readOnlyOutbox stands in for the outbox of a workflow that only reads.
+type readOnlyOutbox struct{}
+
+func (readOnlyOutbox) Enqueue(context.Context, *sql.Tx, distlist.Mail) ([]distlist.Skipped, error) {
+	return nil, errors.New("read-only view: the outbox is not open")
+}
+
+func (readOnlyOutbox) CaseForMessageID(context.Context, string) (int64, bool, error) {
+	return 0, false, nil
+}
+
+// timeFormat is how commands print times for people (always UTC).
+const timeFormat = "2006-01-02 15:04 UTC"
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+// jsonTime is a time in JSON output: RFC 3339 in UTC, null when unset.
+func jsonTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
+
+// memberNames maps team key fingerprints to "Name <address>".
+func memberNames(ctx context.Context, dir *distlist.Directory) map[string]string {
+	names := map[string]string{}
+	team, err := dir.Team(ctx)
+	if err != nil {
+		return names
+	}
+	for _, m := range team {
+		names[strings.ToUpper(m.Fingerprint)] = m.Name
+	}
+	return names
+}
+
+// who names a fingerprint by its member, or shortens it.
+func who(names map[string]string, fpr string) string {
+	if fpr == "" {
+		return "-"
+	}
+	if n, ok := names[strings.ToUpper(fpr)]; ok && n != "" {
+		return n
+	}
+	if len(fpr) > 16 {
+		return fpr[len(fpr)-16:]
+	}
+	return fpr
+}
+
+// caseJSON is a case in JSON output, without its encrypted content.
+type caseJSON struct {
+	Ref           string     `json:"ref"`
+	State         string     `json:"state"`
+	Class         string     `json:"class,omitempty"`
+	CVSSVector    string     `json:"cvss_vector,omitempty"`
+	CVSSScore     float64    `json:"cvss_score,omitempty"`
+	Severity      string     `json:"severity,omitempty"`
+	CVE           string     `json:"cve,omitempty"`
+	Advisory      string     `json:"advisory,omitempty"`
+	Affected      string     `json:"affected,omitempty"`
+	Fixed         string     `json:"fixed,omitempty"`
+	Credit        string     `json:"credit,omitempty"`
+	CreditConsent string     `json:"credit_consent,omitempty"`
+	Reporter      string     `json:"reporter"`
+	ReporterKey   bool       `json:"reporter_key"`
+	Lead          string     `json:"lead,omitempty"`
+	LeadOffer     string     `json:"lead_offer,omitempty"`
+	Team          []string   `json:"team"`
+	Policy        string     `json:"policy,omitempty"`
+	CloseReason   string     `json:"close_reason,omitempty"`
+	Received      *time.Time `json:"received"`
+	Created       *time.Time `json:"created"`
+	Updated       *time.Time `json:"updated"`
+	DiscloseAt    *time.Time `json:"disclose_at"`
+	Impact        *string    `json:"impact,omitempty"` // only with --text
+	Terms         *string    `json:"terms,omitempty"`  // only with --text
+}
+
+func toCaseJSON(c *cases.Case) caseJSON {
+	team := c.Team
+	if team == nil {
+		team = []string{}
+	}
+	return caseJSON{
+		Ref: c.Ref, State: string(c.State), Class: c.Class, CVSSVector: c.CVSSVector, CVSSScore: c.CVSSScore,
+		Severity: c.Severity, CVE: c.CVE, Advisory: c.Advisory, Affected: c.Affected, Fixed: c.Fixed,
+		Credit: c.Credit, CreditConsent: c.CreditConsent, Reporter: c.ReporterAddr, ReporterKey: c.ReporterKey != "",
+		Lead: c.Lead, LeadOffer: c.LeadOffer, Team: team, Policy: c.Policy, CloseReason: c.CloseReason,
+		Received: jsonTime(c.Received), Created: jsonTime(c.Created), Updated: jsonTime(c.Updated), DiscloseAt: jsonTime(c.DiscloseAt),
+	}
+}
+
+func runCaseList(ctx context.Context, a *app, c *command, args []string) error {
+	fs := c.flagSet(a)
+	path := configFlag(fs)
+	asJSON := jsonFlag(fs)
+	states := fs.String("state", "", "only cases in these `STATES` (comma-separated)")
+	open := fs.Bool("open", false, "only cases that have not ended")
+	if _, err := c.parse(a, fs, args, 0); err != nil {
+		return err
+	}
+	opts := cases.ListOptions{Open: *open}
+	for _, s := range strings.Split(*states, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		st, ok := cases.ParseState(s)
+		if !ok {
+			return fmt.Errorf("-state: unknown state %q (one of %s)", s, stateNames())
+		}
+		opts.States = append(opts.States, st)
+	}
+	v, err := openView(ctx, a, *path, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	w, err := v.workflow()
+	if err != nil {
+		return err
+	}
+	list, err := w.List(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]caseJSON, 0, len(list))
+		for _, cs := range list {
+			out = append(out, toCaseJSON(cs))
+		}
+		return a.printJSON(out)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(a.stdout, "no cases")
+		return nil
+	}
+	names := memberNames(ctx, v.dir)
+	tw := newTable(a.stdout)
+	fmt.Fprintln(tw, "REF\tSTATE\tSEVERITY\tCVE\tLEAD\tRECEIVED\tDISCLOSE")
+	for _, cs := range list {
+		sev := dash(cs.Severity)
+		if cs.CVSSScore > 0 {
+			sev = fmt.Sprintf("%s %.1f", cs.Severity, cs.CVSSScore)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cs.Ref, cs.State, sev, dash(cs.CVE), who(names, cs.Lead),
+			fmtTime(cs.Received), fmtTime(cs.DiscloseAt))
+	}
+	return tw.Flush()
+}
+
+func stateNames() string {
+	var s []string
+	for _, st := range cases.States {
+		s = append(s, string(st))
+	}
+	return strings.Join(s, ", ")
+}
+
+// messageJSON is a case message in JSON output.
+type messageJSON struct {
+	ID          int64      `json:"id"`
+	Kind        string     `json:"kind"`
+	Author      string     `json:"author"`
+	MessageID   string     `json:"message_id,omitempty"`
+	Encrypted   bool       `json:"encrypted"`
+	Received    *time.Time `json:"received"`
+	Attachments int        `json:"attachments"`
+	Subject     *string    `json:"subject,omitempty"` // only with --text
+	Text        *string    `json:"text,omitempty"`    // only with --text
+	Files       []string   `json:"files,omitempty"`   // only with --text
+}
+
+// auditJSON is an audit event in JSON output.
+type auditJSON struct {
+	Seq    int64      `json:"seq"`
+	At     *time.Time `json:"at"`
+	Actor  string     `json:"actor"`
+	Action string     `json:"action"`
+	Detail string     `json:"detail,omitempty"`
+	Source string     `json:"source,omitempty"`
+	Hash   string     `json:"hash"`
+}
+
+type caseShowJSON struct {
+	Case     caseJSON      `json:"case"`
+	Messages []messageJSON `json:"messages"`
+	Audit    []auditJSON   `json:"audit"`
+	// AuditVerified is true when the hash chain holds; AuditError says
+	// where it breaks.
+	AuditVerified bool   `json:"audit_verified"`
+	AuditError    string `json:"audit_error,omitempty"`
+}
+
+func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
+	fs := c.flagSet(a)
+	path := configFlag(fs)
+	asJSON := jsonFlag(fs)
+	text := fs.Bool("text", false, "decrypt and show the report text, messages and impact (needs the team key passphrase)")
+	pos, err := c.parse(a, fs, args, 1)
+	if err != nil {
+		return err
+	}
+	v, err := openView(ctx, a, *path, *text)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	w, err := v.workflow()
+	if err != nil {
+		return err
+	}
+	cs, err := w.Get(ctx, strings.ToUpper(pos[0]))
+	if errors.Is(err, cases.ErrNotFound) {
+		return fmt.Errorf("no case %s (see secgate case list)", pos[0])
+	}
+	if err != nil {
+		return err
+	}
+	msgs, err := w.Messages(ctx, cs.ID)
+	if err != nil {
+		return err
+	}
+	events, err := w.AuditLog(ctx, cs.ID)
+	if err != nil {
+		return err
+	}
+	verr := w.VerifyAudit(ctx, cs.ID)
+	if verr != nil && !errors.Is(verr, cases.ErrAuditBroken) {
+		return verr
+	}
+
+	if *asJSON {
+		out := caseShowJSON{Case: toCaseJSON(cs), Messages: []messageJSON{}, Audit: []auditJSON{}, AuditVerified: verr == nil}
+		if verr != nil {
+			out.AuditError = verr.Error()
+		}
+		if *text {
+			out.Case.Impact, out.Case.Terms = &cs.Impact, &cs.Terms
+		}
+		for _, m := range msgs {
+			mj := messageJSON{ID: m.ID, Kind: m.Kind, Author: m.Author, MessageID: m.MessageID, Encrypted: m.Encrypted,
+				Received: jsonTime(m.Received), Attachments: len(m.Attachments)}
+			if *text {
+				mj.Subject, mj.Text = &m.Subject, &m.Text
+				for _, at := range m.Attachments {
+					mj.Files = append(mj.Files, at.Filename)
+				}
+			}
+			out.Messages = append(out.Messages, mj)
+		}
+		for _, e := range events {
+			out.Audit = append(out.Audit, auditJSON{Seq: e.Seq, At: jsonTime(e.At), Actor: e.Actor, Action: e.Action,
+				Detail: e.Detail, Source: e.Source, Hash: e.Hash})
+		}
+		if err := a.printJSON(out); err != nil {
+			return err
+		}
+		if verr != nil {
+			return fmt.Errorf("audit chain of %s does not verify", cs.Ref)
+		}
+		return nil
+	}
+
+	names := memberNames(ctx, v.dir)
+	out := a.stdout
+	field := func(k, v string) { fmt.Fprintf(out, "%-15s %s\n", k+":", v) }
+	withName := func(fpr string) string {
+		if fpr == "" {
+			return "-"
+		}
+		if n := who(names, fpr); n != fpr && !strings.HasSuffix(fpr, n) {
+			return n + " (" + fpr + ")"
+		}
+		return fpr
+	}
+	fmt.Fprintf(out, "%s\n", cs.Ref)
+	field("state", string(cs.State))
+	field("policy", dash(cs.Policy))
+	field("class", dash(cs.Class))
+	if cs.CVSSVector != "" {
+		field("cvss", fmt.Sprintf("%.1f %s %s", cs.CVSSScore, cs.Severity, cs.CVSSVector))
+	} else {
+		field("cvss", "-")
+	}
+	field("cve", dash(cs.CVE))
+	field("advisory", dash(cs.Advisory))
+	field("affected", dash(cs.Affected))
+	field("fixed", dash(cs.Fixed))
+	credit := dash(cs.Credit)
+	if cs.Credit != "" {
+		credit += " (consent: " + map[string]string{"": "not asked yet", "yes": "yes", "no": "no"}[cs.CreditConsent] + ")"
+	}
+	field("credit", credit)
+	rk := "no key"
+	if cs.ReporterKey != "" {
+		rk = "key on file"
+	}
+	field("reporter", fmt.Sprintf("%s (%s)", dash(cs.ReporterAddr), rk))
+	lead := withName(cs.Lead)
+	if cs.LeadOffer != "" {
+		lead += ", offered to " + withName(cs.LeadOffer)
+	}
+	if cs.LeadReleased {
+		lead += ", released"
+	}
+	field("lead", lead)
+	var team []string
+	for _, f := range cs.Team {
+		team = append(team, who(names, f))
+	}
+	field("team", dash(strings.Join(team, ", ")))
+	field("received", fmtTime(cs.Received))
+	field("updated", fmtTime(cs.Updated))
+	field("disclose at", fmtTime(cs.DiscloseAt))
+	if cs.CloseReason != "" {
+		field("close reason", cs.CloseReason)
+	}
+	if *text {
+		if cs.Impact != "" {
+			fmt.Fprintf(out, "\nimpact:\n%s\n", indent(cs.Impact))
+		}
+		if cs.Terms != "" {
+			fmt.Fprintf(out, "\nreporter's terms:\n%s\n", indent(cs.Terms))
+		}
+	} else if cs.Impact != "" {
+		field("impact", "(encrypted; --text shows it)")
+	}
+
+	fmt.Fprintf(out, "\nmessages (%d):\n", len(msgs))
+	tw := newTable(out)
+	for _, m := range msgs {
+		enc := "clear"
+		if m.Encrypted {
+			enc = "encrypted"
+		}
+		author := m.Author
+		if !strings.Contains(author, "@") {
+			author = who(names, author)
+		}
+		fmt.Fprintf(tw, "  #%d\t%s\t%s\t%s\t%s\t%d attachment(s)\n", m.ID, fmtTime(m.Received), m.Kind, author, enc, len(m.Attachments))
+	}
+	tw.Flush()
+	if *text {
+		for _, m := range msgs {
+			fmt.Fprintf(out, "\n--- message #%d (%s) from %s\nSubject: %s\n\n%s\n", m.ID, m.Kind, m.Author, m.Subject, strings.TrimRight(m.Text, "\n"))
+			for _, at := range m.Attachments {
+				fmt.Fprintf(out, "[attachment %s, %s, %d bytes]\n", at.Filename, at.ContentType, len(at.Data))
+			}
+		}
+	} else if len(msgs) > 0 {
+		fmt.Fprintf(out, "  (texts are encrypted at rest; --text decrypts them with the team key)\n")
+	}
+
+	fmt.Fprintf(out, "\ntimeline:\n")
+	tw = newTable(out)
+	for _, e := range events {
+		actor := e.Actor
+		if actor != cases.ActorGateway && !strings.Contains(actor, ":") {
+			actor = who(names, actor)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", fmtTime(e.At), actor, e.Action, e.Detail)
+	}
+	tw.Flush()
+	if verr != nil {
+		fmt.Fprintf(out, "\naudit chain: BROKEN: %s\n", oneLine(verr))
+		return fmt.Errorf("audit chain of %s does not verify", cs.Ref)
+	}
+	fmt.Fprintf(out, "\naudit chain: verified (%d events)\n", len(events))
+	return nil
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
+}

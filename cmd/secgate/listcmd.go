@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/secgate/secgate/distlist"
+)
+
+// listJSON is a distribution list in JSON output.
+type listJSON struct {
+	Name       string          `json:"name"`
+	Kind       string          `json:"kind"`
+	Encrypt    bool            `json:"encrypt"`
+	InConfig   bool            `json:"in_config"`
+	Count      int             `json:"count"`
+	Recipients []recipientJSON `json:"recipients,omitempty"`
+}
+
+type recipientJSON struct {
+	Name        string     `json:"name,omitempty"`
+	Address     string     `json:"address"`
+	Fingerprint string     `json:"fingerprint,omitempty"`
+	Expires     *time.Time `json:"key_expires,omitempty"`
+	KeyProblem  string     `json:"key_problem,omitempty"`
+	InConfig    bool       `json:"in_config"`
+}
+
+// configList returns the list called name in the configuration, if any.
+func configList(cfg *Config, name string) (distlist.ListConfig, bool) {
+	for _, l := range cfg.Distlist.Lists {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return distlist.ListConfig{}, false
+}
+
+// inConfig reports whether addr is on list name in the configuration.
+func inConfig(cfg *Config, name, addr string) bool {
+	l, ok := configList(cfg, name)
+	if !ok {
+		return false
+	}
+	for _, r := range l.Recipients {
+		if strings.EqualFold(r.Address, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func runListShow(ctx context.Context, a *app, c *command, args []string) error {
+	fs := c.flagSet(a)
+	path := configFlag(fs)
+	asJSON := jsonFlag(fs)
+	pos, err := c.parse(a, fs, args, -1)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return fmt.Errorf("want at most one list name, got %q (see secgate help %s)", pos, c.Name)
+	}
+	v, err := openView(ctx, a, *path, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	if len(pos) == 0 {
+		infos, err := v.dir.Lists(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			out := make([]listJSON, 0, len(infos))
+			for _, l := range infos {
+				_, cfgd := configList(v.cfg, l.Name)
+				out = append(out, listJSON{Name: l.Name, Kind: l.Kind, Encrypt: l.Encrypt, InConfig: cfgd, Count: l.Recipients})
+			}
+			return a.printJSON(out)
+		}
+		if len(infos) == 0 {
+			fmt.Fprintln(a.stdout, "no lists (add them to the configuration or with secgate list create)")
+			return nil
+		}
+		tw := newTable(a.stdout)
+		fmt.Fprintln(tw, "LIST\tKIND\tENCRYPTED\tRECIPIENTS\tSOURCE")
+		for _, l := range infos {
+			src := "database"
+			if _, ok := configList(v.cfg, l.Name); ok {
+				src = "config"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", l.Name, l.Kind, yesNo(l.Encrypt), l.Recipients, src)
+		}
+		return tw.Flush()
+	}
+	name := pos[0]
+	l, err := v.dir.List(ctx, name)
+	if errors.Is(err, distlist.ErrNotFound) {
+		return fmt.Errorf("no list %q (see secgate list show)", name)
+	}
+	if err != nil {
+		return err
+	}
+	_, cfgd := configList(v.cfg, name)
+	out := listJSON{Name: l.Name, Kind: l.Kind, Encrypt: l.Encrypt, InConfig: cfgd, Count: len(l.Recipients), Recipients: []recipientJSON{}}
+	now := time.Now()
+	for _, r := range l.Recipients {
+		rj := recipientJSON{Name: r.Name, Address: r.Address, InConfig: inConfig(v.cfg, name, r.Address)}
+		if l.Kind == distlist.KindTeam {
+			rj.InConfig = slices.ContainsFunc(v.cfg.Distlist.Members, func(m distlist.MemberConfig) bool {
+				return strings.EqualFold(m.Address, r.Address)
+			})
+		}
+		if r.Key != nil {
+			rj.Fingerprint = r.Key.Fingerprint()
+			if t, ok := r.Key.Expires(); ok {
+				rj.Expires = jsonTime(t)
+			}
+			if err := r.Key.Check(now); err != nil {
+				rj.KeyProblem = keyProblem(err)
+			}
+		} else if l.Encrypt {
+			rj.KeyProblem = "no key"
+		}
+		out.Recipients = append(out.Recipients, rj)
+	}
+	if *asJSON {
+		return a.printJSON(out)
+	}
+	fmt.Fprintf(a.stdout, "list %s: %s, %s, %d recipient(s)\n", l.Name, l.Kind, map[bool]string{true: "encrypted to each recipient", false: "signed, not encrypted"}[l.Encrypt], len(l.Recipients))
+	if len(out.Recipients) == 0 {
+		return nil
+	}
+	tw := newTable(a.stdout)
+	fmt.Fprintln(tw, "\nADDRESS\tNAME\tKEY\tEXPIRES\tSOURCE")
+	for _, r := range out.Recipients {
+		exp := "never"
+		if r.Expires != nil {
+			exp = fmtTime(*r.Expires)
+		}
+		if r.Fingerprint == "" {
+			exp = "-"
+		}
+		if r.KeyProblem != "" {
+			exp += " (" + r.KeyProblem + ")"
+		}
+		src := "database"
+		if r.InConfig {
+			src = "config"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Address, dash(r.Name), dash(r.Fingerprint), exp, src)
+	}
+	return tw.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func runListAdd(ctx context.Context, a *app, c *command, args []string) error {
+	fs := c.flagSet(a)
+	path := configFlag(fs)
+	asJSON := jsonFlag(fs)
+	keyFile := fs.String("key", "", "armored public key `FILE` of the recipient (required on encrypted lists)")
+	name := fs.String("name", "", "display `NAME` of the recipient")
+	mismatch := fs.Bool("allow-mismatch", false, "accept a key none of whose user IDs carries the address")
+	pos, err := c.parse(a, fs, args, 2)
+	if err != nil {
+		return err
+	}
+	list, addr := pos[0], pos[1]
+	var key []byte
+	if *keyFile != "" {
+		if key, err = os.ReadFile(*keyFile); err != nil {
+			return fmt.Errorf("-key: %w", err)
+		}
+	}
+	v, err := openView(ctx, a, *path, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	l, err := v.dir.List(ctx, list)
+	if errors.Is(err, distlist.ErrNotFound) {
+		return fmt.Errorf("no list %q (create it with secgate list create)", list)
+	}
+	if err != nil {
+		return err
+	}
+	if l.Kind == distlist.KindTeam {
+		return fmt.Errorf("%s is the team list: team members are configured in [[distlist.member]]", list)
+	}
+	if l.Encrypt && key == nil {
+		return fmt.Errorf("list %s is encrypted: give the recipient's public key with -key FILE", list)
+	}
+	warns, err := v.dir.AddRecipient(ctx, nil, list, distlist.RecipientSpec{Name: *name, Address: addr, Key: key,
+		AllowMismatch: *mismatch, Source: distlist.SourceCLI})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return a.printJSON(map[string]any{"list": list, "address": addr, "warnings": nonNil(warns)})
+	}
+	for _, w := range warns {
+		fmt.Fprintf(a.stderr, "warning: %s\n", w)
+	}
+	fmt.Fprintf(a.stdout, "added %s to list %s\n", addr, list)
+	if _, ok := configList(v.cfg, list); ok {
+		fmt.Fprintf(a.stdout, "(list %s is in the configuration; entries added here are kept when the configuration is loaded)\n", list)
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func runListRemove(ctx context.Context, a *app, c *command, args []string) error {
+	fs := c.flagSet(a)
+	path := configFlag(fs)
+	asJSON := jsonFlag(fs)
+	pos, err := c.parse(a, fs, args, 2)
+	if err != nil {
+		return err
+	}
+	list, addr := pos[0], pos[1]
+	v, err := openView(ctx, a, *path, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	if err := v.dir.RemoveRecipient(ctx, nil, list, addr); errors.Is(err, distlist.ErrNotFound) {
+		return fmt.Errorf("%s is not on list %s (see secgate list show %s)", addr, list, list)
+	} else if err != nil {
+		return err
+	}
+	back := inConfig(v.cfg, list, addr)
+	if *asJSON {
+		return a.printJSON(map[string]any{"list": list, "address": addr, "returns_from_config": back})
+	}
+	fmt.Fprintf(a.stdout, "removed %s from list %s\n", addr, list)
+	if back {
+		fmt.Fprintf(a.stdout, "note: %s is on list %s in %s: it comes back at the next start unless you remove it there too\n", addr, list, v.cfg.File)
+	}
+	return nil
+}
+
+func runListCreate(ctx context.Context, a *app, c *command, args []string) error {
+	fs := c.flagSet(a)
+	path := configFlag(fs)
+	asJSON := jsonFlag(fs)
+	kind := fs.String("kind", "", "embargo (encrypted to each recipient), public (signed only) or team")
+	pos, err := c.parse(a, fs, args, 1)
+	if err != nil {
+		return err
+	}
+	name := pos[0]
+	switch *kind {
+	case distlist.KindEmbargo, distlist.KindPublic, distlist.KindTeam:
+	case "":
+		return errors.New("-kind is required: embargo, public or team")
+	default:
+		return fmt.Errorf("-kind %q: want embargo, public or team", *kind)
+	}
+	v, err := openView(ctx, a, *path, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	if l, err := v.dir.List(ctx, name); err == nil {
+		return fmt.Errorf("list %s exists (%s, %d recipients)", name, l.Kind, len(l.Recipients))
+	} else if !errors.Is(err, distlist.ErrNotFound) {
+		return err
+	}
+	if err := v.dir.CreateList(ctx, nil, name, *kind, distlist.SourceCLI); err != nil {
+		return err
+	}
+	if *asJSON {
+		return a.printJSON(map[string]any{"list": name, "kind": *kind})
+	}
+	fmt.Fprintf(a.stdout, "created %s list %s; add recipients with secgate list add %s ADDRESS -key FILE\n", *kind, name, name)
+	return nil
+}
+
+func runListDelete(ctx context.Context, a *app, c *command, args []string) error {
+	fs := c.flagSet(a)
+	path := configFlag(fs)
+	asJSON := jsonFlag(fs)
+	pos, err := c.parse(a, fs, args, 1)
+	if err != nil {
+		return err
+	}
+	name := pos[0]
+	v, err := openView(ctx, a, *path, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	if err := v.dir.DeleteList(ctx, nil, name); errors.Is(err, distlist.ErrNotFound) {
+		return fmt.Errorf("no list %q (see secgate list show)", name)
+	} else if err != nil {
+		return err
+	}
+	_, back := configList(v.cfg, name)
+	if *asJSON {
+		return a.printJSON(map[string]any{"list": name, "returns_from_config": back})
+	}
+	fmt.Fprintf(a.stdout, "deleted list %s and its entries\n", name)
+	if back {
+		fmt.Fprintf(a.stdout, "note: list %s is in %s: it comes back, with its configured entries, at the next start unless you remove it there too\n", name, v.cfg.File)
+	}
+	return nil
+}
