@@ -1,8 +1,12 @@
 // Package crypto is secgate's OpenPGP and PGP/MIME layer.
 //
-// It is built on ProtonMail's go-crypto (the OpenPGP library under
-// gopenpgp), used directly so that every validity check runs at a time the
-// caller passes, never at a global clock.
+// It is built on ProtonMail's gopenpgp/v2 and the go-crypto OpenPGP library
+// under it. gopenpgp's armorer writes every armored block (with its Version
+// and Comment headers left out, so nothing announces the library); the
+// packet work goes to go-crypto directly, because gopenpgp's KeyRing checks
+// expiry and revocation against a process-wide clock, while secgate checks
+// every key at a time the caller passes (a simulated clock in tests and the
+// demo, T0 for "valid through").
 //
 // # Keys
 //

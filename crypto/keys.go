@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
@@ -222,18 +221,10 @@ func (k *Key) Public() *Key {
 // ArmorPublic returns the armored public key, without armor headers.
 func (k *Key) ArmorPublic() (string, error) {
 	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
-	if err != nil {
-		return "", err
-	}
-	if err := k.entity.Serialize(w); err != nil {
+	if err := k.entity.Serialize(&buf); err != nil {
 		return "", fmt.Errorf("crypto: armor public key %s: %w", k.Fingerprint(), err)
 	}
-	if err := w.Close(); err != nil {
-		return "", err
-	}
-	buf.WriteByte('\n')
-	return buf.String(), nil
+	return armorString(openpgp.PublicKeyType, buf.Bytes())
 }
 
 // ArmorPrivate returns the armored private key protected by pass (which must
@@ -257,18 +248,10 @@ func (k *Key) ArmorPrivate(pass []byte) (string, error) {
 		return "", fmt.Errorf("crypto: protect private key %s: %w", k.Fingerprint(), err)
 	}
 	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.PrivateKeyType, nil)
-	if err != nil {
-		return "", err
-	}
-	if err := cp.SerializePrivateWithoutSigning(w, nil); err != nil {
+	if err := cp.SerializePrivateWithoutSigning(&buf, nil); err != nil {
 		return "", fmt.Errorf("crypto: armor private key %s: %w", k.Fingerprint(), err)
 	}
-	if err := w.Close(); err != nil {
-		return "", err
-	}
-	buf.WriteByte('\n')
-	return buf.String(), nil
+	return armorString(openpgp.PrivateKeyType, buf.Bytes())
 }
 
 // entityList returns the go-crypto entities of keys, skipping nil ones.
