@@ -469,8 +469,13 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 		if cs.Terms != "" {
 			fmt.Fprintf(out, "\nreporter's terms:\n%s\n", indent(cs.Terms))
 		}
-	} else if cs.Impact != "" {
-		field("impact", "(encrypted; --text shows it)")
+	} else {
+		if cs.Impact != "" {
+			field("impact", "(encrypted; --text shows it)")
+		}
+		if cs.Terms != "" {
+			field("terms", "(reporter's disclosure terms, encrypted; --text shows them)")
+		}
 	}
 
 	fmt.Fprintf(out, "\nmessages (%d):\n", len(msgs))

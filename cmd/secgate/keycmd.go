@@ -240,6 +240,21 @@ func runKeyCheck(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The team key signs everything and reporters encrypt to it: it is
+	// checked too.
+	if team, err := teamPublicKey(v.cfg); err == nil {
+		ts := distlist.KeyStatus{Holders: []string{"team key " + v.cfg.Gateway.Team}, Err: team.CheckThrough(time.Now(), until)}
+		ts.Fingerprint, ts.Emails = team.Fingerprint(), team.Emails()
+		if t, ok := team.Expires(); ok {
+			ts.Expires = t
+		}
+		if arm, err := team.ArmorPublic(); err == nil {
+			ts.Armored = arm
+		}
+		all = append([]distlist.KeyStatus{ts}, all...)
+	} else {
+		return err
+	}
 	bad := 0
 	out := make([]keyJSON, 0, len(all))
 	for _, ks := range all {

@@ -11,10 +11,10 @@ func TestKeyCommands(t *testing.T) {
 
 	t.Run("check", func(t *testing.T) {
 		code, out, stderr := f.runNoKey(t, "key", "check")
-		mustFail(t, code, stderr, "1 of 4 key(s) not usable through")
+		mustFail(t, code, stderr, "1 of 5 key(s) not usable through")
 		// Keys that never expire come in fingerprint order: sort the lines.
 		lines := strings.Split(strings.TrimSpace(regexpThrough.ReplaceAllString(f.scrub(out), "through <DATE>")), "\n")
-		slices.Sort(lines[2:])
+		slices.Sort(lines[3:])
 		golden(t, "key_check", strings.Join(lines, "\n")+"\n")
 		var got struct {
 			Keys     []keyJSON `json:"keys"`
@@ -22,8 +22,9 @@ func TestKeyCommands(t *testing.T) {
 		}
 		code, out, _ = f.runNoKey(t, "key", "check", "--json", "-through", "2026-12-31")
 		decodeJSON(t, out, &got)
-		if code != 1 || got.Problems != 1 || len(got.Keys) != 4 || got.Keys[0].Status != "expired" ||
-			len(got.Keys[0].Holders) != 1 || got.Keys[0].Holders[0] != "list embargo: olga@example.org" {
+		if code != 1 || got.Problems != 1 || len(got.Keys) != 5 || got.Keys[0].Fingerprint != f.fprs["team"] ||
+			got.Keys[0].Status != "ok" || got.Keys[1].Status != "expired" ||
+			len(got.Keys[1].Holders) != 1 || got.Keys[1].Holders[0] != "list embargo: olga@example.org" {
 			t.Errorf("JSON: exit %d, %+v", code, got)
 		}
 		code, _, stderr = f.runNoKey(t, "key", "check", "-through", "next week")
