@@ -147,14 +147,20 @@ func runOutbox(ctx context.Context, a *app, c *command, args []string) error {
 	tw := newTable(a.stdout)
 	fmt.Fprintln(tw, "ID\tKIND\tCASE\tRECIPIENT\tSTATE\tATTEMPTS\tNEXT ATTEMPT\tLAST REPLY")
 	for _, r := range rows {
-		next := "-"
-		if r.State == distlist.StateQueued || r.State == distlist.StateDeferred || r.State == distlist.StateSending {
-			next = fmtTime(r.NextAttempt)
-		}
+		next := nextAttempt(r)
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Kind, dash(refs.ref(r.CaseID)), r.Recipient, r.State,
 			r.Attempts, next, dash(shorten(lastReply(r), 60)))
 	}
 	return tw.Flush()
+}
+
+// nextAttempt is when a row that is still to be sent is tried next.
+func nextAttempt(r distlist.Row) string {
+	switch r.State {
+	case distlist.StateQueued, distlist.StateDeferred, distlist.StateSending:
+		return fmtTime(r.NextAttempt)
+	}
+	return "-"
 }
 
 func lastReply(r distlist.Row) string {
@@ -241,7 +247,7 @@ func runOutboxShow(ctx context.Context, a *app, c *command, args []string) error
 	field("state", r.State)
 	field("attempts", strconv.Itoa(r.Attempts))
 	field("created", fmtTime(r.Created))
-	field("next attempt", fmtTime(r.NextAttempt))
+	field("next attempt", nextAttempt(r))
 	field("last attempt", fmtTime(r.LastAttempt))
 	field("last reply", dash(lastReply(r)))
 	field("finished", fmtTime(r.Finished))

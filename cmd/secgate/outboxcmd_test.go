@@ -30,7 +30,7 @@ func TestOutboxCommands(t *testing.T) {
 
 	t.Run("show", func(t *testing.T) {
 		out := f.ok(t, false, "outbox", "show", id(f.failed))
-		for _, want := range []string{"state:        failed", "given up by the operator: test", "recipient:    alice@example.org", "history (0):"} {
+		for _, want := range []string{"state:        failed", "given up by the operator: test", "recipient:    alice@example.org", "next attempt: -\n", "history (0):"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("outbox show lacks %q:\n%s", want, out)
 			}
@@ -72,6 +72,9 @@ func TestOutboxCommands(t *testing.T) {
 			{[]string{"outbox", "--state", "lost"}, `unknown state "lost"`},
 			{[]string{"outbox", "--failed", "--state", "sent"}, "exclude each other"},
 			{[]string{"outbox", "fail"}, "want 1 argument(s): ID"},
+			{[]string{"outbox", "nope"}, "want no arguments"},
+			{[]string{"case"}, "case needs a subcommand: list, show"},
+			{[]string{"quarantine", "nope"}, "quarantine needs a subcommand: list, show, release"},
 		} {
 			code, _, stderr := f.runNoKey(t, tt.args...)
 			mustFail(t, code, stderr, tt.want)
