@@ -387,6 +387,25 @@ CANARY-... string in every report) appears in clear in any outgoing message
 stored in the outbox (final bytes, headers, decoded parts, attachment names),
 nor in the SQLite database file or its WAL.
 
+` + "`TestCanaryRealStack`" + ` (../../canary_test.go) does the same through the real
+Postfix and Dovecot (internal/mailstack): a clear report, an encrypted one,
+its ciphertext re-sent by an attacker as is and re-armored, and a report held
+for a limit; every message delivered to the outside world is read back over
+IMAP and scanned.
+
+Fuzz targets seeded with this corpus (each should run 10 minutes without a
+failure):
+
+    go test ./intake/ -run '^$' -fuzz FuzzHostileRealStack -fuzztime 10m
+    go test ./intake/ -run '^$' -fuzz FuzzCipherHashRearmor -fuzztime 10m
+
+FuzzHostileRealStack runs any message through the real processor and checks
+that it ends with a reason, that mail goes only to its sender or the team,
+that automatic mail is never answered and that no case changes except through
+a command mail. FuzzCipherHashRearmor checks that the replay key of a
+ciphertext does not depend on its armor; it finds the replay-rearmored bug
+below within a second (its seeds pass).
+
 The gateway clock is fixed at 2026-11-20 12:00 UTC; keys/ holds the test keys
 (passphrase "hostile-corpus"; carol's public key carries a hard revocation,
 dave's key expired). Regenerate everything with
@@ -430,6 +449,13 @@ not the sender.
 - base64-invalid: a report whose only text part has broken base64 is held as
   malformed without a polite answer (crypto.TextBody fails); releasing it
   fails the same way.
+- binary-garbage: the quarantine reason embeds the offending raw header line
+  ("malformed message: header: ... malformed MIME header line: <raw bytes>"),
+  NUL, CR, LF and ESC included (intake/inspect.go readHeader, Malformed =
+  "header: " + err.Error()); it reaches the operator's terminal through
+  "secgate quarantine list/show" and, for a message with a usable From, the
+  body of the polite answer. The reason should be made printable (or the
+  raw line left out).
 `
 
 // b64 wraps base64 at 76 columns.
@@ -1067,6 +1093,15 @@ func TestHostileCorpus(t *testing.T) {
 	entries := readHostileManifest(t)
 	if len(entries) < 60 {
 		t.Fatalf("%d corpus messages, want at least 60", len(entries))
+	}
+	readme, err := os.ReadFile(filepath.Join(hostileDir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, en := range entries {
+		if !bytes.Contains(readme, []byte("`"+en.name+".eml`")) {
+			t.Errorf("README.md does not document %s", en.name)
+		}
 	}
 	e := newHostileEnv(t)
 	ctx := context.Background()
