@@ -1,9 +1,17 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/distlist/smtpsink"
+	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/store"
 )
 
 func TestOutboxCommands(t *testing.T) {
@@ -80,4 +88,84 @@ func TestOutboxCommands(t *testing.T) {
 			mustFail(t, code, stderr, tt.want)
 		}
 	})
+}
+
+// TestOutboxHistory delivers rows to a sink that defers one recipient and
+// accepts the other, and reads the attempt history back.
+func TestOutboxHistory(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	sink, err := smtpsink.Start(smtpsink.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	cfg, err := LoadConfig(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, err := crypto.LoadPrivateKey(cfg.TeamKey.Path, []byte(testPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, cfg.Gateway.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc := cfg.packageDistlist()
+	dc.SMTP = distlist.SMTPConfig{Addr: sink.Addr, TLS: distlist.TLSNone}
+	clk := clock.NewFake(fixtureTime)
+	ob, err := distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: db, TeamKey: team, Config: dc, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var to []distlist.Recipient
+	for _, addr := range []string{"temperror@example.org", "ok@example.org"} {
+		k, err := crypto.GenerateKey("", addr, crypto.GenerateOptions{Created: keysCreated})
+		if err != nil {
+			t.Fatal(err)
+		}
+		to = append(to, distlist.Recipient{Address: addr, Key: k.Public()})
+	}
+	err = db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := ob.Enqueue(ctx, tx, distlist.Mail{Kind: "answer", CaseID: f.caseID, NoticeID: "notice-2",
+			Content: crypto.Content{Subject: "s", From: cfg.Gateway.Team, Entity: []byte("Content-Type: text/plain\r\n\r\nx\r\n")},
+			Encrypt: true, Recipients: to})
+		return err
+	})
+	if err == nil {
+		err = ob.Flush(ctx)
+	}
+	rows, rerr := ob.Rows(ctx, distlist.RowFilter{NoticeID: "notice-2"})
+	db.Close()
+	if err != nil || rerr != nil || len(rows) != 2 {
+		t.Fatalf("deliver: %v, %v, %v", err, rerr, rows)
+	}
+	ids := map[string]string{}
+	for _, r := range rows {
+		ids[r.Recipient] = strconv.FormatInt(r.ID, 10)
+	}
+
+	out := f.ok(t, false, "outbox", "show", ids["temperror@example.org"])
+	for _, want := range []string{"state:        deferred", "attempts:     1", "history (1):", "  #1  2030-01-02 09:30 UTC  deferred  451"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("outbox show of a deferred row lacks %q:\n%s", want, out)
+		}
+	}
+	var sent struct {
+		outboxRowJSON
+		History []attemptJSON `json:"history"`
+	}
+	decodeJSON(t, f.ok(t, false, "outbox", "show", ids["ok@example.org"], "--json"), &sent)
+	if sent.State != "sent" || len(sent.History) != 1 || sent.History[0].Code != 250 {
+		t.Errorf("sent row JSON: %+v", sent)
+	}
+	out = f.ok(t, false, "outbox", "--state", "deferred")
+	if !strings.Contains(out, "temperror@example.org") || !strings.Contains(out, "451") {
+		t.Errorf("outbox --state deferred:\n%s", out)
+	}
+	code, _, stderr := f.runNoKey(t, "outbox", "retry", ids["ok@example.org"])
+	mustFail(t, code, stderr, "is sent; only deferred or failed rows can be retried")
+	f.ok(t, false, "outbox", "retry", ids["temperror@example.org"])
+	f.ok(t, false, "outbox", "fail", ids["temperror@example.org"])
 }
