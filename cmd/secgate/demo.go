@@ -483,6 +483,7 @@ func (d *demo) sendReport(ctx context.Context) error {
 // command sends a team member's signed and encrypted command mail.
 func (d *demo) command(ctx context.Context, from, ref, body string) error {
 	entity := "Content-Type: text/plain; charset=utf-8\r\n\r\n" + strings.ReplaceAll(body, "\n", "\r\n") + "\r\n"
+	d.flush()
 	for _, line := range strings.Split(body, "\n") {
 		if strings.HasPrefix(line, "/") {
 			fmt.Fprintf(d.out, "   %s  <- %-31s %s\n", stamp(d.clock.Now()), from, line)
