@@ -385,7 +385,9 @@ automatic reply, bounce or loop is ever answered.
 ` + "`TestHostileCanary`" + ` then checks that no report's canary (a unique
 CANARY-... string in every report) appears in clear in any outgoing message
 stored in the outbox (final bytes, headers, decoded parts, attachment names),
-nor in the SQLite database file or its WAL.
+nor in the SQLite database file or its WAL. The subtest
+` + "`TestHostileCorpus/batch`" + ` runs the whole corpus again as one batch (parallel
+preparation, group commit, as the poller does) and expects the same outcomes.
 
 ` + "`TestCanaryRealStack`" + ` (../../canary_test.go) does the same through the real
 Postfix and Dovecot (internal/mailstack): a clear report, an encrypted one,
@@ -1106,6 +1108,7 @@ func TestHostileCorpus(t *testing.T) {
 	e := newHostileEnv(t)
 	ctx := context.Background()
 	q := NewQuarantine(e.db, e.keys.team)
+	outcomes := map[string]string{} // name: state/class/case-opened, one by one
 	for i, en := range entries {
 		raw, err := os.ReadFile(filepath.Join(hostileDir, en.name+".eml"))
 		if err != nil {
@@ -1135,6 +1138,7 @@ func TestHostileCorpus(t *testing.T) {
 			in, err := getInbound(ctx, e.db.Reader(), ids[0])
 			must(t, err)
 			t.Logf("%s/%s %q", in.State, in.Class, in.Reason)
+			outcomes[en.name] = fmt.Sprintf("%s/%s/%v", in.State, in.Class, in.CaseID != 0)
 			if (in.State != StateProcessed && in.State != StateQuarantined) || in.Class == "" || in.Reason == "" {
 				t.Fatalf("silent drop: ended %s/%s %q", in.State, in.Class, in.Reason)
 			}
@@ -1245,6 +1249,29 @@ func TestHostileCorpus(t *testing.T) {
 		})
 	})
 	t.Run("canary", func(t *testing.T) { checkCanaries(t, e, entries) })
+	t.Run("batch", func(t *testing.T) {
+		b := newHostileEnv(t)
+		b.clock.Advance(time.Minute)
+		var msgs []fetched
+		for i, en := range entries {
+			raw, err := os.ReadFile(filepath.Join(hostileDir, en.name+".eml"))
+			must(t, err)
+			msgs = append(msgs, fetched{uid: uint32(i + 1), size: int64(len(raw)), raw: raw})
+		}
+		ids, err := storeBatch(ctx, b.db, b.keys.team, "INBOX", 1, msgs, b.clock.Now())
+		must(t, err)
+		if err := b.proc.ProcessBatch(ctx, ids); err != nil {
+			t.Fatal(err)
+		}
+		for i, en := range entries {
+			in, err := getInbound(ctx, b.db.Reader(), ids[i])
+			must(t, err)
+			got := fmt.Sprintf("%s/%s/%v", in.State, in.Class, in.CaseID != 0)
+			if got != outcomes[en.name] {
+				t.Errorf("%s: in a batch %s (%s), one by one %s", en.name, got, in.Reason, outcomes[en.name])
+			}
+		}
+	})
 }
 
 // forEachOutgoing calls fn with the final bytes of every queued message.
