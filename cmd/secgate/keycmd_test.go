@@ -1,9 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/secgate/secgate/crypto"
 )
 
 func TestKeyCommands(t *testing.T) {
@@ -85,4 +95,61 @@ func TestKeyCommands(t *testing.T) {
 			t.Errorf("JSON: %v", got)
 		}
 	})
+}
+
+// TestKeyCheckRevoked imports a key for a list entry, then its revocation:
+// key check and key show report it.
+func TestKeyCheckRevoked(t *testing.T) {
+	f := newFixture(t)
+	k, err := crypto.GenerateKey("Rev", "rev@example.org", crypto.GenerateOptions{Created: keysCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := k.ArmorPublic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := k.ArmorPrivate([]byte("p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	el, err := openpgp.ReadArmoredKeyRing(strings.NewReader(priv))
+	if err != nil || len(el) != 1 {
+		t.Fatalf("read key: %v", err)
+	}
+	e := el[0]
+	if err := e.DecryptPrivateKeys([]byte("p")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.RevokeKey(packet.KeySuperseded, "superseded", &packet.Config{Time: func() time.Time { return keysCreated.Add(time.Hour) }}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	dir := t.TempDir()
+	for name, text := range map[string]string{"rev.asc": pub, "revoked.asc": buf.String()} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.ok(t, false, "key", "import", filepath.Join(dir, "rev.asc"), "-list", "embargo", "-address", "rev@example.org")
+	out := f.ok(t, false, "key", "import", filepath.Join(dir, "revoked.asc"))
+	if !strings.Contains(out, "status revoked") {
+		t.Errorf("import of the revocation: %q", out)
+	}
+	code, out, stderr := f.runNoKey(t, "key", "check")
+	mustFail(t, code, stderr, "2 of 6 key(s) not usable")
+	if !strings.Contains(out, k.Fingerprint()) || !strings.Contains(out, "revoked  list embargo: rev@example.org") {
+		t.Errorf("key check:\n%s", out)
+	}
+	if out := f.ok(t, false, "key", "show", "rev@example.org"); !strings.Contains(out, "status now:  revoked") {
+		t.Errorf("key show:\n%s", out)
+	}
 }
