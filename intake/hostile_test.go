@@ -12,8 +12,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/aes"
-	"database/sql"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"flag"
@@ -56,7 +56,7 @@ const (
 // stranger's key.
 type hostileKeys struct {
 	team, alice, bob, carol, dave, reporter, psirt, other *crypto.Key
-	carolRevoked                                        string // armored public key with its revocation
+	carolRevoked                                          string // armored public key with its revocation
 }
 
 var hostileKeyNames = []string{"team", "alice", "bob", "carol", "dave", "reporter", "psirt", "other"}
@@ -152,7 +152,7 @@ type hostileGen struct {
 	t    testing.TB
 	k    *hostileKeys
 	seen map[string][]byte // built messages by name, for replays
-	cmd  *crypto.Signed   // command-valid's signature, replayed later
+	cmd  *crypto.Signed    // command-valid's signature, replayed later
 }
 
 func crlfs(s string) string {
@@ -1388,7 +1388,6 @@ func checkCanaries(t *testing.T, e *hostileEnv, entries []hostileEntry) {
 		}
 	}
 }
-
 
 // wrap breaks s into lines of n characters.
 func wrap(s string, n int) string {
