@@ -157,7 +157,7 @@ func (c SMTPConfig) Validate() error {
 	switch c.TLS {
 	case TLSStartTLS, TLSImplicit:
 	case TLSNone, "none":
-		if !isLoopback(host) {
+		if !IsLoopback(host) {
 			return fmt.Errorf("distlist: smtp: tls = %s is only allowed to a loopback address, not %q", c.TLS, host)
 		}
 	default:
@@ -172,7 +172,9 @@ func (c SMTPConfig) Validate() error {
 	return nil
 }
 
-func isLoopback(host string) bool {
+// IsLoopback reports whether host names this machine's loopback interface:
+// the only place where secgate talks IMAP or SMTP without TLS.
+func IsLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/secgate/secgate/distlist"
 )
 
 // TLS modes of Config.TLS.
@@ -101,7 +103,7 @@ func (c Config) Check() error {
 	switch c.TLS {
 	case TLSImplicit, TLSStartTLS:
 	case TLSPlainLoopback:
-		if !isLoopback(host) {
+		if !distlist.IsLoopback(host) {
 			return fmt.Errorf("intake: tls = %q is only allowed on a loopback address, not %q", c.TLS, host)
 		}
 	default:
@@ -117,12 +119,4 @@ func (c Config) Check() error {
 		return errors.New("intake: limits must be positive")
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/schedule/clock"
 	"github.com/secgate/secgate/store"
 )
@@ -141,7 +142,7 @@ func (p *Poller) dial(opts *imapclient.Options) (*imapclient.Client, error) {
 	case TLSStartTLS:
 		return imapclient.DialStartTLS(p.cfg.Address, opts)
 	case TLSPlainLoopback:
-		if !isLoopback(host) {
+		if !distlist.IsLoopback(host) {
 			return nil, fmt.Errorf("intake: refusing plain IMAP to non-loopback %s", host)
 		}
 		opts.TLSConfig = nil

@@ -389,7 +389,7 @@ func (c *Config) Validate() []*ConfigError {
 			bad(section+".address", "required")
 		} else if host, err := hostPort(addr); err != nil {
 			bad(section+".address", "%v", err)
-		} else if tls == TLSPlainLoopback && !isLoopback(host) {
+		} else if tls == TLSPlainLoopback && !distlist.IsLoopback(host) {
 			bad(section+".tls", "plain-loopback needs a loopback address, not %q: use tls or starttls", host)
 		}
 		if !slices.Contains(tlsModes, tls) {
@@ -411,7 +411,7 @@ func (c *Config) Validate() []*ConfigError {
 	if l := c.Metrics.Listen; l != "" {
 		if host, err := hostPort(l); err != nil {
 			bad("metrics.listen", "%v", err)
-		} else if !isLoopback(host) {
+		} else if !distlist.IsLoopback(host) {
 			bad("metrics.listen", "%q is not a loopback address: metrics are served on loopback only", host)
 		}
 	}
@@ -522,14 +522,6 @@ func hostPort(addr string) (string, error) {
 		return "", fmt.Errorf("%q is not host:port", addr)
 	}
 	return host, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func validDomain(d string) bool {
