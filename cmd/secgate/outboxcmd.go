@@ -56,12 +56,11 @@ var outboxStates = []string{distlist.StateQueued, distlist.StateSending, distlis
 
 // caseRefs maps case IDs to references, for the rows' case column.
 type caseRefs struct {
-	ctx context.Context
-	w   *cases.Workflow
-	m   map[int64]string
+	w *cases.Workflow
+	m map[int64]string
 }
 
-func (c *caseRefs) ref(id int64) string {
+func (c *caseRefs) ref(ctx context.Context, id int64) string {
 	if id == 0 {
 		return ""
 	}
@@ -69,7 +68,7 @@ func (c *caseRefs) ref(id int64) string {
 		return r
 	}
 	r := strconv.FormatInt(id, 10)
-	if cs, err := c.w.GetByID(c.ctx, id); err == nil {
+	if cs, err := c.w.GetByID(ctx, id); err == nil {
 		r = cs.Ref
 	}
 	c.m[id] = r
@@ -106,7 +105,7 @@ func runOutbox(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	refs := &caseRefs{ctx: ctx, w: w, m: map[int64]string{}}
+	refs := &caseRefs{w: w, m: map[int64]string{}}
 	f := distlist.RowFilter{State: *state, Limit: *limit}
 	if *caseRef != "" {
 		cs, err := w.Get(ctx, strings.ToUpper(*caseRef))
@@ -136,7 +135,7 @@ func runOutbox(ctx context.Context, a *app, c *command, args []string) error {
 	if *asJSON {
 		out := make([]outboxRowJSON, 0, len(rows))
 		for _, r := range rows {
-			out = append(out, toRowJSON(r, refs.ref(r.CaseID)))
+			out = append(out, toRowJSON(r, refs.ref(ctx, r.CaseID)))
 		}
 		return a.printJSON(out)
 	}
@@ -148,7 +147,7 @@ func runOutbox(ctx context.Context, a *app, c *command, args []string) error {
 	fmt.Fprintln(tw, "ID\tKIND\tCASE\tRECIPIENT\tSTATE\tATTEMPTS\tNEXT ATTEMPT\tLAST REPLY")
 	for _, r := range rows {
 		next := nextAttempt(r)
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Kind, dash(refs.ref(r.CaseID)), r.Recipient, r.State,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Kind, dash(refs.ref(ctx, r.CaseID)), r.Recipient, r.State,
 			r.Attempts, next, dash(shorten(lastReply(r), 60)))
 	}
 	return tw.Flush()
@@ -219,7 +218,7 @@ func runOutboxShow(ctx context.Context, a *app, c *command, args []string) error
 	if err != nil {
 		return err
 	}
-	ref := (&caseRefs{ctx: ctx, w: w, m: map[int64]string{}}).ref(r.CaseID)
+	ref := (&caseRefs{w: w, m: map[int64]string{}}).ref(ctx, r.CaseID)
 	if *asJSON {
 		out := struct {
 			outboxRowJSON

@@ -77,7 +77,7 @@ func runTemplateRender(ctx context.Context, a *app, c *command, args []string) e
 	data.Project = cfg.project(fpr)
 	data.Now = time.Now().UTC()
 	if *caseRef != "" {
-		if data, err = caseTemplateData(ctx, a, cfg, *path, *caseRef, *text, data); err != nil {
+		if data, err = caseTemplateData(ctx, a, cfg, set, *path, *caseRef, *text, data); err != nil {
 			return err
 		}
 	}
@@ -95,7 +95,7 @@ func runTemplateRender(ctx context.Context, a *app, c *command, args []string) e
 // caseTemplateData replaces the case part of sample data (and the plan,
 // when the case has one) with what the gateway knows of case ref. The other
 // parts (the message relayed, a command answer...) stay sample data.
-func caseTemplateData(ctx context.Context, a *app, cfg *Config, path, ref string, text bool, data templates.Data) (templates.Data, error) {
+func caseTemplateData(ctx context.Context, a *app, cfg *Config, set *templates.Set, path, ref string, text bool, data templates.Data) (templates.Data, error) {
 	v, err := openView(ctx, a, path, text)
 	if err != nil {
 		return data, err
@@ -131,11 +131,7 @@ func caseTemplateData(ctx context.Context, a *app, cfg *Config, path, ref string
 		}
 	}
 	data.Plan = templates.PlanData{LeadTZ: d.Lead.TZ}
-	tpl, err := templates.Load(cfg.Gateway.Templates)
-	if err != nil {
-		return data, err
-	}
-	s, err := schedule.New(schedule.Options{DB: v.db, Directory: v.dir, Outbox: readOnlyOutbox{}, Templates: tpl,
+	s, err := schedule.New(schedule.Options{DB: v.db, Directory: v.dir, Outbox: readOnlyOutbox{}, Templates: set,
 		TeamAddress: cfg.Gateway.Team, Config: cfg.Schedule})
 	if err != nil {
 		return data, err
