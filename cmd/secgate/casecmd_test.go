@@ -132,6 +132,18 @@ func newFixture(t *testing.T) *fixture {
 		if err := w.Audit(ctx, tx, c.ID, f.fprs["Alice"], "note", "looked at it", "<n1@example.org>"); err != nil {
 			return err
 		}
+		cv, err := cases.ParseCVSS("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
+		if err != nil {
+			return err
+		}
+		err = w.UpdateCase(ctx, tx, c.ID, f.fprs["Alice"], "cvss", "CVSS and impact", "<n2@example.org>", func(c *cases.Case) error {
+			c.CVSSVector, c.CVSSScore, c.Severity = cv.Vector, cv.Score, cv.Severity
+			c.Impact, c.Terms = "IMPACT-TEXT: remote code execution", "TERMS-TEXT: 90 days"
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		team, err := d.Team(ctx)
 		if err != nil {
 			return err
@@ -298,7 +310,7 @@ func TestCaseCommands(t *testing.T) {
 
 	t.Run("show", func(t *testing.T) {
 		out := f.ok(t, false, "case", "show", f.ref)
-		if strings.Contains(out, "SECRET-REPORT-TEXT") || strings.Contains(out, "poc.sh") {
+		if strings.Contains(out, "SECRET-REPORT-TEXT") || strings.Contains(out, "poc.sh") || strings.Contains(out, "-TEXT") {
 			t.Errorf("case show without --text shows report content:\n%s", out)
 		}
 		golden(t, "case_show", f.scrub(out))
@@ -306,14 +318,14 @@ func TestCaseCommands(t *testing.T) {
 		var got caseShowJSON
 		decodeJSON(t, f.ok(t, false, "case", "show", strings.ToLower(f.ref), "--json"), &got)
 		if got.Case.Ref != f.ref || !got.AuditVerified || len(got.Audit) < 2 || len(got.Messages) != 1 ||
-			got.Messages[0].Attachments != 1 || got.Messages[0].Text != nil || got.Audit[len(got.Audit)-1].Action != "note" {
+			got.Messages[0].Attachments != 1 || got.Messages[0].Text != nil || got.Audit[len(got.Audit)-1].Action != "cvss" || got.Case.Impact != nil || got.Case.Severity != "CRITICAL" {
 			t.Errorf("JSON: %+v", got)
 		}
 	})
 
 	t.Run("show --text", func(t *testing.T) {
 		out := f.ok(t, true, "case", "show", f.ref, "--text")
-		for _, want := range []string{"SECRET-REPORT-TEXT", "Subject: upload traversal", "[attachment poc.sh, text/x-sh, 9 bytes]", "audit chain: verified"} {
+		for _, want := range []string{"SECRET-REPORT-TEXT", "Subject: upload traversal", "IMPACT-TEXT", "TERMS-TEXT", "[attachment poc.sh, text/x-sh, 9 bytes]", "audit chain: verified"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("case show --text lacks %q:\n%s", want, out)
 			}
