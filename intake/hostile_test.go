@@ -1059,8 +1059,8 @@ func newHostileEnv(t testing.TB) *hostileEnv {
 	// run, so the corpus can hold our own mail coming back.
 	ob, err := distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: e.db, Directory: dir, TeamKey: e.keys.team, Clock: e.clock,
 		Secret: []byte("hostile-corpus-outbox-secret-32b"), Config: distlist.Config{
-		From: from, SMTP: distlist.SMTPConfig{Addr: "127.0.0.1:1", TLS: distlist.TLSNone},
-	}})
+			From: from, SMTP: distlist.SMTPConfig{Addr: "127.0.0.1:1", TLS: distlist.TLSNone},
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
