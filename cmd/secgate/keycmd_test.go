@@ -82,6 +82,9 @@ func TestKeyCommands(t *testing.T) {
 		mustFail(t, code, stderr, "not among the key's user IDs")
 		code, _, stderr = f.runNoKey(t, "key", "import", f.cfg)
 		mustFail(t, code, stderr, "key")
+		// A secret key is never taken for a public one.
+		code, _, stderr = f.runNoKey(t, "key", "import", filepath.Join(f.dir, "data", "team-key.asc"))
+		mustFail(t, code, stderr, "secret key")
 	})
 
 	t.Run("report", func(t *testing.T) {
