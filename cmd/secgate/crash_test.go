@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -37,11 +38,13 @@ import (
 // again until it has killed quota times and the scenario is driven.
 type chaos struct {
 	e    *crashEnv
+	pool *reportPool
 	bin  string
 	logs string
 	rng  *rand.Rand
 
 	mu       sync.Mutex
+	focus    int // lives still to spend waiting for SMTP (a fan-out started)
 	kills    int
 	lives    int
 	inflight map[string]int // Message-ID -> kills that found its row in state sending
@@ -68,6 +71,15 @@ const (
 // mid-way; and every fourth one long enough for the scenario to make
 // progress.
 func (c *chaos) life(n int) (time.Duration, int) {
+	c.mu.Lock()
+	focus := c.focus > 0
+	if focus {
+		c.focus--
+	}
+	c.mu.Unlock()
+	if focus && n%4 != 3 {
+		return 2 * time.Second, killInSMTP
+	}
 	if n%4 == 3 {
 		return 1500*time.Millisecond + time.Duration(c.rng.Int64N(int64(time.Second))), killAtRandom
 	}
@@ -148,6 +160,12 @@ func (c *chaos) run(quota int, driven <-chan struct{}) error {
 		c.last, c.lives = p, c.lives+1
 		c.mu.Unlock()
 		life, kind := c.life(n)
+		if kind == killInIntake {
+			// A report arrives now: the kill lands while intake holds it.
+			if _, err := c.pool.send(); err != nil {
+				return err
+			}
+		}
 		c.watch(p, life, kind)
 		if p.exited() {
 			return fmt.Errorf("secgate serve (life %d) exited by itself: %v\n%s", n, p.err, p.tail(30))
@@ -163,23 +181,56 @@ func (c *chaos) run(quota int, driven <-chan struct{}) error {
 		for _, id := range snap.sending {
 			c.inflight[id]++
 		}
-		switch {
-		case !serving:
-			c.landed["start-up"]++
-		case len(snap.sending) > 0:
-			c.landed["mid-SMTP (rows in sending)"]++
-		case snap.intakeOpen > 0:
-			c.landed["intake between store and MOVE"]++
-		case snap.noticePending > 0:
-			c.landed["fan-out queued"]++
-		default:
-			c.landed["idle"]++
+		// A kill may land in several windows at once.
+		hit := false
+		count := func(where string, cond bool) {
+			if cond {
+				c.landed[where]++
+				hit = true
+			}
 		}
-		if snap.noticePending > 0 {
-			c.landed["(during a fan-out)"]++
+		count("start-up", !serving)
+		count("mid-SMTP (rows in sending)", len(snap.sending) > 0)
+		count("intake between store and MOVE", snap.intakeOpen > 0)
+		count("during a fan-out", snap.noticePending > 0)
+		if !hit {
+			c.landed["idle"]++
 		}
 		c.mu.Unlock()
 	}
+}
+
+// preparedReport is an encrypted report ready to send.
+type preparedReport struct {
+	id, canary string
+	raw        []byte
+}
+
+// reportPool sends prepared reports and remembers what it sent.
+type reportPool struct {
+	stack    *mailstack.Stack
+	from, to string
+
+	mu       sync.Mutex
+	ready    []preparedReport
+	sent     []string          // Message-IDs
+	canaries map[string]string // canary -> Message-ID
+}
+
+func (r *reportPool) send() (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.ready) == 0 {
+		return "", errors.New("no prepared report left")
+	}
+	p := r.ready[0]
+	r.ready = r.ready[1:]
+	if err := r.stack.TrySend(r.from, []string{r.to}, p.raw); err != nil {
+		return "", fmt.Errorf("send report %s: %w", p.id, err)
+	}
+	r.sent = append(r.sent, p.id)
+	r.canaries[p.canary] = p.id
+	return p.canary, nil
 }
 
 func envInt(t *testing.T, name string, def int) int {
@@ -221,7 +272,6 @@ func TestCrashFanOut(t *testing.T) {
 		inflight: map[string]int{}, landed: map[string]int{}}
 	driven := make(chan struct{})
 	chaosErr := make(chan error, 1)
-	go func() { chaosErr <- c.run(quota, driven) }()
 	defer func() {
 		select {
 		case <-driven:
@@ -242,18 +292,26 @@ func TestCrashFanOut(t *testing.T) {
 
 	// The scenario, driven through the mailboxes while the chaos loop
 	// kills and restarts the gateway.
-	var reports, commands []string  // Message-IDs
-	canaries := map[string]string{} // canary -> report Message-ID
+	// Reports are encrypted before the run (gpg is slow and may only
+	// fail the test from this goroutine); the scenario and the chaos loop
+	// send them.
+	pool := &reportPool{stack: stack, from: e.repAddr, to: stack.Addr("security"), canaries: map[string]string{}}
+	for n := 1; n <= nCases*3+quota/2+8; n++ {
+		id := fmt.Sprintf("report-%d-%d@outside.example", n, seed)
+		canary := fmt.Sprintf("CANARY-%d-%016x", n, rand.Uint64())
+		pool.ready = append(pool.ready, preparedReport{id: id, canary: canary, raw: e.report(id, canary)})
+	}
+	c.pool = pool
+	var commands []string // Message-IDs
 	sendReport := func() string {
 		t.Helper()
-		n := len(reports) + 1
-		id := fmt.Sprintf("report-%d-%d@outside.example", n, seed)
-		canary := fmt.Sprintf("CANARY-%d-%016x", n, c.rng.Uint64())
-		stack.Send(t, e.repAddr, []string{stack.Addr("security")}, e.report(id, canary))
-		reports = append(reports, id)
-		canaries[canary] = id
+		canary, err := pool.send()
+		if err != nil {
+			t.Fatal(err)
+		}
 		return canary
 	}
+	go func() { chaosErr <- c.run(quota, driven) }()
 	alice := e.members["alice"]
 	opened := map[string]string{} // Message-ID of alice's mail -> its text
 	teamCopy := func(canary string) string {
@@ -305,6 +363,9 @@ func TestCrashFanOut(t *testing.T) {
 		}
 		stack.Submit(t, "alice", stack.Addr("alice"), []string{stack.Addr("security")}, raw)
 		commands = append(commands, strings.Trim(cmdID, "<>"))
+		c.mu.Lock()
+		c.focus += 6 // the next lives wait for the fan-out to be mid-SMTP
+		c.mu.Unlock()
 		// More reports arrive while the notice fans out.
 		sendReport()
 		sendReport()
@@ -318,6 +379,7 @@ func TestCrashFanOut(t *testing.T) {
 		fail("chaos: %v", err)
 	}
 	chaosTime := time.Since(began)
+	reports, canaries := pool.sent, pool.canaries
 
 	// A last gateway, never killed, finishes the work.
 	final, err := startServe(bin, e.config, filepath.Join(logs, "final.log"))

@@ -215,7 +215,7 @@ address = %q
 user = %q
 password_file = "smtp.pass"
 tls = "plain-loopback"
-parallel = 2
+parallel = 1
 
 [metrics]
 listen = ""
