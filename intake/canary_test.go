@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-message"
 )
 
 // TestCanaryRealStack runs canary-carrying reports and attacks on them
@@ -102,4 +107,129 @@ func TestCanaryRealStack(t *testing.T) {
 		}
 	}
 	t.Logf("%d messages to the outside read over IMAP, %d canaries", len(msgs), len(canaries))
+}
+
+// forEachOutgoing calls fn with the final bytes of every queued message.
+func forEachOutgoing(t *testing.T, e *hostileEnv, fn func(id int64, rcpt, kind string, raw []byte)) {
+	rows, err := e.db.Reader().Query(`SELECT o.id, o.recipient, o.kind, m.raw FROM outbox o JOIN outbox_message m ON m.outbox_id = o.id ORDER BY o.id`)
+	must(t, err)
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id int64
+		var rcpt, kind string
+		var raw []byte
+		must(t, rows.Scan(&id, &rcpt, &kind, &raw))
+		fn(id, rcpt, kind, raw)
+		n++
+	}
+	must(t, rows.Err())
+	if n == 0 {
+		t.Fatal("nothing in the outbox")
+	}
+}
+
+// clearText returns raw with every header field decoded (RFC 2047) and
+// every part's body decoded (transfer encoding, charset), as far as they
+// parse: what anyone reading the message without a key sees.
+func clearText(raw []byte) []byte {
+	out := bytes.Clone(raw)
+	ent, _ := message.Read(bytes.NewReader(raw)) // an unknown charset still yields the entity
+	if ent == nil {
+		return out
+	}
+	var walk func(e *message.Entity, depth int)
+	walk = func(e *message.Entity, depth int) {
+		f := e.Header.Fields()
+		for f.Next() {
+			if v, err := f.Text(); err == nil {
+				out = append(out, v...)
+			}
+			out = append(out, f.Value()...)
+		}
+		if _, params, err := e.Header.ContentDisposition(); err == nil {
+			out = append(out, params["filename"]...)
+		}
+		if mr := e.MultipartReader(); mr != nil && depth < 16 {
+			for {
+				p, err := mr.NextPart()
+				if err != nil {
+					break
+				}
+				walk(p, depth+1)
+			}
+			return
+		}
+		b, _ := io.ReadAll(io.LimitReader(e.Body, 8<<20))
+		out = append(out, b...)
+	}
+	walk(ent, 0)
+	return out
+}
+
+// checkCanaries fails when a report's canary appears in clear in any
+// outgoing message (none of the corpus's cases is public) or in the
+// database file or its WAL.
+func checkCanaries(t *testing.T, e *hostileEnv, entries []hostileEntry) {
+	var canaries []string
+	for _, en := range entries {
+		if en.canary != "-" {
+			canaries = append(canaries, en.canary)
+		}
+	}
+	if len(canaries) < 20 {
+		t.Fatalf("only %d reports carry a canary", len(canaries))
+	}
+	// The test is able to see a canary: the clear corpus files carry theirs.
+	seen := 0
+	for _, en := range entries {
+		raw, _ := os.ReadFile(filepath.Join(hostileDir, en.name+".eml"))
+		if en.canary != "-" && bytes.Contains(clearText(raw), []byte(en.canary)) {
+			seen++
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no canary visible in any clear corpus message: the scan cannot work")
+	}
+	rows := 0
+	forEachOutgoing(t, e, func(id int64, rcpt, kind string, raw []byte) {
+		rows++
+		who := "team member"
+		if !e.team[strings.ToLower(rcpt)] {
+			who = "NOT a team member"
+		}
+		txt := clearText(raw)
+		for _, c := range canaries {
+			if bytes.Contains(txt, []byte(c)) {
+				t.Errorf("outbox %d (%s to %s, %s) carries %s in clear", id, kind, rcpt, who, c)
+			}
+		}
+	})
+	t.Logf("%d outgoing messages scanned for %d canaries", rows, len(canaries))
+	// Content at rest is encrypted: no canary in the database or its WAL.
+	for _, p := range []string{e.dbPath, e.dbPath + "-wal"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			if p == e.dbPath {
+				t.Fatal(err)
+			}
+			continue
+		}
+		for _, c := range canaries {
+			if bytes.Contains(b, []byte(c)) {
+				t.Errorf("%s carries %s in clear", filepath.Base(p), c)
+			}
+		}
+	}
+}
+
+// wrap breaks s into lines of n characters.
+func wrap(s string, n int) string {
+	var out strings.Builder
+	for len(s) > n {
+		out.WriteString(s[:n] + "\n")
+		s = s[n:]
+	}
+	out.WriteString(s)
+	return out.String()
 }
