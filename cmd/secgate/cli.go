@@ -32,12 +32,13 @@ type command struct {
 // commands is the subcommand table, in the order `secgate help` lists it.
 func commands() []*command {
 	return []*command{
-		{Name: "demo", Summary: "run the whole disclosure process once, in-process, on an accelerated clock", Run: runDemoPlaceholder},
+		{Name: "demo", Summary: "run the whole disclosure process once, in-process, on an accelerated clock", Run: runDemo},
 		{Name: "init", Summary: "write a configuration, generate or import the team key, create the database", Run: runInit},
 		{Name: "config check", Summary: "validate a configuration file and what it points to, without starting", Run: runConfigCheck},
 		{Name: "config example", Summary: "print the annotated example configuration", Run: runConfigExample},
 		{Name: "config reference", Summary: "print the configuration reference (markdown)", Run: runConfigReference},
 		{Name: "backup", Args: "FILE", Summary: "write a consistent copy of the database to FILE, also while serve runs", Run: runBackup},
+		{Name: "bench", Summary: "measure fan-out, intake, the gpg loop it replaces and peak memory, end to end", Run: runBench},
 		{Name: "serve", Summary: "run the gateway: IMAP intake, outbox delivery, scheduler, metrics", Run: runServe},
 		{Name: "case list", Summary: "list cases (-state S[,S], -open)", Run: runCaseList},
 		{Name: "case show", Args: "REF", Summary: "show a case: fields, messages, timeline, audit chain (-text decrypts)", Run: runCaseShow},
@@ -235,18 +236,4 @@ func loadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("%w (create one with secgate init, or pass -config FILE)", err)
 	}
 	return cfg, err
-}
-
-// runDemoPlaceholder stands in for the demo until it is built.
-func runDemoPlaceholder(ctx context.Context, a *app, c *command, args []string) error {
-	fs := c.flagSet(a)
-	if _, err := c.parse(a, fs, args, -1); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stdout, `secgate demo will run one vulnerability report through the whole process,
-in-process and on an accelerated clock: an encrypted report in, the
-acknowledgement and team copies out, signed team commands, the embargo
-notice to distributors, the public announcement, and a printed timeline.
-`)
-	return errors.New("not built yet")
 }

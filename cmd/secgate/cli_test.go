@@ -47,7 +47,7 @@ func TestDispatch(t *testing.T) {
 		{[]string{"config", "check", "-config", "testdata/missing.toml"}, 1, "secgate init", "1 problem(s)"},
 		{[]string{"config", "example"}, 0, "[gateway]", ""},
 		{[]string{"config", "reference"}, 0, "| Key | Type | Default | Description |", ""},
-		{[]string{"demo"}, 1, "secgate demo will run", "not built yet"},
+		{[]string{"demo", "-preset", "nope"}, 1, "", "-preset"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, "_"), func(t *testing.T) {

@@ -170,6 +170,9 @@ func ParseConfig(name string, text []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, set := lines["team_key.passphrase_env"]; cfg.TeamKey.PassphraseFile != "" && !set {
+		cfg.TeamKey.PassphraseEnv = "" // a file written in place of the default variable
+	}
 	var errs []error
 	for _, e := range cfg.Validate() {
 		e.File = name
@@ -380,7 +383,7 @@ func (c *Config) Validate() []*ConfigError {
 	switch {
 	case k.PassphraseFile == "" && k.PassphraseEnv == "":
 		bad("team_key", "set passphrase_file or passphrase_env")
-	case k.PassphraseFile != "" && k.PassphraseEnv != "" && k.PassphraseEnv != DefaultConfig().TeamKey.PassphraseEnv:
+	case k.PassphraseFile != "" && k.PassphraseEnv != "":
 		bad("team_key.passphrase_env", "set passphrase_file or passphrase_env, not both")
 	}
 
@@ -481,7 +484,7 @@ func (c *Config) CheckFiles(getenv func(string) string) []error {
 	readable("team_key.passphrase_file", c.TeamKey.PassphraseFile, true)
 	readable("imap.password_file", c.IMAP.PasswordFile, true)
 	readable("smtp.password_file", c.SMTP.PasswordFile, true)
-	if v := c.TeamKey.PassphraseEnv; v != "" && c.TeamKey.PassphraseFile == "" && getenv(v) == "" {
+	if v := c.TeamKey.PassphraseEnv; v != "" && getenv(v) == "" {
 		bad("team_key.passphrase_env", "environment variable %s is not set", v)
 	}
 	return errs
