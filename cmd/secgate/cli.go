@@ -139,7 +139,7 @@ func subcommands(table []*command, group string) []string {
 func usage(w io.Writer, table []*command) {
 	fmt.Fprintf(w, "secgate: mail gateway for coordinated vulnerability disclosure\n\nusage: secgate COMMAND [flags] [arguments]\n\ncommands:\n")
 	for _, c := range table {
-		fmt.Fprintf(w, "  %-18s %s\n", c.Name, c.Summary)
+		fmt.Fprintf(w, "  %-19s %s\n", c.Name, c.Summary)
 	}
 	fmt.Fprintf(w, "\nRun `secgate help COMMAND` for its flags. Most commands read -config FILE (default secgate.toml).\n")
 }
