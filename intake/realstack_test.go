@@ -407,15 +407,7 @@ func TestRealStackMemberCommand(t *testing.T) {
 	}
 	copyID := m.Header.Get("Message-ID")
 
-	gp := g.members["alice"]
-	signed := []byte("Content-Type: text/plain; charset=utf-8\r\n\r\n/status confirmed\r\n")
-	sig := gp.Sign(signed, g.stack.Addr("alice"), gpgtest.Detached)
-	raw := crlf([]byte(fmt.Sprintf("From: alice <%s>\nTo: %s\nSubject: Re: ...\nDate: %s\nMessage-ID: <cmd-1@example.test>\nIn-Reply-To: %s\nMIME-Version: 1.0\n"+
-		"Content-Type: multipart/signed; micalg=pgp-sha512; protocol=\"application/pgp-signature\"; boundary=\"sig\"\n\n"+
-		"--sig\n%s\n--sig\nContent-Type: application/pgp-signature\n\n%s\n--sig--\n",
-		g.stack.Addr("alice"), g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), copyID, signed, sig)))
-	g.stack.Submit(t, "alice", g.stack.Addr("alice"), []string{g.stack.Addr("security")}, raw)
-
+	g.command(t, "alice", "cmd-1", copyID, "/status confirmed")
 	g.stack.WaitMessages(t, "security", "Processed", 2, 60*time.Second)
 	var class, reason string
 	g.db.Reader().QueryRow(`SELECT class, reason FROM inbound WHERE message_id = 'cmd-1@example.test'`).Scan(&class, &reason)
@@ -517,5 +509,83 @@ func TestRealStackDistributorAck(t *testing.T) {
 	g.db.Reader().QueryRow(`SELECT class, reason, case_id FROM inbound WHERE message_id = 'dack-1@vendor.example'`).Scan(&class, &reason, &caseID)
 	if class != ClassDistributorAck || caseID != list[0].ID || !strings.Contains(reason, "signed by their key "+dfpr) {
 		t.Errorf("distributor mail ended %q %q in case %d", class, reason, caseID)
+	}
+}
+
+// command sends a team member's command mail, signed with the member's gpg
+// (multipart/signed, as a mail client makes it), through Postfix.
+func (g *gateway) command(t *testing.T, member, id, inReplyTo, body string) {
+	t.Helper()
+	signed := []byte("Content-Type: text/plain; charset=utf-8\r\n\r\n" + strings.ReplaceAll(body, "\n", "\r\n") + "\r\n")
+	sig := g.members[member].Sign(signed, g.stack.Addr(member), gpgtest.Detached)
+	raw := crlf([]byte(fmt.Sprintf("From: %s <%s>\nTo: %s\nSubject: Re: ...\nDate: %s\nMessage-ID: <%s@example.test>\nIn-Reply-To: %s\nMIME-Version: 1.0\n"+
+		"Content-Type: multipart/signed; micalg=pgp-sha512; protocol=\"application/pgp-signature\"; boundary=\"sig\"\n\n"+
+		"--sig\n%s\n--sig\nContent-Type: application/pgp-signature\n\n%s\n--sig--\n",
+		member, g.stack.Addr(member), g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), id, inReplyTo, signed, sig)))
+	g.stack.Submit(t, member, g.stack.Addr(member), []string{g.stack.Addr("security")}, raw)
+}
+
+// TestRealStackCaseToFixCommitted drives one case from new to fix-committed
+// with gpg-signed command mail from two members through Postfix and Dovecot,
+// each mail answered encrypted to its sender.
+func TestRealStackCaseToFixCommitted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real mail stack")
+	}
+	g := startGateway(t)
+	ctx, cancel := context.WithCancel(g.ctx)
+	done := g.runPoller(ctx, nil)
+	defer func() { cancel(); <-done }()
+	g.send(g.inlineReport(1, "INLINE: a report to fix"))
+	copies := g.stack.WaitMessages(t, "alice", "INBOX", 1, 60*time.Second)
+	m, err := mail.ReadMessage(bytes.NewReader(copies[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	thread := m.Header.Get("Message-ID")
+	steps := []struct {
+		member, body string
+		want         cases.State
+	}{
+		{"alice", "/status confirmed\n/class B1\n/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N", cases.StateConfirmed},
+		{"bob", "/cve CVE-2026-40001\n/affected < 2.0.1\n/fixed 2.0.1\n/impact Remote attackers can read any file.\n\n/status triaged", cases.StateTriaged},
+		{"alice", "/status cve-requested", cases.StateCVERequested},
+		{"bob", "/status fix-committed", cases.StateFixCommitted},
+	}
+	for i, st := range steps {
+		g.command(t, st.member, fmt.Sprintf("step-%d", i), thread, st.body)
+		g.stack.WaitMessages(t, "security", "Processed", i+2, 60*time.Second)
+		list, err := g.workflow.List(g.ctx, cases.ListOptions{})
+		if err != nil || len(list) != 1 {
+			t.Fatalf("cases %d %v", len(list), err)
+		}
+		if list[0].State != st.want {
+			log, _ := g.workflow.AuditLog(g.ctx, list[0].ID)
+			t.Fatalf("step %d (%s): state %s, want %s; audit: %+v", i, st.body, list[0].State, st.want, log)
+		}
+	}
+	c, err := g.workflow.List(g.ctx, cases.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := g.workflow.Get(g.ctx, c[0].Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.CVE != "CVE-2026-40001" || full.Class != "B1" || full.CVSSScore < 9 || full.Fixed != "2.0.1" {
+		t.Errorf("fields after the commands: %+v", full)
+	}
+	if err := g.workflow.VerifyAudit(g.ctx, full.ID); err != nil {
+		t.Errorf("audit chain: %v", err)
+	}
+	// Every command mail was answered, encrypted to its sender: alice got a
+	// team copy and two answers, bob a team copy and two answers.
+	for _, member := range []string{"alice", "bob"} {
+		got := g.stack.WaitMessages(t, member, "INBOX", 3, 60*time.Second)
+		for _, raw := range got {
+			if !bytes.Contains(raw, []byte("multipart/encrypted")) {
+				t.Errorf("%s received a message that is not encrypted", member)
+			}
+		}
 	}
 }
