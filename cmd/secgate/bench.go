@@ -1,0 +1,1223 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"mime/quotedprintable"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/distlist/smtpsink"
+	"github.com/secgate/secgate/templates"
+)
+
+// The benchmark's world: a generated configuration, an in-process IMAP
+// server holding the security mailbox and an in-process SMTP sink on
+// loopback, driven through the gateway `secgate serve` runs.
+const (
+	benchTeam     = "security@bench.test"
+	benchBigUser  = "security-big@bench.test"
+	benchReporter = "rita@reporter.example"
+	benchPassword = "bench"
+	benchPass     = "bench passphrase"
+	benchChildArg = "-ingest-child" // hidden: the 25 MiB ingestion in a fresh process
+)
+
+// benchOptions are the flags of secgate bench.
+type benchOptions struct {
+	N        int
+	Reports  int
+	Algos    []string
+	GPGN     int
+	Big      int
+	RSAKeys  int
+	Latency  int
+	Parallel int
+	Verbose  bool
+}
+
+// benchResult is everything secgate bench prints; --json prints it as is.
+type benchResult struct {
+	Machine benchMachine    `json:"machine"`
+	Setup   benchSetup      `json:"setup"`
+	FanOut  []fanOutResult  `json:"fanout"`
+	Intake  *intakeResult   `json:"intake,omitempty"`
+	GPG     []gpgResult     `json:"gpg_loop"`
+	Memory  benchMemory     `json:"memory"`
+	Goals   []benchGoal     `json:"goals"`
+	Notes   []string        `json:"notes"`
+	Total   benchSeconds    `json:"total_seconds"`
+	Options benchOptionsOut `json:"options"`
+}
+
+type benchOptionsOut struct {
+	N        int      `json:"n"`
+	Reports  int      `json:"reports"`
+	Algos    []string `json:"algos"`
+	GPGN     int      `json:"gpg_n"`
+	BigMiB   int      `json:"big_mib"`
+	RSAKeys  int      `json:"rsa_keys"`
+	Parallel int      `json:"smtp_parallel"`
+}
+
+// benchSeconds is a duration printed in seconds.
+type benchSeconds float64
+
+func secs(d time.Duration) benchSeconds { return benchSeconds(d.Seconds()) }
+
+type benchMachine struct {
+	CPU    string `json:"cpu"`
+	Cores  int    `json:"cores"`
+	OS     string `json:"os"`
+	Go     string `json:"go"`
+	GPG    string `json:"gpg"`
+	Kernel string `json:"kernel,omitempty"`
+}
+
+type benchSetup struct {
+	Seconds      benchSeconds `json:"seconds"`
+	X25519Keys   int          `json:"x25519_keys"`
+	RSAKeys      int          `json:"rsa_keys"`
+	Distributors int          `json:"distributors_per_list"`
+}
+
+type fanOutResult struct {
+	Algo         string       `json:"algo"`
+	Recipients   int          `json:"recipients"`
+	DistinctKeys int          `json:"distinct_keys"`
+	Directory    benchSeconds `json:"directory_seconds"` // list and keys read from the directory
+	Enqueue      benchSeconds `json:"enqueue_seconds"`   // sign once, seal per recipient, rows, commit
+	Delivery     benchSeconds `json:"delivery_seconds"`  // SMTP until every row is sent
+	Total        benchSeconds `json:"total_seconds"`
+	PerSecond    float64      `json:"messages_per_second"`
+	CPU          benchSeconds `json:"cpu_seconds"` // user+system of the whole process (SMTP sink included)
+	Sent         int          `json:"rows_sent"`
+	Delivered    int          `json:"delivered"` // messages the SMTP sink accepted
+	Encrypted    int          `json:"delivered_encrypted"`
+}
+
+type intakeResult struct {
+	Reports    int            `json:"reports"`
+	Seconds    benchSeconds   `json:"seconds"`
+	PerSecond  float64        `json:"reports_per_second"`
+	Cases      int            `json:"cases_opened"`
+	Acks       int            `json:"acks_queued"`
+	TeamCopies int            `json:"team_copies_queued"`
+	Latency    []benchSeconds `json:"idle_latency_seconds"`
+	P50        benchSeconds   `json:"idle_latency_p50_seconds"`
+}
+
+type gpgResult struct {
+	Algo         string       `json:"algo"`
+	Runs         int          `json:"runs"`
+	Seconds      benchSeconds `json:"seconds"`
+	PerMessage   benchSeconds `json:"seconds_per_message"`
+	Extrapolated benchSeconds `json:"extrapolated_seconds"` // for the fan-out's N
+	N            int          `json:"extrapolated_to"`
+	Ratio        float64      `json:"ratio"` // gpg loop time / secgate fan-out time
+	// The same with gpg-agent's default protection of the team key, which
+	// the agent unlocks (S2K) for every signature: a few runs.
+	DefaultRuns       int          `json:"default_agent_runs"`
+	DefaultPerMessage benchSeconds `json:"default_agent_seconds_per_message"`
+	DefaultRatio      float64      `json:"default_agent_ratio"`
+}
+
+type benchMemory struct {
+	ProcessPeakMiB float64    `json:"process_peak_mib"` // this process, fan-out and intake (before the big report)
+	BigReport      *bigResult `json:"big_report,omitempty"`
+}
+
+// bigResult is what the fresh subprocess reports about ingesting one big
+// report.
+type bigResult struct {
+	RawBytes     int          `json:"raw_bytes"`
+	AttachBytes  int          `json:"attachment_bytes"`
+	BaseMiB      float64      `json:"base_mib"`           // VmHWM after the gateway opened, before the report
+	IngestMiB    float64      `json:"ingest_peak_mib"`    // VmHWM when the case was opened and its mail queued
+	DeliveredMiB float64      `json:"delivered_peak_mib"` // VmHWM after the ack and team copies were sent
+	Seconds      benchSeconds `json:"ingest_seconds"`
+	Case         bool         `json:"case_opened"`
+	Delivered    bool         `json:"mail_delivered"`
+	Outcome      string       `json:"outcome,omitempty"`
+}
+
+type benchGoal struct {
+	What  string `json:"what"`
+	Goal  string `json:"goal"`
+	Value string `json:"value"`
+	Met   bool   `json:"met"`
+}
+
+// runBench measures the whole path: fan-out, intake, the gpg loop of
+// today and memory.
+func runBench(ctx context.Context, a *app, c *command, args []string) error {
+	if len(args) == 2 && args[0] == benchChildArg {
+		return runBenchChild(ctx, a, args[1])
+	}
+	fs := c.flagSet(a)
+	var o benchOptions
+	fs.IntVar(&o.N, "n", 1000, "distributors of the fan-out")
+	fs.IntVar(&o.Reports, "reports", 500, "encrypted reports of the intake burst")
+	algos := fs.String("algo", "x25519,rsa", "distributor key algorithms, comma-separated: x25519, rsa (RSA-3072)")
+	fs.IntVar(&o.GPGN, "gpg-n", 100, "recipients of the gpg loop (0: skip); extrapolated to -n")
+	fs.IntVar(&o.Big, "big", 25, "size in MiB of the big report ingested in a fresh process (0: skip)")
+	fs.IntVar(&o.RSAKeys, "rsa-keys", 4, "distinct RSA-3072 keys, reused across the distributors (generating one takes about a second)")
+	fs.IntVar(&o.Latency, "latency", 5, "single reports timed from delivery to case under IDLE")
+	fs.IntVar(&o.Parallel, "smtp-parallel", DefaultConfig().SMTP.Parallel, "SMTP connections of the outbox ([smtp] parallel)")
+	fs.BoolVar(&o.Verbose, "v", false, "print the gateway's logs")
+	asJSON := jsonFlag(fs)
+	if _, err := c.parse(a, fs, args, 0); err != nil {
+		return err
+	}
+	for _, s := range strings.Split(*algos, ",") {
+		switch s = strings.ToLower(strings.TrimSpace(s)); s {
+		case "x25519", "curve25519", "cv25519":
+			o.Algos = append(o.Algos, "x25519")
+		case "rsa", "rsa3072", "rsa-3072":
+			o.Algos = append(o.Algos, "rsa")
+		case "":
+		default:
+			return fmt.Errorf("-algo: unknown algorithm %q (x25519 or rsa)", s)
+		}
+	}
+	switch {
+	case o.N < 1 || o.N > 100000:
+		return fmt.Errorf("-n %d: want 1 to 100000", o.N)
+	case o.Reports < 1:
+		return fmt.Errorf("-reports %d: want at least 1", o.Reports)
+	case o.GPGN < 0 || o.Big < 0 || o.Latency < 0:
+		return errors.New("-gpg-n, -big and -latency must not be negative")
+	case o.RSAKeys < 1:
+		return fmt.Errorf("-rsa-keys %d: want at least 1", o.RSAKeys)
+	case o.Parallel < 1 || o.Parallel > 64:
+		return fmt.Errorf("-smtp-parallel %d: want 1 to 64", o.Parallel)
+	case len(o.Algos) == 0:
+		return errors.New("-algo: no algorithm")
+	}
+	o.RSAKeys = min(o.RSAKeys, o.N)
+	log := slog.New(slog.DiscardHandler)
+	if o.Verbose {
+		log = a.newLogger("debug")
+	}
+	var progress io.Writer = a.stderr
+	if !*asJSON {
+		progress = io.Discard
+	}
+	b := &bench{o: o, log: log, progress: progress}
+	res, err := b.run(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return a.printJSON(res)
+	}
+	res.print(a.stdout)
+	return nil
+}
+
+// bench is one run.
+type bench struct {
+	o        benchOptions
+	log      *slog.Logger
+	progress io.Writer
+	dir      string
+
+	imap *benchIMAP
+	sink *smtpsink.Sink
+	g    *gateway
+
+	team     *crypto.Key
+	reporter *crypto.Key
+	keys     map[string][]*crypto.Key // distributor keys by algorithm, one per distributor
+	distinct map[string]int
+}
+
+func (b *bench) run(ctx context.Context) (*benchResult, error) {
+	start := time.Now()
+	res := &benchResult{Machine: machineInfo(), Options: benchOptionsOut{N: b.o.N, Reports: b.o.Reports, Algos: b.o.Algos,
+		GPGN: b.o.GPGN, BigMiB: b.o.Big, RSAKeys: b.o.RSAKeys, Parallel: b.o.Parallel}}
+	dir, err := os.MkdirTemp("", "secgate-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	b.dir = dir
+
+	if b.imap, err = startBenchIMAP(benchTeam, benchBigUser); err != nil {
+		return nil, err
+	}
+	defer b.imap.Close()
+	if b.sink, err = smtpsink.Start(smtpsink.Options{User: benchTeam, Password: benchPassword}); err != nil {
+		return nil, err
+	}
+	defer b.sink.Close()
+
+	fmt.Fprintf(b.progress, "bench: generating keys and the configuration\n")
+	cfgPath, err := b.setup(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	teamKey, err := loadTeamKey(cfg, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if b.g, err = openGateway(ctx, cfg, gatewayOptions{Logger: b.log, TeamKey: teamKey}); err != nil {
+		return nil, err
+	}
+	defer b.g.Close()
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.g.run(rctx) }()
+	defer func() { cancel(); <-done }()
+	res.Setup = benchSetup{Seconds: secs(time.Since(start)), Distributors: b.o.N, X25519Keys: b.distinct["x25519"], RSAKeys: b.distinct["rsa"]}
+
+	body, err := b.noticeEntity(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, algo := range b.o.Algos {
+		fmt.Fprintf(b.progress, "bench: fan-out to %d distributors (%s)\n", b.o.N, algoName(algo))
+		r, err := b.fanOut(ctx, algo, body)
+		if err != nil {
+			return nil, err
+		}
+		res.FanOut = append(res.FanOut, r)
+	}
+
+	fmt.Fprintf(b.progress, "bench: intake of %d reports\n", b.o.Reports)
+	if res.Intake, err = b.intake(ctx); err != nil {
+		return nil, err
+	}
+	res.Memory.ProcessPeakMiB = vmHWM()
+
+	if b.o.GPGN > 0 {
+		for i, algo := range b.o.Algos {
+			fmt.Fprintf(b.progress, "bench: gpg loop, %d recipients (%s)\n", b.o.GPGN, algoName(algo))
+			el, err := b.gpgLoop(ctx, algo, body, b.o.GPGN, true)
+			if errors.Is(err, exec.ErrNotFound) {
+				res.Notes = append(res.Notes, "gpg is not installed: the gpg loop was skipped")
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			r := gpgResult{Algo: algoName(algo), Runs: b.o.GPGN, N: b.o.N, Seconds: secs(el), PerMessage: secs(el / time.Duration(b.o.GPGN)),
+				Extrapolated: secs(el * time.Duration(b.o.N) / time.Duration(b.o.GPGN))}
+			r.Ratio = float64(r.Extrapolated) / float64(res.FanOut[i].Total)
+			r.DefaultRuns = min(b.o.GPGN, 5)
+			el, err = b.gpgLoop(ctx, algo, body, r.DefaultRuns, false)
+			if err != nil {
+				return nil, err
+			}
+			r.DefaultPerMessage = secs(el / time.Duration(r.DefaultRuns))
+			r.DefaultRatio = float64(r.DefaultPerMessage) * float64(b.o.N) / float64(res.FanOut[i].Total)
+			res.GPG = append(res.GPG, r)
+		}
+	}
+
+	if b.o.Big > 0 {
+		fmt.Fprintf(b.progress, "bench: one %d MiB report in a fresh process\n", b.o.Big)
+		if res.Memory.BigReport, err = b.bigReport(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	res.Total = secs(time.Since(start))
+	res.goals()
+	return res, nil
+}
+
+func algoName(algo string) string {
+	if algo == "rsa" {
+		return "RSA-3072"
+	}
+	return "curve25519"
+}
+
+// setup generates the keys and writes the configuration; it returns its
+// path.
+func (b *bench) setup(now time.Time) (string, error) {
+	created := now.Add(-time.Hour)
+	keyDir := filepath.Join(b.dir, "keys")
+	if err := os.MkdirAll(filepath.Join(keyDir, "dist"), 0o700); err != nil {
+		return "", err
+	}
+	write := func(name string, data []byte) error {
+		return os.WriteFile(filepath.Join(b.dir, name), data, 0o600)
+	}
+	var err error
+	if b.team, err = crypto.GenerateKey("Bench Security Team", benchTeam, crypto.GenerateOptions{Created: created}); err != nil {
+		return "", err
+	}
+	arm, err := b.team.ArmorPrivate([]byte(benchPass))
+	if err != nil {
+		return "", err
+	}
+	if b.reporter, err = crypto.GenerateKey("Rita Reporter", benchReporter, crypto.GenerateOptions{Created: created}); err != nil {
+		return "", err
+	}
+	for name, data := range map[string]string{"keys/team.asc": arm, "keys/passphrase": benchPass + "\n", "password": benchPassword + "\n"} {
+		if err := write(name, []byte(data)); err != nil {
+			return "", err
+		}
+	}
+	var members strings.Builder
+	for i, m := range []string{"alice", "bob"} {
+		k, err := crypto.GenerateKey(m, m+"@bench.test", crypto.GenerateOptions{Created: created})
+		if err != nil {
+			return "", err
+		}
+		pub, err := k.ArmorPublic()
+		if err != nil {
+			return "", err
+		}
+		file := "keys/" + m + ".asc"
+		if err := write(file, []byte(pub)); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&members, "[[distlist.member]]\nname = %q\naddress = \"%s@bench.test\"\nkey_file = %q\nrole = \"lead\"\nrota = %d\n\n", m, m, file, i+1)
+	}
+
+	b.keys = map[string][]*crypto.Key{}
+	b.distinct = map[string]int{}
+	var lists strings.Builder
+	for _, algo := range b.o.Algos {
+		distinct := b.o.N
+		if algo == "rsa" {
+			distinct = b.o.RSAKeys
+		}
+		keys, err := generateKeys(algo, distinct, created, func(i int) string { return benchDist(algo, i) })
+		if err != nil {
+			return "", err
+		}
+		b.distinct[algo] = distinct
+		files := make([]string, distinct)
+		for i, k := range keys {
+			pub, err := k.ArmorPublic()
+			if err != nil {
+				return "", err
+			}
+			files[i] = fmt.Sprintf("keys/dist/%s-%d.asc", algo, i)
+			if err := write(files[i], []byte(pub)); err != nil {
+				return "", err
+			}
+		}
+		fmt.Fprintf(&lists, "[[distlist.list]]\nname = %q\nkind = \"embargo\"\n\n", benchList(algo))
+		for i := range b.o.N {
+			k := keys[i%distinct]
+			b.keys[algo] = append(b.keys[algo], k.Public())
+			// A reused RSA key carries the address of its first
+			// distributor only.
+			fmt.Fprintf(&lists, "[[distlist.list.recipient]]\nname = \"Distributor %d\"\naddress = %q\nkey_file = %q\n", i, benchDist(algo, i), files[i%distinct])
+			if i >= distinct {
+				lists.WriteString("allow_mismatch = true\n")
+			}
+			lists.WriteString("\n")
+		}
+	}
+	cfg := b.config("secgate.db", benchTeam, b.o.Reports+b.o.Latency+10, 0, members.String(), lists.String())
+	if err := write("secgate.toml", []byte(cfg)); err != nil {
+		return "", err
+	}
+	return filepath.Join(b.dir, "secgate.toml"), nil
+}
+
+func benchDist(algo string, i int) string { return fmt.Sprintf("d%05d@%s.distro.example", i, algo) }
+func benchList(algo string) string        { return "embargo-" + algo }
+
+// config returns the text of a generated configuration.
+func (b *bench) config(db, imapUser string, rateLimit int, maxSize int64, members, lists string) string {
+	embargo := benchList(b.o.Algos[0])
+	sizeLine := ""
+	if maxSize > 0 {
+		sizeLine = fmt.Sprintf("max_size = %d\n", maxSize)
+	}
+	return fmt.Sprintf(`# secgate bench configuration (generated)
+[gateway]
+domain = "bench.test"
+team = %q
+data_dir = "."
+database = %q
+
+[team_key]
+path = "keys/team.asc"
+passphrase_file = "keys/passphrase"
+
+[imap]
+address = %q
+user = %q
+password_file = "password"
+tls = "plain-loopback"
+
+[smtp]
+address = %q
+user = %q
+password_file = "password"
+tls = "plain-loopback"
+parallel = %d
+
+[metrics]
+listen = ""
+
+[project]
+name = "Bench"
+announce_list = "announce@lists.bench.test"
+advisory_prefix = "BENCH"
+
+[intake]
+backoff_min = "50ms"
+backoff_max = "1s"
+rate_limit = %d
+%s
+[schedule]
+policy = "knative"
+embargo_list = %q
+public_lists = ["announce"]
+artifacts_dir = "."
+
+[cases]
+policy = "knative"
+
+%s%s[[distlist.list]]
+name = "announce"
+kind = "public"
+
+[[distlist.list.recipient]]
+name = "Announcements"
+address = "announce@lists.bench.test"
+`, benchTeam, db, b.imap.Addr, imapUser, b.sink.Addr, benchTeam, b.o.Parallel, rateLimit, sizeLine, embargo, members, lists)
+}
+
+// generateKeys makes n keys, on every core.
+func generateKeys(algo string, n int, created time.Time, addr func(int) string) ([]*crypto.Key, error) {
+	keys := make([]*crypto.Key, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				keys[i], errs[i] = crypto.GenerateKey(fmt.Sprintf("Distributor %d", i), addr(i), crypto.GenerateOptions{Algorithm: algo, Created: created})
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return keys, errors.Join(errs...)
+}
+
+// noticeEntity renders the embargo notice of a sample case: the content
+// every distributor receives.
+func (b *bench) noticeEntity(cfg *Config) ([]byte, error) {
+	now := time.Now().UTC()
+	t0 := now.Add(14 * 24 * time.Hour).Truncate(time.Hour)
+	d := templates.Data{Project: cfg.project(b.team.Fingerprint()), Now: now}
+	d.Case = templates.CaseData{
+		Ref: "SEC-2026-0001", Title: "Webhook leaks tenant secrets", State: "fix-committed", Policy: "knative",
+		CVSSVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N", CVSSScore: 9.1, Severity: "CRITICAL",
+		CVE: "CVE-2026-41234", Advisory: "BENCH-2026-0001", Component: "bench.example/server",
+		Affected: "< 1.14.2", Fixed: "1.14.2", Credit: "Rita Reporter", CreditConsent: true,
+		Impact:     "An unauthenticated client can read other tenants' secrets through the webhook endpoint.",
+		Mitigation: "Disable the webhook until you can upgrade.", Received: now.Add(-72 * time.Hour), DiscloseAt: t0,
+		Embargoed: true,
+	}
+	d.Plan = templates.PlanData{T0: t0, EmbargoNotice: now, Notice: "14 days"}
+	txt, err := b.g.tpl.Render("embargo-notice", d)
+	if err != nil {
+		return nil, fmt.Errorf("bench: render the embargo notice: %w", err)
+	}
+	var buf bytes.Buffer
+	buf.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
+	qp := quotedprintable.NewWriter(&buf)
+	qp.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(txt.Body, "\r\n", "\n"), "\n", "\r\n")))
+	qp.Close()
+	buf.WriteString("\r\n")
+	return buf.Bytes(), nil
+}
+
+// fanOut queues one embargo notice to the list of algo in one transaction,
+// as the scheduler does, and waits until the outbox has sent every row.
+func (b *bench) fanOut(ctx context.Context, algo string, entity []byte) (fanOutResult, error) {
+	r := fanOutResult{Algo: algoName(algo), Recipients: b.o.N, DistinctKeys: b.distinct[algo]}
+	notice := "bench-" + algo
+	b.sink.Reset()
+	cpu0 := cpuTime()
+	t0 := time.Now()
+	l, err := b.g.dir.List(ctx, benchList(algo))
+	if err != nil {
+		return r, err
+	}
+	if len(l.Recipients) != b.o.N {
+		return r, fmt.Errorf("bench: list %s has %d recipients, want %d", l.Name, len(l.Recipients), b.o.N)
+	}
+	t1 := time.Now()
+	err = b.g.db.Tx(ctx, func(tx *sql.Tx) error {
+		sk, err := b.g.outbox.Enqueue(ctx, tx, distlist.Mail{
+			Kind: "embargo-notice", NoticeID: notice, Encrypt: true, Auto: true,
+			Content:      crypto.Content{Subject: "[SEC-2026-0001] Embargoed: webhook leaks tenant secrets", Entity: entity},
+			ValidThrough: t1.Add(14 * 24 * time.Hour), Recipients: l.Recipients,
+		})
+		if err == nil && len(sk) > 0 {
+			err = fmt.Errorf("bench: %d recipients skipped, first %s: %s", len(sk), sk[0].Recipient.Address, sk[0].Reason)
+		}
+		return err
+	})
+	if err != nil {
+		return r, err
+	}
+	t2 := time.Now()
+	b.g.outbox.Kick()
+	deadline := time.Now().Add(60*time.Second + time.Duration(b.o.N)*20*time.Millisecond)
+	for {
+		var open, sent, bad int
+		err := b.g.db.Reader().QueryRowContext(ctx, `SELECT
+			coalesce(sum(state IN ('queued', 'sending', 'deferred')), 0),
+			coalesce(sum(state = 'sent'), 0),
+			coalesce(sum(state IN ('failed', 'bounced')), 0) FROM outbox WHERE notice_id = ?`, notice).Scan(&open, &sent, &bad)
+		if err != nil {
+			return r, err
+		}
+		r.Sent = sent
+		if open == 0 {
+			if bad > 0 {
+				return r, fmt.Errorf("bench: %d rows of the %s fan-out failed", bad, r.Algo)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			return r, fmt.Errorf("bench: %s fan-out: %d of %d rows still not sent", r.Algo, open, b.o.N)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t3 := time.Now()
+	r.CPU = secs(cpuTime() - cpu0)
+	r.Directory, r.Enqueue, r.Delivery, r.Total = secs(t1.Sub(t0)), secs(t2.Sub(t1)), secs(t3.Sub(t2)), secs(t3.Sub(t0))
+	r.PerSecond = float64(b.o.N) / t3.Sub(t0).Seconds()
+	domain := "@" + algo + ".distro.example"
+	for _, m := range b.sink.Messages() {
+		if len(m.To) == 1 && strings.HasSuffix(strings.ToLower(m.To[0]), domain) {
+			r.Delivered++
+			if bytes.Contains(m.Data, []byte("multipart/encrypted")) && bytes.Contains(m.Data, []byte("-----BEGIN PGP MESSAGE-----")) {
+				r.Encrypted++
+			}
+		}
+	}
+	return r, nil
+}
+
+// intake delivers the encrypted reports into the security mailbox at once
+// and waits until each is a case with its acknowledgement queued; then it
+// times single reports from delivery to case.
+func (b *bench) intake(ctx context.Context) (*intakeResult, error) {
+	now := time.Now()
+	body := []byte("Content-Type: text/plain; charset=utf-8\r\n\r\nHello security team,\r\n\r\nthe webhook endpoint returns other " +
+		"tenants' secrets when the X-Tenant header is repeated:\r\n\r\n  curl -H 'X-Tenant: a' -H 'X-Tenant: b' https://bench.example/webhook\r\n\r\nRita\r\n")
+	signed, err := b.reporter.Sign(crypto.Content{Subject: "Webhook leaks tenant secrets", From: benchReporter, Entity: body}, now)
+	if err != nil {
+		return nil, err
+	}
+	raws := make([][]byte, b.o.Reports+b.o.Latency)
+	for i := range raws {
+		// Sealed anew each time, so every ciphertext differs.
+		sealed, err := signed.SealFor(b.team.Public(), now)
+		if err != nil {
+			return nil, err
+		}
+		raws[i] = append([]byte(fmt.Sprintf("From: Rita Reporter <%s>\r\nTo: <%s>\r\nSubject: ...\r\nDate: %s\r\nMessage-ID: <bench-%d-%s@reporter.example>\r\nMIME-Version: 1.0\r\n",
+			benchReporter, benchTeam, now.Format(time.RFC1123Z), i, randHex())), sealed...)
+	}
+	counts := func() (cases, acks, copies int, err error) {
+		err = b.g.db.Reader().QueryRowContext(ctx, `SELECT (SELECT count(*) FROM cases),
+			(SELECT count(*) FROM outbox WHERE kind = 'ack'), (SELECT count(*) FROM outbox WHERE kind = 'team-copy')`).Scan(&cases, &acks, &copies)
+		return
+	}
+	c0, a0, t0, err := counts()
+	if err != nil {
+		return nil, err
+	}
+	user := b.imap.users[benchTeam]
+	r := &intakeResult{Reports: b.o.Reports}
+	start := time.Now()
+	for _, raw := range raws[:b.o.Reports] {
+		if err := appendMessage(user, raw); err != nil {
+			return nil, err
+		}
+	}
+	deadline := start.Add(60*time.Second + time.Duration(b.o.Reports)*50*time.Millisecond)
+	for {
+		c, a, t, err := counts()
+		if err != nil {
+			return nil, err
+		}
+		r.Cases, r.Acks, r.TeamCopies = c-c0, a-a0, t-t0
+		if r.Cases >= b.o.Reports && r.Acks >= b.o.Reports {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("bench: intake: %d cases and %d acks after %s, want %d (%s)", r.Cases, r.Acks,
+				time.Since(start).Round(time.Millisecond), b.o.Reports, b.inboundSummary(ctx))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	el := time.Since(start)
+	r.Seconds, r.PerSecond = secs(el), float64(b.o.Reports)/el.Seconds()
+
+	// Single reports under IDLE, once the burst's mail has left.
+	b.waitOutboxIdle(ctx, 30*time.Second)
+	for _, raw := range raws[b.o.Reports:] {
+		c0, _, _, err := counts()
+		if err != nil {
+			return nil, err
+		}
+		t := time.Now()
+		if err := appendMessage(user, raw); err != nil {
+			return nil, err
+		}
+		for {
+			c, _, _, err := counts()
+			if err != nil {
+				return nil, err
+			}
+			if c > c0 {
+				break
+			}
+			if time.Since(t) > 30*time.Second {
+				return nil, fmt.Errorf("bench: intake: a single report did not become a case within 30 s (%s)", b.inboundSummary(ctx))
+			}
+			time.Sleep(500 * time.Microsecond)
+		}
+		r.Latency = append(r.Latency, secs(time.Since(t)))
+	}
+	if len(r.Latency) > 0 {
+		s := slices.Clone(r.Latency)
+		slices.Sort(s)
+		r.P50 = s[(len(s)-1)/2]
+	}
+	return r, nil
+}
+
+// inboundSummary says how the inbound messages ended, for errors.
+func (b *bench) inboundSummary(ctx context.Context) string {
+	rows, err := b.g.db.Reader().QueryContext(ctx, `SELECT state, class, reason, count(*) FROM inbound GROUP BY state, class, reason`)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var parts []string
+	for rows.Next() {
+		var state, class, reason string
+		var n int
+		if rows.Scan(&state, &class, &reason, &n) == nil {
+			parts = append(parts, fmt.Sprintf("%d %s/%s %s", n, state, class, reason))
+		}
+	}
+	return "inbound: " + strings.Join(parts, ", ")
+}
+
+// waitOutboxIdle waits until the outbox has nothing queued or sending.
+func (b *bench) waitOutboxIdle(ctx context.Context, max time.Duration) {
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) {
+		var n int
+		if b.g.db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending')`).Scan(&n) != nil || n == 0 {
+			return
+		}
+		b.g.outbox.Kick()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// gpgLoop signs and encrypts the notice with one gpg process per recipient,
+// runs times, in a temporary GNUPGHOME holding the team's secret key and
+// the recipients' public keys, as a shell loop does, and returns the time
+// of the loop. With fast, gpg-agent protects the imported key with the
+// smallest S2K count, so that unlocking it for each signature costs
+// nothing: gpg's best case. Without, the agent's calibrated default.
+func (b *bench) gpgLoop(ctx context.Context, algo string, entity []byte, runs int, fast bool) (time.Duration, error) {
+	bin, err := exec.LookPath("gpg")
+	if err != nil {
+		return 0, err
+	}
+	home, err := os.MkdirTemp("", "sgb") // short: gpg-agent's socket path is limited
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(home)
+	conf := "allow-loopback-pinentry\n"
+	if fast {
+		conf += "s2k-count 65536\n"
+	}
+	if err := os.WriteFile(filepath.Join(home, "gpg-agent.conf"), []byte(conf), 0o600); err != nil {
+		return 0, err
+	}
+	defer func() {
+		cmd := exec.Command("gpgconf", "--homedir", home, "--kill", "gpg-agent")
+		cmd.Env = append(os.Environ(), "GNUPGHOME="+home)
+		_ = cmd.Run()
+	}()
+	gpg := func(stdin []byte, args ...string) ([]byte, error) {
+		base := []string{"--homedir", home, "--batch", "--yes", "--no-tty", "--quiet", "--pinentry-mode", "loopback",
+			"--passphrase", benchPass, "--trust-model", "always"}
+		cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
+		cmd.Env = append(os.Environ(), "GNUPGHOME="+home, "LC_ALL=C")
+		cmd.Stdin = bytes.NewReader(stdin)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("bench: gpg %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+		}
+		return out.Bytes(), nil
+	}
+	teamArm, err := b.team.ArmorPrivate([]byte(benchPass))
+	if err != nil {
+		return 0, err
+	}
+	if _, err := gpg([]byte(teamArm), "--import"); err != nil {
+		return 0, err
+	}
+	keys := b.keys[algo][:min(b.o.GPGN, len(b.keys[algo]))]
+	var pubs bytes.Buffer
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if seen[k.Fingerprint()] {
+			continue
+		}
+		seen[k.Fingerprint()] = true
+		arm, err := k.ArmorPublic()
+		if err != nil {
+			return 0, err
+		}
+		pubs.WriteString(arm + "\n")
+	}
+	if _, err := gpg(pubs.Bytes(), "--import"); err != nil {
+		return 0, err
+	}
+	encrypt := func(k *crypto.Key) error {
+		out, err := gpg(entity, "--armor", "--local-user", b.team.Fingerprint(), "--recipient", k.Fingerprint(), "--sign", "--encrypt")
+		if err == nil && !bytes.Contains(out, []byte("-----BEGIN PGP MESSAGE-----")) {
+			err = errors.New("bench: gpg wrote no message")
+		}
+		return err
+	}
+	// One untimed run starts gpg-agent, which a team's shell has running.
+	if err := encrypt(keys[0]); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	for i := range runs {
+		if err := encrypt(keys[i%len(keys)]); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start), nil
+}
+
+// bigReport puts one big encrypted report into a mailbox of its own and
+// lets a fresh `secgate bench` process ingest it through its own gateway,
+// so that its peak memory is that of the ingestion alone.
+func (b *bench) bigReport(ctx context.Context, cfg *Config) (*bigResult, error) {
+	target := b.o.Big << 20
+	// base64 (4/3 and line ends) inside ASCII armor (4/3 and line ends):
+	// the attachment is about 0.535 of the raw message.
+	att := make([]byte, int(float64(target)*0.535))
+	rand.Read(att)
+	var e bytes.Buffer
+	e.WriteString("Content-Type: multipart/mixed; boundary=\"r\"\r\n\r\n--r\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"Hello security team,\r\n\r\nthe attached core dump shows the overflow.\r\n\r\nRita\r\n" +
+		"--r\r\nContent-Type: application/octet-stream; name=\"core.bin\"\r\nContent-Disposition: attachment; filename=\"core.bin\"\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\n")
+	enc := base64Lines(att)
+	e.Write(enc)
+	e.WriteString("--r--\r\n")
+	now := time.Now()
+	signed, err := b.reporter.Sign(crypto.Content{Subject: "Overflow with a core dump", From: benchReporter, Entity: e.Bytes()}, now)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := signed.SealFor(b.team.Public(), now)
+	if err != nil {
+		return nil, err
+	}
+	raw := append([]byte(fmt.Sprintf("From: Rita Reporter <%s>\r\nTo: <%s>\r\nSubject: ...\r\nDate: %s\r\nMessage-ID: <big-%s@reporter.example>\r\nMIME-Version: 1.0\r\n",
+		benchReporter, benchTeam, now.Format(time.RFC1123Z), randHex())), sealed...)
+	if err := appendMessage(b.imap.users[benchBigUser], raw); err != nil {
+		return nil, err
+	}
+	size := int64(len(raw))
+	if size < 25<<20 {
+		size = 0 // the default limit (25 MiB) takes it
+	}
+	// The child's configuration: the same team, a database of its own,
+	// the big report's mailbox, and a small embargo list.
+	var members strings.Builder
+	for i, m := range cfg.Distlist.Members {
+		fmt.Fprintf(&members, "[[distlist.member]]\nname = %q\naddress = %q\nkey_file = %q\nrole = \"lead\"\nrota = %d\n\n", m.Name, m.Address, m.KeyFile, i+1)
+	}
+	list := fmt.Sprintf("[[distlist.list]]\nname = %q\nkind = \"embargo\"\n\n", benchList(b.o.Algos[0]))
+	text := b.config("big.db", benchBigUser, 10, size, members.String(), list)
+	path := filepath.Join(b.dir, "big.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, exe, "bench", benchChildArg, path)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("bench: big report subprocess: %v: %s", err, lastLine(errb.String()))
+	}
+	var r bigResult
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		return nil, fmt.Errorf("bench: big report subprocess: %v: %q", err, lastLine(out.String()))
+	}
+	r.RawBytes, r.AttachBytes = len(raw), len(att)
+	return &r, nil
+}
+
+func base64Lines(data []byte) []byte {
+	const line = 57 // 76 characters
+	enc := make([]byte, 0, len(data)/line*78+80)
+	buf := make([]byte, 76)
+	for len(data) > 0 {
+		n := min(line, len(data))
+		base64.StdEncoding.Encode(buf, data[:n])
+		enc = append(enc, buf[:base64.StdEncoding.EncodedLen(n)]...)
+		enc = append(enc, '\r', '\n')
+		data = data[n:]
+	}
+	return enc
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// runBenchChild ingests the one report waiting in the configured mailbox
+// through a whole gateway and prints its memory figures as JSON.
+func runBenchChild(ctx context.Context, a *app, cfgPath string) error {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	key, err := loadTeamKey(cfg, a.getenv)
+	if err != nil {
+		return err
+	}
+	g, err := openGateway(ctx, cfg, gatewayOptions{TeamKey: key})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	r := bigResult{BaseMiB: vmHWM()}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- g.run(rctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := start.Add(2 * time.Minute)
+	db := g.db.Reader()
+	for !r.Case {
+		var state, class, reason string
+		var caseID sql.NullInt64
+		err := db.QueryRowContext(ctx, `SELECT state, class, reason, case_id FROM inbound ORDER BY id LIMIT 1`).Scan(&state, &class, &reason, &caseID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case state == "quarantined":
+			r.Outcome = "quarantined: " + reason
+			return a.printJSON(r)
+		case state == "processed" && caseID.Valid:
+			var acks int
+			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE kind = 'ack'`).Scan(&acks); err != nil {
+				return err
+			}
+			if acks > 0 {
+				r.Case = true
+				r.IngestMiB = vmHWM()
+				r.Seconds = secs(time.Since(start))
+			}
+		case state == "processed":
+			r.Outcome = "processed without a case: " + class + " " + reason
+			return a.printJSON(r)
+		}
+		if time.Now().After(deadline) {
+			return errors.New("bench: the big report did not become a case within 2 minutes")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for time.Now().Before(deadline) {
+		var open, sent int
+		if err := db.QueryRowContext(ctx, `SELECT coalesce(sum(state IN ('queued', 'sending', 'deferred')), 0),
+			coalesce(sum(state = 'sent'), 0) FROM outbox`).Scan(&open, &sent); err != nil {
+			return err
+		}
+		if open == 0 {
+			r.Delivered = sent > 0
+			break
+		}
+		g.outbox.Kick()
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.DeliveredMiB = vmHWM()
+	return a.printJSON(r)
+}
+
+// vmHWM returns the peak resident set size of this process in MiB.
+func vmHWM() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kib, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kib / 1024
+		}
+	}
+	return 0
+}
+
+// cpuTime is the user+system CPU time of this process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func randHex() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%x", b)
+}
+
+// machineInfo describes where the figures were measured.
+func machineInfo() benchMachine {
+	m := benchMachine{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if out, err := exec.Command("gpg", "--version").Output(); err == nil {
+		m.GPG, _, _ = strings.Cut(string(out), "\n")
+	} else {
+		m.GPG = "not installed"
+	}
+	return m
+}
+
+// goals compares the figures with the goals of the gateway.
+func (r *benchResult) goals() {
+	add := func(what, goal, value string, met bool) {
+		r.Goals = append(r.Goals, benchGoal{What: what, Goal: goal, Value: value, Met: met})
+	}
+	for _, f := range r.FanOut {
+		limit := 1.0
+		if f.Algo == "RSA-3072" {
+			limit = 1.5
+		}
+		// The goals are for 1,000 distributors: scale other sizes.
+		scaled := float64(f.Total) * 1000 / float64(f.Recipients)
+		what := fmt.Sprintf("fan-out to 1,000 (%s)", f.Algo)
+		value := fmt.Sprintf("%.2f s", scaled)
+		if f.Recipients != 1000 {
+			value += fmt.Sprintf(" (scaled from %d)", f.Recipients)
+		}
+		add(what, fmt.Sprintf("≤ %.1f s", limit), value, scaled <= limit)
+	}
+	for _, g := range r.GPG {
+		add("speed-up over the gpg loop ("+g.Algo+")", "≥ 15×", fmt.Sprintf("%.1f×", g.Ratio), g.Ratio >= 15)
+	}
+	if r.Intake != nil {
+		add("intake", "≥ 500 reports/s", fmt.Sprintf("%.0f reports/s", r.Intake.PerSecond), r.Intake.PerSecond >= 500)
+	}
+	if big := r.Memory.BigReport; big != nil {
+		add(fmt.Sprintf("peak RSS, one %.1f MiB report", float64(big.RawBytes)/(1<<20)), "≤ 150 MiB",
+			fmt.Sprintf("%.0f MiB", big.IngestMiB), big.Case && big.IngestMiB <= 150)
+	}
+}
+
+// print writes the result for people.
+func (r *benchResult) print(w io.Writer) {
+	m := r.Machine
+	fmt.Fprintf(w, "secgate bench: the whole path through the gateway `secgate serve` runs (openGateway, generated configuration)\n")
+	fmt.Fprintf(w, "machine: %s, %d cores, %s, kernel %s, %s, %s\n", m.CPU, m.Cores, m.OS, m.Kernel, m.Go, m.GPG)
+	fmt.Fprintf(w, "setup:   %.1f s: team key, 2 members, a reporter; %d distributors per list", float64(r.Setup.Seconds), r.Setup.Distributors)
+	if n := r.Setup.X25519Keys; n > 0 {
+		fmt.Fprintf(w, ", %d curve25519 keys (one each)", n)
+	}
+	if n := r.Setup.RSAKeys; n > 0 {
+		fmt.Fprintf(w, ", %d RSA-3072 keys reused round-robin (RSA key generation is slow)", n)
+	}
+	fmt.Fprintf(w, "\n         in-process IMAP server (imapmemserver) and SMTP sink on 127.0.0.1, smtp.parallel = %d\n", r.Options.Parallel)
+
+	fmt.Fprintf(w, "\n(a) Fan-out of one embargo notice, enqueue until every row is sent (SMTP 250)\n")
+	fmt.Fprintf(w, "    %-11s %6s %6s %10s %9s %9s %8s %9s %8s %s\n", "keys", "n", "keys", "directory", "enqueue", "delivery", "total", "msgs/s", "cpu", "delivered")
+	for _, f := range r.FanOut {
+		fmt.Fprintf(w, "    %-11s %6d %6d %8.3f s %7.3f s %7.3f s %6.3f s %9.0f %6.2f s %d/%d (%d encrypted)\n", f.Algo, f.Recipients, f.DistinctKeys,
+			float64(f.Directory), float64(f.Enqueue), float64(f.Delivery), float64(f.Total), f.PerSecond, float64(f.CPU), f.Delivered, f.Recipients, f.Encrypted)
+	}
+	fmt.Fprintf(w, "    directory: list and keys read; enqueue: sign once, seal per recipient, rows committed; delivery: outbox to SMTP\n")
+
+	if in := r.Intake; in != nil {
+		fmt.Fprintf(w, "\n(b) Intake: %d encrypted reports delivered into the IMAP mailbox at once, poller under IDLE\n", in.Reports)
+		fmt.Fprintf(w, "    %d cases opened, %d acknowledgements and %d team copies queued in %.2f s: %.0f reports/s\n",
+			in.Cases, in.Acks, in.TeamCopies, float64(in.Seconds), in.PerSecond)
+		if len(in.Latency) > 0 {
+			var ms []string
+			for _, l := range in.Latency {
+				ms = append(ms, fmt.Sprintf("%.0f", float64(l)*1000))
+			}
+			fmt.Fprintf(w, "    delivery-to-case latency under IDLE, %d single reports: p50 %.0f ms (%s ms)\n", len(in.Latency), float64(in.P50)*1000, strings.Join(ms, ", "))
+		}
+		fmt.Fprintf(w, "    (the whole gateway runs meanwhile: the outbox sends the acknowledgements and copies)\n")
+	}
+
+	if len(r.GPG) > 0 {
+		fmt.Fprintf(w, "\n(c) The same fan-out as teams do it today: one `gpg --sign --encrypt` process per recipient\n")
+		for _, g := range r.GPG {
+			fmt.Fprintf(w, "    %-11s %d runs in %.2f s = %.1f ms each; extrapolated to %d: %.1f s; secgate is %.1f× faster\n",
+				g.Algo, g.Runs, float64(g.Seconds), float64(g.PerMessage)*1000, g.N, float64(g.Extrapolated), g.Ratio)
+		}
+		fmt.Fprintf(w, "    (gpg-agent running with the passphrase cached and the cheapest key protection, s2k-count 65536: gpg's best case;\n")
+		fmt.Fprintf(w, "     the gpg time counts the crypto only, no message assembly or SMTP, and is extrapolated from %d runs;\n", r.GPG[0].Runs)
+		fmt.Fprintf(w, "     secgate's time counts enqueue and delivery)\n")
+		for _, g := range r.GPG {
+			fmt.Fprintf(w, "    %-11s with gpg-agent's default key protection (unlocked for every signature): %.0f ms each over %d runs, secgate %.0f× faster\n",
+				g.Algo, float64(g.DefaultPerMessage)*1000, g.DefaultRuns, g.DefaultRatio)
+		}
+	}
+
+	fmt.Fprintf(w, "\n(d) Peak memory (VmHWM)\n")
+	fmt.Fprintf(w, "    this process, after fan-out and intake (gateway, keys, servers and sink included): %.0f MiB\n", r.Memory.ProcessPeakMiB)
+	if big := r.Memory.BigReport; big != nil {
+		fmt.Fprintf(w, "    one %.1f MiB encrypted report (%.1f MiB attachment), ingested by a fresh process running the gateway:\n",
+			float64(big.RawBytes)/(1<<20), float64(big.AttachBytes)/(1<<20))
+		if big.Case {
+			fmt.Fprintf(w, "      %.0f MiB after start, %.0f MiB peak until the case was opened and its mail queued (%.2f s),\n",
+				big.BaseMiB, big.IngestMiB, float64(big.Seconds))
+			fmt.Fprintf(w, "      %.0f MiB peak once the acknowledgement and team copies were sent (delivered: %v)\n", big.DeliveredMiB, big.Delivered)
+		} else {
+			fmt.Fprintf(w, "      no case: %s\n", big.Outcome)
+		}
+	}
+
+	fmt.Fprintf(w, "\nGoals\n")
+	met := 0
+	for _, g := range r.Goals {
+		verdict := "MISSED"
+		if g.Met {
+			verdict = "met"
+			met++
+		}
+		fmt.Fprintf(w, "    %-40s goal %-16s measured %-26s %s\n", g.What, g.Goal, g.Value, verdict)
+	}
+	fmt.Fprintf(w, "    %d of %d goals met\n", met, len(r.Goals))
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	fmt.Fprintf(w, "\nbench finished in %.1f s\n", float64(r.Total))
+}
+
+// benchIMAP is an in-process IMAP server with one account per address.
+type benchIMAP struct {
+	Addr  string
+	srv   *imapserver.Server
+	users map[string]*imapmemserver.User
+}
+
+func startBenchIMAP(addrs ...string) (*benchIMAP, error) {
+	mem := imapmemserver.New()
+	b := &benchIMAP{users: map[string]*imapmemserver.User{}}
+	for _, a := range addrs {
+		u := imapmemserver.NewUser(a, benchPassword)
+		for _, mb := range []string{"INBOX", "Processed", "Quarantine"} {
+			if err := u.Create(mb, nil); err != nil {
+				return nil, err
+			}
+		}
+		mem.AddUser(u)
+		b.users[a] = u
+	}
+	b.srv = imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
+		InsecureAuth: true, // loopback only
+		Logger:       log.New(io.Discard, "", 0),
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("bench: listen imap: %w", err)
+	}
+	go b.srv.Serve(ln)
+	b.Addr = ln.Addr().String()
+	return b, nil
+}
+
+func (b *benchIMAP) Close() error { return b.srv.Close() }
+
+// appendMessage delivers raw into the user's INBOX, as an MTA does.
+func appendMessage(u *imapmemserver.User, raw []byte) error {
+	_, err := u.Append("INBOX", benchLiteral{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{})
+	if err != nil {
+		return fmt.Errorf("bench: deliver into the mailbox: %w", err)
+	}
+	return nil
+}
+
+type benchLiteral struct {
+	*bytes.Reader
+	size int64
+}
+
+func (l benchLiteral) Size() int64 { return l.size }
