@@ -1,10 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 )
 
 // TestDemo runs the demo for each preset and checks its verdict and the
@@ -60,5 +69,69 @@ func TestDemoBadPreset(t *testing.T) {
 	code, _, stderr := runCLI(t, nil, "demo", "-preset", "nope")
 	if code != 1 || !strings.Contains(stderr, "-preset") {
 		t.Fatalf("demo -preset nope: exit %d, %q", code, stderr)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestDemoServe: with -serve the demo leaves its IMAP server up, and a mail
+// client logs in with the printed password and lists the mailboxes.
+func TestDemoServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out lockedBuffer
+	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: io.Discard, getenv: func(string) string { return "" }}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"demo", "-serve"}, a) }()
+	re := regexp.MustCompile(`IMAP server on (127\.0\.0\.1:\d+)`)
+	var addr string
+	for deadline := time.Now().Add(60 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("demo ended with %d before serving:\n%s", code, out.String())
+		default:
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no IMAP address printed:\n%s", out.String())
+	}
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("security@distro-one.example", demoPassword).Wait(); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	boxes, err := c.List("", "*", nil).Collect()
+	if err != nil || len(boxes) == 0 {
+		t.Fatalf("list: %v %v", boxes, err)
+	}
+	st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || st.NumMessages == nil || *st.NumMessages < 2 {
+		t.Fatalf("INBOX of a distributor: %+v %v (want the embargo and pre-release notices)", st, err)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("demo -serve exit %d:\n%s", code, out.String())
 	}
 }
