@@ -28,6 +28,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/secgate/secgate/cases"
@@ -277,6 +278,44 @@ func (g *hostileGen) sedMessage(plain string) []byte {
 	// New-format header, tag 9, five-octet length.
 	buf.Write([]byte{0xC0 | 9, 0xFF, byte(len(body) >> 24), byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))})
 	buf.Write(body)
+	return buf.Bytes()
+}
+
+// entity returns the decrypted go-crypto entity of key name.
+func (g *hostileGen) entity(name string) *openpgp.Entity {
+	b, err := os.ReadFile(keyPath(name))
+	must(g.t, err)
+	el, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(b))
+	must(g.t, err)
+	must(g.t, el[0].DecryptPrivateKeys([]byte(hostilePass)))
+	return el[0]
+}
+
+func hostileConfig(at time.Time) *packet.Config {
+	return &packet.Config{Time: func() time.Time { return at }}
+}
+
+// clearsigned returns text clear-signed (inline) by key name.
+func (g *hostileGen) clearsigned(name, text string) string {
+	sk, ok := g.entity(name).SigningKey(hostileT0)
+	if !ok {
+		g.t.Fatal("no signing key")
+	}
+	var buf bytes.Buffer
+	w, err := clearsign.Encode(&buf, sk.PrivateKey, hostileConfig(hostileT0.Add(-5*time.Minute)))
+	must(g.t, err)
+	io.WriteString(w, text)
+	must(g.t, w.Close())
+	return buf.String()
+}
+
+// unsignedToTeam encrypts a MIME entity to the team key without signing.
+func (g *hostileGen) unsignedToTeam(entity string) []byte {
+	var buf bytes.Buffer
+	w, err := openpgp.Encrypt(&buf, []*openpgp.Entity{g.entity("team")}, nil, &openpgp.FileHints{IsBinary: true}, hostileConfig(hostileT0.Add(-5*time.Minute)))
+	must(g.t, err)
+	io.WriteString(w, entity)
+	must(g.t, w.Close())
 	return buf.Bytes()
 }
 
@@ -709,6 +748,16 @@ var hostileSpecs = []hostileSpec{
 		build: func(g *hostileGen, c string) []byte {
 			s := g.signedCmd(g.k.other, "alice@example.test", "[SEC-2026-0001] x", "/status invalid\n", hostileT0.Add(-5*time.Minute))
 			return g.cmdMail(s, "alice <alice@example.test>", "[SEC-2026-0001] x", "command-unknown-key", true)
+		}},
+	{name: "command-inline-partial", desc: "an inline clear-signed command followed by unsigned command lines", state: sP, class: ClassCommand, cse: "none", mail: "sender", cmd: "refused",
+		build: func(g *hostileGen, c string) []byte {
+			return plainMail("alice <alice@example.test>", "[SEC-2026-0001] inline", "command-inline-partial",
+				"Please apply:\n\n"+g.clearsigned("alice", "/affected inline-test\n")+"\n/status invalid\n")
+		}},
+	{name: "command-encrypted-unsigned", desc: "a command from the lead's address, encrypted to the team key but not signed", state: sP, class: ClassCommand, cse: "none", mail: "sender", cmd: "refused",
+		build: func(g *hostileGen, c string) []byte {
+			return pgpMIME("alice <alice@example.test>", "command-encrypted-unsigned",
+				armorMsg(g.t, g.unsignedToTeam("Content-Type: text/plain; charset=utf-8\r\n\r\n/status invalid\r\n")))
 		}},
 	{name: "command-signed-only", desc: "control: the lead's command signed (not encrypted) is applied", state: sP, class: ClassCommand, cse: "none", mail: "sender", cmd: "applied",
 		build: func(g *hostileGen, c string) []byte {
