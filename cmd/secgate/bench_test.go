@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestBench runs the real secgate binary's bench with tiny sizes (the big
+// report is ingested by a subprocess of that binary) and checks that every
+// figure is there, that every fan-out message was delivered encrypted, and
+// that the readable report shows each of them.
+func TestBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs secgate bench (about 15 s)")
+	}
+	if _, err := exec.LookPath("gpg"); err != nil {
+		t.Fatalf("gpg not found (install gnupg, or run make test): %v", err)
+	}
+	bin := buildSecgate(t, t.TempDir())
+	const n, reports, gpgN = 20, 10, 3
+	cmd := exec.Command(bin, "bench", "-n", "20", "-reports", "10", "-gpg-n", "3", "-big", "1", "--json")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("secgate bench: %v\n%s", err, stderr.String())
+	}
+	var res benchResult
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("bench --json: %v\n%s", err, stdout.String())
+	}
+
+	if res.Machine.Cores < 1 || res.Machine.Go == "" || !strings.Contains(res.Machine.GPG, "GnuPG") {
+		t.Errorf("machine: %+v", res.Machine)
+	}
+	if len(res.FanOut) != 2 || res.FanOut[0].Algo != "curve25519" || res.FanOut[1].Algo != "RSA-3072" {
+		t.Fatalf("fan-out results: %+v", res.FanOut)
+	}
+	for _, f := range res.FanOut {
+		if f.Recipients != n || f.Sent != n || f.Delivered != n || f.Encrypted != n {
+			t.Errorf("%s: %d recipients, %d rows sent, %d delivered, %d encrypted; want %d each", f.Algo, f.Recipients, f.Sent, f.Delivered, f.Encrypted, n)
+		}
+		if f.Enqueue <= 0 || f.Delivery <= 0 || f.Total < f.Enqueue+f.Delivery || f.PerSecond <= 0 || f.CPU <= 0 {
+			t.Errorf("%s: stage figures missing: %+v", f.Algo, f)
+		}
+	}
+	if res.FanOut[1].DistinctKeys != 4 {
+		t.Errorf("RSA distributors share %d keys, want 4", res.FanOut[1].DistinctKeys)
+	}
+
+	in := res.Intake
+	if in == nil || in.Cases != reports || in.Acks != reports || in.PerSecond <= 0 {
+		t.Fatalf("intake: %+v", in)
+	}
+	if len(in.Latency) != 5 || in.P50 <= 0 {
+		t.Errorf("IDLE latency: %v, p50 %v", in.Latency, in.P50)
+	}
+
+	if len(res.GPG) != 2 {
+		t.Fatalf("gpg loop results: %+v", res.GPG)
+	}
+	for _, g := range res.GPG {
+		if g.Runs != gpgN || g.N != n || g.Seconds <= 0 || g.Extrapolated < g.Seconds || g.Ratio <= 0 || g.DefaultPerMessage <= 0 || g.DefaultRatio <= 0 {
+			t.Errorf("gpg loop %s: %+v", g.Algo, g)
+		}
+	}
+
+	if res.Memory.ProcessPeakMiB <= 0 {
+		t.Errorf("process peak RSS missing")
+	}
+	big := res.Memory.BigReport
+	if big == nil || !big.Case || !big.Delivered || big.BaseMiB <= 0 || big.IngestMiB < big.BaseMiB || big.RawBytes < 900<<10 || big.RawBytes > 1<<20+64<<10 {
+		t.Errorf("big report: %+v", big)
+	}
+	if len(res.Goals) != 6 {
+		t.Errorf("%d goals, want 6: %+v", len(res.Goals), res.Goals)
+	}
+
+	// The readable report shows every figure.
+	var out bytes.Buffer
+	res.print(&out)
+	text := out.String()
+	for _, want := range []string{
+		"machine: ", "4 RSA-3072 keys reused",
+		"curve25519      20     20", "RSA-3072        20      4", "20/20 (20 encrypted)",
+		"10 cases opened, 10 acknowledgements", "reports/s", "5 single reports: p50",
+		"3 runs in", "extrapolated to 20", "secgate is", "default key protection",
+		"this process, after fan-out and intake", "peak until the case was opened", "delivered: true",
+		"fan-out to 1,000 (curve25519)", "fan-out to 1,000 (RSA-3072)", "speed-up over the gpg loop (RSA-3072)",
+		"goal ≥ 500 reports/s", "goal ≤ 150 MiB", "goals met",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Count(text, "20/20 (20 encrypted)") != 2 {
+		t.Errorf("not every fan-out was delivered:\n%s", text)
+	}
+}
+
+func TestBenchFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"bench", "-algo", "dsa"}, `unknown algorithm "dsa"`},
+		{[]string{"bench", "-n", "0"}, "-n 0"},
+		{[]string{"bench", "-reports", "0"}, "-reports 0"},
+		{[]string{"bench", "-smtp-parallel", "100"}, "-smtp-parallel 100"},
+		{[]string{"bench", "extra"}, "want no arguments"},
+	} {
+		code, _, stderr := runCLI(t, nil, tt.args...)
+		if code != 1 || !strings.Contains(stderr, tt.err) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tt.args, code, stderr, tt.err)
+		}
+	}
+	// The subprocess flag is not documented.
+	code, stdout, _ := runCLI(t, nil, "help", "bench")
+	if code != 0 || !strings.Contains(stdout, "-gpg-n") || strings.Contains(stdout, benchChildArg) {
+		t.Errorf("help bench: exit %d\n%s", code, stdout)
+	}
+}
