@@ -425,8 +425,8 @@ stored in the outbox (final bytes, headers, decoded parts, attachment names),
 nor in the SQLite database file or its WAL. The subtest
 ` + "`TestHostileCorpus/batch`" + ` runs the whole corpus again in two batches (parallel
 preparation, group commit, as the poller does; split before loop-own-ack,
-which can only arrive after the ack it copies was sent) and expects the same
-outcomes.
+which can only arrive after the ack it copies was sent; without the
+compression bombs) and expects the same outcomes.
 
 ` + "`TestCanaryRealStack`" + ` (../../canary_test.go) does the same through the real
 Postfix and Dovecot (internal/mailstack): a clear report, an encrypted one,
@@ -1327,6 +1327,9 @@ func TestHostileCorpus(t *testing.T) {
 	t.Run("batch", func(t *testing.T) {
 		b := newHostileEnv(t)
 		b.clock.Advance(time.Minute)
+		// The compression bombs only cost time here (they are held before
+		// any transaction): left out.
+		entries := slices.DeleteFunc(slices.Clone(entries), func(en hostileEntry) bool { return strings.Contains(en.name, "compression-bomb") })
 		var msgs []fetched
 		for i, en := range entries {
 			raw, err := os.ReadFile(filepath.Join(hostileDir, en.name+".eml"))
