@@ -1,6 +1,8 @@
 package intake
 
-// The generator of the hostile corpus (testdata/hostile). Run
+// The hostile-input corpus (testdata/hostile): its generator, the test that
+// runs it through the real processor (TestHostileCorpus) and fuzz targets
+// seeded with it. Run
 //
 //	go test ./intake/ -run TestHostileCorpus -update-hostile
 //
@@ -420,7 +422,8 @@ every quarantined message is readable through intake.Quarantine.Show. No
 automatic reply, bounce or loop is ever answered.
 
 ` + "`TestHostileCanary`" + ` then checks that no report's canary (a unique
-CANARY-... string in every report) appears in clear in any outgoing message
+CANARY-... string in the text, protected subject or attachment name of
+every report-like message) appears in clear in any outgoing message
 stored in the outbox (final bytes, headers, decoded parts, attachment names),
 nor in the SQLite database file or its WAL. The subtest
 ` + "`TestHostileCorpus/batch`" + ` runs the whole corpus again in two batches (parallel
