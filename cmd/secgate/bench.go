@@ -97,6 +97,11 @@ type benchMachine struct {
 	Go     string `json:"go"`
 	GPG    string `json:"gpg"`
 	Kernel string `json:"kernel,omitempty"`
+	// Load averages (1 minute) when the bench started and ended: other
+	// work on the machine lengthens the wall-clock figures, not the CPU
+	// ones.
+	LoadStart float64 `json:"load_start"`
+	LoadEnd   float64 `json:"load_end"`
 }
 
 type benchSetup struct {
@@ -128,6 +133,7 @@ type intakeResult struct {
 	Cases      int            `json:"cases_opened"`
 	Acks       int            `json:"acks_queued"`
 	TeamCopies int            `json:"team_copies_queued"`
+	CPU        benchSeconds   `json:"cpu_seconds"` // user+system of the whole process during the burst
 	Latency    []benchSeconds `json:"idle_latency_seconds"`
 	P50        benchSeconds   `json:"idle_latency_p50_seconds"`
 }
@@ -224,11 +230,7 @@ func runBench(ctx context.Context, a *app, c *command, args []string) error {
 	if o.Verbose {
 		log = a.newLogger("debug")
 	}
-	var progress io.Writer = a.stderr
-	if !*asJSON {
-		progress = io.Discard
-	}
-	b := &bench{o: o, log: log, progress: progress}
+	b := &bench{o: o, log: log, progress: a.stderr, start: time.Now()}
 	res, err := b.run(ctx)
 	if err != nil {
 		return err
@@ -244,7 +246,8 @@ func runBench(ctx context.Context, a *app, c *command, args []string) error {
 type bench struct {
 	o        benchOptions
 	log      *slog.Logger
-	progress io.Writer
+	progress io.Writer // stderr: what runs now
+	start    time.Time
 	dir      string
 
 	imap *benchIMAP
@@ -277,11 +280,12 @@ func (b *bench) run(ctx context.Context) (*benchResult, error) {
 	}
 	defer b.sink.Close()
 
-	fmt.Fprintf(b.progress, "bench: generating keys and the configuration\n")
+	b.step("generating keys and the configuration\n")
 	cfgPath, err := b.setup(time.Now())
 	if err != nil {
 		return nil, err
 	}
+	b.step("opening the gateway (the directory is synced from the configuration)\n")
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return nil, err
@@ -305,7 +309,7 @@ func (b *bench) run(ctx context.Context) (*benchResult, error) {
 		return nil, err
 	}
 	for _, algo := range b.o.Algos {
-		fmt.Fprintf(b.progress, "bench: fan-out to %d distributors (%s)\n", b.o.N, algoName(algo))
+		b.step("fan-out to %d distributors (%s)\n", b.o.N, algoName(algo))
 		r, err := b.fanOut(ctx, algo, body)
 		if err != nil {
 			return nil, err
@@ -313,7 +317,7 @@ func (b *bench) run(ctx context.Context) (*benchResult, error) {
 		res.FanOut = append(res.FanOut, r)
 	}
 
-	fmt.Fprintf(b.progress, "bench: intake of %d reports\n", b.o.Reports)
+	b.step("intake of %d reports\n", b.o.Reports)
 	if res.Intake, err = b.intake(ctx); err != nil {
 		return nil, err
 	}
@@ -321,7 +325,7 @@ func (b *bench) run(ctx context.Context) (*benchResult, error) {
 
 	if b.o.GPGN > 0 {
 		for i, algo := range b.o.Algos {
-			fmt.Fprintf(b.progress, "bench: gpg loop, %d recipients (%s)\n", b.o.GPGN, algoName(algo))
+			b.step("gpg loop, %d recipients (%s)\n", b.o.GPGN, algoName(algo))
 			el, err := b.gpgLoop(ctx, algo, body, b.o.GPGN, true)
 			if errors.Is(err, exec.ErrNotFound) {
 				res.Notes = append(res.Notes, "gpg is not installed: the gpg loop was skipped")
@@ -345,14 +349,24 @@ func (b *bench) run(ctx context.Context) (*benchResult, error) {
 	}
 
 	if b.o.Big > 0 {
-		fmt.Fprintf(b.progress, "bench: one %d MiB report in a fresh process\n", b.o.Big)
+		b.step("one %d MiB report in a fresh process\n", b.o.Big)
 		if res.Memory.BigReport, err = b.bigReport(ctx, cfg); err != nil {
 			return nil, err
 		}
 	}
 	res.Total = secs(time.Since(start))
+	res.Machine.LoadEnd = loadAverage()
+	if l := max(res.Machine.LoadStart, res.Machine.LoadEnd); l > float64(res.Machine.Cores)/2 {
+		res.Notes = append(res.Notes, fmt.Sprintf("the machine was busy (load average up to %.1f on %d cores): the wall-clock figures are "+
+			"longer than on an idle machine; the cpu figures are less affected", l, res.Machine.Cores))
+	}
 	res.goals()
 	return res, nil
+}
+
+// step tells what the bench does next.
+func (b *bench) step(format string, args ...any) {
+	fmt.Fprintf(b.progress, "bench: %5.1f s  "+format, append([]any{time.Since(b.start).Seconds()}, args...)...)
 }
 
 func algoName(algo string) string {
@@ -670,6 +684,7 @@ func (b *bench) intake(ctx context.Context) (*intakeResult, error) {
 	}
 	user := b.imap.users[benchTeam]
 	r := &intakeResult{Reports: b.o.Reports}
+	cpu0 := cpuTime()
 	start := time.Now()
 	for _, raw := range raws[:b.o.Reports] {
 		if err := appendMessage(user, raw); err != nil {
@@ -693,7 +708,7 @@ func (b *bench) intake(ctx context.Context) (*intakeResult, error) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	el := time.Since(start)
-	r.Seconds, r.PerSecond = secs(el), float64(b.o.Reports)/el.Seconds()
+	r.Seconds, r.PerSecond, r.CPU = secs(el), float64(b.o.Reports)/el.Seconds(), secs(cpuTime()-cpu0)
 
 	// Single reports under IDLE, once the burst's mail has left.
 	b.waitOutboxIdle(ctx, 30*time.Second)
@@ -1032,9 +1047,23 @@ func randHex() string {
 	return fmt.Sprintf("%x", b)
 }
 
+// loadAverage returns the 1-minute load average, 0 when unknown.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
 // machineInfo describes where the figures were measured.
 func machineInfo() benchMachine {
-	m := benchMachine{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
+	m := benchMachine{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), LoadStart: loadAverage()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -1090,6 +1119,7 @@ func (r *benchResult) print(w io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(w, "secgate bench: the whole path through the gateway `secgate serve` runs (openGateway, generated configuration)\n")
 	fmt.Fprintf(w, "machine: %s, %d cores, %s, kernel %s, %s, %s\n", m.CPU, m.Cores, m.OS, m.Kernel, m.Go, m.GPG)
+	fmt.Fprintf(w, "         load average %.2f at the start, %.2f at the end\n", m.LoadStart, m.LoadEnd)
 	fmt.Fprintf(w, "setup:   %.1f s: team key, 2 members, a reporter; %d distributors per list", float64(r.Setup.Seconds), r.Setup.Distributors)
 	if n := r.Setup.X25519Keys; n > 0 {
 		fmt.Fprintf(w, ", %d curve25519 keys (one each)", n)
@@ -1109,8 +1139,8 @@ func (r *benchResult) print(w io.Writer) {
 
 	if in := r.Intake; in != nil {
 		fmt.Fprintf(w, "\n(b) Intake: %d encrypted reports delivered into the IMAP mailbox at once, poller under IDLE\n", in.Reports)
-		fmt.Fprintf(w, "    %d cases opened, %d acknowledgements and %d team copies queued in %.2f s: %.0f reports/s\n",
-			in.Cases, in.Acks, in.TeamCopies, float64(in.Seconds), in.PerSecond)
+		fmt.Fprintf(w, "    %d cases opened, %d acknowledgements and %d team copies queued in %.2f s: %.0f reports/s (cpu %.2f s, %.1f ms a report)\n",
+			in.Cases, in.Acks, in.TeamCopies, float64(in.Seconds), in.PerSecond, float64(in.CPU), float64(in.CPU)*1000/float64(in.Reports))
 		if len(in.Latency) > 0 {
 			var ms []string
 			for _, l := range in.Latency {
