@@ -493,7 +493,7 @@ not the sender.
 - base64-invalid: a report whose only text part has broken base64 is held as
   malformed without a polite answer (crypto.TextBody fails); releasing it
   fails the same way.
-- binary-garbage: the quarantine reason embeds the offending raw header line
+- binary-garbage, header-line-escape: the quarantine reason embeds the offending raw header line
   ("malformed message: header: ... malformed MIME header line: <raw bytes>"),
   NUL, CR, LF and ESC included (intake/inspect.go readHeader, Malformed =
   "header: " + err.Error()); it reaches the operator's terminal through
@@ -942,6 +942,10 @@ var hostileSpecs = []hostileSpec{
 	{name: "header-only", desc: "a header section and no body at all", state: sQ, class: ClassEmpty, cse: "none", mail: "sender",
 		build: func(g *hostileGen, c string) []byte {
 			return []byte(crlfs(mailHdr("Headeronly <headeronly@outside.example>", "nothing", "header-only")))
+		}},
+	{name: "header-line-escape", desc: "a usable From, then a header line that is no field, carrying terminal escape sequences", state: sQ, class: ClassMalformed, cse: "none", mail: "sender",
+		build: func(g *hostileGen, c string) []byte {
+			return []byte(crlfs(mailHdr("Escape <escape@outside.example>", "esc", "header-line-escape") + "\x1b]0;owned\x07\x1b[2J no colon here\nMIME-Version: 1.0\n\nbody\n"))
 		}},
 	{name: "binary-garbage", desc: "4 KB of random bytes", state: sQ, class: ClassMalformed, cse: "none", mail: "none",
 		build: func(g *hostileGen, c string) []byte {
