@@ -497,9 +497,10 @@ not the sender.
   ("malformed message: header: ... malformed MIME header line: <raw bytes>"),
   NUL, CR, LF and ESC included (intake/inspect.go readHeader, Malformed =
   "header: " + err.Error()); it reaches the operator's terminal through
-  "secgate quarantine list/show" and, for a message with a usable From, the
-  body of the polite answer. The reason should be made printable (or the
-  raw line left out).
+  "secgate quarantine list/show" (cmd/secgate/quarantinecmd.go prints the
+  reason, and "show" also the raw header section, unescaped) and, for a
+  message with a usable From, the body of the polite answer. Reason and
+  header should be made printable before they reach a terminal.
 `
 
 // b64 wraps base64 at 76 columns.
