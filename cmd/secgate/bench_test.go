@@ -84,7 +84,7 @@ func TestBench(t *testing.T) {
 	text := out.String()
 	for _, want := range []string{
 		"machine: ", "4 RSA-3072 keys reused",
-		"curve25519      20     20", "RSA-3072        20      4", "20/20 (20 encrypted)",
+		"curve25519      20     20 ", "RSA-3072        20      4 ", "20/20 (20 encrypted)",
 		"10 cases opened, 10 acknowledgements", "reports/s", "5 single reports: p50",
 		"3 runs in", "extrapolated to 20", "secgate is", "default key protection",
 		"this process, after fan-out and intake", "peak until the case was opened", "delivered: true",
