@@ -122,3 +122,20 @@ func TestBenchFlags(t *testing.T) {
 		t.Errorf("help bench: exit %d\n%s", code, stdout)
 	}
 }
+
+// TestBenchInProcess runs a small bench in the test process (under -race
+// too), without the parts that need the secgate binary or gpg.
+func TestBenchInProcess(t *testing.T) {
+	code, stdout, stderr := runCLI(t, nil, "bench", "-n", "5", "-reports", "3", "-latency", "2", "-algo", "x25519", "-gpg-n", "0", "-big", "0")
+	if code != 0 {
+		t.Fatalf("bench: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"5/5 (5 encrypted)", "3 cases opened, 3 acknowledgements", "2 single reports: p50", "goals met"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "(c) ") || strings.Contains(stdout, "fresh process") {
+		t.Errorf("skipped parts were run:\n%s", stdout)
+	}
+}
