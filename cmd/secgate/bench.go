@@ -88,7 +88,7 @@ type benchOptionsOut struct {
 // benchSeconds is a duration printed in seconds.
 type benchSeconds float64
 
-func secs(d time.Duration) benchSeconds { return benchSeconds(d.Seconds()) }
+func benchSecs(d time.Duration) benchSeconds { return benchSeconds(d.Seconds()) }
 
 type benchMachine struct {
 	CPU    string `json:"cpu"`
@@ -262,7 +262,7 @@ type bench struct {
 
 func (b *bench) run(ctx context.Context) (*benchResult, error) {
 	start := time.Now()
-	res := &benchResult{Machine: machineInfo(), Options: benchOptionsOut{N: b.o.N, Reports: b.o.Reports, Algos: b.o.Algos,
+	res := &benchResult{Machine: benchMachineInfo(), Options: benchOptionsOut{N: b.o.N, Reports: b.o.Reports, Algos: b.o.Algos,
 		GPGN: b.o.GPGN, BigMiB: b.o.Big, RSAKeys: b.o.RSAKeys, Parallel: b.o.Parallel}}
 	dir, err := os.MkdirTemp("", "secgate-bench-")
 	if err != nil {
@@ -302,14 +302,14 @@ func (b *bench) run(ctx context.Context) (*benchResult, error) {
 	done := make(chan error, 1)
 	go func() { done <- b.g.run(rctx) }()
 	defer func() { cancel(); <-done }()
-	res.Setup = benchSetup{Seconds: secs(time.Since(start)), Distributors: b.o.N, X25519Keys: b.distinct["x25519"], RSAKeys: b.distinct["rsa"]}
+	res.Setup = benchSetup{Seconds: benchSecs(time.Since(start)), Distributors: b.o.N, X25519Keys: b.distinct["x25519"], RSAKeys: b.distinct["rsa"]}
 
 	body, err := b.noticeEntity(cfg)
 	if err != nil {
 		return nil, err
 	}
 	for _, algo := range b.o.Algos {
-		b.step("fan-out to %d distributors (%s)\n", b.o.N, algoName(algo))
+		b.step("fan-out to %d distributors (%s)\n", b.o.N, benchAlgoName(algo))
 		r, err := b.fanOut(ctx, algo, body)
 		if err != nil {
 			return nil, err
@@ -321,11 +321,11 @@ func (b *bench) run(ctx context.Context) (*benchResult, error) {
 	if res.Intake, err = b.intake(ctx); err != nil {
 		return nil, err
 	}
-	res.Memory.ProcessPeakMiB = vmHWM()
+	res.Memory.ProcessPeakMiB = benchVmHWM()
 
 	if b.o.GPGN > 0 {
 		for i, algo := range b.o.Algos {
-			b.step("gpg loop, %d recipients (%s)\n", b.o.GPGN, algoName(algo))
+			b.step("gpg loop, %d recipients (%s)\n", b.o.GPGN, benchAlgoName(algo))
 			el, err := b.gpgLoop(ctx, algo, body, b.o.GPGN, true)
 			if errors.Is(err, exec.ErrNotFound) {
 				res.Notes = append(res.Notes, "gpg is not installed: the gpg loop was skipped")
@@ -334,15 +334,15 @@ func (b *bench) run(ctx context.Context) (*benchResult, error) {
 			if err != nil {
 				return nil, err
 			}
-			r := gpgResult{Algo: algoName(algo), Runs: b.o.GPGN, N: b.o.N, Seconds: secs(el), PerMessage: secs(el / time.Duration(b.o.GPGN)),
-				Extrapolated: secs(el * time.Duration(b.o.N) / time.Duration(b.o.GPGN))}
+			r := gpgResult{Algo: benchAlgoName(algo), Runs: b.o.GPGN, N: b.o.N, Seconds: benchSecs(el), PerMessage: benchSecs(el / time.Duration(b.o.GPGN)),
+				Extrapolated: benchSecs(el * time.Duration(b.o.N) / time.Duration(b.o.GPGN))}
 			r.Ratio = float64(r.Extrapolated) / float64(res.FanOut[i].Total)
 			r.DefaultRuns = min(b.o.GPGN, 5)
 			el, err = b.gpgLoop(ctx, algo, body, r.DefaultRuns, false)
 			if err != nil {
 				return nil, err
 			}
-			r.DefaultPerMessage = secs(el / time.Duration(r.DefaultRuns))
+			r.DefaultPerMessage = benchSecs(el / time.Duration(r.DefaultRuns))
 			r.DefaultRatio = float64(r.DefaultPerMessage) * float64(b.o.N) / float64(res.FanOut[i].Total)
 			res.GPG = append(res.GPG, r)
 		}
@@ -354,8 +354,8 @@ func (b *bench) run(ctx context.Context) (*benchResult, error) {
 			return nil, err
 		}
 	}
-	res.Total = secs(time.Since(start))
-	res.Machine.LoadEnd = loadAverage()
+	res.Total = benchSecs(time.Since(start))
+	res.Machine.LoadEnd = benchLoadAverage()
 	if l := max(res.Machine.LoadStart, res.Machine.LoadEnd); l > float64(res.Machine.Cores)/2 {
 		res.Notes = append(res.Notes, fmt.Sprintf("the machine was busy (load average up to %.1f on %d cores): the wall-clock figures are "+
 			"longer than on an idle machine; the cpu figures are less affected", l, res.Machine.Cores))
@@ -369,7 +369,7 @@ func (b *bench) step(format string, args ...any) {
 	fmt.Fprintf(b.progress, "bench: %5.1f s  "+format, append([]any{time.Since(b.start).Seconds()}, args...)...)
 }
 
-func algoName(algo string) string {
+func benchAlgoName(algo string) string {
 	if algo == "rsa" {
 		return "RSA-3072"
 	}
@@ -428,7 +428,7 @@ func (b *bench) setup(now time.Time) (string, error) {
 		if algo == "rsa" {
 			distinct = b.o.RSAKeys
 		}
-		keys, err := generateKeys(algo, distinct, created, func(i int) string { return benchDist(algo, i) })
+		keys, err := benchGenerateKeys(algo, distinct, created, func(i int) string { return benchDist(algo, i) })
 		if err != nil {
 			return "", err
 		}
@@ -531,7 +531,7 @@ address = "announce@lists.bench.test"
 }
 
 // generateKeys makes n keys, on every core.
-func generateKeys(algo string, n int, created time.Time, addr func(int) string) ([]*crypto.Key, error) {
+func benchGenerateKeys(algo string, n int, created time.Time, addr func(int) string) ([]*crypto.Key, error) {
 	keys := make([]*crypto.Key, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -585,10 +585,10 @@ func (b *bench) noticeEntity(cfg *Config) ([]byte, error) {
 // fanOut queues one embargo notice to the list of algo in one transaction,
 // as the scheduler does, and waits until the outbox has sent every row.
 func (b *bench) fanOut(ctx context.Context, algo string, entity []byte) (fanOutResult, error) {
-	r := fanOutResult{Algo: algoName(algo), Recipients: b.o.N, DistinctKeys: b.distinct[algo]}
+	r := fanOutResult{Algo: benchAlgoName(algo), Recipients: b.o.N, DistinctKeys: b.distinct[algo]}
 	notice := "bench-" + algo
 	b.sink.Reset()
-	cpu0 := cpuTime()
+	cpu0 := benchCPUTime()
 	t0 := time.Now()
 	l, err := b.g.dir.List(ctx, benchList(algo))
 	if err != nil {
@@ -637,8 +637,8 @@ func (b *bench) fanOut(ctx context.Context, algo string, entity []byte) (fanOutR
 		time.Sleep(2 * time.Millisecond)
 	}
 	t3 := time.Now()
-	r.CPU = secs(cpuTime() - cpu0)
-	r.Directory, r.Enqueue, r.Delivery, r.Total = secs(t1.Sub(t0)), secs(t2.Sub(t1)), secs(t3.Sub(t2)), secs(t3.Sub(t1))
+	r.CPU = benchSecs(benchCPUTime() - cpu0)
+	r.Directory, r.Enqueue, r.Delivery, r.Total = benchSecs(t1.Sub(t0)), benchSecs(t2.Sub(t1)), benchSecs(t3.Sub(t2)), benchSecs(t3.Sub(t1))
 	r.PerSecond = float64(b.o.N) / t3.Sub(t1).Seconds()
 	domain := "@" + algo + ".distro.example"
 	for _, m := range b.sink.Messages() {
@@ -671,7 +671,7 @@ func (b *bench) intake(ctx context.Context) (*intakeResult, error) {
 			return nil, err
 		}
 		raws[i] = append([]byte(fmt.Sprintf("From: Rita Reporter <%s>\r\nTo: <%s>\r\nSubject: ...\r\nDate: %s\r\nMessage-ID: <bench-%d-%s@reporter.example>\r\nMIME-Version: 1.0\r\n",
-			benchReporter, benchTeam, now.Format(time.RFC1123Z), i, randHex())), sealed...)
+			benchReporter, benchTeam, now.Format(time.RFC1123Z), i, benchRandHex())), sealed...)
 	}
 	counts := func() (cases, acks, copies int, err error) {
 		err = b.g.db.Reader().QueryRowContext(ctx, `SELECT (SELECT count(*) FROM cases),
@@ -684,10 +684,10 @@ func (b *bench) intake(ctx context.Context) (*intakeResult, error) {
 	}
 	user := b.imap.users[benchTeam]
 	r := &intakeResult{Reports: b.o.Reports}
-	cpu0 := cpuTime()
+	cpu0 := benchCPUTime()
 	start := time.Now()
 	for _, raw := range raws[:b.o.Reports] {
-		if err := appendMessage(user, raw); err != nil {
+		if err := benchAppend(user, raw); err != nil {
 			return nil, err
 		}
 	}
@@ -708,7 +708,7 @@ func (b *bench) intake(ctx context.Context) (*intakeResult, error) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	el := time.Since(start)
-	r.Seconds, r.PerSecond, r.CPU = secs(el), float64(b.o.Reports)/el.Seconds(), secs(cpuTime()-cpu0)
+	r.Seconds, r.PerSecond, r.CPU = benchSecs(el), float64(b.o.Reports)/el.Seconds(), benchSecs(benchCPUTime()-cpu0)
 
 	// Single reports under IDLE, once the burst's mail has left.
 	b.waitOutboxIdle(ctx, 15*time.Second)
@@ -718,7 +718,7 @@ func (b *bench) intake(ctx context.Context) (*intakeResult, error) {
 			return nil, err
 		}
 		t := time.Now()
-		if err := appendMessage(user, raw); err != nil {
+		if err := benchAppend(user, raw); err != nil {
 			return nil, err
 		}
 		for {
@@ -734,7 +734,7 @@ func (b *bench) intake(ctx context.Context) (*intakeResult, error) {
 			}
 			time.Sleep(500 * time.Microsecond)
 		}
-		r.Latency = append(r.Latency, secs(time.Since(t)))
+		r.Latency = append(r.Latency, benchSecs(time.Since(t)))
 	}
 	if len(r.Latency) > 0 {
 		s := slices.Clone(r.Latency)
@@ -874,7 +874,7 @@ func (b *bench) bigReport(ctx context.Context, cfg *Config) (*bigResult, error) 
 		"Hello security team,\r\n\r\nthe attached core dump shows the overflow.\r\n\r\nRita\r\n" +
 		"--r\r\nContent-Type: application/octet-stream; name=\"core.bin\"\r\nContent-Disposition: attachment; filename=\"core.bin\"\r\n" +
 		"Content-Transfer-Encoding: base64\r\n\r\n")
-	enc := base64Lines(att)
+	enc := benchBase64Lines(att)
 	e.Write(enc)
 	e.WriteString("--r--\r\n")
 	now := time.Now()
@@ -887,8 +887,8 @@ func (b *bench) bigReport(ctx context.Context, cfg *Config) (*bigResult, error) 
 		return nil, err
 	}
 	raw := append([]byte(fmt.Sprintf("From: Rita Reporter <%s>\r\nTo: <%s>\r\nSubject: ...\r\nDate: %s\r\nMessage-ID: <big-%s@reporter.example>\r\nMIME-Version: 1.0\r\n",
-		benchReporter, benchTeam, now.Format(time.RFC1123Z), randHex())), sealed...)
-	if err := appendMessage(b.imap.users[benchBigUser], raw); err != nil {
+		benchReporter, benchTeam, now.Format(time.RFC1123Z), benchRandHex())), sealed...)
+	if err := benchAppend(b.imap.users[benchBigUser], raw); err != nil {
 		return nil, err
 	}
 	size := int64(len(raw))
@@ -917,17 +917,17 @@ func (b *bench) bigReport(ctx context.Context, cfg *Config) (*bigResult, error) 
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("bench: big report subprocess: %v: %s", err, lastLine(errb.String()))
+		return nil, fmt.Errorf("bench: big report subprocess: %v: %s", err, benchLastLine(errb.String()))
 	}
 	var r bigResult
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-		return nil, fmt.Errorf("bench: big report subprocess: %v: %q", err, lastLine(out.String()))
+		return nil, fmt.Errorf("bench: big report subprocess: %v: %q", err, benchLastLine(out.String()))
 	}
 	r.RawBytes, r.AttachBytes = len(raw), len(att)
 	return &r, nil
 }
 
-func base64Lines(data []byte) []byte {
+func benchBase64Lines(data []byte) []byte {
 	const line = 57 // 76 characters
 	enc := make([]byte, 0, len(data)/line*78+80)
 	buf := make([]byte, 76)
@@ -941,7 +941,7 @@ func base64Lines(data []byte) []byte {
 	return enc
 }
 
-func lastLine(s string) string {
+func benchLastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
@@ -962,7 +962,7 @@ func runBenchChild(ctx context.Context, a *app, cfgPath string) error {
 		return err
 	}
 	defer g.Close()
-	r := bigResult{BaseMiB: vmHWM()}
+	r := bigResult{BaseMiB: benchVmHWM()}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	start := time.Now()
@@ -988,8 +988,8 @@ func runBenchChild(ctx context.Context, a *app, cfgPath string) error {
 			}
 			if acks > 0 {
 				r.Case = true
-				r.IngestMiB = vmHWM()
-				r.Seconds = secs(time.Since(start))
+				r.IngestMiB = benchVmHWM()
+				r.Seconds = benchSecs(time.Since(start))
 			}
 		case state == "processed":
 			r.Outcome = "processed without a case: " + class + " " + reason
@@ -1013,12 +1013,12 @@ func runBenchChild(ctx context.Context, a *app, cfgPath string) error {
 		g.outbox.Kick()
 		time.Sleep(20 * time.Millisecond)
 	}
-	r.DeliveredMiB = vmHWM()
+	r.DeliveredMiB = benchVmHWM()
 	return a.printJSON(r)
 }
 
 // vmHWM returns the peak resident set size of this process in MiB.
-func vmHWM() float64 {
+func benchVmHWM() float64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -1035,20 +1035,20 @@ func vmHWM() float64 {
 }
 
 // cpuTime is the user+system CPU time of this process.
-func cpuTime() time.Duration {
+func benchCPUTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func randHex() string {
+func benchRandHex() string {
 	var b [8]byte
 	rand.Read(b[:])
 	return fmt.Sprintf("%x", b)
 }
 
 // loadAverage returns the 1-minute load average, 0 when unknown.
-func loadAverage() float64 {
+func benchLoadAverage() float64 {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return 0
@@ -1062,8 +1062,8 @@ func loadAverage() float64 {
 }
 
 // machineInfo describes where the figures were measured.
-func machineInfo() benchMachine {
-	m := benchMachine{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), LoadStart: loadAverage()}
+func benchMachineInfo() benchMachine {
+	m := benchMachine{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), LoadStart: benchLoadAverage()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -1239,7 +1239,7 @@ func startBenchIMAP(addrs ...string) (*benchIMAP, error) {
 func (b *benchIMAP) Close() error { return b.srv.Close() }
 
 // appendMessage delivers raw into the user's INBOX, as an MTA does.
-func appendMessage(u *imapmemserver.User, raw []byte) error {
+func benchAppend(u *imapmemserver.User, raw []byte) error {
 	_, err := u.Append("INBOX", benchLiteral{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{})
 	if err != nil {
 		return fmt.Errorf("bench: deliver into the mailbox: %w", err)
