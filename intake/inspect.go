@@ -93,7 +93,7 @@ func Inspect(raw []byte, lim Limits) (*Inspection, error) {
 	}
 	e, err := message.ReadWithOptions(bytes.NewReader(raw), &message.ReadOptions{MaxHeaderBytes: maxHeaderBytes})
 	if err != nil && !message.IsUnknownCharset(err) {
-		in.Malformed = err.Error()
+		in.Malformed = Printable(err.Error())
 		return in, nil
 	}
 	if err != nil {
@@ -107,7 +107,7 @@ func Inspect(raw []byte, lim Limits) (*Inspection, error) {
 func (in *Inspection) readHeader(raw []byte) bool {
 	th, err := textproto.ReadHeader(bufio.NewReader(io.LimitReader(bytes.NewReader(raw), maxHeaderBytes)))
 	if err != nil {
-		in.Malformed = "header: " + err.Error()
+		in.Malformed = "header: " + Printable(err.Error())
 		if th.Len() == 0 {
 			return false
 		}
@@ -118,6 +118,13 @@ func (in *Inspection) readHeader(raw []byte) bool {
 		in.From = strings.ToLower(list[0].Address)
 		in.FromName = list[0].Name
 	} else if f := h.Get("From"); f != "" {
+		// Unparsable (raw 8-bit name, say): take the angle address if any.
+		if i := strings.LastIndexByte(f, '<'); i >= 0 {
+			f = f[i+1:]
+			if j := strings.IndexByte(f, '>'); j >= 0 {
+				f = f[:j]
+			}
+		}
 		in.From = strings.ToLower(strings.Trim(strings.TrimSpace(f), "<>"))
 	}
 	if rp := strings.TrimSpace(h.Get("Return-Path")); rp != "" {
@@ -226,7 +233,7 @@ func (in *Inspection) walk(e *message.Entity, parent string, depth int, lim Limi
 					in.BadCharset = true
 				} else {
 					if in.Malformed == "" {
-						in.Malformed = "multipart: " + err.Error()
+						in.Malformed = "multipart: " + Printable(err.Error())
 					}
 					return nil
 				}
@@ -246,7 +253,7 @@ func (in *Inspection) walk(e *message.Entity, parent string, depth int, lim Limi
 	body, err := io.ReadAll(io.LimitReader(e.Body, maxBody+1))
 	if err != nil {
 		if in.Malformed == "" {
-			in.Malformed = "body: " + err.Error()
+			in.Malformed = "body: " + Printable(err.Error())
 		}
 		return nil
 	}
@@ -281,7 +288,8 @@ func cipherHash(body []byte) []byte {
 	lines := bytes.Split(bytes.ReplaceAll(block, []byte("\r"), nil), []byte("\n"))
 	h := sha256.New()
 	inHeaders := true
-	for _, l := range lines {
+	// lines[0] is the rest of the BEGIN line, not the end of the headers.
+	for _, l := range lines[1:] {
 		l = bytes.TrimSpace(l)
 		if inHeaders {
 			if len(l) == 0 {

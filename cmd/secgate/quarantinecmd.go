@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/secgate/secgate/intake"
@@ -68,7 +69,7 @@ func runQuarantineList(ctx context.Context, a *app, c *command, args []string) e
 	tw := newTable(a.stdout)
 	fmt.Fprintln(tw, "ID\tRECEIVED\tSENDER\tSIZE\tREASON")
 	for _, in := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", in.ID, fmtTime(in.Received), dash(in.Sender), in.Size, dash(shorten(in.Reason, 70)))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", in.ID, fmtTime(in.Received), dash(in.Sender), in.Size, dash(shorten(intake.Printable(in.Reason), 70)))
 	}
 	return tw.Flush()
 }
@@ -108,7 +109,7 @@ func runQuarantineShow(ctx context.Context, a *app, c *command, args []string) e
 	field := func(k, v string) { fmt.Fprintf(out, "%-11s %s\n", k+":", v) }
 	field("inbound", strconv.FormatInt(in.ID, 10))
 	field("state", in.State)
-	field("reason", dash(in.Reason))
+	field("reason", dash(intake.Printable(in.Reason)))
 	field("sender", dash(in.Sender))
 	field("message-id", dash(in.MessageID))
 	field("size", fmt.Sprintf("%d bytes", in.Size))
@@ -118,7 +119,7 @@ func runQuarantineShow(ctx context.Context, a *app, c *command, args []string) e
 	if in.Class != "" {
 		field("class", in.Class)
 	}
-	fmt.Fprintf(out, "\nheader (the body is not shown):\n%s", header)
+	fmt.Fprintf(out, "\nheader (the body is not shown):\n%s", intake.Printable(strings.ReplaceAll(header, "\r\n", "\n")))
 	if in.State == intake.StateQuarantined {
 		fmt.Fprintf(out, "\nsecgate quarantine release %d processes it again, without the rate, duplicate and replay checks.\n", in.ID)
 	}
