@@ -63,6 +63,7 @@ const (
 	killAtRandom = iota // after a random delay
 	killInIntake        // as soon as intake has stored a message it has not moved yet
 	killInSMTP          // as soon as an outbox row is being sent
+	killInFanOut        // as soon as an embargo notice is being sent
 )
 
 // life is how long the next gateway runs at most, and how its kill is
@@ -78,7 +79,7 @@ func (c *chaos) life(n int) (time.Duration, int) {
 	}
 	c.mu.Unlock()
 	if focus && n%4 != 3 {
-		return 2 * time.Second, killInSMTP
+		return 2 * time.Second, killInFanOut
 	}
 	if n%4 == 3 {
 		return 1500*time.Millisecond + time.Duration(c.rng.Int64N(int64(time.Second))), killAtRandom
@@ -95,6 +96,7 @@ func (c *chaos) life(n int) (time.Duration, int) {
 // watch waits until the database shows the moment kind waits for, or the
 // life is over, or the process exited.
 func (c *chaos) watch(p *serveProc, life time.Duration, kind int) {
+	born := time.Now()
 	deadline := time.After(life)
 	if kind == killAtRandom {
 		select {
@@ -126,12 +128,19 @@ func (c *chaos) watch(p *serveProc, life time.Duration, kind int) {
 				continue
 			}
 		}
-		q := `SELECT count(*) FROM outbox WHERE state = 'sending'`
+		// Only what this life does: a kill leaves rows in sending and
+		// messages unmoved that the next life finds before it starts.
+		q := `SELECT count(*) FROM outbox_attempt a JOIN outbox o ON o.id = a.outbox_id
+			WHERE a.outcome = 'sending' AND a.started >= ?`
+		if kind == killInFanOut {
+			q += ` AND o.kind = 'embargo-notice'`
+		}
 		if kind == killInIntake {
-			q = `SELECT count(*) FROM inbound WHERE state IN ('stored', 'released') OR (state IN ('processed', 'quarantined') AND moved = 0)`
+			q = `SELECT count(*) FROM inbound WHERE received >= ? AND (state IN ('stored', 'released') OR moved = 0)`
 		}
 		var n int
-		if err := db.QueryRow(q).Scan(&n); err == nil && n > 0 {
+		err := db.QueryRow(q, born.UnixMilli()).Scan(&n)
+		if err == nil && n > 0 {
 			// A little later, or at once: anywhere in the window.
 			time.Sleep(time.Duration(c.rng.Int64N(int64(20 * time.Millisecond))))
 			return
@@ -361,11 +370,14 @@ func TestCrashFanOut(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The lives after the current one wait for the fan-out to be
+		// mid-SMTP; the command goes out once they have begun.
+		c.mu.Lock()
+		c.focus += 8
+		c.mu.Unlock()
+		waitKills(c.killCount() + 1)
 		stack.Submit(t, "alice", stack.Addr("alice"), []string{stack.Addr("security")}, raw)
 		commands = append(commands, strings.Trim(cmdID, "<>"))
-		c.mu.Lock()
-		c.focus += 6 // the next lives wait for the fan-out to be mid-SMTP
-		c.mu.Unlock()
 		// More reports arrive while the notice fans out.
 		sendReport()
 		sendReport()
@@ -613,12 +625,52 @@ func TestCrashFanOut(t *testing.T) {
 		"%d embargo notices to %d distributors; %d rows were in flight at a kill, %d duplicate deliveries (all byte-identical)",
 		c.kills, c.lives, chaosTime.Round(time.Second), time.Since(began).Round(time.Second), len(reports), nCasesDB,
 		len(commands), wantNotices, len(dists), inflightRows, duplicates)
+	logErrors(t, logs)
 	var where []string
 	for k, v := range c.landed {
 		where = append(where, fmt.Sprintf("%s: %d", k, v))
 	}
 	slices.Sort(where)
 	t.Logf("kills landed: %s", strings.Join(where, ", "))
+}
+
+// logErrors fails the test on a panic in any life of the gateway and logs
+// the distinct error messages the lives logged, with their counts.
+func logErrors(t *testing.T, dir string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "panic") || strings.Contains(line, "internal error") {
+				t.Errorf("%s: %s", filepath.Base(f), line)
+			}
+			if !strings.Contains(line, "level=ERROR") {
+				continue
+			}
+			// The message without time and values.
+			_, msg, _ := strings.Cut(line, "msg=")
+			if i := strings.Index(msg, "\" "); i >= 0 && strings.HasPrefix(msg, "\"") {
+				msg = msg[:i+1]
+			} else if i := strings.Index(msg, " "); i >= 0 {
+				msg = msg[:i]
+			}
+			counts[msg]++
+		}
+	}
+	var lines []string
+	for msg, n := range counts {
+		lines = append(lines, fmt.Sprintf("%dx %s", n, msg))
+	}
+	slices.Sort(lines)
+	t.Logf("errors logged by the gateway over all lives: %d distinct\n%s", len(lines), strings.Join(lines, "\n"))
 }
 
 // openText decrypts one of a member's mails and returns its text and
