@@ -337,7 +337,7 @@ func (b *bench) run(ctx context.Context) (*benchResult, error) {
 			r := gpgResult{Algo: benchAlgoName(algo), Runs: b.o.GPGN, N: b.o.N, Seconds: benchSecs(el), PerMessage: benchSecs(el / time.Duration(b.o.GPGN)),
 				Extrapolated: benchSecs(el * time.Duration(b.o.N) / time.Duration(b.o.GPGN))}
 			r.Ratio = float64(r.Extrapolated) / float64(res.FanOut[i].Total)
-			r.DefaultRuns = min(b.o.GPGN, 5)
+			r.DefaultRuns = min(b.o.GPGN, 3)
 			el, err = b.gpgLoop(ctx, algo, body, r.DefaultRuns, false)
 			if err != nil {
 				return nil, err
