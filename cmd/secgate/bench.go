@@ -146,6 +146,10 @@ type gpgResult struct {
 	Extrapolated benchSeconds `json:"extrapolated_seconds"` // for the fan-out's N
 	N            int          `json:"extrapolated_to"`
 	Ratio        float64      `json:"ratio"` // gpg loop time / secgate fan-out time
+	// CPU time of the gpg processes (gpg-agent's own is not counted) and
+	// the same ratio in CPU time, which depends less on other load.
+	CPUPerMessage benchSeconds `json:"cpu_seconds_per_message"`
+	CPURatio      float64      `json:"cpu_ratio"`
 	// The same with gpg-agent's default protection of the team key, which
 	// the agent unlocks (S2K) for every signature: a few runs.
 	DefaultRuns       int          `json:"default_agent_runs"`
@@ -326,7 +330,7 @@ func (b *bench) run(ctx context.Context) (*benchResult, error) {
 	if b.o.GPGN > 0 {
 		for i, algo := range b.o.Algos {
 			b.step("gpg loop, %d recipients (%s)\n", b.o.GPGN, benchAlgoName(algo))
-			el, err := b.gpgLoop(ctx, algo, body, b.o.GPGN, true)
+			el, cpu, err := b.gpgLoop(ctx, algo, body, b.o.GPGN, true)
 			if errors.Is(err, exec.ErrNotFound) {
 				res.Notes = append(res.Notes, "gpg is not installed: the gpg loop was skipped")
 				break
@@ -337,8 +341,10 @@ func (b *bench) run(ctx context.Context) (*benchResult, error) {
 			r := gpgResult{Algo: benchAlgoName(algo), Runs: b.o.GPGN, N: b.o.N, Seconds: benchSecs(el), PerMessage: benchSecs(el / time.Duration(b.o.GPGN)),
 				Extrapolated: benchSecs(el * time.Duration(b.o.N) / time.Duration(b.o.GPGN))}
 			r.Ratio = float64(r.Extrapolated) / float64(res.FanOut[i].Total)
+			r.CPUPerMessage = benchSecs(cpu / time.Duration(b.o.GPGN))
+			r.CPURatio = float64(r.CPUPerMessage) * float64(b.o.N) / float64(res.FanOut[i].CPU)
 			r.DefaultRuns = min(b.o.GPGN, 3)
-			el, err = b.gpgLoop(ctx, algo, body, r.DefaultRuns, false)
+			el, _, err = b.gpgLoop(ctx, algo, body, r.DefaultRuns, false)
 			if err != nil {
 				return nil, err
 			}
@@ -530,7 +536,7 @@ address = "announce@lists.bench.test"
 `, benchTeam, db, b.imap.Addr, imapUser, b.sink.Addr, benchTeam, b.o.Parallel, rateLimit, sizeLine, embargo, members, lists)
 }
 
-// generateKeys makes n keys, on every core.
+// benchGenerateKeys makes n keys, on every core.
 func benchGenerateKeys(algo string, n int, created time.Time, addr func(int) string) ([]*crypto.Key, error) {
 	keys := make([]*crypto.Key, n)
 	errs := make([]error, n)
@@ -778,17 +784,17 @@ func (b *bench) waitOutboxIdle(ctx context.Context, max time.Duration) {
 // gpgLoop signs and encrypts the notice with one gpg process per recipient,
 // runs times, in a temporary GNUPGHOME holding the team's secret key and
 // the recipients' public keys, as a shell loop does, and returns the time
-// of the loop. With fast, gpg-agent protects the imported key with the
+// of the loop and the CPU time of its gpg processes. With fast, gpg-agent protects the imported key with the
 // smallest S2K count, so that unlocking it for each signature costs
 // nothing: gpg's best case. Without, the agent's calibrated default.
-func (b *bench) gpgLoop(ctx context.Context, algo string, entity []byte, runs int, fast bool) (time.Duration, error) {
+func (b *bench) gpgLoop(ctx context.Context, algo string, entity []byte, runs int, fast bool) (time.Duration, time.Duration, error) {
 	bin, err := exec.LookPath("gpg")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	home, err := os.MkdirTemp("", "sgb") // short: gpg-agent's socket path is limited
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer os.RemoveAll(home)
 	conf := "allow-loopback-pinentry\n"
@@ -796,7 +802,7 @@ func (b *bench) gpgLoop(ctx context.Context, algo string, entity []byte, runs in
 		conf += "s2k-count 65536\n"
 	}
 	if err := os.WriteFile(filepath.Join(home, "gpg-agent.conf"), []byte(conf), 0o600); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() {
 		cmd := exec.Command("gpgconf", "--homedir", home, "--kill", "gpg-agent")
@@ -818,10 +824,10 @@ func (b *bench) gpgLoop(ctx context.Context, algo string, entity []byte, runs in
 	}
 	teamArm, err := b.team.ArmorPrivate([]byte(benchPass))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if _, err := gpg([]byte(teamArm), "--import"); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	keys := b.keys[algo][:min(b.o.GPGN, len(b.keys[algo]))]
 	var pubs bytes.Buffer
@@ -833,12 +839,12 @@ func (b *bench) gpgLoop(ctx context.Context, algo string, entity []byte, runs in
 		seen[k.Fingerprint()] = true
 		arm, err := k.ArmorPublic()
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		pubs.WriteString(arm + "\n")
 	}
 	if _, err := gpg(pubs.Bytes(), "--import"); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	encrypt := func(k *crypto.Key) error {
 		out, err := gpg(entity, "--armor", "--local-user", b.team.Fingerprint(), "--recipient", k.Fingerprint(), "--sign", "--encrypt")
@@ -849,15 +855,16 @@ func (b *bench) gpgLoop(ctx context.Context, algo string, entity []byte, runs in
 	}
 	// One untimed run starts gpg-agent, which a team's shell has running.
 	if err := encrypt(keys[0]); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	cpu0 := benchChildrenCPU()
 	start := time.Now()
 	for i := range runs {
 		if err := encrypt(keys[i%len(keys)]); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return time.Since(start), nil
+	return time.Since(start), benchChildrenCPU() - cpu0, nil
 }
 
 // bigReport puts one big encrypted report into a mailbox of its own and
@@ -927,6 +934,7 @@ func (b *bench) bigReport(ctx context.Context, cfg *Config) (*bigResult, error) 
 	return &r, nil
 }
 
+// benchBase64Lines encodes data in base64 lines of 76 characters and CRLF.
 func benchBase64Lines(data []byte) []byte {
 	const line = 57 // 76 characters
 	enc := make([]byte, 0, len(data)/line*78+80)
@@ -941,6 +949,7 @@ func benchBase64Lines(data []byte) []byte {
 	return enc
 }
 
+// benchLastLine returns the last non-empty line of s.
 func benchLastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
@@ -1017,7 +1026,7 @@ func runBenchChild(ctx context.Context, a *app, cfgPath string) error {
 	return a.printJSON(r)
 }
 
-// vmHWM returns the peak resident set size of this process in MiB.
+// benchVmHWM returns the peak resident set size of this process in MiB.
 func benchVmHWM() float64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
@@ -1034,20 +1043,39 @@ func benchVmHWM() float64 {
 	return 0
 }
 
-// cpuTime is the user+system CPU time of this process.
+// benchCPUTime is the user+system CPU time of this process.
 func benchCPUTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// benchCPUOf returns the CPU time of the fan-out with keys algo.
+func benchCPUOf(fs []fanOutResult, algo string) benchSeconds {
+	for _, f := range fs {
+		if f.Algo == algo {
+			return f.CPU
+		}
+	}
+	return 0
+}
+
+// benchChildrenCPU is the user+system CPU time of the terminated child
+// processes waited for.
+func benchChildrenCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchRandHex returns 16 random hex digits.
 func benchRandHex() string {
 	var b [8]byte
 	rand.Read(b[:])
 	return fmt.Sprintf("%x", b)
 }
 
-// loadAverage returns the 1-minute load average, 0 when unknown.
+// benchLoadAverage returns the 1-minute load average, 0 when unknown.
 func benchLoadAverage() float64 {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
@@ -1061,7 +1089,7 @@ func benchLoadAverage() float64 {
 	return v
 }
 
-// machineInfo describes where the figures were measured.
+// benchMachineInfo describes where the figures were measured.
 func benchMachineInfo() benchMachine {
 	m := benchMachine{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), LoadStart: benchLoadAverage()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -1163,6 +1191,10 @@ func (r *benchResult) print(w io.Writer) {
 		fmt.Fprintf(w, "     the gpg time counts the crypto only, no message assembly or SMTP, and is extrapolated from %d runs;\n", r.GPG[0].Runs)
 		fmt.Fprintf(w, "     secgate's time counts enqueue and delivery)\n")
 		for _, g := range r.GPG {
+			fmt.Fprintf(w, "    %-11s in CPU time: gpg %.1f ms a message (its processes; gpg-agent not counted), secgate %.2f ms: %.1f× less\n",
+				g.Algo, float64(g.CPUPerMessage)*1000, float64(benchCPUOf(r.FanOut, g.Algo))*1000/float64(g.N), g.CPURatio)
+		}
+		for _, g := range r.GPG {
 			fmt.Fprintf(w, "    %-11s with gpg-agent's default key protection (unlocked for every signature): %.0f ms each over %d runs, secgate %.0f× faster\n",
 				g.Algo, float64(g.DefaultPerMessage)*1000, g.DefaultRuns, g.DefaultRatio)
 		}
@@ -1238,7 +1270,7 @@ func startBenchIMAP(addrs ...string) (*benchIMAP, error) {
 
 func (b *benchIMAP) Close() error { return b.srv.Close() }
 
-// appendMessage delivers raw into the user's INBOX, as an MTA does.
+// benchAppend delivers raw into the user's INBOX, as an MTA does.
 func benchAppend(u *imapmemserver.User, raw []byte) error {
 	_, err := u.Append("INBOX", benchLiteral{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{})
 	if err != nil {
