@@ -4,7 +4,7 @@ package main
 // Dovecot and kills it with SIGKILL at random points while it takes in
 // encrypted reports, applies signed team commands and fans an embargo
 // notice out to 24 distributors. By default it kills the gateway 50 times
-// (about a minute). The long run:
+// (under two minutes with -race). The long run (about ten minutes):
 //
 //	SECGATE_CRASH_KILLS=300 go test -race -run TestCrashFanOut -timeout 30m -v ./cmd/secgate
 //
