@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"slices"
 	"strconv"
@@ -178,6 +179,24 @@ func shorten(s string, n int) string {
 }
 
 // rowID parses an outbox or quarantine row ID argument.
+// openRow parses the arguments of a command that takes one row ID (fs may
+// hold more flags of the caller's) and opens the database view.
+func openRow(ctx context.Context, a *app, c *command, fs *flag.FlagSet, path *string, args []string, withKey bool) (*view, int64, error) {
+	pos, err := c.parse(a, fs, args, 1)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := rowID(pos[0])
+	if err != nil {
+		return nil, 0, err
+	}
+	v, err := openView(ctx, a, *path, withKey)
+	if err != nil {
+		return nil, 0, err
+	}
+	return v, id, nil
+}
+
 func rowID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
@@ -190,15 +209,7 @@ func runOutboxShow(ctx context.Context, a *app, c *command, args []string) error
 	fs := c.flagSet(a)
 	path := configFlag(fs)
 	asJSON := jsonFlag(fs)
-	pos, err := c.parse(a, fs, args, 1)
-	if err != nil {
-		return err
-	}
-	id, err := rowID(pos[0])
-	if err != nil {
-		return err
-	}
-	v, err := openView(ctx, a, *path, false)
+	v, id, err := openRow(ctx, a, c, fs, path, args, false)
 	if err != nil {
 		return err
 	}
@@ -279,15 +290,7 @@ func outboxChange(ctx context.Context, a *app, c *command, args []string, fail b
 	if fail {
 		reason = fs.String("reason", "failed from the command line", "why the row is given up, kept as its last reply")
 	}
-	pos, err := c.parse(a, fs, args, 1)
-	if err != nil {
-		return err
-	}
-	id, err := rowID(pos[0])
-	if err != nil {
-		return err
-	}
-	v, err := openView(ctx, a, *path, false)
+	v, id, err := openRow(ctx, a, c, fs, path, args, false)
 	if err != nil {
 		return err
 	}

@@ -78,17 +78,9 @@ func runQuarantineShow(ctx context.Context, a *app, c *command, args []string) e
 	fs := c.flagSet(a)
 	path := configFlag(fs)
 	asJSON := jsonFlag(fs)
-	pos, err := c.parse(a, fs, args, 1)
-	if err != nil {
-		return err
-	}
-	id, err := rowID(pos[0])
-	if err != nil {
-		return err
-	}
 	// The raw message is stored encrypted to the team key: its header
 	// needs the key. The body is never shown.
-	v, err := openView(ctx, a, *path, true)
+	v, id, err := openRow(ctx, a, c, fs, path, args, true)
 	if err != nil {
 		return err
 	}
@@ -130,15 +122,7 @@ func runQuarantineRelease(ctx context.Context, a *app, c *command, args []string
 	fs := c.flagSet(a)
 	path := configFlag(fs)
 	asJSON := jsonFlag(fs)
-	pos, err := c.parse(a, fs, args, 1)
-	if err != nil {
-		return err
-	}
-	id, err := rowID(pos[0])
-	if err != nil {
-		return err
-	}
-	v, err := openView(ctx, a, *path, false)
+	v, id, err := openRow(ctx, a, c, fs, path, args, false)
 	if err != nil {
 		return err
 	}
