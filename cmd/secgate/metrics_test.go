@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/store"
+)
+
+func TestMetrics(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	g := &gateway{db: db, clock: clock.NewFake(now)}
+	m := newMetrics(g)
+	srv := httptest.NewServer(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	scrape := func() string {
+		t.Helper()
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	out := scrape()
+	for _, want := range []string{"secgate_imap_connected 0", "secgate_scheduler_lag_seconds 0", `secgate_delivery_latency_seconds{quantile="0.5"} 0`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %q:\n%s", want, out)
+		}
+	}
+	m.imapConnected(true)
+	if out := scrape(); !strings.Contains(out, "secgate_imap_connected 1") {
+		t.Errorf("IMAP state not reported:\n%s", out)
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	for _, tt := range []struct {
+		xs   []float64
+		q    float64
+		want float64
+	}{
+		{nil, 0.5, 0},
+		{[]float64{3, 1, 2}, 0.5, 2},
+		{[]float64{5, 1, 4, 2, 3}, 0.99, 4},
+		{[]float64{5, 1, 4, 2, 3}, 0, 1},
+	} {
+		if got := quantile(tt.xs, tt.q); got != tt.want {
+			t.Errorf("quantile(%v, %v) = %v, want %v", tt.xs, tt.q, got, tt.want)
+		}
+	}
+}
