@@ -121,7 +121,7 @@ func TestEmbargoNoticeRealStack(t *testing.T) {
 		if len(msgs) != 1 {
 			t.Fatalf("%s: %d messages, want 1", d.user, len(msgs))
 		}
-		raw := crlf(msgs[0])
+		raw := gpgtest.CRLF(msgs[0])
 		for _, o := range distros {
 			if o == d {
 				continue
@@ -148,7 +148,7 @@ func TestEmbargoNoticeRealStack(t *testing.T) {
 		}
 		body := new(bytes.Buffer)
 		body.ReadFrom(m.Body)
-		_, data := splitTwo(t, body.Bytes(), params["boundary"])
+		_, data := gpgtest.SplitTwo(t, body.Bytes(), params["boundary"])
 		_, armored, _ := bytes.Cut(data, []byte("\r\n\r\n"))
 		r := d.gpg.Decrypt(armored)
 		if r.Err != nil || !r.Has("DECRYPTION_OKAY") {
@@ -176,7 +176,7 @@ func TestEmbargoNoticeRealStack(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: inner content type: %v\n%s", d.user, err, ih)
 		}
-		part, sigPart := splitTwo(t, ibody, ip["boundary"])
+		part, sigPart := gpgtest.SplitTwo(t, ibody, ip["boundary"])
 		_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
 		v := d.gpg.Verify(part, sig)
 		if v.Err != nil || !v.Has("VALIDSIG") {
@@ -209,31 +209,4 @@ func TestEmbargoNoticeRealStack(t *testing.T) {
 	if err != nil || len(rows) != 1 || rows[0].State != StateFailed || rows[0].LastCode != 550 {
 		t.Fatalf("unknown user: %+v %v", rows, err)
 	}
-}
-
-// crlf normalises line ends to CRLF.
-func crlf(b []byte) []byte {
-	return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
-}
-
-// splitTwo returns the raw bytes of the two parts of a multipart body, as
-// a mail client cuts them: after "--B CRLF", up to "CRLF --B".
-func splitTwo(t *testing.T, body []byte, boundary string) (first, second []byte) {
-	t.Helper()
-	delim := []byte("--" + boundary)
-	i := bytes.Index(body, append(delim, '\r', '\n'))
-	if i < 0 || boundary == "" {
-		t.Fatalf("no boundary %q", boundary)
-	}
-	rest := body[i+len(delim)+2:]
-	j := bytes.Index(rest, append([]byte("\r\n"), append(delim, '\r', '\n')...))
-	if j < 0 {
-		t.Fatal("no second part")
-	}
-	first, rest = rest[:j], rest[j+len(delim)+4:]
-	k := bytes.Index(rest, append([]byte("\r\n"), append(delim, '-', '-')...))
-	if k < 0 {
-		t.Fatal("no closing boundary")
-	}
-	return first, rest[:k]
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-message"
+
+	"github.com/secgate/secgate/internal/gpgtest"
 )
 
 // TestCanaryRealStack runs canary-carrying reports and attacks on them
@@ -45,7 +47,7 @@ func TestCanaryRealStack(t *testing.T) {
 	}
 
 	// A report in clear.
-	send(g.repAddr, crlf([]byte(hdr("Reporter <"+g.repAddr+">", "Overflow", "canary-clear")+
+	send(g.repAddr, gpgtest.CRLF([]byte(hdr("Reporter <"+g.repAddr+">", "Overflow", "canary-clear")+
 		"Content-Type: text/plain\n\n"+reportBody(canary())+"\n")))
 	// An encrypted report, its ciphertext re-sent by an attacker, and the
 	// same ciphertext re-armored.
@@ -69,7 +71,7 @@ func TestCanaryRealStack(t *testing.T) {
 		fmt.Fprintf(&b, "--a\nContent-Type: text/plain\nContent-Disposition: attachment; filename=\"f%d.txt\"\n\nfile %d\n", i, i)
 	}
 	b.WriteString("--a--\n")
-	send("many@outside.example", crlf([]byte(b.String())))
+	send("many@outside.example", gpgtest.CRLF([]byte(b.String())))
 
 	// All five handled, and everything queued delivered or given up.
 	waitFor := func(what, q string, want int) {

@@ -145,7 +145,7 @@ func (g *gateway) pgpMIMEReport(n int, text string) []byte {
 		"\r\n--in\r\nContent-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"reporter.asc\"\r\n\r\n" +
 		strings.ReplaceAll(string(g.reporter.Export(g.repFpr)), "\n", "\r\n") + "\r\n--in--\r\n"
 	enc := g.reporter.Encrypt([]byte(inner), g.team.Fingerprint(), g.repFpr)
-	return crlf([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: ...\nDate: %s\nMessage-ID: <pgpmime-%d@outside.example>\nMIME-Version: 1.0\n"+
+	return gpgtest.CRLF([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: ...\nDate: %s\nMessage-ID: <pgpmime-%d@outside.example>\nMIME-Version: 1.0\n"+
 		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n"+
 		"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n%s\n--enc--\n",
 		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), n, enc)))
@@ -167,13 +167,9 @@ func (g *gateway) inlineReport(n int, text string) []byte {
 		kd = kd[70:]
 	}
 	folded.WriteString("\n " + kd)
-	return crlf([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: report\nDate: %s\nMessage-ID: <inline-%d@outside.example>\n"+
+	return gpgtest.CRLF([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: report\nDate: %s\nMessage-ID: <inline-%d@outside.example>\n"+
 		"Autocrypt: addr=%s; keydata=%s\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n%s",
 		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), n, g.repAddr, folded.String(), enc)))
-}
-
-func crlf(b []byte) []byte {
-	return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
 }
 
 func (g *gateway) send(raw []byte) {
@@ -185,7 +181,7 @@ func (g *gateway) send(raw []byte) {
 // signature inside; it returns the signed content.
 func openMail(t testing.TB, gp *gpgtest.GPG, raw []byte, teamFpr string) []byte {
 	t.Helper()
-	raw = crlf(raw)
+	raw = gpgtest.CRLF(raw)
 	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
@@ -195,13 +191,13 @@ func openMail(t testing.TB, gp *gpgtest.GPG, raw []byte, teamFpr string) []byte 
 		t.Fatalf("content type %q %v (mail not encrypted)", ct, err)
 	}
 	body, _ := io.ReadAll(m.Body)
-	_, data := splitTwo(t, body, params["boundary"])
+	_, data := gpgtest.SplitTwo(t, body, params["boundary"])
 	_, armored, _ := bytes.Cut(data, []byte("\r\n\r\n"))
 	r := gp.Decrypt(armored)
 	if r.Err != nil || !r.Has("DECRYPTION_OKAY") {
 		t.Fatalf("gpg --decrypt: %v\n%s", r.Err, r.Stderr)
 	}
-	ih, ibody, _ := bytes.Cut(crlf(r.Stdout), []byte("\r\n\r\n"))
+	ih, ibody, _ := bytes.Cut(gpgtest.CRLF(r.Stdout), []byte("\r\n\r\n"))
 	hdr := strings.NewReplacer("\r\n\t", " ", "\r\n ", " ").Replace(string(ih))
 	var ctLine string
 	for _, l := range strings.Split(hdr, "\r\n") {
@@ -213,7 +209,7 @@ func openMail(t testing.TB, gp *gpgtest.GPG, raw []byte, teamFpr string) []byte 
 	if err != nil {
 		t.Fatalf("inner content type %q: %v", ctLine, err)
 	}
-	part, sigPart := splitTwo(t, ibody, ip["boundary"])
+	part, sigPart := gpgtest.SplitTwo(t, ibody, ip["boundary"])
 	_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
 	v := gp.Verify(part, sig)
 	if v.Err != nil || !v.Has("VALIDSIG") {
@@ -223,26 +219,6 @@ func openMail(t testing.TB, gp *gpgtest.GPG, raw []byte, teamFpr string) []byte 
 		t.Errorf("signed by %s, want the team key %s", a[len(a)-1], teamFpr)
 	}
 	return part
-}
-
-func splitTwo(t testing.TB, body []byte, boundary string) (first, second []byte) {
-	t.Helper()
-	delim := []byte("--" + boundary)
-	i := bytes.Index(body, append(delim, '\r', '\n'))
-	if i < 0 || boundary == "" {
-		t.Fatalf("no boundary %q", boundary)
-	}
-	rest := body[i+len(delim)+2:]
-	j := bytes.Index(rest, append([]byte("\r\n"), append(delim, '\r', '\n')...))
-	if j < 0 {
-		t.Fatal("no second part")
-	}
-	first, rest = rest[:j], rest[j+len(delim)+4:]
-	k := bytes.Index(rest, append([]byte("\r\n"), append(delim, '-', '-')...))
-	if k < 0 {
-		t.Fatal("no closing boundary")
-	}
-	return first, rest[:k]
 }
 
 func TestRealStackEncryptedReports(t *testing.T) {
@@ -440,7 +416,7 @@ func TestRealStackFollowUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reply := crlf([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: Re: ...\nDate: %s\nMessage-ID: <followup-1@outside.example>\nIn-Reply-To: %s\n\nMore detail: it also crashes on 32-bit builds.\n",
+	reply := gpgtest.CRLF([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: Re: ...\nDate: %s\nMessage-ID: <followup-1@outside.example>\nIn-Reply-To: %s\n\nMore detail: it also crashes on 32-bit builds.\n",
 		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), m.Header.Get("Message-ID"))))
 	g.send(reply)
 	g.stack.WaitMessages(t, "security", "Processed", 2, 60*time.Second)
@@ -498,7 +474,7 @@ func TestRealStackDistributorAck(t *testing.T) {
 	}
 	signed := []byte("Content-Type: text/plain; charset=utf-8\r\n\r\nAcknowledged; we will patch under embargo.\r\n")
 	sig := dgp.Sign(signed, dfpr, gpgtest.Detached)
-	raw := crlf([]byte(fmt.Sprintf("From: Vendor PSIRT <%s>\nTo: %s\nSubject: Re: [%s] embargo\nDate: %s\nMessage-ID: <dack-1@vendor.example>\nMIME-Version: 1.0\n"+
+	raw := gpgtest.CRLF([]byte(fmt.Sprintf("From: Vendor PSIRT <%s>\nTo: %s\nSubject: Re: [%s] embargo\nDate: %s\nMessage-ID: <dack-1@vendor.example>\nMIME-Version: 1.0\n"+
 		"Content-Type: multipart/signed; micalg=pgp-sha512; protocol=\"application/pgp-signature\"; boundary=\"sig\"\n\n"+
 		"--sig\n%s\n--sig\nContent-Type: application/pgp-signature\n\n%s\n--sig--\n",
 		daddr, g.stack.Addr("security"), list[0].Ref, time.Now().Format(time.RFC1123Z), signed, sig)))
@@ -518,7 +494,7 @@ func (g *gateway) command(t *testing.T, member, id, inReplyTo, body string) {
 	t.Helper()
 	signed := []byte("Content-Type: text/plain; charset=utf-8\r\n\r\n" + strings.ReplaceAll(body, "\n", "\r\n") + "\r\n")
 	sig := g.members[member].Sign(signed, g.stack.Addr(member), gpgtest.Detached)
-	raw := crlf([]byte(fmt.Sprintf("From: %s <%s>\nTo: %s\nSubject: Re: ...\nDate: %s\nMessage-ID: <%s@example.test>\nIn-Reply-To: %s\nMIME-Version: 1.0\n"+
+	raw := gpgtest.CRLF([]byte(fmt.Sprintf("From: %s <%s>\nTo: %s\nSubject: Re: ...\nDate: %s\nMessage-ID: <%s@example.test>\nIn-Reply-To: %s\nMIME-Version: 1.0\n"+
 		"Content-Type: multipart/signed; micalg=pgp-sha512; protocol=\"application/pgp-signature\"; boundary=\"sig\"\n\n"+
 		"--sig\n%s\n--sig\nContent-Type: application/pgp-signature\n\n%s\n--sig--\n",
 		member, g.stack.Addr(member), g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), id, inReplyTo, signed, sig)))

@@ -134,7 +134,7 @@ func TestTimelineRealStack(t *testing.T) {
 		// Delivery runs in parallel: the two may arrive in either order.
 		subjects := map[string]int{"EMBARGOED: Example": 0, "EMBARGOED: public release on " + t0.Format("2006-01-02 15:04") + " UTC": 0}
 		for i, raw := range msgs {
-			raw = crlf(raw)
+			raw = gpgtest.CRLF(raw)
 			m, err := mail.ReadMessage(bytes.NewReader(raw))
 			if err != nil {
 				t.Fatal(err)
@@ -148,7 +148,7 @@ func TestTimelineRealStack(t *testing.T) {
 			}
 			body := new(bytes.Buffer)
 			body.ReadFrom(m.Body)
-			_, data := splitTwo(t, body.Bytes(), params["boundary"])
+			_, data := gpgtest.SplitTwo(t, body.Bytes(), params["boundary"])
 			_, armored, _ := bytes.Cut(data, []byte("\r\n\r\n"))
 			r := d.gpg.Decrypt(armored)
 			if r.Err != nil || !r.Has("DECRYPTION_OKAY") {
@@ -167,7 +167,7 @@ func TestTimelineRealStack(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: inner content type %q: %v", d.user, ctLine, err)
 			}
-			part, sigPart := splitTwo(t, ibody, ip["boundary"])
+			part, sigPart := gpgtest.SplitTwo(t, ibody, ip["boundary"])
 			_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
 			v := d.gpg.Verify(part, sig)
 			if v.Err != nil || !v.Has("VALIDSIG") {
@@ -196,7 +196,7 @@ func TestTimelineRealStack(t *testing.T) {
 	if len(ann) != 1 {
 		t.Fatalf("announce: %d messages", len(ann))
 	}
-	m, err := mail.ReadMessage(bytes.NewReader(crlf(ann[0])))
+	m, err := mail.ReadMessage(bytes.NewReader(gpgtest.CRLF(ann[0])))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestTimelineRealStack(t *testing.T) {
 	}
 	body := new(bytes.Buffer)
 	body.ReadFrom(m.Body)
-	part, sigPart := splitTwo(t, body.Bytes(), params["boundary"])
+	part, sigPart := gpgtest.SplitTwo(t, body.Bytes(), params["boundary"])
 	_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
 	g := gpgtest.New(t)
 	g.Import([]byte(teamPub))
@@ -219,31 +219,4 @@ func TestTimelineRealStack(t *testing.T) {
 	if msgs := stack.Messages(t, "lead", "INBOX"); len(msgs) != 0 {
 		t.Errorf("lead got %d messages before the retrospective", len(msgs))
 	}
-}
-
-// crlf normalises line ends to CRLF.
-func crlf(b []byte) []byte {
-	return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
-}
-
-// splitTwo returns the raw bytes of the two parts of a multipart body, as
-// a mail client cuts them: after "--B CRLF", up to "CRLF --B".
-func splitTwo(t *testing.T, body []byte, boundary string) (first, second []byte) {
-	t.Helper()
-	delim := []byte("--" + boundary)
-	i := bytes.Index(body, append(delim, '\r', '\n'))
-	if i < 0 || boundary == "" {
-		t.Fatalf("no boundary %q", boundary)
-	}
-	rest := body[i+len(delim)+2:]
-	j := bytes.Index(rest, append([]byte("\r\n"), append(delim, '\r', '\n')...))
-	if j < 0 {
-		t.Fatal("no second part")
-	}
-	first, rest = rest[:j], rest[j+len(delim)+4:]
-	k := bytes.Index(rest, append([]byte("\r\n"), append(delim, '-', '-')...))
-	if k < 0 {
-		t.Fatal("no closing boundary")
-	}
-	return first, rest[:k]
 }
