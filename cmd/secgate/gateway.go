@@ -190,7 +190,7 @@ func (g *gateway) alerter(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case e := <-g.events:
-			if _, member, err := memberAddress(ctx, g.dir, e.Recipient); err != nil || member {
+			if member, err := isMember(ctx, g.dir, e.Recipient); err != nil || member {
 				continue
 			}
 			text := fmt.Sprintf("Delivery to %s: %s.\nReason: %s\nOutbox row %d; see `secgate outbox --case` for its history.\n",
@@ -207,16 +207,13 @@ func (g *gateway) alerter(ctx context.Context) error {
 	}
 }
 
-// memberAddress reports whether addr is a team member's.
-func memberAddress(ctx context.Context, dir *distlist.Directory, addr string) (string, bool, error) {
-	m, err := dir.MemberByAddress(ctx, addr)
+// isMember reports whether addr is a team member's.
+func isMember(ctx context.Context, dir *distlist.Directory, addr string) (bool, error) {
+	_, err := dir.MemberByAddress(ctx, addr)
 	if errors.Is(err, distlist.ErrNotFound) {
-		return "", false, nil
+		return false, nil
 	}
-	if err != nil {
-		return "", false, err
-	}
-	return m.Fingerprint, true, nil
+	return err == nil, err
 }
 
 // Close closes the database.
