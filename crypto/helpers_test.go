@@ -5,7 +5,6 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"io"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"strings"
 	"sync"
 	"testing"
@@ -37,10 +36,6 @@ func testKey(t testing.TB, name string) *Key {
 }
 
 const textEntityCRLF = "Content-Type: text/plain; charset=utf-8\r\n\r\nHello team,\r\nthe embargo ends Tuesday.\r\n"
-
-func armorWriter(w io.Writer) (io.WriteCloser, error) {
-	return armor.Encode(w, "PGP PRIVATE KEY BLOCK", nil)
-}
 
 func clearsignEncode(w io.Writer, k *Key, cfg *packet.Config) (io.WriteCloser, error) {
 	sk, _ := k.entity.SigningKey(cfg.Now())

@@ -120,7 +120,7 @@ func TestParseKeyErrors(t *testing.T) {
 	unprotected := func() string {
 		cp := *k
 		var b strings.Builder
-		w, _ := armorWriter(&b)
+		w, _ := armorWriter(&b, "PGP PRIVATE KEY BLOCK")
 		cp.entity.SerializePrivateWithoutSigning(w, nil)
 		w.Close()
 		return b.String()

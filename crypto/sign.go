@@ -12,7 +12,6 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
-	gparmor "github.com/ProtonMail/gopenpgp/v2/armor"
 )
 
 // Content is what a person reads: the real subject (carried in protected
@@ -232,28 +231,4 @@ func micalgOf(h gocrypto.Hash) (string, error) {
 		return "pgp-sha3-512", nil
 	}
 	return "", fmt.Errorf("signature hash %v not allowed", h)
-}
-
-// armorBytes armors data without any armor header, with CRLF line ends and
-// no trailing line break.
-func armorBytes(blockType string, data []byte) ([]byte, error) {
-	a, err := armorString(blockType, data)
-	if err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(canonCRLF([]byte(a)), "\r\n"), nil
-}
-
-// armorString armors data with gopenpgp's armorer, leaving out the Version
-// and Comment headers that would announce the library, and ends it with a
-// line break.
-func armorString(blockType string, data []byte) (string, error) {
-	a, err := gparmor.ArmorWithTypeAndCustomHeaders(data, blockType, "", "")
-	if err != nil {
-		return "", fmt.Errorf("crypto: armor: %w", err)
-	}
-	if !strings.HasSuffix(a, "\n") {
-		a += "\n"
-	}
-	return a, nil
 }
