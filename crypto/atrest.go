@@ -24,6 +24,7 @@ func (k *Key) EncryptAtRest(plain []byte) ([]byte, error) {
 		return nil, fmtErr("encrypt at rest", err)
 	}
 	var out bytes.Buffer
+	out.Grow(len(plain) + len(plain)/256 + 1024)
 	if err := packet.SerializeEncryptedKeyAEAD(&out, pub, packet.CipherAES256, false, sessionKey, cfg); err != nil {
 		return nil, fmtErr("encrypt at rest", err)
 	}
@@ -35,8 +36,12 @@ func (k *Key) EncryptAtRest(plain []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmtErr("encrypt at rest", err)
 	}
-	if _, err := lit.Write(plain); err != nil {
-		return nil, fmtErr("encrypt at rest", err)
+	for p := plain; len(p) > 0; {
+		n := min(len(p), writeChunk)
+		if _, err := lit.Write(p[:n]); err != nil {
+			return nil, fmtErr("encrypt at rest", err)
+		}
+		p = p[n:]
 	}
 	if err := lit.Close(); err != nil {
 		return nil, fmtErr("encrypt at rest", err)

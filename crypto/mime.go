@@ -78,7 +78,9 @@ func needsEncoding(body []byte) bool {
 
 // is7bit reports whether every byte is 7-bit, non-NUL, and lines are short.
 func is7bit(body []byte) bool {
-	for _, line := range bytes.Split(body, []byte("\r\n")) {
+	for len(body) > 0 {
+		line, rest, _ := bytes.Cut(body, []byte("\r\n"))
+		body = rest
 		if len(line) > 998 {
 			return false
 		}

@@ -38,11 +38,20 @@ func dearmor(data []byte, blockType string) ([]byte, error) {
 	if block.Type != blockType {
 		return nil, fmt.Errorf("armor: got %q, want %q", block.Type, blockType)
 	}
-	b, err := io.ReadAll(io.LimitReader(block.Body, int64(len(data))+1))
+	b, err := readAllSized(block.Body, int64(len(data)), len(data)/4*3)
 	if err != nil {
 		return nil, fmt.Errorf("armor: %v", err)
 	}
 	return b, nil
+}
+
+// readAllSized reads r to its end, or to one byte past limit, into a buffer
+// sized for hint bytes, so that a big message is not copied while the
+// buffer grows.
+func readAllSized(r io.Reader, limit int64, hint int) ([]byte, error) {
+	b := bytes.NewBuffer(make([]byte, 0, min(int64(hint), limit)+bytes.MinRead))
+	_, err := b.ReadFrom(io.LimitReader(r, limit+1))
+	return b.Bytes(), err
 }
 
 // scanPGP reads the leading session-key packets of a message: the key IDs
@@ -142,7 +151,7 @@ func readPGPAt(bin []byte, decrypt *Key, verifiers []*Key, now time.Time, lim Li
 		}
 		return res, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
-	plain, err := io.ReadAll(io.LimitReader(md.UnverifiedBody, maxPlain+1))
+	plain, err := readAllSized(md.UnverifiedBody, maxPlain, len(bin))
 	if err != nil {
 		if errors.Is(err, pgperrors.ErrMessageTooLarge) {
 			return res, nil, fmt.Errorf("%w: %v", ErrTooComplex, err)

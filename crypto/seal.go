@@ -14,22 +14,23 @@ import (
 // public-key encrypted session key packet: there is no way to make one
 // ciphertext for several recipients. The recipient key must be valid at at.
 func (s *Signed) SealFor(recipient *Key, at time.Time) ([]byte, error) {
+	return s.AppendSealed(nil, recipient, at)
+}
+
+// AppendSealed is SealFor appending the entity to dst, so that a message's
+// outer header and its sealed body are written once, into one buffer. The
+// encryption streams from the signed parts through the armorer into that
+// buffer: a big message is not copied on the way.
+func (s *Signed) AppendSealed(dst []byte, recipient *Key, at time.Time) ([]byte, error) {
 	if recipient == nil {
 		return nil, fmtErr("seal", fmt.Errorf("no recipient key"))
 	}
 	if err := recipient.checkEncrypt(at); err != nil {
 		return nil, fmtErr("seal", err)
 	}
-	ct, err := encryptTo(recipient, s.cipher, at)
-	if err != nil {
-		return nil, fmtErr("seal", err)
-	}
-	arm, err := armorBytes("PGP MESSAGE", ct)
-	if err != nil {
-		return nil, fmtErr("seal", err)
-	}
 	boundary := s.key.newBoundary()
-	var b bytes.Buffer
+	b := bytes.NewBuffer(dst)
+	b.Grow(s.SealedLen())
 	b.WriteString("Content-Type: " + formatMediaType("multipart/encrypted", map[string]string{
 		"boundary": boundary,
 		"protocol": "application/pgp-encrypted",
@@ -43,24 +44,40 @@ func (s *Signed) SealFor(recipient *Key, at time.Time) ([]byte, error) {
 	b.WriteString("Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n")
 	b.WriteString("Content-Description: OpenPGP encrypted message\r\n")
 	b.WriteString("Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n")
-	b.Write(arm)
+	if err := s.encryptTo(crlfWriter{b}, recipient, at); err != nil {
+		return nil, fmtErr("seal", err)
+	}
 	b.WriteString("\r\n\r\n--" + boundary + "--\r\n")
 	return b.Bytes(), nil
 }
 
-// encryptTo encrypts plain to the one key's encryption subkey valid at at,
-// binary, without compression or signature.
-func encryptTo(k *Key, plain []byte, at time.Time) ([]byte, error) {
-	var out bytes.Buffer
-	w, err := openpgp.Encrypt(&out, []*openpgp.Entity{k.entity}, nil, &openpgp.FileHints{IsBinary: true}, baseConfig(at))
+// SealedLen is an upper bound of the size of one sealed entity (RSA-4096
+// recipients included), for sizing buffers.
+func (s *Signed) SealedLen() int {
+	n := s.size(s.cipher)
+	return armoredLen(n+n/256+1024) + 640
+}
+
+// encryptTo armors into w the cipher variant encrypted to the one key's
+// encryption subkey valid at at: binary literal data, without compression
+// or a signature of its own.
+func (s *Signed) encryptTo(w crlfWriter, k *Key, at time.Time) error {
+	a, err := armorWriter(w, "PGP MESSAGE")
 	if err != nil {
-		return nil, fmt.Errorf("encrypt to %s: %w", k.Fingerprint(), err)
+		return err
 	}
-	if _, err := w.Write(plain); err != nil {
-		return nil, fmt.Errorf("encrypt to %s: %w", k.Fingerprint(), err)
+	e, err := openpgp.Encrypt(a, []*openpgp.Entity{k.entity}, nil, &openpgp.FileHints{IsBinary: true}, baseConfig(at))
+	if err != nil {
+		return fmt.Errorf("encrypt to %s: %w", k.Fingerprint(), err)
 	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("encrypt to %s: %w", k.Fingerprint(), err)
+	if err := s.writeTo(e, s.cipher); err != nil {
+		return fmt.Errorf("encrypt to %s: %w", k.Fingerprint(), err)
 	}
-	return out.Bytes(), nil
+	if err := e.Close(); err != nil {
+		return fmt.Errorf("encrypt to %s: %w", k.Fingerprint(), err)
+	}
+	if err := a.Close(); err != nil {
+		return fmt.Errorf("encrypt to %s: armor: %w", k.Fingerprint(), err)
+	}
+	return nil
 }

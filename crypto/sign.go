@@ -5,6 +5,8 @@ import (
 	gocrypto "crypto"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"mime"
 	"net/mail"
 	"strings"
@@ -24,19 +26,47 @@ type Content struct {
 }
 
 // Signed is a message signed once by the team key. It is immutable and safe
-// for concurrent use: seal it for as many recipients as needed.
+// for concurrent use: seal it for as many recipients as needed. Both of its
+// variants share the content's body rather than copy it, so a big message
+// is held once.
 type Signed struct {
 	micalg string
-	clear  []byte // multipart/signed, protected headers hp="clear"
-	cipher []byte // multipart/signed, protected headers hp="cipher": sealed
+	body   []byte     // the signed part's body, shared by both variants
+	clear  signedPart // multipart/signed, protected headers hp="clear"
+	cipher signedPart // multipart/signed, protected headers hp="cipher": sealed
 	key    *Key
+}
+
+// signedPart is one multipart/signed entity without its body: the entity
+// is head, then the shared body, then tail.
+type signedPart struct{ head, tail []byte }
+
+func (s *Signed) size(p signedPart) int { return len(p.head) + len(s.body) + len(p.tail) }
+
+// writeChunk is the most writeTo hands to one Write: the OpenPGP writers
+// copy each write into buffers of its size.
+const writeChunk = 64 << 10
+
+// writeTo writes the entity of p to w.
+func (s *Signed) writeTo(w io.Writer, p signedPart) error {
+	for _, b := range [][]byte{p.head, s.body, p.tail} {
+		for len(b) > 0 {
+			n := min(len(b), writeChunk)
+			if _, err := w.Write(b[:n]); err != nil {
+				return err
+			}
+			b = b[n:]
+		}
+	}
+	return nil
 }
 
 // Sign signs c with k at time at. The signed part carries c.Subject and
 // c.From as protected headers (RFC 9788, and protected-headers="v1" for older
 // clients). Two variants are signed: the one Entity returns, marked
 // hp="clear" for public mail, and the one SealFor encrypts, marked
-// hp="cipher"; every sealed copy shares that one signature.
+// hp="cipher"; every sealed copy shares that one signature. The result
+// keeps c.Entity's body: do not change it afterwards.
 func (k *Key) Sign(c Content, at time.Time) (*Signed, error) {
 	if !k.private {
 		return nil, fmtErr("sign", fmt.Errorf("key %s: %w", k.Fingerprint(), ErrNotPrivate))
@@ -47,21 +77,21 @@ func (k *Key) Sign(c Content, at time.Time) (*Signed, error) {
 		}
 		return nil, fmtErr("sign", fmt.Errorf("key %s at %s: %w", k.Fingerprint(), at.UTC().Format(time.RFC3339), ErrNoSignKey))
 	}
-	s := &Signed{key: k}
+	p, err := newProtected(c)
+	if err != nil {
+		return nil, fmtErr("sign", err)
+	}
+	s := &Signed{key: k, body: p.body}
 	for _, hp := range []string{"clear", "cipher"} {
-		inner, err := protectedEntity(c, hp)
-		if err != nil {
-			return nil, fmtErr("sign", err)
-		}
-		ent, micalg, err := k.signEntity(inner, at)
+		part, micalg, err := k.signEntity(p.header(hp), p.body, at)
 		if err != nil {
 			return nil, fmtErr("sign", err)
 		}
 		s.micalg = micalg
 		if hp == "clear" {
-			s.clear = ent
+			s.clear = part
 		} else {
-			s.cipher = ent
+			s.cipher = part
 		}
 	}
 	return s, nil
@@ -69,14 +99,27 @@ func (k *Key) Sign(c Content, at time.Time) (*Signed, error) {
 
 // Entity returns the multipart/signed entity (Content-Type header field,
 // blank line, body) for public mail.
-func (s *Signed) Entity() []byte { return bytes.Clone(s.clear) }
+func (s *Signed) Entity() []byte {
+	var b bytes.Buffer
+	b.Grow(s.size(s.clear))
+	s.writeTo(&b, s.clear)
+	return b.Bytes()
+}
 
 // Micalg is the micalg parameter of the signature ("pgp-sha512").
 func (s *Signed) Micalg() string { return s.micalg }
 
-// protectedEntity builds the part that is signed: c.Entity with c.Subject
-// and c.From added as protected header fields, 7-bit clean and CRLF.
-func protectedEntity(c Content, hp string) ([]byte, error) {
+// protected is the part that is signed: c.Entity with c.Subject and c.From
+// added as protected header fields, 7-bit clean and CRLF. Its header is
+// made per variant; its body is shared.
+type protected struct {
+	mediaType string
+	params    map[string]string
+	fields    string // the header fields after Content-Type, and the blank line
+	body      []byte
+}
+
+func newProtected(c Content) (*protected, error) {
 	if len(c.Entity) == 0 {
 		return nil, fmt.Errorf("empty content entity")
 	}
@@ -108,10 +151,8 @@ func protectedEntity(c Content, hp string) ([]byte, error) {
 		return nil, fmt.Errorf("content entity: unsupported Content-Transfer-Encoding %q", cte)
 	}
 	params["protected-headers"] = "v1"
-	params["hp"] = hp
 
-	var b bytes.Buffer
-	b.WriteString("Content-Type: " + formatMediaType(t, params) + "\r\n")
+	var b strings.Builder
 	if cte != "" && cte != "7bit" {
 		b.WriteString("Content-Transfer-Encoding: " + cte + "\r\n")
 	}
@@ -127,8 +168,14 @@ func protectedEntity(c Content, hp string) ([]byte, error) {
 	}
 	b.WriteString(foldField("Subject", mime.QEncoding.Encode("utf-8", headerSafe(c.Subject))))
 	b.WriteString("\r\n")
-	b.Write(body)
-	return b.Bytes(), nil
+	return &protected{mediaType: t, params: params, fields: b.String(), body: body}, nil
+}
+
+// header is the header of the variant marked hp, with its blank line.
+func (p *protected) header(hp string) []byte {
+	params := maps.Clone(p.params)
+	params["hp"] = hp
+	return []byte("Content-Type: " + formatMediaType(p.mediaType, params) + "\r\n" + p.fields)
 }
 
 // encodeAddress RFC 2047-encodes the display name of a non-ASCII address.
@@ -169,49 +216,47 @@ func foldField(name, value string) string {
 	return b.String()
 }
 
-// signEntity wraps inner into multipart/signed with a detached signature.
-func (k *Key) signEntity(inner []byte, at time.Time) ([]byte, string, error) {
+// signEntity signs the entity header+body and returns the multipart/signed
+// around it with a detached signature.
+func (k *Key) signEntity(header, body []byte, at time.Time) (signedPart, string, error) {
 	cfg := baseConfig(at)
 	var sig bytes.Buffer
-	if err := openpgp.DetachSign(&sig, k.entity, bytes.NewReader(inner), cfg); err != nil {
-		return nil, "", fmt.Errorf("key %s: %w", k.Fingerprint(), err)
+	if err := openpgp.DetachSign(&sig, k.entity, io.MultiReader(bytes.NewReader(header), bytes.NewReader(body)), cfg); err != nil {
+		return signedPart{}, "", fmt.Errorf("key %s: %w", k.Fingerprint(), err)
 	}
 	p, err := packet.Read(bytes.NewReader(sig.Bytes()))
 	if err != nil {
-		return nil, "", err
+		return signedPart{}, "", err
 	}
 	sp, ok := p.(*packet.Signature)
 	if !ok {
-		return nil, "", fmt.Errorf("signature output is not a signature packet")
+		return signedPart{}, "", fmt.Errorf("signature output is not a signature packet")
 	}
 	micalg, err := micalgOf(sp.Hash)
 	if err != nil {
-		return nil, "", err
+		return signedPart{}, "", err
 	}
 	arm, err := armorBytes("PGP SIGNATURE", sig.Bytes())
 	if err != nil {
-		return nil, "", err
+		return signedPart{}, "", err
 	}
 	boundary := k.newBoundary()
-	if bytes.Contains(inner, []byte(boundary)) {
-		return nil, "", fmt.Errorf("boundary occurs in content")
+	if bytes.Contains(header, []byte(boundary)) || bytes.Contains(body, []byte(boundary)) {
+		return signedPart{}, "", fmt.Errorf("boundary occurs in content")
 	}
-	var b bytes.Buffer
-	b.WriteString("Content-Type: " + formatMediaType("multipart/signed", map[string]string{
+	head := "Content-Type: " + formatMediaType("multipart/signed", map[string]string{
 		"boundary": boundary,
 		"micalg":   micalg,
 		"protocol": "application/pgp-signature",
-	}) + "\r\n\r\n")
-	b.WriteString("This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n")
-	b.WriteString("--" + boundary + "\r\n")
-	b.Write(inner)
-	b.WriteString("\r\n--" + boundary + "\r\n")
-	b.WriteString("Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n")
-	b.WriteString("Content-Description: OpenPGP digital signature\r\n")
-	b.WriteString("Content-Disposition: attachment; filename=\"signature.asc\"\r\n\r\n")
-	b.Write(arm)
-	b.WriteString("\r\n--" + boundary + "--\r\n")
-	return b.Bytes(), micalg, nil
+	}) + "\r\n\r\n" +
+		"This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n" +
+		"--" + boundary + "\r\n" + string(header)
+	tail := "\r\n--" + boundary + "\r\n" +
+		"Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n" +
+		"Content-Description: OpenPGP digital signature\r\n" +
+		"Content-Disposition: attachment; filename=\"signature.asc\"\r\n\r\n" +
+		string(arm) + "\r\n--" + boundary + "--\r\n"
+	return signedPart{head: []byte(head), tail: []byte(tail)}, micalg, nil
 }
 
 // micalgOf names a hash as RFC 3156 micalg; weak hashes are refused.
