@@ -68,6 +68,10 @@ func (s *sender) transmit(j *job, keyID uint64) (string, error) {
 // maxGuardPackets bounds the packets the guard reads before the data packet.
 const maxGuardPackets = 16
 
+// maxControlPart bounds the control part of multipart/encrypted the guard
+// reads ("Version: 1").
+const maxControlPart = 4 << 10
+
 // guard checks a message right before DATA: CRLF line ends only; the
 // recipient alone in To, no Cc or Bcc; for an encrypted row a
 // multipart/encrypted message whose only PKESK is for keyID, the
@@ -112,9 +116,14 @@ func guard(raw []byte, recipient string, encrypt bool, keyID uint64) error {
 	if err != nil || mt != "multipart/encrypted" || params["protocol"] != "application/pgp-encrypted" || params["boundary"] == "" {
 		return refuse("encrypted row is not multipart/encrypted (Content-Type %q)", h.Get("Content-Type"))
 	}
+	// The parts are read as a stream: the encrypted part is checked as far
+	// as its first data packet and the rest is only passed over, so a big
+	// message is not copied.
 	mr := textproto.NewMultipartReader(br, params["boundary"])
-	var parts [][]byte
 	var types []string
+	var control bool
+	var pkesk []uint64
+	var packetErr error
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
@@ -123,46 +132,33 @@ func guard(raw []byte, recipient string, encrypt bool, keyID uint64) error {
 		if err != nil {
 			return refuse("multipart: %v", err)
 		}
-		if len(parts) == 2 {
+		if len(types) == 2 {
 			return refuse("multipart/encrypted with more than two parts")
-		}
-		body, err := io.ReadAll(io.LimitReader(p, int64(len(raw))))
-		if err != nil {
-			return refuse("multipart: %v", err)
 		}
 		t, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
 		types = append(types, t)
-		parts = append(parts, body)
+		switch len(types) {
+		case 1:
+			body, err := io.ReadAll(io.LimitReader(p, maxControlPart))
+			if err != nil {
+				return refuse("multipart: %v", err)
+			}
+			control = bytes.Contains(body, []byte("Version: 1"))
+		case 2:
+			pkesk, packetErr = leadingPackets(p)
+		}
+		if _, err := io.Copy(io.Discard, p); err != nil {
+			return refuse("multipart: %v", err)
+		}
 	}
-	if len(parts) != 2 || types[0] != "application/pgp-encrypted" || types[1] != "application/octet-stream" {
+	if len(types) != 2 || types[0] != "application/pgp-encrypted" || types[1] != "application/octet-stream" {
 		return refuse("multipart/encrypted parts are %v", types)
 	}
-	if !bytes.Contains(parts[0], []byte("Version: 1")) {
+	if !control {
 		return refuse("control part without Version: 1")
 	}
-	blk, err := armor.Decode(bytes.NewReader(parts[1]))
-	if err != nil || blk.Type != "PGP MESSAGE" {
-		return refuse("encrypted part is not an armored PGP MESSAGE")
-	}
-	pr := packet.NewReader(blk.Body)
-	var pkesk []uint64
-	for i := 0; ; i++ {
-		if i == maxGuardPackets {
-			return refuse("too many packets before the encrypted data")
-		}
-		p, err := pr.Next()
-		if err != nil {
-			return refuse("no encrypted data packet: %v", err)
-		}
-		switch p := p.(type) {
-		case *packet.EncryptedKey:
-			pkesk = append(pkesk, p.KeyId)
-			continue
-		case *packet.SymmetricallyEncrypted, *packet.AEADEncrypted:
-		default:
-			return refuse("unexpected packet %T", p)
-		}
-		break
+	if packetErr != nil {
+		return packetErr
 	}
 	if len(pkesk) != 1 {
 		return refuse("%d PKESK packets, want exactly 1", len(pkesk))
@@ -171,4 +167,33 @@ func guard(raw []byte, recipient string, encrypt bool, keyID uint64) error {
 		return refuse("encrypted to key ID %016X, the recipient's encryption subkey is %016X", pkesk[0], keyID)
 	}
 	return nil
+}
+
+// leadingPackets reads the armored PGP MESSAGE in r up to its encrypted
+// data packet and returns the key IDs of the session-key packets before it.
+func leadingPackets(r io.Reader) ([]uint64, error) {
+	blk, err := armor.Decode(r)
+	if err != nil || blk.Type != "PGP MESSAGE" {
+		return nil, refuse("encrypted part is not an armored PGP MESSAGE")
+	}
+	pr := packet.NewReader(blk.Body)
+	var pkesk []uint64
+	for i := 0; ; i++ {
+		if i == maxGuardPackets {
+			return nil, refuse("too many packets before the encrypted data")
+		}
+		p, err := pr.Next()
+		if err != nil {
+			return nil, refuse("no encrypted data packet: %v", err)
+		}
+		switch p := p.(type) {
+		case *packet.EncryptedKey:
+			pkesk = append(pkesk, p.KeyId)
+			continue
+		case *packet.SymmetricallyEncrypted, *packet.AEADEncrypted:
+			return pkesk, nil
+		default:
+			return nil, refuse("unexpected packet %T", p)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -280,4 +281,36 @@ func FuzzGuard(f *testing.F) {
 			t.Fatal("guard passed an encrypted row that is not multipart/encrypted")
 		}
 	})
+}
+
+// TestGuardStreams shows the guard reads a big sealed message as a stream:
+// it passes, and what it allocates is a small fraction of the message.
+func TestGuardStreams(t *testing.T) {
+	team := testKey(t, "security@example.org", "x25519", false)
+	alice := testKey(t, "alice@distro-a.example", "x25519", false)
+	body := strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567\r\n", 8<<20/74)
+	s, err := team.Sign(crypto.Content{Subject: "big", Entity: []byte("Content-Type: text/plain\r\n\r\n" + body)}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ent, err := s.SealFor(alice.Public(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := compose(outer{From: "security@example.org", To: "alice@distro-a.example", Subject: "...", Date: t0, MessageID: "x@e"}, ent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := alice.EncryptionKeyID(t0)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	err = guard(raw, "alice@distro-a.example", true, kid)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(len(raw))/8 {
+		t.Errorf("guard of a %d-byte message allocated %d bytes, want at most an eighth of it", len(raw), alloc)
+	}
 }

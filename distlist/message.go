@@ -91,8 +91,18 @@ var errBareLine = errors.New("entity has a bare CR")
 // compose prepends the outer header fields to entity (header fields, blank
 // line, body) and makes every line end CRLF.
 func compose(h outer, entity []byte) ([]byte, error) {
+	b := h.header(len(entity), !hasField(entity, "MIME-Version"))
+	if err := appendCRLF(b, entity); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// header writes the outer header fields (MIME-Version when asked) into a
+// buffer with room for n more bytes: the entity that follows.
+func (h outer) header(n int, mimeVersion bool) *bytes.Buffer {
 	var b bytes.Buffer
-	b.Grow(len(entity) + 512)
+	b.Grow(n + 512)
 	fold(&b, "From", h.From)
 	fold(&b, "To", h.To)
 	fold(&b, "Subject", h.Subject)
@@ -116,13 +126,10 @@ func compose(h outer, entity []byte) ([]byte, error) {
 	if h.Auto {
 		b.WriteString("Auto-Submitted: auto-generated\r\n")
 	}
-	if !hasField(entity, "MIME-Version") {
+	if mimeVersion {
 		b.WriteString("MIME-Version: 1.0\r\n")
 	}
-	if err := appendCRLF(&b, entity); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return &b
 }
 
 // msgID formats a Message-ID reference as <id>, or "" when it is unusable.

@@ -235,22 +235,19 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Mail) ([]Skipped, er
 		subject = encodeText(m.Content.Subject)
 	}
 	build := func(p *pending) {
-		var entity []byte
-		if m.Encrypt {
-			entity, p.err = signed.SealFor(p.r.Key, now)
-			if p.err != nil {
-				return
-			}
-		} else {
-			entity = signed.Entity()
-		}
-		p.raw, p.err = compose(outer{
+		h := outer{
 			From: from, To: formatAddress(p.r.Name, p.addr), Subject: subject, Date: now,
 			MessageID: messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain),
 			InReplyTo: m.InReplyTo, References: m.References, ReplyTo: replyTo, Auto: m.Auto,
-		}, entity)
+		}
+		if m.Encrypt {
+			// The outer header, then the sealed entity streamed after
+			// it into the same buffer.
+			p.raw, p.err = signed.AppendSealed(h.header(signed.SealedLen(), true).Bytes(), p.r.Key, now)
+			return
+		}
+		p.raw, p.err = compose(h, signed.Entity())
 	}
-	parallel(todo, build)
 
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (notice_id, kind, case_id, recipient, fingerprint, enc_key_id,
 		encrypt, valid_through, message_id, token, env_from, state, created, next_attempt)
@@ -264,35 +261,47 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Mail) ([]Skipped, er
 		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
 	}
 	defer rawStmt.Close()
-	for _, p := range todo {
-		if p.err != nil {
+	// Build in parallel, a batch at a time: the batch holds at most
+	// enqueueBudget bytes of messages (one message when it is bigger),
+	// each written to its row and dropped before the next batch.
+	queued := len(todo)
+	batch := max(1, enqueueBudget/(signed.SealedLen()+1024))
+	for len(todo) > 0 {
+		part := todo[:min(batch, len(todo))]
+		todo = todo[len(part):]
+		parallel(part, build)
+		for _, p := range part {
+			if p.err != nil {
+				if m.Encrypt {
+					skipped = append(skipped, Skipped{p.r, "could not encrypt: " + p.err.Error()})
+					queued--
+					continue
+				}
+				return nil, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, p.err)
+			}
+			fpr := ""
 			if m.Encrypt {
-				skipped = append(skipped, Skipped{p.r, "could not encrypt: " + p.err.Error()})
-				continue
+				fpr = p.r.Key.Fingerprint()
+				if err := o.rememberKey(ctx, tx, p.r.Key, now); err != nil {
+					return nil, err
+				}
 			}
-			return nil, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, p.err)
-		}
-		fpr := ""
-		if m.Encrypt {
-			fpr = p.r.Key.Fingerprint()
-			if err := o.rememberKey(ctx, tx, p.r.Key, now); err != nil {
-				return nil, err
+			tok := verpToken(o.secret, m.NoticeID, p.addr)
+			var id int64
+			err := stmt.QueryRowContext(ctx, m.NoticeID, m.Kind, m.CaseID, p.addr, fpr, int64(p.keyID), boolInt(m.Encrypt),
+				store.Millis(m.ValidThrough), messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain), tok,
+				envelopeFrom(o.cfg.Bounce, tok), store.Millis(now), store.Millis(now)).Scan(&id)
+			if err == nil {
+				_, err = rawStmt.ExecContext(ctx, id, p.raw)
 			}
-		}
-		tok := verpToken(o.secret, m.NoticeID, p.addr)
-		var id int64
-		err := stmt.QueryRowContext(ctx, m.NoticeID, m.Kind, m.CaseID, p.addr, fpr, int64(p.keyID), boolInt(m.Encrypt),
-			store.Millis(m.ValidThrough), messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain), tok,
-			envelopeFrom(o.cfg.Bounce, tok), store.Millis(now), store.Millis(now)).Scan(&id)
-		if err == nil {
-			_, err = rawStmt.ExecContext(ctx, id, p.raw)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)
+			if err != nil {
+				return nil, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)
+			}
+			p.raw = nil
 		}
 	}
 	o.log.Info("mail queued", "notice", m.NoticeID, "kind", m.Kind, "case", m.CaseID,
-		"recipients", len(todo), "skipped", len(skipped), "encrypted", m.Encrypt)
+		"recipients", queued, "skipped", len(skipped), "encrypted", m.Encrypt)
 	return skipped, nil
 }
 
@@ -316,6 +325,9 @@ func (o *Outbox) rememberKey(ctx context.Context, tx *sql.Tx, k *crypto.Key, now
 	o.keys.mu.Unlock()
 	return nil
 }
+
+// enqueueBudget bounds the bytes of built messages Enqueue holds at once.
+const enqueueBudget = 16 << 20
 
 // parallel runs fn on every item with one goroutine per CPU.
 func parallel(items []*pending, fn func(*pending)) {

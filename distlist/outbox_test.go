@@ -177,3 +177,42 @@ func TestHeaderInjectionRefused(t *testing.T) {
 		t.Errorf("header injected: %v", m.Header)
 	}
 }
+
+// TestEnqueueBigMessage queues a message bigger than enqueueBudget allows
+// to build in parallel: each copy is built, stored and dropped in turn,
+// and each recipient's row opens for that recipient alone.
+func TestEnqueueBigMessage(t *testing.T) {
+	e := newEnv(t, smtpsink.Options{}, nil)
+	keys := map[string]*crypto.Key{
+		"alice@distro-a.example": testKey(t, "alice@distro-a.example", "x25519", false),
+		"bob@distro-b.example":   testKey(t, "bob@distro-b.example", "rsa", false),
+		"carol@distro-c.example": testKey(t, "carol@distro-c.example", "x25519", false),
+	}
+	var rcpts []Recipient
+	for a, k := range keys {
+		rcpts = append(rcpts, Recipient{Address: a, Key: k.Public()})
+	}
+	line := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567\r\n"
+	body := strings.Repeat(line, enqueueBudget/2/len(line)) // sealed, more than half the budget: one at a time
+	sk := e.enqueue(Mail{Kind: "embargo-notice", NoticeID: "big", Encrypt: true, Content: textContent("big", body),
+		ValidThrough: t0.Add(time.Hour), Recipients: rcpts})
+	if len(sk) != 0 {
+		t.Fatalf("skipped %+v", sk)
+	}
+	rows := e.rows("big")
+	if len(rows) != 3 {
+		t.Fatalf("%d rows, want 3", len(rows))
+	}
+	for a, r := range rows {
+		if len(r.Raw) < len(body) {
+			t.Fatalf("%s: row of %d bytes for a %d-byte body", a, len(r.Raw), len(body))
+		}
+		op, err := crypto.Open(r.Raw, crypto.OpenOptions{Decrypt: keys[a], Verifiers: []*crypto.Key{e.team.Public()}, Now: t0})
+		if err != nil {
+			t.Fatalf("%s: open: %v", a, err)
+		}
+		if len(op.EncryptedTo) != 1 || op.Signature == nil || op.Signature.Err != nil || !bytes.Contains(op.Entity, []byte(line)) {
+			t.Errorf("%s: opened encrypted to %d keys, signature %+v", a, len(op.EncryptedTo), op.Signature)
+		}
+	}
+}
