@@ -81,7 +81,7 @@ func (k *Key) DecryptAtRest(ct []byte) ([]byte, error) {
 	}
 	lim := DefaultLimits()
 	lim.MaxDecompressedBytes = int64(len(ct)) + 1<<20
-	res, err := readPGP(ct, k, nil, time.Now(), lim)
+	res, err := readPGP(binarySource(ct), k, nil, time.Now(), lim)
 	if err != nil {
 		return nil, fmtErr("decrypt at rest", err)
 	}

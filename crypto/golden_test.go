@@ -85,7 +85,7 @@ func sealedInner(t *testing.T, k *Key, sealed []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := readPGP(bin, k, nil, t0, DefaultLimits())
+	res, err := readPGP(binarySource(bin), k, nil, t0, DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}

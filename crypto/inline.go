@@ -123,11 +123,11 @@ func (o *opener) inline(out *Opened, e *entity) error {
 		}
 		return nil
 	}
-	bin, err := dearmor(text[blk.start:blk.end], "PGP MESSAGE")
+	src, err := armoredSource(text[blk.start:blk.end], "PGP MESSAGE")
 	if err != nil {
 		return fmt.Errorf("%w: inline message: %v", ErrDecrypt, err)
 	}
-	res, err := readPGP(bin, o.opts.Decrypt, o.opts.Verifiers, o.opts.Now, o.lim)
+	res, err := readPGP(src, o.opts.Decrypt, o.opts.Verifiers, o.opts.Now, o.lim)
 	if res != nil {
 		out.Encrypted = res.encrypted
 		out.EncryptedTo = res.encryptedTo

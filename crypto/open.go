@@ -248,11 +248,11 @@ func (o *opener) encrypted(out *Opened, e *entity, depth int) error {
 	if err != nil {
 		return fmt.Errorf("%w: data part: %v", ErrDecrypt, err)
 	}
-	bin, err := dearmor(armored, "PGP MESSAGE")
+	src, err := armoredSource(armored, "PGP MESSAGE")
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
-	res, err := readPGP(bin, o.opts.Decrypt, o.opts.Verifiers, o.opts.Now, o.lim)
+	res, err := readPGP(src, o.opts.Decrypt, o.opts.Verifiers, o.opts.Now, o.lim)
 	if res != nil {
 		out.Encrypted = out.Encrypted || res.encrypted
 		out.EncryptedTo = res.encryptedTo

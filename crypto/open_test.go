@@ -331,7 +331,7 @@ func TestOneRecipientOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, encrypted, err := scanPGP(bin, DefaultLimits())
+	ids, encrypted, err := scanPGP(binarySource(bin), DefaultLimits())
 	if err != nil || !encrypted {
 		t.Fatal(err)
 	}

@@ -24,21 +24,55 @@ type pgpResult struct {
 	sig         *Signature // nil when not signed
 }
 
+// pgpSource is one OpenPGP message that can be read from its start more
+// than once (the session-key scan, then decryption, then perhaps again at
+// the signer's clock). An armored message is decoded as it is read, so its
+// binary form is never held whole.
+type pgpSource struct {
+	open func() (io.Reader, error)
+	size int // an upper bound of the binary length
+}
+
+// binarySource reads the binary message bin.
+func binarySource(bin []byte) pgpSource {
+	return pgpSource{open: func() (io.Reader, error) { return bytes.NewReader(bin), nil }, size: len(bin)}
+}
+
+// armoredSource reads data as an armored block of the given type, or as
+// binary when it is not armored.
+func armoredSource(data []byte, blockType string) (pgpSource, error) {
+	trimmed := bytes.TrimSpace(data)
+	if !bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) {
+		return binarySource(data), nil
+	}
+	open := func() (io.Reader, error) {
+		block, err := armor.Decode(bytes.NewReader(trimmed))
+		if err != nil {
+			return nil, fmt.Errorf("armor: %v", err)
+		}
+		if block.Type != blockType {
+			return nil, fmt.Errorf("armor: got %q, want %q", block.Type, blockType)
+		}
+		return block.Body, nil
+	}
+	if _, err := open(); err != nil {
+		return pgpSource{}, err
+	}
+	return pgpSource{open: open, size: len(trimmed) / 4 * 3}, nil
+}
+
 // dearmor returns the binary packets of an armored block of the given type,
 // or data itself when it is not armored.
 func dearmor(data []byte, blockType string) ([]byte, error) {
-	trimmed := bytes.TrimSpace(data)
-	if !bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) {
-		return data, nil
-	}
-	block, err := armor.Decode(bytes.NewReader(trimmed))
+	src, err := armoredSource(data, blockType)
 	if err != nil {
-		return nil, fmt.Errorf("armor: %v", err)
+		return nil, err
 	}
-	if block.Type != blockType {
-		return nil, fmt.Errorf("armor: got %q, want %q", block.Type, blockType)
+	r, err := src.open()
+	if err != nil {
+		return nil, err
 	}
-	b, err := readAllSized(block.Body, int64(len(data)), len(data)/4*3)
+	b, err := readAllSized(r, int64(len(data)), src.size)
 	if err != nil {
 		return nil, fmt.Errorf("armor: %v", err)
 	}
@@ -57,8 +91,12 @@ func readAllSized(r io.Reader, limit int64, hint int) ([]byte, error) {
 // scanPGP reads the leading session-key packets of a message: the key IDs
 // it is encrypted to, whether it is encrypted, and refuses password
 // (SKESK) encryption.
-func scanPGP(bin []byte, lim Limits) (ids []uint64, encrypted bool, err error) {
-	r := packet.NewReader(bytes.NewReader(bin))
+func scanPGP(src pgpSource, lim Limits) (ids []uint64, encrypted bool, err error) {
+	in, err := src.open()
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %v", ErrDecrypt, err)
+	}
+	r := packet.NewReader(in)
 	for i := 0; ; i++ {
 		if i > lim.MaxRecipients+4 {
 			return nil, false, fmt.Errorf("%w: too many OpenPGP packets before the data", ErrTooComplex)
@@ -119,20 +157,20 @@ func skewed(now, created time.Time) time.Time {
 // readPGP decrypts (when encrypted) and verifies (when signed) one binary
 // OpenPGP message. The plaintext is returned only after the whole message
 // was read and its integrity check passed.
-func readPGP(bin []byte, decrypt *Key, verifiers []*Key, now time.Time, lim Limits) (*pgpResult, error) {
-	res, sp, err := readPGPAt(bin, decrypt, verifiers, now, lim)
+func readPGP(src pgpSource, decrypt *Key, verifiers []*Key, now time.Time, lim Limits) (*pgpResult, error) {
+	res, sp, err := readPGPAt(src, decrypt, verifiers, now, lim)
 	if err == nil && sp != nil && res.sig != nil && res.sig.Err != nil {
 		if at := skewed(now, sp.CreationTime); !at.Equal(now) {
 			// The signature is from a clock slightly ahead: check it
 			// again as of its creation time.
-			res, _, err = readPGPAt(bin, decrypt, verifiers, at, lim)
+			res, _, err = readPGPAt(src, decrypt, verifiers, at, lim)
 		}
 	}
 	return res, err
 }
 
-func readPGPAt(bin []byte, decrypt *Key, verifiers []*Key, now time.Time, lim Limits) (*pgpResult, *packet.Signature, error) {
-	ids, encrypted, err := scanPGP(bin, lim)
+func readPGPAt(src pgpSource, decrypt *Key, verifiers []*Key, now time.Time, lim Limits) (*pgpResult, *packet.Signature, error) {
+	ids, encrypted, err := scanPGP(src, lim)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -144,14 +182,18 @@ func readPGPAt(bin []byte, decrypt *Key, verifiers []*Key, now time.Time, lim Li
 	cfg := baseConfig(now)
 	maxPlain := lim.MaxDecompressedBytes
 	cfg.MaxDecompressedMessageSize = &maxPlain
-	md, err := openpgp.ReadMessage(bytes.NewReader(bin), keyring, nil, cfg)
+	in, err := src.open()
+	if err != nil {
+		return res, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+	}
+	md, err := openpgp.ReadMessage(in, keyring, nil, cfg)
 	if err != nil {
 		if errors.Is(err, pgperrors.ErrMessageTooLarge) {
 			return res, nil, fmt.Errorf("%w: %v", ErrTooComplex, err)
 		}
 		return res, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
-	plain, err := readAllSized(md.UnverifiedBody, maxPlain, len(bin))
+	plain, err := readAllSized(md.UnverifiedBody, maxPlain, src.size)
 	if err != nil {
 		if errors.Is(err, pgperrors.ErrMessageTooLarge) {
 			return res, nil, fmt.Errorf("%w: %v", ErrTooComplex, err)
@@ -163,6 +205,11 @@ func readPGPAt(bin []byte, decrypt *Key, verifiers []*Key, now time.Time, lim Li
 	}
 	if encrypted && !md.IsEncrypted {
 		return res, nil, fmt.Errorf("%w: message was not decrypted", ErrDecrypt)
+	}
+	// The whole armored block must decode, not only the part that
+	// held the message.
+	if _, err := io.Copy(io.Discard, in); err != nil {
+		return res, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
 	res.plain = plain
 	if md.IsSigned {

@@ -131,3 +131,38 @@ func TestAtRestMemory(t *testing.T) {
 		t.Errorf("at rest round trip of %d bytes allocated %s, want at most %s", len(plain), mib(alloc), mib(limit))
 	}
 }
+
+// TestOpenStreamsArmor bounds what opening a big PGP/MIME message
+// allocates: the armor is decoded as it is decrypted, so the binary form is
+// never held whole; what remains is the plaintext and small buffers.
+func TestOpenStreamsArmor(t *testing.T) {
+	team, alice := testKey(t, "team"), testKey(t, "alice")
+	entity := bigEntity(8 << 20)
+	s, err := team.Sign(Content{Subject: "s", Entity: entity}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := s.SealFor(alice.Public(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := outerMessage(sealed)
+	opts := OpenOptions{Decrypt: alice, Verifiers: []*Key{team.Public()}, Now: t0}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	o, err := Open(raw, opts)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Signature == nil || o.Signature.Err != nil {
+		t.Fatalf("signature %+v", o.Signature)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	limit := uint64(len(entity)) * 3 / 2
+	t.Logf("message %d bytes, entity %d bytes, allocated %d bytes", len(raw), len(entity), alloc)
+	if alloc > limit {
+		t.Errorf("opening %d bytes allocated %s, want at most %s", len(raw), mib(alloc), mib(limit))
+	}
+}

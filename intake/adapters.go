@@ -322,6 +322,7 @@ func (o *OutboxAdapter) HandleDSN(ctx context.Context, raw []byte) (bool, error)
 // with the attachments.
 func bodyEntity(body string, atts []Attachment) ([]byte, error) {
 	var buf bytes.Buffer
+	buf.Grow(entityLen(body, atts))
 	if len(atts) == 0 {
 		var h message.Header
 		h.Set("Content-Transfer-Encoding", "quoted-printable")
@@ -373,6 +374,17 @@ func bodyEntity(body string, atts []Attachment) ([]byte, error) {
 		return nil, fmt.Errorf("intake: body: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// entityLen estimates the size of bodyEntity's result: the text quoted-
+// printable, each attachment in base64 lines of 76 characters, and room for
+// the header fields.
+func entityLen(body string, atts []Attachment) int {
+	n := len(body) + len(body)/8 + 1024
+	for _, a := range atts {
+		n += (len(a.Data)+2)/3*4*78/76 + 512
+	}
+	return n
 }
 
 // WorkflowAdapter implements Cases over cases.Workflow.

@@ -13,6 +13,10 @@ import (
 // their copies, all in one transaction.
 func (m *msgCtx) newReport(ctx context.Context) error {
 	op := m.opened
+	// From here a report needs only its text and attachments: let the
+	// raw message and the decrypted entity go, so that a big report is
+	// held once rather than three times while its case and mail are made.
+	m.raw, op.Entity, op.Native = nil, nil, nil
 	if !strings.Contains(m.insp.From, "@") {
 		return m.finish(ctx, held(ClassMalformed, "no usable From address"), nil)
 	}
