@@ -292,7 +292,10 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Mail) ([]Skipped, er
 				store.Millis(m.ValidThrough), messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain), tok,
 				envelopeFrom(o.cfg.Bounce, tok), store.Millis(now), store.Millis(now)).Scan(&id)
 			if err == nil {
-				_, err = rawStmt.ExecContext(ctx, id, p.raw)
+				_, err = rawStmt.ExecContext(ctx, id, store.Inline(p.raw))
+			}
+			if err == nil {
+				err = store.Spill(ctx, tx, "outbox", id, p.raw)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)

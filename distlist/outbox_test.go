@@ -179,8 +179,9 @@ func TestHeaderInjectionRefused(t *testing.T) {
 }
 
 // TestEnqueueBigMessage queues a message bigger than enqueueBudget allows
-// to build in parallel: each copy is built, stored and dropped in turn,
-// and each recipient's row opens for that recipient alone.
+// to build in parallel: each copy is built, stored (in pieces) and dropped
+// in turn; each recipient's row opens for that recipient alone, and what
+// is delivered is the stored row, read back from its pieces.
 func TestEnqueueBigMessage(t *testing.T) {
 	e := newEnv(t, smtpsink.Options{}, nil)
 	keys := map[string]*crypto.Key{
@@ -213,6 +214,21 @@ func TestEnqueueBigMessage(t *testing.T) {
 		}
 		if len(op.EncryptedTo) != 1 || op.Signature == nil || op.Signature.Err != nil || !bytes.Contains(op.Entity, []byte(line)) {
 			t.Errorf("%s: opened encrypted to %d keys, signature %+v", a, len(op.EncryptedTo), op.Signature)
+		}
+	}
+	var pieces int
+	e.db.Reader().QueryRow(`SELECT count(*) FROM blob_chunk WHERE owner = 'outbox'`).Scan(&pieces)
+	if pieces < 3*4 {
+		t.Errorf("%d pieces stored for three %d-byte rows", pieces, len(rows["alice@distro-a.example"].Raw))
+	}
+	e.drain()
+	msgs := e.sink.Messages()
+	if len(msgs) != 3 {
+		t.Fatalf("sink got %d messages, want 3", len(msgs))
+	}
+	for _, m := range msgs {
+		if !bytes.Equal(m.Data, rows[m.To[0]].Raw) {
+			t.Errorf("%s: sent bytes differ from the stored row", m.To[0])
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/secgate/secgate/store"
 	"net"
 	"os"
 	"sync"
@@ -189,6 +190,16 @@ func (s *sender) deliver(ctx context.Context, j *job) outcome {
 		if keyID, err = k.EncryptionKeyID(now); err != nil {
 			return outcome{state: StateFailed, reply: "not sent: " + keyReason(k, err, j.validThrough), event: EventKeyInvalid}
 		}
+	}
+	if len(j.raw) == 0 {
+		// A big message is stored in pieces and read only now, so that
+		// the rows claimed ahead do not all sit in memory.
+		raw, err := store.Unspill(ctx, o.db.Reader(), "outbox", j.id, nil, store.ChunkSize)
+		if err != nil {
+			return outcome{state: StateDeferred, reply: "message not read: " + err.Error()}
+		}
+		j.raw = raw
+		defer func() { j.raw = nil }()
 	}
 	if s.c != nil && time.Since(s.lastUsed) > maxIdle {
 		s.close()

@@ -167,11 +167,14 @@ func storeBatch(ctx context.Context, db *store.DB, rest AtRest, mailbox string, 
 			}
 			res, err := tx.ExecContext(ctx, `INSERT INTO inbound (mailbox, uidvalidity, uid, sha256, message_id, sender, size, raw, received)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				mailbox, uidValidity, m.uid, p.sum[:], p.mid, p.from, m.size, p.ct, store.Millis(now))
+				mailbox, uidValidity, m.uid, p.sum[:], p.mid, p.from, m.size, store.Inline(p.ct), store.Millis(now))
 			if err != nil {
 				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
 			}
 			if ids[i], err = res.LastInsertId(); err != nil {
+				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
+			}
+			if err := store.Spill(ctx, tx, "inbound", ids[i], p.ct); err != nil {
 				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
 			}
 		}
@@ -285,11 +288,15 @@ func getInbound(ctx context.Context, q queryer, id int64) (*Inbound, error) {
 // rawMessage reads and decrypts the raw bytes of one inbound message.
 func rawMessage(ctx context.Context, q queryer, rest AtRest, id int64) ([]byte, error) {
 	var ct []byte
-	err := q.QueryRowContext(ctx, `SELECT raw FROM inbound WHERE id = ?`, id).Scan(&ct)
+	var size int
+	err := q.QueryRowContext(ctx, `SELECT raw, size FROM inbound WHERE id = ?`, id).Scan(&ct, &size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %d", ErrNotFound, id)
 	}
 	if err != nil {
+		return nil, fmt.Errorf("intake: read inbound %d: %w", id, err)
+	}
+	if ct, err = store.Unspill(ctx, q, "inbound", id, ct, size+size/64+4096); err != nil {
 		return nil, fmt.Errorf("intake: read inbound %d: %w", id, err)
 	}
 	raw, err := rest.DecryptAtRest(ct)
@@ -301,6 +308,7 @@ func rawMessage(ctx context.Context, q queryer, rest AtRest, id int64) ([]byte, 
 
 type queryer interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 }
 
 // headerIdentity extracts the Message-ID and the From address of a raw

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"mime"
 	"regexp"
@@ -250,60 +251,111 @@ func (in *Inspection) walk(e *message.Entity, parent string, depth int, lim Limi
 	if maxBody <= 0 {
 		maxBody = DefaultConfig().MaxSize
 	}
-	body, err := io.ReadAll(io.LimitReader(e.Body, maxBody+1))
-	if err != nil {
+	// The body is read line by line, never held whole: the markers
+	// have no line break in them, and the hash takes the lines in turn.
+	sc := bufio.NewScanner(io.LimitReader(e.Body, maxBody+1))
+	sc.Buffer(make([]byte, 0, 64<<10), int(maxBody)+1)
+	var ch cipherHasher
+	for sc.Scan() {
+		l := sc.Bytes()
+		if bytes.Contains(l, pgpMessage) {
+			in.Encrypted = true
+		}
+		if bytes.Contains(l, pgpSigned) {
+			in.Signed = true
+		}
+		if bytes.Contains(l, pgpKey) {
+			in.KeyAttached = true
+		}
+		if in.CipherHash == nil {
+			ch.line(l)
+		}
+	}
+	if err := sc.Err(); err != nil {
 		if in.Malformed == "" {
 			in.Malformed = "body: " + Printable(err.Error())
 		}
 		return nil
 	}
-	if bytes.Contains(body, pgpMessage) {
-		in.Encrypted = true
-		if in.CipherHash == nil {
-			in.CipherHash = cipherHash(body)
-		}
-	}
-	if bytes.Contains(body, pgpSigned) {
-		in.Signed = true
-	}
-	if bytes.Contains(body, pgpKey) {
-		in.KeyAttached = true
+	if in.CipherHash == nil {
+		in.CipherHash = ch.sum()
 	}
 	return nil
 }
 
 // cipherHash hashes the payload of the first armored PGP MESSAGE in body.
 func cipherHash(body []byte) []byte {
-	i := bytes.Index(body, pgpMessage)
-	if i < 0 {
+	var ch cipherHasher
+	for len(body) > 0 {
+		l, rest, _ := bytes.Cut(body, []byte("\n"))
+		ch.line(l)
+		body = rest
+	}
+	return ch.sum()
+}
+
+// cipherHasher hashes the payload of the first armored PGP MESSAGE in the
+// lines given to it: armor headers, whitespace, line breaks and the
+// checksum left out, so that the same ciphertext armored again hashes the
+// same.
+type cipherHasher struct {
+	h     hash.Hash // nil until the BEGIN line
+	state int
+}
+
+const (
+	hashBefore = iota
+	hashHeaders
+	hashPayload
+	hashDone
+)
+
+var pgpMessageEnd = []byte("-----END PGP MESSAGE-----")
+
+// line takes the next line, without its LF.
+func (c *cipherHasher) line(l []byte) {
+	switch c.state {
+	case hashDone:
+		return
+	case hashBefore:
+		i := bytes.Index(l, pgpMessage)
+		if i < 0 {
+			return
+		}
+		c.h, c.state = sha256.New(), hashHeaders
+		// The rest of the BEGIN line is not the end of the headers.
+		if bytes.Contains(l[i+len(pgpMessage):], pgpMessageEnd) {
+			c.state = hashDone
+		}
+		return
+	}
+	end := bytes.Index(l, pgpMessageEnd)
+	if end >= 0 {
+		l = l[:end]
+	}
+	if bytes.IndexByte(l, '\r') >= 0 {
+		l = bytes.ReplaceAll(l, []byte("\r"), nil)
+	}
+	l = bytes.TrimSpace(l)
+	switch {
+	case c.state == hashHeaders && len(l) == 0:
+		c.state = hashPayload // armor headers end at the first blank line
+	case c.state == hashHeaders && bytes.Contains(l, []byte(": ")):
+	case c.state == hashPayload && len(l) == 5 && l[0] == '=':
+		// the checksum
+	default:
+		c.state = hashPayload
+		c.h.Write(l)
+	}
+	if end >= 0 {
+		c.state = hashDone
+	}
+}
+
+// sum is the hash, nil when there was no PGP MESSAGE.
+func (c *cipherHasher) sum() []byte {
+	if c.h == nil {
 		return nil
 	}
-	rest := body[i+len(pgpMessage):]
-	end := bytes.Index(rest, []byte("-----END PGP MESSAGE-----"))
-	if end < 0 {
-		end = len(rest)
-	}
-	block := rest[:end]
-	// Armor headers end at the first blank line.
-	lines := bytes.Split(bytes.ReplaceAll(block, []byte("\r"), nil), []byte("\n"))
-	h := sha256.New()
-	inHeaders := true
-	// lines[0] is the rest of the BEGIN line, not the end of the headers.
-	for _, l := range lines[1:] {
-		l = bytes.TrimSpace(l)
-		if inHeaders {
-			if len(l) == 0 {
-				inHeaders = false
-			} else if !bytes.Contains(l, []byte(": ")) {
-				inHeaders = false
-				h.Write(l)
-			}
-			continue
-		}
-		if len(l) > 0 && l[0] == '=' && len(l) == 5 {
-			continue // checksum
-		}
-		h.Write(l)
-	}
-	return h.Sum(nil)
+	return c.h.Sum(nil)
 }

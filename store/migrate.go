@@ -13,6 +13,7 @@ import (
 func migrations() []string {
 	return []string{
 		strings.Join([]string{schemaInbound, schemaCases, schemaDirectory, schemaOutbox, schemaSchedule}, "\n"),
+		schemaBlob,
 	}
 }
 
