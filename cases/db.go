@@ -241,13 +241,16 @@ func (w *Workflow) insertMessage(ctx context.Context, tx *sql.Tx, caseID int64, 
 		enc = 1
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO case_messages (case_id, kind, author, message_id, encrypted, received, body_enc)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, caseID, m.Kind, m.Author, m.MessageID, enc, store.Millis(m.Received), body)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, caseID, m.Kind, m.Author, m.MessageID, enc, store.Millis(m.Received), store.Inline(body))
 	if err != nil {
 		return 0, fmt.Errorf("cases: store message: %w", err)
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
 		return 0, err
+	}
+	if err := store.Spill(ctx, tx, "case_messages", id, body); err != nil {
+		return 0, fmt.Errorf("cases: store message: %w", err)
 	}
 	for _, a := range m.Attachments {
 		name, err := w.atRest.EncryptAtRest([]byte(a.Filename))
@@ -258,8 +261,16 @@ func (w *Workflow) insertMessage(ctx context.Context, tx *sql.Tx, caseID int64, 
 		if err != nil {
 			return 0, fmt.Errorf("cases: encrypt attachment: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO case_attachments (message_id, content_type, size, name_enc, data_enc)
-			VALUES (?, ?, ?, ?, ?)`, id, a.ContentType, len(a.Data), name, data); err != nil {
+		res, err := tx.ExecContext(ctx, `INSERT INTO case_attachments (message_id, content_type, size, name_enc, data_enc)
+			VALUES (?, ?, ?, ?, ?)`, id, a.ContentType, len(a.Data), name, store.Inline(data))
+		if err != nil {
+			return 0, fmt.Errorf("cases: store attachment: %w", err)
+		}
+		aid, err := res.LastInsertId()
+		if err != nil {
+			return 0, err
+		}
+		if err := store.Spill(ctx, tx, "case_attachments", aid, data); err != nil {
 			return 0, fmt.Errorf("cases: store attachment: %w", err)
 		}
 	}
@@ -284,6 +295,10 @@ func (w *Workflow) Messages(ctx context.Context, caseID int64) ([]Message, error
 			return nil, fmt.Errorf("cases: messages of %d: %w", caseID, err)
 		}
 		m.Encrypted, m.Received = enc != 0, store.Time(received)
+		if body, err = store.Unspill(ctx, q, "case_messages", m.ID, body, 0); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("cases: message %d: %w", m.ID, err)
+		}
 		plain, err := w.atRest.DecryptAtRest(body)
 		if err != nil {
 			rows.Close()
@@ -310,16 +325,21 @@ func (w *Workflow) Messages(ctx context.Context, caseID int64) ([]Message, error
 }
 
 func (w *Workflow) loadAttachments(ctx context.Context, q querier, m *Message) error {
-	rows, err := q.QueryContext(ctx, `SELECT content_type, name_enc, data_enc FROM case_attachments WHERE message_id = ? ORDER BY id`, m.ID)
+	rows, err := q.QueryContext(ctx, `SELECT id, content_type, size, name_enc, data_enc FROM case_attachments WHERE message_id = ? ORDER BY id`, m.ID)
 	if err != nil {
 		return fmt.Errorf("cases: attachments of %d: %w", m.ID, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var a Attachment
+		var id int64
+		var size int
 		var name, data []byte
-		if err := rows.Scan(&a.ContentType, &name, &data); err != nil {
+		if err := rows.Scan(&id, &a.ContentType, &size, &name, &data); err != nil {
 			return err
+		}
+		if data, err = store.Unspill(ctx, q, "case_attachments", id, data, size+size/64+4096); err != nil {
+			return fmt.Errorf("cases: attachment of %d: %w", m.ID, err)
 		}
 		n, err := w.atRest.DecryptAtRest(name)
 		if err != nil {

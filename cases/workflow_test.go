@@ -11,6 +11,7 @@ import (
 
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/store"
 	"github.com/secgate/secgate/templates"
 )
 
@@ -451,4 +452,33 @@ func TestFallbackTexts(t *testing.T) {
 		t.Fatalf("answers = %q", got)
 	}
 	lastContains(t, "reporter mail", e.mailsTo("rita@reporter.example", MailReporter), "Thank you for your report "+c.Ref)
+}
+
+// TestBigMessageInPieces: a report text and an attachment above
+// store.ChunkSize are stored in pieces and read back intact.
+func TestBigMessageInPieces(t *testing.T) {
+	e := newEnv(t)
+	c := e.open(false)
+	text := strings.Repeat("overflow in the frobnicator, see the dump; ", (store.ChunkSize+4096)/43)
+	data := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef, 0x01}, 3*store.ChunkSize/5)
+	if err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		return e.wf.AddMessage(e.ctx, tx, c.ID, Message{Author: "rita@reporter.example", MessageID: "<big@x>", Text: text,
+			Attachments: []Attachment{{Filename: "core.bin", ContentType: "application/octet-stream", Data: data}}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := e.wf.Messages(e.ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2 || msgs[1].Text != text || len(msgs[1].Attachments) != 1 || !bytes.Equal(msgs[1].Attachments[0].Data, data) {
+		t.Fatalf("big message did not come back intact (%d messages)", len(msgs))
+	}
+	for _, owner := range []string{"case_messages", "case_attachments"} {
+		var n int
+		e.db.Reader().QueryRow(`SELECT count(*) FROM blob_chunk WHERE owner = ?`, owner).Scan(&n)
+		if n < 2 {
+			t.Errorf("%s: %d pieces, want the value split", owner, n)
+		}
+	}
 }
