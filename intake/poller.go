@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -389,18 +390,38 @@ func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID) ([]fetched, error)
 		if len(set) == 0 {
 			return nil
 		}
-		msgs, err := c.Fetch(imap.UIDSetNum(set...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{sec}}).Collect()
-		if err != nil {
-			return fmt.Errorf("intake: fetch: %w", err)
-		}
-		for _, m := range msgs {
-			raw := m.FindBodySection(sec)
+		// Each literal is read into a buffer of its announced size rather
+		// than grown while it arrives.
+		cmd := c.Fetch(imap.UIDSetNum(set...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{sec}})
+		defer cmd.Close()
+		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+			var uid imap.UID
+			var raw []byte
+			for item := msg.Next(); item != nil; item = msg.Next() {
+				switch it := item.(type) {
+				case imapclient.FetchItemDataUID:
+					uid = it.UID
+				case imapclient.FetchItemDataBodySection:
+					if it.Literal == nil {
+						continue
+					}
+					if raw, err = readLiteral(it.Literal, p.cfg.MaxSize); err != nil {
+						return fmt.Errorf("intake: fetch: %w", err)
+					}
+				}
+			}
+			if uid == 0 {
+				continue
+			}
 			if raw == nil {
 				// A NIL body: never store a placeholder (its hash would
 				// collide with the next one); try again later.
-				return fmt.Errorf("intake: fetch uid %d: no body returned", m.UID)
+				return fmt.Errorf("intake: fetch uid %d: no body returned", uid)
 			}
-			out = append(out, fetched{uid: uint32(m.UID), size: size[m.UID], raw: raw, partial: partial})
+			out = append(out, fetched{uid: uint32(uid), size: size[uid], raw: raw, partial: partial})
+		}
+		if err := cmd.Close(); err != nil {
+			return fmt.Errorf("intake: fetch: %w", err)
 		}
 		return nil
 	}
@@ -412,6 +433,21 @@ func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID) ([]fetched, error)
 	}
 	slices.SortFunc(out, func(a, b fetched) int { return int(a.uid) - int(b.uid) })
 	return out, nil
+}
+
+// readLiteral reads a literal whole into a buffer of its announced size; a
+// literal announced bigger than twice max (the size limit; what exceeds it
+// is fetched as its header only) is refused.
+func readLiteral(lit imap.LiteralReader, max int64) ([]byte, error) {
+	n := lit.Size()
+	if n < 0 || n > 2*max+1<<20 {
+		return nil, fmt.Errorf("literal of %d bytes refused (the size limit is %d)", n, max)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(lit, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func (p *Poller) processPending(ctx context.Context) error {

@@ -170,6 +170,7 @@ type bigResult struct {
 	BaseMiB      float64      `json:"base_mib"`           // VmHWM after the gateway opened, before the report
 	IngestMiB    float64      `json:"ingest_peak_mib"`    // VmHWM when the case was opened and its mail queued
 	DeliveredMiB float64      `json:"delivered_peak_mib"` // VmHWM after the ack and team copies were sent
+	MemoryLimit  string       `json:"memory_limit"`       // the soft memory limit in force ([gateway] memory_limit_mib)
 	Seconds      benchSeconds `json:"ingest_seconds"`
 	Case         bool         `json:"case_opened"`
 	Delivered    bool         `json:"mail_delivered"`
@@ -969,12 +970,13 @@ func runBenchChild(ctx context.Context, a *app, cfgPath string) error {
 	if err != nil {
 		return err
 	}
+	limit := applyMemoryLimit(cfg.Gateway, a.getenv) // as serve does
 	g, err := openGateway(ctx, cfg, gatewayOptions{TeamKey: key})
 	if err != nil {
 		return err
 	}
 	defer g.Close()
-	r := bigResult{BaseMiB: benchVmHWM()}
+	r := bigResult{BaseMiB: benchVmHWM(), MemoryLimit: memoryLimitText(limit)}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	start := time.Now()
@@ -1206,8 +1208,9 @@ func (r *benchResult) print(w io.Writer) {
 	fmt.Fprintf(w, "\n(d) Peak memory (VmHWM)\n")
 	fmt.Fprintf(w, "    this process, after fan-out and intake (gateway, keys, servers and sink included): %.0f MiB\n", r.Memory.ProcessPeakMiB)
 	if big := r.Memory.BigReport; big != nil {
-		fmt.Fprintf(w, "    one %.1f MiB encrypted report (%.1f MiB attachment), ingested by a fresh process running the gateway:\n",
+		fmt.Fprintf(w, "    one %.1f MiB encrypted report (%.1f MiB attachment), ingested by a fresh process running the gateway\n",
 			float64(big.RawBytes)/(1<<20), float64(big.AttachBytes)/(1<<20))
+		fmt.Fprintf(w, "    (soft memory limit: %s, [gateway] memory_limit_mib):\n", big.MemoryLimit)
 		if big.Case {
 			fmt.Fprintf(w, "      %.0f MiB after start, %.0f MiB peak until the case was opened and its mail queued (%.2f s),\n",
 				big.BaseMiB, big.IngestMiB, float64(big.Seconds))

@@ -57,6 +57,8 @@ type GatewayConfig struct {
 	Database  string `toml:"database" doc:"SQLite database file holding cases, the audit log, the outbox and inbound mail."`
 	Templates string `toml:"templates" doc:"Directory of template overrides (files named like the built-in ones); empty: built-in texts only."`
 	LogLevel  string `toml:"log_level" doc:"Log level: debug, info, warn or error. Message bodies and credentials are never logged."`
+	// MemoryLimitMiB is the Go runtime's soft memory limit for serve.
+	MemoryLimitMiB int `toml:"memory_limit_mib" doc:"Soft limit of the gateway's memory in MiB (the Go runtime's memory limit): near it the garbage collector runs sooner, so a big message does not double the process's size. It is not a cap: a message that needs more still goes through. 0: no limit; the GOMEMLIMIT environment variable, when set, takes precedence."`
 }
 
 // TeamKeyConfig is the [team_key] section.
@@ -101,9 +103,10 @@ type MetricsConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Gateway: GatewayConfig{
-			DataDir:  "data",
-			Database: "data/secgate.db",
-			LogLevel: "info",
+			DataDir:        "data",
+			Database:       "data/secgate.db",
+			LogLevel:       "info",
+			MemoryLimitMiB: 96,
 		},
 		TeamKey: TeamKeyConfig{
 			Path:          "data/team-key.asc",
@@ -374,6 +377,9 @@ func (c *Config) Validate() []*ConfigError {
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, g.LogLevel) {
 		bad("gateway.log_level", "%q is not one of debug, info, warn, error", g.LogLevel)
+	}
+	if g.MemoryLimitMiB != 0 && g.MemoryLimitMiB < minMemoryLimitMiB {
+		bad("gateway.memory_limit_mib", "%d is below %d: the collector would run all the time (0: no limit)", g.MemoryLimitMiB, minMemoryLimitMiB)
 	}
 
 	k := c.TeamKey

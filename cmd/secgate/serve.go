@@ -30,6 +30,7 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 		return err
 	}
 	log := a.newLogger(cfg.Gateway.LogLevel)
+	memLimit := applyMemoryLimit(cfg.Gateway, a.getenv)
 	g, err := openGateway(ctx, cfg, gatewayOptions{Logger: log, TeamKey: key})
 	if err != nil {
 		return err
@@ -44,7 +45,7 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 		close(merr)
 	}
 	log.Info("secgate serving", "team", cfg.Gateway.Team, "key", key.Fingerprint(),
-		"imap", cfg.IMAP.Address, "smtp", cfg.SMTP.Address, "metrics", cfg.Metrics.Listen)
+		"imap", cfg.IMAP.Address, "smtp", cfg.SMTP.Address, "metrics", cfg.Metrics.Listen, "memory_limit", memoryLimitText(memLimit))
 	err = g.run(ctx)
 	cancel()
 	err = errors.Join(err, <-merr)
