@@ -61,6 +61,7 @@ type Directory struct {
 	db    *store.DB
 	clock clock.Clock
 	log   *slog.Logger
+	keys  *keyCache
 }
 
 // NewDirectory returns the directory kept in db.
@@ -71,7 +72,7 @@ func NewDirectory(db *store.DB, clk clock.Clock, log *slog.Logger) *Directory {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Directory{db: db, clock: clk, log: log}
+	return &Directory{db: db, clock: clk, log: log, keys: newKeyCache()}
 }
 
 // querier is what reads need: the reader pool or a transaction.
@@ -82,7 +83,7 @@ type querier interface {
 
 const memberCols = `m.name, m.address, m.fingerprint, m.role, m.rota, m.away, m.tz, k.armored`
 
-func scanMember(sc interface{ Scan(...any) error }) (Member, error) {
+func (d *Directory) scanMember(sc interface{ Scan(...any) error }) (Member, error) {
 	var m Member
 	var away int64
 	var armored string
@@ -90,7 +91,7 @@ func scanMember(sc interface{ Scan(...any) error }) (Member, error) {
 		return m, err
 	}
 	m.Away = away != 0
-	k, err := crypto.ParsePublicKey([]byte(armored))
+	k, err := d.keys.parse([]byte(armored))
 	if err != nil {
 		return m, fmt.Errorf("distlist: stored key %s of %s: %w", m.Fingerprint, m.Address, err)
 	}
@@ -108,7 +109,7 @@ func (d *Directory) Team(ctx context.Context) ([]Member, error) {
 	defer rows.Close()
 	var ms []Member
 	for rows.Next() {
-		m, err := scanMember(rows)
+		m, err := d.scanMember(rows)
 		if err != nil {
 			return nil, fmt.Errorf("distlist: team: %w", err)
 		}
@@ -136,7 +137,7 @@ func (d *Directory) MemberByAddress(ctx context.Context, addr string) (Member, e
 }
 
 func (d *Directory) member(ctx context.Context, where string, arg any) (Member, error) {
-	m, err := scanMember(d.db.Reader().QueryRowContext(ctx, `SELECT `+memberCols+`
+	m, err := d.scanMember(d.db.Reader().QueryRowContext(ctx, `SELECT `+memberCols+`
 		FROM dir_member m JOIN dir_key k USING (fingerprint) WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, fmt.Errorf("distlist: member %v: %w", arg, ErrNotFound)
@@ -206,7 +207,7 @@ func (d *Directory) list(ctx context.Context, q querier, name string) (*List, er
 			return nil, fmt.Errorf("distlist: list %q: %w", name, err)
 		}
 		if armored != "" {
-			k, err := crypto.ParsePublicKey([]byte(armored))
+			k, err := d.keys.parse([]byte(armored))
 			if err != nil {
 				return nil, fmt.Errorf("distlist: list %q: key of %s: %w", name, r.Address, err)
 			}
@@ -257,7 +258,7 @@ func (d *Directory) CaseExtras(ctx context.Context, caseID int64) ([]CaseExtra, 
 		}
 		e.Added = store.Time(added)
 		if armored != "" {
-			if e.Key, err = crypto.ParsePublicKey([]byte(armored)); err != nil {
+			if e.Key, err = d.keys.parse([]byte(armored)); err != nil {
 				return nil, fmt.Errorf("distlist: case %d extras: key of %s: %w", caseID, e.Address, err)
 			}
 		}

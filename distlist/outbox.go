@@ -2,7 +2,6 @@ package distlist
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -94,7 +93,7 @@ type Outbox struct {
 	onEvent func(Event)
 	kick    chan struct{}
 	running sync.Mutex
-	keys    keyCache
+	keys    *keyCache
 }
 
 // NewOutbox returns an outbox; Run delivers its rows.
@@ -123,7 +122,7 @@ func NewOutbox(ctx context.Context, o OutboxOptions) (*Outbox, error) {
 		}
 	}
 	return &Outbox{db: o.DB, dir: o.Directory, team: o.TeamKey, cfg: cfg, clock: o.Clock, log: o.Logger,
-		secret: secret, onEvent: o.OnEvent, kick: make(chan struct{}, 1), keys: keyCache{m: map[string]cachedKey{}}}, nil
+		secret: secret, onEvent: o.OnEvent, kick: make(chan struct{}, 1), keys: newKeyCache()}, nil
 }
 
 // Kick wakes the delivery loop; call it after committing a transaction in
@@ -319,14 +318,8 @@ func (o *Outbox) rememberKey(ctx context.Context, tx *sql.Tx, k *crypto.Key, now
 	if !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("distlist: key %s: %w", k.Fingerprint(), err)
 	}
-	arm, err := storeKey(ctx, tx, k.Public(), now, false)
-	if err != nil {
-		return err
-	}
-	o.keys.mu.Lock()
-	o.keys.m[k.Fingerprint()] = cachedKey{sha256.Sum256([]byte(arm)), k.Public()}
-	o.keys.mu.Unlock()
-	return nil
+	_, err = storeKey(ctx, tx, k.Public(), now, false)
+	return err
 }
 
 // enqueueBudget bounds the bytes of built messages Enqueue holds at once.
@@ -403,38 +396,15 @@ func (o *Outbox) CaseForMessageID(ctx context.Context, msgid string) (int64, boo
 	return c, true, nil
 }
 
-// keyCache keeps parsed recipient keys by fingerprint and a hash of the
-// stored armored key, so any change of the stored key (new expiry,
-// revocation) is seen at once.
-type keyCache struct {
-	mu sync.Mutex
-	m  map[string]cachedKey
-}
-
-type cachedKey struct {
-	sum [32]byte
-	key *crypto.Key
-}
-
 // recipientKey parses the stored key with fingerprint fpr, read with the
 // row when it was claimed for sending.
 func (o *Outbox) recipientKey(fpr string, armored []byte) (*crypto.Key, error) {
 	if len(armored) == 0 {
 		return nil, fmt.Errorf("distlist: key %s: %w", fpr, ErrNotFound)
 	}
-	sum := sha256.Sum256(armored)
-	o.keys.mu.Lock()
-	c, ok := o.keys.m[fpr]
-	o.keys.mu.Unlock()
-	if ok && c.sum == sum {
-		return c.key, nil
-	}
-	k, err := crypto.ParsePublicKey(armored)
+	k, err := o.keys.parse(armored)
 	if err != nil {
 		return nil, fmt.Errorf("distlist: key %s: %w", fpr, err)
 	}
-	o.keys.mu.Lock()
-	o.keys.m[fpr] = cachedKey{sum, k}
-	o.keys.mu.Unlock()
 	return k, nil
 }
