@@ -162,7 +162,11 @@ func TestRefusePartlySigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mixed := "Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\n" + string(s.Entity()) +
+	ent, err := s.Entity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed := "Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\n" + string(ent) +
 		"\r\n--XX\r\nContent-Type: text/plain\r\n\r\n/status invalid\r\n--XX--\r\n"
 	m := e.openRaw("alice@example.org", "["+c.Ref+"]", []byte(mixed))
 	if m.Opened == nil || m.Opened.Signature == nil || m.Opened.Signature.Whole {

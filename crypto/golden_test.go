@@ -65,7 +65,7 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("open sealed: %v %+v", err, o)
 			}
 			for kind, got := range map[string][]byte{
-				"signed": s.Entity(),
+				"signed": entityOf(t, s),
 				"sealed": sealed,
 				"inner":  sealedInner(t, alice, sealed),
 			} {

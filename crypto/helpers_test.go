@@ -41,3 +41,13 @@ func clearsignEncode(w io.Writer, k *Key, cfg *packet.Config) (io.WriteCloser, e
 	sk, _ := k.entity.SigningKey(cfg.Now())
 	return clearsign.Encode(w, sk.PrivateKey, cfg)
 }
+
+// entityOf is s.Entity for tests.
+func entityOf(t testing.TB, s *Signed) []byte {
+	t.Helper()
+	e, err := s.Entity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}

@@ -218,7 +218,7 @@ func TestInteropUsToGPG(t *testing.T) {
 			if !bytes.HasPrefix(inner, []byte("Content-Type: multipart/signed")) {
 				t.Fatalf("decrypted inner part:\n%s", inner)
 			}
-			for name, ent := range map[string][]byte{"sealed": inner, "public": s.Entity()} {
+			for name, ent := range map[string][]byte{"sealed": inner, "public": entityOf(t, s)} {
 				part, sigPart := splitLikeAClient(t, ent)
 				_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
 				v := g.Verify(part, sig)

@@ -33,7 +33,7 @@ func signedBy(t testing.TB, k *Key) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.Entity()
+	return entityOf(t, s)
 }
 
 // rawPGP encrypts plain with go-crypto directly, as another client might.

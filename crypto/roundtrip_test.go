@@ -50,7 +50,7 @@ func TestSignSealOpen(t *testing.T) {
 	}
 
 	// Public signed mail.
-	o, err = Open(outerMessage(s.Entity()), OpenOptions{Verifiers: []*Key{team.Public()}, Now: t0})
+	o, err = Open(outerMessage(entityOf(t, s)), OpenOptions{Verifiers: []*Key{team.Public()}, Now: t0})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,10 @@ func (s *Signed) AppendSealed(dst []byte, recipient *Key, at time.Time) ([]byte,
 	if err := recipient.checkEncrypt(at); err != nil {
 		return nil, fmtErr("seal", err)
 	}
+	v, err := s.signed(&s.cipher)
+	if err != nil {
+		return nil, err
+	}
 	boundary := s.key.newBoundary()
 	b := bytes.NewBuffer(dst)
 	b.Grow(s.SealedLen())
@@ -44,7 +48,7 @@ func (s *Signed) AppendSealed(dst []byte, recipient *Key, at time.Time) ([]byte,
 	b.WriteString("Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n")
 	b.WriteString("Content-Description: OpenPGP encrypted message\r\n")
 	b.WriteString("Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n")
-	if err := s.encryptTo(crlfWriter{b}, recipient, at); err != nil {
+	if err := s.encryptTo(crlfWriter{b}, v.part, recipient, at); err != nil {
 		return nil, fmtErr("seal", err)
 	}
 	b.WriteString("\r\n\r\n--" + boundary + "--\r\n")
@@ -52,16 +56,16 @@ func (s *Signed) AppendSealed(dst []byte, recipient *Key, at time.Time) ([]byte,
 }
 
 // SealedLen is an upper bound of the size of one sealed entity (RSA-4096
-// recipients included), for sizing buffers.
+// recipients and signatures included), for sizing buffers.
 func (s *Signed) SealedLen() int {
-	n := s.size(s.cipher)
+	n := len(s.body) + 4096 // the signed part's header and its signature
 	return armoredLen(n+n/256+1024) + 640
 }
 
 // encryptTo armors into w the cipher variant encrypted to the one key's
 // encryption subkey valid at at: binary literal data, without compression
 // or a signature of its own.
-func (s *Signed) encryptTo(w crlfWriter, k *Key, at time.Time) error {
+func (s *Signed) encryptTo(w crlfWriter, p signedPart, k *Key, at time.Time) error {
 	a, err := armorWriter(w, "PGP MESSAGE")
 	if err != nil {
 		return err
@@ -70,7 +74,7 @@ func (s *Signed) encryptTo(w crlfWriter, k *Key, at time.Time) error {
 	if err != nil {
 		return fmt.Errorf("encrypt to %s: %w", k.Fingerprint(), err)
 	}
-	if err := s.writeTo(e, s.cipher); err != nil {
+	if err := s.writeTo(e, p); err != nil {
 		return fmt.Errorf("encrypt to %s: %w", k.Fingerprint(), err)
 	}
 	if err := e.Close(); err != nil {

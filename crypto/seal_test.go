@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"runtime"
+	"sync"
 	"testing"
 )
 
@@ -164,5 +165,47 @@ func TestOpenStreamsArmor(t *testing.T) {
 	t.Logf("message %d bytes, entity %d bytes, allocated %d bytes", len(raw), len(entity), alloc)
 	if alloc > limit {
 		t.Errorf("opening %d bytes allocated %s, want at most %s", len(raw), mib(alloc), mib(limit))
+	}
+}
+
+// TestSignOnceLazily: sealing for many recipients at once signs the
+// cipher variant once, shared by every copy, and never signs the clear
+// variant nobody asked for.
+func TestSignOnceLazily(t *testing.T) {
+	team, alice := testKey(t, "team"), testKey(t, "alice")
+	s, err := team.Sign(Content{Subject: "s", Entity: []byte(textEntityCRLF)}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	sealed := make([][]byte, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { sealed[i], errs[i] = s.SealFor(alice.Public(), t0) })
+	}
+	wg.Wait()
+	var sigs []string
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		o, err := Open(outerMessage(sealed[i]), OpenOptions{Decrypt: alice, Verifiers: []*Key{team.Public()}, Now: t0})
+		if err != nil || o.Signature == nil || o.Signature.Err != nil {
+			t.Fatalf("copy %d: %v, %+v", i, err, o)
+		}
+		sigs = append(sigs, o.Signature.ID)
+	}
+	for _, id := range sigs[1:] {
+		if id != sigs[0] {
+			t.Fatalf("copies carry different signatures: %q", sigs)
+		}
+	}
+	if s.clear.part.head != nil {
+		t.Error("the clear variant was signed though only sealed copies were made")
+	}
+	ent, err := s.Entity()
+	if err != nil || !bytes.Contains(ent, []byte(`hp="clear"`)) {
+		t.Fatalf("Entity: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -25,21 +26,44 @@ type Content struct {
 	Entity  []byte
 }
 
-// Signed is a message signed once by the team key. It is immutable and safe
-// for concurrent use: seal it for as many recipients as needed. Both of its
-// variants share the content's body rather than copy it, so a big message
-// is held once.
+// Signed is a message signed by the team key, ready to be sealed for as
+// many recipients as needed. It is safe for concurrent use. It has two
+// variants: the one Entity returns, marked hp="clear" for public mail, and
+// the one SealFor encrypts, marked hp="cipher". Each is signed once, when
+// first needed, and both share the content's body rather than copy it, so
+// a big message is held once.
 type Signed struct {
+	key  *Key
+	at   time.Time
+	prot *protected
+	body []byte // the signed part's body, shared by both variants
+
+	clear, cipher variant
+}
+
+// variant is one signed variant, made on first use.
+type variant struct {
+	hp     string
+	once   sync.Once
+	part   signedPart
 	micalg string
-	body   []byte     // the signed part's body, shared by both variants
-	clear  signedPart // multipart/signed, protected headers hp="clear"
-	cipher signedPart // multipart/signed, protected headers hp="cipher": sealed
-	key    *Key
+	err    error
 }
 
 // signedPart is one multipart/signed entity without its body: the entity
 // is head, then the shared body, then tail.
 type signedPart struct{ head, tail []byte }
+
+// signed returns v, signing it the first time.
+func (s *Signed) signed(v *variant) (*variant, error) {
+	v.once.Do(func() {
+		v.part, v.micalg, v.err = s.key.signEntity(s.prot.header(v.hp), s.body, s.at)
+		if v.err != nil {
+			v.err = fmtErr("sign", v.err)
+		}
+	})
+	return v, v.err
+}
 
 func (s *Signed) size(p signedPart) int { return len(p.head) + len(s.body) + len(p.tail) }
 
@@ -61,53 +85,55 @@ func (s *Signed) writeTo(w io.Writer, p signedPart) error {
 	return nil
 }
 
-// Sign signs c with k at time at. The signed part carries c.Subject and
-// c.From as protected headers (RFC 9788, and protected-headers="v1" for older
-// clients). Two variants are signed: the one Entity returns, marked
-// hp="clear" for public mail, and the one SealFor encrypts, marked
-// hp="cipher"; every sealed copy shares that one signature. The result
-// keeps c.Entity's body: do not change it afterwards.
+// Sign prepares c to be signed with k at time at. The signed part carries
+// c.Subject and c.From as protected headers (RFC 9788, and
+// protected-headers="v1" for older clients). Everything that can be wrong
+// with the key or the content is reported here; the signature of each
+// variant is made when the variant is first used, so mail that is only
+// sealed is signed once. The result keeps c.Entity's body: do not change
+// it afterwards.
 func (k *Key) Sign(c Content, at time.Time) (*Signed, error) {
 	if !k.private {
 		return nil, fmtErr("sign", fmt.Errorf("key %s: %w", k.Fingerprint(), ErrNotPrivate))
 	}
-	if _, ok := k.entity.SigningKey(at); !ok {
+	sk, ok := k.entity.SigningKey(at)
+	if !ok {
 		if err := k.check(at); err != nil && !errors.Is(err, ErrNoEncryptKey) {
 			return nil, fmtErr("sign", err)
 		}
 		return nil, fmtErr("sign", fmt.Errorf("key %s at %s: %w", k.Fingerprint(), at.UTC().Format(time.RFC3339), ErrNoSignKey))
 	}
+	// The signatures are made later: refuse now what they would fail on,
+	// a secret that is not there (gpg's offline primary) or still locked.
+	if sk.PrivateKey == nil || sk.PrivateKey.Dummy() || sk.PrivateKey.Encrypted {
+		return nil, fmtErr("sign", fmt.Errorf("key %s: the signing key's secret is not available: %w", k.Fingerprint(), ErrNoSignKey))
+	}
 	p, err := newProtected(c)
 	if err != nil {
 		return nil, fmtErr("sign", err)
 	}
-	s := &Signed{key: k, body: p.body}
-	for _, hp := range []string{"clear", "cipher"} {
-		part, micalg, err := k.signEntity(p.header(hp), p.body, at)
-		if err != nil {
-			return nil, fmtErr("sign", err)
-		}
-		s.micalg = micalg
-		if hp == "clear" {
-			s.clear = part
-		} else {
-			s.cipher = part
-		}
-	}
-	return s, nil
+	return &Signed{key: k, at: at, prot: p, body: p.body, clear: variant{hp: "clear"}, cipher: variant{hp: "cipher"}}, nil
 }
 
 // Entity returns the multipart/signed entity (Content-Type header field,
 // blank line, body) for public mail.
-func (s *Signed) Entity() []byte {
+func (s *Signed) Entity() ([]byte, error) {
+	v, err := s.signed(&s.clear)
+	if err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
-	b.Grow(s.size(s.clear))
-	s.writeTo(&b, s.clear)
-	return b.Bytes()
+	b.Grow(s.size(v.part))
+	s.writeTo(&b, v.part)
+	return b.Bytes(), nil
 }
 
-// Micalg is the micalg parameter of the signature ("pgp-sha512").
-func (s *Signed) Micalg() string { return s.micalg }
+// Micalg is the micalg parameter of the signature ("pgp-sha512"), "" when
+// signing failed.
+func (s *Signed) Micalg() string {
+	v, _ := s.signed(&s.clear)
+	return v.micalg
+}
 
 // protected is the part that is signed: c.Entity with c.Subject and c.From
 // added as protected header fields, 7-bit clean and CRLF. Its header is

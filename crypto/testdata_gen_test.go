@@ -70,7 +70,7 @@ func TestGenerateTestdataMail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed := s.Entity()
+	signed := entityOf(t, s)
 	clear := string(g.Sign([]byte("close SEC-2026-0002\n"), mf, gpgtest.Clearsign))
 	files := map[string][]byte{
 		"plain.eml":                []byte(mailHeader + "Content-Type: text/plain; charset=utf-8\r\n\r\nHello, I found a bug.\r\n"),

@@ -70,7 +70,7 @@ func TestProtectedHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := Open(outerMessage(s.Entity()), OpenOptions{Verifiers: []*Key{team}, Now: t0})
+	o, err := Open(outerMessage(entityOf(t, s)), OpenOptions{Verifiers: []*Key{team}, Now: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestProtectedHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(s.Entity()), "\r\n") {
+	for _, line := range strings.Split(string(entityOf(t, s)), "\r\n") {
 		if len(line) > 100 {
 			t.Errorf("line of %d characters: %q", len(line), line)
 		}
@@ -95,13 +95,13 @@ func TestProtectedHeaders(t *testing.T) {
 			t.Errorf("8-bit header line %q", line)
 		}
 	}
-	o, _ = Open(outerMessage(s.Entity()), OpenOptions{Verifiers: []*Key{team}, Now: t0})
+	o, _ = Open(outerMessage(entityOf(t, s)), OpenOptions{Verifiers: []*Key{team}, Now: t0})
 	if subj, from, _ := ProtectedHeaders(o.Entity); subj != long || from != "Zoë Team <security@example.org>" {
 		t.Errorf("ProtectedHeaders = %q %q", subj, from)
 	}
 	// Header injection through the subject is neutralised.
 	s, _ = team.Sign(Content{Subject: "a\r\nBcc: evil@example.org", Entity: []byte(textEntityCRLF)}, t0)
-	if strings.Contains(string(s.Entity()), "\r\nBcc:") {
+	if strings.Contains(string(entityOf(t, s)), "\r\nBcc:") {
 		t.Error("CRLF in subject reached the header")
 	}
 }

@@ -79,7 +79,11 @@ func TestGuard(t *testing.T) {
 	const a = "alice@distro-a.example"
 	good := sealedFor(t, team, ka, a)
 	signedOnly, _ := team.Sign(textContent("secret subject", "embargoed body"), t0)
-	clear, _ := compose(outer{From: "security@example.org", To: a, Subject: "...", Date: t0, MessageID: "x@e"}, signedOnly.Entity())
+	clearEnt, err := signedOnly.Entity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear, _ := compose(outer{From: "security@example.org", To: a, Subject: "...", Date: t0, MessageID: "x@e"}, clearEnt)
 	tests := []struct {
 		name    string
 		raw     []byte

@@ -245,7 +245,12 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Mail) ([]Skipped, er
 			p.raw, p.err = signed.AppendSealed(h.header(signed.SealedLen(), true).Bytes(), p.r.Key, now)
 			return
 		}
-		p.raw, p.err = compose(h, signed.Entity())
+		ent, err := signed.Entity()
+		if err != nil {
+			p.err = err
+			return
+		}
+		p.raw, p.err = compose(h, ent)
 	}
 
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (notice_id, kind, case_id, recipient, fingerprint, enc_key_id,

@@ -341,9 +341,9 @@ func (g *hostileGen) signedCmd(k *crypto.Key, from, subject, body string, at tim
 
 // cmdMail wraps a signed command: sealed to the team key, or signed only.
 func (g *hostileGen) cmdMail(s *crypto.Signed, from, subject, id string, seal bool) []byte {
-	content := s.Entity()
+	content, err := s.Entity()
+	must(g.t, err)
 	if seal {
-		var err error
 		content, err = s.SealFor(g.k.team.Public(), hostileT0.Add(-5*time.Minute))
 		must(g.t, err)
 	}
@@ -355,7 +355,9 @@ func (g *hostileGen) signedEntity(k *crypto.Key, from, subject, body string) []b
 	s, err := k.Sign(crypto.Content{Subject: subject, From: from,
 		Entity: []byte("Content-Type: text/plain; charset=utf-8\r\n\r\n" + crlfs(body))}, hostileT0.Add(-5*time.Minute))
 	must(g.t, err)
-	return s.Entity()
+	ent, err := s.Entity()
+	must(g.t, err)
+	return ent
 }
 
 func newCanary() string {

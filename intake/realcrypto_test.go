@@ -63,7 +63,11 @@ func TestCryptoOpener(t *testing.T) {
 		}
 		return append([]byte(hdr), b...)
 	}
-	signedOnly := append([]byte(hdr), signed.Entity()...)
+	ent, err := signed.Entity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedOnly := append([]byte(hdr), ent...)
 	tampered := bytes.Replace(signedOnly, []byte("The report text."), []byte("The report TEXT."), 1)
 	signerPub, _ := signer.ArmorPublic()
 	o := &CryptoOpener{TeamKey: team}

@@ -44,7 +44,10 @@ func CommandMail(member, team *crypto.Key, o Options) (raw []byte, msgID string,
 	if err != nil {
 		return nil, "", fmt.Errorf("casestest: sign: %w", err)
 	}
-	content := s.Entity()
+	content, err := s.Entity()
+	if err != nil {
+		return nil, "", fmt.Errorf("casestest: sign: %w", err)
+	}
 	if !o.SignOnly {
 		if content, err = s.SealFor(team.Public(), o.At); err != nil {
 			return nil, "", fmt.Errorf("casestest: seal: %w", err)
