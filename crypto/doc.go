@@ -20,15 +20,22 @@
 //
 // # Outbound: sign once, seal per recipient
 //
-// Key.Sign signs a Content once: its entity gets the real Subject and From
-// as protected header fields (RFC 9788 hp="clear"/"cipher", and the older
-// protected-headers="v1") and becomes the first part of an RFC 3156
-// multipart/signed whose micalg names the hash actually used (SHA-1 is never
-// used). Signed.Entity is that multipart/signed for public mail.
+// Key.Sign prepares a Content to be signed once: its entity gets the real
+// Subject and From as protected header fields (RFC 9788 hp="clear"/"cipher",
+// and the older protected-headers="v1") and becomes the first part of an
+// RFC 3156 multipart/signed whose micalg names the hash actually used (SHA-1
+// is never used). Signed.Entity is that multipart/signed for public mail.
 // Signed.SealFor encrypts it for one recipient key into multipart/encrypted:
 // the method takes exactly one key, and the ciphertext has exactly one
 // session-key packet, so the API cannot produce one ciphertext readable by
-// several recipients (which would also disclose the recipient list).
+// several recipients (which would also disclose the recipient list). Each
+// variant is signed when first used, and every sealed copy shares its one
+// signature.
+//
+// Big messages are not copied on the way: both variants share the
+// content's body, sealing streams it through the encryption and the
+// armorer into one buffer (Signed.AppendSealed appends to the caller's
+// outer header), and opening decodes the armor while it decrypts.
 //
 // # Inbound
 //
