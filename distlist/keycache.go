@@ -10,7 +10,9 @@ import (
 // maxCachedKeys bounds a keyCache; past it the cache starts afresh.
 const maxCachedKeys = 1 << 16
 
-// keyCache keeps parsed public keys by a hash of their stored armored form:
+// keyCache keeps parsed public keys by a hash of their stored armored form,
+// for a Directory and the Outbox built on it (a key parsed when a list is
+// read is not parsed again when each row is sent):
 // a key read again is not parsed again (parsing checks every binding
 // signature), and any change of the stored key (new expiry, revocation)
 // is a new entry.

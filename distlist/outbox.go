@@ -122,7 +122,7 @@ func NewOutbox(ctx context.Context, o OutboxOptions) (*Outbox, error) {
 		}
 	}
 	return &Outbox{db: o.DB, dir: o.Directory, team: o.TeamKey, cfg: cfg, clock: o.Clock, log: o.Logger,
-		secret: secret, onEvent: o.OnEvent, kick: make(chan struct{}, 1), keys: newKeyCache()}, nil
+		secret: secret, onEvent: o.OnEvent, kick: make(chan struct{}, 1), keys: o.Directory.keys}, nil
 }
 
 // Kick wakes the delivery loop; call it after committing a transaction in
