@@ -3,7 +3,9 @@ package crypto
 import (
 	"bytes"
 	"errors"
+	"crypto/rand"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -341,5 +343,49 @@ func TestOneRecipientOnly(t *testing.T) {
 	}
 	if o, err := Open(sealed, OpenOptions{Decrypt: team, Now: t0}); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("the signing team could open the sealed copy: %+v %v", o, err)
+	}
+}
+
+// TestOpenDecompressionBomb: zeros compressed in one or three layers inside
+// an encrypted message are refused as too large (ErrTooComplex) when the
+// plaintext passes the limit, not as undecryptable.
+func TestOpenDecompressionBomb(t *testing.T) {
+	team := testKey(t, "team")
+	enc, err := team.restKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, layers := range []int{1, 3} {
+		var buf bytes.Buffer
+		key := make([]byte, 32)
+		rand.Read(key)
+		if err := packet.SerializeEncryptedKey(&buf, enc, packet.CipherAES256, key, nil); err != nil {
+			t.Fatal(err)
+		}
+		var w io.WriteCloser
+		if w, err = packet.SerializeSymmetricallyEncrypted(&buf, packet.CipherAES256, false, packet.CipherSuite{}, key, nil); err != nil {
+			t.Fatal(err)
+		}
+		for range layers {
+			if w, err = packet.SerializeCompressed(w, packet.CompressionZLIB, &packet.CompressionConfig{Level: 9}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lit, err := packet.SerializeLiteral(w, true, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lit.Write(make([]byte, 8<<20))
+		if err := lit.Close(); err != nil {
+			t.Fatal(err)
+		}
+		a, err := armorBytes("PGP MESSAGE", buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Open(pgpMIME(a), OpenOptions{Decrypt: team, Now: t0, Limits: Limits{MaxDecompressedBytes: 1 << 20}})
+		if !errors.Is(err, ErrTooComplex) {
+			t.Errorf("%d layers (%d bytes armored): err = %v, want ErrTooComplex", layers, len(a), err)
+		}
 	}
 }

@@ -180,8 +180,13 @@ func readPGPAt(src pgpSource, decrypt *Key, verifiers []*Key, now time.Time, lim
 	}
 	keyring := entityList(append([]*Key{decrypt}, verifiers...)...)
 	cfg := baseConfig(now)
+	// Our own limit on the plaintext read below trips first: go-crypto's,
+	// set a little above it as a backstop, would surface inside an
+	// encrypted message as a failed integrity check ("could not be
+	// decrypted") rather than as too large.
 	maxPlain := lim.MaxDecompressedBytes
-	cfg.MaxDecompressedMessageSize = &maxPlain
+	backstop := maxPlain + 1<<20
+	cfg.MaxDecompressedMessageSize = &backstop
 	in, err := src.open()
 	if err != nil {
 		return res, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)

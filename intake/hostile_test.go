@@ -487,11 +487,6 @@ not the sender.
 
 ## Weaker outcomes recorded as they are
 
-- pgp-compression-bomb, pgp-compression-bomb-nested: the decompression limit
-  hit inside an encrypted message comes back from go-crypto as a failed
-  integrity check; crypto/pgpmsg.go (readPGPAt, the io.ReadAll error branch)
-  maps it to ErrDecrypt, so the sender is told the message "could not be
-  decrypted" rather than that it is too large. Fail-closed, no plaintext.
 - base64-invalid: a report whose only text part has broken base64 is held as
   malformed without a polite answer (crypto.TextBody fails); releasing it
   fails the same way.
@@ -615,11 +610,11 @@ var hostileSpecs = []hostileSpec{
 		}},
 
 	// OpenPGP.
-	{name: "pgp-compression-bomb", desc: "encrypted to the team key: 80 MiB of zeros compressed to a few KB (the decompression limit inside the encryption surfaces as a failed integrity check)", state: sQ, class: ClassUndecryptable, cse: "none", mail: "sender",
+	{name: "pgp-compression-bomb", desc: "encrypted to the team key: 80 MiB of zeros compressed to a few KB (refused at the plaintext limit, 64 MiB)", state: sQ, class: ClassLimit, cse: "none", mail: "sender",
 		build: func(g *hostileGen, c string) []byte {
 			return pgpMIME("Bomb <bomb@outside.example>", "pgp-compression-bomb", armorMsg(g.t, g.bombMessage(80<<20, 1, true)))
 		}},
-	{name: "pgp-compression-bomb-nested", desc: "encrypted to the team key: three nested compression layers around 256 MiB of zeros", state: sQ, class: ClassUndecryptable, cse: "none", mail: "sender",
+	{name: "pgp-compression-bomb-nested", desc: "encrypted to the team key: three nested compression layers around 256 MiB of zeros", state: sQ, class: ClassLimit, cse: "none", mail: "sender",
 		build: func(g *hostileGen, c string) []byte {
 			return pgpMIME("Nested Bomb <nestedbomb@outside.example>", "pgp-compression-bomb-nested", armorMsg(g.t, g.bombMessage(256<<20, 3, true)))
 		}},

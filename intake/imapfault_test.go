@@ -132,6 +132,11 @@ func (g *gateway) inboundCount(where string) int {
 // inbound rows (one per report), all moved, and n messages in Processed.
 func (g *gateway) assertOnce(n int) {
 	g.t.Helper()
+	// The message shows in Processed as soon as the server has moved it;
+	// the poller records the move a moment later.
+	waitCond(g.t, 10*time.Second, fmt.Sprintf("%d reports recorded as moved", n), func() bool {
+		return g.inboundCount("class = 'report' AND state = 'processed' AND moved = 1") >= n
+	})
 	if c := g.countCases(); c != n {
 		g.t.Errorf("%d cases, want %d", c, n)
 	}

@@ -478,7 +478,7 @@ func (m *msgCtx) run(ctx context.Context) error {
 	case errors.Is(err, ErrUndecryptable):
 		return m.hold(ctx, ClassUndecryptable, "encrypted message could not be decrypted", TemplateQuarantined)
 	case errors.Is(err, ErrTooComplex):
-		return m.hold(ctx, ClassLimit, "too complex to open: "+err.Error(), TemplateQuarantined)
+		return m.hold(ctx, ClassLimit, err.Error(), TemplateQuarantined) // "too complex to open: ..."
 	case errors.Is(err, ErrBadSignature):
 		// Integrity failed and no plaintext came back: hold it, answer
 		// nothing (no oracle), the operator can read the reason.
