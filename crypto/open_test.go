@@ -2,8 +2,8 @@ package crypto
 
 import (
 	"bytes"
-	"errors"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
