@@ -393,7 +393,6 @@ func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID) ([]fetched, error)
 		// Each literal is read into a buffer of its announced size rather
 		// than grown while it arrives.
 		cmd := c.Fetch(imap.UIDSetNum(set...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{sec}})
-		defer cmd.Close()
 		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 			var uid imap.UID
 			var raw []byte
@@ -406,6 +405,10 @@ func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID) ([]fetched, error)
 						continue
 					}
 					if raw, err = readLiteral(it.Literal, p.cfg.MaxSize); err != nil {
+						// Closing the command now would read the broken
+						// literal again, racing go-imap's decoder: drop
+						// the connection instead; the session reconnects.
+						c.Close()
 						return fmt.Errorf("intake: fetch: %w", err)
 					}
 				}
@@ -416,6 +419,7 @@ func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID) ([]fetched, error)
 			if raw == nil {
 				// A NIL body: never store a placeholder (its hash would
 				// collide with the next one); try again later.
+				cmd.Close()
 				return fmt.Errorf("intake: fetch uid %d: no body returned", uid)
 			}
 			out = append(out, fetched{uid: uint32(uid), size: size[uid], raw: raw, partial: partial})
