@@ -47,9 +47,8 @@ type outcome struct {
 }
 
 type result struct {
-	j    *job
-	out  outcome
-	done chan error
+	j   *job
+	out outcome
 }
 
 // backoff is the delay after attempt n (1-based): RetryBase doubled for
@@ -226,7 +225,10 @@ func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error
 }
 
 // committer records results in batches: one transaction for every result
-// that is waiting, then each worker is released.
+// that is waiting. Workers do not wait for the commit: a worker hands over
+// its result and goes on to its next row, so while one batch commits the
+// next gathers. A crash before the commit leaves those rows in sending, to
+// be sent again (byte-identical) after the restart, as any row in flight.
 func (o *Outbox) committer(results <-chan result) {
 	ctx := context.Background()
 	for r := range results {
@@ -255,9 +257,10 @@ func (o *Outbox) committer(results <-chan result) {
 		}
 		if err != nil {
 			o.log.Error("outbox: delivery results not recorded; these rows will be sent again after a restart", "err", err, "rows", len(batch))
+			continue
 		}
 		for _, r := range batch {
-			r.done <- err
+			o.logOutcome(r.j, r.out)
 		}
 	}
 }
@@ -336,13 +339,7 @@ func (o *Outbox) workers(ctx context.Context, work <-chan *job, results chan<- r
 			s := &sender{o: o}
 			defer s.close()
 			for j := range work {
-				out := s.safeDeliver(ctx, j)
-				r := result{j: j, out: out, done: make(chan error, 1)}
-				results <- r
-				if err := <-r.done; err != nil {
-					continue
-				}
-				o.logOutcome(j, out)
+				results <- result{j: j, out: s.safeDeliver(ctx, j)}
 			}
 		}()
 	}

@@ -36,11 +36,18 @@ func (c *keyCache) parse(armored []byte) (*crypto.Key, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.add(sum, k)
+	return k, nil
+}
+
+// put records that armored is the stored form of the parsed key k.
+func (c *keyCache) put(armored []byte, k *crypto.Key) { c.add(sha256.Sum256(armored), k) }
+
+func (c *keyCache) add(sum [32]byte, k *crypto.Key) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.m) >= maxCachedKeys {
 		clear(c.m)
 	}
 	c.m[sum] = k
-	c.mu.Unlock()
-	return k, nil
 }

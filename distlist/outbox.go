@@ -323,8 +323,12 @@ func (o *Outbox) rememberKey(ctx context.Context, tx *sql.Tx, k *crypto.Key, now
 	if !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("distlist: key %s: %w", k.Fingerprint(), err)
 	}
-	_, err = storeKey(ctx, tx, k.Public(), now, false)
-	return err
+	arm, err := storeKey(ctx, tx, k.Public(), now, false)
+	if err != nil {
+		return err
+	}
+	o.keys.put([]byte(arm), k.Public()) // delivery reads it back from there
+	return nil
 }
 
 // enqueueBudget bounds the bytes of built messages Enqueue holds at once.
