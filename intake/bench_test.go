@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -223,10 +224,17 @@ func BenchmarkIntakeIdleBurst(b *testing.B) {
 }
 
 // BenchmarkIntakeDovecotLatency measures delivery-to-case latency on the
-// real stack: SMTP into Postfix, Dovecot's IDLE notification (which Dovecot
-// holds about 0.5 s after a delivery), fetch, decrypt, case.
+// real stack: SMTP into Postfix, then either Dovecot's IDLE notification
+// (which Dovecot holds about 0.5 s after a delivery) or, with push, the
+// post of Dovecot's push_notification plugin, which kicks the poller out of
+// IDLE at once; then fetch, decrypt, case.
 func BenchmarkIntakeDovecotLatency(b *testing.B) {
-	g := startGateway(b)
+	b.Run("idle", func(b *testing.B) { dovecotLatency(b, false) })
+	b.Run("idle+push", func(b *testing.B) { dovecotLatency(b, true) })
+}
+
+func dovecotLatency(b *testing.B, push bool) {
+	g := startGatewayOpts(b, push)
 	rep, err := crypto.GenerateKey("Reporter", g.repAddr, crypto.GenerateOptions{Created: time.Now().Add(-time.Hour)})
 	if err != nil {
 		b.Fatal(err)
@@ -251,10 +259,17 @@ func BenchmarkIntakeDovecotLatency(b *testing.B) {
 	}
 	handled := make(chan int64, 1<<16)
 	p.stats = func(id int64) { handled <- id }
+	connected := make(chan struct{})
+	var once sync.Once
+	p.OnConnected = func(up bool) { once.Do(func() { close(connected) }) }
+	if push {
+		g.servePush(p)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
+	<-connected
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for _, raw := range raws {

@@ -23,6 +23,9 @@ type Config struct {
 	PasswordFile string `toml:"-"` // from secgate's [imap] section
 	TLS          string `toml:"-"` // from secgate's [imap] section
 	ServerName   string `toml:"-"` // from secgate's [imap] section
+	// Push asks the server for push notifications (Dovecot's
+	// push_notification plugin) at login; from secgate's [imap] push_listen.
+	Push bool `toml:"-"`
 
 	Mailbox    string `toml:"mailbox" doc:"Mailbox watched for new mail."`
 	Processed  string `toml:"processed" doc:"Folder that handled messages are moved to; created if missing."`

@@ -56,6 +56,11 @@ type Poller struct {
 	hook func(step string) error
 	// stats, when set (tests, benchmarks), is told each message handled.
 	stats func(id int64)
+
+	kick chan struct{} // Kick: look for new mail now
+	// woke, when set (tests), is told why IDLE ended: "mail", "push",
+	// "refresh".
+	woke func(by string)
 }
 
 // NewPoller returns a poller. cfg is completed with defaults.
@@ -70,7 +75,17 @@ func NewPoller(cfg Config, db *store.DB, rest AtRest, h Handler, clk clock.Clock
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Poller{cfg: cfg, db: db, rest: rest, handler: h, clock: clk, log: log}, nil
+	return &Poller{cfg: cfg, db: db, rest: rest, handler: h, clock: clk, log: log, kick: make(chan struct{}, 1)}, nil
+}
+
+// Kick makes the poller look for new mail now, as if the server had
+// announced it: it ends IDLE (or the poll wait) and fetches. A push
+// notification from the server calls it; it carries nothing else.
+func (p *Poller) Kick() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Run polls until ctx is done, reconnecting with backoff and jitter after
@@ -206,6 +221,9 @@ func (p *Poller) session(ctx context.Context, healthy *bool) error {
 			return err
 		}
 	}
+	if p.cfg.Push {
+		p.askPush(c)
+	}
 	p.log.Info("intake: watching mailbox", "mailbox", p.cfg.Mailbox, "uidvalidity", sel.UIDValidity, "messages", sel.NumMessages)
 	idle := c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2)
 	for {
@@ -250,10 +268,14 @@ func (p *Poller) idle(ctx context.Context, c *imapclient.Client, wake <-chan str
 	t := p.clock.NewTimer(p.cfg.IdleRefresh)
 	defer t.Stop()
 	refresh := false
+	by := ""
 	select {
 	case <-wake:
+		by = "mail"
+	case <-p.kick:
+		by = "push"
 	case <-t.C():
-		refresh = true
+		refresh, by = true, "refresh"
 	case <-ctx.Done():
 	case err := <-done:
 		if err == nil {
@@ -271,6 +293,9 @@ func (p *Poller) idle(ctx context.Context, c *imapclient.Client, wake <-chan str
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if p.woke != nil && by != "" {
+		p.woke(by)
+	}
 	if refresh {
 		if err := c.Noop().Wait(); err != nil {
 			return fmt.Errorf("intake: noop: %w", err)
@@ -286,6 +311,7 @@ func (p *Poller) poll(ctx context.Context, c *imapclient.Client, wake <-chan str
 	defer t.Stop()
 	select {
 	case <-wake:
+	case <-p.kick:
 	case <-t.C():
 	case <-ctx.Done():
 		return ctx.Err()

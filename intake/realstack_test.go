@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
+	"net/http"
 	"net/mail"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,13 +50,30 @@ type gateway struct {
 	repAddr  string
 
 	stopOutbox func()
+	pushLn     net.Listener // startPushGateway: where Dovecot posts
 }
 
-func startGateway(t testing.TB) *gateway {
+func startGateway(t testing.TB) *gateway { return startGatewayOpts(t, false) }
+
+// startPushGateway is startGateway with Dovecot's push notifications
+// posted to g.pushLn (serve them with g.servePush) and asked for by the
+// poller's configuration.
+func startPushGateway(t testing.TB) *gateway { return startGatewayOpts(t, true) }
+
+func startGatewayOpts(t testing.TB, push bool) *gateway {
 	t.Helper()
 	ctx := context.Background()
 	g := &gateway{t: t, ctx: ctx, members: map[string]*gpgtest.GPG{}}
-	g.stack = mailstack.Start(t, mailstack.Options{Users: []string{"security", "alice", "bob"}})
+	opts := mailstack.Options{Users: []string{"security", "alice", "bob"}}
+	if push {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		g.pushLn, opts.PushURL = ln, "http://"+ln.Addr().String()+"/push"
+	}
+	g.stack = mailstack.Start(t, opts)
 	var err error
 	g.team, err = crypto.GenerateKey("Security Team", g.stack.Addr("security"), crypto.GenerateOptions{Created: time.Now().Add(-time.Hour)})
 	if err != nil {
@@ -108,6 +128,7 @@ func startGateway(t testing.TB) *gateway {
 	g.cfg = Config{
 		Address: g.stack.IMAPAddr, User: g.stack.Addr("security"), PasswordFile: filepath.Join(t.TempDir(), "imap-password"),
 		TLS: TLSPlainLoopback, BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, RateLimit: 1000,
+		Push: push,
 	}
 	if err := writeFile(g.cfg.PasswordFile, g.stack.Password+"\n"); err != nil {
 		t.Fatal(err)
@@ -124,6 +145,20 @@ func startGateway(t testing.TB) *gateway {
 	g.stopOutbox = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(g.stopOutbox)
 	return g
+}
+
+// servePush serves Dovecot's push notifications to p on g.pushLn and
+// returns the number of notifications received so far.
+func (g *gateway) servePush(p *Poller) func() int {
+	var n atomic.Int64
+	h := PushHandler(p)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		h.ServeHTTP(w, r)
+	})}
+	go srv.Serve(g.pushLn)
+	g.t.Cleanup(func() { srv.Close() })
+	return func() int { return int(n.Load()) }
 }
 
 // runPoller starts a poller; hook may end it early (a crash).

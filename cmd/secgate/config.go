@@ -83,6 +83,8 @@ type IMAPConfig struct {
 	User         string `toml:"user" doc:"Login name of the security mailbox." example:"security@example.org"`
 	PasswordFile string `toml:"password_file" doc:"File whose first line is the IMAP password." example:"imap.pass"`
 	TLS          string `toml:"tls" doc:"Transport security: tls, starttls, or plain-loopback (no TLS, only to a loopback address)."`
+	// PushListen is where Dovecot's push notifications are received.
+	PushListen string `toml:"push_listen" doc:"Loopback host:port where Dovecot's push_notification plugin (OX driver) posts on each delivery, so new mail is fetched at once instead of after Dovecot's IDLE delay (about 0.5 s). The poller asks for the posts at login (IMAP METADATA); a post only wakes it, its content is dropped. Empty: IDLE alone. See Install and deploy."`
 }
 
 // SMTPConfig is the [smtp] section.
@@ -417,12 +419,21 @@ func (c *Config) Validate() []*ConfigError {
 		bad("smtp.parallel", "%d is out of range 1 to 64", c.SMTP.Parallel)
 	}
 
-	if l := c.Metrics.Listen; l != "" {
-		if host, err := hostPort(l); err != nil {
-			bad("metrics.listen", "%v", err)
-		} else if !distlist.IsLoopback(host) {
-			bad("metrics.listen", "%q is not a loopback address: metrics are served on loopback only", host)
+	for _, l := range []struct{ key, addr, what string }{
+		{"metrics.listen", c.Metrics.Listen, "metrics are"},
+		{"imap.push_listen", c.IMAP.PushListen, "push notifications are"},
+	} {
+		if l.addr == "" {
+			continue
 		}
+		if host, err := hostPort(l.addr); err != nil {
+			bad(l.key, "%v", err)
+		} else if !distlist.IsLoopback(host) {
+			bad(l.key, "%q is not a loopback address: %s served on loopback only", host, l.what)
+		}
+	}
+	if c.IMAP.PushListen != "" && c.IMAP.PushListen == c.Metrics.Listen {
+		bad("imap.push_listen", "%q is also metrics.listen", c.IMAP.PushListen)
 	}
 
 	if len(errs) > 0 {

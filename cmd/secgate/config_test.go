@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -275,4 +276,39 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("ParseConfig accepted a configuration that does not validate: %v", errs)
 		}
 	})
+}
+
+// TestLoopbackListeners: metrics and push notifications are served on
+// loopback only, and not on the same address.
+func TestLoopbackListeners(t *testing.T) {
+	valid, err := os.ReadFile("testdata/config/valid.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		push, metrics string
+		bad           string // the key named in the error, "" for none
+	}{
+		{"", "127.0.0.1:9464", ""},
+		{"127.0.0.1:9465", "127.0.0.1:9464", ""},
+		{"[::1]:9465", "", ""},
+		{"0.0.0.0:9465", "127.0.0.1:9464", "imap.push_listen"},
+		{"mail.example.org:9465", "", "imap.push_listen"},
+		{"9465", "", "imap.push_listen"},
+		{"127.0.0.1:9464", "127.0.0.1:9464", "imap.push_listen"},
+		{"", "192.0.2.1:9464", "metrics.listen"},
+	}
+	for _, tt := range tests {
+		text := strings.Replace(string(valid), "[imap]\n", fmt.Sprintf("[imap]\npush_listen = %q\n", tt.push), 1) +
+			fmt.Sprintf("\n[metrics]\nlisten = %q\n", tt.metrics)
+		cfg, err := ParseConfig("x.toml", []byte(text))
+		switch {
+		case tt.bad == "" && err != nil:
+			t.Errorf("push %q metrics %q: %v", tt.push, tt.metrics, err)
+		case tt.bad != "" && (err == nil || !strings.Contains(err.Error(), tt.bad)):
+			t.Errorf("push %q metrics %q: err = %v, want one naming %s", tt.push, tt.metrics, err, tt.bad)
+		case err == nil && cfg.packageIntake().Push != (tt.push != ""):
+			t.Errorf("push %q: intake Push = %v", tt.push, cfg.packageIntake().Push)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,7 +152,7 @@ const crashPassphrase = "crash-suite passphrase, not secret"
 // newCrashEnv writes keys, password files and the configuration for a
 // gateway serving security@ on stack, with the given team members (leads)
 // and distributors on the embargo list.
-func newCrashEnv(t testing.TB, stack *mailstack.Stack, members, dists []string) *crashEnv {
+func newCrashEnv(t testing.TB, stack *mailstack.Stack, pushAddr string, members, dists []string) *crashEnv {
 	t.Helper()
 	e := &crashEnv{stack: stack, dir: t.TempDir(), members: map[string]*crypto.Key{}}
 	e.config = filepath.Join(e.dir, "secgate.toml")
@@ -209,6 +210,7 @@ address = %q
 user = %q
 password_file = "imap.pass"
 tls = "plain-loopback"
+push_listen = %q
 
 [smtp]
 address = %q
@@ -237,7 +239,7 @@ max_attempts = 50
 embargo_list = "embargo"
 public_lists = []
 retry_delay = "1s"
-`, stack.Domain, stack.Addr("security"), stack.IMAPAddr, stack.Addr("security"), stack.SubmissionAddr, stack.Addr("security"))
+`, stack.Domain, stack.Addr("security"), stack.IMAPAddr, stack.Addr("security"), pushAddr, stack.SubmissionAddr, stack.Addr("security"))
 	for i, m := range members {
 		addr := stack.Addr(m)
 		k := gen(m, addr)
@@ -392,4 +394,15 @@ func copyDB(t testing.TB, path, dir string) string {
 		}
 	}
 	return dst
+}
+
+// freeLoopbackAddr returns a loopback host:port that was free a moment ago.
+func freeLoopbackAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

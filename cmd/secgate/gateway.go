@@ -131,14 +131,20 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 func (g *gateway) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	parts := []struct {
+	type part struct {
 		name string
 		run  func(context.Context) error
-	}{
+	}
+	parts := []part{
 		{"imap", g.poller.Run},
 		{"outbox", g.outbox.Run},
 		{"schedule", g.sched.Run},
 		{"alerts", g.alerter},
+	}
+	if addr := g.cfg.IMAP.PushListen; addr != "" {
+		parts = append(parts, part{"push", func(ctx context.Context) error {
+			return serveHTTP(ctx, "push", addr, intake.PushHandler(g.poller))
+		}})
 	}
 	var (
 		wg   sync.WaitGroup

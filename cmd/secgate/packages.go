@@ -14,6 +14,7 @@ func (c *Config) packageIntake() intake.Config {
 	ic.User = c.IMAP.User
 	ic.PasswordFile = c.IMAP.PasswordFile
 	ic.TLS = c.IMAP.TLS
+	ic.Push = c.IMAP.PushListen != ""
 	return ic.WithDefaults()
 }
 

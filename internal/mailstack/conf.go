@@ -20,6 +20,7 @@ type confData struct {
 	RejectForeign bool
 	TLS           bool
 	DHFile        string // Dovecot ssl_dh file, "" when absent
+	PushURL       string // Dovecot push_notification (OX driver) target, "" for none
 	VUID, VGID    int    // the system user Dovecot stores mail as
 	VUser         string
 	VGroup        string
@@ -271,5 +272,19 @@ service anvil {
 }
 protocol imap {
   mail_max_userip_connections = 1000
+{{- if .PushURL}}
+  imap_metadata = yes
+{{- end}}
 }
+{{- if .PushURL}}
+# Push: on each LMTP delivery the OX driver posts to PushURL, for users who
+# set the server METADATA /private/vendor/vendor.dovecot/http-notify.
+mail_attribute_dict = file:%h/dovecot-attributes
+protocol lmtp {
+  mail_plugins = $mail_plugins notify push_notification
+}
+plugin {
+  push_notification_driver = ox:url={{.PushURL}}
+}
+{{- end}}
 `))

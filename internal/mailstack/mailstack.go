@@ -45,6 +45,11 @@ type Options struct {
 	// self-signed (RootCAs trusts it) for 127.0.0.1, localhost and
 	// mail.Domain.
 	TLS bool
+	// PushURL, when set, makes Dovecot post a push notification (its
+	// push_notification plugin, OX driver) to this URL on each delivery
+	// to a user who asked for it with the server METADATA entry
+	// /private/vendor/vendor.dovecot/http-notify; IMAP METADATA is on.
+	PushURL string
 }
 
 // Stack is a running Postfix + Dovecot pair.
@@ -219,7 +224,7 @@ func start(bin binaries, opts Options) (s *Stack, err error) {
 	d := &confData{
 		Dir: dir, Domain: opts.Domain, Sink: "sink", Token: s.token,
 		SMTPPort: ports[0], SubPort: ports[1], IMAPPort: ports[2],
-		RejectForeign: opts.RejectForeign, TLS: opts.TLS,
+		RejectForeign: opts.RejectForeign, TLS: opts.TLS, PushURL: opts.PushURL,
 	}
 	if opts.TLS {
 		d.SubTLSPort, d.IMAPTLSPort = ports[3], ports[4]
