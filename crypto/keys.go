@@ -31,6 +31,9 @@ type GenerateOptions struct {
 	Bits      int           // RSA size: 3072 (default) or 4096
 	Lifetime  time.Duration // 0: does not expire
 	Created   time.Time     // zero: now
+	// V6 makes an RFC 9580 version 6 key (Ed25519 and X25519, x25519
+	// only). gpg 2.2 and many mail clients cannot read one yet.
+	V6 bool
 }
 
 // baseConfig is the go-crypto configuration of every operation: strong
@@ -61,7 +64,13 @@ func GenerateKey(name, email string, opts GenerateOptions) (*Key, error) {
 	case "", "x25519", "curve25519", "ed25519":
 		cfg.Algorithm = packet.PubKeyAlgoEdDSA
 		cfg.Curve = packet.Curve25519
+		if opts.V6 {
+			cfg.V6Keys, cfg.Algorithm = true, packet.PubKeyAlgoEd25519
+		}
 	case "rsa":
+		if opts.V6 {
+			return nil, fmt.Errorf("crypto: generate key: version 6 keys are made with x25519 only")
+		}
 		bits := opts.Bits
 		if bits == 0 {
 			bits = 3072

@@ -232,3 +232,31 @@ func TestEnqueueBigMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestV6Recipient: a distributor with an RFC 9580 version 6 key (which gpg
+// 2.2 cannot make) gets the notice: the guard matches its session-key
+// packet to the key, and the delivered message opens with it.
+func TestV6Recipient(t *testing.T) {
+	sk, err := crypto.GenerateKey("V6", "v6@distro-a.example", crypto.GenerateOptions{V6: true, Created: t0.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk := sk.Public()
+	e := newEnv(t, smtpsink.Options{}, nil)
+	if skipped := e.enqueue(Mail{Kind: "embargo-notice", NoticeID: "v6", Encrypt: true, Content: textContent("s", "embargoed body"),
+		ValidThrough: t0.Add(time.Hour), Recipients: []Recipient{{Address: "v6@distro-a.example", Key: pk}}}); len(skipped) != 0 {
+		t.Fatalf("skipped %+v", skipped)
+	}
+	e.drain()
+	if r := e.rows("v6")["v6@distro-a.example"]; r.State != StateSent {
+		t.Fatalf("row %s: %s", r.State, r.Reply)
+	}
+	msgs := e.sink.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("sink got %d messages", len(msgs))
+	}
+	o, err := crypto.Open(msgs[0].Data, crypto.OpenOptions{Decrypt: sk, Verifiers: []*crypto.Key{e.team.Public()}, Now: t0})
+	if err != nil || o.Signature == nil || o.Signature.Err != nil || !bytes.Contains(o.Entity, []byte("embargoed body")) {
+		t.Fatalf("open as the v6 recipient: %v, %+v", err, o)
+	}
+}
