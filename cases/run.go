@@ -376,8 +376,8 @@ func (s *session) schedule(ctx context.Context, cmd *Command) error {
 		if c, err := s.w.loadCase(ctx, s.tx, "id = ?", s.c.ID); err == nil {
 			disclose := s.c.DiscloseAt
 			*s.c = *c
-			if cmd.Name == "disclose" {
-				s.c.DiscloseAt = disclose
+			if cmd.Name == "disclose" || cmd.Name == "publish-now" {
+				s.c.DiscloseAt = disclose // the planned, or the actual, time
 			}
 		}
 	}()

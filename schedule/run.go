@@ -238,8 +238,12 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 			return "", "", err
 		}
 		p.Published = now
-		if err := s.setState(ctx, tx, cs, c, cases.StateFixReleased, "announced"); err != nil {
-			return "", "", err
+		// Released: through fix-committed when the embargo was broken
+		// before the notice moved the case there.
+		for _, to := range []cases.State{cases.StateFixCommitted, cases.StateFixReleased} {
+			if err := s.setState(ctx, tx, cs, c, to, "announced"); err != nil {
+				return "", "", err
+			}
 		}
 		result = fmt.Sprintf("announced to %s", strings.Join(lists, ", "))
 		if len(files) > 0 {

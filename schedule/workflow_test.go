@@ -213,4 +213,28 @@ func TestWorkflowDisclose(t *testing.T) {
 	if err := wf.VerifyAudit(ctx, c.ID); err != nil {
 		t.Error(err)
 	}
+
+	// A second case whose embargo is broken by /publish-now: it goes out at
+	// once, and the case keeps the time it went public.
+	err = db.Tx(ctx, func(tx *sql.Tx) error {
+		c, err = wf.OpenCase(ctx, tx, cases.Report{MessageID: "<r2@reporter.example>", From: "rita@reporter.example",
+			Subject: "read anywhere", Text: "GET /download?f=../ reads anywhere", Received: clk.Now(), Policy: "knative"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	command("/status confirmed\n/affected < 1.2.4\n/fixed 1.2.4")
+	command("/impact\nAn unauthenticated attacker can read any file.\n")
+	command("/status triaged\n/status cve-requested")
+	command("/disclose 2027-01-20 16:00 UTC")
+	broken := clk.Now()
+	command("/publish-now the exploit was posted on a public forum")
+	got, err = wf.GetByID(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.DiscloseAt.Equal(broken) || got.State != cases.StateFixReleased {
+		t.Errorf("after /publish-now at %v: DiscloseAt %v, state %s (want that time, fix-released); answer %q", broken, got.DiscloseAt, got.State, answers()[len(answers())-1])
+	}
 }
