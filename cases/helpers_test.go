@@ -60,6 +60,7 @@ func armorPub(t testing.TB, k *crypto.Key) string {
 type fakeScheduler struct {
 	mu    sync.Mutex
 	calls []string
+	kicks int // Kick calls: after each committed command mail
 	err   error
 }
 
@@ -81,6 +82,12 @@ func (f *fakeScheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *Case, acto
 	}
 	f.calls = append(f.calls, "notify "+c.Ref)
 	return nil
+}
+
+func (f *fakeScheduler) Kick() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.kicks++
 }
 
 func (f *fakeScheduler) PublishNow(ctx context.Context, tx *sql.Tx, c *Case, reason, actor string) error {

@@ -186,9 +186,13 @@ func (w *Workflow) isTeamAddress(addr string) bool {
 	return false
 }
 
-// kick wakes the outbox after a commit when it can be woken.
+// kick wakes the outbox and the scheduler after a commit, when they can be
+// woken: mail goes out and the jobs the commit added are seen at once, not
+// at the next poll.
 func (w *Workflow) kick() {
-	if k, ok := w.outbox.(interface{ Kick() }); ok {
-		k.Kick()
+	for _, x := range []any{w.outbox, w.scheduler()} {
+		if k, ok := x.(interface{ Kick() }); ok {
+			k.Kick()
+		}
 	}
 }

@@ -165,6 +165,9 @@ func TestCaseNewToFixCommitted(t *testing.T) {
 	if len(e.sched.calls) != 1 || !strings.Contains(e.sched.calls[0], "disclose SEC-2026-0001 2026-12-15T16:00:00Z") {
 		t.Errorf("scheduler calls = %q", e.sched.calls)
 	}
+	if e.sched.kicks != 5 {
+		t.Errorf("scheduler woken %d times, want once after each of the 5 command mails", e.sched.kicks)
+	}
 	answers := e.mailsTo("alice@example.org", MailAnswer)
 	if len(answers) != 4 {
 		t.Fatalf("alice got %d answers, want 4", len(answers))
