@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/secgate/secgate/schedule/when"
 )
 
 // Who may run a command.
@@ -216,39 +218,12 @@ func parseDisclose(rest string) (time.Time, string, error) {
 			return time.Time{}, "", errors.New("force needs a reason")
 		}
 	}
-	f := strings.Fields(main)
-	if len(f) != 3 {
+	if len(strings.Fields(main)) != 3 {
 		return time.Time{}, "", errUsage
 	}
-	loc, err := parseZone(f[2])
+	t, err := when.Parse(main)
 	if err != nil {
 		return time.Time{}, "", err
 	}
-	t, err := time.ParseInLocation("2006-01-02 15:04", f[0]+" "+f[1], loc)
-	if err != nil {
-		return time.Time{}, "", fmt.Errorf("bad date or time %q", short(f[0]+" "+f[1]))
-	}
-	return t.UTC(), force, nil
-}
-
-func parseZone(z string) (*time.Location, error) {
-	switch strings.ToUpper(z) {
-	case "UTC", "Z", "GMT":
-		return time.UTC, nil
-	}
-	if len(z) == 6 && (z[0] == '+' || z[0] == '-') && z[3] == ':' {
-		t, err := time.Parse("-07:00", z)
-		if err == nil {
-			_, off := t.Zone()
-			return time.FixedZone(z, off), nil
-		}
-	}
-	if strings.ContainsAny(z, ".\\") || strings.HasPrefix(z, "/") || len(z) > 64 {
-		return nil, fmt.Errorf("unknown time zone %q", short(z))
-	}
-	loc, err := time.LoadLocation(z)
-	if err != nil || z == "" || z == "Local" {
-		return nil, fmt.Errorf("unknown time zone %q", short(z))
-	}
-	return loc, nil
+	return t, force, nil
 }

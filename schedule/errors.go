@@ -9,8 +9,6 @@ import (
 // reason.
 var (
 	ErrUnknownPolicy = errors.New("unknown policy")
-	ErrBadTime       = errors.New("invalid disclosure time")
-	ErrUnknownZone   = errors.New("unknown or ambiguous time zone")
 	ErrPast          = errors.New("disclosure time is in the past")
 	ErrPolicy        = errors.New("disclosure time breaks the policy")
 	ErrNotReady      = errors.New("case is not ready for disclosure")

@@ -1,11 +1,23 @@
-package schedule
+// Package when reads the times people write in commands and
+// configuration: a disclosure time "YYYY-MM-DD HH:MM ZONE" and a time zone.
+// It is strict where a misreading would move an embargo: ambiguous zone
+// abbreviations, local times a daylight-saving change skips or repeats, and
+// zone names that are paths are refused with a reason a person can act on.
+package when
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
 	_ "time/tzdata" // zones must resolve the same on every host
+)
+
+// Errors of Parse and Zone.
+var (
+	ErrBadTime     = errors.New("invalid disclosure time")
+	ErrUnknownZone = errors.New("unknown or ambiguous time zone")
 )
 
 // zoneAbbrevs are the only abbreviations accepted: they are unambiguous.
@@ -19,18 +31,18 @@ var zoneAbbrevs = map[string]*time.Location{
 
 var offsetRE = regexp.MustCompile(`^(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?$`)
 
-// ParseT0 parses a disclosure time "DATE TIME ZONE": DATE is YYYY-MM-DD,
+// Parse parses a disclosure time "DATE TIME ZONE": DATE is YYYY-MM-DD,
 // TIME is HH:MM (or HH:MM:SS), ZONE is an IANA zone name (Europe/Berlin),
 // UTC/GMT/Z, or a UTC offset (+02:00, -0500, UTC+2). Abbreviations such as
 // CET or EST are refused as ambiguous. A local time that does not exist
 // (skipped by a daylight-saving change) or exists twice (repeated by one) in
 // the zone is refused too. The result is in UTC.
-func ParseT0(s string) (time.Time, error) {
+func Parse(s string) (time.Time, error) {
 	f := strings.Fields(s)
 	if len(f) != 3 {
-		return time.Time{}, fmt.Errorf("schedule: %w: %q: want \"YYYY-MM-DD HH:MM ZONE\", e.g. \"2026-12-15 16:00 UTC\"", ErrBadTime, s)
+		return time.Time{}, fmt.Errorf("%w: %q: want \"YYYY-MM-DD HH:MM ZONE\", e.g. \"2026-12-15 16:00 UTC\"", ErrBadTime, s)
 	}
-	loc, err := ParseZone(f[2])
+	loc, err := Zone(f[2])
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -41,25 +53,25 @@ func ParseT0(s string) (time.Time, error) {
 		}
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("schedule: %w: %q: want \"YYYY-MM-DD HH:MM ZONE\"", ErrBadTime, s)
+		return time.Time{}, fmt.Errorf("%w: %q: want \"YYYY-MM-DD HH:MM ZONE\"", ErrBadTime, s)
 	}
 	t := time.Date(lt.Year(), lt.Month(), lt.Day(), lt.Hour(), lt.Minute(), lt.Second(), 0, loc)
 	// time.Date normalises a skipped local time; refuse it.
 	if t.Hour() != lt.Hour() || t.Minute() != lt.Minute() || t.Day() != lt.Day() {
-		return time.Time{}, fmt.Errorf("schedule: %w: %s %s does not exist in %s (daylight-saving change)", ErrBadTime, f[0], f[1], f[2])
+		return time.Time{}, fmt.Errorf("%w: %s %s does not exist in %s (daylight-saving change)", ErrBadTime, f[0], f[1], f[2])
 	}
 	// A repeated local time: an hour earlier or later has the same wall clock.
 	for _, d := range []time.Duration{-time.Hour, time.Hour} {
 		o := t.Add(d).In(loc)
 		if o.Hour() == t.Hour() && o.Minute() == t.Minute() && o.Day() == t.Day() {
-			return time.Time{}, fmt.Errorf("schedule: %w: %s %s occurs twice in %s (daylight-saving change); give a UTC offset", ErrUnknownZone, f[0], f[1], f[2])
+			return time.Time{}, fmt.Errorf("%w: %s %s occurs twice in %s (daylight-saving change); give a UTC offset", ErrUnknownZone, f[0], f[1], f[2])
 		}
 	}
 	return t.UTC(), nil
 }
 
-// ParseZone parses a zone as ParseT0 accepts it.
-func ParseZone(z string) (*time.Location, error) {
+// Zone parses a zone as Parse accepts it.
+func Zone(z string) (*time.Location, error) {
 	if loc, ok := zoneAbbrevs[strings.ToUpper(z)]; ok {
 		return loc, nil
 	}
@@ -70,7 +82,7 @@ func ParseZone(z string) (*time.Location, error) {
 			fmt.Sscanf(m[3], "%d", &mm)
 		}
 		if h > 14 || mm > 59 {
-			return nil, fmt.Errorf("schedule: %w: offset %q out of range", ErrUnknownZone, z)
+			return nil, fmt.Errorf("%w: offset %q out of range", ErrUnknownZone, z)
 		}
 		off := h*3600 + mm*60
 		if m[1] == "-" {
@@ -82,11 +94,11 @@ func ParseZone(z string) (*time.Location, error) {
 	// historical names; abbreviations like "CET", "EST" or "MST" are also
 	// in the database but mean different things to different people.
 	if !strings.Contains(z, "/") || strings.HasPrefix(z, "/") || strings.Contains(z, "..") {
-		return nil, fmt.Errorf("schedule: %w: %q: use an IANA zone (Europe/Berlin), UTC or an offset (+01:00)", ErrUnknownZone, z)
+		return nil, fmt.Errorf("%w: %q: use an IANA zone (Europe/Berlin), UTC or an offset (+01:00)", ErrUnknownZone, z)
 	}
 	loc, err := time.LoadLocation(z)
 	if err != nil {
-		return nil, fmt.Errorf("schedule: %w: %q", ErrUnknownZone, z)
+		return nil, fmt.Errorf("%w: %q", ErrUnknownZone, z)
 	}
 	return loc, nil
 }
