@@ -126,7 +126,11 @@ func (in *Inspection) readHeader(raw []byte) bool {
 				f = f[:j]
 			}
 		}
-		in.From = strings.ToLower(strings.Trim(strings.TrimSpace(f), "<>"))
+		// Keep it only as the address it parses to: that is where an
+		// answer would go ("a@ b" is a@b), never a string that is not one.
+		if a, err := mail.ParseAddress(strings.Trim(strings.TrimSpace(f), "<>")); err == nil {
+			in.From = strings.ToLower(a.Address)
+		}
 	}
 	if rp := strings.TrimSpace(h.Get("Return-Path")); rp != "" {
 		if rp == "<>" {
