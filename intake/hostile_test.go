@@ -467,37 +467,29 @@ const hostileReadmeTail = `
 "sender" is the From address of the message, "team" any team member who is
 not the sender.
 
-## Known bugs (the corpus expects the correct outcome; these entries fail)
+## Bugs this corpus found (fixed; their entries now pass)
 
-- replay-rearmored: intake/inspect.go cipherHash splits the block that follows
-  "-----BEGIN PGP MESSAGE-----" into lines; the first element is the empty rest
-  of the BEGIN line, which ends the armor-header state at once, so armor
-  headers (Comment:, Version:) are hashed as payload. A victim's ciphertext
-  re-sent with one added armor header is not recognised as a replay: it is
-  decrypted into a new case whose reporter is the sender (acknowledged; later
-  /reply mail of the team would go to them). Fix: skip the BEGIN line's rest
-  before the header state (start from lines[1:]).
-- headers-8bit: intake/inspect.go readHeader falls back, when the From field
-  does not parse (raw 8-bit bytes in the display name), to the whole field
-  lower-cased with "<" and ">" trimmed from its ends
-  ("jürgen m\xfcller <eightbit@outside.example"); cases.OpenCase rejects that
-  as a reporter address, so the report fails twice and is held as an error,
-  unacknowledged. Fix: in the fallback, take the text between the last "<"
-  and ">" (or refuse the message as malformed with an answer).
+- replay-rearmored: cipherHash took the empty rest of the BEGIN line for the
+  end of the armor headers and hashed the headers as payload, so a victim's
+  ciphertext re-sent with an added armor header from another address was
+  decrypted into a new case. The hash now skips the BEGIN line's rest and
+  ignores armor headers, line breaks and the checksum.
+- headers-8bit: a From that does not parse (raw 8-bit bytes in the display
+  name) fell back to the whole field, which cases.OpenCase refused, so the
+  report was held as an error, unacknowledged. The fallback takes the angle
+  address, and keeps it only as the address it parses to (FuzzHostileRealStack
+  later found "From: Liar <000000@ 0" answered at 000000@0 through the old
+  fallback).
+- binary-garbage, header-line-escape: the quarantine reason carried the raw
+  header line (NUL, CR, LF, ESC) to the operator's terminal through "secgate
+  quarantine list/show". intake.Printable now escapes reasons and headers
+  before they are stored or printed.
 
 ## Weaker outcomes recorded as they are
 
 - base64-invalid: a report whose only text part has broken base64 is held as
   malformed without a polite answer (crypto.TextBody fails); releasing it
   fails the same way.
-- binary-garbage, header-line-escape: the quarantine reason embeds the offending raw header line
-  ("malformed message: header: ... malformed MIME header line: <raw bytes>"),
-  NUL, CR, LF and ESC included (intake/inspect.go readHeader, Malformed =
-  "header: " + err.Error()); it reaches the operator's terminal through
-  "secgate quarantine list/show" (cmd/secgate/quarantinecmd.go prints the
-  reason, and "show" also the raw header section, unescaped) and, for a
-  message with a usable From, the body of the polite answer. Reason and
-  header should be made printable before they reach a terminal.
 `
 
 // b64 wraps base64 at 76 columns.
@@ -894,7 +886,7 @@ var hostileSpecs = []hostileSpec{
 		build: func(g *hostileGen, c string) []byte {
 			return mimeMail("Seven <seven@outside.example>", "utf7", "charset-utf7", "Content-Type: text/plain; charset=utf-7\n\n+ADw-script+AD4-alert(1)+ADw-/script+AD4- "+reportBody(c))
 		}},
-	{name: "headers-8bit", desc: "raw 8-bit bytes (UTF-8 and Latin-1) in Subject and From display name. KNOWN BUG (fails): held as an error instead of opening a case, see below", state: sP, class: ClassReport, cse: "new", mail: "sender+team", canary: true,
+	{name: "headers-8bit", desc: "raw 8-bit bytes (UTF-8 and Latin-1) in Subject and From display name.", state: sP, class: ClassReport, cse: "new", mail: "sender+team", canary: true,
 		build: func(g *hostileGen, c string) []byte {
 			return plainMail("J\xc3\xbcrgen M\xfcller <eightbit@outside.example>", "Sicherheitsl\xc3\xbccke \xe4\xf6", "headers-8bit", reportBody(c))
 		}},
@@ -963,7 +955,7 @@ var hostileSpecs = []hostileSpec{
 		build: func(g *hostileGen, c string) []byte {
 			return bytes.Replace(g.seen["report-encrypted"], []byte("<report-encrypted@"), []byte("<replay-same-sender@"), 1)
 		}},
-	{name: "replay-rearmored", desc: "the same ciphertext re-armored (other line length, armor headers) from another address. KNOWN BUG (fails): not recognised, decrypted into a new case, see below", state: sQ, class: ClassReplay, cse: "none", mail: "team",
+	{name: "replay-rearmored", desc: "the same ciphertext re-armored (other line length, armor headers) from another address.", state: sQ, class: ClassReplay, cse: "none", mail: "team",
 		build: func(g *hostileGen, c string) []byte {
 			raw := g.seen["report-encrypted"]
 			i := bytes.Index(raw, []byte("-----BEGIN PGP MESSAGE-----"))
