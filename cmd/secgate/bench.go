@@ -1135,8 +1135,13 @@ func (r *benchResult) goals() {
 		}
 		add(what, fmt.Sprintf("≤ %.1f s", limit), value, scaled <= limit)
 	}
+	// Against gpg as a team runs it (its key protected as gpg-agent does by
+	// default), and against gpg tuned to its cheapest key protection.
 	for _, g := range r.GPG {
-		add("speed-up over the gpg loop ("+g.Algo+")", "≥ 15×", fmt.Sprintf("%.1f×", g.Ratio), g.Ratio >= 15)
+		if g.DefaultRuns > 0 {
+			add("speed-up over the gpg loop, gpg as run ("+g.Algo+")", "≥ 15×", fmt.Sprintf("%.0f×", g.DefaultRatio), g.DefaultRatio >= 15)
+		}
+		add("speed-up over the gpg loop, gpg's best case ("+g.Algo+")", "≥ 15×", fmt.Sprintf("%.1f×", g.Ratio), g.Ratio >= 15)
 	}
 	if r.Intake != nil {
 		add("intake", "≥ 500 reports/s", fmt.Sprintf("%.0f reports/s", r.Intake.PerSecond), r.Intake.PerSecond >= 500)
