@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -201,6 +202,7 @@ func runBench(ctx context.Context, a *app, c *command, args []string) error {
 	fs.IntVar(&o.Latency, "latency", 5, "single reports timed from delivery to case under IDLE")
 	fs.IntVar(&o.Parallel, "smtp-parallel", DefaultConfig().SMTP.Parallel, "SMTP connections of the outbox ([smtp] parallel)")
 	fs.BoolVar(&o.Verbose, "v", false, "print the gateway's logs")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 	asJSON := jsonFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
@@ -236,6 +238,17 @@ func runBench(ctx context.Context, a *app, c *command, args []string) error {
 		log = a.newLogger("debug")
 	}
 	b := &bench{o: o, log: log, progress: a.stderr, start: time.Now()}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := b.run(ctx)
 	if err != nil {
 		return err
