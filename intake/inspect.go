@@ -344,7 +344,9 @@ func (c *cipherHasher) line(l []byte) {
 	switch {
 	case c.state == hashHeaders && len(l) == 0:
 		c.state = hashPayload // armor headers end at the first blank line
-	case c.state == hashHeaders && bytes.Contains(l, []byte(": ")):
+	case c.state == hashHeaders && bytes.IndexByte(l, ':') >= 0:
+		// An armor header ("Comment: x", or "Comment:" with nothing
+		// after it); base64 has no colon.
 	case c.state == hashPayload && len(l) == 5 && l[0] == '=':
 		// the checksum
 	default:
