@@ -95,7 +95,7 @@ func TestSealMemory(t *testing.T) {
 	}
 	runtime.ReadMemStats(&after)
 	alloc := after.TotalAlloc - before.TotalAlloc
-	limit := uint64(len(out)) + uint64(len(entity))*5/4
+	limit := (uint64(len(out)) + uint64(len(entity))*5/4) * allocSlack
 	t.Logf("entity %d bytes, sealed %d bytes, allocated %d bytes", len(entity), len(out), alloc)
 	if alloc > limit {
 		t.Errorf("signing and sealing %d bytes allocated %s, want at most %s", len(entity), mib(alloc), mib(limit))
@@ -126,7 +126,7 @@ func TestAtRestMemory(t *testing.T) {
 		t.Fatal("round trip changed the message")
 	}
 	alloc := after.TotalAlloc - before.TotalAlloc
-	limit := uint64(len(ct)+len(plain)) + uint64(len(plain))*5/4
+	limit := (uint64(len(ct)+len(plain)) + uint64(len(plain))*5/4) * allocSlack
 	t.Logf("plain %d bytes, stored %d bytes, allocated %d bytes", len(plain), len(ct), alloc)
 	if alloc > limit {
 		t.Errorf("at rest round trip of %d bytes allocated %s, want at most %s", len(plain), mib(alloc), mib(limit))
@@ -161,7 +161,7 @@ func TestOpenStreamsArmor(t *testing.T) {
 		t.Fatalf("signature %+v", o.Signature)
 	}
 	alloc := after.TotalAlloc - before.TotalAlloc
-	limit := uint64(len(entity)) * 3 / 2
+	limit := uint64(len(entity)) * 3 / 2 * allocSlack
 	t.Logf("message %d bytes, entity %d bytes, allocated %d bytes", len(raw), len(entity), alloc)
 	if alloc > limit {
 		t.Errorf("opening %d bytes allocated %s, want at most %s", len(raw), mib(alloc), mib(limit))

@@ -1,0 +1,6 @@
+//go:build !race
+
+package crypto
+
+// allocSlack: see race_test.go.
+const allocSlack = 1
