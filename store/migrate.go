@@ -14,6 +14,7 @@ func migrations() []string {
 	return []string{
 		strings.Join([]string{schemaInbound, schemaCases, schemaDirectory, schemaOutbox, schemaSchedule}, "\n"),
 		schemaBlob,
+		schemaOutboxClaim,
 	}
 }
 

@@ -57,3 +57,10 @@ CREATE TABLE outbox_secret (
 	secret BLOB NOT NULL
 ) STRICT;
 `
+
+// schemaOutboxClaim (version 3): the rows waiting to be sent, in the order
+// the outbox claims them, so that a claim reads its first rows off the index
+// instead of sorting every waiting row (thousands during a burst).
+const schemaOutboxClaim = `
+CREATE INDEX outbox_claim ON outbox(next_attempt, id) WHERE state IN ('queued', 'deferred');
+`
