@@ -36,6 +36,7 @@ type Config struct {
 	BackoffMin   time.Duration `toml:"backoff_min" doc:"First wait before reconnecting after a dropped connection."`
 	BackoffMax   time.Duration `toml:"backoff_max" doc:"Longest wait between reconnection attempts (the wait doubles with jitter up to this)."`
 	FetchBatch   int           `toml:"fetch_batch" doc:"Maximum number of messages fetched and stored in one transaction."`
+	FetchBytes   int64         `toml:"fetch_bytes" doc:"Maximum size in bytes of the messages fetched together (one bigger message is fetched alone), so a burst of big reports is not held in memory at once."`
 
 	MaxSize        int64 `toml:"max_size" doc:"Largest message accepted, in bytes; larger ones are quarantined."`
 	MaxDepth       int   `toml:"max_depth" doc:"Deepest MIME nesting accepted; deeper messages are quarantined."`
@@ -80,7 +81,10 @@ func (c Config) WithDefaults() Config {
 	setD(&c.BackoffMax, 5*time.Minute)
 	setD(&c.RateWindow, time.Hour)
 	setD(&c.AnswerOnce, 24*time.Hour)
-	setI(&c.FetchBatch, 100)
+	setI(&c.FetchBatch, 250)
+	if c.FetchBytes == 0 {
+		c.FetchBytes = 32 << 20
+	}
 	setI(&c.MaxDepth, 8)
 	setI(&c.MaxParts, 64)
 	setI(&c.MaxAttachments, 16)
@@ -120,6 +124,9 @@ func (c Config) Check() error {
 	}
 	if c.MaxSize <= 0 || c.MaxDepth <= 0 || c.MaxParts <= 0 || c.MaxAttachments < 0 || c.RateLimit <= 0 {
 		return errors.New("intake: limits must be positive")
+	}
+	if c.FetchBatch <= 0 || c.FetchBytes <= 0 {
+		return errors.New("intake: fetch_batch and fetch_bytes must be positive")
 	}
 	return nil
 }

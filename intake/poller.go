@@ -403,7 +403,19 @@ func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID) ([]fetched, error)
 	}
 	var small, large []imap.UID
 	size := map[imap.UID]int64{}
-	for _, m := range sizes {
+	slices.SortFunc(sizes, func(a, b *imapclient.FetchMessageBuffer) int { return int(a.UID) - int(b.UID) })
+	var total int64
+	for i, m := range sizes {
+		// Fetch in UID order while the bodies fit FetchBytes (one bigger
+		// message alone); the rest waits for the next round.
+		body := m.RFC822Size
+		if body > p.cfg.MaxSize {
+			body = 64 << 10 // only its header is fetched
+		}
+		if i > 0 && total+body > p.cfg.FetchBytes {
+			break
+		}
+		total += body
 		size[m.UID] = m.RFC822Size
 		if m.RFC822Size > p.cfg.MaxSize {
 			large = append(large, m.UID)

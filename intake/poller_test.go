@@ -434,3 +434,41 @@ func TestPollerOversize(t *testing.T) {
 		t.Errorf("mail %v, want one polite answer", kinds)
 	}
 }
+
+// TestPollerFetchBytes: with fetch_bytes below one message, the poller
+// fetches and stores one message at a time, in UID order, and still takes
+// every message once.
+func TestPollerFetchBytes(t *testing.T) {
+	s := startMem(t, nil)
+	db := openDB(t)
+	rec := newRecorder(db)
+	cfg := testConfig(s.addr)
+	cfg.PasswordFile = passwordFile(t)
+	cfg.FetchBytes = 1
+	for i := range 4 {
+		s.deliver(t, "INBOX", fmt.Sprintf("b%d@x", i), "x")
+	}
+	var mu sync.Mutex
+	var stored []int
+	stop := runPoller(t, cfg, db, rec, func(step string) error {
+		if step == "stored" {
+			var n int
+			db.Reader().QueryRow(`SELECT count(*) FROM inbound`).Scan(&n)
+			mu.Lock()
+			stored = append(stored, n)
+			mu.Unlock()
+		}
+		return nil
+	})
+	defer stop()
+	for i := range 4 {
+		if got, want := <-rec.ch, fmt.Sprintf("b%d@x", i); got != want {
+			t.Fatalf("processed %q, want %q", got, want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(stored, []int{1, 2, 3, 4}) {
+		t.Errorf("rows after each store: %v, want one message a round", stored)
+	}
+}
