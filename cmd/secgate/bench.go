@@ -26,6 +26,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -1239,14 +1240,17 @@ func (r *benchResult) print(w io.Writer) {
 	}
 
 	fmt.Fprintf(w, "\nGoals\n")
-	met := 0
+	met, width := 0, 0
+	for _, g := range r.Goals {
+		width = max(width, utf8.RuneCountInString(g.What))
+	}
 	for _, g := range r.Goals {
 		verdict := "MISSED"
 		if g.Met {
 			verdict = "met"
 			met++
 		}
-		fmt.Fprintf(w, "    %-40s goal %-16s measured %-26s %s\n", g.What, g.Goal, g.Value, verdict)
+		fmt.Fprintf(w, "    %-*s goal %-16s measured %-26s %s\n", width, g.What, g.Goal, g.Value, verdict)
 	}
 	fmt.Fprintf(w, "    %d of %d goals met\n", met, len(r.Goals))
 	for _, n := range r.Notes {
