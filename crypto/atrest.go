@@ -36,12 +36,8 @@ func (k *Key) EncryptAtRest(plain []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmtErr("encrypt at rest", err)
 	}
-	for p := plain; len(p) > 0; {
-		n := min(len(p), writeChunk)
-		if _, err := lit.Write(p[:n]); err != nil {
-			return nil, fmtErr("encrypt at rest", err)
-		}
-		p = p[n:]
+	if err := writeChunked(lit, plain); err != nil {
+		return nil, fmtErr("encrypt at rest", err)
 	}
 	if err := lit.Close(); err != nil {
 		return nil, fmtErr("encrypt at rest", err)

@@ -58,7 +58,7 @@ func (s *Signed) AppendSealed(dst []byte, recipient *Key, at time.Time) ([]byte,
 // SealedLen is an upper bound of the size of one sealed entity (RSA-4096
 // recipients and signatures included), for sizing buffers.
 func (s *Signed) SealedLen() int {
-	n := len(s.body) + 4096 // the signed part's header and its signature
+	n := len(s.prot.body) + 4096 // the signed part's header and its signature
 	return armoredLen(n+n/256+1024) + 640
 }
 

@@ -35,8 +35,7 @@ type Content struct {
 type Signed struct {
 	key  *Key
 	at   time.Time
-	prot *protected
-	body []byte // the signed part's body, shared by both variants
+	prot *protected // its body is shared by both variants
 
 	clear, cipher variant
 }
@@ -57,7 +56,7 @@ type signedPart struct{ head, tail []byte }
 // signed returns v, signing it the first time.
 func (s *Signed) signed(v *variant) (*variant, error) {
 	v.once.Do(func() {
-		v.part, v.micalg, v.err = s.key.signEntity(s.prot.header(v.hp), s.body, s.at)
+		v.part, v.micalg, v.err = s.key.signEntity(s.prot.header(v.hp), s.prot.body, s.at)
 		if v.err != nil {
 			v.err = fmtErr("sign", v.err)
 		}
@@ -65,15 +64,15 @@ func (s *Signed) signed(v *variant) (*variant, error) {
 	return v, v.err
 }
 
-func (s *Signed) size(p signedPart) int { return len(p.head) + len(s.body) + len(p.tail) }
+func (s *Signed) size(p signedPart) int { return len(p.head) + len(s.prot.body) + len(p.tail) }
 
-// writeChunk is the most writeTo hands to one Write: the OpenPGP writers
-// copy each write into buffers of its size.
+// writeChunk is the most writeChunked hands to one Write: the OpenPGP
+// writers copy each write into buffers of its size.
 const writeChunk = 64 << 10
 
-// writeTo writes the entity of p to w.
-func (s *Signed) writeTo(w io.Writer, p signedPart) error {
-	for _, b := range [][]byte{p.head, s.body, p.tail} {
+// writeChunked writes each of bs to w, writeChunk bytes at a time.
+func writeChunked(w io.Writer, bs ...[]byte) error {
+	for _, b := range bs {
 		for len(b) > 0 {
 			n := min(len(b), writeChunk)
 			if _, err := w.Write(b[:n]); err != nil {
@@ -83,6 +82,11 @@ func (s *Signed) writeTo(w io.Writer, p signedPart) error {
 		}
 	}
 	return nil
+}
+
+// writeTo writes the entity of p to w.
+func (s *Signed) writeTo(w io.Writer, p signedPart) error {
+	return writeChunked(w, p.head, s.prot.body, p.tail)
 }
 
 // Sign prepares c to be signed with k at time at. The signed part carries
@@ -112,7 +116,7 @@ func (k *Key) Sign(c Content, at time.Time) (*Signed, error) {
 	if err != nil {
 		return nil, fmtErr("sign", err)
 	}
-	return &Signed{key: k, at: at, prot: p, body: p.body, clear: variant{hp: "clear"}, cipher: variant{hp: "cipher"}}, nil
+	return &Signed{key: k, at: at, prot: p, clear: variant{hp: "clear"}, cipher: variant{hp: "cipher"}}, nil
 }
 
 // Entity returns the multipart/signed entity (Content-Type header field,
