@@ -32,7 +32,7 @@ type DB struct {
 func Open(ctx context.Context, path string) (*DB, error) {
 	common := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=trusted_schema(0)"
 	u := "file:" + (&url.URL{Path: path}).EscapedPath()
-	w, err := sql.Open("sqlite", u+"?"+common+"&_pragma=synchronous(FULL)&_txlock=immediate")
+	w, err := openPool(u + "?" + common + "&_pragma=synchronous(FULL)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -47,7 +47,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", u+"?"+common+"&_pragma=query_only(1)")
+	r, err := openPool(u + "?" + common + "&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -55,6 +55,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(4)
 	db.r = r
 	return db, nil
+}
+
+// openPool returns a pool of connections to dsn that keep their prepared
+// statements (stmtcache.go).
+func openPool(dsn string) (*sql.DB, error) {
+	c, err := sqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(cachingConnector{c}), nil
 }
 
 // Path returns the file the database lives in.
