@@ -80,7 +80,9 @@ func (o *Outbox) Run(ctx context.Context) error {
 		defer close(commitDone)
 		o.committer(results)
 	}()
-	work := make(chan *job)
+	// The channel holds one claim's worth of rows, so that the next claim
+	// commits while the workers send the rows of the last one.
+	work := make(chan *job, o.claimLimit())
 	workersDone := make(chan struct{})
 	go func() {
 		defer close(workersDone)
@@ -116,9 +118,17 @@ func (o *Outbox) recover(ctx context.Context) error {
 	return nil
 }
 
+// claimLimit is how many rows one claim takes at most.
+func (o *Outbox) claimLimit() int { return o.cfg.SMTP.Parallel * 8 }
+
+// claimBytes bounds the message bytes one claim reads: rows claimed ahead
+// wait in memory. A message bigger than a stored piece is read only when
+// it is sent.
+const claimBytes = 8 << 20
+
 // dispatch claims due rows and hands them to the workers.
 func (o *Outbox) dispatch(ctx context.Context, work chan<- *job) error {
-	limit := o.cfg.SMTP.Parallel * 8
+	limit := o.claimLimit()
 	for {
 		jobs, next, err := o.claim(ctx, limit)
 		if err != nil {
@@ -155,14 +165,17 @@ func (o *Outbox) dispatch(ctx context.Context, work chan<- *job) error {
 }
 
 // claim marks up to limit due rows as sending, recording the attempt and the
-// time of the next one, and commits before anything is dialed. It also
-// returns when the next row not yet due is.
+// time of the next one, and commits before anything is dialed. It stops
+// early once the rows hold claimBytes of messages. It also returns when the
+// next row not claimed is due, which is now or earlier when claim stopped
+// early.
 func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error) {
 	now := o.clock.Now()
 	var jobs []*job
 	var next time.Time
 	err := o.db.Tx(ctx, func(tx *sql.Tx) error {
 		jobs = jobs[:0]
+		size := 0
 		// INDEXED BY: read the oldest waiting rows off outbox_claim rather
 		// than sort every waiting row (SQLite picks outbox_due without
 		// statistics); the query fails if the index cannot serve it.
@@ -185,6 +198,9 @@ func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error
 			j.encKeyID, j.encrypt, j.validThrough = uint64(kid), enc != 0, store.Time(vt)
 			j.attempt++
 			jobs = append(jobs, j)
+			if size += len(j.raw); size >= claimBytes {
+				break
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -342,6 +358,11 @@ func (o *Outbox) workers(ctx context.Context, work <-chan *job, results chan<- r
 			s := &sender{o: o}
 			defer s.close()
 			for j := range work {
+				if ctx.Err() != nil {
+					// Shutting down: a row claimed ahead stays in
+					// sending, and the next start sends it.
+					continue
+				}
 				results <- result{j: j, out: s.safeDeliver(ctx, j)}
 			}
 		}()

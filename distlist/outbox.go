@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -150,6 +149,12 @@ type pending struct {
 // m.NoticeID are left alone, so Enqueue is idempotent. Call Kick after the
 // commit.
 func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Mail) ([]Skipped, error) {
+	return o.enqueue(ctx, tx, m, nil)
+}
+
+// enqueue is Enqueue; with a batch, a small message is sealed in the
+// background and written by b.Flush.
+func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]Skipped, error) {
 	if m.NoticeID == "" || m.Kind == "" {
 		return nil, errors.New("distlist: enqueue: mail needs a NoticeID and a Kind")
 	}
@@ -260,56 +265,82 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Mail) ([]Skipped, er
 		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
 	}
 	defer stmt.Close()
+	insertRow := func(p *pending) (int64, error) {
+		fpr := ""
+		if m.Encrypt {
+			fpr = p.r.Key.Fingerprint()
+			if err := o.rememberKey(ctx, tx, p.r.Key, now); err != nil {
+				return 0, err
+			}
+		}
+		tok := verpToken(o.secret, m.NoticeID, p.addr)
+		var id int64
+		err := stmt.QueryRowContext(ctx, m.NoticeID, m.Kind, m.CaseID, p.addr, fpr, int64(p.keyID), boolInt(m.Encrypt),
+			store.Millis(m.ValidThrough), messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain), tok,
+			envelopeFrom(o.cfg.Bounce, tok), store.Millis(now), store.Millis(now)).Scan(&id)
+		if err != nil {
+			return 0, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)
+		}
+		return id, nil
+	}
+	if b != nil && signed.SealedLen() <= batchMax {
+		// The rows now, so that what follows in the transaction sees
+		// them; the messages when the batch is flushed.
+		for _, p := range todo {
+			id, err := insertRow(p)
+			if err != nil {
+				return nil, err
+			}
+			b.add(id, p, build)
+		}
+		o.log.Info("mail queued", "notice", m.NoticeID, "kind", m.Kind, "case", m.CaseID,
+			"recipients", len(todo), "skipped", len(skipped), "encrypted", m.Encrypt, "sealing", "batched")
+		return skipped, nil
+	}
 	rawStmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox_message (outbox_id, raw) VALUES (?, ?)`)
 	if err != nil {
 		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
 	}
 	defer rawStmt.Close()
-	// Build in parallel, a batch at a time: the batch holds at most
-	// enqueueBudget bytes of messages (one message when it is bigger),
-	// each written to its row and dropped before the next batch.
+	// Build in parallel while this goroutine writes the rows in order:
+	// at most enqueueBudget bytes of built messages (one message when it
+	// is bigger) wait to be written, and each is dropped once written.
 	queued := len(todo)
-	batch := max(1, enqueueBudget/(signed.SealedLen()+1024))
-	for len(todo) > 0 {
-		part := todo[:min(batch, len(todo))]
-		todo = todo[len(part):]
-		parallel(part, build)
-		for _, p := range part {
-			if p.err != nil {
-				if m.Encrypt {
-					skipped = append(skipped, Skipped{p.r, "could not encrypt: " + p.err.Error()})
-					queued--
-					continue
-				}
-				return nil, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, p.err)
-			}
-			fpr := ""
+	window := max(1, enqueueBudget/(signed.SealedLen()+1024))
+	err = buildOrdered(todo, window, build, func(p *pending) error {
+		if p.err != nil {
 			if m.Encrypt {
-				fpr = p.r.Key.Fingerprint()
-				if err := o.rememberKey(ctx, tx, p.r.Key, now); err != nil {
-					return nil, err
-				}
+				skipped = append(skipped, Skipped{p.r, "could not encrypt: " + p.err.Error()})
+				queued--
+				return nil
 			}
-			tok := verpToken(o.secret, m.NoticeID, p.addr)
-			var id int64
-			err := stmt.QueryRowContext(ctx, m.NoticeID, m.Kind, m.CaseID, p.addr, fpr, int64(p.keyID), boolInt(m.Encrypt),
-				store.Millis(m.ValidThrough), messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain), tok,
-				envelopeFrom(o.cfg.Bounce, tok), store.Millis(now), store.Millis(now)).Scan(&id)
-			if err == nil {
-				_, err = rawStmt.ExecContext(ctx, id, store.Inline(p.raw))
-			}
-			if err == nil {
-				err = store.Spill(ctx, tx, "outbox", id, p.raw)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)
-			}
-			p.raw = nil
+			return fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, p.err)
 		}
+		id, err := insertRow(p)
+		if err != nil {
+			return err
+		}
+		if err := writeRaw(ctx, tx, rawStmt, id, p.raw); err != nil {
+			return fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)
+		}
+		p.raw = nil
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	o.log.Info("mail queued", "notice", m.NoticeID, "kind", m.Kind, "case", m.CaseID,
 		"recipients", queued, "skipped", len(skipped), "encrypted", m.Encrypt)
 	return skipped, nil
+}
+
+// writeRaw stores the final bytes of row id: in its column, or in pieces
+// when they are bigger than one.
+func writeRaw(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, id int64, raw []byte) error {
+	if _, err := stmt.ExecContext(ctx, id, store.Inline(raw)); err != nil {
+		return err
+	}
+	return store.Spill(ctx, tx, "outbox", id, raw)
 }
 
 // rememberKey stores a recipient key that is not in the directory yet (a
@@ -333,31 +364,6 @@ func (o *Outbox) rememberKey(ctx context.Context, tx *sql.Tx, k *crypto.Key, now
 
 // enqueueBudget bounds the bytes of built messages Enqueue holds at once.
 const enqueueBudget = 16 << 20
-
-// parallel runs fn on every item with one goroutine per CPU.
-func parallel(items []*pending, fn func(*pending)) {
-	n := min(runtime.GOMAXPROCS(0), len(items))
-	if n <= 1 {
-		for _, p := range items {
-			fn(p)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	ch := make(chan *pending)
-	for range n {
-		wg.Go(func() {
-			for p := range ch {
-				fn(p)
-			}
-		})
-	}
-	for _, p := range items {
-		ch <- p
-	}
-	close(ch)
-	wg.Wait()
-}
 
 // headerAddress parses one address (with an optional display name) and
 // formats it safely for a header.

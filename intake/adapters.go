@@ -246,6 +246,27 @@ type OutboxAdapter struct {
 
 // Enqueue implements Mailer.
 func (o *OutboxAdapter) Enqueue(ctx context.Context, tx *sql.Tx, m OutMail) ([]string, error) {
+	return o.enqueue(ctx, tx, m, o.Outbox.Enqueue)
+}
+
+// Batch implements BatchMailer.
+func (o *OutboxAdapter) Batch() MailBatch {
+	return &outboxBatch{a: o, Batch: o.Outbox.NewBatch()}
+}
+
+// outboxBatch is a MailBatch over distlist.Batch.
+type outboxBatch struct {
+	a *OutboxAdapter
+	*distlist.Batch
+}
+
+func (b *outboxBatch) Enqueue(ctx context.Context, tx *sql.Tx, m OutMail) ([]string, error) {
+	return b.a.enqueue(ctx, tx, m, b.Batch.Enqueue)
+}
+
+// enqueue turns m into the outbox's mail and queues it with queue.
+func (o *OutboxAdapter) enqueue(ctx context.Context, tx *sql.Tx, m OutMail,
+	queue func(context.Context, *sql.Tx, distlist.Mail) ([]distlist.Skipped, error)) ([]string, error) {
 	entity, err := bodyEntity(m.Body, m.Attachments)
 	if err != nil {
 		return nil, err
@@ -290,7 +311,7 @@ func (o *OutboxAdapter) Enqueue(ctx context.Context, tx *sql.Tx, m OutMail) ([]s
 	if len(dm.Recipients) == 0 {
 		return skipped, nil
 	}
-	sk, err := o.Outbox.Enqueue(ctx, tx, dm)
+	sk, err := queue(ctx, tx, dm)
 	if err != nil {
 		return nil, err
 	}

@@ -221,6 +221,19 @@ func BenchmarkIntakeIdleBurst(b *testing.B) {
 	el := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "reports/s")
+	// Every report queued its acknowledgement and two team copies, each
+	// with its sealed message.
+	var cases, rows, msgs int
+	r := e.db.Reader()
+	if err := r.QueryRow(`SELECT count(*) FROM cases`).Scan(&cases); err != nil {
+		b.Fatal(err)
+	}
+	if err := r.QueryRow(`SELECT count(*), (SELECT count(*) FROM outbox_message) FROM outbox`).Scan(&rows, &msgs); err != nil {
+		b.Fatal(err)
+	}
+	if cases != b.N || rows != 3*b.N || msgs != rows {
+		b.Fatalf("%d reports: %d cases, %d outbox rows, %d messages; want %d, %d, %d", b.N, cases, rows, msgs, b.N, 3*b.N, 3*b.N)
+	}
 }
 
 // BenchmarkIntakeDovecotLatency measures delivery-to-case latency on the

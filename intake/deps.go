@@ -133,6 +133,26 @@ type Mailer interface {
 	Kick()
 }
 
+// A BatchMailer is a Mailer that seals the mail of a group of messages,
+// which share one transaction, in the background while the group's
+// decisions go on.
+type BatchMailer interface {
+	Mailer
+	Batch() MailBatch
+}
+
+// MailBatch queues mail for one group transaction. Enqueue stores the rows
+// at once; Flush writes the sealed messages and must succeed before the
+// commit, or the transaction is rolled back. Mark and Rollback follow the
+// group's savepoints. Close waits for what is still being sealed.
+type MailBatch interface {
+	Enqueue(ctx context.Context, tx *sql.Tx, m OutMail) (skipped []string, err error)
+	Mark() int
+	Rollback(mark int)
+	Flush(ctx context.Context, tx *sql.Tx) error
+	Close()
+}
+
 // CaseInfo is what intake needs to know about a case.
 type CaseInfo struct {
 	ID           int64

@@ -259,13 +259,25 @@ func (p *Processor) runGroup(ctx context.Context, group []*msgCtx) error {
 	var failed []*msgCtx
 	err := p.o.DB.Tx(ctx, func(tx *sql.Tx) error {
 		failed = failed[:0]
+		// The group's mail is sealed in the background while the
+		// decisions on the next messages go on, and written before the
+		// commit.
+		var batch MailBatch
+		if bm, ok := p.o.Mailer.(BatchMailer); ok {
+			batch = bm.Batch()
+			defer batch.Close()
+		}
 		for _, m := range group {
 			if _, err := tx.ExecContext(ctx, `SAVEPOINT intake_msg`); err != nil {
 				return fmt.Errorf("intake: savepoint: %w", err)
 			}
-			m.tx = tx
+			mark := 0
+			if batch != nil {
+				mark = batch.Mark()
+			}
+			m.tx, m.batch = tx, batch
 			err := m.run(ctx)
-			m.tx = nil
+			m.tx, m.batch = nil, nil
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -273,11 +285,17 @@ func (p *Processor) runGroup(ctx context.Context, group []*msgCtx) error {
 				if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO intake_msg`); rerr != nil {
 					return fmt.Errorf("intake: rollback to savepoint: %w", rerr)
 				}
+				if batch != nil {
+					batch.Rollback(mark)
+				}
 				failed = append(failed, m)
 			}
 			if _, err := tx.ExecContext(ctx, `RELEASE intake_msg`); err != nil {
 				return fmt.Errorf("intake: release savepoint: %w", err)
 			}
+		}
+		if batch != nil {
+			return batch.Flush(ctx, tx)
 		}
 		return nil
 	})
@@ -382,8 +400,18 @@ type msgCtx struct {
 	rate     int   // messages from the sender within the rate window
 	dupOf    int64 // an earlier message with the same Message-ID, 0 if none
 
-	// tx is the shared transaction when m runs in a group (ProcessBatch).
-	tx *sql.Tx
+	// tx is the shared transaction when m runs in a group (ProcessBatch),
+	// and batch, if the Mailer batches, queues the group's mail.
+	tx    *sql.Tx
+	batch MailBatch
+}
+
+// enqueue queues mail in tx: through the group's batch when m runs in one.
+func (m *msgCtx) enqueue(ctx context.Context, tx *sql.Tx, mail OutMail) ([]string, error) {
+	if m.batch != nil && tx == m.tx {
+		return m.batch.Enqueue(ctx, tx, mail)
+	}
+	return m.p.o.Mailer.Enqueue(ctx, tx, mail)
 }
 
 // reader is where m reads what earlier messages of its group may have
@@ -719,7 +747,7 @@ func (m *msgCtx) answerOnce(ctx context.Context, tx *sql.Tx, tmpl string, data t
 	if m.p.o.TeamKey != "" {
 		mail.Attachments = []Attachment{teamKeyAttachment(m.p.o.TeamKey)}
 	}
-	if _, err := m.p.o.Mailer.Enqueue(ctx, tx, mail); err != nil {
+	if _, err := m.enqueue(ctx, tx, mail); err != nil {
 		return fmt.Errorf("intake: enqueue %s answer: %w", tmpl, err)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO inbound_answer (sender, kind, at) VALUES (?, ?, ?)

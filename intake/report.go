@@ -91,7 +91,7 @@ func (m *msgCtx) acknowledge(ctx context.Context, tx *sql.Tx, c CaseInfo, key st
 	if !m.opened.Encrypted && m.p.o.TeamKey != "" {
 		mail.Attachments = []Attachment{teamKeyAttachment(m.p.o.TeamKey)}
 	}
-	skipped, err := m.p.o.Mailer.Enqueue(ctx, tx, mail)
+	skipped, err := m.enqueue(ctx, tx, mail)
 	if err != nil {
 		return fmt.Errorf("intake: enqueue ack: %w", err)
 	}
@@ -101,7 +101,7 @@ func (m *msgCtx) acknowledge(ctx context.Context, tx *sql.Tx, c CaseInfo, key st
 		mail.Encrypt = false
 		mail.Recipients[0].Key = ""
 		mail.NoticeID += "-clear"
-		if _, err := m.p.o.Mailer.Enqueue(ctx, tx, mail); err != nil {
+		if _, err := m.enqueue(ctx, tx, mail); err != nil {
 			return fmt.Errorf("intake: enqueue ack: %w", err)
 		}
 	}
@@ -142,7 +142,7 @@ func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject s
 	for _, t := range team {
 		mail.Recipients = append(mail.Recipients, Recipient{Name: t.Name, Address: t.Address, Fingerprint: t.Fingerprint, Member: t.Key})
 	}
-	if _, err := m.p.o.Mailer.Enqueue(ctx, tx, mail); err != nil {
+	if _, err := m.enqueue(ctx, tx, mail); err != nil {
 		return fmt.Errorf("intake: enqueue team copy: %w", err)
 	}
 	return nil
