@@ -15,6 +15,7 @@ func migrations() []string {
 		strings.Join([]string{schemaInbound, schemaCases, schemaDirectory, schemaOutbox, schemaSchedule}, "\n"),
 		schemaBlob,
 		schemaOutboxClaim,
+		schemaOutboxDropDue,
 	}
 }
 

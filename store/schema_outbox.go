@@ -64,3 +64,10 @@ CREATE TABLE outbox_secret (
 const schemaOutboxClaim = `
 CREATE INDEX outbox_claim ON outbox(next_attempt, id) WHERE state IN ('queued', 'deferred');
 `
+
+// schemaOutboxDropDue (version 4): outbox_claim serves every query that
+// outbox_due did (the claim, and the time of the next waiting row); a state
+// change of a row no longer updates a second index.
+const schemaOutboxDropDue = `
+DROP INDEX outbox_due;
+`
