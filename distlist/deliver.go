@@ -74,7 +74,9 @@ func (o *Outbox) Run(ctx context.Context) error {
 	if err := o.recover(ctx); err != nil {
 		return err
 	}
-	results := make(chan result)
+	// Buffered, so that a worker hands its result over and goes on while
+	// the committer commits the last batch.
+	results := make(chan result, maxCommitBatch)
 	commitDone := make(chan struct{})
 	go func() {
 		defer close(commitDone)
@@ -248,22 +250,27 @@ func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error
 // its result and goes on to its next row, so while one batch commits the
 // next gathers. A crash before the commit leaves those rows in sending, to
 // be sent again (byte-identical) after the restart, as any row in flight.
+//
+// A batch gathers for at most commitLinger after its first result: one
+// commit (one fsync) for many rows, not one for every row or two.
 func (o *Outbox) committer(results <-chan result) {
 	ctx := context.Background()
 	for r := range results {
 		batch := []result{r}
-	drain:
-		for len(batch) < 256 {
+		linger := time.NewTimer(commitLinger)
+	gather:
+		for len(batch) < maxCommitBatch {
 			select {
 			case r, ok := <-results:
 				if !ok {
-					break drain
+					break gather
 				}
 				batch = append(batch, r)
-			default:
-				break drain
+			case <-linger.C:
+				break gather
 			}
 		}
+		linger.Stop()
 		var err error
 		for try := 0; try < 5; try++ {
 			if try > 0 {
@@ -283,6 +290,15 @@ func (o *Outbox) committer(results <-chan result) {
 		}
 	}
 }
+
+// commitLinger is how long the committer waits for more results after the
+// first of a batch, and maxCommitBatch how many results one commit takes.
+// The wait is on the wall clock: it batches disk writes, it schedules
+// nothing.
+const (
+	commitLinger   = 2 * time.Millisecond
+	maxCommitBatch = 256
+)
 
 // recordBatch records the results of a batch in one transaction.
 func (o *Outbox) recordBatch(ctx context.Context, batch []result) error {
@@ -363,7 +379,9 @@ func (o *Outbox) workers(ctx context.Context, work <-chan *job, results chan<- r
 					// sending, and the next start sends it.
 					continue
 				}
-				results <- result{j: j, out: s.safeDeliver(ctx, j)}
+				out := s.safeDeliver(ctx, j)
+				j.raw, j.armored = nil, nil // not needed to record the result
+				results <- result{j: j, out: out}
 			}
 		}()
 	}
