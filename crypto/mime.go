@@ -36,11 +36,22 @@ func formatMediaType(t string, params map[string]string) string {
 	b.WriteString(t)
 	for _, k := range keys {
 		v := params[k]
-		if mime.FormatMediaType("x/y", map[string]string{k: v}) == "" {
-			continue // not representable: non-ASCII or an invalid name
+		one := mime.FormatMediaType("x/y", map[string]string{k: v})
+		if one == "" {
+			continue // not representable: an invalid name or value
+		}
+		if !isASCII(v) {
+			// RFC 2231: name*=utf-8''percent-encoded.
+			b.WriteString(";\r\n\t" + strings.TrimPrefix(one, "x/y; "))
+			continue
 		}
 		b.WriteString(";\r\n\t" + strings.ToLower(k) + `="`)
-		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v))
+		for i := 0; i < len(v); i++ {
+			if v[i] == '\\' || v[i] == '"' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(v[i])
+		}
 		b.WriteString(`"`)
 	}
 	return b.String()
