@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
+	"github.com/secgate/secgate/internal/imapmem"
 	"github.com/secgate/secgate/store"
 )
 
@@ -134,7 +135,8 @@ func startMem(t testing.TB, caps imap.CapSet) *memServer {
 	}
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
+			s, err := imapmem.NewSession(mem)
+			return s, nil, err
 		},
 		Caps:         caps,
 		InsecureAuth: true,

@@ -35,6 +35,7 @@ import (
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/distlist/smtpsink"
+	"github.com/secgate/secgate/internal/imapmem"
 	"github.com/secgate/secgate/templates"
 )
 
@@ -1281,7 +1282,8 @@ func startBenchIMAP(addrs ...string) (*benchIMAP, error) {
 	}
 	b.srv = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
+			s, err := imapmem.NewSession(mem)
+			return s, nil, err
 		},
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
 		InsecureAuth: true, // loopback only

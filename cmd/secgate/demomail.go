@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/secgate/secgate/internal/imapmem"
 	"github.com/secgate/secgate/schedule/clock"
 )
 
@@ -60,7 +61,8 @@ func startDemoMail(ck clock.Clock) (*demoMail, error) {
 	}
 	d.imapSrv = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return d.mem.NewSession(), nil, nil
+			s, err := imapmem.NewSession(d.mem)
+			return s, nil, err
 		},
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
 		InsecureAuth: true, // loopback only, no TLS in the demo
