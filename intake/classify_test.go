@@ -252,13 +252,17 @@ func TestRateLimit(t *testing.T) {
 	env := newProcEnv(t)
 	raw := string(readFixture(t, "report-clear.eml"))
 	var states []string
+	var last *Inbound
 	for i := range 5 {
-		in := env.ingest([]byte(strings.Replace(raw, "report-clear@", "r"+string(rune('a'+i))+"@", 1)))
-		states = append(states, in.State+"/"+in.Class)
+		last = env.ingest([]byte(strings.Replace(raw, "report-clear@", "r"+string(rune('a'+i))+"@", 1)))
+		states = append(states, last.State+"/"+last.Class)
 	}
 	want := []string{"processed/report", "processed/report", "processed/report", "quarantined/limit", "quarantined/limit"}
 	if !slices.Equal(states, want) {
 		t.Errorf("states %v, want %v", states, want)
+	}
+	if !strings.HasPrefix(last.Reason, "rate limit: more than 3 messages from ") {
+		t.Errorf("reason %q", last.Reason)
 	}
 	// An hour later the sender is welcome again.
 	env.clock.Advance(2 * time.Hour)

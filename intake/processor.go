@@ -397,7 +397,7 @@ type msgCtx struct {
 
 	// Read in prepare: they depend only on messages stored earlier.
 	ownMsgID bool  // the Message-ID is one our outbox generated
-	rate     int   // messages from the sender within the rate window
+	rate     int   // messages from the sender within the rate window, counted up to the limit + 1
 	dupOf    int64 // an earlier message with the same Message-ID, 0 if none
 
 	// tx is the shared transaction when m runs in a group (ProcessBatch),
@@ -518,8 +518,8 @@ func (m *msgCtx) run(ctx context.Context) error {
 	// Per-sender rate limit (team members are exempt).
 	if !m.released {
 		if n := m.rate; n > p.o.Config.RateLimit {
-			return m.hold(ctx, ClassLimit, fmt.Sprintf("rate limit: %d messages from %s within %s (limit %d)",
-				n, insp.From, p.o.Config.RateWindow, p.o.Config.RateLimit), TemplateQuarantined)
+			return m.hold(ctx, ClassLimit, fmt.Sprintf("rate limit: more than %d messages from %s within %s",
+				p.o.Config.RateLimit, insp.From, p.o.Config.RateWindow), TemplateQuarantined)
 		}
 		// A ciphertext we have seen before, re-sent: never decrypt into
 		// a new case, never answer; alert the team when it comes from
@@ -630,10 +630,14 @@ func (m *msgCtx) recentFrom(ctx context.Context) (int, error) {
 	if m.insp.From == "" {
 		return 0, nil
 	}
+	// Counted only as far as the limit: a flood from one sender costs
+	// each of its messages the limit's worth of index entries, not the
+	// flood's.
 	var n int
 	since := store.Millis(m.now.Add(-m.p.o.Config.RateWindow))
-	err := m.p.o.DB.Reader().QueryRowContext(ctx, `SELECT count(*) FROM inbound WHERE sender = ? AND received >= ? AND id <= ?`,
-		m.insp.From, since, m.in.ID).Scan(&n)
+	err := m.p.o.DB.Reader().QueryRowContext(ctx, `SELECT count(*) FROM
+		(SELECT 1 FROM inbound WHERE sender = ? AND received >= ? AND id <= ? LIMIT ?)`,
+		m.insp.From, since, m.in.ID, m.p.o.Config.RateLimit+1).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("intake: rate count: %w", err)
 	}
