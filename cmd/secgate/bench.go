@@ -482,7 +482,7 @@ func (b *bench) setup(now time.Time) (string, error) {
 			lists.WriteString("\n")
 		}
 	}
-	cfg := b.config("secgate.db", benchTeam, b.o.Reports+b.o.Latency+10, 0, members.String(), lists.String())
+	cfg := b.config("secgate.db", benchTeam, 20, 0, members.String(), lists.String())
 	if err := write("secgate.toml", []byte(cfg)); err != nil {
 		return "", err
 	}
@@ -684,19 +684,22 @@ func (b *bench) intake(ctx context.Context) (*intakeResult, error) {
 	now := time.Now()
 	body := []byte("Content-Type: text/plain; charset=utf-8\r\n\r\nHello security team,\r\n\r\nthe webhook endpoint returns other " +
 		"tenants' secrets when the X-Tenant header is repeated:\r\n\r\n  curl -H 'X-Tenant: a' -H 'X-Tenant: b' https://bench.example/webhook\r\n\r\nRita\r\n")
-	signed, err := b.reporter.Sign(crypto.Content{Subject: "Webhook leaks tenant secrets", From: benchReporter, Entity: body}, now)
-	if err != nil {
-		return nil, err
-	}
 	raws := make([][]byte, b.o.Reports+b.o.Latency)
 	for i := range raws {
-		// Sealed anew each time, so every ciphertext differs.
+		// Each from a reporter address of its own, as a burst of reports
+		// is (one sender is held to [intake] rate_limit), and sealed anew,
+		// so every ciphertext differs.
+		from := strings.Replace(benchReporter, "@", fmt.Sprintf("+%d@", i), 1)
+		signed, err := b.reporter.Sign(crypto.Content{Subject: "Webhook leaks tenant secrets", From: from, Entity: body}, now)
+		if err != nil {
+			return nil, err
+		}
 		sealed, err := signed.SealFor(b.team.Public(), now)
 		if err != nil {
 			return nil, err
 		}
 		raws[i] = append([]byte(fmt.Sprintf("From: Rita Reporter <%s>\r\nTo: <%s>\r\nSubject: ...\r\nDate: %s\r\nMessage-ID: <bench-%d-%s@reporter.example>\r\nMIME-Version: 1.0\r\n",
-			benchReporter, benchTeam, now.Format(time.RFC1123Z), i, benchRandHex())), sealed...)
+			from, benchTeam, now.Format(time.RFC1123Z), i, benchRandHex())), sealed...)
 	}
 	counts := func() (cases, acks, copies int, err error) {
 		err = b.g.db.Reader().QueryRowContext(ctx, `SELECT (SELECT count(*) FROM cases),
