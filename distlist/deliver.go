@@ -3,6 +3,7 @@ package distlist
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -209,25 +210,24 @@ func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error
 			return err
 		}
 		if len(jobs) > 0 {
-			up, err := tx.PrepareContext(ctx, `UPDATE outbox SET state = 'sending', attempts = ?, last_attempt = ?,
-				next_attempt = ? WHERE id = ?`)
+			// One statement for the rows and one for their history,
+			// whatever the number of rows: [id, next attempt] each.
+			claimed := make([][2]int64, len(jobs))
+			for i, j := range jobs {
+				claimed[i] = [2]int64{j.id, store.Millis(now.Add(o.backoff(j.attempt)))}
+			}
+			js, err := json.Marshal(claimed)
 			if err != nil {
 				return err
 			}
-			defer up.Close()
-			hist, err := tx.PrepareContext(ctx, `INSERT INTO outbox_attempt (outbox_id, n, started, outcome)
-				VALUES (?1, (SELECT coalesce(max(n), 0) + 1 FROM outbox_attempt WHERE outbox_id = ?1), ?2, 'sending')`)
-			if err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'sending', attempts = attempts + 1, last_attempt = ?1,
+				next_attempt = c.value ->> 1 FROM json_each(?2) AS c WHERE outbox.id = c.value ->> 0`, store.Millis(now), string(js)); err != nil {
 				return err
 			}
-			defer hist.Close()
-			for _, j := range jobs {
-				if _, err := up.ExecContext(ctx, j.attempt, store.Millis(now), store.Millis(now.Add(o.backoff(j.attempt))), j.id); err != nil {
-					return err
-				}
-				if _, err := hist.ExecContext(ctx, j.id, store.Millis(now)); err != nil {
-					return err
-				}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_attempt (outbox_id, n, started, outcome)
+				SELECT c.value ->> 0, (SELECT coalesce(max(a.n), 0) + 1 FROM outbox_attempt a WHERE a.outbox_id = c.value ->> 0), ?1, 'sending'
+				FROM json_each(?2) AS c`, store.Millis(now), string(js)); err != nil {
+				return err
 			}
 		}
 		var nx sql.NullInt64
@@ -302,65 +302,46 @@ const (
 
 // recordBatch records the results of a batch in one transaction.
 func (o *Outbox) recordBatch(ctx context.Context, batch []result) error {
-	return o.db.Tx(ctx, func(tx *sql.Tx) error {
-		rec, err := o.prepareRecord(ctx, tx)
-		if err != nil {
-			return err
+	return o.db.Tx(ctx, func(tx *sql.Tx) error { return o.record(ctx, tx, batch) })
+}
+
+// record writes the outcomes of attempts to their rows and history, in
+// one statement each for the whole batch.
+func (o *Outbox) record(ctx context.Context, tx *sql.Tx, batch []result) error {
+	now := store.Millis(o.clock.Now())
+	type outcomeRow struct {
+		ID       int64  `json:"i"`
+		State    string `json:"s"`
+		Code     int    `json:"c"`
+		Reply    string `json:"r"`
+		Finished int64  `json:"f"`
+	}
+	rows := make([]outcomeRow, len(batch))
+	for i, r := range batch {
+		state, reply := r.out.state, r.out.reply
+		if state == StateDeferred && r.j.attempt >= o.cfg.MaxAttempts {
+			state = StateFailed
+			reply = fmt.Sprintf("gave up after %d attempts: %s", r.j.attempt, reply)
 		}
-		defer rec.close()
-		for _, r := range batch {
-			if err := rec.record(ctx, r.j, r.out); err != nil {
-				return err
-			}
+		finished := int64(0)
+		if state != StateDeferred {
+			finished = now
 		}
-		return nil
-	})
-}
-
-// recorder writes outcomes of attempts to their rows and history.
-type recorder struct {
-	o         *Outbox
-	row, hist *sql.Stmt
-}
-
-func (o *Outbox) prepareRecord(ctx context.Context, tx *sql.Tx) (*recorder, error) {
-	row, err := tx.PrepareContext(ctx, `UPDATE outbox SET state = ?, last_code = ?, last_reply = ?, finished = ?
-		WHERE id = ? AND state = 'sending'`)
+		rows[i] = outcomeRow{r.j.id, state, r.out.code, reply, finished}
+	}
+	js, err := json.Marshal(rows)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	hist, err := tx.PrepareContext(ctx, `UPDATE outbox_attempt SET finished = ?, outcome = ?, code = ?, reply = ?
-		WHERE outbox_id = ? AND outcome = 'sending'`)
-	if err != nil {
-		row.Close()
-		return nil, err
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = r.value ->> 's', last_code = r.value ->> 'c',
+		last_reply = r.value ->> 'r', finished = r.value ->> 'f'
+		FROM json_each(?) AS r WHERE outbox.id = r.value ->> 'i' AND outbox.state = 'sending'`, string(js)); err != nil {
+		return fmt.Errorf("record %d results: %w", len(batch), err)
 	}
-	return &recorder{o, row, hist}, nil
-}
-
-func (r *recorder) close() {
-	r.row.Close()
-	r.hist.Close()
-}
-
-// record writes the outcome of an attempt to its row and history.
-func (r *recorder) record(ctx context.Context, j *job, out outcome) error {
-	now := store.Millis(r.o.clock.Now())
-	state := out.state
-	reply := out.reply
-	if state == StateDeferred && j.attempt >= r.o.cfg.MaxAttempts {
-		state = StateFailed
-		reply = fmt.Sprintf("gave up after %d attempts: %s", j.attempt, reply)
-	}
-	finished := int64(0)
-	if state != StateDeferred {
-		finished = now
-	}
-	if _, err := r.row.ExecContext(ctx, state, out.code, reply, finished, j.id); err != nil {
-		return fmt.Errorf("row %d: %w", j.id, err)
-	}
-	if _, err := r.hist.ExecContext(ctx, now, state, out.code, reply, j.id); err != nil {
-		return fmt.Errorf("row %d: %w", j.id, err)
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox_attempt SET finished = ?1, outcome = r.value ->> 's', code = r.value ->> 'c',
+		reply = r.value ->> 'r' FROM json_each(?2) AS r
+		WHERE outbox_attempt.outbox_id = r.value ->> 'i' AND outbox_attempt.outcome = 'sending'`, now, string(js)); err != nil {
+		return fmt.Errorf("record %d results: %w", len(batch), err)
 	}
 	return nil
 }

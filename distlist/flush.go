@@ -2,7 +2,6 @@ package distlist
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 )
 
@@ -29,14 +28,7 @@ func (o *Outbox) Flush(ctx context.Context) error {
 		}
 		for _, j := range jobs {
 			out := s.safeDeliver(ctx, j)
-			err := o.db.Tx(ctx, func(tx *sql.Tx) error {
-				rec, err := o.prepareRecord(ctx, tx)
-				if err != nil {
-					return err
-				}
-				defer rec.close()
-				return rec.record(ctx, j, out)
-			})
+			err := o.recordBatch(ctx, []result{{j, out}})
 			if err != nil {
 				return err
 			}
