@@ -613,7 +613,6 @@ func (b *bench) fanOut(ctx context.Context, algo string, entity []byte) (fanOutR
 	r := fanOutResult{Algo: benchAlgoName(algo), Recipients: b.o.N, DistinctKeys: b.distinct[algo]}
 	notice := "bench-" + algo
 	b.sink.Reset()
-	cpu0 := benchCPUTime()
 	t0 := time.Now()
 	l, err := b.g.dir.List(ctx, benchList(algo))
 	if err != nil {
@@ -622,6 +621,7 @@ func (b *bench) fanOut(ctx context.Context, algo string, entity []byte) (fanOutR
 	if len(l.Recipients) != b.o.N {
 		return r, fmt.Errorf("bench: list %s has %d recipients, want %d", l.Name, len(l.Recipients), b.o.N)
 	}
+	cpu0 := benchCPUTime() // the CPU of what total counts: the directory is apart
 	t1 := time.Now()
 	err = b.g.db.Tx(ctx, func(tx *sql.Tx) error {
 		sk, err := b.g.outbox.Enqueue(ctx, tx, distlist.Mail{
@@ -640,6 +640,12 @@ func (b *bench) fanOut(ctx context.Context, algo string, entity []byte) (fanOutR
 	t2 := time.Now()
 	b.g.outbox.Kick()
 	deadline := time.Now().Add(60*time.Second + time.Duration(b.o.N)*20*time.Millisecond)
+	// The sink's count first, which costs the run nothing; then the rows,
+	// until every result is committed. A query over the notice's rows
+	// every few milliseconds would cost the run a share of its CPU.
+	for b.sink.Len() < b.o.N && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	for {
 		var open, sent, bad int
 		err := b.g.db.Reader().QueryRowContext(ctx, `SELECT
@@ -659,7 +665,7 @@ func (b *bench) fanOut(ctx context.Context, algo string, entity []byte) (fanOutR
 		if time.Now().After(deadline) {
 			return r, fmt.Errorf("bench: %s fan-out: %d of %d rows still not sent", r.Algo, open, b.o.N)
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 	t3 := time.Now()
 	r.CPU = benchSecs(benchCPUTime() - cpu0)
@@ -1192,8 +1198,8 @@ func (r *benchResult) print(w io.Writer) {
 			float64(f.Enqueue), float64(f.Delivery), float64(f.Total), f.PerSecond, float64(f.CPU), float64(f.Directory), f.Delivered, f.Recipients, f.Encrypted)
 	}
 	fmt.Fprintf(w, "    enqueue: sign once, seal per recipient, rows committed in one transaction; delivery: the outbox's SMTP\n")
-	fmt.Fprintf(w, "    connections until every row is sent; cpu: the whole process, sink included; directory (before enqueue,\n")
-	fmt.Fprintf(w, "    not in total): the list and its keys read from the database, as the scheduler does\n")
+	fmt.Fprintf(w, "    connections until every row is sent; cpu: the whole process during total, sink included; directory\n")
+	fmt.Fprintf(w, "    (before enqueue, in neither total nor cpu): the list and its keys read from the database, as the scheduler does\n")
 
 	if in := r.Intake; in != nil {
 		fmt.Fprintf(w, "\n(b) Intake: %d encrypted reports delivered into the IMAP mailbox at once, poller under IDLE\n", in.Reports)
