@@ -24,13 +24,18 @@
 // row holding the final message bytes, a stable Message-ID derived from the
 // notice and the recipient with a per-install HMAC secret, and a VERP
 // envelope sender (bounce+TOKEN@domain) whose token is an HMAC as well, so a
-// forged bounce cannot mark a row.
+// forged bounce cannot mark a row. The sealing runs on every CPU while the
+// rows are written in order. A [Batch] serves a group of messages that
+// share one transaction (intake's group commit): its Enqueue writes the
+// rows at once and seals in the background, and [Batch.Flush] writes the
+// sealed messages before the commit.
 //
 // [Outbox.Run] delivers the rows over SMTP submission with several
 // connections in parallel, each reused for many messages. Every attempt and
 // the time of the next one are committed before dialing, so a crash never
-// causes a retry storm; rows left in state sending by a crash are resent
-// once, byte-identical, on restart. Replies 4xx, network errors and unknown
+// causes a retry storm; the next rows are claimed while the last are sent,
+// and results are committed in batches; rows left in state sending by a
+// crash are resent once, byte-identical, on restart. Replies 4xx, network errors and unknown
 // errors defer the row with exponential backoff and jitter; 5xx fails it.
 // Rows are never deleted: they are the history.
 //

@@ -23,7 +23,10 @@
 // reporter (encrypted when their key is known, always signed, never quoting
 // the report) and sends one copy to each team member, encrypted to that
 // member alone; the case, the outgoing mail and the message's state commit
-// in one transaction. Whatever cannot be handled ends in quarantine with a
+// in one transaction. ProcessBatch opens a batch of messages on every CPU
+// and decides on them in order, up to 32 in one transaction (a savepoint
+// each); when the Mailer is a BatchMailer, the group's mail is sealed in
+// the background meanwhile and written before the commit. Whatever cannot be handled ends in quarantine with a
 // reason, readable and releasable with Quarantine; the sender is told
 // politely at most once a day and never when the mail was automatic.
 //
