@@ -86,6 +86,9 @@ type Report struct {
 	Terms       string // disclosure terms stated by the reporter
 	Policy      string // policy preset name; "" uses Config.Policy
 	Received    time.Time
+	// Sealed, if set, is the report's subject, text and attachments
+	// encrypted at rest ahead of OpenCase by Workflow.SealMessage.
+	Sealed *SealedMessage
 }
 
 // Message kinds stored with a case.
@@ -109,6 +112,8 @@ type Message struct {
 	Attachments []Attachment
 	Encrypted   bool
 	Received    time.Time
+
+	sealed *SealedMessage // see Report.Sealed
 }
 
 // Attachment is a file that came with a report or follow-up. It is stored

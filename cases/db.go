@@ -226,15 +226,16 @@ type storedBody struct {
 	Text    string `json:"text"`
 }
 
-// insertMessage stores m (encrypted) with its attachments.
+// insertMessage stores m (encrypted) with its attachments: sealed now, or
+// by m.sealed when that sealed exactly m (SealMessage).
 func (w *Workflow) insertMessage(ctx context.Context, tx *sql.Tx, caseID int64, m Message) (int64, error) {
-	plain, err := json.Marshal(storedBody{Subject: m.Subject, Text: m.Text})
-	if err != nil {
+	sealed := m.sealed.sealedFor(m)
+	var body []byte
+	var err error
+	if sealed != nil {
+		body = sealed.body
+	} else if body, err = w.sealBody(m.Subject, m.Text); err != nil {
 		return 0, err
-	}
-	body, err := w.atRest.EncryptAtRest(plain)
-	if err != nil {
-		return 0, fmt.Errorf("cases: encrypt message: %w", err)
 	}
 	enc := 0
 	if m.Encrypted {
@@ -252,14 +253,12 @@ func (w *Workflow) insertMessage(ctx context.Context, tx *sql.Tx, caseID int64, 
 	if err := store.Spill(ctx, tx, "case_messages", id, body); err != nil {
 		return 0, fmt.Errorf("cases: store message: %w", err)
 	}
-	for _, a := range m.Attachments {
-		name, err := w.atRest.EncryptAtRest([]byte(a.Filename))
-		if err != nil {
-			return 0, fmt.Errorf("cases: encrypt attachment: %w", err)
-		}
-		data, err := w.atRest.EncryptAtRest(a.Data)
-		if err != nil {
-			return 0, fmt.Errorf("cases: encrypt attachment: %w", err)
+	for i, a := range m.Attachments {
+		var name, data []byte
+		if sealed != nil {
+			name, data = sealed.names[i], sealed.data[i]
+		} else if name, data, err = w.sealAttachment(a); err != nil {
+			return 0, err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO case_attachments (message_id, content_type, size, name_enc, data_enc)
 			VALUES (?, ?, ?, ?, ?)`, id, a.ContentType, len(a.Data), name, store.Inline(data))

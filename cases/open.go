@@ -96,7 +96,7 @@ func (w *Workflow) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (*Case, e
 	}
 	if _, err := w.insertMessage(ctx, tx, c.ID, Message{
 		Kind: KindReport, Author: c.ReporterAddr, MessageID: r.MessageID, Subject: r.Subject, Text: r.Text,
-		Attachments: r.Attachments, Encrypted: r.Encrypted, Received: c.Received,
+		Attachments: r.Attachments, Encrypted: r.Encrypted, Received: c.Received, sealed: r.Sealed,
 	}); err != nil {
 		return nil, err
 	}

@@ -427,11 +427,17 @@ func caseAttachments(as []Attachment) []cases.Attachment {
 	return out
 }
 
+// SealMessage implements MessageSealer.
+func (w *WorkflowAdapter) SealMessage(subject, text string, atts []Attachment) (any, error) {
+	return w.Workflow.SealMessage(subject, text, caseAttachments(atts))
+}
+
 // OpenCase implements Cases.
 func (w *WorkflowAdapter) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (CaseInfo, error) {
+	sealed, _ := r.Sealed.(*cases.SealedMessage)
 	c, err := w.Workflow.OpenCase(ctx, tx, cases.Report{
 		MessageID: r.MessageID, From: r.From, Key: r.Key, Subject: r.Subject, Text: r.Text,
-		Attachments: caseAttachments(r.Attachments), Encrypted: r.Encrypted, Received: r.Received,
+		Attachments: caseAttachments(r.Attachments), Encrypted: r.Encrypted, Received: r.Received, Sealed: sealed,
 	})
 	if err != nil {
 		return CaseInfo{}, err

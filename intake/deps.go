@@ -176,6 +176,18 @@ type Report struct {
 	Attachments []Attachment
 	Encrypted   bool
 	Received    time.Time
+	// Sealed, if set, is what a MessageSealer made of the report's
+	// subject, text and attachments ahead of OpenCase.
+	Sealed any
+}
+
+// A MessageSealer is a Cases that can encrypt a report's subject, text and
+// attachments at rest ahead of OpenCase, outside its transaction, so that
+// the decisions of a group are not held up by public-key work. What it
+// returns goes in Report.Sealed; a report that differs from what was
+// sealed is sealed again by OpenCase.
+type MessageSealer interface {
+	SealMessage(subject, text string, atts []Attachment) (any, error)
 }
 
 // FollowUp is a message appended to a case.

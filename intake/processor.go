@@ -357,7 +357,42 @@ func (p *Processor) prepare(ctx context.Context, id int64, team []Member) (*msgC
 		candidates = append(candidates, armorKey(m.insp.Autocrypt))
 	}
 	m.opened, m.openErr = p.o.Opener.Open(ctx, m.raw, candidates, team, m.now)
+	if err := m.presealReport(); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// presealMax bounds the reports whose texts are sealed ahead (presealReport):
+// a sealed copy is held from here until the report's transaction.
+const presealMax = 256 << 10
+
+// presealReport encrypts the texts of what looks like a new report at
+// rest now, in parallel with the other messages of the batch, so that
+// OpenCase does no public-key work in the group's transaction. A message
+// that turns out to be something else has had this work for nothing.
+func (m *msgCtx) presealReport() error {
+	sealer, ok := m.p.o.Cases.(MessageSealer)
+	op := m.opened
+	if !ok || m.openErr != nil || op == nil || m.dupOf != 0 || m.rate > m.p.o.Config.RateLimit {
+		return nil
+	}
+	if _, member, _ := m.teamSender(context.Background()); member {
+		return nil
+	}
+	size := len(op.Text)
+	for _, a := range op.Attachments {
+		size += len(a.Data)
+	}
+	if size > presealMax {
+		return nil
+	}
+	sealed, err := sealer.SealMessage(m.reportSubject(), op.Text, op.Attachments)
+	if err != nil {
+		return fmt.Errorf("intake: seal report %d at rest: %w", m.in.ID, err)
+	}
+	m.sealed = sealed
+	return nil
 }
 
 // preChecks names the first check that decides a message before it is
@@ -399,6 +434,8 @@ type msgCtx struct {
 	ownMsgID bool  // the Message-ID is one our outbox generated
 	rate     int   // messages from the sender within the rate window, counted up to the limit + 1
 	dupOf    int64 // an earlier message with the same Message-ID, 0 if none
+
+	sealed any // the report's texts sealed at rest ahead (presealReport)
 
 	// tx is the shared transaction when m runs in a group (ProcessBatch),
 	// and batch, if the Mailer batches, queues the group's mail.

@@ -23,10 +23,7 @@ func (m *msgCtx) newReport(ctx context.Context) error {
 	if strings.TrimSpace(op.Text) == "" && len(op.Attachments) == 0 {
 		return m.hold(ctx, ClassEmpty, "empty message: no text and no attachment", TemplateQuarantined)
 	}
-	subject := op.Subject
-	if subject == "" {
-		subject = m.insp.Subject
-	}
+	subject := m.reportSubject()
 	key := m.reporterKey()
 	reason := "new report"
 	if op.Encrypted {
@@ -49,7 +46,7 @@ func (m *msgCtx) newReport(ctx context.Context) error {
 	return m.finish(ctx, done(ClassReport, reason), func(tx *sql.Tx, o *outcome) error {
 		c, err := m.p.o.Cases.OpenCase(ctx, tx, Report{
 			MessageID: m.insp.MessageID, From: m.insp.From, Key: key, Subject: subject, Text: op.Text,
-			Attachments: op.Attachments, Encrypted: op.Encrypted, Received: m.in.Received,
+			Attachments: op.Attachments, Encrypted: op.Encrypted, Received: m.in.Received, Sealed: m.sealed,
 		})
 		if err != nil {
 			return fmt.Errorf("intake: open case for %d: %w", m.in.ID, err)
@@ -65,6 +62,15 @@ func (m *msgCtx) newReport(ctx context.Context) error {
 		}
 		return m.teamCopy(ctx, tx, c, subject, false)
 	})
+}
+
+// reportSubject is the subject a report is stored with: the protected
+// one when the report had it, the outer one otherwise.
+func (m *msgCtx) reportSubject() string {
+	if m.opened.Subject != "" {
+		return m.opened.Subject
+	}
+	return m.insp.Subject
 }
 
 // acknowledge tells the reporter the case ID. It never quotes the report: a
