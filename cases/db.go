@@ -188,6 +188,11 @@ func (w *Workflow) saveCase(ctx context.Context, tx *sql.Tx, c *Case) error {
 			}
 		}
 	}
+	return w.addTeam(ctx, tx, c)
+}
+
+// addTeam records every member of c.Team as on the case's fix team.
+func (w *Workflow) addTeam(ctx context.Context, tx *sql.Tx, c *Case) error {
 	for _, f := range c.Team {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO case_team (case_id, fingerprint, added) VALUES (?, ?, ?)
 			ON CONFLICT (case_id, fingerprint) DO NOTHING`, c.ID, f, store.Millis(c.Updated)); err != nil {

@@ -91,7 +91,8 @@ func (w *Workflow) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (*Case, e
 	if c.ID, err = res.LastInsertId(); err != nil {
 		return nil, fmt.Errorf("cases: open %s: %w", c.Ref, err)
 	}
-	if err := w.saveCase(ctx, tx, c); err != nil {
+	// The INSERT wrote every field a new case has; only its team is left.
+	if err := w.addTeam(ctx, tx, c); err != nil {
 		return nil, err
 	}
 	if _, err := w.insertMessage(ctx, tx, c.ID, Message{
