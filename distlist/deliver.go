@@ -180,8 +180,8 @@ func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error
 		jobs = jobs[:0]
 		size := 0
 		// INDEXED BY: read the oldest waiting rows off outbox_claim rather
-		// than sort every waiting row (SQLite picks outbox_due without
-		// statistics); the query fails if the index cannot serve it.
+		// than sort every waiting row (without statistics SQLite may pick
+		// another index); the query fails if the index cannot serve it.
 		rows, err := tx.QueryContext(ctx, `SELECT o.id, o.notice_id, o.case_id, o.recipient, o.fingerprint, o.enc_key_id,
 			o.encrypt, o.valid_through, o.env_from, m.raw, coalesce(k.armored, ''), o.attempts
 			FROM outbox o INDEXED BY outbox_claim JOIN outbox_message m ON m.outbox_id = o.id LEFT JOIN dir_key k ON k.fingerprint = o.fingerprint AND o.encrypt = 1

@@ -35,8 +35,9 @@
 // the time of the next one are committed before dialing, so a crash never
 // causes a retry storm; the next rows are claimed while the last are sent,
 // and results are committed in batches; rows left in state sending by a
-// crash are resent once, byte-identical, on restart. Replies 4xx, network errors and unknown
-// errors defer the row with exponential backoff and jitter; 5xx fails it.
+// crash are resent once, byte-identical, on restart. Replies 4xx, network
+// errors and unknown errors defer the row with exponential backoff and
+// jitter; 5xx fails it.
 // Rows are never deleted: they are the history.
 //
 // # Guard

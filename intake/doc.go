@@ -26,9 +26,10 @@
 // in one transaction. ProcessBatch opens a batch of messages on every CPU
 // and decides on them in order, up to 32 in one transaction (a savepoint
 // each); when the Mailer is a BatchMailer, the group's mail is sealed in
-// the background meanwhile and written before the commit. Whatever cannot be handled ends in quarantine with a
-// reason, readable and releasable with Quarantine; the sender is told
-// politely at most once a day and never when the mail was automatic.
+// the background meanwhile and written before the commit. Whatever cannot
+// be handled ends in quarantine with a reason, readable and releasable
+// with Quarantine; the sender is told politely at most once a day and
+// never when the mail was automatic.
 //
 // The Processor reaches the rest of secgate through small interfaces
 // (Opener, Directory, Mailer, Cases, Texts); NewStackProcessor wires them to

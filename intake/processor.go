@@ -357,7 +357,7 @@ func (p *Processor) prepare(ctx context.Context, id int64, team []Member) (*msgC
 		candidates = append(candidates, armorKey(m.insp.Autocrypt))
 	}
 	m.opened, m.openErr = p.o.Opener.Open(ctx, m.raw, candidates, team, m.now)
-	if err := m.presealReport(); err != nil {
+	if err := m.presealReport(ctx); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -371,13 +371,14 @@ const presealMax = 256 << 10
 // rest now, in parallel with the other messages of the batch, so that
 // OpenCase does no public-key work in the group's transaction. A message
 // that turns out to be something else has had this work for nothing.
-func (m *msgCtx) presealReport() error {
+func (m *msgCtx) presealReport(ctx context.Context) error {
 	sealer, ok := m.p.o.Cases.(MessageSealer)
 	op := m.opened
-	if !ok || m.openErr != nil || op == nil || m.dupOf != 0 || m.rate > m.p.o.Config.RateLimit {
+	if !ok || m.openErr != nil || op == nil || m.dupOf != 0 || m.rate > m.p.o.Config.RateLimit ||
+		strings.TrimSpace(op.Text) == "" && len(op.Attachments) == 0 {
 		return nil
 	}
-	if _, member, _ := m.teamSender(context.Background()); member {
+	if _, member, _ := m.teamSender(ctx); member {
 		return nil
 	}
 	size := len(op.Text)

@@ -70,45 +70,32 @@ func newCachedConn(conn driver.Conn) (*cachedConn, error) {
 }
 
 // get returns a prepared statement for query and the function that gives
-// it back: to the cache, or, for a statement the cache did not keep, to
+// it back: to the cache, or, for a second use of a text that is busy, to
 // SQLite (finalized).
 func (c *cachedConn) get(ctx context.Context, query string) (driver.Stmt, func(), error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if e, ok := c.entries[query]; ok {
 		cs := e.Value.(*cachedStmt)
-		if !cs.busy {
-			cs.busy = true
-			c.lru.MoveToFront(e)
-			c.mu.Unlock()
-			return cs.st, func() { c.put(cs) }, nil
+		if cs.busy {
+			st, err := c.sqlConn.PrepareContext(ctx, query)
+			if err != nil {
+				return nil, nil, err
+			}
+			return st, func() { st.Close() }, nil
 		}
-		c.mu.Unlock()
-		return c.prepareOwn(ctx, query)
+		cs.busy = true
+		c.lru.MoveToFront(e)
+		return cs.st, func() { c.put(cs) }, nil
 	}
-	c.mu.Unlock()
 	st, err := c.sqlConn.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, nil, err
 	}
 	cs := &cachedStmt{query: query, st: st, busy: true}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.entries[query]; ok {
-		// Cannot happen while database/sql uses the connection from one
-		// goroutine, but a statement nobody caches is still a statement.
-		return st, func() { st.Close() }, nil
-	}
 	c.entries[query] = c.lru.PushFront(cs)
 	c.evict()
 	return st, func() { c.put(cs) }, nil
-}
-
-func (c *cachedConn) prepareOwn(ctx context.Context, query string) (driver.Stmt, func(), error) {
-	st, err := c.sqlConn.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, nil, err
-	}
-	return st, func() { st.Close() }, nil
 }
 
 func (c *cachedConn) put(cs *cachedStmt) {
