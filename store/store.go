@@ -32,7 +32,12 @@ type DB struct {
 func Open(ctx context.Context, path string) (*DB, error) {
 	common := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=trusted_schema(0)"
 	u := "file:" + (&url.URL{Path: path}).EscapedPath()
-	w, err := openPool(u + "?" + common + "&_pragma=synchronous(FULL)&_txlock=immediate")
+	// The writer keeps its temporary files in memory: the sub-journal of a
+	// savepoint (intake runs each message of a group commit in one) holds
+	// the first copy of every page the savepoint changes, only to roll the
+	// savepoint back, and as a file it cost a write system call per page.
+	// It is not part of durability: the WAL is.
+	w, err := openPool(u + "?" + common + "&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
