@@ -334,51 +334,31 @@ func (p *Poller) step(name string) error {
 // sync handles everything outstanding: messages stored but not processed
 // (after a crash), new messages on the server, and handled messages not yet
 // moved.
-func (p *Poller) sync(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
+//
+// New messages go through in batches, two at a time: while one batch is
+// processed in the background, the next is fetched and stored, so that the
+// IMAP round trips and the storing transaction use the core the processing
+// leaves idle. The messages of both batches together stay within
+// FetchBytes (one bigger message goes alone). Each batch is stored before
+// it is processed and processed before it is moved, as without overlap.
+func (p *Poller) sync(ctx context.Context, c *imapclient.Client, uidValidity uint32) (err error) {
 	if err := p.processPending(ctx); err != nil {
 		return err
 	}
 	if err := p.moveHandled(ctx, c, uidValidity); err != nil {
 		return err
 	}
-	for {
-		_, last, err := mailboxState(ctx, p.db.Reader(), p.cfg.Mailbox)
-		if err != nil {
-			return err
+	var busy *processing // the batch being processed, if any
+	defer func() {
+		if busy != nil {
+			err = errors.Join(err, busy.wait())
 		}
-		var set imap.UIDSet
-		set.AddRange(imap.UID(last+1), 0)
-		sd, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
-		if err != nil {
-			return fmt.Errorf("intake: search: %w", err)
-		}
-		var uids []imap.UID
-		for _, u := range sd.AllUIDs() {
-			if uint32(u) > last { // "N:*" always matches the highest UID
-				uids = append(uids, u)
-			}
-		}
-		if len(uids) == 0 {
-			return nil
-		}
-		slices.Sort(uids)
-		if len(uids) > p.cfg.FetchBatch {
-			uids = uids[:p.cfg.FetchBatch]
-		}
-		msgs, err := p.fetch(c, uids)
-		if err != nil {
-			return err
-		}
-		if len(msgs) == 0 {
-			return nil
-		}
-		if _, err := storeBatch(ctx, p.db, p.rest, p.cfg.Mailbox, uidValidity, msgs, p.clock.Now()); err != nil {
-			return err
-		}
-		if err := p.step("stored"); err != nil {
-			return err
-		}
-		if err := p.processPending(ctx); err != nil {
+	}()
+	// finish waits for the batch in processing and moves it.
+	finish := func() error {
+		b := busy
+		busy = nil
+		if err := b.wait(); err != nil {
 			return err
 		}
 		if err := p.step("processed"); err != nil {
@@ -387,16 +367,111 @@ func (p *Poller) sync(ctx context.Context, c *imapclient.Client, uidValidity uin
 		if err := p.moveHandled(ctx, c, uidValidity); err != nil {
 			return err
 		}
-		if err := p.step("moved"); err != nil {
+		return p.step("moved")
+	}
+	for {
+		uids, err := p.newUIDs(ctx, c)
+		if err != nil {
 			return err
 		}
+		if len(uids) == 0 {
+			break
+		}
+		budget, alone := p.cfg.FetchBytes, true
+		if busy != nil {
+			budget, alone = p.cfg.FetchBytes-busy.bytes, false
+		}
+		msgs, err := p.fetch(c, uids, budget, alone)
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			if busy == nil {
+				return nil
+			}
+			// Nothing fits beside the batch in processing.
+			if err := finish(); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := storeBatch(ctx, p.db, p.rest, p.cfg.Mailbox, uidValidity, msgs, p.clock.Now()); err != nil {
+			return err
+		}
+		if err := p.step("stored"); err != nil {
+			return err
+		}
+		if busy != nil {
+			if err := finish(); err != nil {
+				return err
+			}
+		}
+		var n int64
+		for _, m := range msgs {
+			n += int64(len(m.raw))
+		}
+		busy = p.startProcessing(ctx, n)
 	}
+	if busy != nil {
+		return finish()
+	}
+	return nil
 }
 
-// fetch fetches the given messages: whole when within the size limit, the
-// header only otherwise (the whole message stays on the server and goes to
-// Quarantine).
-func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID) ([]fetched, error) {
+// newUIDs returns the UIDs on the server above the last one stored, lowest
+// first, at most FetchBatch of them.
+func (p *Poller) newUIDs(ctx context.Context, c *imapclient.Client) ([]imap.UID, error) {
+	_, last, err := mailboxState(ctx, p.db.Reader(), p.cfg.Mailbox)
+	if err != nil {
+		return nil, err
+	}
+	var set imap.UIDSet
+	set.AddRange(imap.UID(last+1), 0)
+	sd, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+	if err != nil {
+		return nil, fmt.Errorf("intake: search: %w", err)
+	}
+	var uids []imap.UID
+	for _, u := range sd.AllUIDs() {
+		if uint32(u) > last { // "N:*" always matches the highest UID
+			uids = append(uids, u)
+		}
+	}
+	slices.Sort(uids)
+	if len(uids) > p.cfg.FetchBatch {
+		uids = uids[:p.cfg.FetchBatch]
+	}
+	return uids, nil
+}
+
+// processing is a batch of stored messages being processed in the
+// background.
+type processing struct {
+	bytes int64 // of the batch's messages as fetched
+	done  chan struct{}
+	err   error
+}
+
+// startProcessing processes the stored messages in the background.
+func (p *Poller) startProcessing(ctx context.Context, bytes int64) *processing {
+	b := &processing{bytes: bytes, done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		b.err = p.processPending(ctx)
+	}()
+	return b
+}
+
+func (b *processing) wait() error {
+	<-b.done
+	return b.err
+}
+
+// fetch fetches the given messages in UID order while they fit budget
+// bytes (with alone, one bigger message alone): whole when within the size
+// limit, the header only otherwise (the whole message stays on the server
+// and goes to Quarantine).
+func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID, budget int64, alone bool) ([]fetched, error) {
 	sizes, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
 	if err != nil {
 		return nil, fmt.Errorf("intake: fetch sizes: %w", err)
@@ -406,13 +481,12 @@ func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID) ([]fetched, error)
 	slices.SortFunc(sizes, func(a, b *imapclient.FetchMessageBuffer) int { return int(a.UID) - int(b.UID) })
 	var total int64
 	for i, m := range sizes {
-		// Fetch in UID order while the bodies fit FetchBytes (one bigger
-		// message alone); the rest waits for the next round.
+		// The rest waits for the next round.
 		body := m.RFC822Size
 		if body > p.cfg.MaxSize {
 			body = 64 << 10 // only its header is fetched
 		}
-		if i > 0 && total+body > p.cfg.FetchBytes {
+		if (i > 0 || !alone) && total+body > budget {
 			break
 		}
 		total += body

@@ -474,3 +474,74 @@ func TestPollerFetchBytes(t *testing.T) {
 		t.Errorf("rows after each store: %v, want one message a round", stored)
 	}
 }
+
+// TestPollerOverlap: the next batch is fetched and stored while the one
+// before is still being processed, when both fit fetch_bytes; when only one
+// fits, a batch is stored only after the one before is done.
+func TestPollerOverlap(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		fetchBytes int64
+		overlap    bool
+	}{
+		{"room for both", 1 << 20, true},
+		{"room for one", 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startMem(t, nil)
+			db := openDB(t)
+			rec := newRecorder(db)
+			cfg := testConfig(s.addr)
+			cfg.PasswordFile = passwordFile(t)
+			cfg.FetchBatch = 2
+			cfg.FetchBytes = tc.fetchBytes
+			for i := range 4 {
+				s.deliver(t, "INBOX", fmt.Sprintf("o%d@x", i), "x")
+			}
+			gate := make(chan struct{})
+			rec.fail = func(int64) error { <-gate; return nil }
+			var once sync.Once
+			release := func() { once.Do(func() { close(gate) }) }
+			defer release()
+			stores := make(chan int, 8)
+			stop := runPoller(t, cfg, db, rec, func(step string) error {
+				if step == "stored" {
+					var n int
+					db.Reader().QueryRow(`SELECT count(*) FROM inbound`).Scan(&n)
+					stores <- n
+				}
+				return nil
+			})
+			defer stop()
+			if n := <-stores; n != 2 && n != 1 {
+				t.Fatalf("first store left %d rows", n)
+			}
+			// Absence is waited for briefly; presence has a generous bound
+			// that only limits a failing run.
+			wait := 300 * time.Millisecond
+			if tc.overlap {
+				wait = 30 * time.Second
+			}
+			select {
+			case n := <-stores:
+				if !tc.overlap {
+					t.Fatalf("a second batch was stored (%d rows) while the first was still being processed", n)
+				}
+			case <-time.After(wait):
+				if tc.overlap {
+					t.Fatal("no second batch stored while the first was being processed")
+				}
+			}
+			release()
+			for range 4 {
+				<-rec.ch
+			}
+			waitFor(t, "all moved", func() bool { return s.count(t, "Processed") == 4 })
+			for i := range 4 {
+				if n := rec.count(fmt.Sprintf("o%d@x", i)); n != 1 {
+					t.Errorf("o%d processed %d times", i, n)
+				}
+			}
+		})
+	}
+}
