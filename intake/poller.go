@@ -395,7 +395,8 @@ func (p *Poller) sync(ctx context.Context, c *imapclient.Client, uidValidity uin
 			}
 			continue
 		}
-		if _, err := storeBatch(ctx, p.db, p.rest, p.cfg.Mailbox, uidValidity, msgs, p.clock.Now()); err != nil {
+		ids, err := storeBatch(ctx, p.db, p.rest, p.cfg.Mailbox, uidValidity, msgs, p.clock.Now())
+		if err != nil {
 			return err
 		}
 		if err := p.step("stored"); err != nil {
@@ -410,7 +411,7 @@ func (p *Poller) sync(ctx context.Context, c *imapclient.Client, uidValidity uin
 		for _, m := range msgs {
 			n += int64(len(m.raw))
 		}
-		busy = p.startProcessing(ctx, n)
+		busy = p.startProcessing(ctx, ids, n)
 	}
 	if busy != nil {
 		return finish()
@@ -452,12 +453,14 @@ type processing struct {
 	err   error
 }
 
-// startProcessing processes the stored messages in the background.
-func (p *Poller) startProcessing(ctx context.Context, bytes int64) *processing {
+// startProcessing processes in the background those of the stored batch
+// ids that still await processing, and only those: the next batch is
+// stored meanwhile and waits for its own turn.
+func (p *Poller) startProcessing(ctx context.Context, ids []int64, bytes int64) *processing {
 	b := &processing{bytes: bytes, done: make(chan struct{})}
 	go func() {
 		defer close(b.done)
-		b.err = p.processPending(ctx)
+		b.err = p.processAmong(ctx, ids)
 	}()
 	return b
 }
@@ -571,6 +574,24 @@ func (p *Poller) processPending(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return p.process(ctx, ids)
+}
+
+// processAmong processes those of ids that await processing.
+func (p *Poller) processAmong(ctx context.Context, ids []int64) error {
+	all, err := pending(ctx, p.db.Reader())
+	if err != nil {
+		return err
+	}
+	batch := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		batch[id] = true
+	}
+	return p.process(ctx, slices.DeleteFunc(all, func(id int64) bool { return !batch[id] }))
+}
+
+// process processes the stored messages ids, in order.
+func (p *Poller) process(ctx context.Context, ids []int64) error {
 	if bh, ok := p.handler.(BatchHandler); ok && len(ids) > 1 {
 		for len(ids) > 0 {
 			batch := ids[:min(len(ids), p.cfg.FetchBatch)]
