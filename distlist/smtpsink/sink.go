@@ -108,6 +108,13 @@ func (s *Sink) Messages() []Message {
 	return append([]Message(nil), s.msgs...)
 }
 
+// Len returns how many messages were accepted.
+func (s *Sink) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.msgs)
+}
+
 // Reset forgets the accepted messages and attempt counts.
 func (s *Sink) Reset() {
 	s.mu.Lock()
