@@ -35,7 +35,7 @@ type Config struct {
 	PollInterval time.Duration `toml:"poll_interval" doc:"Polling interval used only when the server does not support IDLE."`
 	BackoffMin   time.Duration `toml:"backoff_min" doc:"First wait before reconnecting after a dropped connection."`
 	BackoffMax   time.Duration `toml:"backoff_max" doc:"Longest wait between reconnection attempts (the wait doubles with jitter up to this)."`
-	FetchBatch   int           `toml:"fetch_batch" doc:"Maximum number of messages fetched and stored in one transaction."`
+	FetchBatch   int           `toml:"fetch_batch" doc:"Maximum number of messages fetched and stored in one transaction (the first batch of a burst takes at most 32, so that processing begins at once)."`
 	FetchBytes   int64         `toml:"fetch_bytes" doc:"Maximum size in bytes of the messages in memory at once: those fetched together, and the next batch fetched while one is processed (one bigger message is fetched alone), so a burst of big reports is not held in memory at once."`
 
 	MaxSize        int64 `toml:"max_size" doc:"Largest message accepted, in bytes; larger ones are quarantined."`

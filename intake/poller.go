@@ -370,7 +370,13 @@ func (p *Poller) sync(ctx context.Context, c *imapclient.Client, uidValidity uin
 		return p.step("moved")
 	}
 	for {
-		uids, err := p.newUIDs(ctx, c)
+		// Alone, a small batch first: the processing begins while
+		// the rest of a burst is fetched.
+		limit := p.cfg.FetchBatch
+		if busy == nil {
+			limit = min(limit, firstBatch)
+		}
+		uids, err := p.newUIDs(ctx, c, limit)
 		if err != nil {
 			return err
 		}
@@ -419,9 +425,12 @@ func (p *Poller) sync(ctx context.Context, c *imapclient.Client, uidValidity uin
 	return nil
 }
 
+// firstBatch bounds the batch fetched while none is being processed.
+const firstBatch = 32
+
 // newUIDs returns the UIDs on the server above the last one stored, lowest
-// first, at most FetchBatch of them.
-func (p *Poller) newUIDs(ctx context.Context, c *imapclient.Client) ([]imap.UID, error) {
+// first, at most limit of them.
+func (p *Poller) newUIDs(ctx context.Context, c *imapclient.Client, limit int) ([]imap.UID, error) {
 	_, last, err := mailboxState(ctx, p.db.Reader(), p.cfg.Mailbox)
 	if err != nil {
 		return nil, err
@@ -439,8 +448,8 @@ func (p *Poller) newUIDs(ctx context.Context, c *imapclient.Client) ([]imap.UID,
 		}
 	}
 	slices.Sort(uids)
-	if len(uids) > p.cfg.FetchBatch {
-		uids = uids[:p.cfg.FetchBatch]
+	if len(uids) > limit {
+		uids = uids[:limit]
 	}
 	return uids, nil
 }

@@ -545,3 +545,39 @@ func TestPollerOverlap(t *testing.T) {
 		})
 	}
 }
+
+// TestPollerFirstBatchSmall: with nothing being processed, the poller
+// fetches a small batch first, so that the first case of a burst opens
+// without waiting for a whole fetch_batch to be stored.
+func TestPollerFirstBatchSmall(t *testing.T) {
+	s := startMem(t, nil)
+	db := openDB(t)
+	rec := newRecorder(db)
+	cfg := testConfig(s.addr)
+	cfg.PasswordFile = passwordFile(t)
+	const n = firstBatch + 8
+	for i := range n {
+		s.deliver(t, "INBOX", fmt.Sprintf("f%d@x", i), "x")
+	}
+	stores := make(chan int, n)
+	stop := runPoller(t, cfg, db, rec, func(step string) error {
+		if step == "stored" {
+			var rows int
+			db.Reader().QueryRow(`SELECT count(*) FROM inbound`).Scan(&rows)
+			stores <- rows
+		}
+		return nil
+	})
+	defer stop()
+	if rows := <-stores; rows != firstBatch {
+		t.Errorf("first store left %d rows, want %d", rows, firstBatch)
+	}
+	for range n {
+		<-rec.ch
+	}
+	for i := range n {
+		if c := rec.count(fmt.Sprintf("f%d@x", i)); c != 1 {
+			t.Errorf("f%d processed %d times", i, c)
+		}
+	}
+}
