@@ -354,7 +354,7 @@ func TestUnreadableStoredCopyHeld(t *testing.T) {
 	}
 	// The stored copy no longer decrypts (say, the team key was replaced).
 	if err := env.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`UPDATE inbound SET raw = X'00'`)
+		_, err := tx.Exec(`UPDATE inbound_raw SET raw = X'00'`)
 		return err
 	}); err != nil {
 		t.Fatal(err)

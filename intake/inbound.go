@@ -165,13 +165,16 @@ func storeBatch(ctx context.Context, db *store.DB, rest AtRest, mailbox string, 
 			if !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("intake: look up hash: %w", err)
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO inbound (mailbox, uidvalidity, uid, sha256, message_id, sender, size, raw, received)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				mailbox, uidValidity, m.uid, p.sum[:], p.mid, p.from, m.size, store.Inline(p.ct), store.Millis(now))
+			res, err := tx.ExecContext(ctx, `INSERT INTO inbound (mailbox, uidvalidity, uid, sha256, message_id, sender, size, received)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				mailbox, uidValidity, m.uid, p.sum[:], p.mid, p.from, m.size, store.Millis(now))
 			if err != nil {
 				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
 			}
 			if ids[i], err = res.LastInsertId(); err != nil {
+				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO inbound_raw (inbound_id, raw) VALUES (?, ?)`, ids[i], store.Inline(p.ct)); err != nil {
 				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
 			}
 			if err := store.Spill(ctx, tx, "inbound", ids[i], p.ct); err != nil {
@@ -289,7 +292,7 @@ func getInbound(ctx context.Context, q queryer, id int64) (*Inbound, error) {
 func rawMessage(ctx context.Context, q queryer, rest AtRest, id int64) ([]byte, error) {
 	var ct []byte
 	var size int
-	err := q.QueryRowContext(ctx, `SELECT raw, size FROM inbound WHERE id = ?`, id).Scan(&ct, &size)
+	err := q.QueryRowContext(ctx, `SELECT r.raw, i.size FROM inbound i JOIN inbound_raw r ON r.inbound_id = i.id WHERE i.id = ?`, id).Scan(&ct, &size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %d", ErrNotFound, id)
 	}

@@ -16,6 +16,7 @@ func migrations() []string {
 		schemaBlob,
 		schemaOutboxClaim,
 		schemaOutboxDropDue,
+		schemaInboundRaw,
 	}
 }
 

@@ -4,9 +4,10 @@ package store
 //
 // inbound_mailbox remembers, per IMAP mailbox, the UIDVALIDITY and the last
 // UID whose message is durably stored, so a restart neither skips nor
-// repeats. inbound holds every message as received (raw, encrypted at rest
-// to the team key) with its processing state; the unique keys make storing
-// idempotent by (mailbox, uidvalidity, uid) and by content hash.
+// repeats. inbound holds every message as received with its processing
+// state (its bytes, encrypted at rest to the team key, are in inbound_raw
+// since version 5); the unique keys make storing idempotent by (mailbox,
+// uidvalidity, uid) and by content hash.
 // inbound_cipher remembers the hash of every encrypted payload received, so a
 // re-sent old ciphertext is recognised. inbound_answer records the polite
 // answers sent per sender, so nobody is answered in a loop.
@@ -54,4 +55,18 @@ CREATE TABLE inbound_answer (
 	at     INTEGER NOT NULL,
 	PRIMARY KEY (sender, kind)
 ) STRICT;
+`
+
+// schemaInboundRaw (version 5): the stored bytes of an inbound message move
+// to a table of their own, written once, as outbox_message does for the
+// outbox: SQLite rewrites a whole row on every update, so each change of a
+// message's state (processed, moved) rewrote its bytes too, and reading the
+// state walked past them.
+const schemaInboundRaw = `
+CREATE TABLE inbound_raw (
+	inbound_id INTEGER PRIMARY KEY REFERENCES inbound (id),
+	raw        BLOB NOT NULL
+) STRICT;
+INSERT INTO inbound_raw (inbound_id, raw) SELECT id, raw FROM inbound;
+ALTER TABLE inbound DROP COLUMN raw;
 `

@@ -194,13 +194,16 @@ func newFixture(t *testing.T) *fixture {
 	}
 	sum := sha256.Sum256(raw)
 	err = db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO inbound (mailbox, uidvalidity, uid, sha256, message_id, sender, size, raw, received, state, reason)
-			VALUES ('INBOX', 1, 7, ?, '<q1@example.net>', 'mallory@example.net', ?, ?, ?, 'quarantined', 'rate limit: 31 messages in 1h0m0s')`,
-			sum[:], len(raw), ct, store.Millis(fixtureTime))
+		res, err := tx.ExecContext(ctx, `INSERT INTO inbound (mailbox, uidvalidity, uid, sha256, message_id, sender, size, received, state, reason)
+			VALUES ('INBOX', 1, 7, ?, '<q1@example.net>', 'mallory@example.net', ?, ?, 'quarantined', 'rate limit: 31 messages in 1h0m0s')`,
+			sum[:], len(raw), store.Millis(fixtureTime))
 		if err != nil {
 			return err
 		}
-		f.held, err = res.LastInsertId()
+		if f.held, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO inbound_raw (inbound_id, raw) VALUES (?, ?)`, f.held, ct)
 		return err
 	})
 	if err != nil {
