@@ -99,10 +99,16 @@ func (d *Directory) scanMember(sc interface{ Scan(...any) error }) (Member, erro
 	return m, nil
 }
 
+// teamQuery reads the members with their keys. CROSS JOIN keeps dir_member
+// the outer table: left to itself SQLite scanned dir_key, which holds every
+// reporter's and distributor's key too, to find the few members' keys, for
+// each report that opened a case.
+const teamQuery = `SELECT ` + memberCols + `
+	FROM dir_member m CROSS JOIN dir_key k ON k.fingerprint = m.fingerprint ORDER BY m.rota, m.address`
+
 // Team returns the team members in rota order.
 func (d *Directory) Team(ctx context.Context) ([]Member, error) {
-	rows, err := d.db.Reader().QueryContext(ctx, `SELECT `+memberCols+`
-		FROM dir_member m JOIN dir_key k USING (fingerprint) ORDER BY m.rota, m.address`)
+	rows, err := d.db.Reader().QueryContext(ctx, teamQuery)
 	if err != nil {
 		return nil, fmt.Errorf("distlist: team: %w", err)
 	}

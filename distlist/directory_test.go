@@ -15,6 +15,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist/smtpsink"
+	"github.com/secgate/secgate/store"
 )
 
 // signOnlyKey is a public key without an encryption subkey.
@@ -260,5 +261,33 @@ func TestKeyReport(t *testing.T) {
 	}
 	if strings.Contains(rep, later.Fingerprint()) {
 		t.Errorf("report lists a key that does not expire:\n%s", rep)
+	}
+}
+
+// TestTeamQueryPlan: reading the team looks up each member's key; it does
+// not scan dir_key, which grows with every reporter and distributor.
+func TestTeamQueryPlan(t *testing.T) {
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "q.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Reader().Query("EXPLAIN QUERY PLAN " + teamQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	got := strings.Join(plan, "; ")
+	if !strings.Contains(got, "SCAN m") || !strings.Contains(got, "SEARCH k USING") {
+		t.Errorf("plan %q: want dir_member scanned and each key searched", got)
 	}
 }
