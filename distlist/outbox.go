@@ -93,6 +93,10 @@ type Outbox struct {
 	kick    chan struct{}
 	running sync.Mutex
 	keys    *keyCache
+	// big is held by the worker sending a message stored in pieces (over
+	// store.ChunkSize): such messages go one at a time, so that two 30 MiB
+	// reports' team copies are not in memory together.
+	big chan struct{}
 }
 
 // NewOutbox returns an outbox; Run delivers its rows.
@@ -121,7 +125,7 @@ func NewOutbox(ctx context.Context, o OutboxOptions) (*Outbox, error) {
 		}
 	}
 	return &Outbox{db: o.DB, dir: o.Directory, team: o.TeamKey, cfg: cfg, clock: o.Clock, log: o.Logger,
-		secret: secret, onEvent: o.OnEvent, kick: make(chan struct{}, 1), keys: o.Directory.keys}, nil
+		secret: secret, onEvent: o.OnEvent, kick: make(chan struct{}, 1), keys: o.Directory.keys, big: make(chan struct{}, 1)}, nil
 }
 
 // Kick wakes the delivery loop; call it after committing a transaction in

@@ -13,6 +13,7 @@ import (
 
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist/smtpsink"
+	"github.com/secgate/secgate/store"
 )
 
 func TestEnqueueSendDecrypt(t *testing.T) {
@@ -258,5 +259,41 @@ func TestV6Recipient(t *testing.T) {
 	o, err := crypto.Open(msgs[0].Data, crypto.OpenOptions{Decrypt: sk, Verifiers: []*crypto.Key{e.team.Public()}, Now: t0})
 	if err != nil || o.Signature == nil || o.Signature.Err != nil || !bytes.Contains(o.Entity, []byte("embargoed body")) {
 		t.Fatalf("open as the v6 recipient: %v, %+v", err, o)
+	}
+}
+
+// TestBigMessagesOneAtATime: a message stored in pieces is read and sent
+// only while no other is (so two big reports' copies are not in memory
+// together); small messages go on meanwhile.
+func TestBigMessagesOneAtATime(t *testing.T) {
+	e := newEnv(t, smtpsink.Options{}, nil)
+	bigKey := testKey(t, "alice@distro-a.example", "x25519", false)
+	smallKey := testKey(t, "bob@distro-b.example", "x25519", false)
+	body := strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567\r\n", 2*store.ChunkSize/74)
+	e.enqueue(Mail{Kind: "embargo-notice", NoticeID: "big", Encrypt: true, Content: textContent("big", body),
+		ValidThrough: t0.Add(time.Hour), Recipients: []Recipient{{Address: "alice@distro-a.example", Key: bigKey.Public()}}})
+	e.enqueue(Mail{Kind: "embargo-notice", NoticeID: "small", Encrypt: true, Content: textContent("small", "short"),
+		ValidThrough: t0.Add(time.Hour), Recipients: []Recipient{{Address: "bob@distro-b.example", Key: smallKey.Public()}}})
+	if raw := e.rows("big")["alice@distro-a.example"].Raw; len(raw) <= store.ChunkSize {
+		t.Fatalf("big row of %d bytes is not stored in pieces", len(raw))
+	}
+	e.ob.big <- struct{}{} // another worker's big message
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.ob.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	e.ob.Kick()
+	waitUntil(t, "the small message sent", func() bool { return e.sink.Len() == 1 })
+	if to := e.sink.Messages()[0].To[0]; to != "bob@distro-b.example" {
+		t.Fatalf("sent to %s first, want the small message to bob", to)
+	}
+	time.Sleep(200 * time.Millisecond) // absence: the big one must still wait
+	if n := e.sink.Len(); n != 1 {
+		t.Fatalf("%d messages sent while the big one had to wait", n)
+	}
+	<-e.ob.big
+	waitUntil(t, "the big message sent", func() bool { return e.sink.Len() == 2 })
+	if to := e.sink.Messages()[1].To[0]; to != "alice@distro-a.example" {
+		t.Errorf("second message to %s, want the big one to alice", to)
 	}
 }

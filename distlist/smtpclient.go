@@ -193,7 +193,14 @@ func (s *sender) deliver(ctx context.Context, j *job) outcome {
 	}
 	if len(j.raw) == 0 {
 		// A big message is stored in pieces and read only now, so that
-		// the rows claimed ahead do not all sit in memory.
+		// the rows claimed ahead do not all sit in memory, and only
+		// while no other worker holds one.
+		select {
+		case o.big <- struct{}{}:
+			defer func() { <-o.big }()
+		case <-ctx.Done():
+			return outcome{state: StateDeferred, reply: "not sent: shutting down"}
+		}
 		raw, err := store.Unspill(ctx, o.db.Reader(), "outbox", j.id, nil, store.ChunkSize)
 		if err != nil {
 			return outcome{state: StateDeferred, reply: "message not read: " + err.Error()}
