@@ -59,6 +59,8 @@ type GatewayConfig struct {
 	LogLevel  string `toml:"log_level" doc:"Log level: debug, info, warn or error. Message bodies and credentials are never logged."`
 	// MemoryLimitMiB is the Go runtime's soft memory limit for serve.
 	MemoryLimitMiB int `toml:"memory_limit_mib" doc:"Soft limit of the gateway's memory in MiB (the Go runtime's memory limit): near it the garbage collector runs sooner, so a big message does not double the process's size. It is not a cap: a message that needs more still goes through. 0: no limit; the GOMEMLIMIT environment variable, when set, takes precedence."`
+	// GCPercent is the Go runtime's GOGC for serve.
+	GCPercent int `toml:"gc_percent" doc:"How far the heap may grow over what is in use before the garbage collector runs, in percent (the Go runtime's GOGC), 25 to 1000. Below the memory limit a higher value spends less CPU on collection; near it the limit decides. The GOGC environment variable, when set, takes precedence."`
 }
 
 // TeamKeyConfig is the [team_key] section.
@@ -109,6 +111,7 @@ func DefaultConfig() Config {
 			Database:       "data/secgate.db",
 			LogLevel:       "info",
 			MemoryLimitMiB: 96,
+			GCPercent:      200,
 		},
 		TeamKey: TeamKeyConfig{
 			Path:          "data/team-key.asc",
@@ -382,6 +385,9 @@ func (c *Config) Validate() []*ConfigError {
 	}
 	if g.MemoryLimitMiB != 0 && g.MemoryLimitMiB < minMemoryLimitMiB {
 		bad("gateway.memory_limit_mib", "%d is below %d: the collector would run all the time (0: no limit)", g.MemoryLimitMiB, minMemoryLimitMiB)
+	}
+	if g.GCPercent < minGCPercent || g.GCPercent > maxGCPercent {
+		bad("gateway.gc_percent", "%d is not between %d and %d", g.GCPercent, minGCPercent, maxGCPercent)
 	}
 
 	k := c.TeamKey

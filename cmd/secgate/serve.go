@@ -31,6 +31,7 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 	}
 	log := a.newLogger(cfg.Gateway.LogLevel)
 	memLimit := applyMemoryLimit(cfg.Gateway, a.getenv)
+	gcPercent := applyGCPercent(cfg.Gateway, a.getenv)
 	g, err := openGateway(ctx, cfg, gatewayOptions{Logger: log, TeamKey: key})
 	if err != nil {
 		return err
@@ -45,7 +46,7 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 		close(merr)
 	}
 	log.Info("secgate serving", "team", cfg.Gateway.Team, "key", key.Fingerprint(),
-		"imap", cfg.IMAP.Address, "smtp", cfg.SMTP.Address, "metrics", cfg.Metrics.Listen, "memory_limit", memoryLimitText(memLimit))
+		"imap", cfg.IMAP.Address, "smtp", cfg.SMTP.Address, "metrics", cfg.Metrics.Listen, "memory_limit", memoryLimitText(memLimit), "gc_percent", gcPercent)
 	err = g.run(ctx)
 	cancel()
 	err = errors.Join(err, <-merr)
