@@ -107,6 +107,13 @@ func TestBatch(t *testing.T) {
 		if n := count(tx, `SELECT count(*) FROM outbox WHERE notice_id = 'one'`); n != 2 {
 			t.Errorf("%d rows right after a batched Enqueue, want 2", n)
 		}
+		// Again, batched: the rows queued already are left alone.
+		if _, err := b.Enqueue(ctx, tx, notice("one", alice, bob)); err != nil {
+			return err
+		}
+		if n := count(tx, `SELECT count(*) FROM outbox WHERE notice_id = 'one'`); n != 2 {
+			t.Errorf("%d rows after a repeated batched Enqueue, want 2", n)
+		}
 		mark := b.Mark()
 		if _, err := tx.ExecContext(ctx, `SAVEPOINT s`); err != nil {
 			return err

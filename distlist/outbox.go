@@ -150,8 +150,9 @@ type pending struct {
 // recipient key is checked now and through m.ValidThrough; recipients who
 // fail are returned as Skipped and get nothing. The content is signed once
 // and sealed for each recipient alone. Recipients already queued for
-// m.NoticeID are left alone, so Enqueue is idempotent. Call Kick after the
-// commit.
+// m.NoticeID keep their rows and messages, so Enqueue is idempotent (their
+// keys are checked again: one that fails now is reported as Skipped). Call
+// Kick after the commit.
 func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, m Mail) ([]Skipped, error) {
 	return o.enqueue(ctx, tx, m, nil)
 }
@@ -166,23 +167,7 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 		return nil, fmt.Errorf("%w: %s %s", ErrMustEncrypt, m.Kind, m.NoticeID)
 	}
 	now := o.clock.Now()
-	have := map[string]bool{}
-	rows, err := tx.QueryContext(ctx, `SELECT recipient FROM outbox WHERE notice_id = ?`, m.NoticeID)
-	if err != nil {
-		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
-	}
-	for rows.Next() {
-		var a string
-		if err := rows.Scan(&a); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
-		}
-		have[a] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
-	}
+	have := map[string]bool{} // a recipient listed twice gets one row
 
 	var skipped []Skipped
 	var todo []*pending
@@ -262,13 +247,18 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 		p.raw, p.err = compose(h, ent)
 	}
 
+	// A recipient already queued for the notice keeps its row and its
+	// message: the insert does nothing and returns no id.
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (notice_id, kind, case_id, recipient, fingerprint, enc_key_id,
 		encrypt, valid_through, message_id, token, env_from, state, created, next_attempt)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING id`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)
+		ON CONFLICT (notice_id, recipient) DO NOTHING RETURNING id`)
 	if err != nil {
 		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
 	}
 	defer stmt.Close()
+	// insertRow returns the new row's id, or 0 when p's recipient was
+	// queued for the notice already.
 	insertRow := func(p *pending) (int64, error) {
 		fpr := ""
 		if m.Encrypt {
@@ -282,6 +272,9 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 		err := stmt.QueryRowContext(ctx, m.NoticeID, m.Kind, m.CaseID, p.addr, fpr, int64(p.keyID), boolInt(m.Encrypt),
 			store.Millis(m.ValidThrough), messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain), tok,
 			envelopeFrom(o.cfg.Bounce, tok), store.Millis(now), store.Millis(now)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, nil
+		}
 		if err != nil {
 			return 0, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)
 		}
@@ -290,15 +283,19 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 	if b != nil && signed.SealedLen() <= batchMax {
 		// The rows now, so that what follows in the transaction sees
 		// them; the messages when the batch is flushed.
+		queued := 0
 		for _, p := range todo {
 			id, err := insertRow(p)
 			if err != nil {
 				return nil, err
 			}
-			b.add(id, p, build)
+			if id != 0 {
+				b.add(id, p, build)
+				queued++
+			}
 		}
 		o.log.Info("mail queued", "notice", m.NoticeID, "kind", m.Kind, "case", m.CaseID,
-			"recipients", len(todo), "skipped", len(skipped), "encrypted", m.Encrypt, "sealing", "batched")
+			"recipients", queued, "skipped", len(skipped), "encrypted", m.Encrypt, "sealing", "batched")
 		return skipped, nil
 	}
 	rawStmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox_message (outbox_id, raw) VALUES (?, ?)`)
@@ -323,6 +320,11 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 		id, err := insertRow(p)
 		if err != nil {
 			return err
+		}
+		if id == 0 {
+			queued--
+			p.raw = nil
+			return nil
 		}
 		if err := writeRaw(ctx, tx, rawStmt, id, p.raw); err != nil {
 			return fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)

@@ -103,10 +103,18 @@ func TestEnqueueSendDecrypt(t *testing.T) {
 	if _, ok, _ := e.ob.CaseForMessageID(context.Background(), "<nope@example.org>"); ok {
 		t.Error("CaseForMessageID found an unknown ID")
 	}
-	// Enqueue is idempotent per (notice, recipient).
+	// Enqueue is idempotent per (notice, recipient): the rows queued first
+	// keep their bytes; a recipient new to the notice is added.
+	before := e.rows("case7/embargo/1")
 	e.enqueue(Mail{Kind: "embargo-notice", NoticeID: "case7/embargo/1", Encrypt: true, Content: textContent("x", "y"), Recipients: rcpts[:2]})
-	if n := len(e.rows("case7/embargo/1")); n != 2 {
-		t.Errorf("%d rows after a repeated enqueue", n)
+	after := e.rows("case7/embargo/1")
+	if len(after) != len(before) {
+		t.Errorf("%d rows after a repeated enqueue, want %d", len(after), len(before))
+	}
+	for a, r := range after {
+		if !bytes.Equal(r.Raw, before[a].Raw) || r.ID != before[a].ID || r.State != before[a].State {
+			t.Errorf("%s: row or message replaced by a repeated enqueue", a)
+		}
 	}
 }
 
