@@ -57,12 +57,23 @@ func (w *Workflow) Audit(ctx context.Context, tx *sql.Tx, caseID int64, actor, a
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("cases: audit %d: %w", caseID, err)
 	}
-	e := AuditEvent{CaseID: caseID, Seq: seq + 1, At: w.now(), Actor: actor, Action: action, Detail: detail, Source: sourceMsgID, PrevHash: prev}
+	return w.appendAudit(ctx, tx, AuditEvent{CaseID: caseID, Seq: seq + 1, Actor: actor, Action: action, Detail: detail, Source: sourceMsgID, PrevHash: prev})
+}
+
+// auditFirst writes the first event of a case inserted in tx: its chain
+// starts at the genesis hash, with nothing to look up.
+func (w *Workflow) auditFirst(ctx context.Context, tx *sql.Tx, caseID int64, actor, action, detail, sourceMsgID string) error {
+	return w.appendAudit(ctx, tx, AuditEvent{CaseID: caseID, Seq: 1, Actor: actor, Action: action, Detail: detail, Source: sourceMsgID, PrevHash: genesis})
+}
+
+// appendAudit stamps, hashes and writes e after its PrevHash and Seq.
+func (w *Workflow) appendAudit(ctx context.Context, tx *sql.Tx, e AuditEvent) error {
+	e.At = w.now()
 	e.Hash = hashEvent(e)
-	_, err = tx.ExecContext(ctx, `INSERT INTO case_audit (case_id, seq, at, actor, action, detail, source, prev_hash, hash)
+	_, err := tx.ExecContext(ctx, `INSERT INTO case_audit (case_id, seq, at, actor, action, detail, source, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.CaseID, e.Seq, store.Millis(e.At), e.Actor, e.Action, e.Detail, e.Source, e.PrevHash, e.Hash)
 	if err != nil {
-		return fmt.Errorf("cases: audit %d: %w", caseID, err)
+		return fmt.Errorf("cases: audit %d: %w", e.CaseID, err)
 	}
 	return nil
 }

@@ -107,7 +107,7 @@ func (w *Workflow) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (*Case, e
 	}
 	detail := fmt.Sprintf("case opened from a report by %s (%d attachments%s); %s; policy %s",
 		c.ReporterAddr, len(r.Attachments), encNote(r.Encrypted), leadNote, c.Policy) + keyNote
-	if err := w.Audit(ctx, tx, c.ID, ActorGateway, "open", detail, r.MessageID); err != nil {
+	if err := w.auditFirst(ctx, tx, c.ID, ActorGateway, "open", detail, r.MessageID); err != nil {
 		return nil, err
 	}
 	w.log.InfoContext(ctx, "case opened", "case", c.Ref, "lead", c.Lead)
