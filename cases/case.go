@@ -1,6 +1,10 @@
 package cases
 
-import "time"
+import (
+	"time"
+
+	"github.com/secgate/secgate/distlist"
+)
 
 // State is the status of a case. The names follow the Kata Containers
 // vulnerability management process, which covers the other seeds' steps.
@@ -89,6 +93,9 @@ type Report struct {
 	// Sealed, if set, is the report's subject, text and attachments
 	// encrypted at rest ahead of OpenCase by Workflow.SealMessage.
 	Sealed *SealedMessage
+	// Team, if set, is the team as the caller read it from the directory
+	// (intake reads it once per batch); nil: OpenCase reads it.
+	Team []distlist.Member
 }
 
 // Message kinds stored with a case.

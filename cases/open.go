@@ -57,9 +57,11 @@ func (w *Workflow) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (*Case, e
 			keyNote = "; reporter key " + k.Fingerprint()
 		}
 	}
-	team, err := w.dir.Team(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("cases: open: %w", err)
+	team := r.Team
+	if team == nil {
+		if team, err = w.dir.Team(ctx); err != nil {
+			return nil, fmt.Errorf("cases: open: %w", err)
+		}
 	}
 	var last string
 	err = tx.QueryRowContext(ctx, `SELECT rota_lead FROM cases WHERE rota_lead != '' ORDER BY id DESC LIMIT 1`).Scan(&last)

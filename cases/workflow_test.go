@@ -485,3 +485,35 @@ func TestBigMessageInPieces(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenCaseGivenTeam: OpenCase takes the fix lead from the team its
+// caller read (intake reads it once per batch) rather than reading it again.
+func TestOpenCaseGivenTeam(t *testing.T) {
+	e := newEnv(t)
+	team, err := e.dir.Team(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := e.member("bob@example.org")
+	var only []distlist.Member
+	for _, m := range team {
+		if m.Fingerprint == bob.Fingerprint {
+			only = append(only, m)
+		}
+	}
+	var c *Case
+	err = e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		c, err = e.wf.OpenCase(e.ctx, tx, Report{From: "rita@reporter.example", Text: "x", MessageID: "<r@x>", Team: only})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read from the directory, the rota would start with alice.
+	if c.Lead != bob.Fingerprint {
+		t.Errorf("lead %s, want bob %s, the only member of the team given", c.Lead, bob.Fingerprint)
+	}
+	if err := e.wf.VerifyAudit(e.ctx, c.ID); err != nil {
+		t.Error(err)
+	}
+}

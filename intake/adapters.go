@@ -194,7 +194,24 @@ func attachedKeys(raw []byte) []string {
 type DirectoryAdapter struct{ Dir *distlist.Directory }
 
 func member(m distlist.Member) Member {
-	return Member{Name: m.Name, Address: m.Address, Fingerprint: m.Fingerprint, Key: m.Key}
+	return Member{Name: m.Name, Address: m.Address, Fingerprint: m.Fingerprint, Key: m.Key, Record: m}
+}
+
+// records returns the directory's records of team, or nil (OpenCase then
+// reads the team itself) when one is missing.
+func records(team []Member) []distlist.Member {
+	if team == nil {
+		return nil
+	}
+	out := make([]distlist.Member, 0, len(team))
+	for _, m := range team {
+		r, ok := m.Record.(distlist.Member)
+		if !ok {
+			return nil
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // Team implements Directory.
@@ -438,6 +455,7 @@ func (w *WorkflowAdapter) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (C
 	c, err := w.Workflow.OpenCase(ctx, tx, cases.Report{
 		MessageID: r.MessageID, From: r.From, Key: r.Key, Subject: r.Subject, Text: r.Text,
 		Attachments: caseAttachments(r.Attachments), Encrypted: r.Encrypted, Received: r.Received, Sealed: sealed,
+		Team: records(r.Team),
 	})
 	if err != nil {
 		return CaseInfo{}, err

@@ -82,6 +82,7 @@ type Member struct {
 	Address     string
 	Fingerprint string
 	Key         any // the directory's parsed key (*crypto.Key), handed back in Recipient
+	Record      any // the directory's own record of the member, handed back in Report.Team
 }
 
 // Directory answers who is who.
@@ -179,6 +180,9 @@ type Report struct {
 	// Sealed, if set, is what a MessageSealer made of the report's
 	// subject, text and attachments ahead of OpenCase.
 	Sealed any
+	// Team is the team as the Processor read it for the message's batch;
+	// OpenCase takes the fix lead from it instead of reading it again.
+	Team []Member
 }
 
 // A MessageSealer is a Cases that can encrypt a report's subject, text and

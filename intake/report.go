@@ -47,6 +47,7 @@ func (m *msgCtx) newReport(ctx context.Context) error {
 		c, err := m.p.o.Cases.OpenCase(ctx, tx, Report{
 			MessageID: m.insp.MessageID, From: m.insp.From, Key: key, Subject: subject, Text: op.Text,
 			Attachments: op.Attachments, Encrypted: op.Encrypted, Received: m.in.Received, Sealed: m.sealed,
+			Team: m.team,
 		})
 		if err != nil {
 			return fmt.Errorf("intake: open case for %d: %w", m.in.ID, err)
