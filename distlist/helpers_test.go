@@ -163,16 +163,3 @@ func textContent(subject, body string) crypto.Content {
 	return crypto.Content{Subject: subject, From: "Security Team <security@example.org>",
 		Entity: []byte("Content-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n")}
 }
-
-// waitUntil waits until cond holds; the generous deadline only bounds a
-// failing test, it measures nothing.
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist/smtpsink"
+	"github.com/secgate/secgate/internal/testwait"
 	"github.com/secgate/secgate/store"
 )
 
@@ -291,7 +292,7 @@ func TestBigMessagesOneAtATime(t *testing.T) {
 	go func() { done <- e.ob.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	e.ob.Kick()
-	waitUntil(t, "the small message sent", func() bool { return e.sink.Len() == 1 })
+	testwait.For(t, "the small message sent", func() bool { return e.sink.Len() == 1 })
 	if to := e.sink.Messages()[0].To[0]; to != "bob@distro-b.example" {
 		t.Fatalf("sent to %s first, want the small message to bob", to)
 	}
@@ -300,7 +301,7 @@ func TestBigMessagesOneAtATime(t *testing.T) {
 		t.Fatalf("%d messages sent while the big one had to wait", n)
 	}
 	<-e.ob.big
-	waitUntil(t, "the big message sent", func() bool { return e.sink.Len() == 2 })
+	testwait.For(t, "the big message sent", func() bool { return e.sink.Len() == 2 })
 	if to := e.sink.Messages()[1].To[0]; to != "alice@distro-a.example" {
 		t.Errorf("second message to %s, want the big one to alice", to)
 	}

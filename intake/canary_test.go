@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-message"
 
 	"github.com/secgate/secgate/internal/gpgtest"
+	"github.com/secgate/secgate/internal/testwait"
 )
 
 // TestCanaryRealStack runs canary-carrying reports and attacks on them
@@ -75,20 +76,13 @@ func TestCanaryRealStack(t *testing.T) {
 
 	// All five handled, and everything queued delivered or given up.
 	waitFor := func(what, q string, want int) {
-		deadline := time.Now().Add(60 * time.Second)
-		for {
+		testwait.Within(t, 60*time.Second, fmt.Sprintf("%s to reach %d", what, want), func() bool {
 			var n int
 			if err := g.db.Reader().QueryRow(q).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
-			if n == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d, want %d", what, n, want)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return n == want
+		})
 	}
 	waitFor("messages handled", `SELECT count(*) FROM inbound WHERE state IN ('processed', 'quarantined')`, 5)
 	waitFor("messages undelivered", `SELECT count(*) FROM outbox WHERE state NOT IN ('sent', 'failed', 'bounced')`, 0)

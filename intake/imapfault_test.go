@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/internal/testwait"
 )
 
 // Fault injection against the real Dovecot of internal/mailstack: a wrong
@@ -95,18 +96,6 @@ func (g *gateway) startLoggedPoller(cfg Config, hook func(string) error) (*logRe
 	return rec, stop
 }
 
-// waitCond polls cond until it holds or the timeout passes.
-func waitCond(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // countCases checks that each case has exactly one processed report and
 // returns the number of cases.
 func (g *gateway) countCases() int {
@@ -133,7 +122,7 @@ func (g *gateway) assertOnce(n int) {
 	g.t.Helper()
 	// The message shows in Processed as soon as the server has moved it;
 	// the poller records the move a moment later.
-	waitCond(g.t, 10*time.Second, fmt.Sprintf("%d reports recorded as moved", n), func() bool {
+	testwait.Within(g.t, 10*time.Second, fmt.Sprintf("%d reports recorded as moved", n), func() bool {
 		return g.inboundCount("class = 'report' AND state = 'processed' AND moved = 1") >= n
 	})
 	if c := g.countCases(); c != n {
@@ -186,7 +175,7 @@ func TestIMAPFaultLoginFailure(t *testing.T) {
 	}
 	rec, stop := g.startLoggedPoller(cfg, nil)
 	defer stop()
-	waitCond(t, 30*time.Second, "six failed logins logged", func() bool {
+	testwait.Within(t, 30*time.Second, "six failed logins logged", func() bool {
 		return len(rec.find("reconnecting")) >= 6
 	})
 	fails := rec.find("reconnecting")
@@ -416,7 +405,7 @@ func TestIMAPFaultCutMidIdle(t *testing.T) {
 	rec, stop := g.startLoggedPoller(cfg, nil)
 	defer stop()
 	g.stack.WaitMessages(t, "security", "Processed", 1, time.Minute)
-	waitCond(t, time.Minute, "the cut mid-IDLE", func() bool { return len(proxy.fired()) == 1 })
+	testwait.Within(t, time.Minute, "the cut mid-IDLE", func() bool { return len(proxy.fired()) == 1 })
 	g.send(g.inlineReport(2, "INLINE: after the cut"))
 	g.stack.WaitMessages(t, "security", "Processed", 2, time.Minute)
 	if n := proxy.sessions(); n < 2 {
@@ -519,12 +508,12 @@ func TestIMAPFaultServerRestart(t *testing.T) {
 	cfg.Address = proxy.addr
 	rec, stop := g.startLoggedPoller(cfg, nil)
 	defer stop()
-	waitCond(t, time.Minute, "the poller watching the mailbox", func() bool { return len(rec.find("watching mailbox")) == 1 })
+	testwait.Within(t, time.Minute, "the poller watching the mailbox", func() bool { return len(rec.find("watching mailbox")) == 1 })
 
 	proxy.down()
 	g.send(g.inlineReport(1, "INLINE: sent while the server restarts"))
 	g.send(g.inlineReport(2, "INLINE: also sent during the outage"))
-	waitCond(t, time.Minute, "three failed reconnections", func() bool {
+	testwait.Within(t, time.Minute, "three failed reconnections", func() bool {
 		n := 0
 		for _, r := range rec.find("reconnecting") {
 			if strings.Contains(r.attrs["err"], "dial") {

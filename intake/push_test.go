@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/secgate/secgate/internal/testwait"
 )
 
 func TestPushHandler(t *testing.T) {
@@ -79,10 +81,10 @@ func TestRealStackPush(t *testing.T) {
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	waitCond(t, 30*time.Second, "the poller watching the mailbox", connected.Load)
+	testwait.Within(t, 30*time.Second, "the poller watching the mailbox", connected.Load)
 	g.send(g.inlineReport(1, "INLINE: pushed report"))
 	g.stack.WaitMessages(t, "security", "Processed", 1, time.Minute)
-	waitCond(t, 10*time.Second, "a push notification and a wake-up by push", func() bool {
+	testwait.Within(t, 10*time.Second, "a push notification and a wake-up by push", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return pushes() >= 1 && woke["push"] >= 1

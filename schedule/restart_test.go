@@ -10,6 +10,7 @@ import (
 
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/internal/testwait"
 )
 
 // TestRestartPastDue: the gateway was down across the whole timeline. A
@@ -161,33 +162,23 @@ func TestRunLoop(t *testing.T) {
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
 	go func() { done <- e.s.Run(ctx) }()
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
 	if _, err := e.disclose(c, utc("2026-12-08 12:00"), ""); err != nil {
 		t.Fatal(err)
 	}
 	e.s.Kick()
 	// The loop arms a timer for the pre-release notice.
-	waitFor("the pre-release timer", func() bool {
+	testwait.Within(t, 10*time.Second, "the pre-release timer", func() bool {
 		at, ok := e.clk.NextTimer()
 		return ok && at.Equal(utc("2026-12-07 12:00"))
 	})
 	e.clk.Set(utc("2026-12-07 12:00"))
-	waitFor("the pre-release notice", func() bool { return len(e.mails()) == 2 })
-	waitFor("the announcement timer", func() bool {
+	testwait.Within(t, 10*time.Second, "the pre-release notice", func() bool { return len(e.mails()) == 2 })
+	testwait.Within(t, 10*time.Second, "the announcement timer", func() bool {
 		at, ok := e.clk.NextTimer()
 		return ok && at.Equal(utc("2026-12-08 12:00"))
 	})
 	e.clk.Set(utc("2026-12-08 12:00"))
-	waitFor("the announcement", func() bool { return len(e.mails()) == 3 })
+	testwait.Within(t, 10*time.Second, "the announcement", func() bool { return len(e.mails()) == 3 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
