@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
 	"github.com/secgate/secgate/internal/imapmem"
+	"github.com/secgate/secgate/internal/testwait"
 	"github.com/secgate/secgate/store"
 )
 
@@ -88,6 +89,32 @@ func (r *recorder) count(mid string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.seen[mid]
+}
+
+// checkOnce checks that each of the n messages <prefix0@x>, <prefix1@x>,
+// ... was processed exactly once.
+func (r *recorder) checkOnce(t testing.TB, prefix string, n int) {
+	t.Helper()
+	for i := range n {
+		if c := r.count(fmt.Sprintf("%s%d@x", prefix, i)); c != 1 {
+			t.Errorf("%s%d processed %d times, want once", prefix, i, c)
+		}
+	}
+}
+
+// storedRows returns a poller hook that sends, after each batch is stored,
+// the number of inbound rows then, and the channel (buffered for n) it
+// sends on.
+func storedRows(db *store.DB, n int) (func(string) error, <-chan int) {
+	ch := make(chan int, n)
+	return func(step string) error {
+		if step == "stored" {
+			var rows int
+			db.Reader().QueryRow(`SELECT count(*) FROM inbound`).Scan(&rows)
+			ch <- rows
+		}
+		return nil
+	}, ch
 }
 
 // dropListener remembers accepted connections so a test can cut them.
@@ -229,19 +256,6 @@ func runPollerCtx(t testing.TB, ctx context.Context, cfg Config, db *store.DB, h
 	return done
 }
 
-// waitFor waits until cond holds; the generous deadline only bounds a
-// failing test, it measures nothing.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func TestPollerIdleWakeUp(t *testing.T) {
 	s := startMem(t, nil)
 	db := openDB(t)
@@ -263,7 +277,7 @@ func TestPollerIdleWakeUp(t *testing.T) {
 			t.Fatalf("processed %q, want %q", got, want)
 		}
 	}
-	waitFor(t, "moves", func() bool { return s.count(t, "INBOX") == 0 })
+	testwait.For(t, "moves", func() bool { return s.count(t, "INBOX") == 0 })
 	if n := s.count(t, "Processed"); n != 2 {
 		t.Errorf("Processed holds %d, want 2", n)
 	}
@@ -305,7 +319,7 @@ func TestPollerReconnectsAfterDrop(t *testing.T) {
 			t.Fatalf("processed %q, want %q", got, mid)
 		}
 	}
-	waitFor(t, "moves", func() bool { return s.count(t, "Processed") == 4 })
+	testwait.For(t, "moves", func() bool { return s.count(t, "Processed") == 4 })
 	if rec.count("before@x") != 1 {
 		t.Errorf("before@x processed %d times", rec.count("before@x"))
 	}
@@ -334,7 +348,7 @@ func TestPollerUIDValidityChange(t *testing.T) {
 	stop := runPoller(t, cfg, db, rec, hook)
 	<-rec.ch
 	<-rec.ch
-	waitFor(t, "moves", func() bool { return s.count(t, "Processed") == 2 })
+	testwait.For(t, "moves", func() bool { return s.count(t, "Processed") == 2 })
 	stop()
 	uv1, _, _ := mailboxState(context.Background(), db.Reader(), "INBOX")
 
@@ -353,7 +367,7 @@ func TestPollerUIDValidityChange(t *testing.T) {
 	if got := <-rec.ch; got != "c@x" {
 		t.Fatalf("processed %q, want c@x", got)
 	}
-	waitFor(t, "inbox empty", func() bool { return s.count(t, "INBOX") == 0 })
+	testwait.For(t, "inbox empty", func() bool { return s.count(t, "INBOX") == 0 })
 	uv2, last, _ := mailboxState(context.Background(), db.Reader(), "INBOX")
 	if uv2 == uv1 || last != 2 {
 		t.Errorf("mailbox state uidvalidity %d→%d last %d", uv1, uv2, last)
@@ -397,12 +411,8 @@ func TestPollerRestartNeitherSkipsNorRepeats(t *testing.T) {
 			for i := 5; i < 8; i++ {
 				s.deliver(t, "INBOX", fmt.Sprintf("m%d@x", i), "x")
 			}
-			waitFor(t, "all moved", func() bool { return s.count(t, "Processed") == 8 && s.count(t, "INBOX") == 0 })
-			for i := range 8 {
-				if n := rec.count(fmt.Sprintf("m%d@x", i)); n != 1 {
-					t.Errorf("m%d processed %d times", i, n)
-				}
-			}
+			testwait.For(t, "all moved", func() bool { return s.count(t, "Processed") == 8 && s.count(t, "INBOX") == 0 })
+			rec.checkOnce(t, "m", 8)
 		})
 	}
 }
@@ -420,7 +430,7 @@ func TestPollerOversize(t *testing.T) {
 	s.deliver(t, "INBOX", "big@x", strings.Repeat("A very long line of the report. ", 40))
 	stop := runPoller(t, cfg, env.db, env.proc, nil)
 	defer stop()
-	waitFor(t, "quarantine", func() bool { return s.count(t, "Quarantine") == 1 })
+	testwait.For(t, "quarantine", func() bool { return s.count(t, "Quarantine") == 1 })
 	stop()
 	var state, class, reason string
 	var size int64
@@ -450,26 +460,16 @@ func TestPollerFetchBytes(t *testing.T) {
 	for i := range 4 {
 		s.deliver(t, "INBOX", fmt.Sprintf("b%d@x", i), "x")
 	}
-	var mu sync.Mutex
-	var stored []int
-	stop := runPoller(t, cfg, db, rec, func(step string) error {
-		if step == "stored" {
-			var n int
-			db.Reader().QueryRow(`SELECT count(*) FROM inbound`).Scan(&n)
-			mu.Lock()
-			stored = append(stored, n)
-			mu.Unlock()
-		}
-		return nil
-	})
+	hook, stores := storedRows(db, 8)
+	stop := runPoller(t, cfg, db, rec, hook)
 	defer stop()
+	var stored []int
 	for i := range 4 {
 		if got, want := <-rec.ch, fmt.Sprintf("b%d@x", i); got != want {
 			t.Fatalf("processed %q, want %q", got, want)
 		}
+		stored = append(stored, <-stores) // stored before it was processed
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	if !slices.Equal(stored, []int{1, 2, 3, 4}) {
 		t.Errorf("rows after each store: %v, want one message a round", stored)
 	}
@@ -482,10 +482,11 @@ func TestPollerOverlap(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		fetchBytes int64
+		first      int // rows after the first store
 		overlap    bool
 	}{
-		{"room for both", 1 << 20, true},
-		{"room for one", 1, false},
+		{"room for both", 1 << 20, 2, true},
+		{"room for one", 1, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startMem(t, nil)
@@ -503,18 +504,11 @@ func TestPollerOverlap(t *testing.T) {
 			var once sync.Once
 			release := func() { once.Do(func() { close(gate) }) }
 			defer release()
-			stores := make(chan int, 8)
-			stop := runPoller(t, cfg, db, rec, func(step string) error {
-				if step == "stored" {
-					var n int
-					db.Reader().QueryRow(`SELECT count(*) FROM inbound`).Scan(&n)
-					stores <- n
-				}
-				return nil
-			})
+			hook, stores := storedRows(db, 8)
+			stop := runPoller(t, cfg, db, rec, hook)
 			defer stop()
-			if n := <-stores; n != 2 && n != 1 {
-				t.Fatalf("first store left %d rows", n)
+			if n := <-stores; n != tc.first {
+				t.Fatalf("first store left %d rows, want %d", n, tc.first)
 			}
 			// Absence is waited for briefly; presence has a generous bound
 			// that only limits a failing run.
@@ -536,12 +530,8 @@ func TestPollerOverlap(t *testing.T) {
 			for range 4 {
 				<-rec.ch
 			}
-			waitFor(t, "all moved", func() bool { return s.count(t, "Processed") == 4 })
-			for i := range 4 {
-				if n := rec.count(fmt.Sprintf("o%d@x", i)); n != 1 {
-					t.Errorf("o%d processed %d times", i, n)
-				}
-			}
+			testwait.For(t, "all moved", func() bool { return s.count(t, "Processed") == 4 })
+			rec.checkOnce(t, "o", 4)
 		})
 	}
 }
@@ -559,15 +549,8 @@ func TestPollerFirstBatchSmall(t *testing.T) {
 	for i := range n {
 		s.deliver(t, "INBOX", fmt.Sprintf("f%d@x", i), "x")
 	}
-	stores := make(chan int, n)
-	stop := runPoller(t, cfg, db, rec, func(step string) error {
-		if step == "stored" {
-			var rows int
-			db.Reader().QueryRow(`SELECT count(*) FROM inbound`).Scan(&rows)
-			stores <- rows
-		}
-		return nil
-	})
+	hook, stores := storedRows(db, n)
+	stop := runPoller(t, cfg, db, rec, hook)
 	defer stop()
 	if rows := <-stores; rows != firstBatch {
 		t.Errorf("first store left %d rows, want %d", rows, firstBatch)
@@ -575,9 +558,5 @@ func TestPollerFirstBatchSmall(t *testing.T) {
 	for range n {
 		<-rec.ch
 	}
-	for i := range n {
-		if c := rec.count(fmt.Sprintf("f%d@x", i)); c != 1 {
-			t.Errorf("f%d processed %d times", i, c)
-		}
-	}
+	rec.checkOnce(t, "f", n)
 }
