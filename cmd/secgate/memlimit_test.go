@@ -8,27 +8,39 @@ import (
 	"testing"
 )
 
-func TestMemoryLimitConfig(t *testing.T) {
+// TestGatewayRuntimeConfig: the defaults, and the range each [gateway]
+// runtime setting accepts, with errors that name the setting.
+func TestGatewayRuntimeConfig(t *testing.T) {
 	valid, err := os.ReadFile("testdata/config/valid.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	with := func(v string) string {
-		return strings.Replace(string(valid), "[gateway]\n", "[gateway]\nmemory_limit_mib = "+v+"\n", 1)
-	}
-	cfg, err := ParseConfig("x.toml", valid)
-	if err != nil || cfg.Gateway.MemoryLimitMiB != 96 {
-		t.Fatalf("default: %d, %v; want 96", cfg.Gateway.MemoryLimitMiB, err)
-	}
-	for _, v := range []string{"0", "48", "4096"} {
-		if _, err := ParseConfig("x.toml", []byte(with(v))); err != nil {
-			t.Errorf("memory_limit_mib = %s: %v", v, err)
+	for _, tc := range []struct {
+		key       string
+		get       func(GatewayConfig) int
+		def       int
+		good, bad []string
+	}{
+		{"memory_limit_mib", func(g GatewayConfig) int { return g.MemoryLimitMiB }, 96, []string{"0", "48", "4096"}, []string{"1", "47", "-5"}},
+		{"gc_percent", func(g GatewayConfig) int { return g.GCPercent }, 200, []string{"25", "100", "1000"}, []string{"0", "24", "1001", "-1"}},
+	} {
+		with := func(v string) []byte {
+			return []byte(strings.Replace(string(valid), "[gateway]\n", "[gateway]\n"+tc.key+" = "+v+"\n", 1))
 		}
-	}
-	for _, v := range []string{"1", "47", "-5"} {
-		_, err := ParseConfig("x.toml", []byte(with(v)))
-		if err == nil || !strings.Contains(err.Error(), "gateway.memory_limit_mib") {
-			t.Errorf("memory_limit_mib = %s: err = %v, want one naming gateway.memory_limit_mib", v, err)
+		cfg, err := ParseConfig("x.toml", valid)
+		if err != nil || tc.get(cfg.Gateway) != tc.def {
+			t.Errorf("%s default: %d, %v; want %d", tc.key, tc.get(cfg.Gateway), err, tc.def)
+		}
+		for _, v := range tc.good {
+			if _, err := ParseConfig("x.toml", with(v)); err != nil {
+				t.Errorf("%s = %s: %v", tc.key, v, err)
+			}
+		}
+		for _, v := range tc.bad {
+			_, err := ParseConfig("x.toml", with(v))
+			if err == nil || !strings.Contains(err.Error(), "gateway."+tc.key) {
+				t.Errorf("%s = %s: err = %v, want one naming gateway.%s", tc.key, v, err, tc.key)
+			}
 		}
 	}
 }
@@ -63,31 +75,6 @@ func TestApplyMemoryLimit(t *testing.T) {
 	}
 	if s := memoryLimitText(96 << 20); s != "96 MiB" {
 		t.Errorf("memoryLimitText(96 MiB) = %q", s)
-	}
-}
-
-func TestGCPercentConfig(t *testing.T) {
-	valid, err := os.ReadFile("testdata/config/valid.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	with := func(v string) string {
-		return strings.Replace(string(valid), "[gateway]\n", "[gateway]\ngc_percent = "+v+"\n", 1)
-	}
-	cfg, err := ParseConfig("x.toml", valid)
-	if err != nil || cfg.Gateway.GCPercent != 200 {
-		t.Fatalf("default: %d, %v; want 200", cfg.Gateway.GCPercent, err)
-	}
-	for _, v := range []string{"25", "100", "1000"} {
-		if _, err := ParseConfig("x.toml", []byte(with(v))); err != nil {
-			t.Errorf("gc_percent = %s: %v", v, err)
-		}
-	}
-	for _, v := range []string{"0", "24", "1001", "-1"} {
-		_, err := ParseConfig("x.toml", []byte(with(v)))
-		if err == nil || !strings.Contains(err.Error(), "gateway.gc_percent") {
-			t.Errorf("gc_percent = %s: err = %v, want one naming gateway.gc_percent", v, err)
-		}
 	}
 }
 
