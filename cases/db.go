@@ -299,7 +299,7 @@ func (w *Workflow) Messages(ctx context.Context, caseID int64) ([]Message, error
 			return nil, fmt.Errorf("cases: messages of %d: %w", caseID, err)
 		}
 		m.Encrypted, m.Received = enc != 0, store.Time(received)
-		if body, err = store.Unspill(ctx, q, "case_messages", m.ID, body, 0); err != nil {
+		if body, err = store.Unspill(ctx, q, "case_messages", m.ID, body); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("cases: message %d: %w", m.ID, err)
 		}
@@ -329,7 +329,7 @@ func (w *Workflow) Messages(ctx context.Context, caseID int64) ([]Message, error
 }
 
 func (w *Workflow) loadAttachments(ctx context.Context, q querier, m *Message) error {
-	rows, err := q.QueryContext(ctx, `SELECT id, content_type, size, name_enc, data_enc FROM case_attachments WHERE message_id = ? ORDER BY id`, m.ID)
+	rows, err := q.QueryContext(ctx, `SELECT id, content_type, name_enc, data_enc FROM case_attachments WHERE message_id = ? ORDER BY id`, m.ID)
 	if err != nil {
 		return fmt.Errorf("cases: attachments of %d: %w", m.ID, err)
 	}
@@ -337,12 +337,11 @@ func (w *Workflow) loadAttachments(ctx context.Context, q querier, m *Message) e
 	for rows.Next() {
 		var a Attachment
 		var id int64
-		var size int
 		var name, data []byte
-		if err := rows.Scan(&id, &a.ContentType, &size, &name, &data); err != nil {
+		if err := rows.Scan(&id, &a.ContentType, &name, &data); err != nil {
 			return err
 		}
-		if data, err = store.Unspill(ctx, q, "case_attachments", id, data, size+size/64+4096); err != nil {
+		if data, err = store.Unspill(ctx, q, "case_attachments", id, data); err != nil {
 			return fmt.Errorf("cases: attachment of %d: %w", m.ID, err)
 		}
 		n, err := w.atRest.DecryptAtRest(name)

@@ -151,7 +151,7 @@ func (e *env) rows(notice string) map[string]rowView {
 			e.t.Fatal(err)
 		}
 		r.Next = store.Time(next)
-		if r.Raw, err = store.Unspill(context.Background(), e.db.Reader(), "outbox", r.ID, r.Raw, 0); err != nil {
+		if r.Raw, err = store.Unspill(context.Background(), e.db.Reader(), "outbox", r.ID, r.Raw); err != nil {
 			e.t.Fatal(err)
 		}
 		out[r.Recipient] = r

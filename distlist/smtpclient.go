@@ -201,7 +201,7 @@ func (s *sender) deliver(ctx context.Context, j *job) outcome {
 		case <-ctx.Done():
 			return outcome{state: StateDeferred, reply: "not sent: shutting down"}
 		}
-		raw, err := store.Unspill(ctx, o.db.Reader(), "outbox", j.id, nil, store.ChunkSize)
+		raw, err := store.Unspill(ctx, o.db.Reader(), "outbox", j.id, nil)
 		if err != nil {
 			return outcome{state: StateDeferred, reply: "message not read: " + err.Error()}
 		}

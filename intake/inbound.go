@@ -291,15 +291,14 @@ func getInbound(ctx context.Context, q queryer, id int64) (*Inbound, error) {
 // rawMessage reads and decrypts the raw bytes of one inbound message.
 func rawMessage(ctx context.Context, q queryer, rest AtRest, id int64) ([]byte, error) {
 	var ct []byte
-	var size int
-	err := q.QueryRowContext(ctx, `SELECT r.raw, i.size FROM inbound i JOIN inbound_raw r ON r.inbound_id = i.id WHERE i.id = ?`, id).Scan(&ct, &size)
+	err := q.QueryRowContext(ctx, `SELECT raw FROM inbound_raw WHERE inbound_id = ?`, id).Scan(&ct)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %d", ErrNotFound, id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("intake: read inbound %d: %w", id, err)
 	}
-	if ct, err = store.Unspill(ctx, q, "inbound", id, ct, size+size/64+4096); err != nil {
+	if ct, err = store.Unspill(ctx, q, "inbound", id, ct); err != nil {
 		return nil, fmt.Errorf("intake: read inbound %d: %w", id, err)
 	}
 	raw, err := rest.DecryptAtRest(ct)

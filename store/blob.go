@@ -61,30 +61,58 @@ func Spill(ctx context.Context, tx *sql.Tx, owner string, id int64, data []byte)
 }
 
 // Unspill returns the value of the row (owner, id) whose column held col:
-// col itself, or, when col is empty, the pieces Spill wrote, joined into
-// one buffer of about sizeHint bytes.
-func Unspill(ctx context.Context, q Querier, owner string, id int64, col []byte, sizeHint int) ([]byte, error) {
+// col itself, or, when col is empty, the pieces Spill wrote, joined into one
+// buffer of exactly their size. The size is read first (SQLite reads it off
+// the row header, not the piece), so a 25 MiB value is never copied from
+// one growing buffer into the next.
+func Unspill(ctx context.Context, q Querier, owner string, id int64, col []byte) ([]byte, error) {
 	if len(col) > 0 {
 		return col, nil
+	}
+	size, err := spilledSize(ctx, q, owner, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: read %s %d: %w", owner, id, err)
+	}
+	if size == 0 {
+		return nil, fmt.Errorf("store: read %s %d: value is empty and has no pieces", owner, id)
 	}
 	rows, err := q.QueryContext(ctx, `SELECT data FROM blob_chunk WHERE owner = ? AND id = ? ORDER BY seq`, owner, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: read %s %d: %w", owner, id, err)
 	}
 	defer rows.Close()
-	out := make([]byte, 0, sizeHint)
+	out := make([]byte, 0, size)
 	for rows.Next() {
 		var piece sql.RawBytes
 		if err := rows.Scan(&piece); err != nil {
 			return nil, fmt.Errorf("store: read %s %d: %w", owner, id, err)
+		}
+		if len(out)+len(piece) > size {
+			break
 		}
 		out = append(out, piece...)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: read %s %d: %w", owner, id, err)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("store: read %s %d: value is empty and has no pieces", owner, id)
+	if len(out) != size {
+		return nil, fmt.Errorf("store: read %s %d: pieces changed while read (%d bytes, want %d)", owner, id, len(out), size)
 	}
 	return out, nil
+}
+
+// spilledSize returns the total size of the pieces of (owner, id).
+func spilledSize(ctx context.Context, q Querier, owner string, id int64) (int, error) {
+	rows, err := q.QueryContext(ctx, `SELECT coalesce(sum(length(data)), 0) FROM blob_chunk WHERE owner = ? AND id = ?`, owner, id)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var size int
+	if rows.Next() {
+		if err := rows.Scan(&size); err != nil {
+			return 0, err
+		}
+	}
+	return size, rows.Err()
 }

@@ -50,12 +50,15 @@ func TestSpillUnspill(t *testing.T) {
 		if err := db.Reader().QueryRow(`SELECT raw FROM m WHERE id = ?`, id).Scan(&col); err != nil {
 			t.Fatal(err)
 		}
-		got, err := Unspill(ctx, db.Reader(), "m", id, col, len(want))
+		got, err := Unspill(ctx, db.Reader(), "m", id, col)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("row %d: %d bytes back, want the %d written", id, len(got), len(want))
+		}
+		if len(want) > ChunkSize && cap(got) != len(want) {
+			t.Errorf("row %d: read into a buffer of %d bytes, want exactly the %d of the value", id, cap(got), len(want))
 		}
 	}
 	var pieces int
@@ -64,7 +67,7 @@ func TestSpillUnspill(t *testing.T) {
 		t.Errorf("%d pieces stored, want 6 (2 + 4)", pieces)
 	}
 	// An empty column without pieces is an error, not an empty message.
-	if _, err := Unspill(ctx, db.Reader(), "m", 99, []byte{}, 0); err == nil {
+	if _, err := Unspill(ctx, db.Reader(), "m", 99, []byte{}); err == nil {
 		t.Error("Unspill of a missing value: no error")
 	}
 }
