@@ -100,12 +100,13 @@ type Report struct {
 
 // Message kinds stored with a case.
 const (
-	KindReport   = "report"
-	KindFollowUp = "followup"
-	KindComment  = "comment" // free text of a team member's command mail
-	KindNote     = "note"
-	KindReply    = "reply" // text sent to the reporter
-	KindImpact   = "impact"
+	KindReport      = "report"
+	KindFollowUp    = "followup"
+	KindDistributor = "distributor" // a distributor's reply to a notice
+	KindComment     = "comment"     // free text of a team member's command mail
+	KindNote        = "note"
+	KindReply       = "reply" // text sent to the reporter
+	KindImpact      = "impact"
 )
 
 // Message is a stored case message.

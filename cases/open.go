@@ -177,8 +177,11 @@ func (w *Workflow) AddMessage(ctx context.Context, tx *sql.Tx, caseID int64, m M
 		return fmt.Errorf("cases: %s: %w", c.Ref, err)
 	}
 	actor := m.Author
-	if m.Kind == KindFollowUp || m.Kind == KindReport {
+	switch m.Kind {
+	case KindFollowUp, KindReport:
 		actor = "reporter:" + m.Author
+	case KindDistributor:
+		actor = "distributor:" + m.Author
 	}
 	return w.Audit(ctx, tx, c.ID, actor, "message", fmt.Sprintf("%s stored (%d attachments%s)", m.Kind, len(m.Attachments), encNote(m.Encrypted)), m.MessageID)
 }

@@ -465,10 +465,15 @@ func (w *WorkflowAdapter) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (C
 
 // AddMessage implements Cases.
 func (w *WorkflowAdapter) AddMessage(ctx context.Context, tx *sql.Tx, caseID int64, m FollowUp) error {
-	return w.Workflow.AddMessage(ctx, tx, caseID, cases.Message{
-		Kind: cases.KindFollowUp, Author: m.Author, MessageID: m.MessageID, Subject: m.Subject, Text: m.Text,
+	err := w.Workflow.AddMessage(ctx, tx, caseID, cases.Message{
+		Kind: m.Kind, Author: m.Author, MessageID: m.MessageID, Subject: m.Subject, Text: m.Text,
 		Attachments: caseAttachments(m.Attachments), Encrypted: m.Encrypted, Received: m.Received,
 	})
+	if err != nil || m.Key == "" {
+		return err
+	}
+	_, err = w.Workflow.TakeReporterKey(ctx, tx, caseID, m.Author, m.Key, m.MessageID)
+	return err
 }
 
 // CaseByRef implements Cases.

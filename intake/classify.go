@@ -9,7 +9,8 @@ import (
 // Classes of inbound messages, in the order they are tested.
 const (
 	ClassDSN            = "dsn"             // bounce or delivery status notification
-	ClassAutoReply      = "auto-reply"      // RFC 3834 automatic reply, vacation notice, list mail
+	ClassAutoReply      = "auto-reply"      // RFC 3834 automatic reply, vacation notice
+	ClassList           = "list"            // mail from a mailing list that is not one of [intake] own_lists
 	ClassLoop           = "loop"            // our own mail coming back
 	ClassLimit          = "limit"           // exceeds a size/structure limit or the rate limit
 	ClassMalformed      = "malformed"       // cannot be parsed
@@ -19,7 +20,7 @@ const (
 	ClassCommand        = "command"         // from the team: handed to the workflow
 	ClassReplay         = "replay"          // a ciphertext we received before, re-sent
 	ClassDuplicate      = "duplicate"       // same Message-ID as another message, different content
-	ClassDistributorAck = "distributor-ack" // a distributor's acknowledgement of a notice
+	ClassDistributorAck = "distributor-ack" // a distributor's reply to a notice (recorded in the case, copied to the team)
 	ClassFollowUp       = "followup"        // reply to an existing case
 	ClassReport         = "report"          // a new report: a case was opened
 	ClassEmpty          = "empty"           // no text and no attachment
@@ -53,18 +54,35 @@ func (in *Inspection) isAutoReply() (bool, string) {
 	switch {
 	case in.AutoSubmitted != "" && in.AutoSubmitted != "no":
 		return true, "Auto-Submitted: " + in.AutoSubmitted
-	case slices.Contains([]string{"bulk", "junk", "list", "auto_reply"}, in.Precedence):
+	case slices.Contains([]string{"junk", "auto_reply"}, in.Precedence):
 		return true, "Precedence: " + in.Precedence
 	case in.ContentType == "multipart/report":
 		return true, "report (" + in.ReportType + ")"
-	case in.ListID:
-		return true, "mailing list message"
 	case in.ReturnPath == "<>":
 		return true, "null envelope sender"
 	case autoSubject.MatchString(in.Subject):
 		return true, "automatic reply (subject)"
 	}
 	return false, ""
+}
+
+// isForeignList reports whether the message came through a mailing list
+// other than own (the lists or groups that deliver the security address's
+// own mail), and why. RFC 3834 forbids answering it; a report forwarded by
+// a list must not be lost either, so it is held rather than dropped.
+func (in *Inspection) isForeignList(own []string) (bool, string) {
+	listy := in.ListHeaders || in.Precedence == "list" || in.Precedence == "bulk"
+	switch {
+	case !listy:
+		return false, ""
+	case in.ListID != "" && slices.Contains(own, in.ListID):
+		return false, ""
+	case in.ListID != "":
+		return true, "mailing-list mail (List-Id <" + in.ListID + ">)"
+	case in.ListHeaders:
+		return true, "mailing-list mail (List-Unsubscribe or List-Post, no List-Id)"
+	}
+	return true, "Precedence: " + in.Precedence
 }
 
 // isLoop reports whether the message is our own coming back.
@@ -81,9 +99,13 @@ func (in *Inspection) isLoop(self []string) (bool, string) {
 }
 
 // answerable reports whether the sender may get an automatic answer: never
-// for bounces, automatic mail, our own mail or an empty sender.
-func (in *Inspection) answerable(self []string) bool {
+// for bounces, automatic mail, our own mail, an empty sender, or mail from
+// a list not in own (unless an operator released it: a person decided).
+func (in *Inspection) answerable(self, own []string, released bool) bool {
 	if in.From == "" || !strings.Contains(in.From, "@") || slices.Contains(self, in.From) {
+		return false
+	}
+	if l, _ := in.isForeignList(own); l && !released {
 		return false
 	}
 	if b, _ := in.isBounce(); b {

@@ -101,7 +101,7 @@ func TestClassifyGolden(t *testing.T) {
 		{file: "dsn-unknown.eml", state: StateQuarantined, class: ClassDSN, reason: "matches no message we sent"},
 		{file: "auto-reply.eml", state: StateProcessed, class: ClassAutoReply, reason: "Auto-Submitted: auto-replied"},
 		{file: "vacation.eml", state: StateProcessed, class: ClassAutoReply, reason: "subject"},
-		{file: "list.eml", state: StateProcessed, class: ClassAutoReply, reason: "Precedence: list"},
+		{file: "list.eml", state: StateQuarantined, class: ClassList, reason: "List-Id <dev.lists.example.net>"},
 		{file: "loop.eml", state: StateProcessed, class: ClassLoop, reason: "X-Secgate-Loop"},
 		{file: "member-command.eml", state: StateProcessed, class: ClassCommand, reason: "AAAA1111",
 			check: func(t *testing.T, in *Inbound, _ []OutMail) {
@@ -121,7 +121,19 @@ func TestClassifyGolden(t *testing.T) {
 				}
 			}},
 		{file: "subject-tag.eml", state: StateProcessed, class: ClassFollowUp, reason: "subject tag [SEC-2026-0001]", mails: []string{"team-copy"}},
-		{file: "distributor-ack.eml", state: StateProcessed, class: ClassDistributorAck, reason: "psirt@vendor.example"},
+		{file: "distributor-ack.eml", state: StateProcessed, class: ClassDistributorAck, reason: "psirt@vendor.example",
+			mails: []string{"team-copy"},
+			check: func(t *testing.T, in *Inbound, mails []OutMail) {
+				msgs := env.cases.messages[1]
+				if in.CaseID != 1 || len(msgs) == 0 || msgs[len(msgs)-1].Kind != "distributor" {
+					t.Errorf("distributor reply not stored with case 1: case %d, messages %+v", in.CaseID, msgs)
+				}
+				m := mails[0]
+				if !strings.Contains(m.Subject, "[SEC-2026-0001] Distributor reply") || !m.Encrypt || len(m.Recipients) != 2 ||
+					!strings.Contains(m.Body, "NOT signed by the key we hold for them") {
+					t.Errorf("team copy %q encrypt=%v to %d:\n%s", m.Subject, m.Encrypt, len(m.Recipients), m.Body)
+				}
+			}},
 		{file: "report-clear.eml", state: StateProcessed, class: ClassReport, reason: "in clear", mails: []string{"ack", "team-copy"},
 			check: func(t *testing.T, in *Inbound, mails []OutMail) {
 				ack := mails[0]
@@ -402,5 +414,94 @@ func TestBatchMatchesOneByOne(t *testing.T) {
 	}
 	if len(one.cases.alerts) != 1 || len(batch.cases.alerts) != 1 {
 		t.Errorf("alerts: %d one by one, %d in a batch; want the replay alert once", len(one.cases.alerts), len(batch.cases.alerts))
+	}
+}
+
+// TestForeignList: mail that came through a mailing list is handled as
+// mail to us only when the list is one of own_lists; any other list's mail
+// is held, unanswered, until an operator releases it.
+func TestForeignList(t *testing.T) {
+	own := Config{OwnLists: []string{"Security reports <Security.Example.Test>"}}.WithDefaults().OwnLists
+	if len(own) != 1 || own[0] != "security.example.test" {
+		t.Fatalf("own_lists normalised to %q", own)
+	}
+	tests := []struct {
+		name    string
+		headers string
+		foreign bool
+		why     string
+	}{
+		{"no list", "", false, ""},
+		{"own list-id", "List-Id: \"Sec\" <SECURITY.example.test>\r\nPrecedence: list\r\n", false, ""},
+		{"other list-id", "List-Id: <dev.lists.example.net>\r\n", true, "List-Id <dev.lists.example.net>"},
+		{"bare list-id", "List-Id: dev.lists.example.net\r\n", true, "List-Id <dev.lists.example.net>"},
+		{"unsubscribe only", "List-Unsubscribe: <mailto:leave@lists.example>\r\n", true, "List-Unsubscribe"},
+		{"precedence bulk", "Precedence: bulk\r\n", true, "Precedence: bulk"},
+		{"precedence list", "Precedence: List\r\n", true, "Precedence: list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := []byte("From: someone@outside.example\r\nTo: security@example.test\r\nSubject: hello\r\nMessage-ID: <l@outside.example>\r\n" +
+				tt.headers + "\r\nA report.\r\n")
+			insp, err := Inspect(raw, DefaultConfig().limits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			foreign, why := insp.isForeignList(own)
+			if foreign != tt.foreign || !strings.Contains(why, tt.why) {
+				t.Errorf("isForeignList = %v %q, want %v %q", foreign, why, tt.foreign, tt.why)
+			}
+			if got := insp.answerable(nil, own, false); got == tt.foreign {
+				t.Errorf("answerable = %v for a foreign list %v", got, tt.foreign)
+			}
+			if !insp.answerable(nil, own, true) {
+				t.Error("a released message is not answerable")
+			}
+		})
+	}
+
+	// Held, unanswered; released by an operator, it opens a case and the
+	// reporter is answered.
+	env := newProcEnv(t)
+	in := env.ingest(readFixture(t, "list.eml"))
+	if in.State != StateQuarantined || in.Class != ClassList || len(env.mailer.take()) != 0 {
+		t.Fatalf("list mail ended %s/%s %q", in.State, in.Class, in.Reason)
+	}
+	ctx := context.Background()
+	if err := NewQuarantine(env.db, plainRest{}).Release(ctx, in.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.proc.Process(ctx, in.ID); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := getInbound(ctx, env.db.Reader(), in.ID)
+	if after.State != StateProcessed || after.Class != ClassReport {
+		t.Errorf("released list mail ended %s/%s %s", after.State, after.Class, after.Reason)
+	}
+	if got := kinds(env.mailer.take()); !slices.Equal(got, []string{"ack", "team-copy"}) {
+		t.Errorf("released list mail: mail %v, want an ack and a team copy", got)
+	}
+}
+
+// TestFollowUpCarriesKey: a follow-up's key (here armored in the text) is
+// handed to the workflow with the message, which decides whether it becomes
+// the reporter's key; a distributor's reply never carries one.
+func TestFollowUpCarriesKey(t *testing.T) {
+	env := newProcEnv(t)
+	key := "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbWVudGlvbg==\n-----END PGP PUBLIC KEY BLOCK-----"
+	raw := []byte("From: Other Researcher <other@example.org>\r\nTo: security@example.test\r\nSubject: Key for [SEC-2026-0001]\r\n" +
+		"Message-ID: <key1@example.org>\r\nContent-Type: text/plain\r\n\r\nPlease encrypt to my key:\r\n\r\n" + strings.ReplaceAll(key, "\n", "\r\n") + "\r\n")
+	in := env.ingest(raw)
+	if in.Class != ClassFollowUp {
+		t.Fatalf("ended %s/%s %q", in.State, in.Class, in.Reason)
+	}
+	msgs := env.cases.messages[in.CaseID]
+	if len(msgs) == 0 || strings.ReplaceAll(msgs[len(msgs)-1].Key, "\r\n", "\n") != key {
+		t.Errorf("follow-up handed over without its key: %+v", msgs)
+	}
+	dist := env.ingest(readFixture(t, "distributor-ack.eml"))
+	msgs = env.cases.messages[dist.CaseID]
+	if dist.Class != ClassDistributorAck || len(msgs) == 0 || msgs[len(msgs)-1].Key != "" {
+		t.Errorf("distributor reply %s handed over with a key: %+v", dist.Class, msgs)
 	}
 }

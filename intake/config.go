@@ -46,6 +46,8 @@ type Config struct {
 	RateLimit  int           `toml:"rate_limit" doc:"Messages accepted from one sender per rate window; more are quarantined."`
 	RateWindow time.Duration `toml:"rate_window" doc:"Window of the per-sender rate limit."`
 	AnswerOnce time.Duration `toml:"answer_once" doc:"A sender gets at most one polite answer of each kind (limits, unknown key) in this period."`
+
+	OwnLists []string `toml:"own_lists" doc:"List-Ids of the mailing lists or groups that deliver the security address's own mail to the mailbox (when security@ is a Google Group, groups.io or Mailman list: its List-Id, such as security.example.org). Their mail is handled as mail sent to us directly. Mail from any other list (List-Id, List-Unsubscribe, List-Post, Precedence: list or bulk) is never answered and is held in quarantine, so that a report it forwarded is not lost."`
 }
 
 // DefaultConfig returns the defaults; Address, User and PasswordFile must
@@ -92,6 +94,13 @@ func (c Config) WithDefaults() Config {
 	if c.MaxSize == 0 {
 		c.MaxSize = 25 << 20
 	}
+	if c.OwnLists != nil {
+		own := make([]string, len(c.OwnLists))
+		for i, l := range c.OwnLists {
+			own[i] = listID(l)
+		}
+		c.OwnLists = own
+	}
 	return c
 }
 
@@ -127,6 +136,11 @@ func (c Config) Check() error {
 	}
 	if c.FetchBatch <= 0 || c.FetchBytes <= 0 {
 		return errors.New("intake: fetch_batch and fetch_bytes must be positive")
+	}
+	for i, l := range c.OwnLists {
+		if l == "" {
+			return fmt.Errorf("intake: own_lists[%d] is empty: want a List-Id such as security.example.org", i)
+		}
 	}
 	return nil
 }

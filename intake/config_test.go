@@ -25,6 +25,7 @@ func TestConfigCheck(t *testing.T) {
 		{"no user", func(c *Config) { c.User = "" }, "user"},
 		{"same folders", func(c *Config) { c.Processed = c.Mailbox }, "different"},
 		{"backoff", func(c *Config) { c.BackoffMax = time.Millisecond }, "backoff"},
+		{"empty own list", func(c *Config) { c.OwnLists = []string{"security.example.test", ""} }, "own_lists[1]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

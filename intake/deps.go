@@ -196,7 +196,7 @@ type MessageSealer interface {
 
 // FollowUp is a message appended to a case.
 type FollowUp struct {
-	Kind        string // "followup"
+	Kind        string // "followup" or "distributor"
 	Author      string
 	MessageID   string
 	Subject     string
@@ -204,6 +204,10 @@ type FollowUp struct {
 	Attachments []Attachment
 	Encrypted   bool
 	Received    time.Time
+	// Key is a public key the message carries (attached, Autocrypt, or
+	// the key that signed it), armored; the workflow may take it as the
+	// reporter's key (cases.Workflow.TakeReporterKey).
+	Key string
 }
 
 // CommandMail is a mail from the team, for the case workflow.

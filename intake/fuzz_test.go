@@ -29,7 +29,8 @@ func FuzzClassify(f *testing.F) {
 		}
 		insp.isBounce()
 		insp.isAutoReply()
-		insp.answerable(nil)
+		insp.isForeignList([]string{"security.example.test"})
+		insp.answerable(nil, nil, false)
 		env.t = t
 		env.clock.Advance(25 * 3600e9)
 		in := env.ingest(raw)

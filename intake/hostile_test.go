@@ -767,7 +767,7 @@ var hostileSpecs = []hostileSpec{
 		build: func(g *hostileGen, c string) []byte {
 			return plainMail("Scanner <scanner@outside.example>", "Vulnerability found", "auto-generated", "XSS on /login", "Auto-Submitted: auto-generated")
 		}},
-	{name: "precedence-bulk", desc: "Precedence: bulk", state: sP, class: ClassAutoReply, cse: "none", mail: "none",
+	{name: "precedence-bulk", desc: "Precedence: bulk", state: sQ, class: ClassList, cse: "none", mail: "none",
 		build: func(g *hostileGen, c string) []byte {
 			return plainMail("News <news@outside.example>", "Newsletter", "precedence-bulk", "news", "Precedence: bulk")
 		}},
@@ -775,11 +775,11 @@ var hostileSpecs = []hostileSpec{
 		build: func(g *hostileGen, c string) []byte {
 			return plainMail("Junk <junk@outside.example>", "Offer", "precedence-junk", "buy", "Precedence: JUNK")
 		}},
-	{name: "precedence-list", desc: "Precedence: list", state: sP, class: ClassAutoReply, cse: "none", mail: "none",
+	{name: "precedence-list", desc: "Precedence: list", state: sQ, class: ClassList, cse: "none", mail: "none",
 		build: func(g *hostileGen, c string) []byte {
 			return plainMail("List <list@outside.example>", "digest", "precedence-list", "digest", "Precedence: list")
 		}},
-	{name: "list-id", desc: "mailing-list mail (List-Id, List-Unsubscribe)", state: sP, class: ClassAutoReply, cse: "none", mail: "none",
+	{name: "list-id", desc: "mailing-list mail (List-Id, List-Unsubscribe)", state: sQ, class: ClassList, cse: "none", mail: "none",
 		build: func(g *hostileGen, c string) []byte {
 			return plainMail("Member <member@lists.example>", "[dev] release", "list-id", "release notes", "List-Id: <dev.lists.example>", "List-Unsubscribe: <mailto:leave@lists.example>")
 		}},
@@ -981,13 +981,18 @@ var hostileSpecs = []hostileSpec{
 		build: func(g *hostileGen, c string) []byte {
 			return plainMail("Reporter <reporter-clear@outside.example>", "Re: [SEC-2026-0001] Received", "followup-reporter", "More details: "+c+"\n")
 		}},
-	{name: "distributor-ack-unsigned", desc: "an unsigned acknowledgement in the name of a distributor", state: sP, class: ClassDistributorAck, cse: "none", mail: "none",
+	{name: "distributor-ack-unsigned", desc: "an unsigned acknowledgement in the name of a distributor", state: sP, class: ClassDistributorAck, cse: "none", mail: "team",
 		build: func(g *hostileGen, c string) []byte {
 			return plainMail("Vendor PSIRT <psirt@vendor.example>", "Re: [SEC-2026-0001] embargo", "distributor-ack-unsigned", "ack")
 		}},
 	{name: "duplicate-message-id", desc: "report-clear's Message-ID with other content", state: sQ, class: ClassDuplicate, cse: "none", mail: "none", canary: true,
 		build: func(g *hostileGen, c string) []byte {
 			return plainMail("Reporter <reporter-dup@outside.example>", "again", "report-clear", reportBody(c))
+		}},
+	{name: "own-list-report", desc: "a report in clear forwarded by the security address's own group (List-Id in own_lists)", state: sP, class: ClassReport, cse: "new", mail: "sender+team", canary: true,
+		build: func(g *hostileGen, c string) []byte {
+			return plainMail("Lena List <lena@outside.example>", "Crash in the parser", "own-list-report", reportBody(c),
+				"List-Id: Security reports <security.example.test>", "List-Unsubscribe: <mailto:security+unsubscribe@example.test>", "Precedence: list")
 		}},
 }
 
@@ -1118,7 +1123,7 @@ func newHostileEnv(t testing.TB) *hostileEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Address: "127.0.0.1:143", User: teamAddr, TLS: TLSPlainLoopback, MaxSize: 256 << 10}
+	cfg := Config{Address: "127.0.0.1:143", User: teamAddr, TLS: TLSPlainLoopback, MaxSize: 256 << 10, OwnLists: []string{"Security.Example.Test"}}
 	e.proc, err = NewStackProcessor(StackOptions{Config: cfg, DB: e.db, TeamKey: e.keys.team, Directory: dir, Outbox: ob, Workflow: wf,
 		Templates: set, Project: project, Clock: e.clock})
 	if err != nil {

@@ -48,7 +48,8 @@ type Inspection struct {
 
 	AutoSubmitted string
 	Precedence    string
-	ListID        bool
+	ListID        string // the list's id from List-Id, lower case, without angle brackets
+	ListHeaders   bool   // List-Id, List-Unsubscribe or List-Post is present
 	Autocrypt     string // keydata (base64) of an Autocrypt header for From
 	Loop          bool   // carries our own loop header
 	Received      int    // number of Received fields
@@ -150,7 +151,8 @@ func (in *Inspection) readHeader(raw []byte) bool {
 	}
 	in.AutoSubmitted = strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted")))
 	in.Precedence = strings.ToLower(strings.TrimSpace(h.Get("Precedence")))
-	in.ListID = h.Has("List-Id") || h.Has("List-Unsubscribe") || h.Has("List-Post")
+	in.ListID = listID(h.Get("List-Id"))
+	in.ListHeaders = h.Has("List-Id") || h.Has("List-Unsubscribe") || h.Has("List-Post")
 	in.Loop = h.Has(LoopHeader)
 	in.Received = len(h.Values("Received"))
 	for _, v := range h.Values("Autocrypt") {
@@ -364,4 +366,16 @@ func (c *cipherHasher) sum() []byte {
 		return nil
 	}
 	return c.h.Sum(nil)
+}
+
+// listID returns the list identifier of a List-Id field (RFC 2919): the
+// part in angle brackets, lower case; the whole value when it has none.
+func listID(v string) string {
+	v = strings.TrimSpace(v)
+	if i := strings.LastIndexByte(v, '<'); i >= 0 {
+		if j := strings.IndexByte(v[i:], '>'); j > 0 {
+			v = v[i+1 : i+j]
+		}
+	}
+	return strings.ToLower(strings.TrimSpace(v))
 }

@@ -406,6 +406,9 @@ func (m *msgCtx) preChecks() string {
 	if ok, _ := insp.isAutoReply(); ok {
 		return "auto"
 	}
+	if ok, _ := insp.isForeignList(m.p.o.Config.OwnLists); ok && !m.released {
+		return "list"
+	}
 	if ok, _ := insp.isLoop(m.p.o.Self); ok {
 		return "loop"
 	}
@@ -479,6 +482,11 @@ func (m *msgCtx) run(ctx context.Context) error {
 	// 2. Automatic replies: recorded, never answered.
 	if ok, why := insp.isAutoReply(); ok {
 		return m.finish(ctx, done(ClassAutoReply, why), nil)
+	}
+	// Mail from a list that is not ours: never answered, held so that a
+	// report a list forwarded is not lost.
+	if ok, why := insp.isForeignList(p.o.Config.OwnLists); ok && !m.released {
+		return m.finish(ctx, held(ClassList, why+": not answered; release it to handle it as mail to us, or name the list in [intake] own_lists"), nil)
 	}
 	// Our own mail coming back: recorded, never answered.
 	if ok, why := insp.isLoop(p.o.Self); ok {
@@ -587,26 +595,8 @@ func (m *msgCtx) run(ctx context.Context) error {
 			return fmt.Errorf("intake: distributor lookup: %w", err)
 		}
 		if isDist {
-			// 5. A distributor's acknowledgement: recorded, with whether
-			// their own key signed it.
-			signer := m.opened.Signer
-			if signer == "" && m.opened.SignatureErr != nil && dist.Key != nil {
-				if again, err := p.o.Opener.Open(ctx, m.raw, nil, []Member{dist}, m.now); err == nil {
-					signer = again.Signer
-				}
-			}
-			why := "acknowledgement from distributor " + insp.From
-			switch {
-			case signer != "" && strings.EqualFold(signer, dist.Fingerprint):
-				why += ", signed by their key " + signer
-			case signer != "":
-				why += ", signed by another key " + signer
-			default:
-				why += ", not signed by their key"
-			}
-			o := done(ClassDistributorAck, why)
-			o.caseID = caseID
-			return m.finish(ctx, o, nil)
+			// 5. A distributor's reply to a notice.
+			return m.distributorReply(ctx, caseID, dist)
 		}
 		return m.followUp(ctx, caseID, how)
 	}
@@ -762,10 +752,15 @@ func (m *msgCtx) baseData() templates.Data {
 	return d
 }
 
+// answerable reports whether m's sender may get an automatic answer.
+func (m *msgCtx) answerable() bool {
+	return m.insp.answerable(m.p.o.Self, m.p.o.Config.OwnLists, m.released)
+}
+
 // answerOnce enqueues an automatic answer from template tmpl unless the
 // sender must not be answered or already got one of this kind recently.
 func (m *msgCtx) answerOnce(ctx context.Context, tx *sql.Tx, tmpl string, data templates.Data) error {
-	if !m.insp.answerable(m.p.o.Self) {
+	if !m.answerable() {
 		return nil
 	}
 	var at int64

@@ -478,8 +478,9 @@ func TestRealStackFollowUp(t *testing.T) {
 }
 
 // TestRealStackDistributorAck: a distributor on the embargo list answers
-// about a case with a mail signed by their key; it is recorded as their
-// acknowledgement, with the signature checked against their key.
+// about a case with a mail signed by their key; it is recorded in the case
+// with the signature checked against their key, and every member gets a
+// copy (gpg decrypts it) saying their own key signed it.
 func TestRealStackDistributorAck(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real mail stack")
@@ -520,6 +521,21 @@ func TestRealStackDistributorAck(t *testing.T) {
 	g.db.Reader().QueryRow(`SELECT class, reason, case_id FROM inbound WHERE message_id = 'dack-1@vendor.example'`).Scan(&class, &reason, &caseID)
 	if class != ClassDistributorAck || caseID != list[0].ID || !strings.Contains(reason, "signed by their key "+dfpr) {
 		t.Errorf("distributor mail ended %q %q in case %d", class, reason, caseID)
+	}
+	msgs, err := g.workflow.Messages(g.ctx, caseID)
+	if err != nil || len(msgs) != 2 || msgs[1].Kind != cases.KindDistributor || !strings.Contains(msgs[1].Text, "patch under embargo") {
+		t.Errorf("case messages: %d %v %+v", len(msgs), err, msgs)
+	}
+	for user, gp := range g.members {
+		copies := g.stack.WaitMessages(t, user, "INBOX", 2, 60*time.Second)
+		found := false
+		for _, raw := range copies {
+			text := string(openMail(t, gp, raw, g.team.Fingerprint()))
+			found = found || strings.Contains(text, "patch under embargo") && strings.Contains(text, "Distributor: signed by their own key")
+		}
+		if !found {
+			t.Errorf("%s got no copy of the distributor's reply", user)
+		}
 	}
 }
 

@@ -61,7 +61,7 @@ func (m *msgCtx) newReport(ctx context.Context) error {
 		if err := m.acknowledge(ctx, tx, c, key); err != nil {
 			return err
 		}
-		return m.teamCopy(ctx, tx, c, subject, false)
+		return m.teamCopy(ctx, tx, c, subject, copyReport)
 	})
 }
 
@@ -77,7 +77,7 @@ func (m *msgCtx) reportSubject() string {
 // acknowledge tells the reporter the case ID. It never quotes the report: a
 // re-sent ciphertext must not come back as plaintext.
 func (m *msgCtx) acknowledge(ctx context.Context, tx *sql.Tx, c CaseInfo, key string) error {
-	if !m.insp.answerable(m.p.o.Self) {
+	if !m.answerable() {
 		return nil
 	}
 	data := m.baseData()
@@ -117,7 +117,7 @@ func (m *msgCtx) acknowledge(ctx context.Context, tx *sql.Tx, c CaseInfo, key st
 
 // teamCopy sends the message to each team member, encrypted to that member
 // alone, with a reply path into the case.
-func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject string, followUp bool) error {
+func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject string, kind copyKind) error {
 	team := m.team
 	if len(team) == 0 {
 		m.p.o.Log.Warn("intake: no team members to copy", "case", c.Ref)
@@ -128,7 +128,9 @@ func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject s
 	data.Case = caseData(c, team)
 	data.Message = templates.MessageData{
 		From: m.insp.From, Subject: templates.HeaderSafe(subject), Date: m.in.Received, MessageID: m.insp.MessageID,
-		Text: op.Text, Encrypted: op.Encrypted, Signed: op.Signer != "", SignedBy: op.Signer, FollowUp: followUp,
+		Text: op.Text, Encrypted: op.Encrypted, Signed: op.Signer != "", SignedBy: op.Signer,
+		FollowUp: kind != copyReport, Distributor: kind == copyDistributor || kind == copyDistributorOwnKey,
+		TheirKey: kind == copyDistributorOwnKey,
 	}
 	for _, a := range op.Attachments {
 		data.Message.Attachments = append(data.Message.Attachments, templates.HeaderSafe(a.Filename))
@@ -155,27 +157,69 @@ func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject s
 	return nil
 }
 
+// copyKind is what a team copy relays.
+type copyKind int
+
+const (
+	copyReport            copyKind = iota // a new report
+	copyFollowUp                          // a follow-up of the reporter (or anyone else on the thread)
+	copyDistributor                       // a distributor's reply, not signed by their key
+	copyDistributorOwnKey                 // a distributor's reply signed by their key
+)
+
 // followUp appends the message to its case and copies it to the team.
 func (m *msgCtx) followUp(ctx context.Context, caseID int64, how string) error {
+	return m.addToCase(ctx, caseID, done(ClassFollowUp, "reply to case by "+how), "followup", copyFollowUp)
+}
+
+// distributorReply records a distributor's reply to a notice in its case
+// and copies it to the team, saying whether their own key signed it: the
+// notice tells them a reply reaches the security team, and a reply may
+// say the embargo is broken.
+func (m *msgCtx) distributorReply(ctx context.Context, caseID int64, dist Member) error {
+	signer := m.opened.Signer
+	if signer == "" && m.opened.SignatureErr != nil && dist.Key != nil {
+		if again, err := m.p.o.Opener.Open(ctx, m.raw, nil, []Member{dist}, m.now); err == nil {
+			signer = again.Signer
+		}
+	}
+	why, kind := "reply from distributor "+m.insp.From, copyDistributor
+	switch {
+	case signer != "" && strings.EqualFold(signer, dist.Fingerprint):
+		why, kind = why+", signed by their key "+signer, copyDistributorOwnKey
+	case signer != "":
+		why += ", signed by another key " + signer
+	default:
+		why += ", not signed by their key"
+	}
+	return m.addToCase(ctx, caseID, done(ClassDistributorAck, why+"; copied to the team"), "distributor", kind)
+}
+
+// addToCase appends the message to case caseID as a message of the given
+// kind, copies it to the team, and ends it with o.
+func (m *msgCtx) addToCase(ctx context.Context, caseID int64, o outcome, kind string, copied copyKind) error {
 	op := m.opened
 	subject := op.Subject
 	if subject == "" {
 		subject = m.insp.Subject
 	}
-	o := done(ClassFollowUp, "reply to case by "+how)
 	o.caseID = caseID
 	return m.finish(ctx, o, func(tx *sql.Tx, _ *outcome) error {
 		c, err := m.p.o.Cases.CaseByID(ctx, tx, caseID)
 		if err != nil {
 			return fmt.Errorf("intake: case %d: %w", caseID, err)
 		}
-		if err := m.p.o.Cases.AddMessage(ctx, tx, caseID, FollowUp{
-			Kind: "followup", Author: m.insp.From, MessageID: m.insp.MessageID, Subject: subject,
+		f := FollowUp{
+			Kind: kind, Author: m.insp.From, MessageID: m.insp.MessageID, Subject: subject,
 			Text: op.Text, Attachments: op.Attachments, Encrypted: op.Encrypted, Received: m.in.Received,
-		}); err != nil {
-			return fmt.Errorf("intake: add follow-up to %s: %w", c.Ref, err)
 		}
-		return m.teamCopy(ctx, tx, c, subject, true)
+		if copied == copyFollowUp {
+			f.Key = m.reporterKey()
+		}
+		if err := m.p.o.Cases.AddMessage(ctx, tx, caseID, f); err != nil {
+			return fmt.Errorf("intake: add %s to %s: %w", kind, c.Ref, err)
+		}
+		return m.teamCopy(ctx, tx, c, subject, copied)
 	})
 }
 

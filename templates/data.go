@@ -87,6 +87,10 @@ type MessageData struct {
 	Signed      bool   // signature verified
 	SignedBy    string // fingerprint of the verified signer
 	FollowUp    bool   // a follow-up of an existing case, not a new report
+	// Distributor: from a distributor of an embargo list (a reply to a
+	// notice); TheirKey: signed by the key the directory holds for them.
+	Distributor bool
+	TheirKey    bool
 }
 
 // PlanData is a disclosure timeline.
