@@ -87,7 +87,7 @@
 //	/log                       mail me the audit log (encrypted)
 //	/help                      mail me the vocabulary
 //	/disclose YYYY-MM-DD HH:MM ZONE [force: REASON]   plan public disclosure (Scheduler.Disclose)
-//	/notify                    send the embargo notice now (Scheduler.NotifyNow)
+//	/notify [force: REASON]    send the embargo notice now (Scheduler.NotifyNow)
 //	/publish-now REASON        embargo broken: publish now (Scheduler.PublishNow)
 //	/list add LIST ADDRESS     add a recipient to an embargo list (key attached or pasted armored below)
 //	/list remove LIST ADDRESS  remove one

@@ -74,13 +74,13 @@ func (f *fakeScheduler) Disclose(ctx context.Context, tx *sql.Tx, c *Case, t0 ti
 	return "embargo notice at ...", nil
 }
 
-func (f *fakeScheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *Case, actor string) error {
+func (f *fakeScheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *Case, force, actor string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return f.err
 	}
-	f.calls = append(f.calls, "notify "+c.Ref)
+	f.calls = append(f.calls, fmt.Sprintf("notify %s %q", c.Ref, force))
 	return nil
 }
 

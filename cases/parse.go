@@ -27,7 +27,7 @@ type Command struct {
 	State State     // /status, /close
 	CVSS  CVSS      // /cvss
 	T0    time.Time // /disclose
-	Force string    // /disclose ... force: REASON
+	Force string    // /disclose ... force: REASON, /notify force: REASON
 }
 
 // Commands is the result of parsing the signed text of a command mail.

@@ -63,6 +63,9 @@ func TestParseCommands(t *testing.T) {
 		{name: "team bad", text: "/team invite @bob", bad: []string{"wrong arguments"}},
 		{name: "log help notify", text: "/log\n/help\n/notify", cmds: []string{"log", "help", "notify"}},
 		{name: "help with args", text: "/help me", bad: []string{"wrong arguments"}},
+		{name: "notify force", text: "/notify force: the vendors asked for time", cmds: []string{"notify force: the vendors asked for time"}},
+		{name: "notify args", text: "/notify now", bad: []string{"wrong arguments"}},
+		{name: "notify force no reason", text: "/notify force:", bad: []string{"force needs a reason"}},
 		{name: "disclose", text: "/disclose 2026-12-15 16:00 UTC", cmds: []string{"disclose 2026-12-15 16:00 UTC"}},
 		{name: "disclose force", text: "/disclose 2026-12-15 16:00 Europe/Berlin force: exploit in the wild", cmds: []string{"disclose 2026-12-15 16:00 Europe/Berlin force: exploit in the wild"}},
 		{name: "disclose force no reason", text: "/disclose 2026-12-15 16:00 UTC force:", bad: []string{"force needs a reason"}},
@@ -124,7 +127,7 @@ func TestParseCommands(t *testing.T) {
 }
 
 func TestParseValues(t *testing.T) {
-	got, err := ParseCommands("/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n/disclose 2026-12-15 16:00 +01:00 force: leaked\n/close wontfix out of scope\n/class c1")
+	got, err := ParseCommands("/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n/disclose 2026-12-15 16:00 +01:00 force: leaked\n/close wontfix out of scope\n/class c1\n/notify force: asked")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +137,9 @@ func TestParseValues(t *testing.T) {
 	}
 	if want := time.Date(2026, 12, 15, 15, 0, 0, 0, time.UTC); !c[1].T0.Equal(want) || c[1].Force != "leaked" {
 		t.Errorf("disclose = %v %q, want %v leaked", c[1].T0, c[1].Force, want)
+	}
+	if c[4].Force != "asked" {
+		t.Errorf("notify force = %q, want asked", c[4].Force)
 	}
 	if c[2].State != StateWontfix {
 		t.Errorf("close state = %s", c[2].State)

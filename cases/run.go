@@ -397,10 +397,14 @@ func (s *session) schedule(ctx context.Context, cmd *Command) error {
 			s.extra = append(s.extra, plan)
 		}
 	case "notify":
-		if err := sch.NotifyNow(ctx, s.tx, s.c, s.actor); err != nil {
+		if err := sch.NotifyNow(ctx, s.tx, s.c, cmd.Force, s.actor); err != nil {
 			return err
 		}
-		s.done = append(s.done, "embargo notice queued to the distributors")
+		line := "embargo notice queued to the distributors"
+		if cmd.Force != "" {
+			line += " (forced: " + short(cmd.Force) + ")"
+		}
+		s.done = append(s.done, line)
 	case "publish-now":
 		if err := sch.PublishNow(ctx, s.tx, s.c, cmd.Rest, s.actor); err != nil {
 			return err

@@ -49,7 +49,7 @@ var vocabulary = map[string]spec{
 	"log":         {usage: "/log", help: "mail me the case's audit log (encrypted)", needCase: true},
 	"help":        {usage: "/help", help: "mail me this list"},
 	"disclose":    {usage: "/disclose YYYY-MM-DD HH:MM ZONE [force: REASON]", help: "plan public disclosure at that time; force overrides the policy (the reason is logged)", needCase: true, access: leadOrAdmin},
-	"notify":      {usage: "/notify", help: "send the embargo notice to the distributors now", needCase: true, access: leadOrAdmin},
+	"notify":      {usage: "/notify [force: REASON]", help: "send the embargo notice to the distributors now; force allows an embargo longer than the policy's (the reason is logged)", needCase: true, access: leadOrAdmin},
 	"publish-now": {usage: "/publish-now REASON", help: "embargo broken: publish at once and tell everyone", needCase: true, access: leadOrAdmin},
 	"list":        {usage: "/list add LIST ADDRESS (key attached or armored below) | /list remove LIST ADDRESS", help: "manage an embargo list's recipients", access: admin},
 }
@@ -183,10 +183,16 @@ func (p Parser) check(c *Command, sp spec) error {
 		if len(args) != 2 || (args[0] != "add" && args[0] != "remove") || !strings.HasPrefix(args[1], "@") || len(args[1]) < 2 {
 			return errUsage
 		}
-	case "log", "help", "notify":
+	case "log", "help":
 		if err := nargs(0); err != nil {
 			return err
 		}
+	case "notify":
+		force, err := parseForce(c.Rest)
+		if err != nil {
+			return err
+		}
+		c.Force = force
 	case "disclose":
 		t0, force, err := parseDisclose(c.Rest)
 		if err != nil {
@@ -209,14 +215,33 @@ func (p Parser) check(c *Command, sp spec) error {
 	return nil
 }
 
+// parseForce reads an optional "force: REASON" and nothing else.
+func parseForce(rest string) (string, error) {
+	main, force, err := cutForce(rest)
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(main) != "" {
+		return "", errUsage
+	}
+	return force, nil
+}
+
+// cutForce splits rest at "force:" into what precedes it and the reason.
+func cutForce(rest string) (main, force string, err error) {
+	main, force, forced := strings.Cut(rest, "force:")
+	force = strings.TrimSpace(force)
+	if forced && force == "" {
+		return "", "", errors.New("force needs a reason")
+	}
+	return main, force, nil
+}
+
 // parseDisclose reads "YYYY-MM-DD HH:MM ZONE [force: REASON]".
 func parseDisclose(rest string) (time.Time, string, error) {
-	main, force, forced := strings.Cut(rest, "force:")
-	if forced {
-		force = strings.TrimSpace(force)
-		if force == "" {
-			return time.Time{}, "", errors.New("force needs a reason")
-		}
+	main, force, err := cutForce(rest)
+	if err != nil {
+		return time.Time{}, "", err
 	}
 	if len(strings.Fields(main)) != 3 {
 		return time.Time{}, "", errUsage

@@ -77,7 +77,7 @@ type Outbox interface {
 // Scheduler plans and carries out disclosure. Package schedule implements it.
 type Scheduler interface {
 	Disclose(ctx context.Context, tx *sql.Tx, c *Case, t0 time.Time, force string, actor string) (plan string, err error)
-	NotifyNow(ctx context.Context, tx *sql.Tx, c *Case, actor string) error
+	NotifyNow(ctx context.Context, tx *sql.Tx, c *Case, force, actor string) error
 	PublishNow(ctx context.Context, tx *sql.Tx, c *Case, reason, actor string) error
 }
 

@@ -15,19 +15,12 @@ func (p Policy) Violations(notice, t0 time.Time) []string {
 		v = append(v, fmt.Sprintf("the embargo list must be told at least %s before disclosure, this gives %s",
 			FormatDuration(p.MinNotice), FormatDuration(lead)))
 	}
-	if p.MaxNotice > 0 && lead > p.MaxNotice {
-		v = append(v, fmt.Sprintf("the embargo may last at most %s, this gives %s",
-			FormatDuration(p.MaxNotice), FormatDuration(lead)))
-	}
-	if p.MinNoticeBusinessDays > 0 || p.MaxNoticeBusinessDays > 0 {
-		n := p.BusinessDays(notice, t0)
-		if p.MinNoticeBusinessDays > 0 && n < p.MinNoticeBusinessDays {
+	if p.MinNoticeBusinessDays > 0 {
+		if n := p.BusinessDays(notice, t0); n < p.MinNoticeBusinessDays {
 			v = append(v, fmt.Sprintf("the embargo must last at least %d business days, this gives %d", p.MinNoticeBusinessDays, n))
 		}
-		if p.MaxNoticeBusinessDays > 0 && n > p.MaxNoticeBusinessDays {
-			v = append(v, fmt.Sprintf("the embargo may last at most %d business days, this gives %d", p.MaxNoticeBusinessDays, n))
-		}
 	}
+	v = append(v, p.TooLong(notice, t0)...)
 	if h, m, err := p.disclosureTime(); err == nil && h >= 0 {
 		if t0u.Hour() != h || t0u.Minute() != m || t0u.Second() != 0 {
 			v = append(v, fmt.Sprintf("disclosure must be at %s UTC, not %s UTC", p.DisclosureTime, t0u.Format("15:04")))
@@ -38,6 +31,23 @@ func (p Policy) Violations(notice, t0 time.Time) []string {
 	}
 	if h, err := p.holidays(); err == nil && h[t0u.Format(time.DateOnly)] {
 		v = append(v, fmt.Sprintf("%s is a holiday", t0u.Format(time.DateOnly)))
+	}
+	return v
+}
+
+// TooLong lists how an embargo from notice to t0 breaks the policy's
+// maximum (calendar or business days): what an early /notify must not do
+// unless forced.
+func (p Policy) TooLong(notice, t0 time.Time) []string {
+	var v []string
+	if lead := t0.Sub(notice); p.MaxNotice > 0 && lead > p.MaxNotice {
+		v = append(v, fmt.Sprintf("the embargo may last at most %s, this gives %s",
+			FormatDuration(p.MaxNotice), FormatDuration(lead)))
+	}
+	if p.MaxNoticeBusinessDays > 0 {
+		if n := p.BusinessDays(notice, t0); n > p.MaxNoticeBusinessDays {
+			v = append(v, fmt.Sprintf("the embargo may last at most %d business days, this gives %d", p.MaxNoticeBusinessDays, n))
+		}
 	}
 	return v
 }

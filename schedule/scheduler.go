@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -328,7 +329,7 @@ func maxTime(a, b time.Time) time.Time {
 // NotifyNow sends the embargo notice of c's planned disclosure now, inside
 // tx (again, if it went out already: distributors added since get it, and
 // the others a second copy).
-func (s *Scheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *cases.Case, actor string) error {
+func (s *Scheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *cases.Case, force, actor string) error {
 	cs, err := s.casesOrErr()
 	if err != nil {
 		return err
@@ -347,6 +348,14 @@ func (s *Scheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *cases.Case, ac
 	if !p.T0.After(now) {
 		return fmt.Errorf("schedule: %w: the disclosure time %s has passed", ErrPast, p.T0.Format(layoutUTC))
 	}
+	pol, err := s.Policy(p.Policy)
+	if err != nil {
+		return err
+	}
+	tooLong := pol.TooLong(now, p.T0)
+	if len(tooLong) > 0 && force == "" {
+		return &PolicyError{Policy: p.Policy, Violations: tooLong}
+	}
 	missing, _, err := s.readiness(ctx, c, now, p.T0)
 	if err != nil {
 		return err
@@ -363,10 +372,8 @@ func (s *Scheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *cases.Case, ac
 		return err
 	}
 	detail := "embargo notice sent now"
-	if pol, err := s.Policy(p.Policy); err == nil {
-		if v := pol.Violations(now, p.T0); len(v) > 0 {
-			detail += "; outside the policy: " + v[0]
-		}
+	if len(tooLong) > 0 {
+		detail += "; forced (" + force + "): " + strings.Join(tooLong, "; ")
 	}
 	if err := cs.Audit(ctx, tx, c.ID, actor, "notify", detail, ""); err != nil {
 		return err

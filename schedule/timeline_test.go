@@ -249,12 +249,13 @@ func TestPublishNow(t *testing.T) {
 	}
 }
 
-// TestNotifyNow sends a deferred embargo notice early.
+// TestNotifyNow sends a deferred embargo notice early: refused when that
+// makes the embargo longer than the policy allows, unless forced.
 func TestNotifyNow(t *testing.T) {
 	now := utc("2026-11-20 09:30")
 	e := newEnv(t, now, "knative")
 	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
-	if err := e.tx(func(tx *sql.Tx) error { return e.s.NotifyNow(e.ctx, tx, c, "x") }); !errors.Is(err, ErrNoPlan) {
+	if err := e.tx(func(tx *sql.Tx) error { return e.s.NotifyNow(e.ctx, tx, c, "", "x") }); !errors.Is(err, ErrNoPlan) {
 		t.Errorf("notify without a plan: %v", err)
 	}
 	t0 := utc("2027-01-08 16:00") // 49 days: the notice waits until 28 days before
@@ -267,8 +268,25 @@ func TestNotifyNow(t *testing.T) {
 		t.Fatalf("deferred notice sent at once (%d mails)", n)
 	}
 	e.clk.Set(utc("2026-11-21 10:00"))
-	if err := e.tx(func(tx *sql.Tx) error { return e.s.NotifyNow(e.ctx, tx, c, e.lead.Fingerprint) }); err != nil {
+	err = e.tx(func(tx *sql.Tx) error { return e.s.NotifyNow(e.ctx, tx, c, "", e.lead.Fingerprint) })
+	var pe *PolicyError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "at most 28 days, this gives 48 days") || !strings.Contains(err.Error(), "force: REASON") {
+		t.Fatalf("a 48-day embargo under knative, not forced: %v", err)
+	}
+	if n := len(e.mails()); n != 0 {
+		t.Fatalf("refused /notify sent %d mails", n)
+	}
+	if err := e.tx(func(tx *sql.Tx) error {
+		return e.s.NotifyNow(e.ctx, tx, c, "the vendors asked for time", e.lead.Fingerprint)
+	}); err != nil {
 		t.Fatal(err)
+	}
+	var notified bool
+	for _, ev := range e.events(c.ID) {
+		notified = notified || ev.Kind == "audit" && ev.A == "notify" && strings.Contains(ev.B, "forced (the vendors asked for time)")
+	}
+	if !notified {
+		t.Error("the forced /notify and its reason are not in the audit log")
 	}
 	e.advance(t0)
 	e.checkMails(
