@@ -15,7 +15,8 @@ import (
 
 // TestRestartPastDue: the gateway was down across the whole timeline. A
 // new scheduler on the same database runs the past-due jobs at once, in
-// timeline order, once; notices whose T0 has passed are skipped and logged.
+// timeline order, once; notices whose T0 has passed are skipped, logged,
+// and the lead is told of each.
 func TestRestartPastDue(t *testing.T) {
 	now := utc("2026-11-20 09:30")
 	e := newEnv(t, now, "knative")
@@ -64,6 +65,23 @@ func TestRestartPastDue(t *testing.T) {
 	}
 	if strings.Join(skipped, " ") != "prerelease-notice-skipped" {
 		t.Errorf("case 1 skips logged: %v", skipped)
+	}
+	for _, tc := range []struct {
+		id   int64
+		want string
+	}{{1, "MISSED: 24-hour pre-release notice not sent"}, {2, "MISSED: embargo notice not sent MISSED: 24-hour pre-release notice not sent"}} {
+		var alerts []string
+		for _, ev := range e.events(tc.id) {
+			if ev.Kind == "alert" && strings.HasPrefix(ev.A, "MISSED") {
+				alerts = append(alerts, ev.A)
+				if !strings.Contains(ev.B, "was NOT sent") || !strings.Contains(ev.B, "2027-01-05 00:00 UTC") {
+					t.Errorf("case %d alert text: %s", tc.id, ev.B)
+				}
+			}
+		}
+		if strings.Join(alerts, " ") != tc.want {
+			t.Errorf("case %d alerts: %q, want %q", tc.id, alerts, tc.want)
+		}
 	}
 }
 

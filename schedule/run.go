@@ -188,11 +188,11 @@ func (s *Scheduler) setState(ctx context.Context, tx *sql.Tx, cs Cases, c *cases
 func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c *cases.Case, p *plan, now time.Time) (state, result string, err error) {
 	switch j.Kind {
 	case JobEmbargoNotice, JobPreReleaseNotice:
-		if !now.Before(p.T0) {
-			return JobSkipped, fmt.Sprintf("disclosure time %s has passed: an embargoed notice is never sent after the announcement", p.T0.Format(layoutUTC)), nil
-		}
 		if !p.Published.IsZero() {
 			return JobSkipped, "already published", nil
+		}
+		if !now.Before(p.T0) {
+			return s.missed(ctx, tx, cs, j, c, p, now)
 		}
 		name := "embargo-notice"
 		if j.Kind == JobPreReleaseNotice {
@@ -258,4 +258,25 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 		return JobDone, "retrospective reminder sent", cs.Audit(ctx, tx, c.ID, cases.ActorGateway, "retrospective-reminder", "", "")
 	}
 	return JobSkipped, "unknown job kind " + j.Kind, nil
+}
+
+// missed skips notice job j, run only after the disclosure time (the
+// gateway was not running when it was due, or its clock jumped), and tells
+// the lead: an embargoed notice is never sent after the announcement, so the
+// distributors never got it.
+func (s *Scheduler) missed(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c *cases.Case, p *plan, now time.Time) (string, string, error) {
+	what := "embargo notice"
+	if j.Kind == JobPreReleaseNotice {
+		what = "24-hour pre-release notice"
+	}
+	why := fmt.Sprintf("disclosure time %s has passed: an embargoed notice is never sent after the announcement", p.T0.Format(layoutUTC))
+	text := fmt.Sprintf("The %s of %s was due at %s and was NOT sent: the gateway ran it only at %s,\n"+
+		"after the disclosure time %s (it was not running when the notice was due, or its clock jumped).\n\n"+
+		"An embargoed notice is never sent after the announcement. The distributors of the embargo\n"+
+		"list did not get it from the gateway; tell them yourselves if they must know.\n",
+		what, c.Ref, j.Due.UTC().Format(layoutUTC), now.UTC().Format(layoutUTC), p.T0.Format(layoutUTC))
+	if err := cs.Alert(ctx, tx, c.ID, "MISSED: "+what+" not sent", text); err != nil {
+		return "", "", err
+	}
+	return JobSkipped, why, nil
 }
