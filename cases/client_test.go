@@ -222,3 +222,32 @@ func TestRequireEncrypted(t *testing.T) {
 		t.Fatal("signed and encrypted mail refused")
 	}
 }
+
+// TestDisclosureTellsReporter: /disclose tells the reporter the date,
+// encrypted to their key; without a key they are told a date was set and
+// asked for a key, never the date in clear. /publish-now tells them why.
+func TestDisclosureTellsReporter(t *testing.T) {
+	for _, withKey := range []bool{true, false} {
+		e := newEnv(t)
+		c := e.open(withKey)
+		alice := e.keys["alice@example.org"]
+		e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/cve CVE-2026-12345\n/disclose 2026-12-15 16:00 UTC", e.clock.Now()))
+		rep := e.mailsTo("rita@reporter.example", MailReporter)
+		encrypted := e.count(`SELECT count(*) FROM outbox WHERE kind = ? AND encrypt = 1`, MailReporter)
+		switch {
+		case len(rep) != 1:
+			t.Fatalf("key %v: %d mails to the reporter, want 1", withKey, len(rep))
+		case withKey && (encrypted != 1 || !strings.Contains(rep[0], "2026-12-15 16:00 UTC") || !strings.Contains(rep[0], "CVE-2026-12345")):
+			t.Errorf("key known: encrypted=%d\n%s", encrypted, rep[0])
+		case !withKey && (encrypted != 0 || strings.Contains(rep[0], "2026-12-15") || strings.Contains(rep[0], "CVE-2026") ||
+			!strings.Contains(rep[0], "reply with your OpenPGP public key")):
+			t.Errorf("no key: encrypted=%d\n%s", encrypted, rep[0])
+		}
+		e.clock.Advance(time.Hour)
+		e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/publish-now exploit seen in the wild", e.clock.Now()))
+		rep = e.mailsTo("rita@reporter.example", MailReporter)
+		if len(rep) != 2 || !strings.Contains(rep[1], "made public now, earlier than planned:\nexploit seen in the wild") {
+			t.Errorf("key %v: after /publish-now the reporter got %q", withKey, rep)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/templates"
@@ -195,6 +196,7 @@ func (s *session) toReporter(ctx context.Context, tmpl, tag, reason, text string
 	if !enc {
 		// Mail in clear carries nothing of the case a template could leak.
 		d.Case.Impact, d.Case.Mitigation, d.Case.Affected, d.Case.Fixed = "", "", "", ""
+		d.Case.DiscloseAt, d.Case.CVE, d.Case.Advisory = time.Time{}, "", ""
 	}
 	d.Recipient = templates.Person{Address: s.c.ReporterAddr}
 	d.Reason = reason
@@ -396,6 +398,10 @@ func (s *session) schedule(ctx context.Context, cmd *Command) error {
 		if plan != "" {
 			s.extra = append(s.extra, plan)
 		}
+		t0 := cmd.T0
+		s.after = append(s.after, func() error {
+			return s.toReporter(ctx, templates.Disclosure, fmt.Sprintf("disclose-%d", t0.Unix()), "", "")
+		})
 	case "notify":
 		if err := sch.NotifyNow(ctx, s.tx, s.c, cmd.Force, s.actor); err != nil {
 			return err
@@ -410,6 +416,10 @@ func (s *session) schedule(ctx context.Context, cmd *Command) error {
 			return err
 		}
 		s.done = append(s.done, "publication now: "+short(cmd.Rest))
+		reason := cmd.Rest
+		s.after = append(s.after, func() error {
+			return s.toReporter(ctx, templates.Disclosure, "publish-now", reason, "")
+		})
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ const (
 	KeyExpiry         = "key-expiry"          // key expiry report
 	Decision          = "decision"            // to the reporter: invalid, wontfix or opinion
 	Reply             = "reply"               // /reply: team message to the reporter
+	Disclosure        = "disclosure"          // to the reporter: the planned disclosure date
 	HandoffOffer      = "handoff-offer"       // fix lead offered to a member
 	HandoffConfirm    = "handoff-confirm"     // fix lead hand-off confirmed
 )

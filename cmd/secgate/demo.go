@@ -204,6 +204,15 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil || !ok {
 		return fmt.Errorf("demo: no plan for %s: %v", c.Ref, err)
 	}
+	date := tl.T0.UTC().Format("2006-01-02 15:04 UTC")
+	d.expect(ctx, "the reporter hears the disclosure date, encrypted to her key", func(ds []delivery) bool {
+		for _, dl := range ds {
+			if s := d.open(dl); dl.To == demoReporter && s.encrypted && s.signedOK && strings.Contains(s.text, date) {
+				return true
+			}
+		}
+		return false
+	})
 	fmt.Fprintf(d.out, "   plan: embargo notice %s, pre-release notice %s, public at %s\n",
 		stamp(tl.Notice), stamp(tl.PreRelease), stamp(tl.T0))
 
