@@ -251,3 +251,26 @@ func TestDisclosureTellsReporter(t *testing.T) {
 		}
 	}
 }
+
+// TestSideExitWithdrawsPlan: ending a case as invalid, wontfix or opinion
+// asks the scheduler to withdraw its plan (which tells the distributors
+// already notified); going back to incomplete does not.
+func TestSideExitWithdrawsPlan(t *testing.T) {
+	for _, tt := range []struct {
+		cmd, want string
+	}{
+		{"/status incomplete", ""},
+		{"/close wontfix out of scope", `withdraw SEC-2026-0001 wontfix "out of scope"`},
+		{"/close invalid", `withdraw SEC-2026-0001 invalid ""`},
+		{"/status opinion", `withdraw SEC-2026-0001 opinion ""`},
+	} {
+		e := newEnv(t)
+		c := e.open(true)
+		alice := e.keys["alice@example.org"]
+		e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", tt.cmd, e.clock.Now()))
+		got := strings.Join(e.sched.calls, "; ")
+		if got != tt.want {
+			t.Errorf("%s: scheduler calls %q, want %q", tt.cmd, got, tt.want)
+		}
+	}
+}

@@ -74,6 +74,13 @@ func (f *fakeScheduler) Disclose(ctx context.Context, tx *sql.Tx, c *Case, t0 ti
 	return "embargo notice at ...", nil
 }
 
+func (f *fakeScheduler) Withdraw(ctx context.Context, tx *sql.Tx, c *Case, reason, actor string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("withdraw %s %s %q", c.Ref, c.State, reason))
+	return nil
+}
+
 func (f *fakeScheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *Case, force, actor string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

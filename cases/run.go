@@ -181,6 +181,11 @@ func (s *session) setState(ctx context.Context, to State, reason string) error {
 		s.after = append(s.after, func() error {
 			return s.toReporter(ctx, tmpl, string(to), reason, "")
 		})
+		if sch := s.w.scheduler(); sch != nil && to != StateIncomplete {
+			s.after = append(s.after, func() error {
+				return sch.Withdraw(ctx, s.tx, s.c, reason, s.actor)
+			})
+		}
 	}
 	return nil
 }

@@ -57,6 +57,9 @@ type JobDetail struct {
 	Reason   string `json:"reason,omitempty"`   // why (re-plan, publish now)
 	Previous int64  `json:"previous,omitempty"` // T0 replaced (embargo-change), unix millis
 	Actor    string `json:"actor,omitempty"`    // who asked
+	// Withdrawn is the state (invalid, wontfix, opinion) that ended the
+	// case, for the embargo-change job that tells the distributors.
+	Withdrawn string `json:"withdrawn,omitempty"`
 }
 
 // querier is a transaction or a connection pool.

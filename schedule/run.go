@@ -9,6 +9,7 @@ import (
 
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
 )
 
 // Run executes due jobs and checks SLA deadlines until ctx is done. One
@@ -141,7 +142,7 @@ func (s *Scheduler) runClaimed(ctx context.Context, tx *sql.Tx, cs Cases, id int
 	switch {
 	case p == nil:
 		state, result = JobSkipped, "no plan"
-	case c.State == cases.StateWontfix || c.State == cases.StateInvalid || c.State == cases.StateOpinion:
+	case (c.State == cases.StateWontfix || c.State == cases.StateInvalid || c.State == cases.StateOpinion) && j.Detail.Withdrawn == "":
 		state, result = JobSkipped, fmt.Sprintf("the case is %s: no disclosure", c.State)
 	case c.State == cases.StateClosed && j.Kind == JobRetrospective:
 		state, result = JobSkipped, "the case is closed"
@@ -214,13 +215,16 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 		return JobDone, result, cs.Audit(ctx, tx, c.ID, cases.ActorGateway, j.Kind, result, "")
 
 	case JobEmbargoChange:
-		broken := p.Broken != ""
-		if !broken && !now.Before(p.T0) {
+		broken, withdrawn := p.Broken != "", j.Detail.Withdrawn != ""
+		if !broken && !withdrawn && !now.Before(p.T0) {
 			return JobSkipped, "disclosure time has passed", nil
 		}
-		name := "embargo-change"
-		if broken {
-			name = "embargo-broken"
+		name := templates.EmbargoChange
+		switch {
+		case withdrawn:
+			name = templates.EmbargoWithdrawn
+		case broken:
+			name = templates.EmbargoBroken
 		}
 		n, skipped, err := s.notifyDistributors(ctx, tx, cs, j, c, p, name, now)
 		if err != nil {

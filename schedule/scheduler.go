@@ -385,6 +385,48 @@ func (s *Scheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *cases.Case, fo
 	return nil
 }
 
+// Withdraw ends the disclosure plan of c, which the team has just ended as
+// invalid, wontfix or opinion, inside tx: every pending step is cancelled
+// and, if the embargo list was told of the embargo, it is told (encrypted)
+// that the disclosure is withdrawn, and why. Without a plan, or once
+// published, it does nothing.
+func (s *Scheduler) Withdraw(ctx context.Context, tx *sql.Tx, c *cases.Case, reason, actor string) error {
+	cs, err := s.casesOrErr()
+	if err != nil {
+		return err
+	}
+	p, err := loadPlan(ctx, tx, c.ID)
+	if err != nil || p == nil || !p.Published.IsZero() {
+		return err
+	}
+	now := s.now()
+	why := fmt.Sprintf("the case is %s: disclosure withdrawn", c.State)
+	n, err := cancelPending(ctx, tx, c.ID, why, now)
+	if err != nil {
+		return err
+	}
+	p.Generation++
+	if err := savePlan(ctx, tx, p, now); err != nil {
+		return err
+	}
+	if err := cs.Audit(ctx, tx, c.ID, actor, "withdraw", fmt.Sprintf("%s; %d pending steps cancelled", why, n), ""); err != nil {
+		return err
+	}
+	if p.Notified.IsZero() {
+		return nil
+	}
+	j := &Job{CaseID: c.ID, Kind: JobEmbargoChange, Generation: p.Generation, Due: now,
+		Detail: JobDetail{Reason: reason, Withdrawn: string(c.State), Actor: actor}}
+	if err := insertJob(ctx, tx, j, now); err != nil {
+		return err
+	}
+	if _, _, err := s.runClaimed(ctx, tx, cs, j.ID, c); err != nil {
+		return err
+	}
+	s.Kick()
+	return nil
+}
+
 // PublishNow breaks the embargo of c inside tx: it cancels every pending
 // notice, tells the distributors that the embargo is over and why (if they
 // had been told of it), sends the announcement to the public lists, writes

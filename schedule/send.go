@@ -151,8 +151,8 @@ func (s *Scheduler) notifyDistributors(ctx context.Context, tx *sql.Tx, cs Cases
 	}
 	var atts []attachment
 	validThrough := p.T0
-	if tmpl == templates.EmbargoBroken {
-		validThrough = time.Time{}
+	if tmpl == templates.EmbargoBroken || tmpl == templates.EmbargoWithdrawn {
+		validThrough = time.Time{} // no embargo left to keep a key valid through
 	} else {
 		summary := fmt.Sprintf("%s %s public disclosure (embargo ends)", s.project.Name, c.Ref)
 		if c.CVE != "" {

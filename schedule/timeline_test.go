@@ -341,3 +341,47 @@ func TestEndedCaseStops(t *testing.T) {
 		}
 	}
 }
+
+// TestWithdraw: a case ended as wontfix after its embargo notice went out
+// cancels the rest of its timeline and tells the distributors, encrypted,
+// that the disclosure is withdrawn; one whose notice was still deferred
+// just loses its timeline.
+func TestWithdraw(t *testing.T) {
+	e := newEnv(t, utc("2026-11-20 09:30"), "knative")
+	notified := e.newCase(1, "knative", utc("2026-11-16 08:00"))
+	deferred := e.newCase(2, "knative", utc("2026-11-16 08:00"))
+	if _, err := e.disclose(notified, utc("2026-12-11 16:00"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.disclose(deferred, utc("2027-01-08 16:00"), ""); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Set(utc("2026-11-25 10:00"))
+	for _, c := range []*cases.Case{notified, deferred} {
+		c.State = cases.StateWontfix
+		e.cases.put(c)
+		if err := e.tx(func(tx *sql.Tx) error {
+			return e.s.Withdraw(e.ctx, tx, c, "works as designed", e.lead.Fingerprint)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.advance(utc("2027-02-01 00:00"))
+	ms := e.checkMails(
+		"2026-11-20 09:30 embargo-notice encrypted to "+vendors,
+		"2026-11-25 10:00 embargo-notice encrypted to "+vendors,
+	)
+	if len(ms) == 2 {
+		containsAll(t, "withdrawn notice", ms[1].Subject, "[SEC-2026-0001] EMBARGOED: disclosure withdrawn")
+		containsAll(t, "withdrawn notice body", ms[1].Entity, "planned for", "2026-12-11 16:00 UTC", "decided not to fix it",
+			"Why: works as designed", "do not publish it")
+	}
+	for _, id := range []int64{1, 2} {
+		jobs, _ := e.s.Jobs(e.ctx, id)
+		for _, j := range jobs {
+			if j.State == JobPending {
+				t.Errorf("case %d: %s still pending", id, j.Kind)
+			}
+		}
+	}
+}

@@ -11,6 +11,7 @@ const (
 	EmbargoNotice     = "embargo-notice"      // embargo notice to distributors
 	EmbargoChange     = "embargo-change"      // disclosure date changed
 	EmbargoBroken     = "embargo-broken"      // embargo over early
+	EmbargoWithdrawn  = "embargo-withdrawn"   // disclosure withdrawn: the case ended invalid, wontfix or opinion
 	PreReleaseNotice  = "prerelease-notice"   // 24-hour pre-release notice
 	Announcement      = "announcement"        // public announcement email
 	AnnouncementChat  = "announcement-chat"   // public announcement, chat channel
