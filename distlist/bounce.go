@@ -88,7 +88,10 @@ func (o *Outbox) HandleDSN(ctx context.Context, raw []byte) (matched bool, err e
 		_, err = tx.ExecContext(ctx, `INSERT INTO outbox_attempt (outbox_id, n, started, finished, outcome, reply)
 			VALUES (?, (SELECT coalesce(max(n), 0) + 1 FROM outbox_attempt WHERE outbox_id = ?), ?, ?, ?, ?)`,
 			id, id, store.Millis(now), store.Millis(now), outcome, reason)
-		return err
+		if err != nil || ev == nil {
+			return err
+		}
+		return insertEvent(ctx, tx, ev, store.Millis(now))
 	})
 	if err != nil {
 		return false, fmt.Errorf("distlist: handle DSN: %w", err)

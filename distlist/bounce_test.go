@@ -98,6 +98,14 @@ func TestHandleDSN(t *testing.T) {
 	if strings.Join(kinds, ",") != "bounced,flagged" {
 		t.Errorf("events %v", kinds)
 	}
+	kinds = nil
+	stored, err := e.ob.UntoldEvents(ctx, 10)
+	for _, ev := range stored {
+		kinds = append(kinds, ev.Kind+" "+ev.Recipient)
+	}
+	if err != nil || strings.Join(kinds, ",") != "bounced gone@distro.example,flagged gone@distro.example" {
+		t.Errorf("events recorded with the bounces: %v %v", kinds, err)
+	}
 	if rep, _ := e.dir.KeyReport(ctx, 0, nil); !strings.Contains(rep, "gone@distro.example: 2 hard bounces") {
 		t.Errorf("key report does not show the flag:\n%s", rep)
 	}

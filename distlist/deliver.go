@@ -50,6 +50,7 @@ type outcome struct {
 type result struct {
 	j   *job
 	out outcome
+	ev  *Event // recorded with the result, for the team
 }
 
 // backoff is the delay after attempt n (1-based): RetryBase doubled for
@@ -285,8 +286,17 @@ func (o *Outbox) committer(results <-chan result) {
 			o.log.Error("outbox: delivery results not recorded; these rows will be sent again after a restart", "err", err, "rows", len(batch))
 			continue
 		}
-		for _, r := range batch {
-			o.logOutcome(r.j, r.out)
+		o.recorded(batch)
+	}
+}
+
+// recorded logs the outcomes of a committed batch and tells OnEvent of its
+// events.
+func (o *Outbox) recorded(batch []result) {
+	for _, r := range batch {
+		o.logOutcome(r.j, r.out)
+		if r.ev != nil && o.onEvent != nil {
+			o.onEvent(*r.ev)
 		}
 	}
 }
@@ -328,6 +338,12 @@ func (o *Outbox) record(ctx context.Context, tx *sql.Tx, batch []result) error {
 			finished = now
 		}
 		rows[i] = outcomeRow{r.j.id, state, r.out.code, reply, finished}
+		if ev := o.eventOf(r.j, r.out); ev != nil {
+			if err := insertEvent(ctx, tx, ev, now); err != nil {
+				return err
+			}
+			batch[i].ev = ev
+		}
 	}
 	js, err := json.Marshal(rows)
 	if err != nil {
@@ -394,6 +410,11 @@ func (o *Outbox) logOutcome(j *job, out outcome) {
 	default:
 		o.log.Warn("delivery failed", append(args, "reason", out.reply)...)
 	}
+}
+
+// eventOf returns the event the team must hear of for outcome out of j, or
+// nil.
+func (o *Outbox) eventOf(j *job, out outcome) *Event {
 	ev := out.event
 	switch {
 	case ev != "":
@@ -401,8 +422,8 @@ func (o *Outbox) logOutcome(j *job, out outcome) {
 		ev = EventFailed
 	case out.state == StateDeferred && j.attempt == DelayedAfter:
 		ev = EventDelayed
+	default:
+		return nil
 	}
-	if ev != "" && o.onEvent != nil {
-		o.onEvent(Event{Kind: ev, RowID: j.id, NoticeID: j.notice, CaseID: j.caseID, Recipient: j.recipient, Reason: out.reply})
-	}
+	return &Event{Kind: ev, RowID: j.id, NoticeID: j.notice, CaseID: j.caseID, Recipient: j.recipient, Reason: out.reply}
 }

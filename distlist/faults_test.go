@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"database/sql"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -82,6 +83,36 @@ func TestSMTPReplies(t *testing.T) {
 	}
 	if failed != 4 {
 		t.Errorf("%d failed events, want 4", failed)
+	}
+	// Each was recorded with its result, for the team to be told of even
+	// after a restart, and once told it is not returned again.
+	stored, err := e.ob.UntoldEvents(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != len(e.Events()) {
+		t.Fatalf("%d events recorded, %d reported", len(stored), len(e.Events()))
+	}
+	for i, ev := range e.Events() {
+		if stored[i] != ev || ev.ID == 0 {
+			t.Errorf("event %d: recorded %+v, reported %+v", i, stored[i], ev)
+		}
+	}
+	err = e.db.Tx(context.Background(), func(tx *sql.Tx) error {
+		ok, err := e.ob.MarkTold(context.Background(), tx, stored[0].ID)
+		if !ok && err == nil {
+			t.Error("MarkTold of an untold event: false")
+		}
+		if again, _ := e.ob.MarkTold(context.Background(), tx, stored[0].ID); again {
+			t.Error("an event was marked told twice")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := e.ob.UntoldEvents(context.Background(), 100); len(left) != len(stored)-1 {
+		t.Errorf("%d untold after one was told, want %d", len(left), len(stored)-1)
 	}
 }
 

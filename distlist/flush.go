@@ -27,12 +27,11 @@ func (o *Outbox) Flush(ctx context.Context) error {
 			return nil
 		}
 		for _, j := range jobs {
-			out := s.safeDeliver(ctx, j)
-			err := o.recordBatch(ctx, []result{{j, out}})
-			if err != nil {
+			batch := []result{{j: j, out: s.safeDeliver(ctx, j)}}
+			if err := o.recordBatch(ctx, batch); err != nil {
 				return err
 			}
-			o.logOutcome(j, out)
+			o.recorded(batch)
 		}
 	}
 }

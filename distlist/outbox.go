@@ -43,6 +43,7 @@ var mustEncrypt = map[string]bool{"team-copy": true, "embargo-notice": true, "pr
 
 // Event tells the application about something the team should know.
 type Event struct {
+	ID        int64  // in outbox_event
 	Kind      string // EventFailed, EventKeyInvalid, EventGuard, EventBounced, EventFlagged
 	RowID     int64
 	NoticeID  string
@@ -75,8 +76,8 @@ type OutboxOptions struct {
 	Logger    *slog.Logger
 	// Secret overrides the per-install HMAC secret kept in the database.
 	Secret []byte
-	// OnEvent, if set, is called after each event is committed. It must not
-	// block for long.
+	// OnEvent, if set, is called after each event is committed (to
+	// outbox_event, see UntoldEvents). It must not block for long.
 	OnEvent func(Event)
 }
 

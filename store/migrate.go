@@ -17,6 +17,7 @@ func migrations() []string {
 		schemaOutboxClaim,
 		schemaOutboxDropDue,
 		schemaInboundRaw,
+		schemaOutboxEvent,
 	}
 }
 

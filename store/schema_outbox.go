@@ -71,3 +71,22 @@ CREATE INDEX outbox_claim ON outbox(next_attempt, id) WHERE state IN ('queued', 
 const schemaOutboxDropDue = `
 DROP INDEX outbox_due;
 `
+
+// schemaOutboxEvent (version 6): delivery problems the team must hear of
+// (a failure, a long delay, a key refused before sending, a bounce), written
+// in the transaction that records them, so that an alert survives a crash;
+// told is when the team was told (0: not yet).
+const schemaOutboxEvent = `
+CREATE TABLE outbox_event (
+	id        INTEGER PRIMARY KEY,
+	kind      TEXT    NOT NULL,
+	outbox_id INTEGER NOT NULL,
+	notice_id TEXT    NOT NULL,
+	case_id   INTEGER NOT NULL,
+	recipient TEXT    NOT NULL,
+	reason    TEXT    NOT NULL,
+	created   INTEGER NOT NULL,
+	told      INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX outbox_event_untold ON outbox_event(id) WHERE told = 0;
+`

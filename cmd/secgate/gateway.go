@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
@@ -37,7 +38,7 @@ type gateway struct {
 	poller   *intake.Poller
 	metrics  *metrics
 
-	events chan distlist.Event // outbox events waiting to be told to the team
+	events chan struct{} // wakes the alerter: an outbox event was recorded
 }
 
 // gatewayOptions are what a gateway needs besides its configuration.
@@ -57,7 +58,7 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	g := &gateway{cfg: cfg, clock: o.Clock, log: o.Logger, teamKey: o.TeamKey, events: make(chan distlist.Event, 256)}
+	g := &gateway{cfg: cfg, clock: o.Clock, log: o.Logger, teamKey: o.TeamKey, events: make(chan struct{}, 1)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -177,38 +178,71 @@ func (g *gateway) run(ctx context.Context) error {
 }
 
 // onEvent is called by the outbox after it committed an event. It must not
-// block: the event is handed to the alerter.
+// block: it wakes the alerter, which reads the event from the database.
 func (g *gateway) onEvent(e distlist.Event) {
 	g.log.Warn("outbox event", "kind", e.Kind, "row", e.RowID, "case", e.CaseID, "recipient", e.Recipient, "reason", e.Reason)
 	select {
-	case g.events <- e:
+	case g.events <- struct{}{}:
 	default:
-		g.log.Error("outbox event dropped from the alert queue (it is in the outbox history)", "row", e.RowID)
 	}
 }
 
+// alertRetry is how often the alerter looks for events it could not tell
+// (a failed transaction) without being woken. It is on the wall clock: it
+// retries a database write, it schedules nothing.
+const alertRetry = time.Minute
+
 // alerter tells the case's lead (or the team) about delivery problems to
-// people outside the team. Problems with mail to team members are only
-// logged: an alert about a failed alert would loop.
+// people outside the team, from the events the outbox recorded: those not
+// yet told at start (the gateway stopped before telling them), then each
+// as it comes. Problems with mail to team members are only logged: an
+// alert about a failed alert would loop.
 func (g *gateway) alerter(ctx context.Context) error {
+	t := time.NewTicker(alertRetry)
+	defer t.Stop()
 	for {
+		if err := g.tellEvents(ctx); err != nil && ctx.Err() == nil {
+			g.log.Error("alert the team; retrying", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case e := <-g.events:
-			if member, err := isMember(ctx, g.dir, e.Recipient); err != nil || member {
-				continue
+		case <-g.events:
+		case <-t.C:
+		}
+	}
+}
+
+// tellEvents alerts the team of every event not yet told, each in the
+// transaction that marks it told. An event whose alert fails is left for
+// the next round; the others are told meanwhile.
+func (g *gateway) tellEvents(ctx context.Context) error {
+	for {
+		evs, err := g.outbox.UntoldEvents(ctx, 64)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		var errs []error
+		for _, e := range evs {
+			member, err := isMember(ctx, g.dir, e.Recipient)
+			if err != nil {
+				return err
 			}
-			text := fmt.Sprintf("Delivery to %s: %s.\nReason: %s\nOutbox row %d; see `secgate outbox --case` for its history.\n",
-				e.Recipient, e.Kind, e.Reason, e.RowID)
-			err := g.db.Tx(ctx, func(tx *sql.Tx) error {
+			err = g.db.Tx(ctx, func(tx *sql.Tx) error {
+				if ok, err := g.outbox.MarkTold(ctx, tx, e.ID); err != nil || !ok || member {
+					return err
+				}
+				text := fmt.Sprintf("Delivery to %s: %s.\nReason: %s\nOutbox row %d; see `secgate outbox --case` for its history.\n",
+					e.Recipient, e.Kind, e.Reason, e.RowID)
 				return g.workflow.Alert(ctx, tx, e.CaseID, "delivery problem: "+e.Kind, text)
 			})
 			if err != nil {
-				g.log.Error("alert the team", "err", err)
-				continue
+				errs = append(errs, fmt.Errorf("event %d (%s to %s): %w", e.ID, e.Kind, e.Recipient, err))
 			}
-			g.outbox.Kick()
+		}
+		g.outbox.Kick()
+		if len(errs) > 0 {
+			return errors.Join(errs...)
 		}
 	}
 }

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/store"
+)
+
+// TestAlertsFromRecordedEvents: delivery problems are told to the team from
+// the events the outbox recorded, so one recorded before a stop is told by
+// the next gateway; each is told once, and a problem with mail to a member
+// is marked told without an alert (an alert about an alert would loop).
+func TestAlertsFromRecordedEvents(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	cfg, err := LoadConfig(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, err := crypto.LoadPrivateKey(cfg.TeamKey.Path, []byte(testPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Recorded by an earlier run that stopped before telling anyone.
+	db, err := store.Open(ctx, cfg.Gateway.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []struct {
+		row       int64
+		recipient string
+	}{{f.queued, "dana@example.org"}, {f.failed, "alice@example.org"}} {
+		if _, err := db.Writer().ExecContext(ctx, `INSERT INTO outbox_event (kind, outbox_id, notice_id, case_id, recipient, reason, created)
+			VALUES ('failed', ?, 'notice-1', ?, ?, '550 no such user', 1)`, ev.row, f.caseID, ev.recipient); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	for _, p := range []string{cfg.IMAP.PasswordFile, cfg.SMTP.PasswordFile} {
+		if err := os.WriteFile(p, []byte("pw\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	g, err := openGateway(ctx, cfg, gatewayOptions{TeamKey: team})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	alerts := func() int {
+		var n int
+		if err := g.db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE kind = 'alert'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := alerts()
+	for range 2 {
+		if err := g.tellEvents(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := alerts() - before; got != 1 {
+		t.Errorf("%d alerts queued, want 1 (for dana's failure, once)", got)
+	}
+	var untold int
+	g.db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM outbox_event WHERE told = 0`).Scan(&untold)
+	if untold != 0 {
+		t.Errorf("%d events still untold", untold)
+	}
+}
