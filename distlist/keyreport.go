@@ -2,11 +2,14 @@ package distlist
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/store"
 )
 
 // KeyReport returns the weekly key report for the team: keys in use (and
@@ -65,4 +68,40 @@ func (d *Directory) KeyReport(ctx context.Context, within time.Duration, team *c
 		}
 	}
 	return b.String(), nil
+}
+
+// ReportWeek is the ISO week of t (UTC), as key reports are kept: 2026-W49.
+func ReportWeek(t time.Time) string {
+	y, w := t.UTC().ISOWeek()
+	return fmt.Sprintf("%d-W%02d", y, w)
+}
+
+// KeyReportMade reports whether the key report of week was made.
+func (d *Directory) KeyReportMade(ctx context.Context, week string) (bool, error) {
+	var made int64
+	err := d.db.Reader().QueryRowContext(ctx, `SELECT made FROM key_report WHERE week = ?`, week).Scan(&made)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("distlist: key report %s: %w", week, err)
+	}
+	return true, nil
+}
+
+// MarkKeyReport records inside tx that the key report of week was made,
+// and whether it is mailed; it reports false when it was made already (the
+// caller then sends nothing).
+func (d *Directory) MarkKeyReport(ctx context.Context, tx *sql.Tx, week string, mailed bool) (bool, error) {
+	m := 0
+	if mailed {
+		m = 1
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO key_report (week, made, mailed) VALUES (?, ?, ?) ON CONFLICT (week) DO NOTHING`,
+		week, store.Millis(d.clock.Now()), m)
+	if err != nil {
+		return false, fmt.Errorf("distlist: key report %s: %w", week, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }

@@ -18,6 +18,7 @@ func migrations() []string {
 		schemaOutboxDropDue,
 		schemaInboundRaw,
 		schemaOutboxEvent,
+		schemaKeyReport,
 	}
 }
 

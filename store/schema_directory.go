@@ -61,3 +61,14 @@ CREATE TABLE dir_bounce (
 	flagged     INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 `
+
+// schemaKeyReport (version 7): the weeks whose key report was made (and
+// mailed to the team when it had something to say), so that it goes out
+// once a week across restarts.
+const schemaKeyReport = `
+CREATE TABLE key_report (
+	week   TEXT    PRIMARY KEY, -- ISO week, 2026-W49
+	made   INTEGER NOT NULL,
+	mailed INTEGER NOT NULL      -- 0: nothing to report, no mail
+) STRICT;
+`

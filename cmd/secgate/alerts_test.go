@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/schedule/clock"
 	"github.com/secgate/secgate/store"
 )
 
@@ -16,14 +20,7 @@ import (
 func TestAlertsFromRecordedEvents(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	cfg, err := LoadConfig(f.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	team, err := crypto.LoadPrivateKey(cfg.TeamKey.Path, []byte(testPass))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, team := f.gatewayConfig(t)
 	// Recorded by an earlier run that stopped before telling anyone.
 	db, err := store.Open(ctx, cfg.Gateway.Database)
 	if err != nil {
@@ -39,11 +36,6 @@ func TestAlertsFromRecordedEvents(t *testing.T) {
 		}
 	}
 	db.Close()
-	for _, p := range []string{cfg.IMAP.PasswordFile, cfg.SMTP.PasswordFile} {
-		if err := os.WriteFile(p, []byte("pw\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	g, err := openGateway(ctx, cfg, gatewayOptions{TeamKey: team})
 	if err != nil {
@@ -71,4 +63,75 @@ func TestAlertsFromRecordedEvents(t *testing.T) {
 	if untold != 0 {
 		t.Errorf("%d events still untold", untold)
 	}
+}
+
+// TestWeeklyKeyReport: the key report goes to the team once a week, when
+// it has something to say (here the embargo list's expired key), across
+// restarts of the gateway.
+func TestWeeklyKeyReport(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	cfg, team := f.gatewayConfig(t)
+	clk := clock.NewFake(fixtureTime)
+	open := func() *gateway {
+		g, err := openGateway(ctx, cfg, gatewayOptions{TeamKey: team, Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	reports := func(g *gateway) []string {
+		rows, err := g.db.Reader().QueryContext(ctx, `SELECT recipient FROM outbox WHERE kind = 'alert' AND notice_id LIKE 'alert%' ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var to []string
+		for rows.Next() {
+			var r string
+			rows.Scan(&r)
+			to = append(to, r)
+		}
+		return to
+	}
+	for i, step := range []struct {
+		advance time.Duration
+		mailed  bool
+	}{{0, true}, {time.Hour, false}, {0, false}, {7 * 24 * time.Hour, true}} {
+		clk.Advance(step.advance)
+		g := open() // a restart between checks
+		mailed, err := g.keyReport(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mailed != step.mailed {
+			t.Errorf("check %d (%s): mailed %v, want %v", i, distlist.ReportWeek(clk.Now()), mailed, step.mailed)
+		}
+		g.Close()
+	}
+	g := open()
+	defer g.Close()
+	if got := reports(g); strings.Join(got, " ") != "alice@example.org bob@example.org alice@example.org bob@example.org" {
+		t.Errorf("key reports went to %q, want each member twice (two weeks)", got)
+	}
+}
+
+// gatewayConfig returns the fixture's configuration, with the password
+// files a gateway reads at start, and its unlocked team key.
+func (f *fixture) gatewayConfig(t *testing.T) (*Config, *crypto.Key) {
+	t.Helper()
+	cfg, err := LoadConfig(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, err := crypto.LoadPrivateKey(cfg.TeamKey.Path, []byte(testPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{cfg.IMAP.PasswordFile, cfg.SMTP.PasswordFile} {
+		if err := os.WriteFile(p, []byte("pw\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cfg, team
 }

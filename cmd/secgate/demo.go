@@ -138,7 +138,17 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.expect(ctx, "the reporter is acknowledged, each member gets a copy", func(ds []delivery) bool {
-		return count(ds, demoReporter) >= 1 && count(ds, "alice@demo.test") >= 1 && count(ds, "bob@demo.test") >= 1
+		return d.count(ds, demoReporter, "ack") >= 1 && d.count(ds, "alice@demo.test", "team-copy") >= 1 &&
+			d.count(ds, "bob@demo.test", "team-copy") >= 1
+	})
+	d.expect(ctx, "the team gets the weekly key report, naming the expired key", func(ds []delivery) bool {
+		for _, dl := range ds {
+			if s := d.open(dl); dl.To == "alice@demo.test" && s.encrypted && strings.Contains(s.subject, "Key report") &&
+				strings.Contains(s.text, d.keys["security@distro-three.example"].Fingerprint()) {
+				return true
+			}
+		}
+		return false
 	})
 	c, err := d.theCase(ctx)
 	if err != nil {
@@ -198,7 +208,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.expect(ctx, "the plan is answered and the embargo notice leaves", func(ds []delivery) bool {
-		return count(ds, "security@distro-one.example") >= 1 && count(ds, "security@distro-two.example") >= 1
+		return d.count(ds, "security@distro-one.example") >= 1 && d.count(ds, "security@distro-two.example") >= 1
 	})
 	tl, _, ok, err := d.g.sched.CurrentPlan(ctx, c.ID)
 	if err != nil || !ok {
@@ -220,20 +230,19 @@ func (d *demo) run(ctx context.Context) error {
 		d.step("6. Time passes to the 24-hour pre-release notice")
 		d.advance(tl.PreRelease)
 		d.expect(ctx, "the pre-release notice reaches each valid distributor", func(ds []delivery) bool {
-			return count(ds, "security@distro-one.example") >= 2 && count(ds, "security@distro-two.example") >= 2
+			return d.count(ds, "security@distro-one.example") >= 2 && d.count(ds, "security@distro-two.example") >= 2
 		})
 	}
 	d.step("7. Disclosure time: the signed public announcement and the artifacts")
 	d.advance(tl.T0)
 	d.expect(ctx, "the announcement reaches the public list", func(ds []delivery) bool {
-		return count(ds, demoAnnounce) >= 1
+		return d.count(ds, demoAnnounce) >= 1
 	})
 	if !tl.RetroFrom.IsZero() {
 		d.step("8. After the release: the retrospective reminder")
 		d.advance(tl.RetroFrom.Add(time.Hour))
-		before := count(d.mail.Deliveries(), lead)
 		d.expect(ctx, "the lead is reminded of the retrospective", func(ds []delivery) bool {
-			return count(ds, lead) > before || d.hasKind(ctx, "reminder")
+			return d.count(ds, lead, "reminder") >= 1
 		})
 	}
 	d.flush()
@@ -306,16 +315,6 @@ func (d *demo) flush() {
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("Jan 02 15:04 UTC") }
-
-func count(ds []delivery, to string) int {
-	n := 0
-	for _, d := range ds {
-		if d.To == to {
-			n++
-		}
-	}
-	return n
-}
 
 // setup generates the keys and writes the configuration; it returns its path.
 func (d *demo) setup(start time.Time) (string, error) {
@@ -495,11 +494,11 @@ func (d *demo) command(ctx context.Context, from, ref, body string) error {
 			fmt.Fprintf(d.out, "   %s  <- %-31s %s\n", stamp(d.clock.Now()), from, line)
 		}
 	}
-	before := count(d.mail.Deliveries(), from)
+	before := d.count(d.mail.Deliveries(), from, "answer")
 	if err := d.submit(ctx, from, "Re: ["+ref+"] commands", entity, d.keys[from]); err != nil {
 		return err
 	}
-	d.expect(ctx, "the command mail from "+from+" is answered", func(ds []delivery) bool { return count(ds, from) > before })
+	d.expect(ctx, "the command mail from "+from+" is answered", func(ds []delivery) bool { return d.count(ds, from, "answer") > before })
 	d.clock.Advance(time.Minute)
 	return nil
 }

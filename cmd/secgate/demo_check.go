@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/secgate/secgate/cases"
@@ -103,13 +104,6 @@ func (d *demo) describe(dl delivery) string {
 	return line
 }
 
-// hasKind reports whether the outbox holds a message of kind.
-func (d *demo) hasKind(ctx context.Context, kind string) bool {
-	var n int
-	d.g.db.Reader().QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE kind = ?", kind).Scan(&n)
-	return n > 0
-}
-
 // summary checks the whole run and prints the verdict.
 func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeline) error {
 	ds := d.mail.Deliveries()
@@ -140,7 +134,7 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 	check("every message is signed by the team key and verifies", allSigned, "a message is unsigned or badly signed")
 	check("every message has its recipient alone in To (no Cc, no Bcc)", allSole, "a message names other recipients")
 	check("everything but the public announcement is encrypted to its recipient", encOK, "a non-public message left in clear")
-	check("the distributor with the expired key got nothing", count(ds, "security@distro-three.example") == 0, "it received mail")
+	check("the distributor with the expired key got nothing", d.count(ds, "security@distro-three.example") == 0, "it received mail")
 	var alerts int
 	d.g.db.Reader().QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE kind = 'alert' AND recipient = ?", lead).Scan(&alerts)
 	check("the fix lead was told about the skipped distributor", alerts > 0, "no alert to the lead")
@@ -227,4 +221,29 @@ func (d *demo) keepMail() error {
 		}
 	}
 	return nil
+}
+
+// count returns how many of ds went to to, of one of kinds (outbox kinds;
+// any kind when none is given).
+func (d *demo) count(ds []delivery, to string, kinds ...string) int {
+	n := 0
+	for _, dl := range ds {
+		if dl.To == to && (len(kinds) == 0 || slices.Contains(kinds, d.kindOf(dl))) {
+			n++
+		}
+	}
+	return n
+}
+
+// kindOf returns the outbox kind of a delivered message ("" if unknown).
+func (d *demo) kindOf(dl delivery) string {
+	msg, err := mail.ReadMessage(bytes.NewReader(dl.Raw))
+	if err != nil {
+		return ""
+	}
+	var kind string
+	if id := strings.Trim(msg.Header.Get("Message-Id"), "<> "); id != "" {
+		d.g.db.Reader().QueryRow("SELECT kind FROM outbox WHERE message_id = ?", id).Scan(&kind)
+	}
+	return kind
 }

@@ -141,6 +141,7 @@ func (g *gateway) run(ctx context.Context) error {
 		{"outbox", g.outbox.Run},
 		{"schedule", g.sched.Run},
 		{"alerts", g.alerter},
+		{"key report", g.keyReporter},
 	}
 	if addr := g.cfg.IMAP.PushListen; addr != "" {
 		parts = append(parts, part{"push", func(ctx context.Context) error {
@@ -245,6 +246,58 @@ func (g *gateway) tellEvents(ctx context.Context) error {
 			return errors.Join(errs...)
 		}
 	}
+}
+
+// keyReportCheck is how often the key reporter looks whether this week's
+// report is due.
+const keyReportCheck = time.Hour
+
+// keyReporter mails the team the key report (keys unusable or expiring
+// within [distlist] key_warning, addresses that bounce) once a week: at
+// the first check of each ISO week, when there is something to report.
+func (g *gateway) keyReporter(ctx context.Context) error {
+	for {
+		if _, err := g.keyReport(ctx); err != nil && ctx.Err() == nil {
+			g.log.Error("key report", "err", err)
+		}
+		t := g.clock.NewTimer(keyReportCheck)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C():
+		}
+	}
+}
+
+// keyReport makes this week's key report unless it was made; it reports
+// whether a mail was queued.
+func (g *gateway) keyReport(ctx context.Context) (bool, error) {
+	week := distlist.ReportWeek(g.clock.Now())
+	if made, err := g.dir.KeyReportMade(ctx, week); err != nil || made {
+		return false, err
+	}
+	text, err := g.dir.KeyReport(ctx, g.cfg.packageDistlist().KeyWarning, g.teamKey.Public())
+	if err != nil {
+		return false, err
+	}
+	mailed := false
+	err = g.db.Tx(ctx, func(tx *sql.Tx) error {
+		ok, err := g.dir.MarkKeyReport(ctx, tx, week, text != "")
+		if err != nil || !ok || text == "" {
+			return err
+		}
+		mailed = true
+		return g.workflow.Alert(ctx, tx, cases.GatewayLog, "Key report "+week+": keys need attention",
+			text+"\nA recipient without a usable key gets nothing embargoed. `secgate key report` prints this report.\n")
+	})
+	if err != nil {
+		return false, err
+	}
+	if mailed {
+		g.outbox.Kick()
+	}
+	return mailed, nil
 }
 
 // isMember reports whether addr is a team member's.
