@@ -274,3 +274,32 @@ func TestSideExitWithdrawsPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertLeadUnreachable: an alert for a case whose lead's key has
+// expired goes to the rest of the team instead of to no one.
+func TestAlertLeadUnreachable(t *testing.T) {
+	dave := testKey(t, "dave@example.org", 31*24*time.Hour) // expires t0 + 1 day
+	e := newEnv(t, memberDef{name: "Dave", addr: "dave@example.org", role: distlist.RoleLead, rota: 4, key: dave})
+	c := e.open(true)
+	err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		return e.wf.UpdateCase(e.ctx, tx, c.ID, ActorGateway, "lead", "dave leads", "", func(c *Case) error {
+			c.Lead = dave.Fingerprint()
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(48 * time.Hour)
+	if err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		return e.wf.Alert(e.ctx, tx, c.ID, "delivery problem", "something went wrong\n")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]int{"dave@example.org": 0, "alice@example.org": 1, "bob@example.org": 1, "carol@example.org": 1} {
+		if n := e.count(`SELECT count(*) FROM outbox WHERE kind = ? AND recipient = ?`, MailAlert, addr); n != want {
+			t.Errorf("%s got %d alerts, want %d", addr, n, want)
+		}
+	}
+	lastContains(t, "audit", e.audit(c.ID), "not sent to dave@example.org")
+}

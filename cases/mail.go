@@ -146,8 +146,9 @@ func (w *Workflow) Alert(ctx context.Context, tx *sql.Tx, caseID int64, subject,
 		return fmt.Errorf("cases: alert: %w", err)
 	}
 	var (
-		ref = "secgate"
-		to  []distlist.Recipient
+		ref  = "secgate"
+		to   []distlist.Recipient
+		lead distlist.Member
 	)
 	if caseID != GatewayLog {
 		c, err := w.loadCase(ctx, tx, "id = ?", caseID)
@@ -156,23 +157,41 @@ func (w *Workflow) Alert(ctx context.Context, tx *sql.Tx, caseID int64, subject,
 		}
 		ref = c.Ref
 		if m, ok := memberByFpr(team, c.Lead); ok {
+			lead = m
 			to = append(to, recipient(m))
 		}
 	}
-	if len(to) == 0 {
-		for _, m := range team {
-			to = append(to, recipient(m))
+	// others are the members told when the lead cannot be: all of them
+	// when the case has no lead.
+	var others []distlist.Recipient
+	for _, m := range team {
+		if m.Fingerprint != lead.Fingerprint {
+			others = append(others, recipient(m))
 		}
+	}
+	if len(to) == 0 {
+		to, others = others, nil
 	}
 	subj := subject
 	if !strings.Contains(subj, "["+ref+"]") {
 		subj = "[" + ref + "] " + subj
 	}
 	now := w.clock.Now()
-	sk, err := w.enqueue(ctx, tx, outMail{kind: MailAlert, caseID: caseID, notice: noticeID("alert", fmt.Sprint(caseID), subject, text, now.String()),
-		subject: subj, body: text, encrypt: true, to: to, auto: true})
+	mail := outMail{kind: MailAlert, caseID: caseID, notice: noticeID("alert", fmt.Sprint(caseID), subject, text, now.String()),
+		subject: subj, body: text, encrypt: true, to: to, auto: true}
+	sk, err := w.enqueue(ctx, tx, mail)
 	if err != nil {
 		return err
+	}
+	if len(sk) == len(to) && len(others) > 0 {
+		// The lead got nothing (their key is unusable): the rest of the
+		// team is told instead.
+		mail.to = others
+		more, err := w.enqueue(ctx, tx, mail)
+		if err != nil {
+			return err
+		}
+		sk = append(sk, more...)
 	}
 	detail := "alert: " + short(subject)
 	if len(sk) > 0 {

@@ -505,3 +505,18 @@ func TestFollowUpCarriesKey(t *testing.T) {
 		t.Errorf("distributor reply %s handed over with a key: %+v", dist.Class, msgs)
 	}
 }
+
+// TestTeamCopySkippedAlerts: a member without a usable key gets no copy
+// of a report, and the lead is told who did not.
+func TestTeamCopySkippedAlerts(t *testing.T) {
+	env := newProcEnv(t)
+	dir := env.proc.o.Directory.(*fakeDirectory)
+	dir.members = append(dir.members, Member{Name: "Carol Member", Address: "carol@example.test"}) // no key
+	in := env.ingest(readFixture(t, "report-clear.eml"))
+	if in.Class != ClassReport {
+		t.Fatalf("ended %s/%s %q", in.State, in.Class, in.Reason)
+	}
+	if got := env.cases.alerts; len(got) != 1 || got[0] != "team copy not sent to 1 member" {
+		t.Errorf("alerts %q, want one about the copy carol did not get", got)
+	}
+}

@@ -151,10 +151,30 @@ func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject s
 	for _, t := range team {
 		mail.Recipients = append(mail.Recipients, Recipient{Name: t.Name, Address: t.Address, Fingerprint: t.Fingerprint, Member: t.Key})
 	}
-	if _, err := m.enqueue(ctx, tx, mail); err != nil {
+	skipped, err := m.enqueue(ctx, tx, mail)
+	if err != nil {
 		return fmt.Errorf("intake: enqueue team copy: %w", err)
 	}
+	if len(skipped) == 0 {
+		return nil
+	}
+	// Fail closed, and say so: a member without a usable key got nothing.
+	m.p.o.Log.Warn("intake: team copy not sent to some members", "case", c.Ref, "inbound", m.in.ID, "skipped", len(skipped))
+	alert := fmt.Sprintf("The copy of a message for %s (from %s, inbound %d) was NOT sent to:\n  %s\n\n"+
+		"A member whose key is missing, expired or revoked gets nothing. Renew the key in the\n"+
+		"configuration; `secgate case show %s` shows the message.\n",
+		c.Ref, m.insp.From, m.in.ID, strings.Join(skipped, "\n  "), c.Ref)
+	if err := m.p.o.Cases.Alert(ctx, tx, c.ID, fmt.Sprintf("team copy not sent to %d %s", len(skipped), plural(len(skipped), "member")), alert); err != nil {
+		return fmt.Errorf("intake: alert about the team copy: %w", err)
+	}
 	return nil
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 // copyKind is what a team copy relays.
