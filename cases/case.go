@@ -60,6 +60,7 @@ type Case struct {
 	CreditConsent string // "", "yes", "no"
 	Impact        string // impact description draft (stored encrypted)
 	Terms         string // the reporter's disclosure terms (stored encrypted)
+	Details              // title, component, mitigation, patches, references (stored encrypted)
 	ReporterAddr  string
 	ReporterKey   string // armored public key, "" when unknown
 	Lead          string // fix lead fingerprint

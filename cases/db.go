@@ -23,19 +23,19 @@ type querier interface {
 }
 
 const caseCols = `id, ref, state, class, cvss_vector, cvss_score, severity, cve, advisory,
-	affected, fixed, credit, credit_consent, impact_enc, terms_enc, reporter_addr, reporter_key,
+	affected, fixed, credit, credit_consent, impact_enc, terms_enc, details_enc, reporter_addr, reporter_key,
 	lead, rota_lead, lead_offer, lead_released, policy, close_reason, received, created, updated, disclose_at`
 
 func (w *Workflow) scanCase(sc interface{ Scan(...any) error }) (*Case, error) {
 	var (
 		c                                      Case
-		impact, terms                          []byte
+		impact, terms, details                 []byte
 		released                               int64
 		received, created, updated, discloseAt int64
 		state                                  string
 	)
 	err := sc.Scan(&c.ID, &c.Ref, &state, &c.Class, &c.CVSSVector, &c.CVSSScore, &c.Severity, &c.CVE, &c.Advisory,
-		&c.Affected, &c.Fixed, &c.Credit, &c.CreditConsent, &impact, &terms, &c.ReporterAddr, &c.ReporterKey,
+		&c.Affected, &c.Fixed, &c.Credit, &c.CreditConsent, &impact, &terms, &details, &c.ReporterAddr, &c.ReporterKey,
 		&c.Lead, &c.RotaLead, &c.LeadOffer, &released, &c.Policy, &c.CloseReason, &received, &created, &updated, &discloseAt)
 	if err != nil {
 		return nil, err
@@ -48,6 +48,9 @@ func (w *Workflow) scanCase(sc interface{ Scan(...any) error }) (*Case, error) {
 	}
 	if c.Terms, err = w.open(terms); err != nil {
 		return nil, fmt.Errorf("terms of %s: %w", c.Ref, err)
+	}
+	if c.Details, err = w.openDetails(details); err != nil {
+		return nil, fmt.Errorf("details of %s: %w", c.Ref, err)
 	}
 	return &c, nil
 }
@@ -163,16 +166,20 @@ func (w *Workflow) saveCase(ctx context.Context, tx *sql.Tx, c *Case) error {
 	if err != nil {
 		return err
 	}
+	details, err := w.sealDetails(c.Details)
+	if err != nil {
+		return err
+	}
 	released := 0
 	if c.LeadReleased {
 		released = 1
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE cases SET state=?, class=?, cvss_vector=?, cvss_score=?, severity=?, cve=?,
-		advisory=?, affected=?, fixed=?, credit=?, credit_consent=?, impact_enc=?, terms_enc=?, reporter_addr=?,
+		advisory=?, affected=?, fixed=?, credit=?, credit_consent=?, impact_enc=?, terms_enc=?, details_enc=?, reporter_addr=?,
 		reporter_key=?, lead=?, rota_lead=?, lead_offer=?, lead_released=?, policy=?, close_reason=?, updated=?, disclose_at=?
 		WHERE id=?`,
 		string(c.State), c.Class, c.CVSSVector, c.CVSSScore, c.Severity, c.CVE, c.Advisory, c.Affected, c.Fixed,
-		c.Credit, c.CreditConsent, impact, terms, c.ReporterAddr, c.ReporterKey, c.Lead, c.RotaLead, c.LeadOffer,
+		c.Credit, c.CreditConsent, impact, terms, details, c.ReporterAddr, c.ReporterKey, c.Lead, c.RotaLead, c.LeadOffer,
 		released, c.Policy, c.CloseReason, store.Millis(c.Updated), store.Millis(c.DiscloseAt), c.ID)
 	if err != nil {
 		return fmt.Errorf("cases: save %s: %w", c.Ref, err)

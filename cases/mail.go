@@ -73,13 +73,8 @@ func (w *Workflow) data(c *Case, team []distlist.Member) templates.Data {
 		d.Case.Ref = "no case"
 		return d
 	}
-	d.Case = templates.CaseData{
-		Ref: c.Ref, State: string(c.State), Class: c.Class, Policy: c.Policy,
-		CVSSVector: c.CVSSVector, CVSSScore: c.CVSSScore, Severity: c.Severity, CVE: c.CVE, Advisory: c.Advisory,
-		Affected: c.Affected, Fixed: c.Fixed, Credit: c.Credit, CreditConsent: c.CreditConsent == ConsentYes,
-		Impact: c.Impact, Reporter: templates.Person{Address: c.ReporterAddr}, Received: c.Received,
-		DiscloseAt: c.DiscloseAt, Embargoed: !c.DiscloseAt.IsZero() && c.State != StateFixReleased && c.State != StateClosed,
-	}
+	d.Case = c.TemplateData()
+	d.Case.Embargoed = !c.DiscloseAt.IsZero() && c.State != StateFixReleased && c.State != StateClosed
 	if m, ok := memberByFpr(team, c.Lead); ok {
 		d.Case.Lead = person(m)
 	}

@@ -91,6 +91,28 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		}
 		c.Impact = cmd.Text
 		did("impact description updated (%d lines)", strings.Count(cmd.Text, "\n")+1)
+	case "title":
+		did("title: %s", short(cmd.Rest))
+		c.Title = cmd.Rest
+	case "component":
+		did("component: %s", short(cmd.Rest))
+		c.Component = cmd.Rest
+	case "mitigation":
+		if strings.EqualFold(strings.TrimSpace(cmd.Text), "none") {
+			c.Mitigation = ""
+			did("mitigation cleared")
+			break
+		}
+		c.Mitigation = cmd.Text
+		did("mitigation updated (%d lines)", strings.Count(cmd.Text, "\n")+1)
+	case "patch":
+		var what string
+		c.Patches, what = addOrClear(c.Patches, cmd.Rest)
+		did("patches %s", what)
+	case "reference":
+		var what string
+		c.References, what = addOrClear(c.References, cmd.Args[0])
+		did("references %s", what)
 	case "note":
 		if _, err := s.w.insertMessage(ctx, s.tx, c.ID, Message{Kind: KindNote, Author: s.actor, MessageID: s.mail.MessageID, Text: cmd.Text, Received: s.now}); err != nil {
 			return internalErr(err)

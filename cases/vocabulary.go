@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +41,11 @@ var vocabulary = map[string]spec{
 	"affected":    {usage: "/affected VERSIONS", help: "set the affected versions (free text)", needCase: true},
 	"fixed":       {usage: "/fixed VERSIONS", help: "set the fixed versions (free text)", needCase: true},
 	"credit":      {usage: "/credit NAME | /credit consent yes|no | /credit none", help: "set who is credited, record the reporter's consent, or clear the credit", needCase: true},
+	"title":       {usage: "/title TEXT", help: "set the vulnerability's title for the notices and the advisory (one line)", needCase: true},
+	"component":   {usage: "/component NAME", help: "set the affected component or package", needCase: true},
+	"mitigation":  {usage: "/mitigation TEXT... | /mitigation none", help: "set the mitigations and workarounds to the block that follows, or clear them", block: true, needCase: true},
+	"patch":       {usage: "/patch WHERE | /patch none", help: "add where a fix is (commit, pull request, attached file) for the embargo notice, or clear the list", needCase: true},
+	"reference":   {usage: "/reference URL | /reference none", help: "add a reference URL for the advisory, OSV and CVE records, or clear the list", needCase: true},
 	"impact":      {usage: "/impact TEXT...", help: "replace the impact description draft with the block that follows (up to a blank line or the next command)", block: true, needCase: true},
 	"reply":       {usage: "/reply TEXT...", help: "send the block to the reporter from the team address (encrypted when their key is known)", block: true, needCase: true},
 	"note":        {usage: "/note TEXT...", help: "add an internal note to the case (never sent to the reporter)", block: true, needCase: true},
@@ -55,7 +61,7 @@ var vocabulary = map[string]spec{
 }
 
 var helpOrder = []string{"case", "status", "class", "cvss", "cve", "advisory", "affected", "fixed", "credit",
-	"impact", "reply", "note", "close", "lead", "team", "log", "help", "disclose", "notify", "publish-now", "list"}
+	"title", "component", "impact", "mitigation", "patch", "reference", "reply", "note", "close", "lead", "team", "log", "help", "disclose", "notify", "publish-now", "list"}
 
 func stateNames() string {
 	var s []string
@@ -136,9 +142,26 @@ func (p Parser) check(c *Command, sp spec) error {
 		if !ghsaPattern.MatchString(args[0]) && !own.MatchString(args[0]) {
 			return fmt.Errorf("%q is neither a GHSA ID nor an advisory ID of the form %s", short(args[0]), own)
 		}
-	case "affected", "fixed", "publish-now":
+	case "affected", "fixed", "publish-now", "title", "component", "patch":
 		if c.Rest == "" {
 			return errUsage
+		}
+		if c.Name == "title" && len(c.Rest) > 200 {
+			return errors.New("a title is one line of at most 200 characters")
+		}
+	case "reference":
+		if err := nargs(1); err != nil {
+			return err
+		}
+		if !strings.EqualFold(args[0], "none") {
+			u, err := url.Parse(args[0])
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				return fmt.Errorf("%q is not an http(s) URL", short(args[0]))
+			}
+		}
+	case "mitigation":
+		if strings.TrimSpace(c.Text) == "" {
+			return errors.New("the text is empty")
 		}
 	case "credit":
 		if len(args) == 0 {

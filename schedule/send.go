@@ -40,12 +40,8 @@ func memberByFpr(team []distlist.Member, fpr string) (distlist.Member, bool) {
 // data fills the template data of a case's timeline texts.
 func (s *Scheduler) data(c *cases.Case, team []distlist.Member, p *plan, now time.Time) templates.Data {
 	d := templates.Data{Project: s.project, Now: now}
-	d.Case = templates.CaseData{
-		Ref: c.Ref, State: string(c.State), Class: c.Class, Policy: c.Policy,
-		CVSSVector: c.CVSSVector, CVSSScore: c.CVSSScore, Severity: c.Severity, CVE: c.CVE, Advisory: c.Advisory,
-		Affected: c.Affected, Fixed: c.Fixed, Credit: c.Credit, CreditConsent: c.CreditConsent == cases.ConsentYes,
-		Impact: c.Impact, Received: c.Received, DiscloseAt: c.DiscloseAt,
-	}
+	d.Case = c.TemplateData()
+	d.Case.Reporter = templates.Person{} // notices and announcements never name the reporter's address
 	if pol, err := s.Policy(c.Policy); err == nil && !c.Received.IsZero() {
 		if pol.EvaluationDeadline > 0 {
 			d.Case.EvaluateBy = c.Received.Add(pol.EvaluationDeadline)

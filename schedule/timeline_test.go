@@ -385,3 +385,31 @@ func TestWithdraw(t *testing.T) {
 		}
 	}
 }
+
+// TestNoticeCarriesDetails: the embargo notice carries the title,
+// component, mitigation and patches the team wrote, and the OSV record the
+// title and references.
+func TestNoticeCarriesDetails(t *testing.T) {
+	e := newEnv(t, utc("2026-11-20 09:30"), "knative")
+	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
+	c.Details = cases.Details{Title: "Path traversal in uploads", Component: "upload-handler",
+		Mitigation: "Turn uploads off in the configuration.", Patches: []string{"https://git.example.org/commit/abc123"},
+		References: []string{"https://example.org/advisories/EXSA-2026-001"}}
+	e.cases.put(c)
+	if _, err := e.disclose(c, utc("2026-12-11 16:00"), ""); err != nil {
+		t.Fatal(err)
+	}
+	ms := e.mails()
+	if len(ms) == 0 {
+		t.Fatal("no embargo notice")
+	}
+	containsAll(t, "notice subject", ms[0].Subject, "Path traversal in uploads")
+	containsAll(t, "notice", ms[0].Entity, "Title: Path traversal in uploads", "(upload-handler)", "Mitigation:",
+		"Turn uploads off in the configuration.", "Patches:", "https://git.example.org/commit/abc123")
+	e.advance(utc("2026-12-12 00:00"))
+	osv, err := os.ReadFile(filepath.Join(e.artifacts, "EXSA-2026-001.osv.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	containsAll(t, "OSV", string(osv), `"summary": "Path traversal in uploads"`, "https://example.org/advisories/EXSA-2026-001", `"name": "upload-handler"`)
+}

@@ -19,6 +19,7 @@ func migrations() []string {
 		schemaInboundRaw,
 		schemaOutboxEvent,
 		schemaKeyReport,
+		schemaCaseDetails,
 	}
 }
 

@@ -97,3 +97,10 @@ CREATE TABLE case_signatures (
 	message_id  TEXT    NOT NULL DEFAULT ''
 ) STRICT;
 `
+
+// schemaCaseDetails (version 8): what the team writes about a case for the
+// notices and the advisory (title, component, mitigation, patches,
+// references), as one value encrypted at rest like the impact.
+const schemaCaseDetails = `
+ALTER TABLE cases ADD COLUMN details_enc BLOB;
+`

@@ -187,9 +187,14 @@ func (d *demo) run(ctx context.Context) error {
 		"/affected < 1.14.2",
 		"/fixed 1.14.2",
 		"/credit Rita Reporter",
+		"/title Webhook endpoint discloses other tenants' secrets",
+		"/component webhook",
 		"/impact An unauthenticated client can read other tenants' secrets through the",
-		"webhook endpoint. Upgrade to 1.14.2; as a mitigation, disable the webhook.",
+		"webhook endpoint. Upgrade to 1.14.2.",
 		"",
+		"/mitigation Disable the webhook until you can upgrade.",
+		"",
+		"/patch https://git.demo.test/demo/commit/4f2a9c1",
 		"/status triaged",
 		"/status cve-requested",
 		"",
@@ -209,6 +214,16 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.expect(ctx, "the plan is answered and the embargo notice leaves", func(ds []delivery) bool {
 		return d.count(ds, "security@distro-one.example") >= 1 && d.count(ds, "security@distro-two.example") >= 1
+	})
+	d.expect(ctx, "the embargo notice carries the title, the mitigation and the patch", func(ds []delivery) bool {
+		for _, dl := range ds {
+			if s := d.open(dl); dl.To == "security@distro-one.example" && s.kind == "embargo-notice" &&
+				strings.Contains(s.text, "Title: Webhook endpoint discloses other tenants' secrets") &&
+				strings.Contains(s.text, "Disable the webhook until you can upgrade.") && strings.Contains(s.text, "commit/4f2a9c1") {
+				return true
+			}
+		}
+		return false
 	})
 	tl, _, ok, err := d.g.sched.CurrentPlan(ctx, c.ID)
 	if err != nil || !ok {

@@ -1,0 +1,50 @@
+package cases
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestDetailsCommands: /title, /component, /mitigation, /patch and
+// /reference fill what the notices and the advisory show; they are stored
+// encrypted (the title names the vulnerability), and "none" clears.
+func TestDetailsCommands(t *testing.T) {
+	e := newEnv(t)
+	c := e.open(true)
+	alice := e.keys["alice@example.org"]
+	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/title SECRET-TITLE: path traversal in uploads\n"+
+		"/component upload-handler\n"+
+		"/mitigation Disable uploads:\n  set uploads.enabled = false\n\n"+
+		"/patch https://git.example.org/commit/abc123\n/patch fix-1.2.3.patch (attached to the notice)\n/patch https://git.example.org/commit/abc123\n"+
+		"/reference https://example.org/advisories/EXSA-2026-001", e.clock.Now()))
+	got, err := e.wf.GetByID(e.ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Details{Title: "SECRET-TITLE: path traversal in uploads", Component: "upload-handler",
+		Mitigation: "Disable uploads:\n  set uploads.enabled = false",
+		Patches:    []string{"https://git.example.org/commit/abc123", "fix-1.2.3.patch (attached to the notice)"},
+		References: []string{"https://example.org/advisories/EXSA-2026-001"}}
+	if got.Title != want.Title || got.Component != want.Component || strings.TrimSpace(got.Mitigation) != want.Mitigation ||
+		!slices.Equal(got.Patches, want.Patches) || !slices.Equal(got.References, want.References) {
+		t.Errorf("details = %+v\nwant %+v", got.Details, want)
+	}
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "already listed")
+	var stored []byte
+	if err := e.db.Reader().QueryRow(`SELECT details_enc FROM cases WHERE id = ?`, c.ID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) == 0 || bytes.Contains(stored, []byte("SECRET-TITLE")) {
+		t.Errorf("details stored in clear or not at all (%d bytes)", len(stored))
+	}
+	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/mitigation none\n/patch none\n/reference none", e.clock.Now()))
+	got, _ = e.wf.GetByID(e.ctx, c.ID)
+	if got.Mitigation != "" || got.Patches != nil || got.References != nil || got.Title != want.Title {
+		t.Errorf("after none: %+v", got.Details)
+	}
+	if d := got.TemplateData(); d.Title != want.Title || d.Component != want.Component {
+		t.Errorf("template data %+v", d)
+	}
+}
