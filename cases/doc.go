@@ -73,7 +73,12 @@
 //	/affected VERSIONS         affected versions (free text)
 //	/fixed VERSIONS            fixed versions (free text)
 //	/credit NAME               who is credited; /credit consent yes|no records the reporter's answer; /credit none
+//	/title TEXT                the vulnerability's title (one line)
+//	/component NAME            the affected component or package
 //	/impact TEXT...            impact description draft (block)
+//	/mitigation TEXT...        mitigations and workarounds (block); /mitigation none clears
+//	/patch WHERE               add where a fix is to the embargo notice; /patch none clears
+//	/reference URL             add a reference URL for the advisory and records; /reference none clears
 //	/reply TEXT...             text to the reporter, signed, encrypted when their key is known (block)
 //	/note TEXT...              internal note (block)
 //	/close [REASON]            fix-released -> closed
