@@ -88,6 +88,7 @@ type session struct {
 	extra  []string       // answer lines that are not changes (warnings)
 	help   bool
 	log    bool
+	drafts []string // texts /draft asked for
 }
 
 func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Member, m CommandMail) error {
@@ -374,7 +375,7 @@ func (s *session) answerDone(ctx context.Context) error {
 			subject: subj, body: body, encrypt: true, to: to, inReplyTo: s.mail.MessageID, references: s.references(), auto: true})
 		return err
 	}
-	if len(d.Answer.Done) > 0 || (!s.help && !s.log) {
+	if len(d.Answer.Done) > 0 || (!s.help && !s.log && len(s.drafts) == 0) {
 		if err := send("answer-done", "done", d); err != nil {
 			return err
 		}
@@ -401,6 +402,17 @@ func (s *session) answerDone(ctx context.Context) error {
 			ld.Answer.Log = append(ld.Answer.Log, logLine(AuditEvent{At: s.now, Actor: ActorGateway, Action: "verify", Detail: err.Error()}))
 		}
 		if err := send("answer-log", "log", ld); err != nil {
+			return err
+		}
+	}
+	for _, name := range s.drafts {
+		subj, body, err := s.w.scheduler().Draft(ctx, s.tx, s.c, name, person(s.member))
+		if err != nil {
+			return err
+		}
+		dd := d
+		dd.Answer.Draft = templates.DraftData{Name: name, Subject: subj, Body: body}
+		if err := send(templates.AnswerDraft, "draft-"+name, dd); err != nil {
 			return err
 		}
 	}

@@ -48,3 +48,22 @@ func TestDetailsCommands(t *testing.T) {
 		t.Errorf("template data %+v", d)
 	}
 }
+
+// TestDraft: /draft mails the member who asked, encrypted, the text the
+// scheduler renders for the case; an unknown text is refused.
+func TestDraft(t *testing.T) {
+	e := newEnv(t)
+	c := e.open(true)
+	bob := e.keys["bob@example.org"]
+	e.handle(e.signed("bob@example.org", bob, "["+c.Ref+"]", "/title Traversal\n/draft CVE-Request-Private", e.clock.Now()))
+	ans := e.mailsTo("bob@example.org", MailAnswer)
+	if len(ans) != 2 || !strings.Contains(ans[1], "The cve-request-private text of "+c.Ref) ||
+		!strings.Contains(ans[1], "Subject: rendered cve-request-private") || !strings.Contains(ans[1], "DRAFT-BODY of "+c.Ref+": Traversal") {
+		t.Errorf("answers %q", ans)
+	}
+	if n := e.count(`SELECT count(*) FROM outbox WHERE kind = ? AND recipient != 'bob@example.org'`, MailAnswer); n != 0 {
+		t.Errorf("the draft went to %d others", n)
+	}
+	e.handle(e.signed("bob@example.org", bob, "["+c.Ref+"]", "/draft ack", e.clock.Now()))
+	lastContains(t, "refusal", e.mailsTo("bob@example.org", MailAnswer), `no text "ack" to draft`)
+}

@@ -90,6 +90,7 @@
 //	/lead release              the lead agrees that anyone may /lead take
 //	/team add|remove @MEMBER   the case's fix team
 //	/log                       mail me the audit log (encrypted)
+//	/draft NAME                mail me a text rendered with the case (CVE request, impact, advisory, notices...)
 //	/help                      mail me the vocabulary
 //	/disclose YYYY-MM-DD HH:MM ZONE [force: REASON]   plan public disclosure (Scheduler.Disclose)
 //	/notify [force: REASON]    send the embargo notice now (Scheduler.NotifyNow)

@@ -74,6 +74,13 @@ func (f *fakeScheduler) Disclose(ctx context.Context, tx *sql.Tx, c *Case, t0 ti
 	return "embargo notice at ...", nil
 }
 
+func (f *fakeScheduler) Draft(ctx context.Context, tx *sql.Tx, c *Case, name string, actor templates.Person) (string, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "draft "+c.Ref+" "+name)
+	return "rendered " + name, "DRAFT-BODY of " + c.Ref + ": " + c.Title + "\n", nil
+}
+
 func (f *fakeScheduler) Withdraw(ctx context.Context, tx *sql.Tx, c *Case, reason, actor string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

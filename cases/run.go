@@ -155,6 +155,11 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		}
 	case "log":
 		s.log = true
+	case "draft":
+		if s.w.scheduler() == nil {
+			return errors.New("drafts are not available on this gateway")
+		}
+		s.drafts = append(s.drafts, cmd.Args[0])
 	case "help":
 		s.help = true
 	case "disclose", "notify", "publish-now":

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/secgate/secgate/schedule/when"
+	"github.com/secgate/secgate/templates"
 )
 
 // Who may run a command.
@@ -29,6 +30,13 @@ type spec struct {
 	needCase bool   // acts on a case
 	access   access // who may run it
 }
+
+// DraftNames are the texts /draft renders: those a member reviews or
+// forwards by hand (the CVE request to a CNA, the impact description), and
+// the notices and announcements the gateway will send.
+var DraftNames = []string{templates.Impact, templates.CVERequestPrivate, templates.CVERequestPublic, templates.Advisory,
+	templates.SecurityNote, templates.EmbargoNotice, templates.PreReleaseNotice, templates.Announcement,
+	templates.AnnouncementChat, templates.AnnouncementIssue}
 
 // vocabulary is the whole command set; /help prints it in helpOrder.
 var vocabulary = map[string]spec{
@@ -53,6 +61,7 @@ var vocabulary = map[string]spec{
 	"lead":        {usage: "/lead offer @MEMBER | /lead accept | /lead take | /lead release", help: "positive hand-off of the fix lead: the lead offers, the member accepts, the gateway confirms to both; take works when the lead released the case or is away/gone", needCase: true},
 	"team":        {usage: "/team add|remove @MEMBER", help: "change the case's fix team", needCase: true, access: leadOrAdmin},
 	"log":         {usage: "/log", help: "mail me the case's audit log (encrypted)", needCase: true},
+	"draft":       {usage: "/draft NAME", help: "mail me a text rendered with this case as it would be sent now (" + strings.Join(DraftNames, ", ") + "), to review or forward", needCase: true},
 	"help":        {usage: "/help", help: "mail me this list"},
 	"disclose":    {usage: "/disclose YYYY-MM-DD HH:MM ZONE [force: REASON]", help: "plan public disclosure at that time; force overrides the policy (the reason is logged)", needCase: true, access: leadOrAdmin},
 	"notify":      {usage: "/notify [force: REASON]", help: "send the embargo notice to the distributors now; force allows an embargo longer than the policy's (the reason is logged)", needCase: true, access: leadOrAdmin},
@@ -61,7 +70,7 @@ var vocabulary = map[string]spec{
 }
 
 var helpOrder = []string{"case", "status", "class", "cvss", "cve", "advisory", "affected", "fixed", "credit",
-	"title", "component", "impact", "mitigation", "patch", "reference", "reply", "note", "close", "lead", "team", "log", "help", "disclose", "notify", "publish-now", "list"}
+	"title", "component", "impact", "mitigation", "patch", "reference", "reply", "note", "close", "lead", "team", "log", "draft", "help", "disclose", "notify", "publish-now", "list"}
 
 func stateNames() string {
 	var s []string
@@ -209,6 +218,14 @@ func (p Parser) check(c *Command, sp spec) error {
 	case "log", "help":
 		if err := nargs(0); err != nil {
 			return err
+		}
+	case "draft":
+		if err := nargs(1); err != nil {
+			return err
+		}
+		c.Args[0] = strings.ToLower(args[0])
+		if !slices.Contains(DraftNames, c.Args[0]) {
+			return fmt.Errorf("no text %q to draft (%s)", short(args[0]), strings.Join(DraftNames, ", "))
 		}
 	case "notify":
 		force, err := parseForce(c.Rest)

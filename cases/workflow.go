@@ -79,6 +79,8 @@ type Scheduler interface {
 	Disclose(ctx context.Context, tx *sql.Tx, c *Case, t0 time.Time, force string, actor string) (plan string, err error)
 	NotifyNow(ctx context.Context, tx *sql.Tx, c *Case, force, actor string) error
 	PublishNow(ctx context.Context, tx *sql.Tx, c *Case, reason, actor string) error
+	// Draft renders text name for c inside tx, as it would be sent now.
+	Draft(ctx context.Context, tx *sql.Tx, c *Case, name string, actor templates.Person) (subject, body string, err error)
 	// Withdraw ends c's disclosure plan when the case ends as invalid,
 	// wontfix or opinion, telling the distributors already notified.
 	Withdraw(ctx context.Context, tx *sql.Tx, c *Case, reason, actor string) error

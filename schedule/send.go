@@ -38,6 +38,38 @@ func memberByFpr(team []distlist.Member, fpr string) (distlist.Member, bool) {
 }
 
 // data fills the template data of a case's timeline texts.
+// CaseData returns the data the texts of case c are rendered with: the
+// case, its lead, the policy's deadlines and, when one is planned, the
+// current plan, read through q (a transaction that may have changed them,
+// or the read pool). /draft and secgate template render show texts with it.
+func (s *Scheduler) CaseData(ctx context.Context, q querier, c *cases.Case) (templates.Data, error) {
+	team, err := s.dir.Team(ctx)
+	if err != nil {
+		return templates.Data{}, err
+	}
+	p, err := loadPlan(ctx, q, c.ID)
+	if err != nil {
+		return templates.Data{}, err
+	}
+	return s.data(c, team, p, s.now()), nil
+}
+
+// Draft renders text name (a template) for case c inside tx, as the
+// gateway would send it now, for /draft by actor (the requester of a CVE
+// request, say).
+func (s *Scheduler) Draft(ctx context.Context, tx *sql.Tx, c *cases.Case, name string, actor templates.Person) (subject, body string, err error) {
+	d, err := s.CaseData(ctx, tx, c)
+	if err != nil {
+		return "", "", err
+	}
+	d.Actor = actor
+	t, err := s.tmpl.Render(name, d)
+	if err != nil {
+		return "", "", fmt.Errorf("schedule: draft %s: %w", name, err)
+	}
+	return t.Subject, t.Body, nil
+}
+
 func (s *Scheduler) data(c *cases.Case, team []distlist.Member, p *plan, now time.Time) templates.Data {
 	d := templates.Data{Project: s.project, Now: now}
 	d.Case = c.TemplateData()

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/templates"
 )
 
 func containsAll(t *testing.T, what, s string, subs ...string) {
@@ -412,4 +413,37 @@ func TestNoticeCarriesDetails(t *testing.T) {
 		t.Fatal(err)
 	}
 	containsAll(t, "OSV", string(osv), `"summary": "Path traversal in uploads"`, "https://example.org/advisories/EXSA-2026-001", `"name": "upload-handler"`)
+}
+
+// TestDraft renders texts for /draft with the case, the requester and the
+// current plan.
+func TestDraft(t *testing.T) {
+	e := newEnv(t, utc("2026-11-20 09:30"), "knative")
+	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
+	c.Title = "Path traversal in uploads"
+	e.cases.put(c)
+	draft := func(name string) (string, string) {
+		var subj, body string
+		if err := e.tx(func(tx *sql.Tx) error {
+			var err error
+			subj, body, err = e.s.Draft(e.ctx, tx, c, name, templates.Person{Name: "Alice Lead", Address: "alice@team.example"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return subj, body
+	}
+	subj, body := draft(templates.CVERequestPrivate)
+	containsAll(t, "CVE request subject", subj, "Path traversal in uploads", "(embargoed)")
+	containsAll(t, "CVE request", body, "Requester: Alice Lead <alice@team.example>", "Affected versions: < 1.2.3")
+	if _, err := e.disclose(c, utc("2026-12-11 16:00"), ""); err != nil {
+		t.Fatal(err)
+	}
+	_, body = draft(templates.Announcement)
+	containsAll(t, "announcement draft", body, "CVE-2026-12341")
+	n := len(e.mails())
+	draft(templates.EmbargoNotice)
+	if len(e.mails()) != n {
+		t.Error("a draft was sent")
+	}
 }

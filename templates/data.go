@@ -114,6 +114,14 @@ type AnswerData struct {
 	Refused  string   // why nothing was applied (all-or-nothing)
 	Help     []HelpLine
 	Log      []LogLine
+	Draft    DraftData // /draft
+}
+
+// DraftData is a text rendered for /draft.
+type DraftData struct {
+	Name    string // the template
+	Subject string
+	Body    string
 }
 
 // HelpLine documents one command.

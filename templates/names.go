@@ -26,6 +26,7 @@ const (
 	AnswerRefused     = "answer-refused"      // command answer: refused
 	AnswerHelp        = "answer-help"         // command answer: /help
 	AnswerLog         = "answer-log"          // command answer: /log
+	AnswerDraft       = "answer-draft"        // command answer: /draft
 	KeyExpiry         = "key-expiry"          // key expiry report
 	Decision          = "decision"            // to the reporter: invalid, wontfix or opinion
 	Reply             = "reply"               // /reply: team message to the reporter

@@ -112,47 +112,33 @@ func caseTemplateData(ctx context.Context, a *app, cfg *Config, set *templates.S
 	if err != nil {
 		return data, err
 	}
-	impact := cs.Impact
-	if !text && impact != "" {
-		impact = "[impact description encrypted at rest; render with -text to see it]"
-	}
-	d := templates.CaseData{
-		Ref: cs.Ref, State: string(cs.State), Class: cs.Class, Policy: cs.Policy,
-		CVSSVector: cs.CVSSVector, CVSSScore: cs.CVSSScore, Severity: cs.Severity, CVE: cs.CVE, Advisory: cs.Advisory,
-		Affected: cs.Affected, Fixed: cs.Fixed, Credit: cs.Credit, CreditConsent: cs.CreditConsent == cases.ConsentYes,
-		Impact: impact, Reporter: templates.Person{Address: cs.ReporterAddr}, Received: cs.Received,
-		DiscloseAt: cs.DiscloseAt, Embargoed: !cs.DiscloseAt.IsZero() && cs.State != cases.StateFixReleased && cs.State != cases.StateClosed,
-	}
-	if cs.Lead != "" {
-		if m, err := v.dir.MemberByFingerprint(ctx, cs.Lead); err == nil {
-			d.Lead = templates.Person{Name: m.Name, Address: m.Address, Fingerprint: m.Fingerprint, TZ: m.TZ}
-		} else {
-			d.Lead = templates.Person{Fingerprint: cs.Lead}
-		}
-	}
-	data.Plan = templates.PlanData{LeadTZ: d.Lead.TZ}
 	s, err := schedule.New(schedule.Options{DB: v.db, Directory: v.dir, Outbox: readOnlyOutbox{}, Templates: set,
 		TeamAddress: cfg.Gateway.Team, Config: cfg.Schedule})
 	if err != nil {
 		return data, err
 	}
-	if pol, err := s.Policy(cs.Policy); err == nil && !cs.Received.IsZero() {
-		if pol.EvaluationDeadline > 0 {
-			d.EvaluateBy = cs.Received.Add(pol.EvaluationDeadline)
+	cd, err := s.CaseData(ctx, v.db.Reader(), cs)
+	if err != nil {
+		return data, err
+	}
+	if !text {
+		// Without the team key the texts stored encrypted read as empty:
+		// say so where the case has them.
+		const sealed = "[encrypted at rest; render with -text to see it]"
+		var hasDetails bool
+		if err := v.db.Reader().QueryRowContext(ctx, `SELECT details_enc IS NOT NULL FROM cases WHERE id = ?`, cs.ID).Scan(&hasDetails); err != nil {
+			return data, err
 		}
-		if pol.FixDeadline > 0 {
-			d.FixBy = cs.Received.Add(pol.FixDeadline)
+		if cs.Impact != "" {
+			cd.Case.Impact = sealed
+		}
+		if hasDetails {
+			cd.Case.Title, cd.Case.Mitigation = sealed, sealed
 		}
 	}
-	if tl, published, ok, err := s.CurrentPlan(ctx, cs.ID); err == nil && ok {
-		data.Plan = templates.PlanData{T0: tl.T0, EmbargoNotice: tl.Notice, PreRelease: tl.PreRelease,
-			RetroFrom: tl.RetroFrom, RetroTo: tl.RetroTo, LeadTZ: d.Lead.TZ, Forced: tl.Forced, Warnings: tl.Warnings}
-		d.DiscloseAt = tl.T0
-		d.Embargoed = published.IsZero()
-	}
-	data.Case = d
-	if d.Lead.Fingerprint != "" {
-		data.Actor = d.Lead
+	data.Case, data.Plan = cd.Case, cd.Plan
+	if cd.Case.Lead.Fingerprint != "" {
+		data.Actor = cd.Case.Lead
 	}
 	return data, nil
 }
