@@ -72,23 +72,24 @@ func (w *Workflow) HandleCommandMail(ctx context.Context, m CommandMail) error {
 
 // session is one command mail being handled.
 type session struct {
-	w      *Workflow
-	tx     *sql.Tx
-	team   []distlist.Member
-	mail   CommandMail
-	now    time.Time
-	member distlist.Member
-	actor  string
-	c      *Case // the case acted on, nil if none
-	cmds   []Command
-	text   string
-	atts   []Attachment
-	done   []string
-	after  []func() error // mail sent once every command succeeded
-	extra  []string       // answer lines that are not changes (warnings)
-	help   bool
-	log    bool
-	drafts []string // texts /draft asked for
+	w       *Workflow
+	tx      *sql.Tx
+	team    []distlist.Member
+	mail    CommandMail
+	now     time.Time
+	member  distlist.Member
+	actor   string
+	c       *Case // the case acted on, nil if none
+	cmds    []Command
+	text    string
+	atts    []Attachment
+	done    []string
+	after   []func() error // mail sent once every command succeeded
+	extra   []string       // answer lines that are not changes (warnings)
+	help    bool
+	log     bool
+	drafts  []string // texts /draft asked for
+	replies []string // texts /reply sent to the reporter
 }
 
 func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Member, m CommandMail) error {
@@ -405,6 +406,9 @@ func (s *session) answerDone(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := s.shareWithTeam(ctx, d); err != nil {
+		return err
+	}
 	for _, name := range s.drafts {
 		subj, body, err := s.w.scheduler().Draft(ctx, s.tx, s.c, name, person(s.member))
 		if err != nil {
@@ -417,6 +421,33 @@ func (s *session) answerDone(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// shareWithTeam copies the mail's comment and its /reply texts, with what
+// it changed, to the other members: the team discusses a case by mail, as
+// on a shared list, each copy encrypted to its member alone.
+func (s *session) shareWithTeam(ctx context.Context, d templates.Data) error {
+	if s.c == nil || (s.text == "" && len(s.replies) == 0) {
+		return nil
+	}
+	var others []distlist.Recipient
+	for _, m := range s.team {
+		if m.Fingerprint != s.member.Fingerprint {
+			others = append(others, recipient(m))
+		}
+	}
+	d.Recipient = templates.Person{}
+	d.Message.Text, d.Answer.Replies = s.text, s.replies
+	subj, body, err := s.w.render(templates.TeamNote, d)
+	if err != nil {
+		return err
+	}
+	sk, err := s.w.enqueue(ctx, s.tx, outMail{kind: MailTeamNote, caseID: s.c.ID, notice: s.notice("team-note", ""),
+		subject: subj, body: body, encrypt: true, to: others, inReplyTo: s.mail.MessageID, references: s.references(), auto: true})
+	if err != nil || len(sk) == 0 {
+		return err
+	}
+	return s.w.Audit(ctx, s.tx, s.c.ID, ActorGateway, "team-note", "not sent to "+skippedList(sk), s.mail.MessageID)
 }
 
 // notice returns the notice ID of one mail this session sends: unique per

@@ -67,3 +67,32 @@ func TestDraft(t *testing.T) {
 	e.handle(e.signed("bob@example.org", bob, "["+c.Ref+"]", "/draft ack", e.clock.Now()))
 	lastContains(t, "refusal", e.mailsTo("bob@example.org", MailAnswer), `no text "ack" to draft`)
 }
+
+// TestTeamNote: a member's comment and /reply texts reach the other
+// members, encrypted, with what the mail changed; the author gets only the
+// answer.
+func TestTeamNote(t *testing.T) {
+	e := newEnv(t)
+	c := e.open(true)
+	bob := e.keys["bob@example.org"]
+	e.handle(e.signed("bob@example.org", bob, "["+c.Ref+"]", "/fixed 1.2.3\n/reply Thanks, confirmed.\n\nI reproduced it on main; SECRET-COMMENT.", e.clock.Now()))
+	for _, addr := range []string{"alice@example.org", "carol@example.org"} {
+		notes := e.mailsTo(addr, MailTeamNote)
+		if len(notes) != 1 {
+			t.Fatalf("%s got %d team notes", addr, len(notes))
+		}
+		for _, want := range []string{"Bob <bob@example.org> wrote on " + c.Ref, "SECRET-COMMENT", "----- sent to the reporter -----\nThanks, confirmed.", "- fixed versions: 1.2.3"} {
+			if !strings.Contains(notes[0], want) {
+				t.Errorf("%s's note lacks %q:\n%s", addr, want, notes[0])
+			}
+		}
+	}
+	if n := e.count(`SELECT count(*) FROM outbox WHERE kind = ? AND recipient = 'bob@example.org'`, MailTeamNote); n != 0 {
+		t.Errorf("the author got %d copies of their own note", n)
+	}
+	// Commands alone, without a comment or a reply, are not copied.
+	e.handle(e.signed("bob@example.org", bob, "["+c.Ref+"]", "/affected < 1.2.3", e.clock.Now()))
+	if n := len(e.mailsTo("alice@example.org", MailTeamNote)); n != 1 {
+		t.Errorf("alice has %d team notes after a mail without a comment, want 1", n)
+	}
+}

@@ -19,10 +19,11 @@ import (
 
 // Mail kinds the workflow enqueues.
 const (
-	MailAnswer   = "answer"   // answer to a command mail
-	MailReporter = "reporter" // text to the reporter (/reply, incomplete, decision)
-	MailAlert    = "alert"    // alert to the fix lead or the team
-	MailHandoff  = "handoff"  // fix lead hand-off offer and confirmation
+	MailAnswer   = "answer"    // answer to a command mail
+	MailReporter = "reporter"  // text to the reporter (/reply, incomplete, decision)
+	MailAlert    = "alert"     // alert to the fix lead or the team
+	MailHandoff  = "handoff"   // fix lead hand-off offer and confirmation
+	MailTeamNote = "team-note" // a member's comment or /reply, to the rest of the team
 )
 
 // textEntity returns a text/plain MIME entity (header, blank line, body)

@@ -270,6 +270,7 @@ func (s *session) reply(ctx context.Context, cmd *Command) error {
 		return internalErr(err)
 	}
 	s.done = append(s.done, fmt.Sprintf("reply to the reporter queued (%d lines)", strings.Count(cmd.Text, "\n")+1))
+	s.replies = append(s.replies, cmd.Text)
 	line := cmd.Line
 	s.after = append(s.after, func() error {
 		return s.toReporter(ctx, "reply", fmt.Sprintf("reply-%d", line), "", cmd.Text)

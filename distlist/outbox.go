@@ -39,7 +39,7 @@ type Skipped struct {
 }
 
 // mustEncrypt lists the kinds of mail that never leave unencrypted.
-var mustEncrypt = map[string]bool{"team-copy": true, "embargo-notice": true, "prerelease-notice": true}
+var mustEncrypt = map[string]bool{"team-copy": true, "team-note": true, "embargo-notice": true, "prerelease-notice": true}
 
 // Event tells the application about something the team should know.
 type Event struct {

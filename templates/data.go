@@ -115,6 +115,7 @@ type AnswerData struct {
 	Help     []HelpLine
 	Log      []LogLine
 	Draft    DraftData // /draft
+	Replies  []string  // texts sent to the reporter by /reply (team-note)
 }
 
 // DraftData is a text rendered for /draft.

@@ -5,6 +5,7 @@ const (
 	Ack               = "ack"                 // reception acknowledgement with embargo reminder
 	Incomplete        = "incomplete"          // reception incomplete
 	TeamCopy          = "team-copy"           // team copy of a report or follow-up
+	TeamNote          = "team-note"           // a member's comment or /reply, to the rest of the team
 	Impact            = "impact"              // impact description
 	CVERequestPrivate = "cve-request-private" // CVE request, embargoed
 	CVERequestPublic  = "cve-request-public"  // CVE request or publication notice, public

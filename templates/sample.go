@@ -83,6 +83,7 @@ func Sample() Data {
 			Refused:  "/cve: CVE-12 is not a CVE ID",
 			Help:     []HelpLine{{Usage: "/status STATE", Text: "set the case state"}, {Usage: "/disclose DATE TIME ZONE", Text: "plan the public disclosure"}},
 			Log:      []LogLine{{At: now, Actor: lead.Fingerprint, Action: "status", Detail: "new -> confirmed"}},
+			Replies:  []string{"Thank you; we will publish on 15 December and credit you."},
 			Draft:    DraftData{Name: "cve-request-private", Subject: "CVE request: path traversal in Example", Body: "Product: Example\nVersions: < 1.2.3\n"},
 		},
 		Reminder: ReminderData{What: "evaluate the report", Due: time.Date(2026, 11, 17, 8, 15, 0, 0, time.UTC), Overdue: true},
