@@ -88,8 +88,9 @@ type session struct {
 	extra   []string       // answer lines that are not changes (warnings)
 	help    bool
 	log     bool
-	drafts  []string // texts /draft asked for
-	replies []string // texts /reply sent to the reporter
+	drafts  []string       // texts /draft asked for
+	replies []string       // texts /reply sent to the reporter
+	auditAs map[int]string // what the audit log says for done[i] instead, when its value is stored encrypted
 }
 
 func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Member, m CommandMail) error {
@@ -273,7 +274,10 @@ func (s *session) apply(ctx context.Context) error {
 		if s.c != nil {
 			logID = s.c.ID
 		}
-		for _, d := range s.done[n:] {
+		for k, d := range s.done[n:] {
+			if a, ok := s.auditAs[n+k]; ok {
+				d = a
+			}
 			if err := s.w.Audit(ctx, s.tx, logID, s.actor, c.Name, d, s.mail.MessageID); err != nil {
 				return failed(c, internalErr(err))
 			}

@@ -39,6 +39,13 @@ func TestDetailsCommands(t *testing.T) {
 	if len(stored) == 0 || bytes.Contains(stored, []byte("SECRET-TITLE")) {
 		t.Errorf("details stored in clear or not at all (%d bytes)", len(stored))
 	}
+	// The audit log (in clear) says what changed, not the values.
+	for _, ev := range e.audit(c.ID) {
+		if strings.Contains(ev, "SECRET-TITLE") || strings.Contains(ev, "abc123") || strings.Contains(ev, "EXSA-2026-001") {
+			t.Errorf("audit event shows a sealed value: %s", ev)
+		}
+	}
+	lastContains(t, "audit", e.audit(c.ID), "references: 1 listed")
 	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/mitigation none\n/patch none\n/reference none", e.clock.Now()))
 	got, _ = e.wf.GetByID(e.ctx, c.ID)
 	if got.Mitigation != "" || got.Patches != nil || got.References != nil || got.Title != want.Title {
@@ -94,5 +101,24 @@ func TestTeamNote(t *testing.T) {
 	e.handle(e.signed("bob@example.org", bob, "["+c.Ref+"]", "/affected < 1.2.3", e.clock.Now()))
 	if n := len(e.mailsTo("alice@example.org", MailTeamNote)); n != 1 {
 		t.Errorf("alice has %d team notes after a mail without a comment, want 1", n)
+	}
+}
+
+// TestTerms: the reporter's disclosure terms are recorded encrypted and
+// shown with every /disclose.
+func TestTerms(t *testing.T) {
+	e := newEnv(t)
+	c := e.open(true)
+	alice := e.keys["alice@example.org"]
+	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/terms Not before the talk on 2026-12-10.\n\n/disclose 2026-12-15 16:00 UTC", e.clock.Now()))
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "which this plan must respect: Not before the talk on 2026-12-10.")
+	got, _ := e.wf.GetByID(e.ctx, c.ID)
+	if strings.TrimSpace(got.Terms) != "Not before the talk on 2026-12-10." {
+		t.Errorf("terms %q", got.Terms)
+	}
+	for _, ev := range e.audit(c.ID) {
+		if strings.Contains(ev, "the talk") {
+			t.Errorf("audit event shows the terms: %s", ev)
+		}
 	}
 }

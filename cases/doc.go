@@ -77,6 +77,7 @@
 //	/component NAME            the affected component or package
 //	/impact TEXT...            impact description draft (block)
 //	/mitigation TEXT...        mitigations and workarounds (block); /mitigation none clears
+//	/terms TEXT...             the reporter's disclosure terms (block), shown with every /disclose; /terms none clears
 //	/patch WHERE               add where a fix is to the embargo notice; /patch none clears
 //	/reference URL             add a reference URL for the advisory and records; /reference none clears
 //	/reply TEXT...             text to the reporter, signed, encrypted when their key is known (block)

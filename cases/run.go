@@ -48,6 +48,16 @@ func (s *session) authorize(c Command) error {
 func (s *session) run(ctx context.Context, cmd *Command) error {
 	c := s.c
 	did := func(format string, a ...any) { s.done = append(s.done, fmt.Sprintf(format, a...)) }
+	// sealed is did for a change whose value is stored encrypted: the
+	// answer (encrypted mail) says it, the audit log (in clear) says only
+	// what changed.
+	sealed := func(audit, format string, a ...any) {
+		did(format, a...)
+		if s.auditAs == nil {
+			s.auditAs = map[int]string{}
+		}
+		s.auditAs[len(s.done)-1] = audit
+	}
 	switch cmd.Name {
 	case "status":
 		return s.setState(ctx, cmd.State, "")
@@ -92,10 +102,10 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		c.Impact = cmd.Text
 		did("impact description updated (%d lines)", strings.Count(cmd.Text, "\n")+1)
 	case "title":
-		did("title: %s", short(cmd.Rest))
+		sealed("title set", "title: %s", short(cmd.Rest))
 		c.Title = cmd.Rest
 	case "component":
-		did("component: %s", short(cmd.Rest))
+		sealed("component set", "component: %s", short(cmd.Rest))
 		c.Component = cmd.Rest
 	case "mitigation":
 		if strings.EqualFold(strings.TrimSpace(cmd.Text), "none") {
@@ -105,14 +115,22 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		}
 		c.Mitigation = cmd.Text
 		did("mitigation updated (%d lines)", strings.Count(cmd.Text, "\n")+1)
+	case "terms":
+		if strings.EqualFold(strings.TrimSpace(cmd.Text), "none") {
+			c.Terms = ""
+			did("the reporter's disclosure terms cleared")
+			break
+		}
+		c.Terms = cmd.Text
+		sealed("the reporter's disclosure terms recorded", "the reporter's disclosure terms: %s", short(cmd.Text))
 	case "patch":
 		var what string
 		c.Patches, what = addOrClear(c.Patches, cmd.Rest)
-		did("patches %s", what)
+		sealed(fmt.Sprintf("patches: %d listed", len(c.Patches)), "patches %s", what)
 	case "reference":
 		var what string
 		c.References, what = addOrClear(c.References, cmd.Args[0])
-		did("references %s", what)
+		sealed(fmt.Sprintf("references: %d listed", len(c.References)), "references %s", what)
 	case "note":
 		if _, err := s.w.insertMessage(ctx, s.tx, c.ID, Message{Kind: KindNote, Author: s.actor, MessageID: s.mail.MessageID, Text: cmd.Text, Received: s.now}); err != nil {
 			return internalErr(err)
@@ -430,6 +448,9 @@ func (s *session) schedule(ctx context.Context, cmd *Command) error {
 		s.done = append(s.done, line)
 		if plan != "" {
 			s.extra = append(s.extra, plan)
+		}
+		if s.c.Terms != "" {
+			s.extra = append(s.extra, "the reporter's disclosure terms, which this plan must respect: "+s.c.Terms)
 		}
 		t0 := cmd.T0
 		s.after = append(s.after, func() error {

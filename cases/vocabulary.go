@@ -51,6 +51,7 @@ var vocabulary = map[string]spec{
 	"credit":      {usage: "/credit NAME | /credit consent yes|no | /credit none", help: "set who is credited, record the reporter's consent, or clear the credit", needCase: true},
 	"title":       {usage: "/title TEXT", help: "set the vulnerability's title for the notices and the advisory (one line)", needCase: true},
 	"component":   {usage: "/component NAME", help: "set the affected component or package", needCase: true},
+	"terms":       {usage: "/terms TEXT... | /terms none", help: "record the reporter's disclosure terms (block), shown with every /disclose: the reporter keeps the final say (Kata); or clear them", block: true, needCase: true},
 	"mitigation":  {usage: "/mitigation TEXT... | /mitigation none", help: "set the mitigations and workarounds to the block that follows, or clear them", block: true, needCase: true},
 	"patch":       {usage: "/patch WHERE | /patch none", help: "add where a fix is (commit, pull request, attached file) for the embargo notice, or clear the list", needCase: true},
 	"reference":   {usage: "/reference URL | /reference none", help: "add a reference URL for the advisory, OSV and CVE records, or clear the list", needCase: true},
@@ -70,7 +71,7 @@ var vocabulary = map[string]spec{
 }
 
 var helpOrder = []string{"case", "status", "class", "cvss", "cve", "advisory", "affected", "fixed", "credit",
-	"title", "component", "impact", "mitigation", "patch", "reference", "reply", "note", "close", "lead", "team", "log", "draft", "help", "disclose", "notify", "publish-now", "list"}
+	"title", "component", "impact", "mitigation", "terms", "patch", "reference", "reply", "note", "close", "lead", "team", "log", "draft", "help", "disclose", "notify", "publish-now", "list"}
 
 func stateNames() string {
 	var s []string
@@ -168,7 +169,7 @@ func (p Parser) check(c *Command, sp spec) error {
 				return fmt.Errorf("%q is not an http(s) URL", short(args[0]))
 			}
 		}
-	case "mitigation":
+	case "mitigation", "terms":
 		if strings.TrimSpace(c.Text) == "" {
 			return errors.New("the text is empty")
 		}
