@@ -93,7 +93,7 @@
 //	/log                       mail me the audit log (encrypted)
 //	/draft NAME                mail me a text rendered with the case (CVE request, impact, advisory, notices...)
 //	/help                      mail me the vocabulary
-//	/disclose YYYY-MM-DD HH:MM ZONE [force: REASON]   plan public disclosure (Scheduler.Disclose)
+//	/disclose YYYY-MM-DD HH:MM ZONE [no-embargo] [force: REASON]   plan public disclosure (Scheduler.Disclose)
 //	/notify [force: REASON]    send the embargo notice now (Scheduler.NotifyNow)
 //	/publish-now REASON        embargo broken: publish now (Scheduler.PublishNow)
 //	/list add LIST ADDRESS     add a recipient to an embargo list (key attached or pasted armored below)

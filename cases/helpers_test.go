@@ -64,13 +64,17 @@ type fakeScheduler struct {
 	err   error
 }
 
-func (f *fakeScheduler) Disclose(ctx context.Context, tx *sql.Tx, c *Case, t0 time.Time, force, actor string) (string, error) {
+func (f *fakeScheduler) Disclose(ctx context.Context, tx *sql.Tx, c *Case, t0 time.Time, o DiscloseOptions, actor string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return "", f.err
 	}
-	f.calls = append(f.calls, fmt.Sprintf("disclose %s %s %q", c.Ref, t0.Format(time.RFC3339), force))
+	call := fmt.Sprintf("disclose %s %s %q", c.Ref, t0.Format(time.RFC3339), o.Force)
+	if o.NoEmbargo {
+		call += " no-embargo"
+	}
+	f.calls = append(f.calls, call)
 	return "embargo notice at ...", nil
 }
 

@@ -28,6 +28,8 @@ type Command struct {
 	CVSS  CVSS      // /cvss
 	T0    time.Time // /disclose
 	Force string    // /disclose ... force: REASON, /notify force: REASON
+	// NoEmbargo: /disclose ... no-embargo
+	NoEmbargo bool
 }
 
 // Commands is the result of parsing the signed text of a command mail.

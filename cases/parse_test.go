@@ -145,6 +145,13 @@ func TestParseValues(t *testing.T) {
 	if want := time.Date(2026, 12, 15, 15, 0, 0, 0, time.UTC); !c[1].T0.Equal(want) || c[1].Force != "leaked" {
 		t.Errorf("disclose = %v %q, want %v leaked", c[1].T0, c[1].Force, want)
 	}
+	got, err = ParseCommands("/disclose 2026-12-15 16:00 UTC no-embargo force: public already\n/disclose 2026-12-15 16:00 UTC")
+	if err != nil || !got.Commands[0].NoEmbargo || got.Commands[0].Force != "public already" || got.Commands[1].NoEmbargo {
+		t.Errorf("disclose no-embargo = %+v, %v", got.Commands, err)
+	}
+	if _, err := ParseCommands("/disclose 2026-12-15 16:00 UTC embargo"); err == nil {
+		t.Error("/disclose with a fourth word other than no-embargo was accepted")
+	}
 	if c[4].Force != "asked" {
 		t.Errorf("notify force = %q, want asked", c[4].Force)
 	}

@@ -436,7 +436,7 @@ func (s *session) schedule(ctx context.Context, cmd *Command) error {
 	}()
 	switch cmd.Name {
 	case "disclose":
-		plan, err := sch.Disclose(ctx, s.tx, s.c, cmd.T0, cmd.Force, s.actor)
+		plan, err := sch.Disclose(ctx, s.tx, s.c, cmd.T0, DiscloseOptions{Force: cmd.Force, NoEmbargo: cmd.NoEmbargo}, s.actor)
 		if err != nil {
 			return err
 		}

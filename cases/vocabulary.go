@@ -64,7 +64,7 @@ var vocabulary = map[string]spec{
 	"log":         {usage: "/log", help: "mail me the case's audit log (encrypted)", needCase: true},
 	"draft":       {usage: "/draft NAME", help: "mail me a text rendered with this case as it would be sent now (" + strings.Join(DraftNames, ", ") + "), to review or forward", needCase: true},
 	"help":        {usage: "/help", help: "mail me this list"},
-	"disclose":    {usage: "/disclose YYYY-MM-DD HH:MM ZONE [force: REASON]", help: "plan public disclosure at that time; force overrides the policy (the reason is logged)", needCase: true, access: leadOrAdmin},
+	"disclose":    {usage: "/disclose YYYY-MM-DD HH:MM ZONE [no-embargo] [force: REASON]", help: "plan public disclosure at that time; no-embargo plans it without notice to the distributors (an issue already public, or one that does not warrant an embargo); force overrides the policy (the reason is logged)", needCase: true, access: leadOrAdmin},
 	"notify":      {usage: "/notify [force: REASON]", help: "send the embargo notice to the distributors now; force allows an embargo longer than the policy's (the reason is logged)", needCase: true, access: leadOrAdmin},
 	"publish-now": {usage: "/publish-now REASON", help: "embargo broken: publish at once and tell everyone", needCase: true, access: leadOrAdmin},
 	"list":        {usage: "/list add LIST ADDRESS (key attached or armored below) | /list remove LIST ADDRESS", help: "manage an embargo list's recipients", access: admin},
@@ -235,11 +235,11 @@ func (p Parser) check(c *Command, sp spec) error {
 		}
 		c.Force = force
 	case "disclose":
-		t0, force, err := parseDisclose(c.Rest)
+		t0, force, noEmbargo, err := parseDisclose(c.Rest)
 		if err != nil {
 			return err
 		}
-		c.T0, c.Force = t0, force
+		c.T0, c.Force, c.NoEmbargo = t0, force, noEmbargo
 	case "list":
 		if len(args) != 3 || (args[0] != "add" && args[0] != "remove") {
 			return errUsage
@@ -278,18 +278,21 @@ func cutForce(rest string) (main, force string, err error) {
 	return main, force, nil
 }
 
-// parseDisclose reads "YYYY-MM-DD HH:MM ZONE [force: REASON]".
-func parseDisclose(rest string) (time.Time, string, error) {
+// parseDisclose reads "YYYY-MM-DD HH:MM ZONE [no-embargo] [force: REASON]".
+func parseDisclose(rest string) (t time.Time, force string, noEmbargo bool, err error) {
 	main, force, err := cutForce(rest)
 	if err != nil {
-		return time.Time{}, "", err
+		return time.Time{}, "", false, err
 	}
-	if len(strings.Fields(main)) != 3 {
-		return time.Time{}, "", errUsage
+	f := strings.Fields(main)
+	if len(f) == 4 && strings.EqualFold(f[3], "no-embargo") {
+		f, noEmbargo = f[:3], true
 	}
-	t, err := when.Parse(main)
-	if err != nil {
-		return time.Time{}, "", err
+	if len(f) != 3 {
+		return time.Time{}, "", false, errUsage
 	}
-	return t, force, nil
+	if t, err = when.Parse(strings.Join(f, " ")); err != nil {
+		return time.Time{}, "", false, err
+	}
+	return t, force, noEmbargo, nil
 }

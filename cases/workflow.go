@@ -74,9 +74,15 @@ type Outbox interface {
 	CaseForMessageID(ctx context.Context, msgid string) (caseID int64, ok bool, err error)
 }
 
+// DiscloseOptions are the options of /disclose.
+type DiscloseOptions struct {
+	Force     string // the reason to override the policy, "" for none
+	NoEmbargo bool   // plan the public disclosure alone: no notice to the distributors
+}
+
 // Scheduler plans and carries out disclosure. Package schedule implements it.
 type Scheduler interface {
-	Disclose(ctx context.Context, tx *sql.Tx, c *Case, t0 time.Time, force string, actor string) (plan string, err error)
+	Disclose(ctx context.Context, tx *sql.Tx, c *Case, t0 time.Time, o DiscloseOptions, actor string) (plan string, err error)
 	NotifyNow(ctx context.Context, tx *sql.Tx, c *Case, force, actor string) error
 	PublishNow(ctx context.Context, tx *sql.Tx, c *Case, reason, actor string) error
 	// Draft renders text name for c inside tx, as it would be sent now.

@@ -9,7 +9,6 @@ import (
 // embargo notice goes out at notice (or went out, for a re-plan).
 func (p Policy) Violations(notice, t0 time.Time) []string {
 	var v []string
-	t0u := t0.UTC()
 	lead := t0.Sub(notice)
 	if p.MinNotice > 0 && lead < p.MinNotice {
 		v = append(v, fmt.Sprintf("the embargo list must be told at least %s before disclosure, this gives %s",
@@ -21,6 +20,14 @@ func (p Policy) Violations(notice, t0 time.Time) []string {
 		}
 	}
 	v = append(v, p.TooLong(notice, t0)...)
+	return append(v, p.t0Violations(t0)...)
+}
+
+// t0Violations lists how the disclosure time itself breaks the policy (its
+// time of day, weekday, a holiday), whatever the embargo.
+func (p Policy) t0Violations(t0 time.Time) []string {
+	var v []string
+	t0u := t0.UTC()
 	if h, m, err := p.disclosureTime(); err == nil && h >= 0 {
 		if t0u.Hour() != h || t0u.Minute() != m || t0u.Second() != 0 {
 			v = append(v, fmt.Sprintf("disclosure must be at %s UTC, not %s UTC", p.DisclosureTime, t0u.Format("15:04")))

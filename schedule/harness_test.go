@@ -302,7 +302,7 @@ func (e *env) disclose(c *cases.Case, t0 time.Time, force string) (string, error
 	var plan string
 	err := e.tx(func(tx *sql.Tx) error {
 		var err error
-		plan, err = e.s.Disclose(e.ctx, tx, c, t0, force, e.lead.Fingerprint)
+		plan, err = e.s.Disclose(e.ctx, tx, c, t0, cases.DiscloseOptions{Force: force}, e.lead.Fingerprint)
 		return err
 	})
 	if err == nil {

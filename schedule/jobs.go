@@ -193,6 +193,7 @@ type plan struct {
 	Notified   time.Time
 	Published  time.Time
 	Broken     string
+	NoEmbargo  bool // planned without an embargo (no notices to the distributors)
 	Created    time.Time
 }
 
@@ -200,8 +201,9 @@ func loadPlan(ctx context.Context, q querier, caseID int64) (*plan, error) {
 	var p plan
 	var t0, prev, notice, pre, rf, rt, notified, published, created int64
 	err := q.QueryRowContext(ctx, `SELECT case_id, policy, t0, previous_t0, notice_at, prerelease_at, retro_from, retro_to,
-		forced, generation, notified, published, broken, created FROM schedule_plan WHERE case_id = ?`, caseID).
-		Scan(&p.CaseID, &p.Policy, &t0, &prev, &notice, &pre, &rf, &rt, &p.Forced, &p.Generation, &notified, &published, &p.Broken, &created)
+		forced, generation, notified, published, broken, no_embargo, created FROM schedule_plan WHERE case_id = ?`, caseID).
+		Scan(&p.CaseID, &p.Policy, &t0, &prev, &notice, &pre, &rf, &rt, &p.Forced, &p.Generation, &notified, &published, &p.Broken,
+			&p.NoEmbargo, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -218,15 +220,15 @@ func savePlan(ctx context.Context, tx *sql.Tx, p *plan, now time.Time) error {
 		p.Created = now
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO schedule_plan (case_id, policy, t0, previous_t0, notice_at, prerelease_at,
-		retro_from, retro_to, forced, generation, notified, published, broken, created, updated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		retro_from, retro_to, forced, generation, notified, published, broken, no_embargo, created, updated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (case_id) DO UPDATE SET policy = excluded.policy, t0 = excluded.t0, previous_t0 = excluded.previous_t0,
 		notice_at = excluded.notice_at, prerelease_at = excluded.prerelease_at, retro_from = excluded.retro_from,
 		retro_to = excluded.retro_to, forced = excluded.forced, generation = excluded.generation, notified = excluded.notified,
-		published = excluded.published, broken = excluded.broken, updated = excluded.updated`,
+		published = excluded.published, broken = excluded.broken, no_embargo = excluded.no_embargo, updated = excluded.updated`,
 		p.CaseID, p.Policy, store.Millis(p.T0), store.Millis(p.PreviousT0), store.Millis(p.NoticeAt), store.Millis(p.PreRelease),
 		store.Millis(p.RetroFrom), store.Millis(p.RetroTo), p.Forced, p.Generation, store.Millis(p.Notified),
-		store.Millis(p.Published), p.Broken, store.Millis(p.Created), store.Millis(now))
+		store.Millis(p.Published), p.Broken, p.NoEmbargo, store.Millis(p.Created), store.Millis(now))
 	if err != nil {
 		return fmt.Errorf("schedule: save plan of case %d: %w", p.CaseID, err)
 	}
@@ -241,7 +243,7 @@ func (s *Scheduler) CurrentPlan(ctx context.Context, caseID int64) (tl Timeline,
 	if err != nil || p == nil {
 		return Timeline{}, time.Time{}, false, err
 	}
-	tl = Timeline{Policy: p.Policy, T0: p.T0, Notice: p.NoticeAt, Notified: !p.Notified.IsZero(), PreRelease: p.PreRelease,
+	tl = Timeline{Policy: p.Policy, T0: p.T0, Notice: p.NoticeAt, Notified: !p.Notified.IsZero(), NoEmbargo: p.NoEmbargo, PreRelease: p.PreRelease,
 		RetroFrom: p.RetroFrom, RetroTo: p.RetroTo, Forced: p.Forced}
 	if tl.Notified {
 		tl.Notice = p.Notified

@@ -14,6 +14,7 @@ type Timeline struct {
 	T0         time.Time // public disclosure (UTC)
 	Notice     time.Time // embargo notice: now, later if the policy says, or when it went out (re-plan)
 	Notified   bool      // the embargo notice already went out; a change notice goes instead
+	NoEmbargo  bool      // no embargo: the distributors get no notice, the public announcement is all
 	PreRelease time.Time // pre-release notice
 	RetroFrom  time.Time // retrospective window
 	RetroTo    time.Time
@@ -32,7 +33,23 @@ func (p Policy) Plan(now, t0, notified time.Time, force string, in PlanInfo) (Ti
 	if !t0.After(now) {
 		return Timeline{}, fmt.Errorf("schedule: %w: %s is not after now (%s)", ErrPast, t0.Format(layoutUTC), now.Format(layoutUTC))
 	}
-	tl := Timeline{Policy: p.Name, T0: t0, Notified: !notified.IsZero()}
+	tl := Timeline{Policy: p.Name, T0: t0, Notified: !notified.IsZero(), NoEmbargo: in.NoEmbargo}
+	if in.NoEmbargo {
+		if tl.Notified {
+			return Timeline{}, fmt.Errorf("schedule: %w: the embargo list was told on %s; plan again with an embargo",
+				ErrState, notified.UTC().Format(layoutUTC))
+		}
+		if v := p.t0Violations(t0); len(v) > 0 {
+			if force == "" {
+				return Timeline{}, &PolicyError{Policy: p.Name, Violations: v}
+			}
+			tl.Forced, tl.Overridden = force, v
+		} else {
+			tl.Forced = force
+		}
+		p.finish(&tl, in)
+		return tl, nil
+	}
 	if tl.Notified {
 		tl.Notice = notified.UTC()
 	} else {
@@ -57,6 +74,14 @@ func (p Policy) Plan(now, t0, notified time.Time, force string, in PlanInfo) (Ti
 			tl.Warnings = append(tl.Warnings, fmt.Sprintf("no separate pre-release notice: disclosure is less than %s after the embargo notice", FormatDuration(p.PreReleaseNotice)))
 		}
 	}
+	p.finish(&tl, in)
+	return tl, nil
+}
+
+// finish adds the retrospective and the warnings that do not depend on
+// an embargo to tl.
+func (p Policy) finish(tl *Timeline, in PlanInfo) {
+	t0 := tl.T0
 	if p.RetrospectiveFrom > 0 {
 		tl.RetroFrom = t0.Add(p.RetrospectiveFrom)
 		tl.RetroTo = t0.Add(max(p.RetrospectiveTo, p.RetrospectiveFrom))
@@ -71,13 +96,17 @@ func (p Policy) Plan(now, t0, notified time.Time, force string, in PlanInfo) (Ti
 		tl.Warnings = append(tl.Warnings, fmt.Sprintf("disclosure is after the policy's deadline to %s (%s after reception, %s)",
 			p.fixWhat(), FormatDuration(p.FixDeadline), in.Received.Add(p.FixDeadline).UTC().Format(layoutUTC)))
 	}
-	return tl, nil
 }
 
-// PlanInfo is what the plan's warnings look at.
+// PlanInfo is what the plan's warnings look at, and whether it has an
+// embargo.
 type PlanInfo struct {
 	Received  time.Time
 	CVSSScore float64
+	// NoEmbargo plans the public disclosure alone (Knative's embargo is
+	// optional; Kata sends no downstream notice for a public issue): no
+	// embargo notice, no pre-release notice, no notice-period rules.
+	NoEmbargo bool
 }
 
 func (p Policy) fixWhat() string {
@@ -128,6 +157,8 @@ func (tl Timeline) Text(ref, tz string, now time.Time) string {
 		fmt.Fprintf(w, "  step\tUTC\t%s\n", tz)
 	}
 	switch {
+	case tl.NoEmbargo:
+		fmt.Fprintf(w, "  no embargo\t(the distributors get no notice)\n")
 	case tl.Notified:
 		fmt.Fprintf(w, "  embargo notice (sent)\t%s\n", col(tl.Notice))
 		fmt.Fprintf(w, "  date change notice\t%s\n", col(now))

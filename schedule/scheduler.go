@@ -208,7 +208,8 @@ func (s *Scheduler) readiness(ctx context.Context, c *cases.Case, now, t0 time.T
 // problems of distributors); it is recorded in the audit log. It returns
 // the plan as text for the command answer. A step already due (the embargo
 // notice, or the change notice of a re-plan) is carried out in tx.
-func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 time.Time, force, actor string) (string, error) {
+func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 time.Time, o cases.DiscloseOptions, actor string) (string, error) {
+	force := o.Force
 	cs, err := s.casesOrErr()
 	if err != nil {
 		return "", err
@@ -232,13 +233,16 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 	if old != nil {
 		notified = old.Notified
 	}
-	tl, err := pol.Plan(now, t0, notified, force, PlanInfo{Received: c.Received, CVSSScore: c.CVSSScore})
+	tl, err := pol.Plan(now, t0, notified, force, PlanInfo{Received: c.Received, CVSSScore: c.CVSSScore, NoEmbargo: o.NoEmbargo})
 	if err != nil {
 		return "", err
 	}
 	missing, keyProblems, err := s.readiness(ctx, c, now, tl.T0)
 	if err != nil {
 		return "", err
+	}
+	if tl.NoEmbargo {
+		keyProblems = nil // no distributor is sent anything
 	}
 	if len(missing) > 0 {
 		return "", &ReadinessError{Missing: append(missing, keyProblems...)}
@@ -261,8 +265,8 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 			return "", err
 		}
 	}
-	p.Policy, p.T0, p.NoticeAt, p.PreRelease, p.RetroFrom, p.RetroTo, p.Forced =
-		pol.Name, tl.T0, tl.Notice, tl.PreRelease, tl.RetroFrom, tl.RetroTo, tl.Forced
+	p.Policy, p.T0, p.NoticeAt, p.PreRelease, p.RetroFrom, p.RetroTo, p.Forced, p.NoEmbargo =
+		pol.Name, tl.T0, tl.Notice, tl.PreRelease, tl.RetroFrom, tl.RetroTo, tl.Forced, tl.NoEmbargo
 	if err := savePlan(ctx, tx, p, now); err != nil {
 		return "", err
 	}
@@ -272,10 +276,12 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 			jobs = append(jobs, &Job{CaseID: c.ID, Kind: kind, Generation: p.Generation, Due: due, Detail: d})
 		}
 	}
-	if tl.Notified {
+	switch {
+	case tl.NoEmbargo:
+	case tl.Notified:
 		// The force reason stays internal (audit log); distributors learn the new date.
 		add(JobEmbargoChange, now, JobDetail{Previous: store.Millis(p.PreviousT0), Actor: actor})
-	} else {
+	default:
 		add(JobEmbargoNotice, maxTime(tl.Notice, now), JobDetail{Actor: actor})
 	}
 	add(JobPreReleaseNotice, tl.PreRelease, JobDetail{})
@@ -287,6 +293,9 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 		}
 	}
 	detail := fmt.Sprintf("T0 %s, policy %s, embargo notice %s", tl.T0.Format(layoutUTC), pol.Name, tl.Notice.Format(layoutUTC))
+	if tl.NoEmbargo {
+		detail = fmt.Sprintf("T0 %s, policy %s, no embargo", tl.T0.Format(layoutUTC), pol.Name)
+	}
 	if old != nil {
 		detail = fmt.Sprintf("re-planned from %s: %s", old.T0.Format(layoutUTC), detail)
 	}
@@ -343,6 +352,9 @@ func (s *Scheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *cases.Case, fo
 	}
 	if p == nil || !p.Published.IsZero() {
 		return fmt.Errorf("schedule: %w: plan it first with /disclose DATE TIME ZONE", ErrNoPlan)
+	}
+	if p.NoEmbargo {
+		return fmt.Errorf("schedule: %w: %s is planned without an embargo; /disclose again without no-embargo first", ErrState, c.Ref)
 	}
 	now := s.now()
 	if !p.T0.After(now) {

@@ -447,3 +447,43 @@ func TestDraft(t *testing.T) {
 		t.Error("a draft was sent")
 	}
 }
+
+// TestNoEmbargo: a disclosure planned without an embargo sends the
+// distributors nothing, is not held to the notice period, refuses /notify,
+// and cannot replace an embargo the distributors were already told of.
+func TestNoEmbargo(t *testing.T) {
+	e := newEnv(t, utc("2026-11-20 09:30"), "knative")
+	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
+	if _, err := e.disclose(c, utc("2026-11-25 16:00"), ""); err == nil {
+		t.Fatal("a 5-day embargo under knative was planned")
+	}
+	var plan string
+	err := e.tx(func(tx *sql.Tx) error {
+		var err error
+		plan, err = e.s.Disclose(e.ctx, tx, c, utc("2026-11-25 16:00"), cases.DiscloseOptions{NoEmbargo: true}, e.lead.Fingerprint)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cases.put(c)
+	containsAll(t, "plan", plan, "no embargo", "PUBLIC DISCLOSURE")
+	if err := e.tx(func(tx *sql.Tx) error { return e.s.NotifyNow(e.ctx, tx, c, "", e.lead.Fingerprint) }); !errors.Is(err, ErrState) {
+		t.Errorf("/notify on a plan without embargo: %v", err)
+	}
+	e.advance(utc("2026-12-01 00:00"))
+	e.checkMails("2026-11-25 16:00 announcement signed to "+public, "2026-11-26 16:00 reminder encrypted to alice@team.example")
+
+	// An embargo already told cannot be dropped.
+	c2 := e.newCase(2, "knative", utc("2026-11-16 08:00"))
+	if _, err := e.disclose(c2, utc("2026-12-22 16:00"), ""); err != nil {
+		t.Fatal(err)
+	}
+	err = e.tx(func(tx *sql.Tx) error {
+		_, err := e.s.Disclose(e.ctx, tx, c2, utc("2026-12-23 16:00"), cases.DiscloseOptions{NoEmbargo: true}, e.lead.Fingerprint)
+		return err
+	})
+	if !errors.Is(err, ErrState) || !strings.Contains(err.Error(), "embargo list was told") {
+		t.Errorf("dropping a told embargo: %v", err)
+	}
+}

@@ -20,6 +20,7 @@ func migrations() []string {
 		schemaOutboxEvent,
 		schemaKeyReport,
 		schemaCaseDetails,
+		schemaPlanNoEmbargo,
 	}
 }
 

@@ -52,3 +52,9 @@ CREATE TABLE schedule_sla (
 	PRIMARY KEY (case_id, deadline, stage)
 ) STRICT;
 `
+
+// schemaPlanNoEmbargo (version 9): a disclosure planned without an embargo
+// (/disclose ... no-embargo): no notice goes to the distributors.
+const schemaPlanNoEmbargo = `
+ALTER TABLE schedule_plan ADD COLUMN no_embargo INTEGER NOT NULL DEFAULT 0;
+`
