@@ -197,6 +197,9 @@ type env struct {
 	s         *Scheduler
 	artifacts string
 	lead      distlist.Member
+	// preAnnounce keeps the policy's pre-announcement; the tests of other
+	// steps turn it off, so that their mail lists show only those steps.
+	preAnnounce bool
 }
 
 var keyCache sync.Map
@@ -265,6 +268,10 @@ func (e *env) newScheduler(policy string) *Scheduler {
 	}
 	cfg := DefaultConfig()
 	cfg.Policy = policy
+	if !e.preAnnounce {
+		off := false
+		cfg.Policies = map[string]Override{policy: {PreAnnounce: &off}}
+	}
 	cfg.ArtifactsDir = e.artifacts
 	cfg.Artifacts = testArtifacts
 	s, err := New(Options{

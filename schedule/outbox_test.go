@@ -156,7 +156,7 @@ func TestRealOutbox(t *testing.T) {
 			if len(atts) != 1 || !bytes.Contains(atts[0].Data, []byte("DTSTART:20261211T160000Z")) {
 				t.Errorf("%s attachments: %+v", kind, atts)
 			}
-		case MailAnnouncement:
+		case MailAnnouncement, MailPreAnnouncement:
 			if enc || !bytes.Contains(raw, []byte("multipart/signed")) || bytes.Contains(raw, []byte("multipart/encrypted")) {
 				t.Errorf("announcement to %s is not signed-only", rcpt)
 			}
@@ -169,7 +169,7 @@ func TestRealOutbox(t *testing.T) {
 			}
 		}
 	}
-	want := "embargo-notice psirt@vendor2.example|embargo-notice sec@vendor1.example|" +
+	want := "embargo-notice psirt@vendor2.example|embargo-notice sec@vendor1.example|pre-announcement security-announce@lists.example|" +
 		"prerelease-notice psirt@vendor2.example|prerelease-notice sec@vendor1.example|" +
 		"announcement security-announce@lists.example"
 	if g := strings.Join(got, "|"); g != want {

@@ -20,6 +20,7 @@ type Policy struct {
 	MinNoticeBusinessDays int           `toml:"min_notice_business_days" doc:"Least number of whole business days between the embargo notice and public disclosure (0: no minimum)."`
 	MaxNoticeBusinessDays int           `toml:"max_notice_business_days" doc:"Most number of whole business days between the embargo notice and public disclosure (0: no maximum)."`
 	PreReleaseNotice      time.Duration `toml:"pre_release_notice" doc:"How long before disclosure the distributors get the pre-release notice with the public messaging (0: none)."`
+	PreAnnounce           bool          `toml:"pre_announce" doc:"Tell the public lists the date and time of a planned release (its severity, never what it is) when the embargo notice goes out, or at once for a disclosure without embargo, and again when the date moves (Knative)."`
 
 	EvaluationDeadline time.Duration `toml:"evaluation_deadline" doc:"Time from reception within which the report must be evaluated (0: none)."`
 	FixDeadline        time.Duration `toml:"fix_deadline" doc:"Time from reception within which the fix must be developed or released (0: none)."`
@@ -48,6 +49,7 @@ var presets = map[string]Policy{
 	// pre_release_notice = "0s" to turn it off.
 	"knative": {
 		Name:               "knative",
+		PreAnnounce:        true,
 		MinNotice:          21 * Day,
 		MaxNotice:          28 * Day,
 		PreReleaseNotice:   Day,

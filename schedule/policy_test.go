@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -196,6 +197,27 @@ func TestPlan(t *testing.T) {
 	for _, w := range []string{"2026-12-16 00:00 UTC", "2026-12-15 19:00 EST", "America/New_York", "pre-release notice"} {
 		if !strings.Contains(txt, w) {
 			t.Errorf("plan text lacks %q:\n%s", w, txt)
+		}
+	}
+}
+
+// TestPoliciesDocListsEveryKey: the documentation of [schedule] policies
+// names every key an override may set, so that it cannot go stale.
+func TestPoliciesDocListsEveryKey(t *testing.T) {
+	f, _ := reflect.TypeOf(Config{}).FieldByName("Policies")
+	doc := f.Tag.Get("doc")
+	ot := reflect.TypeOf(Override{})
+	for i := 0; i < ot.NumField(); i++ {
+		key, _, _ := strings.Cut(ot.Field(i).Tag.Get("toml"), ",")
+		if !strings.Contains(doc, key) {
+			t.Errorf("the doc of policies does not name %s", key)
+		}
+	}
+	pt := reflect.TypeOf(Policy{})
+	for i := 0; i < pt.NumField(); i++ {
+		key, _, _ := strings.Cut(pt.Field(i).Tag.Get("toml"), ",")
+		if _, ok := ot.FieldByNameFunc(func(n string) bool { return n == pt.Field(i).Name }); !ok && key != "name" {
+			t.Errorf("policy key %s cannot be overridden", key)
 		}
 	}
 }

@@ -206,6 +206,9 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 		if j.Kind == JobEmbargoNotice {
 			if p.Notified.IsZero() {
 				p.Notified = now
+				if err := s.preAnnounce(ctx, tx, cs, c, p, time.Time{}, now); err != nil {
+					return "", "", err
+				}
 			}
 			if err := s.setState(ctx, tx, cs, c, cases.StateFixCommitted, "embargo notice sent"); err != nil {
 				return "", "", err
@@ -229,6 +232,11 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 		n, skipped, err := s.notifyDistributors(ctx, tx, cs, j, c, p, name, now)
 		if err != nil {
 			return "", "", err
+		}
+		if name == templates.EmbargoChange {
+			if err := s.preAnnounce(ctx, tx, cs, c, p, store.Time(j.Detail.Previous), now); err != nil {
+				return "", "", err
+			}
 		}
 		result = fmt.Sprintf("%s sent to %d distributors, %d skipped", name, n, skipped)
 		return JobDone, result, cs.Audit(ctx, tx, c.ID, cases.ActorGateway, name, result, "")

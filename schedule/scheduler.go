@@ -308,6 +308,12 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 	if err := cs.Audit(ctx, tx, c.ID, actor, "disclose", detail, ""); err != nil {
 		return "", err
 	}
+	if tl.NoEmbargo {
+		// No embargo notice to wait for: the public hears the date now.
+		if err := s.preAnnounce(ctx, tx, cs, c, p, p.PreviousT0, now); err != nil {
+			return "", err
+		}
+	}
 	c.DiscloseAt = tl.T0
 	// Carry out what is due now in the caller's transaction.
 	for _, j := range jobs {

@@ -22,6 +22,7 @@ const (
 	MailEmbargoNotice    = "embargo-notice"
 	MailPreReleaseNotice = "prerelease-notice"
 	MailAnnouncement     = "announcement"
+	MailPreAnnouncement  = "pre-announcement" // the date of a planned release, to the public lists
 	MailReminder         = "reminder"
 )
 
@@ -198,6 +199,34 @@ func (s *Scheduler) notifyDistributors(ctx context.Context, tx *sql.Tx, cs Cases
 	}
 	n, sk, err := s.send(ctx, tx, cs, c, kind, noticeID(c, j), tmpl, d, l.Recipients, true, validThrough, atts...)
 	return n, len(sk), err
+}
+
+// preAnnounce tells the public lists the date and time of c's planned
+// release (previous: the date it replaces, zero if none), when the policy
+// says so: signed, not encrypted, with its severity and nothing of what it
+// is.
+func (s *Scheduler) preAnnounce(ctx context.Context, tx *sql.Tx, cs Cases, c *cases.Case, p *plan, previous, now time.Time) error {
+	pol, err := s.Policy(p.Policy)
+	if err != nil || !pol.PreAnnounce {
+		return err
+	}
+	d := templates.Data{Project: s.project, Now: now}
+	d.Case = templates.CaseData{Ref: c.Ref, Severity: c.Severity}
+	d.Plan = templates.PlanData{T0: p.T0, Previous: previous}
+	for _, name := range s.cfg.PublicLists {
+		l, err := s.dir.List(ctx, name)
+		if errors.Is(err, distlist.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if _, _, err := s.send(ctx, tx, cs, c, MailPreAnnouncement, fmt.Sprintf("%s-preannounce-%d-%s", c.Ref, p.Generation, name),
+			templates.PreAnnouncement, d, l.Recipients, l.Encrypt, time.Time{}); err != nil {
+			return err
+		}
+	}
+	return cs.Audit(ctx, tx, c.ID, cases.ActorGateway, "pre-announce", "the release date "+p.T0.Format(layoutUTC)+" told to the public lists", "")
 }
 
 // announce sends the public announcement to every public list (signed, not

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/templates"
@@ -27,6 +28,8 @@ func containsAll(t *testing.T, what, s string, subs ...string) {
 func TestKnativeTimeline(t *testing.T) {
 	now := utc("2026-11-20 09:30")
 	e := newEnv(t, now, "knative")
+	e.preAnnounce = true // the whole preset
+	e.s = e.newScheduler("knative")
 	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
 	t0 := utc("2026-12-11 16:00") // 21 days 6.5 hours later
 	plan, err := e.disclose(c, t0, "")
@@ -47,11 +50,22 @@ func TestKnativeTimeline(t *testing.T) {
 	}
 	ms := e.checkMails(
 		"2026-11-20 09:30 embargo-notice encrypted to "+vendors,
+		"2026-11-20 09:30 pre-announcement signed to "+public,
 		"2026-12-10 16:00 prerelease-notice encrypted to "+vendors,
 		"2026-12-11 16:00 announcement signed to "+public,
 		"2026-12-12 16:00 reminder encrypted to alice@team.example",
 	)
-	if len(ms) == 4 {
+	if len(ms) == 5 {
+		// The public learns when and how severe, never what.
+		pre := ms[1]
+		containsAll(t, "pre-announcement", pre.Subject, "security release planned for 2026-12-11 16:00 UTC")
+		containsAll(t, "pre-announcement", pre.Entity, "Its severity is CRITICAL.")
+		for _, secret := range []string{"CVE-2026", c.Impact, c.Affected, "SEC-2026-0001"} {
+			if strings.Contains(pre.Subject+pre.Entity, secret) {
+				t.Errorf("the pre-announcement shows %q", secret)
+			}
+		}
+		ms = append(ms[:1], ms[2:]...)
 		if !ms[0].ValidUntil.Equal(t0) || !ms[1].ValidUntil.Equal(t0) {
 			t.Errorf("notices must require keys valid through T0: %v %v", ms[0].ValidUntil, ms[1].ValidUntil)
 		}
@@ -78,7 +92,7 @@ func TestKnativeTimeline(t *testing.T) {
 	validate(t, compileSchema(t, "osv-schema.json"), "OSV record", osv)
 	// Nothing else ever goes out.
 	e.advance(t0.Add(60 * Day))
-	if n := len(e.mails()); n != 4 {
+	if n := len(e.mails()); n != 5 {
 		t.Errorf("%d mails after the timeline ended", n)
 	}
 }
@@ -485,5 +499,27 @@ func TestNoEmbargo(t *testing.T) {
 	})
 	if !errors.Is(err, ErrState) || !strings.Contains(err.Error(), "embargo list was told") {
 		t.Errorf("dropping a told embargo: %v", err)
+	}
+}
+
+// TestPreAnnounceNoEmbargo: without an embargo the knative preset tells the
+// public list the date at once, and again when it moves.
+func TestPreAnnounceNoEmbargo(t *testing.T) {
+	e := newEnv(t, utc("2026-11-20 09:30"), "knative")
+	e.preAnnounce = true
+	e.s = e.newScheduler("knative")
+	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
+	for _, t0 := range []time.Time{utc("2026-11-25 16:00"), utc("2026-11-26 16:00")} {
+		if err := e.tx(func(tx *sql.Tx) error {
+			_, err := e.s.Disclose(e.ctx, tx, c, t0, cases.DiscloseOptions{NoEmbargo: true}, e.lead.Fingerprint)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := e.checkMails("2026-11-20 09:30 pre-announcement signed to "+public, "2026-11-20 09:30 pre-announcement signed to "+public)
+	if len(ms) == 2 {
+		containsAll(t, "first", ms[0].Subject, "planned for 2026-11-25 16:00 UTC")
+		containsAll(t, "second", ms[1].Entity, "2026-11-26 16:00 UTC", "This replaces the date announced before, 2026-11-25 16:00 UTC.")
 	}
 }

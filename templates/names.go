@@ -15,6 +15,7 @@ const (
 	EmbargoWithdrawn  = "embargo-withdrawn"   // disclosure withdrawn: the case ended invalid, wontfix or opinion
 	PreReleaseNotice  = "prerelease-notice"   // 24-hour pre-release notice
 	Announcement      = "announcement"        // public announcement email
+	PreAnnouncement   = "pre-announcement"    // the date of a planned release, to the public lists
 	AnnouncementChat  = "announcement-chat"   // public announcement, chat channel
 	AnnouncementIssue = "announcement-issue"  // public tracking issue
 	Advisory          = "advisory"            // security advisory, markdown

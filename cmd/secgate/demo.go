@@ -230,6 +230,17 @@ func (d *demo) run(ctx context.Context) error {
 		return fmt.Errorf("demo: no plan for %s: %v", c.Ref, err)
 	}
 	date := tl.T0.UTC().Format("2006-01-02 15:04 UTC")
+	if pol, err := d.g.sched.Policy(c.Policy); err == nil && pol.PreAnnounce {
+		d.expect(ctx, "the public list hears the date, and nothing of what it is", func(ds []delivery) bool {
+			for _, dl := range ds {
+				if s := d.open(dl); dl.To == demoAnnounce && s.kind == "pre-announcement" && s.signedOK &&
+					strings.Contains(s.text, date) && !strings.Contains(s.text, "CVE-2026-41234") && !strings.Contains(s.text, "webhook") {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	d.expect(ctx, "the reporter hears the disclosure date, encrypted to her key", func(ds []delivery) bool {
 		for _, dl := range ds {
 			if s := d.open(dl); dl.To == demoReporter && s.encrypted && s.signedOK && strings.Contains(s.text, date) {
@@ -251,7 +262,7 @@ func (d *demo) run(ctx context.Context) error {
 	d.step("7. Disclosure time: the signed public announcement and the artifacts")
 	d.advance(tl.T0)
 	d.expect(ctx, "the announcement reaches the public list", func(ds []delivery) bool {
-		return d.count(ds, demoAnnounce) >= 1
+		return d.count(ds, demoAnnounce, "announcement") >= 1
 	})
 	if !tl.RetroFrom.IsZero() {
 		d.step("8. After the release: the retrospective reminder")
