@@ -10,7 +10,7 @@ import (
 // Config configures the scheduler.
 type Config struct {
 	Policy        string              `toml:"policy" doc:"Policy of new cases: knative, kata, kubeedge or a name defined under policies."`
-	Policies      map[string]Override `toml:"policies" doc:"Overrides of preset policies, or new policies based on one, by name: a table [schedule.policies.NAME] with base (the preset it starts from, default NAME) and any of min_notice, max_notice, min_notice_business_days, max_notice_business_days, pre_release_notice, pre_announce (tell the public lists the release date), evaluation_deadline, fix_deadline, fix_deadline_what, fix_done_state, reminder_lead, retrospective_from, retrospective_to, slow_below, semi_public_below, holidays, disclosure_time, weekdays; secgate config check shows the result."`
+	Policies      map[string]Override `toml:"policies" doc:"Overrides of preset policies, or new policies based on one, by name: a table [schedule.policies.NAME] with base (the preset it starts from, default NAME) and any of min_notice, max_notice, min_notice_business_days, max_notice_business_days, pre_release_notice, pre_announce (tell the public lists the release date), require_cve, out_of_band_from, evaluation_deadline, fix_deadline, fix_deadline_what, fix_done_state, reminder_lead, retrospective_from, retrospective_to, slow_below, semi_public_below, holidays, disclosure_time, weekdays; secgate config check shows the result."`
 	EmbargoList   string              `toml:"embargo_list" doc:"Name of the distribution list that receives embargo and pre-release notices."`
 	PublicLists   []string            `toml:"public_lists" doc:"Names of the public lists that receive the announcement at disclosure time."`
 	ArtifactsDir  string              `toml:"artifacts_dir" doc:"Directory where the advisory, CVE JSON 5 and OSV records are written at disclosure time (empty: not written)."`
@@ -44,6 +44,8 @@ type Override struct {
 	MaxNoticeBusinessDays *int           `toml:"max_notice_business_days" doc:"See Policy.max_notice_business_days."`
 	PreReleaseNotice      *time.Duration `toml:"pre_release_notice" doc:"See Policy.pre_release_notice."`
 	PreAnnounce           *bool          `toml:"pre_announce" doc:"See Policy.pre_announce."`
+	RequireCVE            *bool          `toml:"require_cve" doc:"See Policy.require_cve."`
+	OutOfBandFrom         *float64       `toml:"out_of_band_from" doc:"See Policy.out_of_band_from."`
 	EvaluationDeadline    *time.Duration `toml:"evaluation_deadline" doc:"See Policy.evaluation_deadline."`
 	FixDeadline           *time.Duration `toml:"fix_deadline" doc:"See Policy.fix_deadline."`
 	FixDeadlineWhat       *string        `toml:"fix_deadline_what" doc:"See Policy.fix_deadline_what."`
@@ -171,6 +173,12 @@ func (o Override) apply(p *Policy) {
 	setD(&p.RetrospectiveTo, o.RetrospectiveTo)
 	if o.PreAnnounce != nil {
 		p.PreAnnounce = *o.PreAnnounce
+	}
+	if o.RequireCVE != nil {
+		p.RequireCVE = *o.RequireCVE
+	}
+	if o.OutOfBandFrom != nil {
+		p.OutOfBandFrom = *o.OutOfBandFrom
 	}
 	if o.MinNoticeBusinessDays != nil {
 		p.MinNoticeBusinessDays = *o.MinNoticeBusinessDays

@@ -20,6 +20,8 @@ type Policy struct {
 	MinNoticeBusinessDays int           `toml:"min_notice_business_days" doc:"Least number of whole business days between the embargo notice and public disclosure (0: no minimum)."`
 	MaxNoticeBusinessDays int           `toml:"max_notice_business_days" doc:"Most number of whole business days between the embargo notice and public disclosure (0: no maximum)."`
 	PreReleaseNotice      time.Duration `toml:"pre_release_notice" doc:"How long before disclosure the distributors get the pre-release notice with the public messaging (0: none)."`
+	RequireCVE            bool          `toml:"require_cve" doc:"The distributors are told only of a vulnerability with a CVE ID: a disclosure with an embargo needs /cve first (Kata, KubeEdge)."`
+	OutOfBandFrom         float64       `toml:"out_of_band_from" doc:"CVSS score from which the plan notes that the fix gets an out-of-band release rather than the next patch release (0: no note; KubeEdge: 7.0, high and critical)."`
 	PreAnnounce           bool          `toml:"pre_announce" doc:"Tell the public lists the date and time of a planned release (its severity, never what it is) when the embargo notice goes out, or at once for a disclosure without embargo, and again when the date moves (Knative)."`
 
 	EvaluationDeadline time.Duration `toml:"evaluation_deadline" doc:"Time from reception within which the report must be evaluated (0: none)."`
@@ -67,6 +69,7 @@ var presets = map[string]Policy{
 	// issues taking more than 2 weeks to fix are better solved in the open.
 	"kata": {
 		Name:                  "kata",
+		RequireCVE:            true,
 		MinNoticeBusinessDays: 3,
 		MaxNoticeBusinessDays: 5,
 		PreReleaseNotice:      Day,
@@ -82,6 +85,8 @@ var presets = map[string]Policy{
 	// least 24 hours before; CVSS < ~4.0 may slow down, < ~7.0 semi-public.
 	"kubeedge": {
 		Name:             "kubeedge",
+		RequireCVE:       true,
+		OutOfBandFrom:    7.0,
 		MinNotice:        7 * Day,
 		MaxNotice:        28 * Day,
 		PreReleaseNotice: Day,

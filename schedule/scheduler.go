@@ -172,7 +172,7 @@ func checkPlannable(c *cases.Case) error {
 // readiness checks what the embargo notice needs: an impact description,
 // affected and fixed versions, and a key valid through t0 for every
 // distributor. keyProblems are forceable, missing is not.
-func (s *Scheduler) readiness(ctx context.Context, c *cases.Case, now, t0 time.Time) (missing, keyProblems []string, err error) {
+func (s *Scheduler) readiness(ctx context.Context, c *cases.Case, pol Policy, embargo bool, now, t0 time.Time) (missing, keyProblems []string, err error) {
 	if c.Impact == "" {
 		missing = append(missing, "no impact description (/impact)")
 	}
@@ -181,6 +181,12 @@ func (s *Scheduler) readiness(ctx context.Context, c *cases.Case, now, t0 time.T
 	}
 	if c.Fixed == "" {
 		missing = append(missing, "fixed versions not set (/fixed)")
+	}
+	if !embargo {
+		return missing, nil, nil // no distributor is sent anything
+	}
+	if pol.RequireCVE && c.CVE == "" {
+		missing = append(missing, fmt.Sprintf("no CVE ID (/cve): the %s policy tells the distributors only of a vulnerability that has one", pol.Name))
 	}
 	l, err := s.dir.List(ctx, s.cfg.EmbargoList)
 	if errors.Is(err, distlist.ErrNotFound) {
@@ -237,12 +243,9 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 	if err != nil {
 		return "", err
 	}
-	missing, keyProblems, err := s.readiness(ctx, c, now, tl.T0)
+	missing, keyProblems, err := s.readiness(ctx, c, pol, !tl.NoEmbargo, now, tl.T0)
 	if err != nil {
 		return "", err
-	}
-	if tl.NoEmbargo {
-		keyProblems = nil // no distributor is sent anything
 	}
 	if len(missing) > 0 {
 		return "", &ReadinessError{Missing: append(missing, keyProblems...)}
@@ -374,7 +377,7 @@ func (s *Scheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *cases.Case, fo
 	if len(tooLong) > 0 && force == "" {
 		return &PolicyError{Policy: p.Policy, Violations: tooLong}
 	}
-	missing, _, err := s.readiness(ctx, c, now, p.T0)
+	missing, _, err := s.readiness(ctx, c, pol, true, now, p.T0)
 	if err != nil {
 		return err
 	}

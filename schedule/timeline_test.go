@@ -523,3 +523,31 @@ func TestPreAnnounceNoEmbargo(t *testing.T) {
 		containsAll(t, "second", ms[1].Entity, "2026-11-26 16:00 UTC", "This replaces the date announced before, 2026-11-25 16:00 UTC.")
 	}
 }
+
+// TestRequireCVE: kata tells the distributors only of a vulnerability with
+// a CVE ID; without an embargo it needs none. kubeedge notes the
+// out-of-band release of a critical fix.
+func TestRequireCVE(t *testing.T) {
+	e := newEnv(t, utc("2026-12-01 12:00"), "kata")
+	c := e.newCase(1, "kata", utc("2026-11-30 08:00"))
+	c.CVE = ""
+	e.cases.put(c)
+	var re *ReadinessError
+	if _, err := e.disclose(c, utc("2026-12-08 00:00"), ""); !errors.As(err, &re) || !strings.Contains(err.Error(), "no CVE ID (/cve)") {
+		t.Errorf("kata without a CVE: %v", err)
+	}
+	if err := e.tx(func(tx *sql.Tx) error {
+		_, err := e.s.Disclose(e.ctx, tx, c, utc("2026-12-08 00:00"), cases.DiscloseOptions{NoEmbargo: true}, e.lead.Fingerprint)
+		return err
+	}); err != nil {
+		t.Errorf("kata without a CVE nor an embargo: %v", err)
+	}
+
+	k := newEnv(t, utc("2026-12-01 12:00"), "kubeedge")
+	kc := k.newCase(1, "kubeedge", utc("2026-11-30 08:00"))
+	plan, err := k.disclose(kc, utc("2026-12-09 12:00"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	containsAll(t, "kubeedge plan", plan, "out-of-band release")
+}
