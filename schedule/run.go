@@ -264,10 +264,22 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 		return JobDone, result, cs.Audit(ctx, tx, c.ID, cases.ActorGateway, "announcement", result, "")
 
 	case JobRetrospective:
+		if j.Detail.Reason == retroClosing {
+			// After a restart both reminders may come due at once: one is enough.
+			var last int64
+			err := tx.QueryRowContext(ctx, `SELECT coalesce(max(finished), 0) FROM schedule_job WHERE case_id = ? AND kind = ?
+				AND generation = ? AND state = 'done' AND id != ?`, c.ID, JobRetrospective, j.Generation, j.ID).Scan(&last)
+			if err != nil {
+				return "", "", fmt.Errorf("schedule: retrospective of %s: %w", c.Ref, err)
+			}
+			if last != 0 && now.Sub(store.Time(last)) < Day {
+				return JobSkipped, "the lead was reminded " + store.Time(last).UTC().Format(layoutUTC), nil
+			}
+		}
 		if err := s.remindLead(ctx, tx, cs, j, c, p, now); err != nil {
 			return "", "", err
 		}
-		return JobDone, "retrospective reminder sent", cs.Audit(ctx, tx, c.ID, cases.ActorGateway, "retrospective-reminder", "", "")
+		return JobDone, "retrospective reminder sent", cs.Audit(ctx, tx, c.ID, cases.ActorGateway, "retrospective-reminder", j.Detail.Reason, "")
 	}
 	return JobSkipped, "unknown job kind " + j.Kind, nil
 }

@@ -290,6 +290,9 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 	add(JobPreReleaseNotice, tl.PreRelease, JobDetail{})
 	add(JobAnnouncement, tl.T0, JobDetail{})
 	add(JobRetrospective, tl.RetroFrom, JobDetail{})
+	if tl.RetroTo.After(tl.RetroFrom) {
+		add(JobRetrospective, tl.RetroTo, JobDetail{Reason: retroClosing})
+	}
 	for _, j := range jobs {
 		if err := insertJob(ctx, tx, j, now); err != nil {
 			return "", err
@@ -507,6 +510,9 @@ func (s *Scheduler) PublishNow(ctx context.Context, tx *sql.Tx, c *cases.Case, r
 	jobs = append(jobs, &Job{Kind: JobAnnouncement, Due: now, Detail: JobDetail{Reason: reason, Actor: actor}})
 	if !p.RetroFrom.IsZero() {
 		jobs = append(jobs, &Job{Kind: JobRetrospective, Due: p.RetroFrom})
+		if p.RetroTo.After(p.RetroFrom) {
+			jobs = append(jobs, &Job{Kind: JobRetrospective, Due: p.RetroTo, Detail: JobDetail{Reason: retroClosing}})
+		}
 	}
 	for _, j := range jobs {
 		j.CaseID, j.Generation = c.ID, p.Generation

@@ -289,12 +289,16 @@ func leadRecipients(team []distlist.Member, c *cases.Case) []distlist.Recipient 
 	return to
 }
 
+// retroClosing marks the retrospective job due when the window closes.
+const retroClosing = "window closes"
+
 func (s *Scheduler) remindLead(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c *cases.Case, p *plan, now time.Time) error {
 	team, err := s.dir.Team(ctx)
 	if err != nil {
 		return err
 	}
 	d := s.data(c, team, p, now)
+	d.Reminder.Overdue = j.Detail.Reason == retroClosing // the second reminder, as the window closes
 	_, _, err = s.send(ctx, tx, cs, c, MailReminder, noticeID(c, j), templates.Retrospective, d,
 		leadRecipients(team, c), true, now)
 	return err

@@ -54,8 +54,10 @@ func TestKnativeTimeline(t *testing.T) {
 		"2026-12-10 16:00 prerelease-notice encrypted to "+vendors,
 		"2026-12-11 16:00 announcement signed to "+public,
 		"2026-12-12 16:00 reminder encrypted to alice@team.example",
+		"2026-12-14 16:00 reminder encrypted to alice@team.example",
 	)
-	if len(ms) == 5 {
+	if len(ms) == 6 {
+		containsAll(t, "closing reminder", ms[5].Subject, "Retrospective window closes 2026-12-14")
 		// The public learns when and how severe, never what.
 		pre := ms[1]
 		containsAll(t, "pre-announcement", pre.Subject, "security release planned for 2026-12-11 16:00 UTC")
@@ -92,7 +94,7 @@ func TestKnativeTimeline(t *testing.T) {
 	validate(t, compileSchema(t, "osv-schema.json"), "OSV record", osv)
 	// Nothing else ever goes out.
 	e.advance(t0.Add(60 * Day))
-	if n := len(e.mails()); n != 5 {
+	if n := len(e.mails()); n != 6 {
 		t.Errorf("%d mails after the timeline ended", n)
 	}
 }
@@ -216,6 +218,7 @@ func TestReplan(t *testing.T) {
 		"2026-12-15 16:00 prerelease-notice encrypted to "+vendors,
 		"2026-12-16 16:00 announcement signed to "+public,
 		"2026-12-17 16:00 reminder encrypted to alice@team.example",
+		"2026-12-19 16:00 reminder encrypted to alice@team.example",
 	)
 	if len(ms) == 5 {
 		containsAll(t, "change notice", ms[1].Subject, "new disclosure date 2026-12-16 16:00 UTC")
@@ -249,6 +252,7 @@ func TestPublishNow(t *testing.T) {
 		"2026-11-30 12:00 embargo-notice encrypted to "+vendors,
 		"2026-11-30 12:00 announcement signed to "+public,
 		"2026-12-01 12:00 reminder encrypted to alice@team.example",
+		"2026-12-03 12:00 reminder encrypted to alice@team.example",
 	)
 	if len(ms) == 4 {
 		containsAll(t, "broken notice", ms[1].Subject, "EMBARGO LIFTED")
@@ -486,7 +490,8 @@ func TestNoEmbargo(t *testing.T) {
 		t.Errorf("/notify on a plan without embargo: %v", err)
 	}
 	e.advance(utc("2026-12-01 00:00"))
-	e.checkMails("2026-11-25 16:00 announcement signed to "+public, "2026-11-26 16:00 reminder encrypted to alice@team.example")
+	e.checkMails("2026-11-25 16:00 announcement signed to "+public, "2026-11-26 16:00 reminder encrypted to alice@team.example",
+		"2026-11-28 16:00 reminder encrypted to alice@team.example")
 
 	// An embargo already told cannot be dropped.
 	c2 := e.newCase(2, "knative", utc("2026-11-16 08:00"))
