@@ -206,7 +206,7 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 		if j.Kind == JobEmbargoNotice {
 			if p.Notified.IsZero() {
 				p.Notified = now
-				if err := s.preAnnounce(ctx, tx, cs, c, p, time.Time{}, now); err != nil {
+				if err := s.preAnnounce(ctx, tx, cs, c, p, time.Time{}, now, false); err != nil {
 					return "", "", err
 				}
 			}
@@ -234,7 +234,7 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 			return "", "", err
 		}
 		if name == templates.EmbargoChange {
-			if err := s.preAnnounce(ctx, tx, cs, c, p, store.Time(j.Detail.Previous), now); err != nil {
+			if err := s.preAnnounce(ctx, tx, cs, c, p, store.Time(j.Detail.Previous), now, false); err != nil {
 				return "", "", err
 			}
 		}

@@ -316,7 +316,7 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 	}
 	if tl.NoEmbargo {
 		// No embargo notice to wait for: the public hears the date now.
-		if err := s.preAnnounce(ctx, tx, cs, c, p, p.PreviousT0, now); err != nil {
+		if err := s.preAnnounce(ctx, tx, cs, c, p, p.PreviousT0, now, false); err != nil {
 			return "", err
 		}
 	}
@@ -436,16 +436,21 @@ func (s *Scheduler) Withdraw(ctx context.Context, tx *sql.Tx, c *cases.Case, rea
 	if err := cs.Audit(ctx, tx, c.ID, actor, "withdraw", fmt.Sprintf("%s; %d pending steps cancelled", why, n), ""); err != nil {
 		return err
 	}
-	if p.Notified.IsZero() {
-		return nil
+	if !p.Notified.IsZero() {
+		j := &Job{CaseID: c.ID, Kind: JobEmbargoChange, Generation: p.Generation, Due: now,
+			Detail: JobDetail{Reason: reason, Withdrawn: string(c.State), Actor: actor}}
+		if err := insertJob(ctx, tx, j, now); err != nil {
+			return err
+		}
+		if _, _, err := s.runClaimed(ctx, tx, cs, j.ID, c); err != nil {
+			return err
+		}
 	}
-	j := &Job{CaseID: c.ID, Kind: JobEmbargoChange, Generation: p.Generation, Due: now,
-		Detail: JobDetail{Reason: reason, Withdrawn: string(c.State), Actor: actor}}
-	if err := insertJob(ctx, tx, j, now); err != nil {
-		return err
-	}
-	if _, _, err := s.runClaimed(ctx, tx, cs, j.ID, c); err != nil {
-		return err
+	if !p.Notified.IsZero() || p.NoEmbargo {
+		// The public lists may have been told the date (pre_announce).
+		if err := s.preAnnounce(ctx, tx, cs, c, p, time.Time{}, now, true); err != nil {
+			return err
+		}
 	}
 	s.Kick()
 	return nil

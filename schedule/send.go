@@ -202,10 +202,10 @@ func (s *Scheduler) notifyDistributors(ctx context.Context, tx *sql.Tx, cs Cases
 }
 
 // preAnnounce tells the public lists the date and time of c's planned
-// release (previous: the date it replaces, zero if none), when the policy
-// says so: signed, not encrypted, with its severity and nothing of what it
-// is.
-func (s *Scheduler) preAnnounce(ctx context.Context, tx *sql.Tx, cs Cases, c *cases.Case, p *plan, previous, now time.Time) error {
+// release (previous: the date it replaces, zero if none), or that it is
+// cancelled, when the policy says so: signed, not encrypted, with its
+// severity and nothing of what it is.
+func (s *Scheduler) preAnnounce(ctx context.Context, tx *sql.Tx, cs Cases, c *cases.Case, p *plan, previous, now time.Time, cancelled bool) error {
 	pol, err := s.Policy(p.Policy)
 	if err != nil || !pol.PreAnnounce {
 		return err
@@ -213,6 +213,11 @@ func (s *Scheduler) preAnnounce(ctx context.Context, tx *sql.Tx, cs Cases, c *ca
 	d := templates.Data{Project: s.project, Now: now}
 	d.Case = templates.CaseData{Ref: c.Ref, Severity: c.Severity}
 	d.Plan = templates.PlanData{T0: p.T0, Previous: previous}
+	what := "the release date " + p.T0.Format(layoutUTC) + " told to the public lists"
+	if cancelled {
+		d.Plan.Cancelled, d.Case.Severity = true, ""
+		what = "the public lists told the release of " + p.T0.Format(layoutUTC) + " is cancelled"
+	}
 	for _, name := range s.cfg.PublicLists {
 		l, err := s.dir.List(ctx, name)
 		if errors.Is(err, distlist.ErrNotFound) {
@@ -221,12 +226,12 @@ func (s *Scheduler) preAnnounce(ctx context.Context, tx *sql.Tx, cs Cases, c *ca
 		if err != nil {
 			return err
 		}
-		if _, _, err := s.send(ctx, tx, cs, c, MailPreAnnouncement, fmt.Sprintf("%s-preannounce-%d-%s", c.Ref, p.Generation, name),
+		if _, _, err := s.send(ctx, tx, cs, c, MailPreAnnouncement, fmt.Sprintf("%s-preannounce-%d-%v-%s", c.Ref, p.Generation, cancelled, name),
 			templates.PreAnnouncement, d, l.Recipients, l.Encrypt, time.Time{}); err != nil {
 			return err
 		}
 	}
-	return cs.Audit(ctx, tx, c.ID, cases.ActorGateway, "pre-announce", "the release date "+p.T0.Format(layoutUTC)+" told to the public lists", "")
+	return cs.Audit(ctx, tx, c.ID, cases.ActorGateway, "pre-announce", what, "")
 }
 
 // announce sends the public announcement to every public list (signed, not

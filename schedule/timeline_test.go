@@ -556,3 +556,33 @@ func TestRequireCVE(t *testing.T) {
 	}
 	containsAll(t, "kubeedge plan", plan, "out-of-band release")
 }
+
+// TestWithdrawPreAnnounced: the public lists told of a release date hear
+// that it is cancelled when the case ends without one.
+func TestWithdrawPreAnnounced(t *testing.T) {
+	e := newEnv(t, utc("2026-11-20 09:30"), "knative")
+	e.preAnnounce = true
+	e.s = e.newScheduler("knative")
+	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
+	if _, err := e.disclose(c, utc("2026-12-11 16:00"), ""); err != nil {
+		t.Fatal(err)
+	}
+	c.State = cases.StateWontfix
+	e.cases.put(c)
+	if err := e.tx(func(tx *sql.Tx) error { return e.s.Withdraw(e.ctx, tx, c, "", e.lead.Fingerprint) }); err != nil {
+		t.Fatal(err)
+	}
+	ms := e.checkMails(
+		"2026-11-20 09:30 embargo-notice encrypted to "+vendors,
+		"2026-11-20 09:30 pre-announcement signed to "+public,
+		"2026-11-20 09:30 embargo-notice encrypted to "+vendors,
+		"2026-11-20 09:30 pre-announcement signed to "+public,
+	)
+	if len(ms) == 4 {
+		containsAll(t, "cancellation", ms[3].Subject, "security release of 2026-12-11 16:00 UTC cancelled")
+		containsAll(t, "cancellation", ms[3].Entity, "will not", "no advisory will be published then")
+		if strings.Contains(ms[3].Entity, "CRITICAL") {
+			t.Error("the cancellation shows the severity")
+		}
+	}
+}

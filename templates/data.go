@@ -105,6 +105,7 @@ type PlanData struct {
 	Forced        string // reason given with force, "" if the plan meets the policy
 	Notice        string // the notice period, e.g. "21 days"
 	Warnings      []string
+	Cancelled     bool // the planned release will not take place (pre-announcement)
 }
 
 // AnswerData is the answer to a command mail.
