@@ -104,6 +104,7 @@ const (
 	KindReport      = "report"
 	KindFollowUp    = "followup"
 	KindDistributor = "distributor" // a distributor's reply to a notice
+	KindPatch       = "patch"       // a patch file attached to a command mail (/patch NAME)
 	KindComment     = "comment"     // free text of a team member's command mail
 	KindNote        = "note"
 	KindReply       = "reply" // text sent to the reporter

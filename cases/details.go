@@ -15,13 +15,15 @@ import (
 type Details struct {
 	Title      string   `json:"title,omitempty"`
 	Component  string   `json:"component,omitempty"`
-	Mitigation string   `json:"mitigation,omitempty"` // mitigations and workarounds (block)
-	Patches    []string `json:"patches,omitempty"`    // where the fixes are: commits, pull requests, files
-	References []string `json:"references,omitempty"` // URLs for the advisory, OSV and CVE records
+	Mitigation string   `json:"mitigation,omitempty"`  // mitigations and workarounds (block)
+	Patches    []string `json:"patches,omitempty"`     // where the fixes are: commits, pull requests, files
+	PatchFiles []string `json:"patch_files,omitempty"` // names of the patch files the notices carry (KindPatch messages)
+	References []string `json:"references,omitempty"`  // URLs for the advisory, OSV and CVE records
 }
 
 func (d Details) empty() bool {
-	return d.Title == "" && d.Component == "" && d.Mitigation == "" && len(d.Patches) == 0 && len(d.References) == 0
+	return d.Title == "" && d.Component == "" && d.Mitigation == "" && len(d.Patches) == 0 && len(d.PatchFiles) == 0 &&
+		len(d.References) == 0
 }
 
 // sealDetails encrypts d at rest; nil when d is empty.

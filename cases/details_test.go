@@ -2,6 +2,7 @@ package cases
 
 import (
 	"bytes"
+	"database/sql"
 	"slices"
 	"strings"
 	"testing"
@@ -120,5 +121,47 @@ func TestTerms(t *testing.T) {
 		if strings.Contains(ev, "the talk") {
 			t.Errorf("audit event shows the terms: %s", ev)
 		}
+	}
+}
+
+// TestPatchFile: "/patch NAME" naming a file attached to the command mail
+// keeps the file for the notices; a new version replaces it; none clears.
+func TestPatchFile(t *testing.T) {
+	e := newEnv(t)
+	c := e.open(true)
+	alice := e.keys["alice@example.org"]
+	withPatch := func(version string) []byte {
+		return []byte("Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+			"/patch fix-1.2.3.patch\r\n--b\r\nContent-Type: text/x-patch\r\nContent-Disposition: attachment; filename=\"fix-1.2.3.patch\"\r\n\r\n" +
+			"--- a/upload.go\r\n+++ b/upload.go\r\n" + version + "\r\n--b--\r\n")
+	}
+	files := func() []Attachment {
+		t.Helper()
+		var out []Attachment
+		err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+			got, err := e.wf.GetTx(e.ctx, tx, c.ID)
+			if err != nil {
+				return err
+			}
+			out, err = e.wf.PatchFiles(e.ctx, tx, got)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	e.handle(e.signedEntity("alice@example.org", alice, "["+c.Ref+"]", withPatch("@@ v1 @@"), e.clock.Now()))
+	if got := files(); len(got) != 1 || got[0].Filename != "fix-1.2.3.patch" || !strings.Contains(string(got[0].Data), "v1") {
+		t.Fatalf("patch files %+v", got)
+	}
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "fix-1.2.3.patch (attached to the notices)")
+	e.handle(e.signedEntity("alice@example.org", alice, "["+c.Ref+"]", withPatch("@@ v2 @@"), e.clock.Now()))
+	if got := files(); len(got) != 1 || !strings.Contains(string(got[0].Data), "v2") {
+		t.Fatalf("after a new version: %+v", got)
+	}
+	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/patch none", e.clock.Now()))
+	if got := files(); len(got) != 0 {
+		t.Errorf("after /patch none: %d files", len(got))
 	}
 }

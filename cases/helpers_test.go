@@ -219,7 +219,13 @@ func (e *env) open(withKey bool) *Case {
 // team key, opened by crypto.Open as intake does.
 func (e *env) signed(from string, key *crypto.Key, subject, body string, at time.Time) CommandMail {
 	e.t.Helper()
-	s, err := key.Sign(crypto.Content{Subject: subject, From: from, Entity: textEntity(body)}, at)
+	return e.signedEntity(from, key, subject, textEntity(body), at)
+}
+
+// signedEntity is signed for any MIME entity (a body with attachments).
+func (e *env) signedEntity(from string, key *crypto.Key, subject string, entity []byte, at time.Time) CommandMail {
+	e.t.Helper()
+	s, err := key.Sign(crypto.Content{Subject: subject, From: from, Entity: entity}, at)
 	if err != nil {
 		e.t.Fatalf("sign: %v", err)
 	}

@@ -124,9 +124,20 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		c.Terms = cmd.Text
 		sealed("the reporter's disclosure terms recorded", "the reporter's disclosure terms: %s", short(cmd.Text))
 	case "patch":
+		attached, err := s.attachPatch(ctx, cmd.Rest)
+		if err != nil {
+			return err
+		}
 		var what string
-		c.Patches, what = addOrClear(c.Patches, cmd.Rest)
-		sealed(fmt.Sprintf("patches: %d listed", len(c.Patches)), "patches %s", what)
+		entry := cmd.Rest
+		if attached {
+			entry += " (attached to the notices)"
+		}
+		c.Patches, what = addOrClear(c.Patches, entry)
+		if strings.EqualFold(cmd.Rest, "none") {
+			c.PatchFiles = nil
+		}
+		sealed(fmt.Sprintf("patches: %d listed, %d files attached", len(c.Patches), len(c.PatchFiles)), "patches %s", what)
 	case "reference":
 		var what string
 		c.References, what = addOrClear(c.References, cmd.Args[0])

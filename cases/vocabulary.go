@@ -53,7 +53,7 @@ var vocabulary = map[string]spec{
 	"component":   {usage: "/component NAME", help: "set the affected component or package", needCase: true},
 	"terms":       {usage: "/terms TEXT... | /terms none", help: "record the reporter's disclosure terms (block), shown with every /disclose: the reporter keeps the final say (Kata); or clear them", block: true, needCase: true},
 	"mitigation":  {usage: "/mitigation TEXT... | /mitigation none", help: "set the mitigations and workarounds to the block that follows, or clear them", block: true, needCase: true},
-	"patch":       {usage: "/patch WHERE | /patch none", help: "add where a fix is (commit, pull request, attached file) for the embargo notice, or clear the list", needCase: true},
+	"patch":       {usage: "/patch WHERE | /patch none", help: "add where a fix is (commit, pull request) for the embargo notice; naming a file attached to this mail sends the file with the notices; none clears the list", needCase: true},
 	"reference":   {usage: "/reference URL | /reference none", help: "add a reference URL for the advisory, OSV and CVE records, or clear the list", needCase: true},
 	"impact":      {usage: "/impact TEXT...", help: "replace the impact description draft with the block that follows (up to a blank line or the next command)", block: true, needCase: true},
 	"reply":       {usage: "/reply TEXT...", help: "send the block to the reporter from the team address (encrypted when their key is known)", block: true, needCase: true},

@@ -45,6 +45,12 @@ type StateSetter interface {
 	SetState(ctx context.Context, tx *sql.Tx, caseID int64, to cases.State, actor, detail string) error
 }
 
+// PatchReader is implemented by a Cases that keeps patch files (/patch
+// with an attachment): the embargo and pre-release notices carry them.
+type PatchReader interface {
+	PatchFiles(ctx context.Context, tx *sql.Tx, c *cases.Case) ([]cases.Attachment, error)
+}
+
 // Options builds a Scheduler.
 type Options struct {
 	DB          *store.DB
@@ -78,7 +84,10 @@ type Scheduler struct {
 	cases Cases
 }
 
-var _ cases.Scheduler = (*Scheduler)(nil)
+var (
+	_ cases.Scheduler = (*Scheduler)(nil)
+	_ PatchReader     = (*cases.Workflow)(nil)
+)
 
 // New returns a Scheduler.
 func New(o Options) (*Scheduler, error) {

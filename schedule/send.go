@@ -183,6 +183,15 @@ func (s *Scheduler) notifyDistributors(ctx context.Context, tx *sql.Tx, cs Cases
 	if tmpl == templates.EmbargoBroken || tmpl == templates.EmbargoWithdrawn {
 		validThrough = time.Time{} // no embargo left to keep a key valid through
 	} else {
+		if pr, ok := cs.(PatchReader); ok && (tmpl == templates.EmbargoNotice || tmpl == templates.PreReleaseNotice) {
+			files, err := pr.PatchFiles(ctx, tx, c)
+			if err != nil {
+				return 0, 0, err
+			}
+			for _, f := range files {
+				atts = append(atts, attachment{Filename: f.Filename, ContentType: f.ContentType, Data: f.Data})
+			}
+		}
 		summary := fmt.Sprintf("%s %s public disclosure (embargo ends)", s.project.Name, c.Ref)
 		if c.CVE != "" {
 			summary += " " + c.CVE

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"os"
@@ -584,5 +585,37 @@ func TestWithdrawPreAnnounced(t *testing.T) {
 		if strings.Contains(ms[3].Entity, "CRITICAL") {
 			t.Error("the cancellation shows the severity")
 		}
+	}
+}
+
+// patchCases keeps patch files, as cases.Workflow does.
+type patchCases struct {
+	*fakeCases
+	files []cases.Attachment
+}
+
+func (p patchCases) PatchFiles(ctx context.Context, tx *sql.Tx, c *cases.Case) ([]cases.Attachment, error) {
+	return p.files, nil
+}
+
+// TestNoticeCarriesPatchFiles: the embargo and pre-release notices carry
+// the case's patch files beside the calendar file; the announcement does not.
+func TestNoticeCarriesPatchFiles(t *testing.T) {
+	e := newEnv(t, utc("2026-11-20 09:30"), "knative")
+	e.s.SetCases(patchCases{e.cases, []cases.Attachment{{Filename: "fix-1.2.3.patch", ContentType: "text/x-patch", Data: []byte("--- a/x\n+++ b/x\n")}}})
+	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
+	if _, err := e.disclose(c, utc("2026-12-11 16:00"), ""); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(utc("2026-12-12 00:00"))
+	ms := e.mails()
+	if len(ms) != 3 {
+		t.Fatalf("%d mails", len(ms))
+	}
+	for _, m := range ms[:2] {
+		containsAll(t, m.Kind, m.Entity, `filename="fix-1.2.3.patch"`, "disclosure-SEC-2026-0001.ics")
+	}
+	if strings.Contains(ms[2].Entity, "fix-1.2.3.patch") {
+		t.Error("the announcement carries the patch file")
 	}
 }
