@@ -88,9 +88,11 @@ type session struct {
 	extra   []string       // answer lines that are not changes (warnings)
 	help    bool
 	log     bool
-	drafts  []string       // texts /draft asked for
-	replies []string       // texts /reply sent to the reporter
-	auditAs map[int]string // what the audit log says for done[i] instead, when its value is stored encrypted
+	drafts  []string // texts /draft asked for
+	replies []string // texts /reply sent to the reporter
+	// noEmbargo: this mail planned the disclosure without an embargo.
+	noEmbargo bool
+	auditAs   map[int]string // what the audit log says for done[i] instead, when its value is stored encrypted
 }
 
 func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Member, m CommandMail) error {

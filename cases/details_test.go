@@ -155,7 +155,7 @@ func TestPatchFile(t *testing.T) {
 	if got := files(); len(got) != 1 || got[0].Filename != "fix-1.2.3.patch" || !strings.Contains(string(got[0].Data), "v1") {
 		t.Fatalf("patch files %+v", got)
 	}
-	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "fix-1.2.3.patch (attached to the notices)")
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "added: fix-1.2.3.patch (the file goes with the notices)")
 	e.handle(e.signedEntity("alice@example.org", alice, "["+c.Ref+"]", withPatch("@@ v2 @@"), e.clock.Now()))
 	if got := files(); len(got) != 1 || !strings.Contains(string(got[0].Data), "v2") {
 		t.Fatalf("after a new version: %+v", got)
@@ -163,5 +163,26 @@ func TestPatchFile(t *testing.T) {
 	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/patch none", e.clock.Now()))
 	if got := files(); len(got) != 0 {
 		t.Errorf("after /patch none: %d files", len(got))
+	}
+}
+
+// TestClearMailToReporterNamesNothing: mail to a reporter without a key
+// goes in clear and carries none of the case's details (here the title,
+// which the incomplete notice's subject shows when encrypted).
+func TestClearMailToReporterNamesNothing(t *testing.T) {
+	e := newEnv(t)
+	c := e.open(false)
+	alice := e.keys["alice@example.org"]
+	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/title SECRET-TITLE in uploads\n/component SECRET-COMPONENT\n/status incomplete", e.clock.Now()))
+	rep := e.mailsTo("rita@reporter.example", MailReporter)
+	if len(rep) != 1 || !strings.Contains(rep[0], c.Ref) {
+		t.Fatalf("reporter mails %q", rep)
+	}
+	var raw []byte
+	if err := e.db.Reader().QueryRow(`SELECT m.raw FROM outbox o JOIN outbox_message m ON m.outbox_id = o.id WHERE o.kind = ?`, MailReporter).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("SECRET-")) {
+		t.Errorf("clear mail to the reporter names a detail:\n%s", raw)
 	}
 }

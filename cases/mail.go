@@ -134,6 +134,8 @@ func (w *Workflow) enqueue(ctx context.Context, tx *sql.Tx, m outMail) ([]distli
 
 // Alert tells the case's fix lead (or the whole team when the case has no
 // lead or the lead is gone) about something that needs a human, inside tx.
+// subject goes to the audit log, in clear: it must name nothing embargoed
+// (the text goes only into the encrypted mail).
 // The mail is encrypted to each recipient; recipients without a usable key
 // are skipped and named in the audit log.
 func (w *Workflow) Alert(ctx context.Context, tx *sql.Tx, caseID int64, subject, text string) error {

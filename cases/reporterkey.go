@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/secgate/secgate/crypto"
@@ -13,8 +14,8 @@ import (
 // follow-up (attached, in an Autocrypt header, or the key that signed it)
 // from address from, as the reporter's key of case caseID, so that replies
 // are encrypted from then on. It is taken when from is the reporter's
-// address and the case has no usable key, or when it is the key on file
-// again (an extended expiry, say). A different key never replaces a usable
+// address, one of the key's user IDs is that address, and the case has no
+// usable key, or when it is the key on file again (an extended expiry, say). A different key never replaces a usable
 // one: anyone can write in the reporter's name, and the reporter must not
 // lose the replies to a key that is not theirs. The decision is audited; the
 // returned note says what was done ("" when the mail is not the
@@ -33,9 +34,12 @@ func (w *Workflow) TakeReporterKey(ctx context.Context, tx *sql.Tx, caseID int64
 	if err == nil {
 		err = k.Check(now)
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		note = "reporter key in a follow-up not usable: " + err.Error()
-	} else {
+	case !slices.ContainsFunc(k.Emails(), func(e string) bool { return strings.EqualFold(e, c.ReporterAddr) }):
+		note = "a key " + k.Fingerprint() + " in a follow-up was not taken: none of its user IDs is the reporter's address " + c.ReporterAddr
+	default:
 		old, oerr := crypto.ParsePublicKey([]byte(c.ReporterKey))
 		if oerr == nil {
 			oerr = old.Check(now)

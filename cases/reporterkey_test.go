@@ -24,6 +24,7 @@ func TestTakeReporterKey(t *testing.T) {
 	}{
 		{"someone else's mail", "mallory@outside.example", first, 0, "", ""},
 		{"not a key", "rita@reporter.example", "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n-----END PGP PUBLIC KEY BLOCK-----\n", 0, "not usable", ""},
+		{"someone else's key in her name", "rita@reporter.example", armorPub(t, testKey(t, "mallory@outside.example", 0)), 0, "none of its user IDs", ""},
 		{"first key", "Rita@Reporter.Example", first, 0, "taken from a follow-up", first},
 		{"the same key again", "rita@reporter.example", first, 0, "", first},
 		{"another key while hers is usable", "rita@reporter.example", other, 0, "was not taken", first},

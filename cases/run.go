@@ -129,11 +129,10 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 			return err
 		}
 		var what string
-		entry := cmd.Rest
+		c.Patches, what = addOrClear(c.Patches, cmd.Rest)
 		if attached {
-			entry += " (attached to the notices)"
+			what += " (the file goes with the notices)"
 		}
-		c.Patches, what = addOrClear(c.Patches, entry)
 		if strings.EqualFold(cmd.Rest, "none") {
 			c.PatchFiles = nil
 		}
@@ -241,6 +240,7 @@ func (s *session) setState(ctx context.Context, to State, reason string) error {
 			s.after = append(s.after, func() error {
 				return sch.Withdraw(ctx, s.tx, s.c, reason, s.actor)
 			})
+			c.DiscloseAt = time.Time{} // no disclosure is planned any more
 		}
 	}
 	return nil
@@ -255,11 +255,13 @@ func (s *session) toReporter(ctx context.Context, tmpl, tag, reason, text string
 	}
 	d := s.w.data(s.c, s.team)
 	if !enc {
-		// Mail in clear carries nothing of the case a template could leak.
-		d.Case.Impact, d.Case.Mitigation, d.Case.Affected, d.Case.Fixed = "", "", "", ""
-		d.Case.DiscloseAt, d.Case.CVE, d.Case.Advisory = time.Time{}, "", ""
+		// Mail in clear carries only what names no detail of the case.
+		all := d.Case
+		d.Case = templates.CaseData{Ref: all.Ref, State: all.State, Policy: all.Policy, Credit: all.Credit,
+			CreditConsent: all.CreditConsent, Lead: all.Lead, Reporter: all.Reporter, Received: all.Received, Embargoed: all.Embargoed}
 	}
 	d.Recipient = templates.Person{Address: s.c.ReporterAddr}
+	d.Plan.NoEmbargo = s.noEmbargo
 	d.Reason = reason
 	d.Message.Text = text
 	subj, body, err := s.w.render(tmpl, d)
@@ -464,6 +466,7 @@ func (s *session) schedule(ctx context.Context, cmd *Command) error {
 			s.extra = append(s.extra, "the reporter's disclosure terms, which this plan must respect: "+s.c.Terms)
 		}
 		t0 := cmd.T0
+		s.noEmbargo = cmd.NoEmbargo
 		s.after = append(s.after, func() error {
 			return s.toReporter(ctx, templates.Disclosure, fmt.Sprintf("disclose-%d", t0.Unix()), "", "")
 		})

@@ -99,7 +99,7 @@ func TestHandleDSN(t *testing.T) {
 		t.Errorf("events %v", kinds)
 	}
 	kinds = nil
-	stored, err := e.ob.UntoldEvents(ctx, 10)
+	stored, err := e.ob.UntoldEvents(ctx, 0, 10)
 	for _, ev := range stored {
 		kinds = append(kinds, ev.Kind+" "+ev.Recipient)
 	}

@@ -25,11 +25,11 @@ func insertEvent(ctx context.Context, tx *sql.Tx, e *Event, now int64) error {
 	return err
 }
 
-// UntoldEvents returns up to limit events the team has not been told of,
-// oldest first.
-func (o *Outbox) UntoldEvents(ctx context.Context, limit int) ([]Event, error) {
+// UntoldEvents returns up to limit events after event ID after (0: from
+// the first) that the team has not been told of, oldest first.
+func (o *Outbox) UntoldEvents(ctx context.Context, after int64, limit int) ([]Event, error) {
 	rows, err := o.db.Reader().QueryContext(ctx, `SELECT id, kind, outbox_id, notice_id, case_id, recipient, reason
-		FROM outbox_event WHERE told = 0 ORDER BY id LIMIT ?`, limit)
+		FROM outbox_event WHERE told = 0 AND id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("distlist: events: %w", err)
 	}

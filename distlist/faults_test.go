@@ -86,7 +86,7 @@ func TestSMTPReplies(t *testing.T) {
 	}
 	// Each was recorded with its result, for the team to be told of even
 	// after a restart, and once told it is not returned again.
-	stored, err := e.ob.UntoldEvents(context.Background(), 100)
+	stored, err := e.ob.UntoldEvents(context.Background(), 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +111,11 @@ func TestSMTPReplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if left, _ := e.ob.UntoldEvents(context.Background(), 100); len(left) != len(stored)-1 {
+	if left, _ := e.ob.UntoldEvents(context.Background(), 0, 100); len(left) != len(stored)-1 {
 		t.Errorf("%d untold after one was told, want %d", len(left), len(stored)-1)
+	}
+	if page, _ := e.ob.UntoldEvents(context.Background(), stored[1].ID, 100); len(page) != len(stored)-2 || page[0].ID != stored[2].ID {
+		t.Errorf("events after %d: %+v", stored[1].ID, page)
 	}
 }
 

@@ -520,3 +520,15 @@ func TestTeamCopySkippedAlerts(t *testing.T) {
 		t.Errorf("alerts %q, want one about the copy carol did not get", got)
 	}
 }
+
+// TestOwnMailThroughAList: our announcement coming back through a public
+// list is our own mail (a loop), not a foreign list's.
+func TestOwnMailThroughAList(t *testing.T) {
+	env := newProcEnv(t)
+	raw := []byte("From: security@example.test\r\nTo: announce@lists.example\r\nSubject: [SECURITY] release\r\n" +
+		"Message-ID: <ann@example.test>\r\nList-Id: <announce.lists.example>\r\n" + LoopHeader + ": 1\r\n\r\nReleased.\r\n")
+	in := env.ingest(raw)
+	if in.State != StateProcessed || in.Class != ClassLoop {
+		t.Errorf("our mail through a list ended %s/%s %q", in.State, in.Class, in.Reason)
+	}
+}

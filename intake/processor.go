@@ -397,7 +397,8 @@ func (m *msgCtx) presealReport(ctx context.Context) error {
 }
 
 // preChecks names the first check that decides a message before it is
-// opened: "bounce", "auto", "loop", "limit", "malformed" or "".
+// opened: "bounce", "auto", "loop", "list", "limit", "malformed" or "", in
+// the order run takes them.
 func (m *msgCtx) preChecks() string {
 	insp := m.insp
 	if ok, _ := insp.isBounce(); ok {
@@ -406,11 +407,11 @@ func (m *msgCtx) preChecks() string {
 	if ok, _ := insp.isAutoReply(); ok {
 		return "auto"
 	}
-	if ok, _ := insp.isForeignList(m.p.o.Config.OwnLists); ok && !m.released {
-		return "list"
-	}
 	if ok, _ := insp.isLoop(m.p.o.Self); ok {
 		return "loop"
+	}
+	if ok, _ := insp.isForeignList(m.p.o.Config.OwnLists); ok && !m.released {
+		return "list"
 	}
 	if m.limitErr != nil && !m.released {
 		return "limit"
@@ -483,18 +484,19 @@ func (m *msgCtx) run(ctx context.Context) error {
 	if ok, why := insp.isAutoReply(); ok {
 		return m.finish(ctx, done(ClassAutoReply, why), nil)
 	}
-	// Mail from a list that is not ours: never answered, held so that a
-	// report a list forwarded is not lost.
-	if ok, why := insp.isForeignList(p.o.Config.OwnLists); ok && !m.released {
-		return m.finish(ctx, held(ClassList, why+": not answered; release it to handle it as mail to us, or name the list in [intake] own_lists"), nil)
-	}
-	// Our own mail coming back: recorded, never answered.
+	// Our own mail coming back (through a public list, say): recorded,
+	// never answered.
 	if ok, why := insp.isLoop(p.o.Self); ok {
 		return m.finish(ctx, done(ClassLoop, why), nil)
 	}
 	if m.ownMsgID {
 		// A Message-ID our outbox generated: our own mail came back.
 		return m.finish(ctx, done(ClassLoop, "our own Message-ID <"+insp.MessageID+">"), nil)
+	}
+	// Mail from a list that is not ours: never answered, held so that a
+	// report a list forwarded is not lost.
+	if ok, why := insp.isForeignList(p.o.Config.OwnLists); ok && !m.released {
+		return m.finish(ctx, held(ClassList, why+": not answered; release it to handle it as mail to us, or name the list in [intake] own_lists"), nil)
 	}
 	// Limits (size, depth, parts, attachments).
 	if m.limitErr != nil && !m.released {

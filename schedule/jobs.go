@@ -215,6 +215,17 @@ func loadPlan(ctx context.Context, q querier, caseID int64) (*plan, error) {
 	return &p, nil
 }
 
+// nextGeneration is the generation of a new plan of caseID: above that of
+// every job it ever had, so that a plan made after a withdrawn one never
+// reuses its notice IDs.
+func nextGeneration(ctx context.Context, tx *sql.Tx, caseID int64) (int64, error) {
+	var g int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(generation), 0) + 1 FROM schedule_job WHERE case_id = ?`, caseID).Scan(&g); err != nil {
+		return 0, fmt.Errorf("schedule: generation of case %d: %w", caseID, err)
+	}
+	return g, nil
+}
+
 func savePlan(ctx context.Context, tx *sql.Tx, p *plan, now time.Time) error {
 	if p.Created.IsZero() {
 		p.Created = now

@@ -70,7 +70,7 @@ func TestRestartPastDue(t *testing.T) {
 	for _, tc := range []struct {
 		id   int64
 		want string
-	}{{1, "MISSED: 24-hour pre-release notice not sent"}, {2, "MISSED: embargo notice not sent MISSED: 24-hour pre-release notice not sent"}} {
+	}{{1, "MISSED: pre-release notice not sent"}, {2, "MISSED: embargo notice not sent MISSED: pre-release notice not sent"}} {
 		var alerts []string
 		for _, ev := range e.events(tc.id) {
 			if ev.Kind == "alert" && strings.HasPrefix(ev.A, "MISSED") {

@@ -291,7 +291,7 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 func (s *Scheduler) missed(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c *cases.Case, p *plan, now time.Time) (string, string, error) {
 	what := "embargo notice"
 	if j.Kind == JobPreReleaseNotice {
-		what = "24-hour pre-release notice"
+		what = "pre-release notice"
 	}
 	why := fmt.Sprintf("disclosure time %s has passed: an embargoed notice is never sent after the announcement", p.T0.Format(layoutUTC))
 	text := fmt.Sprintf("The %s of %s was due at %s and was NOT sent: the gateway ran it only at %s,\n"+

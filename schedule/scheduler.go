@@ -268,7 +268,11 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 		}
 	}
 
-	p := &plan{CaseID: c.ID, Policy: pol.Name, Generation: 1}
+	gen, err := nextGeneration(ctx, tx, c.ID)
+	if err != nil {
+		return "", err
+	}
+	p := &plan{CaseID: c.ID, Policy: pol.Name, Generation: gen}
 	if old != nil {
 		*p = *old
 		p.Generation = old.Generation + 1
@@ -323,9 +327,16 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 	if err := cs.Audit(ctx, tx, c.ID, actor, "disclose", detail, ""); err != nil {
 		return "", err
 	}
-	if tl.NoEmbargo {
-		// No embargo notice to wait for: the public hears the date now.
-		if err := s.preAnnounce(ctx, tx, cs, c, p, p.PreviousT0, now, false); err != nil {
+	// The date the public lists were told, if any (pre_announce): with the
+	// embargo notice, or at once for a plan without embargo.
+	var announced time.Time
+	if old != nil && (old.NoEmbargo || !old.Notified.IsZero()) {
+		announced = old.T0
+	}
+	if tl.NoEmbargo || !announced.IsZero() && !tl.Notified {
+		// No embargo notice to wait for (or the public was told a date
+		// no embargo notice will correct): the public hears it now.
+		if err := s.preAnnounce(ctx, tx, cs, c, p, announced, now, false); err != nil {
 			return "", err
 		}
 	}
@@ -461,6 +472,12 @@ func (s *Scheduler) Withdraw(ctx context.Context, tx *sql.Tx, c *cases.Case, rea
 			return err
 		}
 	}
+	// The plan is gone: a later /disclose (an opinion case that becomes an
+	// advisory after all) starts a fresh embargo, and a second side exit
+	// finds nothing to withdraw.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM schedule_plan WHERE case_id = ?`, c.ID); err != nil {
+		return fmt.Errorf("schedule: withdraw %s: %w", c.Ref, err)
+	}
 	s.Kick()
 	return nil
 }
@@ -490,7 +507,11 @@ func (s *Scheduler) PublishNow(ctx context.Context, tx *sql.Tx, c *cases.Case, r
 		return err
 	}
 	if p == nil {
-		p = &plan{CaseID: c.ID, Policy: pol.Name}
+		gen, err := nextGeneration(ctx, tx, c.ID)
+		if err != nil {
+			return err
+		}
+		p = &plan{CaseID: c.ID, Policy: pol.Name, Generation: gen - 1} // bumped below
 	}
 	if !p.Published.IsZero() {
 		return fmt.Errorf("schedule: %w: %s was already published on %s", ErrState, c.Ref, p.Published.Format(layoutUTC))

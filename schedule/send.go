@@ -38,7 +38,6 @@ func memberByFpr(team []distlist.Member, fpr string) (distlist.Member, bool) {
 	return distlist.Member{}, false
 }
 
-// data fills the template data of a case's timeline texts.
 // CaseData returns the data the texts of case c are rendered with: the
 // case, its lead, the policy's deadlines and, when one is planned, the
 // current plan, read through q (a transaction that may have changed them,
@@ -71,6 +70,7 @@ func (s *Scheduler) Draft(ctx context.Context, tx *sql.Tx, c *cases.Case, name s
 	return t.Subject, t.Body, nil
 }
 
+// data fills the template data of a case's timeline texts.
 func (s *Scheduler) data(c *cases.Case, team []distlist.Member, p *plan, now time.Time) templates.Data {
 	d := templates.Data{Project: s.project, Now: now}
 	d.Case = c.TemplateData()

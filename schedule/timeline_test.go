@@ -404,6 +404,26 @@ func TestWithdraw(t *testing.T) {
 			}
 		}
 	}
+	// A second side exit (opinion, then wontfix) withdraws nothing more.
+	if err := e.tx(func(tx *sql.Tx) error { return e.s.Withdraw(e.ctx, tx, notified, "", e.lead.Fingerprint) }); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.mails()); n != 2 {
+		t.Errorf("%d mails after a second withdrawal, want 2", n)
+	}
+	if _, _, ok, _ := e.s.CurrentPlan(e.ctx, notified.ID); ok {
+		t.Error("a withdrawn plan is still current")
+	}
+	// Planned again, the case starts a fresh embargo (a notice, not a change).
+	notified.State = cases.StateConfirmed
+	e.cases.put(notified)
+	if _, err := e.disclose(notified, utc("2027-02-22 16:00"), ""); err != nil {
+		t.Fatal(err)
+	}
+	ms = e.mails()
+	if len(ms) != 3 || ms[2].Kind != MailEmbargoNotice || !strings.Contains(ms[2].Subject, "EMBARGOED") || strings.Contains(ms[2].Subject, "new disclosure date") {
+		t.Errorf("after planning again: %v", ms)
+	}
 }
 
 // TestNoticeCarriesDetails: the embargo notice carries the title,
@@ -527,6 +547,22 @@ func TestPreAnnounceNoEmbargo(t *testing.T) {
 	if len(ms) == 2 {
 		containsAll(t, "first", ms[0].Subject, "planned for 2026-11-25 16:00 UTC")
 		containsAll(t, "second", ms[1].Entity, "2026-11-26 16:00 UTC", "This replaces the date announced before, 2026-11-25 16:00 UTC.")
+	}
+	// A plan whose embargo notice had not gone out was never told to the
+	// public: without an embargo now, its date is told as the first.
+	c2 := e.newCase(2, "knative", utc("2026-11-16 08:00"))
+	if _, err := e.disclose(c2, utc("2027-01-20 16:00"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.tx(func(tx *sql.Tx) error {
+		_, err := e.s.Disclose(e.ctx, tx, c2, utc("2026-12-01 16:00"), cases.DiscloseOptions{NoEmbargo: true}, e.lead.Fingerprint)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ms = e.mails()
+	if len(ms) != 3 || ms[2].Kind != MailPreAnnouncement || strings.Contains(ms[2].Entity, "replaces") {
+		t.Errorf("after dropping a deferred embargo: %v", ms)
 	}
 }
 

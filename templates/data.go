@@ -106,6 +106,7 @@ type PlanData struct {
 	Notice        string // the notice period, e.g. "21 days"
 	Warnings      []string
 	Cancelled     bool // the planned release will not take place (pre-announcement)
+	NoEmbargo     bool // planned without an embargo: the distributors are not told first
 }
 
 // AnswerData is the answer to a command mail.

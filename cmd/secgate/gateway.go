@@ -216,14 +216,18 @@ func (g *gateway) alerter(ctx context.Context) error {
 
 // tellEvents alerts the team of every event not yet told, each in the
 // transaction that marks it told. An event whose alert fails is left for
-// the next round; the others are told meanwhile.
+// the next round; the others, older and newer, are told meanwhile.
 func (g *gateway) tellEvents(ctx context.Context) error {
-	for {
-		evs, err := g.outbox.UntoldEvents(ctx, 64)
-		if err != nil || len(evs) == 0 {
-			return err
+	var errs []error
+	for after := int64(0); ; {
+		evs, err := g.outbox.UntoldEvents(ctx, after, 64)
+		if err != nil {
+			return errors.Join(append(errs, err)...)
 		}
-		var errs []error
+		if len(evs) == 0 {
+			return errors.Join(errs...)
+		}
+		after = evs[len(evs)-1].ID
 		for _, e := range evs {
 			member, err := isMember(ctx, g.dir, e.Recipient)
 			if err != nil {
@@ -242,9 +246,6 @@ func (g *gateway) tellEvents(ctx context.Context) error {
 			}
 		}
 		g.outbox.Kick()
-		if len(errs) > 0 {
-			return errors.Join(errs...)
-		}
 	}
 }
 

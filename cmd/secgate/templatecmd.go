@@ -133,7 +133,8 @@ func caseTemplateData(ctx context.Context, a *app, cfg *Config, set *templates.S
 			cd.Case.Impact = sealed
 		}
 		if hasDetails {
-			cd.Case.Title, cd.Case.Mitigation = sealed, sealed
+			cd.Case.Title, cd.Case.Component, cd.Case.Mitigation = sealed, sealed, sealed
+			cd.Case.Patches, cd.Case.References = []string{sealed}, []string{sealed}
 		}
 	}
 	data.Case, data.Plan = cd.Case, cd.Plan
