@@ -149,6 +149,10 @@ func TestParseValues(t *testing.T) {
 	if err != nil || !got.Commands[0].NoEmbargo || got.Commands[0].Force != "public already" || got.Commands[1].NoEmbargo {
 		t.Errorf("disclose no-embargo = %+v, %v", got.Commands, err)
 	}
+	got, err = ParseCommands("/disclose 2026-12-15 16:00 UTC force: public already no-embargo")
+	if err != nil || !got.Commands[0].NoEmbargo || got.Commands[0].Force != "public already" {
+		t.Errorf("disclose force ... no-embargo = %+v, %v", got.Commands, err)
+	}
 	if _, err := ParseCommands("/disclose 2026-12-15 16:00 UTC embargo"); err == nil {
 		t.Error("/disclose with a fourth word other than no-embargo was accepted")
 	}

@@ -288,6 +288,10 @@ func parseDisclose(rest string) (t time.Time, force string, noEmbargo bool, err 
 	if len(f) == 4 && strings.EqualFold(f[3], "no-embargo") {
 		f, noEmbargo = f[:3], true
 	}
+	// "force: REASON no-embargo": the option after the reason counts too.
+	if ff := strings.Fields(force); !noEmbargo && len(ff) > 1 && strings.EqualFold(ff[len(ff)-1], "no-embargo") {
+		force, noEmbargo = strings.Join(ff[:len(ff)-1], " "), true
+	}
 	if len(f) != 3 {
 		return time.Time{}, "", false, errUsage
 	}
