@@ -227,20 +227,33 @@ func (s *Scheduler) preAnnounce(ctx context.Context, tx *sql.Tx, cs Cases, c *ca
 		d.Plan.Cancelled, d.Case.Severity = true, ""
 		what = "the public lists told the release of " + p.T0.Format(layoutUTC) + " is cancelled"
 	}
+	notice := fmt.Sprintf("%s-preannounce-%d-%v", c.Ref, p.Generation, cancelled)
+	if _, err := s.toPublicLists(ctx, tx, cs, c, MailPreAnnouncement, notice, templates.PreAnnouncement, d); err != nil {
+		return err
+	}
+	return cs.Audit(ctx, tx, c.ID, cases.ActorGateway, "pre-announce", what, "")
+}
+
+// toPublicLists sends text tmpl to every public list (signed; encrypted
+// only for a list that says so), one notice per list, and returns the
+// lists it went to.
+func (s *Scheduler) toPublicLists(ctx context.Context, tx *sql.Tx, cs Cases, c *cases.Case, kind, notice, tmpl string, d templates.Data) ([]string, error) {
+	var lists []string
 	for _, name := range s.cfg.PublicLists {
 		l, err := s.dir.List(ctx, name)
 		if errors.Is(err, distlist.ErrNotFound) {
+			s.log.Warn("schedule: public list missing", "list", name, "case", c.Ref)
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if _, _, err := s.send(ctx, tx, cs, c, MailPreAnnouncement, fmt.Sprintf("%s-preannounce-%d-%v-%s", c.Ref, p.Generation, cancelled, name),
-			templates.PreAnnouncement, d, l.Recipients, l.Encrypt, time.Time{}); err != nil {
-			return err
+		if _, _, err := s.send(ctx, tx, cs, c, kind, notice+"-"+name, tmpl, d, l.Recipients, l.Encrypt, time.Time{}); err != nil {
+			return nil, err
 		}
+		lists = append(lists, name)
 	}
-	return cs.Audit(ctx, tx, c.ID, cases.ActorGateway, "pre-announce", what, "")
+	return lists, nil
 }
 
 // announce sends the public announcement to every public list (signed, not
@@ -253,20 +266,8 @@ func (s *Scheduler) announce(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c
 	d := s.data(c, team, p, now)
 	d.Plan.T0 = now // the time it actually goes out
 	d.Case.Embargoed = false
-	for _, name := range s.cfg.PublicLists {
-		l, err := s.dir.List(ctx, name)
-		if errors.Is(err, distlist.ErrNotFound) {
-			s.log.Warn("schedule: public list missing", "list", name, "case", c.Ref)
-			continue
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		if _, _, err := s.send(ctx, tx, cs, c, MailAnnouncement, noticeID(c, j)+"-"+name, templates.Announcement, d,
-			l.Recipients, l.Encrypt, time.Time{}); err != nil {
-			return nil, nil, err
-		}
-		lists = append(lists, name)
+	if lists, err = s.toPublicLists(ctx, tx, cs, c, MailAnnouncement, noticeID(c, j), templates.Announcement, d); err != nil {
+		return nil, nil, err
 	}
 	if s.cfg.ArtifactsDir != "" {
 		// The artifacts never hold the announcement back: what cannot be
