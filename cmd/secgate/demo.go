@@ -195,6 +195,7 @@ func (d *demo) run(ctx context.Context) error {
 		"/mitigation Disable the webhook until you can upgrade.",
 		"",
 		"/patch https://git.demo.test/demo/commit/4f2a9c1",
+		"/draft cve-request-private",
 		"/status triaged",
 		"/status cve-requested",
 		"",
@@ -203,6 +204,15 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.command(ctx, lead, c.Ref, body); err != nil {
 		return err
 	}
+	d.expect(ctx, "the lead gets the CVE request drafted from the case, encrypted", func(ds []delivery) bool {
+		for _, dl := range ds {
+			if s := d.open(dl); dl.To == lead && s.kind == "answer" && s.encrypted &&
+				strings.Contains(s.text, "CVE request") && strings.Contains(s.text, "Webhook endpoint discloses") {
+				return true
+			}
+		}
+		return false
+	})
 	disclose := "/disclose " + t0.Format("2006-01-02 15:04") + " UTC"
 	d.step("4. The lead plans the disclosure; the readiness gate refuses: a distributor's key has expired")
 	if err := d.command(ctx, lead, c.Ref, disclose); err != nil {
