@@ -196,31 +196,32 @@ func who(names map[string]string, fpr string) string {
 
 // caseJSON is a case in JSON output, without its encrypted content.
 type caseJSON struct {
-	Ref           string     `json:"ref"`
-	State         string     `json:"state"`
-	Class         string     `json:"class,omitempty"`
-	CVSSVector    string     `json:"cvss_vector,omitempty"`
-	CVSSScore     float64    `json:"cvss_score,omitempty"`
-	Severity      string     `json:"severity,omitempty"`
-	CVE           string     `json:"cve,omitempty"`
-	Advisory      string     `json:"advisory,omitempty"`
-	Affected      string     `json:"affected,omitempty"`
-	Fixed         string     `json:"fixed,omitempty"`
-	Credit        string     `json:"credit,omitempty"`
-	CreditConsent string     `json:"credit_consent,omitempty"`
-	Reporter      string     `json:"reporter"`
-	ReporterKey   bool       `json:"reporter_key"`
-	Lead          string     `json:"lead,omitempty"`
-	LeadOffer     string     `json:"lead_offer,omitempty"`
-	Team          []string   `json:"team"`
-	Policy        string     `json:"policy,omitempty"`
-	CloseReason   string     `json:"close_reason,omitempty"`
-	Received      *time.Time `json:"received"`
-	Created       *time.Time `json:"created"`
-	Updated       *time.Time `json:"updated"`
-	DiscloseAt    *time.Time `json:"disclose_at"`
-	Impact        *string    `json:"impact,omitempty"` // only with --text
-	Terms         *string    `json:"terms,omitempty"`  // only with --text
+	Ref           string         `json:"ref"`
+	State         string         `json:"state"`
+	Class         string         `json:"class,omitempty"`
+	CVSSVector    string         `json:"cvss_vector,omitempty"`
+	CVSSScore     float64        `json:"cvss_score,omitempty"`
+	Severity      string         `json:"severity,omitempty"`
+	CVE           string         `json:"cve,omitempty"`
+	Advisory      string         `json:"advisory,omitempty"`
+	Affected      string         `json:"affected,omitempty"`
+	Fixed         string         `json:"fixed,omitempty"`
+	Credit        string         `json:"credit,omitempty"`
+	CreditConsent string         `json:"credit_consent,omitempty"`
+	Reporter      string         `json:"reporter"`
+	ReporterKey   bool           `json:"reporter_key"`
+	Lead          string         `json:"lead,omitempty"`
+	LeadOffer     string         `json:"lead_offer,omitempty"`
+	Team          []string       `json:"team"`
+	Policy        string         `json:"policy,omitempty"`
+	CloseReason   string         `json:"close_reason,omitempty"`
+	Received      *time.Time     `json:"received"`
+	Created       *time.Time     `json:"created"`
+	Updated       *time.Time     `json:"updated"`
+	DiscloseAt    *time.Time     `json:"disclose_at"`
+	Impact        *string        `json:"impact,omitempty"`  // only with --text
+	Terms         *string        `json:"terms,omitempty"`   // only with --text
+	Details       *cases.Details `json:"details,omitempty"` // only with --text
 }
 
 func toCaseJSON(c *cases.Case) caseJSON {
@@ -382,7 +383,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 			out.AuditError = verr.Error()
 		}
 		if *text {
-			out.Case.Impact, out.Case.Terms = &cs.Impact, &cs.Terms
+			out.Case.Impact, out.Case.Terms, out.Case.Details = &cs.Impact, &cs.Terms, &cs.Details
 		}
 		for _, m := range msgs {
 			mj := messageJSON{ID: m.ID, Kind: m.Kind, Author: m.Author, MessageID: m.MessageID, Encrypted: m.Encrypted,
@@ -463,8 +464,18 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 		field("close reason", cs.CloseReason)
 	}
 	if *text {
+		d := cs.Details
+		for _, kv := range [][2]string{{"title", d.Title}, {"component", d.Component}, {"patches", strings.Join(d.Patches, ", ")},
+			{"patch files", strings.Join(d.PatchFiles, ", ")}, {"references", strings.Join(d.References, ", ")}} {
+			if kv[1] != "" {
+				field(kv[0], kv[1])
+			}
+		}
 		if cs.Impact != "" {
 			fmt.Fprintf(out, "\nimpact:\n%s\n", indent(cs.Impact))
+		}
+		if d.Mitigation != "" {
+			fmt.Fprintf(out, "\nmitigation:\n%s\n", indent(d.Mitigation))
 		}
 		if cs.Terms != "" {
 			fmt.Fprintf(out, "\nreporter's terms:\n%s\n", indent(cs.Terms))
@@ -475,6 +486,13 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 		}
 		if cs.Terms != "" {
 			field("terms", "(reporter's disclosure terms, encrypted; --text shows them)")
+		}
+		var details bool
+		if err := v.db.Reader().QueryRowContext(ctx, `SELECT details_enc IS NOT NULL FROM cases WHERE id = ?`, cs.ID).Scan(&details); err != nil {
+			return err
+		}
+		if details {
+			field("details", "(title, component, mitigation, patches, references: encrypted; --text shows them)")
 		}
 	}
 

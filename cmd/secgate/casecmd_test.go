@@ -139,6 +139,8 @@ func newFixture(t *testing.T) *fixture {
 		err = w.UpdateCase(ctx, tx, c.ID, f.fprs["Alice"], "cvss", "CVSS and impact", "<n2@example.org>", func(c *cases.Case) error {
 			c.CVSSVector, c.CVSSScore, c.Severity = cv.Vector, cv.Score, cv.Severity
 			c.Impact, c.Terms = "IMPACT-TEXT: remote code execution", "TERMS-TEXT: 90 days"
+			c.Title, c.Mitigation = "TITLE-TEXT: upload traversal", "MITIGATION-TEXT: turn uploads off"
+			c.Patches = []string{"PATCH-TEXT: commit 4f2a9c1"}
 			return nil
 		})
 		if err != nil {
@@ -328,7 +330,8 @@ func TestCaseCommands(t *testing.T) {
 
 	t.Run("show --text", func(t *testing.T) {
 		out := f.ok(t, true, "case", "show", f.ref, "--text")
-		for _, want := range []string{"SECRET-REPORT-TEXT", "Subject: upload traversal", "IMPACT-TEXT", "TERMS-TEXT", "[attachment poc.sh, text/x-sh, 9 bytes]", "audit chain: verified"} {
+		for _, want := range []string{"SECRET-REPORT-TEXT", "Subject: upload traversal", "IMPACT-TEXT", "TERMS-TEXT", "TITLE-TEXT", "MITIGATION-TEXT",
+			"PATCH-TEXT", "[attachment poc.sh, text/x-sh, 9 bytes]", "audit chain: verified"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("case show --text lacks %q:\n%s", want, out)
 			}
