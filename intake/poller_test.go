@@ -217,14 +217,17 @@ func openDB(t testing.TB) *store.DB {
 	return db
 }
 
-func testConfig(addr string) Config {
+// testConfig is a poller configuration for the in-process server at addr,
+// with a password file.
+func testConfig(t testing.TB, addr string) Config {
 	return Config{
-		Address:     addr,
-		User:        "security@example.test",
-		TLS:         TLSPlainLoopback,
-		BackoffMin:  5 * time.Millisecond,
-		BackoffMax:  20 * time.Millisecond,
-		IdleRefresh: time.Hour,
+		Address:      addr,
+		PasswordFile: passwordFile(t),
+		User:         "security@example.test",
+		TLS:          TLSPlainLoopback,
+		BackoffMin:   5 * time.Millisecond,
+		BackoffMax:   20 * time.Millisecond,
+		IdleRefresh:  time.Hour,
 	}
 }
 
@@ -234,6 +237,15 @@ func passwordFile(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// memPoller starts the in-process IMAP server (with caps, nil for all) and
+// returns it with a database, a recording handler and a configuration.
+func memPoller(t testing.TB, caps imap.CapSet) (*memServer, *store.DB, *recorder, Config) {
+	t.Helper()
+	s := startMem(t, caps)
+	db := openDB(t)
+	return s, db, newRecorder(db), testConfig(t, s.addr)
 }
 
 // runPoller starts a poller and returns a stop function that waits for it.
@@ -257,11 +269,7 @@ func runPollerCtx(t testing.TB, ctx context.Context, cfg Config, db *store.DB, h
 }
 
 func TestPollerIdleWakeUp(t *testing.T) {
-	s := startMem(t, nil)
-	db := openDB(t)
-	rec := newRecorder(db)
-	cfg := testConfig(s.addr)
-	cfg.PasswordFile = passwordFile(t)
+	s, db, rec, cfg := memPoller(t, nil)
 	s.deliver(t, "INBOX", "one@x", "first")
 	stop := runPoller(t, cfg, db, rec, nil)
 	defer stop()
@@ -287,11 +295,7 @@ func TestPollerIdleWakeUp(t *testing.T) {
 }
 
 func TestPollerWithoutIdlePolls(t *testing.T) {
-	s := startMem(t, imap.CapSet{imap.CapIMAP4rev1: {}})
-	db := openDB(t)
-	rec := newRecorder(db)
-	cfg := testConfig(s.addr)
-	cfg.PasswordFile = passwordFile(t)
+	s, db, rec, cfg := memPoller(t, imap.CapSet{imap.CapIMAP4rev1: {}})
 	cfg.PollInterval = 5 * time.Millisecond
 	stop := runPoller(t, cfg, db, rec, nil)
 	defer stop()
@@ -302,11 +306,7 @@ func TestPollerWithoutIdlePolls(t *testing.T) {
 }
 
 func TestPollerReconnectsAfterDrop(t *testing.T) {
-	s := startMem(t, nil)
-	db := openDB(t)
-	rec := newRecorder(db)
-	cfg := testConfig(s.addr)
-	cfg.PasswordFile = passwordFile(t)
+	s, db, rec, cfg := memPoller(t, nil)
 	stop := runPoller(t, cfg, db, rec, nil)
 	defer stop()
 	s.deliver(t, "INBOX", "before@x", "x")
@@ -326,11 +326,7 @@ func TestPollerReconnectsAfterDrop(t *testing.T) {
 }
 
 func TestPollerUIDValidityChange(t *testing.T) {
-	s := startMem(t, nil)
-	db := openDB(t)
-	rec := newRecorder(db)
-	cfg := testConfig(s.addr)
-	cfg.PasswordFile = passwordFile(t)
+	s, db, rec, cfg := memPoller(t, nil)
 	s.deliver(t, "INBOX", "a@x", "a")
 	s.deliver(t, "INBOX", "b@x", "b")
 	// A crash after processing, before the move: both stay in INBOX.
@@ -385,11 +381,7 @@ func TestPollerUIDValidityChange(t *testing.T) {
 func TestPollerRestartNeitherSkipsNorRepeats(t *testing.T) {
 	for _, crashAt := range []string{"stored", "processed", "moved-on-server", "moved"} {
 		t.Run(crashAt, func(t *testing.T) {
-			s := startMem(t, nil)
-			db := openDB(t)
-			rec := newRecorder(db)
-			cfg := testConfig(s.addr)
-			cfg.PasswordFile = passwordFile(t)
+			s, db, rec, cfg := memPoller(t, nil)
 			cfg.FetchBatch = 2
 			for i := range 5 {
 				s.deliver(t, "INBOX", fmt.Sprintf("m%d@x", i), "x")
@@ -423,8 +415,7 @@ func TestPollerRestartNeitherSkipsNorRepeats(t *testing.T) {
 func TestPollerOversize(t *testing.T) {
 	s := startMem(t, nil)
 	env := newProcEnv(t)
-	cfg := testConfig(s.addr)
-	cfg.PasswordFile = passwordFile(t)
+	cfg := testConfig(t, s.addr)
 	cfg.MaxSize = 400
 	env.proc.lim.MaxSize = 400
 	s.deliver(t, "INBOX", "big@x", strings.Repeat("A very long line of the report. ", 40))
@@ -451,11 +442,7 @@ func TestPollerOversize(t *testing.T) {
 // fetches and stores one message at a time, in UID order, and still takes
 // every message once.
 func TestPollerFetchBytes(t *testing.T) {
-	s := startMem(t, nil)
-	db := openDB(t)
-	rec := newRecorder(db)
-	cfg := testConfig(s.addr)
-	cfg.PasswordFile = passwordFile(t)
+	s, db, rec, cfg := memPoller(t, nil)
 	cfg.FetchBytes = 1
 	for i := range 4 {
 		s.deliver(t, "INBOX", fmt.Sprintf("b%d@x", i), "x")
@@ -489,11 +476,7 @@ func TestPollerOverlap(t *testing.T) {
 		{"room for one", 1, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startMem(t, nil)
-			db := openDB(t)
-			rec := newRecorder(db)
-			cfg := testConfig(s.addr)
-			cfg.PasswordFile = passwordFile(t)
+			s, db, rec, cfg := memPoller(t, nil)
 			cfg.FetchBatch = 2
 			cfg.FetchBytes = tc.fetchBytes
 			for i := range 4 {
@@ -540,11 +523,7 @@ func TestPollerOverlap(t *testing.T) {
 // fetches a small batch first, so that the first case of a burst opens
 // without waiting for a whole fetch_batch to be stored.
 func TestPollerFirstBatchSmall(t *testing.T) {
-	s := startMem(t, nil)
-	db := openDB(t)
-	rec := newRecorder(db)
-	cfg := testConfig(s.addr)
-	cfg.PasswordFile = passwordFile(t)
+	s, db, rec, cfg := memPoller(t, nil)
 	const n = firstBatch + 8
 	for i := range n {
 		s.deliver(t, "INBOX", fmt.Sprintf("f%d@x", i), "x")
