@@ -108,21 +108,9 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		sealed("component set", "component: %s", short(cmd.Rest))
 		c.Component = cmd.Rest
 	case "mitigation":
-		if strings.EqualFold(strings.TrimSpace(cmd.Text), "none") {
-			c.Mitigation = ""
-			did("mitigation cleared")
-			break
-		}
-		c.Mitigation = cmd.Text
-		did("mitigation updated (%d lines)", strings.Count(cmd.Text, "\n")+1)
+		setBlock(&c.Mitigation, cmd.Text, "mitigation", did)
 	case "terms":
-		if strings.EqualFold(strings.TrimSpace(cmd.Text), "none") {
-			c.Terms = ""
-			did("the reporter's disclosure terms cleared")
-			break
-		}
-		c.Terms = cmd.Text
-		sealed("the reporter's disclosure terms recorded", "the reporter's disclosure terms: %s", short(cmd.Text))
+		setBlock(&c.Terms, cmd.Text, "the reporter's disclosure terms", did)
 	case "patch":
 		attached, err := s.attachPatch(ctx, cmd.Rest)
 		if err != nil {
@@ -198,6 +186,19 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		return fmt.Errorf("command /%s is not implemented", cmd.Name)
 	}
 	return nil
+}
+
+// setBlock sets a field a block command writes (/mitigation, /terms) to
+// text, or clears it when the block is "none"; the line it reports names
+// no value (the field is stored encrypted).
+func setBlock(dst *string, text, what string, did func(string, ...any)) {
+	if strings.EqualFold(strings.TrimSpace(text), "none") {
+		*dst = ""
+		did("%s cleared", what)
+		return
+	}
+	*dst = text
+	did("%s updated (%d lines)", what, strings.Count(text, "\n")+1)
 }
 
 func forState(c Command) string {

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/schedule/clock"
 	"github.com/secgate/secgate/store"
@@ -115,24 +113,4 @@ func TestWeeklyKeyReport(t *testing.T) {
 	if got := reports(g); strings.Join(got, " ") != "alice@example.org bob@example.org alice@example.org bob@example.org" {
 		t.Errorf("key reports went to %q, want each member twice (two weeks)", got)
 	}
-}
-
-// gatewayConfig returns the fixture's configuration, with the password
-// files a gateway reads at start, and its unlocked team key.
-func (f *fixture) gatewayConfig(t *testing.T) (*Config, *crypto.Key) {
-	t.Helper()
-	cfg, err := LoadConfig(f.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	team, err := crypto.LoadPrivateKey(cfg.TeamKey.Path, []byte(testPass))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{cfg.IMAP.PasswordFile, cfg.SMTP.PasswordFile} {
-		if err := os.WriteFile(p, []byte("pw\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return cfg, team
 }

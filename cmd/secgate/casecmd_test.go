@@ -391,3 +391,23 @@ func TestCaseShowBrokenAudit(t *testing.T) {
 		t.Errorf("output lacks the break:\n%s", out)
 	}
 }
+
+// gatewayConfig returns the fixture's configuration, with the password
+// files a gateway reads at start, and its unlocked team key.
+func (f *fixture) gatewayConfig(t *testing.T) (*Config, *crypto.Key) {
+	t.Helper()
+	cfg, err := LoadConfig(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, err := crypto.LoadPrivateKey(cfg.TeamKey.Path, []byte(testPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{cfg.IMAP.PasswordFile, cfg.SMTP.PasswordFile} {
+		if err := os.WriteFile(p, []byte("pw\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cfg, team
+}

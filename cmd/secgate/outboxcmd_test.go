@@ -100,14 +100,7 @@ func TestOutboxHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	cfg, err := LoadConfig(f.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	team, err := crypto.LoadPrivateKey(cfg.TeamKey.Path, []byte(testPass))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, team := f.gatewayConfig(t)
 	db, err := store.Open(ctx, cfg.Gateway.Database)
 	if err != nil {
 		t.Fatal(err)
