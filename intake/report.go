@@ -164,17 +164,10 @@ func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject s
 		"A member whose key is missing, expired or revoked gets nothing. Renew the key in the\n"+
 		"configuration; `secgate case show %s` shows the message.\n",
 		c.Ref, m.insp.From, m.in.ID, strings.Join(skipped, "\n  "), c.Ref)
-	if err := m.p.o.Cases.Alert(ctx, tx, c.ID, fmt.Sprintf("team copy not sent to %d %s", len(skipped), plural(len(skipped), "member")), alert); err != nil {
+	if err := m.p.o.Cases.Alert(ctx, tx, c.ID, fmt.Sprintf("team copy not sent to %d %s", len(skipped), templates.Plural(len(skipped), "member")), alert); err != nil {
 		return fmt.Errorf("intake: alert about the team copy: %w", err)
 	}
 	return nil
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
 }
 
 // copyKind is what a team copy relays.

@@ -61,12 +61,15 @@ var funcs = template.FuncMap{
 	"header": HeaderSafe,
 	"upper":  strings.ToUpper,
 	"score":  func(f float64) string { return fmt.Sprintf("%.1f", f) },
-	"plural": func(n int, s string) string {
-		if n == 1 {
-			return s
-		}
-		return s + "s"
-	},
+	"plural": Plural,
+}
+
+// Plural returns word, with an s unless n is 1: "1 recipient", "2 recipients".
+func Plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 func prefixLines(p, s string) string {
