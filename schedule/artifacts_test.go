@@ -14,21 +14,16 @@ import (
 	"github.com/secgate/secgate/templates"
 )
 
-// schemasDir returns the directory of the official schemas: $SECGATE_SCHEMAS
-// or ../shared/schemas relative to the repository root.
-func schemasDir(t testing.TB) string {
-	if d := os.Getenv("SECGATE_SCHEMAS"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "shared", "schemas")
-}
+// schemasDir is the directory of the official schemas, vendored with
+// their sources and licence terms (testdata/schemas/README.md).
+const schemasDir = "testdata/schemas"
 
 func compileSchema(t testing.TB, file string) *jsonschema.Schema {
 	t.Helper()
-	path := filepath.Join(schemasDir(t), file)
+	path := filepath.Join(schemasDir, file)
 	f, err := os.Open(path)
 	if err != nil {
-		t.Fatalf("schema %s: %v (set SECGATE_SCHEMAS to the directory holding %s)", path, err, file)
+		t.Fatalf("schema %s: %v", path, err)
 	}
 	defer f.Close()
 	doc, err := jsonschema.UnmarshalJSON(f)
