@@ -10,11 +10,13 @@ import (
 const maxHeaderRunes = 200
 
 // HeaderSafe returns s made safe for a header field value: CR, LF, TAB and
-// the Unicode line and paragraph separators become spaces, NUL and every
-// other control, format (bidi overrides, zero-width) or invalid character is
-// dropped, runs of spaces collapse, and the result is trimmed and cut to 200
-// characters. A value taken from a report can therefore never start a new
-// header field or hide text behind direction overrides.
+// other white space become spaces, runs of spaces collapse, and the result
+// is trimmed and cut to 200 characters. The characters Visible shows (bidi
+// controls, zero-width characters, line and paragraph separators) are shown
+// the same way, as "<U+202E>", never cut in two; NUL and every other
+// control, format or invalid character is dropped. A value taken from a
+// report can therefore never start a new header field or hide text behind
+// direction overrides.
 func HeaderSafe(s string) string {
 	var b strings.Builder
 	space := false
@@ -22,24 +24,36 @@ func HeaderSafe(s string) string {
 	for i := 0; i < len(s) && n < maxHeaderRunes; {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
+		out := ""
 		switch {
 		case r == utf8.RuneError && size <= 1:
 			continue
-		case r == '\r' || r == '\n' || r == '\t' || r == '\u2028' || r == '\u2029' || unicode.IsSpace(r):
+		case invisible(r):
+			out = notation(r)
+		case r == '\r' || r == '\n' || r == '\t' || unicode.IsSpace(r):
 			space = true
 			continue
-		case unicode.IsControl(r) || unicode.In(r, unicode.Cf) || r == '\ufeff':
+		case unicode.IsControl(r) || unicode.In(r, unicode.Cf):
 			continue
 		case !unicode.IsPrint(r) && !unicode.IsGraphic(r):
 			continue
+		default:
+			out = string(r)
 		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
-			n++
-		}
+		sep := space && b.Len() > 0
 		space = false
-		b.WriteRune(r)
-		n++
+		w := utf8.RuneCountInString(out)
+		if sep {
+			w++
+		}
+		if n+w > maxHeaderRunes {
+			break
+		}
+		if sep {
+			b.WriteByte(' ')
+		}
+		b.WriteString(out)
+		n += w
 	}
 	return b.String()
 }

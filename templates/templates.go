@@ -21,9 +21,11 @@ var defaults embed.FS
 // Ext is the file name extension of template files.
 const Ext = ".tmpl"
 
-// Text is a rendered template.
+// Text is a rendered template. Neither part carries a bidi control, a
+// zero-width character or a line or paragraph separator: they are shown as
+// "<U+202E>" (see Visible).
 type Text struct {
-	Subject string // header-safe: no CR, LF or other control characters
+	Subject string // header-safe (HeaderSafe): no CR, LF or other control characters
 	Body    string // ends with exactly one newline
 }
 
@@ -221,8 +223,10 @@ func (p parsed) render(data any) (Text, error) {
 	if err := p.body.Execute(&bb, data); err != nil {
 		return Text{}, err
 	}
+	// Whatever the data held, the text carries no character that hides
+	// or reorders what is around it: Visible shows them as <U+202E>.
 	body := strings.ReplaceAll(bb.String(), "\r\n", "\n")
-	body = strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n") + "\n"
+	body = Visible(strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n")) + "\n"
 	return Text{Subject: HeaderSafe(sb.String()), Body: body}, nil
 }
 
