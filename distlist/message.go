@@ -8,19 +8,21 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/secgate/secgate/templates"
 )
 
-// headerSafe removes CR, LF, NUL, other control characters, bidi overrides
-// and zero-width characters from a header value, and caps its length.
+// headerSafe makes a header value safe: bidi controls, zero-width
+// characters and line and paragraph separators are shown as "<U+202E>"
+// (templates.Visible), a tab becomes a space, CR, LF, NUL and every other
+// control character is removed, and the length is capped.
 func headerSafe(s string) string {
 	var b strings.Builder
-	for _, r := range s {
+	for _, r := range templates.Visible(s) {
 		switch {
 		case r == '\t':
 			b.WriteRune(' ')
-		case unicode.IsControl(r), r == 0x2028, r == 0x2029, r == 0x85,
-			r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069,
-			r == 0x200B, r == 0x200C, r == 0x200D, r == 0xFEFF:
+		case unicode.IsControl(r):
 		default:
 			b.WriteRune(r)
 		}

@@ -49,8 +49,9 @@ func TestHeaderSafe(t *testing.T) {
 		"plain":                 "plain",
 		"a\r\nBcc: x":           "aBcc: x",
 		"tab\there":             "tab here",
-		"bidi\u202Eevil\u2066x": "bidievilx",
-		"zero\u200Bwidth":       "zerowidth",
+		"bidi\u202Eevil\u2066x": "bidi<U+202E>evil<U+2066>x",
+		"zero\u200Bwidth":       "zero<U+200B>width",
+		"line\u2028sep\u0085":   "line<U+2028>sep<U+0085>",
 		"nul\x00byte":           "nulbyte",
 	} {
 		if got := headerSafe(in); got != want {

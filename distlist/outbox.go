@@ -210,13 +210,16 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 	if content.From == "" {
 		content.From = o.cfg.From
 	}
-	signed, err := o.team.Sign(content, now)
-	if err != nil {
-		return nil, fmt.Errorf("distlist: enqueue %s: sign: %w", m.NoticeID, err)
-	}
 	from, err := headerAddress(content.From)
 	if err != nil {
 		return nil, fmt.Errorf("distlist: enqueue %s: from: %w", m.NoticeID, err)
+	}
+	// The protected header fields inside the signed part are made safe
+	// as the outer ones are: the reader sees those.
+	content.From, content.Subject = from, headerSafe(content.Subject)
+	signed, err := o.team.Sign(content, now)
+	if err != nil {
+		return nil, fmt.Errorf("distlist: enqueue %s: sign: %w", m.NoticeID, err)
 	}
 	replyTo := ""
 	if m.ReplyTo != "" {
@@ -226,7 +229,7 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 	}
 	subject := "..."
 	if !m.Encrypt {
-		subject = encodeText(m.Content.Subject)
+		subject = encodeText(content.Subject)
 	}
 	build := func(p *pending) {
 		h := outer{
