@@ -105,7 +105,9 @@ type outMail struct {
 }
 
 // enqueue hands one mail to the outbox inside tx. Recipients the outbox
-// skips (no usable key) get nothing; they are returned.
+// skips (no usable key) get nothing; they are returned. Every text the
+// workflow sends passes here, rendered or not (an alert's text): its
+// hidden characters are shown as <U+202E> (templates.Visible).
 func (w *Workflow) enqueue(ctx context.Context, tx *sql.Tx, m outMail) ([]distlist.Skipped, error) {
 	if len(m.to) == 0 {
 		return nil, nil
@@ -117,7 +119,7 @@ func (w *Workflow) enqueue(ctx context.Context, tx *sql.Tx, m outMail) ([]distli
 		Content: crypto.Content{
 			Subject: templates.HeaderSafe(m.subject),
 			From:    w.teamAddr,
-			Entity:  textEntity(m.body),
+			Entity:  textEntity(templates.Visible(m.body)),
 		},
 		Encrypt:      m.encrypt,
 		ValidThrough: w.clock.Now().Add(time.Hour),
