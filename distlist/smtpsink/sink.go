@@ -12,9 +12,13 @@
 //	dropdata         the connection is closed in the middle of DATA
 //	timeout          the RCPT reply is delayed by Options.Delay
 //	once             the fault happens on the first attempt only
+//
+// The sink also keeps the MAIL and RCPT commands as the client wrote them
+// (Commands), since the server hands the session a local part unquoted.
 package smtpsink
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -39,13 +43,16 @@ type Options struct {
 	User, Password string
 	// Delay is how long "timeout" recipients wait (default 10s).
 	Delay time.Duration
+	// SMTPUTF8 offers the SMTPUTF8 extension (RFC 6531).
+	SMTPUTF8 bool
 }
 
 // Message is one accepted message.
 type Message struct {
 	From string
-	To   []string
+	To   []string // as the server decodes them: a quoted local part unquoted
 	Data []byte
+	UTF8 bool // MAIL had the SMTPUTF8 parameter
 }
 
 // Sink is a running in-process SMTP server on 127.0.0.1.
@@ -58,6 +65,7 @@ type Sink struct {
 
 	mu       sync.Mutex
 	msgs     []Message
+	commands []string
 	attempts map[string]int
 	conns    int
 	rsets    int
@@ -76,6 +84,7 @@ func Start(opts Options) (*Sink, error) {
 	srv.MaxRecipients = 100
 	srv.ReadTimeout, srv.WriteTimeout = time.Minute, time.Minute
 	srv.AllowInsecureAuth = opts.TLS == nil
+	srv.EnableSMTPUTF8 = opts.SMTPUTF8
 	srv.ErrorLog = discard{}
 	var ln net.Listener
 	var err error
@@ -84,6 +93,9 @@ func Start(opts Options) (*Sink, error) {
 	} else {
 		srv.TLSConfig = opts.TLS
 		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		if err == nil {
+			ln = recordingListener{ln, s}
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("smtpsink: listen: %w", err)
@@ -115,11 +127,80 @@ func (s *Sink) Len() int {
 	return len(s.msgs)
 }
 
-// Reset forgets the accepted messages and attempt counts.
+// Reset forgets the accepted messages, commands and attempt counts.
 func (s *Sink) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.msgs, s.attempts, s.conns, s.rsets = nil, map[string]int{}, 0, 0
+	s.msgs, s.commands, s.attempts, s.conns, s.rsets = nil, nil, map[string]int{}, 0, 0
+}
+
+// Commands returns the MAIL and RCPT command lines received, without CRLF,
+// in order, as the client wrote them. Only connections without TLS are
+// seen.
+func (s *Sink) Commands() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.commands...)
+}
+
+// recordingListener hands out connections that keep the envelope commands
+// read from them.
+type recordingListener struct {
+	net.Listener
+	s *Sink
+}
+
+func (l recordingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &recordingConn{Conn: c, s: l.s}, nil
+}
+
+// maxCommandLine bounds the line a recordingConn gathers (SMTP allows 512
+// octets; SMTPUTF8 addresses are longer in bytes).
+const maxCommandLine = 4096
+
+// recordingConn scans what the server reads for command lines, skipping
+// the message data (from a DATA line to the "." line). Only the server's
+// goroutine for the connection reads from it.
+type recordingConn struct {
+	net.Conn
+	s    *Sink
+	line []byte
+	data bool
+}
+
+func (c *recordingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	for _, b := range p[:n] {
+		if b != '\n' {
+			if len(c.line) < maxCommandLine {
+				c.line = append(c.line, b)
+			}
+			continue
+		}
+		c.command(string(bytes.TrimSuffix(c.line, []byte("\r"))))
+		c.line = c.line[:0]
+	}
+	return n, err
+}
+
+func (c *recordingConn) command(line string) {
+	if c.data {
+		c.data = line != "."
+		return
+	}
+	up := strings.ToUpper(line)
+	switch {
+	case up == "DATA":
+		c.data = true
+	case strings.HasPrefix(up, "MAIL FROM:"), strings.HasPrefix(up, "RCPT TO:"):
+		c.s.mu.Lock()
+		c.s.commands = append(c.s.commands, line)
+		c.s.mu.Unlock()
+	}
 }
 
 // DropConnections closes every connection from the server side, as a
@@ -173,6 +254,7 @@ type session struct {
 	conn   *smtp.Conn
 	authed bool
 	from   string
+	utf8   bool
 	to     []string
 	data   []fault // faults at end of data, per recipient
 }
@@ -204,7 +286,7 @@ func (a *authSession) Mail(from string, opts *smtp.MailOptions) error {
 }
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
-	s.from = from
+	s.from, s.utf8 = from, opts != nil && opts.UTF8
 	return nil
 }
 
@@ -288,7 +370,7 @@ func (s *session) Data(r io.Reader) error {
 		}
 	}
 	s.s.mu.Lock()
-	s.s.msgs = append(s.s.msgs, Message{From: s.from, To: append([]string(nil), s.to...), Data: b})
+	s.s.msgs = append(s.s.msgs, Message{From: s.from, To: append([]string(nil), s.to...), Data: b, UTF8: s.utf8})
 	s.s.mu.Unlock()
 	s.from, s.to, s.data = "", nil, nil
 	return nil

@@ -85,3 +85,52 @@ func TestAuth(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestEnvelope: the sink keeps the MAIL and RCPT commands as they were
+// written (a quoted local part stays quoted), offers SMTPUTF8 when asked
+// and records whether a transaction used it.
+func TestEnvelope(t *testing.T) {
+	for _, utf8 := range []bool{false, true} {
+		s, err := Start(Options{SMTPUTF8: utf8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		c, err := smtp.Dial(s.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := c.Extension("SMTPUTF8"); ok != utf8 {
+			t.Errorf("SMTPUTF8 offered: %v, want %v", ok, utf8)
+		}
+		if err := c.Mail("from@example.org", &smtp.MailOptions{UTF8: utf8}); err != nil {
+			t.Fatal(err)
+		}
+		for _, to := range []string{`"john q doe"@example.org`, "dotted..once@example.org"} {
+			if err := c.Rcpt(to, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w, err := c.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("Subject: x\r\n\r\nRCPT TO:<not-a-command@example.org>\r\n"))
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		c.Quit()
+		mail := "MAIL FROM:<from@example.org> BODY=8BITMIME"
+		if utf8 {
+			mail += " SMTPUTF8"
+		}
+		want := []string{mail, `RCPT TO:<"john q doe"@example.org>`, "RCPT TO:<dotted..once@example.org>"}
+		if got := s.Commands(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("commands %q, want %q", got, want)
+		}
+		msgs := s.Messages()
+		if len(msgs) != 1 || msgs[0].UTF8 != utf8 || strings.Join(msgs[0].To, ",") != "john q doe@example.org,dotted..once@example.org" {
+			t.Errorf("messages %+v", msgs)
+		}
+	}
+}
