@@ -155,7 +155,7 @@ func (d *Directory) Flagged(ctx context.Context) ([]Flag, error) {
 // ClearFlag resets the bounce count of addr (after the team fixed it). tx
 // may be nil.
 func (d *Directory) ClearFlag(ctx context.Context, tx *sql.Tx, addr string) error {
-	a, err := normAddress(addr)
+	a, err := CanonicalAddress(addr)
 	if err != nil {
 		return err
 	}

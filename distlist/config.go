@@ -128,11 +128,13 @@ func (c SMTPConfig) WithDefaults(ehlo string) SMTPConfig {
 
 // Validate reports the first problem of a defaulted Config.
 func (c Config) Validate() error {
-	if _, err := mail.ParseAddress(c.From); err != nil || c.From == "" {
+	if _, err := CanonicalAddress(c.From); err != nil {
 		return fmt.Errorf("distlist: config: from %q is not a mail address", c.From)
 	}
-	if a, err := mail.ParseAddress(c.Bounce); err != nil || !strings.Contains(a.Address, "@") {
-		return fmt.Errorf("distlist: config: bounce %q is not a mail address", c.Bounce)
+	// VERP adds +TOKEN to the bounce address's local part: it must be a
+	// plain one, not quoted.
+	if a, err := CanonicalAddress(c.Bounce); err != nil || strings.HasPrefix(a, `"`) {
+		return fmt.Errorf("distlist: config: bounce %q is not a mail address with a plain local part", c.Bounce)
 	}
 	if c.RetryBase <= 0 || c.RetryMax < c.RetryBase {
 		return errors.New("distlist: config: need 0 < retry_base <= retry_max")

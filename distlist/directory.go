@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -135,7 +134,7 @@ func (d *Directory) MemberByFingerprint(ctx context.Context, fpr string) (Member
 
 // MemberByAddress returns the member with address addr, or ErrNotFound.
 func (d *Directory) MemberByAddress(ctx context.Context, addr string) (Member, error) {
-	a, err := normAddress(addr)
+	a, err := CanonicalAddress(addr)
 	if err != nil {
 		return Member{}, err
 	}
@@ -271,16 +270,6 @@ func (d *Directory) CaseExtras(ctx context.Context, caseID int64) ([]CaseExtra, 
 		es = append(es, e)
 	}
 	return es, rows.Err()
-}
-
-// normAddress validates a mail address (a display name is allowed and
-// dropped) and lower-cases it.
-func normAddress(addr string) (string, error) {
-	a, err := mail.ParseAddress(addr)
-	if err != nil || !strings.Contains(a.Address, "@") || strings.ContainsAny(a.Address, "\r\n\x00<> ") {
-		return "", fmt.Errorf("%w: %q", ErrBadAddress, addr)
-	}
-	return strings.ToLower(a.Address), nil
 }
 
 func normFpr(f string) string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net/mail"
 	"net/textproto"
 	"strings"
 
@@ -73,11 +74,7 @@ func ParseDSN(raw []byte) (*DSN, error) {
 	d := &DSN{}
 	for _, f := range []string{"To", "Delivered-To", "X-Original-To", "Envelope-To"} {
 		for _, v := range h.Values(f) {
-			for _, a := range strings.Split(v, ",") {
-				if a = strings.TrimSpace(a); a != "" {
-					d.Addressees = append(d.Addressees, bareAddress(a))
-				}
-			}
+			d.Addressees = append(d.Addressees, addressees(v)...)
 		}
 	}
 	mr := mtext.NewMultipartReader(br, params["boundary"])
@@ -148,8 +145,8 @@ func (d *DSN) parseStatus(body []byte) error {
 			break
 		}
 		r := DSNRecipient{
-			FinalRecipient:    strings.ToLower(strings.Trim(typedValue(h.Get("Final-Recipient")), "<>")),
-			OriginalRecipient: strings.ToLower(strings.Trim(typedValue(h.Get("Original-Recipient")), "<>")),
+			FinalRecipient:    dsnAddress(h.Get("Final-Recipient")),
+			OriginalRecipient: dsnAddress(h.Get("Original-Recipient")),
 			Action:            strings.ToLower(strings.TrimSpace(h.Get("Action"))),
 			Status:            strings.TrimSpace(h.Get("Status")),
 			DiagnosticCode:    headerSafe(typedValue(h.Get("Diagnostic-Code"))),
@@ -167,6 +164,41 @@ func (d *DSN) parseStatus(body []byte) error {
 		return fmt.Errorf("%w: no recipient in the delivery status", ErrNotDSN)
 	}
 	return nil
+}
+
+// addressees returns the addresses of an address list header value, each
+// in canonical form (CanonicalAddress). A value that does not parse as a
+// list is read item by item at its commas, and what does not parse is left
+// out.
+func addressees(v string) []string {
+	var out []string
+	if l, err := mail.ParseAddressList(v); err == nil {
+		for _, a := range l {
+			if c, err := CanonicalAddress(a.Address); err == nil {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	for _, a := range strings.Split(v, ",") {
+		if c, err := CanonicalAddress(a); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// dsnAddress returns the address of a Final-Recipient or
+// Original-Recipient field ("rfc822; a@b") in canonical form
+// (CanonicalAddress), or, when it does not parse as one (another address
+// type, say), the value as it is in lower case, made safe: it is compared
+// with the row's recipient and shown, never sent to.
+func dsnAddress(v string) string {
+	v = typedValue(v)
+	if a, err := CanonicalAddress(v); err == nil {
+		return a
+	}
+	return strings.ToLower(headerSafe(v))
 }
 
 // typedValue strips the "type;" prefix of a DSN field ("rfc822; a@b").

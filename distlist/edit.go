@@ -59,7 +59,7 @@ func source(s string) string {
 // the address (unless AllowMismatch). It returns warnings to show. tx may be
 // nil.
 func (d *Directory) AddMember(ctx context.Context, tx *sql.Tx, m MemberSpec) ([]string, error) {
-	addr, err := normAddress(m.Address)
+	addr, err := CanonicalAddress(m.Address)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func (d *Directory) AddMember(ctx context.Context, tx *sql.Tx, m MemberSpec) ([]
 
 // RemoveMember removes the member with address addr. tx may be nil.
 func (d *Directory) RemoveMember(ctx context.Context, tx *sql.Tx, addr string) error {
-	a, err := normAddress(addr)
+	a, err := CanonicalAddress(addr)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (d *Directory) RemoveMember(ctx context.Context, tx *sql.Tx, addr string) e
 
 // SetAway sets or clears the away flag of a member. tx may be nil.
 func (d *Directory) SetAway(ctx context.Context, tx *sql.Tx, addr string, away bool) error {
-	a, err := normAddress(addr)
+	a, err := CanonicalAddress(addr)
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func (d *Directory) DeleteList(ctx context.Context, tx *sql.Tx, name string) err
 // AddRecipient adds an entry to a list or updates it. On encrypted lists a
 // key is required and must have an encryption subkey. tx may be nil.
 func (d *Directory) AddRecipient(ctx context.Context, tx *sql.Tx, list string, r RecipientSpec) ([]string, error) {
-	addr, err := normAddress(r.Address)
+	addr, err := CanonicalAddress(r.Address)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +195,7 @@ func (d *Directory) AddRecipient(ctx context.Context, tx *sql.Tx, list string, r
 
 // RemoveRecipient removes an entry from a list. tx may be nil.
 func (d *Directory) RemoveRecipient(ctx context.Context, tx *sql.Tx, list, addr string) error {
-	a, err := normAddress(addr)
+	a, err := CanonicalAddress(addr)
 	if err != nil {
 		return err
 	}
@@ -207,7 +207,7 @@ func (d *Directory) RemoveRecipient(ctx context.Context, tx *sql.Tx, list, addr 
 // AddCaseExtra adds a per-case recipient (role "reporter" or "expert"); the
 // key is optional (a reporter who wrote in clear has none). tx may be nil.
 func (d *Directory) AddCaseExtra(ctx context.Context, tx *sql.Tx, caseID int64, role string, r RecipientSpec) ([]string, error) {
-	addr, err := normAddress(r.Address)
+	addr, err := CanonicalAddress(r.Address)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +245,7 @@ func (d *Directory) AddCaseExtra(ctx context.Context, tx *sql.Tx, caseID int64, 
 
 // RemoveCaseExtra removes a per-case recipient. tx may be nil.
 func (d *Directory) RemoveCaseExtra(ctx context.Context, tx *sql.Tx, caseID int64, addr string) error {
-	a, err := normAddress(addr)
+	a, err := CanonicalAddress(addr)
 	if err != nil {
 		return err
 	}

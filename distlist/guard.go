@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/mail"
-	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -103,7 +102,7 @@ func guard(raw []byte, recipient string, encrypt bool, keyID uint64) error {
 		return refuse("%d To fields", len(tos))
 	}
 	al, err := mail.ParseAddressList(tos[0])
-	if err != nil || len(al) != 1 || !strings.EqualFold(al[0].Address, recipient) {
+	if err != nil || len(al) != 1 || !SameAddress(al[0].Address, recipient) {
 		return refuse("To is not the envelope recipient alone")
 	}
 	if !encrypt {

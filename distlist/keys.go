@@ -55,7 +55,7 @@ func checkKey(armored []byte, opts ImportOptions, now time.Time) (*crypto.Key, [
 	}
 	var warns []string
 	if opts.Address != "" {
-		addr, err := normAddress(opts.Address)
+		addr, err := CanonicalAddress(opts.Address)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -76,8 +76,9 @@ func checkKey(armored []byte, opts ImportOptions, now time.Time) (*crypto.Key, [
 	return k, warns, nil
 }
 
+// keyHasEmail reports whether addr is the address of one of k's user IDs.
 func keyHasEmail(k *crypto.Key, addr string) bool {
-	return slices.ContainsFunc(k.Emails(), func(e string) bool { return strings.EqualFold(e, addr) })
+	return slices.ContainsFunc(k.Emails(), func(e string) bool { return SameAddress(e, addr) })
 }
 
 // ImportKey checks an armored public key and stores it (replacing a stored

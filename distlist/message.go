@@ -44,9 +44,16 @@ func encodeText(s string) string {
 	return mime.QEncoding.Encode("utf-8", headerSafe(s))
 }
 
-// formatAddress formats one address with an optional display name.
+// formatAddress formats one canonical address (CanonicalAddress) with an
+// optional display name for a header field: the name made safe and
+// encoded as RFC 2047 asks when it is not ASCII, the address as it is,
+// quoted local part and UTF-8 included (RFC 6532: such a message goes only
+// with SMTPUTF8).
 func formatAddress(name, addr string) string {
 	a := mail.Address{Name: headerSafe(name), Address: addr}
+	if p, err := mail.ParseAddress(addr); err == nil {
+		a.Address = p.Address // unquoted: String quotes it again
+	}
 	return a.String()
 }
 
@@ -180,12 +187,4 @@ func appendCRLF(b *bytes.Buffer, src []byte) error {
 		b.WriteString("\r\n")
 	}
 	return nil
-}
-
-// bareAddress returns the address part of a possibly named address.
-func bareAddress(s string) string {
-	if a, err := mail.ParseAddress(s); err == nil {
-		return a.Address
-	}
-	return strings.TrimSpace(s)
 }

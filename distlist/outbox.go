@@ -173,7 +173,7 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 	var skipped []Skipped
 	var todo []*pending
 	for _, r := range m.Recipients {
-		addr, err := normAddress(r.Address)
+		addr, err := CanonicalAddress(r.Address)
 		if err != nil {
 			skipped = append(skipped, Skipped{r, "invalid address"})
 			continue
@@ -378,15 +378,15 @@ const enqueueBudget = 16 << 20
 // headerAddress parses one address (with an optional display name) and
 // formats it safely for a header.
 func headerAddress(s string) (string, error) {
-	a, err := mail.ParseAddress(s)
-	if err != nil {
-		return "", fmt.Errorf("%w: %q", ErrBadAddress, s)
-	}
-	addr, err := normAddress(a.Address)
+	addr, err := CanonicalAddress(s)
 	if err != nil {
 		return "", err
 	}
-	return formatAddress(a.Name, addr), nil
+	name := ""
+	if a, err := mail.ParseAddress(s); err == nil {
+		name = a.Name
+	}
+	return formatAddress(name, addr), nil
 }
 
 // keyReason is the readable reason a key check failed.

@@ -41,7 +41,7 @@ func (d *Directory) Sync(ctx context.Context, cfg Config) ([]string, error) {
 				return fmt.Errorf("distlist: sync: %w", err)
 			}
 			warns = append(warns, w...)
-			a, _ := normAddress(mc.Address)
+			a, _ := CanonicalAddress(mc.Address)
 			keep = append(keep, a)
 		}
 		if err := deleteMissing(ctx, tx, keep, `SELECT address FROM dir_member WHERE source = 'config'`,
@@ -66,7 +66,7 @@ func (d *Directory) Sync(ctx context.Context, cfg Config) ([]string, error) {
 					return fmt.Errorf("distlist: sync: %w", err)
 				}
 				warns = append(warns, w...)
-				a, _ := normAddress(rc.Address)
+				a, _ := CanonicalAddress(rc.Address)
 				rkeep = append(rkeep, a)
 			}
 			if err := deleteMissing(ctx, tx, rkeep, `SELECT address FROM dir_recipient WHERE source = 'config' AND list = ?1`,

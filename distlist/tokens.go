@@ -56,21 +56,34 @@ func verpToken(secret []byte, notice, rcpt string) string {
 }
 
 // envelopeFrom puts token into the local part of base: local+token@domain.
+// base is the configured bounce address (Config.Validate checked it).
 func envelopeFrom(base, token string) string {
-	local, domain, _ := strings.Cut(bareAddress(base), "@")
+	b, err := CanonicalAddress(base)
+	if err != nil {
+		b = base
+	}
+	local, domain := splitAddress(b)
 	return local + "+" + token + "@" + domain
 }
 
 // tokenFromAddress extracts the VERP token from an address built by
-// envelopeFrom with the same base, or "".
+// envelopeFrom with the same base, or "". addr is parsed as an address
+// (CanonicalAddress), never cut at angle brackets.
 func tokenFromAddress(base, addr string) string {
-	local, domain, _ := strings.Cut(bareAddress(base), "@")
-	addr = strings.ToLower(strings.Trim(strings.TrimSpace(addr), "<>"))
-	l, d, ok := strings.Cut(addr, "@")
-	if !ok || !strings.EqualFold(d, domain) {
+	b, err := CanonicalAddress(base)
+	if err != nil {
 		return ""
 	}
-	tok, ok := strings.CutPrefix(l, strings.ToLower(local)+"+")
+	a, err := CanonicalAddress(addr)
+	if err != nil {
+		return ""
+	}
+	local, domain := splitAddress(b)
+	l, d := splitAddress(a)
+	if d != domain {
+		return ""
+	}
+	tok, ok := strings.CutPrefix(l, local+"+")
 	if !ok || !isToken(tok) {
 		return ""
 	}
