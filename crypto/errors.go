@@ -16,6 +16,7 @@ var (
 	ErrTooComplex     = errors.New("message exceeds parser limits")
 	ErrDecrypt        = errors.New("message could not be decrypted")
 	ErrWrongKey       = errors.New("message is encrypted to a key we do not hold")
+	ErrNested         = errors.New("nested encryption")
 	ErrBadSignature   = errors.New("signature does not verify")
 	ErrUnknownSigner  = errors.New("signature by an unknown key")
 	ErrBadPassphrase  = errors.New("wrong passphrase")

@@ -98,7 +98,9 @@ func textEntity(text []byte, charset string) []byte {
 }
 
 // inline handles a text/plain root: an armored PGP MESSAGE is decrypted, a
-// cleartext-signed block verified; anything else is plain content.
+// cleartext-signed block verified; anything else is plain content. Inside
+// decrypted content an encrypted block is never decrypted (root refuses it
+// before).
 func (o *opener) inline(out *Opened, e *entity) error {
 	text, err := decodeBody(e)
 	if err != nil {
@@ -127,13 +129,26 @@ func (o *opener) inline(out *Opened, e *entity) error {
 	if err != nil {
 		return fmt.Errorf("%w: inline message: %v", ErrDecrypt, err)
 	}
-	res, err := readPGP(src, o.opts.Decrypt, o.opts.Verifiers, o.opts.Now, o.lim)
+	decrypt := o.opts.Decrypt
+	if o.decrypted {
+		decrypt = nil
+	}
+	res, err := readPGP(src, decrypt, o.opts.Verifiers, o.opts.Now, o.lim)
 	if res != nil {
-		out.Encrypted = res.encrypted
-		out.EncryptedTo = res.encryptedTo
+		out.Encrypted = out.Encrypted || res.encrypted
+		if !o.decrypted {
+			out.EncryptedTo = res.encryptedTo
+			out.Identities = res.identities
+		}
 	}
 	if err != nil {
 		return err
+	}
+	if res.encrypted {
+		o.decrypted = true
+		if holdsEncrypted(res.plain) {
+			return nestedError("the decrypted text")
+		}
 	}
 	out.Entity = textEntity(res.plain, "utf-8")
 	out.Partial = !whole

@@ -28,6 +28,26 @@ type Opened struct {
 	Entity      []byte // innermost content entity, exactly the signed bytes when signed
 	Signature   *Signature
 
+	// Identities recognise an encrypted message however it was
+	// re-encoded (armor, transfer encoding, packet framing, inline or
+	// PGP/MIME): what no one can change without the key. For the layer
+	// Open decrypted they are two SHA-256 digests of 32 bytes, in this
+	// order: of the session key ("secgate-sk" 0x00, the cipher algorithm
+	// octet, the key) and of the content of the literal data packet
+	// ("secgate-pt" 0x00, the content as decrypted, before any line-end
+	// conversion). The session key itself is never kept. Two messages
+	// whose Identities share an element hold the same ciphertext, or the
+	// same plaintext: a message seen before, re-sent.
+	//
+	// They are set once the data decrypted and passed its integrity
+	// check, also when Open then fails (ErrNested, malformed or too
+	// complex content), so that a caller can still recognise the
+	// ciphertext; they are nil when nothing was decrypted or the
+	// integrity check failed. When the decrypted data was itself an
+	// encrypted OpenPGP message rather than literal data (ErrNested),
+	// only the session key's identity is there.
+	Identities [][]byte
+
 	// Partial is set when an inline encrypted block had text around it:
 	// that unencrypted text is dropped from Entity, never merged with the
 	// decrypted text.
@@ -100,12 +120,21 @@ type OpenOptions struct {
 //
 // A signed part found deeper (inside multipart/mixed, say) is verified and
 // reported with Whole=false; message/rfc822 attachments (forwarded mail) are
-// not looked into. Encrypted parts are decrypted only at the root.
+// not looked into. Encrypted parts are decrypted only at the root, and only
+// one layer: an encrypted OpenPGP message at the root of decrypted content
+// (multipart/encrypted, an armored PGP MESSAGE in a text/plain or other
+// single-part body, the first part of a multipart/signed being either, or
+// encrypted packets in place of the literal data) is never decrypted and
+// makes Open fail with ErrNested. One deeper down, an attachment in a
+// multipart/mixed, stays an opaque attachment. Signed-then-encrypted
+// messages (RFC 3156 §6.1 and §6.2) are one layer.
 //
 // Errors: ErrNotMIME, ErrTooComplex, ErrDecrypt (plaintext is never
 // returned when the integrity check fails; password-encrypted messages are
-// refused), ErrWrongKey (then the returned Opened has EncryptedTo). A
-// signature that fails is not an error of Open: see Signature.Err.
+// refused), ErrWrongKey (then the returned Opened has EncryptedTo),
+// ErrNested (then the returned Opened has Encrypted, EncryptedTo and the
+// decrypted layer's Identities, and no Entity). A signature that fails is
+// not an error of Open: see Signature.Err.
 func Open(raw []byte, opts OpenOptions) (*Opened, error) {
 	o := &opener{opts: opts, lim: opts.Limits.withDefaults()}
 	if o.opts.Now.IsZero() {
@@ -138,6 +167,9 @@ type opener struct {
 	opts  OpenOptions
 	lim   Limits
 	parts int
+	// decrypted is set once a layer was decrypted: nothing is decrypted
+	// after it.
+	decrypted bool
 }
 
 // entity is a parsed MIME entity that keeps its exact bytes.
@@ -205,6 +237,9 @@ func (o *opener) root(out *Opened, e *entity, depth int) error {
 	if depth > o.lim.MaxDepth {
 		return fmt.Errorf("%w: nesting deeper than %d", ErrTooComplex, o.lim.MaxDepth)
 	}
+	if o.decrypted && o.nested(e, true) {
+		return nestedError("the root of the decrypted content")
+	}
 	switch {
 	case e.mtype == "multipart/encrypted" && strings.EqualFold(e.params["protocol"], "application/pgp-encrypted"):
 		return o.encrypted(out, e, depth)
@@ -226,6 +261,9 @@ func (o *opener) root(out *Opened, e *entity, depth int) error {
 }
 
 func (o *opener) encrypted(out *Opened, e *entity, depth int) error {
+	if o.decrypted {
+		return nestedError("multipart/encrypted in decrypted content")
+	}
 	parts, err := o.split(e)
 	if err != nil {
 		return err
@@ -256,6 +294,7 @@ func (o *opener) encrypted(out *Opened, e *entity, depth int) error {
 	if res != nil {
 		out.Encrypted = out.Encrypted || res.encrypted
 		out.EncryptedTo = res.encryptedTo
+		out.Identities = res.identities
 	}
 	if err != nil {
 		return err
@@ -263,20 +302,55 @@ func (o *opener) encrypted(out *Opened, e *entity, depth int) error {
 	if !res.encrypted {
 		return fmt.Errorf("%w: multipart/encrypted holds no encrypted data", ErrDecrypt)
 	}
+	o.decrypted = true
+	if isEncryptedMessage(res.plain) {
+		return nestedError("the decrypted content")
+	}
 	plain := canonCRLF(res.plain)
+	h, body := splitEntity(plain)
 	if res.sig != nil {
 		res.sig.Whole = true
 		out.Signature = res.sig
+		if inner, err := o.parse(h, body); err == nil && o.nested(inner, true) {
+			return nestedError("the root of the decrypted content")
+		}
 		out.Entity = plain
 		return nil
 	}
-	h, body := splitEntity(plain)
 	inner, err := o.parse(h, body)
 	if err != nil {
 		return fmt.Errorf("decrypted content: %w", err)
 	}
 	inner.raw = plain
 	return o.root(out, inner, depth+1)
+}
+
+// nestedError is the error of a message whose decrypted content is itself
+// encrypted; where says where the inner message is.
+func nestedError(where string) error {
+	return fmt.Errorf("%w: %s is an encrypted OpenPGP message (not decrypted)", ErrNested, where)
+}
+
+// nested reports whether the entity e, the root of decrypted content, is
+// an encrypted OpenPGP message: multipart/encrypted, or a single-part body
+// holding one (armored, or binary). With signed, the first part of a
+// multipart/signed is looked at as the root.
+func (o *opener) nested(e *entity, signed bool) bool {
+	switch {
+	case e.mtype == "multipart/encrypted":
+		return true
+	case signed && e.mtype == "multipart/signed":
+		parts, err := o.split(e)
+		if err != nil || len(parts) == 0 {
+			return false
+		}
+		first, err := o.parsePart(parts[0])
+		return err == nil && o.nested(first, false)
+	case strings.HasPrefix(e.mtype, "multipart/") || e.mtype == "message/rfc822":
+		return false
+	}
+	body, err := decodeBody(e)
+	return err == nil && holdsEncrypted(body)
 }
 
 func (o *opener) signed(out *Opened, e *entity) error {

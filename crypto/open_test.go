@@ -333,10 +333,11 @@ func TestOneRecipientOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, encrypted, err := scanPGP(binarySource(bin), DefaultLimits())
-	if err != nil || !encrypted {
+	h, err := readHead(packet.NewReader(bytes.NewReader(bin)), DefaultLimits())
+	if err != nil || h.data == nil {
 		t.Fatal(err)
 	}
+	ids := h.ids
 	want, _ := alice.EncryptionKeyID(t0)
 	if len(ids) != 1 || ids[0] != want {
 		t.Fatalf("session keys for %X, want only %X", ids, want)

@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,6 +22,7 @@ type pgpResult struct {
 	plain       []byte
 	encrypted   bool
 	encryptedTo []uint64
+	identities  [][]byte   // see Opened.Identities; set once the integrity check passed
 	sig         *Signature // nil when not signed
 }
 
@@ -88,43 +90,120 @@ func readAllSized(r io.Reader, limit int64, hint int) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// scanPGP reads the leading session-key packets of a message: the key IDs
-// it is encrypted to, whether it is encrypted, and refuses password
-// (SKESK) encryption.
-func scanPGP(src pgpSource, lim Limits) (ids []uint64, encrypted bool, err error) {
-	in, err := src.open()
-	if err != nil {
-		return nil, false, fmt.Errorf("%w: %v", ErrDecrypt, err)
-	}
-	r := packet.NewReader(in)
+// pgpHead is what an OpenPGP message holds before its data: the key IDs of
+// its session-key packets, the packets themselves, and the encrypted data
+// packet that follows them (nil when the message is not encrypted).
+type pgpHead struct {
+	ids       []uint64
+	keys      []*packet.EncryptedKey
+	data      packet.EncryptedDataPacket
+	symmetric bool // a password (SKESK) packet came first
+}
+
+// readHead reads the packets before the data of a message, skipping the
+// packets go-crypto's ReadMessage skips, so that both see the same
+// message: an encrypted one ends at its encrypted data packet, a signed or
+// literal one at its first one-pass signature, compressed or literal data
+// packet.
+func readHead(r *packet.Reader, lim Limits) (pgpHead, error) {
+	var h pgpHead
 	for i := 0; ; i++ {
 		if i > lim.MaxRecipients+4 {
-			return nil, false, fmt.Errorf("%w: too many OpenPGP packets before the data", ErrTooComplex)
+			return h, fmt.Errorf("%w: too many OpenPGP packets before the data", ErrTooComplex)
 		}
 		p, err := r.Next()
 		if err != nil {
-			return nil, false, fmt.Errorf("%w: malformed OpenPGP message: %v", ErrDecrypt, err)
+			return h, fmt.Errorf("%w: malformed OpenPGP message: %v", ErrDecrypt, err)
 		}
 		switch p := p.(type) {
 		case *packet.EncryptedKey:
-			ids = append(ids, p.KeyId)
-			if len(ids) > lim.MaxRecipients {
-				return nil, false, fmt.Errorf("%w: more than %d recipients", ErrTooComplex, lim.MaxRecipients)
+			h.ids = append(h.ids, p.KeyId)
+			h.keys = append(h.keys, p)
+			if len(h.ids) > lim.MaxRecipients {
+				return h, fmt.Errorf("%w: more than %d recipients", ErrTooComplex, lim.MaxRecipients)
 			}
 		case *packet.SymmetricKeyEncrypted:
-			return nil, false, fmt.Errorf("%w: password-encrypted (symmetric) messages are refused", ErrDecrypt)
-		case *packet.SymmetricallyEncrypted, *packet.AEADEncrypted:
-			if len(ids) == 0 {
-				return nil, false, fmt.Errorf("%w: encrypted data without a recipient", ErrDecrypt)
+			h.symmetric = true
+			return h, nil
+		case *packet.SymmetricallyEncrypted:
+			if !p.IntegrityProtected {
+				return h, fmt.Errorf("%w: encrypted data without integrity protection", ErrDecrypt)
 			}
-			return ids, true, nil
-		case *packet.Compressed, *packet.LiteralData, *packet.OnePassSignature, *packet.Signature:
-			if len(ids) > 0 {
-				return nil, false, fmt.Errorf("%w: session keys not followed by encrypted data", ErrDecrypt)
-			}
-			return nil, false, nil
+			h.data = p
+			return h, nil
+		case *packet.AEADEncrypted:
+			h.data = p
+			return h, nil
+		case *packet.Compressed, *packet.LiteralData, *packet.OnePassSignature:
+			return h, nil
 		}
 	}
+}
+
+// check refuses heads that are not a message to decrypt with a key.
+func (h pgpHead) check() error {
+	switch {
+	case h.symmetric:
+		return fmt.Errorf("%w: password-encrypted (symmetric) messages are refused", ErrDecrypt)
+	case h.data != nil && len(h.ids) == 0:
+		return fmt.Errorf("%w: encrypted data without a recipient", ErrDecrypt)
+	case h.data == nil && len(h.ids) > 0:
+		return fmt.Errorf("%w: session keys not followed by encrypted data", ErrDecrypt)
+	}
+	return nil
+}
+
+// holdsEncrypted reports whether the body of a single-part entity holds an
+// encrypted OpenPGP message: binary, or an armored PGP MESSAGE block
+// starting a line anywhere in it. More than a few such blocks count as
+// encrypted without a look.
+func holdsEncrypted(b []byte) bool {
+	if isEncryptedMessage(b) {
+		return true
+	}
+	blocks := 0
+	for off := 0; ; {
+		i := bytes.Index(b[off:], beginMessage)
+		if i < 0 {
+			return false
+		}
+		i += off
+		off = i + len(beginMessage)
+		if i > 0 && b[i-1] != '\n' {
+			continue
+		}
+		if blocks++; blocks > 16 || isEncryptedMessage(b[i:]) {
+			return true
+		}
+	}
+}
+
+// isEncryptedMessage reports whether b (leading white space aside) is an
+// encrypted OpenPGP message: binary data that starts like one, or an
+// armored PGP MESSAGE block that is not plainly a signed or literal
+// message (an armored block that does not decode counts as encrypted).
+func isEncryptedMessage(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) > 0 && b[0]&0x80 != 0 {
+		h, err := readHead(packet.NewReader(bytes.NewReader(b)), DefaultLimits())
+		return err == nil && (h.symmetric || h.data != nil || len(h.ids) > 0)
+	}
+	if !bytes.HasPrefix(b, beginMessage) {
+		return false
+	}
+	if j := bytes.Index(b, endMessage); j >= 0 {
+		b = b[:j+len(endMessage)]
+	}
+	src, err := armoredSource(b, "PGP MESSAGE")
+	if err != nil {
+		return true
+	}
+	in, err := src.open()
+	if err != nil {
+		return true
+	}
+	h, err := readHead(packet.NewReader(in), DefaultLimits())
+	return err != nil || h.symmetric || h.data != nil || len(h.ids) > 0
 }
 
 // holds reports whether k has a (sub)key with one of ids, or ids has a
@@ -170,15 +249,28 @@ func readPGP(src pgpSource, decrypt *Key, verifiers []*Key, now time.Time, lim L
 }
 
 func readPGPAt(src pgpSource, decrypt *Key, verifiers []*Key, now time.Time, lim Limits) (*pgpResult, *packet.Signature, error) {
-	ids, encrypted, err := scanPGP(src, lim)
+	in, err := src.open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+	}
+	head, err := readHead(packet.NewReader(in), lim)
 	if err != nil {
 		return nil, nil, err
 	}
-	res := &pgpResult{encrypted: encrypted, encryptedTo: ids}
-	if encrypted && !holds(decrypt, ids) {
-		return res, nil, fmt.Errorf("%w: encrypted to key IDs %s", ErrWrongKey, keyIDs(ids))
+	if err := head.check(); err != nil {
+		return nil, nil, err
 	}
-	keyring := entityList(append([]*Key{decrypt}, verifiers...)...)
+	res := &pgpResult{encrypted: head.data != nil, encryptedTo: head.ids}
+	if res.encrypted && !holds(decrypt, head.ids) {
+		return res, nil, fmt.Errorf("%w: encrypted to key IDs %s", ErrWrongKey, keyIDs(head.ids))
+	}
+	// Signatures are checked against public keys only: whatever the data
+	// holds, nothing is decrypted below but the one layer here.
+	var public []*Key
+	if decrypt != nil {
+		public = append(public, decrypt.Public())
+	}
+	keyring := entityList(append(public, verifiers...)...)
 	cfg := baseConfig(now)
 	// Our own limit on the plaintext read below trips first: go-crypto's,
 	// set a little above it as a backstop, would surface inside an
@@ -187,29 +279,65 @@ func readPGPAt(src pgpSource, decrypt *Key, verifiers []*Key, now time.Time, lim
 	maxPlain := lim.MaxDecompressedBytes
 	backstop := maxPlain + 1<<20
 	cfg.MaxDecompressedMessageSize = &backstop
-	in, err := src.open()
-	if err != nil {
-		return res, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+
+	var (
+		body io.Reader     // the message for ReadMessage
+		data io.ReadCloser // the decrypted data; Close checks its integrity
+		skID []byte        // identity of the session key
+	)
+	if res.encrypted {
+		data, skID, err = decryptData(head, decrypt, cfg)
+		if err != nil {
+			return res, nil, err
+		}
+		br := bufio.NewReader(data)
+		if tag, err := firstTag(br); err != nil || !isMessageStart(tag) {
+			// Not a signed, compressed or literal message: check the
+			// integrity before saying what it is.
+			_, _ = io.Copy(io.Discard, br)
+			if err := data.Close(); err != nil {
+				return res, nil, fmt.Errorf("%w: integrity check: %v", ErrDecrypt, hideParsing(err, true))
+			}
+			if isEncryptedTag(tag) {
+				res.identities = [][]byte{skID}
+				return res, nil, fmt.Errorf("%w: the decrypted data is an encrypted OpenPGP message (not decrypted)", ErrNested)
+			}
+			return res, nil, fmt.Errorf("%w: the decrypted data is not an OpenPGP message", ErrDecrypt)
+		}
+		body = br
+	} else {
+		// The head was only looked at: read the message from its start.
+		if in, err = src.open(); err != nil {
+			return res, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+		}
+		body = in
 	}
-	md, err := openpgp.ReadMessage(in, keyring, nil, cfg)
+	md, err := openpgp.ReadMessage(body, keyring, nil, cfg)
 	if err != nil {
 		if errors.Is(err, pgperrors.ErrMessageTooLarge) {
 			return res, nil, fmt.Errorf("%w: %v", ErrTooComplex, err)
 		}
-		return res, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+		return res, nil, fmt.Errorf("%w: %v", ErrDecrypt, hideParsing(err, res.encrypted))
+	}
+	if md.IsEncrypted {
+		// readHead saw no encrypted data where go-crypto found some.
+		return res, nil, fmt.Errorf("%w: unexpected encrypted data", ErrDecrypt)
 	}
 	plain, err := readAllSized(md.UnverifiedBody, maxPlain, src.size)
 	if err != nil {
 		if errors.Is(err, pgperrors.ErrMessageTooLarge) {
 			return res, nil, fmt.Errorf("%w: %v", ErrTooComplex, err)
 		}
-		return res, nil, fmt.Errorf("%w: integrity check: %v", ErrDecrypt, err)
+		return res, nil, fmt.Errorf("%w: integrity check: %v", ErrDecrypt, hideParsing(err, res.encrypted))
 	}
 	if int64(len(plain)) > maxPlain {
 		return res, nil, fmt.Errorf("%w: plaintext larger than %d bytes", ErrTooComplex, maxPlain)
 	}
-	if encrypted && !md.IsEncrypted {
-		return res, nil, fmt.Errorf("%w: message was not decrypted", ErrDecrypt)
+	if data != nil {
+		if err := data.Close(); err != nil {
+			return res, nil, fmt.Errorf("%w: integrity check: %v", ErrDecrypt, hideParsing(err, true))
+		}
+		res.identities = [][]byte{skID, plaintextIdentity(plain)}
 	}
 	// The whole armored block must decode, not only the part that
 	// held the message.
@@ -219,11 +347,128 @@ func readPGPAt(src pgpSource, decrypt *Key, verifiers []*Key, now time.Time, lim
 	res.plain = plain
 	if md.IsSigned {
 		res.sig = onePassSignature(md, verifiers)
-		if res.sig.Err == nil && encrypted && !intendedFor(md.Signature, decrypt) {
+		if res.sig.Err == nil && res.encrypted && !intendedFor(md.Signature, decrypt) {
 			res.sig.Err = fmt.Errorf("%w: the signature names other intended recipients (forwarded message)", ErrBadSignature)
 		}
 	}
 	return res, md.Signature, nil
+}
+
+// hideParsing makes the parsing errors of decrypted data generic, as
+// go-crypto does, so that they tell nothing about the plaintext of a
+// tampered SEIPD v1 message.
+func hideParsing(err error, decrypted bool) error {
+	return pgperrors.HandleSensitiveParsingError(err, decrypted)
+}
+
+// decryptData decrypts the session key of the first session-key packet
+// that k can decrypt (the order go-crypto's ReadMessage tries them in: one
+// public-key operation for a message to us) and returns the decrypted data
+// and the identity of the session key. The data's integrity is checked
+// when it is closed.
+func decryptData(h pgpHead, k *Key, cfg *packet.Config) (io.ReadCloser, []byte, error) {
+	keys := entityList(k)
+	for _, ek := range h.keys {
+		var candidates []openpgp.Key
+		if ek.KeyId == 0 {
+			candidates = keys.DecryptionKeys()
+		} else {
+			candidates = keys.KeysById(ek.KeyId)
+		}
+		for _, c := range candidates {
+			if c.PrivateKey == nil || c.PrivateKey.Encrypted {
+				continue
+			}
+			if err := ek.Decrypt(c.PrivateKey, cfg); err != nil {
+				continue
+			}
+			data, err := h.data.Decrypt(ek.CipherFunc, ek.Key)
+			if errors.Is(err, pgperrors.ErrKeyIncorrect) {
+				continue
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: %v", ErrDecrypt, hideParsing(err, true))
+			}
+			return data, sessionKeyIdentity(dataCipher(h.data, ek), ek.Key), nil
+		}
+	}
+	return nil, nil, fmt.Errorf("%w: no session key could be decrypted", ErrDecrypt)
+}
+
+// dataCipher is the cipher the data is decrypted with: the one the session
+// key came with (v3 PKESK and SEIPD v1), the one named by a SEIPD v2 packet
+// (whose header is authenticated), or 0 for the draft AEAD packet, whose
+// cipher go-crypto does not expose (its header is authenticated too).
+func dataCipher(data packet.EncryptedDataPacket, ek *packet.EncryptedKey) packet.CipherFunction {
+	switch d := data.(type) {
+	case *packet.SymmetricallyEncrypted:
+		if d.Version == 2 {
+			return d.Cipher
+		}
+		return ek.CipherFunc
+	}
+	return 0
+}
+
+// sessionKeyIdentity and plaintextIdentity are the replay identities of a
+// decrypted layer (Opened.Identities).
+func sessionKeyIdentity(c packet.CipherFunction, key []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte("secgate-sk\x00"))
+	h.Write([]byte{byte(c)})
+	h.Write(key)
+	return h.Sum(nil)
+}
+
+func plaintextIdentity(plain []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte("secgate-pt\x00"))
+	h.Write(plain)
+	return h.Sum(nil)
+}
+
+// firstTag returns the packet tag of the first packet in r without
+// consuming it.
+func firstTag(r *bufio.Reader) (byte, error) {
+	b, err := r.Peek(1)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case b[0]&0x80 == 0:
+		return 0, fmt.Errorf("not an OpenPGP packet")
+	case b[0]&0x40 != 0:
+		return b[0] & 0x3f, nil
+	}
+	return (b[0] & 0x3c) >> 2, nil
+}
+
+// OpenPGP packet tags (RFC 9580 §5).
+const (
+	tagPKESK      = 1
+	tagSKESK      = 3
+	tagOnePassSig = 4
+	tagCompressed = 8
+	tagSED        = 9
+	tagMarker     = 10
+	tagLiteral    = 11
+	tagSEIPD      = 18
+	tagAEAD       = 20
+)
+
+// isMessageStart reports whether a decrypted layer starting with a packet
+// of the tag is read by ReadMessage as its data (never as another layer of
+// encryption).
+func isMessageStart(tag byte) bool {
+	return tag == tagOnePassSig || tag == tagCompressed || tag == tagLiteral
+}
+
+func isEncryptedTag(tag byte) bool {
+	switch tag {
+	case tagPKESK, tagSKESK, tagSED, tagMarker, tagSEIPD, tagAEAD:
+		return true
+	}
+	return false
 }
 
 // intendedFor reports whether a signature's Intended Recipient Fingerprint
