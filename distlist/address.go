@@ -109,3 +109,14 @@ func splitAddress(addr string) (local, domain string) {
 	}
 	return addr[:at], addr[at+1:]
 }
+
+// isASCII reports whether s is ASCII alone: an address that is not needs
+// SMTPUTF8 (RFC 6531).
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}

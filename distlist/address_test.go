@@ -132,6 +132,81 @@ func TestQuotedLocalPart(t *testing.T) {
 	}
 }
 
+// TestSMTPUTF8: an internationalised address goes with SMTPUTF8 and raw
+// UTF-8 in the header (RFC 6531, 6532) when the server offers it; when it
+// does not, its row fails at once with the reason, rather than sending a
+// mangled address, and the other rows go as usual.
+func TestSMTPUTF8(t *testing.T) {
+	intl := []string{"δοκιμή@παράδειγμα.δοκιμή", "user@bücher.example"}
+	for _, offered := range []bool{true, false} {
+		e := newEnv(t, smtpsink.Options{SMTPUTF8: offered}, nil)
+		var rcpts []Recipient
+		for _, a := range append([]string{"ascii@example.org"}, intl...) {
+			rcpts = append(rcpts, Recipient{Name: "Δοκιμή", Address: a})
+		}
+		if sk := e.enqueue(Mail{Kind: "announcement", NoticeID: "intl", Content: textContent("Hello", "body"), Recipients: rcpts}); len(sk) > 0 {
+			t.Fatalf("skipped %v", sk)
+		}
+		e.drain()
+		rows := e.rows("intl")
+		if r := rows["ascii@example.org"]; r.State != StateSent {
+			t.Errorf("offered=%v: ascii row %+v", offered, r)
+		}
+		for _, a := range intl {
+			r := rows[a]
+			switch {
+			case offered && r.State != StateSent:
+				t.Errorf("%s: %s (%s), want sent", a, r.State, r.Reply)
+			case !offered && (r.State != StateFailed || r.Attempts != 1 || !strings.Contains(r.Reply, "SMTPUTF8")):
+				t.Errorf("%s: %s after %d attempts (%s), want failed at once for want of SMTPUTF8", a, r.State, r.Attempts, r.Reply)
+			}
+		}
+		msgs := e.sink.Messages()
+		if !offered {
+			var sent []string
+			for _, m := range msgs {
+				sent = append(sent, strings.Join(m.To, ","))
+			}
+			if len(msgs) != 1 || sent[0] != "ascii@example.org" || msgs[0].UTF8 {
+				t.Errorf("without SMTPUTF8: sent to %q, want the ASCII one alone", sent)
+			}
+			continue
+		}
+		if len(msgs) != 3 {
+			t.Fatalf("%d messages, want 3", len(msgs))
+		}
+		for _, m := range msgs {
+			to := m.To[0]
+			if m.UTF8 != (to != "ascii@example.org") {
+				t.Errorf("%s: SMTPUTF8 %v", to, m.UTF8)
+			}
+			if !m.UTF8 {
+				continue
+			}
+			msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := msg.Header.Get("To")
+			if !strings.HasSuffix(h, " <"+to+">") {
+				t.Errorf("To: %s, want the address in raw UTF-8", h)
+			}
+			if a, err := mail.ParseAddress(h); err != nil || a.Address != to || a.Name != "Δοκιμή" {
+				t.Errorf("To: %s parses to %v, %v", h, a, err)
+			}
+		}
+		var smtputf8 int
+		for _, c := range e.sink.Commands() {
+			if strings.HasPrefix(c, "MAIL") && strings.HasSuffix(c, " SMTPUTF8") {
+				smtputf8++
+			}
+		}
+		if smtputf8 != 2 {
+			t.Errorf("%d MAIL commands with SMTPUTF8, want 2: %q", smtputf8, e.sink.Commands())
+		}
+	}
+}
+
 // TestNoAddressBetweenAngles: a string that is not an address is never
 // answered at what stands between its < and >: not as a recipient, not as
 // a DSN's recipient, not as the address a DSN came to.

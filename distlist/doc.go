@@ -40,6 +40,18 @@
 // jitter; 5xx fails it.
 // Rows are never deleted: they are the history.
 //
+// # Addresses
+//
+// Every address is kept, compared and sent to in one form,
+// [CanonicalAddress]: the addr-spec alone, lower case, its local part
+// quoted only when it must be ("john q doe"@example.org goes into RCPT TO
+// and the To header as it is). A string is never cut at angle brackets to
+// find an address in it. An address that is not ASCII
+// (δοκιμή@παράδειγμα.δοκιμή, user@bücher.example) is written in the header
+// as raw UTF-8 (RFC 6532) and sent with SMTPUTF8 (RFC 6531); when the
+// submission server does not offer SMTPUTF8 its row fails at once, saying
+// so, rather than going out mangled.
+//
 // # Guard
 //
 // Every message passes one unexported choke point right before SMTP DATA. A

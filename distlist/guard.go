@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/mail"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
@@ -37,8 +38,15 @@ func (s *sender) transmit(j *job, keyID uint64) (string, error) {
 		}
 	}()
 	// RET=HDRS: a bounce must not carry the message back; ENVID: the token
-	// again, for MTAs that rewrite the bounce address.
-	opts := &smtp.MailOptions{Size: int64(len(j.raw)), Return: smtp.DSNReturnHeaders, EnvelopeID: tokenFromAddress(s.o.cfg.Bounce, j.envFrom)}
+	// again, for MTAs that rewrite the bounce address; SMTPUTF8 for an
+	// address or a header that is not ASCII (RFC 6531, 6532), or nothing
+	// at all when the server does not offer it: the address must not be
+	// mangled on the way.
+	opts := &smtp.MailOptions{Size: int64(len(j.raw)), Return: smtp.DSNReturnHeaders, EnvelopeID: tokenFromAddress(s.o.cfg.Bounce, j.envFrom),
+		UTF8: needsSMTPUTF8(j.envFrom, j.recipient, j.raw)}
+	if ok, _ := s.c.Extension("SMTPUTF8"); opts.UTF8 && !ok {
+		return "", &permanentError{"not sent: the address " + j.recipient + " or the message header is not ASCII and the submission server does not offer SMTPUTF8"}
+	}
 	if err := s.c.Mail(j.envFrom, opts); err != nil {
 		return "", &phaseError{"mail", err}
 	}
@@ -62,6 +70,30 @@ func (s *sender) transmit(j *job, keyID uint64) (string, error) {
 		return "", &phaseError{"end of data", err}
 	}
 	return resp.StatusText, nil
+}
+
+// permanentError is a row that cannot be sent through this server however
+// often it is tried; no transaction was started.
+type permanentError struct{ reason string }
+
+func (e *permanentError) Error() string { return e.reason }
+
+// needsSMTPUTF8 reports whether a transaction needs SMTPUTF8: an envelope
+// address or the message's header section is not ASCII.
+func needsSMTPUTF8(from, to string, raw []byte) bool {
+	if !isASCII(from) || !isASCII(to) {
+		return true
+	}
+	hdr := raw
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		hdr = raw[:i]
+	}
+	for _, c := range hdr {
+		if c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
 }
 
 // maxGuardPackets bounds the packets the guard reads before the data packet.

@@ -240,6 +240,10 @@ func (s *sender) deliver(ctx context.Context, j *job) outcome {
 // classify turns a transmit error into an outcome and fixes the connection
 // up: RSET after a failed transaction, a new connection after a broken one.
 func (s *sender) classify(err error) outcome {
+	var pe *permanentError
+	if errors.As(err, &pe) {
+		return outcome{state: StateFailed, reply: pe.reason}
+	}
 	var ge *guardError
 	if errors.As(err, &ge) {
 		s.o.log.Error("BUG: the guard refused an outbound message; nothing was sent", "reason", ge.reason)
