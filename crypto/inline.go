@@ -7,8 +7,10 @@ import (
 	"io"
 	"mime/quotedprintable"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	gmcharset "github.com/emersion/go-message/charset"
 )
 
 // decodeBody undoes the Content-Transfer-Encoding of an entity's body. The
@@ -112,8 +114,10 @@ func (o *opener) inline(out *Opened, e *entity) error {
 		out.Entity = e.content()
 		return nil
 	}
-	whole := len(bytes.TrimSpace(text[:blk.start])) == 0 && len(bytes.TrimSpace(text[blk.end:])) == 0
+	before, after := text[:blk.start], text[blk.end:]
+	whole := len(bytes.TrimSpace(before)) == 0 && len(bytes.TrimSpace(after)) == 0
 	out.Inline = true
+	out.Partial = !whole
 	if blk.signed {
 		sig, plain := o.verifyClearsigned(text[blk.start:])
 		sig.Whole = whole && plain != nil
@@ -151,12 +155,53 @@ func (o *opener) inline(out *Opened, e *entity) error {
 		}
 	}
 	out.Entity = textEntity(res.plain, "utf-8")
-	out.Partial = !whole
+	if !whole {
+		out.Outside = outsideText(before, after, e.params["charset"])
+	}
 	if res.sig != nil {
 		res.sig.Whole = whole
 		out.Signature = res.sig
 	}
 	return nil
+}
+
+// outsideText joins the text before and after an inline block, with a
+// line "[...]" where the block was, as UTF-8 of at most MaxOutside bytes.
+func outsideText(before, after []byte, charset string) []byte {
+	var b bytes.Buffer
+	if t := bytes.TrimRight(bytes.TrimLeft(before, "\r\n"), " \t\r\n"); len(t) > 0 {
+		b.Write(t)
+		b.WriteString("\r\n")
+	}
+	b.WriteString("[...]\r\n")
+	if t := bytes.TrimRight(bytes.TrimLeft(after, "\r\n"), " \t\r\n"); len(t) > 0 {
+		b.Write(t)
+		b.WriteString("\r\n")
+	}
+	text := toUTF8(b.Bytes(), charset)
+	if len(text) <= MaxOutside {
+		return text
+	}
+	note := fmt.Sprintf("\r\n[... %d more bytes left out]\r\n", len(text)-MaxOutside)
+	cut := MaxOutside - len(note)
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return append(text[:cut:cut], note...)
+}
+
+// toUTF8 converts text in charset to valid UTF-8.
+func toUTF8(text []byte, charset string) []byte {
+	switch strings.ToLower(charset) {
+	case "", "utf-8", "us-ascii":
+	default:
+		if r, err := gmcharset.Reader(charset, bytes.NewReader(text)); err == nil {
+			if b, err := io.ReadAll(r); err == nil {
+				text = b
+			}
+		}
+	}
+	return bytes.ToValidUTF8(text, []byte("\uFFFD"))
 }
 
 // clearsignedIn verifies a cleartext-signed block in a text/plain part, or

@@ -48,11 +48,25 @@ type Opened struct {
 	// only the session key's identity is there.
 	Identities [][]byte
 
-	// Partial is set when an inline encrypted block had text around it:
-	// that unencrypted text is dropped from Entity, never merged with the
-	// decrypted text.
+	// Partial is set when an inline block (encrypted or cleartext-signed)
+	// had other text around it in its text/plain body, or a second
+	// armored block after it (never decrypted nor verified).
 	Partial bool
+
+	// Outside is the text of that body outside an inline encrypted
+	// block (or an inline signed PGP MESSAGE), which Entity, the
+	// decrypted text, leaves out: the text before the block, a line
+	// "[...]" where the block was, the text after it, in UTF-8, at most
+	// MaxOutside bytes (a longer text is cut and says so). It is neither
+	// encrypted nor verified: show it to the team marked so, never merged
+	// with the decrypted text. For a cleartext-signed block with text
+	// around it Outside is nil: Entity is then the whole body, and
+	// Signature.Whole is false.
+	Outside []byte
 }
+
+// MaxOutside bounds Opened.Outside.
+const MaxOutside = 64 << 10
 
 // Limits bound the work Open and TextBody do on untrusted input. Zero fields
 // take the defaults of DefaultLimits.
