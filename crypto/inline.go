@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bytes"
+	gocrypto "crypto"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	gmcharset "github.com/emersion/go-message/charset"
 )
 
@@ -230,5 +232,60 @@ func (o *opener) verifyClearsigned(text []byte) (*Signature, []byte) {
 	if err != nil {
 		return &Signature{Err: fmt.Errorf("%w: cleartext signature armor: %v", ErrBadSignature, err)}, nil
 	}
-	return verifyDetached(b.Bytes, bin, o.opts.Verifiers, o.opts.Now), b.Plaintext
+	sig, sp := verifyDetachedPacket(b.Bytes, bin, o.opts.Verifiers, o.opts.Now)
+	if sp != nil {
+		if err := checkHashHeader(b.Headers.Values("Hash"), sp); err != nil {
+			sig.Err = err
+		}
+	}
+	return sig, b.Plaintext
+}
+
+// checkHashHeader refuses a cleartext signature whose Hash armor headers
+// (clearsign.Decode keeps their values, upper case) do not name exactly
+// the hash algorithm the signature uses. Without the header RFC 4880 §7
+// implies MD5, which no signature here uses: a version 3 or 4 signature
+// needs it. A version 6 signature may go without it (RFC 9580 §7: its
+// writers should not emit it; go-crypto does not), but not with a wrong
+// one.
+func checkHashHeader(names []string, sp *packet.Signature) error {
+	used := armorHashName(sp.Hash)
+	if len(names) == 0 {
+		if sp.Version == 6 {
+			return nil
+		}
+		return fmt.Errorf("%w: no Hash header (MD5 implied), the signature uses %s", ErrBadSignature, used)
+	}
+	for _, n := range names {
+		if n != used {
+			return fmt.Errorf("%w: Hash header says %s, the signature uses %s", ErrBadSignature, strings.Join(names, ","), used)
+		}
+	}
+	return nil
+}
+
+// armorHashName is the name of a hash algorithm in a Hash armor header
+// (RFC 9580 §7, the text names of §9.5).
+func armorHashName(h gocrypto.Hash) string {
+	switch h {
+	case gocrypto.MD5:
+		return "MD5"
+	case gocrypto.SHA1:
+		return "SHA1"
+	case gocrypto.RIPEMD160:
+		return "RIPEMD160"
+	case gocrypto.SHA224:
+		return "SHA224"
+	case gocrypto.SHA256:
+		return "SHA256"
+	case gocrypto.SHA384:
+		return "SHA384"
+	case gocrypto.SHA512:
+		return "SHA512"
+	case gocrypto.SHA3_256:
+		return "SHA3-256"
+	case gocrypto.SHA3_512:
+		return "SHA3-512"
+	}
+	return h.String()
 }

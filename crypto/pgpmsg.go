@@ -521,6 +521,13 @@ func onePassSignature(md *openpgp.MessageDetails, verifiers []*Key) *Signature {
 
 // verifyDetached checks a detached signature over signed.
 func verifyDetached(signed, sigBin []byte, verifiers []*Key, now time.Time) *Signature {
+	s, _ := verifyDetachedPacket(signed, sigBin, verifiers, now)
+	return s
+}
+
+// verifyDetachedPacket is verifyDetached that also returns the signature
+// packet, nil when there is not exactly one.
+func verifyDetachedPacket(signed, sigBin []byte, verifiers []*Key, now time.Time) (*Signature, *packet.Signature) {
 	s := &Signature{}
 	var sigs []*packet.Signature
 	r := packet.NewReader(bytes.NewReader(sigBin))
@@ -531,12 +538,12 @@ func verifyDetached(signed, sigBin []byte, verifiers []*Key, now time.Time) *Sig
 		}
 		if err != nil {
 			s.Err = fmt.Errorf("%w: malformed signature: %v", ErrBadSignature, err)
-			return s
+			return s, nil
 		}
 		sp, ok := p.(*packet.Signature)
 		if !ok {
 			s.Err = fmt.Errorf("%w: not a signature packet", ErrBadSignature)
-			return s
+			return s, nil
 		}
 		sigs = append(sigs, sp)
 		if len(sigs) > 1 {
@@ -545,16 +552,16 @@ func verifyDetached(signed, sigBin []byte, verifiers []*Key, now time.Time) *Sig
 	}
 	if len(sigs) == 0 {
 		s.Err = fmt.Errorf("%w: no signature packet", ErrBadSignature)
-		return s
+		return s, nil
 	}
 	fillSig(s, sigs[0])
 	if len(sigs) > 1 {
 		s.Err = fmt.Errorf("%w: more than one signature", ErrBadSignature)
-		return s
+		return s, nil
 	}
 	if s.KeyID == 0 {
 		s.Err = fmt.Errorf("%w: signature names no issuer", ErrBadSignature)
-		return s
+		return s, sigs[0]
 	}
 	keyring := entityList(verifiers...)
 	if keys := keyring.KeysById(s.KeyID); len(keys) > 0 {
@@ -572,7 +579,7 @@ func verifyDetached(signed, sigBin []byte, verifiers []*Key, now time.Time) *Sig
 		s.Fingerprint = fingerprintHex(signer.PrimaryKey.Fingerprint)
 		s.Err = sigPolicy(sigs[0])
 	}
-	return s
+	return s, sigs[0]
 }
 
 func fillSig(s *Signature, sp *packet.Signature) {
