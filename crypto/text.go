@@ -136,6 +136,8 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 	}
 	inline := disp != "attachment" && filename == ""
 	switch {
+	case inline && t == "text/plain" && strings.EqualFold(params["format"], "flowed"):
+		w.addText(unflow(string(body), strings.EqualFold(params["delsp"], "yes")))
 	case inline && t == "text/plain":
 		w.addText(string(body))
 	case inline && t == "text/html":
@@ -158,6 +160,52 @@ func (w *textWalker) addText(s string) {
 	}
 	w.text.WriteString(strings.TrimRight(s, "\n"))
 	w.text.WriteString("\n")
+}
+
+// unflow decodes format=flowed text (RFC 3676 §4.2): a line ending in a
+// space (a soft break) is joined with the next line of the same quote
+// depth, with that space removed when delsp; space-stuffing is removed;
+// the signature separator "-- " is never joined with a line before or
+// after. Quoted lines come back with their depth of '>' and a space.
+func unflow(s string, delsp bool) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	var b, para strings.Builder
+	depth := -1 // quote depth of the open paragraph; -1: none
+	end := func() {
+		if depth < 0 {
+			return
+		}
+		if depth > 0 {
+			b.WriteString(strings.Repeat(">", depth) + " ")
+		}
+		b.WriteString(para.String())
+		b.WriteString("\n")
+		para.Reset()
+		depth = -1
+	}
+	for _, l := range lines {
+		d := 0
+		for d < len(l) && l[d] == '>' {
+			d++
+		}
+		l = strings.TrimPrefix(l[d:], " ")
+		sep := l == "-- "
+		if depth >= 0 && (d != depth || sep) {
+			end() // a soft break never crosses quote depths or the separator
+		}
+		depth = d
+		flowed := !sep && strings.HasSuffix(l, " ")
+		if flowed && delsp {
+			l = l[:len(l)-1]
+		}
+		para.WriteString(l)
+		if !flowed {
+			end()
+		}
+	}
+	end()
+	return b.String()
 }
 
 // pickAlternative prefers text/plain, then text/html, then the last part.

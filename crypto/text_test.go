@@ -47,6 +47,65 @@ func TestTextBody(t *testing.T) {
 	}
 }
 
+// TestTextBodyFlowed: format=flowed text (RFC 3676) reads as its sender's
+// client shows it, so a command cannot hide at the start of a line that
+// is really the end of the line before.
+func TestTextBodyFlowed(t *testing.T) {
+	const flowed = "Content-Type: text/plain; charset=utf-8; format=flowed\r\n\r\n"
+	const delsp = "Content-Type: text/plain; charset=utf-8; format=flowed; delsp=yes\r\n\r\n"
+	tests := []struct {
+		name, entity, text string
+	}{
+		{"soft break", flowed + "please look \r\n/status incomplete\r\n", "please look /status incomplete\n"},
+		{"hard breaks", flowed + "please look\r\n/status incomplete\r\n", "please look\n/status incomplete\n"},
+		{"not flowed", "Content-Type: text/plain\r\n\r\nplease look \r\n/status incomplete\r\n", "please look \n/status incomplete\n"},
+		{"format=fixed", "Content-Type: text/plain; format=fixed\r\n\r\nplease look \r\n/status incomplete\r\n", "please look \n/status incomplete\n"},
+		{"paragraphs", flowed + "one \r\ntwo \r\nthree\r\n\r\nfour \r\nfive\r\n", "one two three\n\nfour five\n"},
+		{"delsp=yes", delsp + "Zusammen \r\ngesetzt and \r\n /status x\r\n", "Zusammengesetzt and/status x\n"},
+		{"delsp=no", flowed + "Zusammen \r\ngesetzt\r\n", "Zusammen gesetzt\n"},
+		{"quoted paragraph", flowed + "> quoted text \r\n> continues\r\nmy reply \r\ncontinues\r\n", "> quoted text continues\nmy reply continues\n"},
+		{"deeper quote", flowed + ">> deep \r\n>> er\r\n> one\r\n", ">> deep er\n> one\n"},
+		{"quote depth change", flowed + "> one \r\n>> two \r\nthree\r\n", "> one \n>> two \nthree\n"},
+		{"quoted after unquoted", flowed + "reply \r\n> /status incomplete\r\n", "reply \n> /status incomplete\n"},
+		{"space-stuffed From", flowed + " From the start \r\nof the line\r\n", "From the start of the line\n"},
+		{"space-stuffed quote", flowed + "> > not deeper\r\n", "> > not deeper\n"},
+		{"signature separator", flowed + "Thanks \r\n-- \r\nAlice \r\nExample Corp\r\n", "Thanks \n-- \nAlice Example Corp\n"},
+		{"last line soft", flowed + "end \r\n", "end \n"},
+		{"quoted-printable", "Content-Type: text/plain; format=flowed\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nplease look=20\r\n/status incomplete\r\n", "please look /status incomplete\n"},
+		{"in multipart", "Content-Type: multipart/mixed; boundary=m\r\n\r\n--m\r\n" + flowed + "please look \r\n/status incomplete\r\n--m--\r\n", "please look /status incomplete\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text, _, err := TextBody([]byte(tt.entity))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if text != tt.text {
+				t.Errorf("text = %q, want %q", text, tt.text)
+			}
+		})
+	}
+}
+
+// TestSignedFlowed: the signed part of a multipart/signed keeps its
+// format=flowed, and its text is read unflowed.
+func TestSignedFlowed(t *testing.T) {
+	alice := testKey(t, "alice")
+	entity := "Content-Type: text/plain; charset=utf-8; format=flowed\r\n\r\nplease look \r\n/status incomplete\r\n"
+	s, err := alice.Sign(Content{Subject: "x", Entity: []byte(entity)}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := Open(outerMessage(entityOf(t, s)), OpenOptions{Verifiers: []*Key{alice.Public()}, Now: t0})
+	if err != nil || o.Signature == nil || o.Signature.Err != nil || !o.Signature.Whole {
+		t.Fatalf("Open: %v %+v", err, o)
+	}
+	text, _, err := TextBody(o.Entity)
+	if err != nil || text != "please look /status incomplete\n" {
+		t.Fatalf("TextBody = %q, %v", text, err)
+	}
+}
+
 func TestTextBodyLimits(t *testing.T) {
 	deep := ""
 	for i := 0; i < 20; i++ {
