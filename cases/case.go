@@ -82,7 +82,7 @@ func (c *Case) Terminal() bool { return terminal(c.State) }
 // Report is a new vulnerability report, as intake hands it to OpenCase.
 type Report struct {
 	MessageID   string
-	From        string // reporter address
+	From        string // reporter address, with or without a display name (see distlist.CanonicalAddress)
 	Key         string // reporter's armored public key, "" if none
 	Subject     string // stored encrypted with the text, never in clear
 	Text        string

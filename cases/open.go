@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -24,8 +23,11 @@ func FormatRef(year, seq int) string { return fmt.Sprintf("SEC-%04d-%04d", year,
 // text, subject and attachments encrypted at rest, the reporter's address,
 // key and disclosure terms, and the fix lead the rota gives. It writes the
 // first audit event. Mail to the reporter and the team is the caller's.
+// The reporter's address is kept as distlist.CanonicalAddress writes it (a
+// quoted local part stays quoted); a From that is not one address is
+// ErrBadReport.
 func (w *Workflow) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (*Case, error) {
-	addr, err := mail.ParseAddress(r.From)
+	addr, err := distlist.CanonicalAddress(r.From)
 	if err != nil {
 		return nil, fmt.Errorf("cases: open: %w: reporter address %q: %v", ErrBadReport, short(r.From), err)
 	}
@@ -36,7 +38,7 @@ func (w *Workflow) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (*Case, e
 	}
 	c := &Case{
 		State:        StateNew,
-		ReporterAddr: strings.ToLower(addr.Address),
+		ReporterAddr: addr,
 		Terms:        r.Terms,
 		Policy:       r.Policy,
 		Received:     received.UTC().Truncate(time.Millisecond),

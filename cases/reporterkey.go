@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
 )
 
 // TakeReporterKey considers key, an armored public key found in a
@@ -25,7 +25,7 @@ func (w *Workflow) TakeReporterKey(ctx context.Context, tx *sql.Tx, caseID int64
 	if err != nil {
 		return "", err
 	}
-	if key == "" || !strings.EqualFold(from, c.ReporterAddr) {
+	if key == "" || !distlist.SameAddress(from, c.ReporterAddr) {
 		return "", nil
 	}
 	now := w.now()
@@ -37,7 +37,7 @@ func (w *Workflow) TakeReporterKey(ctx context.Context, tx *sql.Tx, caseID int64
 	switch {
 	case err != nil:
 		note = "reporter key in a follow-up not usable: " + err.Error()
-	case !slices.ContainsFunc(k.Emails(), func(e string) bool { return strings.EqualFold(e, c.ReporterAddr) }):
+	case !slices.ContainsFunc(k.Emails(), func(e string) bool { return distlist.SameAddress(e, c.ReporterAddr) }):
 		note = "a key " + k.Fingerprint() + " in a follow-up was not taken: none of its user IDs is the reporter's address " + c.ReporterAddr
 	default:
 		old, oerr := crypto.ParsePublicKey([]byte(c.ReporterKey))
