@@ -79,3 +79,24 @@ func TestHeadersShowHidden(t *testing.T) {
 		}
 	}
 }
+
+// TestThreadingHeadersASCII: a Message-ID taken from a report goes into
+// In-Reply-To and References only when it is printable ASCII, so neither
+// carries a hidden character nor makes the message need SMTPUTF8.
+func TestThreadingHeadersASCII(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"<report-1@reporter.example>", "<report-1@reporter.example>"},
+		{"report-1@reporter.example", "<report-1@reporter.example>"},
+		{"<evil\u202e@reporter.example>", ""},
+		{"<zero\u200b@reporter.example>", ""},
+		{"<ümlaut@reporter.example>", ""},
+		{"<a b@reporter.example>", ""},
+		{"<no-at>", ""},
+		{"<>", ""},
+	}
+	for _, tc := range tests {
+		if got := msgID(tc.in); got != tc.want {
+			t.Errorf("msgID(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

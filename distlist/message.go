@@ -141,11 +141,19 @@ func (h outer) header(n int, mimeVersion bool) *bytes.Buffer {
 	return &b
 }
 
-// msgID formats a Message-ID reference as <id>, or "" when it is unusable.
+// msgID formats a Message-ID reference as <id>, or "" when it is unusable:
+// it must be printable ASCII, so that one taken from a report carries no
+// hidden character into a header and does not make the message need
+// SMTPUTF8.
 func msgID(s string) string {
 	s = strings.Trim(strings.TrimSpace(s), "<>")
-	if s == "" || strings.ContainsAny(s, "<> \t\r\n\x00") || !strings.Contains(s, "@") {
+	if s == "" || !strings.Contains(s, "@") {
 		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c > '~' || c == '<' || c == '>' {
+			return ""
+		}
 	}
 	return "<" + s + ">"
 }
