@@ -88,3 +88,52 @@ func (c crlfWriter) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// maxArmorLine is the longest line go-crypto's armor decoder reads.
+const maxArmorLine = 96
+
+// rewrapArmor returns an armored block whose base64 lines are longer than
+// go-crypto reads (RFC 9580 §6.3 writers keep to 76 characters, but gpg
+// reads any length) with the same base64 in lines of 64, and any other
+// block as it is. Armor headers end at the first blank line; the base64
+// at the checksum line or the END line.
+func rewrapArmor(b []byte) []byte {
+	long := false
+	for rest := b; len(rest) > 0 && !long; {
+		line, next, _ := bytes.Cut(rest, []byte("\n"))
+		long, rest = len(bytes.TrimSpace(line)) > maxArmorLine, next
+	}
+	if !long {
+		return b
+	}
+	var out, b64 bytes.Buffer
+	out.Grow(len(b) + len(b)/32)
+	rest := b
+	inBody := false
+	for len(rest) > 0 {
+		line, next, _ := bytes.Cut(rest, []byte("\n"))
+		rest = next
+		t := bytes.TrimSpace(line)
+		switch {
+		case !inBody:
+			out.Write(t)
+			out.WriteString("\n")
+			inBody = len(t) == 0
+			continue
+		case bytes.HasPrefix(t, []byte("-----END ")) || len(t) == 5 && t[0] == '=':
+			for s := b64.Bytes(); len(s) > 0; {
+				n := min(len(s), 64)
+				out.Write(s[:n])
+				out.WriteString("\n")
+				s = s[n:]
+			}
+			b64.Reset()
+			out.Write(t)
+			out.WriteString("\n")
+			out.Write(rest)
+			return out.Bytes()
+		}
+		b64.Write(t)
+	}
+	return b // no end: leave it to the decoder to refuse
+}

@@ -47,6 +47,7 @@ func armoredSource(data []byte, blockType string) (pgpSource, error) {
 	if !bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) {
 		return binarySource(data), nil
 	}
+	trimmed = rewrapArmor(trimmed)
 	open := func() (io.Reader, error) {
 		block, err := armor.Decode(bytes.NewReader(trimmed))
 		if err != nil {
