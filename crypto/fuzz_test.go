@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -133,5 +134,73 @@ func FuzzParsePublicKey(f *testing.F) {
 		}
 		_ = k.Check(fixtureTime)
 		_, _ = k.Expires()
+	})
+}
+
+// FuzzReencodeIdentity re-encodes the kept gpg report
+// (testdata/reencode, made by TestGenerateReencodeSeed) as the fuzzer
+// chooses: armor line length, flips of the base64 bits that carry no
+// data, header framing of the session-key and data packets (old or new
+// format, length sizes, partial lengths), a marker packet, armor headers
+// and checksum, PGP/MIME armored or binary in base64 or quoted-printable,
+// inline plain or quoted-printable, LF or CRLF. Every such re-encoding
+// must open, with the seed's identities.
+func FuzzReencodeIdentity(f *testing.F) {
+	team := loadTestKey(f, "team-x25519")
+	armored, err := os.ReadFile(filepath.Join("testdata", "reencode", "gpg-report.asc"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	bin, err := dearmor(armored, "PGP MESSAGE")
+	if err != nil {
+		f.Fatal(err)
+	}
+	pkts, err := splitPackets(bin)
+	if err != nil {
+		f.Fatal(err)
+	}
+	opts := OpenOptions{Decrypt: team, Now: fixtureTime}
+	seed, err := Open(pgpMIME(armored), opts)
+	if err != nil || len(seed.Identities) != 2 {
+		f.Fatalf("Open of the seed: %v", err)
+	}
+	// line, flip, session-key framing, data framing, wrapping and flags
+	f.Add(uint8(15), uint8(0), uint8(0), uint8(0), uint8(0))
+	f.Add(uint8(18), uint8(1), uint8(1), uint8(1), uint8(mimeArmor|0x20))
+	f.Add(uint8(3), uint8(3), uint8(7), uint8(3|9<<2), uint8(mimeBase64))
+	f.Add(uint8(255), uint8(0xff), uint8(8), uint8(2), uint8(mimeQP|0x80))
+	f.Add(uint8(9), uint8(2), uint8(3), uint8(3|10<<2), uint8(inlineText|0x10|0x20))
+	f.Add(uint8(39), uint8(0), uint8(2), uint8(3|1<<2), uint8(inlineQP|0x40|0x80))
+	f.Add(uint8(30), uint8(0x0f), uint8(5), uint8(3|15<<2), uint8(mimeArmor|0x10|0x40))
+	f.Fuzz(func(t *testing.T, line, flip, pkesk, data, flags uint8) {
+		r := reencoding{
+			lineLen: 4 * (1 + int(line%40)), // a multiple of 4: no line starts with padding
+			flip:    flip,
+			pkesk:   framing{old: pkesk&1 != 0, lenSize: []int{0, 1, 2, 4, 5}[int(pkesk>>1)%5]},
+			wrap:    wrapping(flags&0x0f) % wrappings,
+			marker:  flags&0x10 != 0,
+			headers: flags&0x20 != 0,
+			noCRC:   flags&0x40 != 0,
+			lf:      flags&0x80 != 0,
+		}
+		if line == 255 {
+			r.lineLen = 1 << 20
+		}
+		switch data % 4 {
+		case 1:
+			r.data.lenSize = 2
+		case 2:
+			r.data.lenSize = 5
+		case 3:
+			r.data.partial = 1 + int(data>>2)%15
+		}
+		mail, _ := r.mail(pkts)
+		o, err := Open(mail, opts)
+		if o != nil && o.Identities != nil && !slices.EqualFunc(o.Identities, seed.Identities, bytes.Equal) {
+			t.Fatalf("%+v: identities %x, the seed's %x", r, o.Identities, seed.Identities)
+		}
+		if err != nil {
+			t.Fatalf("%+v: Open: %v", r, err)
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -94,5 +95,50 @@ func TestGenerateTestdataMail(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestGenerateReencodeSeed rewrites testdata/reencode/gpg-report.asc, the
+// report FuzzReencodeIdentity re-encodes: encrypted by gpg to the kept
+// team key and signed by the kept member key, its binary length not a
+// multiple of 3 (so its armor has unused base64 bits). Run with
+// SECGATE_REGEN_SEED=1.
+func TestGenerateReencodeSeed(t *testing.T) {
+	if os.Getenv("SECGATE_REGEN_SEED") == "" {
+		t.Skip("set SECGATE_REGEN_SEED=1 to regenerate the re-encoding seed")
+	}
+	team := loadTestKey(t, "team-x25519")
+	member := loadTestKey(t, "member-x25519")
+	g := gpgtest.New(t)
+	g.Passphrase = testPassphrase
+	for _, k := range []*Key{team, member} {
+		arm, err := k.ArmorPrivate([]byte(testPassphrase))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Import([]byte(arm))
+	}
+	for i := 0; ; i++ {
+		plain := append(reportEntity("seed"), bytes.Repeat([]byte("."), i)...)
+		r := g.Run(plain, "--armor", "--recipient", team.Fingerprint(), "--local-user", member.Fingerprint(),
+			"--compress-algo", "none", "--sign", "--encrypt")
+		if r.Err != nil {
+			t.Fatalf("gpg: %v\n%s", r.Err, r.Stderr)
+		}
+		bin, err := dearmor(r.Stdout, "PGP MESSAGE")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bin)%3 == 0 {
+			continue
+		}
+		dir := filepath.Join("testdata", "reencode")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "gpg-report.asc"), r.Stdout, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
 	}
 }
