@@ -42,17 +42,30 @@
 // Open decrypts PGP/MIME and inline PGP, and verifies multipart/signed
 // (over the exact received bytes of the signed part in CRLF form),
 // signed-then-encrypted messages (nested, RFC 3156 §6.1, and combined,
-// §6.2) and cleartext signatures. Only the root of the message (or of a
-// decrypted layer) is decrypted. A Signature reports the signer's full
-// primary-key fingerprint, a replay ID, and Whole: whether it covers the
-// whole content, so a valid signature on a part wrapped in multipart/mixed,
-// or on a clear-signed block with text around it, never passes for a signed
+// §6.2) and cleartext signatures (whose Hash armor header must name the
+// hash the signature uses). Only the root of the message is decrypted,
+// and only one layer: decrypted content whose root is itself an encrypted
+// message (multipart/encrypted, an armored PGP MESSAGE, encrypted packets
+// in place of the literal data) is not decrypted, and Open fails with
+// ErrNested. A Signature reports the signer's full primary-key
+// fingerprint, a replay ID, and Whole: whether it covers the whole
+// content, so a valid signature on a part wrapped in multipart/mixed, or
+// on a clear-signed block with text around it, never passes for a signed
 // message. Plaintext is never returned when the integrity check fails;
 // password-encrypted (SKESK) messages are refused; nesting depth, part
 // count, sizes and decompressed size are limited (Limits).
 //
-// TextBody turns a content entity into text and attachments;
-// ProtectedHeaders reads the protected Subject and From.
+// Opened.Identities recognise a ciphertext however it was re-encoded
+// (armor, transfer encoding, packet framing, inline or PGP/MIME): SHA-256
+// digests of the session key and of the literal data of the decrypted
+// layer. Open decrypts the session key itself (one public-key operation,
+// as before) so that it can record it; the key is never kept. The text
+// around an inline encrypted block is never merged with the decrypted
+// text: Opened.Outside holds it, and Opened.Partial says it is there.
+//
+// TextBody turns a content entity into text (format=flowed unflowed as
+// the sender's client shows it) and attachments; ProtectedHeaders reads
+// the protected Subject and From.
 //
 // # At rest
 //
