@@ -103,6 +103,7 @@ func FuzzInline(f *testing.F) {
 func FuzzTextBody(f *testing.F) {
 	addMailSeeds(f)
 	f.Add([]byte("Content-Type: text/html\r\n\r\n<p>a<script>b"))
+	f.Add([]byte("Content-Type: text/plain; format=flowed; delsp=yes\r\n\r\n> a \r\n>> b \r\n c \r\n-- \r\nd\r\n"))
 	f.Fuzz(func(t *testing.T, entity []byte) {
 		text, atts, err := TextBody(entity)
 		if err != nil {
