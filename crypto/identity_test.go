@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -245,5 +246,32 @@ func TestOnePublicKeyOperation(t *testing.T) {
 	}
 	if got := n.Load(); got != 1 {
 		t.Fatalf("%d private-key operations, want 1", got)
+	}
+}
+
+// TestIdentitiesAfterDecryption: when the data decrypted but its content
+// is refused, the returned Opened still has the identities (and no
+// content), so that a caller can recognise the ciphertext.
+func TestIdentitiesAfterDecryption(t *testing.T) {
+	team := testKey(t, "team")
+	tests := []struct {
+		name    string
+		content string
+		opts    OpenOptions
+		want    error
+	}{
+		{"not MIME", "\x00\x01 not a MIME entity", OpenOptions{Decrypt: team, Now: t0}, ErrNotMIME},
+		{"too many parts", "Content-Type: multipart/mixed; boundary=b\r\n\r\n" + strings.Repeat("--b\r\n\r\nx\r\n", 20) + "--b--\r\n", OpenOptions{Decrypt: team, Now: t0, Limits: Limits{MaxParts: 8}}, ErrTooComplex},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := Open(pgpMIME(mustArmor(t, encryptTo(t, team, nil, []byte(tt.content)))), tt.opts)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Open: %v, want %v", err, tt.want)
+			}
+			if o == nil || len(o.Identities) != 2 || !bytes.Equal(o.Identities[1], wantPT(tt.content)) || o.Entity != nil {
+				t.Fatalf("Opened %+v", o)
+			}
+		})
 	}
 }
