@@ -390,7 +390,9 @@ func decryptData(h pgpHead, k *Key, cfg *packet.Config) (io.ReadCloser, []byte, 
 			if err != nil {
 				return nil, nil, fmt.Errorf("%w: %v", ErrDecrypt, hideParsing(err, true))
 			}
-			return data, sessionKeyIdentity(dataCipher(h.data, ek), ek.Key), nil
+			id := sessionKeyIdentity(dataCipher(h.data, ek), ek.Key)
+			clear(ek.Key) // the ciphers made their own copies
+			return data, id, nil
 		}
 	}
 	return nil, nil, fmt.Errorf("%w: no session key could be decrypted", ErrDecrypt)
