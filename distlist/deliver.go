@@ -100,11 +100,13 @@ func (o *Outbox) Run(ctx context.Context) error {
 	return err
 }
 
-// recover turns rows left in sending by a crash back into queued rows.
+// recover turns rows left in sending by a crash (or a stop) back into
+// queued rows, due at once: they were due when they were claimed, and the
+// next attempt the claim recorded was for a failure, which this is not.
 func (o *Outbox) recover(ctx context.Context) error {
 	var n int64
 	err := o.db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'queued' WHERE state = 'sending'`)
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'queued', next_attempt = min(next_attempt, last_attempt) WHERE state = 'sending'`)
 		if err != nil {
 			return err
 		}

@@ -15,8 +15,9 @@ import (
 
 // TestCrashResume: the gateway dies after the attempt was committed and the
 // message handed to the server, before the result was recorded. After the
-// restart the row is sent again exactly once, byte-identical with the same
-// Message-ID; rows that were claimed but never sent arrive once.
+// restart the row is sent again at once (it was due; waiting for the retry
+// delay could make a notice late) and exactly once, byte-identical with the
+// same Message-ID; rows that were claimed but never sent arrive once.
 func TestCrashResume(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, smtpsink.Options{}, nil)
@@ -47,13 +48,6 @@ func TestCrashResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ob2.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(e.sink.Messages()); n != 1 {
-		t.Fatalf("resent before the recorded next attempt: %d messages", n)
-	}
-	e.clock.Advance(2 * time.Minute)
 	if err := ob2.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
