@@ -47,7 +47,7 @@ func TestIntendedRecipient(t *testing.T) {
 	}
 	opts := OpenOptions{Decrypt: team, Verifiers: []*Key{alice.Public()}, Now: t0}
 	o, err := Open(encrypt([]*Key{team}, nil), opts)
-	if err != nil || o.Signature == nil || o.Signature.Err != nil {
+	if err != nil || o.Signature == nil || o.Signature.Err != nil || !o.Signature.IntendedForUs {
 		t.Fatalf("intended for us: %+v %v", o, err)
 	}
 	o, err = Open(encrypt([]*Key{bob}, []*Key{team}), opts)
@@ -56,5 +56,33 @@ func TestIntendedRecipient(t *testing.T) {
 	}
 	if o.Signature == nil || !errors.Is(o.Signature.Err, ErrBadSignature) || !strings.Contains(o.Signature.Err.Error(), "intended recipients") {
 		t.Fatalf("intended for bob, opened by the team: signature %+v", o.Signature)
+	}
+}
+
+// TestCheckIntended: the binding every kind of signature gets (one-pass,
+// PGP/MIME detached, cleartext): naming the team key binds it to us,
+// naming only others refuses it, naming nobody says nothing.
+func TestCheckIntended(t *testing.T) {
+	team, bob := testKey(t, "team"), testKey(t, "bob")
+	recipient := func(k *Key) *packet.Recipient {
+		return &packet.Recipient{KeyVersion: k.entity.PrimaryKey.Version, Fingerprint: k.entity.PrimaryKey.Fingerprint}
+	}
+	tests := []struct {
+		name      string
+		named     []*packet.Recipient
+		forUs, ok bool
+	}{
+		{"none named", nil, false, true},
+		{"the team key", []*packet.Recipient{recipient(team)}, true, true},
+		{"the team's encryption subkey", []*packet.Recipient{{KeyVersion: 4, Fingerprint: team.entity.Subkeys[0].PublicKey.Fingerprint}}, true, true},
+		{"bob and the team", []*packet.Recipient{recipient(bob), recipient(team)}, true, true},
+		{"bob only", []*packet.Recipient{recipient(bob)}, false, false},
+	}
+	for _, tc := range tests {
+		s := &Signature{}
+		checkIntended(s, &packet.Signature{IntendedRecipients: tc.named}, team)
+		if s.IntendedForUs != tc.forUs || (s.Err == nil) != tc.ok {
+			t.Errorf("%s: intended for us %v, err %v", tc.name, s.IntendedForUs, s.Err)
+		}
 	}
 }

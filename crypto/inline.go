@@ -238,6 +238,7 @@ func (o *opener) verifyClearsigned(text []byte) (*Signature, []byte) {
 			sig.Err = err
 		}
 	}
+	checkIntended(sig, sp, o.opts.Decrypt)
 	return sig, b.Plaintext
 }
 

@@ -17,7 +17,12 @@ type Signature struct {
 	Hash        string    // hash algorithm, e.g. "SHA-512"
 	ID          string    // hex SHA-256 of the signature's hashed part and value: the replay key
 	Whole       bool      // covers the whole content of the message
-	Err         error     // nil when valid; wraps ErrBadSignature or ErrUnknownSigner
+	// IntendedForUs: the signature's Intended Recipient Fingerprint
+	// subpackets name the team key (the key OpenOptions.Decrypt), so the
+	// signed content was meant for this gateway. A signature that names
+	// only other recipients has Err set.
+	IntendedForUs bool
+	Err           error // nil when valid; wraps ErrBadSignature or ErrUnknownSigner
 }
 
 // Opened is an inbound message after decryption and verification.
@@ -407,7 +412,9 @@ func (o *opener) verifyMultipart(e *entity) (*Signature, []byte, error) {
 	if err != nil {
 		return &Signature{Err: fmt.Errorf("%w: %v", ErrBadSignature, err)}, nil, nil
 	}
-	return verifyDetached(parts[0], bin, o.opts.Verifiers, o.opts.Now), parts[0], nil
+	sig, sp := verifyDetachedPacket(parts[0], bin, o.opts.Verifiers, o.opts.Now)
+	checkIntended(sig, sp, o.opts.Decrypt)
+	return sig, parts[0], nil
 }
 
 // findSigned looks for the first signed part below a multipart that is not

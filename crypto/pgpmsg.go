@@ -348,9 +348,7 @@ func readPGPAt(src pgpSource, decrypt *Key, verifiers []*Key, now time.Time, lim
 	res.plain = plain
 	if md.IsSigned {
 		res.sig = onePassSignature(md, verifiers)
-		if res.sig.Err == nil && res.encrypted && !intendedFor(md.Signature, decrypt) {
-			res.sig.Err = fmt.Errorf("%w: the signature names other intended recipients (forwarded message)", ErrBadSignature)
-		}
+		checkIntended(res.sig, md.Signature, decrypt)
 	}
 	return res, md.Signature, nil
 }
@@ -474,24 +472,31 @@ func isEncryptedTag(tag byte) bool {
 	return false
 }
 
-// intendedFor reports whether a signature's Intended Recipient Fingerprint
-// subpackets (RFC 9580 §5.2.3.36), when present, name k: a signed message
-// re-encrypted by its first recipient to us does not count as sent to us.
-func intendedFor(sp *packet.Signature, k *Key) bool {
-	if sp == nil || len(sp.IntendedRecipients) == 0 {
-		return true
+// checkIntended reads a signature's Intended Recipient Fingerprint
+// subpackets (RFC 9580 §5.2.3.36), which are inside what the signature
+// covers: naming k (the team key) binds the signed content to us
+// (IntendedForUs); naming only others means the message was meant for
+// someone else (a signed message re-sent or re-encrypted to us by its
+// first recipient) and the signature does not count here.
+func checkIntended(s *Signature, sp *packet.Signature, k *Key) {
+	if s == nil || sp == nil || len(sp.IntendedRecipients) == 0 || s.Err != nil {
+		return
 	}
-	for _, r := range sp.IntendedRecipients {
-		if bytes.Equal(r.Fingerprint, k.entity.PrimaryKey.Fingerprint) {
-			return true
-		}
-		for _, s := range k.entity.Subkeys {
-			if bytes.Equal(r.Fingerprint, s.PublicKey.Fingerprint) {
-				return true
+	if k != nil {
+		for _, r := range sp.IntendedRecipients {
+			if bytes.Equal(r.Fingerprint, k.entity.PrimaryKey.Fingerprint) {
+				s.IntendedForUs = true
+				return
+			}
+			for _, sub := range k.entity.Subkeys {
+				if bytes.Equal(r.Fingerprint, sub.PublicKey.Fingerprint) {
+					s.IntendedForUs = true
+					return
+				}
 			}
 		}
 	}
-	return false
+	s.Err = fmt.Errorf("%w: the signature names other intended recipients (a message meant for someone else)", ErrBadSignature)
 }
 
 // onePassSignature describes the signature of a one-pass signed message
