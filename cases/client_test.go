@@ -25,7 +25,7 @@ func TestNewCommandMail(t *testing.T) {
 	}
 	for _, signOnly := range []bool{false, true} {
 		raw, id, err := casestest.CommandMail(alice, e.team, casestest.Options{From: "Alice <alice@example.org>", To: teamAddr,
-			Subject: "Re: your answer", Body: "/class C2\n> /class A\n-- \nAlice", At: t0, InReplyTo: "<" + gwID + ">", HideSubject: true, SignOnly: signOnly})
+			Subject: "Re: [" + c.Ref + "] your answer", Body: "/class C2\n> /class A\n-- \nAlice", At: t0, InReplyTo: "<" + gwID + ">", HideSubject: true, SignOnly: signOnly})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func TestRealClientLayout(t *testing.T) {
 	g.Import([]byte(team))
 	for _, teamFpr := range []string{"", e.team.Fingerprint()} {
 		raw, _ := casestest.GPGCommandMail(g, fpr, teamFpr, casestest.Options{From: "Frank <frank@example.org>", To: teamAddr,
-			Subject: "Re: [" + c.Ref + "] report", Body: "/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n\nreproduced"})
+			Subject: "Re: [" + c.Ref + "] report", Body: "/case " + c.Ref + "\n/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n\nreproduced"})
 		o, oerr := crypto.Open(raw, crypto.OpenOptions{Decrypt: e.team, Verifiers: []*crypto.Key{pub}, Now: e.clock.Now()})
 		m, err := NewCommandMail(raw, o, oerr, e.clock.Now())
 		if err != nil {
@@ -86,7 +86,7 @@ func TestRealClientLayout(t *testing.T) {
 	for i, mode := range []gpgtest.SignMode{gpgtest.Detached, gpgtest.DetachedText} {
 		state := []string{"confirmed", "incomplete"}[i]
 		part := "Content-Type: text/plain; charset=us-ascii\r\nContent-Disposition: inline\r\nContent-Transfer-Encoding: 7bit\r\n\r\n" +
-			"/status " + state + "\r\n\r\nReproduced.\r\n-- \r\nFrank\r\n"
+			"/case " + c.Ref + "\r\n/status " + state + "\r\n\r\nReproduced.\r\n-- \r\nFrank\r\n"
 		sig := g.Sign([]byte(part), fpr, mode)
 		body := "Content-Type: multipart/signed; micalg=pgp-sha256;\r\n protocol=\"application/pgp-signature\"; boundary=\"b1\"\r\n\r\n" +
 			"This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n--b1\r\n" + part + "\r\n--b1\r\n" +

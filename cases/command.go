@@ -32,6 +32,13 @@ type CommandMail struct {
 	// CaseID is the case intake found the thread to point to (0: none);
 	// it counts like In-Reply-To.
 	CaseID int64
+	// InboundID is the stored inbound message (0: none): the same stored
+	// message handled again after a crash is recognised as itself.
+	InboundID int64
+	// FromFields is the number of From header fields (exactly one is
+	// allowed); Recipients are the addresses of the outer To and Cc.
+	FromFields int
+	Recipients []string
 }
 
 // Refusal reasons callers and tests can recognise in the audit log.
@@ -93,6 +100,7 @@ type session struct {
 	// noEmbargo: this mail planned the disclosure without an embargo.
 	noEmbargo bool
 	auditAs   map[int]string // what the audit log says for done[i] instead, when its value is stored encrypted
+	sigID     string         // the signature consumed by this mail, "" before authentication
 }
 
 func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Member, m CommandMail) error {
@@ -137,16 +145,15 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 	s.actor = fpr
 
 	// Replay: the signature is consumed whatever happens next.
-	_, err := tx.ExecContext(ctx, `INSERT INTO case_signatures (sig_id, fingerprint, created, seen, message_id) VALUES (?, ?, ?, ?, ?)`,
-		sig.ID, fpr, store.Millis(sig.Created), store.Millis(s.now), m.MessageID)
+	_, err := tx.ExecContext(ctx, `INSERT INTO case_signatures (sig_id, fingerprint, created, seen, message_id, inbound_id) VALUES (?, ?, ?, ?, ?, ?)`,
+		sig.ID, fpr, store.Millis(sig.Created), store.Millis(s.now), m.MessageID, m.InboundID)
 	if store.IsUnique(err) {
-		caseID := s.guessCase(ctx)
-		w.log.WarnContext(ctx, "replayed command signature", "signer", fpr, "message_id", m.MessageID)
-		return w.Audit(ctx, tx, caseID, fpr, ActionReplay, "signature "+sig.ID+" was seen before; mail ignored, no answer", m.MessageID)
+		return s.replayed(ctx, sig, fpr)
 	}
 	if err != nil {
 		return fmt.Errorf("record signature: %w", err)
 	}
+	s.sigID = sig.ID
 
 	member, ok := memberByFpr(team, fpr)
 	if !ok {
@@ -167,6 +174,9 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 	}
 	if skew := sig.Created.Sub(s.now); skew > w.cfg.SignatureMaxSkew {
 		return refuse(refusal{reason: fmt.Sprintf("the signature is dated %s, in the future (more than %s ahead of the gateway clock).", sig.Created.UTC().Format(time.RFC3339), w.cfg.SignatureMaxSkew), to: &member})
+	}
+	if m.FromFields > 1 {
+		return refuse(refusal{reason: fmt.Sprintf("the mail has %d From header fields; exactly one is allowed.", m.FromFields), to: &member})
 	}
 	if !w.cfg.AllowFromMismatch && !addressOf(member, fromAddr) {
 		return refuse(refusal{reason: fmt.Sprintf("the From address %q is not registered to the member whose key signed the mail (%s).", short(m.From), member.Address), to: &member})
@@ -200,27 +210,50 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 	s.cmds = parsed.Commands
 	s.text = parsed.Comment
 
-	// Which case.
+	// Which case: named in the signed part, since anyone who delivers a
+	// copy first controls the unsigned Subject and thread.
 	need := parsed.Comment != ""
 	for _, c := range parsed.Commands {
 		need = need || vocabulary[c.Name].needCase
 	}
-	if parsed.Case != "" || need {
-		ref, how := s.caseRef(ctx, parsed.Case)
-		if ref == "" && how == "" {
-			return refuse(refusal{reason: "the mail does not say which case it acts on: reply to a case mail, keep the [SEC-YYYY-NNNN] tag in the subject, or add a line \"/case SEC-YYYY-NNNN\".", to: &member})
-		}
-		c, err := s.loadRef(ctx, ref, how)
+	signed := parsed.Case
+	if signed == "" {
+		signed = signedTag(m.Opened)
+	}
+	if need && signed == "" {
+		s.c = s.caseOrNil(ctx, "")
+		return refuse(refusal{reason: "the signed part of the mail does not name the case: keep the [SEC-YYYY-NNNN] tag in the Subject with a client that signs the Subject (Thunderbird, Mutt), or add a line \"/case SEC-YYYY-NNNN\". The unsigned Subject and thread are not enough: anyone can change them.", to: &member})
+	}
+	// Meant for this gateway: the signed headers or the signature say so,
+	// or it came to the gateway alone and names its case in the signed
+	// part, so that a signed mail a member sent to someone else does not
+	// count when re-sent to us.
+	if !s.meantForUs(sig) {
+		s.c = s.caseOrNil(ctx, signed)
+		return refuse(refusal{reason: "the signed part does not show the mail was meant for the gateway: its signed To (or the signature's intended recipient) does not name " + w.teamAddr + ", and it was not sent to the gateway alone. Send commands to the team address alone, or with a client that signs the To header.", to: &member})
+	}
+	if signed != "" {
+		c, err := w.loadCase(ctx, tx, "ref = ?", signed)
 		if errors.Is(err, ErrNotFound) {
-			if ref == "" {
-				ref = "of this thread"
-			}
-			return refuse(refusal{reason: fmt.Sprintf("case %s does not exist.", ref), to: &member})
+			return refuse(refusal{reason: fmt.Sprintf("case %s does not exist.", signed), to: &member})
 		}
 		if err != nil {
 			return err
 		}
 		s.c = c
+		if other, how := s.unsignedCase(ctx); other != 0 && other != c.ID {
+			return refuse(refusal{reason: fmt.Sprintf("the signed part names %s, but the unsigned %s points to another case: refused, in case a copy of your mail was redirected. Send it again.", signed, how), to: &member})
+		}
+	}
+	// No line the gateway sent as someone else's words runs as a command.
+	var caseID int64
+	if s.c != nil {
+		caseID = s.c.ID
+	}
+	if c, err := untrustedCommand(ctx, tx, caseID, s.cmds); err != nil {
+		return err
+	} else if c != nil {
+		return refuse(refusal{reason: fmt.Sprintf("line %d %q is a line of untrusted text the gateway sent you as someone else's words (a report or follow-up), not your own: it never runs as a command. If you mean it, write the command yourself.", c.Line, short(displayRaw(c))), to: &member})
 	}
 	if len(s.cmds) == 0 && s.text == "" {
 		return refuse(refusal{reason: "the mail has no commands and no text.", to: &member})
@@ -320,7 +353,9 @@ func (e *internalError) Unwrap() error { return e.err }
 
 func internalErr(err error) error { return &internalError{err} }
 
-// refuse records a refusal in the audit log and answers the member.
+// refuse records a refusal in the audit log and answers the member. A
+// member is answered about mail that does not carry their valid signature
+// at most once an hour.
 func (s *session) refuse(ctx context.Context, r refusal) error {
 	caseID := GatewayLog
 	if s.c != nil {
@@ -336,17 +371,34 @@ func (s *session) refuse(ctx context.Context, r refusal) error {
 	if err := s.w.Audit(ctx, s.tx, caseID, s.actor, ActionRefused, detail, s.mail.MessageID); err != nil {
 		return err
 	}
+	if s.sigID != "" {
+		if _, err := s.tx.ExecContext(ctx, `UPDATE case_signatures SET outcome = ? WHERE sig_id = ?`, "refused ("+short(r.reason)+")", s.sigID); err != nil {
+			return fmt.Errorf("record outcome: %w", err)
+		}
+	}
 	if r.to == nil {
 		return nil
 	}
+	if s.sigID == "" {
+		ok, err := s.mayAnswerUnauthenticated(ctx, *r.to)
+		if err != nil || !ok {
+			return err
+		}
+	}
+	return s.answerRefused(ctx, caseID, r.reason, *r.to)
+}
+
+// answerRefused tells member, encrypted, that the mail changed nothing
+// and why.
+func (s *session) answerRefused(ctx context.Context, caseID int64, reason string, member distlist.Member) error {
 	d := s.w.data(s.c, s.team)
 	if s.c == nil && caseID != GatewayLog {
 		if c, err := s.w.loadCase(ctx, s.tx, "id = ?", caseID); err == nil {
 			d = s.w.data(c, s.team)
 		}
 	}
-	d.Actor, d.Recipient = person(*r.to), person(*r.to)
-	d.Answer.Refused = r.reason
+	d.Actor, d.Recipient = person(member), person(member)
+	d.Answer.Refused = reason
 	for _, c := range s.cmds {
 		d.Answer.Commands = append(d.Answer.Commands, c.Raw)
 	}
@@ -355,13 +407,19 @@ func (s *session) refuse(ctx context.Context, r refusal) error {
 		return err
 	}
 	_, err = s.w.enqueue(ctx, s.tx, outMail{kind: MailAnswer, caseID: caseID, notice: s.notice("answer", "refused"),
-		subject: subj, body: body, encrypt: true, to: []distlist.Recipient{recipient(*r.to)},
+		subject: subj, body: body, encrypt: true, to: []distlist.Recipient{recipient(member)},
 		inReplyTo: s.mail.MessageID, references: s.references(), auto: true})
 	return err
 }
 
 // answerDone answers an applied mail, plus /help and /log when asked.
 func (s *session) answerDone(ctx context.Context) error {
+	if s.sigID != "" {
+		if _, err := s.tx.ExecContext(ctx, `UPDATE case_signatures SET outcome = ? WHERE sig_id = ?`,
+			fmt.Sprintf("applied (%d %s)", len(s.done), templates.Plural(len(s.done), "change")), s.sigID); err != nil {
+			return fmt.Errorf("record outcome: %w", err)
+		}
+	}
 	caseID := GatewayLog
 	if s.c != nil {
 		caseID = s.c.ID

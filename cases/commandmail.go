@@ -29,10 +29,25 @@ func NewCommandMail(raw []byte, opened *crypto.Opened, openErr error, received t
 	if s, err := dec.DecodeHeader(from); err == nil {
 		from = s
 	}
+	var rcpts []string
+	for _, field := range []string{"To", "Cc"} {
+		for _, v := range h[field] {
+			l, err := mail.ParseAddressList(v)
+			if err != nil {
+				rcpts = append(rcpts, v) // unparsable: never the team alone
+				continue
+			}
+			for _, a := range l {
+				rcpts = append(rcpts, a.Address)
+			}
+		}
+	}
 	return CommandMail{
 		Opened:     opened,
 		OpenErr:    openErr,
 		From:       from,
+		FromFields: len(h["From"]),
+		Recipients: rcpts,
 		MessageID:  strings.TrimSpace(h.Get("Message-ID")),
 		InReplyTo:  firstID(h.Get("In-Reply-To")),
 		References: msgIDs(h.Get("References")),

@@ -15,9 +15,13 @@ func TestNewCommandMailHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := CommandMail{From: "Alïce <alice@example.org>", Subject: "Re: [SEC-2026-0001] café", MessageID: "<a@x>",
-		InReplyTo: "<b@y>", References: []string{"<c@z>", "<b@y>"}, Received: t0}
+		InReplyTo: "<b@y>", References: []string{"<c@z>", "<b@y>"}, Received: t0, FromFields: 1}
 	if !reflect.DeepEqual(m, want) {
 		t.Errorf("got  %+v\nwant %+v", m, want)
+	}
+	m, err = NewCommandMail([]byte("From: a@example.org\r\nFrom: b@example.org\r\nTo: Team <security@example.org>, x@example.org\r\nCc: y@example.org\r\n\r\nbody"), nil, nil, t0)
+	if err != nil || m.FromFields != 2 || !reflect.DeepEqual(m.Recipients, []string{"security@example.org", "x@example.org", "y@example.org"}) {
+		t.Errorf("From fields %d, recipients %q (%v)", m.FromFields, m.Recipients, err)
 	}
 	if _, err := NewCommandMail([]byte("no header at all"), nil, nil, t0); err == nil {
 		t.Error("no error for a message without header")

@@ -245,8 +245,16 @@ func (e *env) openRaw(from, subject string, entity []byte) CommandMail {
 	for _, k := range e.keys {
 		verifiers = append(verifiers, k.Public())
 	}
-	o, err := crypto.Open(append([]byte(raw), entity...), crypto.OpenOptions{Decrypt: e.team, Verifiers: verifiers, Now: e.clock.Now()})
-	return CommandMail{Opened: o, OpenErr: err, From: from, MessageID: id, Subject: subject, Received: e.clock.Now()}
+	full := append([]byte(raw), entity...)
+	o, err := crypto.Open(full, crypto.OpenOptions{Decrypt: e.team, Verifiers: verifiers, Now: e.clock.Now()})
+	m, herr := NewCommandMail(full, o, err, e.clock.Now())
+	if herr != nil {
+		e.t.Fatalf("command mail header: %v", herr)
+	}
+	// The outer Subject is the one the client wrote outside, which tests
+	// name as the signed one unless they set another.
+	m.Subject = subject
+	return m
 }
 
 func randHex() string {

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/secgate/secgate/templates"
 )
 
 // Parser limits.
@@ -99,6 +101,12 @@ func ParseCommands(text string) (*Commands, error) { return Parser{}.Parse(text)
 //   - /list add may be followed by an armored public key block
 //     (-----BEGIN PGP PUBLIC KEY BLOCK----- ... -----END ...), blank lines
 //     inside it included;
+//   - text between the markers "----- untrusted text begins [UT-...] -----"
+//     and "----- untrusted text ends [UT-...] -----" of the same token is
+//     someone else's words that the gateway sent to the team (a report, a
+//     follow-up), quoted by a client without "> ": it is skipped;
+//   - commands that contradict each other (two different /class, /status
+//     going back) refuse the mail;
 //   - every other line is free text and becomes the comment.
 //
 // Parsing is all-or-nothing: one unknown or invalid command and the result
@@ -124,10 +132,23 @@ func (p Parser) Parse(text string) (*Commands, error) {
 	bad := func(line int, raw, format string, a ...any) {
 		problems = append(problems, Problem{Line: line, Raw: raw, Msg: fmt.Sprintf(format, a...)})
 	}
+	var untrusted string // the token of the untrusted text being skipped
+	untrustedLine := 0
 	for i := 0; i < len(lines); i++ {
 		line := strings.TrimRight(lines[i], " \t")
 		n := i + 1
-		if isQuoted(line) {
+		// Text the gateway sent as someone else's (a report quoted by
+		// a client that does not prefix "> "): never read.
+		if begin, token, ok := templates.UntrustedMarker(line); ok {
+			switch {
+			case untrusted == "" && begin:
+				untrusted, untrustedLine = token, n
+			case untrusted == token && !begin:
+				untrusted = ""
+			}
+			continue
+		}
+		if untrusted != "" || isQuoted(line) {
 			continue
 		}
 		if !strings.HasPrefix(line, "/") {
@@ -209,6 +230,10 @@ func (p Parser) Parse(text string) (*Commands, error) {
 		}
 		out.Commands = append(out.Commands, cmd)
 	}
+	if untrusted != "" {
+		bad(untrustedLine, "", "the untrusted text that begins here has no end marker, so nothing below it was read; quote the whole copy or none of it")
+	}
+	problems = append(problems, contradictions(out.Commands)...)
 	if len(problems) > 0 {
 		return nil, &ParseError{Problems: problems}
 	}

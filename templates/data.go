@@ -91,6 +91,16 @@ type MessageData struct {
 	// notice); TheirKey: signed by the key the directory holds for them.
 	Distributor bool
 	TheirKey    bool
+	// SignerNotSender: the verified signer's key has no user ID with the
+	// From address; the sender may not be the signer.
+	SignerNotSender bool
+	// OtherSender: a follow-up from another address than the reporter's.
+	OtherSender bool
+	// Outside is unencrypted, unverified text that came around the
+	// encrypted part; shown as such, never as part of the message.
+	Outside string
+	// Token marks this copy's untrusted text (see Untrusted).
+	Token string
 }
 
 // PlanData is a disclosure timeline.

@@ -53,6 +53,8 @@ var funcs = template.FuncMap{
 	},
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"join":    func(l []string, sep string) string { return strings.Join(l, sep) },
+	// untrusted frames text that is not the team's own: see Untrusted.
+	"untrusted": Untrusted,
 	"indent": func(n int, s string) string {
 		pad := strings.Repeat(" ", n)
 		return prefixLines(pad, s)

@@ -64,6 +64,7 @@ func Sample() Data {
 			Encrypted:   true,
 			Signed:      true,
 			SignedBy:    "FEDCBA9876543210FEDCBA9876543210FEDCBA98",
+			Token:       "UT-SAMPLE2TOKEN2SAMP",
 		},
 		Plan: PlanData{
 			T0:            t0,
