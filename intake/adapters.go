@@ -82,9 +82,11 @@ type CryptoOpener struct {
 func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string, team []Member, now time.Time) (*Opened, error) {
 	var verifiers []*crypto.Key
 	armoredBy := map[string]string{}
+	keyBy := map[string]*crypto.Key{}
 	for _, m := range team {
 		if k, ok := m.Key.(*crypto.Key); ok && k != nil {
 			verifiers = append(verifiers, k)
+			keyBy[k.Fingerprint()] = k
 		}
 	}
 	for _, a := range candidates {
@@ -94,21 +96,25 @@ func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string
 		}
 		verifiers = append(verifiers, k)
 		armoredBy[k.Fingerprint()] = a
+		keyBy[k.Fingerprint()] = k
 	}
 	// A key attached to the message may have signed it.
 	for _, a := range attachedKeys(raw) {
 		if k, err := crypto.ParsePublicKey([]byte(a)); err == nil {
 			verifiers = append(verifiers, k)
 			armoredBy[k.Fingerprint()] = a
+			keyBy[k.Fingerprint()] = k
 		}
 	}
 	native, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: c.TeamKey, Verifiers: verifiers, Now: now})
 	if err != nil {
 		var op *Opened
 		if native != nil {
-			op = &Opened{Native: native, Encrypted: native.Encrypted}
+			op = &Opened{Native: native, Encrypted: native.Encrypted, Identities: native.Identities}
 		}
 		switch {
+		case errors.Is(err, crypto.ErrNested):
+			return op, fmt.Errorf("%w: %v", ErrNested, err)
 		case errors.Is(err, crypto.ErrWrongKey):
 			oe := &OpenError{Err: ErrWrongKey}
 			if native != nil {
@@ -124,7 +130,8 @@ func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string
 		}
 		return op, err
 	}
-	op := &Opened{Native: native, Encrypted: native.Encrypted, Inline: native.Inline, Entity: native.Entity}
+	op := &Opened{Native: native, Encrypted: native.Encrypted, Inline: native.Inline, Entity: native.Entity,
+		Identities: native.Identities, Outside: string(native.Outside)}
 	text, atts, err := crypto.TextBody(native.Entity)
 	if err != nil {
 		if errors.Is(err, crypto.ErrTooComplex) {
@@ -140,6 +147,7 @@ func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string
 			if k, err := crypto.ParsePublicKey(a.Data); err == nil && !k.IsPrivate() {
 				more = append(more, k)
 				armoredBy[k.Fingerprint()] = string(a.Data)
+				keyBy[k.Fingerprint()] = k
 			}
 		}
 		if len(more) > 0 {
@@ -160,6 +168,9 @@ func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string
 		if s.Err == nil && s.Fingerprint != "" {
 			op.Signer = s.Fingerprint
 			op.SignerKey = armoredBy[s.Fingerprint]
+			if k := keyBy[s.Fingerprint]; k != nil {
+				op.SignerEmails = k.Emails()
+			}
 			op.SignedWhole = s.Whole
 			op.SignatureID = s.ID
 		} else if s.Err != nil {
@@ -513,8 +524,13 @@ func (w *WorkflowAdapter) HandleCommandMail(ctx context.Context, m CommandMail) 
 	if err != nil {
 		return err
 	}
-	cm.CaseID = m.CaseID
+	cm.CaseID, cm.InboundID = m.CaseID, m.InboundID
 	return w.Workflow.HandleCommandMail(ctx, cm)
+}
+
+// RecordUntrusted implements Cases.
+func (w *WorkflowAdapter) RecordUntrusted(ctx context.Context, tx *sql.Tx, caseID int64, texts ...string) error {
+	return w.Workflow.RecordUntrusted(ctx, tx, caseID, texts...)
 }
 
 // Alert implements Cases.

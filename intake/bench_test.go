@@ -249,7 +249,7 @@ func BenchmarkIntakeDovecotLatency(b *testing.B) {
 }
 
 func dovecotLatency(b *testing.B, push bool) {
-	g := startGatewayOpts(b, push)
+	g := startGatewayOpts(b, push, nil)
 	rep, err := crypto.GenerateKey("Reporter", g.repAddr, crypto.GenerateOptions{Created: time.Now().Add(-time.Hour)})
 	if err != nil {
 		b.Fatal(err)

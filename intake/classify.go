@@ -18,7 +18,8 @@ const (
 	ClassWrongKey       = "wrong-key"       // encrypted to a key we do not hold
 	ClassBadSignature   = "bad-signature"   // signed, signature does not verify
 	ClassCommand        = "command"         // from the team: handed to the workflow
-	ClassReplay         = "replay"          // a ciphertext we received before, re-sent
+	ClassReplay         = "replay"          // a ciphertext or plaintext we received before, re-sent
+	ClassNested         = "nested"          // encryption inside decrypted content from someone not on the team
 	ClassDuplicate      = "duplicate"       // same Message-ID as another message, different content
 	ClassDistributorAck = "distributor-ack" // a distributor's reply to a notice (recorded in the case, copied to the team)
 	ClassFollowUp       = "followup"        // reply to an existing case

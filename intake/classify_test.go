@@ -169,7 +169,7 @@ func TestClassifyGolden(t *testing.T) {
 				}
 			}},
 		{file: "report-inline.eml", state: StateProcessed, class: ClassReport, reason: "encrypted", mails: []string{"ack", "team-copy"}},
-		{file: "replay.eml", state: StateQuarantined, class: ClassReplay, reason: "ciphertext already received",
+		{file: "replay.eml", state: StateQuarantined, class: ClassReplay, reason: "already received", mails: []string{"answer"},
 			check: func(t *testing.T, in *Inbound, _ []OutMail) {
 				if len(env.cases.alerts) != 1 {
 					t.Errorf("alerts = %v, want one", env.cases.alerts)

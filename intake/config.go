@@ -46,6 +46,10 @@ type Config struct {
 	RateLimit  int           `toml:"rate_limit" doc:"Messages accepted from one sender per rate window; more are quarantined."`
 	RateWindow time.Duration `toml:"rate_window" doc:"Window of the per-sender rate limit."`
 	AnswerOnce time.Duration `toml:"answer_once" doc:"A sender gets at most one polite answer of each kind (limits, unknown key) in this period."`
+	// NewCasesPerDay is the loop brake of RFC 3834's spirit: an
+	// auto-responder that answers every acknowledgement with a new subject
+	// would open a case and get an acknowledgement each time.
+	NewCasesPerDay int `toml:"new_cases_per_day" doc:"New cases one sender may open within 24 hours; further new reports from that address are held in quarantine for the team (who are alerted once a day) and not acknowledged, which breaks a loop with an auto-responder. Follow-ups to existing cases are not counted."`
 
 	OwnLists []string `toml:"own_lists" doc:"List-Ids of the mailing lists or groups that deliver the security address's own mail to the mailbox (when security@ is a Google Group, groups.io or Mailman list: its List-Id, such as security.example.org). Their mail is handled as mail sent to us directly. Mail from any other list (List-Id, List-Unsubscribe, List-Post, Precedence: list or bulk) is never answered and is held in quarantine, so that a report it forwarded is not lost."`
 }
@@ -91,6 +95,7 @@ func (c Config) WithDefaults() Config {
 	setI(&c.MaxParts, 64)
 	setI(&c.MaxAttachments, 16)
 	setI(&c.RateLimit, 20)
+	setI(&c.NewCasesPerDay, 5)
 	if c.MaxSize == 0 {
 		c.MaxSize = 25 << 20
 	}
@@ -131,7 +136,7 @@ func (c Config) Check() error {
 	if c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin {
 		return errors.New("intake: backoff_min must be positive and not above backoff_max")
 	}
-	if c.MaxSize <= 0 || c.MaxDepth <= 0 || c.MaxParts <= 0 || c.MaxAttachments < 0 || c.RateLimit <= 0 {
+	if c.MaxSize <= 0 || c.MaxDepth <= 0 || c.MaxParts <= 0 || c.MaxAttachments < 0 || c.RateLimit <= 0 || c.NewCasesPerDay <= 0 {
 		return errors.New("intake: limits must be positive")
 	}
 	if c.FetchBatch <= 0 || c.FetchBytes <= 0 {

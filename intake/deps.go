@@ -21,6 +21,9 @@ var (
 	ErrBadSignature = errors.New("signature does not verify")
 	// ErrTooComplex: beyond the OpenPGP/MIME parser's limits.
 	ErrTooComplex = errors.New("too complex to open")
+	// ErrNested: decrypted content holds another encrypted message, which
+	// is not opened.
+	ErrNested = errors.New("nested encryption")
 )
 
 // OpenError carries the key IDs of a message encrypted to keys we do not
@@ -48,9 +51,19 @@ type Opened struct {
 	SignerKey   string
 	SignedWhole bool
 	SignatureID string
+	// SignerEmails are the addresses in the user IDs of the signer's key:
+	// the sender is the signer only if one of them is the From address.
+	SignerEmails []string
 	// SignatureErr is set when a signature was present but did not verify
 	// or its key is unknown.
 	SignatureErr error
+	// Identities are what the message protects, which no re-encoding
+	// changes: a hash of each session key and each decrypted plaintext.
+	// Set also when opening failed past decryption (nested encryption).
+	Identities [][]byte
+	// Outside is unencrypted, unverified text that came around an
+	// encrypted inline block: shown to the team as such, never merged.
+	Outside string
 	// Entity is the innermost content entity (the bytes a signature
 	// covers), for the command workflow.
 	Entity []byte
@@ -231,4 +244,8 @@ type Cases interface {
 	CaseByID(ctx context.Context, tx *sql.Tx, id int64) (CaseInfo, error)
 	HandleCommandMail(ctx context.Context, m CommandMail) error
 	Alert(ctx context.Context, tx *sql.Tx, caseID int64, subject, text string) error
+	// RecordUntrusted remembers the lines of texts the team is shown as
+	// someone else's words in case caseID: none of them ever runs as a
+	// command in that case.
+	RecordUntrusted(ctx context.Context, tx *sql.Tx, caseID int64, texts ...string) error
 }

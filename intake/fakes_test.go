@@ -3,6 +3,7 @@ package intake
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"fmt"
@@ -61,6 +62,9 @@ func (fakeOpener) Open(_ context.Context, raw []byte, candidates []string, _ []M
 			return nil, &OpenError{Err: ErrWrongKey, KeyIDs: []string{id}}
 		case strings.HasPrefix(s, "to:team\n"):
 			op.Encrypted = true
+			// What it protects: the same payload in any wrapping.
+			id := sha256.Sum256(p)
+			op.Identities = [][]byte{id[:]}
 			op.Inline = !strings.Contains(string(raw), "multipart/encrypted")
 			head, body, _ := strings.Cut(strings.TrimPrefix(s, "to:team\n"), "\n\n")
 			if subj, ok := strings.CutPrefix(head, "subject:"); ok {
@@ -197,6 +201,8 @@ type fakeCases struct {
 	messages map[int64][]FollowUp
 	commands []CommandMail
 	alerts   []string
+	// untrusted holds the texts recorded as untrusted, per case.
+	untrusted map[int64][]string
 }
 
 func newFakeCases() *fakeCases {
@@ -248,6 +254,16 @@ func (f *fakeCases) HandleCommandMail(_ context.Context, m CommandMail) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.commands = append(f.commands, m)
+	return nil
+}
+
+func (f *fakeCases) RecordUntrusted(_ context.Context, _ *sql.Tx, caseID int64, texts ...string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.untrusted == nil {
+		f.untrusted = map[int64][]string{}
+	}
+	f.untrusted[caseID] = append(f.untrusted[caseID], texts...)
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"slices"
@@ -675,7 +676,7 @@ var hostileSpecs = []hostileSpec{
 			g.cmd = g.signedCmd(g.k.alice, "alice@example.test", "[SEC-2026-0001] affected", "/affected <= 1.4.2\n", hostileT0.Add(-5*time.Minute))
 			return g.cmdMail(g.cmd, "alice <alice@example.test>", "[SEC-2026-0001] affected", "command-valid", true)
 		}},
-	{name: "command-replay-same", desc: "the same signed and encrypted command re-sent with a new Message-ID", state: sP, class: ClassCommand, cse: "none", mail: "none", cmd: "replay",
+	{name: "command-replay-same", desc: "the same signed and encrypted command re-sent with a new Message-ID; the signer is told once what became of the first copy", state: sP, class: ClassCommand, cse: "none", mail: "sender", cmd: "replay",
 		build: func(g *hostileGen, c string) []byte {
 			return bytes.Replace(g.seen["command-valid"], []byte("<command-valid@"), []byte("<command-replay-same@"), 1)
 		}},
@@ -683,12 +684,12 @@ var hostileSpecs = []hostileSpec{
 		build: func(g *hostileGen, c string) []byte {
 			return g.cmdMail(g.cmd, "alice <alice@example.test>", "[SEC-2026-0001] affected", "command-replay-resealed", true)
 		}},
-	{name: "command-tampered", desc: "a signed (not encrypted) command altered after signing", state: sP, class: ClassCommand, cse: "none", mail: "sender", cmd: "refused",
+	{name: "command-tampered", desc: "a signed (not encrypted) command altered after signing (alice heard of forged-member-address within the hour: at most one refusal an hour for mail not validly signed by her)", state: sP, class: ClassCommand, cse: "none", mail: "none", cmd: "refused",
 		build: func(g *hostileGen, c string) []byte {
 			s := g.signedCmd(g.k.alice, "alice@example.test", "[SEC-2026-0001] note", "/affected none\n", hostileT0.Add(-5*time.Minute))
 			return bytes.Replace(g.cmdMail(s, "alice <alice@example.test>", "[SEC-2026-0001] note", "command-tampered", false), []byte("/affected none"), []byte("/status invalid"), 1)
 		}},
-	{name: "command-partial-signed", desc: "an unsigned command part next to a validly signed harmless part", state: sP, class: ClassCommand, cse: "none", mail: "sender", cmd: "refused",
+	{name: "command-partial-signed", desc: "an unsigned command part next to a validly signed harmless part (alice heard of forged-member-address within the hour: at most one refusal an hour for mail not validly signed by her)", state: sP, class: ClassCommand, cse: "none", mail: "none", cmd: "refused",
 		build: func(g *hostileGen, c string) []byte {
 			signed := g.signedEntity(g.k.alice, "alice@example.test", "[SEC-2026-0001] x", "/help\n")
 			return []byte(crlfs(mailHdr("alice <alice@example.test>", "[SEC-2026-0001] x", "command-partial-signed")+"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"w\"\n\n--w\nContent-Type: text/plain\n\n/status invalid\n\n--w\n") +
@@ -732,22 +733,22 @@ var hostileSpecs = []hostileSpec{
 			s := g.signedCmd(g.k.alice, "alice@example.test", "[SEC-2026-0001] x", "/status invalid\n", hostileT0.Add(-10*24*time.Hour))
 			return g.cmdMail(s, "alice <alice@example.test>", "[SEC-2026-0001] x", "command-old-signature", true)
 		}},
-	{name: "command-future-signature", desc: "the lead's command signed two hours in the future", state: sP, class: ClassCommand, cse: "none", mail: "sender", cmd: "refused",
+	{name: "command-future-signature", desc: "the lead's command signed two hours in the future (alice heard of forged-member-address within the hour: at most one refusal an hour for mail not validly signed by her)", state: sP, class: ClassCommand, cse: "none", mail: "none", cmd: "refused",
 		build: func(g *hostileGen, c string) []byte {
 			s := g.signedCmd(g.k.alice, "alice@example.test", "[SEC-2026-0001] x", "/status invalid\n", hostileT0.Add(2*time.Hour))
 			return g.cmdMail(s, "alice <alice@example.test>", "[SEC-2026-0001] x", "command-future-signature", true)
 		}},
-	{name: "command-unknown-key", desc: "From is the lead's address, signed by a key that is not hers", state: sP, class: ClassCommand, cse: "none", mail: "sender", cmd: "refused",
+	{name: "command-unknown-key", desc: "From is the lead's address, signed by a key that is not hers (alice heard of forged-member-address within the hour: at most one refusal an hour for mail not validly signed by her)", state: sP, class: ClassCommand, cse: "none", mail: "none", cmd: "refused",
 		build: func(g *hostileGen, c string) []byte {
 			s := g.signedCmd(g.k.other, "alice@example.test", "[SEC-2026-0001] x", "/status invalid\n", hostileT0.Add(-5*time.Minute))
 			return g.cmdMail(s, "alice <alice@example.test>", "[SEC-2026-0001] x", "command-unknown-key", true)
 		}},
-	{name: "command-inline-partial", desc: "an inline clear-signed command followed by unsigned command lines", state: sP, class: ClassCommand, cse: "none", mail: "sender", cmd: "refused",
+	{name: "command-inline-partial", desc: "an inline clear-signed command followed by unsigned command lines (alice heard of forged-member-address within the hour: at most one refusal an hour for mail not validly signed by her)", state: sP, class: ClassCommand, cse: "none", mail: "none", cmd: "refused",
 		build: func(g *hostileGen, c string) []byte {
 			return plainMail("alice <alice@example.test>", "[SEC-2026-0001] inline", "command-inline-partial",
 				"Please apply:\n\n"+g.clearsigned("alice", "/affected inline-test\n")+"\n/status invalid\n")
 		}},
-	{name: "command-encrypted-unsigned", desc: "a command from the lead's address, encrypted to the team key but not signed", state: sP, class: ClassCommand, cse: "none", mail: "sender", cmd: "refused",
+	{name: "command-encrypted-unsigned", desc: "a command from the lead's address, encrypted to the team key but not signed (alice heard of forged-member-address within the hour: at most one refusal an hour for mail not validly signed by her)", state: sP, class: ClassCommand, cse: "none", mail: "none", cmd: "refused",
 		build: func(g *hostileGen, c string) []byte {
 			return pgpMIME("alice <alice@example.test>", "command-encrypted-unsigned",
 				armorMsg(g.t, g.unsignedToTeam("Content-Type: text/plain; charset=utf-8\r\n\r\n/status invalid\r\n")))
@@ -915,7 +916,7 @@ var hostileSpecs = []hostileSpec{
 		build: func(g *hostileGen, c string) []byte {
 			return []byte(crlfs("To: " + teamAddr + "\nSubject: anonymous\nMessage-ID: <missing-from@hostile.test>\nMIME-Version: 1.0\n\n" + reportBody(c)))
 		}},
-	{name: "multiple-from", desc: "two From fields naming different people", state: sP, class: ClassReport, cse: "new", mail: "sender+team", canary: true,
+	{name: "multiple-from", desc: "two From fields naming different people (exactly one is allowed: which would be the reporter?)", state: sQ, class: ClassMalformed, cse: "none", mail: "none", canary: true,
 		build: func(g *hostileGen, c string) []byte {
 			return plainMail("First <first@outside.example>", "two", "multiple-from", reportBody(c), "From: Second <second@outside.example>")
 		}},
@@ -946,16 +947,16 @@ var hostileSpecs = []hostileSpec{
 		}},
 
 	// Replays of report-encrypted's ciphertext (a decryption oracle).
-	{name: "replay-other-sender", desc: "report-encrypted's ciphertext re-sent from another address", state: sQ, class: ClassReplay, cse: "none", mail: "team",
+	{name: "replay-other-sender", desc: "report-encrypted's ciphertext re-sent from another address; the sender gets the answer of any held message", state: sQ, class: ClassReplay, cse: "none", mail: "sender+team",
 		build: func(g *hostileGen, c string) []byte {
 			return bytes.Replace(bytes.Replace(g.seen["report-encrypted"], []byte(rep), []byte("Attacker <attacker@evil.example>"), 1),
 				[]byte("<report-encrypted@"), []byte("<replay-other-sender@"), 1)
 		}},
-	{name: "replay-same-sender", desc: "report-encrypted's ciphertext re-sent by the reporter (new Message-ID)", state: sQ, class: ClassReplay, cse: "none", mail: "none",
+	{name: "replay-same-sender", desc: "report-encrypted's ciphertext re-sent by the reporter (new Message-ID); the answer of any held message", state: sQ, class: ClassReplay, cse: "none", mail: "sender",
 		build: func(g *hostileGen, c string) []byte {
 			return bytes.Replace(g.seen["report-encrypted"], []byte("<report-encrypted@"), []byte("<replay-same-sender@"), 1)
 		}},
-	{name: "replay-rearmored", desc: "the same ciphertext re-armored (other line length, armor headers) from another address.", state: sQ, class: ClassReplay, cse: "none", mail: "team",
+	{name: "replay-rearmored", desc: "the same ciphertext re-armored (other line length, armor headers) from another address.; the sender gets the answer of any held message", state: sQ, class: ClassReplay, cse: "none", mail: "sender+team",
 		build: func(g *hostileGen, c string) []byte {
 			raw := g.seen["report-encrypted"]
 			i := bytes.Index(raw, []byte("-----BEGIN PGP MESSAGE-----"))
@@ -968,7 +969,7 @@ var hostileSpecs = []hostileSpec{
 			out := append(append(bytes.Clone(raw[:i]), crlfs(re)...), raw[end:]...)
 			return bytes.Replace(bytes.Replace(out, []byte(rep), []byte("Attacker <attacker2@evil.example>"), 1), []byte("<report-encrypted@"), []byte("<replay-rearmored@"), 1)
 		}},
-	{name: "replay-inline", desc: "the same ciphertext pasted as inline PGP into a text/plain body from another address", state: sQ, class: ClassReplay, cse: "none", mail: "team",
+	{name: "replay-inline", desc: "the same ciphertext pasted as inline PGP into a text/plain body from another address; the sender gets the answer of any held message", state: sQ, class: ClassReplay, cse: "none", mail: "sender+team",
 		build: func(g *hostileGen, c string) []byte {
 			raw := g.seen["report-encrypted"]
 			i := bytes.Index(raw, []byte("-----BEGIN PGP MESSAGE-----"))
@@ -976,6 +977,43 @@ var hostileSpecs = []hostileSpec{
 			return plainMail("Attacker <attacker3@evil.example>", "please decrypt", "replay-inline", "Can you read this?\n\n"+strings.ReplaceAll(string(raw[i:end]), "\r\n", "\n"))
 		}},
 
+	{name: "report-padded", desc: "baseline: an encrypted report whose armor ends in '=' padding (for replay-padding-bit)", state: sP, class: ClassReport, cse: "new", mail: "sender+team", canary: true,
+		build: func(g *hostileGen, c string) []byte {
+			for pad := 0; ; pad++ {
+				raw := g.sealedReport("Padded <padded@outside.example>", "report-padded", "Padded "+c, reportBody(c)+strings.Repeat(".", pad), g.k.team, "")
+				if flipPaddingBit(armorOf(raw)) != nil {
+					return raw
+				}
+			}
+		}},
+	{name: "replay-padding-bit", desc: "report-padded's ciphertext with an unused low bit of the last base64 character before the padding flipped (it decodes to the same bytes), from another address", state: sQ, class: ClassReplay, cse: "none", mail: "sender+team",
+		build: func(g *hostileGen, c string) []byte {
+			raw := g.seen["report-padded"]
+			blk := armorOf(raw)
+			out := bytes.Replace(raw, blk, gpgtestCRLF(flipPaddingBit(blk)), 1)
+			return bytes.Replace(bytes.Replace(out, []byte("Padded <padded@outside.example>"), []byte("Attacker <attacker4@evil.example>"), 1),
+				[]byte("<report-padded@"), []byte("<replay-padding-bit@"), 1)
+		}},
+	{name: "replay-binary", desc: "the same ciphertext unarmored, as base64 of its packets, from another address", state: sQ, class: ClassReplay, cse: "none", mail: "sender+team",
+		build: func(g *hostileGen, c string) []byte {
+			raw := g.seen["report-encrypted"]
+			i := bytes.Index(raw, []byte("-----BEGIN PGP MESSAGE-----"))
+			end := bytes.Index(raw, []byte("-----END PGP MESSAGE-----")) + len("-----END PGP MESSAGE-----")
+			blk, err := armor.Decode(bytes.NewReader(raw[i:end]))
+			must(g.t, err)
+			bin, err := io.ReadAll(blk.Body)
+			must(g.t, err)
+			return encryptedMail("Attacker <attacker5@evil.example>", teamAddr, "...", "replay-binary@hostile.test", "base64", []byte(wrap(base64.StdEncoding.EncodeToString(bin), 76)))
+		}},
+	{name: "replay-nested", desc: "report-encrypted's whole PGP/MIME entity encrypted again to the team key by a stranger (a second layer is never opened)", state: sQ, class: ClassNested, cse: "none", mail: "sender",
+		build: func(g *hostileGen, c string) []byte {
+			m, err := mail.ReadMessage(bytes.NewReader(g.seen["report-encrypted"]))
+			must(g.t, err)
+			body, err := io.ReadAll(m.Body)
+			must(g.t, err)
+			entity := "Content-Type: " + m.Header.Get("Content-Type") + "\r\n\r\n" + string(body)
+			return pgpMIME("Attacker <attacker6@evil.example>", "replay-nested", armorMsg(g.t, g.unsignedToTeam(entity)))
+		}},
 	// Threads.
 	{name: "followup-reporter", desc: "the reporter's follow-up with the case tag", state: sP, class: ClassFollowUp, cse: "none", mail: "team", canary: true,
 		build: func(g *hostileGen, c string) []byte {
@@ -995,6 +1033,19 @@ var hostileSpecs = []hostileSpec{
 				"List-Id: Security reports <security.example.test>", "List-Unsubscribe: <mailto:security+unsubscribe@example.test>", "Precedence: list")
 		}},
 }
+
+// armorOf returns the armored PGP MESSAGE block in raw.
+func armorOf(raw []byte) []byte {
+	i := bytes.Index(raw, []byte("-----BEGIN PGP MESSAGE-----"))
+	end := bytes.Index(raw, []byte("-----END PGP MESSAGE-----"))
+	if i < 0 || end < i {
+		return nil
+	}
+	return raw[i : end+len("-----END PGP MESSAGE-----")]
+}
+
+// gpgtestCRLF turns every line end into CRLF.
+func gpgtestCRLF(b []byte) []byte { return []byte(crlfs(string(b))) }
 
 // hostileEntry is one line of expect.txt.
 type hostileEntry struct {
@@ -1458,37 +1509,6 @@ func FuzzHostileRealStack(f *testing.F) {
 					t.Errorf("case %d changed by a %s message:\nbefore %s\nafter  %s", id, in.Class, s, after[id])
 				}
 			}
-		}
-	})
-}
-
-// FuzzCipherHashRearmor: the replay key of a ciphertext must not depend on
-// its armor (line length, armor headers, checksum), or an old report
-// re-sent in a new wrapping is decrypted into a new case.
-//
-//	go test ./intake/ -run '^$' -fuzz FuzzCipherHashRearmor -fuzztime 10m
-func FuzzCipherHashRearmor(f *testing.F) {
-	f.Add([]byte("\x84\x5e\x03\x01\x02\x03\x04\x05\x06\x07\x08"), uint8(64), "", false)
-	f.Add(bytes.Repeat([]byte{0xc1, 0x2f}, 300), uint8(76), "", true)
-	f.Add([]byte{0xd2, 0x00}, uint8(1), "", false)
-	f.Fuzz(func(t *testing.T, bin []byte, width uint8, header string, crc bool) {
-		if len(bin) == 0 || strings.ContainsAny(header, "\r\n") {
-			return
-		}
-		canonical := "-----BEGIN PGP MESSAGE-----\n\n" + wrap(base64.StdEncoding.EncodeToString(bin), 64) + "\n-----END PGP MESSAGE-----\n"
-		w := int(width%100) + 1
-		other := "-----BEGIN PGP MESSAGE-----\n"
-		if header != "" {
-			other += "Comment: " + header + "\n"
-		}
-		other += "\n" + wrap(base64.StdEncoding.EncodeToString(bin), w) + "\n"
-		if crc {
-			other += "=AAAA\n"
-		}
-		other += "-----END PGP MESSAGE-----\n"
-		a, b := cipherHash([]byte(canonical)), cipherHash([]byte(crlfs(other)))
-		if !bytes.Equal(a, b) {
-			t.Errorf("same ciphertext, different replay hash:\n%s\n%s", canonical, other)
 		}
 	})
 }

@@ -3,10 +3,8 @@ package intake
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"mime"
 	"regexp"
@@ -16,6 +14,8 @@ import (
 	_ "github.com/emersion/go-message/charset" // decoders for non-UTF-8 charsets
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
+
+	"github.com/secgate/secgate/distlist"
 )
 
 // Limits bound the structure of a message that intake accepts.
@@ -38,8 +38,9 @@ const maxHeaderBytes = 256 << 10
 // structure.
 type Inspection struct {
 	MessageID  string
-	From       string // lower-case address of the first From mailbox
+	From       string // the first From mailbox's address (addrSpec form), "" when none parses
 	FromName   string
+	FromFields int    // number of From header fields: anything but 1 is malformed (RFC 5322 §3.6)
 	ReturnPath string // "<>" kept as "<>"; address otherwise
 	Subject    string
 	InReplyTo  []string
@@ -64,11 +65,7 @@ type Inspection struct {
 	Encrypted   bool // multipart/encrypted or an inline PGP MESSAGE block
 	Signed      bool // multipart/signed or an inline signed block
 	BadCharset  bool // some part named a charset we cannot decode
-	// CipherHash is the SHA-256 of the first OpenPGP message's payload
-	// (armor headers, whitespace and checksum removed), nil when there is
-	// none: the same ciphertext re-sent in another mail has the same hash.
-	CipherHash []byte
-	Malformed  string
+	Malformed   string
 }
 
 // LoopHeader is the header field secgate puts on every message it sends;
@@ -76,6 +73,16 @@ type Inspection struct {
 const LoopHeader = "X-Secgate-Loop"
 
 var caseTag = regexp.MustCompile(`\[(SEC-[0-9]{4}-[0-9]{4,})\]`)
+
+// caseTags returns the case references tagged in a subject ([SEC-...]),
+// at most four.
+func caseTags(subject string) []string {
+	var tags []string
+	for _, m := range caseTag.FindAllStringSubmatch(subject, 4) {
+		tags = append(tags, m[1])
+	}
+	return tags
+}
 
 // ErrLimit is wrapped by Inspect errors that name an exceeded limit.
 var ErrLimit = errors.New("limit exceeded")
@@ -116,21 +123,19 @@ func (in *Inspection) readHeader(raw []byte) bool {
 	}
 	h := mail.Header{Header: message.Header{Header: th}}
 	in.MessageID, _ = h.MessageID()
+	in.FromFields = len(h.Values("From"))
 	if list, err := h.AddressList("From"); err == nil && len(list) > 0 {
-		in.From = strings.ToLower(list[0].Address)
+		in.From = addrSpec(list[0].Address)
 		in.FromName = list[0].Name
-	} else if f := h.Get("From"); f != "" {
-		// Unparsable (raw 8-bit name, say): take the angle address if any.
+	} else if f := strings.TrimSpace(h.Get("From")); strings.HasSuffix(f, ">") {
+		// Unparsable (raw 8-bit name, say): take the angle address that
+		// ends the field, and only as the address it parses to: that is
+		// where an answer would go. "<a@b>@evil.example" names no
+		// address at all and yields none.
 		if i := strings.LastIndexByte(f, '<'); i >= 0 {
-			f = f[i+1:]
-			if j := strings.IndexByte(f, '>'); j >= 0 {
-				f = f[:j]
+			if a, err := mail.ParseAddress(f[i:]); err == nil {
+				in.From = addrSpec(a.Address)
 			}
-		}
-		// Keep it only as the address it parses to: that is where an
-		// answer would go ("a@ b" is a@b), never a string that is not one.
-		if a, err := mail.ParseAddress(strings.Trim(strings.TrimSpace(f), "<>")); err == nil {
-			in.From = strings.ToLower(a.Address)
 		}
 	}
 	if rp := strings.TrimSpace(h.Get("Return-Path")); rp != "" {
@@ -146,9 +151,7 @@ func (in *Inspection) readHeader(raw []byte) bool {
 	}
 	in.InReplyTo, _ = h.MsgIDList("In-Reply-To")
 	in.References, _ = h.MsgIDList("References")
-	for _, m := range caseTag.FindAllStringSubmatch(in.Subject, 4) {
-		in.CaseTags = append(in.CaseTags, m[1])
-	}
+	in.CaseTags = caseTags(in.Subject)
 	in.AutoSubmitted = strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted")))
 	in.Precedence = strings.ToLower(strings.TrimSpace(h.Get("Precedence")))
 	in.ListID = listID(h.Get("List-Id"))
@@ -258,10 +261,9 @@ func (in *Inspection) walk(e *message.Entity, parent string, depth int, lim Limi
 		maxBody = DefaultConfig().MaxSize
 	}
 	// The body is read line by line, never held whole: the markers
-	// have no line break in them, and the hash takes the lines in turn.
+	// have no line break in them.
 	sc := bufio.NewScanner(io.LimitReader(e.Body, maxBody+1))
 	sc.Buffer(make([]byte, 0, 64<<10), int(maxBody)+1)
-	var ch cipherHasher
 	for sc.Scan() {
 		l := sc.Bytes()
 		if bytes.Contains(l, pgpMessage) {
@@ -273,9 +275,6 @@ func (in *Inspection) walk(e *message.Entity, parent string, depth int, lim Limi
 		if bytes.Contains(l, pgpKey) {
 			in.KeyAttached = true
 		}
-		if in.CipherHash == nil {
-			ch.line(l)
-		}
 	}
 	if err := sc.Err(); err != nil {
 		if in.Malformed == "" {
@@ -283,89 +282,7 @@ func (in *Inspection) walk(e *message.Entity, parent string, depth int, lim Limi
 		}
 		return nil
 	}
-	if in.CipherHash == nil {
-		in.CipherHash = ch.sum()
-	}
 	return nil
-}
-
-// cipherHash hashes the payload of the first armored PGP MESSAGE in body.
-func cipherHash(body []byte) []byte {
-	var ch cipherHasher
-	for len(body) > 0 {
-		l, rest, _ := bytes.Cut(body, []byte("\n"))
-		ch.line(l)
-		body = rest
-	}
-	return ch.sum()
-}
-
-// cipherHasher hashes the payload of the first armored PGP MESSAGE in the
-// lines given to it: armor headers, whitespace, line breaks and the
-// checksum left out, so that the same ciphertext armored again hashes the
-// same.
-type cipherHasher struct {
-	h     hash.Hash // nil until the BEGIN line
-	state int
-}
-
-const (
-	hashBefore = iota
-	hashHeaders
-	hashPayload
-	hashDone
-)
-
-var pgpMessageEnd = []byte("-----END PGP MESSAGE-----")
-
-// line takes the next line, without its LF.
-func (c *cipherHasher) line(l []byte) {
-	switch c.state {
-	case hashDone:
-		return
-	case hashBefore:
-		i := bytes.Index(l, pgpMessage)
-		if i < 0 {
-			return
-		}
-		c.h, c.state = sha256.New(), hashHeaders
-		// The rest of the BEGIN line is not the end of the headers.
-		if bytes.Contains(l[i+len(pgpMessage):], pgpMessageEnd) {
-			c.state = hashDone
-		}
-		return
-	}
-	end := bytes.Index(l, pgpMessageEnd)
-	if end >= 0 {
-		l = l[:end]
-	}
-	if bytes.IndexByte(l, '\r') >= 0 {
-		l = bytes.ReplaceAll(l, []byte("\r"), nil)
-	}
-	l = bytes.TrimSpace(l)
-	switch {
-	case c.state == hashHeaders && len(l) == 0:
-		c.state = hashPayload // armor headers end at the first blank line
-	case c.state == hashHeaders && bytes.IndexByte(l, ':') >= 0:
-		// An armor header ("Comment: x", or "Comment:" with nothing
-		// after it); base64 has no colon.
-	case c.state == hashPayload && len(l) == 5 && l[0] == '=':
-		// the checksum
-	default:
-		c.state = hashPayload
-		c.h.Write(l)
-	}
-	if end >= 0 {
-		c.state = hashDone
-	}
-}
-
-// sum is the hash, nil when there was no PGP MESSAGE.
-func (c *cipherHasher) sum() []byte {
-	if c.h == nil {
-		return nil
-	}
-	return c.h.Sum(nil)
 }
 
 // listID returns the list identifier of a List-Id field (RFC 2919): the
@@ -378,4 +295,16 @@ func listID(v string) string {
 		}
 	}
 	return strings.ToLower(strings.TrimSpace(v))
+}
+
+// addrSpec returns a parsed address in the one form the gateway stores,
+// compares and sends to (distlist.CanonicalAddress: lower case, the local
+// part quoted when it needs quotes, "john q doe"@example.org), or "" when
+// it is not one.
+func addrSpec(addr string) string {
+	spec, err := distlist.CanonicalAddress((&mail.Address{Address: addr}).String())
+	if err != nil {
+		return ""
+	}
+	return spec
 }

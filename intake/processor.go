@@ -235,16 +235,11 @@ func (m *msgCtx) groupable() bool {
 	if ok, _ := m.insp.isBounce(); ok {
 		return false
 	}
-	if m.opened != nil {
-		if _, member, _ := m.teamSender(context.Background()); member {
-			return false
-		}
-	} else if m.insp.From != "" {
-		for _, t := range m.team {
-			if strings.EqualFold(t.Address, m.insp.From) {
-				return false
-			}
-		}
+	if _, ok := m.signedByMember(); ok {
+		return false
+	}
+	if _, ok := m.fromMember(); ok {
+		return false
 	}
 	return true
 }
@@ -378,7 +373,10 @@ func (m *msgCtx) presealReport(ctx context.Context) error {
 		strings.TrimSpace(op.Text) == "" && len(op.Attachments) == 0 {
 		return nil
 	}
-	if _, member, _ := m.teamSender(ctx); member {
+	if _, member := m.signedByMember(); member {
+		return nil
+	}
+	if _, member := m.fromMember(); member {
 		return nil
 	}
 	size := len(op.Text)
@@ -512,36 +510,27 @@ func (m *msgCtx) run(ctx context.Context) error {
 		m.opened = &Opened{}
 	}
 
-	// 3. Mail from the team: commands. The workflow authenticates it (and
-	// refuses and answers when the signature is missing or bad).
-	member, isMember, err := m.teamSender(ctx)
-	if err != nil {
-		return err
+	// 3. Mail signed by a team member's key: commands. The workflow checks
+	// the rest (freshness, replay, binding, role) and answers.
+	if member, ok := m.signedByMember(); ok {
+		return m.commandMail(ctx, member, opened, openErr)
 	}
-	if isMember {
-		caseID, _, err := m.threadCase(ctx)
-		if err != nil {
+
+	// Everything else is a stranger's mail, also when its From names a
+	// member: only a member's key makes mail the team's.
+	if !m.released {
+		if n := m.rate; n > p.o.Config.RateLimit {
+			return m.hold(ctx, ClassLimit, fmt.Sprintf("rate limit: more than %d messages from %s within %s",
+				p.o.Config.RateLimit, insp.From, p.o.Config.RateWindow), TemplateQuarantined)
+		}
+		// What this message protects (a session key, a plaintext) seen
+		// before, however it is encoded or wrapped: never opened into a
+		// case again.
+		if first, from, ok, err := m.seenBefore(ctx); err != nil {
 			return err
+		} else if ok {
+			return m.replay(ctx, first, from)
 		}
-		var op *Opened
-		if opened != nil {
-			op = opened
-		}
-		if err := p.o.Cases.HandleCommandMail(ctx, CommandMail{
-			InboundID: m.in.ID, Raw: m.raw, MessageID: insp.MessageID, From: insp.From,
-			Subject: insp.Subject, CaseID: caseID, Opened: op, OpenErr: openErr, Received: m.in.Received,
-		}); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			// Not retried in a loop: held for the operator.
-			return m.finish(ctx, held(ClassCommand, "command mail from "+member.Address+" failed: "+err.Error()), nil)
-		}
-		who := member.Address
-		if m.opened.Signer != "" {
-			who += " (signed by " + m.opened.Signer + ")"
-		}
-		return m.finish(ctx, done(ClassCommand, "from team member "+who), nil)
 	}
 
 	var oe *OpenError
@@ -551,6 +540,8 @@ func (m *msgCtx) run(ctx context.Context) error {
 		return m.wrongKey(ctx, oe.KeyIDs)
 	case errors.Is(err, ErrWrongKey):
 		return m.wrongKey(ctx, nil)
+	case errors.Is(err, ErrNested):
+		return m.hold(ctx, ClassNested, "nested encryption: an encrypted message inside the decrypted content is not opened again", TemplateQuarantined)
 	case errors.Is(err, ErrUndecryptable):
 		return m.hold(ctx, ClassUndecryptable, "encrypted message could not be decrypted", TemplateQuarantined)
 	case errors.Is(err, ErrTooComplex):
@@ -562,28 +553,16 @@ func (m *msgCtx) run(ctx context.Context) error {
 	default:
 		return m.finish(ctx, held(ClassMalformed, "cannot open: "+err.Error()), nil)
 	}
-
-	// Per-sender rate limit (team members are exempt).
-	if !m.released {
-		if n := m.rate; n > p.o.Config.RateLimit {
-			return m.hold(ctx, ClassLimit, fmt.Sprintf("rate limit: more than %d messages from %s within %s",
-				p.o.Config.RateLimit, insp.From, p.o.Config.RateWindow), TemplateQuarantined)
-		}
-		// A ciphertext we have seen before, re-sent: never decrypt into
-		// a new case, never answer; alert the team when it comes from
-		// someone else.
-		if insp.CipherHash != nil {
-			first, from, ok, err := m.seenCipher(ctx)
-			if err != nil {
-				return err
-			}
-			if ok {
-				return m.replay(ctx, first, from)
-			}
-		}
-		if dup := m.dupOf; dup != 0 {
-			return m.finish(ctx, held(ClassDuplicate, fmt.Sprintf("Message-ID <%s> already received with different content (inbound %d)", insp.MessageID, dup)), nil)
-		}
+	if dup := m.dupOf; dup != 0 && !m.released {
+		return m.finish(ctx, held(ClassDuplicate, fmt.Sprintf("Message-ID <%s> already received with different content (inbound %d)", insp.MessageID, dup)), nil)
+	}
+	if insp.FromFields != 1 {
+		return m.finish(ctx, held(ClassMalformed, fmt.Sprintf("%d From header fields (exactly one is allowed)", insp.FromFields)), nil)
+	}
+	// Mail with a member's address but not their signature: the workflow
+	// refuses it and tells the member, at most once an hour.
+	if _, ok := m.fromMember(); ok {
+		return m.commandMail(ctx, Member{Address: insp.From}, opened, openErr)
 	}
 
 	// 4. A reply to an existing case.
@@ -607,29 +586,63 @@ func (m *msgCtx) run(ctx context.Context) error {
 	return m.newReport(ctx)
 }
 
-// teamSender reports whether the mail comes from the team: signed by a
-// member's key, or sent from a member's address (the workflow then refuses
-// it if the signature is missing).
-func (m *msgCtx) teamSender(ctx context.Context) (Member, bool, error) {
+// signedByMember returns the member whose key made the message's valid
+// signature.
+func (m *msgCtx) signedByMember() (Member, bool) {
+	if m.opened == nil || m.opened.Signer == "" {
+		return Member{}, false
+	}
+	for _, t := range m.team {
+		if strings.EqualFold(t.Fingerprint, m.opened.Signer) {
+			return t, true
+		}
+	}
+	return Member{}, false
+}
+
+// fromMember returns the member whose address the (unsigned) From names.
+func (m *msgCtx) fromMember() (Member, bool) {
+	if m.insp.From == "" {
+		return Member{}, false
+	}
+	for _, t := range m.team {
+		if strings.EqualFold(t.Address, m.insp.From) {
+			return t, true
+		}
+	}
+	return Member{}, false
+}
+
+// commandMail hands the message to the workflow, which authenticates,
+// applies and answers it.
+func (m *msgCtx) commandMail(ctx context.Context, member Member, opened *Opened, openErr error) error {
+	caseID, _, err := m.threadCase(ctx)
+	if err != nil {
+		return err
+	}
+	insp := m.insp
+	if err := m.p.o.Cases.HandleCommandMail(ctx, CommandMail{
+		InboundID: m.in.ID, Raw: m.raw, MessageID: insp.MessageID, From: insp.From,
+		Subject: insp.Subject, CaseID: caseID, Opened: opened, OpenErr: openErr, Received: m.in.Received,
+	}); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// Not retried in a loop: held for the operator.
+		return m.finish(ctx, held(ClassCommand, "command mail from "+member.Address+" failed: "+err.Error()), nil)
+	}
+	who := member.Address
 	if m.opened.Signer != "" {
-		for _, t := range m.team {
-			if strings.EqualFold(t.Fingerprint, m.opened.Signer) {
-				return t, true, nil
-			}
-		}
+		who += " (signed by " + m.opened.Signer + ")"
+	} else {
+		who += " (not signed by their key: refused)"
 	}
-	if m.insp.From != "" {
-		for _, t := range m.team {
-			if strings.EqualFold(t.Address, m.insp.From) {
-				return t, true, nil
-			}
-		}
-	}
-	return Member{}, false, nil
+	return m.finish(ctx, done(ClassCommand, "from team member "+who), nil)
 }
 
 // threadCase finds the case a message replies to: by In-Reply-To and
-// References (Message-IDs of our outgoing mail), then by the subject tag.
+// References (Message-IDs of our outgoing mail), then by the subject tag,
+// the protected (encrypted or signed) subject's first.
 func (m *msgCtx) threadCase(ctx context.Context) (int64, string, error) {
 	ids := append(append([]string{}, m.insp.InReplyTo...), m.insp.References...)
 	for i := len(ids) - 1; i >= 0 && len(ids)-i <= 20; i-- {
@@ -644,7 +657,11 @@ func (m *msgCtx) threadCase(ctx context.Context) (int64, string, error) {
 			return id, "thread <" + ids[i] + ">", nil
 		}
 	}
-	for _, ref := range m.insp.CaseTags {
+	tags := m.insp.CaseTags
+	if m.opened != nil && m.opened.Subject != "" {
+		tags = append(caseTags(m.opened.Subject), tags...)
+	}
+	for _, ref := range tags {
 		c, ok, err := m.p.o.Cases.CaseByRef(ctx, m.tx, ref)
 		if err != nil {
 			return 0, "", fmt.Errorf("intake: case lookup: %w", err)
@@ -674,16 +691,36 @@ func (m *msgCtx) recentFrom(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-func (m *msgCtx) seenCipher(ctx context.Context) (first int64, from string, ok bool, err error) {
-	err = m.reader().QueryRowContext(ctx, `SELECT inbound_id, sender FROM inbound_cipher WHERE sha256 = ? AND inbound_id != ?`,
-		m.insp.CipherHash, m.in.ID).Scan(&first, &from)
+// seenBefore looks up the message's replay identities (its session keys
+// and plaintexts): the first message that had one of them and its sender.
+func (m *msgCtx) seenBefore(ctx context.Context) (first int64, from string, ok bool, err error) {
+	ids := m.identities()
+	if len(ids) == 0 {
+		return 0, "", false, nil
+	}
+	args := make([]any, 0, len(ids)+1)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	args = append(args, m.in.ID)
+	q := `SELECT inbound_id, sender FROM inbound_cipher WHERE sha256 IN (?` + strings.Repeat(", ?", len(ids)-1) +
+		`) AND inbound_id != ? ORDER BY inbound_id LIMIT 1`
+	err = m.reader().QueryRowContext(ctx, q, args...).Scan(&first, &from)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", false, nil
 	}
 	if err != nil {
-		return 0, "", false, fmt.Errorf("intake: ciphertext lookup: %w", err)
+		return 0, "", false, fmt.Errorf("intake: replay lookup: %w", err)
 	}
 	return first, from, true, nil
+}
+
+// identities are what the message protects, as the Opener recorded them.
+func (m *msgCtx) identities() [][]byte {
+	if m.opened == nil {
+		return nil
+	}
+	return m.opened.Identities
 }
 
 func (m *msgCtx) duplicateMessageID(ctx context.Context) (int64, bool, error) {
@@ -702,24 +739,54 @@ func (m *msgCtx) duplicateMessageID(ctx context.Context) (int64, bool, error) {
 	return id, true, nil
 }
 
-// replay holds a re-sent ciphertext silently and alerts the team when it
-// comes from another address than the first time.
+// replay holds a message whose session key or plaintext arrived before.
+// The sender gets the uniform answer of any held message; the team is
+// alerted, once per original message and sender, when it comes from
+// someone else than the first time.
 func (m *msgCtx) replay(ctx context.Context, first int64, firstFrom string) error {
-	o := held(ClassReplay, fmt.Sprintf("ciphertext already received (inbound %d from %s)", first, firstFrom))
-	if firstFrom == m.insp.From {
-		return m.finish(ctx, o, nil)
-	}
 	var caseID sql.NullInt64
-	if err := m.reader().QueryRowContext(ctx, `SELECT case_id FROM inbound WHERE id = ?`, first).Scan(&caseID); err != nil {
+	var caseRef string
+	if err := m.reader().QueryRowContext(ctx, `SELECT i.case_id, coalesce(c.ref, '') FROM inbound i LEFT JOIN cases c ON c.id = i.case_id WHERE i.id = ?`, first).
+		Scan(&caseID, &caseRef); err != nil {
 		return fmt.Errorf("intake: replay lookup: %w", err)
 	}
-	return m.finish(ctx, o, func(tx *sql.Tx, _ *outcome) error {
-		text := fmt.Sprintf("An encrypted message received earlier (inbound %d, from %s) was sent again from %s (inbound %d). "+
-			"It was quarantined without decrypting it into a case or answering. This may be an attempt to obtain the plaintext.",
-			first, firstFrom, m.insp.From, m.in.ID)
+	why := fmt.Sprintf("already received: the same encrypted content arrived before (inbound %d from %s", first, firstFrom)
+	if caseRef != "" {
+		why += ", case " + caseRef
+	}
+	why += ")"
+	return m.finish(ctx, held(ClassReplay, why), func(tx *sql.Tx, _ *outcome) error {
+		data := m.baseData()
+		data.Reason = uniformReason
+		if err := m.answerOnce(ctx, tx, TemplateQuarantined, data); err != nil {
+			return err
+		}
+		if strings.EqualFold(firstFrom, m.insp.From) {
+			return nil
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO inbound_replay_alert (first_inbound, sender) VALUES (?, ?) ON CONFLICT DO NOTHING`, first, m.insp.From)
+		if err != nil {
+			return fmt.Errorf("intake: record replay alert: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // the team was told of this sender and message
+		}
+		where := ""
+		if caseRef != "" {
+			where = " of case " + caseRef
+		}
+		text := fmt.Sprintf("An encrypted message received earlier%s (inbound %d, from %s) was sent again from %s (inbound %d),\n"+
+			"re-encoded or wrapped so that it looks new: it holds the same session key or the same plaintext.\n"+
+			"It was quarantined without opening it into a case or quoting it to anyone. This may be an\n"+
+			"attempt to obtain the plaintext. Further copies from %s are held without another alert.\n",
+			where, first, firstFrom, m.insp.From, m.in.ID, m.insp.From)
 		return m.p.o.Cases.Alert(ctx, tx, caseID.Int64, "Re-sent ciphertext quarantined", text)
 	})
 }
+
+// uniformReason is what a sender is told of any message held for a
+// reason that must not be told (a replay): the same for all of them.
+const uniformReason = "it could not be processed automatically"
 
 // wrongKey answers, once, a report encrypted to a key we do not hold.
 func (m *msgCtx) wrongKey(ctx context.Context, keyIDs []string) error {
@@ -813,9 +880,20 @@ func armorKey(keydata string) string {
 	return b.String()
 }
 
-// reporterKey picks the reporter's public key: an attached key, the
-// Autocrypt header's, or the key that signed the message.
+// reporterKey picks the key replies to the sender are encrypted to. A
+// validly signed message names its key by its signature: the signer's key
+// is taken only if one of its user IDs is the From address, and no other
+// key (attached, Autocrypt) is ever taken in its place, for anyone can
+// attach a key to a copy of someone else's signed mail. An unsigned message
+// offers an attached key or its Autocrypt header's; the workflow takes it
+// only if a user ID of it is the From address.
 func (m *msgCtx) reporterKey() string {
+	if op := m.opened; op.Signer != "" {
+		if op.SignerKey != "" && m.signerIsSender() {
+			return op.SignerKey
+		}
+		return ""
+	}
 	for _, a := range m.opened.Attachments {
 		if strings.EqualFold(a.ContentType, "application/pgp-keys") || bytes.Contains(a.Data, pgpKey) {
 			return string(a.Data)
@@ -830,7 +908,18 @@ func (m *msgCtx) reporterKey() string {
 	if m.insp.Autocrypt != "" {
 		return armorKey(m.insp.Autocrypt)
 	}
-	return m.opened.SignerKey
+	return ""
+}
+
+// signerIsSender reports whether a user ID of the signer's key is the From
+// address.
+func (m *msgCtx) signerIsSender() bool {
+	for _, e := range m.opened.SignerEmails {
+		if strings.EqualFold(addrSpec(e), m.insp.From) {
+			return true
+		}
+	}
+	return false
 }
 
 // finish records the outcome (and runs effects, if any) in one transaction.
@@ -854,10 +943,10 @@ func (m *msgCtx) finish(ctx context.Context, o outcome, effects func(tx *sql.Tx,
 		if o.caseID != 0 {
 			caseID = o.caseID
 		}
-		if m.insp.CipherHash != nil && o.class != ClassReplay {
+		for _, id := range m.identities() {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO inbound_cipher (sha256, inbound_id, sender) VALUES (?, ?, ?)
-				ON CONFLICT (sha256) DO NOTHING`, m.insp.CipherHash, m.in.ID, m.insp.From); err != nil {
-				return fmt.Errorf("intake: record ciphertext: %w", err)
+				ON CONFLICT (sha256) DO NOTHING`, id, m.in.ID, m.insp.From); err != nil {
+				return fmt.Errorf("intake: record replay identity: %w", err)
 			}
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE inbound SET state = ?, class = ?, reason = ?, case_id = ?, processed = ? WHERE id = ?`,

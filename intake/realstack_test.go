@@ -53,14 +53,16 @@ type gateway struct {
 	pushLn     net.Listener // startPushGateway: where Dovecot posts
 }
 
-func startGateway(t testing.TB) *gateway { return startGatewayOpts(t, false) }
+func startGateway(t testing.TB) *gateway { return startGatewayOpts(t, false, nil) }
 
 // startPushGateway is startGateway with Dovecot's push notifications
 // posted to g.pushLn (serve them with g.servePush) and asked for by the
 // poller's configuration.
-func startPushGateway(t testing.TB) *gateway { return startGatewayOpts(t, true) }
+func startPushGateway(t testing.TB) *gateway { return startGatewayOpts(t, true, nil) }
 
-func startGatewayOpts(t testing.TB, push bool) *gateway {
+// startGatewayOpts starts the real stack; configure, if not nil, changes
+// intake's configuration before the processor is built.
+func startGatewayOpts(t testing.TB, push bool, configure func(*Config)) *gateway {
 	t.Helper()
 	ctx := context.Background()
 	g := &gateway{t: t, ctx: ctx, members: map[string]*gpgtest.GPG{}}
@@ -127,8 +129,11 @@ func startGatewayOpts(t testing.TB, push bool) *gateway {
 	}
 	g.cfg = Config{
 		Address: g.stack.IMAPAddr, User: g.stack.Addr("security"), PasswordFile: filepath.Join(t.TempDir(), "imap-password"),
-		TLS: TLSPlainLoopback, BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, RateLimit: 1000,
+		TLS: TLSPlainLoopback, BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, RateLimit: 1000, NewCasesPerDay: 1000,
 		Push: push,
+	}
+	if configure != nil {
+		configure(&g.cfg)
 	}
 	if err := writeFile(g.cfg.PasswordFile, g.stack.Password+"\n"); err != nil {
 		t.Fatal(err)
@@ -418,7 +423,7 @@ func TestRealStackMemberCommand(t *testing.T) {
 	}
 	copyID := m.Header.Get("Message-ID")
 
-	g.command(t, "alice", "cmd-1", copyID, "/status confirmed")
+	g.command(t, "alice", "cmd-1", copyID, g.cases()[0].Ref, "/status confirmed")
 	g.stack.WaitMessages(t, "security", "Processed", 2, 60*time.Second)
 	var class, reason string
 	g.db.Reader().QueryRow(`SELECT class, reason FROM inbound WHERE message_id = 'cmd-1@example.test'`).Scan(&class, &reason)
@@ -539,17 +544,13 @@ func TestRealStackDistributorAck(t *testing.T) {
 	}
 }
 
-// command sends a team member's command mail, signed with the member's gpg
-// (multipart/signed, as a mail client makes it), through Postfix.
-func (g *gateway) command(t *testing.T, member, id, inReplyTo, body string) {
+// command sends a team member's command mail about case ref, signed with
+// the member's gpg as a client with header protection makes it (the team
+// address in the signed To, the case tag in the signed Subject), through
+// Postfix.
+func (g *gateway) command(t *testing.T, member, id, inReplyTo, ref, body string) {
 	t.Helper()
-	signed := []byte("Content-Type: text/plain; charset=utf-8\r\n\r\n" + strings.ReplaceAll(body, "\n", "\r\n") + "\r\n")
-	sig := g.members[member].Sign(signed, g.stack.Addr(member), gpgtest.Detached)
-	raw := gpgtest.CRLF([]byte(fmt.Sprintf("From: %s <%s>\nTo: %s\nSubject: Re: ...\nDate: %s\nMessage-ID: <%s@example.test>\nIn-Reply-To: %s\nMIME-Version: 1.0\n"+
-		"Content-Type: multipart/signed; micalg=pgp-sha512; protocol=\"application/pgp-signature\"; boundary=\"sig\"\n\n"+
-		"--sig\n%s\n--sig\nContent-Type: application/pgp-signature\n\n%s\n--sig--\n",
-		member, g.stack.Addr(member), g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), id, inReplyTo, signed, sig)))
-	g.stack.Submit(t, member, g.stack.Addr(member), []string{g.stack.Addr("security")}, raw)
+	g.submit(member, g.memberMail(member, g.bound(signedMail{id: id, inReplyTo: inReplyTo, body: body}, ref)))
 }
 
 // TestRealStackCaseToFixCommitted drives one case from new to fix-committed
@@ -580,7 +581,7 @@ func TestRealStackCaseToFixCommitted(t *testing.T) {
 		{"bob", "/status fix-committed", cases.StateFixCommitted},
 	}
 	for i, st := range steps {
-		g.command(t, st.member, fmt.Sprintf("step-%d", i), thread, st.body)
+		g.command(t, st.member, fmt.Sprintf("step-%d", i), thread, g.cases()[0].Ref, st.body)
 		g.stack.WaitMessages(t, "security", "Processed", i+2, 60*time.Second)
 		list, err := g.workflow.List(g.ctx, cases.ListOptions{})
 		if err != nil || len(list) != 1 {

@@ -3,9 +3,12 @@ package intake
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/secgate/secgate/store"
 	"github.com/secgate/secgate/templates"
 )
 
@@ -22,6 +25,11 @@ func (m *msgCtx) newReport(ctx context.Context) error {
 	}
 	if strings.TrimSpace(op.Text) == "" && len(op.Attachments) == 0 {
 		return m.hold(ctx, ClassEmpty, "empty message: no text and no attachment", TemplateQuarantined)
+	}
+	if n, err := m.casesOpenedToday(ctx); err != nil {
+		return err
+	} else if n >= m.p.o.Config.NewCasesPerDay && !m.released {
+		return m.brake(ctx, n)
 	}
 	subject := m.reportSubject()
 	key := m.reporterKey()
@@ -62,6 +70,42 @@ func (m *msgCtx) newReport(ctx context.Context) error {
 			return err
 		}
 		return m.teamCopy(ctx, tx, c, subject, copyReport)
+	})
+}
+
+// casesOpenedToday counts the cases the sender opened within 24 hours.
+func (m *msgCtx) casesOpenedToday(ctx context.Context) (int, error) {
+	var n int
+	err := m.reader().QueryRowContext(ctx, `SELECT count(*) FROM inbound WHERE sender = ? AND received >= ? AND class = ? AND id != ?`,
+		m.insp.From, store.Millis(m.now.Add(-24*time.Hour)), ClassReport, m.in.ID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("intake: count new cases of %s: %w", m.insp.From, err)
+	}
+	return n, nil
+}
+
+// brake holds a new report from a sender who opened n cases today, without
+// an answer (an auto-responder answering every acknowledgement is a loop),
+// and tells the team once a day per sender.
+func (m *msgCtx) brake(ctx context.Context, n int) error {
+	why := fmt.Sprintf("%s opened %d cases within 24 hours (new_cases_per_day): held for the team, not acknowledged; release it to open a case", m.insp.From, n)
+	return m.finish(ctx, held(ClassLimit, why), func(tx *sql.Tx, _ *outcome) error {
+		var at int64
+		err := tx.QueryRowContext(ctx, `SELECT at FROM inbound_answer WHERE sender = ? AND kind = 'new-case-brake'`, m.insp.From).Scan(&at)
+		if err == nil && m.now.Sub(store.Time(at)) < 24*time.Hour {
+			return nil
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("intake: brake lookup: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO inbound_answer (sender, kind, at) VALUES (?, 'new-case-brake', ?)
+			ON CONFLICT (sender, kind) DO UPDATE SET at = excluded.at`, m.insp.From, store.Millis(m.now)); err != nil {
+			return fmt.Errorf("intake: record brake alert: %w", err)
+		}
+		text := fmt.Sprintf("%s opened %d cases within 24 hours. Further new reports from this address are held in\n"+
+			"quarantine without an acknowledgement (an auto-responder answering our acknowledgements would\n"+
+			"open a case for every answer). `secgate quarantine list` shows them; release the real ones.\n", m.insp.From, n)
+		return m.p.o.Cases.Alert(ctx, tx, 0, "New reports from one address held", text)
 	})
 }
 
@@ -130,7 +174,11 @@ func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject s
 		From: m.insp.From, Subject: templates.HeaderSafe(subject), Date: m.in.Received, MessageID: m.insp.MessageID,
 		Text: op.Text, Encrypted: op.Encrypted, Signed: op.Signer != "", SignedBy: op.Signer,
 		FollowUp: kind != copyReport, Distributor: kind == copyDistributor || kind == copyDistributorOwnKey,
-		TheirKey: kind == copyDistributorOwnKey,
+		TheirKey:        kind == copyDistributorOwnKey,
+		SignerNotSender: op.Signer != "" && !m.signerIsSender(),
+		OtherSender:     kind == copyFollowUp && c.ReporterAddr != "" && !strings.EqualFold(c.ReporterAddr, m.insp.From),
+		Outside:         op.Outside,
+		Token:           templates.NewUntrustedToken(),
 	}
 	for _, a := range op.Attachments {
 		data.Message.Attachments = append(data.Message.Attachments, templates.HeaderSafe(a.Filename))
@@ -138,6 +186,11 @@ func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject s
 	text, err := m.p.o.Texts.Render(TemplateTeamCopy, data)
 	if err != nil {
 		return fmt.Errorf("intake: render team copy: %w", err)
+	}
+	// No line of what the team is shown as the sender's ever runs as a
+	// command in this case, however a member's client quotes it.
+	if err := m.p.o.Cases.RecordUntrusted(ctx, tx, c.ID, op.Text, op.Outside, subject); err != nil {
+		return fmt.Errorf("intake: record untrusted text of %d: %w", m.in.ID, err)
 	}
 	mail := OutMail{
 		Kind: "team-copy", CaseID: c.ID, NoticeID: fmt.Sprintf("team-copy-%s-%d", c.Ref, m.in.ID),
@@ -239,7 +292,8 @@ func (m *msgCtx) addToCase(ctx context.Context, caseID int64, o outcome, kind st
 func caseData(c CaseInfo, team []Member) templates.CaseData {
 	d := templates.CaseData{
 		Ref: c.Ref, State: c.State, Policy: c.Policy, EvaluateBy: c.EvaluateBy,
-		Lead: templates.Person{Name: c.LeadName, Fingerprint: c.Lead},
+		Lead:     templates.Person{Name: c.LeadName, Fingerprint: c.Lead},
+		Reporter: templates.Person{Address: c.ReporterAddr},
 	}
 	for _, t := range team {
 		if c.Lead != "" && strings.EqualFold(t.Fingerprint, c.Lead) {
