@@ -54,6 +54,8 @@ func (w *Workflow) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (*Case, e
 		switch {
 		case err != nil:
 			keyNote = "; reporter key not usable: " + err.Error()
+		case !keyNames(k, c.ReporterAddr):
+			keyNote = "; a key " + k.Fingerprint() + " came with the report but none of its user IDs is the reporter's address: not taken"
 		default:
 			c.ReporterKey = r.Key
 			keyNote = "; reporter key " + k.Fingerprint()

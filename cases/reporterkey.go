@@ -37,7 +37,7 @@ func (w *Workflow) TakeReporterKey(ctx context.Context, tx *sql.Tx, caseID int64
 	switch {
 	case err != nil:
 		note = "reporter key in a follow-up not usable: " + err.Error()
-	case !slices.ContainsFunc(k.Emails(), func(e string) bool { return distlist.SameAddress(e, c.ReporterAddr) }):
+	case !keyNames(k, c.ReporterAddr):
 		note = "a key " + k.Fingerprint() + " in a follow-up was not taken: none of its user IDs is the reporter's address " + c.ReporterAddr
 	default:
 		old, oerr := crypto.ParsePublicKey([]byte(c.ReporterKey))
@@ -67,4 +67,10 @@ func (w *Workflow) TakeReporterKey(ctx context.Context, tx *sql.Tx, caseID int64
 		return "", err
 	}
 	return note, nil
+}
+
+// keyNames reports whether one of k's user IDs is addr: a key is taken as
+// someone's only when it says it is theirs.
+func keyNames(k *crypto.Key, addr string) bool {
+	return slices.ContainsFunc(k.Emails(), func(e string) bool { return distlist.SameAddress(e, addr) })
 }

@@ -54,3 +54,36 @@ func TestTakeReporterKey(t *testing.T) {
 	}
 	lastContains(t, "audit", e.audit(c.ID), "in place of the key on file")
 }
+
+// TestOpenCaseKeyOfAnother: a key that came with a report is the
+// reporter's only when one of its user IDs is the report's From address:
+// anyone can attach a key, or offer one in an Autocrypt header, to a copy
+// of someone else's report.
+func TestOpenCaseKeyOfAnother(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name, uid string
+		taken     bool
+	}{
+		{"the reporter's own", "rita@reporter.example", true},
+		{"another address", "mallory@outside.example", false},
+	} {
+		key := armorPub(t, testKey(t, tc.uid, 0))
+		var c *Case
+		err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+			var err error
+			c, err = e.wf.OpenCase(e.ctx, tx, Report{MessageID: "<" + tc.name + "@reporter.example>", From: "Rita <rita@reporter.example>",
+				Text: "report", Received: e.clock.Now(), Key: key})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.ReporterKey != ""; got != tc.taken {
+			t.Errorf("%s: key taken %v, want %v", tc.name, got, tc.taken)
+		}
+		if !tc.taken && !strings.Contains(strings.Join(e.audit(c.ID), "\n"), "none of its user IDs is the reporter's address") {
+			t.Errorf("%s: the audit log does not say why the key was not taken: %q", tc.name, e.audit(c.ID))
+		}
+	}
+}
