@@ -122,6 +122,12 @@ func (o *opener) inline(out *Opened, e *entity) error {
 	out.Partial = !whole
 	if blk.signed {
 		sig, plain := o.verifyClearsigned(text[blk.start:])
+		if sig.Err == nil && strings.EqualFold(e.params["format"], "flowed") {
+			// A cleartext signature leaves trailing blanks out, so it
+			// does not cover where format=flowed joins lines: the
+			// signer's client may have shown two of its lines as one.
+			sig.Err = fmt.Errorf("%w: a cleartext signature in a format=flowed body does not cover its line breaks", ErrBadSignature)
+		}
 		sig.Whole = whole && plain != nil
 		out.Signature = sig
 		if sig.Whole {

@@ -164,3 +164,24 @@ func TestProtectedHeaders(t *testing.T) {
 		t.Error("CRLF in subject reached the header")
 	}
 }
+
+// TestClearsignedFlowed: a cleartext-signed block in a format=flowed body
+// is refused: its signature does not cover the trailing blanks that mark
+// where the signer's client joined lines.
+func TestClearsignedFlowed(t *testing.T) {
+	alice := testKey(t, "alice")
+	block := string(clearsignedBy(t, alice, "please look at this \n/status incomplete\n"))
+	for _, tc := range []struct {
+		params string
+		ok     bool
+	}{{"", true}, {"; format=flowed", false}, {"; format=Flowed; delsp=yes", false}} {
+		raw := "From: alice@example.org\r\nContent-Type: text/plain; charset=utf-8" + tc.params + "\r\n\r\n" + block
+		o, err := Open([]byte(raw), OpenOptions{Verifiers: []*Key{alice.Public()}, Now: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := o.Signature != nil && o.Signature.Err == nil; got != tc.ok {
+			t.Errorf("Content-Type params %q: signature valid %v, want %v (%+v)", tc.params, got, tc.ok, o.Signature)
+		}
+	}
+}
