@@ -229,6 +229,7 @@ name = "Crashtest"
 backoff_min = "50ms"
 backoff_max = "500ms"
 rate_limit = 1000
+new_cases_per_day = 1000
 
 [distlist]
 retry_base = "300ms"
