@@ -84,9 +84,9 @@ func (s *session) unsignedCase(ctx context.Context) (id int64, how string) {
 // signature.
 func (s *session) replayed(ctx context.Context, sig *crypto.Signature, fpr string) error {
 	var first struct {
-		inbound, seen int64
+		inbound, seen  int64
 		msgID, outcome string
-		answered      int
+		answered       int
 	}
 	err := s.tx.QueryRowContext(ctx, `SELECT inbound_id, seen, message_id, outcome, replay_answered FROM case_signatures WHERE sig_id = ?`, sig.ID).
 		Scan(&first.inbound, &first.seen, &first.msgID, &first.outcome, &first.answered)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
-	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/store"
 	"github.com/secgate/secgate/templates"
 )

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/secgate/secgate/schedule/when"
+	"github.com/secgate/secgate/internal/when"
 	"github.com/secgate/secgate/templates"
 )
 

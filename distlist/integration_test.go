@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/internal/gpgtest"
 	"github.com/secgate/secgate/internal/mailstack"
-	"github.com/secgate/secgate/schedule/clock"
 	"github.com/secgate/secgate/store"
 )
 

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/secgate/secgate/crypto"
-	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/store"
 )
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/store"
 	"github.com/secgate/secgate/templates"
 )

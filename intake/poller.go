@@ -18,7 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/secgate/secgate/distlist"
-	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/store"
 )
 

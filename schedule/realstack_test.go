@@ -15,9 +15,9 @@ import (
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/internal/gpgtest"
 	"github.com/secgate/secgate/internal/mailstack"
-	"github.com/secgate/secgate/schedule/clock"
 	"github.com/secgate/secgate/store"
 	"github.com/secgate/secgate/templates"
 )

@@ -12,7 +12,7 @@ import (
 
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/distlist"
-	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/store"
 	"github.com/secgate/secgate/templates"
 )

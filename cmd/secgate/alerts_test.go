@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/secgate/secgate/distlist"
-	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/store"
 )
 

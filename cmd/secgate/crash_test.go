@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -327,7 +328,9 @@ func TestCrashFanOut(t *testing.T) {
 	go func() { chaosErr <- c.run(quota, driven) }()
 	alice := e.members["alice"]
 	opened := map[string]string{} // Message-ID of alice's mail -> its text
-	teamCopy := func(canary string) string {
+	// teamCopy returns the Message-ID of alice's copy of the report with
+	// canary, and its case.
+	teamCopy := func(canary string) (string, string) {
 		t.Helper()
 		deadline := time.Now().Add(3 * time.Minute)
 		for {
@@ -342,7 +345,7 @@ func TestCrashFanOut(t *testing.T) {
 					opened[id] = openText(raw, alice, e.team)
 				}
 				if strings.Contains(opened[id], canary) {
-					return id
+					return id, caseRefPattern.FindString(opened[id])
 				}
 			}
 			if time.Now().After(deadline) {
@@ -364,11 +367,11 @@ func TestCrashFanOut(t *testing.T) {
 	for i := range nCases {
 		waitKills(i * quota / (nCases + 1))
 		canary := sendReport()
-		copyID := teamCopy(canary)
+		copyID, ref := teamCopy(canary)
 		body := fmt.Sprintf("/status confirmed\n/impact\nRemote attackers can crash the token parser (case %d).\n\n"+
 			"/affected <= 1.4.%d\n/fixed 1.4.%d\n/disclose %s\n", i+1, i, i+1, t0.Format("2006-01-02 15:04 MST"))
 		raw, cmdID, err := casestest.CommandMail(alice, e.team, casestest.Options{
-			From: "alice <" + stack.Addr("alice") + ">", To: stack.Addr("security"), Subject: "Re: report",
+			From: "alice <" + stack.Addr("alice") + ">", To: stack.Addr("security"), Subject: "Re: [" + ref + "] report",
 			Body: body, InReplyTo: "<" + copyID + ">",
 		})
 		if err != nil {
@@ -696,6 +699,9 @@ func openText(raw []byte, member, team *crypto.Key) string {
 
 // waitQuiet polls the database (read-only) until every inbound message is
 // handled and moved and the outbox has nothing left to send.
+// caseRefPattern finds a case reference in a text.
+var caseRefPattern = regexp.MustCompile(`SEC-[0-9]{4}-[0-9]{4,}`)
+
 func waitQuiet(path string, inbound, notices int, p *serveProc, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var last string

@@ -15,8 +15,8 @@ import (
 
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/schedule"
-	"github.com/secgate/secgate/schedule/clock"
 )
 
 // runDemo runs one case through the whole process on an accelerated clock,

@@ -18,8 +18,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/internal/imapmem"
-	"github.com/secgate/secgate/schedule/clock"
 )
 
 // demoMail is the demo's mail world: an in-process IMAP server holding every

@@ -12,7 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/secgate/secgate/schedule/clock"
+	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/store"
 )
 
