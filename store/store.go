@@ -22,9 +22,10 @@ import (
 
 // DB is an open secgate database.
 type DB struct {
-	path string
-	w    *sql.DB // the one writer connection
-	r    *sql.DB // read-only pool
+	path   string
+	w      *sql.DB // the one writer connection
+	r      *sql.DB // read-only pool
+	health writeHealth
 }
 
 // Open opens (creating if needed) the database at path and brings its schema
@@ -97,17 +98,21 @@ func (db *DB) Reader() *sql.DB { return db.r }
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
+		db.health.record(err)
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	if err := fn(tx); err != nil {
+		db.health.record(err)
 		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("store: rollback: %w", rerr))
 		}
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		db.health.record(err)
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	db.health.record(nil)
 	return nil
 }
 
