@@ -101,6 +101,9 @@ func (s *session) replayed(ctx context.Context, sig *crypto.Signature, fpr strin
 	if err := s.w.Audit(ctx, s.tx, caseID, fpr, ActionReplay, "signature "+sig.ID+" was seen before (first in "+first.msgID+"); this copy was ignored", s.mail.MessageID); err != nil {
 		return err
 	}
+	if err := s.countRefusal(ctx, "replay"); err != nil {
+		return err
+	}
 	member, ok := memberByFpr(s.team, fpr)
 	if !ok || first.answered != 0 {
 		return nil
@@ -140,4 +143,16 @@ func (s *session) mayAnswerUnauthenticated(ctx context.Context, member distlist.
 		return false, fmt.Errorf("record refusal answer: %w", err)
 	}
 	return true, nil
+}
+
+// countRefusal counts a refusal by its kind, for the metrics.
+func (s *session) countRefusal(ctx context.Context, code string) error {
+	if code == "" {
+		code = "other"
+	}
+	_, err := s.tx.ExecContext(ctx, `INSERT INTO case_refusal (code, n) VALUES (?, 1) ON CONFLICT (code) DO UPDATE SET n = n + 1`, code)
+	if err != nil {
+		return fmt.Errorf("count refusal: %w", err)
+	}
+	return nil
 }

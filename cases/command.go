@@ -51,6 +51,7 @@ var tagPattern = regexp.MustCompile(`\[(SEC-[0-9]{4}-[0-9]{4,})\]`)
 
 // refusal is why a command mail was not applied.
 type refusal struct {
+	code   string // the kind of refusal, for the metrics (RefusalCodes)
 	reason string
 	to     *distlist.Member // who is answered; nil: nobody can be
 }
@@ -123,23 +124,23 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 	switch {
 	case m.OpenErr != nil && (m.Opened == nil || sig == nil):
 		s.actor = "unauthenticated:" + fromAddr
-		return refuse(refusal{reason: "the mail could not be verified: " + openErrText(m.OpenErr) + ". Commands must be in a PGP/MIME signed (or signed and encrypted) mail.", to: answerFrom()})
+		return refuse(refusal{code: "unverifiable", reason: "the mail could not be verified: " + openErrText(m.OpenErr) + ". Commands must be in a PGP/MIME signed (or signed and encrypted) mail.", to: answerFrom()})
 	case sig == nil:
 		s.actor = "unauthenticated:" + fromAddr
-		return refuse(refusal{reason: "the mail is not signed. Commands are accepted only from mail signed with your OpenPGP key (PGP/MIME).", to: answerFrom()})
+		return refuse(refusal{code: "unsigned", reason: "the mail is not signed. Commands are accepted only from mail signed with your OpenPGP key (PGP/MIME).", to: answerFrom()})
 	case sig.Err != nil:
 		s.actor = "unauthenticated:" + fromAddr
 		why := openErrText(sig.Err)
 		if !sig.Created.IsZero() && sig.Created.Sub(s.now) > w.cfg.SignatureMaxSkew {
 			why = fmt.Sprintf("it is dated %s, in the future", sig.Created.UTC().Format(time.RFC3339))
 		}
-		return refuse(refusal{reason: "the signature does not verify: " + why + ".", to: answerFrom()})
+		return refuse(refusal{code: "bad-signature", reason: "the signature does not verify: " + why + ".", to: answerFrom()})
 	case !sig.Whole || m.Opened.Partial:
 		s.actor = "unauthenticated:" + fromAddr
-		return refuse(refusal{reason: "the signature covers only part of the mail (a signed part inside unsigned parts, or a forwarded mail). Sign the whole message.", to: answerFrom()})
+		return refuse(refusal{code: "partial-signature", reason: "the signature covers only part of the mail (a signed part inside unsigned parts, or a forwarded mail). Sign the whole message.", to: answerFrom()})
 	case sig.ID == "":
 		s.actor = "unauthenticated:" + fromAddr
-		return refuse(refusal{reason: "the signature has no identity to check for replays.", to: answerFrom()})
+		return refuse(refusal{code: "bad-signature", reason: "the signature has no identity to check for replays.", to: answerFrom()})
 	}
 	fpr := strings.ToUpper(sig.Fingerprint)
 	s.actor = fpr
@@ -157,45 +158,45 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 
 	member, ok := memberByFpr(team, fpr)
 	if !ok {
-		return refuse(refusal{reason: fmt.Sprintf("the signing key %s is not the key of a current team member.", fpr), to: answerFrom()})
+		return refuse(refusal{code: "not-a-member", reason: fmt.Sprintf("the signing key %s is not the key of a current team member.", fpr), to: answerFrom()})
 	}
 	s.member = member
 	if member.Key == nil {
-		return refuse(refusal{reason: "your key is not in the directory.", to: &member})
+		return refuse(refusal{code: "no-key", reason: "your key is not in the directory.", to: &member})
 	}
 	if err := member.Key.Check(sig.Created); err != nil {
-		return refuse(refusal{reason: fmt.Sprintf("your key %s was not valid when the mail was signed (%s): %v.", fpr, sig.Created.UTC().Format(time.RFC3339), err), to: &member})
+		return refuse(refusal{code: "key-invalid", reason: fmt.Sprintf("your key %s was not valid when the mail was signed (%s): %v.", fpr, sig.Created.UTC().Format(time.RFC3339), err), to: &member})
 	}
 	if err := member.Key.Check(s.now); err != nil {
-		return refuse(refusal{reason: fmt.Sprintf("your key %s is not valid now: %v.", fpr, err), to: &member})
+		return refuse(refusal{code: "key-invalid", reason: fmt.Sprintf("your key %s is not valid now: %v.", fpr, err), to: &member})
 	}
 	if age := s.now.Sub(sig.Created); age > w.cfg.SignatureMaxAge {
-		return refuse(refusal{reason: fmt.Sprintf("the signature was made %s, more than %s ago; commands must be fresh. Send them again.", sig.Created.UTC().Format(time.RFC3339), w.cfg.SignatureMaxAge), to: &member})
+		return refuse(refusal{code: "stale", reason: fmt.Sprintf("the signature was made %s, more than %s ago; commands must be fresh. Send them again.", sig.Created.UTC().Format(time.RFC3339), w.cfg.SignatureMaxAge), to: &member})
 	}
 	if skew := sig.Created.Sub(s.now); skew > w.cfg.SignatureMaxSkew {
-		return refuse(refusal{reason: fmt.Sprintf("the signature is dated %s, in the future (more than %s ahead of the gateway clock).", sig.Created.UTC().Format(time.RFC3339), w.cfg.SignatureMaxSkew), to: &member})
+		return refuse(refusal{code: "future", reason: fmt.Sprintf("the signature is dated %s, in the future (more than %s ahead of the gateway clock).", sig.Created.UTC().Format(time.RFC3339), w.cfg.SignatureMaxSkew), to: &member})
 	}
 	if m.FromFields > 1 {
-		return refuse(refusal{reason: fmt.Sprintf("the mail has %d From header fields; exactly one is allowed.", m.FromFields), to: &member})
+		return refuse(refusal{code: "from-fields", reason: fmt.Sprintf("the mail has %d From header fields; exactly one is allowed.", m.FromFields), to: &member})
 	}
 	if !w.cfg.AllowFromMismatch && !addressOf(member, fromAddr) {
-		return refuse(refusal{reason: fmt.Sprintf("the From address %q is not registered to the member whose key signed the mail (%s).", short(m.From), member.Address), to: &member})
+		return refuse(refusal{code: "from-mismatch", reason: fmt.Sprintf("the From address %q is not registered to the member whose key signed the mail (%s).", short(m.From), member.Address), to: &member})
 	}
 
 	if w.cfg.RequireEncrypted && !m.Opened.Encrypted {
-		return refuse(refusal{reason: "command mail must be signed and then encrypted to the team key.", to: &member})
+		return refuse(refusal{code: "not-encrypted", reason: "command mail must be signed and then encrypted to the team key.", to: &member})
 	}
 	if sig.Hash != "" && weakHash(sig.Hash) {
-		return refuse(refusal{reason: fmt.Sprintf("the signature uses %s, which is too weak; sign with SHA-256 or better.", sig.Hash), to: &member})
+		return refuse(refusal{code: "weak-hash", reason: fmt.Sprintf("the signature uses %s, which is too weak; sign with SHA-256 or better.", sig.Hash), to: &member})
 	}
 	if why := s.checkProtected(fromAddr); why != "" {
-		return refuse(refusal{reason: why, to: &member})
+		return refuse(refusal{code: "protected-headers", reason: why, to: &member})
 	}
 
 	// The signed text.
 	text, atts, err := crypto.TextBody(m.Opened.Entity)
 	if err != nil {
-		return refuse(refusal{reason: "the signed body could not be read: " + openErrText(err) + ".", to: &member})
+		return refuse(refusal{code: "unreadable", reason: "the signed body could not be read: " + openErrText(err) + ".", to: &member})
 	}
 	s.atts = AttachmentsFrom(atts)
 	parsed, err := w.parser.Parse(text)
@@ -203,9 +204,9 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 		s.c = s.caseOrNil(ctx, "")
 		var pe *ParseError
 		if errors.As(err, &pe) {
-			return refuse(refusal{reason: problemsText(pe), to: &member})
+			return refuse(refusal{code: "parse", reason: problemsText(pe), to: &member})
 		}
-		return refuse(refusal{reason: err.Error(), to: &member})
+		return refuse(refusal{code: "parse", reason: err.Error(), to: &member})
 	}
 	s.cmds = parsed.Commands
 	s.text = parsed.Comment
@@ -222,7 +223,7 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 	}
 	if need && signed == "" {
 		s.c = s.caseOrNil(ctx, "")
-		return refuse(refusal{reason: "the signed part of the mail does not name the case: keep the [SEC-YYYY-NNNN] tag in the Subject with a client that signs the Subject (Thunderbird, Mutt), or add a line \"/case SEC-YYYY-NNNN\". The unsigned Subject and thread are not enough: anyone can change them.", to: &member})
+		return refuse(refusal{code: "no-signed-case", reason: "the signed part of the mail does not name the case: keep the [SEC-YYYY-NNNN] tag in the Subject with a client that signs the Subject (Thunderbird, Mutt), or add a line \"/case SEC-YYYY-NNNN\". The unsigned Subject and thread are not enough: anyone can change them.", to: &member})
 	}
 	// Meant for this gateway: the signed headers or the signature say so,
 	// or it came to the gateway alone and names its case in the signed
@@ -230,19 +231,19 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 	// count when re-sent to us.
 	if !s.meantForUs(sig) {
 		s.c = s.caseOrNil(ctx, signed)
-		return refuse(refusal{reason: "the signed part does not show the mail was meant for the gateway: its signed To (or the signature's intended recipient) does not name " + w.teamAddr + ", and it was not sent to the gateway alone. Send commands to the team address alone, or with a client that signs the To header.", to: &member})
+		return refuse(refusal{code: "not-bound", reason: "the signed part does not show the mail was meant for the gateway: its signed To (or the signature's intended recipient) does not name " + w.teamAddr + ", and it was not sent to the gateway alone. Send commands to the team address alone, or with a client that signs the To header.", to: &member})
 	}
 	if signed != "" {
 		c, err := w.loadCase(ctx, tx, "ref = ?", signed)
 		if errors.Is(err, ErrNotFound) {
-			return refuse(refusal{reason: fmt.Sprintf("case %s does not exist.", signed), to: &member})
+			return refuse(refusal{code: "unknown-case", reason: fmt.Sprintf("case %s does not exist.", signed), to: &member})
 		}
 		if err != nil {
 			return err
 		}
 		s.c = c
 		if other, how := s.unsignedCase(ctx); other != 0 && other != c.ID {
-			return refuse(refusal{reason: fmt.Sprintf("the signed part names %s, but the unsigned %s points to another case: refused, in case a copy of your mail was redirected. Send it again.", signed, how), to: &member})
+			return refuse(refusal{code: "case-mismatch", reason: fmt.Sprintf("the signed part names %s, but the unsigned %s points to another case: refused, in case a copy of your mail was redirected. Send it again.", signed, how), to: &member})
 		}
 	}
 	// No line the gateway sent as someone else's words runs as a command.
@@ -253,10 +254,10 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 	if c, err := untrustedCommand(ctx, tx, caseID, s.cmds); err != nil {
 		return err
 	} else if c != nil {
-		return refuse(refusal{reason: fmt.Sprintf("line %d %q is a line of untrusted text the gateway sent you as someone else's words (a report or follow-up), not your own: it never runs as a command. If you mean it, write the command yourself.", c.Line, short(displayRaw(c))), to: &member})
+		return refuse(refusal{code: "untrusted-line", reason: fmt.Sprintf("line %d %q is a line of untrusted text the gateway sent you as someone else's words (a report or follow-up), not your own: it never runs as a command. If you mean it, write the command yourself.", c.Line, short(displayRaw(c))), to: &member})
 	}
 	if len(s.cmds) == 0 && s.text == "" {
-		return refuse(refusal{reason: "the mail has no commands and no text.", to: &member})
+		return refuse(refusal{code: "empty", reason: "the mail has no commands and no text.", to: &member})
 	}
 
 	// Authorisation (each command as the mail's earlier commands leave the
@@ -294,7 +295,7 @@ func (s *session) apply(ctx context.Context) error {
 		if errors.As(err, &internal) {
 			return internal.err
 		}
-		return s.refuse(ctx, refusal{reason: reason, to: &s.member})
+		return s.refuse(ctx, refusal{code: "not-applied", reason: reason, to: &s.member})
 	}
 	for i := range s.cmds {
 		c := &s.cmds[i]
@@ -369,6 +370,9 @@ func (s *session) refuse(ctx context.Context, r refusal) error {
 	}
 	s.w.log.InfoContext(ctx, "command mail refused", "actor", s.actor, "message_id", s.mail.MessageID, "case", caseID)
 	if err := s.w.Audit(ctx, s.tx, caseID, s.actor, ActionRefused, detail, s.mail.MessageID); err != nil {
+		return err
+	}
+	if err := s.countRefusal(ctx, r.code); err != nil {
 		return err
 	}
 	if s.sigID != "" {

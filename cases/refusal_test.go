@@ -212,6 +212,9 @@ func TestRefuseReplay(t *testing.T) {
 	again := replay
 	again.MessageID = "<newer-id@attacker.example>"
 	e.handle(again)
+	if n := e.count(`SELECT n FROM case_refusal WHERE code = 'replay'`); n != 2 {
+		t.Errorf("%d replays counted for the metrics, want 2", n)
+	}
 	if n := e.count(`SELECT count(*) FROM outbox WHERE kind = ?`, MailAnswer); n != answers+1 {
 		t.Errorf("a second replay was answered too (%d mails)", n-answers)
 	}

@@ -22,7 +22,7 @@ func migrations() []string {
 		schemaCaseDetails,
 		schemaPlanNoEmbargo,
 		schemaSecurity,
-		schemaProbe,
+		schemaOps,
 	}
 }
 

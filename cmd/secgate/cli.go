@@ -40,6 +40,7 @@ func commands() []*command {
 		{Name: "backup", Args: "FILE", Summary: "write a consistent copy of the database to FILE, also while serve runs", Run: runBackup},
 		{Name: "bench", Summary: "measure fan-out, intake, the gpg loop it replaces and peak memory, end to end", Run: runBench},
 		{Name: "serve", Summary: "run the gateway: IMAP intake, outbox delivery, scheduler, metrics", Run: runServe},
+		{Name: "status", Summary: "ask the running gateway how each part is (IMAP, SMTP, scheduler, database); exit 1 when one is down", Run: runStatus},
 		{Name: "case list", Summary: "list cases (-state S[,S], -open)", Run: runCaseList},
 		{Name: "case show", Args: "REF", Summary: "show a case: fields, messages, timeline, audit chain (-text decrypts)", Run: runCaseShow},
 		{Name: "outbox", Summary: "list outgoing mail: recipient, state, attempts (-case REF, -failed, -state S)", Run: runOutbox},
@@ -81,13 +82,25 @@ func runWith(ctx context.Context, a *app, table func() []*command, args []string
 			code = 1
 		}
 	}()
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+	if len(args) == 0 {
+		usage(a.stderr, table())
+		return 2
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		if len(args) > 1 {
-			if c, _ := lookup(table(), args[1:]); c != nil {
+			if c, _ := lookup(table(), args[1:]); c != nil && (len(args) > 2 || len(subcommands(table(), args[1])) == 0 || c.Name == args[1]) {
 				return runWith(ctx, a, table, append(strings.Fields(c.Name), "-h"))
 			}
+			if group := groupOf(table(), args[1]); len(group) > 0 {
+				fmt.Fprintf(a.stdout, "usage: secgate %s SUBCOMMAND [flags] [arguments]\n\nsubcommands:\n", args[1])
+				for _, c := range group {
+					fmt.Fprintf(a.stdout, "  %-19s %s\n", c.Name, c.Summary)
+				}
+				fmt.Fprintf(a.stdout, "\nRun `secgate help %s SUBCOMMAND` for its flags.\n", args[1])
+				return 0
+			}
 			fmt.Fprintf(a.stderr, "secgate: unknown command %q (see secgate help)\n", strings.Join(args[1:], " "))
-			return 1
+			return 2
 		}
 		usage(a.stdout, table())
 		return 0
@@ -95,11 +108,11 @@ func runWith(ctx context.Context, a *app, table func() []*command, args []string
 	c, rest := lookup(table(), args)
 	if c == nil {
 		if subs := subcommands(table(), args[0]); len(subs) > 0 {
-			fmt.Fprintf(a.stderr, "secgate: %s needs a subcommand: %s (see secgate help)\n", args[0], strings.Join(subs, ", "))
+			fmt.Fprintf(a.stderr, "secgate: %s needs a subcommand: %s (see secgate help %s)\n", args[0], strings.Join(subs, ", "), args[0])
 		} else {
 			fmt.Fprintf(a.stderr, "secgate: unknown command %q (see secgate help)\n", args[0])
 		}
-		return 1
+		return 2
 	}
 	err := c.Run(ctx, a, c, rest)
 	switch {
@@ -123,6 +136,18 @@ func lookup(table []*command, args []string) (*command, []string) {
 		}
 	}
 	return nil, nil
+}
+
+// groupOf returns the commands named group or starting with it: the
+// commands `secgate help GROUP` lists.
+func groupOf(table []*command, group string) []*command {
+	var out []*command
+	for _, c := range table {
+		if g, _, _ := strings.Cut(c.Name, " "); g == group {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // subcommands lists the second words of the commands starting with group.

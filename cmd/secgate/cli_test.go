@@ -29,16 +29,19 @@ func TestDispatch(t *testing.T) {
 		stdout string // substring
 		stderr string // substring; "" means stderr must be empty
 	}{
-		{nil, 0, "commands:", ""},
 		{[]string{"help"}, 0, "config check", ""},
 		{[]string{"--help"}, 0, "usage: secgate COMMAND", ""},
 		{[]string{"help", "backup"}, 0, "usage: secgate backup [flags] FILE", ""},
 		{[]string{"help", "config", "check"}, 0, "-config FILE", ""},
 		{[]string{"backup", "-h"}, 0, "-json", ""},
-		{[]string{"help", "nope"}, 1, "", `unknown command "nope"`},
-		{[]string{"nope"}, 1, "", `secgate: unknown command "nope" (see secgate help)`},
-		{[]string{"config"}, 1, "", "config needs a subcommand: check, example, reference"},
-		{[]string{"config", "nope"}, 1, "", "config needs a subcommand"},
+		{[]string{"help", "nope"}, 2, "", `unknown command "nope"`},
+		{[]string{"help", "key"}, 0, "key import ", ""},
+		{[]string{"help", "config"}, 0, "config reference ", ""},
+		{[]string{"help", "outbox"}, 0, "usage: secgate outbox [flags]", ""},
+		{[]string{"help", "outbox", "retry"}, 0, "usage: secgate outbox retry [flags] ID", ""},
+		{[]string{"nope"}, 2, "", `secgate: unknown command "nope" (see secgate help)`},
+		{[]string{"config"}, 2, "", "config needs a subcommand: check, example, reference (see secgate help config)"},
+		{[]string{"config", "nope"}, 2, "", "config needs a subcommand"},
 		{[]string{"init", "-bogus"}, 1, "", "secgate init: flag provided but not defined: -bogus (see secgate help init)"},
 		{[]string{"backup"}, 1, "", "want 1 argument(s): FILE"},
 		{[]string{"backup", "a", "b"}, 1, "", "want 1 argument(s)"},
@@ -69,6 +72,33 @@ func TestDispatch(t *testing.T) {
 				t.Errorf("stderr is not one line: %q", stderr)
 			}
 		})
+	}
+}
+
+// TestNoArguments: secgate alone is a usage error: the usage goes to
+// stderr and the exit code is 2.
+func TestNoArguments(t *testing.T) {
+	code, stdout, stderr := runCLI(t, nil)
+	if code != 2 || stdout != "" || !strings.Contains(stderr, "commands:") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 2 and the usage on stderr", code, stdout, stderr)
+	}
+}
+
+// TestHelpEveryCommand: `secgate help` works for every command and group
+// the usage names.
+func TestHelpEveryCommand(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range commands() {
+		for _, name := range []string{c.Name, strings.Fields(c.Name)[0]} {
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			code, stdout, stderr := runCLI(t, nil, append([]string{"help"}, strings.Fields(name)...)...)
+			if code != 0 || !strings.Contains(stdout, "usage: secgate "+name) || stderr != "" {
+				t.Errorf("help %s: exit %d, stdout %q, stderr %q", name, code, stdout, stderr)
+			}
+		}
 	}
 }
 

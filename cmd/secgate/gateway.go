@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -37,6 +38,10 @@ type gateway struct {
 	proc     *intake.Processor
 	poller   *intake.Poller
 	metrics  *metrics
+	health   *health
+	// pushLn, when set, is the listener for Dovecot's push notifications,
+	// bound by serve before anything starts.
+	pushLn net.Listener
 
 	events chan struct{} // wakes the alerter: an outbox event was recorded
 }
@@ -91,6 +96,7 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 		g.log.Warn("directory", "warning", w)
 	}
 	g.metrics = newMetrics(g)
+	g.health = newHealth(g)
 	if g.outbox, err = distlist.NewOutbox(ctx, distlist.OutboxOptions{
 		DB: g.db, Directory: g.dir, TeamKey: g.teamKey, Config: dc, Clock: g.clock,
 		Logger: g.log.With("part", "outbox"), OnEvent: g.onEvent,
@@ -121,7 +127,10 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 		return nil, err
 	}
 	g.poller.TLSConfig = o.IMAPTLS
-	g.poller.OnConnected = g.metrics.imapConnected
+	g.poller.OnConnected = func(up bool) {
+		g.metrics.imapConnected(up)
+		g.health.imapConnected(up)
+	}
 	ok = true
 	return g, nil
 }
@@ -143,7 +152,11 @@ func (g *gateway) run(ctx context.Context) error {
 		{"alerts", g.alerter},
 		{"key report", g.keyReporter},
 	}
-	if addr := g.cfg.IMAP.PushListen; addr != "" {
+	if g.pushLn != nil {
+		parts = append(parts, part{"push", func(ctx context.Context) error {
+			return serveOn(ctx, "push", g.pushLn, intake.PushHandler(g.poller))
+		}})
+	} else if addr := g.cfg.IMAP.PushListen; addr != "" {
 		parts = append(parts, part{"push", func(ctx context.Context) error {
 			return serveHTTP(ctx, "push", addr, intake.PushHandler(g.poller))
 		}})

@@ -25,6 +25,9 @@ type metrics struct {
 	inbound  *prometheus.Desc
 	latency  *prometheus.Desc
 	schedLag *prometheus.Desc
+	refused  *prometheus.Desc
+	held     *prometheus.Desc
+	jobs     *prometheus.Desc
 }
 
 func newMetrics(g *gateway) *metrics {
@@ -39,6 +42,9 @@ func newMetrics(g *gateway) *metrics {
 		inbound:  prometheus.NewDesc("secgate_inbound_messages", "Inbound messages stored, by state and class (reports received: class report).", []string{"state", "class"}, nil),
 		latency:  prometheus.NewDesc("secgate_delivery_latency_seconds", "Time from queueing to the SMTP 250 over the last 1000 sent messages: quantiles.", []string{"quantile"}, nil),
 		schedLag: prometheus.NewDesc("secgate_scheduler_lag_seconds", "How far past its due time the oldest pending job is (0 when none is late).", nil, nil),
+		refused:  prometheus.NewDesc("secgate_command_refusals_total", "Command mails refused, by reason (unsigned, bad-signature, not-bound, untrusted-line, replay, ...).", []string{"reason"}, nil),
+		held:     prometheus.NewDesc("secgate_quarantined_messages", "Inbound messages held in quarantine, by reason (the class: replay, nested, limit, malformed, ...).", []string{"reason"}, nil),
+		jobs:     prometheus.NewDesc("secgate_jobs", "Timeline jobs by state (pending: still to run).", []string{"state"}, nil),
 	}
 	m.reg.MustRegister(m.imapUp, m, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
@@ -54,7 +60,7 @@ func (m *metrics) imapConnected(up bool) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.cases, m.outbox, m.inbound, m.latency, m.schedLag} {
+	for _, d := range []*prometheus.Desc{m.cases, m.outbox, m.inbound, m.latency, m.schedLag, m.refused, m.held, m.jobs} {
 		ch <- d
 	}
 }
@@ -65,6 +71,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	db := m.g.db.Reader()
 	counts := func(d *prometheus.Desc, q string, labels int) {
+		vt := prometheus.GaugeValue
+		if d == m.refused {
+			vt = prometheus.CounterValue
+		}
 		rows, err := db.QueryContext(ctx, q)
 		if err != nil {
 			ch <- prometheus.NewInvalidMetric(d, err)
@@ -82,12 +92,15 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.NewInvalidMetric(d, err)
 				return
 			}
-			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, n, l...)
+			ch <- prometheus.MustNewConstMetric(d, vt, n, l...)
 		}
 	}
 	counts(m.cases, "SELECT count(*), state FROM cases GROUP BY state", 1)
 	counts(m.outbox, "SELECT count(*), state FROM outbox GROUP BY state", 1)
 	counts(m.inbound, "SELECT count(*), state, class FROM inbound GROUP BY state, class", 2)
+	counts(m.held, "SELECT count(*), class FROM inbound WHERE state = 'quarantined' GROUP BY class", 1)
+	counts(m.jobs, "SELECT count(*), state FROM schedule_job GROUP BY state", 1)
+	counts(m.refused, "SELECT n, code FROM case_refusal", 1)
 
 	var lat []float64
 	rows, err := db.QueryContext(ctx, "SELECT finished - created FROM outbox WHERE state = 'sent' ORDER BY id DESC LIMIT 1000")
@@ -124,16 +137,10 @@ func quantile(xs []float64, q float64) float64 {
 	return xs[int(q*float64(len(xs)-1))]
 }
 
-// serve serves /healthz and /metrics on addr until ctx is done.
-func (m *metrics) serve(ctx context.Context, addr string) error {
+// handler serves /metrics and /healthz.
+func (m *metrics) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if err := m.g.db.Reader().PingContext(r.Context()); err != nil {
-			http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	return serveHTTP(ctx, "metrics", addr, mux)
+	mux.HandleFunc("/healthz", m.g.health.serveHealth)
+	return mux
 }

@@ -48,6 +48,24 @@ func TestMetrics(t *testing.T) {
 	if out := scrape(); !strings.Contains(out, "secgate_imap_connected 1") {
 		t.Errorf("IMAP state not reported:\n%s", out)
 	}
+	// Refusals by reason, quarantined messages by reason, jobs by state.
+	for _, q := range []string{
+		`INSERT INTO case_refusal (code, n) VALUES ('unsigned', 3), ('replay', 1)`,
+		`INSERT INTO inbound (mailbox, uidvalidity, uid, message_id, sender, size, sha256, received, state, class, reason)
+			VALUES ('INBOX', 1, 1, 'a', 'x@y', 1, x'01', 0, 'quarantined', 'replay', 'r'), ('INBOX', 1, 2, 'b', 'x@y', 1, x'02', 0, 'quarantined', 'replay', 'r')`,
+		`INSERT INTO schedule_job (case_id, kind, generation, due, seq, state, created) VALUES (1, 'announcement', 1, 0, 0, 'pending', 0)`,
+	} {
+		if _, err := db.Writer().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = scrape()
+	for _, want := range []string{`secgate_command_refusals_total{reason="unsigned"} 3`, `secgate_command_refusals_total{reason="replay"} 1`,
+		`secgate_quarantined_messages{reason="replay"} 2`, `secgate_jobs{state="pending"} 1`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 func TestQuantile(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/secgate/secgate/crypto"
@@ -32,16 +33,35 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 	log := a.newLogger(cfg.Gateway.LogLevel)
 	memLimit := applyMemoryLimit(cfg.Gateway, a.getenv)
 	gcPercent := applyGCPercent(cfg.Gateway, a.getenv)
+	// What the operator must fix stops start-up at once: a port that is
+	// taken, a database that does not accept writes.
+	var metricsLn, pushLn net.Listener
+	if addr := cfg.Metrics.Listen; addr != "" {
+		if metricsLn, err = listen("metrics.listen", addr); err != nil {
+			return err
+		}
+		defer metricsLn.Close()
+	}
+	if addr := cfg.IMAP.PushListen; addr != "" {
+		if pushLn, err = listen("imap.push_listen", addr); err != nil {
+			return err
+		}
+		defer pushLn.Close()
+	}
 	g, err := openGateway(ctx, cfg, gatewayOptions{Logger: log, TeamKey: key})
 	if err != nil {
 		return err
 	}
 	defer g.Close()
+	if err := g.db.Probe(ctx); err != nil {
+		return err
+	}
+	g.pushLn = pushLn
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	merr := make(chan error, 1)
-	if addr := cfg.Metrics.Listen; addr != "" {
-		go func() { merr <- g.metrics.serve(ctx, addr) }()
+	if metricsLn != nil {
+		go func() { merr <- serveOn(ctx, "metrics", metricsLn, g.metrics.handler()) }()
 	} else {
 		close(merr)
 	}
