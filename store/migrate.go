@@ -23,6 +23,7 @@ func migrations() []string {
 		schemaPlanNoEmbargo,
 		schemaSecurity,
 		schemaOps,
+		schemaOutboxList,
 	}
 }
 
