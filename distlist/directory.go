@@ -36,7 +36,12 @@ type Member struct {
 	Rota        int
 	Away        bool
 	TZ          string
-	Key         *crypto.Key
+	Key         *crypto.Key // nil when the stored key does not parse
+	// KeyErr says why Key cannot be encrypted to now (it is expired,
+	// revoked, has no usable encryption subkey, or does not parse), nil
+	// when it can. Such a member is kept: they get nothing encrypted, and
+	// the outbox reports them as skipped, until a usable key is imported.
+	KeyErr error
 }
 
 // Recipient is one person or organisation a message goes to. Key is nil on
@@ -45,6 +50,9 @@ type Recipient struct {
 	Name    string
 	Address string
 	Key     *crypto.Key
+	// KeyErr says why the recipient cannot be encrypted to now, as
+	// Member.KeyErr; the directory sets it when it loads an entry.
+	KeyErr error
 }
 
 // List is a distribution list with its recipients.
@@ -90,12 +98,24 @@ func (d *Directory) scanMember(sc interface{ Scan(...any) error }) (Member, erro
 		return m, err
 	}
 	m.Away = away != 0
+	m.Key, m.KeyErr = d.loadKey(armored, m.Address)
+	return m, nil
+}
+
+// loadKey parses a stored key of holder and checks that it can be
+// encrypted to now. Neither a key that cannot be used nor one that no
+// longer parses is an error: it costs its holder their mail (the reason
+// comes back, the key is nil when it does not parse), never the mail of
+// everyone else.
+func (d *Directory) loadKey(armored, holder string) (*crypto.Key, error) {
+	if armored == "" {
+		return nil, nil
+	}
 	k, err := d.keys.parse([]byte(armored))
 	if err != nil {
-		return m, fmt.Errorf("distlist: stored key %s of %s: %w", m.Fingerprint, m.Address, err)
+		return nil, fmt.Errorf("distlist: stored key of %s: %w", holder, err)
 	}
-	m.Key = k
-	return m, nil
+	return k, checkUsable(k, d.clock.Now(), time.Time{})
 }
 
 // teamQuery reads the members with their keys. CROSS JOIN keeps dir_member
@@ -211,12 +231,9 @@ func (d *Directory) list(ctx context.Context, q querier, name string) (*List, er
 		if err := rows.Scan(&r.Name, &r.Address, &armored); err != nil {
 			return nil, fmt.Errorf("distlist: list %q: %w", name, err)
 		}
-		if armored != "" {
-			k, err := d.keys.parse([]byte(armored))
-			if err != nil {
-				return nil, fmt.Errorf("distlist: list %q: key of %s: %w", name, r.Address, err)
-			}
-			r.Key = k
+		r.Key, r.KeyErr = d.loadKey(armored, r.Address)
+		if r.Key == nil && r.KeyErr == nil && l.Encrypt {
+			r.KeyErr = ErrNoKey
 		}
 		l.Recipients = append(l.Recipients, r)
 	}
@@ -231,7 +248,7 @@ func (d *Directory) list(ctx context.Context, q querier, name string) (*List, er
 		}
 		for _, m := range team {
 			if !m.Away {
-				l.Recipients = append(l.Recipients, Recipient{Name: m.Name, Address: m.Address, Key: m.Key})
+				l.Recipients = append(l.Recipients, Recipient{Name: m.Name, Address: m.Address, Key: m.Key, KeyErr: m.KeyErr})
 			}
 		}
 	}
@@ -262,11 +279,7 @@ func (d *Directory) CaseExtras(ctx context.Context, caseID int64) ([]CaseExtra, 
 			return nil, fmt.Errorf("distlist: case %d extras: %w", caseID, err)
 		}
 		e.Added = store.Time(added)
-		if armored != "" {
-			if e.Key, err = d.keys.parse([]byte(armored)); err != nil {
-				return nil, fmt.Errorf("distlist: case %d extras: key of %s: %w", caseID, e.Address, err)
-			}
-		}
+		e.Key, e.KeyErr = d.loadKey(armored, e.Address)
 		es = append(es, e)
 	}
 	return es, rows.Err()

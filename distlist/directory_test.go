@@ -129,8 +129,13 @@ func TestMembersAndLists(t *testing.T) {
 	if _, err := e.dir.AddRecipient(ctx, nil, "embargo", RecipientSpec{Address: "sec@distro.example"}); !errors.Is(err, ErrNoKey) {
 		t.Errorf("keyless entry on an encrypted list: %v", err)
 	}
-	if _, err := e.dir.AddRecipient(ctx, nil, "embargo", RecipientSpec{Address: "s@x.example", Key: signOnlyKey(t, "s@x.example")}); !errors.Is(err, ErrNoEncryptKey) {
-		t.Errorf("sign-only key on an encrypted list: %v", err)
+	// A key without an encryption subkey is recorded, marked unusable, so
+	// that it can be replaced later (TestAddUnusableKey).
+	if w, err := e.dir.AddRecipient(ctx, nil, "embargo", RecipientSpec{Address: "s@x.example", Key: signOnlyKey(t, "s@x.example")}); err != nil || len(w) != 1 {
+		t.Errorf("sign-only key on an encrypted list: warnings %q, %v", w, err)
+	}
+	if err := e.dir.RemoveRecipient(ctx, nil, "embargo", "s@x.example"); err != nil {
+		t.Fatal(err)
 	}
 	kd := testKey(t, "sec@distro.example", "rsa", false)
 	if _, err := e.dir.AddRecipient(ctx, nil, "embargo", RecipientSpec{Name: "Distro", Address: "sec@distro.example", Key: armorPub(t, kd)}); err != nil {

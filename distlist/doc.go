@@ -9,10 +9,13 @@
 // public announcement lists and per-case extras (the reporter, invited
 // experts). Every person on an encrypted list has a public key pinned by its
 // full fingerprint. Keys are imported with checks: a secret key given as a
-// public key is refused, a key without a usable encryption subkey is refused
-// for encrypted lists, and an address that is not among the key's user IDs
-// is refused unless explicitly allowed. [Directory.Sync] loads the lists of a
-// [Config].
+// public key is refused, and an address that is not among the key's user IDs
+// is refused unless explicitly allowed. A key that cannot be encrypted to
+// (expired, revoked, without a usable encryption subkey) is recorded with a
+// warning and its holder marked unusable (Member.KeyErr, Recipient.KeyErr):
+// they get nothing encrypted until a usable key is imported, and nobody else
+// is affected. [Directory.Sync] loads the lists of a [Config];
+// [CheckConfig] checks its key files without a database.
 //
 // # Outbox
 //

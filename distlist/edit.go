@@ -55,9 +55,11 @@ func source(s string) string {
 }
 
 // AddMember adds a team member or updates the member with that address. The
-// key must be a public key with an encryption subkey whose user IDs include
-// the address (unless AllowMismatch). It returns warnings to show. tx may be
-// nil.
+// key must be a public key whose user IDs include the address (unless
+// AllowMismatch). A key that cannot be encrypted to now (expired, revoked,
+// without a usable encryption subkey) is recorded with a warning, so that
+// it can be renewed later: the member gets nothing encrypted meanwhile. It
+// returns warnings to show. tx may be nil.
 func (d *Directory) AddMember(ctx context.Context, tx *sql.Tx, m MemberSpec) ([]string, error) {
 	addr, err := CanonicalAddress(m.Address)
 	if err != nil {
@@ -75,7 +77,7 @@ func (d *Directory) AddMember(ctx context.Context, tx *sql.Tx, m MemberSpec) ([]
 	if _, err := time.LoadLocation(m.TZ); err != nil {
 		return nil, fmt.Errorf("distlist: member %s: time zone %q: %w", addr, m.TZ, err)
 	}
-	k, warns, err := d.CheckKey(m.Key, ImportOptions{Address: addr, AllowMismatch: m.AllowMismatch, ForEncryption: true})
+	k, warns, err := d.CheckKey(m.Key, ImportOptions{Address: addr, AllowMismatch: m.AllowMismatch})
 	if err != nil {
 		return nil, fmt.Errorf("distlist: member %s: %w", addr, err)
 	}
@@ -151,7 +153,9 @@ func (d *Directory) DeleteList(ctx context.Context, tx *sql.Tx, name string) err
 }
 
 // AddRecipient adds an entry to a list or updates it. On encrypted lists a
-// key is required and must have an encryption subkey. tx may be nil.
+// key is required; one that cannot be encrypted to now (expired, revoked,
+// without a usable encryption subkey) is recorded with a warning, as by
+// AddMember. tx may be nil.
 func (d *Directory) AddRecipient(ctx context.Context, tx *sql.Tx, list string, r RecipientSpec) ([]string, error) {
 	addr, err := CanonicalAddress(r.Address)
 	if err != nil {
@@ -167,7 +171,7 @@ func (d *Directory) AddRecipient(ctx context.Context, tx *sql.Tx, list string, r
 		}
 		var fpr any
 		if len(r.Key) > 0 {
-			k, w, err := d.CheckKey(r.Key, ImportOptions{Address: addr, AllowMismatch: r.AllowMismatch, ForEncryption: enc != 0})
+			k, w, err := d.CheckKey(r.Key, ImportOptions{Address: addr, AllowMismatch: r.AllowMismatch})
 			if err != nil {
 				return fmt.Errorf("distlist: list %q: %s: %w", list, addr, err)
 			}
