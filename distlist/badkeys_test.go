@@ -232,6 +232,18 @@ func TestSyncKeepsUnusableKeys(t *testing.T) {
 	}
 	checkWarnings(warns, want)
 	checkLoaded(want)
+	// The notice queued while its key was good is stopped right before
+	// sending, and the outbox tells (EventKeyInvalid, which the gateway
+	// turns into an alert to the lead); the others go out.
+	e.drain()
+	rows := e.rows("n1")
+	if rows["soon@distro.example"].State != StateFailed || rows["good@distro.example"].State != StateSent || rows["alice@team.example"].State != StateSent {
+		t.Errorf("after the key lapsed: soon %s, good %s, alice %s; want failed, sent, sent",
+			rows["soon@distro.example"].State, rows["good@distro.example"].State, rows["alice@team.example"].State)
+	}
+	if ev := e.Events(); len(ev) != 1 || ev[0].Kind != EventKeyInvalid || ev[0].Recipient != "soon@distro.example" {
+		t.Errorf("events %+v, want one key-invalid for soon@distro.example", ev)
+	}
 
 	// A renewed key (same fingerprint, new encryption subkey) imported
 	// later makes the member and the entry usable again.

@@ -140,7 +140,7 @@ func unusableWhy(err error) string {
 	case errors.Is(err, crypto.ErrExpired):
 		return "has expired"
 	case errors.Is(err, crypto.ErrNoEncryptKey):
-		return "has no usable encryption subkey (expired or revoked)"
+		return "has no usable encryption subkey"
 	}
 	return "cannot be used: " + err.Error()
 }

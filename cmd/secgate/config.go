@@ -585,6 +585,7 @@ type checkResult struct {
 	File        string   `json:"file"`
 	OK          bool     `json:"ok"`
 	Problems    []string `json:"problems,omitempty"`
+	Warnings    []string `json:"warnings,omitempty"`
 	Fingerprint string   `json:"team_key_fingerprint,omitempty"`
 }
 
@@ -609,12 +610,20 @@ func runConfigCheck(ctx context.Context, a *app, c *command, args []string) erro
 			}
 			res.Fingerprint = fpr
 		}
+		var keyProblems []error
+		res.Warnings, keyProblems = checkDirectoryKeys(cfg, time.Now())
+		problems = append(problems, keyProblems...)
 	}
 	for _, p := range problems {
 		// errors.Join of several ConfigErrors: one problem per line.
 		res.Problems = append(res.Problems, strings.Split(p.Error(), "\n")...)
 	}
 	res.OK = len(res.Problems) == 0
+	if !*asJSON {
+		for _, w := range res.Warnings {
+			fmt.Fprintln(a.stdout, "warning: "+w)
+		}
+	}
 	if *asJSON {
 		if err := a.printJSON(res); err != nil {
 			return err
@@ -639,4 +648,28 @@ func checkTeamKey(cfg *Config, getenv func(string) string) (string, error) {
 		return "", err
 	}
 	return key.Fingerprint(), nil
+}
+
+// checkDirectoryKeys reads the key files of the configured members and list
+// entries as serve does when it starts. A key that cannot be used now
+// (expired, revoked, without a usable encryption subkey) is a warning, one
+// line per key with the reason: serve loads its holder marked unusable, and
+// starts. A key file serve would refuse (unreadable, not a public key,
+// another person's key, missing where one is required) is a problem.
+func checkDirectoryKeys(cfg *Config, now time.Time) (warnings []string, problems []error) {
+	probs, err := distlist.CheckConfig(cfg.packageDistlist(), now)
+	for _, p := range probs {
+		warnings = append(warnings, p.String())
+	}
+	if err == nil {
+		return warnings, nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		problems = append(problems, &ConfigError{File: cfg.File, Key: "distlist", Msg: e.Error()})
+	}
+	return warnings, problems
 }

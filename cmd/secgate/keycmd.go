@@ -32,6 +32,8 @@ func keyProblem(err error) string {
 		return "revoked"
 	case errors.Is(err, crypto.ErrNoEncryptKey), errors.Is(err, distlist.ErrNoEncryptKey):
 		return "no encryption subkey"
+	case errors.Is(err, distlist.ErrNoKey):
+		return "no key"
 	case errors.Is(err, crypto.ErrExpired):
 		return "expired"
 	}
@@ -63,8 +65,9 @@ func runKeyImport(ctx context.Context, a *app, c *command, args []string) error 
 	}
 	defer v.Close()
 	var (
-		k     *crypto.Key
-		warns []string
+		k       *crypto.Key
+		warns   []string
+		problem string // why the list entry's key cannot be used, with -list
 	)
 	if *list != "" {
 		l, err := v.dir.List(ctx, *list)
@@ -77,11 +80,16 @@ func runKeyImport(ctx context.Context, a *app, c *command, args []string) error 
 		if l.Kind == distlist.KindTeam {
 			return fmt.Errorf("%s is the team list: team members are configured in [[distlist.member]]", *list)
 		}
-		if k, _, err = v.dir.CheckKey(armored, distlist.ImportOptions{Address: *addr, AllowMismatch: *mismatch, ForEncryption: l.Encrypt}); err != nil {
+		// A key that cannot be used now is recorded all the same, with a
+		// warning, so that it can be renewed later.
+		if k, _, err = v.dir.CheckKey(armored, distlist.ImportOptions{Address: *addr, AllowMismatch: *mismatch}); err != nil {
 			return err
 		}
 		if warns, err = v.dir.AddRecipient(ctx, nil, *list, distlist.RecipientSpec{Name: *name, Address: *addr, Key: armored,
 			AllowMismatch: *mismatch, Source: distlist.SourceCLI}); err != nil {
+			return err
+		}
+		if problem, err = entryKeyProblem(ctx, v.dir, *list, *addr); err != nil {
 			return err
 		}
 	} else if k, warns, err = v.dir.ImportKey(ctx, nil, armored, distlist.ImportOptions{Address: *addr, AllowMismatch: *mismatch}); err != nil {
@@ -96,9 +104,7 @@ func runKeyImport(ctx context.Context, a *app, c *command, args []string) error 
 	if *asJSON {
 		return a.printJSON(map[string]any{"key": kj, "list": *list, "address": *addr, "warnings": nonNil(warns)})
 	}
-	for _, w := range warns {
-		fmt.Fprintf(a.stderr, "warning: %s\n", w)
-	}
+	printKeyWarnings(a, *list, *addr, warns, problem)
 	fmt.Fprintf(a.stdout, "imported key %s (%s), expires %s, status %s\n", ki.Fingerprint, strings.Join(ki.Emails, ", "), expiry(ki.Expires), kj.Status)
 	if *list != "" {
 		fmt.Fprintf(a.stdout, "%s is on list %s with this key\n", *addr, *list)

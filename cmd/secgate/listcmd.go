@@ -97,7 +97,18 @@ func runListShow(ctx context.Context, a *app, c *command, args []string) error {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", l.Name, l.Kind, yesNo(l.Encrypt), l.Recipients, src)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		bad, err := unusableKeys(ctx, v.dir, infos)
+		if err != nil || len(bad) == 0 {
+			return err
+		}
+		fmt.Fprintln(a.stdout, "\nkeys that cannot be used now (their holders get nothing encrypted until a usable key is imported):")
+		for _, b := range bad {
+			fmt.Fprintln(a.stdout, "  "+b)
+		}
+		return nil
 	}
 	name := pos[0]
 	l, err := v.dir.List(ctx, name)
@@ -109,7 +120,6 @@ func runListShow(ctx context.Context, a *app, c *command, args []string) error {
 	}
 	_, cfgd := configList(v.cfg, name)
 	out := listJSON{Name: l.Name, Kind: l.Kind, Encrypt: l.Encrypt, InConfig: cfgd, Count: len(l.Recipients), Recipients: []recipientJSON{}}
-	now := time.Now()
 	for _, r := range l.Recipients {
 		rj := recipientJSON{Name: r.Name, Address: r.Address, InConfig: inConfig(v.cfg, name, r.Address)}
 		if l.Kind == distlist.KindTeam {
@@ -122,11 +132,9 @@ func runListShow(ctx context.Context, a *app, c *command, args []string) error {
 			if t, ok := r.Key.Expires(); ok {
 				rj.Expires = jsonTime(t)
 			}
-			if err := r.Key.Check(now); err != nil {
-				rj.KeyProblem = keyProblem(err)
-			}
-		} else if l.Encrypt {
-			rj.KeyProblem = "no key"
+		}
+		if r.KeyErr != nil && (l.Encrypt || r.Key != nil) {
+			rj.KeyProblem = keyProblem(r.KeyErr)
 		}
 		out.Recipients = append(out.Recipients, rj)
 	}
@@ -207,17 +215,84 @@ func runListAdd(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
+	problem, err := entryKeyProblem(ctx, v.dir, list, addr)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
-		return a.printJSON(map[string]any{"list": list, "address": addr, "warnings": nonNil(warns)})
+		out := map[string]any{"list": list, "address": addr, "warnings": nonNil(warns)}
+		if problem != "" {
+			out["key_problem"] = problem
+		}
+		return a.printJSON(out)
 	}
-	for _, w := range warns {
-		fmt.Fprintf(a.stderr, "warning: %s\n", w)
-	}
+	printKeyWarnings(a, list, addr, warns, problem)
 	fmt.Fprintf(a.stdout, "added %s to list %s\n", addr, list)
 	if _, ok := configList(v.cfg, list); ok {
 		fmt.Fprintf(a.stdout, "(list %s is in the configuration; entries added here are kept when the configuration is loaded)\n", list)
 	}
 	return nil
+}
+
+// entryKeyProblem returns why the key of addr on list cannot be used now,
+// as list show says it, or "".
+func entryKeyProblem(ctx context.Context, dir *distlist.Directory, list, addr string) (string, error) {
+	l, err := dir.List(ctx, list)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range l.Recipients {
+		if distlist.SameAddress(r.Address, addr) && r.KeyErr != nil && l.Encrypt {
+			return keyProblem(r.KeyErr), nil
+		}
+	}
+	return "", nil
+}
+
+// printKeyWarnings prints the warnings of adding addr to list and, when its
+// key cannot be used, what that means: the entry is recorded, to be
+// renewed, and gets nothing encrypted meanwhile.
+func printKeyWarnings(a *app, list, addr string, warns []string, problem string) {
+	for _, w := range warns {
+		fmt.Fprintf(a.stderr, "warning: %s\n", w)
+	}
+	if problem != "" {
+		fmt.Fprintf(a.stderr, "warning: %s is on list %s but gets nothing encrypted (%s) until a usable key is imported: "+
+			"secgate key import FILE for a renewed copy of the same key, secgate list add %s %s -key FILE for a new one\n",
+			addr, list, problem, list, addr)
+	}
+}
+
+// unusableKeys names each member and each entry of an encrypted list whose
+// key cannot be used now, with the reason.
+func unusableKeys(ctx context.Context, dir *distlist.Directory, lists []distlist.ListInfo) ([]string, error) {
+	team, err := dir.Team(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	members := map[string]bool{}
+	for _, m := range team {
+		members[m.Address] = true
+		if m.KeyErr != nil {
+			out = append(out, fmt.Sprintf("member %s: %s", m.Address, keyProblem(m.KeyErr)))
+		}
+	}
+	for _, li := range lists {
+		if !li.Encrypt {
+			continue
+		}
+		l, err := dir.List(ctx, li.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range l.Recipients {
+			if r.KeyErr != nil && !(l.Kind == distlist.KindTeam && members[r.Address]) {
+				out = append(out, fmt.Sprintf("list %s: %s: %s", l.Name, r.Address, keyProblem(r.KeyErr)))
+			}
+		}
+	}
+	return out, nil
 }
 
 func nonNil(s []string) []string {
