@@ -38,7 +38,8 @@ func runInit(ctx context.Context, a *app, c *command, args []string) error {
 	importKey := fs.String("import", "", "import this armored private key `FILE` instead of generating one")
 	imapAddr := fs.String("imap", "", "IMAP server host:port (default imap.DOMAIN:993)")
 	smtpAddr := fs.String("smtp", "", "submission server host:port (default smtp.DOMAIN:587)")
-	force := fs.Bool("force", false, "overwrite an existing configuration file (never the key or the database)")
+	force := fs.Bool("force", false, "overwrite an existing configuration file; an existing team key (unlocked with the passphrase) and database are kept and used")
+	dataDir := fs.String("data-dir", "", "`DIR` for the database and the team key, written as absolute paths (for a service whose configuration directory is read-only, e.g. /var/lib/secgate); default data/ beside the configuration")
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
@@ -59,6 +60,15 @@ func runInit(ctx context.Context, a *app, c *command, args []string) error {
 	}
 
 	cfg := DefaultConfig()
+	if *dataDir != "" {
+		d, err := filepath.Abs(*dataDir)
+		if err != nil {
+			return err
+		}
+		cfg.Gateway.DataDir = d
+		cfg.Gateway.Database = filepath.Join(d, "secgate.db")
+		cfg.TeamKey.Path = filepath.Join(d, "team-key.asc")
+	}
 	cfg.Gateway.Domain = *domain
 	cfg.Gateway.Team = *team
 	if cfg.Gateway.Team == "" {
@@ -116,12 +126,25 @@ func runInit(ctx context.Context, a *app, c *command, args []string) error {
 	if len(pass) < 12 {
 		return errors.New("the passphrase is shorter than 12 characters")
 	}
+	keep := false // the existing team key is kept
 	if _, err := os.Stat(abs.TeamKey.Path); err == nil {
-		return fmt.Errorf("team key %s exists; move it away first (it is never overwritten)", abs.TeamKey.Path)
+		switch {
+		case !*force:
+			return fmt.Errorf("team key %s exists (a gateway was set up here): -force rewrites only the configuration and keeps the key and database; to start afresh, move the data directory away", abs.TeamKey.Path)
+		case *importKey != "":
+			return fmt.Errorf("team key %s exists; move it away to import another (a key is never overwritten)", abs.TeamKey.Path)
+		}
+		keep = true
 	}
 	res := initResult{Config: *path, Database: abs.Gateway.Database, KeyFile: abs.TeamKey.Path}
 	var key *crypto.Key
-	if *importKey != "" {
+	switch {
+	case keep:
+		key, err = crypto.LoadPrivateKey(abs.TeamKey.Path, pass)
+		if err != nil {
+			return fmt.Errorf("team key %s exists and is kept, but the passphrase does not unlock it: %w", abs.TeamKey.Path, err)
+		}
+	case *importKey != "":
 		armored, err := os.ReadFile(*importKey)
 		if err != nil {
 			return fmt.Errorf("import key: %w", err)
@@ -131,7 +154,7 @@ func runInit(ctx context.Context, a *app, c *command, args []string) error {
 			return fmt.Errorf("import key %s (it must be unlocked by the same passphrase, or unprotected): %w", *importKey, err)
 		}
 		res.Imported = true
-	} else {
+	default:
 		keyName := *name
 		if keyName == "" {
 			keyName = *domain + " security team"
@@ -164,8 +187,10 @@ func runInit(ctx context.Context, a *app, c *command, args []string) error {
 		return fmt.Errorf("create key directory: %w", err)
 	}
 
-	if err := writeNew(abs.TeamKey.Path, []byte(locked), 0o600); err != nil {
-		return fmt.Errorf("write team key: %w", err)
+	if !keep {
+		if err := writeNew(abs.TeamKey.Path, []byte(locked), 0o600); err != nil {
+			return fmt.Errorf("write team key: %w", err)
+		}
 	}
 	res.PublicFile = strings.TrimSuffix(abs.TeamKey.Path, ".asc") + ".pub.asc"
 	if err := os.WriteFile(res.PublicFile, []byte(public), 0o644); err != nil {
@@ -192,8 +217,11 @@ func runInit(ctx context.Context, a *app, c *command, args []string) error {
 		return a.printJSON(res)
 	}
 	verb := "generated"
-	if res.Imported {
+	switch {
+	case res.Imported:
 		verb = "imported"
+	case keep:
+		verb = "kept the existing"
 	}
 	fmt.Fprintf(a.stdout, "wrote %s\ncreated database %s\n%s team key %s\n  private (locked): %s\n  public:           %s\n\nPublish this key (fingerprint %s) where reporters find it, e.g. on your security page:\n\n%s\n",
 		*path, res.Database, verb, res.Fingerprint, res.KeyFile, res.PublicFile, res.Fingerprint, public)

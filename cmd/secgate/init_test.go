@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -87,15 +88,7 @@ func TestInitGeneratesKeyAndDatabase(t *testing.T) {
 		t.Errorf("config check with a wrong passphrase: exit %d, %+v", code, res)
 	}
 
-	// A second init never overwrites anything.
-	code, _, stderr = runCLI(t, env, "init", "-config", cfgPath, "-domain", "example.org")
-	if code != 1 || !strings.Contains(stderr, "exists; use -force") {
-		t.Errorf("second init: exit %d, %q", code, stderr)
-	}
-	code, _, stderr = runCLI(t, env, "init", "-config", cfgPath, "-domain", "example.org", "-force")
-	if code != 1 || !strings.Contains(stderr, "team key") || !strings.Contains(stderr, "never overwritten") {
-		t.Errorf("init -force over an existing key: exit %d, %q", code, stderr)
-	}
+	// A second init: TestInitAgain.
 }
 
 func TestInitRSA(t *testing.T) {
@@ -202,5 +195,71 @@ func TestInitRelativePaths(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data", "team-key.asc")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestInitAgain: the hints of a second init lead somewhere. Without -force
+// it refuses; with -force it rewrites the configuration and keeps the team
+// key and the database (they are never overwritten), once the passphrase
+// unlocks the key.
+func TestInitAgain(t *testing.T) {
+	dir, cfgPath, first := initDir(t)
+	env := map[string]string{"SECGATE_PASSPHRASE": testPass}
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(cfg.TeamKey.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, env, "init", "-config", cfgPath, "-domain", "example.org")
+	if code != 1 || !strings.Contains(stderr, "use -force") {
+		t.Fatalf("init again: exit %d, %q; want the -force hint", code, stderr)
+	}
+	code, stdout, stderr := runCLI(t, env, "init", "-config", cfgPath, "-domain", "example.org", "-force")
+	if code != 0 {
+		t.Fatalf("init -force: exit %d, %q", code, stderr)
+	}
+	if again, _ := os.ReadFile(cfg.TeamKey.Path); string(again) != string(key) {
+		t.Error("init -force replaced the team key")
+	}
+	fpr := regexp.MustCompile(`team key ([0-9A-F]{40})`)
+	if a, b := fpr.FindStringSubmatch(first), fpr.FindStringSubmatch(stdout); a == nil || b == nil || a[1] != b[1] || !strings.Contains(stdout, "kept the existing team key") {
+		t.Errorf("init -force does not say it kept the key:\n%s", stdout)
+	}
+	code, _, stderr = runCLI(t, map[string]string{"SECGATE_PASSPHRASE": "another long passphrase"}, "init", "-config", cfgPath, "-domain", "example.org", "-force")
+	if code != 1 || !strings.Contains(stderr, "does not unlock it") {
+		t.Errorf("init -force with another passphrase: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, env, "init", "-config", cfgPath, "-domain", "example.org", "-force", "-import", filepath.Join(dir, "other.asc"))
+	if code != 1 || !strings.Contains(stderr, "move it away to import another") {
+		t.Errorf("init -force -import over a key: exit %d, %q", code, stderr)
+	}
+}
+
+// TestInitDataDir: -data-dir writes absolute paths for the database and
+// the key, so that the configuration can live where a service only reads.
+func TestInitDataDir(t *testing.T) {
+	root := t.TempDir()
+	cfgPath := filepath.Join(root, "etc", "secgate.toml")
+	data := filepath.Join(root, "var", "lib", "secgate")
+	if err := os.MkdirAll(filepath.Dir(cfgPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, map[string]string{"SECGATE_PASSPHRASE": testPass}, "init", "-config", cfgPath, "-domain", "example.org", "-data-dir", data)
+	if code != 0 {
+		t.Fatalf("init -data-dir: exit %d, %q", code, stderr)
+	}
+	text, _ := os.ReadFile(cfgPath)
+	for _, want := range []string{`data_dir = "` + data + `"`, `database = "` + filepath.Join(data, "secgate.db") + `"`, `path = "` + filepath.Join(data, "team-key.asc") + `"`} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("the configuration lacks %s", want)
+		}
+	}
+	for _, f := range []string{"secgate.db", "team-key.asc"} {
+		if _, err := os.Stat(filepath.Join(data, f)); err != nil {
+			t.Errorf("%s not in the data directory: %v", f, err)
+		}
 	}
 }
