@@ -27,7 +27,9 @@ const (
 type job struct {
 	id           int64
 	notice       string
+	kind         string
 	caseID       int64
+	list         listRule // the row's list as the directory has it when the row is claimed
 	recipient    string
 	fingerprint  string
 	encKeyID     uint64
@@ -38,6 +40,10 @@ type job struct {
 	armored      []byte // the recipient's stored key when the row was claimed
 	attempt      int
 }
+
+// mustEncrypt reports whether j must leave encrypted: its kind, case and
+// list decide, and its stored flag may only add to that.
+func (j *job) mustEncrypt() bool { return mustEncrypt(j.kind, j.caseID, j.list, j.encrypt) }
 
 // outcome is the result of one attempt.
 type outcome struct {
@@ -185,9 +191,13 @@ func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error
 		// INDEXED BY: read the oldest waiting rows off outbox_claim rather
 		// than sort every waiting row (without statistics SQLite may pick
 		// another index); the query fails if the index cannot serve it.
-		rows, err := tx.QueryContext(ctx, `SELECT o.id, o.notice_id, o.case_id, o.recipient, o.fingerprint, o.enc_key_id,
-			o.encrypt, o.valid_through, o.env_from, m.raw, coalesce(k.armored, ''), o.attempts
-			FROM outbox o INDEXED BY outbox_claim JOIN outbox_message m ON m.outbox_id = o.id LEFT JOIN dir_key k ON k.fingerprint = o.fingerprint AND o.encrypt = 1
+		// The recipient's key is read whatever the row's encrypt flag
+		// says: the flag does not decide whether the row is encrypted.
+		rows, err := tx.QueryContext(ctx, `SELECT o.id, o.notice_id, o.kind, o.case_id, o.list, coalesce(l.kind, ''), coalesce(l.encrypt, 0),
+			o.recipient, o.fingerprint, o.enc_key_id, o.encrypt, o.valid_through, o.env_from, m.raw, coalesce(k.armored, ''), o.attempts
+			FROM outbox o INDEXED BY outbox_claim JOIN outbox_message m ON m.outbox_id = o.id
+			LEFT JOIN dir_key k ON k.fingerprint = o.fingerprint AND o.fingerprint != ''
+			LEFT JOIN dir_list l ON l.name = o.list AND o.list != ''
 			WHERE o.state IN ('queued', 'deferred') AND o.next_attempt <= ? ORDER BY o.next_attempt, o.id LIMIT ?`,
 			store.Millis(now), limit)
 		if err != nil {
@@ -195,13 +205,13 @@ func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error
 		}
 		for rows.Next() {
 			j := &job{}
-			var enc, vt, kid int64
-			if err := rows.Scan(&j.id, &j.notice, &j.caseID, &j.recipient, &j.fingerprint, &kid, &enc, &vt,
-				&j.envFrom, &j.raw, &j.armored, &j.attempt); err != nil {
+			var enc, listEnc, vt, kid int64
+			if err := rows.Scan(&j.id, &j.notice, &j.kind, &j.caseID, &j.list.name, &j.list.kind, &listEnc, &j.recipient,
+				&j.fingerprint, &kid, &enc, &vt, &j.envFrom, &j.raw, &j.armored, &j.attempt); err != nil {
 				rows.Close()
 				return err
 			}
-			j.encKeyID, j.encrypt, j.validThrough = uint64(kid), enc != 0, store.Time(vt)
+			j.encKeyID, j.encrypt, j.validThrough, j.list.encrypt = uint64(kid), enc != 0, store.Time(vt), listEnc != 0
 			j.attempt++
 			jobs = append(jobs, j)
 			if size += len(j.raw); size >= claimBytes {

@@ -54,7 +54,7 @@ func (s *sender) transmit(j *job, keyID uint64) (string, error) {
 		return "", &phaseError{"rcpt", err}
 	}
 	raw := j.raw
-	if err := guard(raw, j.recipient, j.encrypt, keyID); err != nil {
+	if err := guard(raw, j, keyID); err != nil {
 		return "", err
 	}
 	w, err := s.c.Data()
@@ -103,11 +103,13 @@ const maxGuardPackets = 16
 // reads ("Version: 1").
 const maxControlPart = 4 << 10
 
-// guard checks a message right before DATA: CRLF line ends only; the
-// recipient alone in To, no Cc or Bcc; for an encrypted row a
-// multipart/encrypted message whose only PKESK is for keyID, the
+// guard checks a message of row j right before DATA: CRLF line ends only;
+// the recipient alone in To, no Cc or Bcc; for a row that must be
+// encrypted (its kind, its case and its list say so, or its flag adds it)
+// a multipart/encrypted message whose only PKESK is for keyID, the
 // recipient's current encryption subkey, and the neutral subject.
-func guard(raw []byte, recipient string, encrypt bool, keyID uint64) error {
+func guard(raw []byte, j *job, keyID uint64) error {
+	recipient := j.recipient
 	if bytes.IndexByte(raw, 0) >= 0 {
 		return refuse("message contains NUL")
 	}
@@ -137,8 +139,11 @@ func guard(raw []byte, recipient string, encrypt bool, keyID uint64) error {
 	if err != nil || len(al) != 1 || !SameAddress(al[0].Address, recipient) {
 		return refuse("To is not the envelope recipient alone")
 	}
-	if !encrypt {
+	if !j.mustEncrypt() {
 		return nil
+	}
+	if keyID == 0 {
+		return refuse("a %s must be encrypted and the row has no recipient key", j.kind)
 	}
 	if s := h.Get("Subject"); s != "..." {
 		return refuse("encrypted message with a non-neutral Subject")
@@ -194,7 +199,7 @@ func guard(raw []byte, recipient string, encrypt bool, keyID uint64) error {
 	if len(pkesk) != 1 {
 		return refuse("%d PKESK packets, want exactly 1", len(pkesk))
 	}
-	if pkesk[0] != keyID || keyID == 0 {
+	if pkesk[0] != keyID {
 		return refuse("encrypted to key ID %016X, the recipient's encryption subkey is %016X", pkesk[0], keyID)
 	}
 	return nil

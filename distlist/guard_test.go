@@ -68,6 +68,15 @@ func twoRecipients(t *testing.T, a, b *crypto.Key, addr string) []byte {
 	return raw
 }
 
+// testRow is a row to addr for the guard: an embargo notice, which must be
+// encrypted, or an announcement, which may be clear.
+func testRow(addr string, encrypted bool) *job {
+	if encrypted {
+		return &job{kind: "embargo-notice", caseID: 7, recipient: addr}
+	}
+	return &job{kind: "announcement", caseID: 7, recipient: addr}
+}
+
 func TestGuard(t *testing.T) {
 	team := testKey(t, "security@example.org", "x25519", false)
 	ka := testKey(t, "alice@distro-a.example", "x25519", false)
@@ -108,7 +117,7 @@ func TestGuard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := guard(tt.raw, a, tt.encrypt, tt.keyID)
+			err := guard(tt.raw, testRow(a, tt.encrypt), tt.keyID)
 			if (err == nil) != tt.ok {
 				t.Fatalf("guard = %v, want ok=%v", err, tt.ok)
 			}
@@ -280,7 +289,7 @@ func FuzzGuard(f *testing.F) {
 	f.Add(good, true)
 	f.Add([]byte("To: alice@distro-a.example\r\n\r\nhi\r\n"), false)
 	f.Fuzz(func(t *testing.T, raw []byte, encrypt bool) {
-		err := guard(raw, "alice@distro-a.example", encrypt, kid)
+		err := guard(raw, testRow("alice@distro-a.example", encrypt), kid)
 		if err == nil && encrypt && !bytes.Contains(raw, []byte("multipart/encrypted")) {
 			t.Fatal("guard passed an encrypted row that is not multipart/encrypted")
 		}
@@ -309,7 +318,7 @@ func TestGuardStreams(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	err = guard(raw, "alice@distro-a.example", true, kid)
+	err = guard(raw, testRow("alice@distro-a.example", true), kid)
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		t.Fatal(err)

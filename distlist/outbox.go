@@ -23,7 +23,8 @@ type Mail struct {
 	CaseID       int64
 	NoticeID     string // stable: the Message-ID is derived from (NoticeID, recipient)
 	Content      crypto.Content
-	Encrypt      bool
+	Encrypt      bool      // asks for encryption; what must be encrypted is encrypted whatever it says
+	List         string    // the directory list the mail goes to, if any: its kind is checked again before sending
 	ValidThrough time.Time // recipient keys must stay valid until then (zero: now only)
 	Recipients   []Recipient
 	InReplyTo    string
@@ -37,9 +38,6 @@ type Skipped struct {
 	Recipient Recipient
 	Reason    string
 }
-
-// mustEncrypt lists the kinds of mail that never leave unencrypted.
-var mustEncrypt = map[string]bool{"team-copy": true, "team-note": true, "embargo-notice": true, "prerelease-notice": true}
 
 // Event tells the application about something the team should know.
 type Event struct {
@@ -164,7 +162,14 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 	if m.NoticeID == "" || m.Kind == "" {
 		return nil, errors.New("distlist: enqueue: mail needs a NoticeID and a Kind")
 	}
-	if mustEncrypt[m.Kind] && !m.Encrypt {
+	list, err := lookupList(ctx, tx, m.List)
+	if err != nil {
+		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
+	}
+	if list.name != "" && list.kind == "" {
+		return nil, fmt.Errorf("distlist: enqueue %s: list %q: %w", m.NoticeID, m.List, ErrNotFound)
+	}
+	if mustEncrypt(m.Kind, m.CaseID, list, m.Encrypt) && !m.Encrypt {
 		return nil, fmt.Errorf("%w: %s %s", ErrMustEncrypt, m.Kind, m.NoticeID)
 	}
 	now := o.clock.Now()
@@ -253,9 +258,9 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 
 	// A recipient already queued for the notice keeps its row and its
 	// message: the insert does nothing and returns no id.
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (notice_id, kind, case_id, recipient, fingerprint, enc_key_id,
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (notice_id, kind, case_id, list, recipient, fingerprint, enc_key_id,
 		encrypt, valid_through, message_id, token, env_from, state, created, next_attempt)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)
 		ON CONFLICT (notice_id, recipient) DO NOTHING RETURNING id`)
 	if err != nil {
 		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
@@ -273,7 +278,7 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 		}
 		tok := verpToken(o.secret, m.NoticeID, p.addr)
 		var id int64
-		err := stmt.QueryRowContext(ctx, m.NoticeID, m.Kind, m.CaseID, p.addr, fpr, int64(p.keyID), boolInt(m.Encrypt),
+		err := stmt.QueryRowContext(ctx, m.NoticeID, m.Kind, m.CaseID, m.List, p.addr, fpr, int64(p.keyID), boolInt(m.Encrypt),
 			store.Millis(m.ValidThrough), messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain), tok,
 			envelopeFrom(o.cfg.Bounce, tok), store.Millis(now), store.Millis(now)).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -132,7 +132,7 @@ func TestRunParallel(t *testing.T) {
 func TestAdmin(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, smtpsink.Options{}, nil)
-	e.enqueue(Mail{Kind: "answer", CaseID: 3, NoticeID: "adm", Content: textContent("s", "b"),
+	e.enqueue(Mail{Kind: "announcement", CaseID: 3, NoticeID: "adm", Content: textContent("s", "b"),
 		Recipients: []Recipient{{Address: "permerror@sink.example"}, {Address: "ok@sink.example"}, {Address: "temperror@sink.example"}}})
 	e.drain()
 	rows, err := e.ob.Rows(ctx, RowFilter{CaseID: 3})

@@ -179,7 +179,9 @@ func (s *sender) deliver(ctx context.Context, j *job) outcome {
 	o := s.o
 	now := o.clock.Now()
 	var keyID uint64
-	if j.encrypt {
+	// A row that must be encrypted and names no key goes on to the guard,
+	// which refuses it.
+	if j.mustEncrypt() && j.fingerprint != "" {
 		k, err := o.recipientKey(j.fingerprint, j.armored)
 		if err != nil {
 			return outcome{state: StateFailed, reply: "recipient key not found: " + err.Error(), event: EventKeyInvalid}
