@@ -24,6 +24,7 @@ func migrations() []string {
 		schemaSecurity,
 		schemaOps,
 		schemaOutboxList,
+		schemaAuditHead,
 	}
 }
 
