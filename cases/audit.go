@@ -66,16 +66,21 @@ func (w *Workflow) auditFirst(ctx context.Context, tx *sql.Tx, caseID int64, act
 	return w.appendAudit(ctx, tx, AuditEvent{CaseID: caseID, Seq: 1, Actor: actor, Action: action, Detail: detail, Source: sourceMsgID, PrevHash: genesis})
 }
 
-// appendAudit stamps, hashes and writes e after its PrevHash and Seq.
+// appendAudit stamps, hashes and writes e after its PrevHash and Seq, and
+// signs the audit head after it (extendHead).
 func (w *Workflow) appendAudit(ctx context.Context, tx *sql.Tx, e AuditEvent) error {
 	e.At = w.now()
 	e.Hash = hashEvent(e)
-	_, err := tx.ExecContext(ctx, `INSERT INTO case_audit (case_id, seq, at, actor, action, detail, source, prev_hash, hash)
+	res, err := tx.ExecContext(ctx, `INSERT INTO case_audit (case_id, seq, at, actor, action, detail, source, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.CaseID, e.Seq, store.Millis(e.At), e.Actor, e.Action, e.Detail, e.Source, e.PrevHash, e.Hash)
 	if err != nil {
 		return fmt.Errorf("cases: audit %d: %w", e.CaseID, err)
 	}
-	return nil
+	id, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("cases: audit %d: %w", e.CaseID, err)
+	}
+	return w.extendHead(ctx, tx, id, e)
 }
 
 // AuditLog returns the audit events of caseID in order.
@@ -105,7 +110,9 @@ func auditLog(ctx context.Context, q querier, caseID int64) ([]AuditEvent, error
 
 // VerifyAudit checks the hash chain of caseID's audit log: each event's hash
 // covers its fields and the previous event's hash, and sequence numbers have
-// no gaps. A case without events verifies.
+// no gaps. A case without events verifies. The chain alone does not show
+// that it was not rewritten: VerifyAuditLog also checks it against the
+// heads the team key signed.
 func (w *Workflow) VerifyAudit(ctx context.Context, caseID int64) error {
 	evs, err := w.AuditLog(ctx, caseID)
 	if err != nil {

@@ -123,6 +123,7 @@ type Workflow struct {
 	outbox   Outbox
 	tmpl     *templates.Set
 	atRest   AtRest
+	heads    headSigner // signs the audit heads (audithead.go)
 	teamAddr string
 	project  templates.Project
 	clock    clock.Clock
@@ -155,7 +156,7 @@ func New(o Options) (*Workflow, error) {
 		return nil, fmt.Errorf("cases: advisory_pattern: %w", err)
 	}
 	w := &Workflow{
-		db: o.DB, dir: o.Directory, outbox: o.Outbox, tmpl: o.Templates, atRest: at,
+		db: o.DB, dir: o.Directory, outbox: o.Outbox, tmpl: o.Templates, atRest: at, heads: headSigner{key: o.TeamKey},
 		teamAddr: o.TeamAddress, project: o.Project, clock: o.Clock, log: o.Logger, cfg: cfg,
 		parser: Parser{Advisory: adv}, sched: o.Scheduler,
 	}
