@@ -55,7 +55,18 @@ func runDemo(ctx context.Context, a *app, c *command, args []string) error {
 		if kerr := d.keepMail(); kerr != nil {
 			err = errors.Join(err, kerr)
 		}
-		fmt.Fprintf(a.stdout, "\nKept in %s: secgate.toml, secgate.db, keys/, mail/<address>/*.eml\n", dir)
+		if kerr := d.keepSecretKeys(); kerr != nil {
+			err = errors.Join(err, kerr)
+		}
+		fmt.Fprintf(a.stdout, "\nKept in %s: secgate.toml, secgate.db, keys/, mail/<address>/*.eml,\n"+
+			"and every participant's secret key in demo-secret-keys/ (made for this demo, locked with %q).\n"+
+			"To read a kept message as its recipient would, with gpg (Alice's, say):\n\n"+
+			"  export GNUPGHOME=$(mktemp -d)\n"+
+			"  gpg --batch --pinentry-mode loopback --passphrase %q --import %s\n"+
+			"  gpg --import %s\n"+
+			"  gpg --pinentry-mode loopback --passphrase %q --decrypt %s\n",
+			dir, demoKeyPassphrase, demoKeyPassphrase, filepath.Join(dir, "demo-secret-keys", "alice_at_demo.test.asc"),
+			filepath.Join(dir, "keys", "team.pub.asc"), demoKeyPassphrase, filepath.Join(dir, "mail", "alice@demo.test", "NNN.eml"))
 	}
 	if d.mail != nil {
 		if *serve && err == nil {

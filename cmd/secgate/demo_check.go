@@ -223,6 +223,33 @@ func (d *demo) keepMail() error {
 	return nil
 }
 
+// demoKeyPassphrase locks the secret keys -keep writes: demo keys, made
+// for one run, never for real use.
+const demoKeyPassphrase = "demo only"
+
+// keepSecretKeys writes every participant's secret key, and the team's
+// public key, so that a kept message can be opened as its recipient would.
+func (d *demo) keepSecretKeys() error {
+	dir := filepath.Join(d.dir, "demo-secret-keys")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for addr, k := range d.keys {
+		armored, err := k.ArmorPrivate([]byte(demoKeyPassphrase))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, strings.ReplaceAll(addr, "@", "_at_")+".asc"), []byte(armored), 0o600); err != nil {
+			return err
+		}
+	}
+	pub, err := d.team.ArmorPublic()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(d.dir, "keys", "team.pub.asc"), []byte(pub), 0o644)
+}
+
 // count returns how many of ds went to to, of one of kinds (outbox kinds;
 // any kind when none is given).
 func (d *demo) count(ds []delivery, to string, kinds ...string) int {

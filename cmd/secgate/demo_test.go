@@ -14,6 +14,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/secgate/secgate/internal/gpgtest"
 )
 
 // TestDemo runs the demo for each preset and checks its verdict and the
@@ -62,6 +64,34 @@ func TestDemoKeep(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "mail", "security@distro-three.example")); err == nil {
 		t.Error("the distributor with the expired key has mail")
+	}
+	// Every kept message opens with gpg as the demo prints it: each
+	// participant's secret key is kept.
+	if !strings.Contains(stdout, "gpg --pinentry-mode loopback --passphrase") {
+		t.Errorf("the demo does not say how to open a kept message:\n%s", stdout)
+	}
+	for _, who := range []string{"alice@demo.test", "security@distro-one.example", "rita@reporter.example"} {
+		g := gpgtest.New(t)
+		if r := g.Run(nil, "--pinentry-mode", "loopback", "--passphrase", demoKeyPassphrase, "--import",
+			filepath.Join(dir, "demo-secret-keys", strings.ReplaceAll(who, "@", "_at_")+".asc")); r.Err != nil {
+			t.Fatalf("import %s's secret key: %v\n%s", who, r.Err, r.Stderr)
+		}
+		kept, _ := filepath.Glob(filepath.Join(dir, "mail", who, "*.eml"))
+		opened := 0
+		for _, f := range kept {
+			raw, _ := os.ReadFile(f)
+			if !bytes.Contains(raw, []byte("multipart/encrypted")) {
+				continue
+			}
+			if r := g.Run(raw, "--pinentry-mode", "loopback", "--passphrase", demoKeyPassphrase, "--decrypt"); r.Err == nil && r.Has("DECRYPTION_OKAY") {
+				opened++
+			} else {
+				t.Errorf("gpg does not open %s as %s: %v\n%s", f, who, r.Err, r.Stderr)
+			}
+		}
+		if opened == 0 {
+			t.Errorf("no encrypted message kept for %s", who)
+		}
 	}
 }
 
