@@ -26,17 +26,14 @@ func refuse(format string, args ...any) error {
 	return &guardError{fmt.Sprintf(format, args...)}
 }
 
-// transmit is the only code in secgate that hands a message to SMTP DATA:
-// MAIL, RCPT, then the guard over exactly the bytes that are written, then
-// DATA. A test enforces that nothing else calls Data or SendMail.
+// transmit sends j over the sender's connection: the transaction's
+// limits and options, then smtpConn.send, which runs the guard right
+// before DATA.
 func (s *sender) transmit(j *job, keyID uint64) (string, error) {
 	cfg := s.o.cfg.SMTP
-	s.dc.setLimit(time.Now().Add(cfg.SubmissionTimeout + 4*cfg.CommandTimeout))
-	defer func() {
-		if s.dc != nil {
-			s.dc.setLimit(time.Time{})
-		}
-	}()
+	conn := s.conn
+	conn.setLimit(time.Now().Add(cfg.SubmissionTimeout + 4*cfg.CommandTimeout))
+	defer conn.setLimit(time.Time{})
 	// RET=HDRS: a bounce must not carry the message back; ENVID: the token
 	// again, for MTAs that rewrite the bounce address; SMTPUTF8 for an
 	// address or a header that is not ASCII (RFC 6531, 6532), or nothing
@@ -44,32 +41,10 @@ func (s *sender) transmit(j *job, keyID uint64) (string, error) {
 	// mangled on the way.
 	opts := &smtp.MailOptions{Size: int64(len(j.raw)), Return: smtp.DSNReturnHeaders, EnvelopeID: tokenFromAddress(s.o.cfg.Bounce, j.envFrom),
 		UTF8: needsSMTPUTF8(j.envFrom, j.recipient, j.raw)}
-	if ok, _ := s.c.Extension("SMTPUTF8"); opts.UTF8 && !ok {
+	if opts.UTF8 && !conn.ext("SMTPUTF8") {
 		return "", &permanentError{"not sent: the address " + j.recipient + " or the message header is not ASCII and the submission server does not offer SMTPUTF8"}
 	}
-	if err := s.c.Mail(j.envFrom, opts); err != nil {
-		return "", &phaseError{"mail", err}
-	}
-	if err := s.c.Rcpt(j.recipient, nil); err != nil {
-		return "", &phaseError{"rcpt", err}
-	}
-	raw := j.raw
-	if err := guard(raw, j, keyID); err != nil {
-		return "", err
-	}
-	w, err := s.c.Data()
-	if err != nil {
-		return "", &phaseError{"data", err}
-	}
-	if _, err := w.Write(raw); err != nil {
-		w.Close()
-		return "", &phaseError{"data", fmt.Errorf("connection lost while sending the message: %w", err)}
-	}
-	resp, err := w.CloseWithResponse()
-	if err != nil {
-		return "", &phaseError{"end of data", err}
-	}
-	return resp.StatusText, nil
+	return conn.send(j, keyID, opts)
 }
 
 // permanentError is a row that cannot be sent through this server however

@@ -2,15 +2,7 @@ package distlist
 
 import (
 	"bytes"
-	"context"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -176,105 +168,6 @@ func TestKeyRecheckedBeforeSending(t *testing.T) {
 	if ev := e.Events(); len(ev) != 1 || ev[0].Kind != EventKeyInvalid {
 		t.Fatalf("events %+v", ev)
 	}
-}
-
-// isTestSupport reports whether a package (path relative to the module
-// root) exists only for tests: internal/mailstack plays the outside world
-// (a reporter's mail client), and packages named like httptest (gpgtest,
-// casestest) are helpers. They may send mail, but no production file may
-// import them.
-func isTestSupport(pkg string) bool {
-	return pkg == "internal/mailstack" || strings.HasSuffix(pkg, "test")
-}
-
-// TestNoOtherSMTPSender parses every non-test Go file of the repository and
-// proves that nothing but transmit (guard.go) calls an SMTP client's Data or
-// SendMail, and that net/smtp is not used at all. Test-support packages are
-// exempt only as long as no production file imports them.
-func TestNoOtherSMTPSender(t *testing.T) {
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("repository root not found: %v", err)
-	}
-	fset := token.NewFileSet()
-	var files, allowed int
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "vendor") && path != root {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Errorf("parse %s: %v", path, err)
-			return nil
-		}
-		files++
-		rel, _ := filepath.Rel(root, path)
-		rel = filepath.ToSlash(rel)
-		support := isTestSupport(filepath.ToSlash(filepath.Dir(rel)))
-		smtpNames := map[string]bool{}
-		for _, imp := range f.Imports {
-			p, _ := strconv.Unquote(imp.Path.Value)
-			if own, ok := strings.CutPrefix(p, "github.com/secgate/secgate/"); ok && isTestSupport(own) && !support {
-				t.Errorf("%s imports the test-support package %s", rel, own)
-			}
-			if p == "net/smtp" {
-				t.Errorf("%s imports net/smtp: all mail must go through distlist", path)
-			}
-			if p == "github.com/emersion/go-smtp" || p == "net/smtp" {
-				name := "smtp"
-				if imp.Name != nil {
-					name = imp.Name.Name
-				}
-				smtpNames[name] = true
-			}
-		}
-		if len(smtpNames) == 0 || support {
-			return nil
-		}
-		var fn string
-		ast.Inspect(f, func(n ast.Node) bool {
-			if fd, ok := n.(*ast.FuncDecl); ok {
-				fn = fd.Name.Name
-			}
-			call, ok := n.(*ast.CallExpr)
-			if !ok {
-				return true
-			}
-			sel, ok := call.Fun.(*ast.SelectorExpr)
-			if !ok {
-				return true
-			}
-			switch name := sel.Sel.Name; {
-			case name == "Data" && len(call.Args) == 0, name == "SendMail", name == "SendMailTLS", name == "LMTPData":
-				if rel == "distlist/guard.go" && fn == "transmit" && name == "Data" {
-					allowed++
-					return true
-				}
-				t.Errorf("%s: %s calls %s outside the guarded choke point", fset.Position(call.Pos()), fn, name)
-			}
-			return true
-		})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if allowed != 1 {
-		t.Errorf("found %d Data calls in transmit, want exactly 1", allowed)
-	}
-	if files < 10 {
-		t.Errorf("only %d files parsed", files)
-	}
-	_ = context.Background
 }
 
 // FuzzGuard feeds arbitrary bytes to the guard: it must never panic, and it

@@ -67,21 +67,31 @@ func (c SMTPConfig) tlsConfig() (*tls.Config, error) {
 	return tc, nil
 }
 
+// smtpConn is an SMTP submission connection, and the only holder of a
+// go-smtp client in secgate. Its one method that starts or writes a
+// message, send, runs the guard over the exact bytes it then writes;
+// TestNoOtherSMTPSender proves, by the types of the values, that no other
+// code reaches the client.
+type smtpConn struct {
+	c  *smtp.Client
+	dc *deadlineConn
+}
+
 // dialSMTP connects, says EHLO, starts TLS as configured and authenticates.
-func dialSMTP(ctx context.Context, cfg SMTPConfig) (*smtp.Client, *deadlineConn, error) {
+func dialSMTP(ctx context.Context, cfg SMTPConfig) (*smtpConn, error) {
 	if cfg.EHLO == "" {
 		cfg.EHLO = "localhost"
 	}
 	d := net.Dialer{Timeout: cfg.DialTimeout}
 	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect: %w", err)
+		return nil, fmt.Errorf("connect: %w", err)
 	}
 	dc := &deadlineConn{Conn: raw}
 	dc.setLimit(time.Now().Add(cfg.DialTimeout + cfg.CommandTimeout))
-	fail := func(what string, err error) (*smtp.Client, *deadlineConn, error) {
+	fail := func(what string, err error) (*smtpConn, error) {
 		raw.Close()
-		return nil, nil, fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	var c *smtp.Client
 	switch cfg.TLS {
@@ -123,21 +133,80 @@ func dialSMTP(ctx context.Context, cfg SMTPConfig) (*smtp.Client, *deadlineConn,
 	if cfg.User != "" {
 		if err := c.Auth(sasl.NewPlainClient("", cfg.User, cfg.Password)); err != nil {
 			c.Close()
-			return nil, nil, fmt.Errorf("auth: %w", err)
+			return nil, fmt.Errorf("auth: %w", err)
 		}
 	} else if err := c.Noop(); err != nil { // complete EHLO now, so failures show here
 		c.Close()
-		return nil, nil, fmt.Errorf("ehlo: %w", err)
+		return nil, fmt.Errorf("ehlo: %w", err)
 	}
 	dc.setLimit(time.Time{})
-	return c, dc, nil
+	return &smtpConn{c: c, dc: dc}, nil
 }
+
+// send makes one transaction for row j: MAIL and RCPT, then the guard over
+// exactly the bytes that are written, then DATA. It is the only code in
+// secgate that starts or writes a message.
+func (sc *smtpConn) send(j *job, keyID uint64, opts *smtp.MailOptions) (string, error) {
+	if err := sc.c.Mail(j.envFrom, opts); err != nil {
+		return "", &phaseError{"mail", err}
+	}
+	if err := sc.c.Rcpt(j.recipient, nil); err != nil {
+		return "", &phaseError{"rcpt", err}
+	}
+	raw := j.raw
+	if err := guard(raw, j, keyID); err != nil {
+		return "", err
+	}
+	w, err := sc.c.Data()
+	if err != nil {
+		return "", &phaseError{"data", err}
+	}
+	if _, err := w.Write(raw); err != nil {
+		w.Close()
+		return "", &phaseError{"data", fmt.Errorf("connection lost while sending the message: %w", err)}
+	}
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		return "", &phaseError{"end of data", err}
+	}
+	return resp.StatusText, nil
+}
+
+// ext reports whether the server offers extension name.
+func (sc *smtpConn) ext(name string) bool {
+	ok, _ := sc.c.Extension(name)
+	return ok
+}
+
+// setLimit caps every deadline of the connection at t (zero: none).
+func (sc *smtpConn) setLimit(t time.Time) { sc.dc.setLimit(t) }
+
+// reset aborts the transaction with RSET, within timeout.
+func (sc *smtpConn) reset(timeout time.Duration) error {
+	sc.dc.setLimit(time.Now().Add(timeout))
+	if err := sc.c.Reset(); err != nil {
+		return err
+	}
+	sc.dc.setLimit(time.Time{})
+	return nil
+}
+
+// quit ends the session with QUIT within timeout, or closes the connection
+// when that fails.
+func (sc *smtpConn) quit(timeout time.Duration) {
+	sc.dc.setLimit(time.Now().Add(timeout))
+	if err := sc.c.Quit(); err != nil {
+		sc.c.Close()
+	}
+}
+
+// close closes the connection at once.
+func (sc *smtpConn) close() { sc.c.Close() }
 
 // sender is one delivery worker with its reused SMTP connection.
 type sender struct {
 	o        *Outbox
-	c        *smtp.Client
-	dc       *deadlineConn
+	conn     *smtpConn
 	used     int
 	lastUsed time.Time
 }
@@ -147,22 +216,17 @@ type sender struct {
 const maxIdle = 30 * time.Second
 
 func (s *sender) close() {
-	if s.c != nil {
-		if s.dc != nil {
-			s.dc.setLimit(time.Now().Add(s.o.cfg.SMTP.CommandTimeout))
-		}
-		if err := s.c.Quit(); err != nil {
-			s.c.Close()
-		}
+	if s.conn != nil {
+		s.conn.quit(s.o.cfg.SMTP.CommandTimeout)
 	}
-	s.c, s.dc, s.used = nil, nil, 0
+	s.conn, s.used = nil, 0
 }
 
 func (s *sender) drop() {
-	if s.c != nil {
-		s.c.Close()
+	if s.conn != nil {
+		s.conn.close()
 	}
-	s.c, s.dc, s.used = nil, nil, 0
+	s.conn, s.used = nil, 0
 }
 
 // phaseError says at which step of the transaction an error happened.
@@ -210,17 +274,17 @@ func (s *sender) deliver(ctx context.Context, j *job) outcome {
 		j.raw = raw
 		defer func() { j.raw = nil }()
 	}
-	if s.c != nil && time.Since(s.lastUsed) > maxIdle {
+	if s.conn != nil && time.Since(s.lastUsed) > maxIdle {
 		s.close()
 	}
 	for try := 0; ; try++ {
 		reused := s.used > 0
-		if s.c == nil {
-			c, dc, err := dialSMTP(ctx, o.cfg.SMTP)
+		if s.conn == nil {
+			conn, err := dialSMTP(ctx, o.cfg.SMTP)
 			if err != nil {
 				return outcome{state: StateDeferred, reply: err.Error()}
 			}
-			s.c, s.dc = c, dc
+			s.conn = conn
 		}
 		resp, err := s.transmit(j, keyID)
 		s.lastUsed = time.Now()
@@ -232,7 +296,7 @@ func (s *sender) deliver(ctx context.Context, j *job) outcome {
 		var pe *phaseError
 		var se *smtp.SMTPError
 		gone := !errors.As(err, &se) || se.Code == 421
-		if reused && try == 0 && s.c == nil && errors.As(err, &pe) && pe.phase == "mail" && gone {
+		if reused && try == 0 && s.conn == nil && errors.As(err, &pe) && pe.phase == "mail" && gone {
 			continue // the reused connection was gone; one fresh try
 		}
 		return out
@@ -279,14 +343,10 @@ func (s *sender) classify(err error) outcome {
 
 // reset aborts the transaction with RSET, or drops a connection that fails.
 func (s *sender) reset() {
-	if s.c == nil {
+	if s.conn == nil {
 		return
 	}
-	s.dc.setLimit(time.Now().Add(s.o.cfg.SMTP.CommandTimeout))
-	err := s.c.Reset()
-	if err == nil {
-		s.dc.setLimit(time.Time{})
-		return
+	if err := s.conn.reset(s.o.cfg.SMTP.CommandTimeout); err != nil {
+		s.drop()
 	}
-	s.drop()
 }
