@@ -23,7 +23,7 @@ import (
 type Config struct {
 	SignatureMaxAge   time.Duration `toml:"signature_max_age" doc:"Oldest signature creation time accepted on a command mail, counted back from now."`
 	SignatureMaxSkew  time.Duration `toml:"signature_max_skew" doc:"How far in the future a command signature's creation time may lie (clock skew)."`
-	Policy            string        `toml:"policy" doc:"Policy preset given to new cases when the report does not name one (knative, kata or kubeedge)."`
+	Policy            string        `toml:"policy" deprecated:"schedule.policy" doc:"Deprecated alias of [schedule] policy, which sets the policy of new cases (config check warns; a different value is an error)."`
 	AdvisoryPattern   string        `toml:"advisory_pattern" doc:"Regular expression of the project's own advisory IDs accepted by /advisory next to GHSA IDs."`
 	AllowFromMismatch bool          `toml:"allow_from_mismatch" doc:"Accept a command mail whose From address is not registered to the member whose key signed it (not recommended)."`
 	RequireEncrypted  bool          `toml:"require_encrypted" doc:"Accept only command mail that is signed and then encrypted to the team key (plain PGP/MIME signed mail is refused)."`

@@ -9,7 +9,7 @@ import (
 
 // Config configures the scheduler.
 type Config struct {
-	Policy        string              `toml:"policy" doc:"Policy of new cases: knative, kata, kubeedge or a name defined under policies."`
+	Policy        string              `toml:"policy" doc:"Policy of new cases: knative, kata, kubeedge or a name defined under policies (the one key for it; [cases] policy is a deprecated alias)."`
 	Policies      map[string]Override `toml:"policies" doc:"Overrides of preset policies, or new policies based on one, by name: a table [schedule.policies.NAME] with base (the preset it starts from, default NAME) and any of min_notice, max_notice, min_notice_business_days, max_notice_business_days, pre_release_notice, pre_announce (tell the public lists the release date), require_cve, out_of_band_from, evaluation_deadline, fix_deadline, fix_deadline_what, fix_done_state, reminder_lead, retrospective_from, retrospective_to, slow_below, semi_public_below, holidays, disclosure_time, weekdays; secgate config check shows the result."`
 	EmbargoList   string              `toml:"embargo_list" doc:"Name of the distribution list that receives embargo and pre-release notices."`
 	PublicLists   []string            `toml:"public_lists" doc:"Names of the public lists that receive the announcement at disclosure time."`
@@ -139,12 +139,12 @@ func (c Config) Resolve() (map[string]Policy, error) {
 		}
 		p, err := Preset(base)
 		if err != nil {
-			return nil, fmt.Errorf("schedule: policy %q: %w", n, err)
+			return nil, &PolicyConfigError{Name: n, Err: err}
 		}
 		p.Name = n
 		o.apply(&p)
 		if err := p.Check(); err != nil {
-			return nil, err
+			return nil, &PolicyConfigError{Name: n, Err: err}
 		}
 		out[n] = p
 	}
@@ -156,6 +156,18 @@ func (c Config) Resolve() (map[string]Policy, error) {
 	}
 	return out, nil
 }
+
+// PolicyConfigError is a problem of the policy Name defined under policies: a
+// configuration checker points at [schedule.policies.NAME] with it.
+type PolicyConfigError struct {
+	Name string
+	Err  error
+}
+
+func (e *PolicyConfigError) Error() string {
+	return fmt.Sprintf("schedule: policy %q: %v", e.Name, e.Err)
+}
+func (e *PolicyConfigError) Unwrap() error { return e.Err }
 
 func (o Override) apply(p *Policy) {
 	setD := func(dst *time.Duration, v *time.Duration) {

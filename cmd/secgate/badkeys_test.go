@@ -130,6 +130,10 @@ key_file = "sam.asc"
 [[distlist.list.recipient]]
 address = "sig@example.org"
 key_file = "sig.asc"
+
+[[distlist.list]]
+name = "announce"
+kind = "public"
 `
 	if err := os.WriteFile(cfgPath, append(base, extra...), 0o644); err != nil {
 		t.Fatal(err)

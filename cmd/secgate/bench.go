@@ -548,9 +548,6 @@ embargo_list = %q
 public_lists = ["announce"]
 artifacts_dir = "."
 
-[cases]
-policy = "knative"
-
 %s%s[[distlist.list]]
 name = "announce"
 kind = "public"

@@ -47,6 +47,9 @@ type Config struct {
 	// resolves relative paths against Dir.
 	File string `toml:"-"`
 	Dir  string `toml:"-"`
+	// Warnings are what ParseConfig accepted but the operator should
+	// change (a deprecated key), each with its file and line.
+	Warnings []string `toml:"-"`
 }
 
 // GatewayConfig is the [gateway] section.
@@ -182,9 +185,29 @@ func ParseConfig(name string, text []byte) (*Config, error) {
 		cfg.TeamKey.PassphraseEnv = "" // a file written in place of the default variable
 	}
 	var errs []error
+	// One key sets the policy of new cases: [schedule] policy, beside the
+	// policies it can name. [cases] policy is its old alias.
+	if _, alias := lines["cases.policy"]; alias {
+		_, set := lines["schedule.policy"]
+		switch {
+		case !set:
+			cfg.Schedule.Policy = cfg.Cases.Policy
+			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s:%d: cases.policy: deprecated alias of schedule.policy (which also names the policies defined under [schedule.policies]); move it there",
+				name, lines["cases.policy"]))
+		case cfg.Cases.Policy != cfg.Schedule.Policy:
+			errs = append(errs, &ConfigError{File: name, Line: lines["cases.policy"], Key: "cases.policy",
+				Msg: fmt.Sprintf("%q differs from schedule.policy %q, which sets the policy of new cases; remove cases.policy", cfg.Cases.Policy, cfg.Schedule.Policy)})
+		default:
+			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s:%d: cases.policy: deprecated alias of schedule.policy, which says the same; remove it",
+				name, lines["cases.policy"]))
+		}
+	}
+	cfg.Cases.Policy = cfg.Schedule.Policy
 	for _, e := range cfg.Validate() {
 		e.File = name
-		e.Line = lines.find(e.Key)
+		if e.Line == 0 {
+			e.Line = lines.find(e.Key)
+		}
 		errs = append(errs, e)
 	}
 	if len(errs) > 0 {
@@ -453,9 +476,15 @@ func (c *Config) Validate() []*ConfigError {
 		{"distlist", c.packageDistlist().Validate()},
 		{"schedule", c.Schedule.WithDefaults().Validate()},
 	} {
-		if pc.err != nil {
-			bad(pc.key, "%v", pc.err)
+		if pc.err == nil {
+			continue
 		}
+		key := pc.key
+		var pe *schedule.PolicyConfigError
+		if errors.As(pc.err, &pe) {
+			key = "schedule.policies." + pe.Name // its own table's line
+		}
+		bad(key, "%v", pc.err)
 	}
 	return errs
 }
@@ -587,6 +616,8 @@ type checkResult struct {
 	Problems    []string `json:"problems,omitempty"`
 	Warnings    []string `json:"warnings,omitempty"`
 	Fingerprint string   `json:"team_key_fingerprint,omitempty"`
+	// Policies are the policies the configuration resolves to, by name.
+	Policies map[string]schedule.Policy `json:"policies,omitempty"`
 }
 
 func runConfigCheck(ctx context.Context, a *app, c *command, args []string) error {
@@ -613,6 +644,11 @@ func runConfigCheck(ctx context.Context, a *app, c *command, args []string) erro
 		var keyProblems []error
 		res.Warnings, keyProblems = checkDirectoryKeys(cfg, time.Now())
 		problems = append(problems, keyProblems...)
+		res.Warnings = append(cfg.Warnings, res.Warnings...)
+		problems = append(problems, cfg.wholeProblems()...)
+		if ps, err := cfg.Schedule.WithDefaults().Resolve(); err == nil {
+			res.Policies = ps
+		}
 	}
 	for _, p := range problems {
 		// errors.Join of several ConfigErrors: one problem per line.
@@ -629,7 +665,10 @@ func runConfigCheck(ctx context.Context, a *app, c *command, args []string) erro
 			return err
 		}
 	} else if res.OK {
-		fmt.Fprintf(a.stdout, "%s: OK (team key %s)\n", *path, res.Fingerprint)
+		fmt.Fprintf(a.stdout, "%s: OK (team key %s)\n\npolicies (new cases get the default; secgate config reference explains each column):\n", *path, res.Fingerprint)
+		if err := writePolicies(a.stdout, cfg); err != nil {
+			return err
+		}
 	} else {
 		for _, p := range res.Problems {
 			fmt.Fprintln(a.stdout, p)

@@ -30,6 +30,9 @@ type docField struct {
 	Type    reflect.Type
 	Default reflect.Value
 	Example string // from the example tag; "" when absent
+	// Deprecated: a key kept as an alias (its doc says of what); the
+	// example configuration leaves it out.
+	Deprecated bool
 }
 
 // schema describes v (a struct value holding the defaults).
@@ -62,7 +65,8 @@ func walkSchema(sec *docSection, v reflect.Value) {
 			walkSchema(sub, reflect.New(f.Type.Elem()).Elem())
 			sec.Sections = append(sec.Sections, sub)
 		default:
-			sec.Fields = append(sec.Fields, docField{Key: key, Doc: f.Tag.Get("doc"), Type: f.Type, Default: fv, Example: f.Tag.Get("example")})
+			sec.Fields = append(sec.Fields, docField{Key: key, Doc: f.Tag.Get("doc"), Type: f.Type, Default: fv, Example: f.Tag.Get("example"),
+				Deprecated: f.Tag.Get("deprecated") != ""})
 		}
 	}
 }
@@ -197,6 +201,9 @@ func writeExampleSection(ew *errWriter, sec *docSection, prefix string) {
 		ew.printf("%s[%s]\n", prefix, sec.Key)
 	}
 	for _, f := range sec.Fields {
+		if f.Deprecated {
+			continue
+		}
 		writeComment(ew, prefix, f.Doc)
 		if prefix != "" {
 			ew.printf("%s%s = %s\n", prefix, f.Key, zeroExample(f))

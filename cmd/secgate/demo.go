@@ -470,9 +470,6 @@ cna_org_id = "00000000-0000-4000-8000-000000000000"
 cna_short_name = "demo"
 advisory_url = "https://demo.example/advisories/"
 
-[cases]
-policy = %q
-
 %s[[distlist.list]]
 name = "embargo"
 kind = "embargo"
@@ -484,7 +481,7 @@ kind = "public"
 [[distlist.list.recipient]]
 name = "Announcements"
 address = %q
-`, demoTeam, d.mail.IMAPAddr, demoTeam, d.mail.SMTPAddr, demoTeam, demoAnnounce, d.preset, d.preset,
+`, demoTeam, d.mail.IMAPAddr, demoTeam, d.mail.SMTPAddr, demoTeam, demoAnnounce, d.preset,
 		members.String(), dists.String(), demoAnnounce)
 	if err := write("secgate.toml", cfg); err != nil {
 		return "", err

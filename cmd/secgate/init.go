@@ -225,7 +225,9 @@ func runInit(ctx context.Context, a *app, c *command, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "wrote %s\ncreated database %s\n%s team key %s\n  private (locked): %s\n  public:           %s\n\nPublish this key (fingerprint %s) where reporters find it, e.g. on your security page:\n\n%s\n",
 		*path, res.Database, verb, res.Fingerprint, res.KeyFile, res.PublicFile, res.Fingerprint, public)
-	fmt.Fprintf(a.stdout, "Next: write the IMAP and SMTP passwords to imap.pass and smtp.pass (chmod 600), then run\n  secgate config check -config %s\n", *path)
+	fmt.Fprintf(a.stdout, "Next: add the team members and the embargo and public lists to %s with their key files\n"+
+		"(the commented [[distlist.member]] and [[distlist.list]] show how), write the IMAP and SMTP passwords to\n"+
+		"imap.pass and smtp.pass (chmod 600), then run\n  secgate config check -config %s\n", *path, *path)
 	return nil
 }
 

@@ -70,13 +70,25 @@ func TestInitGeneratesKeyAndDatabase(t *testing.T) {
 	}
 	db.Close()
 
-	// With the password files in place the configuration checks out.
+	// With the password files in place, config check says what is still
+	// to do: the team and the lists the scheduler names.
 	for _, f := range []string{"imap.pass", "smtp.pass"} {
 		os.WriteFile(filepath.Join(dir, f), []byte("pw\n"), 0o600)
 	}
 	env := map[string]string{"SECGATE_PASSPHRASE": testPass}
 	code, out, stderr := runCLI(t, env, "config", "check", "-config", cfgPath)
-	if code != 0 || !strings.Contains(out, "OK (team key "+key.Fingerprint()+")") {
+	for _, want := range []string{"no [[distlist.member]]", `schedule.embargo_list: list "embargo" is not defined`, `schedule.public_lists: list "announce" is not defined`} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("config check of the bare init: exit %d, stdout %q lacks %q", code, out, want)
+		}
+	}
+	if !strings.Contains(stdout, "add the team") {
+		t.Errorf("init does not say the team and the lists are still to add:\n%s", stdout)
+	}
+	// With a member and the two lists it checks out, and shows the policies.
+	addTeamAndLists(t, dir, cfgPath)
+	code, out, stderr = runCLI(t, env, "config", "check", "-config", cfgPath)
+	if code != 0 || !strings.Contains(out, "OK (team key "+key.Fingerprint()+")") || !strings.Contains(out, "knative (default)") {
 		t.Errorf("config check: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 	code, out, _ = runCLI(t, map[string]string{"SECGATE_PASSPHRASE": "not the passphrase"}, "config", "check", "-config", cfgPath, "--json")
@@ -84,7 +96,7 @@ func TestInitGeneratesKeyAndDatabase(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("config check --json: %v: %q", err, out)
 	}
-	if code != 1 || res.OK || len(res.Problems) != 1 || !strings.Contains(res.Problems[0], "passphrase") {
+	if code != 1 || res.OK || len(res.Problems) != 1 || !strings.Contains(res.Problems[0], "passphrase") || res.Policies["kata"].MaxNoticeBusinessDays != 5 {
 		t.Errorf("config check with a wrong passphrase: exit %d, %+v", code, res)
 	}
 
@@ -261,5 +273,44 @@ func TestInitDataDir(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(data, f)); err != nil {
 			t.Errorf("%s not in the data directory: %v", f, err)
 		}
+	}
+}
+
+// addTeamAndLists adds a lead member (with a key) and the embargo and
+// announce lists to the configuration init wrote.
+func addTeamAndLists(t *testing.T, dir, cfgPath string) {
+	t.Helper()
+	k, err := crypto.GenerateKey("Alice", "alice@example.org", crypto.GenerateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := k.ArmorPublic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "alice.asc"), []byte(pub), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(`
+[[distlist.member]]
+name = "Alice"
+address = "alice@example.org"
+key_file = "alice.asc"
+role = "lead"
+
+[[distlist.list]]
+name = "embargo"
+kind = "embargo"
+
+[[distlist.list]]
+name = "announce"
+kind = "public"
+`); err != nil {
+		t.Fatal(err)
 	}
 }
