@@ -758,6 +758,27 @@ var hostileSpecs = []hostileSpec{
 			s := g.signedCmd(g.k.alice, "alice@example.test", "[SEC-2026-0001] fixed", "/fixed 1.4.3\n", hostileT0.Add(-4*time.Minute))
 			return g.cmdMail(s, "alice <alice@example.test>", "[SEC-2026-0001] fixed", "command-signed-only", false)
 		}},
+	{name: "command-contradiction", desc: "the lead's signed commands contradict each other (/status confirmed, then /status incomplete): refused whole", state: sP, class: ClassCommand, cse: "none", mail: "sender", cmd: "refused",
+		build: func(g *hostileGen, c string) []byte {
+			s := g.signedCmd(g.k.alice, "alice@example.test", "[SEC-2026-0001] x", "/status confirmed\n/status incomplete\n", hostileT0.Add(-4*time.Minute))
+			return g.cmdMail(s, "alice <alice@example.test>", "[SEC-2026-0001] x", "command-contradiction", true)
+		}},
+	{name: "command-unbound", desc: "the lead's signed command names no case in its signed part; the case tag is only in the outer Subject, which anyone delivering a copy chooses", state: sP, class: ClassCommand, cse: "none", mail: "sender", cmd: "refused",
+		build: func(g *hostileGen, c string) []byte {
+			s := g.signedCmd(g.k.alice, "alice@example.test", "Re: hello", "/status invalid\n", hostileT0.Add(-4*time.Minute))
+			return g.cmdMail(s, "alice <alice@example.test>", "[SEC-2026-0001] x", "command-unbound", false)
+		}},
+	{name: "command-flowed", desc: "a format=flowed soft line break before /status invalid: the member's client shows one line, so it is a comment, not a command (the case does not change)", state: sP, class: ClassCommand, cse: "none", mail: "sender+team", cmd: "none",
+		build: func(g *hostileGen, c string) []byte {
+			entity := "Content-Type: text/plain; charset=utf-8; format=flowed\r\n\r\nPlease look at this one, I think it is \r\n/status invalid\r\n"
+			s, err := g.k.alice.Sign(crypto.Content{Subject: "[SEC-2026-0001] x", From: "alice@example.test", Entity: []byte(entity)}, hostileT0.Add(-4*time.Minute))
+			must(g.t, err)
+			return g.cmdMail(s, "alice <alice@example.test>", "[SEC-2026-0001] x", "command-flowed", true)
+		}},
+	{name: "from-angle-trick", desc: "From: <victim@outside.example>@evil.example names no address: never answered at the one inside the brackets", state: sQ, class: ClassMalformed, cse: "none", mail: "none", canary: true,
+		build: func(g *hostileGen, c string) []byte {
+			return plainMail("<victim@outside.example>@evil.example", "A report", "from-angle-trick", reportBody(c))
+		}},
 
 	// Automatic mail: never answered.
 	{name: "auto-replied", desc: "Auto-Submitted: auto-replied (RFC 3834) quoting the case tag", state: sP, class: ClassAutoReply, cse: "none", mail: "none",
