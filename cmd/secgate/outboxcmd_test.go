@@ -81,11 +81,22 @@ func TestOutboxCommands(t *testing.T) {
 			{[]string{"outbox", "--failed", "--state", "sent"}, "exclude each other"},
 			{[]string{"outbox", "fail"}, "want 1 argument(s): ID"},
 			{[]string{"outbox", "nope"}, "want no arguments"},
+		} {
+			code, _, stderr := f.runNoKey(t, tt.args...)
+			mustFail(t, code, stderr, tt.want)
+		}
+		// A group without its subcommand is a usage error: exit 2.
+		for _, tt := range []struct {
+			args []string
+			want string
+		}{
 			{[]string{"case"}, "case needs a subcommand: list, show"},
 			{[]string{"quarantine", "nope"}, "quarantine needs a subcommand: list, show, release"},
 		} {
 			code, _, stderr := f.runNoKey(t, tt.args...)
-			mustFail(t, code, stderr, tt.want)
+			if code != 2 || !strings.Contains(stderr, tt.want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line containing %q", tt.args, code, stderr, tt.want)
+			}
 		}
 	})
 }
