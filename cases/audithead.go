@@ -292,7 +292,10 @@ type HeadCheck struct {
 // does not match, events no signed head covers. It is nil when every
 // chain holds and the newest signed head covers the whole log (or the log
 // is empty).
-func (c *AuditCheck) Err() error {
+func (c *AuditCheck) Err() error { return errors.Join(c.Errs()...) }
+
+// Errs lists the failures Err joins, each on its own.
+func (c *AuditCheck) Errs() []error {
 	var errs []error
 	for _, ch := range c.Chains {
 		if ch.Err != nil {
@@ -314,7 +317,7 @@ func (c *AuditCheck) Err() error {
 			errs = append(errs, h.Err)
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // Chain returns the check of caseID's chain (zero events when it has none).
