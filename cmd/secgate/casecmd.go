@@ -333,10 +333,12 @@ type caseShowJSON struct {
 	Case     caseJSON      `json:"case"`
 	Messages []messageJSON `json:"messages"`
 	Audit    []auditJSON   `json:"audit"`
-	// AuditVerified is true when the hash chain holds; AuditError says
-	// where it breaks.
-	AuditVerified bool   `json:"audit_verified"`
-	AuditError    string `json:"audit_error,omitempty"`
+	// AuditVerified is true when the case's hash chain holds and the
+	// whole audit log verifies against the newest signed head (AuditHead,
+	// null when there is none); AuditError says what does not hold.
+	AuditVerified bool           `json:"audit_verified"`
+	AuditError    string         `json:"audit_error,omitempty"`
+	AuditHead     *auditHeadJSON `json:"audit_head"`
 }
 
 func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
@@ -372,15 +374,41 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	verr := w.VerifyAudit(ctx, cs.ID)
-	if verr != nil && !errors.Is(verr, cases.ErrAuditBroken) {
-		return verr
+	teamKey, err := teamPublicKey(v.cfg)
+	if err != nil {
+		return err
+	}
+	chk, err := w.VerifyAuditLog(ctx, teamKey)
+	if err != nil {
+		return err
+	}
+	// verr is this case's chain; lerrs are what else does not hold in the
+	// log: another chain, the signed head, events it does not cover.
+	verr := chk.Chain(cs.ID).Err
+	var lerrs []error
+	for _, e := range chk.Errs() {
+		if e != verr {
+			lerrs = append(lerrs, e)
+		}
+	}
+	auditErr := func() error {
+		if verr != nil {
+			return fmt.Errorf("audit chain of %s does not verify", cs.Ref)
+		}
+		if len(lerrs) > 0 {
+			return errAuditLog
+		}
+		return nil
 	}
 
 	if *asJSON {
-		out := caseShowJSON{Case: toCaseJSON(cs), Messages: []messageJSON{}, Audit: []auditJSON{}, AuditVerified: verr == nil}
-		if verr != nil {
-			out.AuditError = verr.Error()
+		out := caseShowJSON{Case: toCaseJSON(cs), Messages: []messageJSON{}, Audit: []auditJSON{}, AuditVerified: chk.Err() == nil}
+		if err := chk.Err(); err != nil {
+			out.AuditError = oneLine(err)
+		}
+		if chk.Head != nil {
+			hj := toAuditHeadJSON(*chk.Head, "")
+			out.AuditHead = &hj
 		}
 		if *text {
 			out.Case.Impact, out.Case.Terms, out.Case.Details = &cs.Impact, &cs.Terms, &cs.Details
@@ -403,10 +431,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 		if err := a.printJSON(out); err != nil {
 			return err
 		}
-		if verr != nil {
-			return fmt.Errorf("audit chain of %s does not verify", cs.Ref)
-		}
-		return nil
+		return auditErr()
 	}
 
 	names := memberNames(ctx, v.dir)
@@ -533,10 +558,16 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	tw.Flush()
 	if verr != nil {
 		fmt.Fprintf(out, "\naudit chain: BROKEN: %s\n", oneLine(verr))
-		return fmt.Errorf("audit chain of %s does not verify", cs.Ref)
+	} else {
+		fmt.Fprintf(out, "\naudit chain: verified (%d events)\n", len(events))
 	}
-	fmt.Fprintf(out, "\naudit chain: verified (%d events)\n", len(events))
-	return nil
+	switch {
+	case len(lerrs) > 0:
+		fmt.Fprintf(out, "audit log:   NOT VERIFIED: %s\n", oneLine(errors.Join(lerrs...)))
+	case verr == nil:
+		fmt.Fprintf(out, "audit log:   %s\n", verifiedAgainst(chk))
+	}
+	return auditErr()
 }
 
 func indent(s string) string {

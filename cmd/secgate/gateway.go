@@ -267,8 +267,9 @@ func (g *gateway) tellEvents(ctx context.Context) error {
 const keyReportCheck = time.Hour
 
 // keyReporter mails the team the key report (keys unusable or expiring
-// within [distlist] key_warning, addresses that bounce) once a week: at
-// the first check of each ISO week, when there is something to report.
+// within [distlist] key_warning, addresses that bounce, the signed audit
+// head for members to keep) once a week: at the first check of each ISO
+// week, when there is something to report.
 func (g *gateway) keyReporter(ctx context.Context) error {
 	for {
 		if _, err := g.keyReport(ctx); err != nil && ctx.Err() == nil {
@@ -295,15 +296,19 @@ func (g *gateway) keyReport(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	audit, err := makeAuditReport(ctx, g.workflow, g.teamKey.Public())
+	if err != nil {
+		return false, err
+	}
+	subject, body, send := keyReportMail(week, text, audit)
 	mailed := false
 	err = g.db.Tx(ctx, func(tx *sql.Tx) error {
-		ok, err := g.dir.MarkKeyReport(ctx, tx, week, text != "")
-		if err != nil || !ok || text == "" {
+		ok, err := g.dir.MarkKeyReport(ctx, tx, week, send)
+		if err != nil || !ok || !send {
 			return err
 		}
 		mailed = true
-		return g.workflow.Alert(ctx, tx, cases.GatewayLog, "Key report "+week+": keys need attention",
-			text+"\nA recipient without a usable key gets nothing embargoed. `secgate key report` prints this report.\n")
+		return g.workflow.Alert(ctx, tx, cases.GatewayLog, subject, body)
 	})
 	if err != nil {
 		return false, err

@@ -320,16 +320,27 @@ func runKeyReport(ctx context.Context, a *app, c *command, args []string) error 
 	if err != nil {
 		return err
 	}
+	w, err := v.workflow()
+	if err != nil {
+		return err
+	}
+	audit, err := makeAuditReport(ctx, w, team)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
-		return a.printJSON(map[string]any{"report": text, "empty": text == ""})
+		return a.printJSON(map[string]any{"report": text, "empty": text == "", "audit": audit.text, "audit_verified": !audit.broken})
 	}
 	if text == "" {
 		fmt.Fprintln(a.stdout, "nothing to report: every key in use is valid beyond the warning period and no address is flagged")
-		return nil
+	} else {
+		fmt.Fprint(a.stdout, text)
+		if !strings.HasSuffix(text, "\n") {
+			fmt.Fprintln(a.stdout)
+		}
 	}
-	fmt.Fprint(a.stdout, text)
-	if !strings.HasSuffix(text, "\n") {
-		fmt.Fprintln(a.stdout)
+	if audit.text != "" {
+		fmt.Fprint(a.stdout, "\n"+audit.text)
 	}
 	return nil
 }
