@@ -82,7 +82,8 @@ const maxControlPart = 4 << 10
 // the recipient alone in To, no Cc or Bcc; for a row that must be
 // encrypted (its kind, its case and its list say so, or its flag adds it)
 // a multipart/encrypted message whose only PKESK is for keyID, the
-// recipient's current encryption subkey, and the neutral subject.
+// recipient's current encryption subkey, followed by one encrypted data
+// packet and nothing else, and the neutral subject.
 func guard(raw []byte, j *job, keyID uint64) error {
 	recipient := j.recipient
 	if bytes.IndexByte(raw, 0) >= 0 {
@@ -127,9 +128,9 @@ func guard(raw []byte, j *job, keyID uint64) error {
 	if err != nil || mt != "multipart/encrypted" || params["protocol"] != "application/pgp-encrypted" || params["boundary"] == "" {
 		return refuse("encrypted row is not multipart/encrypted (Content-Type %q)", h.Get("Content-Type"))
 	}
-	// The parts are read as a stream: the encrypted part is checked as far
-	// as its first data packet and the rest is only passed over, so a big
-	// message is not copied.
+	// The parts are read as a stream: the encrypted part is checked to its
+	// end, its data packet only passed over, so a big message is not
+	// copied.
 	mr := textproto.NewMultipartReader(br, params["boundary"])
 	var types []string
 	var control bool
@@ -156,7 +157,7 @@ func guard(raw []byte, j *job, keyID uint64) error {
 			}
 			control = bytes.Contains(body, []byte("Version: 1"))
 		case 2:
-			pkesk, packetErr = leadingPackets(p)
+			pkesk, packetErr = sessionKeys(p)
 		}
 		if _, err := io.Copy(io.Discard, p); err != nil {
 			return refuse("multipart: %v", err)
@@ -180,9 +181,12 @@ func guard(raw []byte, j *job, keyID uint64) error {
 	return nil
 }
 
-// leadingPackets reads the armored PGP MESSAGE in r up to its encrypted
-// data packet and returns the key IDs of the session-key packets before it.
-func leadingPackets(r io.Reader) ([]uint64, error) {
+// sessionKeys reads the armored PGP MESSAGE in r to its end and returns
+// the key IDs of the session-key packets before its encrypted data packet.
+// Anything but session-key packets and then one encrypted data packet is
+// refused: a second message after the first, for someone else, too. The
+// data is passed over as a stream, not kept.
+func sessionKeys(r io.Reader) ([]uint64, error) {
 	blk, err := armor.Decode(r)
 	if err != nil || blk.Type != "PGP MESSAGE" {
 		return nil, refuse("encrypted part is not an armored PGP MESSAGE")
@@ -197,14 +201,24 @@ func leadingPackets(r io.Reader) ([]uint64, error) {
 		if err != nil {
 			return nil, refuse("no encrypted data packet: %v", err)
 		}
+		var data io.Reader
 		switch p := p.(type) {
 		case *packet.EncryptedKey:
 			pkesk = append(pkesk, p.KeyId)
 			continue
-		case *packet.SymmetricallyEncrypted, *packet.AEADEncrypted:
-			return pkesk, nil
+		case *packet.SymmetricallyEncrypted:
+			data = p.Contents
+		case *packet.AEADEncrypted:
+			data = p.Contents
 		default:
 			return nil, refuse("unexpected packet %T", p)
 		}
+		if _, err := io.Copy(io.Discard, data); err != nil {
+			return nil, refuse("encrypted data: %v", err)
+		}
+		if p, err := pr.Next(); err != io.EOF {
+			return nil, refuse("more after the encrypted data (%T, %v)", p, err)
+		}
+		return pkesk, nil
 	}
 }

@@ -2,6 +2,12 @@ package distlist
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
 	"runtime"
 	"strings"
 	"testing"
@@ -9,12 +15,13 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist/smtpsink"
 )
 
 // sealedFor builds a real message for rcpt the way Enqueue does.
-func sealedFor(t *testing.T, team, rcpt *crypto.Key, addr string) []byte {
+func sealedFor(t testing.TB, team, rcpt *crypto.Key, addr string) []byte {
 	t.Helper()
 	s, err := team.Sign(textContent("secret subject", "embargoed body"), t0)
 	if err != nil {
@@ -33,7 +40,7 @@ func sealedFor(t *testing.T, team, rcpt *crypto.Key, addr string) []byte {
 
 // twoRecipients encrypts to two keys at once, which the crypto API cannot
 // do: the guard must catch it if it ever happens.
-func twoRecipients(t *testing.T, a, b *crypto.Key, addr string) []byte {
+func twoRecipients(t testing.TB, a, b *crypto.Key, addr string) []byte {
 	t.Helper()
 	var ents []*openpgp.Entity
 	for _, k := range []*crypto.Key{a, b} {
@@ -170,21 +177,164 @@ func TestKeyRecheckedBeforeSending(t *testing.T) {
 	}
 }
 
-// FuzzGuard feeds arbitrary bytes to the guard: it must never panic, and it
-// must never pass an encrypted row that lacks exactly one PKESK for the key.
+// binaryMessage returns the OpenPGP packets of the armored message in a
+// sealed entity.
+func binaryMessage(t testing.TB, ent []byte) []byte {
+	t.Helper()
+	i := bytes.Index(ent, []byte("-----BEGIN PGP MESSAGE-----"))
+	if i < 0 {
+		t.Fatal("no armored message")
+	}
+	blk, err := armor.Decode(bytes.NewReader(ent[i:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := io.ReadAll(blk.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// pgpMIME wraps OpenPGP packets, armored, in a multipart/encrypted message
+// to addr.
+func pgpMIME(t testing.TB, packets []byte, addr string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	aw, err := armor.Encode(&buf, "PGP MESSAGE", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aw.Write(packets)
+	aw.Close()
+	ent := "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\r\n\r\n" +
+		"--b\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\n" +
+		buf.String() + "\r\n--b--\r\n"
+	raw, err := compose(outer{From: "security@example.org", To: addr, Subject: "...", Date: t0, MessageID: "x@example.org"}, []byte(ent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// encryptedOnlyFor reads raw with other parsers than the guard's (net/mail,
+// mime/multipart, go-crypto's packet reader over the whole message) and
+// says why it is not multipart/encrypted with exactly one session-key
+// packet, for key ID kid, and one encrypted data packet after it.
+func encryptedOnlyFor(raw []byte, kid uint64) error {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("header: %w", err)
+	}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/encrypted" || params["protocol"] != "application/pgp-encrypted" {
+		return fmt.Errorf("Content-Type %q", msg.Header.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	var parts []string
+	var ids []uint64
+	data := 0
+	for {
+		p, err := mr.NextRawPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("multipart: %w", err)
+		}
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		if parts = append(parts, ct); len(parts) != 2 {
+			continue
+		}
+		blk, err := armor.Decode(p)
+		if err != nil {
+			return fmt.Errorf("armor: %w", err)
+		}
+		pr := packet.NewReader(blk.Body)
+		for {
+			pk, err := pr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("packets: %w", err)
+			}
+			switch pk := pk.(type) {
+			case *packet.EncryptedKey:
+				if data > 0 {
+					return errors.New("a session-key packet after the encrypted data")
+				}
+				ids = append(ids, pk.KeyId)
+			case *packet.SymmetricallyEncrypted:
+				data++
+				io.Copy(io.Discard, pk.Contents)
+			case *packet.AEADEncrypted:
+				data++
+				io.Copy(io.Discard, pk.Contents)
+			default:
+				return fmt.Errorf("packet %T", pk)
+			}
+		}
+	}
+	switch {
+	case len(parts) != 2 || parts[0] != "application/pgp-encrypted" || parts[1] != "application/octet-stream":
+		return fmt.Errorf("parts %v", parts)
+	case len(ids) != 1 || ids[0] != kid:
+		return fmt.Errorf("session keys for %X, want one for %X", ids, kid)
+	case data != 1:
+		return fmt.Errorf("%d encrypted data packets", data)
+	}
+	return nil
+}
+
+// FuzzGuard feeds arbitrary bytes to the guard as rows of every kind: it
+// must never panic, and every message it passes for a row that must be
+// encrypted must be, read by other parsers than the guard's,
+// multipart/encrypted with exactly one session-key packet, for the
+// recipient's encryption subkey.
 func FuzzGuard(f *testing.F) {
+	const addr = "alice@distro-a.example"
 	team := testKey(f, "security@example.org", "x25519", false)
-	ka := testKey(f, "alice@distro-a.example", "x25519", false)
-	kid, _ := ka.EncryptionKeyID(t0)
-	s, _ := team.Sign(textContent("s", "b"), t0)
-	ent, _ := s.SealFor(ka, t0)
-	good, _ := compose(outer{From: "security@example.org", To: "alice@distro-a.example", Subject: "...", Date: t0, MessageID: "x@e"}, ent)
-	f.Add(good, true)
-	f.Add([]byte("To: alice@distro-a.example\r\n\r\nhi\r\n"), false)
-	f.Fuzz(func(t *testing.T, raw []byte, encrypt bool) {
-		err := guard(raw, testRow("alice@distro-a.example", encrypt), kid)
-		if err == nil && encrypt && !bytes.Contains(raw, []byte("multipart/encrypted")) {
-			t.Fatal("guard passed an encrypted row that is not multipart/encrypted")
+	ka := testKey(f, addr, "x25519", false)
+	kb := testKey(f, "bob@distro-b.example", "rsa", false)
+	kid, err := ka.EncryptionKeyID(t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, err := team.Sign(textContent("s", "b"), t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	entA, err := s.SealFor(ka, t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	entB, err := s.SealFor(kb, t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, err := compose(outer{From: "security@example.org", To: addr, Subject: "...", Date: t0, MessageID: "x@e"}, entA)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := encryptedOnlyFor(good, kid); err != nil {
+		f.Fatalf("the oracle refuses a good message: %v", err)
+	}
+	for i := range kindRules {
+		f.Add(good, uint8(i), false)
+		f.Add([]byte("To: "+addr+"\r\n\r\nhi\r\n"), uint8(i), false)
+	}
+	f.Add(twoRecipients(f, ka, kb, addr), uint8(0), true)
+	// A second message, for someone else, after the recipient's.
+	f.Add(pgpMIME(f, append(binaryMessage(f, entA), binaryMessage(f, entB)...), addr), uint8(0), true)
+	f.Fuzz(func(t *testing.T, raw []byte, kind uint8, flag bool) {
+		k := kindRules[int(kind)%len(kindRules)]
+		j := &job{kind: k.kind, caseID: k.caseID, encrypt: flag, recipient: addr}
+		if err := guard(raw, j, kid); err != nil || !j.mustEncrypt() {
+			return
+		}
+		if err := encryptedOnlyFor(raw, kid); err != nil {
+			t.Fatalf("the guard passed a %s (flag %v) that is not encrypted to the recipient alone: %v", k.kind, flag, err)
 		}
 	})
 }
