@@ -137,4 +137,15 @@
 // SHA-256 hash over those fields and the previous event's hash; VerifyAudit
 // checks the chain. Refusals concerning no known case go to the gateway log
 // (case ID 0). Details never carry report text.
+//
+// A chain alone can be rewritten by anyone who can write the database
+// file (drop the triggers, change an event, hash everything after it
+// again). So the team key signs a Head at every event, in the transaction
+// that writes it: the hashes of all events of all chains, folded in the
+// order they were written, and their number. VerifyAuditLog checks every
+// chain against the newest signed head and against heads members kept
+// from the weekly key report; a rewrite, a removed event or a cut tail no
+// longer matches, and only the team key signs a new head. The gateway
+// extends only a head it can vouch for (SignAuditHead signs, on trust, a
+// log from before signed heads).
 package cases
