@@ -81,11 +81,11 @@ func (h Head) Verify(team *crypto.Key) error {
 // text is made again from the fields.
 func ParseHead(b []byte) (Head, error) {
 	var (
-		h                  Head
-		in, sig, done      bool
-		heads              int
-		sigLines           []string
-		haveN, haveH, have bool
+		h             Head
+		in, sig, done bool
+		heads         int
+		sigLines      []string
+		fields        = map[string]bool{}
 	)
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
@@ -111,6 +111,10 @@ func ParseHead(b []byte) (Head, error) {
 				return Head{}, fmt.Errorf("cases: audit head: unexpected line %q", line)
 			}
 			v = strings.TrimSpace(v)
+			if fields[k] {
+				return Head{}, fmt.Errorf("cases: audit head: field %s given twice", k)
+			}
+			fields[k] = true
 			var err error
 			switch k {
 			case "events":
@@ -118,16 +122,13 @@ func ParseHead(b []byte) (Head, error) {
 				if err == nil && h.Events < 1 {
 					err = errors.New("not positive")
 				}
-				haveN = true
 			case "hash":
 				h.Hash = v
 				if b, herr := hex.DecodeString(v); herr != nil || len(b) != sha256.Size || strings.ToLower(v) != v {
 					err = errors.New("not 64 lower-case hex digits")
 				}
-				haveH = true
 			case "time":
 				h.At, err = time.Parse(time.RFC3339, v)
-				have = true
 			default:
 				err = errors.New("unknown field")
 			}
@@ -144,7 +145,7 @@ func ParseHead(b []byte) (Head, error) {
 		return Head{}, fmt.Errorf("cases: audit head: no line %q", headTitle)
 	case heads > 1:
 		return Head{}, fmt.Errorf("cases: audit head: %d heads, want one", heads)
-	case !haveN || !haveH || !have:
+	case !fields["events"] || !fields["hash"] || !fields["time"]:
 		return Head{}, errors.New("cases: audit head: want the fields events, hash and time")
 	case !done:
 		return Head{}, errors.New("cases: audit head: no complete armored signature after it")

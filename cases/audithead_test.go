@@ -457,6 +457,7 @@ func TestParseHead(t *testing.T) {
 		{"bad hash", strings.Replace(signed, "hash: ", "hash: x", 1), "hash"},
 		{"upper-case hash", strings.Replace(signed, h.Hash, strings.ToUpper(h.Hash), 1), "hash"},
 		{"unknown field", strings.Replace(signed, "time:", "note: x\ntime:", 1), "unknown field"},
+		{"field twice", strings.Replace(signed, "time:", "events: 16\ntime:", 1), "field events given twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseHead([]byte(tc.text))
