@@ -34,9 +34,13 @@ type StackOptions struct {
 	Project   templates.Project // TeamAddress and KeyFingerprint at least
 	// Self lists further addresses of ours besides the team address (the
 	// bounce address, say).
-	Self   []string
-	Clock  clock.Clock
-	Logger *slog.Logger
+	Self []string
+	// EvaluateBy, if set, says by when the team evaluates a report
+	// received at received under the named policy (zero: no deadline):
+	// the acknowledgement tells the reporter.
+	EvaluateBy func(policy string, received time.Time) time.Time
+	Clock      clock.Clock
+	Logger     *slog.Logger
 }
 
 // NewStackProcessor returns a Processor over the real packages.
@@ -62,7 +66,7 @@ func NewStackProcessor(o StackOptions) (*Processor, error) {
 		Opener:    &CryptoOpener{TeamKey: o.TeamKey},
 		Directory: dir,
 		Mailer:    &OutboxAdapter{Outbox: o.Outbox, Directory: o.Directory, From: o.Project.TeamAddress},
-		Cases:     &WorkflowAdapter{Workflow: o.Workflow, Directory: o.Directory},
+		Cases:     &WorkflowAdapter{Workflow: o.Workflow, Directory: o.Directory, EvaluateBy: o.EvaluateBy},
 		Texts:     o.Templates,
 		Project:   o.Project,
 		TeamKey:   armored,
@@ -438,13 +442,18 @@ func entityLen(body string, atts []Attachment) int {
 
 // WorkflowAdapter implements Cases over cases.Workflow.
 type WorkflowAdapter struct {
-	Workflow  *cases.Workflow
-	Directory *distlist.Directory
+	Workflow   *cases.Workflow
+	Directory  *distlist.Directory
+	EvaluateBy func(policy string, received time.Time) time.Time // optional
 }
 
 func (w *WorkflowAdapter) info(ctx context.Context, c *cases.Case) CaseInfo {
-	return CaseInfo{ID: c.ID, Ref: c.Ref, State: string(c.State), Policy: c.Policy, ReporterAddr: c.ReporterAddr,
+	info := CaseInfo{ID: c.ID, Ref: c.Ref, State: string(c.State), Policy: c.Policy, ReporterAddr: c.ReporterAddr,
 		ReporterKey: c.ReporterKey, Lead: c.Lead}
+	if w.EvaluateBy != nil {
+		info.EvaluateBy = w.EvaluateBy(c.Policy, c.Received)
+	}
+	return info
 }
 
 func caseAttachments(as []Attachment) []cases.Attachment {

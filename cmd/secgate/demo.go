@@ -152,6 +152,20 @@ func (d *demo) run(ctx context.Context) error {
 		return d.count(ds, demoReporter, "ack") >= 1 && d.count(ds, "alice@demo.test", "team-copy") >= 1 &&
 			d.count(ds, "bob@demo.test", "team-copy") >= 1
 	})
+	d.expect(ctx, "the acknowledgement says by when the report is evaluated, and quotes nothing of it", func(ds []delivery) bool {
+		policy, err := schedule.Preset(d.preset)
+		for _, dl := range ds {
+			if s := d.open(dl); dl.To == demoReporter && s.kind == "ack" {
+				by := "evaluates the report"
+				if err == nil && policy.EvaluationDeadline > 0 {
+					by += " by " + d.clock.Now().Add(policy.EvaluationDeadline).UTC().Format("2006-01-02 15:04 UTC")
+				}
+				return strings.Contains(s.subject, "Your report was received") && strings.Contains(s.text, by) &&
+					!strings.Contains(s.subject+s.text, "Webhook") && !strings.Contains(s.subject+s.text, d.canary)
+			}
+		}
+		return false
+	})
 	d.expect(ctx, "the team gets the weekly key report, naming the expired key", func(ds []delivery) bool {
 		for _, dl := range ds {
 			if s := d.open(dl); dl.To == "alice@demo.test" && s.encrypted && strings.Contains(s.subject, "Key report") &&

@@ -120,6 +120,7 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 	if g.proc, err = intake.NewStackProcessor(intake.StackOptions{
 		Config: ic, DB: g.db, TeamKey: g.teamKey, Directory: g.dir, Outbox: g.outbox, Workflow: g.workflow,
 		Templates: g.tpl, Project: project, Self: []string{dc.Bounce}, Clock: g.clock, Logger: g.log.With("part", "intake"),
+		EvaluateBy: g.evaluateBy,
 	}); err != nil {
 		return nil, err
 	}
@@ -189,6 +190,16 @@ func (g *gateway) run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// evaluateBy is when the policy named asks a report received at received
+// to be evaluated; zero when it sets no deadline.
+func (g *gateway) evaluateBy(policy string, received time.Time) time.Time {
+	p, err := g.sched.Policy(policy)
+	if err != nil || p.EvaluationDeadline == 0 {
+		return time.Time{}
+	}
+	return received.Add(p.EvaluationDeadline)
 }
 
 // onEvent is called by the outbox after it committed an event. It must not
