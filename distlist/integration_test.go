@@ -210,3 +210,24 @@ func TestEmbargoNoticeRealStack(t *testing.T) {
 		t.Fatalf("unknown user: %+v %v", rows, err)
 	}
 }
+
+// TestKeyValidThroughT0RealStack runs throughT0 through real Postfix
+// submission into real Dovecot mailboxes: a distributor whose key expires
+// before the notice's T0 is skipped when it is queued; one who shortens
+// the key's expiry after that gets nothing when it is sent, nor does one
+// whose key expired by then; the team is told of both.
+func TestKeyValidThroughT0RealStack(t *testing.T) {
+	users := []string{"security"}
+	for _, k := range throughKeys {
+		users = append(users, k.user)
+	}
+	stack := mailstack.Start(t, mailstack.Options{Users: users})
+	throughT0(t, SMTPConfig{Addr: stack.SubmissionAddr, TLS: TLSNone, User: stack.Addr("security"), Password: stack.Password, Parallel: 1},
+		stack.Addr("security"), stack.Addr,
+		func(user string, want int) int {
+			if want > 0 {
+				return len(stack.WaitMessages(t, user, "INBOX", want, 20*time.Second))
+			}
+			return len(stack.Messages(t, user, "INBOX"))
+		})
+}
