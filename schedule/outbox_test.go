@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
@@ -174,5 +177,89 @@ func TestRealOutbox(t *testing.T) {
 		"announcement security-announce@lists.example"
 	if g := strings.Join(got, "|"); g != want {
 		t.Errorf("outbox rows:\n%s\nwant:\n%s", g, want)
+	}
+}
+
+// TestFakeOutboxMatchesReal pins the harness's fake outbox to the real one:
+// the same recipients, with keys that expire before, at or after the
+// disclosure time (or never, or already), queued with a T0 ahead, without
+// one, or with one already past, are skipped or queued alike by both. The
+// scheduler's tests of the "valid through T0" rule then say what the
+// real outbox does.
+func TestFakeOutboxMatchesReal(t *testing.T) {
+	ctx := context.Background()
+	now := utc("2026-11-20 09:30")
+	t0 := now.Add(22 * Day)
+	clk := clock.NewFake(now)
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "secgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Writer().ExecContext(ctx, testSchema); err != nil {
+		t.Fatal(err)
+	}
+	team, err := crypto.GenerateKey("Example Security", "security@example.org", crypto.GenerateOptions{Created: now.Add(-Day)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: db, TeamKey: team, Clock: clk,
+		Config: distlist.Config{From: "security@example.org", SMTP: distlist.SMTPConfig{Addr: "127.0.0.1:1", TLS: distlist.TLSNone}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := &fakeOutbox{clk: clk}
+	keys := []struct {
+		name          string
+		created       time.Time
+		life          time.Duration
+		skipThroughT0 bool // skipped when the mail must reach T0
+		skipNow       bool // skipped when it need only be valid now
+	}{
+		{"never expires", now.Add(-365 * Day), 0, false, false},
+		{"expired", now.Add(-400 * Day), 300 * Day, true, true},
+		{"expires before T0", now.Add(-300 * Day), 310 * Day, true, false},
+		{"expires at T0", now.Add(-300 * Day), 322 * Day, false, false}, // valid at T0 itself
+		{"expires an hour after T0", now.Add(-300 * Day), 322*Day + time.Hour, false, false},
+		{"expires after T0", now.Add(-300 * Day), 330 * Day, false, false},
+		{"made tomorrow", now.Add(Day), 0, true, true},
+	}
+	var to []distlist.Recipient
+	for i, k := range keys {
+		addr := fmt.Sprintf("vendor%d@vendor.example", i)
+		to = append(to, distlist.Recipient{Name: k.name, Address: addr, Key: testKey(t, k.name, addr, k.created, k.life)})
+	}
+	for _, through := range []struct {
+		name string
+		t    time.Time
+	}{{"T0 ahead", t0}, {"no T0", time.Time{}}, {"T0 past", now.Add(-time.Hour)}} {
+		skipped := map[string][]string{}
+		for name, out := range map[string]Outbox{"real": real, "fake": fake} {
+			err := db.Tx(ctx, func(tx *sql.Tx) error {
+				sk, err := out.Enqueue(ctx, tx, distlist.Mail{Kind: MailEmbargoNotice, CaseID: 1, NoticeID: name + " " + through.name,
+					Encrypt: true, ValidThrough: through.t, Recipients: to,
+					Content: crypto.Content{Subject: "s", From: "security@example.org", Entity: []byte("Content-Type: text/plain\r\n\r\nb\r\n")}})
+				for _, s := range sk {
+					skipped[name] = append(skipped[name], s.Recipient.Name)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatalf("%s outbox, %s: %v", name, through.name, err)
+			}
+		}
+		var want []string
+		for _, k := range keys {
+			if k.skipNow || k.skipThroughT0 && through.t.After(now) {
+				want = append(want, k.name)
+			}
+		}
+		slices.Sort(want)
+		for name, got := range skipped {
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s, %s outbox skipped %q, want %q", through.name, name, got, want)
+			}
+		}
 	}
 }
