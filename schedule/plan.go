@@ -95,7 +95,10 @@ func (p Policy) finish(tl *Timeline, in PlanInfo) {
 	if in.CVSSScore > 0 && p.SemiPublicBelow > 0 && in.CVSSScore < p.SemiPublicBelow {
 		tl.Warnings = append(tl.Warnings, fmt.Sprintf("CVSS %.1f is below %.1f: the fix may be developed semi-publicly", in.CVSSScore, p.SemiPublicBelow))
 	}
-	if !in.Received.IsZero() && p.FixDeadline > 0 && t0.After(in.Received.Add(p.FixDeadline)) {
+	// Only a deadline to release the fix is about T0: a deadline to
+	// develop it (KubeEdge, Kata) is met by fix-committed, before the
+	// notices go out, and a disclosure after it is the rule.
+	if !in.Received.IsZero() && p.FixDeadline > 0 && p.FixDoneState == "fix-released" && t0.After(in.Received.Add(p.FixDeadline)) {
 		tl.Warnings = append(tl.Warnings, fmt.Sprintf("disclosure is after the policy's deadline to %s (%s after reception, %s)",
 			p.fixWhat(), FormatDuration(p.FixDeadline), in.Received.Add(p.FixDeadline).UTC().Format(layoutUTC)))
 	}

@@ -28,6 +28,7 @@ type Policy struct {
 	FixDeadline        time.Duration `toml:"fix_deadline" doc:"Time from reception within which the fix must be developed or released (0: none)."`
 	FixDeadlineWhat    string        `toml:"fix_deadline_what" doc:"What the fix deadline asks for, as shown in reminders (\"release the fix\")."`
 	FixDoneState       string        `toml:"fix_done_state" doc:"Case state that meets the fix deadline: fix-committed or fix-released."`
+	LeadReleases       bool          `toml:"lead_releases" doc:"The fix lead says when the fix is released (/status fix-released: all patches merged, Kata); the announcement does not move the case to fix-released."`
 	ReminderLead       time.Duration `toml:"reminder_lead" doc:"How long before a deadline the lead is reminded (0: only when missed)."`
 
 	RetrospectiveFrom time.Duration `toml:"retrospective_from" doc:"Start of the retrospective window after disclosure; the reminder is sent then (0: no retrospective)."`
@@ -76,6 +77,7 @@ var presets = map[string]Policy{
 		FixDeadline:           14 * Day,
 		FixDeadlineWhat:       "fix it (or consider solving it in the open)",
 		FixDoneState:          "fix-committed",
+		LeadReleases:          true,
 		ReminderLead:          2 * Day,
 		DisclosureTime:        "00:00",
 		Weekdays:              []string{"Tue", "Wed", "Thu"},

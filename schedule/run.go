@@ -251,8 +251,14 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 		}
 		p.Published = now
 		// Released: through fix-committed when the embargo was broken
-		// before the notice moved the case there.
-		for _, to := range []cases.State{cases.StateFixCommitted, cases.StateFixReleased} {
+		// before the notice moved the case there. Where the lead says
+		// when the fix is released (Kata: all patches merged), the case
+		// waits at fix-committed for /status fix-released.
+		moves := []cases.State{cases.StateFixCommitted, cases.StateFixReleased}
+		if pol, err := s.Policy(c.Policy); err == nil && pol.LeadReleases {
+			moves = moves[:1]
+		}
+		for _, to := range moves {
 			if err := s.setState(ctx, tx, cs, c, to, "announced"); err != nil {
 				return "", "", err
 			}

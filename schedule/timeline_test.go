@@ -129,6 +129,11 @@ func TestKataTimeline(t *testing.T) {
 		"2026-12-08 00:00 prerelease-notice encrypted to "+vendors,
 		"2026-12-09 00:00 announcement signed to "+public,
 	)
+	// In the Kata process fix-released means all patches are merged,
+	// which the lead says: the announcement leaves the case fix-committed.
+	if got, _ := e.cases.get(c.ID); got.State != cases.StateFixCommitted {
+		t.Errorf("state %s after the announcement, want fix-committed (the lead sets fix-released)", got.State)
+	}
 }
 
 // TestKubeEdgeTimeline: 7 days' notice and the 24-hour notice; the fix
@@ -141,8 +146,14 @@ func TestKubeEdgeTimeline(t *testing.T) {
 		t.Errorf("6 days 23 hours: %v", err)
 	}
 	t0 := utc("2026-12-08 12:00")
-	if _, err := e.disclose(c, t0, ""); err != nil {
+	plan, err := e.disclose(c, t0, "")
+	if err != nil {
 		t.Fatal(err)
+	}
+	// The 7-day deadline is to develop the fix, met by fix-committed
+	// before the notices: a disclosure after it is the rule, not a note.
+	if strings.Contains(plan, "deadline") {
+		t.Errorf("the plan warns about the fix-development deadline:\n%s", plan)
 	}
 	e.advance(t0.Add(Day))
 	e.checkMails(

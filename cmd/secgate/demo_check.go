@@ -159,7 +159,12 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 	check("the database holds no report text in clear", !bytes.Contains(dbBytes, []byte(d.canary)) && !bytes.Contains(wal, []byte(d.canary)), "canary found in SQLite")
 
 	c, err := d.g.workflow.Get(ctx, ref)
-	check("the case ends fix-released", err == nil && c.State == cases.StateFixReleased, fmt.Sprintf("state %v (%v)", stateOf(c), err))
+	if pol, perr := schedule.Preset(d.preset); perr == nil && pol.LeadReleases {
+		check("the announcement leaves the case fix-committed: the lead says fix-released once every patch is merged",
+			err == nil && c.State == cases.StateFixCommitted, fmt.Sprintf("state %v (%v)", stateOf(c), err))
+	} else {
+		check("the case ends fix-released", err == nil && c.State == cases.StateFixReleased, fmt.Sprintf("state %v (%v)", stateOf(c), err))
+	}
 	err = d.g.workflow.VerifyAudit(ctx, c.ID)
 	check("the case's audit chain verifies", err == nil, fmt.Sprint(err))
 	var missing []string
