@@ -58,7 +58,12 @@ func BuildArtifacts(cfg ArtifactsConfig, tmpl *templates.Set, d templates.Data, 
 	} else {
 		files[base+".osv.json"] = osv
 	}
-	if c.CVE != "" && cfg.CNAOrgID != "" {
+	switch {
+	case c.CVE == "":
+	case cfg.CNAOrgID == "":
+		errs = append(errs, fmt.Errorf("schedule: CVE record of %s not written: [schedule.artifacts] cna_org_id is not set "+
+			"(a CVE JSON 5 record names the CNA that assigned the ID by its UUID)", c.CVE))
+	default:
 		if cve, err := CVERecord(cfg, c, published); err != nil {
 			errs = append(errs, err)
 		} else {

@@ -666,3 +666,29 @@ func TestNoticeCarriesPatchFiles(t *testing.T) {
 		t.Error("the announcement carries the patch file")
 	}
 }
+
+// TestCVERecordWithoutCNA: a case with a CVE ID but no configured CNA gets
+// its other artifacts at T0, and the lead is told why the CVE record is
+// missing (it was left out in silence).
+func TestCVERecordWithoutCNA(t *testing.T) {
+	e := newEnv(t, utc("2026-12-01 12:00"), "kubeedge")
+	e.s.cfg.Artifacts.CNAOrgID = ""
+	c := e.newCase(1, "kubeedge", utc("2026-12-01 08:00"))
+	if c.CVE == "" {
+		t.Fatal("the test case has no CVE ID")
+	}
+	if _, err := e.disclose(c, utc("2026-12-08 12:00"), ""); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(utc("2026-12-09 00:00"))
+	if _, err := os.Stat(filepath.Join(e.artifacts, c.CVE+".json")); err == nil {
+		t.Error("a CVE record was written without a CNA")
+	}
+	var alert string
+	for _, ev := range e.events(1) {
+		if ev.Kind == "alert" {
+			alert = ev.A + "\n" + ev.B
+		}
+	}
+	containsAll(t, "alert", alert, "Artifacts incomplete", "CVE record of "+c.CVE+" not written", "cna_org_id")
+}

@@ -644,7 +644,7 @@ func runConfigCheck(ctx context.Context, a *app, c *command, args []string) erro
 		var keyProblems []error
 		res.Warnings, keyProblems = checkDirectoryKeys(cfg, time.Now())
 		problems = append(problems, keyProblems...)
-		res.Warnings = append(cfg.Warnings, res.Warnings...)
+		res.Warnings = append(append(cfg.Warnings, res.Warnings...), cfg.wholeWarnings()...)
 		problems = append(problems, cfg.wholeProblems()...)
 		if ps, err := cfg.Schedule.WithDefaults().Resolve(); err == nil {
 			res.Policies = ps

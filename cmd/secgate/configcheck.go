@@ -68,6 +68,16 @@ func (c *Config) checkWhole(dbLists map[string]string) []*ConfigError {
 	return errs
 }
 
+// wholeWarnings are what works but may not be meant.
+func (c *Config) wholeWarnings() []string {
+	var w []string
+	sc := c.Schedule.WithDefaults()
+	if sc.ArtifactsDir != "" && sc.Artifacts.CNAOrgID == "" {
+		w = append(w, "schedule.artifacts.cna_org_id is empty: no CVE JSON 5 record is written at disclosure (the lead is told each time)")
+	}
+	return w
+}
+
 // wholeProblems runs checkWhole with the lists of the database, each
 // problem with its file and line.
 func (c *Config) wholeProblems() []error {
