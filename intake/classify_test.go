@@ -201,7 +201,7 @@ func TestClassifyGolden(t *testing.T) {
 			}},
 		{file: "bad-signature.eml", state: StateProcessed, class: ClassReport, reason: "signature not verified", mails: []string{"ack", "team-copy"},
 			check: func(t *testing.T, in *Inbound, mails []OutMail) {
-				if !strings.Contains(mails[1].Body, "none or not verified") {
+				if !strings.Contains(mails[1].Body, "present but does NOT verify") {
 					t.Error("team copy does not say the signature failed")
 				}
 			}},

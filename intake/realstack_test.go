@@ -536,7 +536,8 @@ func TestRealStackDistributorAck(t *testing.T) {
 		found := false
 		for _, raw := range copies {
 			text := string(openMail(t, gp, raw, g.team.Fingerprint()))
-			found = found || strings.Contains(text, "patch under embargo") && strings.Contains(text, "Distributor: signed by their own key")
+			found = found || strings.Contains(text, "patch under embargo") && strings.Contains(text, "Distributor: signed by their own key") &&
+				strings.Contains(text, "Signature:  verified, key "+dfpr)
 		}
 		if !found {
 			t.Errorf("%s got no copy of the distributor's reply", user)

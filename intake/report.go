@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/store"
 	"github.com/secgate/secgate/templates"
 )
@@ -172,7 +173,7 @@ func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject s
 	data.Case = caseData(c, team)
 	data.Message = templates.MessageData{
 		From: m.insp.From, Subject: templates.HeaderSafe(subject), Date: m.in.Received, MessageID: m.insp.MessageID,
-		Text: op.Text, Encrypted: op.Encrypted, Signed: op.Signer != "", SignedBy: op.Signer,
+		Text: op.Text, Encrypted: op.Encrypted, Signed: op.Signer != "", SignedBy: op.Signer, SignatureNote: signatureNote(op),
 		FollowUp: kind != copyReport, Distributor: kind == copyDistributor || kind == copyDistributorOwnKey,
 		TheirKey:        kind == copyDistributorOwnKey,
 		SignerNotSender: op.Signer != "" && !m.signerIsSender(),
@@ -245,8 +246,11 @@ func (m *msgCtx) followUp(ctx context.Context, caseID int64, how string) error {
 func (m *msgCtx) distributorReply(ctx context.Context, caseID int64, dist Member) error {
 	signer := m.opened.Signer
 	if signer == "" && m.opened.SignatureErr != nil && dist.Key != nil {
-		if again, err := m.p.o.Opener.Open(ctx, m.raw, nil, []Member{dist}, m.now); err == nil {
+		if again, err := m.p.o.Opener.Open(ctx, m.raw, nil, []Member{dist}, m.now); err == nil && again.Signer != "" {
+			// Verified with the key we hold for them: the team copy
+			// says so, in both of its lines.
 			signer = again.Signer
+			m.opened.Signer, m.opened.SignerEmails, m.opened.SignatureErr = again.Signer, again.SignerEmails, nil
 		}
 	}
 	why, kind := "reply from distributor "+m.insp.From, copyDistributor
@@ -287,6 +291,18 @@ func (m *msgCtx) addToCase(ctx context.Context, caseID int64, o outcome, kind st
 		}
 		return m.teamCopy(ctx, tx, c, subject, copied)
 	})
+}
+
+// signatureNote says what became of a signature that did not verify, ""
+// when there was none.
+func signatureNote(op *Opened) string {
+	if op.Signer != "" || op.SignatureErr == nil {
+		return ""
+	}
+	if errors.Is(op.SignatureErr, crypto.ErrUnknownSigner) {
+		return "signed by a key we do not hold: not verified, the signer is unknown"
+	}
+	return "present but does NOT verify: " + Printable(op.SignatureErr.Error())
 }
 
 func caseData(c CaseInfo, team []Member) templates.CaseData {

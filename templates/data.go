@@ -86,7 +86,10 @@ type MessageData struct {
 	Encrypted   bool
 	Signed      bool   // signature verified
 	SignedBy    string // fingerprint of the verified signer
-	FollowUp    bool   // a follow-up of an existing case, not a new report
+	// SignatureNote says what became of a signature that did not verify
+	// (unknown key, bad signature); "" when unsigned or verified.
+	SignatureNote string
+	FollowUp      bool // a follow-up of an existing case, not a new report
 	// Distributor: from a distributor of an embargo list (a reply to a
 	// notice); TheirKey: signed by the key the directory holds for them.
 	Distributor bool
