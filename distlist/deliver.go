@@ -45,6 +45,30 @@ type job struct {
 // list decide, and its stored flag may only add to that.
 func (j *job) mustEncrypt() bool { return mustEncrypt(j.kind, j.caseID, j.list, j.encrypt) }
 
+// deadlineKinds are the notices wanted only before the disclosure time
+// they announce, which their rows keep as valid_through: after it the
+// embargo is over and the announcement public, so a late notice would
+// tell the distributors nothing in time and leave them thinking they had
+// been warned.
+var deadlineKinds = map[string]bool{"embargo-notice": true, "prerelease-notice": true}
+
+// missedError is a notice not sent because its disclosure time passed
+// before it could be.
+type missedError struct{ reason string }
+
+func (e *missedError) Error() string { return e.reason }
+
+// missed returns a *missedError when j is a notice whose disclosure time is
+// not after now. Every attempt asks, the first and a resumed or retried
+// one alike, and again right before DATA.
+func (j *job) missed(now time.Time) error {
+	if !deadlineKinds[j.kind] || j.validThrough.IsZero() || now.Before(j.validThrough) {
+		return nil
+	}
+	return &missedError{fmt.Sprintf("missed: not sent, its disclosure time %s had passed at %s (an embargoed notice is never sent after it)",
+		j.validThrough.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))}
+}
+
 // outcome is the result of one attempt.
 type outcome struct {
 	state string // sent, deferred or failed

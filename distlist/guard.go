@@ -44,7 +44,7 @@ func (s *sender) transmit(j *job, keyID uint64) (string, error) {
 	if opts.UTF8 && !conn.ext("SMTPUTF8") {
 		return "", &permanentError{"not sent: the address " + j.recipient + " or the message header is not ASCII and the submission server does not offer SMTPUTF8"}
 	}
-	return conn.send(j, keyID, opts)
+	return conn.send(j, keyID, opts, s.o.clock)
 }
 
 // permanentError is a row that cannot be sent through this server however

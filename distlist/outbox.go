@@ -42,7 +42,7 @@ type Skipped struct {
 // Event tells the application about something the team should know.
 type Event struct {
 	ID        int64  // in outbox_event
-	Kind      string // EventFailed, EventKeyInvalid, EventGuard, EventBounced, EventFlagged
+	Kind      string // EventFailed, EventDelayed, EventKeyInvalid, EventGuard, EventBounced, EventFlagged, EventMissed
 	RowID     int64
 	NoticeID  string
 	CaseID    int64
@@ -62,6 +62,7 @@ const (
 	EventGuard      = "guard"       // the guard refused a message: a bug
 	EventBounced    = "bounced"     // a DSN reported a failure
 	EventFlagged    = "flagged"     // an address bounced too often
+	EventMissed     = "missed"      // a notice not sent: its disclosure time passed first
 )
 
 // OutboxOptions configure NewOutbox.

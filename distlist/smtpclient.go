@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/secgate/secgate/store"
 	"net"
 	"os"
 	"sync"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/secgate/secgate/internal/clock"
+	"github.com/secgate/secgate/store"
 )
 
 // deadlineConn caps every deadline go-smtp sets (including "no deadline")
@@ -143,15 +144,19 @@ func dialSMTP(ctx context.Context, cfg SMTPConfig) (*smtpConn, error) {
 	return &smtpConn{c: c, dc: dc}, nil
 }
 
-// send makes one transaction for row j: MAIL and RCPT, then the guard over
-// exactly the bytes that are written, then DATA. It is the only code in
-// secgate that starts or writes a message.
-func (sc *smtpConn) send(j *job, keyID uint64, opts *smtp.MailOptions) (string, error) {
+// send makes one transaction for row j: MAIL and RCPT, then, the notice's
+// disclosure time checked again on clk, the guard over exactly the bytes
+// that are written, then DATA. It is the only code in secgate that starts
+// or writes a message.
+func (sc *smtpConn) send(j *job, keyID uint64, opts *smtp.MailOptions, clk clock.Clock) (string, error) {
 	if err := sc.c.Mail(j.envFrom, opts); err != nil {
 		return "", &phaseError{"mail", err}
 	}
 	if err := sc.c.Rcpt(j.recipient, nil); err != nil {
 		return "", &phaseError{"rcpt", err}
+	}
+	if err := j.missed(clk.Now()); err != nil {
+		return "", err
 	}
 	raw := j.raw
 	if err := guard(raw, j, keyID); err != nil {
@@ -242,6 +247,9 @@ func (e *phaseError) Unwrap() error { return e.err }
 func (s *sender) deliver(ctx context.Context, j *job) outcome {
 	o := s.o
 	now := o.clock.Now()
+	if err := j.missed(now); err != nil {
+		return outcome{state: StateFailed, reply: err.Error(), event: EventMissed}
+	}
 	var keyID uint64
 	// A row that must be encrypted and names no key goes on to the guard,
 	// which refuses it.
@@ -309,6 +317,11 @@ func (s *sender) classify(err error) outcome {
 	var pe *permanentError
 	if errors.As(err, &pe) {
 		return outcome{state: StateFailed, reply: pe.reason}
+	}
+	var me *missedError
+	if errors.As(err, &me) {
+		s.reset()
+		return outcome{state: StateFailed, reply: me.reason, event: EventMissed}
 	}
 	var ge *guardError
 	if errors.As(err, &ge) {
