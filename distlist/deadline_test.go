@@ -63,6 +63,7 @@ func TestNoticeNeverAfterT0(t *testing.T) {
 			if tt.before != nil {
 				tt.before(e)
 			}
+			rcpts := e.sink.Attempts(rcpt)
 			e.clock.Advance(2 * time.Hour)
 			e.drain()
 			r := e.rows("n")[rcpt]
@@ -74,6 +75,9 @@ func TestNoticeNeverAfterT0(t *testing.T) {
 			}
 			if n := e.sink.Len(); n != 0 {
 				t.Fatalf("%d messages reached the server after T0", n)
+			}
+			if n := e.sink.Attempts(rcpt) - rcpts; n != 0 {
+				t.Errorf("the recipient was given to the server %d times after T0, want none: the notice is missed before dialing", n)
 			}
 			if r.State != StateFailed || !strings.HasPrefix(r.Reply, "missed:") {
 				t.Errorf("row %+v, want it failed as missed", r)
