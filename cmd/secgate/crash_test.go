@@ -614,6 +614,19 @@ func TestCrashFanOut(t *testing.T) {
 			t.Errorf("audit of case %d: %v", caseID, err)
 		}
 	}
+	// The whole log, against the head the team key signed last: a kill
+	// never leaves an event without its signed head.
+	if ac, err := g.workflow.VerifyAuditLog(ctx, key.Public()); err != nil || ac.Err() != nil || ac.Head == nil {
+		t.Errorf("the audit log does not verify after the kills: %v %v", err, ac.Err())
+	}
+	// No audit event without a cause: each command mail was sent once, so
+	// no signature may be recorded as replayed (a stored mail handled
+	// again after a kill is itself, not a replay).
+	var replays int
+	db.QueryRowContext(ctx, `SELECT count(*) FROM case_audit WHERE action = 'replay'`).Scan(&replays)
+	if replays != 0 {
+		t.Errorf("%d replay events in the audit log, but no command mail was sent twice", replays)
+	}
 	var states []string
 	for caseID := range caseOf {
 		if cs, err := g.workflow.GetByID(ctx, caseID); err == nil && !cs.DiscloseAt.IsZero() {

@@ -167,6 +167,11 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 	}
 	err = d.g.workflow.VerifyAudit(ctx, c.ID)
 	check("the case's audit chain verifies", err == nil, fmt.Sprint(err))
+	ac, err := d.g.workflow.VerifyAuditLog(ctx, d.team.Public())
+	if err == nil {
+		err = ac.Err()
+	}
+	check("the whole audit log verifies against the head the team key signed last", err == nil && ac.Head != nil, fmt.Sprint(err))
 	var missing []string
 	for _, name := range []string{"DEMO-2026-0001.md", "DEMO-2026-0001.osv.json", "CVE-2026-41234.json"} {
 		if _, err := os.Stat(filepath.Join(d.g.cfg.Schedule.ArtifactsDir, name)); err != nil {
