@@ -43,7 +43,7 @@ type job struct {
 
 // mustEncrypt reports whether j must leave encrypted: its kind, case and
 // list decide, and its stored flag may only add to that.
-func (j *job) mustEncrypt() bool { return mustEncrypt(j.kind, j.caseID, j.list, j.encrypt) }
+func (j *job) mustEncrypt() bool { return mustEncrypt(j.kind, j.list, j.encrypt) }
 
 // deadlineKinds are the notices wanted only before the disclosure time
 // they announce, which their rows keep as valid_through: after it the

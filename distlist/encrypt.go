@@ -23,7 +23,7 @@ var clearKinds = map[string]string{
 	"pre-announcement": "the public date of a planned release, naming nothing of what it fixes",
 	"ack":              "the acknowledgement to a reporter without a usable key, which quotes nothing",
 	"reporter":         "a text to a reporter without a key on file, which names no detail of the case",
-	"answer":           "the uniform answer to a sender outside any case (in a case, an answer is encrypted)",
+	"sender-notice":    "intake's uniform answer to a sender outside the team (held, or encrypted to a key we do not hold), which quotes nothing",
 }
 
 // listRule is what the directory says now of the list a row was sent to.
@@ -40,13 +40,10 @@ func (l listRule) needsEncryption() bool {
 	return l.name != "" && (l.kind != KindPublic || l.encrypt)
 }
 
-// mustEncrypt reports whether mail of kind for caseID to list must be
-// encrypted; flag, the encryption stored or asked for, may add to it.
-func mustEncrypt(kind string, caseID int64, list listRule, flag bool) bool {
+// mustEncrypt reports whether mail of kind to list must be encrypted;
+// flag, the encryption stored or asked for, may add to it.
+func mustEncrypt(kind string, list listRule, flag bool) bool {
 	if flag || list.needsEncryption() {
-		return true
-	}
-	if kind == "answer" && caseID != 0 {
 		return true
 	}
 	_, clear := clearKinds[kind]

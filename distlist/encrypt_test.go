@@ -31,9 +31,10 @@ var kindRules = []struct {
 	{"a-kind-not-known-yet", 7, false},
 	{"announcement", 7, true},
 	{"pre-announcement", 7, true},
-	{"ack", 7, true},      // to a reporter without a usable key
-	{"reporter", 7, true}, // to a reporter without a key on file
-	{"answer", 0, true},   // intake's uniform answer, outside any case
+	{"ack", 7, true},           // to a reporter without a usable key
+	{"reporter", 7, true},      // to a reporter without a key on file
+	{"answer", 0, false},       // to a member's command mail outside a case (/help, /list)
+	{"sender-notice", 0, true}, // intake's uniform answer to someone outside the team
 }
 
 // tamperClear rewrites the queued row of notice to addr as a bug, a hand

@@ -121,7 +121,7 @@ func TestSMTPReplies(t *testing.T) {
 
 func TestDeferredThenSent(t *testing.T) {
 	e := newEnv(t, smtpsink.Options{}, nil)
-	e.enqueue(Mail{Kind: "answer", NoticeID: "retry", Content: textContent("s", "b"),
+	e.enqueue(Mail{Kind: "sender-notice", NoticeID: "retry", Content: textContent("s", "b"),
 		Recipients: []Recipient{{Address: "once.451@sink.example"}}})
 	e.drain()
 	r := e.rows("retry")["once.451@sink.example"]
@@ -147,7 +147,7 @@ func TestDeferredThenSent(t *testing.T) {
 
 func TestGiveUpAfterMaxAttempts(t *testing.T) {
 	e := newEnv(t, smtpsink.Options{}, func(c *Config) { c.MaxAttempts = 4 })
-	e.enqueue(Mail{Kind: "answer", NoticeID: "n", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "temperror@sink.example"}}})
+	e.enqueue(Mail{Kind: "sender-notice", NoticeID: "n", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "temperror@sink.example"}}})
 	for range 6 {
 		e.drain()
 		e.clock.Advance(24 * time.Hour)
@@ -183,7 +183,7 @@ func TestBackoffGrows(t *testing.T) {
 
 func TestSlowServerTimeout(t *testing.T) {
 	e := newEnv(t, smtpsink.Options{Delay: 3 * time.Second}, func(c *Config) { c.SMTP.CommandTimeout = 200 * time.Millisecond })
-	e.enqueue(Mail{Kind: "answer", NoticeID: "slow", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "timeout@sink.example"}}})
+	e.enqueue(Mail{Kind: "sender-notice", NoticeID: "slow", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "timeout@sink.example"}}})
 	e.drain()
 	r := e.rows("slow")["timeout@sink.example"]
 	if r.State != StateDeferred || !strings.Contains(r.Reply, "timeout") {
@@ -196,7 +196,7 @@ func TestConnectionRefused(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	e := newEnv(t, smtpsink.Options{}, func(c *Config) { c.SMTP.Addr = addr })
-	e.enqueue(Mail{Kind: "answer", NoticeID: "refused", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "a@sink.example"}}})
+	e.enqueue(Mail{Kind: "sender-notice", NoticeID: "refused", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "a@sink.example"}}})
 	e.drain()
 	r := e.rows("refused")["a@sink.example"]
 	if r.State != StateDeferred || !strings.Contains(r.Reply, "connect:") {
@@ -244,7 +244,7 @@ func TestTLSModes(t *testing.T) {
 				c.SMTP.TLS, c.SMTP.CAFile, c.SMTP.User, c.SMTP.Password = tt.mode, tt.ca, "gw", "pw"
 				c.SMTP.DialTimeout = 2 * time.Second
 			})
-			e.enqueue(Mail{Kind: "answer", NoticeID: "tls", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "a@sink.example"}}})
+			e.enqueue(Mail{Kind: "sender-notice", NoticeID: "tls", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "a@sink.example"}}})
 			e.drain()
 			r := e.rows("tls")["a@sink.example"]
 			if r.State != tt.state || !strings.Contains(r.Reply, tt.reply) {
@@ -256,7 +256,7 @@ func TestTLSModes(t *testing.T) {
 
 func TestAuthFailureDefers(t *testing.T) {
 	e := newEnv(t, smtpsink.Options{User: "gw", Password: "right"}, func(c *Config) { c.SMTP.User, c.SMTP.Password = "gw", "wrong" })
-	e.enqueue(Mail{Kind: "answer", NoticeID: "auth", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "a@sink.example"}}})
+	e.enqueue(Mail{Kind: "sender-notice", NoticeID: "auth", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "a@sink.example"}}})
 	e.drain()
 	if r := e.rows("auth")["a@sink.example"]; r.State != StateDeferred || !strings.Contains(r.Reply, "auth") {
 		t.Fatalf("%+v", r)
@@ -280,8 +280,8 @@ func TestReusedConnectionGone(t *testing.T) {
 	e := newEnv(t, smtpsink.Options{}, nil)
 	s := &sender{o: e.ob}
 	defer s.close()
-	e.enqueue(Mail{Kind: "answer", NoticeID: "g1", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "a@sink.example"}}})
-	e.enqueue(Mail{Kind: "answer", NoticeID: "g2", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "b@sink.example"}}})
+	e.enqueue(Mail{Kind: "sender-notice", NoticeID: "g1", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "a@sink.example"}}})
+	e.enqueue(Mail{Kind: "sender-notice", NoticeID: "g2", Content: textContent("s", "b"), Recipients: []Recipient{{Address: "b@sink.example"}}})
 	jobs, _, err := e.ob.claim(context.Background(), 10)
 	if err != nil || len(jobs) != 2 {
 		t.Fatalf("claim %d %v", len(jobs), err)

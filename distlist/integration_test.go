@@ -195,7 +195,7 @@ func TestEmbargoNoticeRealStack(t *testing.T) {
 
 	// A permanent refusal by the real Postfix: an unknown local mailbox.
 	err = db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := ob.Enqueue(ctx, tx, Mail{Kind: "answer", NoticeID: "unknown-user", Content: textContent("s", "b"),
+		_, err := ob.Enqueue(ctx, tx, Mail{Kind: "sender-notice", NoticeID: "unknown-user", Content: textContent("s", "b"),
 			Recipients: []Recipient{{Address: stack.Addr("nobody")}}})
 		return err
 	})

@@ -170,7 +170,7 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 	if list.name != "" && list.kind == "" {
 		return nil, fmt.Errorf("distlist: enqueue %s: list %q: %w", m.NoticeID, m.List, ErrNotFound)
 	}
-	if mustEncrypt(m.Kind, m.CaseID, list, m.Encrypt) && !m.Encrypt {
+	if mustEncrypt(m.Kind, list, m.Encrypt) && !m.Encrypt {
 		return nil, fmt.Errorf("%w: %s %s", ErrMustEncrypt, m.Kind, m.NoticeID)
 	}
 	now := o.clock.Now()

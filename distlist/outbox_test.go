@@ -158,9 +158,9 @@ func TestEnqueueRefusesClearEmbargo(t *testing.T) {
 func TestHeaderInjectionRefused(t *testing.T) {
 	e := newEnv(t, smtpsink.Options{}, nil)
 	for _, m := range []Mail{
-		{Kind: "answer", NoticeID: "i1", Content: crypto.Content{From: "x@example.org\r\nBcc: eve@evil.example", Entity: []byte("Content-Type: text/plain\r\n\r\nb\r\n")},
+		{Kind: "sender-notice", NoticeID: "i1", Content: crypto.Content{From: "x@example.org\r\nBcc: eve@evil.example", Entity: []byte("Content-Type: text/plain\r\n\r\nb\r\n")},
 			Recipients: []Recipient{{Address: "a@b.example"}}},
-		{Kind: "answer", NoticeID: "i2", Content: textContent("s", "b"), ReplyTo: "a@b.example\r\nBcc: eve@evil.example",
+		{Kind: "sender-notice", NoticeID: "i2", Content: textContent("s", "b"), ReplyTo: "a@b.example\r\nBcc: eve@evil.example",
 			Recipients: []Recipient{{Address: "a@b.example"}}},
 	} {
 		err := e.db.Tx(context.Background(), func(tx *sql.Tx) error {
@@ -172,7 +172,7 @@ func TestHeaderInjectionRefused(t *testing.T) {
 		}
 	}
 	// names and subjects are cleaned, not refused
-	e.enqueue(Mail{Kind: "answer", NoticeID: "i3", Content: textContent("hi\r\nBcc: eve@evil.example", "b"),
+	e.enqueue(Mail{Kind: "sender-notice", NoticeID: "i3", Content: textContent("hi\r\nBcc: eve@evil.example", "b"),
 		Recipients: []Recipient{{Name: "Bob\r\nBcc: eve@evil.example", Address: "bob@b.example"}}})
 	e.drain()
 	msgs := e.sink.Messages()

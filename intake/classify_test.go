@@ -169,7 +169,7 @@ func TestClassifyGolden(t *testing.T) {
 				}
 			}},
 		{file: "report-inline.eml", state: StateProcessed, class: ClassReport, reason: "encrypted", mails: []string{"ack", "team-copy"}},
-		{file: "replay.eml", state: StateQuarantined, class: ClassReplay, reason: "already received", mails: []string{"answer"},
+		{file: "replay.eml", state: StateQuarantined, class: ClassReplay, reason: "already received", mails: []string{"sender-notice"},
 			check: func(t *testing.T, in *Inbound, _ []OutMail) {
 				if len(env.cases.alerts) != 1 {
 					t.Errorf("alerts = %v, want one", env.cases.alerts)
@@ -182,7 +182,7 @@ func TestClassifyGolden(t *testing.T) {
 					t.Errorf("html report text = %q", r.Text)
 				}
 			}},
-		{file: "empty-body.eml", state: StateQuarantined, class: ClassEmpty, reason: "empty", mails: []string{"answer"},
+		{file: "empty-body.eml", state: StateQuarantined, class: ClassEmpty, reason: "empty", mails: []string{"sender-notice"},
 			check: func(t *testing.T, in *Inbound, mails []OutMail) {
 				m := mails[0]
 				if !strings.Contains(m.Subject, "was held") || !strings.Contains(m.Body, "empty message") || !m.Auto || m.Recipients[0].Address != "reporter@example.net" {
@@ -193,7 +193,7 @@ func TestClassifyGolden(t *testing.T) {
 		{file: "duplicate-a.eml", state: StateProcessed, class: ClassReport, mails: []string{"ack", "team-copy"}},
 		{file: "duplicate-b.eml", state: StateQuarantined, class: ClassDuplicate, reason: "already received with different content"},
 		{file: "wrong-charset.eml", state: StateProcessed, class: ClassReport, reason: "unknown charset", mails: []string{"ack", "team-copy"}},
-		{file: "wrong-key.eml", state: StateQuarantined, class: ClassWrongKey, reason: "0123456789ABCDEF", mails: []string{"answer"},
+		{file: "wrong-key.eml", state: StateQuarantined, class: ClassWrongKey, reason: "0123456789ABCDEF", mails: []string{"sender-notice"},
 			check: func(t *testing.T, in *Inbound, mails []OutMail) {
 				if !strings.Contains(mails[0].Body, "TEAMFPR") || !strings.Contains(mails[0].Body, "0123456789ABCDEF") {
 					t.Errorf("wrong-key answer lacks the team fingerprint or the key ID:\n%s", mails[0].Body)
@@ -205,9 +205,9 @@ func TestClassifyGolden(t *testing.T) {
 					t.Error("team copy does not say the signature failed")
 				}
 			}},
-		{file: "undecryptable.eml", state: StateQuarantined, class: ClassUndecryptable, reason: "could not be decrypted", mails: []string{"answer"}},
-		{file: "too-many-attachments.eml", state: StateQuarantined, class: ClassLimit, reason: "more than 10 attachments", mails: []string{"answer"}},
-		{file: "too-deep.eml", state: StateQuarantined, class: ClassLimit, reason: "nesting deeper than 8", mails: []string{"answer"}},
+		{file: "undecryptable.eml", state: StateQuarantined, class: ClassUndecryptable, reason: "could not be decrypted", mails: []string{"sender-notice"}},
+		{file: "too-many-attachments.eml", state: StateQuarantined, class: ClassLimit, reason: "more than 10 attachments", mails: []string{"sender-notice"}},
+		{file: "too-deep.eml", state: StateQuarantined, class: ClassLimit, reason: "nesting deeper than 8", mails: []string{"sender-notice"}},
 		{file: "malformed.eml", state: StateQuarantined, class: ClassMalformed},
 		{file: "report-with-key.eml", state: StateProcessed, class: ClassReport, reason: "reporter key captured", mails: []string{"ack", "team-copy"},
 			check: func(t *testing.T, in *Inbound, mails []OutMail) {

@@ -122,7 +122,7 @@ type Recipient struct {
 // OutMail is one outgoing notice; the outbox writes one message per
 // recipient.
 type OutMail struct {
-	Kind        string // "ack", "team-copy", "answer"
+	Kind        string // "ack", "team-copy", "sender-notice"
 	CaseID      int64
 	NoticeID    string
 	Subject     string

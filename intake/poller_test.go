@@ -433,7 +433,7 @@ func TestPollerOversize(t *testing.T) {
 	if err != nil || bytes.Contains(raw, []byte("very long line")) || !bytes.Contains(raw, []byte("Message-ID: <big@x>")) {
 		t.Errorf("stored %q (%v); want the header only", raw, err)
 	}
-	if kinds := kinds(env.mailer.take()); !slices.Equal(kinds, []string{"answer"}) {
+	if kinds := kinds(env.mailer.take()); !slices.Equal(kinds, []string{KindSenderNotice}) {
 		t.Errorf("mail %v, want one polite answer", kinds)
 	}
 }

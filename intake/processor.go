@@ -784,6 +784,11 @@ func (m *msgCtx) replay(ctx context.Context, first int64, firstFrom string) erro
 	})
 }
 
+// KindSenderNotice is the outbox kind of intake's answer to a sender whose
+// message was held or encrypted to a key we do not hold: the one answer to
+// someone outside the team that may leave in clear (it quotes nothing).
+const KindSenderNotice = "sender-notice"
+
 // uniformReason is what a sender is told of any message held for a
 // reason that must not be told (a replay): the same for all of them.
 const uniformReason = "it could not be processed automatically"
@@ -845,7 +850,7 @@ func (m *msgCtx) answerOnce(ctx context.Context, tx *sql.Tx, tmpl string, data t
 		return fmt.Errorf("intake: render %s: %w", tmpl, err)
 	}
 	mail := OutMail{
-		Kind: "answer", NoticeID: fmt.Sprintf("intake-%s-%d", tmpl, m.in.ID),
+		Kind: KindSenderNotice, NoticeID: fmt.Sprintf("intake-%s-%d", tmpl, m.in.ID),
 		Subject: text.Subject, Body: text.Body, Auto: true,
 		Recipients: []Recipient{{Name: data.Recipient.Name, Address: m.insp.From}},
 		InReplyTo:  m.insp.MessageID,

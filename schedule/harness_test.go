@@ -58,6 +58,11 @@ type fakeOutbox struct {
 	fail int // fail the next n Enqueue calls
 }
 
+// Withdraw implements Outbox: the fake sends at once, so nothing waits.
+func (o *fakeOutbox) Withdraw(ctx context.Context, tx *sql.Tx, caseID int64, kinds []string, reason string) (int64, error) {
+	return 0, nil
+}
+
 func (o *fakeOutbox) Enqueue(ctx context.Context, tx *sql.Tx, m distlist.Mail) ([]distlist.Skipped, error) {
 	o.mu.Lock()
 	if o.fail > 0 {

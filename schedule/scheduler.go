@@ -27,6 +27,8 @@ type Directory interface {
 // a Kick method, the scheduler calls it after committing mail.
 type Outbox interface {
 	Enqueue(ctx context.Context, tx *sql.Tx, m distlist.Mail) ([]distlist.Skipped, error)
+	// Withdraw ends the case's rows of kinds that have not gone out yet.
+	Withdraw(ctx context.Context, tx *sql.Tx, caseID int64, kinds []string, reason string) (int64, error)
 }
 
 // Cases is the part of cases.Workflow the scheduler uses.
@@ -146,6 +148,38 @@ func (s *Scheduler) Policy(name string) (Policy, error) {
 		return Policy{}, fmt.Errorf("schedule: %w %q", ErrUnknownPolicy, name)
 	}
 	return p, nil
+}
+
+// cancelPlan cancels the case's pending jobs and withdraws its mail of
+// kinds still waiting in the outbox: a notice of a plan that changed or
+// ended must not go out late (a crash, a slow server) with what it said.
+// It returns how many jobs it cancelled.
+func (s *Scheduler) cancelPlan(ctx context.Context, tx *sql.Tx, caseID int64, why string, now time.Time, kinds ...string) (int64, error) {
+	n, err := cancelPending(ctx, tx, caseID, why, now)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.out.Withdraw(ctx, tx, caseID, kinds, why); err != nil {
+		return 0, fmt.Errorf("schedule: %w", err)
+	}
+	return n, nil
+}
+
+// Deadlines are when the named policy asks a report received at received
+// to be evaluated and its fix done; zero for a deadline the policy does
+// not set (or an unknown policy, or no reception time).
+func (s *Scheduler) Deadlines(policy string, received time.Time) (evaluateBy, fixBy time.Time) {
+	pol, err := s.Policy(policy)
+	if err != nil || received.IsZero() {
+		return time.Time{}, time.Time{}
+	}
+	if pol.EvaluationDeadline > 0 {
+		evaluateBy = received.Add(pol.EvaluationDeadline)
+	}
+	if pol.FixDeadline > 0 {
+		fixBy = received.Add(pol.FixDeadline)
+	}
+	return evaluateBy, fixBy
 }
 
 // Kick wakes the job loop; call it after committing a transaction in which
@@ -277,7 +311,9 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 		*p = *old
 		p.Generation = old.Generation + 1
 		p.PreviousT0 = old.T0
-		if _, err := cancelPending(ctx, tx, c.ID, fmt.Sprintf("re-planned by %s", actor), now); err != nil {
+		// The pre-release notice of the old date must not go out: the
+		// new plan has its own.
+		if _, err := s.cancelPlan(ctx, tx, c.ID, fmt.Sprintf("re-planned by %s", actor), now, MailPreReleaseNotice); err != nil {
 			return "", err
 		}
 	}
@@ -445,7 +481,7 @@ func (s *Scheduler) Withdraw(ctx context.Context, tx *sql.Tx, c *cases.Case, rea
 	}
 	now := s.now()
 	why := fmt.Sprintf("the case is %s: disclosure withdrawn", c.State)
-	n, err := cancelPending(ctx, tx, c.ID, why, now)
+	n, err := s.cancelPlan(ctx, tx, c.ID, why, now, MailEmbargoNotice, MailPreReleaseNotice)
 	if err != nil {
 		return err
 	}
@@ -516,7 +552,7 @@ func (s *Scheduler) PublishNow(ctx context.Context, tx *sql.Tx, c *cases.Case, r
 	if !p.Published.IsZero() {
 		return fmt.Errorf("schedule: %w: %s was already published on %s", ErrState, c.Ref, p.Published.Format(layoutUTC))
 	}
-	n, err := cancelPending(ctx, tx, c.ID, "embargo broken: "+reason, now)
+	n, err := s.cancelPlan(ctx, tx, c.ID, "embargo broken: "+reason, now, MailEmbargoNotice, MailPreReleaseNotice)
 	if err != nil {
 		return err
 	}

@@ -75,14 +75,7 @@ func (s *Scheduler) data(c *cases.Case, team []distlist.Member, p *plan, now tim
 	d := templates.Data{Project: s.project, Now: now}
 	d.Case = c.TemplateData()
 	d.Case.Reporter = templates.Person{} // notices and announcements never name the reporter's address
-	if pol, err := s.Policy(c.Policy); err == nil && !c.Received.IsZero() {
-		if pol.EvaluationDeadline > 0 {
-			d.Case.EvaluateBy = c.Received.Add(pol.EvaluationDeadline)
-		}
-		if pol.FixDeadline > 0 {
-			d.Case.FixBy = c.Received.Add(pol.FixDeadline)
-		}
-	}
+	d.Case.EvaluateBy, d.Case.FixBy = s.Deadlines(c.Policy, c.Received)
 	if m, ok := memberByFpr(team, c.Lead); ok {
 		d.Case.Lead = templates.Person{Name: m.Name, Address: m.Address, Fingerprint: m.Fingerprint, TZ: m.TZ}
 	}
@@ -100,10 +93,11 @@ func (s *Scheduler) data(c *cases.Case, team []distlist.Member, p *plan, now tim
 	return d
 }
 
-// send renders a template and enqueues it in tx. Recipients the outbox
-// skips are reported to the lead (cases Alert).
+// send renders a template and enqueues it in tx, to the recipients of the
+// directory list named list ("" for people who are on no list: the lead).
+// Recipients the outbox skips are reported to the lead (cases Alert).
 func (s *Scheduler) send(ctx context.Context, tx *sql.Tx, cs Cases, c *cases.Case, kind, notice, tmpl string, d templates.Data,
-	to []distlist.Recipient, encrypt bool, validThrough time.Time, atts ...attachment) (sent int, skipped []distlist.Skipped, err error) {
+	list string, to []distlist.Recipient, encrypt bool, validThrough time.Time, atts ...attachment) (sent int, skipped []distlist.Skipped, err error) {
 	if len(to) == 0 {
 		return 0, nil, nil
 	}
@@ -122,6 +116,7 @@ func (s *Scheduler) send(ctx context.Context, tx *sql.Tx, cs Cases, c *cases.Cas
 		},
 		Encrypt:      encrypt,
 		ValidThrough: validThrough,
+		List:         list,
 		Recipients:   to,
 		Auto:         true,
 	})
@@ -206,7 +201,7 @@ func (s *Scheduler) notifyDistributors(ctx context.Context, tx *sql.Tx, cs Cases
 	if j.Kind == JobPreReleaseNotice {
 		kind = MailPreReleaseNotice
 	}
-	n, sk, err := s.send(ctx, tx, cs, c, kind, noticeID(c, j), tmpl, d, l.Recipients, true, validThrough, atts...)
+	n, sk, err := s.send(ctx, tx, cs, c, kind, noticeID(c, j), tmpl, d, l.Name, l.Recipients, true, validThrough, atts...)
 	return n, len(sk), err
 }
 
@@ -248,7 +243,7 @@ func (s *Scheduler) toPublicLists(ctx context.Context, tx *sql.Tx, cs Cases, c *
 		if err != nil {
 			return nil, err
 		}
-		if _, _, err := s.send(ctx, tx, cs, c, kind, notice+"-"+name, tmpl, d, l.Recipients, l.Encrypt, time.Time{}); err != nil {
+		if _, _, err := s.send(ctx, tx, cs, c, kind, notice+"-"+name, tmpl, d, l.Name, l.Recipients, l.Encrypt, time.Time{}); err != nil {
 			return nil, err
 		}
 		lists = append(lists, name)
@@ -314,7 +309,7 @@ func (s *Scheduler) remindLead(ctx context.Context, tx *sql.Tx, cs Cases, j Job,
 	}
 	d := s.data(c, team, p, now)
 	d.Reminder.Overdue = j.Detail.Reason == retroClosing // the second reminder, as the window closes
-	_, _, err = s.send(ctx, tx, cs, c, MailReminder, noticeID(c, j), templates.Retrospective, d,
+	_, _, err = s.send(ctx, tx, cs, c, MailReminder, noticeID(c, j), templates.Retrospective, d, "",
 		leadRecipients(team, c), true, now)
 	return err
 }

@@ -94,7 +94,7 @@ func (s *Scheduler) CheckSLA(ctx context.Context) (int, error) {
 				d := s.data(c, team, nil, now)
 				d.Reminder = templates.ReminderData{What: dl.what, Due: dl.due, Overdue: stage == "missed"}
 				if _, _, err := s.send(ctx, tx, cs, c, MailReminder, fmt.Sprintf("%s-sla-%s-%s", c.Ref, dl.name, stage),
-					templates.SLAReminder, d, leadRecipients(team, c), true, now); err != nil {
+					templates.SLAReminder, d, "", leadRecipients(team, c), true, now); err != nil {
 					return err
 				}
 				return cs.Audit(ctx, tx, c.ID, cases.ActorGateway, "sla-reminder",

@@ -227,7 +227,8 @@ func TestWorkflowDisclose(t *testing.T) {
 	command("/status confirmed\n/affected < 1.2.4\n/fixed 1.2.4")
 	command("/impact\nAn unauthenticated attacker can read any file.\n")
 	command("/status triaged\n/status cve-requested")
-	command("/disclose 2027-01-20 16:00 UTC")
+	// Within four weeks: the embargo notice is queued at once.
+	command("/disclose " + clk.Now().Add(24*Day).UTC().Format("2006-01-02 15:04") + " UTC")
 	broken := clk.Now()
 	command("/publish-now the exploit was posted on a public forum")
 	got, err = wf.GetByID(ctx, c.ID)
@@ -236,5 +237,13 @@ func TestWorkflowDisclose(t *testing.T) {
 	}
 	if !got.DiscloseAt.Equal(broken) || got.State != cases.StateFixReleased {
 		t.Errorf("after /publish-now at %v: DiscloseAt %v, state %s (want that time, fix-released); answer %q", broken, got.DiscloseAt, got.State, answers()[len(answers())-1])
+	}
+	// The embargo notice of the broken plan was still waiting in the
+	// outbox (its server is down): it never goes out now.
+	var state, reply string
+	db.Reader().QueryRow(`SELECT state, last_reply FROM outbox WHERE case_id = ? AND kind = ? AND recipient = 'sec@vendor.example'`,
+		c.ID, MailEmbargoNotice).Scan(&state, &reply)
+	if state != "failed" || !strings.HasPrefix(reply, "withdrawn: embargo broken") {
+		t.Errorf("the waiting embargo notice of the broken plan: %s %q, want withdrawn", state, reply)
 	}
 }

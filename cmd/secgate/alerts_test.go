@@ -114,3 +114,37 @@ func TestWeeklyKeyReport(t *testing.T) {
 		t.Errorf("key reports went to %q, want each member twice (two weeks)", got)
 	}
 }
+
+// TestAlertsGrouped: the events of one notice make one alert naming every
+// recipient: a fan-out to 1,000 distributors that missed its deadline must
+// not send the lead 1,000 mails.
+func TestAlertsGrouped(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	cfg, team := f.gatewayConfig(t)
+	g, err := openGateway(ctx, cfg, gatewayOptions{TeamKey: team})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	for _, rcpt := range []string{"d1@example.org", "d2@example.org", "d3@example.org"} {
+		if _, err := g.db.Writer().ExecContext(ctx, `INSERT INTO outbox_event (kind, outbox_id, notice_id, case_id, recipient, reason, created)
+			VALUES ('missed', ?, 'prerelease-1', ?, ?, 'missed: the disclosure time has passed', 1)`, f.queued, f.caseID, rcpt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alerts := func() int {
+		var n int
+		g.db.Reader().QueryRowContext(ctx, `SELECT count(DISTINCT notice_id) FROM outbox WHERE kind = 'alert'`).Scan(&n)
+		return n
+	}
+	before := alerts()
+	if err := g.tellEvents(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var untold int
+	g.db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM outbox_event WHERE told = 0`).Scan(&untold)
+	if n := alerts() - before; n != 1 || untold != 0 {
+		t.Errorf("%d alerts for three events of one notice, %d untold; want one alert, all told", n, untold)
+	}
+}

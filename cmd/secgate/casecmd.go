@@ -135,6 +135,10 @@ func (readOnlyOutbox) Enqueue(context.Context, *sql.Tx, distlist.Mail) ([]distli
 	return nil, errors.New("read-only view: the outbox is not open")
 }
 
+func (readOnlyOutbox) Withdraw(context.Context, *sql.Tx, int64, []string, string) (int64, error) {
+	return 0, errors.New("read-only view: the outbox is not open")
+}
+
 func (readOnlyOutbox) CaseForMessageID(context.Context, string) (int64, bool, error) {
 	return 0, false, nil
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -195,11 +197,8 @@ func (g *gateway) run(ctx context.Context) error {
 // evaluateBy is when the policy named asks a report received at received
 // to be evaluated; zero when it sets no deadline.
 func (g *gateway) evaluateBy(policy string, received time.Time) time.Time {
-	p, err := g.sched.Policy(policy)
-	if err != nil || p.EvaluationDeadline == 0 {
-		return time.Time{}
-	}
-	return received.Add(p.EvaluationDeadline)
+	by, _ := g.sched.Deadlines(policy, received)
+	return by
 }
 
 // onEvent is called by the outbox after it committed an event. It must not
@@ -238,13 +237,15 @@ func (g *gateway) alerter(ctx context.Context) error {
 	}
 }
 
-// tellEvents alerts the team of every event not yet told, each in the
-// transaction that marks it told. An event whose alert fails is left for
-// the next round; the others, older and newer, are told meanwhile.
+// tellEvents alerts the team of every event not yet told, in the
+// transaction that marks them told. The events of one notice and kind (a
+// fan-out that missed its deadline, say) make one alert naming every
+// recipient, not one mail each. An alert that fails is left for the next
+// round; the others, older and newer, are told meanwhile.
 func (g *gateway) tellEvents(ctx context.Context) error {
 	var errs []error
 	for after := int64(0); ; {
-		evs, err := g.outbox.UntoldEvents(ctx, after, 64)
+		evs, err := g.outbox.UntoldEvents(ctx, after, 256)
 		if err != nil {
 			return errors.Join(append(errs, err)...)
 		}
@@ -252,25 +253,81 @@ func (g *gateway) tellEvents(ctx context.Context) error {
 			return errors.Join(errs...)
 		}
 		after = evs[len(evs)-1].ID
+		type group struct {
+			caseID       int64
+			kind, notice string
+		}
+		var order []group
+		groups := map[group][]distlist.Event{}
 		for _, e := range evs {
-			member, err := isMember(ctx, g.dir, e.Recipient)
-			if err != nil {
-				return err
+			k := group{e.CaseID, e.Kind, e.NoticeID}
+			if _, ok := groups[k]; !ok {
+				order = append(order, k)
 			}
-			err = g.db.Tx(ctx, func(tx *sql.Tx) error {
-				if ok, err := g.outbox.MarkTold(ctx, tx, e.ID); err != nil || !ok || member {
-					return err
-				}
-				text := fmt.Sprintf("Delivery to %s: %s.\nReason: %s\nOutbox row %d; see `secgate outbox --case` for its history.\n",
-					e.Recipient, e.Kind, e.Reason, e.RowID)
-				return g.workflow.Alert(ctx, tx, e.CaseID, "delivery problem: "+e.Kind, text)
-			})
-			if err != nil {
-				errs = append(errs, fmt.Errorf("event %d (%s to %s): %w", e.ID, e.Kind, e.Recipient, err))
+			groups[k] = append(groups[k], e)
+		}
+		for _, k := range order {
+			if err := g.tellGroup(ctx, k.caseID, k.kind, groups[k]); err != nil {
+				errs = append(errs, err)
 			}
 		}
 		g.outbox.Kick()
 	}
+}
+
+// tellGroup marks evs told and alerts the case's lead of those about
+// people outside the team, in one transaction. Problems with mail to team
+// members are only marked: an alert about a failed alert would loop.
+func (g *gateway) tellGroup(ctx context.Context, caseID int64, kind string, evs []distlist.Event) error {
+	var outside []distlist.Event
+	for _, e := range evs {
+		member, err := isMember(ctx, g.dir, e.Recipient)
+		if err != nil {
+			return err
+		}
+		if !member {
+			outside = append(outside, e)
+		}
+	}
+	return g.db.Tx(ctx, func(tx *sql.Tx) error {
+		var told []distlist.Event
+		for _, e := range evs {
+			ok, err := g.outbox.MarkTold(ctx, tx, e.ID)
+			if err != nil {
+				return fmt.Errorf("event %d (%s to %s): %w", e.ID, e.Kind, e.Recipient, err)
+			}
+			if ok && slices.Contains(outside, e) {
+				told = append(told, e)
+			}
+		}
+		if len(told) == 0 {
+			return nil
+		}
+		var b strings.Builder
+		if len(told) == 1 {
+			e := told[0]
+			fmt.Fprintf(&b, "Delivery to %s: %s.\nReason: %s\nOutbox row %d; see `secgate outbox --case` for its history.\n",
+				e.Recipient, e.Kind, e.Reason, e.RowID)
+		} else {
+			fmt.Fprintf(&b, "Delivery of one message to %d recipients: %s.\n\n", len(told), kind)
+			for _, e := range told {
+				fmt.Fprintf(&b, "  %s (outbox row %d): %s\n", e.Recipient, e.RowID, e.Reason)
+			}
+			b.WriteString("\nSee `secgate outbox --case` for their history.\n")
+		}
+		subject := "delivery problem: " + kind
+		if len(told) > 1 {
+			subject = fmt.Sprintf("delivery problem: %s, %d recipients", kind, len(told))
+		}
+		if err := g.workflow.Alert(ctx, tx, caseID, subject, b.String()); err != nil {
+			var to []string
+			for _, e := range told {
+				to = append(to, e.Recipient)
+			}
+			return fmt.Errorf("events of %s (%s to %s): %w", told[0].NoticeID, kind, strings.Join(to, ", "), err)
+		}
+		return nil
+	})
 }
 
 // keyReportCheck is how often the key reporter looks whether this week's
