@@ -250,7 +250,7 @@ func TestAnswerOnceNotInALoop(t *testing.T) {
 			t.Fatalf("state %s", in.State)
 		}
 		for _, m := range env.mailer.take() {
-			if m.Kind == "answer" {
+			if m.Kind == KindSenderNotice {
 				answers++
 			}
 		}
