@@ -57,13 +57,23 @@
 //
 // # Guard
 //
-// Every message passes one unexported choke point right before SMTP DATA. A
-// row for an encrypted list must be multipart/encrypted with exactly one
-// public-key encrypted session key packet, for the recipient's current
-// encryption subkey; the recipient must be alone in To, with no Cc or Bcc.
-// Anything else is refused, the row fails, and the refusal is logged as a
-// bug. A test parses the repository to prove that nothing else calls the
-// SMTP client's Data or SendMail.
+// Every message passes one unexported choke point right before SMTP DATA:
+// smtpConn.send, the only method of the only type that holds the SMTP
+// client, runs the guard on the exact bytes it then writes. What must be
+// encrypted is decided from the row's kind and the directory list it names
+// (every kind but the public announcement and pre-announcement, the
+// acknowledgement and texts to a reporter without a key, and intake's
+// answer to a sender outside the team; every team or embargo list), never
+// from the encrypt flag stored with the bytes, which may only add to it.
+// Such a row must be multipart/encrypted with exactly one public-key
+// encrypted session key packet, for the recipient's current encryption
+// subkey, and one encrypted data packet with nothing after it; the
+// recipient must be alone in To, with no Cc or Bcc. Anything else is
+// refused, the row fails, and the refusal is logged as a bug. A test
+// type-checks the repository and fails on any other use of the SMTP client.
+// An embargo or pre-release notice whose disclosure time has passed is
+// never sent: it is checked before dialing and before DATA, and ends
+// failed as missed.
 //
 // # Bounces
 //
