@@ -348,6 +348,9 @@ func (e *env) get(id int64) *Case {
 
 func lastContains(t *testing.T, what string, list []string, want string) {
 	t.Helper()
+	if want == "" {
+		t.Fatalf("lastContains(%s) with an empty want matches anything", what)
+	}
 	if len(list) == 0 {
 		t.Fatalf("no %s", what)
 	}

@@ -98,11 +98,7 @@ func TestRefuseExpiredMemberKey(t *testing.T) {
 	c := e.open(false)
 	e.clock.Advance(48 * time.Hour)
 	m := e.signed("erin@example.org", short, "["+c.Ref+"]", "/status confirmed", t0.Add(12*time.Hour))
-	refusalCheck(t, e, c, m, "", "", false)
-	last := e.audit(c.ID)[len(e.audit(c.ID))-1]
-	if !strings.Contains(last, "expired") && !strings.Contains(last, "not valid") {
-		t.Errorf("refusal %q does not say the key expired", last)
-	}
+	refusalCheck(t, e, c, m, "the key or signature has expired", "", false)
 }
 
 // swapDir is the directory with one member's key replaced.
@@ -147,11 +143,7 @@ func TestRefuseRevokedMemberKey(t *testing.T) {
 	e.wf.dir = swapDir{Directory: e.dir, addr: "dan@example.org", key: revoked}
 	c := e.open(false)
 	m := e.signed("dan@example.org", secret, "["+c.Ref+"]", "/status confirmed", e.clock.Now())
-	refusalCheck(t, e, c, m, "", "", false)
-	last := e.audit(c.ID)[len(e.audit(c.ID))-1]
-	if !strings.Contains(last, "revoked") && !strings.Contains(last, "not valid") && !strings.Contains(last, "does not verify") {
-		t.Errorf("refusal %q does not say the key is revoked", last)
-	}
+	refusalCheck(t, e, c, m, "the key is revoked", "", false)
 }
 
 func TestRefusePartlySigned(t *testing.T) {
