@@ -7,12 +7,14 @@
 #   make check    go vet and gofmt
 #   make fuzz     run each Fuzz target for FUZZTIME (default 10m)
 #   make bench    run the benchmarks
+#   make mutate   remove each check of the security model in turn
+#                 (scripts/mutate.sh) and expect its test to fail
 
 GO ?= go
 FUZZTIME ?= 10m
 BENCHTIME ?= 1s
 
-.PHONY: all test deps build check fuzz bench clean
+.PHONY: all test deps build check fuzz bench mutate clean
 
 all: check build test
 
@@ -34,6 +36,9 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+mutate:
+	@GO=$(GO) ./scripts/mutate.sh
 
 clean:
 	rm -rf bin

@@ -537,3 +537,25 @@ func TestOpenCaseGivenTeam(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestNotMeantForUs: a mail a member signed for someone else (no signed
+// To, no Intended Recipient naming the team key) counts only when it came
+// to the gateway alone: re-sent to it with another recipient beside, it
+// is refused, though it names the case in its signed Subject.
+func TestNotMeantForUs(t *testing.T) {
+	e := newEnv(t)
+	c := e.open(false)
+	alice := e.keys["alice@example.org"]
+	m := e.signed("alice@example.org", alice, "["+c.Ref+"] x", "/class D", t0)
+	m.Recipients = []string{"bob@example.org", teamAddr}
+	e.handle(m)
+	if e.get(c.ID).Class != "" {
+		t.Fatal("a mail not meant for the gateway alone was applied")
+	}
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "meant for the gateway")
+	m = e.signed("alice@example.org", alice, "["+c.Ref+"] x", "/class D", t0)
+	e.handle(m)
+	if e.get(c.ID).Class != "D" {
+		t.Fatal("the same mail sent to the gateway alone was not applied")
+	}
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Mutation check: each line of the table below removes one check the
+# README's security model promises, and names the test that must catch it.
+# The script applies each mutation in turn, runs that test, restores the
+# file, and fails if a mutation survives (its test passes). Run it after
+# changing a guarantee or its test: `make mutate`.
+#
+# Table columns, separated by " @@ ": file, the exact text to replace (it
+# must occur once), its replacement, the package, the -run pattern.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+
+mutations=$(cat <<'TABLE'
+crypto/pgpmsg.go @@ if s == nil || sp == nil || len(sp.IntendedRecipients) == 0 || s.Err != nil { @@ if true { @@ ./crypto @@ ^(TestIntendedRecipient|TestCheckIntended)$
+crypto/inline.go @@ if err := checkHashHeader(b.Headers.Values("Hash"), sp); err != nil { @@ if err := checkHashHeader(b.Headers.Values("Hash"), sp); false && err != nil { @@ ./crypto @@ ^TestClearsignHashHeader$
+crypto/inline.go @@ if sig.Err == nil && strings.EqualFold(e.params["format"], "flowed") { @@ if false { @@ ./crypto @@ ^TestClearsignedFlowed$
+crypto/open.go @@ if o.decrypted && o.nested(e, true) { @@ if false { @@ ./crypto @@ ^TestNested$
+cases/command.go @@ if need && signed == "" { @@ if false { @@ ./cases @@ ^TestThreadingAndCaseLine$
+cases/command.go @@ if !s.meantForUs(sig) { @@ if false { @@ ./cases @@ ^TestNotMeantForUs$
+cases/command.go @@ if other, how := s.unsignedCase(ctx); other != 0 && other != c.ID { @@ if other, how := s.unsignedCase(ctx); false && other != c.ID { @@ ./cases @@ ^TestThreadingAndCaseLine$
+cases/parse.go @@ if untrusted != "" || isQuoted(line) { @@ if isQuoted(line) { @@ ./cases @@ ^TestParseSkipsUntrustedText$
+cases/parse.go @@ problems = append(problems, contradictions(out.Commands)...) @@ _ = contradictions @@ ./cases @@ ^TestContradictions$
+cases/command.go @@ if store.IsUnique(err) { @@ if false { @@ ./cases @@ ^TestRefuseReplay$
+cases/audit.go @@ if e.PrevHash != prev { @@ if false && e.PrevHash != prev { @@ ./cases @@ ^TestAuditTampering$
+cases/reporterkey.go @@ return slices.ContainsFunc(k.Emails(), func(e string) bool { return distlist.SameAddress(e, addr) }) @@ return true || slices.ContainsFunc(k.Emails(), func(e string) bool { return distlist.SameAddress(e, addr) }) @@ ./cases @@ ^TestOpenCaseKeyOfAnother$
+intake/processor.go @@ ids := m.identities() @@ ids := [][]byte(nil) @@ ./intake @@ ^TestClassifyGolden$
+intake/processor.go @@ if member, ok := m.signedByMember(); ok { @@ if member, ok := m.fromMember(); ok { @@ ./intake @@ ^TestHostileCorpus$
+distlist/encrypt.go @@ _, clear := clearKinds[kind] @@ clear := true @@ ./distlist @@ ^TestGuardKnowsWhatMustBeEncrypted$
+distlist/deliver.go @@ if !deadlineKinds[j.kind] || j.validThrough.IsZero() || now.Before(j.validThrough) { @@ if true { @@ ./distlist @@ ^TestNoticeNeverAfterT0$
+templates/templates.go @@ body = Visible(strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n")) + "\n" @@ body = strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n") + "\n" @@ ./templates @@ ^TestRenderMakesHiddenVisible$
+TABLE
+)
+
+survived=0
+n=0
+while IFS= read -r line; do
+	[ -z "$line" ] && continue
+	file=$(awk -F ' @@ ' '{print $1}' <<<"$line")
+	from=$(awk -F ' @@ ' '{print $2}' <<<"$line")
+	to=$(awk -F ' @@ ' '{print $3}' <<<"$line")
+	pkg=$(awk -F ' @@ ' '{print $4}' <<<"$line")
+	run=$(awk -F ' @@ ' '{print $5}' <<<"$line")
+	n=$((n + 1))
+	count=$(FROM="$from" perl -0ne '$c = () = /\Q$ENV{FROM}\E/g; print $c' "$file")
+	if [ "$count" != 1 ]; then
+		echo "mutate: $file: the text to replace occurs $count times: $from" >&2
+		exit 2
+	fi
+	cp "$file" "$file.orig"
+	trap 'mv -f "$file.orig" "$file"' EXIT
+	FROM="$from" TO="$to" perl -0pi -e 's/\Q$ENV{FROM}\E/$ENV{TO}/' "$file"
+	# A mutation that does not compile proves nothing.
+	if ! $GO test -count=1 -run '^$' "$pkg" >/dev/null 2>&1; then
+		echo "BROKEN    $file: $from  (the mutated package does not compile)"
+		survived=$((survived + 1))
+	elif $GO test -count=1 -run "$run" "$pkg" >/dev/null 2>&1; then
+		echo "SURVIVED  $file: $from  ($pkg $run passes)"
+		survived=$((survived + 1))
+	else
+		echo "caught    $file: $from"
+	fi
+	mv -f "$file.orig" "$file"
+	trap - EXIT
+done <<<"$mutations"
+echo "$n mutations, $survived survived"
+[ "$survived" = 0 ]
