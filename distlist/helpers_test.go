@@ -69,8 +69,14 @@ type env struct {
 
 func newEnv(t testing.TB, sinkOpts smtpsink.Options, tweak func(*Config)) *env {
 	t.Helper()
+	return newEnvAt(t, filepath.Join(t.TempDir(), "gw.db"), sinkOpts, tweak)
+}
+
+// newEnvAt is newEnv with the database at path.
+func newEnvAt(t testing.TB, path string, sinkOpts smtpsink.Options, tweak func(*Config)) *env {
+	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "gw.db"))
+	db, err := store.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
