@@ -74,7 +74,7 @@ func (db *DB) Probe(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("store: %s does not accept writes: %w", db.path, err)
+		return fmt.Errorf("store: %s does not accept writes (is its disk full, or the file read-only?): %w", db.path, err)
 	}
 	return nil
 }

@@ -47,10 +47,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db := &DB{path: path, w: w}
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
+		if IsStorageError(err) {
+			return nil, openError(path, err)
+		}
 		return nil, err
 	}
 	r, err := openPool(u + "?" + common + "&_pragma=query_only(1)")
@@ -61,6 +64,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(4)
 	db.r = r
 	return db, nil
+}
+
+// openError says what the operator must fix when the database cannot be
+// opened for writing.
+func openError(path string, err error) error {
+	if IsStorageError(err) {
+		return fmt.Errorf("store: %s does not accept writes (is its disk full, or the file read-only?): %w", path, err)
+	}
+	return fmt.Errorf("store: open %s: %w", path, err)
 }
 
 // openPool returns a pool of connections to dsn that keep their prepared
