@@ -63,6 +63,11 @@ func (o *fakeOutbox) Withdraw(ctx context.Context, tx *sql.Tx, caseID int64, kin
 	return 0, nil
 }
 
+// Deadline implements Outbox: nothing waits in the fake.
+func (o *fakeOutbox) Deadline(ctx context.Context, tx *sql.Tx, caseID int64, kinds []string, t0 time.Time) (int64, error) {
+	return 0, nil
+}
+
 func (o *fakeOutbox) Enqueue(ctx context.Context, tx *sql.Tx, m distlist.Mail) ([]distlist.Skipped, error) {
 	o.mu.Lock()
 	if o.fail > 0 {

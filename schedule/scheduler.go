@@ -29,6 +29,8 @@ type Outbox interface {
 	Enqueue(ctx context.Context, tx *sql.Tx, m distlist.Mail) ([]distlist.Skipped, error)
 	// Withdraw ends the case's rows of kinds that have not gone out yet.
 	Withdraw(ctx context.Context, tx *sql.Tx, caseID int64, kinds []string, reason string) (int64, error)
+	// Deadline brings the disclosure time of those rows forward to t0.
+	Deadline(ctx context.Context, tx *sql.Tx, caseID int64, kinds []string, t0 time.Time) (int64, error)
 }
 
 // Cases is the part of cases.Workflow the scheduler uses.
@@ -312,9 +314,13 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 		p.Generation = old.Generation + 1
 		p.PreviousT0 = old.T0
 		// The pre-release notice of the old date must not go out: the
-		// new plan has its own.
+		// new plan has its own. An embargo notice still waiting goes out
+		// (the change notice follows it), but never after the new date.
 		if _, err := s.cancelPlan(ctx, tx, c.ID, fmt.Sprintf("re-planned by %s", actor), now, MailPreReleaseNotice); err != nil {
 			return "", err
+		}
+		if _, err := s.out.Deadline(ctx, tx, c.ID, []string{MailEmbargoNotice}, t0); err != nil {
+			return "", fmt.Errorf("schedule: %w", err)
 		}
 	}
 	p.Policy, p.T0, p.NoticeAt, p.PreRelease, p.RetroFrom, p.RetroTo, p.Forced, p.NoEmbargo =

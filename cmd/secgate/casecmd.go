@@ -139,6 +139,10 @@ func (readOnlyOutbox) Withdraw(context.Context, *sql.Tx, int64, []string, string
 	return 0, errors.New("read-only view: the outbox is not open")
 }
 
+func (readOnlyOutbox) Deadline(context.Context, *sql.Tx, int64, []string, time.Time) (int64, error) {
+	return 0, errors.New("read-only view: the outbox is not open")
+}
+
 func (readOnlyOutbox) CaseForMessageID(context.Context, string) (int64, bool, error) {
 	return 0, false, nil
 }
