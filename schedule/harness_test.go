@@ -207,9 +207,11 @@ type env struct {
 	s         *Scheduler
 	artifacts string
 	lead      distlist.Member
-	// preAnnounce keeps the policy's pre-announcement; the tests of other
-	// steps turn it off, so that their mail lists show only those steps.
-	preAnnounce bool
+	// wholePreset keeps the policy's mail to audiences beyond the
+	// core timeline (the pre-announcement, the announcement to the
+	// embargo list); the tests of other steps turn them off, so that
+	// their mail lists show only those steps.
+	wholePreset bool
 }
 
 var keyCache sync.Map
@@ -270,7 +272,9 @@ func newEnv(t testing.TB, now time.Time, policy string) *env {
 	return e
 }
 
-func (e *env) newScheduler(policy string) *Scheduler {
+// newScheduler makes the scheduler of policy; each change then edits its
+// configuration.
+func (e *env) newScheduler(policy string, changes ...func(*Config)) *Scheduler {
 	e.t.Helper()
 	set, err := templates.Load("")
 	if err != nil {
@@ -278,12 +282,15 @@ func (e *env) newScheduler(policy string) *Scheduler {
 	}
 	cfg := DefaultConfig()
 	cfg.Policy = policy
-	if !e.preAnnounce {
+	if !e.wholePreset {
 		off := false
-		cfg.Policies = map[string]Override{policy: {PreAnnounce: &off}}
+		cfg.Policies = map[string]Override{policy: {PreAnnounce: &off, AnnounceToEmbargo: &off}}
 	}
 	cfg.ArtifactsDir = e.artifacts
 	cfg.Artifacts = testArtifacts
+	for _, change := range changes {
+		change(&cfg)
+	}
 	s, err := New(Options{
 		DB: e.db, Directory: e.dir, Outbox: e.out, Cases: e.cases, Templates: set,
 		Project:     templates.Project{Name: "Example", TeamAddress: "security@example.org", AnnounceList: "security-announce@lists.example"},

@@ -28,6 +28,7 @@ type Policy struct {
 	FixDeadline        time.Duration `toml:"fix_deadline" doc:"Time from reception within which the fix must be developed or released (0: none)."`
 	FixDeadlineWhat    string        `toml:"fix_deadline_what" doc:"What the fix deadline asks for, as shown in reminders (\"release the fix\")."`
 	FixDoneState       string        `toml:"fix_done_state" doc:"Case state that meets the fix deadline: fix-committed or fix-released."`
+	AnnounceToEmbargo  bool          `toml:"announce_to_embargo" doc:"The release-day announcement also goes to the embargo list, encrypted to each distributor (Knative: the embargo list hears the release as it happens)."`
 	LeadReleases       bool          `toml:"lead_releases" doc:"The fix lead says when the fix is released (/status fix-released: all patches merged, Kata); the announcement does not move the case to fix-released."`
 	ReminderLead       time.Duration `toml:"reminder_lead" doc:"How long before a deadline the lead is reminded (0: only when missed)."`
 
@@ -53,6 +54,7 @@ var presets = map[string]Policy{
 	"knative": {
 		Name:               "knative",
 		PreAnnounce:        true,
+		AnnounceToEmbargo:  true,
 		MinNotice:          21 * Day,
 		MaxNotice:          28 * Day,
 		PreReleaseNotice:   Day,

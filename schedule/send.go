@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -263,6 +264,22 @@ func (s *Scheduler) announce(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c
 	d.Case.Embargoed = false
 	if lists, err = s.toPublicLists(ctx, tx, cs, c, MailAnnouncement, noticeID(c, j), templates.Announcement, d); err != nil {
 		return nil, nil, err
+	}
+	if pol, err := s.Policy(c.Policy); err == nil && pol.AnnounceToEmbargo && !slices.Contains(s.cfg.PublicLists, s.cfg.EmbargoList) {
+		// The embargo list hears the release as it happens, each
+		// distributor in a mail encrypted to them alone (once: an
+		// embargo list among the public lists has had it).
+		l, err := s.dir.List(ctx, s.cfg.EmbargoList)
+		switch {
+		case errors.Is(err, distlist.ErrNotFound):
+		case err != nil:
+			return nil, nil, err
+		default:
+			if _, _, err := s.send(ctx, tx, cs, c, MailAnnouncement, noticeID(c, j)+"-"+l.Name, templates.Announcement, d, l.Name, l.Recipients, true, time.Time{}); err != nil {
+				return nil, nil, err
+			}
+			lists = append(lists, l.Name+" (encrypted)")
+		}
 	}
 	if s.cfg.ArtifactsDir != "" {
 		// The artifacts never hold the announcement back: what cannot be

@@ -29,7 +29,7 @@ func containsAll(t *testing.T, what, s string, subs ...string) {
 func TestKnativeTimeline(t *testing.T) {
 	now := utc("2026-11-20 09:30")
 	e := newEnv(t, now, "knative")
-	e.preAnnounce = true // the whole preset
+	e.wholePreset = true // the whole preset
 	e.s = e.newScheduler("knative")
 	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
 	t0 := utc("2026-12-11 16:00") // 21 days 6.5 hours later
@@ -54,11 +54,17 @@ func TestKnativeTimeline(t *testing.T) {
 		"2026-11-20 09:30 pre-announcement signed to "+public,
 		"2026-12-10 16:00 prerelease-notice encrypted to "+vendors,
 		"2026-12-11 16:00 announcement signed to "+public,
+		"2026-12-11 16:00 announcement encrypted to "+vendors,
 		"2026-12-12 16:00 reminder encrypted to alice@team.example",
 		"2026-12-14 16:00 reminder encrypted to alice@team.example",
 	)
-	if len(ms) == 6 {
-		containsAll(t, "closing reminder", ms[5].Subject, "Retrospective window closes 2026-12-14")
+	if len(ms) == 7 {
+		containsAll(t, "closing reminder", ms[6].Subject, "Retrospective window closes 2026-12-14")
+		// The embargo list hears the release as it happens, encrypted,
+		// in the same words as the public.
+		if ms[4].Subject != ms[3].Subject || ms[4].ValidUntil != (time.Time{}) {
+			t.Errorf("announcement to the embargo list: %q valid through %v, public %q", ms[4].Subject, ms[4].ValidUntil, ms[3].Subject)
+		}
 		// The public learns when and how severe, never what.
 		pre := ms[1]
 		containsAll(t, "pre-announcement", pre.Subject, "security release planned for 2026-12-11 16:00 UTC")
@@ -95,7 +101,7 @@ func TestKnativeTimeline(t *testing.T) {
 	validate(t, compileSchema(t, "osv-schema.json"), "OSV record", osv)
 	// Nothing else ever goes out.
 	e.advance(t0.Add(60 * Day))
-	if n := len(e.mails()); n != 6 {
+	if n := len(e.mails()); n != 7 {
 		t.Errorf("%d mails after the timeline ended", n)
 	}
 }
@@ -543,7 +549,7 @@ func TestNoEmbargo(t *testing.T) {
 // public list the date at once, and again when it moves.
 func TestPreAnnounceNoEmbargo(t *testing.T) {
 	e := newEnv(t, utc("2026-11-20 09:30"), "knative")
-	e.preAnnounce = true
+	e.wholePreset = true
 	e.s = e.newScheduler("knative")
 	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
 	for _, t0 := range []time.Time{utc("2026-11-25 16:00"), utc("2026-11-26 16:00")} {
@@ -609,7 +615,7 @@ func TestRequireCVE(t *testing.T) {
 // that it is cancelled when the case ends without one.
 func TestWithdrawPreAnnounced(t *testing.T) {
 	e := newEnv(t, utc("2026-11-20 09:30"), "knative")
-	e.preAnnounce = true
+	e.wholePreset = true
 	e.s = e.newScheduler("knative")
 	c := e.newCase(1, "knative", utc("2026-11-16 08:00"))
 	if _, err := e.disclose(c, utc("2026-12-11 16:00"), ""); err != nil {
@@ -691,4 +697,58 @@ func TestCVERecordWithoutCNA(t *testing.T) {
 		}
 	}
 	containsAll(t, "alert", alert, "Artifacts incomplete", "CVE record of "+c.CVE+" not written", "cna_org_id")
+}
+
+// TestAnnounceToEmbargo: the knative preset announces the release to the
+// embargo list too, encrypted to each distributor, once; a policy can
+// turn it off, and the other presets do not.
+func TestAnnounceToEmbargo(t *testing.T) {
+	off := false
+	for _, tc := range []struct {
+		name, policy string
+		override     *Override
+		publicLists  []string
+		want         []string
+	}{
+		{name: "knative", policy: "knative", want: []string{
+			"2026-12-11 16:00 announcement signed to " + public,
+			"2026-12-11 16:00 announcement encrypted to " + vendors}},
+		{name: "knative turned off", policy: "knative", override: &Override{AnnounceToEmbargo: &off}, want: []string{
+			"2026-12-11 16:00 announcement signed to " + public}},
+		{name: "embargo list among the public lists", policy: "knative", publicLists: []string{"announce", "embargo"}, want: []string{
+			"2026-12-11 16:00 announcement signed to " + public,
+			"2026-12-11 16:00 announcement encrypted to " + vendors}},
+		{name: "kubeedge", policy: "kubeedge", want: []string{
+			"2026-12-11 16:00 announcement signed to " + public}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, utc("2026-11-20 09:30"), tc.policy)
+			e.wholePreset = true
+			e.s = e.newScheduler(tc.policy, func(cfg *Config) {
+				o := Override{}
+				if tc.override != nil {
+					o = *tc.override
+				}
+				o.PreAnnounce = &off
+				cfg.Policies = map[string]Override{tc.policy: o}
+				if tc.publicLists != nil {
+					cfg.PublicLists = tc.publicLists
+				}
+			})
+			c := e.newCase(1, tc.policy, utc("2026-11-16 08:00"))
+			if _, err := e.disclose(c, utc("2026-12-11 16:00"), ""); err != nil {
+				t.Fatal(err)
+			}
+			e.advance(utc("2026-12-11 16:00"))
+			var got []string
+			for _, m := range e.mails() {
+				if m.Kind == MailAnnouncement {
+					got = append(got, m.String())
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("announcements:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
+			}
+		})
+	}
 }

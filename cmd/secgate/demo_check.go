@@ -144,8 +144,23 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 	for _, dl := range byKind["prerelease-notice"] {
 		check("pre-release notice to "+dl.To+" at T-24h", !dl.At.Before(tl.PreRelease) && dl.At.Before(tl.T0), "sent at "+stamp(dl.At))
 	}
-	anns := byKind["announcement"]
+	var anns, annsEmbargo []delivery
+	for _, dl := range byKind["announcement"] {
+		if dl.To == demoAnnounce {
+			anns = append(anns, dl)
+		} else if !dl.At.Before(tl.T0) {
+			annsEmbargo = append(annsEmbargo, dl)
+		}
+	}
 	check("the announcement went to the public list at T0, signed", len(anns) == 1 && !anns[0].At.Before(tl.T0), fmt.Sprintf("%d announcements", len(anns)))
+	if pol, err := schedule.Preset(d.preset); err == nil && pol.AnnounceToEmbargo {
+		// Each valid distributor hears the release too, encrypted (the
+		// check above that all but the public list is encrypted covers it).
+		check("the embargo list hears the release at T0, each valid distributor encrypted",
+			len(annsEmbargo) == len(byKind["prerelease-notice"]) && len(annsEmbargo) > 0, fmt.Sprintf("%d announcements to distributors", len(annsEmbargo)))
+	} else {
+		check("the embargo list gets no announcement under this preset", len(byKind["announcement"]) == len(anns), fmt.Sprintf("%d announcements to distributors", len(byKind["announcement"])-len(anns)))
+	}
 
 	leak := false
 	for _, dl := range ds {
