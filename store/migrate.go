@@ -25,6 +25,7 @@ func migrations() []string {
 		schemaOps,
 		schemaOutboxList,
 		schemaAuditHead,
+		schemaNoteConsent,
 	}
 }
 
