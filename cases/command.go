@@ -506,7 +506,7 @@ func (s *session) shareWithTeam(ctx context.Context, d templates.Data) error {
 	}
 	d.Recipient = templates.Person{}
 	d.Message.Text, d.Answer.Replies = s.text, s.replies
-	subj, body, err := s.w.render(templates.TeamNote, d)
+	subj, body, err := s.w.render(templates.TeamSummary, d)
 	if err != nil {
 		return err
 	}

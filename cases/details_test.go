@@ -89,7 +89,7 @@ func TestTeamNote(t *testing.T) {
 		if len(notes) != 1 {
 			t.Fatalf("%s got %d team notes", addr, len(notes))
 		}
-		for _, want := range []string{"Bob <bob@example.org> wrote on " + c.Ref, "SECRET-COMMENT", "----- sent to the reporter -----\nThanks, confirmed.", "- fixed versions: 1.2.3"} {
+		for _, want := range []string{"Bob <bob@example.org> changed " + c.Ref, "SECRET-COMMENT", "----- sent to the reporter -----\nThanks, confirmed.", "- fixed versions: 1.2.3"} {
 			if !strings.Contains(notes[0], want) {
 				t.Errorf("%s's note lacks %q:\n%s", addr, want, notes[0])
 			}

@@ -73,6 +73,7 @@ type CaseData struct {
 	FixBy         time.Time // policy fix deadline (zero: none)
 	DiscloseAt    time.Time // planned public disclosure (T0), zero if none
 	Embargoed     bool      // still under embargo
+	AdvisoryLink  string    // the published advisory's address (advisory URL and ID), "" when unknown
 }
 
 // MessageData is an inbound message relayed to the team.
@@ -120,6 +121,10 @@ type PlanData struct {
 	Warnings      []string
 	Cancelled     bool // the planned release will not take place (pre-announcement)
 	NoEmbargo     bool // planned without an embargo: the distributors are not told first
+	// Next is the next step of the timeline ("pre-release notice to the
+	// distributors"), due at NextAt; "" when no step is pending.
+	Next   string
+	NextAt time.Time
 }
 
 // AnswerData is the answer to a command mail.

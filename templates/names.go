@@ -5,7 +5,7 @@ const (
 	Ack               = "ack"                 // reception acknowledgement with embargo reminder
 	Incomplete        = "incomplete"          // reception incomplete
 	TeamCopy          = "team-copy"           // team copy of a report or follow-up
-	TeamNote          = "team-note"           // a member's comment or /reply, to the rest of the team
+	TeamSummary       = "team-summary"        // what a command mail or a step of the timeline changed, to the rest of the team
 	Impact            = "impact"              // impact description
 	CVERequestPrivate = "cve-request-private" // CVE request, embargoed
 	CVERequestPublic  = "cve-request-public"  // CVE request or publication notice, public
@@ -33,6 +33,14 @@ const (
 	Decision          = "decision"            // to the reporter: invalid, wontfix or opinion
 	Reply             = "reply"               // /reply: team message to the reporter
 	Disclosure        = "disclosure"          // to the reporter: the planned disclosure date
+	ReporterConfirmed = "reporter-confirmed"  // to the reporter: confirmed as a vulnerability, work on a fix begins
+	ReporterPublished = "reporter-published"  // to the reporter: made public, with the advisory's link
 	HandoffOffer      = "handoff-offer"       // fix lead offered to a member
 	HandoffConfirm    = "handoff-confirm"     // fix lead hand-off confirmed
 )
+
+// retired are the names of texts no longer sent, each with the text that
+// took its place: an override of one is refused with a message naming it.
+var retired = map[string]string{
+	"team-note": TeamSummary, // a comment or /reply is now part of the summary of its mail
+}

@@ -50,6 +50,7 @@ func Sample() Data {
 			FixBy:         time.Date(2026, 12, 8, 8, 15, 0, 0, time.UTC),
 			DiscloseAt:    t0,
 			Embargoed:     true,
+			AdvisoryLink:  "https://example.org/advisories/EXSA-2026-001",
 		},
 		Now:       now,
 		Recipient: Person{Name: "Dana Distributor", Address: "dana@vendor.example"},
@@ -77,6 +78,8 @@ func Sample() Data {
 			Forced:        "upstream dependency releases the same day",
 			Notice:        "25 days",
 			Warnings:      []string{"the CVSS score is below 4.0; the policy allows a slower release"},
+			Next:          "pre-release notice to the distributors",
+			NextAt:        t0.Add(-24 * time.Hour),
 		},
 		Answer: AnswerData{
 			Commands: []string{"/status confirmed", "/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},

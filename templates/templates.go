@@ -118,6 +118,9 @@ func Load(dir string) (*Set, error) {
 		}
 		path := filepath.Join(dir, e.Name())
 		name := strings.TrimSuffix(e.Name(), Ext)
+		if now, ok := retired[name]; ok && !known[name] {
+			return nil, &Error{File: path, Err: fmt.Errorf("%w %q: it is no longer sent, its text is now part of %s (override %s%s instead)", ErrUnknown, name, now, now, Ext)}
+		}
 		if !known[name] {
 			return nil, &Error{File: path, Err: fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(Names(), ", "))}
 		}

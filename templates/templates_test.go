@@ -96,6 +96,7 @@ func TestOverride(t *testing.T) {
 		{"no subject", "ack.tmpl", "Hello\n\nbody\n", "Subject", 1},
 		{"no blank line", "ack.tmpl", "Subject: x\nbody\n", "blank line", 2},
 		{"unknown template", "ackk.tmpl", "Subject: x\n\nbody\n", "unknown template", 0},
+		{"retired template", "team-note.tmpl", "Subject: x\n\nbody\n", "now part of team-summary", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,6 +133,53 @@ func TestOverride(t *testing.T) {
 			}
 			if te.Line != tc.line {
 				t.Errorf("line %d, want %d (%v)", te.Line, tc.line, err)
+			}
+		})
+	}
+}
+
+// TestOverrideKeptInStep: the texts that keep the team and the reporter in
+// step can each be overridden like any other, and an override that names a
+// field the data does not have is refused at load.
+func TestOverrideKeptInStep(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string // an override using the fields the text is given
+		want string // its body rendered with the sample data
+	}{
+		{TeamSummary, "Subject: [{{.Case.Ref}}] {{.Actor.Name}}\n\n{{range .Answer.Done}}{{.}}; {{end}}next {{.Plan.Next}} {{utc .Plan.NextAt}}\n",
+			"state: new -> confirmed; CVSS 9.8 (CRITICAL); next pre-release notice to the distributors 2026-12-14 16:00 UTC\n"},
+		{ReporterConfirmed, "Subject: [{{.Case.Ref}}] confirmed\n\n{{.Case.Ref}} is {{.Case.State}}; lead {{.Case.Lead.Name}}\n",
+			"SEC-2026-0007 is fix-committed; lead Alice Lead\n"},
+		{ReporterPublished, "Subject: [{{.Case.Ref}}] out\n\nsee {{.Case.AdvisoryLink}}\n",
+			"see https://example.org/advisories/EXSA-2026-001\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, tc.name+Ext)
+			if err := os.WriteFile(file, []byte(tc.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Source(tc.name) != file {
+				t.Errorf("source %q, want the override", s.Source(tc.name))
+			}
+			txt, err := s.Render(tc.name, Sample())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if txt.Body != tc.want {
+				t.Errorf("body %q, want %q", txt.Body, tc.want)
+			}
+			if err := os.WriteFile(file, []byte("Subject: x\n\n{{.Case.Nope}}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), tc.name+Ext) {
+				t.Errorf("a broken override of %s: %v", tc.name, err)
 			}
 		})
 	}
