@@ -32,9 +32,6 @@ var States = []State{
 	StateOpinion, StateWontfix, StateInvalid,
 }
 
-// Classes are the Kata Containers incident report classes.
-var Classes = []string{"A", "B1", "B2", "B3", "C1", "C2", "D", "E", "Y", "Z"}
-
 // Credit consent values: unknown until the reporter answers.
 const (
 	ConsentUnknown = ""

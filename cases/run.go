@@ -58,12 +58,14 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		}
 		s.auditAs[len(s.done)-1] = audit
 	}
+	if err := s.checkClass(cmd); err != nil {
+		return err
+	}
 	switch cmd.Name {
 	case "status":
 		return s.setState(ctx, cmd.State, "")
 	case "class":
-		did("class %s -> %s", orNone(c.Class), cmd.Args[0])
-		c.Class = cmd.Args[0]
+		return s.setClass(cmd.Args[0])
 	case "cvss":
 		did("CVSS %s: score %.1f, severity %s", cmd.CVSS.Vector, cmd.CVSS.Score, cmd.CVSS.Severity)
 		c.CVSSVector, c.CVSSScore, c.Severity = cmd.CVSS.Vector, cmd.CVSS.Score, cmd.CVSS.Severity
