@@ -41,7 +41,14 @@ type Step struct {
 	State    string
 	Result   string    // what the step did, or why it did not
 	Finished time.Time // when it ran, was cancelled or failed; zero while planned
-	Mail     []distlist.Delivery
+	Mail     []StepMail
+}
+
+// StepMail is a recipient's delivery of a step's mail, with the audience
+// (a list, or "lead") it went to as.
+type StepMail struct {
+	distlist.Delivery
+	Audience string
 }
 
 // Steps returns the steps of case c's disclosure timeline in order: every
@@ -76,18 +83,22 @@ func (s *Scheduler) Steps(ctx context.Context, c *cases.Case) ([]Step, error) {
 		if st.State == StepPlanned {
 			st.Finished = time.Time{}
 		}
+		// A notice to one audience has the job's notice ID; the
+		// announcement's have the list's name after it.
 		notice := noticeID(c, j)
+		configured := s.audience(j.Kind, pol, polErr == nil)
 		for _, d := range mail {
 			switch {
 			case d.NoticeID == notice:
-				st.Mail = append(st.Mail, d)
+				st.Mail = append(st.Mail, StepMail{Delivery: d, Audience: strings.Join(configured, ",")})
 			case strings.HasPrefix(d.NoticeID, notice+"-"):
-				st.Mail = append(st.Mail, d)
-				st.Audience = appendNew(st.Audience, strings.TrimPrefix(d.NoticeID, notice+"-"))
+				list := strings.TrimPrefix(d.NoticeID, notice+"-")
+				st.Mail = append(st.Mail, StepMail{Delivery: d, Audience: list})
+				st.Audience = appendNew(st.Audience, list)
 			}
 		}
 		if len(st.Audience) == 0 {
-			st.Audience = s.audience(j.Kind, pol, polErr == nil)
+			st.Audience = configured
 		}
 		if j.Kind == JobEmbargoNotice && j.State == JobPending {
 			waiting = &j
@@ -123,7 +134,7 @@ func (s *Scheduler) Steps(ctx context.Context, c *cases.Case) ([]Step, error) {
 			groups[group] = i
 		}
 		steps[i].Audience = appendNew(steps[i].Audience, parts[2])
-		steps[i].Mail = append(steps[i].Mail, d)
+		steps[i].Mail = append(steps[i].Mail, StepMail{Delivery: d, Audience: parts[2]})
 	}
 	if waiting != nil && polErr == nil && pol.PreAnnounce && p != nil && p.Notified.IsZero() && !p.NoEmbargo {
 		steps = append(steps, Step{Kind: StepPreAnnouncement, What: "pre-announcement of the release date", Due: waiting.Due,

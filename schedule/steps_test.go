@@ -124,8 +124,8 @@ func TestSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(
-		"2026-11-20 09:30:00 embargo-notice embargo notice done [embargo] sec@vendor1.example:queued@11-20 09:30 temperror@vendor2.example:queued@11-20 09:30",
-		"2026-11-20 09:30:00 pre-announcement pre-announcement of the release date done [announce] announce@lists.example:queued@11-20 09:30",
+		"2026-11-20 09:30:00 embargo-notice embargo notice done [embargo] embargo/sec@vendor1.example:queued@11-20 09:30 embargo/temperror@vendor2.example:queued@11-20 09:30",
+		"2026-11-20 09:30:00 pre-announcement pre-announcement of the release date done [announce] announce/announce@lists.example:queued@11-20 09:30",
 		"2026-12-10 16:00:00 prerelease-notice pre-release notice (1 day before T0) planned [embargo]",
 		"2026-12-11 16:00:00 announcement announcement (T0) planned [announce,embargo]",
 		"2026-12-12 16:00:00 retrospective retrospective reminder (window opens) planned [lead]",
@@ -149,14 +149,14 @@ func TestSteps(t *testing.T) {
 	clk.Set(utc("2026-12-12 17:01"))
 	flush()
 	check(
-		"2026-11-20 09:30:00 embargo-notice embargo notice done [embargo] sec@vendor1.example:sent@11-20 09:31 temperror@vendor2.example:missed@12-12 17:00",
-		"2026-11-20 09:30:00 pre-announcement pre-announcement of the release date done [announce] announce@lists.example:sent@11-20 09:31",
-		"2026-12-10 16:00:00 prerelease-notice pre-release notice (1 day before T0) done [embargo] sec@vendor1.example:withdrawn@12-10 16:01 temperror@vendor2.example:withdrawn@12-10 16:01",
-		"2026-12-10 16:01:00 embargo-change date change notice done [embargo] sec@vendor1.example:sent@12-10 16:01 temperror@vendor2.example:missed@12-12 17:00",
-		"2026-12-10 16:01:00 pre-announcement pre-announcement of the new release date done [announce] announce@lists.example:sent@12-10 16:01",
+		"2026-11-20 09:30:00 embargo-notice embargo notice done [embargo] embargo/sec@vendor1.example:sent@11-20 09:31 embargo/temperror@vendor2.example:missed@12-12 17:00",
+		"2026-11-20 09:30:00 pre-announcement pre-announcement of the release date done [announce] announce/announce@lists.example:sent@11-20 09:31",
+		"2026-12-10 16:00:00 prerelease-notice pre-release notice (1 day before T0) done [embargo] embargo/sec@vendor1.example:withdrawn@12-10 16:01 embargo/temperror@vendor2.example:withdrawn@12-10 16:01",
+		"2026-12-10 16:01:00 embargo-change date change notice done [embargo] embargo/sec@vendor1.example:sent@12-10 16:01 embargo/temperror@vendor2.example:missed@12-12 17:00",
+		"2026-12-10 16:01:00 pre-announcement pre-announcement of the new release date done [announce] announce/announce@lists.example:sent@12-10 16:01",
 		"2026-12-11 16:00:00 prerelease-notice pre-release notice (1 day before T0) missed [embargo]",
 		"2026-12-11 16:00:00 announcement announcement (T0) cancelled [announce,embargo]",
-		"2026-12-12 16:00:00 announcement announcement (T0) done [announce,embargo] announce@lists.example:sent@12-12 17:01 sec@vendor1.example:sent@12-12 17:01 temperror@vendor2.example:deferred@12-12 17:01",
+		"2026-12-12 16:00:00 announcement announcement (T0) done [announce,embargo] announce/announce@lists.example:sent@12-12 17:01 embargo/sec@vendor1.example:sent@12-12 17:01 embargo/temperror@vendor2.example:deferred@12-12 17:01",
 		"2026-12-12 16:00:00 retrospective retrospective reminder (window opens) cancelled [lead]",
 		"2026-12-13 16:00:00 retrospective retrospective reminder (window opens) planned [lead]",
 		"2026-12-14 16:00:00 retrospective retrospective reminder (window closes) cancelled [lead]",
@@ -198,7 +198,7 @@ func (e *stepsEnv) checkSteps(c *cases.Case, want ...string) {
 	for _, x := range st {
 		line := fmt.Sprintf("%s %s %s %s [%s]", x.Due.Format("2006-01-02 15:04:05"), x.Kind, x.What, x.State, strings.Join(x.Audience, ","))
 		for _, d := range x.Mail {
-			line += fmt.Sprintf(" %s:%s@%s", d.Recipient, d.Outcome, d.At().Format("01-02 15:04"))
+			line += fmt.Sprintf(" %s/%s:%s@%s", d.Audience, d.Recipient, d.Outcome, d.At().Format("01-02 15:04"))
 		}
 		got = append(got, line)
 	}
@@ -231,8 +231,8 @@ func TestStepsNoticeWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.checkSteps(c,
-		"2026-11-20 09:30:00 embargo-notice embargo notice (/notify) done [embargo] sec@vendor1.example:queued@11-20 09:30 temperror@vendor2.example:queued@11-20 09:30",
-		"2026-11-20 09:30:00 pre-announcement pre-announcement of the release date done [announce] announce@lists.example:queued@11-20 09:30",
+		"2026-11-20 09:30:00 embargo-notice embargo notice (/notify) done [embargo] embargo/sec@vendor1.example:queued@11-20 09:30 embargo/temperror@vendor2.example:queued@11-20 09:30",
+		"2026-11-20 09:30:00 pre-announcement pre-announcement of the release date done [announce] announce/announce@lists.example:queued@11-20 09:30",
 		"2026-12-18 16:00:00 embargo-notice embargo notice cancelled [embargo]",
 		"2027-01-14 16:00:00 prerelease-notice pre-release notice (1 day before T0) planned [embargo]",
 		"2027-01-15 16:00:00 announcement announcement (T0) planned [announce,embargo]",
