@@ -14,6 +14,7 @@ type Data struct {
 	Actor     Person    // who caused it (the member whose command it answers)
 	Message   MessageData
 	Plan      PlanData
+	Consent   ConsentData
 	Answer    AnswerData
 	Reminder  ReminderData
 	Skipped   []SkippedData
@@ -74,6 +75,8 @@ type CaseData struct {
 	DiscloseAt    time.Time // planned public disclosure (T0), zero if none
 	Embargoed     bool      // still under embargo
 	AdvisoryLink  string    // the published advisory's address (advisory URL and ID), "" when unknown
+	ClassMeaning  string    // what Class means in the Kata taxonomy
+	Note          string    // the security note's ID (KCSN-2026-001), once it is published
 }
 
 // MessageData is an inbound message relayed to the team.
@@ -185,4 +188,11 @@ type KeyData struct {
 // WrongKeyData describes a report encrypted to keys we do not hold.
 type WrongKeyData struct {
 	KeyIDs []string // hex key IDs the message was encrypted to
+}
+
+// ConsentData is a planned disclosure proposed to the reporter, where the
+// policy has them agree to it first (reporter_consent).
+type ConsentData struct {
+	Code string // what the reporter's "/agree CODE" line carries
+	Key  string // fingerprint of the reporter's key on file, whose signature counts; "" when none
 }

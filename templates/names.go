@@ -33,6 +33,7 @@ const (
 	Decision          = "decision"            // to the reporter: invalid, wontfix or opinion
 	Reply             = "reply"               // /reply: team message to the reporter
 	Disclosure        = "disclosure"          // to the reporter: the planned disclosure date
+	ConsentProposal   = "consent-proposal"    // to the reporter: a planned disclosure they are asked to agree to (reporter_consent)
 	ReporterConfirmed = "reporter-confirmed"  // to the reporter: confirmed as a vulnerability, work on a fix begins
 	ReporterPublished = "reporter-published"  // to the reporter: made public, with the advisory's link
 	HandoffOffer      = "handoff-offer"       // fix lead offered to a member

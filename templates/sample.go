@@ -28,6 +28,8 @@ func Sample() Data {
 			Title:         "Path traversal in the upload handler",
 			State:         "fix-committed",
 			Class:         "A",
+			ClassMeaning:  "a vulnerability to be fixed in master and all supported releases",
+			Note:          "EXSN-2026-001",
 			Policy:        "knative",
 			CVSSVector:    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
 			CVSSScore:     9.8,
@@ -94,6 +96,7 @@ func Sample() Data {
 		Skipped:  []SkippedData{{Name: "Old Vendor", Address: "sec@old.example", Reason: "key expired on 2026-12-01"}},
 		Keys:     []KeyData{{Name: "Dana Distributor", Address: "dana@vendor.example", Fingerprint: "00112233445566778899AABBCCDDEEFF00112233", Expires: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Problem: "expires in 11 days"}},
 		WrongKey: WrongKeyData{KeyIDs: []string{"1122334455667788"}},
+		Consent:  ConsentData{Code: "K7Q2-M9XD", Key: "5A1C0B3E9F2D47A68C1E0F3B7D9A2C4E6F8B0D13"},
 		Reason:   "the issue was discussed on a public forum",
 	}
 }
