@@ -24,7 +24,12 @@
 // Subject and From as protected header fields (RFC 9788 hp="clear"/"cipher",
 // and the older protected-headers="v1") and becomes the first part of an
 // RFC 3156 multipart/signed whose micalg names the hash actually used (SHA-1
-// is never used). Signed.Entity is that multipart/signed for public mail.
+// is never used). The encrypted (hp="cipher") variant also records, in
+// HP-Outer header fields, what the outer header shows: the same From and
+// the obscured Subject ObscuredSubject, "[...]" (RFC 9788's baseline
+// policy), which the caller puts as the outer Subject. Fields that differ
+// per recipient (To, Message-ID) are not recorded: the signature is shared
+// by every recipient's copy. Signed.Entity is that multipart/signed for public mail.
 // Signed.SealFor encrypts it for one recipient key into multipart/encrypted:
 // the method takes exactly one key, and the ciphertext has exactly one
 // session-key packet, so the API cannot produce one ciphertext readable by

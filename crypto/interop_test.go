@@ -231,6 +231,17 @@ func TestInteropUsToGPG(t *testing.T) {
 				if !bytes.Contains(part, []byte("Subject: Embargoed: SEC-2026-0003")) {
 					t.Errorf("%s: no protected Subject in\n%s", name, part)
 				}
+				// RFC 9788: what gpg decrypted says what the outer
+				// header shows; the public variant has nothing to say.
+				hdr, _, _ := bytes.Cut(part, []byte("\r\n\r\n"))
+				hdr = append(hdr, "\r\n"...)
+				sealedVariant := name == "sealed"
+				if got := bytes.Contains(hdr, []byte("\r\nHP-Outer: Subject: [...]\r\n")); got != sealedVariant {
+					t.Errorf("%s: HP-Outer: Subject: [...] present = %v in\n%s", name, got, hdr)
+				}
+				if got := bytes.Contains(hdr, []byte(`hp="cipher"`)); got != sealedVariant {
+					t.Errorf("%s: hp=\"cipher\" = %v in\n%s", name, got, hdr)
+				}
 			}
 		})
 	}

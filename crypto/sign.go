@@ -91,7 +91,9 @@ func (s *Signed) writeTo(w io.Writer, p signedPart) error {
 
 // Sign prepares c to be signed with k at time at. The signed part carries
 // c.Subject and c.From as protected headers (RFC 9788, and
-// protected-headers="v1" for older clients). Everything that can be wrong
+// protected-headers="v1" for older clients); the variant SealFor encrypts
+// also says, in HP-Outer fields, that the outer header shows the same From
+// and the Subject ObscuredSubject. Everything that can be wrong
 // with the key or the content is reported here; the signature of each
 // variant is made when the variant is first used, so mail that is only
 // sealed is signed once. The result keeps c.Entity's body: do not change
@@ -139,13 +141,21 @@ func (s *Signed) Micalg() string {
 	return v.micalg
 }
 
+// ObscuredSubject is the outer Subject of every encrypted message: what
+// RFC 9788's baseline header confidentiality policy (hcp_baseline) puts in
+// place of the real one, which only the protected header carries. The
+// sealed variant records it in an HP-Outer header field, so the caller must
+// put exactly this outer Subject on what SealFor returns.
+const ObscuredSubject = "[...]"
+
 // protected is the part that is signed: c.Entity with c.Subject and c.From
 // added as protected header fields, 7-bit clean and CRLF. Its header is
 // made per variant; its body is shared.
 type protected struct {
 	mediaType string
 	params    map[string]string
-	fields    string // the header fields after Content-Type, and the blank line
+	fields    string // the header fields after Content-Type
+	outer     string // the HP-Outer fields of the cipher variant
 	body      []byte
 }
 
@@ -193,19 +203,36 @@ func newProtected(c Content) (*protected, error) {
 		}
 		b.WriteString(f.Key() + ": " + headerSafe(f.Value()) + "\r\n")
 	}
+	// RFC 9788 §2.2: inside an encrypted message, one HP-Outer field for
+	// each protected field says what the outer header shows in its place,
+	// "Name: value": the same From, and the obscured Subject. The signed
+	// part, and so its signature, is shared by every recipient's copy: only
+	// fields whose outer value is the same in every copy can be recorded.
+	// To and Message-ID differ per recipient and are left out (they are not
+	// protected fields either); recording them would take one signature
+	// per recipient.
+	var outer strings.Builder
 	if c.From != "" {
-		b.WriteString(foldField("From", encodeAddress(headerSafe(c.From))))
+		from := encodeAddress(headerSafe(c.From))
+		b.WriteString(foldField("From", from))
+		outer.WriteString(foldField("HP-Outer", "From: "+from))
 	}
 	b.WriteString(foldField("Subject", mime.QEncoding.Encode("utf-8", headerSafe(c.Subject))))
-	b.WriteString("\r\n")
-	return &protected{mediaType: t, params: params, fields: b.String(), body: body}, nil
+	outer.WriteString(foldField("HP-Outer", "Subject: "+ObscuredSubject))
+	return &protected{mediaType: t, params: params, fields: b.String(), outer: outer.String(), body: body}, nil
 }
 
-// header is the header of the variant marked hp, with its blank line.
+// header is the header of the variant marked hp, with its blank line: the
+// cipher variant's also has the HP-Outer fields, which belong to encrypted
+// messages only.
 func (p *protected) header(hp string) []byte {
 	params := maps.Clone(p.params)
 	params["hp"] = hp
-	return []byte("Content-Type: " + formatMediaType(p.mediaType, params) + "\r\n" + p.fields)
+	h := "Content-Type: " + formatMediaType(p.mediaType, params) + "\r\n" + p.fields
+	if hp == "cipher" {
+		h += p.outer
+	}
+	return []byte(h + "\r\n")
 }
 
 // encodeAddress RFC 2047-encodes the display name of a non-ASCII address.

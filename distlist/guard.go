@@ -14,6 +14,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/emersion/go-message/textproto"
 	"github.com/emersion/go-smtp"
+
+	"github.com/secgate/secgate/crypto"
 )
 
 // guardError is a refusal by the guard.
@@ -71,6 +73,11 @@ func needsSMTPUTF8(from, to string, raw []byte) bool {
 	return false
 }
 
+// olderObscuredSubject is the outer Subject encrypted rows had before it
+// became crypto.ObscuredSubject ("[...]", RFC 9788): a row queued then
+// still carries it and must still go out.
+const olderObscuredSubject = "..."
+
 // maxGuardPackets bounds the packets the guard reads before the data packet.
 const maxGuardPackets = 16
 
@@ -83,7 +90,8 @@ const maxControlPart = 4 << 10
 // encrypted (its kind, its case and its list say so, or its flag adds it)
 // a multipart/encrypted message whose only PKESK is for keyID, the
 // recipient's current encryption subkey, followed by one encrypted data
-// packet and nothing else, and the neutral subject.
+// packet and nothing else, and the neutral subject (crypto.ObscuredSubject,
+// or the older "..." of rows queued before it).
 func guard(raw []byte, j *job, keyID uint64) error {
 	recipient := j.recipient
 	if bytes.IndexByte(raw, 0) >= 0 {
@@ -121,7 +129,7 @@ func guard(raw []byte, j *job, keyID uint64) error {
 	if keyID == 0 {
 		return refuse("a %s must be encrypted and the row has no recipient key", j.kind)
 	}
-	if s := h.Get("Subject"); s != "..." {
+	if s := h.Get("Subject"); s != crypto.ObscuredSubject && s != olderObscuredSubject {
 		return refuse("encrypted message with a non-neutral Subject")
 	}
 	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))

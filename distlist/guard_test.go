@@ -31,7 +31,7 @@ func sealedFor(t testing.TB, team, rcpt *crypto.Key, addr string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := compose(outer{From: "security@example.org", To: addr, Subject: "...", Date: t0, MessageID: "x@example.org"}, ent)
+	raw, err := compose(outer{From: "security@example.org", To: addr, Subject: "[...]", Date: t0, MessageID: "x@example.org"}, ent)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +76,11 @@ func testRow(addr string, encrypted bool) *job {
 	return &job{kind: "announcement", caseID: 7, recipient: addr}
 }
 
+// withSubject returns raw with its outer Subject replaced by s.
+func withSubject(raw []byte, s string) []byte {
+	return bytes.Replace(raw, []byte("\r\nSubject: [...]\r\n"), []byte("\r\nSubject: "+s+"\r\n"), 1)
+}
+
 func TestGuard(t *testing.T) {
 	team := testKey(t, "security@example.org", "x25519", false)
 	ka := testKey(t, "alice@distro-a.example", "x25519", false)
@@ -110,7 +115,13 @@ func TestGuard(t *testing.T) {
 		{"To lists two", bytes.Replace(clear, []byte("To: "+a), []byte("To: "+a+", eve@x.example"), 1), false, 0, false},
 		{"To is someone else", sealedFor(t, team, ka, "eve@x.example"), true, kidA, false},
 		{"bare LF", append(bytes.Clone(good), "oops\n"...), true, kidA, false},
-		{"real subject outside", bytes.Replace(good, []byte("Subject: ..."), []byte("Subject: RCE in parser"), 1), true, kidA, false},
+		{"real subject outside", withSubject(good, "RCE in parser"), true, kidA, false},
+		// A row queued before the outer Subject became "[...]" still
+		// goes out.
+		{"subject of older rows", withSubject(good, "..."), true, kidA, true},
+		{"real subject after the neutral one", withSubject(good, "[...] RCE in parser"), true, kidA, false},
+		{"reply to the neutral subject", withSubject(good, "Re: [...]"), true, kidA, false},
+		{"empty subject", withSubject(good, ""), true, kidA, false},
 		{"plain text", []byte("From: a@b\r\nTo: " + a + "\r\nSubject: ...\r\n\r\nthe embargoed text\r\n"), true, kidA, false},
 		{"no key ID", good, true, 0, false},
 	}

@@ -139,7 +139,7 @@ func TestEmbargoNoticeRealStack(t *testing.T) {
 		if to, _ := m.Header.AddressList("To"); len(to) != 1 || to[0].Address != d.addr {
 			t.Errorf("%s: To %v", d.user, m.Header["To"])
 		}
-		if m.Header.Get("Subject") != "..." || m.Header.Get("Cc") != "" || m.Header.Get("Auto-Submitted") != "auto-generated" {
+		if m.Header.Get("Subject") != "[...]" || m.Header.Get("Cc") != "" || m.Header.Get("Auto-Submitted") != "auto-generated" {
 			t.Errorf("%s: outer header %v", d.user, m.Header)
 		}
 		_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
@@ -187,6 +187,9 @@ func TestEmbargoNoticeRealStack(t *testing.T) {
 		}
 		if !bytes.Contains(part, []byte(subject)) || !bytes.Contains(part, []byte("Public disclosure: 2026-12-15 16:00 UTC.")) {
 			t.Errorf("%s: signed part lacks the subject or text:\n%s", d.user, part)
+		}
+		if !bytes.Contains(part, []byte("\r\nHP-Outer: Subject: [...]\r\n")) {
+			t.Errorf("%s: signed part does not record the outer Subject (RFC 9788 HP-Outer):\n%s", d.user, part)
 		}
 	}
 	if msgs := stack.Messages(t, "distro4", "INBOX"); len(msgs) != 0 {

@@ -233,7 +233,10 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 			return nil, fmt.Errorf("distlist: enqueue %s: reply-to: %w", m.NoticeID, err)
 		}
 	}
-	subject := "..."
+	// An encrypted message shows the obscured Subject, which the sealed
+	// part's protected header records (RFC 9788 HP-Outer); the real one
+	// is inside.
+	subject := crypto.ObscuredSubject
 	if !m.Encrypt {
 		subject = encodeText(content.Subject)
 	}

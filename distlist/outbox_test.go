@@ -69,7 +69,7 @@ func TestEnqueueSendDecrypt(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := msg.Header
-		if h.Get("Subject") != "..." || h.Get("Auto-Submitted") != "auto-generated" || h.Get("Cc") != "" || h.Get("Bcc") != "" {
+		if h.Get("Subject") != "[...]" || h.Get("Auto-Submitted") != "auto-generated" || h.Get("Cc") != "" || h.Get("Bcc") != "" {
 			t.Errorf("%s: outer header %v", rcpt, h)
 		}
 		if to, _ := h.AddressList("To"); len(to) != 1 || to[0].Address != rcpt {
@@ -92,6 +92,13 @@ func TestEnqueueSendDecrypt(t *testing.T) {
 		}
 		if !bytes.Contains(op.Entity, []byte("Public date 2026-12-15")) || !bytes.Contains(op.Entity, []byte("RCE in parser")) {
 			t.Errorf("%s: content %q", rcpt, op.Entity)
+		}
+		// RFC 9788: the protected header records the outer From and
+		// Subject as this copy shows them.
+		for _, f := range []string{"From", "Subject"} {
+			if want := "\r\nHP-Outer: " + f + ": " + h.Get(f) + "\r\n"; !bytes.Contains(op.Entity, []byte(want)) {
+				t.Errorf("%s: protected header lacks %q:\n%s", rcpt, want, op.Entity[:bytes.Index(op.Entity, []byte("\r\n\r\n"))])
+			}
 		}
 	}
 	// The Message-ID is a function of (notice, recipient) only.

@@ -142,7 +142,7 @@ func TestTimelineRealStack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.Header.Get("Subject") != "..." {
+			if m.Header.Get("Subject") != crypto.ObscuredSubject {
 				t.Errorf("%s: outer subject %q", d.user, m.Header.Get("Subject"))
 			}
 			ct, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
