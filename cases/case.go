@@ -119,6 +119,10 @@ type Message struct {
 	Attachments []Attachment
 	Encrypted   bool
 	Received    time.Time
+	// Signer is the fingerprint of the key whose signature over the
+	// whole message verified, "" when none did; it is not stored (the
+	// reporter's consent reads it).
+	Signer string
 
 	sealed *SealedMessage // see Report.Sealed
 }

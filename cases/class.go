@@ -72,6 +72,11 @@ func ClassRuleOf(class string) (ClassRule, bool) {
 	return ClassRule{}, false
 }
 
+func classMeaning(class string) string {
+	r, _ := ClassRuleOf(class)
+	return r.Meaning
+}
+
 // Publishes is what the disclosure of c publishes: what its class leads
 // to, an advisory when it has none.
 func (c *Case) Publishes() Publication {

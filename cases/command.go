@@ -98,6 +98,8 @@ type session struct {
 	log     bool
 	drafts  []string // texts /draft asked for
 	replies []string // texts /reply sent to the reporter
+	steps   []string // what the timeline's steps carried out in this mail's transaction changed (TellStep)
+	link    string   // the published advisory's address, for the reporter's mail at publication
 	// noEmbargo: this mail planned the disclosure without an embargo.
 	noEmbargo bool
 	auditAs   map[int]string // what the audit log says for done[i] instead, when its value is stored encrypted
@@ -262,7 +264,7 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 
 	// Authorisation (each command as the mail's earlier commands leave the
 	// case: "/lead take" then "/team add") and application, all or nothing.
-	return s.apply(ctx)
+	return s.apply(withSession(ctx, s))
 }
 
 // apply runs the commands inside a savepoint: if one fails, everything they
@@ -286,7 +288,7 @@ func (s *session) apply(ctx context.Context) error {
 		if s.c != nil {
 			*s.c = before
 		}
-		s.done, s.after, s.extra = nil, nil, nil
+		s.done, s.after, s.extra, s.steps = nil, nil, nil, nil
 		reason := err.Error()
 		if c != nil {
 			reason = fmt.Sprintf("line %d %q: %v", c.Line, short(displayRaw(c)), err)
@@ -474,11 +476,19 @@ func (s *session) answerDone(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := s.shareWithTeam(ctx, d); err != nil {
+	if err := s.tellTeam(ctx); err != nil {
 		return err
 	}
 	for _, name := range s.drafts {
-		subj, body, err := s.w.scheduler().Draft(ctx, s.tx, s.c, name, person(s.member))
+		opts := DraftOptions{Actor: person(s.member)}
+		if name == templates.Retrospective {
+			r, err := retrospective(ctx, s.tx, s.c, s.team)
+			if err != nil {
+				return err
+			}
+			opts.Retrospective = r
+		}
+		subj, body, err := s.w.scheduler().Draft(ctx, s.tx, s.c, draftTemplate(name), opts)
 		if err != nil {
 			return err
 		}
@@ -489,33 +499,6 @@ func (s *session) answerDone(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// shareWithTeam copies the mail's comment and its /reply texts, with what
-// it changed, to the other members: the team discusses a case by mail, as
-// on a shared list, each copy encrypted to its member alone.
-func (s *session) shareWithTeam(ctx context.Context, d templates.Data) error {
-	if s.c == nil || (s.text == "" && len(s.replies) == 0) {
-		return nil
-	}
-	var others []distlist.Recipient
-	for _, m := range s.team {
-		if m.Fingerprint != s.member.Fingerprint {
-			others = append(others, recipient(m))
-		}
-	}
-	d.Recipient = templates.Person{}
-	d.Message.Text, d.Answer.Replies = s.text, s.replies
-	subj, body, err := s.w.render(templates.TeamSummary, d)
-	if err != nil {
-		return err
-	}
-	sk, err := s.w.enqueue(ctx, s.tx, outMail{kind: MailTeamNote, caseID: s.c.ID, notice: s.notice("team-note", ""),
-		subject: subj, body: body, encrypt: true, to: others, inReplyTo: s.mail.MessageID, references: s.references(), auto: true})
-	if err != nil || len(sk) == 0 {
-		return err
-	}
-	return s.w.Audit(ctx, s.tx, s.c.ID, ActorGateway, "team-note", "not sent to "+skippedList(sk), s.mail.MessageID)
 }
 
 // notice returns the notice ID of one mail this session sends: unique per

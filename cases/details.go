@@ -19,11 +19,12 @@ type Details struct {
 	Patches    []string `json:"patches,omitempty"`     // where the fixes are: commits, pull requests, files
 	PatchFiles []string `json:"patch_files,omitempty"` // names of the patch files the notices carry (KindPatch messages)
 	References []string `json:"references,omitempty"`  // URLs for the advisory, OSV and CVE records
+	Release    string   `json:"release,omitempty"`     // where the fixed release and its binaries are (KubeEdge: the release notes)
 }
 
 func (d Details) empty() bool {
 	return d.Title == "" && d.Component == "" && d.Mitigation == "" && len(d.Patches) == 0 && len(d.PatchFiles) == 0 &&
-		len(d.References) == 0
+		len(d.References) == 0 && d.Release == ""
 }
 
 // sealDetails encrypts d at rest; nil when d is empty.
@@ -55,10 +56,10 @@ func (w *Workflow) openDetails(ct []byte) (Details, error) {
 // they know beyond the case (its lead, its plan, deadlines).
 func (c *Case) TemplateData() templates.CaseData {
 	return templates.CaseData{
-		Ref: c.Ref, State: string(c.State), Class: c.Class, Policy: c.Policy, Title: c.Title, Component: c.Component,
+		Ref: c.Ref, State: string(c.State), Class: c.Class, ClassMeaning: classMeaning(c.Class), Policy: c.Policy, Title: c.Title, Component: c.Component,
 		CVSSVector: c.CVSSVector, CVSSScore: c.CVSSScore, Severity: c.Severity, CVE: c.CVE, Advisory: c.Advisory,
 		Affected: c.Affected, Fixed: c.Fixed, Credit: c.Credit, CreditConsent: c.CreditConsent == ConsentYes,
-		Impact: c.Impact, Mitigation: c.Mitigation, Patches: c.Patches, References: c.References,
+		Impact: c.Impact, Mitigation: c.Mitigation, Patches: c.Patches, References: c.References, Release: c.Release,
 		Reporter: templates.Person{Address: c.ReporterAddr}, Received: c.Received, DiscloseAt: c.DiscloseAt,
 	}
 }

@@ -6,10 +6,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/secgate/secgate/templates"
 )
 
-// TestDetailsCommands: /title, /component, /mitigation, /patch and
-// /reference fill what the notices and the advisory show; they are stored
+// TestDetailsCommands: /title, /component, /mitigation, /patch,
+// /reference and /release fill what the notices and the advisory show; they are stored
 // encrypted (the title names the vulnerability), and "none" clears.
 func TestDetailsCommands(t *testing.T) {
 	e := newEnv(t)
@@ -19,7 +22,7 @@ func TestDetailsCommands(t *testing.T) {
 		"/component upload-handler\n"+
 		"/mitigation Disable uploads:\n  set uploads.enabled = false\n\n"+
 		"/patch https://git.example.org/commit/abc123\n/patch fix-1.2.3.patch (attached to the notice)\n/patch https://git.example.org/commit/abc123\n"+
-		"/reference https://example.org/advisories/EXSA-2026-001", e.clock.Now()))
+		"/reference https://example.org/advisories/EXSA-2026-001\n/release https://example.org/releases/SECRET-v1.2.3", e.clock.Now()))
 	got, err := e.wf.GetByID(e.ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -27,9 +30,9 @@ func TestDetailsCommands(t *testing.T) {
 	want := Details{Title: "SECRET-TITLE: path traversal in uploads", Component: "upload-handler",
 		Mitigation: "Disable uploads:\n  set uploads.enabled = false",
 		Patches:    []string{"https://git.example.org/commit/abc123", "fix-1.2.3.patch (attached to the notice)"},
-		References: []string{"https://example.org/advisories/EXSA-2026-001"}}
+		References: []string{"https://example.org/advisories/EXSA-2026-001"}, Release: "https://example.org/releases/SECRET-v1.2.3"}
 	if got.Title != want.Title || got.Component != want.Component || strings.TrimSpace(got.Mitigation) != want.Mitigation ||
-		!slices.Equal(got.Patches, want.Patches) || !slices.Equal(got.References, want.References) {
+		!slices.Equal(got.Patches, want.Patches) || !slices.Equal(got.References, want.References) || got.Release != want.Release {
 		t.Errorf("details = %+v\nwant %+v", got.Details, want)
 	}
 	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "already listed")
@@ -37,19 +40,24 @@ func TestDetailsCommands(t *testing.T) {
 	if err := e.db.Reader().QueryRow(`SELECT details_enc FROM cases WHERE id = ?`, c.ID).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
-	if len(stored) == 0 || bytes.Contains(stored, []byte("SECRET-TITLE")) {
+	if len(stored) == 0 || bytes.Contains(stored, []byte("SECRET-")) {
 		t.Errorf("details stored in clear or not at all (%d bytes)", len(stored))
 	}
 	// The audit log (in clear) says what changed, not the values.
 	for _, ev := range e.audit(c.ID) {
-		if strings.Contains(ev, "SECRET-TITLE") || strings.Contains(ev, "abc123") || strings.Contains(ev, "EXSA-2026-001") {
+		if strings.Contains(ev, "SECRET-") || strings.Contains(ev, "abc123") || strings.Contains(ev, "EXSA-2026-001") {
 			t.Errorf("audit event shows a sealed value: %s", ev)
 		}
 	}
-	lastContains(t, "audit", e.audit(c.ID), "references: 1 listed")
-	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/mitigation none\n/patch none\n/reference none", e.clock.Now()))
+	audit := strings.Join(e.audit(c.ID), "\n")
+	for _, want := range []string{"references: 1 listed", "release link updated"} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit lacks %q:\n%s", want, audit)
+		}
+	}
+	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/mitigation none\n/patch none\n/reference none\n/release none", e.clock.Now()))
 	got, _ = e.wf.GetByID(e.ctx, c.ID)
-	if got.Mitigation != "" || got.Patches != nil || got.References != nil || got.Title != want.Title {
+	if got.Mitigation != "" || got.Patches != nil || got.References != nil || got.Release != "" || got.Title != want.Title {
 		t.Errorf("after none: %+v", got.Details)
 	}
 	if d := got.TemplateData(); d.Title != want.Title || d.Component != want.Component {
@@ -98,10 +106,10 @@ func TestTeamNote(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM outbox WHERE kind = ? AND recipient = 'bob@example.org'`, MailTeamNote); n != 0 {
 		t.Errorf("the author got %d copies of their own note", n)
 	}
-	// Commands alone, without a comment or a reply, are not copied.
+	// Commands alone, without a comment or a reply, are summarized too.
 	e.handle(e.signed("bob@example.org", bob, "["+c.Ref+"]", "/affected < 1.2.3", e.clock.Now()))
-	if n := len(e.mailsTo("alice@example.org", MailTeamNote)); n != 1 {
-		t.Errorf("alice has %d team notes after a mail without a comment, want 1", n)
+	if n := len(e.mailsTo("alice@example.org", MailTeamNote)); n != 2 {
+		t.Errorf("alice has %d team notes after a mail without a comment, want 2", n)
 	}
 }
 
@@ -164,6 +172,17 @@ func TestPatchFile(t *testing.T) {
 	if got := files(); len(got) != 0 {
 		t.Errorf("after /patch none: %d files", len(got))
 	}
+
+	// KubeEdge: the reporter's proof of concept may go with the notices,
+	// named as the report attached it.
+	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/patch POC.sh\n/patch run.sh", e.clock.Now()))
+	if got := files(); len(got) != 1 || got[0].Filename != "poc.sh" || string(got[0].Data) != "echo SECRET-POC" {
+		t.Fatalf("after /patch POC.sh: %+v", got)
+	}
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "added: POC.sh (the file goes with the notices)")
+	if got := e.get(c.ID); !slices.Equal(got.Patches, []string{"POC.sh", "run.sh"}) || !slices.Equal(got.PatchFiles, []string{"poc.sh"}) {
+		t.Errorf("patches %q, files %q", got.Patches, got.PatchFiles)
+	}
 }
 
 // TestClearMailToReporterNamesNothing: mail to a reporter without a key
@@ -184,5 +203,51 @@ func TestClearMailToReporterNamesNothing(t *testing.T) {
 	}
 	if bytes.Contains(raw, []byte("SECRET-")) {
 		t.Errorf("clear mail to the reporter names a detail:\n%s", raw)
+	}
+}
+
+// TestDraftRetrospective: /draft retrospective hands the scheduler the
+// case's own history: members by name, the reporter by their credit only
+// once they agreed, the team's discussion left out, and no address or key
+// anywhere (the text is meant for the project's public list).
+func TestDraftRetrospective(t *testing.T) {
+	e := newEnv(t)
+	c := e.open(true)
+	bob, alice := e.keys["bob@example.org"], e.keys["alice@example.org"]
+	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/status confirmed\n/team add @bob\n/credit Rita R.\n\nSECRET-DISCUSSION", e.clock.Now()))
+	e.clock.Advance(time.Hour)
+	e.handle(e.signed("bob@example.org", bob, "["+c.Ref+"]", "/cve CVE-2026-1234\n/draft retrospective", e.clock.Now()))
+
+	if n := len(e.sched.drafts); n != 1 {
+		t.Fatalf("%d drafts", n)
+	}
+	if call := e.sched.calls[len(e.sched.calls)-1]; call != "draft "+c.Ref+" "+templates.RetroDraft {
+		t.Errorf("scheduler call %q", call)
+	}
+	r := e.sched.drafts[0].Retrospective
+	var lines []string
+	for _, l := range r.Timeline {
+		lines = append(lines, l.Who+": "+l.What)
+	}
+	all := strings.Join(append(r.People, lines...), "\n")
+	for _, want := range []string{"Alice (fix lead)", "Bob (fix team)", "the reporter (not named without their consent)",
+		"secgate: case opened from a report by the reporter", "Alice: state new -> confirmed", "Alice: Bob added to the fix team", "Bob: CVE (none) -> CVE-2026-1234"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("retrospective lacks %q:\n%s", want, all)
+		}
+	}
+	for _, never := range []string{"@", "SECRET-", "Rita", "comment", e.member("alice@example.org").Fingerprint} {
+		if strings.Contains(all, never) {
+			t.Errorf("retrospective shows %q:\n%s", never, all)
+		}
+	}
+	if r.Timeline[0].At != t0 || !r.Timeline[len(r.Timeline)-1].At.Equal(t0.Add(time.Hour)) {
+		t.Errorf("times %v .. %v", r.Timeline[0].At, r.Timeline[len(r.Timeline)-1].At)
+	}
+
+	// With the reporter's consent, the credit names them.
+	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/credit consent yes\n/draft retrospective", e.clock.Now()))
+	if r := e.sched.drafts[1].Retrospective; !slices.Contains(r.People, "Rita R. (reporter)") {
+		t.Errorf("people with consent: %q", r.People)
 	}
 }

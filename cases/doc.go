@@ -78,7 +78,8 @@
 //	/impact TEXT...            impact description draft (block)
 //	/mitigation TEXT...        mitigations and workarounds (block); /mitigation none clears
 //	/terms TEXT...             the reporter's disclosure terms (block), shown with every /disclose; /terms none clears
-//	/patch WHERE               add where a fix is to the embargo notice; /patch none clears
+//	/patch WHERE               add where a fix is to the embargo notice (a file attached, or the reporter's, goes with it); /patch none clears
+//	/release URL               the release notes or binaries link for the announcement; /release none clears
 //	/reference URL             add a reference URL for the advisory and records; /reference none clears
 //	/reply TEXT...             text to the reporter, signed, encrypted when their key is known (block)
 //	/note TEXT...              internal note (block)

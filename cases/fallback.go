@@ -74,6 +74,48 @@ reply to this message.{{end}}
 -- 
 {{.Project.TeamAddress}}
 `,
+	// team-summary: what a command mail or a step of the timeline changed,
+	// to the other members.
+	"team-summary": `Subject: [{{.Case.Ref}}] {{if .Actor.Fingerprint}}{{.Actor.Name}}{{else}}Timeline{{end}}: now {{.Case.State}}
+{{if .Actor.Fingerprint}}{{.Actor.Name}} <{{.Actor.Address}}> (key {{.Actor.Fingerprint}}) changed {{.Case.Ref}}{{else}}The gateway carried out a step of the timeline of {{.Case.Ref}}: {{.Reason}}{{end}}:
+{{range .Answer.Done}}
+- {{.}}{{end}}
+{{if .Message.Text}}
+----- comment -----
+{{.Message.Text}}
+----- end of comment -----
+{{end}}{{range .Answer.Replies}}
+----- sent to the reporter -----
+{{.}}
+----- end -----
+{{end}}
+Case {{.Case.Ref}} is now {{.Case.State}}.{{if .Plan.Next}}
+Next: {{.Plan.Next}}, {{.Plan.NextAt.UTC.Format "2006-01-02 15:04 UTC"}}.{{end}}
+`,
+	// reporter-confirmed: the report is confirmed, work on a fix begins.
+	"reporter-confirmed": `Subject: [{{.Case.Ref}}] Confirmed: work on a fix has begun
+Hello,
+
+We have confirmed your report {{.Case.Ref}} as a vulnerability, and work on
+a fix has begun. We will tell you the date of the public disclosure as soon
+as it is planned; until then, please keep the report private. Would you like
+to be credited in the advisory? Reply with the name to use.
+
+-- 
+{{.Project.TeamAddress}}
+`,
+	// reporter-published: the report is public.
+	"reporter-published": `Subject: [{{.Case.Ref}}] Published
+Hello,
+
+Your report {{.Case.Ref}} has been made public.{{if .Case.AdvisoryLink}}
+The advisory: {{.Case.AdvisoryLink}}{{end}}
+
+The embargo is over. Thank you for reporting it to us.
+
+-- 
+{{.Project.TeamAddress}}
+`,
 	// handoff-offer: the fix lead offers the lead role to a member.
 	"handoff-offer": `Subject: [{{.Case.Ref}}] You are offered the fix lead
 {{.Actor.Name}} ({{.Actor.Fingerprint}}) offers you the fix lead for {{.Case.Ref}}.

@@ -58,16 +58,22 @@ func armorPub(t testing.TB, k *crypto.Key) string {
 
 // fakeScheduler records calls; err, when set, makes every call fail.
 type fakeScheduler struct {
-	mu    sync.Mutex
-	calls []string
-	kicks int // Kick calls: after each committed command mail
-	err   error
+	mu     sync.Mutex
+	calls  []string
+	kicks  int            // Kick calls: after each committed command mail
+	drafts []DraftOptions // what each Draft call got
+	err    error
+	// next is the pre-release notice of the last /disclose, which
+	// NextStep names; onDisclose, when set, runs inside Disclose (a step
+	// the real scheduler carries out at once).
+	next       time.Time
+	onDisclose func(ctx context.Context, tx *sql.Tx, c *Case) error
 }
 
 func (f *fakeScheduler) Disclose(ctx context.Context, tx *sql.Tx, c *Case, t0 time.Time, o DiscloseOptions, actor string) (string, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.err != nil {
+		f.mu.Unlock()
 		return "", f.err
 	}
 	call := fmt.Sprintf("disclose %s %s %q", c.Ref, t0.Format(time.RFC3339), o.Force)
@@ -75,13 +81,32 @@ func (f *fakeScheduler) Disclose(ctx context.Context, tx *sql.Tx, c *Case, t0 ti
 		call += " no-embargo"
 	}
 	f.calls = append(f.calls, call)
+	f.next = t0.Add(-24 * time.Hour)
+	step := f.onDisclose
+	f.mu.Unlock()
+	if step != nil {
+		if err := step(ctx, tx, c); err != nil {
+			return "", err
+		}
+	}
 	return "embargo notice at ...", nil
 }
 
-func (f *fakeScheduler) Draft(ctx context.Context, tx *sql.Tx, c *Case, name string, actor templates.Person) (string, string, error) {
+// NextStep names the pre-release notice of the last /disclose.
+func (f *fakeScheduler) NextStep(ctx context.Context, tx *sql.Tx, caseID int64) (string, time.Time, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.next.IsZero() {
+		return "", time.Time{}, false, nil
+	}
+	return "pre-release notice to the distributors", f.next, true, nil
+}
+
+func (f *fakeScheduler) Draft(ctx context.Context, tx *sql.Tx, c *Case, name string, o DraftOptions) (string, string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "draft "+c.Ref+" "+name)
+	f.drafts = append(f.drafts, o)
 	return "rendered " + name, "DRAFT-BODY of " + c.Ref + ": " + c.Title + "\n", nil
 }
 

@@ -23,7 +23,7 @@ const (
 	MailReporter = "reporter"  // text to the reporter (/reply, incomplete, decision)
 	MailAlert    = "alert"     // alert to the fix lead or the team
 	MailHandoff  = "handoff"   // fix lead hand-off offer and confirmation
-	MailTeamNote = "team-note" // a member's comment or /reply, to the rest of the team
+	MailTeamNote = "team-note" // what a command mail or a step of the timeline changed, to the other members (team-summary)
 )
 
 // textEntity returns a text/plain MIME entity (header, blank line, body)

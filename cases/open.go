@@ -187,5 +187,8 @@ func (w *Workflow) AddMessage(ctx context.Context, tx *sql.Tx, caseID int64, m M
 	case KindDistributor:
 		actor = "distributor:" + m.Author
 	}
-	return w.Audit(ctx, tx, c.ID, actor, "message", fmt.Sprintf("%s stored (%d attachments%s)", m.Kind, len(m.Attachments), encNote(m.Encrypted)), m.MessageID)
+	if err := w.Audit(ctx, tx, c.ID, actor, "message", fmt.Sprintf("%s stored (%d attachments%s)", m.Kind, len(m.Attachments), encNote(m.Encrypted)), m.MessageID); err != nil {
+		return err
+	}
+	return w.considerConsent(ctx, tx, c, m)
 }

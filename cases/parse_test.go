@@ -69,6 +69,8 @@ func TestParseCommands(t *testing.T) {
 		{name: "reference", text: "/reference https://example.org/a", cmds: []string{"reference https://example.org/a"}},
 		{name: "reference not a url", text: "/reference example.org/a", bad: []string{"not an http(s) URL"}},
 		{name: "reference two", text: "/reference https://a.example https://b.example", bad: []string{"wrong arguments"}},
+		{name: "release", text: "/release https://example.org/releases/v1.2.3", cmds: []string{"release https://example.org/releases/v1.2.3"}},
+		{name: "release not a url", text: "/release v1.2.3", bad: []string{"not an http(s) URL"}},
 		{name: "mitigation empty", text: "/mitigation", bad: []string{"the text is empty"}},
 		{name: "notify force", text: "/notify force: the vendors asked for time", cmds: []string{"notify force: the vendors asked for time"}},
 		{name: "notify args", text: "/notify now", bad: []string{"wrong arguments"}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -13,9 +14,17 @@ import (
 // and the embargo and pre-release notices carry it (PatchFiles).
 
 // attachPatch records the attachment of the session's mail named name as a
-// patch of the case; ok is false when the mail has no such attachment.
+// patch of the case, or else the file of that name the reporter sent
+// (KubeEdge: a proof of concept may go to the distributors); ok is false
+// when neither has one.
 func (s *session) attachPatch(ctx context.Context, name string) (ok bool, err error) {
-	for _, a := range s.atts {
+	atts := s.atts
+	if !slices.ContainsFunc(atts, func(a Attachment) bool { return strings.EqualFold(a.Filename, name) }) {
+		if atts, err = s.w.reporterFiles(ctx, s.tx, s.c, name); err != nil {
+			return false, internalErr(err)
+		}
+	}
+	for _, a := range atts {
 		if !strings.EqualFold(a.Filename, name) {
 			continue
 		}
@@ -79,4 +88,42 @@ func (w *Workflow) PatchFiles(ctx context.Context, tx *sql.Tx, c *Case) ([]Attac
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// reporterFiles returns the latest file named name the reporter sent with
+// the report or a follow-up of c (none when the name cannot be a file
+// name: a URL or a sentence is not looked for).
+func (w *Workflow) reporterFiles(ctx context.Context, tx *sql.Tx, c *Case, name string) ([]Attachment, error) {
+	if name == "" || strings.ContainsAny(name, "/\\ \t") {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM case_messages WHERE case_id = ? AND kind IN (?, ?) ORDER BY id DESC`, c.ID, KindReport, KindFollowUp)
+	if err != nil {
+		return nil, fmt.Errorf("cases: files of %s: %w", c.Ref, err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("cases: files of %s: %w", c.Ref, err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cases: files of %s: %w", c.Ref, err)
+	}
+	for _, id := range ids {
+		m := Message{ID: id}
+		if err := w.loadAttachments(ctx, tx, &m); err != nil {
+			return nil, err
+		}
+		for _, a := range m.Attachments {
+			if strings.EqualFold(a.Filename, name) {
+				return []Attachment{a}, nil
+			}
+		}
+	}
+	return nil, nil
 }

@@ -131,6 +131,13 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		var what string
 		c.References, what = addOrClear(c.References, cmd.Args[0])
 		sealed(fmt.Sprintf("references: %d listed", len(c.References)), "references %s", what)
+	case "release":
+		c.Release = cmd.Args[0]
+		what := "set: " + short(c.Release)
+		if strings.EqualFold(c.Release, "none") {
+			c.Release, what = "", "cleared"
+		}
+		sealed("release link updated", "release link %s", what)
 	case "note":
 		if _, err := s.w.insertMessage(ctx, s.tx, c.ID, Message{Kind: KindNote, Author: s.actor, MessageID: s.mail.MessageID, Text: cmd.Text, Received: s.now}); err != nil {
 			return internalErr(err)
@@ -230,6 +237,7 @@ func (s *session) setState(ctx context.Context, to State, reason string) error {
 		c.CloseReason = reason
 	}
 	s.done = append(s.done, fmt.Sprintf("state %s -> %s", from, to))
+	s.tellReporterOf(ctx, to)
 	switch to {
 	case StateIncomplete, StateInvalid, StateWontfix, StateOpinion:
 		tmpl := "incomplete"
@@ -257,11 +265,9 @@ func (s *session) toReporter(ctx context.Context, tmpl, tag, reason, text string
 		return err
 	}
 	d := s.w.data(s.c, s.team)
+	d.Case.AdvisoryLink = s.link
 	if !enc {
-		// Mail in clear carries only what names no detail of the case.
-		all := d.Case
-		d.Case = templates.CaseData{Ref: all.Ref, State: all.State, Policy: all.Policy, Credit: all.Credit,
-			CreditConsent: all.CreditConsent, Lead: all.Lead, Reporter: all.Reporter, Received: all.Received, Embargoed: all.Embargoed}
+		d.Case = clearCaseData(d.Case) // mail in clear carries only what names no detail of the case
 	}
 	d.Recipient = templates.Person{Address: s.c.ReporterAddr}
 	d.Plan.NoEmbargo = s.noEmbargo
@@ -470,9 +476,7 @@ func (s *session) schedule(ctx context.Context, cmd *Command) error {
 		}
 		t0 := cmd.T0
 		s.noEmbargo = cmd.NoEmbargo
-		s.after = append(s.after, func() error {
-			return s.toReporter(ctx, templates.Disclosure, fmt.Sprintf("disclose-%d", t0.Unix()), "", "")
-		})
+		s.after = append(s.after, func() error { return s.tellReporterOfPlan(ctx, t0) })
 	case "notify":
 		if err := sch.NotifyNow(ctx, s.tx, s.c, cmd.Force, s.actor); err != nil {
 			return err

@@ -36,7 +36,7 @@ type spec struct {
 // the notices and announcements the gateway will send.
 var DraftNames = []string{templates.Impact, templates.CVERequestPrivate, templates.CVERequestPublic, templates.Advisory,
 	templates.SecurityNote, templates.EmbargoNotice, templates.PreReleaseNotice, templates.Announcement,
-	templates.AnnouncementChat, templates.AnnouncementIssue}
+	templates.AnnouncementChat, templates.AnnouncementIssue, templates.Retrospective}
 
 // vocabulary is the whole command set; /help prints it in helpOrder.
 var vocabulary = map[string]spec{
@@ -55,6 +55,7 @@ var vocabulary = map[string]spec{
 	"mitigation":  {usage: "/mitigation TEXT... | /mitigation none", help: "set the mitigations and workarounds to the block that follows, or clear them", block: true, needCase: true},
 	"patch":       {usage: "/patch WHERE | /patch none", help: "add where a fix is (commit, pull request) for the embargo notice; naming a file attached to this mail sends the file with the notices; none clears the list", needCase: true},
 	"reference":   {usage: "/reference URL | /reference none", help: "add a reference URL for the advisory, OSV and CVE records, or clear the list", needCase: true},
+	"release":     {usage: "/release URL | /release none", help: "set where the fixed release and its binaries are (the release notes): the announcements, the advisory and the records link it; or clear it", needCase: true},
 	"impact":      {usage: "/impact TEXT...", help: "replace the impact description draft with the block that follows (up to a blank line or the next command)", block: true, needCase: true},
 	"reply":       {usage: "/reply TEXT...", help: "send the block to the reporter from the team address (encrypted when their key is known)", block: true, needCase: true},
 	"note":        {usage: "/note TEXT...", help: "add an internal note to the case (never sent to the reporter)", block: true, needCase: true},
@@ -71,7 +72,7 @@ var vocabulary = map[string]spec{
 }
 
 var helpOrder = []string{"case", "status", "class", "cvss", "cve", "advisory", "affected", "fixed", "credit",
-	"title", "component", "impact", "mitigation", "terms", "patch", "reference", "reply", "note", "close", "lead", "team", "log", "draft", "help", "disclose", "notify", "publish-now", "list"}
+	"title", "component", "impact", "mitigation", "terms", "patch", "reference", "release", "reply", "note", "close", "lead", "team", "log", "draft", "help", "disclose", "notify", "publish-now", "list"}
 
 func stateNames() string {
 	var s []string
@@ -159,7 +160,7 @@ func (p Parser) check(c *Command, sp spec) error {
 		if c.Name == "title" && len(c.Rest) > 200 {
 			return errors.New("a title is one line of at most 200 characters")
 		}
-	case "reference":
+	case "reference", "release":
 		if err := nargs(1); err != nil {
 			return err
 		}

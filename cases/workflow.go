@@ -85,8 +85,9 @@ type Scheduler interface {
 	Disclose(ctx context.Context, tx *sql.Tx, c *Case, t0 time.Time, o DiscloseOptions, actor string) (plan string, err error)
 	NotifyNow(ctx context.Context, tx *sql.Tx, c *Case, force, actor string) error
 	PublishNow(ctx context.Context, tx *sql.Tx, c *Case, reason, actor string) error
-	// Draft renders text name for c inside tx, as it would be sent now.
-	Draft(ctx context.Context, tx *sql.Tx, c *Case, name string, actor templates.Person) (subject, body string, err error)
+	// Draft renders template name for c inside tx, as it would be sent
+	// now, with what the workflow adds.
+	Draft(ctx context.Context, tx *sql.Tx, c *Case, name string, o DraftOptions) (subject, body string, err error)
 	// Withdraw ends c's disclosure plan when the case ends as invalid,
 	// wontfix or opinion, telling the distributors already notified.
 	Withdraw(ctx context.Context, tx *sql.Tx, c *Case, reason, actor string) error

@@ -176,10 +176,11 @@ func TestCaseNewToFixCommitted(t *testing.T) {
 	if b := e.mailsTo("bob@example.org", MailAnswer); len(b) != 1 || !strings.Contains(b[0], "score 9.8, severity CRITICAL") {
 		t.Errorf("bob's answers = %q", b)
 	}
-	// The reply went to the reporter, encrypted to her key, and so did the
-	// disclosure date.
+	// The confirmation went to the reporter, encrypted to her key, and so
+	// did the reply and the disclosure date.
 	rep := e.mailsTo("rita@reporter.example", MailReporter)
-	if len(rep) != 2 || !strings.Contains(rep[0], "We will publish on 15 December") || !strings.Contains(rep[1], "2026-12-15 16:00 UTC") {
+	if len(rep) != 3 || !strings.Contains(rep[0], "work on a fix has begun") || !strings.Contains(rep[1], "We will publish on 15 December") ||
+		!strings.Contains(rep[2], "2026-12-15 16:00 UTC") {
 		t.Errorf("reporter mails = %q", rep)
 	}
 	msgs, err := e.wf.Messages(e.ctx, c.ID)

@@ -221,6 +221,9 @@ type FollowUp struct {
 	// the key that signed it), armored; the workflow may take it as the
 	// reporter's key (cases.Workflow.TakeReporterKey).
 	Key string
+	// Signer is the fingerprint of the key whose signature over the whole
+	// message verified, "" when none did.
+	Signer string
 }
 
 // CommandMail is a mail from the team, for the case workflow.

@@ -671,7 +671,7 @@ var hostileSpecs = []hostileSpec{
 		build: func(g *hostileGen, c string) []byte {
 			return plainMail("alice <alice@example.test>", "[SEC-2026-0001] update", "forged-member-address", "/status invalid\n")
 		}},
-	{name: "command-valid", desc: "control: the lead's command, signed and encrypted, is applied", state: sP, class: ClassCommand, cse: "none", mail: "sender", cmd: "applied",
+	{name: "command-valid", desc: "control: the lead's command, signed and encrypted, is applied (the other member gets its summary)", state: sP, class: ClassCommand, cse: "none", mail: "sender+team", cmd: "applied",
 		build: func(g *hostileGen, c string) []byte {
 			g.cmd = g.signedCmd(g.k.alice, "alice@example.test", "[SEC-2026-0001] affected", "/affected <= 1.4.2\n", hostileT0.Add(-5*time.Minute))
 			return g.cmdMail(g.cmd, "alice <alice@example.test>", "[SEC-2026-0001] affected", "command-valid", true)
@@ -753,7 +753,7 @@ var hostileSpecs = []hostileSpec{
 			return pgpMIME("alice <alice@example.test>", "command-encrypted-unsigned",
 				armorMsg(g.t, g.unsignedToTeam("Content-Type: text/plain; charset=utf-8\r\n\r\n/status invalid\r\n")))
 		}},
-	{name: "command-signed-only", desc: "control: the lead's command signed (not encrypted) is applied", state: sP, class: ClassCommand, cse: "none", mail: "sender", cmd: "applied",
+	{name: "command-signed-only", desc: "control: the lead's command signed (not encrypted) is applied (the other member gets its summary)", state: sP, class: ClassCommand, cse: "none", mail: "sender+team", cmd: "applied",
 		build: func(g *hostileGen, c string) []byte {
 			s := g.signedCmd(g.k.alice, "alice@example.test", "[SEC-2026-0001] fixed", "/fixed 1.4.3\n", hostileT0.Add(-4*time.Minute))
 			return g.cmdMail(s, "alice <alice@example.test>", "[SEC-2026-0001] fixed", "command-signed-only", false)

@@ -284,13 +284,34 @@ func (m *msgCtx) addToCase(ctx context.Context, caseID int64, o outcome, kind st
 			Text: op.Text, Attachments: op.Attachments, Encrypted: op.Encrypted, Received: m.in.Received,
 		}
 		if copied == copyFollowUp {
+			m.verifyWithKeyOnFile(ctx, c)
 			f.Key = m.reporterKey()
+		}
+		if op.SignedWhole {
+			f.Signer = op.Signer
 		}
 		if err := m.p.o.Cases.AddMessage(ctx, tx, caseID, f); err != nil {
 			return fmt.Errorf("intake: add %s to %s: %w", kind, c.Ref, err)
 		}
 		return m.teamCopy(ctx, tx, c, subject, copied)
 	})
+}
+
+// verifyWithKeyOnFile verifies a follow-up of the reporter of c whose
+// signer was unknown with the reporter's key on file, which the first
+// opening does not hold: the team copy then says that their key signed it,
+// and the workflow can count it as theirs (the reporter's consent).
+func (m *msgCtx) verifyWithKeyOnFile(ctx context.Context, c CaseInfo) {
+	op := m.opened
+	if op.Signer != "" || op.SignatureErr == nil || c.ReporterKey == "" || !strings.EqualFold(c.ReporterAddr, m.insp.From) {
+		return
+	}
+	again, err := m.p.o.Opener.Open(ctx, m.raw, []string{c.ReporterKey}, nil, m.now)
+	if err != nil || again.Signer == "" {
+		return
+	}
+	op.Signer, op.SignerKey, op.SignerEmails, op.SignatureErr = again.Signer, again.SignerKey, again.SignerEmails, nil
+	op.SignedWhole, op.SignatureID = again.SignedWhole, again.SignatureID
 }
 
 // signatureNote says what became of a signature that did not verify, ""

@@ -282,6 +282,7 @@ func CVERecord(cfg ArtifactsConfig, c templates.CaseData, published time.Time) (
 	for _, p := range c.Patches {
 		addRef(p, "patch")
 	}
+	addRef(c.Release, "release-notes")
 	for _, u := range c.References {
 		addRef(u)
 	}
@@ -438,6 +439,7 @@ func OSVRecord(cfg ArtifactsConfig, c templates.CaseData, published time.Time) (
 	for _, p := range c.Patches {
 		addRef("FIX", p)
 	}
+	addRef("PACKAGE", c.Release) // the fixed release
 	for _, u := range c.References {
 		addRef("WEB", u)
 	}

@@ -209,8 +209,9 @@ type env struct {
 	lead      distlist.Member
 	// wholePreset keeps the policy's mail to audiences beyond the
 	// core timeline (the pre-announcement, the announcement to the
-	// embargo list); the tests of other steps turn them off, so that
-	// their mail lists show only those steps.
+	// embargo list) and the reporter's consent, which the case workflow
+	// asks for; the tests of other steps turn them off, so that their
+	// mail lists show only those steps.
 	wholePreset bool
 }
 
@@ -284,7 +285,7 @@ func (e *env) newScheduler(policy string, changes ...func(*Config)) *Scheduler {
 	cfg.Policy = policy
 	if !e.wholePreset {
 		off := false
-		cfg.Policies = map[string]Override{policy: {PreAnnounce: &off, AnnounceToEmbargo: &off}}
+		cfg.Policies = map[string]Override{policy: {PreAnnounce: &off, AnnounceToEmbargo: &off, ReporterConsent: &off}}
 	}
 	cfg.ArtifactsDir = e.artifacts
 	cfg.Artifacts = testArtifacts

@@ -195,15 +195,29 @@ type plan struct {
 	Broken     string
 	NoEmbargo  bool // planned without an embargo (no notices to the distributors)
 	Created    time.Time
+	// The reporter's consent (reporter_consent): ConsentAsked is when
+	// they were asked to agree to the plan, zero when nothing waits for
+	// them; ConsentT0 the disclosure time asked about or agreed to;
+	// Consent who agreed and how, or why a lead went ahead without
+	// them; ConsentCode the hash of the code of the proposal.
+	ConsentAsked time.Time
+	ConsentT0    time.Time
+	Consent      string
+	ConsentCode  string
 }
+
+// awaitingConsent reports whether nothing of the plan may go out before
+// the reporter agrees.
+func (p *plan) awaitingConsent() bool { return !p.ConsentAsked.IsZero() }
 
 func loadPlan(ctx context.Context, q querier, caseID int64) (*plan, error) {
 	var p plan
-	var t0, prev, notice, pre, rf, rt, notified, published, created int64
+	var t0, prev, notice, pre, rf, rt, notified, published, created, asked, consentT0 int64
 	err := q.QueryRowContext(ctx, `SELECT case_id, policy, t0, previous_t0, notice_at, prerelease_at, retro_from, retro_to,
-		forced, generation, notified, published, broken, no_embargo, created FROM schedule_plan WHERE case_id = ?`, caseID).
+		forced, generation, notified, published, broken, no_embargo, created, consent_asked, consent_t0, consent, consent_code
+		FROM schedule_plan WHERE case_id = ?`, caseID).
 		Scan(&p.CaseID, &p.Policy, &t0, &prev, &notice, &pre, &rf, &rt, &p.Forced, &p.Generation, &notified, &published, &p.Broken,
-			&p.NoEmbargo, &created)
+			&p.NoEmbargo, &created, &asked, &consentT0, &p.Consent, &p.ConsentCode)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -212,6 +226,7 @@ func loadPlan(ctx context.Context, q querier, caseID int64) (*plan, error) {
 	}
 	p.T0, p.PreviousT0, p.NoticeAt, p.PreRelease = store.Time(t0), store.Time(prev), store.Time(notice), store.Time(pre)
 	p.RetroFrom, p.RetroTo, p.Notified, p.Published, p.Created = store.Time(rf), store.Time(rt), store.Time(notified), store.Time(published), store.Time(created)
+	p.ConsentAsked, p.ConsentT0 = store.Time(asked), store.Time(consentT0)
 	return &p, nil
 }
 
@@ -231,15 +246,19 @@ func savePlan(ctx context.Context, tx *sql.Tx, p *plan, now time.Time) error {
 		p.Created = now
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO schedule_plan (case_id, policy, t0, previous_t0, notice_at, prerelease_at,
-		retro_from, retro_to, forced, generation, notified, published, broken, no_embargo, created, updated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		retro_from, retro_to, forced, generation, notified, published, broken, no_embargo, created, updated,
+		consent_asked, consent_t0, consent, consent_code)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (case_id) DO UPDATE SET policy = excluded.policy, t0 = excluded.t0, previous_t0 = excluded.previous_t0,
 		notice_at = excluded.notice_at, prerelease_at = excluded.prerelease_at, retro_from = excluded.retro_from,
 		retro_to = excluded.retro_to, forced = excluded.forced, generation = excluded.generation, notified = excluded.notified,
-		published = excluded.published, broken = excluded.broken, no_embargo = excluded.no_embargo, updated = excluded.updated`,
+		published = excluded.published, broken = excluded.broken, no_embargo = excluded.no_embargo, updated = excluded.updated,
+		consent_asked = excluded.consent_asked, consent_t0 = excluded.consent_t0, consent = excluded.consent,
+		consent_code = excluded.consent_code`,
 		p.CaseID, p.Policy, store.Millis(p.T0), store.Millis(p.PreviousT0), store.Millis(p.NoticeAt), store.Millis(p.PreRelease),
 		store.Millis(p.RetroFrom), store.Millis(p.RetroTo), p.Forced, p.Generation, store.Millis(p.Notified),
-		store.Millis(p.Published), p.Broken, p.NoEmbargo, store.Millis(p.Created), store.Millis(now))
+		store.Millis(p.Published), p.Broken, p.NoEmbargo, store.Millis(p.Created), store.Millis(now),
+		store.Millis(p.ConsentAsked), store.Millis(p.ConsentT0), p.Consent, p.ConsentCode)
 	if err != nil {
 		return fmt.Errorf("schedule: save plan of case %d: %w", p.CaseID, err)
 	}
@@ -255,7 +274,7 @@ func (s *Scheduler) CurrentPlan(ctx context.Context, caseID int64) (tl Timeline,
 		return Timeline{}, time.Time{}, false, err
 	}
 	tl = Timeline{Policy: p.Policy, T0: p.T0, Notice: p.NoticeAt, Notified: !p.Notified.IsZero(), NoEmbargo: p.NoEmbargo, PreRelease: p.PreRelease,
-		RetroFrom: p.RetroFrom, RetroTo: p.RetroTo, Forced: p.Forced}
+		RetroFrom: p.RetroFrom, RetroTo: p.RetroTo, Forced: p.Forced, AwaitingConsent: p.awaitingConsent(), Consent: p.Consent}
 	if tl.Notified {
 		tl.Notice = p.Notified
 	}

@@ -21,6 +21,15 @@ type Timeline struct {
 	Forced     string   // reason given to override the policy
 	Overridden []string // rules the forced plan breaks
 	Warnings   []string
+	// Note: the disclosure publishes a security note, not an advisory
+	// (the case's class).
+	Note bool
+	// AwaitingConsent: the policy has the reporter agree first and they
+	// have not yet; nothing of the plan goes out before they do.
+	AwaitingConsent bool
+	// Consent is who agreed to the plan and how, or why a lead went
+	// ahead without it; "" when it was not asked.
+	Consent string
 }
 
 // Plan computes the timeline of a disclosure at t0 under p. notified is when
@@ -162,9 +171,14 @@ func (tl Timeline) Text(ref, tz string, now time.Time) string {
 	} else {
 		fmt.Fprintf(w, "  step\tUTC\t%s\n", tz)
 	}
+	if tl.AwaitingConsent {
+		fmt.Fprintf(w, "  REPORTER'S CONSENT\twaiting: nothing below goes out before they agree\n")
+	}
 	switch {
 	case tl.NoEmbargo:
 		fmt.Fprintf(w, "  no embargo\t(the distributors get no notice)\n")
+	case tl.AwaitingConsent && !tl.Notified && !tl.Notice.After(now):
+		fmt.Fprintf(w, "  embargo notice\t(when the reporter agrees)\n")
 	case tl.Notified:
 		fmt.Fprintf(w, "  embargo notice (sent)\t%s\n", col(tl.Notice))
 		fmt.Fprintf(w, "  date change notice\t%s\n", col(now))
@@ -181,6 +195,16 @@ func (tl Timeline) Text(ref, tz string, now time.Time) string {
 		fmt.Fprintf(w, "  retrospective reminder\t%s\n", col(tl.RetroFrom))
 	}
 	w.Flush()
+	if tl.Note {
+		b.WriteString("\nAt that time the gateway publishes a security note (its ID is given then), not an advisory, to the public lists.\n")
+	}
+	if tl.AwaitingConsent {
+		b.WriteString("\nThe reporter is asked to agree to this plan. The embargo notice and the announcement wait for\n" +
+			"their \"/agree\" in the case thread (signed by their key on file); to go ahead without it,\n" +
+			"/disclose again with \"force: REASON\" (logged).\n")
+	} else if tl.Consent != "" {
+		fmt.Fprintf(&b, "\nReporter's consent: %s\n", tl.Consent)
+	}
 	if !tl.RetroFrom.IsZero() {
 		fmt.Fprintf(&b, "\nRetrospective window: %s to %s.\n", tl.RetroFrom.UTC().Format(time.DateOnly), tl.RetroTo.UTC().Format(time.DateOnly))
 	}

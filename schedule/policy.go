@@ -30,6 +30,7 @@ type Policy struct {
 	FixDoneState       string        `toml:"fix_done_state" doc:"Case state that meets the fix deadline: fix-committed or fix-released."`
 	AnnounceToEmbargo  bool          `toml:"announce_to_embargo" doc:"The release-day announcement also goes to the embargo list, encrypted to each distributor (Knative: the embargo list hears the release as it happens)."`
 	LeadReleases       bool          `toml:"lead_releases" doc:"The fix lead says when the fix is released (/status fix-released: all patches merged, Kata); the announcement does not move the case to fix-released."`
+	ReporterConsent    bool          `toml:"reporter_consent" doc:"The reporter agrees to a planned disclosure before anything of it goes out (Kata: the reporter's choice of disclosure terms prevails): /disclose proposes the date to them, and the embargo notice and the announcement wait for their signed /agree, or for a lead who forces."`
 	ReminderLead       time.Duration `toml:"reminder_lead" doc:"How long before a deadline the lead is reminded (0: only when missed)."`
 
 	RetrospectiveFrom time.Duration `toml:"retrospective_from" doc:"Start of the retrospective window after disclosure; the reminder is sent then (0: no retrospective)."`
@@ -80,6 +81,7 @@ var presets = map[string]Policy{
 		FixDeadlineWhat:       "fix it (or consider solving it in the open)",
 		FixDoneState:          "fix-committed",
 		LeadReleases:          true,
+		ReporterConsent:       true,
 		ReminderLead:          2 * Day,
 		DisclosureTime:        "00:00",
 		Weekdays:              []string{"Tue", "Wed", "Thu"},

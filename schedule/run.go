@@ -142,8 +142,11 @@ func (s *Scheduler) runClaimed(ctx context.Context, tx *sql.Tx, cs Cases, id int
 	switch {
 	case p == nil:
 		state, result = JobSkipped, "no plan"
-	case (c.State == cases.StateWontfix || c.State == cases.StateInvalid || c.State == cases.StateOpinion) && j.Detail.Withdrawn == "":
+	case (c.State == cases.StateWontfix || c.State == cases.StateInvalid ||
+		c.State == cases.StateOpinion && c.Publishes() != cases.PublishNote) && j.Detail.Withdrawn == "":
 		state, result = JobSkipped, fmt.Sprintf("the case is %s: no disclosure", c.State)
+	case c.Publishes() == cases.PublishNothing && j.Detail.Withdrawn == "":
+		state, result = JobSkipped, fmt.Sprintf("class %s publishes nothing: no disclosure", c.Class)
 	case c.State == cases.StateClosed && j.Kind == JobRetrospective:
 		state, result = JobSkipped, "the case is closed"
 	case p.Generation != j.Generation:
@@ -244,6 +247,9 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 	case JobAnnouncement:
 		if !p.Published.IsZero() {
 			return JobSkipped, "already published", nil
+		}
+		if c.Publishes() == cases.PublishNote {
+			return s.publishNote(ctx, tx, cs, j, c, p, now)
 		}
 		lists, files, err := s.announce(ctx, tx, cs, j, c, p, now)
 		if err != nil {

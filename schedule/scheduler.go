@@ -101,6 +101,9 @@ func New(o Options) (*Scheduler, error) {
 	if o.TeamAddress == "" {
 		return nil, errors.New("schedule: TeamAddress is required")
 	}
+	if err := checkNotePrefix(o.Project.NotePrefix); err != nil {
+		return nil, err
+	}
 	cfg := o.Config.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -207,6 +210,18 @@ var plannable = map[cases.State]bool{
 }
 
 func checkPlannable(c *cases.Case) error {
+	switch c.Publishes() {
+	case cases.PublishNothing:
+		r, _ := cases.ClassRuleOf(c.Class)
+		return fmt.Errorf("schedule: %w: class %s (%s) publishes nothing: end the case with /close %s", ErrState, r.Class, r.Meaning, r.End)
+	case cases.PublishNote:
+		// Kata: a case waits for its security note in opinion.
+		if c.State != cases.StateOpinion {
+			return fmt.Errorf("schedule: %w: %s is %s; class %s publishes a security note, planned while the case waits for it in opinion: /status opinion first (the reporter is told)",
+				ErrState, c.Ref, c.State, c.Class)
+		}
+		return nil
+	}
 	if !plannable[c.State] {
 		return fmt.Errorf("schedule: %w: %s is %s; a disclosure needs a confirmed case (confirmed, triaged, cve-requested or fix-committed)",
 			ErrState, c.Ref, c.State)
@@ -224,8 +239,8 @@ func (s *Scheduler) readiness(ctx context.Context, c *cases.Case, pol Policy, em
 	if c.Affected == "" {
 		missing = append(missing, "affected versions not set (/affected)")
 	}
-	if c.Fixed == "" {
-		missing = append(missing, "fixed versions not set (/fixed)")
+	if c.Fixed == "" && c.Publishes() != cases.PublishNote {
+		missing = append(missing, "fixed versions not set (/fixed)") // a note may have no fix (B2)
 	}
 	if !embargo {
 		return missing, nil, nil // no distributor is sent anything
@@ -272,6 +287,10 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 	if err != nil {
 		return "", err
 	}
+	note := c.Publishes() == cases.PublishNote
+	if note {
+		o.NoEmbargo = true // a security note has no embargo notice
+	}
 	now := s.now()
 	old, err := loadPlan(ctx, tx, c.ID)
 	if err != nil {
@@ -288,6 +307,7 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 	if err != nil {
 		return "", err
 	}
+	tl.Note = note
 	missing, keyProblems, err := s.readiness(ctx, c, pol, !tl.NoEmbargo, now, tl.T0)
 	if err != nil {
 		return "", err
@@ -325,9 +345,62 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 	}
 	p.Policy, p.T0, p.NoticeAt, p.PreRelease, p.RetroFrom, p.RetroTo, p.Forced, p.NoEmbargo =
 		pol.Name, tl.T0, tl.Notice, tl.PreRelease, tl.RetroFrom, tl.RetroTo, tl.Forced, tl.NoEmbargo
+	consentNote, err := s.decideConsent(ctx, tx, cs, c, pol, old, p, &tl, force, actor, now)
+	if err != nil {
+		return "", err
+	}
 	if err := savePlan(ctx, tx, p, now); err != nil {
 		return "", err
 	}
+	var jobs []*Job
+	if !tl.AwaitingConsent {
+		if jobs, err = addTimeline(ctx, tx, c, p, tl, actor, now); err != nil {
+			return "", err
+		}
+	}
+	detail := fmt.Sprintf("T0 %s, policy %s, embargo notice %s", tl.T0.Format(layoutUTC), pol.Name, tl.Notice.Format(layoutUTC))
+	if tl.NoEmbargo {
+		detail = fmt.Sprintf("T0 %s, policy %s, no embargo", tl.T0.Format(layoutUTC), pol.Name)
+	}
+	if old != nil {
+		detail = fmt.Sprintf("re-planned from %s: %s", old.T0.Format(layoutUTC), detail)
+	}
+	if tl.Forced != "" {
+		detail += "; FORCED: " + tl.Forced
+		for _, v := range tl.Overridden {
+			detail += "; overrides: " + v
+		}
+	}
+	detail += consentNote
+	if err := cs.Audit(ctx, tx, c.ID, actor, "disclose", detail, ""); err != nil {
+		return "", err
+	}
+	// The date the public lists were told, if any (pre_announce): with the
+	// embargo notice, or at once for a plan without embargo.
+	var announced time.Time
+	if old != nil && (old.NoEmbargo || !old.Notified.IsZero()) {
+		announced = old.T0
+	}
+	if !tl.AwaitingConsent && (tl.NoEmbargo || !announced.IsZero() && !tl.Notified) {
+		// No embargo notice to wait for (or the public was told a date
+		// no embargo notice will correct): the public hears it now.
+		if err := s.preAnnounce(ctx, tx, cs, c, p, announced, now, false); err != nil {
+			return "", err
+		}
+	}
+	c.DiscloseAt = tl.T0
+	// Carry out what is due now in the caller's transaction.
+	if err := s.runDueNow(ctx, tx, cs, c, jobs, now); err != nil {
+		return "", err
+	}
+	s.Kick()
+	return tl.Text(c.Ref, s.leadTZ(ctx, c), now), nil
+}
+
+// addTimeline adds the jobs of plan p (timeline tl) of c: the embargo
+// notice (or the change notice of a plan the distributors know), the
+// pre-release notice, the announcement and the retrospective reminders.
+func addTimeline(ctx context.Context, tx *sql.Tx, c *cases.Case, p *plan, tl Timeline, actor string, now time.Time) ([]*Job, error) {
 	var jobs []*Job
 	add := func(kind string, due time.Time, d JobDetail) {
 		if !due.IsZero() {
@@ -350,56 +423,34 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 	}
 	for _, j := range jobs {
 		if err := insertJob(ctx, tx, j, now); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
-	detail := fmt.Sprintf("T0 %s, policy %s, embargo notice %s", tl.T0.Format(layoutUTC), pol.Name, tl.Notice.Format(layoutUTC))
-	if tl.NoEmbargo {
-		detail = fmt.Sprintf("T0 %s, policy %s, no embargo", tl.T0.Format(layoutUTC), pol.Name)
-	}
-	if old != nil {
-		detail = fmt.Sprintf("re-planned from %s: %s", old.T0.Format(layoutUTC), detail)
-	}
-	if tl.Forced != "" {
-		detail += "; FORCED: " + tl.Forced
-		for _, v := range tl.Overridden {
-			detail += "; overrides: " + v
-		}
-	}
-	if err := cs.Audit(ctx, tx, c.ID, actor, "disclose", detail, ""); err != nil {
-		return "", err
-	}
-	// The date the public lists were told, if any (pre_announce): with the
-	// embargo notice, or at once for a plan without embargo.
-	var announced time.Time
-	if old != nil && (old.NoEmbargo || !old.Notified.IsZero()) {
-		announced = old.T0
-	}
-	if tl.NoEmbargo || !announced.IsZero() && !tl.Notified {
-		// No embargo notice to wait for (or the public was told a date
-		// no embargo notice will correct): the public hears it now.
-		if err := s.preAnnounce(ctx, tx, cs, c, p, announced, now, false); err != nil {
-			return "", err
-		}
-	}
-	c.DiscloseAt = tl.T0
-	// Carry out what is due now in the caller's transaction.
+	return jobs, nil
+}
+
+// runDueNow carries out the jobs already due in the caller's transaction.
+func (s *Scheduler) runDueNow(ctx context.Context, tx *sql.Tx, cs Cases, c *cases.Case, jobs []*Job, now time.Time) error {
 	for _, j := range jobs {
 		if j.Due.After(now) {
 			continue
 		}
 		if _, _, err := s.runClaimed(ctx, tx, cs, j.ID, c); err != nil {
-			return "", err
+			return err
 		}
 	}
-	s.Kick()
+	return nil
+}
+
+// leadTZ is the zone plans are shown in besides UTC: the lead's.
+func (s *Scheduler) leadTZ(ctx context.Context, c *cases.Case) string {
 	tz := s.cfg.LeadDefaultTZ
 	if team, err := s.dir.Team(ctx); err == nil {
 		if m, ok := memberByFpr(team, c.Lead); ok && m.TZ != "" {
 			tz = m.TZ
 		}
 	}
-	return tl.Text(c.Ref, tz, now), nil
+	return tz
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -538,6 +589,9 @@ func (s *Scheduler) PublishNow(ctx context.Context, tx *sql.Tx, c *cases.Case, r
 	}
 	if c.Terminal() || c.State == cases.StateFixReleased {
 		return fmt.Errorf("schedule: %w: %s is %s", ErrState, c.Ref, c.State)
+	}
+	if c.Publishes() == cases.PublishNothing {
+		return fmt.Errorf("schedule: %w: class %s publishes nothing", ErrState, c.Class)
 	}
 	now := s.now()
 	p, err := loadPlan(ctx, tx, c.ID)

@@ -58,12 +58,13 @@ func (s *Scheduler) CaseData(ctx context.Context, q querier, c *cases.Case) (tem
 // Draft renders text name (a template) for case c inside tx, as the
 // gateway would send it now, for /draft by actor (the requester of a CVE
 // request, say).
-func (s *Scheduler) Draft(ctx context.Context, tx *sql.Tx, c *cases.Case, name string, actor templates.Person) (subject, body string, err error) {
+func (s *Scheduler) Draft(ctx context.Context, tx *sql.Tx, c *cases.Case, name string, o cases.DraftOptions) (subject, body string, err error) {
 	d, err := s.CaseData(ctx, tx, c)
 	if err != nil {
 		return "", "", err
 	}
-	d.Actor = actor
+	d.Actor = o.Actor
+	d.Retrospective = o.Retrospective
 	t, err := s.tmpl.Render(name, d)
 	if err != nil {
 		return "", "", fmt.Errorf("schedule: draft %s: %w", name, err)

@@ -68,6 +68,13 @@ func (s *Scheduler) CheckSLA(ctx context.Context) (int, error) {
 			dls = append(dls, deadline{"fix", pol.fixWhat(), c.Received.Add(pol.FixDeadline),
 				stateRank(c.State) >= stateRank(doneState)})
 		}
+		if name, what, due, ok, err := s.consentDeadline(ctx, c, pol); err != nil {
+			return sent, err
+		} else if ok {
+			// A plan that waits for the reporter's consent: the lead
+			// is reminded before the embargo notice must go out.
+			dls = append(dls, deadline{name, what, due, false})
+		}
 		for _, dl := range dls {
 			if dl.done {
 				continue

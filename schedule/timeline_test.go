@@ -482,7 +482,7 @@ func TestDraft(t *testing.T) {
 		var subj, body string
 		if err := e.tx(func(tx *sql.Tx) error {
 			var err error
-			subj, body, err = e.s.Draft(e.ctx, tx, c, name, templates.Person{Name: "Alice Lead", Address: "alice@team.example"})
+			subj, body, err = e.s.Draft(e.ctx, tx, c, name, cases.DraftOptions{Actor: templates.Person{Name: "Alice Lead", Address: "alice@team.example"}})
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -751,4 +751,39 @@ func TestAnnounceToEmbargo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReleaseLink: the release link (/release, KubeEdge: the release notes
+// and binaries) reaches the announcement, the advisory and the records,
+// tagged as release notes, and the records still validate.
+func TestReleaseLink(t *testing.T) {
+	e := newEnv(t, utc("2026-11-20 09:30"), "kubeedge")
+	c := e.newCase(1, "kubeedge", utc("2026-11-16 08:00"))
+	c.Release = "https://example.org/releases/v1.2.3"
+	e.cases.put(c)
+	t0 := utc("2026-12-11 16:00")
+	if _, err := e.disclose(c, t0, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(t0)
+	var ann []sentMail
+	for _, m := range e.mails() {
+		if m.Kind == MailAnnouncement || m.Kind == MailPreReleaseNotice {
+			ann = append(ann, m)
+		}
+	}
+	if len(ann) != 2 {
+		t.Fatalf("%d pre-release notices and announcements", len(ann))
+	}
+	containsAll(t, "pre-release notice", ann[0].Entity, "Release: "+c.Release)
+	containsAll(t, "announcement", ann[1].Entity, "Release and binaries: "+c.Release)
+	adv, _ := os.ReadFile(filepath.Join(e.artifacts, "EXSA-2026-001.md"))
+	containsAll(t, "advisory", string(adv), "The release and its binaries: "+c.Release)
+	cve, _ := os.ReadFile(filepath.Join(e.artifacts, "CVE-2026-12341.json"))
+	validate(t, compileSchema(t, "CVE_Record_Format_bundled.json"), "CVE record", cve)
+	flat := func(b []byte) string { return strings.Join(strings.Fields(string(b)), " ") }
+	containsAll(t, "CVE record", flat(cve), `"url": "`+c.Release+`", "tags": [ "release-notes" ]`)
+	osv, _ := os.ReadFile(filepath.Join(e.artifacts, "EXSA-2026-001.osv.json"))
+	validate(t, compileSchema(t, "osv-schema.json"), "OSV record", osv)
+	containsAll(t, "OSV record", flat(osv), `"type": "PACKAGE", "url": "`+c.Release+`"`)
 }

@@ -20,7 +20,9 @@ type Data struct {
 	Skipped   []SkippedData
 	Keys      []KeyData
 	WrongKey  WrongKeyData
-	Reason    string // free text: why (embargo broken, refusal, forced date)
+	// Retrospective is the case's own history (/draft retrospective).
+	Retrospective RetrospectiveData
+	Reason        string // free text: why (embargo broken, refusal, forced date)
 }
 
 // Project describes the project and its security team.
@@ -67,6 +69,7 @@ type CaseData struct {
 	Mitigation    string // mitigations/workarounds (multi-line)
 	Patches       []string
 	References    []string
+	Release       string // where the fixed release and its binaries are (/release URL): the announcement links it
 	Reporter      Person
 	Lead          Person
 	Received      time.Time
@@ -152,6 +155,21 @@ type DraftData struct {
 type HelpLine struct {
 	Usage string
 	Text  string
+}
+
+// RetrospectiveData is what a case's retrospective is drafted from: who
+// took part and what happened when, from the case's audit log, in words
+// fit for the project's public list (no fingerprints, no reporter address).
+type RetrospectiveData struct {
+	People   []string       // "Alice Lead (fix lead)", in order of first appearance
+	Timeline []TimelineLine // oldest first
+}
+
+// TimelineLine is one step of a case's history.
+type TimelineLine struct {
+	At   time.Time
+	Who  string // a member's name, "the reporter" or "secgate"
+	What string
 }
 
 // LogLine is one audit log entry.

@@ -21,6 +21,7 @@ const (
 	Advisory          = "advisory"            // security advisory, markdown
 	SecurityNote      = "security-note"       // security note (opinion), markdown
 	Retrospective     = "retrospective"       // retrospective reminder
+	RetroDraft        = "retrospective-draft" // the retrospective itself, drafted from the case's history (/draft retrospective)
 	SLAReminder       = "sla-reminder"        // policy deadline near or missed
 	SkippedRecipients = "skipped-recipients"  // recipients who got nothing
 	WrongKey          = "wrong-key"           // report encrypted to a key we do not hold

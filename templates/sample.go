@@ -45,6 +45,7 @@ func Sample() Data {
 			Mitigation:    "Disable uploads (uploads.enabled = false) until you upgrade.",
 			Patches:       []string{"https://example.org/patches/0001-fix-upload.patch"},
 			References:    []string{"https://example.org/issues/42"},
+			Release:       "https://example.org/releases/v1.2.3",
 			Reporter:      reporter,
 			Lead:          lead,
 			Received:      time.Date(2026, 11, 10, 8, 15, 0, 0, time.UTC),
@@ -97,7 +98,17 @@ func Sample() Data {
 		Keys:     []KeyData{{Name: "Dana Distributor", Address: "dana@vendor.example", Fingerprint: "00112233445566778899AABBCCDDEEFF00112233", Expires: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Problem: "expires in 11 days"}},
 		WrongKey: WrongKeyData{KeyIDs: []string{"1122334455667788"}},
 		Consent:  ConsentData{Code: "K7Q2-M9XD", Key: "5A1C0B3E9F2D47A68C1E0F3B7D9A2C4E6F8B0D13"},
-		Reason:   "the issue was discussed on a public forum",
+		Retrospective: RetrospectiveData{
+			People: []string{"Alice Lead (fix lead)", "Bob Member", "Rita Reporter (reporter)"},
+			Timeline: []TimelineLine{
+				{At: time.Date(2026, 11, 10, 8, 15, 0, 0, time.UTC), Who: "secgate", What: "report received, encrypted; fix lead Alice Lead (rota)"},
+				{At: time.Date(2026, 11, 11, 9, 0, 0, 0, time.UTC), Who: "Alice Lead", What: "state new -> confirmed"},
+				{At: now, Who: "Alice Lead", What: "disclosure planned for 2026-12-15 16:00 UTC"},
+				{At: now, Who: "secgate", What: "embargo notice sent to 2 distributors"},
+				{At: t0, Who: "secgate", What: "announcement sent to security-announce"},
+			},
+		},
+		Reason: "the issue was discussed on a public forum",
 	}
 }
 
