@@ -18,7 +18,9 @@ import (
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/schedule"
 	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
 )
 
 // view is the database opened by a command that reads or makes a small
@@ -155,6 +157,18 @@ func fmtTime(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(timeFormat)
+}
+
+// secondFormat is how the case and outbox commands print times: to the
+// second, since the steps of a timeline and the attempts of a delivery
+// are often minutes or seconds apart.
+const secondFormat = "2006-01-02 15:04:05 UTC"
+
+func fmtSecond(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(secondFormat)
 }
 
 // jsonTime is a time in JSON output: RFC 3339 in UTC, null when unset.
@@ -299,7 +313,7 @@ func runCaseList(ctx context.Context, a *app, c *command, args []string) error {
 			sev = fmt.Sprintf("%s %.1f", cs.Severity, cs.CVSSScore)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cs.Ref, cs.State, sev, dash(cs.CVE), who(names, cs.Lead),
-			fmtTime(cs.Received), fmtTime(cs.DiscloseAt))
+			fmtSecond(cs.Received), fmtSecond(cs.DiscloseAt))
 	}
 	return tw.Flush()
 }
@@ -337,10 +351,68 @@ type auditJSON struct {
 	Hash   string     `json:"hash"`
 }
 
+// planJSON is a case's current disclosure plan in JSON output.
+type planJSON struct {
+	Policy    string     `json:"policy"`
+	T0        *time.Time `json:"t0"`
+	Published *time.Time `json:"published"` // null until the announcement went out
+	NoEmbargo bool       `json:"no_embargo"`
+	Forced    string     `json:"forced,omitempty"` // the reason given to override the policy
+}
+
+// stepJSON is a step of a case's disclosure timeline in JSON output.
+type stepJSON struct {
+	Job      int64          `json:"job,omitempty"` // none for a pre-announcement
+	Kind     string         `json:"kind"`
+	Step     string         `json:"step"`
+	Audience []string       `json:"audience"`
+	Due      *time.Time     `json:"due"`
+	State    string         `json:"state"` // planned, done, skipped, cancelled, failed, missed
+	Result   string         `json:"result,omitempty"`
+	Finished *time.Time     `json:"finished"`
+	Mail     []deliveryJSON `json:"mail"`
+}
+
+// deliveryJSON is a recipient's delivery of a step's mail in JSON output.
+type deliveryJSON struct {
+	Row         int64      `json:"row"`
+	Kind        string     `json:"kind"`
+	Audience    string     `json:"audience"`
+	Recipient   string     `json:"recipient"`
+	State       string     `json:"state"` // queued, sending, sent, deferred, failed, missed, withdrawn, bounced
+	At          *time.Time `json:"at"`    // the time of that state
+	Sent        *time.Time `json:"sent"`  // when the server answered 250; null if none did
+	Attempts    int        `json:"attempts"`
+	NextAttempt *time.Time `json:"next_attempt,omitempty"`
+	Code        int        `json:"code,omitempty"`
+	Reply       string     `json:"reply,omitempty"`
+}
+
+func toStepJSON(st schedule.Step) stepJSON {
+	sj := stepJSON{Job: st.Job, Kind: st.Kind, Step: st.What, Audience: st.Audience, Due: jsonTime(st.Due), State: st.State,
+		Result: st.Result, Finished: jsonTime(st.Finished), Mail: []deliveryJSON{}}
+	if sj.Audience == nil {
+		sj.Audience = []string{}
+	}
+	for _, m := range st.Mail {
+		dj := deliveryJSON{Row: m.ID, Kind: m.Kind, Audience: m.Audience, Recipient: m.Recipient, State: m.Outcome,
+			At: jsonTime(m.At()), Sent: jsonTime(m.Sent), Attempts: m.Attempts, Code: m.LastCode, Reply: m.LastReply}
+		if stillToSend(m.State) {
+			dj.NextAttempt = jsonTime(m.NextAttempt)
+		}
+		sj.Mail = append(sj.Mail, dj)
+	}
+	return sj
+}
+
 type caseShowJSON struct {
 	Case     caseJSON      `json:"case"`
 	Messages []messageJSON `json:"messages"`
-	Audit    []auditJSON   `json:"audit"`
+	// Plan is the current disclosure plan, null when there is none;
+	// Steps are the timeline's steps, past and planned.
+	Plan  *planJSON   `json:"plan"`
+	Steps []stepJSON  `json:"steps"`
+	Audit []auditJSON `json:"audit"`
 	// AuditVerified is true when the case's hash chain holds and the
 	// whole audit log verifies against the newest signed head (AuditHead,
 	// null when there is none); AuditError says what does not hold.
@@ -390,6 +462,18 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
+	sched, err := v.scheduler()
+	if err != nil {
+		return err
+	}
+	steps, err := sched.Steps(ctx, cs)
+	if err != nil {
+		return err
+	}
+	plan, published, planned, err := sched.CurrentPlan(ctx, cs.ID)
+	if err != nil {
+		return err
+	}
 	// verr is this case's chain; lerrs are what else does not hold in the
 	// log: another chain, the signed head, events it does not cover.
 	verr := chk.Chain(cs.ID).Err
@@ -410,7 +494,14 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	}
 
 	if *asJSON {
-		out := caseShowJSON{Case: toCaseJSON(cs), Messages: []messageJSON{}, Audit: []auditJSON{}, AuditVerified: chk.Err() == nil}
+		out := caseShowJSON{Case: toCaseJSON(cs), Messages: []messageJSON{}, Steps: []stepJSON{}, Audit: []auditJSON{}, AuditVerified: chk.Err() == nil}
+		if planned {
+			out.Plan = &planJSON{Policy: plan.Policy, T0: jsonTime(plan.T0), Published: jsonTime(published), NoEmbargo: plan.NoEmbargo,
+				Forced: plan.Forced}
+		}
+		for _, st := range steps {
+			out.Steps = append(out.Steps, toStepJSON(st))
+		}
 		if err := chk.Err(); err != nil {
 			out.AuditError = oneLine(err)
 		}
@@ -490,9 +581,9 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 		team = append(team, who(names, f))
 	}
 	field("team", dash(strings.Join(team, ", ")))
-	field("received", fmtTime(cs.Received))
-	field("updated", fmtTime(cs.Updated))
-	field("disclose at", fmtTime(cs.DiscloseAt))
+	field("received", fmtSecond(cs.Received))
+	field("updated", fmtSecond(cs.Updated))
+	field("disclose at", fmtSecond(cs.DiscloseAt))
 	if cs.CloseReason != "" {
 		field("close reason", cs.CloseReason)
 	}
@@ -531,16 +622,20 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 
 	fmt.Fprintf(out, "\nmessages (%d):\n", len(msgs))
 	tw := newTable(out)
+	if len(msgs) > 0 {
+		// ARRIVED is how the mail came: every text is encrypted at rest.
+		fmt.Fprintln(tw, "  ID\tRECEIVED\tKIND\tFROM\tARRIVED\tATTACHMENTS")
+	}
 	for _, m := range msgs {
-		enc := "clear"
+		arrived := "in clear"
 		if m.Encrypted {
-			enc = "encrypted"
+			arrived = "encrypted"
 		}
 		author := m.Author
 		if !strings.Contains(author, "@") {
 			author = who(names, author)
 		}
-		fmt.Fprintf(tw, "  #%d\t%s\t%s\t%s\t%s\t%d attachment(s)\n", m.ID, fmtTime(m.Received), m.Kind, author, enc, len(m.Attachments))
+		fmt.Fprintf(tw, "  #%d\t%s\t%s\t%s\t%s\t%d\n", m.ID, fmtSecond(m.Received), m.Kind, author, arrived, len(m.Attachments))
 	}
 	tw.Flush()
 	if *text {
@@ -554,14 +649,17 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 		fmt.Fprintf(out, "  (texts are encrypted at rest; --text decrypts them with the team key)\n")
 	}
 
-	fmt.Fprintf(out, "\ntimeline:\n")
+	fmt.Fprintln(out)
+	printSteps(out, steps, plan, published, planned)
+
+	fmt.Fprintf(out, "\naudit events:\n")
 	tw = newTable(out)
 	for _, e := range events {
 		actor := e.Actor
 		if actor != cases.ActorGateway && !strings.Contains(actor, ":") {
 			actor = who(names, actor)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", fmtTime(e.At), actor, e.Action, e.Detail)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", fmtSecond(e.At), actor, e.Action, e.Detail)
 	}
 	tw.Flush()
 	if verr != nil {
@@ -572,10 +670,92 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	switch {
 	case len(lerrs) > 0:
 		fmt.Fprintf(out, "audit log:   NOT VERIFIED: %s\n", oneLine(errors.Join(lerrs...)))
-	case verr == nil:
+	case verr == nil && chk.Head == nil:
 		fmt.Fprintf(out, "audit log:   %s\n", verifiedAgainst(chk))
+	case verr == nil:
+		fmt.Fprintf(out, "audit log:   verified against the signed head of %s, %d events\n", fmtSecond(chk.Head.Head.At), chk.Head.Head.Events)
 	}
 	return auditErr()
+}
+
+// scheduler returns the disclosure timeline over the view, to read: it
+// sends and renders nothing, so it is built with the built-in texts (an
+// operator's broken override does not hide a timeline).
+func (v *view) scheduler() (*schedule.Scheduler, error) {
+	set, err := templates.Load("")
+	if err != nil {
+		return nil, err
+	}
+	return schedule.New(schedule.Options{DB: v.db, Directory: v.dir, Outbox: readOnlyOutbox{}, Templates: set,
+		TeamAddress: v.cfg.Gateway.Team, Config: v.cfg.Schedule})
+}
+
+// printSteps prints a case's disclosure timeline: each step, past and
+// planned, with the time it was or is due, who it is for, its state and
+// what it did; below each step that sent mail, each recipient's delivery
+// with its own time (the server's 250 for mail sent).
+func printSteps(out io.Writer, steps []schedule.Step, plan schedule.Timeline, published time.Time, planned bool) {
+	switch {
+	case planned:
+		head := fmt.Sprintf("policy %s, T0 %s", plan.Policy, fmtSecond(plan.T0))
+		if plan.NoEmbargo {
+			head += ", no embargo"
+		}
+		if !published.IsZero() {
+			head += ", published " + fmtSecond(published)
+		}
+		fmt.Fprintf(out, "disclosure timeline (%s):\n", head)
+	case len(steps) > 0:
+		fmt.Fprintf(out, "disclosure timeline (no plan now: the disclosure was withdrawn):\n")
+	default:
+		fmt.Fprintf(out, "disclosure timeline: nothing planned (/disclose plans it)\n")
+		return
+	}
+	tw := newTable(out)
+	fmt.Fprintln(tw, "  WHEN\tSTEP\tAUDIENCE\tSTATE\tDETAIL")
+	for _, st := range steps {
+		detail := st.Result
+		if st.State == schedule.StepDone && st.Finished.Sub(st.Due) >= time.Second {
+			detail = "ran " + fmtSecond(st.Finished) + ": " + detail
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", fmtSecond(st.Due), st.What, dash(strings.Join(st.Audience, ", ")), st.State, dash(detail))
+		for _, m := range st.Mail {
+			fmt.Fprintf(tw, "  %s\t  %s\t%s\t%s\t%s\n", fmtSecond(m.At()), m.Recipient, m.Audience, m.Outcome, deliveryDetail(m.Delivery))
+		}
+	}
+	tw.Flush()
+	if planned && plan.Forced != "" {
+		fmt.Fprintf(out, "  the plan overrides the policy: %s\n", plan.Forced)
+	}
+}
+
+// deliveryDetail says what became of a delivery: its outbox row (for
+// secgate outbox show) and the server's last reply, or when it is tried
+// next.
+func deliveryDetail(d distlist.Delivery) string {
+	s := fmt.Sprintf("row %d", d.ID)
+	reply := shorten(lastReply(d.Row), 160)
+	switch {
+	case d.Outcome == distlist.StateBounced && !d.Sent.IsZero():
+		s += ": sent " + fmtSecond(d.Sent) + ", then " + reply
+	case stillToSend(d.State):
+		if reply != "" {
+			s += ": " + reply + ";"
+		}
+		s += " next attempt " + fmtSecond(d.NextAttempt)
+	case reply != "":
+		s += ": " + reply
+	}
+	return s
+}
+
+// stillToSend reports whether an outbox row in state is still to be sent.
+func stillToSend(state string) bool {
+	switch state {
+	case distlist.StateQueued, distlist.StateDeferred, distlist.StateSending:
+		return true
+	}
+	return false
 }
 
 func indent(s string) string {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,8 +16,11 @@ import (
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/distlist/smtpsink"
 	"github.com/secgate/secgate/internal/clock"
+	"github.com/secgate/secgate/schedule"
 	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
 )
 
 // fixtureTime is when the fixture's case was received. The team key that
@@ -410,4 +414,173 @@ func (f *fixture) gatewayConfig(t *testing.T) (*Config, *crypto.Key) {
 		}
 	}
 	return cfg, team
+}
+
+// disclosure runs the fixture case's disclosure through the real
+// scheduler and outbox, into a server that accepts all mail but that of
+// temperror@distro.example, which it defers for good: the embargo notice
+// and the pre-announcement go out, the date moves once the pre-release
+// notice is queued (withdrawn; the first plan's steps still pending
+// cancelled), and the gateway is down past the new date, so that the
+// deferred distributor's notices are missed and so is the new pre-release
+// notice, and the announcement goes out late. The retrospective
+// reminders are still planned.
+func (f *fixture) disclosure(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	sink, err := smtpsink.Start(smtpsink.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	cfg, team := f.gatewayConfig(t)
+	db, err := store.Open(ctx, cfg.Gateway.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	clk := clock.NewFake(fixtureTime)
+	dir := distlist.NewDirectory(db, clk, nil)
+	dc := cfg.packageDistlist()
+	dc.SMTP = distlist.SMTPConfig{Addr: sink.Addr, TLS: distlist.TLSNone}
+	ob, err := distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: db, Directory: dir, TeamKey: team, Config: dc, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := templates.Load(cfg.Gateway.Templates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := cases.New(cases.Options{DB: db, Directory: dir, Outbox: ob, Templates: set, TeamKey: team,
+		TeamAddress: cfg.Gateway.Team, Clock: clk, Config: cfg.Cases})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := schedule.New(schedule.Options{DB: db, Directory: dir, Outbox: ob, Cases: w, Templates: set,
+		TeamAddress: cfg.Gateway.Team, Clock: clk, Config: cfg.Schedule})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SetScheduler(s)
+	slow, err := crypto.GenerateKey("Slow Distro", "temperror@distro.example", crypto.GenerateOptions{Algorithm: "x25519", Created: keysCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slowPub, err := slow.ArmorPublic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := f.fprs["Alice"]
+	err = db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := dir.AddRecipient(ctx, tx, "embargo", distlist.RecipientSpec{Name: "Slow Distro", Address: "temperror@distro.example", Key: []byte(slowPub)}); err != nil {
+			return err
+		}
+		if err := dir.CreateList(ctx, tx, "announce", distlist.KindPublic, distlist.SourceCLI); err != nil {
+			return err
+		}
+		if _, err := dir.AddRecipient(ctx, tx, "announce", distlist.RecipientSpec{Address: "announce@lists.example.org"}); err != nil {
+			return err
+		}
+		if err := w.SetState(ctx, tx, f.caseID, cases.StateConfirmed, alice, "reproduced"); err != nil {
+			return err
+		}
+		return w.UpdateCase(ctx, tx, f.caseID, alice, "versions", "versions", "<n3@example.org>", func(c *cases.Case) error {
+			c.Affected, c.Fixed = "< 2.4.1", "2.4.1"
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	disclose := func(t0 time.Time) {
+		t.Helper()
+		err := db.Tx(ctx, func(tx *sql.Tx) error {
+			c, err := w.GetTx(ctx, tx, f.caseID)
+			if err != nil {
+				return err
+			}
+			_, err = s.Disclose(ctx, tx, c, t0, cases.DiscloseOptions{Force: "Olga renews her key"}, alice)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush := func(at time.Time) {
+		t.Helper()
+		clk.Set(at)
+		if err := ob.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runDue := func(at time.Time) {
+		t.Helper()
+		clk.Set(at)
+		if _, err := s.RunDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	disclose(time.Date(2030, 1, 24, 14, 0, 0, 0, time.UTC))
+	flush(fixtureTime.Add(7 * time.Second))
+	runDue(time.Date(2030, 1, 23, 14, 0, 0, 0, time.UTC)) // the pre-release notice, queued
+	clk.Set(time.Date(2030, 1, 23, 14, 0, 30, 0, time.UTC))
+	disclose(time.Date(2030, 1, 25, 14, 0, 0, 0, time.UTC))
+	flush(time.Date(2030, 1, 23, 14, 0, 41, 0, time.UTC))
+	// Down past the new date: at restart the outbox runs first.
+	flush(time.Date(2030, 1, 25, 15, 0, 0, 0, time.UTC))
+	runDue(time.Date(2030, 1, 25, 15, 0, 2, 0, time.UTC))
+	flush(time.Date(2030, 1, 25, 15, 0, 9, 0, time.UTC))
+}
+
+// TestCaseShowTimeline: case show tells the disclosure timeline, past and
+// planned, each step with its time to the second, its state and each
+// recipient's delivery; -json carries the same.
+func TestCaseShowTimeline(t *testing.T) {
+	f := newFixture(t)
+	f.disclosure(t)
+	out := f.ok(t, false, "case", "show", f.ref)
+	if strings.Contains(out, "-TEXT") || strings.Contains(out, "SECRET") {
+		t.Errorf("case show without --text shows encrypted content:\n%s", out)
+	}
+	// A deferred row's next attempt has jitter.
+	next := regexp.MustCompile(`next attempt 2030-01-25 15:0[01]:[0-9]{2} UTC`)
+	if !next.MatchString(out) {
+		t.Errorf("the deferred announcement is not tried again about a minute later:\n%s", out)
+	}
+	golden(t, "case_show_timeline", next.ReplaceAllString(f.scrub(out), "next attempt <ABOUT A MINUTE LATER>"))
+
+	var got caseShowJSON
+	decodeJSON(t, f.ok(t, false, "case", "show", f.ref, "--json"), &got)
+	if got.Plan == nil || got.Plan.Policy != "knative" || got.Plan.T0 == nil || !got.Plan.T0.Equal(time.Date(2030, 1, 25, 14, 0, 0, 0, time.UTC)) ||
+		got.Plan.Published == nil || got.Plan.Forced != "Olga renews her key" {
+		t.Errorf("JSON plan: %+v", got.Plan)
+	}
+	var lines []string
+	for _, s := range got.Steps {
+		line := fmt.Sprintf("%s %s %s %s", s.Due.Format(time.RFC3339), s.Kind, s.State, strings.Join(s.Audience, ","))
+		for _, m := range s.Mail {
+			line += fmt.Sprintf(" %s/%s:%s", m.Audience, m.Recipient, m.State)
+			if m.State == "sent" && (m.Sent == nil || m.Code != 250) {
+				line += "(no 250 time)"
+			}
+		}
+		lines = append(lines, line)
+	}
+	want := []string{
+		"2030-01-02T09:30:00Z embargo-notice done embargo embargo/dana@example.org:sent embargo/temperror@distro.example:missed",
+		"2030-01-02T09:30:00Z pre-announcement done announce announce/announce@lists.example.org:sent",
+		"2030-01-23T14:00:00Z prerelease-notice done embargo embargo/dana@example.org:withdrawn embargo/temperror@distro.example:withdrawn",
+		"2030-01-23T14:00:30Z embargo-change done embargo embargo/dana@example.org:sent embargo/temperror@distro.example:missed",
+		"2030-01-23T14:00:30Z pre-announcement done announce announce/announce@lists.example.org:sent",
+		"2030-01-24T14:00:00Z prerelease-notice missed embargo",
+		"2030-01-24T14:00:00Z announcement cancelled announce,embargo",
+		"2030-01-25T14:00:00Z announcement done announce,embargo announce/announce@lists.example.org:sent embargo/dana@example.org:sent embargo/temperror@distro.example:deferred",
+		"2030-01-25T14:00:00Z retrospective cancelled lead",
+		"2030-01-26T14:00:00Z retrospective planned lead",
+		"2030-01-27T14:00:00Z retrospective cancelled lead",
+		"2030-01-28T14:00:00Z retrospective planned lead",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("JSON steps:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
 }

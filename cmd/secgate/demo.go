@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,6 +108,7 @@ const (
 	demoTeam     = "security@demo.test"
 	demoReporter = "rita@reporter.example"
 	demoAnnounce = "announce@lists.demo.test"
+	demoRelease  = "https://git.demo.test/demo/releases/tag/v1.14.2"
 )
 
 var demoPeople = []struct{ name, addr, role string }{
@@ -203,9 +206,15 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.step("3. The new lead triages by signed command mail")
-	body := strings.Join([]string{
+	var kubeedge []string
+	if d.preset == "kubeedge" {
+		// The reporter's proof of concept goes with the notices, and
+		// the announcement names the release and its binaries.
+		kubeedge = []string{"/patch poc.sh", "/release " + demoRelease}
+	}
+	body := strings.Join(slices.Concat(kubeedge, []string{
 		"/status confirmed",
-		"/class B1",
+		"/class A",
 		"/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N",
 		"/cve CVE-2026-41234",
 		"/advisory DEMO-2026-0001",
@@ -225,7 +234,7 @@ func (d *demo) run(ctx context.Context) error {
 		"/status cve-requested",
 		"",
 		"Thanks Rita, confirmed on main. Planning the release.",
-	}, "\n")
+	}), "\n")
 	if err := d.command(ctx, lead, c.Ref, body); err != nil {
 		return err
 	}
@@ -247,6 +256,11 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.command(ctx, lead, c.Ref, disclose+" force: Distro Three was asked to renew its key"); err != nil {
 		return err
 	}
+	if pol, err := d.g.sched.Policy(c.Policy); err == nil && pol.ReporterConsent {
+		if err := d.agree(ctx, c.Ref); err != nil {
+			return err
+		}
+	}
 	d.expect(ctx, "the plan is answered and the embargo notice leaves", func(ds []delivery) bool {
 		return d.count(ds, "security@distro-one.example") >= 1 && d.count(ds, "security@distro-two.example") >= 1
 	})
@@ -260,6 +274,16 @@ func (d *demo) run(ctx context.Context) error {
 		}
 		return false
 	})
+	if kubeedge != nil {
+		d.expect(ctx, "the embargo notice carries the reporter's proof of concept, named by /patch", func(ds []delivery) bool {
+			for _, dl := range ds {
+				if s := d.open(dl); dl.To == "security@distro-one.example" && s.kind == "embargo-notice" && slices.Contains(s.files, "poc.sh") {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	tl, _, ok, err := d.g.sched.CurrentPlan(ctx, c.ID)
 	if err != nil || !ok {
 		return fmt.Errorf("demo: no plan for %s: %v", c.Ref, err)
@@ -299,11 +323,37 @@ func (d *demo) run(ctx context.Context) error {
 	d.expect(ctx, "the announcement reaches the public list", func(ds []delivery) bool {
 		return d.count(ds, demoAnnounce, "announcement") >= 1
 	})
+	if kubeedge != nil {
+		d.expect(ctx, "the announcement names the release and its binaries (/release)", func(ds []delivery) bool {
+			for _, dl := range ds {
+				if s := d.open(dl); dl.To == demoAnnounce && s.kind == "announcement" && strings.Contains(s.text, "Release and binaries: "+demoRelease) {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	if !tl.RetroFrom.IsZero() {
 		d.step("8. After the release: the retrospective reminder")
 		d.advance(tl.RetroFrom.Add(time.Hour))
 		d.expect(ctx, "the lead is reminded of the retrospective", func(ds []delivery) bool {
 			return d.count(ds, lead, "reminder") >= 1
+		})
+		if err := d.command(ctx, lead, c.Ref, "/draft retrospective"); err != nil {
+			return err
+		}
+		released := "secgate: announced to " // the announcement's step in the case's own history
+		d.expect(ctx, "the lead gets the retrospective drafted from the case's own timeline, with no address in it", func(ds []delivery) bool {
+			for _, dl := range ds {
+				s := d.open(dl)
+				_, draft, ok := strings.Cut(s.text, "Retrospective: ")
+				if ok && dl.To == lead && s.kind == "answer" && s.encrypted && strings.Contains(draft, "Who was involved") &&
+					strings.Contains(draft, "Timeline") && strings.Contains(draft, tl.T0.UTC().Format("2006-01-02 15:04 UTC")+"  "+released) &&
+					strings.Contains(draft, "state new -> confirmed") && !strings.Contains(draft, demoReporter) {
+					return true
+				}
+			}
+			return false
 		})
 	}
 	d.flush()
@@ -541,6 +591,46 @@ func (d *demo) sendReport(ctx context.Context) error {
 		"\r\n--r\r\nContent-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"rita.asc\"\r\n\r\n" +
 		strings.ReplaceAll(pub, "\n", "\r\n") + "\r\n--r--\r\n"
 	return d.submit(ctx, demoReporter, "Webhook leaks tenant secrets", entity, rita)
+}
+
+// agreeLine is the line of the consent proposal that the reporter replies with.
+var agreeLine = regexp.MustCompile(`(?m)^\s+(/agree [0-9A-Z]{4}-[0-9A-Z]{4})\s*$`)
+
+// agree has Rita agree to the planned date: she reads the proposal
+// (encrypted to her key), and replies with its /agree line, signed.
+func (d *demo) agree(ctx context.Context, ref string) error {
+	d.step("5a. Rita keeps the final say (Kata): she is asked to agree to the date, and replies signed")
+	var line string
+	d.expect(ctx, "the reporter is asked to agree to the date, encrypted to her key, with a code", func(ds []delivery) bool {
+		for _, dl := range ds {
+			if s := d.open(dl); dl.To == demoReporter && s.encrypted && s.signedOK && strings.Contains(s.subject, "Do you agree") {
+				if m := agreeLine.FindStringSubmatch(s.text); m != nil {
+					line = m[1]
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if line == "" {
+		return fmt.Errorf("demo: no consent proposal to %s", demoReporter)
+	}
+	d.flush()
+	fmt.Fprintf(d.out, "   %s  <- %-31s %s\n", stamp(d.clock.Now()), demoReporter, line)
+	entity := "Content-Type: text/plain; charset=utf-8\r\n\r\nFine with me.\r\n\r\n" + line + "\r\n\r\nRita\r\n"
+	if err := d.submit(ctx, demoReporter, "Re: ["+ref+"] Do you agree to the disclosure date?", entity, d.keys[demoReporter]); err != nil {
+		return err
+	}
+	d.expect(ctx, "the lead is told that the reporter agreed", func(ds []delivery) bool {
+		for _, dl := range ds {
+			if s := d.open(dl); s.encrypted && strings.Contains(s.subject, "Reporter agreed") {
+				return true
+			}
+		}
+		return false
+	})
+	d.clock.Advance(time.Minute)
+	return nil
 }
 
 // command sends a team member's signed and encrypted command mail.

@@ -18,12 +18,13 @@ import (
 // seen is what the demo learned by opening one delivered message as its
 // recipient would.
 type seen struct {
-	kind      string // outbox kind: ack, team-copy, answer, embargo-notice, ...
-	form      string // "encrypted+signed", "signed", or a problem
-	subject   string // the protected subject when encrypted
-	calendar  bool   // carries a text/calendar part
-	soleTo    bool   // the recipient alone in To, no Cc/Bcc
-	signedOK  bool   // signed by the team key, verified
+	kind      string   // outbox kind: ack, team-copy, answer, embargo-notice, ...
+	form      string   // "encrypted+signed", "signed", or a problem
+	subject   string   // the protected subject when encrypted
+	calendar  bool     // carries a text/calendar part
+	files     []string // names of the attached files
+	soleTo    bool     // the recipient alone in To, no Cc/Bcc
+	signedOK  bool     // signed by the team key, verified
 	encrypted bool
 	text      string // the decrypted text
 }
@@ -72,6 +73,7 @@ func (d *demo) open(dl delivery) seen {
 	text, atts, _ := crypto.TextBody(o.Entity)
 	s.text = text
 	for _, a := range atts {
+		s.files = append(s.files, a.Filename)
 		if strings.HasPrefix(a.ContentType, "text/calendar") || strings.HasSuffix(a.Filename, ".ics") {
 			s.calendar = true
 		}

@@ -145,20 +145,27 @@ func runOutbox(ctx context.Context, a *app, c *command, args []string) error {
 		return nil
 	}
 	tw := newTable(a.stdout)
-	fmt.Fprintln(tw, "ID\tKIND\tCASE\tRECIPIENT\tSTATE\tATTEMPTS\tNEXT ATTEMPT\tLAST REPLY")
+	fmt.Fprintln(tw, "ID\tTIME\tKIND\tCASE\tRECIPIENT\tSTATE\tATTEMPTS\tNEXT ATTEMPT\tLAST REPLY")
 	for _, r := range rows {
-		next := nextAttempt(r)
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Kind, dash(refs.ref(ctx, r.CaseID)), r.Recipient, r.State,
-			r.Attempts, next, dash(shorten(lastReply(r), 60)))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, fmtSecond(rowTime(r)), r.Kind, dash(refs.ref(ctx, r.CaseID)),
+			r.Recipient, r.State, r.Attempts, nextAttempt(r), dash(shorten(lastReply(r), 60)))
 	}
 	return tw.Flush()
 }
 
+// rowTime is the time of a row in the list: its last attempt, or when it
+// was queued if it was never tried.
+func rowTime(r distlist.Row) time.Time {
+	if !r.LastAttempt.IsZero() {
+		return r.LastAttempt
+	}
+	return r.Created
+}
+
 // nextAttempt is when a row that is still to be sent is tried next.
 func nextAttempt(r distlist.Row) string {
-	switch r.State {
-	case distlist.StateQueued, distlist.StateDeferred, distlist.StateSending:
-		return fmtTime(r.NextAttempt)
+	if stillToSend(r.State) {
+		return fmtSecond(r.NextAttempt)
 	}
 	return "-"
 }
@@ -256,11 +263,11 @@ func runOutboxShow(ctx context.Context, a *app, c *command, args []string) error
 	field("message-id", r.MessageID)
 	field("state", r.State)
 	field("attempts", strconv.Itoa(r.Attempts))
-	field("created", fmtTime(r.Created))
+	field("created", fmtSecond(r.Created))
 	field("next attempt", nextAttempt(r))
-	field("last attempt", fmtTime(r.LastAttempt))
+	field("last attempt", fmtSecond(r.LastAttempt))
 	field("last reply", dash(lastReply(r)))
-	field("finished", fmtTime(r.Finished))
+	field("finished", fmtSecond(r.Finished))
 	fmt.Fprintf(out, "\nhistory (%d):\n", len(hist))
 	tw := newTable(out)
 	for _, h := range hist {
@@ -268,7 +275,7 @@ func runOutboxShow(ctx context.Context, a *app, c *command, args []string) error
 		if h.Code != 0 {
 			code = strconv.Itoa(h.Code)
 		}
-		fmt.Fprintf(tw, "  #%d\t%s\t%s\t%s\t%s\n", h.N, fmtTime(h.Started), h.Outcome, code, dash(shorten(h.Reply, 80)))
+		fmt.Fprintf(tw, "  #%d\t%s\t%s\t%s\t%s\n", h.N, fmtSecond(h.Started), h.Outcome, code, dash(shorten(h.Reply, 80)))
 	}
 	return tw.Flush()
 }

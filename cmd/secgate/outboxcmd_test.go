@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
@@ -138,6 +139,7 @@ func TestOutboxHistory(t *testing.T) {
 		return err
 	})
 	if err == nil {
+		clk.Advance(25 * time.Second)
 		err = ob.Flush(ctx)
 	}
 	rows, rerr := ob.Rows(ctx, distlist.RowFilter{NoticeID: "notice-2"})
@@ -151,7 +153,8 @@ func TestOutboxHistory(t *testing.T) {
 	}
 
 	out := f.ok(t, false, "outbox", "show", ids["temperror@example.org"])
-	for _, want := range []string{"state:        deferred", "attempts:     1", "history (1):", "  #1  2030-01-02 09:30 UTC  deferred  451"} {
+	for _, want := range []string{"state:        deferred", "attempts:     1", "history (1):", "  #1  2030-01-02 09:30:25 UTC  deferred  451",
+		"created:      2030-01-02 09:30:00 UTC\n", "last attempt: 2030-01-02 09:30:25 UTC\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("outbox show of a deferred row lacks %q:\n%s", want, out)
 		}
@@ -167,6 +170,13 @@ func TestOutboxHistory(t *testing.T) {
 	out = f.ok(t, false, "outbox", "--state", "deferred")
 	if !strings.Contains(out, "temperror@example.org") || !strings.Contains(out, "451") {
 		t.Errorf("outbox --state deferred:\n%s", out)
+	}
+	// The time column is when a row was last tried (queued: the golden
+	// file of TestOutboxCommands).
+	out = f.ok(t, false, "outbox", "--state", "sent")
+	if lines := strings.Split(out, "\n"); len(lines) != 4 || !strings.Contains(lines[0], "  TIME  ") ||
+		!strings.Contains(lines[1], "  2030-01-02 09:30:25 UTC  ") || !strings.Contains(lines[2], "  2030-01-02 09:30:25 UTC  ") {
+		t.Errorf("outbox --state sent: want the time of the attempt, 2030-01-02 09:30:25 UTC:\n%s", out)
 	}
 	code, _, stderr := f.runNoKey(t, "outbox", "retry", ids["ok@example.org"])
 	mustFail(t, code, stderr, "is sent; only deferred or failed rows can be retried")
