@@ -128,7 +128,11 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.mail.user(demoTeam) // the security mailbox exists before the poller logs in
-	fmt.Fprintf(d.out, "secgate demo: one report through the %s process, simulated time from %s\n\n", d.preset, start.Format("2006-01-02 15:04 MST"))
+	what := "one report"
+	if d.preset == "kata" {
+		what = "two reports (an advisory, then a security note)"
+	}
+	fmt.Fprintf(d.out, "secgate demo: %s through the %s process, simulated time from %s\n\n", what, d.preset, start.Format("2006-01-02 15:04 MST"))
 
 	d.step("Setup: keys for the team, two members, a reporter and three distributors (one key expired)")
 	cfgPath, err := d.setup(start)
@@ -148,7 +152,8 @@ func (d *demo) run(ctx context.Context) error {
 	defer func() { cancel(); <-done; d.flush(); d.g.Close() }()
 
 	d.step("1. Rita sends a report, signed and encrypted to the team key, to " + demoTeam)
-	if err := d.sendReport(ctx); err != nil {
+	if err := d.sendReport(ctx, "Webhook leaks tenant secrets", "the webhook endpoint returns other tenants' secrets when the\r\n"+
+		"X-Tenant header is repeated. Proof of concept attached.", true); err != nil {
 		return err
 	}
 	d.expect(ctx, "the reporter is acknowledged, each member gets a copy", func(ds []delivery) bool {
@@ -178,15 +183,15 @@ func (d *demo) run(ctx context.Context) error {
 		}
 		return false
 	})
-	c, err := d.theCase(ctx)
+	c, err := d.theCase(ctx, 1)
 	if err != nil {
 		return err
 	}
-	lead, other := "alice@demo.test", "bob@demo.test"
-	if c.Lead == d.keys[other].Fingerprint() {
-		lead, other = other, lead
-	}
+	lead, other := d.leadOf(c)
 	fmt.Fprintf(d.out, "   case %s opened, state %s; fix lead from the rota: %s\n", c.Ref, c.State, lead)
+	if s := d.deadlines(c); s != "" {
+		fmt.Fprintf(d.out, "   %s\n", s)
+	}
 
 	d.step(fmt.Sprintf("2. Positive hand-off: %s offers the lead to %s, who accepts", lead, other))
 	if err := d.command(ctx, lead, c.Ref, "/lead offer @"+strings.Split(other, "@")[0]); err != nil {
@@ -257,7 +262,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	if pol, err := d.g.sched.Policy(c.Policy); err == nil && pol.ReporterConsent {
-		if err := d.agree(ctx, c.Ref); err != nil {
+		if err := d.agree(ctx, c.Ref, "5a. Rita keeps the final say (Kata): she is asked to agree to the date, and replies signed"); err != nil {
 			return err
 		}
 	}
@@ -310,12 +315,43 @@ func (d *demo) run(ctx context.Context) error {
 	})
 	fmt.Fprintf(d.out, "   plan: embargo notice %s, pre-release notice %s, public at %s\n",
 		stamp(tl.Notice), stamp(tl.PreRelease), stamp(tl.T0))
+	notes := d.planNotes(lead, c.Ref)
+	for _, n := range notes {
+		fmt.Fprintf(d.out, "   plan note: %s\n", n)
+	}
+	if pol, err := d.g.sched.Policy(c.Policy); err == nil && pol.OutOfBandFrom > 0 {
+		// KubeEdge: critical and high severity fixes get an out-of-band
+		// release; the answer to the plan says so.
+		cvss := "CVSS " + demoCVSSScore + " is "
+		d.expect(ctx, "the plan's answer tells the lead the fix gets an out-of-band release ("+cvss+"high or critical)", func([]delivery) bool {
+			for _, n := range notes {
+				if strings.HasPrefix(n, cvss) && strings.Contains(n, "out-of-band release") {
+					return true
+				}
+			}
+			return false
+		})
+	}
 
 	if !tl.PreRelease.IsZero() {
 		d.step("6. Time passes to the 24-hour pre-release notice")
 		d.advance(tl.PreRelease)
 		d.expect(ctx, "the pre-release notice reaches each valid distributor", func(ds []delivery) bool {
 			return d.count(ds, "security@distro-one.example") >= 2 && d.count(ds, "security@distro-two.example") >= 2
+		})
+		what := "the pre-release notice carries the public messaging, with the date and time of the announcement"
+		if kubeedge != nil {
+			what += " and the release"
+		}
+		d.expect(ctx, what, func(ds []delivery) bool {
+			for _, dl := range ds {
+				if s := d.open(dl); dl.To == "security@distro-one.example" && s.kind == "prerelease-notice" &&
+					strings.Contains(s.text, date) && strings.Contains(s.text, "----- public announcement -----") &&
+					(kubeedge == nil || strings.Contains(s.text, "Release: "+demoRelease)) {
+					return true
+				}
+			}
+			return false
 		})
 	}
 	d.step("7. Disclosure time: the signed public announcement and the artifacts")
@@ -324,13 +360,25 @@ func (d *demo) run(ctx context.Context) error {
 		return d.count(ds, demoAnnounce, "announcement") >= 1
 	})
 	if kubeedge != nil {
-		d.expect(ctx, "the announcement names the release and its binaries (/release)", func(ds []delivery) bool {
+		// KubeEdge's announcement: the CVE number, severity, impact and
+		// the location of the binaries, by email, in the chat channel and
+		// as a tracking issue prefixed with the CVE ID.
+		d.expect(ctx, "the announcement gives the CVE, the severity, the impact and the release with its binaries (/release)", func(ds []delivery) bool {
 			for _, dl := range ds {
-				if s := d.open(dl); dl.To == demoAnnounce && s.kind == "announcement" && strings.Contains(s.text, "Release and binaries: "+demoRelease) {
+				if s := d.open(dl); dl.To == demoAnnounce && s.kind == "announcement" && strings.Contains(s.text, "Release and binaries: "+demoRelease) &&
+					strings.Contains(s.text, "CVE: CVE-2026-41234") && strings.Contains(s.text, "Severity: CRITICAL") &&
+					strings.Contains(s.text, "other tenants' secrets") {
 					return true
 				}
 			}
 			return false
+		})
+		d.expect(ctx, "the chat channel's text and the tracking issue, titled with the CVE ID, were written at T0", func([]delivery) bool {
+			dir := d.g.cfg.Schedule.ArtifactsDir
+			chat, err1 := os.ReadFile(filepath.Join(dir, "DEMO-2026-0001.chat.txt"))
+			issue, err2 := os.ReadFile(filepath.Join(dir, "DEMO-2026-0001.issue.md"))
+			return err1 == nil && err2 == nil && strings.Contains(string(chat), "CVE-2026-41234") && strings.Contains(string(chat), demoRelease) &&
+				strings.HasPrefix(string(issue), "# CVE-2026-41234: ")
 		})
 	}
 	if !tl.RetroFrom.IsZero() {
@@ -356,8 +404,74 @@ func (d *demo) run(ctx context.Context) error {
 			return false
 		})
 	}
+	if d.preset == "kata" {
+		n := "8"
+		if !tl.RetroFrom.IsZero() {
+			n = "9"
+		}
+		if err := d.securityNote(ctx, n); err != nil {
+			return err
+		}
+	}
 	d.flush()
 	return d.summary(ctx, c.Ref, lead, tl)
+}
+
+// demoCVSSScore is the score of the demo's vector (/cvss below).
+const demoCVSSScore = "9.1"
+
+// leadOf returns the fix lead of c and the other member.
+func (d *demo) leadOf(c *cases.Case) (lead, other string) {
+	lead, other = "alice@demo.test", "bob@demo.test"
+	if c.Lead == d.keys[other].Fingerprint() {
+		lead, other = other, lead
+	}
+	return lead, other
+}
+
+// deadlines says by when the policy wants the report evaluated and the fix
+// done, from the case's reception.
+func (d *demo) deadlines(c *cases.Case) string {
+	pol, err := d.g.sched.Policy(c.Policy)
+	if err != nil {
+		return ""
+	}
+	evaluateBy, fixBy := d.g.sched.Deadlines(c.Policy, c.Received)
+	var parts []string
+	if !evaluateBy.IsZero() {
+		parts = append(parts, fmt.Sprintf("evaluate the report by %s (%s)", stamp(evaluateBy), schedule.FormatDuration(pol.EvaluationDeadline)))
+	}
+	if !fixBy.IsZero() {
+		what := pol.FixDeadlineWhat
+		if what == "" {
+			what = "fix it"
+		}
+		parts = append(parts, fmt.Sprintf("%s by %s (%s)", what, stamp(fixBy), schedule.FormatDuration(pol.FixDeadline)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the %s policy: %s; the lead is reminded before", pol.Name, strings.Join(parts, ", "))
+}
+
+// planNotes returns the notes of the last plan answered to lead for ref
+// ("Note: ..." lines), but for the keys a forced plan went past.
+func (d *demo) planNotes(lead, ref string) []string {
+	ds := d.mail.Deliveries()
+	for i := len(ds) - 1; i >= 0; i-- {
+		s := d.open(ds[i])
+		if ds[i].To != lead || s.kind != "answer" || !strings.Contains(s.text, "Disclosure plan for "+ref) {
+			continue
+		}
+		var notes []string
+		for _, l := range strings.Split(s.text, "\n") {
+			if n, ok := strings.CutPrefix(strings.TrimSpace(l), "Note: "); ok && !strings.HasPrefix(n, "forced despite") {
+				notes = append(notes, n)
+			}
+		}
+		return notes
+	}
+	return nil
 }
 
 // step prints what happens next, after the deliveries of the step before.
@@ -575,35 +689,40 @@ func (d *demo) pickT0(now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("demo: no disclosure date within 60 days fits the %s policy", d.preset)
 }
 
-// sendReport submits Rita's report: signed by her key (attached), encrypted
-// to the team key, carrying the run's canary in its text.
-func (d *demo) sendReport(ctx context.Context) error {
+// sendReport submits a report of Rita's: signed by her key (attached),
+// encrypted to the team key, carrying the run's canary in its text, with
+// her proof of concept when poc is set.
+func (d *demo) sendReport(ctx context.Context, subject, what string, poc bool) error {
 	rita := d.keys[demoReporter]
 	pub, err := rita.ArmorPublic()
 	if err != nil {
 		return err
 	}
-	text := "Hello security team,\r\n\r\nthe webhook endpoint returns other tenants' secrets when the\r\n" +
-		"X-Tenant header is repeated. Proof of concept attached.\r\n" + d.canary + "\r\n\r\nRita\r\n"
-	entity := "Content-Type: multipart/mixed; boundary=\"r\"\r\n\r\n--r\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text +
-		"\r\n--r\r\nContent-Type: text/x-shellscript; name=\"poc.sh\"\r\nContent-Disposition: attachment; filename=\"poc.sh\"\r\n\r\n" +
-		"curl -H 'X-Tenant: a' -H 'X-Tenant: b' https://demo.example/webhook\r\n" +
-		"\r\n--r\r\nContent-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"rita.asc\"\r\n\r\n" +
+	text := "Hello security team,\r\n\r\n" + what + "\r\n" + d.canary + "\r\n\r\nRita\r\n"
+	entity := "Content-Type: multipart/mixed; boundary=\"r\"\r\n\r\n--r\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text
+	if poc {
+		entity += "\r\n--r\r\nContent-Type: text/x-shellscript; name=\"poc.sh\"\r\nContent-Disposition: attachment; filename=\"poc.sh\"\r\n\r\n" +
+			"curl -H 'X-Tenant: a' -H 'X-Tenant: b' https://demo.example/webhook\r\n"
+	}
+	entity += "\r\n--r\r\nContent-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"rita.asc\"\r\n\r\n" +
 		strings.ReplaceAll(pub, "\n", "\r\n") + "\r\n--r--\r\n"
-	return d.submit(ctx, demoReporter, "Webhook leaks tenant secrets", entity, rita)
+	return d.submit(ctx, demoReporter, subject, entity, rita)
 }
 
 // agreeLine is the line of the consent proposal that the reporter replies with.
 var agreeLine = regexp.MustCompile(`(?m)^\s+(/agree [0-9A-Z]{4}-[0-9A-Z]{4})\s*$`)
 
-// agree has Rita agree to the planned date: she reads the proposal
-// (encrypted to her key), and replies with its /agree line, signed.
-func (d *demo) agree(ctx context.Context, ref string) error {
-	d.step("5a. Rita keeps the final say (Kata): she is asked to agree to the date, and replies signed")
+// agree has Rita agree to the planned date of case ref: she reads the
+// proposal (encrypted to her key), and replies with its /agree line,
+// signed. step, when set, is printed first.
+func (d *demo) agree(ctx context.Context, ref, step string) error {
+	if step != "" {
+		d.step(step)
+	}
 	var line string
-	d.expect(ctx, "the reporter is asked to agree to the date, encrypted to her key, with a code", func(ds []delivery) bool {
+	d.expect(ctx, "the reporter is asked to agree to the date of "+ref+", encrypted to her key, with a code", func(ds []delivery) bool {
 		for _, dl := range ds {
-			if s := d.open(dl); dl.To == demoReporter && s.encrypted && s.signedOK && strings.Contains(s.subject, "Do you agree") {
+			if s := d.open(dl); dl.To == demoReporter && s.encrypted && s.signedOK && strings.Contains(s.subject, "["+ref+"] Do you agree") {
 				if m := agreeLine.FindStringSubmatch(s.text); m != nil {
 					line = m[1]
 					return true
@@ -623,7 +742,7 @@ func (d *demo) agree(ctx context.Context, ref string) error {
 	}
 	d.expect(ctx, "the lead is told that the reporter agreed", func(ds []delivery) bool {
 		for _, dl := range ds {
-			if s := d.open(dl); s.encrypted && strings.Contains(s.subject, "Reporter agreed") {
+			if s := d.open(dl); s.encrypted && strings.Contains(s.subject, "["+ref+"] Reporter agreed") {
 				return true
 			}
 		}
@@ -672,14 +791,14 @@ func (d *demo) submit(ctx context.Context, from, subject, entity string, key *cr
 	return d.mail.deliver(from, demoTeam, raw)
 }
 
-// theCase returns the one case of the run.
-func (d *demo) theCase(ctx context.Context) (*cases.Case, error) {
+// theCase returns the newest case of the run, which must be its n-th.
+func (d *demo) theCase(ctx context.Context, n int) (*cases.Case, error) {
 	cs, err := d.g.workflow.List(ctx, cases.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
-	if len(cs) != 1 {
-		return nil, fmt.Errorf("demo: %d cases open, want 1", len(cs))
+	if len(cs) != n {
+		return nil, fmt.Errorf("demo: %d cases open, want %d", len(cs), n)
 	}
-	return d.g.workflow.Get(ctx, cs[0].Ref)
+	return d.g.workflow.Get(ctx, cs[0].Ref) // newest first
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
@@ -19,6 +20,7 @@ import (
 // recipient would.
 type seen struct {
 	kind      string   // outbox kind: ack, team-copy, answer, embargo-notice, ...
+	caseID    int64    // the case it is about (0: none)
 	form      string   // "encrypted+signed", "signed", or a problem
 	subject   string   // the protected subject when encrypted
 	calendar  bool     // carries a text/calendar part
@@ -42,7 +44,7 @@ func (d *demo) open(dl delivery) seen {
 	s.soleTo = len(to) == 1 && strings.EqualFold(to[0].Address, dl.To) && h.Get("Cc") == "" && h.Get("Bcc") == ""
 	s.subject = h.Get("Subject")
 	if id := strings.Trim(h.Get("Message-Id"), "<> "); id != "" {
-		d.g.db.Reader().QueryRow("SELECT kind FROM outbox WHERE message_id = ?", id).Scan(&s.kind)
+		d.g.db.Reader().QueryRow("SELECT kind, case_id FROM outbox WHERE message_id = ?", id).Scan(&s.kind, &s.caseID)
 	}
 	opts := crypto.OpenOptions{Verifiers: []*crypto.Key{d.team.Public()}, Now: dl.At}
 	if k := d.keys[dl.To]; k != nil {
@@ -116,7 +118,12 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 		}
 		d.checks = append(d.checks, demoCheck{what, err})
 	}
+	main, err := d.g.workflow.Get(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("demo: %s: %w", ref, err)
+	}
 	byKind := map[string][]delivery{}
+	ofMain := map[string][]delivery{} // by kind, the deliveries about the case of ref
 	allSigned, allSole, encOK := true, true, true
 	for _, dl := range ds {
 		if dl.To == demoTeam {
@@ -124,6 +131,9 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 		}
 		s := d.open(dl)
 		byKind[s.kind] = append(byKind[s.kind], dl)
+		if s.caseID == main.ID {
+			ofMain[s.kind] = append(ofMain[s.kind], dl)
+		}
 		allSigned = allSigned && s.signedOK
 		allSole = allSole && s.soleTo
 		if dl.To != demoAnnounce && !s.encrypted {
@@ -140,14 +150,26 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 	var alerts int
 	d.g.db.Reader().QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE kind = 'alert' AND recipient = ?", lead).Scan(&alerts)
 	check("the fix lead was told about the skipped distributor", alerts > 0, "no alert to the lead")
-	for _, dl := range byKind["embargo-notice"] {
+	for _, dl := range ofMain["embargo-notice"] {
 		check("embargo notice to "+dl.To+" left before the pre-release time", tl.PreRelease.IsZero() || dl.At.Before(tl.PreRelease), "late")
 	}
-	for _, dl := range byKind["prerelease-notice"] {
+	pol, polErr := schedule.Preset(d.preset)
+	if notices := ofMain["embargo-notice"]; len(notices) > 0 && polErr == nil {
+		first := notices[0].At
+		for _, dl := range notices {
+			if dl.At.Before(first) {
+				first = dl.At
+			}
+		}
+		v := pol.Violations(first, tl.T0)
+		check(fmt.Sprintf("the embargo notice left %s before T0, as the %s policy asks (%s)",
+			schedule.FormatDuration(tl.T0.Sub(first)), d.preset, noticeWindow(pol)), len(v) == 0, strings.Join(v, "; "))
+	}
+	for _, dl := range ofMain["prerelease-notice"] {
 		check("pre-release notice to "+dl.To+" at T-24h", !dl.At.Before(tl.PreRelease) && dl.At.Before(tl.T0), "sent at "+stamp(dl.At))
 	}
 	var anns, annsEmbargo []delivery
-	for _, dl := range byKind["announcement"] {
+	for _, dl := range ofMain["announcement"] {
 		if dl.To == demoAnnounce {
 			anns = append(anns, dl)
 		} else if !dl.At.Before(tl.T0) {
@@ -155,13 +177,25 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 		}
 	}
 	check("the announcement went to the public list at T0, signed", len(anns) == 1 && !anns[0].At.Before(tl.T0), fmt.Sprintf("%d announcements", len(anns)))
-	if pol, err := schedule.Preset(d.preset); err == nil && pol.AnnounceToEmbargo {
+	if polErr == nil && pol.AnnounceToEmbargo {
 		// Each valid distributor hears the release too, encrypted (the
 		// check above that all but the public list is encrypted covers it).
 		check("the embargo list hears the release at T0, each valid distributor encrypted",
-			len(annsEmbargo) == len(byKind["prerelease-notice"]) && len(annsEmbargo) > 0, fmt.Sprintf("%d announcements to distributors", len(annsEmbargo)))
+			len(annsEmbargo) == len(ofMain["prerelease-notice"]) && len(annsEmbargo) > 0, fmt.Sprintf("%d announcements to distributors", len(annsEmbargo)))
 	} else {
-		check("the embargo list gets no announcement under this preset", len(byKind["announcement"]) == len(anns), fmt.Sprintf("%d announcements to distributors", len(byKind["announcement"])-len(anns)))
+		check("the embargo list gets no announcement under this preset", len(ofMain["announcement"]) == len(anns), fmt.Sprintf("%d announcements to distributors", len(ofMain["announcement"])-len(anns)))
+	}
+	if _, fixBy := d.g.sched.Deadlines(main.Policy, main.Received); !fixBy.IsZero() && polErr == nil {
+		// The policy's deadline for the fix (Knative: released within 28
+		// days; Kata: within 2 weeks, or better in the open; KubeEdge:
+		// developed within 7 days) is met, and no reminder says otherwise.
+		done := d.reached(ctx, main.ID, pol.FixDoneState)
+		overdue := false
+		for _, dl := range ofMain["reminder"] {
+			overdue = overdue || strings.Contains(d.open(dl).subject, "OVERDUE")
+		}
+		check(fmt.Sprintf("the %s policy's deadline is met: %s by %s; %s on %s", d.preset, pol.FixDeadlineWhat, stamp(fixBy), pol.FixDoneState, stamp(done)),
+			!done.IsZero() && !done.After(fixBy) && !overdue, fmt.Sprintf("%s at %v, overdue reminder %v", pol.FixDoneState, done, overdue))
 	}
 
 	leak := false
@@ -176,7 +210,7 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 	check("the database holds no report text in clear", !bytes.Contains(dbBytes, []byte(d.canary)) && !bytes.Contains(wal, []byte(d.canary)), "canary found in SQLite")
 
 	c, err := d.g.workflow.Get(ctx, ref)
-	if pol, perr := schedule.Preset(d.preset); perr == nil && pol.LeadReleases {
+	if polErr == nil && pol.LeadReleases {
 		check("the announcement leaves the case fix-committed: the lead says fix-released once every patch is merged",
 			err == nil && c.State == cases.StateFixCommitted, fmt.Sprintf("state %v (%v)", stateOf(c), err))
 	} else {
@@ -190,12 +224,12 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 	}
 	check("the whole audit log verifies against the head the team key signed last", err == nil && ac.Head != nil, fmt.Sprint(err))
 	var missing []string
-	for _, name := range []string{"DEMO-2026-0001.md", "DEMO-2026-0001.osv.json", "CVE-2026-41234.json"} {
+	for _, name := range []string{"DEMO-2026-0001.md", "DEMO-2026-0001.chat.txt", "DEMO-2026-0001.issue.md", "DEMO-2026-0001.osv.json", "CVE-2026-41234.json"} {
 		if _, err := os.Stat(filepath.Join(d.g.cfg.Schedule.ArtifactsDir, name)); err != nil {
 			missing = append(missing, name)
 		}
 	}
-	check("advisory, CVE JSON 5 and OSV records were written at T0", len(missing) == 0, "missing "+strings.Join(missing, ", "))
+	check("advisory, texts for the chat channel and the tracking issue, CVE JSON 5 and OSV records were written at T0", len(missing) == 0, "missing "+strings.Join(missing, ", "))
 
 	fmt.Fprintf(d.out, "\nSummary: %d messages delivered (", len(ds))
 	first := true
@@ -227,6 +261,43 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 	}
 	fmt.Fprintf(d.out, "All %d checks passed.\n", len(d.checks))
 	return nil
+}
+
+// noticeWindow describes the policy's rules for the time between the
+// embargo notice and public disclosure.
+func noticeWindow(p schedule.Policy) string {
+	var w []string
+	if p.MinNotice > 0 {
+		w = append(w, "at least "+schedule.FormatDuration(p.MinNotice))
+	}
+	if p.MaxNotice > 0 {
+		w = append(w, "at most "+schedule.FormatDuration(p.MaxNotice))
+	}
+	if p.MinNoticeBusinessDays > 0 || p.MaxNoticeBusinessDays > 0 {
+		w = append(w, fmt.Sprintf("%d to %d business days", p.MinNoticeBusinessDays, p.MaxNoticeBusinessDays))
+	}
+	if p.DisclosureTime != "" {
+		w = append(w, "at "+p.DisclosureTime+" UTC")
+	}
+	if len(p.Weekdays) > 0 {
+		w = append(w, "on "+strings.Join(p.Weekdays, ", "))
+	}
+	return strings.Join(w, ", ")
+}
+
+// reached returns when case id first reached state (zero if it did not),
+// from its audit log.
+func (d *demo) reached(ctx context.Context, id int64, state string) time.Time {
+	evs, err := d.g.workflow.AuditLog(ctx, id)
+	if err != nil {
+		return time.Time{}
+	}
+	for _, ev := range evs {
+		if ev.Action == "status" && strings.Contains(ev.Detail, "-> "+state) {
+			return ev.At
+		}
+	}
+	return time.Time{}
 }
 
 func stateOf(c *cases.Case) any {

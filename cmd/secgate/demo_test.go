@@ -36,6 +36,20 @@ func TestDemo(t *testing.T) {
 					t.Errorf("timeline lacks %q", want)
 				}
 			}
+			// Each preset's own steps (Knative's pre-announcement and
+			// retrospective, Kata's consent and security note, KubeEdge's
+			// out-of-band release and announcement channels).
+			for _, want := range map[string][]string{
+				"knative": {"pre-announcement  signed", "Retrospective due by", "retrospective drafted from the case's own timeline"},
+				"kata": {"<- rita@reporter.example           /agree ", "class B1", "announcement      signed           \"KCSN-",
+					"nothing went to the distributors for the note"},
+				"kubeedge": {"plan note: CVSS 9.1 is 7.0 or more: the policy gives the fix an out-of-band release",
+					"develop the fix by", "tracking issue, titled with the CVE ID", "at least 7 days, at most 28 days"},
+			}[preset] {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("the %s demo lacks %q", preset, want)
+				}
+			}
 			if strings.Contains(stdout, "security@distro-three.example     ") {
 				t.Errorf("the distributor with the expired key received mail:\n%s", stdout)
 			}
