@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/store"
 )
 
 // The reporter's consent (reporter_consent). A plan that waits for it is
@@ -168,4 +169,51 @@ func (s *Scheduler) consentDeadline(ctx context.Context, c *cases.Case, pol Poli
 	}
 	what = fmt.Sprintf("have the reporter agree to the disclosure planned for %s (or /disclose again with force: REASON)", p.T0.Format(layoutUTC))
 	return fmt.Sprintf("consent-%d", p.Generation), what, consentDue(pol, p), true, nil
+}
+
+// StepConsent is the kind of the timeline step of the reporter's consent
+// (reporter_consent): waiting while the plan waits for it, done once the
+// reporter agreed or a lead went ahead without them.
+const StepConsent = "consent"
+
+// StepWaiting is the state of a step that waits for someone.
+const StepWaiting = "waiting"
+
+// consentSteps are the steps of c's timeline for the reporter's consent:
+// each agreement or override the audit log records, and the wait of plan
+// p (nil: none), due by the last time its embargo notice can go out.
+func (s *Scheduler) consentSteps(ctx context.Context, c *cases.Case, p *plan, pol Policy, havePolicy bool) ([]Step, error) {
+	rows, err := s.db.Reader().QueryContext(ctx, `SELECT at, action, detail FROM case_audit
+		WHERE case_id = ? AND action IN ('consent', 'consent-forced') ORDER BY seq`, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("schedule: consent of %s: %w", c.Ref, err)
+	}
+	defer rows.Close()
+	var steps []Step
+	for rows.Next() {
+		var at int64
+		var action, detail string
+		if err := rows.Scan(&at, &action, &detail); err != nil {
+			return nil, fmt.Errorf("schedule: consent of %s: %w", c.Ref, err)
+		}
+		what := "reporter's consent"
+		if action == "consent-forced" {
+			what = "reporter's consent overridden by a lead"
+		}
+		steps = append(steps, Step{Kind: StepConsent, What: what, Audience: []string{"reporter"}, Due: store.Time(at),
+			State: StepDone, Result: detail, Finished: store.Time(at)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("schedule: consent of %s: %w", c.Ref, err)
+	}
+	if p != nil && p.awaitingConsent() && p.Published.IsZero() {
+		due := p.ConsentT0
+		if havePolicy {
+			due = consentDue(pol, p)
+		}
+		steps = append(steps, Step{Kind: StepConsent, What: "reporter's consent", Audience: []string{"reporter"}, Due: due,
+			State: StepWaiting, Result: fmt.Sprintf("asked %s to agree to the disclosure of %s; nothing of the plan goes out before they do, or a lead forces",
+				p.ConsentAsked.UTC().Format(layoutUTC), p.ConsentT0.UTC().Format(layoutUTC))})
+	}
+	return steps, nil
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // Step states: a job's, except that a pending job is planned and a notice
-// skipped because its disclosure time had passed was missed.
+// skipped because its disclosure time had passed was missed; the
+// reporter's consent may also be waiting (StepWaiting).
 const (
 	StepPlanned   = "planned"
 	StepDone      = "done"
@@ -140,6 +141,11 @@ func (s *Scheduler) Steps(ctx context.Context, c *cases.Case) ([]Step, error) {
 		steps = append(steps, Step{Kind: StepPreAnnouncement, What: "pre-announcement of the release date", Due: waiting.Due,
 			State: StepPlanned, Audience: slices.Clone(s.cfg.PublicLists)})
 	}
+	consent, err := s.consentSteps(ctx, c, p, pol, polErr == nil)
+	if err != nil {
+		return nil, err
+	}
+	steps = append(steps, consent...)
 	slices.SortStableFunc(steps, func(a, b Step) int {
 		return cmp.Or(a.Due.Compare(b.Due), cmp.Compare(stepSeq(a), stepSeq(b)), cmp.Compare(a.Job, b.Job))
 	})

@@ -25,123 +25,12 @@ import (
 // answer, the embargo notice leaves at once, and a refused /disclose
 // changes nothing.
 func TestWorkflowDisclose(t *testing.T) {
-	ctx := context.Background()
 	now := utc("2026-11-20 10:00")
-	clk := clock.NewFake(now)
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "gw.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	created := now.Add(-Day)
-	gen := func(addr string) *crypto.Key {
-		k, err := crypto.GenerateKey(addr, addr, crypto.GenerateOptions{Created: created})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	pub := func(k *crypto.Key) []byte {
-		a, err := k.ArmorPublic()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return []byte(a)
-	}
-	const teamAddr = "security@example.org"
-	team, lead, vendor := gen(teamAddr), gen("alice@example.org"), gen("sec@vendor.example")
-	dir := distlist.NewDirectory(db, clk, nil)
-	if _, err := dir.AddMember(ctx, nil, distlist.MemberSpec{Name: "Alice", Address: "alice@example.org", Role: distlist.RoleLead, Rota: 1, TZ: "America/New_York", Key: pub(lead)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := dir.CreateList(ctx, nil, "embargo", distlist.KindEmbargo, ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dir.AddRecipient(ctx, nil, "embargo", distlist.RecipientSpec{Name: "Vendor", Address: "sec@vendor.example", Key: pub(vendor)}); err != nil {
-		t.Fatal(err)
-	}
-	ob, err := distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: db, Directory: dir, TeamKey: team, Clock: clk,
-		Config: distlist.Config{From: teamAddr, SMTP: distlist.SMTPConfig{Addr: "127.0.0.1:1", TLS: distlist.TLSNone}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := templates.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	project := templates.Project{Name: "Example", TeamAddress: teamAddr}
-	wf, err := cases.New(cases.Options{DB: db, Directory: dir, Outbox: ob, Templates: set, TeamKey: team, TeamAddress: teamAddr,
-		Project: project, Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Options{DB: db, Directory: dir, Outbox: ob, Cases: wf, Templates: set, Project: project, TeamAddress: teamAddr, Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wf.SetScheduler(s)
-
-	var c *cases.Case
-	err = db.Tx(ctx, func(tx *sql.Tx) error {
-		c, err = wf.OpenCase(ctx, tx, cases.Report{MessageID: "<r1@reporter.example>", From: "rita@reporter.example",
-			Subject: "upload traversal", Text: "POST /upload with ../ writes anywhere", Received: now, Policy: "knative"})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	command := func(body string) {
-		t.Helper()
-		at := clk.Now()
-		sg, err := lead.Sign(crypto.Content{Subject: "[" + c.Ref + "] commands", From: "alice@example.org",
-			Entity: []byte("Content-Type: text/plain; charset=utf-8\r\n\r\n" + strings.ReplaceAll(body, "\n", "\r\n") + "\r\n")}, at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sealed, err := sg.SealFor(team.Public(), at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := make([]byte, 8)
-		rand.Read(b)
-		raw := append([]byte("From: alice@example.org\r\nTo: "+teamAddr+"\r\nSubject: ...\r\nMessage-ID: <"+hex.EncodeToString(b)+
-			"@client.example>\r\nDate: "+at.Format(time.RFC1123Z)+"\r\nMIME-Version: 1.0\r\n"), sealed...)
-		o, oerr := crypto.Open(raw, crypto.OpenOptions{Decrypt: team, Verifiers: []*crypto.Key{lead.Public()}, Now: at})
-		m, err := cases.NewCommandMail(raw, o, oerr, at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := wf.HandleCommandMail(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-		clk.Advance(time.Minute)
-	}
-	answers := func() []string {
-		t.Helper()
-		rows, err := db.Reader().Query(`SELECT m.raw FROM outbox o JOIN outbox_message m ON m.outbox_id = o.id
-			WHERE o.recipient = 'alice@example.org' AND o.kind = 'answer' ORDER BY o.id`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var raw []byte
-			rows.Scan(&raw)
-			o, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: lead, Verifiers: []*crypto.Key{team.Public()}, Now: clk.Now()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			text, _, _ := crypto.TextBody(o.Entity)
-			out = append(out, text)
-		}
-		return out
-	}
-	vendorMails := func() int {
-		var n int
-		db.Reader().QueryRow(`SELECT count(*) FROM outbox WHERE recipient = 'sec@vendor.example'`).Scan(&n)
-		return n
-	}
+	e := newWorkflowEnv(t, now)
+	ctx, clk, db, wf, s, team, vendor := e.ctx, e.clk, e.db, e.wf, e.s, e.team, e.vendor
+	c := e.open("<r1@reporter.example>", "upload traversal", "POST /upload with ../ writes anywhere", "knative", "")
+	command := func(body string) { t.Helper(); e.command(c, body) }
+	answers, vendorMails := e.answers, e.vendorMails
 
 	// Not confirmed yet: refused, nothing planned.
 	command("/disclose 2026-12-15 16:00 UTC")
@@ -216,14 +105,7 @@ func TestWorkflowDisclose(t *testing.T) {
 
 	// A second case whose embargo is broken by /publish-now: it goes out at
 	// once, and the case keeps the time it went public.
-	err = db.Tx(ctx, func(tx *sql.Tx) error {
-		c, err = wf.OpenCase(ctx, tx, cases.Report{MessageID: "<r2@reporter.example>", From: "rita@reporter.example",
-			Subject: "read anywhere", Text: "GET /download?f=../ reads anywhere", Received: clk.Now(), Policy: "knative"})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c = e.open("<r2@reporter.example>", "read anywhere", "GET /download?f=../ reads anywhere", "knative", "")
 	command("/status confirmed\n/affected < 1.2.4\n/fixed 1.2.4")
 	command("/impact\nAn unauthenticated attacker can read any file.\n")
 	command("/status triaged\n/status cve-requested")
@@ -246,4 +128,160 @@ func TestWorkflowDisclose(t *testing.T) {
 	if state != "failed" || !strings.HasPrefix(reply, "withdrawn: embargo broken") {
 		t.Errorf("the waiting embargo notice of the broken plan: %s %q, want withdrawn", state, reply)
 	}
+}
+
+// workflowEnv is a real case workflow and scheduler on one database, with
+// a team key, a lead (Alice) and one distributor, whose outbox sends
+// nowhere: what is sent is read from the outbox.
+type workflowEnv struct {
+	t                  *testing.T
+	ctx                context.Context
+	clk                *clock.Fake
+	db                 *store.DB
+	team, lead, vendor *crypto.Key
+	wf                 *cases.Workflow
+	s                  *Scheduler
+}
+
+const workflowTeam = "security@example.org"
+
+func newWorkflowEnv(t *testing.T, now time.Time) *workflowEnv {
+	t.Helper()
+	ctx := context.Background()
+	e := &workflowEnv{t: t, ctx: ctx, clk: clock.NewFake(now)}
+	var err error
+	e.db, err = store.Open(ctx, filepath.Join(t.TempDir(), "gw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.db.Close() })
+	e.team, e.lead, e.vendor = e.key(workflowTeam), e.key("alice@example.org"), e.key("sec@vendor.example")
+	dir := distlist.NewDirectory(e.db, e.clk, nil)
+	if _, err := dir.AddMember(ctx, nil, distlist.MemberSpec{Name: "Alice", Address: "alice@example.org", Role: distlist.RoleLead, Rota: 1, TZ: "America/New_York", Key: e.armor(e.lead)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.CreateList(ctx, nil, "embargo", distlist.KindEmbargo, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.AddRecipient(ctx, nil, "embargo", distlist.RecipientSpec{Name: "Vendor", Address: "sec@vendor.example", Key: e.armor(e.vendor)}); err != nil {
+		t.Fatal(err)
+	}
+	ob, err := distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: e.db, Directory: dir, TeamKey: e.team, Clock: e.clk,
+		Config: distlist.Config{From: workflowTeam, SMTP: distlist.SMTPConfig{Addr: "127.0.0.1:1", TLS: distlist.TLSNone}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := templates.Project{Name: "Example", TeamAddress: workflowTeam}
+	e.wf, err = cases.New(cases.Options{DB: e.db, Directory: dir, Outbox: ob, Templates: set, TeamKey: e.team, TeamAddress: workflowTeam,
+		Project: project, Clock: e.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.s, err = New(Options{DB: e.db, Directory: dir, Outbox: ob, Cases: e.wf, Templates: set, Project: project, TeamAddress: workflowTeam, Clock: e.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wf.SetScheduler(e.s)
+	return e
+}
+
+// key makes a key for addr, made a day before the clock's start.
+func (e *workflowEnv) key(addr string) *crypto.Key {
+	k, err := crypto.GenerateKey(addr, addr, crypto.GenerateOptions{Created: e.clk.Now().Add(-Day)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return k
+}
+
+func (e *workflowEnv) armor(k *crypto.Key) []byte {
+	a, err := k.ArmorPublic()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return []byte(a)
+}
+
+// open opens a case from Rita's report under policy; key is her armored
+// key on file ("" for none).
+func (e *workflowEnv) open(msgID, subject, text, policy, key string) *cases.Case {
+	e.t.Helper()
+	var c *cases.Case
+	err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		var err error
+		c, err = e.wf.OpenCase(e.ctx, tx, cases.Report{MessageID: msgID, From: "rita@reporter.example", Key: key,
+			Subject: subject, Text: text, Received: e.clk.Now(), Policy: policy})
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// command has the lead send a signed and encrypted command mail on c; the
+// clock moves a minute on.
+func (e *workflowEnv) command(c *cases.Case, body string) {
+	e.t.Helper()
+	at := e.clk.Now()
+	sg, err := e.lead.Sign(crypto.Content{Subject: "[" + c.Ref + "] commands", From: "alice@example.org",
+		Entity: []byte("Content-Type: text/plain; charset=utf-8\r\n\r\n" + strings.ReplaceAll(body, "\n", "\r\n") + "\r\n")}, at)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sealed, err := sg.SealFor(e.team.Public(), at)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	raw := append([]byte("From: alice@example.org\r\nTo: "+workflowTeam+"\r\nSubject: ...\r\nMessage-ID: <"+hex.EncodeToString(b)+
+		"@client.example>\r\nDate: "+at.Format(time.RFC1123Z)+"\r\nMIME-Version: 1.0\r\n"), sealed...)
+	o, oerr := crypto.Open(raw, crypto.OpenOptions{Decrypt: e.team, Verifiers: []*crypto.Key{e.lead.Public()}, Now: at})
+	m, err := cases.NewCommandMail(raw, o, oerr, at)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.wf.HandleCommandMail(e.ctx, m); err != nil {
+		e.t.Fatal(err)
+	}
+	e.clk.Advance(time.Minute)
+}
+
+// mailTo returns the texts of the mail of kind queued for recipient,
+// decrypted with key (nil: the mail is read as it is, signed only).
+func (e *workflowEnv) mailTo(recipient, kind string, key *crypto.Key) []string {
+	e.t.Helper()
+	rows, err := e.db.Reader().Query(`SELECT m.raw FROM outbox o JOIN outbox_message m ON m.outbox_id = o.id
+		WHERE o.recipient = ? AND o.kind = ? ORDER BY o.id`, recipient, kind)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var raw []byte
+		rows.Scan(&raw)
+		o, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: key, Verifiers: []*crypto.Key{e.team.Public()}, Now: e.clk.Now()})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		text, _, _ := crypto.TextBody(o.Entity)
+		out = append(out, text)
+	}
+	return out
+}
+
+// answers are the lead's answers, decrypted.
+func (e *workflowEnv) answers() []string { return e.mailTo("alice@example.org", "answer", e.lead) }
+
+// vendorMails counts the mail queued for the distributor.
+func (e *workflowEnv) vendorMails() int {
+	var n int
+	e.db.Reader().QueryRow(`SELECT count(*) FROM outbox WHERE recipient = 'sec@vendor.example'`).Scan(&n)
+	return n
 }
