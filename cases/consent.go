@@ -27,8 +27,11 @@ import (
 //     indented: the proposal shows the line indented, so that the
 //     proposal quoted in a reply never agrees), CODE being the code of
 //     the latest proposal (a proposal for another date has another),
-//   - signed by the reporter's key on file (the whole message); or, when
-//     no key is on file, encrypted to the team key.
+//   - signed by the reporter's key on file (the whole message), or
+//     encrypted to the team key: the proposal went encrypted to the key
+//     on file, so only its holder read the code, and the reply's code is
+//     not exposed on the way back. Without a key on file the proposal
+//     went in clear, and only an encrypted reply counts.
 //
 // Anything else that reads like agreement ("I agree", an unsigned or
 // clear /agree, another key) changes nothing, and the fix lead is told why.
@@ -129,8 +132,10 @@ func consentRefusal(reporterKey string, m Message, code string, agreed bool, p P
 	switch {
 	case err != nil:
 		return "the reporter's key on file does not parse: " + err.Error()
+	case m.Signer == "" && m.Encrypted:
+		return "" // the code, which only the key on file could read, came back encrypted
 	case m.Signer == "":
-		return fmt.Sprintf("it is not signed by the reporter's key on file %s (a signature that does not verify, or covers only part of the mail, does not count)", k.Fingerprint())
+		return fmt.Sprintf("it came in clear and is not signed by the reporter's key on file %s (a signature that does not verify, or covers only part of the mail, does not count)", k.Fingerprint())
 	case !strings.EqualFold(m.Signer, k.Fingerprint()):
 		return fmt.Sprintf("it is signed by another key %s, not by the reporter's key on file %s", m.Signer, k.Fingerprint())
 	}
@@ -166,13 +171,16 @@ func (w *Workflow) considerConsent(ctx context.Context, tx *sql.Tx, c *Case, m M
 			fmt.Sprintf("A follow-up from the reporter's address to %s reads like agreement to the disclosure\n"+
 				"planned for %s, but it does not count: %s.\n\n"+
 				"What counts is a reply with the line \"/agree CODE\" of the proposal, at the start of a line,\n"+
-				"signed by the reporter's key on file (encrypted to the team key when there is none).\n"+
+				"signed by the reporter's key on file or encrypted to the team key.\n"+
 				"Nothing of the plan goes out before then; to go ahead without the reporter,\n"+
 				"/disclose again with \"force: REASON\" (logged).\n", c.Ref, date, why))
 	}
 	how := "the reporter agreed in a reply signed by their key on file " + m.Signer
-	if c.ReporterKey == "" {
+	switch {
+	case c.ReporterKey == "":
 		how = "the reporter agreed in a reply encrypted to the team key, with the code of the proposal (no key of theirs on file)"
+	case m.Signer == "":
+		how = "the reporter agreed in a reply encrypted to the team key, with the code of the proposal encrypted to their key on file"
 	}
 	text, err := cs.Consent(ctx, tx, c, how, actor)
 	if err != nil {

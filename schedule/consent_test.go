@@ -50,12 +50,12 @@ func TestReporterConsent(t *testing.T) {
 	}
 	e.checkConsentStep(c, "waiting")
 
-	followUp := func(n int, from, text, signer string) {
+	followUp := func(n int, from, text, signer string, encrypted bool) {
 		t.Helper()
 		err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
 			return e.wf.AddMessage(e.ctx, tx, c.ID, cases.Message{Kind: cases.KindFollowUp, Author: from,
 				MessageID: fmt.Sprintf("<f%d@reporter.example>", n), Subject: "Re: proposal", Text: text,
-				Encrypted: true, Received: e.clk.Now(), Signer: signer})
+				Encrypted: encrypted, Received: e.clk.Now(), Signer: signer})
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -65,17 +65,19 @@ func TestReporterConsent(t *testing.T) {
 	alerts := func() []string { return e.mailTo("alice@example.org", cases.MailAlert, e.lead) }
 	for i, tc := range []struct {
 		name, from, text, signer, why string
+		clear                         bool
 	}{
-		{"unsigned", "rita@reporter.example", "/agree " + code, "", "not signed by the reporter's key on file"},
-		{"another key", "rita@reporter.example", "/agree " + code, other.Fingerprint(), "signed by another key"},
-		{"quoted", "rita@reporter.example", "Fine.\n> /agree " + code, rita.Fingerprint(), `no line "/agree CODE"`},
-		{"indented as in the proposal", "rita@reporter.example", "    /agree " + code, rita.Fingerprint(), `no line "/agree CODE"`},
-		{"words", "rita@reporter.example", "I agree with the date.", rita.Fingerprint(), `no line "/agree CODE"`},
-		{"wrong code", "rita@reporter.example", "/agree AAAA-AAAA", rita.Fingerprint(), "not the code of the current proposal"},
-		{"no code", "rita@reporter.example", "/agree", rita.Fingerprint(), "has no code"},
+		{"in clear, unsigned", "rita@reporter.example", "/agree " + code, "", "came in clear and is not signed by the reporter's key on file", true},
+		{"encrypted, unsigned, wrong code", "rita@reporter.example", "/agree BBBB-BBBB", "", "not the code of the current proposal", false},
+		{"another key", "rita@reporter.example", "/agree " + code, other.Fingerprint(), "signed by another key", false},
+		{"quoted", "rita@reporter.example", "Fine.\n> /agree " + code, rita.Fingerprint(), `no line "/agree CODE"`, false},
+		{"indented as in the proposal", "rita@reporter.example", "    /agree " + code, rita.Fingerprint(), `no line "/agree CODE"`, false},
+		{"words", "rita@reporter.example", "I agree with the date.", rita.Fingerprint(), `no line "/agree CODE"`, false},
+		{"wrong code", "rita@reporter.example", "/agree AAAA-AAAA", rita.Fingerprint(), "not the code of the current proposal", false},
+		{"no code", "rita@reporter.example", "/agree", rita.Fingerprint(), "has no code", false},
 	} {
 		before := len(alerts())
-		followUp(i, tc.from, tc.text, tc.signer)
+		followUp(i, tc.from, tc.text, tc.signer, !tc.clear)
 		a := alerts()
 		if len(a) != before+1 || !strings.Contains(a[len(a)-1], "does not count") || !strings.Contains(a[len(a)-1], tc.why) {
 			t.Errorf("%s: the lead's alerts %q, want one saying %q", tc.name, a[before:], tc.why)
@@ -85,12 +87,12 @@ func TestReporterConsent(t *testing.T) {
 		}
 	}
 	// The right line from someone else's address is not the reporter's.
-	followUp(20, "mallory@elsewhere.example", "/agree "+code, rita.Fingerprint())
+	followUp(20, "mallory@elsewhere.example", "/agree "+code, rita.Fingerprint(), true)
 	if n := jobs(); n != 0 {
 		t.Fatalf("an agreement from another address counted: %d jobs", n)
 	}
 
-	followUp(21, "Rita <rita@reporter.example>", "Fine with me.\n\n/agree "+strings.ToLower(code)+"\n", rita.Fingerprint())
+	followUp(21, "Rita <rita@reporter.example>", "Fine with me.\n\n/agree "+strings.ToLower(code)+"\n", rita.Fingerprint(), false)
 	if n := jobs(); n == 0 {
 		t.Fatal("the reporter's signed agreement did not release the plan")
 	}
@@ -105,6 +107,35 @@ func TestReporterConsent(t *testing.T) {
 	if e.vendorMails() == 0 {
 		t.Error("no embargo notice after the reporter agreed")
 	}
+}
+
+// TestReporterConsentEncrypted: the proposal went encrypted to the
+// reporter's key, so an unsigned reply encrypted to the team key with its
+// code is theirs too.
+func TestReporterConsentEncrypted(t *testing.T) {
+	e := newWorkflowEnv(t, utc("2026-11-20 10:00"))
+	rita := e.key("rita@reporter.example")
+	c := e.open("<r1@reporter.example>", "upload traversal", "POST /upload with ../ writes anywhere", "kata", string(e.armor(rita)))
+	e.command(c, "/status confirmed\n/class A\n/affected < 1.2.3\n/fixed 1.2.3\n/cve CVE-2026-12345")
+	e.command(c, "/impact\nAn unauthenticated attacker can write files anywhere.\n")
+	e.command(c, "/status triaged\n/status cve-requested\n/disclose 2026-12-03 00:00 UTC")
+	var code string
+	for _, p := range e.mailTo("rita@reporter.example", cases.MailReporter, rita) {
+		if m := regexp.MustCompile(`(?m)^\s+/agree (\S+)\s*$`).FindStringSubmatch(p); m != nil {
+			code = m[1]
+		}
+	}
+	err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		return e.wf.AddMessage(e.ctx, tx, c.ID, cases.Message{Kind: cases.KindFollowUp, Author: "rita@reporter.example",
+			MessageID: "<f1@reporter.example>", Text: "/agree " + code, Encrypted: true, Received: e.clk.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if js, err := e.s.Jobs(e.ctx, c.ID); err != nil || len(js) == 0 {
+		t.Fatalf("an encrypted reply with the code did not release the plan: %d jobs, %v", len(js), err)
+	}
+	e.checkConsentStep(c, "done")
 }
 
 // TestReporterConsentForced: a lead who goes ahead without the reporter
