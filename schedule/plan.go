@@ -98,8 +98,12 @@ func (p Policy) finish(tl *Timeline, in PlanInfo) {
 	if in.CVSSScore > 0 && p.SlowBelow > 0 && in.CVSSScore < p.SlowBelow {
 		tl.Warnings = append(tl.Warnings, fmt.Sprintf("CVSS %.1f is below %.1f: the policy allows a slower release", in.CVSSScore, p.SlowBelow))
 	}
-	if in.CVSSScore > 0 && p.OutOfBandFrom > 0 && in.CVSSScore >= p.OutOfBandFrom {
+	switch {
+	case in.CVSSScore <= 0 || p.OutOfBandFrom <= 0:
+	case in.CVSSScore >= p.OutOfBandFrom:
 		tl.Warnings = append(tl.Warnings, fmt.Sprintf("CVSS %.1f is %.1f or more: the policy gives the fix an out-of-band release, not the next patch release", in.CVSSScore, p.OutOfBandFrom))
+	default:
+		tl.Warnings = append(tl.Warnings, fmt.Sprintf("CVSS %.1f is below %.1f: the policy releases the fix with the next patch release, not out of band", in.CVSSScore, p.OutOfBandFrom))
 	}
 	if in.CVSSScore > 0 && p.SemiPublicBelow > 0 && in.CVSSScore < p.SemiPublicBelow {
 		tl.Warnings = append(tl.Warnings, fmt.Sprintf("CVSS %.1f is below %.1f: the fix may be developed semi-publicly", in.CVSSScore, p.SemiPublicBelow))

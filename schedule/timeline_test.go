@@ -628,15 +628,17 @@ func TestKubeEdgeTimeline(t *testing.T) {
 	// "Critical and High severity vulnerability fixes will typically
 	// receive an out-of-band release": the plan's answer tells the lead.
 	// "Medium and Low severity vulnerability fixes will be released as
-	// part of the next KubeEdge patch release": said of high and critical
-	// ones only ("not the next patch release").
+	// part of the next KubeEdge patch release": the plan says so too.
 	for _, band := range []struct {
 		score    float64
 		say, not []string
 	}{
-		{3.1, []string{"CVSS 3.1 is below 4.0: the policy allows a slower release", "CVSS 3.1 is below 7.0: the fix may be developed semi-publicly"}, []string{"out-of-band"}},
-		{5.3, []string{"CVSS 5.3 is below 7.0: the fix may be developed semi-publicly"}, []string{"slower release", "out-of-band"}},
-		{7.5, []string{"CVSS 7.5 is 7.0 or more: the policy gives the fix an out-of-band release, not the next patch release"}, []string{"slower release", "semi-publicly"}},
+		{3.1, []string{"CVSS 3.1 is below 4.0: the policy allows a slower release", "CVSS 3.1 is below 7.0: the fix may be developed semi-publicly",
+			"CVSS 3.1 is below 7.0: the policy releases the fix with the next patch release"}, []string{"out-of-band release,"}},
+		{5.3, []string{"CVSS 5.3 is below 7.0: the fix may be developed semi-publicly", "CVSS 5.3 is below 7.0: the policy releases the fix with the next patch release"},
+			[]string{"slower release", "out-of-band release,"}},
+		{7.5, []string{"CVSS 7.5 is 7.0 or more: the policy gives the fix an out-of-band release, not the next patch release"},
+			[]string{"slower release", "semi-publicly", "with the next patch release"}},
 	} {
 		b := newEnv(t, utc("2026-12-03 12:00"), "kubeedge")
 		bc := b.newCase(1, "kubeedge", received)

@@ -64,7 +64,8 @@ type CaseData struct {
 	Affected      string // affected versions, free text ("< 1.2.3, 1.3.0")
 	Fixed         string // fixed versions ("1.2.3, 1.3.1")
 	Credit        string
-	CreditConsent bool
+	CreditConsent bool   // the reporter agreed to be credited (CreditAnswer "yes")
+	CreditAnswer  string // the reporter's answer to being named (/credit consent): "yes", "no", "" while none is recorded (asked, not answered yet)
 	Impact        string // the impact description (multi-line)
 	Mitigation    string // mitigations/workarounds (multi-line)
 	Patches       []string
@@ -136,7 +137,8 @@ type PlanData struct {
 // AnswerData is the answer to a command mail.
 type AnswerData struct {
 	Commands []string // the commands as received
-	Done     []string // one line per applied change
+	Done     []string // one line per applied change: what the subject counts
+	Notes    []string // lines that are not changes: what a change implies, warnings, who was told
 	Refused  string   // why nothing was applied (all-or-nothing)
 	Help     []HelpLine
 	Log      []LogLine

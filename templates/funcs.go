@@ -27,7 +27,9 @@ const (
 //	header S       HeaderSafe(S)
 //	upper S        strings.ToUpper
 //	score F        a CVSS score with one decimal
-//	plural N S     S with an "s" unless N == 1
+//	plural N S     the noun S, made plural unless N == 1: "change", "changes"
+//	count N S      N and the noun S, made plural unless N == 1: "1 change", "3 changes"
+//	credit CASE    who the texts credit, or why nobody yet (see Credit)
 var funcs = template.FuncMap{
 	"utc": func(t time.Time) string {
 		if t.IsZero() {
@@ -64,14 +66,56 @@ var funcs = template.FuncMap{
 	"upper":  strings.ToUpper,
 	"score":  func(f float64) string { return fmt.Sprintf("%.1f", f) },
 	"plural": Plural,
+	"count":  Count,
+	"credit": Credit,
 }
 
-// Plural returns word, with an s unless n is 1: "1 recipient", "2 recipients".
+// Plural returns the noun word as it goes with the number n: word itself
+// when n is 1, its plural otherwise ("recipient", "recipients"; "patch",
+// "patches"; "reply", "replies"). A phrase ("business day") has its last
+// word made plural. Every count the gateway writes goes through Plural or
+// Count, so that none reads "1 lines".
 func Plural(n int, word string) string {
-	if n == 1 {
+	if n == 1 || n == -1 || word == "" {
 		return word
 	}
+	last := word[len(word)-1]
+	switch {
+	case strings.HasSuffix(word, "s"), strings.HasSuffix(word, "x"), strings.HasSuffix(word, "z"),
+		strings.HasSuffix(word, "ch"), strings.HasSuffix(word, "sh"):
+		return word + "es"
+	case last == 'y' && len(word) > 1 && !strings.ContainsRune("aeiou", rune(word[len(word)-2])):
+		return word[:len(word)-1] + "ies"
+	}
 	return word + "s"
+}
+
+// Count returns n followed by the noun word as it goes with n: "1 change",
+// "3 changes", "0 recipients".
+func Count(n int, word string) string {
+	return fmt.Sprintf("%d %s", n, Plural(n, word))
+}
+
+// Credit returns what a text that names the case's credit shows: the name
+// when the reporter agreed to be credited, otherwise why nobody is, so that
+// a reporter who was asked and has not answered yet is not taken for one
+// who declined:
+//
+//	Rita Reporter                                             consent yes, a name recorded
+//	(none: the reporter declined to be named)                 consent no
+//	(none yet: credit pending the reporter's consent)         no answer recorded yet
+//	(none yet: the reporter agreed, no name is recorded)      consent yes, no name
+func Credit(c CaseData) string {
+	yes := c.CreditConsent || c.CreditAnswer == "yes"
+	switch {
+	case c.CreditAnswer == "no":
+		return "(none: the reporter declined to be named)"
+	case yes && c.Credit != "":
+		return c.Credit
+	case yes:
+		return "(none yet: the reporter agreed, no name is recorded)"
+	}
+	return "(none yet: credit pending the reporter's consent)"
 }
 
 func prefixLines(p, s string) string {

@@ -41,6 +41,7 @@ func Sample() Data {
 			Fixed:         "1.2.3",
 			Credit:        "Rita Reporter",
 			CreditConsent: true,
+			CreditAnswer:  "yes",
 			Impact:        "An unauthenticated attacker can write files outside the upload\ndirectory and execute code as the server user.",
 			Mitigation:    "Disable uploads (uploads.enabled = false) until you upgrade.",
 			Patches:       []string{"https://example.org/patches/0001-fix-upload.patch"},
@@ -87,6 +88,7 @@ func Sample() Data {
 		Answer: AnswerData{
 			Commands: []string{"/status confirmed", "/cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},
 			Done:     []string{"state: new -> confirmed", "CVSS 9.8 (CRITICAL)"},
+			Notes:    []string{"reporter told (reporter-confirmed), encrypted to the reporter's key"},
 			Refused:  "/cve: CVE-12 is not a CVE ID",
 			Help:     []HelpLine{{Usage: "/status STATE", Text: "set the case state"}, {Usage: "/disclose DATE TIME ZONE", Text: "plan the public disclosure"}},
 			Log:      []LogLine{{At: now, Actor: lead.Fingerprint, Action: "status", Detail: "new -> confirmed"}},
