@@ -18,6 +18,7 @@ import (
 
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
 )
 
 // ErrAuditUnsigned is returned when audit events are covered by no signed
@@ -307,9 +308,14 @@ func (c *AuditCheck) Errs() []error {
 		errs = append(errs, c.Head.Err)
 	}
 	if c.Unsigned > 0 {
-		if c.Head == nil {
+		switch {
+		case c.Head == nil && c.Unsigned == 1:
+			errs = append(errs, fmt.Errorf("%w: no signed head: the log's one event is not covered by the team key's signature", ErrAuditUnsigned))
+		case c.Head == nil:
 			errs = append(errs, fmt.Errorf("%w: no signed head: none of the %d events is covered by the team key's signature", ErrAuditUnsigned, c.Unsigned))
-		} else {
+		case c.Unsigned == 1:
+			errs = append(errs, fmt.Errorf("%w: the last of the %d events comes after the newest signed head and is covered by no signature", ErrAuditUnsigned, c.Events))
+		default:
 			errs = append(errs, fmt.Errorf("%w: the last %d of %d events come after the newest signed head and are covered by no signature", ErrAuditUnsigned, c.Unsigned, c.Events))
 		}
 	}
@@ -477,7 +483,7 @@ func (l *auditLogAll) check(team *crypto.Key, held []Head) *AuditCheck {
 // fold to h.Hash.
 func (l *auditLogAll) checkHead(team *crypto.Key, fold []string, h Head, what string) HeadCheck {
 	hc := HeadCheck{Head: h}
-	desc := fmt.Sprintf("%s of %s (%d events)", what, h.At.UTC().Format(time.RFC3339), h.Events)
+	desc := fmt.Sprintf("%s of %s (%s)", what, h.At.UTC().Format(time.RFC3339), templates.Count(int(h.Events), "event"))
 	total := int64(len(fold) - 1)
 	if err := h.Verify(team); err != nil {
 		hc.Err = fmt.Errorf("%w: %s is not signed by the team key: %v", ErrAuditBroken, desc, err)
@@ -489,7 +495,11 @@ func (l *auditLogAll) checkHead(team *crypto.Key, fold []string, h Head, what st
 	case h.Events < 1:
 		hc.Err = fmt.Errorf("%w: %s covers no events", ErrAuditBroken, desc)
 	case fold[h.Events] != h.Hash:
-		hc.Err = fmt.Errorf("%w: the log's first %d events do not hash to %s: an event was changed, removed or inserted", ErrAuditBroken, h.Events, desc)
+		first := fmt.Sprintf("first %d events do", h.Events)
+		if h.Events == 1 {
+			first = "first event does"
+		}
+		hc.Err = fmt.Errorf("%w: the log's %s not hash to %s: an event was changed, removed or inserted", ErrAuditBroken, first, desc)
 	}
 	return hc
 }

@@ -283,7 +283,7 @@ func TestAuditTampering(t *testing.T) {
 				a.exec(`INSERT INTO case_audit (case_id, seq, at, actor, action, detail, source, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, '', ?, ?)`,
 					e.CaseID, e.Seq, e.At.UnixMilli(), e.Actor, e.Action, e.Detail, e.PrevHash, e.Hash)
 			},
-			chainOK: true, want: ErrAuditUnsigned, msg: "the last 1 of 16 events come after the newest signed head",
+			chainOK: true, want: ErrAuditUnsigned, msg: "the last of the 16 events comes after the newest signed head",
 		},
 		{
 			name: "held head: the tail cut with the heads that cover it",

@@ -93,7 +93,7 @@ type session struct {
 	atts    []Attachment
 	done    []string
 	after   []func() error // mail sent once every command succeeded
-	extra   []string       // answer lines that are not changes (warnings)
+	extra   []string       // answer lines that are not changes (notes, warnings): the answer lists them apart and counts none
 	help    bool
 	log     bool
 	drafts  []string // texts /draft asked for
@@ -326,7 +326,7 @@ func (s *session) apply(ctx context.Context) error {
 			Text: s.text, Attachments: s.atts, Encrypted: s.mail.Opened.Encrypted, Received: s.now}); err != nil {
 			return failed(nil, internalErr(err))
 		}
-		if err := s.w.Audit(ctx, s.tx, s.c.ID, s.actor, "comment", fmt.Sprintf("comment stored (%d lines)", strings.Count(s.text, "\n")+1), s.mail.MessageID); err != nil {
+		if err := s.w.Audit(ctx, s.tx, s.c.ID, s.actor, "comment", "comment stored ("+lineCount(s.text)+")", s.mail.MessageID); err != nil {
 			return failed(nil, internalErr(err))
 		}
 		s.done = append(s.done, "comment added to the case")
@@ -418,11 +418,21 @@ func (s *session) answerRefused(ctx context.Context, caseID int64, reason string
 	return err
 }
 
-// answerDone answers an applied mail, plus /help and /log when asked.
+// changes are what the mail changed, one line each: its commands' and
+// those of the timeline's steps it carried out. The answer and the team's
+// summary list and count the same lines.
+func (s *session) changes() []string {
+	return append(append([]string(nil), s.done...), s.steps...)
+}
+
+// answerDone answers an applied mail, plus /help and /log when asked. The
+// answer's subject counts the changes it lists; its notes (s.extra) are
+// listed apart and not counted.
 func (s *session) answerDone(ctx context.Context) error {
+	changes := s.changes()
 	if s.sigID != "" {
 		if _, err := s.tx.ExecContext(ctx, `UPDATE case_signatures SET outcome = ? WHERE sig_id = ?`,
-			fmt.Sprintf("applied (%d %s)", len(s.done), templates.Plural(len(s.done), "change")), s.sigID); err != nil {
+			"applied ("+templates.Count(len(changes), "change")+")", s.sigID); err != nil {
 			return fmt.Errorf("record outcome: %w", err)
 		}
 	}
@@ -435,7 +445,8 @@ func (s *session) answerDone(ctx context.Context) error {
 	for _, c := range s.cmds {
 		d.Answer.Commands = append(d.Answer.Commands, c.Raw)
 	}
-	d.Answer.Done = append(append([]string(nil), s.done...), s.extra...)
+	d.Answer.Done = changes
+	d.Answer.Notes = append([]string(nil), s.extra...)
 	to := []distlist.Recipient{recipient(s.member)}
 	send := func(tmpl, tag string, d templates.Data) error {
 		subj, body, err := s.w.render(tmpl, d)
@@ -446,7 +457,7 @@ func (s *session) answerDone(ctx context.Context) error {
 			subject: subj, body: body, encrypt: true, to: to, inReplyTo: s.mail.MessageID, references: s.references(), auto: true})
 		return err
 	}
-	if len(d.Answer.Done) > 0 || (!s.help && !s.log && len(s.drafts) == 0) {
+	if len(d.Answer.Done) > 0 || len(d.Answer.Notes) > 0 || (!s.help && !s.log && len(s.drafts) == 0) {
 		if err := send("answer-done", "done", d); err != nil {
 			return err
 		}

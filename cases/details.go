@@ -58,7 +58,7 @@ func (c *Case) TemplateData() templates.CaseData {
 	return templates.CaseData{
 		Ref: c.Ref, State: string(c.State), Class: c.Class, ClassMeaning: classMeaning(c.Class), Policy: c.Policy, Title: c.Title, Component: c.Component,
 		CVSSVector: c.CVSSVector, CVSSScore: c.CVSSScore, Severity: c.Severity, CVE: c.CVE, Advisory: c.Advisory,
-		Affected: c.Affected, Fixed: c.Fixed, Credit: c.Credit, CreditConsent: c.CreditConsent == ConsentYes,
+		Affected: c.Affected, Fixed: c.Fixed, Credit: c.Credit, CreditConsent: c.CreditConsent == ConsentYes, CreditAnswer: c.CreditConsent,
 		Impact: c.Impact, Mitigation: c.Mitigation, Patches: c.Patches, References: c.References, Release: c.Release,
 		Reporter: templates.Person{Address: c.ReporterAddr}, Received: c.Received, DiscloseAt: c.DiscloseAt,
 	}

@@ -16,7 +16,11 @@ var fallbackSources = map[string]string{
 {{if .Actor.Name}}{{.Actor.Name}}, your{{else}}Your{{end}} commands were applied:
 {{range .Answer.Done}}
 - {{.}}{{end}}
-
+{{if .Answer.Notes}}
+Notes:
+{{range .Answer.Notes}}
+- {{.}}{{end}}
+{{end}}
 Case {{.Case.Ref}} is now {{.Case.State}}.
 `,
 	"answer-refused": `Subject: [{{.Case.Ref}}] Refused: nothing was changed
@@ -58,11 +62,14 @@ Hello,
 Thank you for your report {{.Case.Ref}}. We have looked at it carefully and
 {{if eq .Case.State "invalid"}}concluded that it is not a vulnerability in the project{{else if eq .Case.State "opinion"}}concluded that it is best handled by a security note rather than an advisory{{else}}decided not to fix it as a security issue{{end}}.
 {{if .Reason}}
-{{.Reason}}
+Reason: {{.Reason}}
 {{end}}
 {{if eq .Case.State "opinion"}}We will tell you before the note is published; until then please keep the
-report private.{{else}}The case is closed. You are free to discuss it publicly; if you disagree,
-reply to this message.{{end}}
+report private.{{else}}This decision is final: the case is closed, and a reply does not reopen it.
+You are free to discuss the issue publicly. If you have new information
+that could change the decision, please send it to {{.Project.TeamAddress}}
+as a new message, not as a reply to this one: it will be evaluated as a
+new report.{{end}}
 
 -- 
 {{.Project.TeamAddress}}
@@ -126,7 +133,7 @@ Reply with a signed "/lead accept" to take it. Until then {{.Actor.Name}} stays 
 	"handoff-confirm": `Subject: [{{.Case.Ref}}] Fix lead is now {{.Case.Lead.Name}}
 Confirmed: {{.Case.Lead.Name}} <{{.Case.Lead.Address}}> ({{.Case.Lead.Fingerprint}}) is the fix lead for {{.Case.Ref}}.
 {{if .Reason}}
-{{.Reason}}
+Reason: {{.Reason}}
 {{end}}`,
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
 )
 
 // ErrBadReport is returned by OpenCase for a report it cannot store.
@@ -111,8 +112,8 @@ func (w *Workflow) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (*Case, e
 	if c.Lead != "" {
 		leadNote = "fix lead " + c.Lead + " (rota)"
 	}
-	detail := fmt.Sprintf("case opened from a report by %s (%d attachments%s); %s; policy %s",
-		c.ReporterAddr, len(r.Attachments), encNote(r.Encrypted), leadNote, c.Policy) + keyNote
+	detail := fmt.Sprintf("case opened from a report by %s (%s%s); %s; policy %s",
+		c.ReporterAddr, templates.Count(len(r.Attachments), "attachment"), encNote(r.Encrypted), leadNote, c.Policy) + keyNote
 	if err := w.auditFirst(ctx, tx, c.ID, ActorGateway, "open", detail, r.MessageID); err != nil {
 		return nil, err
 	}
@@ -187,7 +188,7 @@ func (w *Workflow) AddMessage(ctx context.Context, tx *sql.Tx, caseID int64, m M
 	case KindDistributor:
 		actor = "distributor:" + m.Author
 	}
-	if err := w.Audit(ctx, tx, c.ID, actor, "message", fmt.Sprintf("%s stored (%d attachments%s)", m.Kind, len(m.Attachments), encNote(m.Encrypted)), m.MessageID); err != nil {
+	if err := w.Audit(ctx, tx, c.ID, actor, "message", fmt.Sprintf("%s stored (%s%s)", m.Kind, templates.Count(len(m.Attachments), "attachment"), encNote(m.Encrypted)), m.MessageID); err != nil {
 		return err
 	}
 	return w.considerConsent(ctx, tx, c, m)

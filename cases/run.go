@@ -98,11 +98,11 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		}
 	case "impact":
 		// Every draft is kept (encrypted) in the case's messages.
-		if _, err := s.w.insertMessage(ctx, s.tx, c.ID, Message{Kind: KindImpact, Author: s.actor, MessageID: s.mail.MessageID, Text: cmd.Text, Received: s.now}); err != nil {
+		if _, err := s.w.insertMessage(ctx, s.tx, c.ID, Message{Kind: KindImpact, Author: s.actor, MessageID: s.mail.MessageID, Text: cmd.Text, Encrypted: s.mail.Opened.Encrypted, Received: s.now}); err != nil {
 			return internalErr(err)
 		}
 		c.Impact = cmd.Text
-		did("impact description updated (%d lines)", strings.Count(cmd.Text, "\n")+1)
+		did("impact description updated (%s)", lineCount(cmd.Text))
 	case "title":
 		sealed("title set", "title: %s", short(cmd.Rest))
 		c.Title = cmd.Rest
@@ -126,7 +126,7 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		if strings.EqualFold(cmd.Rest, "none") {
 			c.PatchFiles = nil
 		}
-		sealed(fmt.Sprintf("patches: %d listed, %d files attached", len(c.Patches), len(c.PatchFiles)), "patches %s", what)
+		sealed(fmt.Sprintf("patches: %d listed, %s attached", len(c.Patches), templates.Count(len(c.PatchFiles), "file")), "patches %s", what)
 	case "reference":
 		var what string
 		c.References, what = addOrClear(c.References, cmd.Args[0])
@@ -139,10 +139,10 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		}
 		sealed("release link updated", "release link %s", what)
 	case "note":
-		if _, err := s.w.insertMessage(ctx, s.tx, c.ID, Message{Kind: KindNote, Author: s.actor, MessageID: s.mail.MessageID, Text: cmd.Text, Received: s.now}); err != nil {
+		if _, err := s.w.insertMessage(ctx, s.tx, c.ID, Message{Kind: KindNote, Author: s.actor, MessageID: s.mail.MessageID, Text: cmd.Text, Encrypted: s.mail.Opened.Encrypted, Received: s.now}); err != nil {
 			return internalErr(err)
 		}
-		did("note added (%d lines)", strings.Count(cmd.Text, "\n")+1)
+		did("note added (%s)", lineCount(cmd.Text))
 	case "reply":
 		return s.reply(ctx, cmd)
 	case "close":
@@ -207,7 +207,12 @@ func setBlock(dst *string, text, what string, did func(string, ...any)) {
 		return
 	}
 	*dst = text
-	did("%s updated (%d lines)", what, strings.Count(text, "\n")+1)
+	did("%s updated (%s)", what, lineCount(text))
+}
+
+// lineCount says how many lines text has: "1 line", "3 lines".
+func lineCount(text string) string {
+	return templates.Count(strings.Count(text, "\n")+1, "line")
 }
 
 func forState(c Command) string {
@@ -306,10 +311,10 @@ func (s *session) toReporter(ctx context.Context, tmpl, tag, reason, text string
 }
 
 func (s *session) reply(ctx context.Context, cmd *Command) error {
-	if _, err := s.w.insertMessage(ctx, s.tx, s.c.ID, Message{Kind: KindReply, Author: s.actor, MessageID: s.mail.MessageID, Text: cmd.Text, Received: s.now}); err != nil {
+	if _, err := s.w.insertMessage(ctx, s.tx, s.c.ID, Message{Kind: KindReply, Author: s.actor, MessageID: s.mail.MessageID, Text: cmd.Text, Encrypted: s.mail.Opened.Encrypted, Received: s.now}); err != nil {
 		return internalErr(err)
 	}
-	s.done = append(s.done, fmt.Sprintf("reply to the reporter queued (%d lines)", strings.Count(cmd.Text, "\n")+1))
+	s.done = append(s.done, fmt.Sprintf("reply to the reporter queued (%s)", lineCount(cmd.Text)))
 	s.replies = append(s.replies, cmd.Text)
 	line := cmd.Line
 	s.after = append(s.after, func() error {

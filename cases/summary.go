@@ -102,7 +102,7 @@ func (s *session) tellTeam(ctx context.Context) error {
 	if s.c == nil {
 		return nil
 	}
-	changes := append(append([]string(nil), s.done...), s.steps...)
+	changes := s.changes()
 	if len(changes) == 0 {
 		return nil
 	}
@@ -160,5 +160,5 @@ func (s *session) tellReporterOf(ctx context.Context, to State) {
 // may show of a case: what names no detail of it.
 func clearCaseData(all templates.CaseData) templates.CaseData {
 	return templates.CaseData{Ref: all.Ref, State: all.State, Policy: all.Policy, Credit: all.Credit,
-		CreditConsent: all.CreditConsent, Lead: all.Lead, Reporter: all.Reporter, Received: all.Received, Embargoed: all.Embargoed}
+		CreditConsent: all.CreditConsent, CreditAnswer: all.CreditAnswer, Lead: all.Lead, Reporter: all.Reporter, Received: all.Received, Embargoed: all.Embargoed}
 }
