@@ -10,6 +10,7 @@ import (
 
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
 )
 
 // KeyReport returns the weekly key report for the team: keys in use (and
@@ -40,8 +41,8 @@ func (d *Directory) KeyReport(ctx context.Context, within time.Duration, team *c
 			bad = append(bad, fmt.Sprintf("  %s (%s): %v", k.Fingerprint, holders, k.Err))
 		case !k.Expires.IsZero() && k.Expires.Before(now.Add(within)):
 			days := int(k.Expires.Sub(now).Hours() / 24)
-			soon = append(soon, fmt.Sprintf("  %s (%s): expires %s, in %d days", k.Fingerprint, holders,
-				k.Expires.UTC().Format("2006-01-02 15:04 UTC"), days))
+			soon = append(soon, fmt.Sprintf("  %s (%s): expires %s, in %s", k.Fingerprint, holders,
+				k.Expires.UTC().Format("2006-01-02 15:04 UTC"), templates.Count(days, "day")))
 		}
 	}
 	flags, err := d.Flagged(ctx)
@@ -58,13 +59,13 @@ func (d *Directory) KeyReport(ctx context.Context, within time.Duration, team *c
 		b.WriteString(strings.Join(bad, "\n") + "\n")
 	}
 	if len(soon) > 0 {
-		fmt.Fprintf(&b, "\nKeys that expire within %d days (ask the holders for an updated key):\n", int(within.Hours()/24))
+		fmt.Fprintf(&b, "\nKeys that expire within %s (ask the holders for an updated key):\n", templates.Count(int(within.Hours()/24), "day"))
 		b.WriteString(strings.Join(soon, "\n") + "\n")
 	}
 	if len(flags) > 0 {
 		b.WriteString("\nAddresses that bounced repeatedly:\n")
 		for _, f := range flags {
-			fmt.Fprintf(&b, "  %s: %d hard bounces, last %s: %s\n", f.Address, f.HardBounce, f.Last.UTC().Format("2006-01-02"), f.LastReason)
+			fmt.Fprintf(&b, "  %s: %s, last %s: %s\n", f.Address, templates.Count(f.HardBounce, "hard bounce"), f.Last.UTC().Format("2006-01-02"), f.LastReason)
 		}
 	}
 	return b.String(), nil

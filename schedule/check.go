@@ -3,6 +3,8 @@ package schedule
 import (
 	"fmt"
 	"time"
+
+	"github.com/secgate/secgate/templates"
 )
 
 // Violations returns every rule of p that a disclosure at t0 breaks when the
@@ -16,7 +18,7 @@ func (p Policy) Violations(notice, t0 time.Time) []string {
 	}
 	if p.MinNoticeBusinessDays > 0 {
 		if n := p.BusinessDays(notice, t0); n < p.MinNoticeBusinessDays {
-			v = append(v, fmt.Sprintf("the embargo must last at least %d business days, this gives %d", p.MinNoticeBusinessDays, n))
+			v = append(v, fmt.Sprintf("the embargo must last at least %s, this gives %d", templates.Count(p.MinNoticeBusinessDays, "business day"), n))
 		}
 	}
 	v = append(v, p.TooLong(notice, t0)...)
@@ -53,7 +55,7 @@ func (p Policy) TooLong(notice, t0 time.Time) []string {
 	}
 	if p.MaxNoticeBusinessDays > 0 {
 		if n := p.BusinessDays(notice, t0); n > p.MaxNoticeBusinessDays {
-			v = append(v, fmt.Sprintf("the embargo may last at most %d business days, this gives %d", p.MaxNoticeBusinessDays, n))
+			v = append(v, fmt.Sprintf("the embargo may last at most %s, this gives %d", templates.Count(p.MaxNoticeBusinessDays, "business day"), n))
 		}
 	}
 	return v
@@ -69,12 +71,7 @@ func FormatDuration(d time.Duration) string {
 	days := int(d / Day)
 	hours := int((d % Day) / time.Hour)
 	mins := int((d % time.Hour) / time.Minute)
-	plural := func(n int, s string) string {
-		if n == 1 {
-			return fmt.Sprintf("%d %s", n, s)
-		}
-		return fmt.Sprintf("%d %ss", n, s)
-	}
+	plural := templates.Count
 	switch {
 	case days > 0 && hours > 0:
 		return neg + plural(days, "day") + " " + plural(hours, "hour")

@@ -109,8 +109,8 @@ func (s *Scheduler) failJob(ctx context.Context, cs Cases, j Job, cause error) {
 				return err
 			}
 			return cs.Alert(ctx, tx, j.CaseID, fmt.Sprintf("FAILED: %s", j.Kind),
-				fmt.Sprintf("The scheduled %s (due %s) failed %d times and was given up:\n\n  %v\n\nFix the cause and plan again with /disclose, /notify or /publish-now.",
-					j.Kind, j.Due.Format(layoutUTC), attempts, cause))
+				fmt.Sprintf("The scheduled %s (due %s) failed %s and was given up:\n\n  %v\n\nFix the cause and plan again with /disclose, /notify or /publish-now.",
+					j.Kind, j.Due.Format(layoutUTC), templates.Count(attempts, "time"), cause))
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE schedule_job SET attempts = ?, due = ?, result = ? WHERE id = ? AND state = 'pending'`,
 			attempts, store.Millis(now.Add(delay)), "attempt failed: "+cause.Error(), j.ID)
@@ -217,7 +217,7 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 				return "", "", err
 			}
 		}
-		result = fmt.Sprintf("sent to %d distributors, %d skipped", n, skipped)
+		result = fmt.Sprintf("sent to %s, %d skipped", templates.Count(n, "distributor"), skipped)
 		return JobDone, result, cs.Audit(ctx, tx, c.ID, cases.ActorGateway, j.Kind, result, "")
 
 	case JobEmbargoChange:
@@ -241,7 +241,7 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 				return "", "", err
 			}
 		}
-		result = fmt.Sprintf("%s sent to %d distributors, %d skipped", name, n, skipped)
+		result = fmt.Sprintf("%s sent to %s, %d skipped", name, templates.Count(n, "distributor"), skipped)
 		return JobDone, result, cs.Audit(ctx, tx, c.ID, cases.ActorGateway, name, result, "")
 
 	case JobAnnouncement:

@@ -546,7 +546,7 @@ func (s *Scheduler) Withdraw(ctx context.Context, tx *sql.Tx, c *cases.Case, rea
 	if err := savePlan(ctx, tx, p, now); err != nil {
 		return err
 	}
-	if err := cs.Audit(ctx, tx, c.ID, actor, "withdraw", fmt.Sprintf("%s; %d pending steps cancelled", why, n), ""); err != nil {
+	if err := cs.Audit(ctx, tx, c.ID, actor, "withdraw", fmt.Sprintf("%s; %s cancelled", why, templates.Count(int(n), "pending step")), ""); err != nil {
 		return err
 	}
 	if !p.Notified.IsZero() {
@@ -631,7 +631,7 @@ func (s *Scheduler) PublishNow(ctx context.Context, tx *sql.Tx, c *cases.Case, r
 	if err := savePlan(ctx, tx, p, now); err != nil {
 		return err
 	}
-	if err := cs.Audit(ctx, tx, c.ID, actor, "publish-now", fmt.Sprintf("embargo broken: %s; %d pending steps cancelled", reason, n), ""); err != nil {
+	if err := cs.Audit(ctx, tx, c.ID, actor, "publish-now", fmt.Sprintf("embargo broken: %s; %s cancelled", reason, templates.Count(int(n), "pending step")), ""); err != nil {
 		return err
 	}
 	var jobs []*Job
