@@ -68,6 +68,27 @@
 // around an inline encrypted block is never merged with the decrypted
 // text: Opened.Outside holds it, and Opened.Partial says it is there.
 //
+// Inline PGP with attachments (Enigmail, Thunderbird before 78, K-9) is a
+// multipart/mixed in clear whose text part holds an armored PGP MESSAGE
+// and whose attachments are encrypted one by one: NAME.pgp or NAME.gpg
+// (binary), NAME.asc (armored). At the root of a message Open decrypts
+// each of them, within one plaintext limit for them all and at most
+// Limits.MaxEncryptedParts, and makes Entity a multipart/mixed of the
+// decrypted text and the decrypted attachments, named NAME with a type
+// guessed from the name; every body in it is quoted-printable or base64,
+// so no part's content can end a part. Each decrypted part adds its two
+// Identities. The message is Encrypted only when every part with content
+// was (a key or signature part, blank text, carry none); text in clear is
+// Outside, never in Entity, and Outside names each attachment that came in
+// clear or did not decrypt with the team key (to another key, with a
+// password, damaged), which Entity holds as it came. The encrypted text
+// not decrypting, or every part with content encrypted and none to us,
+// fails as a single inline body would; encryption inside any decrypted
+// part is ErrNested. A signature inside a block is Whole only when it
+// alone covers all the message holds (blank text aside): separate
+// signatures on separate parts do not bind the parts together, and a key
+// attached next to it is anyone's.
+//
 // TextBody turns a content entity into text (format=flowed unflowed as
 // the sender's client shows it) and attachments; ProtectedHeaders reads
 // the protected Subject and From.

@@ -100,6 +100,51 @@ func FuzzInline(f *testing.F) {
 	})
 }
 
+// FuzzInlineMixed opens multipart/mixed messages whose parts are
+// encrypted one by one (inline PGP with attachments), seeded with such
+// messages to the kept team key. Whatever the parts, the entity Open makes
+// of them holds the decrypted text and nothing else as text: every other
+// part is an attachment; Outside stays bounded and is there exactly when
+// Partial says so.
+func FuzzInlineMixed(f *testing.F) {
+	team, member := fuzzKeys(f)
+	signer := loadTestKey(f, "member-x25519")
+	enc := func(s string, by *Key) []byte { return encryptTo(f, team, by, []byte(s)) }
+	body := textPart(string(mustArmor(f, enc("inline text\r\n", nil))))
+	f.Add(inlineMixed(body, filePart("a.txt.pgp", "application/octet-stream", enc("attached", nil))))
+	f.Add(inlineMixed(textPart("Hi\r\n"), body, ascPart("b.asc", mustArmor(f, enc("armored", signer))), filePart("c.png", "image/png", []byte("PNG"))))
+	f.Add(inlineMixed(textPart("\r\n"), filePart("d.gpg", "application/pgp-encrypted", encryptTo(f, loadTestKey(f, "member-x25519"), nil, []byte("D"))),
+		"Content-Type: multipart/alternative; boundary=ALT\r\n\r\n--ALT\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--ALT--\r\n"))
+	prefix := []byte("Content-Type: multipart/mixed; boundary=\"" + mixedBoundary + "\"\r\n\r\n")
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		o, err := Open(raw, OpenOptions{Decrypt: team, Verifiers: []*Key{member}, Now: fixtureTime, Limits: Limits{MaxDecompressedBytes: 1 << 20}})
+		if err != nil || !o.Inline || !bytes.HasPrefix(o.Entity, prefix) {
+			return // not one whose parts were decrypted one by one
+		}
+		if len(o.Outside) > MaxOutside || o.Partial != (o.Outside != nil) {
+			t.Fatalf("Partial=%v, Outside of %d bytes", o.Partial, len(o.Outside))
+		}
+		if len(o.Identities) == 0 || len(o.Identities)%2 != 0 {
+			t.Fatalf("%d identities", len(o.Identities))
+		}
+		_, body := splitEntity(o.Entity)
+		parts, err := splitMultipart(body, mixedBoundary, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			h, _ := splitEntity(p)
+			if !bytes.HasPrefix(h, []byte("Content-Type: text/plain; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n")) &&
+				!bytes.Contains(h, []byte("\r\nContent-Disposition: attachment")) {
+				t.Fatalf("a part that is neither decrypted text nor an attachment: %q", h)
+			}
+		}
+		if _, _, err := TextBody(o.Entity); err != nil {
+			t.Fatalf("TextBody of the entity: %v", err)
+		}
+	})
+}
+
 func FuzzTextBody(f *testing.F) {
 	addMailSeeds(f)
 	f.Add([]byte("Content-Type: text/html\r\n\r\n<p>a<script>b"))

@@ -176,6 +176,12 @@ func (o *opener) inline(out *Opened, e *entity) error {
 // outsideText joins the text before and after an inline block, with a
 // line "[...]" where the block was, as UTF-8 of at most MaxOutside bytes.
 func outsideText(before, after []byte, charset string) []byte {
+	return boundOutside(aroundText(before, after, charset))
+}
+
+// aroundText joins the text before and after an inline block, with a line
+// "[...]" where the block was, as UTF-8.
+func aroundText(before, after []byte, charset string) []byte {
 	var b bytes.Buffer
 	if t := bytes.TrimRight(bytes.TrimLeft(before, "\r\n"), " \t\r\n"); len(t) > 0 {
 		b.Write(t)
@@ -186,7 +192,12 @@ func outsideText(before, after []byte, charset string) []byte {
 		b.Write(t)
 		b.WriteString("\r\n")
 	}
-	text := toUTF8(b.Bytes(), charset)
+	return toUTF8(b.Bytes(), charset)
+}
+
+// boundOutside cuts UTF-8 text for Outside to at most MaxOutside bytes,
+// saying how much was left out.
+func boundOutside(text []byte) []byte {
 	if len(text) <= MaxOutside {
 		return text
 	}

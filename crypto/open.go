@@ -27,9 +27,13 @@ type Signature struct {
 
 // Opened is an inbound message after decryption and verification.
 type Opened struct {
+	// Encrypted: the message came encrypted. A multipart/mixed whose
+	// parts are encrypted one by one (inline PGP with attachments) counts
+	// as encrypted only when every part with content was (an OpenPGP key
+	// or signature part, blank text, carry none).
 	Encrypted   bool
 	EncryptedTo []uint64
-	Inline      bool   // inline PGP (armor in a text/plain body) rather than PGP/MIME
+	Inline      bool   // inline PGP (armor in a text/plain body, attachments encrypted one by one) rather than PGP/MIME
 	Entity      []byte // innermost content entity, exactly the signed bytes when signed
 	Signature   *Signature
 
@@ -42,7 +46,10 @@ type Opened struct {
 	// ("secgate-pt" 0x00, the content as decrypted, before any line-end
 	// conversion). The session key itself is never kept. Two messages
 	// whose Identities share an element hold the same ciphertext, or the
-	// same plaintext: a message seen before, re-sent.
+	// same plaintext: a message seen before, re-sent. For a
+	// multipart/mixed whose parts are encrypted one by one they are the
+	// two digests of each part decrypted, in the order of the parts: the
+	// ones its ciphertext has when it comes any other way.
 	//
 	// They are set once the data decrypted and passed its integrity
 	// check, also when Open then fails (ErrNested, malformed or too
@@ -55,7 +62,10 @@ type Opened struct {
 
 	// Partial is set when an inline block (encrypted or cleartext-signed)
 	// had other text around it in its text/plain body, or a second
-	// armored block after it (never decrypted nor verified).
+	// armored block after it (never decrypted nor verified); and when a
+	// multipart/mixed whose parts are encrypted one by one also had
+	// parts with content in clear, or an attachment that was not
+	// decrypted.
 	Partial bool
 
 	// Outside is the text of that body outside an inline encrypted
@@ -67,6 +77,13 @@ type Opened struct {
 	// with the decrypted text. For a cleartext-signed block with text
 	// around it Outside is nil: Entity is then the whole body, and
 	// Signature.Whole is false.
+	//
+	// For a multipart/mixed whose parts are encrypted one by one,
+	// Outside goes through the parts in order: "[...]" for an encrypted
+	// text (or the text around its block), the text of a part in clear,
+	// and a line in brackets for each attachment that came in clear or
+	// was not decrypted (encrypted to another key, damaged), which
+	// Entity holds as it came.
 	Outside []byte
 }
 
@@ -82,6 +99,10 @@ type Limits struct {
 	MaxHeaderFields      int   // header fields per entity
 	MaxDecompressedBytes int64 // plaintext of one OpenPGP message
 	MaxRecipients        int   // session-key packets of one OpenPGP message
+	// MaxEncryptedParts bounds the parts of a multipart/mixed encrypted
+	// one by one (inline PGP with attachments), each a public-key
+	// operation; MaxDecompressedBytes bounds their plaintext together.
+	MaxEncryptedParts int
 }
 
 // DefaultLimits are the limits used for zero fields of Limits.
@@ -93,6 +114,7 @@ func DefaultLimits() Limits {
 		MaxHeaderFields:      500,
 		MaxDecompressedBytes: 64 << 20,
 		MaxRecipients:        32,
+		MaxEncryptedParts:    32,
 	}
 }
 
@@ -116,6 +138,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxRecipients <= 0 {
 		l.MaxRecipients = d.MaxRecipients
 	}
+	if l.MaxEncryptedParts <= 0 {
+		l.MaxEncryptedParts = d.MaxEncryptedParts
+	}
 	return l
 }
 
@@ -135,7 +160,20 @@ type OpenOptions struct {
 //   - multipart/signed (RFC 3156 §5), verified over the exact received
 //     bytes of the signed part in CRLF form;
 //   - inline PGP in a text/plain body: an armored PGP MESSAGE or a
-//     cleartext-signed block.
+//     cleartext-signed block;
+//   - inline PGP with attachments, as Enigmail, Thunderbird (before 78)
+//     and K-9 send it: a multipart/mixed whose text part holds an armored
+//     PGP MESSAGE and whose attachments are encrypted one by one
+//     (NAME.pgp or NAME.gpg binary, NAME.asc armored). Each is decrypted
+//     (an attachment is then named NAME, its type guessed from the name);
+//     Entity is a multipart/mixed of what was decrypted. An attachment
+//     that does not decrypt with the team key stays as it came; it and
+//     the parts in clear (whose text is never merged with the decrypted
+//     text) are told in Outside, and Partial is set. Nested encryption in
+//     any decrypted part fails with ErrNested; so does the encrypted text
+//     failing, or every part with content being encrypted and none to us,
+//     as for a single inline body. A signature inside a block is whole
+//     only when it alone covers all the message holds (blank text aside).
 //
 // A signed part found deeper (inside multipart/mixed, say) is verified and
 // reported with Whole=false; message/rfc822 attachments (forwarded mail) are
@@ -267,6 +305,11 @@ func (o *opener) root(out *Opened, e *entity, depth int) error {
 	case e.mtype == "text/plain":
 		return o.inline(out, e)
 	case strings.HasPrefix(e.mtype, "multipart/"):
+		if e.mtype == "multipart/mixed" && !o.decrypted {
+			if handled, err := o.mixed(out, e); handled {
+				return err
+			}
+		}
 		out.Entity = e.content()
 		sig, err := o.findSigned(e, depth+1)
 		if err != nil {
