@@ -123,6 +123,12 @@ type Message struct {
 	// whole message verified, "" when none did; it is not stored (the
 	// reporter's consent reads it).
 	Signer string
+	// Told says what the sender of a follow-up or a distributor's reply
+	// was told of the lines of Text that read as commands (CommandLines):
+	// the author is not a team member, so none of them runs, and
+	// AddMessage records that in the audit log with Told ("": nobody was
+	// told). It is not stored.
+	Told string
 
 	sealed *SealedMessage // see Report.Sealed
 }

@@ -62,7 +62,11 @@
 // the following lines up to a blank line, a quoted line or the next command
 // line. /list add may be followed by an armored public key. Parsing is
 // all-or-nothing: one unknown or invalid command, and nothing in the mail is
-// applied.
+// applied. Only a member's signed mail runs commands: CommandLines finds
+// the lines the parser would read as commands in anyone else's mail on a
+// case (the reporter's "/agree CODE" aside), and AddMessage records a
+// refusal for them in the audit log, naming the commands (CommandNames),
+// never their text, and what the sender was told (Message.Told).
 //
 //	/case SEC-YYYY-NNNN        name the case (else: signed subject tag, outer subject tag, thread)
 //	/status STATE              move the case (table above; aliases in-progress, won't-fix)

@@ -191,5 +191,10 @@ func (w *Workflow) AddMessage(ctx context.Context, tx *sql.Tx, caseID int64, m M
 	if err := w.Audit(ctx, tx, c.ID, actor, "message", fmt.Sprintf("%s stored (%s%s)", m.Kind, templates.Count(len(m.Attachments), "attachment"), encNote(m.Encrypted)), m.MessageID); err != nil {
 		return err
 	}
+	if m.Kind == KindFollowUp || m.Kind == KindDistributor {
+		if err := w.refuseCommandLines(ctx, tx, c, actor, m); err != nil {
+			return err
+		}
+	}
 	return w.considerConsent(ctx, tx, c, m)
 }
