@@ -94,6 +94,10 @@ type MessageData struct {
 	Encrypted   bool
 	Signed      bool   // signature verified
 	SignedBy    string // fingerprint of the verified signer
+	// SignedWith says whose key made the verified signature: "the
+	// reporter's key on file", "the key we hold for this distributor", "a
+	// key that came with the message"; "" when not verified.
+	SignedWith string
 	// SignatureNote says what became of a signature that did not verify
 	// (unknown key, bad signature); "" when unsigned or verified.
 	SignatureNote string
@@ -112,6 +116,12 @@ type MessageData struct {
 	Outside string
 	// Token marks this copy's untrusted text (see Untrusted).
 	Token string
+	// Commands names the lines of Text that read as commands ("/status",
+	// "2 unknown"; see cases.CommandNames) in mail from someone who is not
+	// a team member: none of them was applied. CommandsTold says whether
+	// the sender was told so.
+	Commands     []string
+	CommandsTold string
 }
 
 // PlanData is a disclosure timeline.

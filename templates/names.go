@@ -25,6 +25,7 @@ const (
 	SLAReminder       = "sla-reminder"        // policy deadline near or missed
 	SkippedRecipients = "skipped-recipients"  // recipients who got nothing
 	WrongKey          = "wrong-key"           // report encrypted to a key we do not hold
+	NotMember         = "not-member"          // to someone outside the team whose mail on a case had command lines: not applied
 	AnswerDone        = "answer-done"         // command answer: applied
 	AnswerRefused     = "answer-refused"      // command answer: refused
 	AnswerHelp        = "answer-help"         // command answer: /help
