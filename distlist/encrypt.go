@@ -23,7 +23,7 @@ var clearKinds = map[string]string{
 	"pre-announcement": "the public date of a planned release, naming nothing of what it fixes",
 	"ack":              "the acknowledgement to a reporter without a usable key, which quotes nothing",
 	"reporter":         "a text to a reporter without a key on file, which names no detail of the case",
-	"sender-notice":    "intake's uniform answer to a sender outside the team (held, or encrypted to a key we do not hold), which quotes nothing",
+	"sender-notice":    "intake's answer to a sender outside the team (held, encrypted to a key we do not hold, or command lines not applied), which quotes nothing",
 }
 
 // listRule is what the directory says now of the list a row was sent to.

@@ -487,7 +487,7 @@ func (w *WorkflowAdapter) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (C
 func (w *WorkflowAdapter) AddMessage(ctx context.Context, tx *sql.Tx, caseID int64, m FollowUp) error {
 	err := w.Workflow.AddMessage(ctx, tx, caseID, cases.Message{
 		Kind: m.Kind, Author: m.Author, MessageID: m.MessageID, Subject: m.Subject, Text: m.Text,
-		Attachments: caseAttachments(m.Attachments), Encrypted: m.Encrypted, Received: m.Received, Signer: m.Signer,
+		Attachments: caseAttachments(m.Attachments), Encrypted: m.Encrypted, Received: m.Received, Signer: m.Signer, Told: m.Told,
 	})
 	if err != nil || m.Key == "" {
 		return err

@@ -224,6 +224,10 @@ type FollowUp struct {
 	// Signer is the fingerprint of the key whose signature over the whole
 	// message verified, "" when none did.
 	Signer string
+	// Told is what the sender was told of the lines of Text that read as
+	// commands, which never run (the sender is not a team member): the
+	// workflow records the refusal in the audit log with it.
+	Told string
 }
 
 // CommandMail is a mail from the team, for the case workflow.

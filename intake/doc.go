@@ -23,10 +23,21 @@
 // reporter (encrypted when their key is known, always signed, never quoting
 // the report) and sends one copy to each team member, encrypted to that
 // member alone; the case, the outgoing mail and the message's state commit
-// in one transaction. ProcessBatch opens a batch of messages on every CPU
-// and decides on them in order, up to 32 in one transaction (a savepoint
-// each); when the Mailer is a BatchMailer, the group's mail is sealed in
-// the background meanwhile and written before the commit. Whatever cannot
+// in one transaction. A message joining a case is copied to the team too;
+// a signature its first opening could not check is verified again with the
+// reporter's key on file or the key held for the distributor who replied,
+// and every line of the copy about the signature (verified, with whose key,
+// the distributor's own key or not) comes from that one result. Mail on a
+// case from anyone outside the team never runs a command: lines of it that
+// read as commands (cases.CommandLines) are recorded in the audit log as a
+// refusal and shown in the team copy, and the sender is told that commands
+// are taken only from team members, at most once an hour and only when they
+// are the case's reporter or their signature verified with a key carrying
+// their From address (no forged From makes the gateway write to anyone).
+// ProcessBatch opens a batch of messages on every CPU and decides on them
+// in order, up to 32 in one transaction (a savepoint each); when the Mailer
+// is a BatchMailer, the group's mail is sealed in the background meanwhile
+// and written before the commit. Whatever cannot
 // be handled ends in quarantine with a reason, readable and releasable
 // with Quarantine; the sender is told politely at most once a day and
 // never when the mail was automatic.

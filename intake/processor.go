@@ -440,6 +440,11 @@ type msgCtx struct {
 
 	sealed any // the report's texts sealed at rest ahead (presealReport)
 
+	// Decided while the message joins its case, for its team copy.
+	dist         *Member  // the distributor whose reply it is (distributorReply)
+	commands     []string // names of the lines that read as commands (cases.CommandNames)
+	commandsTold string   // what the sender was told of them (answerCommandLines)
+
 	// tx is the shared transaction when m runs in a group (ProcessBatch),
 	// and batch, if the Mailer batches, queues the group's mail.
 	tx    *sql.Tx

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/store"
 	"github.com/secgate/secgate/templates"
@@ -169,22 +170,7 @@ func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject s
 		return nil
 	}
 	op := m.opened
-	data := templates.Data{Project: m.p.o.Project, Now: m.now}
-	data.Case = caseData(c, team)
-	data.Message = templates.MessageData{
-		From: m.insp.From, Subject: templates.HeaderSafe(subject), Date: m.in.Received, MessageID: m.insp.MessageID,
-		Text: op.Text, Encrypted: op.Encrypted, Signed: op.Signer != "", SignedBy: op.Signer, SignatureNote: signatureNote(op),
-		FollowUp: kind != copyReport, Distributor: kind == copyDistributor || kind == copyDistributorOwnKey,
-		TheirKey:        kind == copyDistributorOwnKey,
-		SignerNotSender: op.Signer != "" && !m.signerIsSender(),
-		OtherSender:     kind == copyFollowUp && c.ReporterAddr != "" && !strings.EqualFold(c.ReporterAddr, m.insp.From),
-		Outside:         op.Outside,
-		Token:           templates.NewUntrustedToken(),
-	}
-	for _, a := range op.Attachments {
-		data.Message.Attachments = append(data.Message.Attachments, templates.HeaderSafe(a.Filename))
-	}
-	text, err := m.p.o.Texts.Render(TemplateTeamCopy, data)
+	text, err := m.p.o.Texts.Render(TemplateTeamCopy, m.teamCopyData(c, subject, kind))
 	if err != nil {
 		return fmt.Errorf("intake: render team copy: %w", err)
 	}
@@ -224,14 +210,72 @@ func (m *msgCtx) teamCopy(ctx context.Context, tx *sql.Tx, c CaseInfo, subject s
 	return nil
 }
 
+// teamCopyData is what the team copy of the message shows. Every line about
+// the signature comes from the one verified signer (m.opened.Signer, after
+// verifyAgain): "Signature:" says verified and with whose key, and the
+// distributor line says "their own key" only when that signer is the key we
+// hold for them.
+func (m *msgCtx) teamCopyData(c CaseInfo, subject string, kind copyKind) templates.Data {
+	op := m.opened
+	data := templates.Data{Project: m.p.o.Project, Now: m.now}
+	data.Case = caseData(c, m.team)
+	data.Message = templates.MessageData{
+		From: m.insp.From, Subject: templates.HeaderSafe(subject), Date: m.in.Received, MessageID: m.insp.MessageID,
+		Text: op.Text, Encrypted: op.Encrypted, Signed: op.Signer != "", SignedBy: op.Signer,
+		SignedWith: m.signedWith(c, kind), SignatureNote: signatureNote(op),
+		FollowUp: kind != copyReport, Distributor: kind == copyDistributor,
+		TheirKey:        kind == copyDistributor && m.signedByDistributor(),
+		SignerNotSender: op.Signer != "" && !m.signerIsSender(),
+		OtherSender:     kind == copyFollowUp && c.ReporterAddr != "" && !strings.EqualFold(c.ReporterAddr, m.insp.From),
+		Outside:         op.Outside,
+		Token:           templates.NewUntrustedToken(),
+		Commands:        m.commands,
+		CommandsTold:    m.commandsTold,
+	}
+	for _, a := range op.Attachments {
+		data.Message.Attachments = append(data.Message.Attachments, templates.HeaderSafe(a.Filename))
+	}
+	return data
+}
+
+// signedWith says whose key made the message's verified signature, for the
+// team copy: the key we hold for the distributor who sent it, the key on
+// file of the case's reporter (not for the report that brought it), or a
+// key that came with the message; "" when none verified.
+func (m *msgCtx) signedWith(c CaseInfo, kind copyKind) string {
+	op := m.opened
+	switch {
+	case op.Signer == "":
+		return ""
+	case m.signedByDistributor():
+		return "the key we hold for this distributor"
+	case kind != copyReport && c.ReporterKey != "" && keyIs(c.ReporterKey, op.Signer):
+		return "the reporter's key on file"
+	case op.SignerKey != "":
+		return "a key that came with the message"
+	}
+	return ""
+}
+
+// signedByDistributor reports whether the message is a distributor's reply
+// whose signature the key we hold for them made.
+func (m *msgCtx) signedByDistributor() bool {
+	return m.dist != nil && m.dist.Fingerprint != "" && strings.EqualFold(m.opened.Signer, m.dist.Fingerprint)
+}
+
+// keyIs reports whether the armored key has the fingerprint fpr.
+func keyIs(armored, fpr string) bool {
+	k, err := crypto.ParsePublicKey([]byte(armored))
+	return err == nil && strings.EqualFold(k.Fingerprint(), fpr)
+}
+
 // copyKind is what a team copy relays.
 type copyKind int
 
 const (
-	copyReport            copyKind = iota // a new report
-	copyFollowUp                          // a follow-up of the reporter (or anyone else on the thread)
-	copyDistributor                       // a distributor's reply, not signed by their key
-	copyDistributorOwnKey                 // a distributor's reply signed by their key
+	copyReport      copyKind = iota // a new report
+	copyFollowUp                    // a follow-up of the reporter (or anyone else on the thread)
+	copyDistributor                 // a distributor's reply to a notice
 )
 
 // followUp appends the message to its case and copies it to the team.
@@ -244,25 +288,20 @@ func (m *msgCtx) followUp(ctx context.Context, caseID int64, how string) error {
 // notice tells them a reply reaches the security team, and a reply may
 // say the embargo is broken.
 func (m *msgCtx) distributorReply(ctx context.Context, caseID int64, dist Member) error {
-	signer := m.opened.Signer
-	if signer == "" && m.opened.SignatureErr != nil && dist.Key != nil {
-		if again, err := m.p.o.Opener.Open(ctx, m.raw, nil, []Member{dist}, m.now); err == nil && again.Signer != "" {
-			// Verified with the key we hold for them: the team copy
-			// says so, in both of its lines.
-			signer = again.Signer
-			m.opened.Signer, m.opened.SignerEmails, m.opened.SignatureErr = again.Signer, again.SignerEmails, nil
-		}
+	m.dist = &dist
+	if dist.Key != nil {
+		m.verifyAgain(ctx, nil, []Member{dist})
 	}
-	why, kind := "reply from distributor "+m.insp.From, copyDistributor
+	why, signer := "reply from distributor "+m.insp.From, m.opened.Signer
 	switch {
-	case signer != "" && strings.EqualFold(signer, dist.Fingerprint):
-		why, kind = why+", signed by their key "+signer, copyDistributorOwnKey
+	case m.signedByDistributor():
+		why += ", signed by their key " + signer
 	case signer != "":
 		why += ", signed by another key " + signer
 	default:
 		why += ", not signed by their key"
 	}
-	return m.addToCase(ctx, caseID, done(ClassDistributorAck, why+"; copied to the team"), "distributor", kind)
+	return m.addToCase(ctx, caseID, done(ClassDistributorAck, why+"; copied to the team"), "distributor", copyDistributor)
 }
 
 // addToCase appends the message to case caseID as a message of the given
@@ -274,7 +313,7 @@ func (m *msgCtx) addToCase(ctx context.Context, caseID int64, o outcome, kind st
 		subject = m.insp.Subject
 	}
 	o.caseID = caseID
-	return m.finish(ctx, o, func(tx *sql.Tx, _ *outcome) error {
+	return m.finish(ctx, o, func(tx *sql.Tx, o *outcome) error {
 		c, err := m.p.o.Cases.CaseByID(ctx, tx, caseID)
 		if err != nil {
 			return fmt.Errorf("intake: case %d: %w", caseID, err)
@@ -284,11 +323,25 @@ func (m *msgCtx) addToCase(ctx context.Context, caseID int64, o outcome, kind st
 			Text: op.Text, Attachments: op.Attachments, Encrypted: op.Encrypted, Received: m.in.Received,
 		}
 		if copied == copyFollowUp {
-			m.verifyWithKeyOnFile(ctx, c)
+			if c.ReporterKey != "" {
+				m.verifyAgain(ctx, []string{c.ReporterKey}, nil)
+			}
 			f.Key = m.reporterKey()
 		}
 		if op.SignedWhole {
 			f.Signer = op.Signer
+		}
+		// The sender is not a team member (a member's key or address makes
+		// a command mail): lines that read as commands do not run, and
+		// the audit log, the team and maybe the sender hear of it.
+		if lines := cases.CommandLines(op.Text); len(lines) > 0 {
+			told, err := m.answerCommandLines(ctx, tx, c)
+			if err != nil {
+				return err
+			}
+			f.Told, m.commands, m.commandsTold = told, cases.CommandNames(lines), told
+			o.reason += fmt.Sprintf("; %s that read as commands not applied (not a team member), %s",
+				templates.Count(len(lines), "line"), told)
 		}
 		if err := m.p.o.Cases.AddMessage(ctx, tx, caseID, f); err != nil {
 			return fmt.Errorf("intake: add %s to %s: %w", kind, c.Ref, err)
@@ -297,16 +350,18 @@ func (m *msgCtx) addToCase(ctx context.Context, caseID int64, o outcome, kind st
 	})
 }
 
-// verifyWithKeyOnFile verifies a follow-up of the reporter of c whose
-// signer was unknown with the reporter's key on file, which the first
-// opening does not hold: the team copy then says that their key signed it,
-// and the workflow can count it as theirs (the reporter's consent).
-func (m *msgCtx) verifyWithKeyOnFile(ctx context.Context, c CaseInfo) {
+// verifyAgain verifies a signature whose signer the first opening did not
+// know with keys it did not hold: the key on file of the case's reporter
+// (candidates), the key we hold for the distributor who replied (members).
+// When one verifies, its signer is the message's signer everywhere after:
+// in the team copy's lines, the case's message, the reporter's consent,
+// and whom an answer may go to.
+func (m *msgCtx) verifyAgain(ctx context.Context, candidates []string, members []Member) {
 	op := m.opened
-	if op.Signer != "" || op.SignatureErr == nil || c.ReporterKey == "" || !strings.EqualFold(c.ReporterAddr, m.insp.From) {
+	if op.Signer != "" || op.SignatureErr == nil || m.raw == nil {
 		return
 	}
-	again, err := m.p.o.Opener.Open(ctx, m.raw, []string{c.ReporterKey}, nil, m.now)
+	again, err := m.p.o.Opener.Open(ctx, m.raw, candidates, members, m.now)
 	if err != nil || again.Signer == "" {
 		return
 	}
