@@ -25,8 +25,8 @@
 //	from            to
 //	new             incomplete, confirmed, opinion, wontfix, invalid
 //	incomplete      confirmed, opinion, wontfix, invalid
-//	confirmed       incomplete, triaged, opinion, wontfix, invalid
-//	triaged         incomplete, cve-requested, opinion, wontfix, invalid
+//	confirmed       incomplete, triaged, fix-committed, opinion, wontfix, invalid
+//	triaged         incomplete, cve-requested, fix-committed, opinion, wontfix, invalid
 //	cve-requested   fix-committed, opinion, wontfix, invalid
 //	fix-committed   fix-released
 //	fix-released    closed

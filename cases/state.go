@@ -13,8 +13,8 @@ var ErrTransition = errors.New("transition not allowed")
 var transitions = map[State][]State{
 	StateNew:          {StateIncomplete, StateConfirmed, StateOpinion, StateWontfix, StateInvalid},
 	StateIncomplete:   {StateConfirmed, StateOpinion, StateWontfix, StateInvalid},
-	StateConfirmed:    {StateIncomplete, StateTriaged, StateOpinion, StateWontfix, StateInvalid},
-	StateTriaged:      {StateIncomplete, StateCVERequested, StateOpinion, StateWontfix, StateInvalid},
+	StateConfirmed:    {StateIncomplete, StateTriaged, StateFixCommitted, StateOpinion, StateWontfix, StateInvalid},
+	StateTriaged:      {StateIncomplete, StateCVERequested, StateFixCommitted, StateOpinion, StateWontfix, StateInvalid},
 	StateCVERequested: {StateFixCommitted, StateOpinion, StateWontfix, StateInvalid},
 	StateFixCommitted: {StateFixReleased},
 	StateFixReleased:  {StateClosed},
@@ -70,6 +70,11 @@ func checkTransition(c *Case, to State) error {
 	}
 	if to == StateTriaged && c.Impact == "" {
 		return fmt.Errorf("%w: triaged means the impact description has been drafted; set it with /impact first", ErrTransition)
+	}
+	if to == StateFixCommitted && c.State == StateConfirmed && c.Impact == "" {
+		// Straight from confirmed (a plan made before triage, a public
+		// issue): the impact description the notices carry comes first.
+		return fmt.Errorf("%w: fix-committed means the distributors were told, with the impact description; set it with /impact first", ErrTransition)
 	}
 	return nil
 }

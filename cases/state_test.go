@@ -22,7 +22,8 @@ func TestTransitions(t *testing.T) {
 		{StateConfirmed, StateIncomplete, true},
 		{StateConfirmed, StateTriaged, true},
 		{StateTriaged, StateCVERequested, true},
-		{StateTriaged, StateFixCommitted, false},
+		{StateTriaged, StateFixCommitted, true}, // a plan made before a CVE was requested
+		{StateConfirmed, StateFixCommitted, true},
 		{StateCVERequested, StateFixCommitted, true},
 		{StateFixCommitted, StateFixReleased, true},
 		{StateFixCommitted, StateInvalid, false},
@@ -52,6 +53,8 @@ func TestCheckTransition(t *testing.T) {
 		{"final", Case{Ref: "R", State: StateInvalid}, StateConfirmed, "final"},
 		{"triaged needs impact", Case{Ref: "R", State: StateConfirmed}, StateTriaged, "/impact"},
 		{"triaged with impact", Case{Ref: "R", State: StateConfirmed, Impact: "x"}, StateTriaged, ""},
+		{"fix-committed from confirmed needs impact", Case{Ref: "R", State: StateConfirmed}, StateFixCommitted, "/impact"},
+		{"fix-committed from confirmed with impact", Case{Ref: "R", State: StateConfirmed, Impact: "x"}, StateFixCommitted, ""},
 	}
 	for _, tt := range tests {
 		err := checkTransition(&tt.c, tt.to)

@@ -285,3 +285,39 @@ func (e *workflowEnv) vendorMails() int {
 	e.db.Reader().QueryRow(`SELECT count(*) FROM outbox WHERE recipient = 'sec@vendor.example'`).Scan(&n)
 	return n
 }
+
+// TestPlannedFromTriaged: a case planned before a CVE was requested
+// (Knative's CVE is optional) moves to fix-committed when its embargo
+// notice goes out and to fix-released at T0, as one planned from
+// cve-requested does: the lifecycle allows the step, and the deadline to
+// develop the fix is met.
+func TestPlannedFromTriaged(t *testing.T) {
+	for _, from := range []string{"confirmed", "triaged"} {
+		e := newWorkflowEnv(t, utc("2026-11-20 10:00"))
+		c := e.open("<r1@reporter.example>", "read anywhere", "GET /download?f=../ reads anywhere", "knative", "")
+		body := "/status confirmed\n/affected < 1.2.4\n/fixed 1.2.4\n/impact\nAn unauthenticated attacker can read any file.\n"
+		if from == "triaged" {
+			body += "\n/status triaged"
+		}
+		e.command(c, body)
+		t0 := e.clk.Now().Add(24 * Day).UTC().Truncate(time.Hour)
+		e.command(c, "/disclose "+t0.Format("2006-01-02 15:04")+" UTC")
+		if _, err := e.s.RunDue(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if e.vendorMails() != 1 {
+			a := e.answers()
+			t.Fatalf("from %s: %d embargo notices; answer %q", from, e.vendorMails(), a[len(a)-1])
+		}
+		if got, _ := e.wf.GetByID(e.ctx, c.ID); got.State != cases.StateFixCommitted {
+			t.Errorf("planned from %s, after the embargo notice: state %s, want fix-committed", from, got.State)
+		}
+		e.clk.Set(t0)
+		if _, err := e.s.RunDue(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := e.wf.GetByID(e.ctx, c.ID); got.State != cases.StateFixReleased {
+			t.Errorf("planned from %s, after T0: state %s, want fix-released", from, got.State)
+		}
+	}
+}
