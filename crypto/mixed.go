@@ -144,10 +144,24 @@ func decryptedName(name string) string {
 	return name
 }
 
+// fileTypes are the media types of the files reports carry most, the
+// same on every machine (mime.TypeByExtension reads the system's tables).
+var fileTypes = map[string]string{
+	".txt": "text/plain; charset=utf-8", ".log": "text/plain; charset=utf-8", ".md": "text/markdown; charset=utf-8",
+	".patch": "text/x-diff", ".diff": "text/x-diff", ".py": "text/x-python", ".sh": "text/x-shellscript",
+	".c": "text/x-c", ".go": "text/x-go", ".html": "text/html; charset=utf-8", ".json": "application/json",
+	".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+	".zip": "application/zip", ".gz": "application/gzip", ".tar": "application/x-tar", ".pcap": "application/vnd.tcpdump.pcap",
+}
+
 // guessType is the media type of a file by its name, or
 // application/octet-stream.
 func guessType(name string) string {
-	if t := mime.TypeByExtension(strings.ToLower(path.Ext(name))); t != "" {
+	ext := strings.ToLower(path.Ext(name))
+	if t, ok := fileTypes[ext]; ok {
+		return t
+	}
+	if t := mime.TypeByExtension(ext); t != "" {
 		return t
 	}
 	return "application/octet-stream"
