@@ -10,6 +10,7 @@ import (
 
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/templates"
 )
 
 // auditVerifyJSON is the result of `secgate audit verify --json`.
@@ -61,7 +62,7 @@ func chainName(ch cases.ChainCheck) string {
 
 // headLine describes a signed head: its time and how many events it covers.
 func headLine(h cases.Head) string {
-	return fmt.Sprintf("%s, %d events", fmtTime(h.At), h.Events)
+	return fmtTime(h.At) + ", " + templates.Count(int(h.Events), "event")
 }
 
 // verifiedAgainst says what a log that verified was verified against.
@@ -151,14 +152,14 @@ func runAuditVerify(ctx context.Context, a *app, c *command, args []string) erro
 	}
 
 	out := a.stdout
-	fmt.Fprintf(out, "audit log: %d events in %d chains\n", chk.Events, len(chk.Chains))
+	fmt.Fprintf(out, "audit log: %s in %s\n", templates.Count(int(chk.Events), "event"), templates.Count(len(chk.Chains), "chain"))
 	tw := newTable(out)
 	for _, ch := range chk.Chains {
 		state := "ok"
 		if ch.Err != nil {
 			state = "BROKEN: " + oneLine(ch.Err)
 		}
-		fmt.Fprintf(tw, "  %s\t%d events\t%s\n", chainName(ch), ch.Events, state)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", chainName(ch), templates.Count(int(ch.Events), "event"), state)
 	}
 	tw.Flush()
 	switch h := chk.Head; {
@@ -172,14 +173,14 @@ func runAuditVerify(ctx context.Context, a *app, c *command, args []string) erro
 		fmt.Fprintf(out, "signed head:  %s, signed by the team key %s: matches\n", headLine(h.Head), team.Fingerprint())
 	}
 	if h := chk.Head; h != nil && chk.Unsigned > 0 {
-		fmt.Fprintf(out, "              %d events after it are covered by no signature\n", chk.Unsigned)
+		fmt.Fprintf(out, "              %s after it, covered by no signature\n", templates.Count(int(chk.Unsigned), "event"))
 	}
 	for i, h := range chk.Held {
 		if h.Err != nil {
 			fmt.Fprintf(out, "held head:    %s (%s): DOES NOT MATCH: %s\n", headLine(h.Head), files[i], oneLine(h.Err))
 			continue
 		}
-		fmt.Fprintf(out, "held head:    %s (%s): matches the log's first %d events\n", headLine(h.Head), files[i], h.Events)
+		fmt.Fprintf(out, "held head:    %s (%s): matches the log's first %s\n", headLine(h.Head), files[i], templates.Count(int(h.Events), "event"))
 	}
 	if len(errs) > 0 {
 		fmt.Fprintf(out, "audit log: NOT VERIFIED:\n")
@@ -215,8 +216,8 @@ func runAuditSign(ctx context.Context, a *app, c *command, args []string) error 
 		fmt.Fprintf(a.stdout, "nothing to sign: the signed head of %s covers the whole log\n", headLine(h))
 		return nil
 	}
-	fmt.Fprintf(a.stdout, "signed the audit log as it is: head of %s\n%d of these events were covered by no signature: they are taken on trust from now on\n",
-		headLine(h), trusted)
+	fmt.Fprintf(a.stdout, "signed the audit log as it is: head of %s\n%s covered by no signature until now: taken on trust from now on\n",
+		headLine(h), templates.Count(int(trusted), "event"))
 	return nil
 }
 

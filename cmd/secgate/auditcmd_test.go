@@ -63,7 +63,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 
 	out := f.ok(t, false, "audit", "verify")
 	for _, want := range []string{
-		"audit log: 3 events in 1 chains\n",
+		"audit log: 3 events in 1 chain\n",
 		"  " + f.ref + "  3 events  ok\n",
 		"signed head:  2030-01-02 09:30 UTC, 3 events, signed by the team key " + f.fprs["team"] + ": matches\n",
 		"audit log: verified against the signed head of 2030-01-02 09:30 UTC, 3 events\n",
@@ -221,7 +221,7 @@ func TestAuditLegacyDatabase(t *testing.T) {
 		t.Errorf("case show of an old database:\n%s", out)
 	}
 	code, out, stderr = runCLI(t, nil, "audit", "sign", "-config", cfg)
-	if code != 0 || !strings.Contains(out, "signed the audit log as it is: head of ") || !strings.Contains(out, "are taken on trust") {
+	if code != 0 || !strings.Contains(out, "signed the audit log as it is: head of ") || !strings.Contains(out, "taken on trust from now on") {
 		t.Fatalf("audit sign: exit %d, %s%s", code, out, stderr)
 	}
 	code, out, stderr = runCLI(t, nil, "audit", "verify", "-config", cfg)

@@ -186,7 +186,7 @@ kind = "public"
 		t.Fatal(err)
 	}
 	code, out, stderr = runCLI(t, env, "config", "check", "-config", cfgPath)
-	if code != 1 || !strings.Contains(stderr, "2 problem(s)") ||
+	if code != 1 || !strings.Contains(stderr, "2 problems") ||
 		!strings.Contains(out, "member alice@example.org (dana.asc)") || !strings.Contains(out, "not among the key's user IDs") ||
 		!strings.Contains(out, "list embargo: dana@example.org: key of dana@example.org") {
 		t.Errorf("config check with refused key files: exit %d, stdout:\n%s\nstderr %q", code, out, stderr)

@@ -560,7 +560,8 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	field("fixed", dash(cs.Fixed))
 	credit := dash(cs.Credit)
 	if cs.Credit != "" {
-		credit += " (consent: " + map[string]string{"": "not asked yet", "yes": "yes", "no": "no"}[cs.CreditConsent] + ")"
+		// The acknowledgement asks every reporter; "" is no answer recorded.
+		credit += " (consent: " + map[string]string{"": "no answer recorded yet", "yes": "yes", "no": "no"}[cs.CreditConsent] + ")"
 	}
 	field("credit", credit)
 	rk := "no key"
@@ -654,6 +655,9 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 
 	fmt.Fprintf(out, "\naudit events:\n")
 	tw = newTable(out)
+	if len(events) > 0 {
+		fmt.Fprintln(tw, "  TIME\tACTOR\tACTION\tDETAIL")
+	}
 	for _, e := range events {
 		actor := e.Actor
 		if actor != cases.ActorGateway && !strings.Contains(actor, ":") {
@@ -665,7 +669,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	if verr != nil {
 		fmt.Fprintf(out, "\naudit chain: BROKEN: %s\n", oneLine(verr))
 	} else {
-		fmt.Fprintf(out, "\naudit chain: verified (%d events)\n", len(events))
+		fmt.Fprintf(out, "\naudit chain: verified (%s)\n", templates.Count(len(events), "event"))
 	}
 	switch {
 	case len(lerrs) > 0:
@@ -673,7 +677,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	case verr == nil && chk.Head == nil:
 		fmt.Fprintf(out, "audit log:   %s\n", verifiedAgainst(chk))
 	case verr == nil:
-		fmt.Fprintf(out, "audit log:   verified against the signed head of %s, %d events\n", fmtSecond(chk.Head.Head.At), chk.Head.Head.Events)
+		fmt.Fprintf(out, "audit log:   verified against the signed head of %s, %s\n", fmtSecond(chk.Head.Head.At), templates.Count(int(chk.Head.Head.Events), "event"))
 	}
 	return auditErr()
 }

@@ -356,7 +356,7 @@ func TestCaseCommands(t *testing.T) {
 		code, _, stderr = f.runNoKey(t, "case", "list", "--state", "nope")
 		mustFail(t, code, stderr, `unknown state "nope"`)
 		code, _, stderr = f.runNoKey(t, "case", "show")
-		mustFail(t, code, stderr, "want 1 argument(s): REF")
+		mustFail(t, code, stderr, "want 1 argument: REF")
 		code, _, stderr = f.runNoKey(t, "case", "list", "-bogus")
 		mustFail(t, code, stderr, "flag provided but not defined: -bogus")
 		code, _, stderr = runCLI(t, nil, "case", "list", "-config", filepath.Join(t.TempDir(), "none.toml"))

@@ -11,6 +11,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"github.com/secgate/secgate/templates"
 )
 
 // app is what a command runs with: its input and output streams and the
@@ -231,7 +233,7 @@ func (c *command) parse(a *app, fs *flag.FlagSet, args []string, nargs int) ([]s
 	if nargs >= 0 && len(pos) != nargs {
 		want := "no arguments"
 		if nargs > 0 {
-			want = fmt.Sprintf("%d argument(s): %s", nargs, c.Args)
+			want = templates.Count(nargs, "argument") + ": " + c.Args
 		}
 		return nil, fmt.Errorf("want %s, got %q (see secgate help %s)", want, pos, c.Name)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/intake"
 	"github.com/secgate/secgate/schedule"
+	"github.com/secgate/secgate/templates"
 )
 
 // Config is the schema of secgate's one configuration file. Every field has
@@ -675,7 +676,7 @@ func runConfigCheck(ctx context.Context, a *app, c *command, args []string) erro
 		}
 	}
 	if !res.OK {
-		return fmt.Errorf("%s: %d problem(s)", *path, len(res.Problems))
+		return fmt.Errorf("%s: %s", *path, templates.Count(len(res.Problems), "problem"))
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/schedule"
+	"github.com/secgate/secgate/templates"
 )
 
 // What `secgate config check` checks beyond each section's own values:
@@ -158,7 +159,7 @@ func writePolicies(w io.Writer, cfg *Config) error {
 			other = append(other, fmt.Sprintf("out_of_band_from %.1f", p.OutOfBandFrom))
 		}
 		if len(p.Holidays) > 0 {
-			other = append(other, fmt.Sprintf("%d holidays", len(p.Holidays)))
+			other = append(other, templates.Count(len(p.Holidays), "holiday"))
 		}
 		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n, mark,
 			span(p.MinNotice, p.MaxNotice), dayspan(p.MinNoticeBusinessDays, p.MaxNoticeBusinessDays),

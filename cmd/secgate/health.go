@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/secgate/secgate/store"
+	"github.com/secgate/secgate/templates"
 )
 
 // Health tells the truth about each part of a running gateway: /healthz
@@ -126,11 +127,20 @@ func (h *health) smtp(ctx context.Context, now time.Time) component {
 		since = finished
 	}
 	if streak == 0 || pending == 0 {
-		return component{OK: true, State: "sending", Detail: fmt.Sprintf("%d messages waiting", pending)}
+		return component{OK: true, State: "sending", Detail: templates.Count(pending, "message") + " waiting"}
 	}
 	t := store.Time(since)
 	return component{OK: now.Sub(t) < healthGrace, State: "deferring", Since: t,
-		Detail: fmt.Sprintf("the last %d attempts were deferred, %d messages waiting; last reply: %s", streak, pending, lastReply)}
+		Detail: fmt.Sprintf("%s deferred, %s waiting; last reply: %s", lastAttempts(streak), templates.Count(pending, "message"), lastReply)}
+}
+
+// lastAttempts words the latest n attempts: "the last attempt was",
+// "the last 3 attempts were".
+func lastAttempts(n int) string {
+	if n == 1 {
+		return "the last attempt was"
+	}
+	return fmt.Sprintf("the last %d attempts were", n)
 }
 
 // scheduler is lagging when a job is past its due time by more than the
@@ -142,11 +152,11 @@ func (h *health) scheduler(ctx context.Context, now time.Time) component {
 		return component{State: "unknown", Detail: err.Error()}
 	}
 	if due == 0 || now.Before(store.Time(due)) {
-		return component{OK: true, State: "on time", Detail: fmt.Sprintf("%d jobs pending", pending)}
+		return component{OK: true, State: "on time", Detail: templates.Count(int(pending), "job") + " pending"}
 	}
 	t := store.Time(due)
 	return component{OK: now.Sub(t) < healthGrace, State: "behind", Since: t,
-		Detail: fmt.Sprintf("the oldest of %d pending jobs is %s past due", pending, now.Sub(t).Round(time.Second))}
+		Detail: fmt.Sprintf("the oldest of %s is %s past due", templates.Count(int(pending), "pending job"), now.Sub(t).Round(time.Second))}
 }
 
 // database writes one row: it is well only while it accepts writes.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/templates"
 )
 
 // listJSON is a distribution list in JSON output.
@@ -141,7 +142,7 @@ func runListShow(ctx context.Context, a *app, c *command, args []string) error {
 	if *asJSON {
 		return a.printJSON(out)
 	}
-	fmt.Fprintf(a.stdout, "list %s: %s, %s, %d recipient(s)\n", l.Name, l.Kind, map[bool]string{true: "encrypted to each recipient", false: "signed, not encrypted"}[l.Encrypt], len(l.Recipients))
+	fmt.Fprintf(a.stdout, "list %s: %s, %s, %s\n", l.Name, l.Kind, map[bool]string{true: "encrypted to each recipient", false: "signed, not encrypted"}[l.Encrypt], templates.Count(len(l.Recipients), "recipient"))
 	if len(out.Recipients) == 0 {
 		return nil
 	}

@@ -96,7 +96,7 @@ func TestListCommands(t *testing.T) {
 			{[]string{"list", "create", "x"}, "-kind is required"},
 			{[]string{"list", "create", "x", "-kind", "secret"}, `-kind "secret"`},
 			{[]string{"list", "add", "nolist", "a@example.org"}, `no list "nolist"`},
-			{[]string{"list", "add", "x"}, "want 2 argument(s): LIST ADDRESS"},
+			{[]string{"list", "add", "x"}, "want 2 arguments: LIST ADDRESS"},
 			{[]string{"list", "delete", "nolist"}, `no list "nolist"`},
 			{[]string{"list", "show", "a", "b"}, "want at most one list name"},
 			{[]string{"list", "add", "embargo", "x@example.org", "-key", "/nonexistent.asc"}, "-key:"},

@@ -80,7 +80,7 @@ func TestOutboxCommands(t *testing.T) {
 			{[]string{"outbox", "--case", "SEC-1999-0001"}, "no case SEC-1999-0001"},
 			{[]string{"outbox", "--state", "lost"}, `unknown state "lost"`},
 			{[]string{"outbox", "--failed", "--state", "sent"}, "exclude each other"},
-			{[]string{"outbox", "fail"}, "want 1 argument(s): ID"},
+			{[]string{"outbox", "fail"}, "want 1 argument: ID"},
 			{[]string{"outbox", "nope"}, "want no arguments"},
 		} {
 			code, _, stderr := f.runNoKey(t, tt.args...)

@@ -94,7 +94,7 @@ func TestTemplateCommands(t *testing.T) {
 		code, _, stderr = f.runNoKey(t, "template", "render", templates.Ack, "--case", "SEC-1999-0001")
 		mustFail(t, code, stderr, "no case SEC-1999-0001")
 		code, _, stderr = f.runNoKey(t, "template", "render")
-		mustFail(t, code, stderr, "want 1 argument(s): NAME")
+		mustFail(t, code, stderr, "want 1 argument: NAME")
 	})
 }
 
