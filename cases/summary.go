@@ -144,16 +144,44 @@ func (w *Workflow) summarize(ctx context.Context, tx *sql.Tx, caseID int64, d te
 	return w.Audit(ctx, tx, caseID, ActorGateway, "team-note", "not sent to "+skippedList(sk), inReplyTo)
 }
 
+// ImpactReviewer is implemented by a Scheduler whose policies may have
+// the reporter review the impact description when a case is triaged
+// (Kata: "the description is validated by the reporter").
+type ImpactReviewer interface {
+	ReviewsImpact(policy string) bool
+}
+
 // tellReporterOf queues what the reporter hears when the case moves to
 // state to, beyond what setState already sends: that it was confirmed and
-// work on a fix begins.
+// work on a fix begins; at triage, where the policy says so, the impact
+// description to review.
 func (s *session) tellReporterOf(ctx context.Context, to State) {
-	if to != StateConfirmed {
-		return
+	switch to {
+	case StateConfirmed:
+		s.after = append(s.after, func() error {
+			return s.toReporter(ctx, templates.ReporterConfirmed, string(to), "", "")
+		})
+	case StateTriaged:
+		if ir, ok := s.w.scheduler().(ImpactReviewer); ok && ir.ReviewsImpact(s.c.Policy) {
+			s.after = append(s.after, func() error { return s.askImpactReview(ctx) })
+		}
 	}
-	s.after = append(s.after, func() error {
-		return s.toReporter(ctx, templates.ReporterConfirmed, string(to), "", "")
-	})
+}
+
+// askImpactReview sends the reporter the impact description to review,
+// encrypted to their key; it never goes in clear: without a key on file
+// the fix lead is told that it was not sent.
+func (s *session) askImpactReview(ctx context.Context) error {
+	if _, enc, err := reporterRecipient(s.c); err != nil || !enc {
+		msg := "the impact description was NOT sent to the reporter to review: no usable key of theirs is on file, and it never goes in clear"
+		s.extra = append(s.extra, msg)
+		if err := s.w.Audit(ctx, s.tx, s.c.ID, ActorGateway, "reporter-skipped", msg, s.mail.MessageID); err != nil {
+			return internalErr(err)
+		}
+		return nil
+	}
+	s.extra = append(s.extra, "the reporter was sent the impact description to review, encrypted to their key")
+	return s.toReporter(ctx, templates.ReporterReview, "review", "", "")
 }
 
 // clearCaseData is what mail in clear to the reporter (no key on file)

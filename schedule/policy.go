@@ -30,6 +30,7 @@ type Policy struct {
 	FixDoneState       string        `toml:"fix_done_state" doc:"Case state that meets the fix deadline: fix-committed or fix-released."`
 	AnnounceToEmbargo  bool          `toml:"announce_to_embargo" doc:"The release-day announcement also goes to the embargo list, encrypted to each distributor (Knative: the embargo list hears the release as it happens)."`
 	LeadReleases       bool          `toml:"lead_releases" doc:"The fix lead says when the fix is released (/status fix-released: all patches merged, Kata); the announcement does not move the case to fix-released."`
+	ImpactReview       bool          `toml:"impact_review" doc:"The reporter reviews the impact description when the case is triaged (Kata: the description is validated by the reporter): it is mailed to them, encrypted to their key, never in clear; without a key on file the fix lead is told that it was not sent."`
 	ReporterConsent    bool          `toml:"reporter_consent" doc:"The reporter agrees to a planned disclosure before anything of it goes out (Kata: the reporter's choice of disclosure terms prevails): /disclose proposes the date to them, and the embargo notice and the announcement wait for their signed /agree, or for a lead who forces."`
 	ReminderLead       time.Duration `toml:"reminder_lead" doc:"How long before a deadline the lead is reminded (0: only when missed)."`
 
@@ -82,6 +83,7 @@ var presets = map[string]Policy{
 		FixDoneState:          "fix-committed",
 		LeadReleases:          true,
 		ReporterConsent:       true,
+		ImpactReview:          true,
 		ReminderLead:          2 * Day,
 		DisclosureTime:        "00:00",
 		Weekdays:              []string{"Tue", "Wed", "Thu"},

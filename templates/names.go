@@ -38,6 +38,7 @@ const (
 	ConsentProposal   = "consent-proposal"    // to the reporter: a planned disclosure they are asked to agree to (reporter_consent)
 	ReporterConfirmed = "reporter-confirmed"  // to the reporter: confirmed as a vulnerability, work on a fix begins
 	ReporterPublished = "reporter-published"  // to the reporter: made public, with the advisory's link
+	ReporterReview    = "reporter-review"     // to the reporter: the impact description to review (Kata), encrypted only
 	HandoffOffer      = "handoff-offer"       // fix lead offered to a member
 	HandoffConfirm    = "handoff-confirm"     // fix lead hand-off confirmed
 )
