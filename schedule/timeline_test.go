@@ -342,8 +342,9 @@ func TestKataTimeline(t *testing.T) {
 	_, notice := e.draft(c, templates.EmbargoNotice)
 	containsAll(t, "downstream notification draft", notice, c.Impact, "< 1.2.3", "Run the agent with seccomp on.")
 	// "Review impact description": "The description is validated by the
-	// reporter and the Architecture Committee": the lead sends the draft
-	// to the reporter with /reply; the committee's review is people's.
+	// reporter and the Architecture Committee": at /status triaged the
+	// reporter gets it to review, encrypted (impact_review:
+	// TestImpactReview); the committee's review is people's.
 	// "Send CVE request": "The KCSA Issue status is set to In progress"
 	// (/status in-progress: cases) "and the approved impact description is
 	// submitted through MITRE's CVE Request form": the request is drafted;
