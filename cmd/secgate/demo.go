@@ -252,6 +252,17 @@ func (d *demo) run(ctx context.Context) error {
 		}
 		return false
 	})
+	if pol, err := d.g.sched.Policy(c.Policy); err == nil && pol.ImpactReview {
+		d.expect(ctx, "the reporter gets the impact description to review at triage, encrypted to her key", func(ds []delivery) bool {
+			for _, dl := range ds {
+				if s := d.open(dl); dl.To == demoReporter && s.encrypted && s.signedOK && strings.Contains(s.subject, "Please review") &&
+					strings.Contains(s.text, "other tenants' secrets") && strings.Contains(s.text, "< 1.14.2") {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	disclose := "/disclose " + t0.Format("2006-01-02 15:04") + " UTC"
 	d.step("4. The lead plans the disclosure; the readiness gate refuses: a distributor's key has expired")
 	if err := d.command(ctx, lead, c.Ref, disclose); err != nil {

@@ -42,7 +42,7 @@ func TestDemo(t *testing.T) {
 			for _, want := range map[string][]string{
 				"knative": {"pre-announcement  signed", "Retrospective due by", "retrospective drafted from the case's own timeline"},
 				"kata": {"<- rita@reporter.example           /agree ", "class B1", "announcement      signed           \"KCSN-",
-					"nothing went to the distributors for the note"},
+					"nothing went to the distributors for the note", "the reporter gets the impact description to review at triage"},
 				"kubeedge": {"plan note: CVSS 9.1 is 7.0 or more: the policy gives the fix an out-of-band release",
 					"develop the fix by", "tracking issue, titled with the CVE ID", "at least 7 days, at most 28 days"},
 			}[preset] {
