@@ -243,7 +243,9 @@ func TestServeWithBadKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	stack.Submit(t, "alice", stack.Addr("alice"), []string{stack.Addr("security")}, raw)
-	waitState(ref, "confirmed", p1)
+	// Planned from confirmed, the case is fix-committed once the embargo
+	// notice is out.
+	waitState(ref, "fix-committed", p1)
 
 	// The embargo notice reaches dist1 and dist2, who decrypt it with gpg.
 	for _, d := range []string{"dist1", "dist2"} {
