@@ -17,16 +17,13 @@ import (
 // are the attacker's to choose when they re-send a copy.
 
 // signedTag is the case tagged in the protected (signed) Subject, "" when
-// the signed part carries no Subject or no tag.
-func signedTag(o *crypto.Opened) string {
+// the signed part carries no Subject or no tag of this workflow's.
+func (w *Workflow) signedTag(o *crypto.Opened) string {
 	ps, ok := protectedSubject(o)
 	if !ok {
 		return ""
 	}
-	if m := tagPattern.FindStringSubmatch(ps); m != nil {
-		return m[1]
-	}
-	return ""
+	return w.refs.Tag(ps)
 }
 
 // meantForUs reports whether the signed content shows the mail was meant
@@ -63,8 +60,8 @@ func (s *session) meantForUs(sig *crypto.Signature) bool {
 // 9788) and the thread. how says which.
 func (s *session) unsignedCase(ctx context.Context) (id int64, how string) {
 	if _, ok := protectedSubject(s.mail.Opened); !ok {
-		if m := tagPattern.FindStringSubmatch(s.mail.Subject); m != nil {
-			if c, err := s.w.loadCase(ctx, s.tx, "ref = ?", m[1]); err == nil {
+		if ref := s.w.refs.Tag(s.mail.Subject); ref != "" {
+			if c, err := s.w.loadCase(ctx, s.tx, "ref = ?", ref); err == nil {
 				return c.ID, "Subject"
 			}
 		}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"mime"
 	"net/mail"
-	"regexp"
 	"strings"
 	"time"
 
@@ -46,8 +45,6 @@ const (
 	ActionRefused = "refused"
 	ActionReplay  = "replay"
 )
-
-var tagPattern = regexp.MustCompile(`\[(SEC-[0-9]{4}-[0-9]{4,})\]`)
 
 // refusal is why a command mail was not applied.
 type refusal struct {
@@ -221,11 +218,11 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 	}
 	signed := parsed.Case
 	if signed == "" {
-		signed = signedTag(m.Opened)
+		signed = w.signedTag(m.Opened)
 	}
 	if need && signed == "" {
 		s.c = s.caseOrNil(ctx, "")
-		return refuse(refusal{code: "no-signed-case", reason: "the signed part of the mail does not name the case: keep the [SEC-YYYY-NNNN] tag in the Subject with a client that signs the Subject (Thunderbird, Mutt), or add a line \"/case SEC-YYYY-NNNN\". The unsigned Subject and thread are not enough: anyone can change them.", to: &member})
+		return refuse(refusal{code: "no-signed-case", reason: "the signed part of the mail does not name the case: keep the [" + w.refs.Form() + "] tag in the Subject with a client that signs the Subject (Thunderbird, Mutt), or add a line \"/case " + w.refs.Form() + "\". The unsigned Subject and thread are not enough: anyone can change them.", to: &member})
 	}
 	// Meant for this gateway: the signed headers or the signature say so,
 	// or it came to the gateway alone and names its case in the signed
@@ -465,7 +462,7 @@ func (s *session) answerDone(ctx context.Context) error {
 	if s.help {
 		hd := d
 		for _, n := range helpOrder {
-			hd.Answer.Help = append(hd.Answer.Help, helpLine(n))
+			hd.Answer.Help = append(hd.Answer.Help, helpLine(n, s.w.refs))
 		}
 		if err := send("answer-help", "help", hd); err != nil {
 			return err
@@ -530,8 +527,9 @@ func (s *session) references() []string {
 	return refs
 }
 
-// caseRef finds the case a mail names: a /case line, then the [SEC-...] tag
-// of the protected (signed) subject, then of the outer subject, then the
+// caseRef finds the case a mail names: a /case line, then the [PREFIX-...]
+// tag (the workflow's Refs) of the protected (signed) subject, then of the
+// outer subject, then the
 // thread (In-Reply-To, References) through the outbox's Message-IDs. It
 // returns the reference or, for a thread match, "" and how="thread:<id>".
 func (s *session) caseRef(ctx context.Context, named string) (ref, how string) {
@@ -541,11 +539,11 @@ func (s *session) caseRef(ctx context.Context, named string) (ref, how string) {
 	// RFC 9788: when the signed part carries a Subject, the unprotected
 	// outer one is ignored.
 	if ps, ok := protectedSubject(s.mail.Opened); ok {
-		if m := tagPattern.FindStringSubmatch(ps); m != nil {
-			return m[1], "protected subject"
+		if ref := s.w.refs.Tag(ps); ref != "" {
+			return ref, "protected subject"
 		}
-	} else if m := tagPattern.FindStringSubmatch(s.mail.Subject); m != nil {
-		return m[1], "subject"
+	} else if ref := s.w.refs.Tag(s.mail.Subject); ref != "" {
+		return ref, "subject"
 	}
 	if id, ok := s.threadCase(ctx); ok {
 		return "", fmt.Sprintf("thread:%d", id)

@@ -5,12 +5,19 @@
 //
 // # Cases
 //
-// A report becomes a case with a human reference SEC-YYYY-NNNN, numbered per
-// year (OpenCase). The report, every follow-up, comment, note and reply, the
-// impact draft, the reporter's disclosure terms and all attachments are
-// stored encrypted to the team key (crypto's EncryptAtRest): a copy of the
-// SQLite file alone reveals no report text. Metadata (state, class, CVSS,
-// CVE, versions, fingerprints, times) is kept in clear for planning.
+// A report becomes a case with a human reference PREFIX-YYYY-NNNN, numbered
+// per prefix and year from 0001 (OpenCase). The prefix is the project's
+// (templates.Project.CasePrefix, [project] case_prefix), SEC by default
+// (DefaultPrefix). Refs are a workflow's references: its prefix, and the
+// prefixes of the cases its database already holds, which keep their
+// references when a project changes its prefix; a /case line or a subject
+// tag with any other prefix names no case of this project.
+//
+// The report, every follow-up, comment, note and reply, the impact draft,
+// the reporter's disclosure terms and all attachments are stored encrypted
+// to the team key (crypto's EncryptAtRest): a copy of the SQLite file alone
+// reveals no report text. Metadata (state, class, CVSS, CVE, versions,
+// fingerprints, times) is kept in clear for planning.
 //
 // The fix lead of a new case comes from the rota: members with Rota > 0 in
 // rota order (every member when nobody has a rota number), starting after
@@ -68,7 +75,7 @@
 // refusal for them in the audit log, naming the commands (CommandNames),
 // never their text, and what the sender was told (Message.Told).
 //
-//	/case SEC-YYYY-NNNN        name the case (else: signed subject tag, outer subject tag, thread)
+//	/case PREFIX-YYYY-NNNN     name the case (else: signed subject tag, outer subject tag, thread)
 //	/status STATE              move the case (table above; aliases in-progress, won't-fix)
 //	/class CLASS               Kata class A B1 B2 B3 C1 C2 D E Y Z
 //	/cvss VECTOR               CVSS 3.1 or 4.0; canonical vector, score and severity stored
@@ -125,7 +132,7 @@
 // (else the mail was signed for someone else and forwarded), a signed Date
 // is fresh; with Config.RequireEncrypted, the mail was signed and then
 // encrypted to the team key; the mail names or threads to an existing case
-// (a signed /case line; else the signed Subject's [SEC-YYYY-NNNN] tag, or
+// (a signed /case line; else the signed Subject's [PREFIX-YYYY-NNNN] tag, or
 // the outer Subject's when nothing was signed; else In-Reply-To/References
 // through the outbox's Message-IDs); and the member's role allows each
 // command. Every other mail is refused, logged and answered (encrypted to

@@ -17,9 +17,6 @@ import (
 // ErrBadReport is returned by OpenCase for a report it cannot store.
 var ErrBadReport = errors.New("bad report")
 
-// FormatRef returns the human reference of the seq-th case of year.
-func FormatRef(year, seq int) string { return fmt.Sprintf("SEC-%04d-%04d", year, seq) }
-
 // OpenCase stores a new report as a case in state new inside tx: the report
 // text, subject and attachments encrypted at rest, the reporter's address,
 // key and disclosure terms, and the fix lead the rota gives. It writes the
@@ -78,19 +75,22 @@ func (w *Workflow) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (*Case, e
 		c.Team = []string{lead.Fingerprint}
 	}
 
-	year := now.Year()
+	// Numbered per prefix and year: the cases another prefix numbered in
+	// this database (the project changed its prefix) take no number of
+	// this one's.
+	year, prefix := now.Year(), w.refs.Prefix()
 	var seq int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM cases WHERE year = ?`, year).Scan(&seq); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM cases WHERE prefix = ? AND year = ?`, prefix, year).Scan(&seq); err != nil {
 		return nil, fmt.Errorf("cases: open: allocate reference: %w", err)
 	}
-	c.Ref = FormatRef(year, seq)
+	c.Ref = w.refs.Format(year, seq)
 	terms, err := w.seal(c.Terms)
 	if err != nil {
 		return nil, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO cases (ref, year, seq, state, terms_enc, reporter_addr, reporter_key,
-		lead, rota_lead, policy, received, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.Ref, year, seq, string(c.State), terms, c.ReporterAddr, c.ReporterKey, c.Lead, c.RotaLead, c.Policy,
+	res, err := tx.ExecContext(ctx, `INSERT INTO cases (ref, prefix, year, seq, state, terms_enc, reporter_addr, reporter_key,
+		lead, rota_lead, policy, received, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Ref, prefix, year, seq, string(c.State), terms, c.ReporterAddr, c.ReporterKey, c.Lead, c.RotaLead, c.Policy,
 		store.Millis(c.Received), store.Millis(c.Created), store.Millis(c.Updated))
 	if err != nil {
 		return nil, fmt.Errorf("cases: open %s: %w", c.Ref, err)

@@ -73,13 +73,15 @@ type Parser struct {
 	// Advisory is the pattern of the project's own advisory IDs, accepted by
 	// /advisory next to GHSA IDs. Nil: DefaultAdvisoryPattern.
 	Advisory *regexp.Regexp
+	// Refs are the references a /case line may name. Zero:
+	// DefaultPrefix's.
+	Refs Refs
 }
 
 // DefaultAdvisoryPattern matches advisory IDs such as KCSA-2026-001.
 var DefaultAdvisoryPattern = regexp.MustCompile(`^[A-Z][A-Z0-9]{1,15}-[0-9]{4}-[0-9]{1,6}$`)
 
 var (
-	refPattern  = regexp.MustCompile(`^SEC-[0-9]{4}-[0-9]{4,}$`)
 	cvePattern  = regexp.MustCompile(`^CVE-[0-9]{4}-[0-9]{4,19}$`)
 	ghsaPattern = regexp.MustCompile(`^GHSA(-[23456789cfghjmpqrvwx]{4}){3}$`)
 	namePattern = regexp.MustCompile(`^[a-z][a-z-]*$`)
@@ -208,11 +210,19 @@ func (p Parser) Parse(text string) (*Commands, error) {
 			i = j
 		}
 		if name == "case" {
-			if len(cmd.Args) != 1 || !refPattern.MatchString(strings.ToUpper(cmd.Args[0])) {
-				bad(n, line, "usage: /case SEC-YYYY-NNNN")
+			ref := ""
+			if len(cmd.Args) == 1 {
+				ref = strings.ToUpper(cmd.Args[0])
+			}
+			switch {
+			case p.Refs.Match(ref):
+			case refShape.MatchString(ref):
+				bad(n, line, "%s is not a case of this project: its cases are %s", ref, p.Refs.Form())
+				continue
+			default:
+				bad(n, line, "usage: %s", usageOf(name, p.Refs))
 				continue
 			}
-			ref := strings.ToUpper(cmd.Args[0])
 			if out.Case != "" && out.Case != ref {
 				bad(n, line, "a mail acts on one case; it already names %s", out.Case)
 				continue

@@ -247,11 +247,24 @@ func FuzzParseCommands(f *testing.F) {
 		"/disclose 2026-12-15 16:00 UTC force: x",
 		"/cvss CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
 		"/case SEC-2026-0001\r\n/lead offer @a\r",
+		"/case KN-2026-0001\n/status confirmed",
+		"/case kata-2026-0001\n/case SEC-2026-0002",
 	} {
 		f.Add(s)
 	}
+	// A project whose prefix is KN, with SEC cases from before.
+	kn, err := NewRefs("KN", "SEC")
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if got, err := (Parser{Refs: kn}).Parse(s); err == nil && got.Case != "" && !kn.Match(got.Case) {
+			t.Fatalf("the KN parser names case %q, not a KN or SEC reference", got.Case)
+		}
 		got, err := ParseCommands(s)
+		if err == nil && got.Case != "" && !(Refs{}).Match(got.Case) {
+			t.Fatalf("the default parser names case %q, not a SEC reference", got.Case)
+		}
 		if err != nil {
 			var pe *ParseError
 			if !errors.As(err, &pe) || len(pe.Problems) == 0 {

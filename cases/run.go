@@ -556,9 +556,8 @@ func (s *session) list(ctx context.Context, cmd *Command) error {
 	return nil
 }
 
-func helpLine(name string) templates.HelpLine {
-	sp := vocabulary[name]
-	return templates.HelpLine{Usage: sp.usage, Text: sp.help}
+func helpLine(name string, refs Refs) templates.HelpLine {
+	return templates.HelpLine{Usage: usageOf(name, refs), Text: vocabulary[name].help}
 }
 
 func logLine(e AuditEvent) templates.LogLine {

@@ -40,7 +40,7 @@ var DraftNames = []string{templates.Impact, templates.CVERequestPrivate, templat
 
 // vocabulary is the whole command set; /help prints it in helpOrder.
 var vocabulary = map[string]spec{
-	"case":        {usage: "/case SEC-YYYY-NNNN", help: "name the case this mail acts on (otherwise the subject tag or the thread decides)"},
+	"case":        {usage: "/case PREFIX-YYYY-NNNN", help: "name the case this mail acts on (otherwise the subject tag or the thread decides)"},
 	"status":      {usage: "/status STATE", help: "move the case to STATE (" + stateNames() + ")", needCase: true},
 	"class":       {usage: "/class CLASS", help: "set the Kata incident class (" + strings.Join(Classes, " ") + ")", needCase: true},
 	"cvss":        {usage: "/cvss CVSS:3.1/... | CVSS:4.0/...", help: "set the CVSS vector; score and severity are computed", needCase: true},
@@ -82,13 +82,22 @@ func stateNames() string {
 	return strings.Join(s, " ")
 }
 
-// HelpText is the /help answer: the vocabulary and the grammar.
+// usageOf is the usage line of command name; /case names the form of
+// refs' references ("/case KN-YYYY-NNNN").
+func usageOf(name string, refs Refs) string {
+	if name == "case" {
+		return "/case " + refs.Form()
+	}
+	return vocabulary[name].usage
+}
+
+// HelpText is the /help answer: the vocabulary and the grammar, /case
+// naming DefaultPrefix's references.
 func HelpText() string {
 	var b strings.Builder
 	b.WriteString("Commands (one per line, starting with / in the first column, in the signed text):\n\n")
 	for _, n := range helpOrder {
-		sp := vocabulary[n]
-		fmt.Fprintf(&b, "%s\n    %s\n", sp.usage, sp.help)
+		fmt.Fprintf(&b, "%s\n    %s\n", usageOf(n, Refs{}), vocabulary[n].help)
 	}
 	b.WriteString("\nQuoted lines (>) and everything below a \"-- \" line are ignored; other text is kept as a comment.\n")
 	b.WriteString("One unknown or invalid command and nothing in the mail is applied.\n")

@@ -105,12 +105,12 @@ type Options struct {
 	DB          *store.DB
 	Directory   Directory
 	Outbox      Outbox
-	Templates   *templates.Set // nil: the built-in fallback texts only
-	TeamKey     *crypto.Key    // private team key: encryption at rest unless AtRest is set
-	AtRest      AtRest         // optional; default TeamKey
-	TeamAddress string         // security@project: From of every mail
-	Project     templates.Project
-	Scheduler   Scheduler // optional at construction; see SetScheduler
+	Templates   *templates.Set    // nil: the built-in fallback texts only
+	TeamKey     *crypto.Key       // private team key: encryption at rest unless AtRest is set
+	AtRest      AtRest            // optional; default TeamKey
+	TeamAddress string            // security@project: From of every mail
+	Project     templates.Project // named in texts; CasePrefix ("" is DefaultPrefix) prefixes the references of the cases opened
+	Scheduler   Scheduler         // optional at construction; see SetScheduler
 	Clock       clock.Clock
 	Logger      *slog.Logger
 	Config      Config
@@ -130,13 +130,16 @@ type Workflow struct {
 	clock    clock.Clock
 	log      *slog.Logger
 	cfg      Config
+	refs     Refs
 	parser   Parser
 
 	mu    sync.Mutex
 	sched Scheduler
 }
 
-// New returns a Workflow.
+// New returns a Workflow. It reads the prefixes of the cases the database
+// holds: cases opened under an earlier prefix stay addressable by their
+// references.
 func New(o Options) (*Workflow, error) {
 	if o.DB == nil || o.Directory == nil || o.Outbox == nil {
 		return nil, errors.New("cases: DB, Directory and Outbox are required")
@@ -156,11 +159,20 @@ func New(o Options) (*Workflow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cases: advisory_pattern: %w", err)
 	}
+	older, err := storedPrefixes(o.DB)
+	if err != nil {
+		return nil, err
+	}
+	refs, err := NewRefs(o.Project.CasePrefix, older...)
+	if err != nil {
+		return nil, fmt.Errorf("cases: case prefix %w", err)
+	}
 	w := &Workflow{
 		db: o.DB, dir: o.Directory, outbox: o.Outbox, tmpl: o.Templates, atRest: at, heads: headSigner{key: o.TeamKey},
 		teamAddr: o.TeamAddress, project: o.Project, clock: o.Clock, log: o.Logger, cfg: cfg,
-		parser: Parser{Advisory: adv}, sched: o.Scheduler,
+		refs: refs, parser: Parser{Advisory: adv, Refs: refs}, sched: o.Scheduler,
 	}
+	w.project.CasePrefix = refs.Prefix()
 	if w.clock == nil {
 		w.clock = clock.Real{}
 	}
@@ -171,6 +183,27 @@ func New(o Options) (*Workflow, error) {
 		w.project.TeamAddress = o.TeamAddress
 	}
 	return w, nil
+}
+
+// storedPrefixes returns the prefixes of the cases db holds.
+func storedPrefixes(db *store.DB) ([]string, error) {
+	rows, err := db.Reader().Query(`SELECT DISTINCT prefix FROM cases ORDER BY prefix`)
+	if err != nil {
+		return nil, fmt.Errorf("cases: case prefixes: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, fmt.Errorf("cases: case prefixes: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cases: case prefixes: %w", err)
+	}
+	return out, nil
 }
 
 // SetScheduler injects the scheduler (it is built after the workflow).

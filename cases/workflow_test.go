@@ -21,7 +21,7 @@ func TestOpenCase(t *testing.T) {
 	wantLeads := []string{alice.Fingerprint, bob.Fingerprint, carol.Fingerprint, alice.Fingerprint} // dave is away
 	for i, want := range wantLeads {
 		c := e.open(i == 0)
-		if wantRef := FormatRef(2026, i+1); c.Ref != wantRef {
+		if wantRef := FormatRef("SEC", 2026, i+1); c.Ref != wantRef {
 			t.Errorf("case %d ref = %s, want %s", i, c.Ref, wantRef)
 		}
 		if c.Lead != want || c.RotaLead != want {

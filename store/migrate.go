@@ -26,6 +26,7 @@ func migrations() []string {
 		schemaOutboxList,
 		schemaAuditHead,
 		schemaNoteConsent,
+		schemaCasePrefix,
 	}
 }
 

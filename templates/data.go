@@ -38,6 +38,7 @@ type Project struct {
 	IssueTracker   string // public issue tracker URL
 	AdvisoryPrefix string // "KCSA", "GHSA", ...
 	NotePrefix     string // "KCSN"
+	CasePrefix     string // "KN": case references KN-YYYY-NNNN ("" for SEC)
 }
 
 // Person is a reporter, team member or distributor.
