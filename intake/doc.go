@@ -18,7 +18,7 @@
 // mail from the team (handed to the case workflow as a command mail), the
 // per-sender rate limit, a re-sent ciphertext (held silently, the team
 // alerted), a duplicate Message-ID, a reply to an existing case (thread or
-// [SEC-YYYY-NNNN] subject tag; a distributor's acknowledgement is recorded),
+// [PREFIX-YYYY-NNNN] subject tag; a distributor's acknowledgement is recorded),
 // and otherwise a new report. A new report opens a case, acknowledges the
 // reporter (encrypted when their key is known, always signed, never quoting
 // the report) and sends one copy to each team member, encrypted to that

@@ -45,7 +45,7 @@ type Inspection struct {
 	Subject    string
 	InReplyTo  []string
 	References []string
-	CaseTags   []string // SEC-YYYY-NNNN found in the subject
+	CaseTags   []string // PREFIX-YYYY-NNNN found in the subject
 
 	AutoSubmitted string
 	Precedence    string
@@ -72,10 +72,18 @@ type Inspection struct {
 // mail carrying it is our own coming back.
 const LoopHeader = "X-Secgate-Loop"
 
-var caseTag = regexp.MustCompile(`\[(SEC-[0-9]{4}-[0-9]{4,})\]`)
+// caseTag is a case reference of any project's prefix tagged in a
+// subject, [PREFIX-YYYY-NNNN]: the lookup in the gateway's own database
+// decides which names a case (threadCase), and that keeps routing strict.
+// The database holds this project's cases alone, so a tag of another
+// project's ([KATA-2026-0001] at Knative's gateway) or an ID of the same
+// shape ([CVE-2026-12345]) finds nothing; the cases opened under an
+// earlier prefix of this project ([SEC-...] before it chose KN) are found,
+// which a pattern of the configured prefix alone would lose.
+var caseTag = regexp.MustCompile(`\[([A-Z][A-Z0-9]{1,9}-[0-9]{4}-[0-9]{4,})\]`)
 
-// caseTags returns the case references tagged in a subject ([SEC-...]),
-// at most four.
+// caseTags returns the case references tagged in a subject
+// ([PREFIX-YYYY-NNNN]), at most four.
 func caseTags(subject string) []string {
 	var tags []string
 	for _, m := range caseTag.FindAllStringSubmatch(subject, 4) {
