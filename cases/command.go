@@ -529,9 +529,9 @@ func (s *session) references() []string {
 
 // caseRef finds the case a mail names: a /case line, then the [PREFIX-...]
 // tag (the workflow's Refs) of the protected (signed) subject, then of the
-// outer subject, then the
-// thread (In-Reply-To, References) through the outbox's Message-IDs. It
-// returns the reference or, for a thread match, "" and how="thread:<id>".
+// outer subject, then the thread (In-Reply-To, References) through the
+// outbox's Message-IDs. It returns the reference or, for a thread match, ""
+// and how="thread:<id>".
 func (s *session) caseRef(ctx context.Context, named string) (ref, how string) {
 	if named != "" {
 		return named, "command"
