@@ -24,7 +24,12 @@ type confData struct {
 	VUID, VGID    int    // the system user Dovecot stores mail as
 	VUser         string
 	VGroup        string
+	Aliases       []alias // Options.Aliases, sorted
 }
+
+// alias is one line of Postfix's virtual alias map: From is a local part
+// of the domain, To a full address.
+type alias struct{ From, To string }
 
 func render(tmpl *template.Template, d *confData) ([]byte, error) {
 	var b bytes.Buffer
@@ -156,7 +161,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 var postfixAliases = template.Must(template.New("valias").Parse(`postmaster@{{.Domain}}	{{.Sink}}@{{.Domain}}
 abuse@{{.Domain}}	{{.Sink}}@{{.Domain}}
-`))
+{{range .Aliases}}{{.From}}@{{$.Domain}}	{{.To}}
+{{end}}`))
 
 // Dovecot: IMAP + LMTP + the auth socket Postfix's submission uses for SASL.
 // Mail is stored as the system user VUser (Dovecot refuses uid 0).

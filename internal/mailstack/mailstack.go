@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,11 @@ type Options struct {
 	// to a user who asked for it with the server METADATA entry
 	// /private/vendor/vendor.dovecot/http-notify; IMAP METADATA is on.
 	PushURL string
+	// Aliases maps local parts of Domain to where Postfix sends their mail
+	// (virtual_alias_maps): a user's local part, with or without a +detail
+	// ("security+a"), or a full address. An alias is a valid recipient at
+	// RCPT; it needs no mailbox of its own.
+	Aliases map[string]string
 }
 
 // Stack is a running Postfix + Dovecot pair.
@@ -101,6 +107,11 @@ func Start(t testing.TB, opts Options) *Stack {
 	for _, u := range opts.Users {
 		if !localPart.MatchString(strings.ToLower(u)) {
 			t.Fatalf("mailstack: bad user name %q (want a local part)", u)
+		}
+	}
+	for from, to := range opts.Aliases {
+		if !localPart.MatchString(strings.ToLower(from)) || strings.ContainsAny(to, " \t\n") || to == "" {
+			t.Fatalf("mailstack: bad alias %q -> %q (want a local part -> an address or a local part)", from, to)
 		}
 	}
 	bin, err := findBinaries("/")
@@ -226,6 +237,13 @@ func start(bin binaries, opts Options) (s *Stack, err error) {
 		SMTPPort: ports[0], SubPort: ports[1], IMAPPort: ports[2],
 		RejectForeign: opts.RejectForeign, TLS: opts.TLS, PushURL: opts.PushURL,
 	}
+	for from, to := range opts.Aliases {
+		if !strings.Contains(to, "@") {
+			to += "@" + opts.Domain
+		}
+		d.Aliases = append(d.Aliases, alias{From: strings.ToLower(from), To: to})
+	}
+	slices.SortFunc(d.Aliases, func(a, b alias) int { return strings.Compare(a.From, b.From) })
 	if opts.TLS {
 		d.SubTLSPort, d.IMAPTLSPort = ports[3], ports[4]
 		if fileExists("/usr/share/dovecot/dh.pem") {

@@ -252,3 +252,37 @@ func TestMissingBinaries(t *testing.T) {
 		t.Errorf("install hint %q", installHint)
 	}
 }
+
+// TestAliases: mail to an alias reaches the mailbox it names, with or
+// without a +detail; what Dovecot records of the envelope is logged, as
+// intake's routing reads it.
+func TestAliases(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{Users: []string{"security"}, Aliases: map[string]string{
+		"security-a": "security+a", "security-b": "security@" + "example.test",
+	}})
+	from := "reporter@elsewhere.example"
+	for _, to := range []string{"security-a", "security-b", "security+c"} {
+		s.Send(t, from, []string{s.Addr(to)}, message(from, s.Addr(to), to))
+	}
+	got := s.WaitMessages(t, "security", "INBOX", 3, 10*time.Second)
+	want := map[string]string{
+		"security-a": "security+a@example.test", // the alias's target, detail kept
+		"security-b": "security@example.test",   // the alias's target: the alias itself is not recorded
+		"security+c": "security+c@example.test", // the detail kept
+	}
+	for _, m := range got {
+		subj := header(m, "Subject")
+		hdr, _, _ := bytes.Cut(m, []byte("\r\n\r\n"))
+		t.Logf("%s:\n%s", subj, hdr)
+		if d := DeliveredTo(m); d != want[subj] {
+			t.Errorf("%s: Delivered-To %q, want %q", subj, d, want[subj])
+		}
+		if x := header(m, "X-Original-To"); x != "" {
+			t.Errorf("%s: X-Original-To %q: Postfix's lmtp client adds none", subj, x)
+		}
+	}
+	if err := s.TrySend(from, []string{s.Addr("security-c")}, message(from, s.Addr("security-c"), "x")); err == nil {
+		t.Error("an address that is neither a user nor an alias was accepted")
+	}
+}
