@@ -465,6 +465,9 @@ func (c *Config) Validate() []*ConfigError {
 	if c.IMAP.PushListen != "" && c.IMAP.PushListen == c.Metrics.Listen {
 		bad("imap.push_listen", "%q is also metrics.listen", c.IMAP.PushListen)
 	}
+	if err := c.Project.checkCasePrefix(); err != nil {
+		bad("project.case_prefix", "%v", err)
+	}
 
 	if len(errs) > 0 {
 		return errs // the package checks below repeat what is missing above

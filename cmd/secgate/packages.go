@@ -1,8 +1,13 @@
 package main
 
 import (
+	"cmp"
+	"fmt"
+
+	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/intake"
+	"github.com/secgate/secgate/schedule"
 	"github.com/secgate/secgate/templates"
 )
 
@@ -45,6 +50,28 @@ type ProjectConfig struct {
 	IssueTracker   string `toml:"issue_tracker" doc:"Public issue tracker URL, named in texts."`
 	AdvisoryPrefix string `toml:"advisory_prefix" doc:"Prefix of the project's own advisory IDs (e.g. GHSA, KCSA)."`
 	NotePrefix     string `toml:"note_prefix" doc:"Prefix of security note IDs (e.g. KCSN)."`
+	CasePrefix     string `toml:"case_prefix" doc:"Prefix of case references, PREFIX-YYYY-NNNN (KN-2026-0001): 2 to 10 upper-case letters and digits, starting with a letter; default SEC. Cases are numbered per prefix and year from 0001; cases opened under an earlier prefix keep their references and stay addressable." example:"SEC"`
+}
+
+// checkCasePrefix checks case_prefix: a prefix that makes a reference, and
+// not the prefix of the project's advisory or security note IDs, which a
+// reference would then read like.
+func (p ProjectConfig) checkCasePrefix() error {
+	if p.CasePrefix == "" {
+		return nil
+	}
+	if err := cases.CheckPrefix(p.CasePrefix); err != nil {
+		return err
+	}
+	for _, o := range []struct{ what, prefix string }{
+		{"advisory IDs (advisory_prefix)", p.AdvisoryPrefix},
+		{"security note IDs (note_prefix)", cmp.Or(p.NotePrefix, schedule.DefaultNotePrefix)},
+	} {
+		if p.CasePrefix == o.prefix {
+			return fmt.Errorf("%q is also the prefix of the project's %s: a case reference would read like one", p.CasePrefix, o.what)
+		}
+	}
+	return nil
 }
 
 // project returns the names the templates use; fingerprint is the team key's.
@@ -58,6 +85,6 @@ func (c *Config) project(fingerprint string) templates.Project {
 		Name: p.Name, Team: team, TeamAddress: c.Gateway.Team, KeyFingerprint: fingerprint,
 		KeyURL: p.KeyURL, PolicyURL: p.PolicyURL, AdvisoryURL: p.AdvisoryURL,
 		AnnounceList: p.AnnounceList, IssueTracker: p.IssueTracker,
-		AdvisoryPrefix: p.AdvisoryPrefix, NotePrefix: p.NotePrefix,
+		AdvisoryPrefix: p.AdvisoryPrefix, NotePrefix: p.NotePrefix, CasePrefix: p.CasePrefix,
 	}
 }
