@@ -45,6 +45,10 @@ type Options struct {
 	Delay time.Duration
 	// SMTPUTF8 offers the SMTPUTF8 extension (RFC 6531).
 	SMTPUTF8 bool
+	// Addr is the address to listen on; default a free port on 127.0.0.1.
+	// A test sets it to start a server late on a port another server was
+	// told to use (a next hop that was down).
+	Addr string
 }
 
 // Message is one accepted message.
@@ -72,7 +76,8 @@ type Sink struct {
 	open     []net.Conn
 }
 
-// Start listens on a free loopback port and serves until Close.
+// Start listens on a free loopback port (or Options.Addr) and serves until
+// Close.
 func Start(opts Options) (*Sink, error) {
 	if opts.Delay == 0 {
 		opts.Delay = 10 * time.Second
@@ -86,13 +91,17 @@ func Start(opts Options) (*Sink, error) {
 	srv.AllowInsecureAuth = opts.TLS == nil
 	srv.EnableSMTPUTF8 = opts.SMTPUTF8
 	srv.ErrorLog = discard{}
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
 	var ln net.Listener
 	var err error
 	if opts.TLS != nil && opts.Implicit {
-		ln, err = tls.Listen("tcp", "127.0.0.1:0", opts.TLS)
+		ln, err = tls.Listen("tcp", addr, opts.TLS)
 	} else {
 		srv.TLSConfig = opts.TLS
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		ln, err = net.Listen("tcp", addr)
 		if err == nil {
 			ln = recordingListener{ln, s}
 		}
