@@ -12,7 +12,10 @@
 //   - SubmissionAddr requires AUTH PLAIN (user@Domain, Password); after it any
 //     recipient is accepted. Mail to a foreign domain is captured in the
 //     SinkUser mailbox (one copy per recipient, with Delivered-To: the original
-//     recipient), or refused at RCPT with Options.RejectForeign.
+//     recipient), refused at RCPT with Options.RejectForeign, or relayed
+//     with Options.RelayHost to an SMTP server on a loopback address (the
+//     stack as a smarthost: Queue lists what Postfix holds for it, Flush
+//     retries it now).
 //   - IMAPAddr serves every user's mailboxes (LOGIN with the full address).
 //
 // Users log in with their full address (Addr) and Password; AddUser adds

@@ -41,6 +41,13 @@ type Options struct {
 	// RejectForeign makes Postfix refuse foreign recipients at RCPT
 	// (550 5.1.1) instead of capturing them in the sink mailbox.
 	RejectForeign bool
+	// RelayHost, when set (host:port, host an IPv4 loopback address), makes
+	// Postfix relay mail for foreign domains to that SMTP server, its
+	// relayhost, instead of capturing it in the sink mailbox: the stack is
+	// a smarthost. The server may be down: Postfix keeps the mail in its
+	// queue and retries every few seconds (Queue shows the queue, Flush
+	// retries at once).
+	RelayHost string
 	// TLS offers STARTTLS on SMTP, submission and IMAP, and adds an
 	// implicit-TLS submission port and an IMAPS port. The certificate is
 	// self-signed (RootCAs trusts it) for 127.0.0.1, localhost and
@@ -103,6 +110,9 @@ func Start(t testing.TB, opts Options) *Stack {
 	}
 	if strings.ContainsAny(opts.Password, ":\n") {
 		t.Fatalf("mailstack: password must not contain ':' or newline")
+	}
+	if err := checkRelayHost(opts); err != nil {
+		t.Fatalf("mailstack: %v", err)
 	}
 	for _, u := range opts.Users {
 		if !localPart.MatchString(strings.ToLower(u)) {
@@ -250,6 +260,7 @@ func start(bin binaries, opts Options) (s *Stack, err error) {
 			d.DHFile = "/usr/share/dovecot/dh.pem"
 		}
 	}
+	d.RelayHost = relayHostLiteral(opts.RelayHost)
 	if err := s.prepare(d); err != nil {
 		return nil, err
 	}
