@@ -12,6 +12,25 @@
 // full resync. A message over the size limit is stored header-only and
 // quarantined; the whole message stays on the server.
 //
+// Several projects may share one mailbox (NewRoutedPoller, one Route per
+// project: its addresses, database, team key and Processor). Each message
+// is routed by the Router before it is stored: the receiving MTA's record
+// of the envelope decides (the topmost Delivered-To, which Dovecot's LMTP
+// writes with the +detail, then the topmost X-Original-To), then To and Cc,
+// which the sender writes; the domain is compared ignoring case, the local
+// part exactly, and a detail after a separator (plus-addressing) names the
+// address before it. The message is stored in its project's database,
+// encrypted to its key, and processed by its Processor alone. A header
+// naming another project's address than the envelope's is noted in the
+// reason; mail that no project, or several, own (a report sent to two
+// projects at once) is stored already quarantined, class route, with what
+// it named, in the envelope's project's database or else the default
+// project's, and answered to nobody. The mailbox's UIDVALIDITY and last UID
+// live in the default project's database, advanced only after every
+// project's share of a batch is stored; a message found stored under its
+// UID in any project's database stays there, so a crash in between repeats
+// nothing.
+//
 // The Processor classifies each stored message, in this order: a bounce or
 // delivery status notification (matched by the outbox), an automatic reply
 // (RFC 3834, vacation, list mail), our own mail coming back, the limits,
@@ -52,4 +71,11 @@
 //	poller, err := intake.NewPoller(cfg, db, teamKey, proc, clock.Real{}, logger)
 //	go outbox.Run(ctx)
 //	err = poller.Run(ctx)
+//
+// With a shared mailbox, one poller for all the projects that share it:
+//
+//	poller, err := intake.NewRoutedPoller(cfg, intake.Routes{Default: "knative", Routes: []intake.Route{
+//		{Project: "knative", Addresses: []string{"security+knative@example.org"}, DB: kdb, AtRest: kkey, Handler: kproc},
+//		{Project: "kata", Addresses: []string{"security+kata@example.org"}, DB: adb, AtRest: akey, Handler: aproc},
+//	}}, clock.Real{}, logger)
 package intake

@@ -65,6 +65,12 @@ type fetched struct {
 	// partial is set when only the header was fetched because the message
 	// exceeds the size limit.
 	partial bool
+	// held, when set, stores the message quarantined with class and
+	// reason, never to be processed (mail no project owns, storeRouted);
+	// otherwise it is stored to be processed, and a reason is a note kept
+	// beside its outcome's (Processor.finish).
+	held          bool
+	class, reason string
 }
 
 // mailboxState returns the stored UIDVALIDITY and last UID of mailbox.
@@ -98,6 +104,16 @@ func resetMailbox(ctx context.Context, db *store.DB, mailbox string, uidValidity
 // a UIDVALIDITY change the existing row takes the new UID so that it can be
 // moved. It returns the ids of the rows involved, in order.
 func storeBatch(ctx context.Context, db *store.DB, rest AtRest, mailbox string, uidValidity uint32, msgs []fetched, now time.Time) ([]int64, error) {
+	var last uint32
+	for _, m := range msgs {
+		last = max(last, m.uid)
+	}
+	return storeMessages(ctx, db, rest, mailbox, uidValidity, msgs, now, last)
+}
+
+// storeMessages is storeBatch advancing the last UID to last, or leaving
+// it when last is 0.
+func storeMessages(ctx context.Context, db *store.DB, rest AtRest, mailbox string, uidValidity uint32, msgs []fetched, now time.Time, last uint32) ([]int64, error) {
 	type prepared struct {
 		sum       [32]byte
 		ct        []byte
@@ -105,10 +121,6 @@ func storeBatch(ctx context.Context, db *store.DB, rest AtRest, mailbox string, 
 	}
 	prep := make([]prepared, len(msgs))
 	errs := make([]error, len(msgs))
-	var last uint32
-	for _, m := range msgs {
-		last = max(last, m.uid)
-	}
 	// Hashing and encryption at rest in parallel, outside the transaction.
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -165,9 +177,13 @@ func storeBatch(ctx context.Context, db *store.DB, rest AtRest, mailbox string, 
 			if !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("intake: look up hash: %w", err)
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO inbound (mailbox, uidvalidity, uid, sha256, message_id, sender, size, received)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				mailbox, uidValidity, m.uid, p.sum[:], p.mid, p.from, m.size, store.Millis(now))
+			state, processed := StateStored, int64(0)
+			if m.held {
+				state, processed = StateQuarantined, store.Millis(now)
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO inbound (mailbox, uidvalidity, uid, sha256, message_id, sender, size, received, state, class, reason, processed)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				mailbox, uidValidity, m.uid, p.sum[:], p.mid, p.from, m.size, store.Millis(now), state, m.class, m.reason, processed)
 			if err != nil {
 				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
 			}
@@ -180,6 +196,9 @@ func storeBatch(ctx context.Context, db *store.DB, rest AtRest, mailbox string, 
 			if err := store.Spill(ctx, tx, "inbound", ids[i], p.ct); err != nil {
 				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
 			}
+		}
+		if last == 0 {
+			return nil
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO inbound_mailbox (mailbox, uidvalidity, last_uid) VALUES (?, ?, ?)
 			ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = max(last_uid, excluded.last_uid)`,

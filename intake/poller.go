@@ -36,12 +36,16 @@ type BatchHandler interface {
 	ProcessBatch(ctx context.Context, ids []int64) error
 }
 
-// Poller watches the configured mailbox and feeds new messages to a Handler.
+// Poller watches the configured mailbox and feeds new messages to a
+// Handler: one project's (NewPoller), or each to its project's when
+// several projects share the mailbox (NewRoutedPoller).
 type Poller struct {
-	cfg     Config
-	db      *store.DB
-	rest    AtRest
-	handler Handler
+	cfg    Config
+	routes []*route // the projects' databases and handlers; one for NewPoller
+	home   *route   // holds the mailbox's state and the mail no project owns
+	router *Router  // nil: every message is home's
+	// mailbox is the watched mailbox's name in the inbound tables.
+	mailbox string
 	clock   clock.Clock
 	log     *slog.Logger
 
@@ -52,7 +56,8 @@ type Poller struct {
 	OnConnected func(bool)
 
 	// hook, when set (tests), is called after each step ("stored",
-	// "processed", "moved"); an error aborts the session as a crash would.
+	// "processed", "moved"; "stored-in-project" when routed, before the
+	// last UID advances); an error aborts the session as a crash would.
 	hook func(step string) error
 	// stats, when set (tests, benchmarks), is told each message handled.
 	stats func(id int64)
@@ -75,7 +80,8 @@ func NewPoller(cfg Config, db *store.DB, rest AtRest, h Handler, clk clock.Clock
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Poller{cfg: cfg, db: db, rest: rest, handler: h, clock: clk, log: log, kick: make(chan struct{}, 1)}, nil
+	r := &route{db: db, rest: rest, handler: h}
+	return &Poller{cfg: cfg, routes: []*route{r}, home: r, mailbox: cfg.Mailbox, clock: clk, log: log, kick: make(chan struct{}, 1)}, nil
 }
 
 // Kick makes the poller look for new mail now, as if the server had
@@ -209,7 +215,7 @@ func (p *Poller) session(ctx context.Context, healthy *bool) error {
 	if err != nil {
 		return fmt.Errorf("intake: select %s: %w", p.cfg.Mailbox, err)
 	}
-	uv, _, err := mailboxState(ctx, p.db.Reader(), p.cfg.Mailbox)
+	uv, _, err := mailboxState(ctx, p.home.db.Reader(), p.mailbox)
 	if err != nil {
 		return err
 	}
@@ -217,7 +223,7 @@ func (p *Poller) session(ctx context.Context, healthy *bool) error {
 		if uv != 0 {
 			p.log.Warn("intake: UIDVALIDITY changed; resynchronising the whole mailbox", "mailbox", p.cfg.Mailbox, "old", uv, "new", sel.UIDValidity)
 		}
-		if err := resetMailbox(ctx, p.db, p.cfg.Mailbox, sel.UIDValidity); err != nil {
+		if err := resetMailbox(ctx, p.home.db, p.mailbox, sel.UIDValidity); err != nil {
 			return err
 		}
 	}
@@ -401,7 +407,7 @@ func (p *Poller) sync(ctx context.Context, c *imapclient.Client, uidValidity uin
 			}
 			continue
 		}
-		ids, err := storeBatch(ctx, p.db, p.rest, p.cfg.Mailbox, uidValidity, msgs, p.clock.Now())
+		ids, err := p.store(ctx, uidValidity, msgs)
 		if err != nil {
 			return err
 		}
@@ -431,7 +437,7 @@ const firstBatch = 32
 // newUIDs returns the UIDs on the server above the last one stored, lowest
 // first, at most limit of them.
 func (p *Poller) newUIDs(ctx context.Context, c *imapclient.Client, limit int) ([]imap.UID, error) {
-	_, last, err := mailboxState(ctx, p.db.Reader(), p.cfg.Mailbox)
+	_, last, err := mailboxState(ctx, p.home.db.Reader(), p.mailbox)
 	if err != nil {
 		return nil, err
 	}
@@ -454,6 +460,25 @@ func (p *Poller) newUIDs(ctx context.Context, c *imapclient.Client, limit int) (
 	return uids, nil
 }
 
+// routeIDs are stored messages of one route.
+type routeIDs struct {
+	r   *route
+	ids []int64
+}
+
+// store stores a fetched batch and advances the mailbox's last UID: in the
+// one database, or each message in its project's (storeRouted).
+func (p *Poller) store(ctx context.Context, uidValidity uint32, msgs []fetched) ([]routeIDs, error) {
+	if p.router != nil {
+		return p.storeRouted(ctx, uidValidity, msgs)
+	}
+	ids, err := storeBatch(ctx, p.home.db, p.home.rest, p.mailbox, uidValidity, msgs, p.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	return []routeIDs{{p.home, ids}}, nil
+}
+
 // processing is a batch of stored messages being processed in the
 // background.
 type processing struct {
@@ -465,11 +490,15 @@ type processing struct {
 // startProcessing processes in the background those of the stored batch
 // ids that still await processing, and only those: the next batch is
 // stored meanwhile and waits for its own turn.
-func (p *Poller) startProcessing(ctx context.Context, ids []int64, bytes int64) *processing {
+func (p *Poller) startProcessing(ctx context.Context, batch []routeIDs, bytes int64) *processing {
 	b := &processing{bytes: bytes, done: make(chan struct{})}
 	go func() {
 		defer close(b.done)
-		b.err = p.processAmong(ctx, ids)
+		for _, rb := range batch {
+			if b.err = p.processAmong(ctx, rb.r, rb.ids); b.err != nil {
+				return
+			}
+		}
 	}()
 	return b
 }
@@ -579,16 +608,22 @@ func readLiteral(lit imap.LiteralReader, max int64) ([]byte, error) {
 }
 
 func (p *Poller) processPending(ctx context.Context) error {
-	ids, err := pending(ctx, p.db.Reader())
-	if err != nil {
-		return err
+	for _, r := range p.routes {
+		ids, err := pending(ctx, r.db.Reader())
+		if err != nil {
+			return err
+		}
+		if err := p.process(ctx, r, ids); err != nil {
+			return err
+		}
 	}
-	return p.process(ctx, ids)
+	return nil
 }
 
-// processAmong processes those of ids that await processing.
-func (p *Poller) processAmong(ctx context.Context, ids []int64) error {
-	all, err := pending(ctx, p.db.Reader())
+// processAmong processes those of ids, stored in r's database, that await
+// processing.
+func (p *Poller) processAmong(ctx context.Context, r *route, ids []int64) error {
+	all, err := pending(ctx, r.db.Reader())
 	if err != nil {
 		return err
 	}
@@ -596,12 +631,12 @@ func (p *Poller) processAmong(ctx context.Context, ids []int64) error {
 	for _, id := range ids {
 		batch[id] = true
 	}
-	return p.process(ctx, slices.DeleteFunc(all, func(id int64) bool { return !batch[id] }))
+	return p.process(ctx, r, slices.DeleteFunc(all, func(id int64) bool { return !batch[id] }))
 }
 
-// process processes the stored messages ids, in order.
-func (p *Poller) process(ctx context.Context, ids []int64) error {
-	if bh, ok := p.handler.(BatchHandler); ok && len(ids) > 1 {
+// process has r's handler process the stored messages ids, in order.
+func (p *Poller) process(ctx context.Context, r *route, ids []int64) error {
+	if bh, ok := r.handler.(BatchHandler); ok && len(ids) > 1 {
 		for len(ids) > 0 {
 			batch := ids[:min(len(ids), p.cfg.FetchBatch)]
 			ids = ids[len(batch):]
@@ -617,7 +652,7 @@ func (p *Poller) process(ctx context.Context, ids []int64) error {
 		return nil
 	}
 	for _, id := range ids {
-		if err := p.handler.Process(ctx, id); err != nil {
+		if err := r.handler.Process(ctx, id); err != nil {
 			return fmt.Errorf("intake: process inbound %d: %w", id, err)
 		}
 		if p.stats != nil {
@@ -627,20 +662,38 @@ func (p *Poller) process(ctx context.Context, ids []int64) error {
 	return nil
 }
 
+// routeMoves are the handled messages to move to one folder, of every
+// route.
+type routeMoves struct {
+	uids []imap.UID
+	ids  []routeIDs // to mark moved, per route
+}
+
 func (p *Poller) moveHandled(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
-	moves, err := pendingMoves(ctx, p.db.Reader(), p.cfg.Mailbox, uidValidity)
-	if err != nil {
-		return err
+	moves := map[string]*routeMoves{}
+	for _, r := range p.routes {
+		rm, err := pendingMoves(ctx, r.db.Reader(), p.mailbox, uidValidity)
+		if err != nil {
+			return err
+		}
+		for state, mv := range rm {
+			all := moves[state]
+			if all == nil {
+				all = &routeMoves{}
+				moves[state] = all
+			}
+			for _, u := range mv.uids {
+				all.uids = append(all.uids, imap.UID(u))
+			}
+			all.ids = append(all.ids, routeIDs{r, mv.ids})
+		}
 	}
 	for state, mv := range moves {
 		dest := p.cfg.Processed
 		if state == StateQuarantined {
 			dest = p.cfg.Quarantine
 		}
-		uids := make([]imap.UID, len(mv.uids))
-		for i, u := range mv.uids {
-			uids[i] = imap.UID(u)
-		}
+		uids := mv.uids
 		// Only the UIDs still there: after a crash between MOVE and its
 		// record some are gone already, and servers differ on a MOVE of
 		// missing UIDs.
@@ -658,8 +711,10 @@ func (p *Poller) moveHandled(ctx context.Context, c *imapclient.Client, uidValid
 		if err := p.step("moved-on-server"); err != nil {
 			return err
 		}
-		if err := markMoved(ctx, p.db, mv.ids); err != nil {
-			return err
+		for _, rb := range mv.ids {
+			if err := markMoved(ctx, rb.r.db, rb.ids); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

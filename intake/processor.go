@@ -934,8 +934,12 @@ func (m *msgCtx) signerIsSender() bool {
 
 // finish records the outcome (and runs effects, if any) in one transaction.
 // The transaction re-checks the state so that a message is never handled
-// twice.
+// twice. A note the message was stored with (how a shared mailbox routed
+// it, storeRouted) is kept after the outcome's reason.
 func (m *msgCtx) finish(ctx context.Context, o outcome, effects func(tx *sql.Tx, o *outcome) error) error {
+	if m.in.State == StateStored && m.in.Reason != "" {
+		o.reason += "; " + m.in.Reason
+	}
 	body := func(tx *sql.Tx) error {
 		var state string
 		if err := tx.QueryRowContext(ctx, `SELECT state FROM inbound WHERE id = ?`, m.in.ID).Scan(&state); err != nil {
