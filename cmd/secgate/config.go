@@ -51,6 +51,12 @@ type Config struct {
 	// Warnings are what ParseConfig accepted but the operator should
 	// change (a deprecated key), each with its file and line.
 	Warnings []string `toml:"-"`
+	// Name is the project's short name (CLI, logs, metrics), set by
+	// LoadProjects; see projectName.
+	Name string `toml:"-"`
+	// src says which file set each key (a project file over the top
+	// file), for errors found after loading; nil: File alone.
+	src *configSource
 }
 
 // GatewayConfig is the [gateway] section.
@@ -58,18 +64,20 @@ type GatewayConfig struct {
 	Domain    string `toml:"domain" doc:"Mail domain the gateway serves." example:"example.org"`
 	Team      string `toml:"team" doc:"The security team's public address, where reports arrive (usually security@ the domain)." example:"security@example.org"`
 	DataDir   string `toml:"data_dir" doc:"Directory for the gateway's data (advisories and other artifacts); created by secgate init."`
-	Database  string `toml:"database" doc:"SQLite database file holding cases, the audit log, the outbox and inbound mail."`
+	Database  string `toml:"database" doc:"SQLite database file holding cases, the audit log, the outbox and inbound mail. In a project file (see projects) it defaults to data_dir/projects/NAME/secgate.db."`
 	Templates string `toml:"templates" doc:"Directory of template overrides (files named like the built-in ones); empty: built-in texts only."`
 	LogLevel  string `toml:"log_level" doc:"Log level: debug, info, warn or error. Message bodies and credentials are never logged."`
 	// MemoryLimitMiB is the Go runtime's soft memory limit for serve.
 	MemoryLimitMiB int `toml:"memory_limit_mib" doc:"Soft limit of the gateway's memory in MiB (the Go runtime's memory limit): near it the garbage collector runs sooner, so a big message does not double the process's size. It is not a cap: a message that needs more still goes through. 0: no limit; the GOMEMLIMIT environment variable, when set, takes precedence."`
 	// GCPercent is the Go runtime's GOGC for serve.
 	GCPercent int `toml:"gc_percent" doc:"How far the heap may grow over what is in use before the garbage collector runs, in percent (the Go runtime's GOGC), 25 to 1000. Below the memory limit a higher value spends less CPU on collection; near it the limit decides. The GOGC environment variable, when set, takes precedence."`
+	// Projects is the directory of project files (issue #20).
+	Projects string `toml:"projects" doc:"Directory of project files, one gateway process serving several projects: every *.toml in it is one project, with this file's sections as its defaults (a key the project file sets replaces this file's; an array of tables, such as [[distlist.member]], is replaced whole). Each project has its own name, team address, team key, database, mailbox and lists. Only this file may set projects, log_level, memory_limit_mib, gc_percent and [metrics] listen, which are the process's. Empty: this file is the one project. See Many projects in the README."`
 }
 
 // TeamKeyConfig is the [team_key] section.
 type TeamKeyConfig struct {
-	Path           string `toml:"path" doc:"Armored private team key, locked with the passphrase; keep it readable by the gateway only (0600)."`
+	Path           string `toml:"path" doc:"Armored private team key, locked with the passphrase; keep it readable by the gateway only (0600). In a project file it defaults to data_dir/projects/NAME/team-key.asc."`
 	PassphraseFile string `toml:"passphrase_file" doc:"File whose first line is the key's passphrase; set this or passphrase_env."`
 	PassphraseEnv  string `toml:"passphrase_env" doc:"Environment variable holding the key's passphrase; set this or passphrase_file."`
 }
@@ -182,39 +190,54 @@ func ParseConfig(name string, text []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, set := lines["team_key.passphrase_env"]; cfg.TeamKey.PassphraseFile != "" && !set {
-		cfg.TeamKey.PassphraseEnv = "" // a file written in place of the default variable
+	if err := cfg.finish(&configSource{files: []string{name}, lines: []lineIndex{lines}}); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// finish applies what depends on which keys were set (src: one file, or a
+// project file over the top file) and validates the result, each problem
+// located in the file that set its key.
+func (cfg *Config) finish(src *configSource) error {
+	// A passphrase file written in place of the default variable (or of
+	// a variable the top file named) replaces it, and the other way round.
+	fileAt, envAt := src.level("team_key.passphrase_file"), src.level("team_key.passphrase_env")
+	switch {
+	case fileAt > envAt && cfg.TeamKey.PassphraseFile != "":
+		cfg.TeamKey.PassphraseEnv = ""
+	case envAt > fileAt && fileAt >= 0 && cfg.TeamKey.PassphraseEnv != "":
+		cfg.TeamKey.PassphraseFile = ""
 	}
 	var errs []error
 	// One key sets the policy of new cases: [schedule] policy, beside the
 	// policies it can name. [cases] policy is its old alias.
-	if _, alias := lines["cases.policy"]; alias {
-		_, set := lines["schedule.policy"]
+	if src.level("cases.policy") >= 0 {
+		file, line := src.locate("cases.policy")
 		switch {
-		case !set:
+		case src.level("schedule.policy") < 0:
 			cfg.Schedule.Policy = cfg.Cases.Policy
 			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s:%d: cases.policy: deprecated alias of schedule.policy (which also names the policies defined under [schedule.policies]); move it there",
-				name, lines["cases.policy"]))
+				file, line))
 		case cfg.Cases.Policy != cfg.Schedule.Policy:
-			errs = append(errs, &ConfigError{File: name, Line: lines["cases.policy"], Key: "cases.policy",
+			errs = append(errs, &ConfigError{File: file, Line: line, Key: "cases.policy",
 				Msg: fmt.Sprintf("%q differs from schedule.policy %q, which sets the policy of new cases; remove cases.policy", cfg.Cases.Policy, cfg.Schedule.Policy)})
 		default:
 			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s:%d: cases.policy: deprecated alias of schedule.policy, which says the same; remove it",
-				name, lines["cases.policy"]))
+				file, line))
 		}
 	}
 	cfg.Cases.Policy = cfg.Schedule.Policy
 	for _, e := range cfg.Validate() {
-		e.File = name
+		file, line := src.locate(e.Key)
+		e.File = file
 		if e.Line == 0 {
-			e.Line = lines.find(e.Key)
+			e.Line = line
 		}
 		errs = append(errs, e)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return &cfg, nil
+	cfg.src = src
+	return errors.Join(errs...)
 }
 
 // decodeStrict decodes TOML text into v (a pointer to a struct holding the
@@ -496,7 +519,7 @@ func (c *Config) Validate() []*ConfigError {
 // resolve makes every relative path absolute against dir.
 func (c *Config) resolve(dir string) {
 	c.Dir = dir
-	for _, p := range []*string{&c.Gateway.DataDir, &c.Gateway.Database, &c.TeamKey.Path, &c.TeamKey.PassphraseFile, &c.IMAP.PasswordFile, &c.SMTP.PasswordFile, &c.Gateway.Templates, &c.Schedule.ArtifactsDir} {
+	for _, p := range []*string{&c.Gateway.DataDir, &c.Gateway.Database, &c.TeamKey.Path, &c.TeamKey.PassphraseFile, &c.IMAP.PasswordFile, &c.SMTP.PasswordFile, &c.Gateway.Templates, &c.Schedule.ArtifactsDir, &c.Gateway.Projects} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -86,6 +86,16 @@ func (c *Config) wholeProblems() []error {
 	if err != nil {
 		return []error{err}
 	}
+	if c.src != nil {
+		// Each problem in the file that set its key (a project file,
+		// or the top file it inherits from).
+		var out []error
+		for _, e := range c.checkWhole(dbLists) {
+			e.File, e.Line = c.locate(e.Key)
+			out = append(out, e)
+		}
+		return out
+	}
 	text, err := os.ReadFile(c.File)
 	if err != nil {
 		return []error{err}

@@ -243,7 +243,7 @@ func writeComment(ew *errWriter, prefix, doc string) {
 func writeReference(w io.Writer) error {
 	ew := &errWriter{w: w}
 	cfg := DefaultConfig()
-	ew.printf("One TOML file (`-config FILE`, default `secgate.toml`) configures everything. ")
+	ew.printf("One TOML file (`-config FILE`, default `secgate.toml`) configures everything; a gateway of several projects has a top file and one file per project, of the same schema (`[gateway] projects`, see Many projects). ")
 	ew.printf("Unknown keys are errors, durations are strings (`\"30s\"`, `\"72h\"`), relative paths are relative to the file's directory, ")
 	ew.printf("and secrets are never written in it. `secgate config check -config FILE` validates a file; ")
 	ew.printf("`secgate.example.toml` is an annotated example.\n")
