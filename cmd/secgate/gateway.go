@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
@@ -27,6 +29,7 @@ import (
 // under `secgate demo` and in the end-to-end benchmark.
 type gateway struct {
 	cfg   *Config
+	name  string // the project's short name (logs, metrics, health)
 	clock clock.Clock
 	log   *slog.Logger
 
@@ -54,6 +57,9 @@ type gatewayOptions struct {
 	Logger  *slog.Logger
 	TeamKey *crypto.Key // unlocked
 	IMAPTLS *tls.Config // optional (tests)
+	// Metrics is the process's registry, which the gateway's series join
+	// labelled with its project; nil: a registry of its own.
+	Metrics *prometheus.Registry
 }
 
 // openGateway opens the database, loads the directory from the
@@ -65,7 +71,7 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	g := &gateway{cfg: cfg, clock: o.Clock, log: o.Logger, teamKey: o.TeamKey, events: make(chan struct{}, 1)}
+	g := &gateway{cfg: cfg, name: cfg.projectName(), clock: o.Clock, log: o.Logger, teamKey: o.TeamKey, events: make(chan struct{}, 1)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -97,7 +103,9 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 	for _, w := range warnings {
 		g.log.Warn("directory", "warning", w)
 	}
-	g.metrics = newMetrics(g)
+	if g.metrics, err = newMetrics(g, o.Metrics); err != nil {
+		return nil, err
+	}
 	g.health = newHealth(g)
 	if g.outbox, err = distlist.NewOutbox(ctx, distlist.OutboxOptions{
 		DB: g.db, Directory: g.dir, TeamKey: g.teamKey, Config: dc, Clock: g.clock,

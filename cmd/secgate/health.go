@@ -30,15 +30,27 @@ type component struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
-// healthReport is the body of /healthz.
+// healthReport is the body of /healthz: ok only while every project of
+// the process is well, each project's parts under projects; a gateway of
+// one project also gives its parts under components, as it did before
+// there could be several.
 type healthReport struct {
+	Status     string                   `json:"status"` // "ok" or "unavailable"
+	Checked    time.Time                `json:"checked"`
+	Components map[string]component     `json:"components,omitempty"`
+	Projects   map[string]projectHealth `json:"projects,omitempty"`
+}
+
+// projectHealth is one project's part of /healthz.
+type projectHealth struct {
 	Status     string               `json:"status"` // "ok" or "unavailable"
-	Checked    time.Time            `json:"checked"`
+	Team       string               `json:"team,omitempty"`
 	Components map[string]component `json:"components"`
 }
 
 // health keeps what cannot be read from the database: the IMAP
-// connection's state.
+// connection's state, and whether the gateway stopped on an error while
+// the process serves its other projects.
 type health struct {
 	g *gateway
 
@@ -46,6 +58,16 @@ type health struct {
 	imapUp    bool
 	imapEver  bool // connected at least once
 	imapSince time.Time
+	stopped   *component
+}
+
+// stop records that the gateway stopped on err: its project is down until
+// serve starts again.
+func (h *health) stop(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopped = &component{State: "stopped", Since: h.g.clock.Now(),
+		Detail: oneLine(err) + " (the other projects go on; restart secgate serve to start this one again)"}
 }
 
 func newHealth(g *gateway) *health {
@@ -63,14 +85,21 @@ func (h *health) imapConnected(up bool) {
 }
 
 // report checks every part now.
-func (h *health) report(ctx context.Context) healthReport {
-	now := h.g.clock.Now()
-	r := healthReport{Status: "ok", Checked: now, Components: map[string]component{
+func (h *health) report(ctx context.Context, now time.Time) projectHealth {
+	r := projectHealth{Status: "ok", Components: map[string]component{
 		"imap":      h.imap(now),
 		"smtp":      h.smtp(ctx, now),
 		"scheduler": h.scheduler(ctx, now),
 		"database":  h.database(ctx),
 	}}
+	if h.g.cfg != nil {
+		r.Team = h.g.cfg.Gateway.Team
+	}
+	h.mu.Lock()
+	if h.stopped != nil {
+		r.Components["gateway"] = *h.stopped
+	}
+	h.mu.Unlock()
 	for _, c := range r.Components {
 		if !c.OK {
 			r.Status = "unavailable"
@@ -170,9 +199,29 @@ func (h *health) database(ctx context.Context) component {
 	return component{OK: true, State: "writable", Since: since}
 }
 
-// serveHealth answers /healthz.
-func (h *health) serveHealth(w http.ResponseWriter, r *http.Request) {
-	rep := h.report(r.Context())
+// healthOf checks every project's gateway now.
+func healthOf(ctx context.Context, gws []*gateway) healthReport {
+	rep := healthReport{Status: "ok", Projects: map[string]projectHealth{}}
+	for i, g := range gws {
+		now := g.clock.Now()
+		if i == 0 {
+			rep.Checked = now
+		}
+		ph := g.health.report(ctx, now)
+		rep.Projects[g.name] = ph
+		if ph.Status != "ok" {
+			rep.Status = "unavailable"
+		}
+		if len(gws) == 1 {
+			rep.Components = ph.Components
+		}
+	}
+	return rep
+}
+
+// serveHealth answers /healthz for the gateways of the process.
+func serveHealth(w http.ResponseWriter, r *http.Request, gws []*gateway) {
+	rep := healthOf(r.Context(), gws)
 	w.Header().Set("Content-Type", "application/json")
 	if rep.Status != "ok" {
 		w.WriteHeader(http.StatusServiceUnavailable)

@@ -15,7 +15,10 @@ import (
 
 // metrics serves /healthz and the Prometheus metrics of a gateway. Counts
 // are read from the database at scrape time, so they are right after a
-// restart and cannot drift from what is stored.
+// restart and cannot drift from what is stored. Every series carries the
+// project's name (project="NAME"): the gateways of one process share one
+// registry, where the Go runtime's and the process's collectors are
+// registered once (newRegistry).
 type metrics struct {
 	g        *gateway
 	reg      *prometheus.Registry
@@ -30,10 +33,23 @@ type metrics struct {
 	jobs     *prometheus.Desc
 }
 
-func newMetrics(g *gateway) *metrics {
+// newRegistry returns a process's metrics registry, with the Go runtime's
+// and the process's collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return reg
+}
+
+// newMetrics registers g's series in reg, labelled with g's project; a nil
+// reg is a new one of g's own.
+func newMetrics(g *gateway, reg *prometheus.Registry) (*metrics, error) {
+	if reg == nil {
+		reg = newRegistry()
+	}
 	m := &metrics{
 		g:   g,
-		reg: prometheus.NewRegistry(),
+		reg: reg,
 		imapUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "secgate_imap_connected", Help: "1 while the poller watches the mailbox, 0 while it reconnects.",
 		}),
@@ -46,8 +62,13 @@ func newMetrics(g *gateway) *metrics {
 		held:     prometheus.NewDesc("secgate_quarantined_messages", "Inbound messages held in quarantine, by reason (the class: replay, nested, limit, malformed, ...).", []string{"reason"}, nil),
 		jobs:     prometheus.NewDesc("secgate_jobs", "Timeline jobs by state (pending: still to run).", []string{"state"}, nil),
 	}
-	m.reg.MustRegister(m.imapUp, m, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	return m
+	r := prometheus.WrapRegistererWith(prometheus.Labels{"project": g.name}, reg)
+	for _, c := range []prometheus.Collector{m.imapUp, m} {
+		if err := r.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics of project %s: %w", g.name, err)
+		}
+	}
+	return m, nil
 }
 
 func (m *metrics) imapConnected(up bool) {
@@ -137,10 +158,16 @@ func quantile(xs []float64, q float64) float64 {
 	return xs[int(q*float64(len(xs)-1))]
 }
 
-// handler serves /metrics and /healthz.
+// handler serves /metrics and /healthz of this gateway alone.
 func (m *metrics) handler() http.Handler {
+	return metricsHandler(m.reg, []*gateway{m.g})
+}
+
+// metricsHandler serves /metrics from reg and /healthz of every gateway of
+// the process.
+func metricsHandler(reg prometheus.Gatherer, gws []*gateway) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", m.g.health.serveHealth)
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { serveHealth(w, r, gws) })
 	return mux
 }

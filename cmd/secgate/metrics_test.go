@@ -24,8 +24,11 @@ func TestMetrics(t *testing.T) {
 	}
 	defer db.Close()
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	g := &gateway{db: db, clock: clock.NewFake(now)}
-	m := newMetrics(g)
+	g := &gateway{db: db, name: "knative", clock: clock.NewFake(now)}
+	m, err := newMetrics(g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	defer srv.Close()
 	scrape := func() string {
@@ -39,13 +42,13 @@ func TestMetrics(t *testing.T) {
 		return string(b)
 	}
 	out := scrape()
-	for _, want := range []string{"secgate_imap_connected 0", "secgate_scheduler_lag_seconds 0", `secgate_delivery_latency_seconds{quantile="0.5"} 0`} {
+	for _, want := range []string{`secgate_imap_connected{project="knative"} 0`, `secgate_scheduler_lag_seconds{project="knative"} 0`, `secgate_delivery_latency_seconds{project="knative",quantile="0.5"} 0`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("scrape lacks %q:\n%s", want, out)
 		}
 	}
 	m.imapConnected(true)
-	if out := scrape(); !strings.Contains(out, "secgate_imap_connected 1") {
+	if out := scrape(); !strings.Contains(out, `secgate_imap_connected{project="knative"} 1`) {
 		t.Errorf("IMAP state not reported:\n%s", out)
 	}
 	// Refusals by reason, quarantined messages by reason, jobs by state.
@@ -60,8 +63,8 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	out = scrape()
-	for _, want := range []string{`secgate_command_refusals_total{reason="unsigned"} 3`, `secgate_command_refusals_total{reason="replay"} 1`,
-		`secgate_quarantined_messages{reason="replay"} 2`, `secgate_jobs{state="pending"} 1`} {
+	for _, want := range []string{`secgate_command_refusals_total{project="knative",reason="unsigned"} 3`, `secgate_command_refusals_total{project="knative",reason="replay"} 1`,
+		`secgate_quarantined_messages{project="knative",reason="replay"} 2`, `secgate_jobs{project="knative",state="pending"} 1`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("scrape lacks %q:\n%s", want, out)
 		}
