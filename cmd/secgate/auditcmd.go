@@ -78,7 +78,7 @@ var errAuditLog = errors.New("the audit log does not verify (see secgate audit v
 
 func runAuditVerify(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	var files []string
 	fs.Func("head", "also check the log against the signed head in `FILE`, saved from a key report mail (repeatable)", func(s string) error {
@@ -100,106 +100,120 @@ func runAuditVerify(ctx context.Context, a *app, c *command, args []string) erro
 		}
 		held = append(held, h)
 	}
-	v, err := openView(ctx, a, *path, false)
+	projects, err := sel.projects()
 	if err != nil {
 		return err
 	}
-	defer v.Close()
-	team, err := teamPublicKey(v.cfg)
-	if err != nil {
-		return err
+	if len(files) > 0 && len(projects) > 1 {
+		// A head a member kept is one project's.
+		return fmt.Errorf("-head: %w", sel.needProject(projects))
 	}
-	w, err := v.workflow()
-	if err != nil {
-		return err
-	}
-	chk, err := w.VerifyAuditLog(ctx, team, held...)
-	if err != nil {
-		return err
-	}
-	errs := chk.Errs()
-
-	if *asJSON {
-		out := auditVerifyJSON{Verified: len(errs) == 0, Events: chk.Events, TeamKey: team.Fingerprint(), Unsigned: chk.Unsigned,
-			Chains: []auditChainJSON{}, Held: []auditHeadJSON{}, Errors: []string{}}
-		for _, ch := range chk.Chains {
-			cj := auditChainJSON{Case: ch.Ref, CaseID: ch.CaseID, Events: ch.Events}
-			if ch.CaseID == cases.GatewayLog {
-				cj.Case = "gateway"
-			}
-			if ch.Err != nil {
-				cj.Error = ch.Err.Error()
-			}
-			out.Chains = append(out.Chains, cj)
-		}
-		if chk.Head != nil {
-			hj := toAuditHeadJSON(*chk.Head, "")
-			out.Head = &hj
-		}
-		for i, h := range chk.Held {
-			out.Held = append(out.Held, toAuditHeadJSON(h, files[i]))
-		}
-		for _, e := range errs {
-			out.Errors = append(out.Errors, e.Error())
-		}
-		if err := a.printJSON(out); err != nil {
+	return perProject(a, projects, *asJSON, func(a *app, cfg *Config) error {
+		v, err := openView(ctx, a, cfg, false)
+		if err != nil {
 			return err
 		}
+		defer v.Close()
+		team, err := teamPublicKey(v.cfg)
+		if err != nil {
+			return err
+		}
+		w, err := v.workflow()
+		if err != nil {
+			return err
+		}
+		chk, err := w.VerifyAuditLog(ctx, team, held...)
+		if err != nil {
+			return err
+		}
+		errs := chk.Errs()
+
+		if *asJSON {
+			out := auditVerifyJSON{Verified: len(errs) == 0, Events: chk.Events, TeamKey: team.Fingerprint(), Unsigned: chk.Unsigned,
+				Chains: []auditChainJSON{}, Held: []auditHeadJSON{}, Errors: []string{}}
+			for _, ch := range chk.Chains {
+				cj := auditChainJSON{Case: ch.Ref, CaseID: ch.CaseID, Events: ch.Events}
+				if ch.CaseID == cases.GatewayLog {
+					cj.Case = "gateway"
+				}
+				if ch.Err != nil {
+					cj.Error = ch.Err.Error()
+				}
+				out.Chains = append(out.Chains, cj)
+			}
+			if chk.Head != nil {
+				hj := toAuditHeadJSON(*chk.Head, "")
+				out.Head = &hj
+			}
+			for i, h := range chk.Held {
+				out.Held = append(out.Held, toAuditHeadJSON(h, files[i]))
+			}
+			for _, e := range errs {
+				out.Errors = append(out.Errors, e.Error())
+			}
+			if err := a.printJSON(out); err != nil {
+				return err
+			}
+			if len(errs) > 0 {
+				return errAuditLog
+			}
+			return nil
+		}
+
+		out := a.stdout
+		fmt.Fprintf(out, "audit log: %s in %s\n", templates.Count(int(chk.Events), "event"), templates.Count(len(chk.Chains), "chain"))
+		tw := newTable(out)
+		for _, ch := range chk.Chains {
+			state := "ok"
+			if ch.Err != nil {
+				state = "BROKEN: " + oneLine(ch.Err)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", chainName(ch), templates.Count(int(ch.Events), "event"), state)
+		}
+		tw.Flush()
+		switch h := chk.Head; {
+		case h == nil && chk.Events == 0:
+			fmt.Fprintf(out, "signed head:  none yet (no events)\n")
+		case h == nil:
+			fmt.Fprintf(out, "signed head:  NONE: no signature covers these events; a database from before signed heads is signed once with secgate audit sign\n")
+		case h.Err != nil:
+			fmt.Fprintf(out, "signed head:  %s: DOES NOT MATCH: %s\n", headLine(h.Head), oneLine(h.Err))
+		default:
+			fmt.Fprintf(out, "signed head:  %s, signed by the team key %s: matches\n", headLine(h.Head), team.Fingerprint())
+		}
+		if h := chk.Head; h != nil && chk.Unsigned > 0 {
+			fmt.Fprintf(out, "              %s after it, covered by no signature\n", templates.Count(int(chk.Unsigned), "event"))
+		}
+		for i, h := range chk.Held {
+			if h.Err != nil {
+				fmt.Fprintf(out, "held head:    %s (%s): DOES NOT MATCH: %s\n", headLine(h.Head), files[i], oneLine(h.Err))
+				continue
+			}
+			fmt.Fprintf(out, "held head:    %s (%s): matches the log's first %s\n", headLine(h.Head), files[i], templates.Count(int(h.Events), "event"))
+		}
 		if len(errs) > 0 {
+			fmt.Fprintf(out, "audit log: NOT VERIFIED:\n")
+			for _, e := range errs {
+				fmt.Fprintf(out, "  - %s\n", oneLine(e))
+			}
 			return errAuditLog
 		}
+		fmt.Fprintf(out, "audit log: %s\n", verifiedAgainst(chk))
 		return nil
-	}
-
-	out := a.stdout
-	fmt.Fprintf(out, "audit log: %s in %s\n", templates.Count(int(chk.Events), "event"), templates.Count(len(chk.Chains), "chain"))
-	tw := newTable(out)
-	for _, ch := range chk.Chains {
-		state := "ok"
-		if ch.Err != nil {
-			state = "BROKEN: " + oneLine(ch.Err)
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", chainName(ch), templates.Count(int(ch.Events), "event"), state)
-	}
-	tw.Flush()
-	switch h := chk.Head; {
-	case h == nil && chk.Events == 0:
-		fmt.Fprintf(out, "signed head:  none yet (no events)\n")
-	case h == nil:
-		fmt.Fprintf(out, "signed head:  NONE: no signature covers these events; a database from before signed heads is signed once with secgate audit sign\n")
-	case h.Err != nil:
-		fmt.Fprintf(out, "signed head:  %s: DOES NOT MATCH: %s\n", headLine(h.Head), oneLine(h.Err))
-	default:
-		fmt.Fprintf(out, "signed head:  %s, signed by the team key %s: matches\n", headLine(h.Head), team.Fingerprint())
-	}
-	if h := chk.Head; h != nil && chk.Unsigned > 0 {
-		fmt.Fprintf(out, "              %s after it, covered by no signature\n", templates.Count(int(chk.Unsigned), "event"))
-	}
-	for i, h := range chk.Held {
-		if h.Err != nil {
-			fmt.Fprintf(out, "held head:    %s (%s): DOES NOT MATCH: %s\n", headLine(h.Head), files[i], oneLine(h.Err))
-			continue
-		}
-		fmt.Fprintf(out, "held head:    %s (%s): matches the log's first %s\n", headLine(h.Head), files[i], templates.Count(int(h.Events), "event"))
-	}
-	if len(errs) > 0 {
-		fmt.Fprintf(out, "audit log: NOT VERIFIED:\n")
-		for _, e := range errs {
-			fmt.Fprintf(out, "  - %s\n", oneLine(e))
-		}
-		return errAuditLog
-	}
-	fmt.Fprintf(out, "audit log: %s\n", verifiedAgainst(chk))
-	return nil
+	})
 }
 
 func runAuditSign(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
-	v, err := openView(ctx, a, *path, true)
+	cfg, err := sel.one()
+	if err != nil {
+		return err
+	}
+	v, err := openView(ctx, a, cfg, true)
 	if err != nil {
 		return err
 	}

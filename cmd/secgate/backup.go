@@ -10,14 +10,14 @@ import (
 
 func runBackup(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	pos, err := c.parse(a, fs, args, 1)
 	if err != nil {
 		return err
 	}
 	dst := pos[0]
-	cfg, err := loadConfig(*path)
+	cfg, err := sel.one()
 	if err != nil {
 		return err
 	}

@@ -33,16 +33,13 @@ type view struct {
 	dir *distlist.Directory
 }
 
-// openView loads the configuration at path and opens its database without
+// openView opens the database of a project's configuration without
 // creating it. withKey also unlocks the team key (passphrase needed).
-func openView(ctx context.Context, a *app, path string, withKey bool) (*view, error) {
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return nil, err
-	}
+func openView(ctx context.Context, a *app, cfg *Config, withKey bool) (*view, error) {
 	if _, err := os.Stat(cfg.Gateway.Database); err != nil {
 		return nil, fmt.Errorf("gateway.database: %w (run secgate init first)", err)
 	}
+	var err error
 	v := &view{cfg: cfg}
 	if withKey {
 		if v.key, err = loadTeamKey(cfg, a.getenv); err != nil {
@@ -218,6 +215,7 @@ func who(names map[string]string, fpr string) string {
 
 // caseJSON is a case in JSON output, without its encrypted content.
 type caseJSON struct {
+	Project       string         `json:"project,omitempty"` // with several projects
 	Ref           string         `json:"ref"`
 	State         string         `json:"state"`
 	Class         string         `json:"class,omitempty"`
@@ -262,7 +260,7 @@ func toCaseJSON(c *cases.Case) caseJSON {
 
 func runCaseList(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	states := fs.String("state", "", "only cases in these `STATES` (comma-separated)")
 	open := fs.Bool("open", false, "only cases that have not ended")
@@ -280,39 +278,75 @@ func runCaseList(ctx context.Context, a *app, c *command, args []string) error {
 		}
 		opts.States = append(opts.States, st)
 	}
-	v, err := openView(ctx, a, *path, false)
+	projects, err := sel.projects()
 	if err != nil {
 		return err
 	}
-	defer v.Close()
-	w, err := v.workflow()
-	if err != nil {
-		return err
+	// With several projects, every project's cases, each row naming its
+	// project.
+	several := len(projects) > 1
+	type row struct {
+		project string
+		names   map[string]string
+		cs      *cases.Case
 	}
-	list, err := w.List(ctx, opts)
-	if err != nil {
-		return err
+	var rows []row
+	for _, cfg := range projects {
+		err := func() error {
+			v, err := openView(ctx, a, cfg, false)
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			w, err := v.workflow()
+			if err != nil {
+				return err
+			}
+			list, err := w.List(ctx, opts)
+			if err != nil {
+				return err
+			}
+			names := memberNames(ctx, v.dir)
+			for _, cs := range list {
+				rows = append(rows, row{cfg.Name, names, cs})
+			}
+			return nil
+		}()
+		if err != nil {
+			return inSeveral(several, cfg, err)
+		}
 	}
 	if *asJSON {
-		out := make([]caseJSON, 0, len(list))
-		for _, cs := range list {
-			out = append(out, toCaseJSON(cs))
+		out := make([]caseJSON, 0, len(rows))
+		for _, r := range rows {
+			cj := toCaseJSON(r.cs)
+			if several {
+				cj.Project = r.project
+			}
+			out = append(out, cj)
 		}
 		return a.printJSON(out)
 	}
-	if len(list) == 0 {
+	if len(rows) == 0 {
 		fmt.Fprintln(a.stdout, "no cases")
 		return nil
 	}
-	names := memberNames(ctx, v.dir)
 	tw := newTable(a.stdout)
-	fmt.Fprintln(tw, "REF\tSTATE\tSEVERITY\tCVE\tLEAD\tRECEIVED\tDISCLOSE")
-	for _, cs := range list {
+	head := "REF\tSTATE\tSEVERITY\tCVE\tLEAD\tRECEIVED\tDISCLOSE"
+	if several {
+		head = "PROJECT\t" + head
+	}
+	fmt.Fprintln(tw, head)
+	for _, r := range rows {
+		cs := r.cs
 		sev := dash(cs.Severity)
 		if cs.CVSSScore > 0 {
 			sev = fmt.Sprintf("%s %.1f", cs.Severity, cs.CVSSScore)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cs.Ref, cs.State, sev, dash(cs.CVE), who(names, cs.Lead),
+		if several {
+			fmt.Fprintf(tw, "%s\t", r.project)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cs.Ref, cs.State, sev, dash(cs.CVE), who(r.names, cs.Lead),
 			fmtSecond(cs.Received), fmtSecond(cs.DiscloseAt))
 	}
 	return tw.Flush()
@@ -423,14 +457,20 @@ type caseShowJSON struct {
 
 func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	text := fs.Bool("text", false, "decrypt and show the report text, messages and impact (needs the team key passphrase)")
 	pos, err := c.parse(a, fs, args, 1)
 	if err != nil {
 		return err
 	}
-	v, err := openView(ctx, a, *path, *text)
+	// With several projects the case's reference finds its project.
+	cfg, err := sel.forCase(pos[0])
+	if err != nil {
+		return err
+	}
+	several := sel.several()
+	v, err := openView(ctx, a, cfg, *text)
 	if err != nil {
 		return err
 	}
@@ -495,6 +535,9 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 
 	if *asJSON {
 		out := caseShowJSON{Case: toCaseJSON(cs), Messages: []messageJSON{}, Steps: []stepJSON{}, Audit: []auditJSON{}, AuditVerified: chk.Err() == nil}
+		if several {
+			out.Case.Project = cfg.Name
+		}
 		if planned {
 			out.Plan = &planJSON{Policy: plan.Policy, T0: jsonTime(plan.T0), Published: jsonTime(published), NoEmbargo: plan.NoEmbargo,
 				Forced: plan.Forced}
@@ -546,6 +589,9 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 		return fpr
 	}
 	fmt.Fprintf(out, "%s\n", cs.Ref)
+	if several {
+		field("project", fmt.Sprintf("%s (%s)", cfg.Name, cfg.Gateway.Team))
+	}
 	field("state", string(cs.State))
 	field("policy", dash(cs.Policy))
 	field("class", dash(cs.Class))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,7 +42,9 @@ func commands() []*command {
 		{Name: "config reference", Summary: "print the configuration reference (markdown)", Run: runConfigReference},
 		{Name: "backup", Args: "FILE", Summary: "write a consistent copy of the database to FILE, also while serve runs", Run: runBackup},
 		{Name: "bench", Summary: "measure fan-out, intake, the gpg loop it replaces and peak memory, end to end", Run: runBench},
-		{Name: "serve", Summary: "run the gateway: IMAP intake, outbox delivery, scheduler, metrics", Run: runServe},
+		{Name: "serve", Summary: "run the gateway, one per project: IMAP intake, outbox delivery, scheduler; metrics for all", Run: runServe},
+		{Name: "project list", Summary: "list the projects the gateway serves: team address, team key, database, policy, cases", Run: runProjectList},
+		{Name: "project show", Args: "NAME", Summary: "show one project: its file, team, key, mailbox, members, lists and cases (project add comes later)", Run: runProjectShow},
 		{Name: "status", Summary: "ask the running gateway how each part is (IMAP, SMTP, scheduler, database); exit 1 when one is down", Run: runStatus},
 		{Name: "case list", Summary: "list cases (-state S[,S], -open)", Run: runCaseList},
 		{Name: "case show", Args: "REF", Summary: "show a case: fields, messages, timeline, audit chain and signed head (-text decrypts)", Run: runCaseShow},
@@ -170,7 +173,7 @@ func usage(w io.Writer, table []*command) {
 	for _, c := range table {
 		fmt.Fprintf(w, "  %-19s %s\n", c.Name, c.Summary)
 	}
-	fmt.Fprintf(w, "\nRun `secgate help COMMAND` for its flags. Most commands read -config FILE (default secgate.toml).\n")
+	fmt.Fprintf(w, "\nRun `secgate help COMMAND` for its flags. Most commands read -config FILE (default secgate.toml);\nin a gateway of several projects, -project NAME picks one.\n")
 }
 
 // oneLine joins a multi-line error (errors.Join) into one line.
@@ -198,9 +201,164 @@ func (c *command) flagSet(a *app) *flag.FlagSet {
 	return fs
 }
 
-// configFlag adds the common -config flag.
-func configFlag(fs *flag.FlagSet) *string {
-	return fs.String("config", "secgate.toml", "configuration `FILE`")
+// configSel is what the common flags -config and -project select: the
+// configuration file and, in a gateway of several projects, the project a
+// command is about.
+type configSel struct {
+	path, project string
+	set           *ProjectSet // once loaded
+}
+
+// configFlag adds the common -config and -project flags.
+func configFlag(fs *flag.FlagSet) *configSel {
+	s := &configSel{}
+	fs.StringVar(&s.path, "config", "secgate.toml", "configuration `FILE`")
+	fs.StringVar(&s.project, "project", "", "the project `NAME` to act on, in a gateway of several projects (secgate project list names them)")
+	return s
+}
+
+// load loads the configuration and its projects, with a hint when the
+// file does not exist.
+func (s *configSel) load() (*ProjectSet, error) {
+	if s.set != nil {
+		return s.set, nil
+	}
+	set, err := LoadProjects(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w (create one with secgate init, or pass -config FILE)", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.project != "" && set.Project(s.project) == nil {
+		return nil, fmt.Errorf("-project %s: %s has no such project (%s: %s)", s.project, s.path,
+			templates.Count(len(set.Projects), "project"), strings.Join(set.Names(), ", "))
+	}
+	s.set = set
+	return set, nil
+}
+
+// projects returns the projects the command is about: the one -project
+// names, or every one.
+func (s *configSel) projects() ([]*Config, error) {
+	set, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	if s.project != "" {
+		return []*Config{set.Project(s.project)}, nil
+	}
+	return set.Projects, nil
+}
+
+// several reports whether the command is about more than one project:
+// its output names each row's project or has a heading for each.
+func (s *configSel) several() bool {
+	ps, err := s.projects()
+	return err == nil && len(ps) > 1
+}
+
+// one returns the one project a command acts on: the one -project names,
+// or the only one.
+func (s *configSel) one() (*Config, error) {
+	ps, err := s.projects()
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 1 {
+		return ps[0], nil
+	}
+	return nil, s.needProject(ps)
+}
+
+// needProject is the error of a command that acts on one project among ps
+// without -project.
+func (s *configSel) needProject(ps []*Config) error {
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name)
+	}
+	return fmt.Errorf("%s serves %s (%s): pass -project NAME", s.path, templates.Count(len(ps), "project"), strings.Join(names, ", "))
+}
+
+// forCase returns the project of case ref: the one -project names, the
+// only one, or the one whose database holds ref.
+func (s *configSel) forCase(ref string) (*Config, error) {
+	ps, err := s.projects()
+	if err != nil || len(ps) == 1 {
+		return s.one()
+	}
+	var found []*Config
+	for _, p := range ps {
+		ok, err := hasCase(p.Gateway.Database, strings.ToUpper(ref))
+		if err != nil {
+			return nil, fmt.Errorf("project %s: %w", p.Name, err)
+		}
+		if ok {
+			found = append(found, p)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return nil, fmt.Errorf("no case %s in any of the %s (see secgate case list)", ref, templates.Count(len(ps), "project"))
+	}
+	names := found[0].Name
+	for i, p := range found[1:] {
+		sep := ", "
+		if i == len(found)-2 {
+			sep = " and "
+		}
+		names += sep + p.Name
+	}
+	return nil, fmt.Errorf("case %s is in projects %s: pass -project NAME", ref, names)
+}
+
+// inSeveral names the project of err when a command is about several.
+func inSeveral(several bool, cfg *Config, err error) error {
+	if !several {
+		return err
+	}
+	return fmt.Errorf("project %s: %w", cfg.Name, err)
+}
+
+// perProject runs run for each project in ps. With one it
+// writes as it always has; with several, each project's output comes under
+// a heading naming it (or, with -json, as {"NAME": output, ...}). Every
+// project is run; the command fails when one failed, naming it.
+func perProject(a *app, ps []*Config, asJSON bool, run func(a *app, cfg *Config) error) error {
+	if len(ps) == 1 {
+		return run(a, ps[0])
+	}
+	var errs []error
+	outs := map[string]json.RawMessage{}
+	for i, cfg := range ps {
+		var buf bytes.Buffer
+		sub := *a
+		sub.stdout = &buf
+		if err := run(&sub, cfg); err != nil {
+			errs = append(errs, fmt.Errorf("project %s: %w", cfg.Name, err))
+		}
+		if asJSON {
+			outs[cfg.Name] = json.RawMessage("null")
+			if b := bytes.TrimSpace(buf.Bytes()); json.Valid(b) {
+				outs[cfg.Name] = b
+			}
+			continue
+		}
+		if i > 0 {
+			fmt.Fprintln(a.stdout)
+		}
+		fmt.Fprintf(a.stdout, "== project %s (%s) ==\n", cfg.Name, cfg.Gateway.Team)
+		a.stdout.Write(buf.Bytes())
+	}
+	if asJSON {
+		if err := a.printJSON(outs); err != nil {
+			return err
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // jsonFlag adds the common -json (also --json) flag.
@@ -257,8 +415,8 @@ func (a *app) newLogger(level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: l}))
 }
 
-// loadConfig loads and validates the configuration at path, with a hint
-// when the file does not exist.
+// loadConfig loads and validates the configuration of one project at
+// path, with a hint when the file does not exist.
 func loadConfig(path string) (*Config, error) {
 	cfg, err := LoadConfig(path)
 	if errors.Is(err, os.ErrNotExist) {

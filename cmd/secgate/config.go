@@ -636,75 +636,163 @@ func validAddress(s string) error {
 	return nil
 }
 
-// checkResult is the outcome of config check, also printed as JSON.
+// checkResult is the outcome of config check, also printed as JSON: of
+// one project, or of a gateway of several and each of its projects.
 type checkResult struct {
 	File        string   `json:"file"`
+	Project     string   `json:"project,omitempty"`
 	OK          bool     `json:"ok"`
 	Problems    []string `json:"problems,omitempty"`
 	Warnings    []string `json:"warnings,omitempty"`
 	Fingerprint string   `json:"team_key_fingerprint,omitempty"`
 	// Policies are the policies the configuration resolves to, by name.
 	Policies map[string]schedule.Policy `json:"policies,omitempty"`
+	// Projects are the results of each project of a gateway of several.
+	Projects []checkResult `json:"projects,omitempty"`
 }
 
 func runConfigCheck(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
-	res := checkResult{File: *path}
-	var problems []error
-	cfg, err := loadConfig(*path)
+	path := sel.path
+	set, err := sel.load()
 	if err != nil {
-		problems = append(problems, err)
-	} else {
-		problems = append(problems, cfg.CheckFiles(a.getenv)...)
-		if len(problems) == 0 {
-			fpr, err := checkTeamKey(cfg, a.getenv)
-			if err != nil {
-				problems = append(problems, err)
+		// The problems of every file, and between the projects.
+		res := checkResult{File: path, Problems: problemLines([]error{err})}
+		if *asJSON {
+			if err := a.printJSON(res); err != nil {
+				return err
 			}
-			res.Fingerprint = fpr
+		} else {
+			for _, p := range res.Problems {
+				fmt.Fprintln(a.stdout, p)
+			}
 		}
-		var keyProblems []error
-		res.Warnings, keyProblems = checkDirectoryKeys(cfg, time.Now())
-		problems = append(problems, keyProblems...)
-		res.Warnings = append(append(cfg.Warnings, res.Warnings...), cfg.wholeWarnings()...)
-		problems = append(problems, cfg.wholeProblems()...)
-		if ps, err := cfg.Schedule.WithDefaults().Resolve(); err == nil {
-			res.Policies = ps
+		return fmt.Errorf("%s: %s", path, templates.Count(len(res.Problems), "problem"))
+	}
+	projects, err := sel.projects()
+	if err != nil {
+		return err
+	}
+	results := make([]checkResult, len(projects))
+	fprs := map[string]string{} // team key fingerprint -> project
+	for i, cfg := range projects {
+		results[i] = checkProject(a, cfg)
+		// Each project's reports are encrypted to its own key.
+		if k, err := teamPublicKey(cfg); err == nil && set.Several() {
+			if o, ok := fprs[k.Fingerprint()]; ok {
+				results[i].Problems = append(results[i].Problems, fmt.Sprintf("%s: team_key.path: team key %s is also project %s's: each project has its own",
+					cfg.File, k.Fingerprint(), o))
+				results[i].OK = false
+			}
+			fprs[k.Fingerprint()] = cfg.Name
 		}
 	}
-	for _, p := range problems {
-		// errors.Join of several ConfigErrors: one problem per line.
-		res.Problems = append(res.Problems, strings.Split(p.Error(), "\n")...)
+	if !set.Several() {
+		res := results[0]
+		res.File = path
+		res.Project = ""
+		if !*asJSON {
+			for _, w := range res.Warnings {
+				fmt.Fprintln(a.stdout, "warning: "+w)
+			}
+		}
+		if *asJSON {
+			if err := a.printJSON(res); err != nil {
+				return err
+			}
+		} else if res.OK {
+			fmt.Fprintf(a.stdout, "%s: OK (team key %s)\n\npolicies (new cases get the default; secgate config reference explains each column):\n", path, res.Fingerprint)
+			if err := writePolicies(a.stdout, projects[0]); err != nil {
+				return err
+			}
+		} else {
+			for _, p := range res.Problems {
+				fmt.Fprintln(a.stdout, p)
+			}
+		}
+		if !res.OK {
+			return fmt.Errorf("%s: %s", path, templates.Count(len(res.Problems), "problem"))
+		}
+		return nil
 	}
-	res.OK = len(res.Problems) == 0
-	if !*asJSON {
-		for _, w := range res.Warnings {
-			fmt.Fprintln(a.stdout, "warning: "+w)
+	// A gateway of several projects: each under its heading.
+	all := checkResult{File: path, OK: true, Projects: results}
+	var bad []string
+	problems := 0
+	for _, r := range results {
+		if !r.OK {
+			all.OK = false
+			bad = append(bad, r.Project)
+			problems += len(r.Problems)
 		}
 	}
 	if *asJSON {
-		if err := a.printJSON(res); err != nil {
-			return err
-		}
-	} else if res.OK {
-		fmt.Fprintf(a.stdout, "%s: OK (team key %s)\n\npolicies (new cases get the default; secgate config reference explains each column):\n", *path, res.Fingerprint)
-		if err := writePolicies(a.stdout, cfg); err != nil {
+		if err := a.printJSON(all); err != nil {
 			return err
 		}
 	} else {
-		for _, p := range res.Problems {
-			fmt.Fprintln(a.stdout, p)
+		fmt.Fprintf(a.stdout, "%s: %s in %s\n", path, templates.Count(len(set.Projects), "project"), set.Dir)
+		for i, r := range results {
+			fmt.Fprintf(a.stdout, "\n== project %s (%s) ==\n", r.Project, r.File)
+			for _, w := range r.Warnings {
+				fmt.Fprintln(a.stdout, "warning: "+w)
+			}
+			if !r.OK {
+				for _, p := range r.Problems {
+					fmt.Fprintln(a.stdout, p)
+				}
+				continue
+			}
+			fmt.Fprintf(a.stdout, "OK: team %s, team key %s, database %s\n\npolicies (new cases get the default; secgate config reference explains each column):\n",
+				projects[i].Gateway.Team, r.Fingerprint, projects[i].Gateway.Database)
+			if err := writePolicies(a.stdout, projects[i]); err != nil {
+				return err
+			}
 		}
 	}
-	if !res.OK {
-		return fmt.Errorf("%s: %s", *path, templates.Count(len(res.Problems), "problem"))
+	if !all.OK {
+		return fmt.Errorf("%s: %s in %s %s", path, templates.Count(problems, "problem"), map[bool]string{true: "project", false: "projects"}[len(bad) == 1], strings.Join(bad, ", "))
 	}
 	return nil
+}
+
+// checkProject checks one project's configuration and what it points to.
+func checkProject(a *app, cfg *Config) checkResult {
+	res := checkResult{File: cfg.File, Project: cfg.Name}
+	problems := cfg.CheckFiles(a.getenv)
+	if len(problems) == 0 {
+		fpr, err := checkTeamKey(cfg, a.getenv)
+		if err != nil {
+			problems = append(problems, err)
+		}
+		res.Fingerprint = fpr
+	}
+	var keyProblems []error
+	res.Warnings, keyProblems = checkDirectoryKeys(cfg, time.Now())
+	problems = append(problems, keyProblems...)
+	res.Warnings = append(append(slices.Clone(cfg.Warnings), res.Warnings...), cfg.wholeWarnings()...)
+	problems = append(problems, cfg.wholeProblems()...)
+	if ps, err := cfg.Schedule.WithDefaults().Resolve(); err == nil {
+		res.Policies = ps
+	}
+	res.Problems = problemLines(problems)
+	res.OK = len(res.Problems) == 0
+	return res
+}
+
+// problemLines are errors as lines: errors.Join of several ConfigErrors
+// gives one problem per line.
+func problemLines(errs []error) []string {
+	var out []string
+	for _, p := range errs {
+		out = append(out, strings.Split(p.Error(), "\n")...)
+	}
+	return out
 }
 
 // checkTeamKey unlocks the team key and checks it is usable now.

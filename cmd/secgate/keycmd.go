@@ -42,7 +42,7 @@ func keyProblem(err error) string {
 
 func runKeyImport(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	list := fs.String("list", "", "also put the key's holder on `LIST` (needs -address)")
 	addr := fs.String("address", "", "the `ADDRESS` the key is for; it must be among the key's user IDs")
@@ -59,7 +59,11 @@ func runKeyImport(ctx context.Context, a *app, c *command, args []string) error 
 	if err != nil {
 		return err
 	}
-	v, err := openView(ctx, a, *path, false)
+	cfg, err := sel.one()
+	if err != nil {
+		return err
+	}
+	v, err := openView(ctx, a, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -121,14 +125,18 @@ func expiry(t time.Time) string {
 
 func runKeyShow(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	armor := fs.Bool("armor", false, "also print the armored public key")
 	pos, err := c.parse(a, fs, args, 1)
 	if err != nil {
 		return err
 	}
-	v, err := openView(ctx, a, *path, false)
+	cfg, err := sel.one()
+	if err != nil {
+		return err
+	}
+	v, err := openView(ctx, a, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -225,122 +233,134 @@ func parseDate(s string) (time.Time, error) {
 
 func runKeyCheck(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	through := fs.String("through", "", "check that every key stays usable through `DATE` (YYYY-MM-DD); default: now plus distlist.key_warning")
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
-	v, err := openView(ctx, a, *path, false)
+	projects, err := sel.projects()
 	if err != nil {
 		return err
 	}
-	defer v.Close()
-	until := time.Now().Add(v.cfg.packageDistlist().KeyWarning)
-	if *through != "" {
-		if until, err = parseDate(*through); err != nil {
-			return fmt.Errorf("-through %w", err)
-		}
-	}
-	all, err := v.dir.CheckKeys(ctx, until)
-	if err != nil {
-		return err
-	}
-	// The team key signs everything and reporters encrypt to it: it is
-	// checked too.
-	if team, err := teamPublicKey(v.cfg); err == nil {
-		ts := distlist.KeyStatus{Holders: []string{"team key " + v.cfg.Gateway.Team}, Err: team.CheckThrough(time.Now(), until)}
-		ts.Fingerprint, ts.Emails = team.Fingerprint(), team.Emails()
-		if t, ok := team.Expires(); ok {
-			ts.Expires = t
-		}
-		if arm, err := team.ArmorPublic(); err == nil {
-			ts.Armored = arm
-		}
-		all = append([]distlist.KeyStatus{ts}, all...)
-	} else {
-		return err
-	}
-	bad := 0
-	out := make([]keyJSON, 0, len(all))
-	for _, ks := range all {
-		status := keyProblem(ks.Err)
-		if ks.Err != nil {
-			bad++
-			if k, perr := crypto.ParsePublicKey([]byte(ks.Armored)); perr == nil && k.Check(time.Now()) == nil {
-				status = "usable now, but " + status + " by " + until.UTC().Format(time.DateOnly)
-			}
-		}
-		out = append(out, keyJSON{Fingerprint: ks.Fingerprint, Emails: nonNil(ks.Emails), Expires: jsonTime(ks.Expires),
-			Holders: ks.Holders, Status: status})
-	}
-	if *asJSON {
-		if err := a.printJSON(map[string]any{"through": until.UTC(), "keys": out, "problems": bad}); err != nil {
+	return perProject(a, projects, *asJSON, func(a *app, cfg *Config) error {
+		v, err := openView(ctx, a, cfg, false)
+		if err != nil {
 			return err
 		}
-	} else {
-		fmt.Fprintf(a.stdout, "keys in use, checked now and through %s:\n", fmtTime(until))
-		tw := newTable(a.stdout)
-		fmt.Fprintln(tw, "FINGERPRINT\tEXPIRES\tSTATUS\tUSED BY")
-		for _, k := range out {
-			exp := "never"
-			if k.Expires != nil {
-				exp = fmtTime(*k.Expires)
+		defer v.Close()
+		until := time.Now().Add(v.cfg.packageDistlist().KeyWarning)
+		if *through != "" {
+			if until, err = parseDate(*through); err != nil {
+				return fmt.Errorf("-through %w", err)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Fingerprint, exp, k.Status, strings.Join(k.Holders, "; "))
 		}
-		tw.Flush()
-	}
-	if bad > 0 {
-		return fmt.Errorf("%d of %d key(s) not usable through %s", bad, len(all), until.UTC().Format(time.DateOnly))
-	}
-	if !*asJSON {
-		fmt.Fprintf(a.stdout, "all %d key(s) usable through %s\n", len(all), until.UTC().Format(time.DateOnly))
-	}
-	return nil
+		all, err := v.dir.CheckKeys(ctx, until)
+		if err != nil {
+			return err
+		}
+		// The team key signs everything and reporters encrypt to it: it is
+		// checked too.
+		if team, err := teamPublicKey(v.cfg); err == nil {
+			ts := distlist.KeyStatus{Holders: []string{"team key " + v.cfg.Gateway.Team}, Err: team.CheckThrough(time.Now(), until)}
+			ts.Fingerprint, ts.Emails = team.Fingerprint(), team.Emails()
+			if t, ok := team.Expires(); ok {
+				ts.Expires = t
+			}
+			if arm, err := team.ArmorPublic(); err == nil {
+				ts.Armored = arm
+			}
+			all = append([]distlist.KeyStatus{ts}, all...)
+		} else {
+			return err
+		}
+		bad := 0
+		out := make([]keyJSON, 0, len(all))
+		for _, ks := range all {
+			status := keyProblem(ks.Err)
+			if ks.Err != nil {
+				bad++
+				if k, perr := crypto.ParsePublicKey([]byte(ks.Armored)); perr == nil && k.Check(time.Now()) == nil {
+					status = "usable now, but " + status + " by " + until.UTC().Format(time.DateOnly)
+				}
+			}
+			out = append(out, keyJSON{Fingerprint: ks.Fingerprint, Emails: nonNil(ks.Emails), Expires: jsonTime(ks.Expires),
+				Holders: ks.Holders, Status: status})
+		}
+		if *asJSON {
+			if err := a.printJSON(map[string]any{"through": until.UTC(), "keys": out, "problems": bad}); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintf(a.stdout, "keys in use, checked now and through %s:\n", fmtTime(until))
+			tw := newTable(a.stdout)
+			fmt.Fprintln(tw, "FINGERPRINT\tEXPIRES\tSTATUS\tUSED BY")
+			for _, k := range out {
+				exp := "never"
+				if k.Expires != nil {
+					exp = fmtTime(*k.Expires)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Fingerprint, exp, k.Status, strings.Join(k.Holders, "; "))
+			}
+			tw.Flush()
+		}
+		if bad > 0 {
+			return fmt.Errorf("%d of %d key(s) not usable through %s", bad, len(all), until.UTC().Format(time.DateOnly))
+		}
+		if !*asJSON {
+			fmt.Fprintf(a.stdout, "all %d key(s) usable through %s\n", len(all), until.UTC().Format(time.DateOnly))
+		}
+		return nil
+	})
 }
 
 func runKeyReport(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
-	v, err := openView(ctx, a, *path, false)
+	projects, err := sel.projects()
 	if err != nil {
 		return err
 	}
-	defer v.Close()
-	team, err := teamPublicKey(v.cfg)
-	if err != nil {
-		return err
-	}
-	text, err := v.dir.KeyReport(ctx, v.cfg.packageDistlist().KeyWarning, team)
-	if err != nil {
-		return err
-	}
-	w, err := v.workflow()
-	if err != nil {
-		return err
-	}
-	audit, err := makeAuditReport(ctx, w, team)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return a.printJSON(map[string]any{"report": text, "empty": text == "", "audit": audit.text, "audit_verified": !audit.broken})
-	}
-	if text == "" {
-		fmt.Fprintln(a.stdout, "nothing to report: every key in use is valid beyond the warning period and no address is flagged")
-	} else {
-		fmt.Fprint(a.stdout, text)
-		if !strings.HasSuffix(text, "\n") {
-			fmt.Fprintln(a.stdout)
+	return perProject(a, projects, *asJSON, func(a *app, cfg *Config) error {
+		v, err := openView(ctx, a, cfg, false)
+		if err != nil {
+			return err
 		}
-	}
-	if audit.text != "" {
-		fmt.Fprint(a.stdout, "\n"+audit.text)
-	}
-	return nil
+		defer v.Close()
+		team, err := teamPublicKey(v.cfg)
+		if err != nil {
+			return err
+		}
+		text, err := v.dir.KeyReport(ctx, v.cfg.packageDistlist().KeyWarning, team)
+		if err != nil {
+			return err
+		}
+		w, err := v.workflow()
+		if err != nil {
+			return err
+		}
+		audit, err := makeAuditReport(ctx, w, team)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return a.printJSON(map[string]any{"report": text, "empty": text == "", "audit": audit.text, "audit_verified": !audit.broken})
+		}
+		if text == "" {
+			fmt.Fprintln(a.stdout, "nothing to report: every key in use is valid beyond the warning period and no address is flagged")
+		} else {
+			fmt.Fprint(a.stdout, text)
+			if !strings.HasSuffix(text, "\n") {
+				fmt.Fprintln(a.stdout)
+			}
+		}
+		if audit.text != "" {
+			fmt.Fprint(a.stdout, "\n"+audit.text)
+		}
+		return nil
+	})
 }

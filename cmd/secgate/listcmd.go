@@ -58,7 +58,7 @@ func inConfig(cfg *Config, name, addr string) bool {
 
 func runListShow(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	pos, err := c.parse(a, fs, args, -1)
 	if err != nil {
@@ -67,7 +67,36 @@ func runListShow(ctx context.Context, a *app, c *command, args []string) error {
 	if len(pos) > 1 {
 		return fmt.Errorf("want at most one list name, got %q (see secgate help %s)", pos, c.Name)
 	}
-	v, err := openView(ctx, a, *path, false)
+	projects, err := sel.projects()
+	if err != nil {
+		return err
+	}
+	// With several projects, each project's lists under its heading; a
+	// list named, in each project that has one of that name.
+	if len(projects) > 1 && len(pos) == 1 {
+		var with []*Config
+		for _, cfg := range projects {
+			lists, err := databaseLists(cfg.Gateway.Database)
+			if err != nil {
+				return fmt.Errorf("project %s: %w", cfg.Name, err)
+			}
+			if _, ok := lists[pos[0]]; ok {
+				with = append(with, cfg)
+			}
+		}
+		if len(with) == 0 {
+			return fmt.Errorf("no list %q in any of the %s (see secgate list show)", pos[0], templates.Count(len(projects), "project"))
+		}
+		projects = with
+	}
+	return perProject(a, projects, *asJSON, func(a *app, cfg *Config) error {
+		return listShow(ctx, a, cfg, pos, asJSON)
+	})
+}
+
+// listShow shows a project's lists, or the one named in pos.
+func listShow(ctx context.Context, a *app, cfg *Config, pos []string, asJSON *bool) error {
+	v, err := openView(ctx, a, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -177,7 +206,7 @@ func yesNo(b bool) string {
 
 func runListAdd(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	keyFile := fs.String("key", "", "armored public key `FILE` of the recipient (required on encrypted lists)")
 	name := fs.String("name", "", "display `NAME` of the recipient")
@@ -193,7 +222,11 @@ func runListAdd(ctx context.Context, a *app, c *command, args []string) error {
 			return fmt.Errorf("-key: %w", err)
 		}
 	}
-	v, err := openView(ctx, a, *path, false)
+	cfg, err := sel.one()
+	if err != nil {
+		return err
+	}
+	v, err := openView(ctx, a, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -305,14 +338,18 @@ func nonNil(s []string) []string {
 
 func runListRemove(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	pos, err := c.parse(a, fs, args, 2)
 	if err != nil {
 		return err
 	}
 	list, addr := pos[0], pos[1]
-	v, err := openView(ctx, a, *path, false)
+	cfg, err := sel.one()
+	if err != nil {
+		return err
+	}
+	v, err := openView(ctx, a, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -335,7 +372,7 @@ func runListRemove(ctx context.Context, a *app, c *command, args []string) error
 
 func runListCreate(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	kind := fs.String("kind", "", "embargo (encrypted to each recipient), public (signed only) or team")
 	pos, err := c.parse(a, fs, args, 1)
@@ -350,7 +387,11 @@ func runListCreate(ctx context.Context, a *app, c *command, args []string) error
 	default:
 		return fmt.Errorf("-kind %q: want embargo, public or team", *kind)
 	}
-	v, err := openView(ctx, a, *path, false)
+	cfg, err := sel.one()
+	if err != nil {
+		return err
+	}
+	v, err := openView(ctx, a, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -372,14 +413,18 @@ func runListCreate(ctx context.Context, a *app, c *command, args []string) error
 
 func runListDelete(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	pos, err := c.parse(a, fs, args, 1)
 	if err != nil {
 		return err
 	}
 	name := pos[0]
-	v, err := openView(ctx, a, *path, false)
+	cfg, err := sel.one()
+	if err != nil {
+		return err
+	}
+	v, err := openView(ctx, a, cfg, false)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 
 // outboxRowJSON is an outbox row in JSON output.
 type outboxRowJSON struct {
+	Project     string     `json:"project,omitempty"` // with several projects
 	ID          int64      `json:"id"`
 	Kind        string     `json:"kind"`
 	Case        string     `json:"case,omitempty"`
@@ -78,7 +79,7 @@ func (c *caseRefs) ref(ctx context.Context, id int64) string {
 
 func runOutbox(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	caseRef := fs.String("case", "", "only the mail of case `REF`")
 	failed := fs.Bool("failed", false, "only rows that failed or bounced")
@@ -93,50 +94,91 @@ func runOutbox(ctx context.Context, a *app, c *command, args []string) error {
 	if *failed && *state != "" {
 		return errors.New("-failed and -state exclude each other")
 	}
-	v, err := openView(ctx, a, *path, false)
+	projects, err := sel.projects()
 	if err != nil {
 		return err
 	}
-	defer v.Close()
-	ob, err := v.outbox(ctx)
-	if err != nil {
-		return err
-	}
-	w, err := v.workflow()
-	if err != nil {
-		return err
-	}
-	refs := &caseRefs{w: w, m: map[int64]string{}}
-	f := distlist.RowFilter{State: *state, Limit: *limit}
 	if *caseRef != "" {
-		cs, err := w.Get(ctx, strings.ToUpper(*caseRef))
-		if errors.Is(err, cases.ErrNotFound) {
-			return fmt.Errorf("no case %s (see secgate case list)", *caseRef)
-		}
+		cfg, err := sel.forCase(*caseRef)
 		if err != nil {
 			return err
 		}
-		f.CaseID = cs.ID
+		projects = []*Config{cfg}
 	}
-	var rows []distlist.Row
-	if *failed {
-		for _, st := range []string{distlist.StateFailed, distlist.StateBounced} {
-			f.State = st
-			rs, err := ob.Rows(ctx, f)
+	// With several projects, every project's rows, newest first, each
+	// naming its project.
+	several := sel.several() && *caseRef == ""
+	type row struct {
+		project string
+		r       distlist.Row
+		ref     string
+	}
+	var rows []row
+	for _, cfg := range projects {
+		err := func() error {
+			v, err := openView(ctx, a, cfg, false)
 			if err != nil {
 				return err
 			}
-			rows = append(rows, rs...)
+			defer v.Close()
+			ob, err := v.outbox(ctx)
+			if err != nil {
+				return err
+			}
+			w, err := v.workflow()
+			if err != nil {
+				return err
+			}
+			refs := &caseRefs{w: w, m: map[int64]string{}}
+			f := distlist.RowFilter{State: *state, Limit: *limit}
+			if *caseRef != "" {
+				cs, err := w.Get(ctx, strings.ToUpper(*caseRef))
+				if errors.Is(err, cases.ErrNotFound) {
+					return fmt.Errorf("no case %s (see secgate case list)", *caseRef)
+				}
+				if err != nil {
+					return err
+				}
+				f.CaseID = cs.ID
+			}
+			var rs []distlist.Row
+			if *failed {
+				for _, st := range []string{distlist.StateFailed, distlist.StateBounced} {
+					f.State = st
+					more, err := ob.Rows(ctx, f)
+					if err != nil {
+						return err
+					}
+					rs = append(rs, more...)
+				}
+				slices.SortFunc(rs, func(x, y distlist.Row) int { return int(y.ID - x.ID) })
+				rs = rs[:min(len(rs), max(*limit, 1))]
+			} else if rs, err = ob.Rows(ctx, f); err != nil {
+				return err
+			}
+			for _, r := range rs {
+				rows = append(rows, row{cfg.Name, r, refs.ref(ctx, r.CaseID)})
+			}
+			return nil
+		}()
+		if err != nil {
+			return inSeveral(several, cfg, err)
 		}
-		slices.SortFunc(rows, func(x, y distlist.Row) int { return int(y.ID - x.ID) })
-		rows = rows[:min(len(rows), max(*limit, 1))]
-	} else if rows, err = ob.Rows(ctx, f); err != nil {
-		return err
+	}
+	if several {
+		slices.SortStableFunc(rows, func(x, y row) int { return y.r.Created.Compare(x.r.Created) })
+		if *limit > 0 {
+			rows = rows[:min(len(rows), *limit)]
+		}
 	}
 	if *asJSON {
 		out := make([]outboxRowJSON, 0, len(rows))
 		for _, r := range rows {
-			out = append(out, toRowJSON(r, refs.ref(ctx, r.CaseID)))
+			rj := toRowJSON(r.r, r.ref)
+			if several {
+				rj.Project = r.project
+			}
+			out = append(out, rj)
 		}
 		return a.printJSON(out)
 	}
@@ -145,9 +187,17 @@ func runOutbox(ctx context.Context, a *app, c *command, args []string) error {
 		return nil
 	}
 	tw := newTable(a.stdout)
-	fmt.Fprintln(tw, "ID\tTIME\tKIND\tCASE\tRECIPIENT\tSTATE\tATTEMPTS\tNEXT ATTEMPT\tLAST REPLY")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, fmtSecond(rowTime(r)), r.Kind, dash(refs.ref(ctx, r.CaseID)),
+	head := "ID\tTIME\tKIND\tCASE\tRECIPIENT\tSTATE\tATTEMPTS\tNEXT ATTEMPT\tLAST REPLY"
+	if several {
+		head = "PROJECT\t" + head
+	}
+	fmt.Fprintln(tw, head)
+	for _, x := range rows {
+		r := x.r
+		if several {
+			fmt.Fprintf(tw, "%s\t", x.project)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, fmtSecond(rowTime(r)), r.Kind, dash(x.ref),
 			r.Recipient, r.State, r.Attempts, nextAttempt(r), dash(shorten(lastReply(r), 60)))
 	}
 	return tw.Flush()
@@ -185,10 +235,10 @@ func shorten(s string, n int) string {
 	return s
 }
 
-// rowID parses an outbox or quarantine row ID argument.
 // openRow parses the arguments of a command that takes one row ID (fs may
-// hold more flags of the caller's) and opens the database view.
-func openRow(ctx context.Context, a *app, c *command, fs *flag.FlagSet, path *string, args []string, withKey bool) (*view, int64, error) {
+// hold more flags of the caller's) and opens the database view. Row IDs
+// are a project's own: with several projects, -project says whose.
+func openRow(ctx context.Context, a *app, c *command, fs *flag.FlagSet, sel *configSel, args []string, withKey bool) (*view, int64, error) {
 	pos, err := c.parse(a, fs, args, 1)
 	if err != nil {
 		return nil, 0, err
@@ -197,13 +247,18 @@ func openRow(ctx context.Context, a *app, c *command, fs *flag.FlagSet, path *st
 	if err != nil {
 		return nil, 0, err
 	}
-	v, err := openView(ctx, a, *path, withKey)
+	cfg, err := sel.one()
+	if err != nil {
+		return nil, 0, err
+	}
+	v, err := openView(ctx, a, cfg, withKey)
 	if err != nil {
 		return nil, 0, err
 	}
 	return v, id, nil
 }
 
+// rowID parses an outbox or quarantine row ID argument.
 func rowID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
@@ -214,9 +269,9 @@ func rowID(s string) (int64, error) {
 
 func runOutboxShow(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
-	v, id, err := openRow(ctx, a, c, fs, path, args, false)
+	v, id, err := openRow(ctx, a, c, fs, sel, args, false)
 	if err != nil {
 		return err
 	}
@@ -291,13 +346,13 @@ func runOutboxFail(ctx context.Context, a *app, c *command, args []string) error
 // outboxChange retries or fails one row.
 func outboxChange(ctx context.Context, a *app, c *command, args []string, fail bool) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	var reason *string
 	if fail {
 		reason = fs.String("reason", "failed from the command line", "why the row is given up, kept as its last reply")
 	}
-	v, id, err := openRow(ctx, a, c, fs, path, args, false)
+	v, id, err := openRow(ctx, a, c, fs, sel, args, false)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -382,4 +383,40 @@ func (c *Config) locate(key string) (string, int) {
 		file = c.File
 	}
 	return file, line
+}
+
+// caseCount counts the cases in a project's database, read-only; -1 when
+// there is no database yet.
+func caseCount(path string) (int, error) {
+	if _, err := os.Stat(path); err != nil {
+		return -1, nil
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM cases`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("database %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// hasCase reports whether the project's database holds case ref,
+// read-only; false when there is no database.
+func hasCase(path, ref string) (bool, error) {
+	if _, err := os.Stat(path); err != nil {
+		return false, nil
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM cases WHERE ref = ?`, ref).Scan(&n); err != nil {
+		return false, fmt.Errorf("database %s: %w", path, err)
+	}
+	return n > 0, nil
 }

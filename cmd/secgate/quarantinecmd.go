@@ -14,6 +14,7 @@ import (
 
 // inboundJSON is an inbound message in JSON output (never its body).
 type inboundJSON struct {
+	Project   string     `json:"project,omitempty"` // with several projects
 	ID        int64      `json:"id"`
 	Mailbox   string     `json:"mailbox"`
 	UID       uint32     `json:"uid"`
@@ -41,34 +42,66 @@ func toInboundJSON(in intake.Inbound) inboundJSON {
 
 func runQuarantineList(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
-	v, err := openView(ctx, a, *path, false)
+	projects, err := sel.projects()
 	if err != nil {
 		return err
 	}
-	defer v.Close()
-	list, err := intake.NewQuarantine(v.db, nil).List(ctx)
-	if err != nil {
-		return err
+	// With several projects, every project's quarantine, each row naming
+	// its project.
+	several := len(projects) > 1
+	type row struct {
+		project string
+		in      intake.Inbound
+	}
+	var rows []row
+	for _, cfg := range projects {
+		err := func() error {
+			v, err := openView(ctx, a, cfg, false)
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			list, err := intake.NewQuarantine(v.db, nil).List(ctx)
+			for _, in := range list {
+				rows = append(rows, row{cfg.Name, in})
+			}
+			return err
+		}()
+		if err != nil {
+			return inSeveral(several, cfg, err)
+		}
 	}
 	if *asJSON {
-		out := make([]inboundJSON, 0, len(list))
-		for _, in := range list {
-			out = append(out, toInboundJSON(in))
+		out := make([]inboundJSON, 0, len(rows))
+		for _, r := range rows {
+			ij := toInboundJSON(r.in)
+			if several {
+				ij.Project = r.project
+			}
+			out = append(out, ij)
 		}
 		return a.printJSON(out)
 	}
-	if len(list) == 0 {
+	if len(rows) == 0 {
 		fmt.Fprintln(a.stdout, "quarantine is empty")
 		return nil
 	}
 	tw := newTable(a.stdout)
-	fmt.Fprintln(tw, "ID\tRECEIVED\tSENDER\tSIZE\tREASON")
-	for _, in := range list {
+	head := "ID\tRECEIVED\tSENDER\tSIZE\tREASON"
+	if several {
+		head = "PROJECT\t" + head
+	}
+	fmt.Fprintln(tw, head)
+	for _, r := range rows {
+		in := r.in
+		if several {
+			fmt.Fprintf(tw, "%s\t", r.project)
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", in.ID, fmtTime(in.Received), dash(in.Sender), in.Size, dash(shorten(intake.Printable(in.Reason), 70)))
 	}
 	return tw.Flush()
@@ -76,11 +109,11 @@ func runQuarantineList(ctx context.Context, a *app, c *command, args []string) e
 
 func runQuarantineShow(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	// The raw message is stored encrypted to the team key: its header
 	// needs the key. The body is never shown.
-	v, id, err := openRow(ctx, a, c, fs, path, args, true)
+	v, id, err := openRow(ctx, a, c, fs, sel, args, true)
 	if err != nil {
 		return err
 	}
@@ -120,9 +153,9 @@ func runQuarantineShow(ctx context.Context, a *app, c *command, args []string) e
 
 func runQuarantineRelease(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
-	v, id, err := openRow(ctx, a, c, fs, path, args, false)
+	v, id, err := openRow(ctx, a, c, fs, sel, args, false)
 	if err != nil {
 		return err
 	}

@@ -5,73 +5,158 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/secgate/secgate/crypto"
 )
 
-// runServe runs the gateway: the IMAP poller, the outbox, the scheduler and
-// the metrics endpoint, until SIGINT or SIGTERM. On a signal each part
-// finishes what it has in flight (an SMTP transaction, a job) and returns.
+// runServe runs one gateway per project (the IMAP poller, the outbox, the
+// scheduler), and the metrics endpoint for all of them, until SIGINT or
+// SIGTERM. On a signal each part finishes what it has in flight (an SMTP
+// transaction, a job) and returns.
 func runServe(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*path)
+	set, err := sel.load()
 	if err != nil {
 		return err
 	}
-	if errs := cfg.CheckFiles(a.getenv); len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	key, err := loadTeamKey(cfg, a.getenv)
+	projects, err := sel.projects()
 	if err != nil {
 		return err
 	}
-	log := a.newLogger(cfg.Gateway.LogLevel)
-	memLimit := applyMemoryLimit(cfg.Gateway, a.getenv)
-	gcPercent := applyGCPercent(cfg.Gateway, a.getenv)
-	// What the operator must fix stops start-up at once: a port that is
-	// taken, a database that does not accept writes.
-	var metricsLn, pushLn net.Listener
-	if addr := cfg.Metrics.Listen; addr != "" {
+	// What the operator must fix stops start-up at once, naming the
+	// project: a file that is missing, a key the passphrase does not
+	// unlock, a port that is taken, a database that does not accept
+	// writes.
+	keys := make([]*crypto.Key, len(projects))
+	for i, cfg := range projects {
+		if errs := cfg.CheckFiles(a.getenv); len(errs) > 0 {
+			return set.inProject(cfg, errors.Join(errs...))
+		}
+		if keys[i], err = loadTeamKey(cfg, a.getenv); err != nil {
+			return set.inProject(cfg, err)
+		}
+	}
+	if err := distinctKeys(projects, keys); err != nil {
+		return err
+	}
+	top := set.Top
+	log := a.newLogger(top.Gateway.LogLevel)
+	memLimit := applyMemoryLimit(top.Gateway, a.getenv)
+	gcPercent := applyGCPercent(top.Gateway, a.getenv)
+	var metricsLn net.Listener
+	if addr := top.Metrics.Listen; addr != "" {
 		if metricsLn, err = listen("metrics.listen", addr); err != nil {
 			return err
 		}
 		defer metricsLn.Close()
 	}
-	if addr := cfg.IMAP.PushListen; addr != "" {
-		if pushLn, err = listen("imap.push_listen", addr); err != nil {
-			return err
+	pushLns := make([]net.Listener, len(projects))
+	for i, cfg := range projects {
+		if addr := cfg.IMAP.PushListen; addr != "" {
+			if pushLns[i], err = listen("imap.push_listen", addr); err != nil {
+				return set.inProject(cfg, err)
+			}
+			defer pushLns[i].Close()
 		}
-		defer pushLn.Close()
 	}
-	g, err := openGateway(ctx, cfg, gatewayOptions{Logger: log, TeamKey: key})
-	if err != nil {
-		return err
+	reg := newRegistry()
+	gws := make([]*gateway, 0, len(projects))
+	defer func() {
+		for _, g := range gws {
+			g.Close()
+		}
+	}()
+	for i, cfg := range projects {
+		g, err := openGateway(ctx, cfg, gatewayOptions{Logger: log.With("project", cfg.Name), TeamKey: keys[i], Metrics: reg})
+		if err != nil {
+			return set.inProject(cfg, err)
+		}
+		gws = append(gws, g)
+		if err := g.db.Probe(ctx); err != nil {
+			return set.inProject(cfg, err)
+		}
+		g.pushLn = pushLns[i]
 	}
-	defer g.Close()
-	if err := g.db.Probe(ctx); err != nil {
-		return err
-	}
-	g.pushLn = pushLn
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	merr := make(chan error, 1)
 	if metricsLn != nil {
-		go func() { merr <- serveOn(ctx, "metrics", metricsLn, g.metrics.handler()) }()
+		go func() { merr <- serveOn(ctx, "metrics", metricsLn, metricsHandler(reg, gws)) }()
 	} else {
 		close(merr)
 	}
-	log.Info("secgate serving", "team", cfg.Gateway.Team, "key", key.Fingerprint(),
-		"imap", cfg.IMAP.Address, "smtp", cfg.SMTP.Address, "metrics", cfg.Metrics.Listen, "memory_limit", memoryLimitText(memLimit), "gc_percent", gcPercent)
-	err = g.run(ctx)
+	for i, g := range gws {
+		cfg := g.cfg
+		g.log.Info("secgate serving", "team", cfg.Gateway.Team, "key", keys[i].Fingerprint(), "database", cfg.Gateway.Database,
+			"imap", cfg.IMAP.Address, "smtp", cfg.SMTP.Address, "metrics", top.Metrics.Listen, "memory_limit", memoryLimitText(memLimit), "gc_percent", gcPercent)
+	}
+	// Each project runs on its own: one that stops on an error (a part
+	// that failed) is logged and shown down in /healthz while the others
+	// go on serving.
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, g := range gws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := g.run(ctx)
+			if err == nil {
+				return
+			}
+			if len(gws) > 1 {
+				g.log.Error("project stopped; the others go on", "err", err)
+				err = fmt.Errorf("project %s: %w", g.name, err)
+			}
+			g.health.stop(err)
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
 	cancel()
-	err = errors.Join(err, <-merr)
+	err = errors.Join(append(errs, <-merr)...)
 	log.Info("secgate stopped")
 	return err
+}
+
+// inProject says which project err is about, when there are several.
+func (s *ProjectSet) inProject(cfg *Config, err error) error {
+	switch {
+	case !s.Several():
+		return err
+	case strings.HasPrefix(err.Error(), cfg.File+":"):
+		return fmt.Errorf("project %s: %w", cfg.Name, err) // the error names the file
+	}
+	return fmt.Errorf("project %s (%s): %w", cfg.Name, cfg.File, err)
+}
+
+// distinctKeys refuses two projects with the same team key: each
+// project's reports are encrypted to its own key, which no other
+// project's gateway may hold.
+func distinctKeys(projects []*Config, keys []*crypto.Key) error {
+	seen := map[string]*Config{}
+	for i, k := range keys {
+		if k == nil {
+			continue
+		}
+		if o, ok := seen[k.Fingerprint()]; ok {
+			return fmt.Errorf("project %s (%s): team_key.path %s: team key %s is also project %s's (%s): each project has its own",
+				projects[i].Name, projects[i].File, projects[i].TeamKey.Path, k.Fingerprint(), o.Name, o.TeamKey.Path)
+		}
+		seen[k.Fingerprint()] = projects[i]
+	}
+	return nil
 }
 
 // loadTeamKey reads the team key with its passphrase and checks that it can

@@ -17,24 +17,26 @@ import (
 var errUnavailable = errors.New("the gateway reports itself unavailable")
 
 // runStatus asks the running gateway for its health (/healthz on [metrics]
-// listen) and prints each part, its state and since when.
+// listen) and prints each part, its state and since when: of every
+// project, or of the one -project names.
 func runStatus(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*path)
+	set, err := sel.load()
 	if err != nil {
 		return err
 	}
-	if cfg.Metrics.Listen == "" {
+	listen := set.Top.Metrics.Listen
+	if listen == "" {
 		return errors.New("[metrics] listen is empty: the gateway serves no health to ask")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cfg.Metrics.Listen+"/healthz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+listen+"/healthz", nil)
 	if err != nil {
 		return err
 	}
@@ -45,7 +47,15 @@ func runStatus(ctx context.Context, a *app, c *command, args []string) error {
 	defer resp.Body.Close()
 	var rep healthReport
 	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
-		return fmt.Errorf("health of %s: %w", cfg.Metrics.Listen, err)
+		return fmt.Errorf("health of %s: %w", listen, err)
+	}
+	if sel.project != "" {
+		ph, ok := rep.Projects[sel.project]
+		if !ok {
+			return fmt.Errorf("the gateway on %s does not serve project %s (is it running with this configuration?)", listen, sel.project)
+		}
+		rep = healthReport{Status: ph.Status, Checked: rep.Checked, Components: ph.Components,
+			Projects: map[string]projectHealth{sel.project: ph}}
 	}
 	if *asJSON {
 		if err := a.printJSON(rep); err != nil {
@@ -53,30 +63,49 @@ func runStatus(ctx context.Context, a *app, c *command, args []string) error {
 		}
 	} else {
 		fmt.Fprintf(a.stdout, "secgate %s (checked %s)\n", rep.Status, rep.Checked.UTC().Format(time.RFC3339))
-		names := make([]string, 0, len(rep.Components))
-		for n := range rep.Components {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		for _, n := range names {
-			comp := rep.Components[n]
-			mark := "ok  "
-			if !comp.OK {
-				mark = "DOWN"
+		if rep.Components != nil {
+			printComponents(a, "  ", rep.Components)
+		} else {
+			// Several projects: each with its parts.
+			names := make([]string, 0, len(rep.Projects))
+			for n := range rep.Projects {
+				names = append(names, n)
 			}
-			since := ""
-			if !comp.Since.IsZero() {
-				since = " since " + comp.Since.UTC().Format(time.RFC3339)
+			slices.Sort(names)
+			for _, n := range names {
+				ph := rep.Projects[n]
+				fmt.Fprintf(a.stdout, "  project %s (%s): %s\n", n, ph.Team, ph.Status)
+				printComponents(a, "    ", ph.Components)
 			}
-			fmt.Fprintf(a.stdout, "  %s %-10s %s%s", mark, n, comp.State, since)
-			if comp.Detail != "" {
-				fmt.Fprintf(a.stdout, ": %s", strings.TrimSpace(comp.Detail))
-			}
-			fmt.Fprintln(a.stdout)
 		}
 	}
 	if rep.Status != "ok" {
 		return errUnavailable
 	}
 	return nil
+}
+
+// printComponents prints each part, its state and since when.
+func printComponents(a *app, indent string, comps map[string]component) {
+	names := make([]string, 0, len(comps))
+	for n := range comps {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		comp := comps[n]
+		mark := "ok  "
+		if !comp.OK {
+			mark = "DOWN"
+		}
+		since := ""
+		if !comp.Since.IsZero() {
+			since = " since " + comp.Since.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(a.stdout, "%s%s %-10s %s%s", indent, mark, n, comp.State, since)
+		if comp.Detail != "" {
+			fmt.Fprintf(a.stdout, ": %s", strings.TrimSpace(comp.Detail))
+		}
+		fmt.Fprintln(a.stdout)
+	}
 }

@@ -15,41 +15,43 @@ import (
 
 func runTemplateList(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*path)
+	projects, err := sel.projects()
 	if err != nil {
 		return err
 	}
-	set, err := templates.Load(cfg.Gateway.Templates)
-	if err != nil {
-		return fmt.Errorf("gateway.templates: %w", err)
-	}
-	type entry struct {
-		Name   string `json:"name"`
-		Source string `json:"source"`
-	}
-	var out []entry
-	for _, n := range templates.Names() {
-		out = append(out, entry{n, set.Source(n)})
-	}
-	if *asJSON {
-		return a.printJSON(out)
-	}
-	tw := newTable(a.stdout)
-	fmt.Fprintln(tw, "TEMPLATE\tSOURCE")
-	for _, e := range out {
-		fmt.Fprintf(tw, "%s\t%s\n", e.Name, e.Source)
-	}
-	return tw.Flush()
+	return perProject(a, projects, *asJSON, func(a *app, cfg *Config) error {
+		set, err := templates.Load(cfg.Gateway.Templates)
+		if err != nil {
+			return fmt.Errorf("gateway.templates: %w", err)
+		}
+		type entry struct {
+			Name   string `json:"name"`
+			Source string `json:"source"`
+		}
+		var out []entry
+		for _, n := range templates.Names() {
+			out = append(out, entry{n, set.Source(n)})
+		}
+		if *asJSON {
+			return a.printJSON(out)
+		}
+		tw := newTable(a.stdout)
+		fmt.Fprintln(tw, "TEMPLATE\tSOURCE")
+		for _, e := range out {
+			fmt.Fprintf(tw, "%s\t%s\n", e.Name, e.Source)
+		}
+		return tw.Flush()
+	})
 }
 
 func runTemplateRender(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	path := configFlag(fs)
+	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	caseRef := fs.String("case", "", "fill the text with case `REF` (default: sample data)")
 	text := fs.Bool("text", false, "with -case: decrypt the case's impact text (needs the team key passphrase)")
@@ -61,7 +63,13 @@ func runTemplateRender(ctx context.Context, a *app, c *command, args []string) e
 	if !slices.Contains(templates.Names(), name) {
 		return fmt.Errorf("no template %q (see secgate template list)", name)
 	}
-	cfg, err := loadConfig(*path)
+	// The project's texts: -project's, the only one's, or the case's.
+	var cfg *Config
+	if *caseRef != "" {
+		cfg, err = sel.forCase(*caseRef)
+	} else {
+		cfg, err = sel.one()
+	}
 	if err != nil {
 		return err
 	}
@@ -77,7 +85,7 @@ func runTemplateRender(ctx context.Context, a *app, c *command, args []string) e
 	data.Project = cfg.project(fpr)
 	data.Now = time.Now().UTC()
 	if *caseRef != "" {
-		if data, err = caseTemplateData(ctx, a, cfg, set, *path, *caseRef, *text, data); err != nil {
+		if data, err = caseTemplateData(ctx, a, cfg, set, *caseRef, *text, data); err != nil {
 			return err
 		}
 	}
@@ -95,8 +103,8 @@ func runTemplateRender(ctx context.Context, a *app, c *command, args []string) e
 // caseTemplateData replaces the case part of sample data (and the plan,
 // when the case has one) with what the gateway knows of case ref. The other
 // parts (the message relayed, a command answer...) stay sample data.
-func caseTemplateData(ctx context.Context, a *app, cfg *Config, set *templates.Set, path, ref string, text bool, data templates.Data) (templates.Data, error) {
-	v, err := openView(ctx, a, path, text)
+func caseTemplateData(ctx context.Context, a *app, cfg *Config, set *templates.Set, ref string, text bool, data templates.Data) (templates.Data, error) {
+	v, err := openView(ctx, a, cfg, text)
 	if err != nil {
 		return data, err
 	}
