@@ -17,8 +17,9 @@
 // is routed by the Router before it is stored: the receiving MTA's record
 // of the envelope decides (the topmost Delivered-To, which Dovecot's LMTP
 // writes with the +detail, then the topmost X-Original-To), then To and Cc,
-// which the sender writes; the domain is compared ignoring case, the local
-// part exactly, and a detail after a separator (plus-addressing) names the
+// which the sender writes; addresses are compared ignoring case (the
+// local part too, as MTAs deliver it), and a detail after a separator
+// (plus-addressing) names the
 // address before it. The message is stored in its project's database,
 // encrypted to its key, and processed by its Processor alone. A header
 // naming another project's address than the envelope's is noted in the

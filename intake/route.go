@@ -39,8 +39,11 @@ type ProjectAddresses struct {
 // and a sender can write any number of them below. Then the header's To
 // and Cc, which the sender writes.
 //
-// An address is compared case-insensitively on the domain and exactly on
-// the local part, and names a project when it is one of its addresses or
+// An address is compared ignoring case, the local part too (as Postfix
+// and Dovecot deliver Security+A@ to security+a@; RFC 5321 lets a server
+// tell them apart, but no MTA in front of a shared mailbox does, and a
+// report held for its capital letters helps nobody), and names a project
+// when it is one of its addresses or
 // one of them with a detail after a separator (security+anything@ is
 // security@; the longest address matches, so security+a@ may be one
 // project's and security@ another's).
@@ -64,7 +67,7 @@ type ProjectAddresses struct {
 // for it.
 type Router struct {
 	seps  string
-	owner map[string]string // canonical address (lower-case domain) -> project
+	owner map[string]string // address in lower case -> project
 }
 
 // NewRouter returns a router over projects; separators are the characters
@@ -95,6 +98,7 @@ func NewRouter(projects []ProjectAddresses, separators string) (*Router, error) 
 			if !ok {
 				return nil, fmt.Errorf("intake: route: project %q: %q is not a mail address", p.Project, a)
 			}
+			c = strings.ToLower(c)
 			if other, dup := r.owner[c]; dup && other != p.Project {
 				return nil, fmt.Errorf("intake: route: %s is an address of both %q and %q", c, other, p.Project)
 			}
@@ -195,8 +199,9 @@ func (r *Router) Route(raw []byte) Routing {
 
 // project returns the project addr (a routeAddress) names: its own
 // address, or the longest of its addresses that addr extends with a
-// separator and a detail; "" when none.
+// separator and a detail, compared ignoring case; "" when none.
 func (r *Router) project(addr string) string {
+	addr = strings.ToLower(addr)
 	if p, ok := r.owner[addr]; ok {
 		return p
 	}

@@ -37,11 +37,15 @@ func TestRoute(t *testing.T) {
 		{name: "alias without detail", header: "Delivered-To: security-b@example.org\r\n", project: "b", field: "Delivered-To"},
 		{name: "domain case-insensitive", header: "Delivered-To: security-b@EXAMPLE.org\r\n", project: "b", field: "Delivered-To",
 			addr: "security-b@example.org"},
-		{name: "configured address case: local part exact", header: "To: Sec-A@example.org\r\n", project: "a", field: "To"},
-		{name: "local part compared exactly", header: "To: sec-a@example.org\r\n", held: true,
-			reason: []string{"no project owns To sec-a@example.org"}},
-		{name: "local part compared exactly (envelope)", header: "Delivered-To: Security-B@example.org\r\n", held: true,
-			reason: []string{"no project owns Delivered-To Security-B@example.org"}},
+		{name: "configured address case", header: "To: Sec-A@example.org\r\n", project: "a", field: "To"},
+		{name: "local part case-insensitive", header: "To: sec-a@example.org\r\n", project: "a", field: "To",
+			addr: "sec-a@example.org"},
+		{name: "local part case-insensitive (envelope)", header: "Delivered-To: Security-B@example.org\r\n", project: "b",
+			field: "Delivered-To", addr: "Security-B@example.org"},
+		{name: "local part case-insensitive with a detail", header: "Delivered-To: Security+A+Tag@example.org\r\n", project: "a",
+			field: "Delivered-To", addr: "Security+A+Tag@example.org"},
+		{name: "unowned address keeps its case in the reason", header: "Delivered-To: Nobody@example.org\r\n", held: true,
+			reason: []string{"no project owns Delivered-To Nobody@example.org"}},
 		{name: "x-original-to", header: "X-Original-To: security-a@example.org\r\nDelivered-To: mailbox@example.org\r\n",
 			project: "a", field: "X-Original-To"},
 		{name: "angle brackets and quoted local part", header: "Delivered-To: <\"security-b\"@example.org>\r\n", project: "b",
@@ -139,14 +143,12 @@ func TestNewRouterRefuses(t *testing.T) {
 		"bad address":             {{"a", []string{"not an address"}}},
 		"no name":                 {{"", []string{"security@example.org"}}},
 		"a name twice":            {{"a", []string{"x@example.org"}}, {"a", []string{"y@example.org"}}},
+		// Local parts differing in case are one address.
+		"local parts differing in case": {{"a", []string{"security@example.org"}}, {"b", []string{"Security@example.org"}}},
 	} {
 		if _, err := NewRouter(ps, ""); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
-	}
-	// Local parts differing in case are different addresses.
-	if _, err := NewRouter([]ProjectAddresses{{"a", []string{"security@example.org"}}, {"b", []string{"Security@example.org"}}}, ""); err != nil {
-		t.Errorf("local parts differing in case: %v", err)
 	}
 	if _, err := NewRouter([]ProjectAddresses{{"a", []string{"security@example.org"}}}, "@"); err == nil {
 		t.Error("separator @ accepted")
