@@ -1,0 +1,565 @@
+package main
+
+import (
+	"bytes"
+	"database/sql"
+	"fmt"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secgate/secgate/cases/casestest"
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/internal/gpgtest"
+	"github.com/secgate/secgate/internal/mailstack"
+)
+
+// hostileProject is one project of the hostile tests.
+type hostileProject struct {
+	name, display, prefix string
+	mailbox               string // the stack user reading its reports
+	team                  *crypto.Key
+	database              string
+	canary                string
+}
+
+// hostileEnv is two projects (knative, kata) served by one secgate serve
+// on the real stack, with members, a reporter (gpg) and an outsider (gpg).
+type hostileEnv struct {
+	t        *testing.T
+	stack    *mailstack.Stack
+	proc     *serveProc
+	logs     string
+	kn, kata *hostileProject
+	keys     map[string]*crypto.Key // member stack user -> private key
+	rita     *gpgtest.GPG
+	ritaFpr  string
+	mallory  *gpgtest.GPG
+	malFpr   string
+	seq      int
+}
+
+// hostileMember is a member of the projects named in in.
+type hostileMember struct {
+	user string
+	in   []string // project short names
+}
+
+// startHostile writes the two projects' files (case prefixes knPrefix and
+// kataPrefix; each member in the projects it names, with the same key in
+// each) and starts one secgate serve for both.
+func startHostile(t *testing.T, knPrefix, kataPrefix string, members []hostileMember) *hostileEnv {
+	tmp := t.TempDir()
+	bin := buildSecgate(t, tmp)
+	users := []string{"knsec", "katasec", "rita", "mallory"}
+	for _, m := range members {
+		users = append(users, m.user)
+	}
+	stack := mailstack.Start(t, mailstack.Options{Users: users})
+	e := &hostileEnv{t: t, stack: stack, keys: map[string]*crypto.Key{},
+		kn:   &hostileProject{name: "knative", display: "Knative", prefix: knPrefix, mailbox: "knsec", canary: "CANARY-KNATIVE-REPORT"},
+		kata: &hostileProject{name: "kata", display: "Kata", prefix: kataPrefix, mailbox: "katasec", canary: "CANARY-KATA-REPORT"},
+	}
+	dir := t.TempDir()
+	write := func(name, text string, mode os.FileMode) {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gen := func(name, addr string) *crypto.Key {
+		t.Helper()
+		k, err := crypto.GenerateKey(name, addr, crypto.GenerateOptions{Algorithm: "x25519", Created: time.Now().Add(-time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	armorPub := func(k *crypto.Key) string {
+		t.Helper()
+		a, err := k.ArmorPublic()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	write("imap.pass", stack.Password+"\n", 0o600)
+	write("smtp.pass", stack.Password+"\n", 0o600)
+	write("secgate.toml", fmt.Sprintf(`# Two projects, one gateway (generated).
+[gateway]
+domain = %q
+data_dir = "data"
+projects = "projects"
+log_level = "info"
+
+[imap]
+address = %q
+password_file = "imap.pass"
+tls = "plain-loopback"
+
+[smtp]
+address = %q
+password_file = "smtp.pass"
+tls = "plain-loopback"
+parallel = 1
+
+[metrics]
+listen = %q
+
+[intake]
+backoff_min = "50ms"
+backoff_max = "500ms"
+
+[distlist]
+retry_base = "300ms"
+retry_max = "3s"
+
+[schedule]
+public_lists = []
+retry_delay = "1s"
+`, stack.Domain, stack.IMAPAddr, stack.SubmissionAddr, freeLoopbackAddr(t)), 0o644)
+	for _, m := range members {
+		e.keys[m.user] = gen(m.user, stack.Addr(m.user))
+		write("projects/"+m.user+".asc", armorPub(e.keys[m.user]), 0o644)
+	}
+	for _, p := range []*hostileProject{e.kn, e.kata} {
+		pass := p.name + " team passphrase, not secret"
+		p.team = gen(p.display+" Security Team", stack.Addr(p.mailbox))
+		locked, err := p.team.ArmorPrivate([]byte(pass))
+		if err != nil {
+			t.Fatal(err)
+		}
+		write("data/projects/"+p.name+"/team-key.asc", locked, 0o600)
+		p.database = filepath.Join(dir, "data", "projects", p.name, "secgate.db")
+		write("projects/"+p.name+".pass", pass+"\n", 0o600)
+		var ms strings.Builder
+		for _, m := range members {
+			for _, in := range m.in {
+				if in == p.name {
+					fmt.Fprintf(&ms, "\n[[distlist.member]]\nname = %q\naddress = %q\nkey_file = \"%[1]s.asc\"\nrole = \"lead\"\n", m.user, stack.Addr(m.user))
+				}
+			}
+		}
+		write("projects/"+p.name+".toml", fmt.Sprintf(`[project]
+name = %q
+case_prefix = %q
+
+[gateway]
+team = %q
+
+[team_key]
+passphrase_file = "%[4]s.pass"
+
+[imap]
+user = %[3]q
+
+[smtp]
+user = %[3]q
+%[5]s
+[[distlist.list]]
+name = "embargo"
+kind = "embargo"
+`, p.display, p.prefix, stack.Addr(p.mailbox), p.name, ms.String()), 0o644)
+	}
+	config := filepath.Join(dir, "secgate.toml")
+	if code, out, stderr := runCLI(t, nil, "config", "check", "-config", config); code != 0 {
+		t.Fatalf("config check: exit %d\n%s%s", code, out, stderr)
+	}
+	e.rita = gpgtest.New(t)
+	e.ritaFpr = e.rita.GenKey("Rita Reporter <"+stack.Addr("rita")+">", "ed25519")
+	e.mallory = gpgtest.New(t)
+	e.malFpr = e.mallory.GenKey("Mallory <"+stack.Addr("mallory")+">", "ed25519")
+	for _, p := range []*hostileProject{e.kn, e.kata} {
+		e.rita.Import([]byte(armorPub(p.team)))
+		e.mallory.Import([]byte(armorPub(p.team)))
+	}
+
+	e.logs = filepath.Join(tmp, "logs")
+	if err := os.Mkdir(e.logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	proc, err := startServe(bin, config, filepath.Join(e.logs, "serve.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.proc = proc
+	t.Cleanup(proc.kill)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b, _ := os.ReadFile(proc.log)
+		if strings.Count(string(b), "intake: watching mailbox") >= 2 {
+			break
+		}
+		if proc.exited() || time.Now().After(deadline) {
+			t.Fatalf("secgate serve does not watch both mailboxes: %v\n%s", proc.err, proc.tail(30))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return e
+}
+
+// stop stops serve and checks its log for errors.
+func (e *hostileEnv) stop() {
+	if err := e.proc.stop(30 * time.Second); err != nil {
+		e.t.Fatalf("secgate serve: %v\n%s", err, e.proc.tail(20))
+	}
+	logErrors(e.t, e.logs)
+}
+
+func (e *hostileEnv) addr(user string) string { return e.stack.Addr(user) }
+
+// msgID returns a fresh Message-ID (without <>).
+func (e *hostileEnv) msgID(what string) string {
+	e.seq++
+	return fmt.Sprintf("%s-%d-%d@outside.example", what, e.seq, time.Now().UnixNano())
+}
+
+// encryptedMail is a PGP/MIME mail from g's user, encrypted by gpg to
+// toFpr (and the sender), to the address to.
+func (e *hostileEnv) encryptedMail(g *gpgtest.GPG, fromUser, fromFpr, toFpr, to, subject, text, id string) []byte {
+	inner := "Content-Type: multipart/mixed; boundary=\"in\"\r\n\r\n--in\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		strings.ReplaceAll(text, "\n", "\r\n") + "\r\n" +
+		"\r\n--in\r\nContent-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"key.asc\"\r\n\r\n" +
+		strings.ReplaceAll(string(g.Export(fromFpr)), "\n", "\r\n") + "\r\n--in--\r\n"
+	enc := g.Encrypt([]byte(inner), toFpr, fromFpr)
+	return toCRLF([]byte(fmt.Sprintf("From: %s <%s>\nTo: %s\nSubject: %s\nDate: %s\nMessage-ID: <%s>\nMIME-Version: 1.0\n"+
+		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n"+
+		"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n%s\n--enc--\n",
+		fromUser, e.addr(fromUser), to, subject, time.Now().Format(time.RFC1123Z), id, enc)))
+}
+
+// report sends rita's report to p, encrypted to p's key, and waits for its
+// case; it returns the case's ref.
+func (e *hostileEnv) report(p *hostileProject) string {
+	id := e.msgID("report-" + p.name)
+	e.stack.Send(e.t, e.addr("rita"), []string{e.addr(p.mailbox)},
+		e.encryptedMail(e.rita, "rita", e.ritaFpr, p.team.Fingerprint(), e.addr(p.mailbox), "...", "A report to "+p.display+" alone.\n"+p.canary, id))
+	e.waitInbound(p, id)
+	var ref string
+	e.query(p, `SELECT c.ref FROM inbound i JOIN cases c ON c.id = i.case_id WHERE i.message_id = ?`, id).Scan(&ref)
+	if ref == "" {
+		e.t.Fatalf("%s: the report opened no case", p.name)
+	}
+	return ref
+}
+
+// query runs one query on p's database (read-only).
+func (e *hostileEnv) query(p *hostileProject, q string, args ...any) *sql.Row {
+	db, err := openRO(p.database)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { db.Close() })
+	return db.QueryRow(q, args...)
+}
+
+func (e *hostileEnv) count(p *hostileProject, q string, args ...any) int {
+	var n int
+	if err := e.query(p, q, args...).Scan(&n); err != nil {
+		e.t.Fatalf("%s: %s: %v", p.name, q, err)
+	}
+	return n
+}
+
+// waitInbound waits until p's intake has processed (or held) the message
+// with Message-ID id and every outbox row has left.
+func (e *hostileEnv) waitInbound(p *hostileProject, id string) (class, state, reason string) {
+	e.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		db, err := openRO(p.database)
+		if err == nil {
+			err = db.QueryRow(`SELECT class, state, reason FROM inbound WHERE message_id IN (?, ?) AND state != 'stored'`, id, "<"+id+">").Scan(&class, &state, &reason)
+			var pending int
+			db.QueryRow(`SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending', 'deferred')`).Scan(&pending)
+			db.Close()
+			if err == nil && pending == 0 {
+				return class, state, reason
+			}
+		}
+		if e.proc.exited() || time.Now().After(deadline) {
+			e.t.Fatalf("%s never processed %s: %v\n%s", p.name, id, e.proc.err, e.proc.tail(30))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// notInbound checks that p never stored a message with Message-ID id.
+func (e *hostileEnv) notInbound(p *hostileProject, id string) {
+	e.t.Helper()
+	if n := e.count(p, `SELECT count(*) FROM inbound WHERE message_id IN (?, ?)`, id, "<"+id+">"); n != 0 {
+		e.t.Errorf("%s stored %s, sent to the other project", p.name, id)
+	}
+}
+
+// command sends a member's signed and encrypted command mail to p's address.
+func (e *hostileEnv) command(user string, p *hostileProject, subject, body string) string {
+	e.t.Helper()
+	raw, id, err := casestest.CommandMail(e.keys[user], p.team.Public(), casestest.Options{From: user + " <" + e.addr(user) + ">", To: e.addr(p.mailbox),
+		Subject: subject, Body: body})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.stack.Send(e.t, e.addr(user), []string{e.addr(p.mailbox)}, raw)
+	return strings.Trim(id, "<>")
+}
+
+// caseRow is what a command could change of a case.
+func (e *hostileEnv) caseRow(p *hostileProject, ref string) string {
+	var s string
+	e.query(p, `SELECT state || '|' || class || '|' || lead || '|' || updated || '|' || (SELECT count(*) FROM case_audit a WHERE a.case_id = cases.id) || '|' || (SELECT count(*) FROM case_messages m WHERE m.case_id = cases.id) FROM cases WHERE ref = ?`, ref).Scan(&s)
+	return s
+}
+
+// inbox returns the mails in user's INBOX, opened with key when it is a
+// member's (else left as they are), each with its From.
+type gotMail struct {
+	from, subject, text string
+	signer              string
+}
+
+func (e *hostileEnv) inbox(user string) []gotMail {
+	var out []gotMail
+	verifiers := []*crypto.Key{e.kn.team.Public(), e.kata.team.Public()}
+	for _, raw := range e.stack.Messages(e.t, user, "INBOX") {
+		m, err := mail.ReadMessage(bytes.NewReader(toCRLF(raw)))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		g := gotMail{from: m.Header.Get("From"), subject: m.Header.Get("Subject")}
+		if k := e.keys[user]; k != nil {
+			if o, err := crypto.Open(toCRLF(raw), crypto.OpenOptions{Decrypt: k, Verifiers: verifiers}); err == nil {
+				g.text = string(o.Entity)
+				if o.Signature != nil && o.Signature.Err == nil {
+					g.signer = o.Signature.Fingerprint
+				}
+			} else {
+				g.text = string(raw)
+			}
+		} else {
+			var gp *gpgtest.GPG
+			switch user {
+			case "rita":
+				gp = e.rita
+			case "mallory":
+				gp = e.mallory
+			}
+			g.text = string(raw)
+			if strings.HasPrefix(m.Header.Get("Content-Type"), "multipart/encrypted") {
+				if r := gpgOpenMail(e.t, gp, raw); r.Err == nil {
+					g.text = string(r.Stdout)
+				}
+			}
+		}
+		// Quoted-printable soft breaks out, and the protected subject.
+		g.text = strings.NewReplacer("=\r\n", "", "=\n", "", "=3D", "=", "\r\n", "\n").Replace(g.text)
+		if sm := innerSubject.FindStringSubmatch(g.text); sm != nil && g.subject == "[...]" {
+			g.subject = sm[1]
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+var innerSubject = regexp.MustCompile(`(?m)^Subject: (.*)$`)
+
+// TestProjectsHostileCrossProject attacks two projects (knative: KN-,
+// kata: KATA-) on the real stack from one to the other:
+//   - a knative member's signed command naming kata's case, sent to kata:
+//     kata changes nothing of its case and takes it as a stranger's mail;
+//     knative records nothing;
+//   - the same sent to knative: refused, "not a case of this project";
+//   - an outsider's follow-ups to kata tagged with kata's own ref, a
+//     knative ref and a ref that exists nowhere: only kata's own case
+//     takes one; the answers to an existing and a missing ref are compared;
+//   - a report encrypted to knative's key sent to kata's address: held by
+//     kata as wrong-key, answered from kata without naming knative, never
+//     seen by knative.
+func TestProjectsHostileCrossProject(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real mail stack")
+	}
+	e := startHostile(t, "KN", "KATA", []hostileMember{{"alice", []string{"knative"}}, {"bob", []string{"kata"}}})
+	kn, kata := e.kn, e.kata
+	knRef, kataRef := e.report(kn), e.report(kata)
+	if !strings.HasPrefix(knRef, "KN-") || !strings.HasPrefix(kataRef, "KATA-") {
+		t.Fatalf("refs %s, %s", knRef, kataRef)
+	}
+	kataBefore := e.caseRow(kata, kataRef)
+	knBefore := e.caseRow(kn, knRef)
+	aliceBefore := len(e.inbox("alice"))
+
+	// 1. alice (knative) commands kata's case at kata's address.
+	id := e.command("alice", kata, "["+kataRef+"] triage", "/case "+kataRef+"\n/class C2\n/note taken over\n")
+	class, state, reason := e.waitInbound(kata, id)
+	t.Logf("kata: alice's command: inbound class=%q state=%q reason=%q; case %s -> %s", class, state, reason, kataBefore, e.caseRow(kata, kataRef))
+	var cls string
+	e.query(kata, `SELECT class FROM cases WHERE ref = ?`, kataRef).Scan(&cls)
+	if cls != "" {
+		t.Errorf("kata's case took alice's /class: %q", cls)
+	}
+	var audits string
+	e.query(kata, `SELECT group_concat(actor || ' ' || action || ' ' || detail, char(10)) FROM case_audit WHERE case_id = (SELECT id FROM cases WHERE ref = ?)`, kataRef).Scan(&audits)
+	t.Logf("kata's audit of %s:\n%s", kataRef, audits)
+	e.notInbound(kn, id)
+	time.Sleep(2 * time.Second) // any late answer
+	for i, g := range e.inbox("alice")[aliceBefore:] {
+		t.Logf("alice got (%d) from %s: %s\n%s", i, g.from, g.subject, g.text)
+		if strings.Contains(g.text, kata.canary) || strings.Contains(g.text, e.addr("rita")) {
+			t.Errorf("kata's answer to alice reveals the case: %s", g.text)
+		}
+	}
+	if n := len(e.inbox("alice")) - aliceBefore; n > 1 {
+		t.Errorf("alice got %d mails from kata's refusal, want at most 1", n)
+	}
+
+	// 1b. the same at knative's address: not a case of this project.
+	aliceBefore = len(e.inbox("alice"))
+	id = e.command("alice", kn, "["+kataRef+"] triage", "/case "+kataRef+"\n/class C2\n")
+	class, state, reason = e.waitInbound(kn, id)
+	t.Logf("knative: alice's command naming %s: class=%q state=%q reason=%q", kataRef, class, state, reason)
+	e.notInbound(kata, id)
+	if got := e.caseRow(kn, knRef); got != knBefore {
+		t.Logf("knative's case %s changed: %s -> %s", knRef, knBefore, got)
+	}
+	e.query(kn, `SELECT class FROM cases WHERE ref = ?`, knRef).Scan(&cls)
+	if cls != "" {
+		t.Errorf("knative's %s took a command naming %s: class %q", knRef, kataRef, cls)
+	}
+	if n := e.count(kn, `SELECT count(*) FROM cases WHERE ref = ?`, kataRef); n != 0 {
+		t.Errorf("knative has a case %s", kataRef)
+	}
+	deadline := time.Now().Add(time.Minute)
+	var answers []gotMail
+	for len(answers) == 0 && time.Now().Before(deadline) {
+		answers = e.inbox("alice")[aliceBefore:]
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(answers) != 1 || !strings.Contains(answers[0].text, "not a case of this project") || answers[0].signer != kn.team.Fingerprint() {
+		t.Errorf("alice's answers from knative: %+v", answers)
+	}
+	if e.caseRow(kata, kataRef) != e.caseRow(kata, kataRef) || func() int {
+		return e.count(kata, `SELECT count(*) FROM inbound WHERE message_id IN (?, ?)`, id, "<"+id+">")
+	}() != 0 {
+		t.Errorf("kata saw the mail to knative")
+	}
+
+	// 3. tag guessing: mallory follows up at kata's address, first with
+	// refs kata does not have (knative's own, one of nobody, one of the
+	// default prefix), then with kata's: what differs in kata's answers?
+	ritaBefore := len(e.inbox("rita"))
+	bobBefore := len(e.inbox("bob"))
+	guesses := []string{knRef, "KATA-2026-0099", "SEC-2026-0001", kataRef}
+	results := map[string]string{}
+	refRE := regexp.MustCompile(`(KATA|KN|SEC)-[0-9]{4}-[0-9]{4}`)
+	for i, ref := range guesses {
+		malBefore := len(e.inbox("mallory"))
+		id := e.msgID("guess")
+		e.stack.Send(t, e.addr("mallory"), []string{e.addr(kata.mailbox)},
+			e.encryptedMail(e.mallory, "mallory", e.malFpr, kata.team.Fingerprint(), e.addr(kata.mailbox), "Re: ["+ref+"] more",
+				fmt.Sprintf("More about it, guess %d.", i), id))
+		class, state, _ := e.waitInbound(kata, id)
+		var caseRef sql.NullString
+		e.query(kata, `SELECT c.ref FROM inbound i LEFT JOIN cases c ON c.id = i.case_id WHERE i.message_id IN (?, ?)`, id, "<"+id+">").Scan(&caseRef)
+		time.Sleep(time.Second)
+		var subjects []string
+		for _, g := range e.inbox("mallory")[malBefore:] {
+			subjects = append(subjects, refRE.ReplaceAllString(g.subject, "REF"))
+			t.Logf("mallory got, for [%s]: %s\n%s", ref, g.subject, g.text)
+		}
+		newCase := caseRef.Valid && caseRef.String != kataRef
+		results[ref] = fmt.Sprintf("class=%s state=%s new case=%v answers=%q", class, state, newCase, subjects)
+		t.Logf("mallory's follow-up tagged [%s] at kata: case %q: %s", ref, caseRef.String, results[ref])
+		e.notInbound(kn, id)
+		if caseRef.String == knRef || refRE.MatchString(caseRef.String) && !strings.HasPrefix(caseRef.String, "KATA-") {
+			t.Errorf("[%s] at kata reached case %s", ref, caseRef.String)
+		}
+		if ref == kataRef && (class != "followup" || caseRef.String != kataRef) {
+			t.Errorf("[%s] at kata: class %q case %q, want a follow-up of its case", ref, class, caseRef.String)
+		}
+	}
+	if results[knRef] != results["KATA-2026-0099"] || results[knRef] != results["SEC-2026-0001"] {
+		t.Errorf("kata treats a ref of knative otherwise than one that exists nowhere:\n%s\n%s\n%s", results[knRef], results["KATA-2026-0099"], results["SEC-2026-0001"])
+	}
+	for _, g := range e.inbox("rita")[ritaBefore:] {
+		if strings.Contains(g.text, "guess") {
+			t.Errorf("rita, the reporter, was sent mallory's follow-up: %s", g.subject)
+		}
+	}
+	for _, g := range e.inbox("alice") {
+		if strings.Contains(g.text, "More about it, guess") {
+			t.Errorf("alice (knative) was sent mallory's follow-up to kata: %s", g.subject)
+		}
+	}
+	var labelled bool
+	for _, g := range e.inbox("bob")[bobBefore:] {
+		if strings.Contains(g.text, "guess 3") {
+			labelled = true
+			t.Logf("bob's copy of the stranger's follow-up: %s\n%s", g.subject, g.text)
+		}
+	}
+	if !labelled {
+		t.Errorf("bob got no copy of the follow-up on %s", kataRef)
+	}
+	e.query(kata, `SELECT class FROM cases WHERE ref = ?`, kataRef).Scan(&cls)
+	if cls != "" {
+		t.Errorf("mallory's /class ran on %s: %q", kataRef, cls)
+	}
+	if results[knRef] != results["KATA-2026-0099"] || results[knRef] != results["SEC-2026-0001"] {
+		t.Errorf("kata answers a ref of knative otherwise than a ref that exists nowhere:\n%s\n%s", results[knRef], results["KATA-2026-0099"])
+	}
+	for _, g := range e.inbox("rita")[ritaBefore:] {
+		if strings.Contains(g.from, e.addr(kn.mailbox)) {
+			t.Errorf("rita, knative's reporter, heard of mallory's guess: %s", g.subject)
+		}
+	}
+
+	// 4. A report encrypted to knative's key sent to kata's address.
+	ritaBefore = len(e.inbox("rita"))
+	id = e.msgID("wrongkey")
+	e.stack.Send(t, e.addr("rita"), []string{e.addr(kata.mailbox)},
+		e.encryptedMail(e.rita, "rita", e.ritaFpr, kn.team.Fingerprint(), e.addr(kata.mailbox), "...", "For knative.\nCANARY-MISADDRESSED", id))
+	class, state, reason = e.waitInbound(kata, id)
+	t.Logf("kata: report encrypted to knative's key: class=%q state=%q reason=%q", class, state, reason)
+	if class != "wrong-key" || state != "quarantined" {
+		t.Errorf("kata: class %q state %q, want wrong-key, quarantined", class, state)
+	}
+	e.notInbound(kn, id)
+	deadline = time.Now().Add(time.Minute)
+	answers = nil
+	for len(answers) == 0 && time.Now().Before(deadline) {
+		answers = e.inbox("rita")[ritaBefore:]
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	answers = e.inbox("rita")[ritaBefore:]
+	if len(answers) != 1 {
+		t.Errorf("rita got %d answers to the misaddressed report, want 1", len(answers))
+	}
+	for _, g := range answers {
+		t.Logf("rita's answer from %s: %s\n%s", g.from, g.subject, g.text)
+		if !strings.Contains(g.from, e.addr(kata.mailbox)) || !strings.Contains(g.subject, "wrong key") {
+			t.Errorf("rita's answer: from %q subject %q", g.from, g.subject)
+		}
+		low := strings.ToLower(g.text + g.subject)
+		if strings.Contains(low, "knative") || strings.Contains(low, e.addr(kn.mailbox)) || strings.Contains(g.text, kn.team.Fingerprint()) || strings.Contains(g.text, "CANARY") {
+			t.Errorf("kata's answer names knative or the content:\n%s", g.text)
+		}
+	}
+	for _, user := range []string{"alice", "bob"} {
+		for _, g := range e.inbox(user) {
+			if strings.Contains(g.text, "CANARY-MISADDRESSED") {
+				t.Errorf("%s saw the misaddressed report", user)
+			}
+		}
+	}
+	e.stop()
+}
