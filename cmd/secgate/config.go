@@ -51,6 +51,9 @@ type Config struct {
 	// Warnings are what ParseConfig accepted but the operator should
 	// change (a deprecated key), each with its file and line.
 	Warnings []string `toml:"-"`
+	// SharesMailbox: the project reads the top file's shared mailbox
+	// (imap.shared) through one routed poller; set by LoadProjects.
+	SharesMailbox bool `toml:"-"`
 	// Name is the project's short name (CLI, logs, metrics), set by
 	// LoadProjects; see projectName.
 	Name string `toml:"-"`
@@ -99,6 +102,10 @@ type IMAPConfig struct {
 	TLS          string `toml:"tls" doc:"Transport security: tls, starttls, or plain-loopback (no TLS, only to a loopback address)."`
 	// PushListen is where Dovecot's push notifications are received.
 	PushListen string `toml:"push_listen" doc:"Loopback host:port where Dovecot's push_notification plugin (OX driver) posts on each delivery, so new mail is fetched at once instead of after Dovecot's IDLE delay (about 0.5 s). The poller asks for the posts at login (IMAP METADATA); a post only wakes it, its content is dropped. Empty: IDLE alone. See Install and deploy."`
+	// Shared and DefaultProject make the top file's mailbox one that
+	// several projects share (issue #20).
+	Shared         bool   `toml:"shared" doc:"In the top file of several projects (see projects): this [imap] mailbox is shared by every project whose file sets no imap.user of its own, read by one poller that routes each message to its project by the address it was delivered for (Delivered-To, X-Original-To), then To and Cc, matched against each project's team, from, bounce and [project] addresses, plus-addressing allowed. A project setting imap.user reads its own mailbox. See Many projects in the README."`
+	DefaultProject string `toml:"default_project" doc:"With shared: the project (its short name) whose quarantine holds the mail of the shared mailbox that no project, or several, own (class route), and which keeps the mailbox's state; required when more than one project shares it."`
 }
 
 // SMTPConfig is the [smtp] section.
@@ -228,6 +235,15 @@ func (cfg *Config) finish(src *configSource) error {
 		}
 	}
 	cfg.Cases.Policy = cfg.Schedule.Policy
+	if len(src.files) == 1 {
+		for _, k := range []string{"imap.shared", "imap.default_project"} {
+			if k == "imap.shared" && cfg.IMAP.Shared || k == "imap.default_project" && cfg.IMAP.DefaultProject != "" {
+				file, line := src.locate(k)
+				errs = append(errs, &ConfigError{File: file, Line: line, Key: k,
+					Msg: "only in the top file of several projects ([gateway] projects): a shared mailbox is several projects'"})
+			}
+		}
+	}
 	for _, e := range cfg.Validate() {
 		file, line := src.locate(e.Key)
 		e.File = file
@@ -487,6 +503,11 @@ func (c *Config) Validate() []*ConfigError {
 	}
 	if c.IMAP.PushListen != "" && c.IMAP.PushListen == c.Metrics.Listen {
 		bad("imap.push_listen", "%q is also metrics.listen", c.IMAP.PushListen)
+	}
+	for i, a := range c.Project.Addresses {
+		if err := validAddress(a); err != nil {
+			bad("project.addresses", "item %d: %v", i+1, err)
+		}
 	}
 	if err := c.Project.checkCasePrefix(); err != nil {
 		bad("project.case_prefix", "%v", err)

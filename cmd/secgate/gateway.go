@@ -60,6 +60,10 @@ type gatewayOptions struct {
 	// Metrics is the process's registry, which the gateway's series join
 	// labelled with its project; nil: a registry of its own.
 	Metrics *prometheus.Registry
+	// SharedMailbox: the project reads a mailbox several projects share,
+	// through the one poller serve builds from their gateways
+	// (sharedPoller); the gateway has no poller of its own.
+	SharedMailbox bool
 }
 
 // openGateway opens the database, loads the directory from the
@@ -134,19 +138,26 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 	}); err != nil {
 		return nil, err
 	}
-	if g.poller, err = intake.NewPoller(ic, g.db, g.teamKey, g.proc, g.clock, g.log.With("part", "imap")); err != nil {
-		return nil, err
-	}
-	g.poller.TLSConfig = o.IMAPTLS
-	g.poller.OnConnected = func(up bool) {
-		g.metrics.imapConnected(up)
-		g.health.imapConnected(up)
+	if !o.SharedMailbox {
+		if g.poller, err = intake.NewPoller(ic, g.db, g.teamKey, g.proc, g.clock, g.log.With("part", "imap")); err != nil {
+			return nil, err
+		}
+		g.poller.TLSConfig = o.IMAPTLS
+		g.poller.OnConnected = g.imapConnected
 	}
 	ok = true
 	return g, nil
 }
 
-// run runs the poller, the outbox, the scheduler and the alerter until ctx
+// imapConnected records the state of the poller reading the project's
+// mailbox (its own, or the shared one) in its metrics and health.
+func (g *gateway) imapConnected(up bool) {
+	g.metrics.imapConnected(up)
+	g.health.imapConnected(up)
+}
+
+// run runs the poller (unless the project reads a shared mailbox, whose
+// poller serve runs), the outbox, the scheduler and the alerter until ctx
 // is done or one of them fails. Each part finishes what it has in flight
 // (an SMTP transaction, a job) before it returns.
 func (g *gateway) run(ctx context.Context) error {
@@ -157,17 +168,22 @@ func (g *gateway) run(ctx context.Context) error {
 		run  func(context.Context) error
 	}
 	parts := []part{
-		{"imap", g.poller.Run},
 		{"outbox", g.outbox.Run},
 		{"schedule", g.sched.Run},
 		{"alerts", g.alerter},
 		{"key report", g.keyReporter},
 	}
-	if g.pushLn != nil {
+	if g.poller != nil {
+		parts = append([]part{{"imap", g.poller.Run}}, parts...)
+	}
+	switch {
+	case g.poller == nil:
+	case g.pushLn != nil:
 		parts = append(parts, part{"push", func(ctx context.Context) error {
 			return serveOn(ctx, "push", g.pushLn, intake.PushHandler(g.poller))
 		}})
-	} else if addr := g.cfg.IMAP.PushListen; addr != "" {
+	case g.cfg.IMAP.PushListen != "":
+		addr := g.cfg.IMAP.PushListen
 		parts = append(parts, part{"push", func(ctx context.Context) error {
 			return serveHTTP(ctx, "push", addr, intake.PushHandler(g.poller))
 		}})

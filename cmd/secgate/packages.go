@@ -51,6 +51,8 @@ type ProjectConfig struct {
 	AdvisoryPrefix string `toml:"advisory_prefix" doc:"Prefix of the project's own advisory IDs (e.g. GHSA, KCSA)."`
 	NotePrefix     string `toml:"note_prefix" doc:"Prefix of security note IDs (e.g. KCSN)."`
 	CasePrefix     string `toml:"case_prefix" doc:"Prefix of case references, PREFIX-YYYY-NNNN (KN-2026-0001): 2 to 10 upper-case letters and digits, starting with a letter; default SEC. Cases are numbered per prefix and year from 0001; cases opened under an earlier prefix keep their references and stay addressable." example:"SEC"`
+	// Addresses route a shared mailbox's mail to the project (#20).
+	Addresses []string `toml:"addresses" doc:"Further addresses of the project's team, such as aliases delivered into its mailbox: with a shared mailbox (imap.shared) mail delivered for one of them, or for one with a +detail, is the project's, as is mail for its team, from and bounce addresses."`
 }
 
 // checkCasePrefix checks case_prefix: a prefix that makes a reference, and

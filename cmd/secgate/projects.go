@@ -26,7 +26,12 @@ import (
 
 // processWideKeys are the keys only the top file may set: they are the
 // process's, not a project's.
-var processWideKeys = []string{"gateway.projects", "gateway.log_level", "gateway.memory_limit_mib", "gateway.gc_percent", "metrics.listen"}
+var processWideKeys = []string{"gateway.projects", "gateway.log_level", "gateway.memory_limit_mib", "gateway.gc_percent", "metrics.listen",
+	"imap.shared", "imap.default_project"}
+
+// sharedIMAPKeys are the [imap] keys of the shared mailbox: a project
+// reading it (one without an imap.user of its own) takes the top file's.
+var sharedIMAPKeys = []string{"imap.address", "imap.password_file", "imap.tls", "imap.push_listen"}
 
 // ProjectSet is what a configuration file describes: its projects, in the
 // order of their names.
@@ -38,11 +43,39 @@ type ProjectSet struct {
 	// Dir is the directory of the project files; "" for a single file.
 	Dir      string
 	Projects []*Config
+	// partial: a project file did not load, so what needs every project
+	// (the projects sharing a mailbox) is not checked.
+	partial bool
 }
 
 // Several reports whether the file describes a gateway of several
 // projects (the [gateway] projects form, even with one project file).
 func (s *ProjectSet) Several() bool { return s.Dir != "" }
+
+// Sharing returns the projects that read the shared mailbox (the top
+// file's [imap], imap.shared), in the order of their names.
+func (s *ProjectSet) Sharing() []*Config {
+	var out []*Config
+	for _, p := range s.Projects {
+		if p.SharesMailbox {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// DefaultProject is the project whose quarantine holds the shared
+// mailbox's mail that no project, or several, own: imap.default_project,
+// or the one project sharing it.
+func (s *ProjectSet) DefaultProject() string {
+	if s.Top.IMAP.DefaultProject != "" {
+		return s.Top.IMAP.DefaultProject
+	}
+	if sh := s.Sharing(); len(sh) == 1 {
+		return sh[0].Name
+	}
+	return ""
+}
 
 // Project returns the project called name, or nil.
 func (s *ProjectSet) Project(name string) *Config {
@@ -92,6 +125,7 @@ func LoadProjects(path string) (*ProjectSet, error) {
 	}
 	top.File = path
 	top.resolve(topDir)
+	top.src = &configSource{files: []string{path}, lines: []lineIndex{topLines}}
 	set := &ProjectSet{File: path, Top: &top, Dir: top.Gateway.Projects}
 	files, err := filepath.Glob(filepath.Join(set.Dir, "*.toml"))
 	if err == nil && len(files) == 0 {
@@ -114,6 +148,7 @@ func LoadProjects(path string) (*ProjectSet, error) {
 		}
 		set.Projects = append(set.Projects, cfg)
 	}
+	set.partial = len(errs) > 0
 	errs = append(errs, set.crossCheck()...)
 	if len(errs) > 0 {
 		return nil, errors.Join(dedupe(errs)...)
@@ -175,6 +210,16 @@ func loadProject(topPath string, topText []byte, topLines lineIndex, topDir, fil
 	if src.level("team_key.path") < 0 && cfg.Name != "" {
 		cfg.TeamKey.Path = filepath.Join(cfg.Gateway.DataDir, "projects", cfg.Name, "team-key.asc")
 	}
+	// A project without a mailbox of its own reads the shared one.
+	if cfg.IMAP.Shared && src.level("imap.user") < 1 {
+		cfg.SharesMailbox = true
+		for _, k := range sharedIMAPKeys {
+			if src.level(k) == 1 {
+				errs = append(errs, &ConfigError{File: file, Line: lines.find(k), Key: k,
+					Msg: fmt.Sprintf("the project reads the shared mailbox (imap.shared in %s), whose [imap] the top file sets: set imap.user too for a mailbox of its own", topPath)})
+			}
+		}
+	}
 	if err := cfg.finish(src); err != nil {
 		errs = append(errs, err)
 	}
@@ -218,14 +263,75 @@ func (s *ProjectSet) crossCheck() []error {
 		for _, a := range []struct{ key, addr string }{{"gateway.team", p.Gateway.Team}, {"distlist.from", dc.From}, {"distlist.bounce", dc.Bounce}} {
 			claim(p, a.key, "address", strings.ToLower(a.addr))
 		}
+		for _, a := range p.Project.Addresses {
+			claim(p, "project.addresses", "address", strings.ToLower(a))
+		}
 		claim(p, "team_key.path", "team key file", filepath.Clean(p.TeamKey.Path))
 		claim(p, "gateway.database", "database", filepath.Clean(p.Gateway.Database))
+		if d := p.Schedule.ArtifactsDir; d != "" {
+			claim(p, "schedule.artifacts_dir", "artifacts directory", filepath.Clean(d))
+		}
+		if p.SharesMailbox {
+			continue // the shared mailbox and its push listener: below
+		}
 		if p.IMAP.User != "" && p.IMAP.Address != "" {
 			claim(p, "imap.user", "mailbox", strings.ToLower(p.IMAP.User)+" on "+strings.ToLower(p.IMAP.Address))
 		}
 		claim(p, "imap.push_listen", "push listener", p.IMAP.PushListen)
-		if d := p.Schedule.ArtifactsDir; d != "" {
-			claim(p, "schedule.artifacts_dir", "artifacts directory", filepath.Clean(d))
+	}
+	return append(errs, s.checkShared()...)
+}
+
+// checkShared checks the shared mailbox (imap.shared): a default project
+// that shares it when more than one does, and no project reading it, or
+// listening on its push listener, as a mailbox of its own.
+func (s *ProjectSet) checkShared() []error {
+	t := s.Top.IMAP
+	if !t.Shared || s.partial {
+		return nil
+	}
+	var errs []error
+	topErr := func(key, format string, args ...any) {
+		file, line := s.Top.locate(key)
+		errs = append(errs, &ConfigError{File: file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	sharing := s.Sharing()
+	var names []string
+	for _, p := range sharing {
+		names = append(names, p.Name)
+	}
+	switch {
+	case len(sharing) == 0:
+		topErr("imap.shared", "no project reads the shared mailbox: each sets an imap.user of its own")
+	case t.DefaultProject == "" && len(sharing) > 1:
+		topErr("imap.shared", "set imap.default_project, the project whose quarantine holds the mail that no project, or several, own: %s share the mailbox",
+			strings.Join(names, ", "))
+	case t.DefaultProject != "" && !slices.Contains(names, t.DefaultProject):
+		msg := fmt.Sprintf("%q is not a project reading the shared mailbox (%s)", t.DefaultProject, strings.Join(names, ", "))
+		if s.Project(t.DefaultProject) != nil {
+			msg = fmt.Sprintf("project %s reads a mailbox of its own (imap.user); the default project is one reading the shared mailbox (%s)",
+				t.DefaultProject, strings.Join(names, ", "))
+		}
+		topErr("imap.default_project", "%s", msg)
+	}
+	if len(sharing) == 0 {
+		return errs
+	}
+	shared := strings.ToLower(t.User) + " on " + strings.ToLower(t.Address)
+	for _, p := range s.Projects {
+		if p.SharesMailbox {
+			continue
+		}
+		if strings.ToLower(p.IMAP.User)+" on "+strings.ToLower(p.IMAP.Address) == shared {
+			file, line := p.locate("imap.user")
+			errs = append(errs, &ConfigError{File: file, Line: line, Key: "imap.user",
+				Msg: fmt.Sprintf("mailbox %q is the shared mailbox (%s, imap.shared) that %s read: remove imap.user to share it, or give the project a mailbox of its own",
+					shared, s.File, strings.Join(names, ", "))})
+		}
+		if l := p.IMAP.PushListen; l != "" && l == t.PushListen {
+			file, line := p.locate("imap.push_listen")
+			errs = append(errs, &ConfigError{File: file, Line: line, Key: "imap.push_listen",
+				Msg: fmt.Sprintf("push listener %q is the shared mailbox's (%s): set another in %s for project %s's own mailbox, or push_listen = \"\"", l, s.File, p.File, p.Name)})
 		}
 	}
 	return errs

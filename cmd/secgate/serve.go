@@ -30,6 +30,9 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkSharedSelection(set, projects); err != nil {
+		return err
+	}
 	// What the operator must fix stops start-up at once, naming the
 	// project: a file that is missing, a key the passphrase does not
 	// unlock, a port that is taken, a database that does not accept
@@ -58,8 +61,15 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 		defer metricsLn.Close()
 	}
 	pushLns := make([]net.Listener, len(projects))
+	var sharedPushLn net.Listener
+	if addr := top.IMAP.PushListen; top.IMAP.Shared && addr != "" && len(set.Sharing()) > 0 {
+		if sharedPushLn, err = listen("imap.push_listen", addr); err != nil {
+			return fmt.Errorf("shared mailbox (%s): %w", set.File, err)
+		}
+		defer sharedPushLn.Close()
+	}
 	for i, cfg := range projects {
-		if addr := cfg.IMAP.PushListen; addr != "" {
+		if addr := cfg.IMAP.PushListen; addr != "" && !cfg.SharesMailbox {
 			if pushLns[i], err = listen("imap.push_listen", addr); err != nil {
 				return set.inProject(cfg, err)
 			}
@@ -74,7 +84,8 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 		}
 	}()
 	for i, cfg := range projects {
-		g, err := openGateway(ctx, cfg, gatewayOptions{Logger: log.With("project", cfg.Name), TeamKey: keys[i], Metrics: reg})
+		g, err := openGateway(ctx, cfg, gatewayOptions{Logger: log.With("project", cfg.Name), TeamKey: keys[i], Metrics: reg,
+			SharedMailbox: cfg.SharesMailbox})
 		if err != nil {
 			return set.inProject(cfg, err)
 		}
@@ -83,6 +94,10 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 			return set.inProject(cfg, err)
 		}
 		g.pushLn = pushLns[i]
+	}
+	shared, err := newSharedMailbox(set, gws, log)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -94,8 +109,12 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 	}
 	for i, g := range gws {
 		cfg := g.cfg
+		mailbox := "own"
+		if cfg.SharesMailbox {
+			mailbox = "shared"
+		}
 		g.log.Info("secgate serving", "team", cfg.Gateway.Team, "key", keys[i].Fingerprint(), "database", cfg.Gateway.Database,
-			"imap", cfg.IMAP.Address, "smtp", cfg.SMTP.Address, "metrics", top.Metrics.Listen, "memory_limit", memoryLimitText(memLimit), "gc_percent", gcPercent)
+			"imap", cfg.IMAP.Address, "mailbox", mailbox, "smtp", cfg.SMTP.Address, "metrics", top.Metrics.Listen, "memory_limit", memoryLimitText(memLimit), "gc_percent", gcPercent)
 	}
 	// Each project runs on its own: one that stops on an error (a part
 	// that failed) is logged and shown down in /healthz while the others
@@ -105,11 +124,41 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 		mu   sync.Mutex
 		errs []error
 	)
-	for _, g := range gws {
+	// The projects reading the shared mailbox stop together when its
+	// poller fails: none of them would get mail.
+	sharedCtx, sharedCancel := context.WithCancel(ctx)
+	defer sharedCancel()
+	if shared != nil {
+		shared.pushLn = sharedPushLn
+		shared.log.Info("secgate serving the shared mailbox", "imap", top.IMAP.Address, "user", top.IMAP.User,
+			"projects", strings.Join(shared.names(), ","), "default", set.DefaultProject())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := g.run(ctx)
+			err := shared.run(sharedCtx)
+			if err == nil || errors.Is(err, context.Canceled) {
+				return
+			}
+			err = fmt.Errorf("shared mailbox (projects %s): %w", strings.Join(shared.names(), ", "), err)
+			shared.log.Error("shared mailbox stopped; its projects stop, the others go on", "err", err)
+			for _, g := range shared.sharing {
+				g.health.stop(err)
+			}
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+			sharedCancel()
+		}()
+	}
+	for _, g := range gws {
+		gctx := ctx
+		if g.cfg.SharesMailbox {
+			gctx = sharedCtx
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := g.run(gctx)
 			if err == nil {
 				return
 			}
