@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/internal/clock"
@@ -26,15 +28,32 @@ import (
 // gateway that `secgate serve` runs.
 func runDemo(ctx context.Context, a *app, c *command, args []string) error {
 	fs := c.flagSet(a)
-	preset := fs.String("preset", "knative", "policy preset: knative, kata or kubeedge")
+	preset := fs.String("preset", "knative", "policy preset: knative, kata or kubeedge; several, comma-separated (knative,kata): a project each, in one gateway")
+	projects := fs.Bool("projects", false, "two projects in one gateway, side by side: -preset knative,kata")
 	keep := fs.String("keep", "", "keep the database, the keys and every delivered message (.eml) in this directory")
 	serve := fs.Bool("serve", false, "leave the IMAP server up on 127.0.0.1 afterwards, for a mail client")
 	verbose := fs.Bool("v", false, "print the gateway's logs")
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
-	if _, err := schedule.Preset(*preset); err != nil {
-		return fmt.Errorf("-preset: %w", err)
+	presets := strings.Split(*preset, ",")
+	if *projects && *preset == "knative" {
+		presets = demoProjectPresets
+	}
+	for _, p := range presets {
+		if _, err := schedule.Preset(p); err != nil {
+			return fmt.Errorf("-preset: %w", err)
+		}
+		if strings.Count(","+*preset+",", ","+p+",") > 1 {
+			return fmt.Errorf("-preset: %s twice: each project has a preset of its own", p)
+		}
+	}
+	if *projects && len(presets) < 2 {
+		return fmt.Errorf("-projects: name two presets or more (-preset knative,kata), or none")
+	}
+	several := len(presets) > 1
+	if several && (*keep != "" || *serve) {
+		return fmt.Errorf("-keep and -serve take one project; not with several presets")
 	}
 	dir := *keep
 	if dir == "" {
@@ -50,6 +69,9 @@ func runDemo(ctx context.Context, a *app, c *command, args []string) error {
 	log := slog.New(slog.DiscardHandler)
 	if *verbose {
 		log = a.newLogger("debug")
+	}
+	if several {
+		return runDemoProjects(ctx, a.stdout, dir, presets, log)
 	}
 	d := &demo{out: a.stdout, dir: dir, preset: *preset, log: log}
 	err := d.run(ctx)
@@ -95,6 +117,17 @@ type demo struct {
 	team   *crypto.Key
 	canary string
 
+	// The project's identity: one project (secgate demo) is the Demo
+	// project at demo.test; with -projects each is its own (demoproj.go).
+	project string                 // [project] name
+	domain  string                 // the team's and the members' domain
+	tag     string                 // printed before each step ("" with one project)
+	prefix  string                 // [project] case_prefix ("": the default)
+	paths   string                 // prefix of the paths in the configuration
+	cfgFile string                 // where setup writes the configuration ("": DIR/secgate.toml)
+	peers   []*demo                // every project of the run (nil: this one alone)
+	people  map[string]*crypto.Key // keys of the participants every project shares
+
 	printed int // deliveries already printed
 	checks  []demoCheck
 }
@@ -127,7 +160,8 @@ func (d *demo) run(ctx context.Context) error {
 	if d.mail, err = startDemoMail(d.clock); err != nil {
 		return err
 	}
-	d.mail.user(demoTeam) // the security mailbox exists before the poller logs in
+	d.defaults()
+	d.mail.user(d.teamAddr()) // the security mailbox exists before the poller logs in
 	what := "one report"
 	if d.preset == "kata" {
 		what = "two reports (an advisory, then a security note)"
@@ -143,22 +177,48 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if d.g, err = openGateway(ctx, cfg, gatewayOptions{Clock: d.clock, Logger: d.log, TeamKey: d.team}); err != nil {
+	stop, err := d.startGateway(ctx, cfg, nil)
+	if err != nil {
 		return err
+	}
+	defer stop()
+	c, lead, tl, err := d.lifecycle(ctx, start)
+	if err != nil {
+		return err
+	}
+	d.flush()
+	return d.summary(ctx, c.Ref, lead, tl)
+}
+
+// startGateway opens the project's gateway (its metrics joining reg, when
+// set) and runs it; stop stops and closes it.
+func (d *demo) startGateway(ctx context.Context, cfg *Config, reg *prometheus.Registry) (stop func(), err error) {
+	log := d.log
+	if d.tag != "" {
+		log = log.With("project", cfg.Name)
+	}
+	if d.g, err = openGateway(ctx, cfg, gatewayOptions{Clock: d.clock, Logger: log, TeamKey: d.team, Metrics: reg}); err != nil {
+		return nil, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.g.run(rctx) }()
-	defer func() { cancel(); <-done; d.flush(); d.g.Close() }()
+	return func() { cancel(); <-done; d.flush(); d.g.Close() }, nil
+}
 
-	d.step("1. Rita sends a report, signed and encrypted to the team key, to " + demoTeam)
+// lifecycle runs the preset's case lifecycle from start on the project's
+// running gateway: the report, the hand-off, triage, the plan, the notices,
+// disclosure and what follows. It returns the case, its lead and its plan.
+func (d *demo) lifecycle(ctx context.Context, start time.Time) (*cases.Case, string, schedule.Timeline, error) {
+	var tl schedule.Timeline
+	d.step("1. Rita sends a report, signed and encrypted to the team key, to " + d.teamAddr())
 	if err := d.sendReport(ctx, "Webhook leaks tenant secrets", "the webhook endpoint returns other tenants' secrets when the\r\n"+
 		"X-Tenant header is repeated. Proof of concept attached.", true); err != nil {
-		return err
+		return nil, "", tl, err
 	}
 	d.expect(ctx, "the reporter is acknowledged, each member gets a copy", func(ds []delivery) bool {
-		return d.count(ds, demoReporter, "ack") >= 1 && d.count(ds, "alice@demo.test", "team-copy") >= 1 &&
-			d.count(ds, "bob@demo.test", "team-copy") >= 1
+		return d.count(ds, demoReporter, "ack") >= 1 && d.count(ds, d.member(0), "team-copy") >= 1 &&
+			d.count(ds, d.member(1), "team-copy") >= 1
 	})
 	d.expect(ctx, "the acknowledgement says by when the report is evaluated, and quotes nothing of it", func(ds []delivery) bool {
 		policy, err := schedule.Preset(d.preset)
@@ -176,7 +236,7 @@ func (d *demo) run(ctx context.Context) error {
 	})
 	d.expect(ctx, "the team gets the weekly key report, naming the expired key", func(ds []delivery) bool {
 		for _, dl := range ds {
-			if s := d.open(dl); dl.To == "alice@demo.test" && s.encrypted && strings.Contains(s.subject, "Key report") &&
+			if s := d.open(dl); dl.To == d.member(0) && s.encrypted && strings.Contains(s.subject, "Key report") &&
 				strings.Contains(s.text, d.keys["security@distro-three.example"].Fingerprint()) {
 				return true
 			}
@@ -185,7 +245,7 @@ func (d *demo) run(ctx context.Context) error {
 	})
 	c, err := d.theCase(ctx, 1)
 	if err != nil {
-		return err
+		return nil, "", tl, err
 	}
 	lead, other := d.leadOf(c)
 	fmt.Fprintf(d.out, "   case %s opened, state %s; fix lead from the rota: %s\n", c.Ref, c.State, lead)
@@ -195,10 +255,10 @@ func (d *demo) run(ctx context.Context) error {
 
 	d.step(fmt.Sprintf("2. Positive hand-off: %s offers the lead to %s, who accepts", lead, other))
 	if err := d.command(ctx, lead, c.Ref, "/lead offer @"+strings.Split(other, "@")[0]); err != nil {
-		return err
+		return nil, "", tl, err
 	}
 	if err := d.command(ctx, other, c.Ref, "/lead accept"); err != nil {
-		return err
+		return nil, "", tl, err
 	}
 	lead = other
 	d.expect(ctx, "the gateway confirms the hand-off", func([]delivery) bool {
@@ -208,7 +268,7 @@ func (d *demo) run(ctx context.Context) error {
 
 	t0, err := d.pickT0(start)
 	if err != nil {
-		return err
+		return nil, "", tl, err
 	}
 	d.step("3. The new lead triages by signed command mail")
 	var kubeedge []string
@@ -241,7 +301,7 @@ func (d *demo) run(ctx context.Context) error {
 		"Thanks Rita, confirmed on main. Planning the release.",
 	}), "\n")
 	if err := d.command(ctx, lead, c.Ref, body); err != nil {
-		return err
+		return nil, "", tl, err
 	}
 	d.expect(ctx, "the lead gets the CVE request drafted from the case, encrypted", func(ds []delivery) bool {
 		for _, dl := range ds {
@@ -266,15 +326,15 @@ func (d *demo) run(ctx context.Context) error {
 	disclose := "/disclose " + t0.Format("2006-01-02 15:04") + " UTC"
 	d.step("4. The lead plans the disclosure; the readiness gate refuses: a distributor's key has expired")
 	if err := d.command(ctx, lead, c.Ref, disclose); err != nil {
-		return err
+		return nil, "", tl, err
 	}
 	d.step("5. The lead plans again, forcing past the expired key with a reason (audited)")
 	if err := d.command(ctx, lead, c.Ref, disclose+" force: Distro Three was asked to renew its key"); err != nil {
-		return err
+		return nil, "", tl, err
 	}
 	if pol, err := d.g.sched.Policy(c.Policy); err == nil && pol.ReporterConsent {
 		if err := d.agree(ctx, c.Ref, "5a. Rita keeps the final say (Kata): she is asked to agree to the date, and replies signed"); err != nil {
-			return err
+			return nil, "", tl, err
 		}
 	}
 	d.expect(ctx, "the plan is answered and the embargo notice leaves", func(ds []delivery) bool {
@@ -302,13 +362,13 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	tl, _, ok, err := d.g.sched.CurrentPlan(ctx, c.ID)
 	if err != nil || !ok {
-		return fmt.Errorf("demo: no plan for %s: %v", c.Ref, err)
+		return nil, "", tl, fmt.Errorf("demo: no plan for %s: %v", c.Ref, err)
 	}
 	date := tl.T0.UTC().Format("2006-01-02 15:04 UTC")
 	if pol, err := d.g.sched.Policy(c.Policy); err == nil && pol.PreAnnounce {
 		d.expect(ctx, "the public list hears the date, and nothing of what it is", func(ds []delivery) bool {
 			for _, dl := range ds {
-				if s := d.open(dl); dl.To == demoAnnounce && s.kind == "pre-announcement" && s.signedOK &&
+				if s := d.open(dl); dl.To == d.announce() && s.kind == "pre-announcement" && s.signedOK &&
 					strings.Contains(s.text, date) && !strings.Contains(s.text, "CVE-2026-41234") && !strings.Contains(s.text, "webhook") {
 					return true
 				}
@@ -368,7 +428,7 @@ func (d *demo) run(ctx context.Context) error {
 	d.step("7. Disclosure time: the signed public announcement and the artifacts")
 	d.advance(tl.T0)
 	d.expect(ctx, "the announcement reaches the public list", func(ds []delivery) bool {
-		return d.count(ds, demoAnnounce, "announcement") >= 1
+		return d.count(ds, d.announce(), "announcement") >= 1
 	})
 	if kubeedge != nil {
 		// KubeEdge's announcement: the CVE number, severity, impact and
@@ -376,7 +436,7 @@ func (d *demo) run(ctx context.Context) error {
 		// as a tracking issue prefixed with the CVE ID.
 		d.expect(ctx, "the announcement gives the CVE, the severity, the impact and the release with its binaries (/release)", func(ds []delivery) bool {
 			for _, dl := range ds {
-				if s := d.open(dl); dl.To == demoAnnounce && s.kind == "announcement" && strings.Contains(s.text, "Release and binaries: "+demoRelease) &&
+				if s := d.open(dl); dl.To == d.announce() && s.kind == "announcement" && strings.Contains(s.text, "Release and binaries: "+demoRelease) &&
 					strings.Contains(s.text, "CVE: CVE-2026-41234") && strings.Contains(s.text, "Severity: CRITICAL") &&
 					strings.Contains(s.text, "other tenants' secrets") {
 					return true
@@ -399,7 +459,7 @@ func (d *demo) run(ctx context.Context) error {
 			return d.count(ds, lead, "reminder") >= 1
 		})
 		if err := d.command(ctx, lead, c.Ref, "/draft retrospective"); err != nil {
-			return err
+			return nil, "", tl, err
 		}
 		released := "secgate: announced to " // the announcement's step in the case's own history
 		d.expect(ctx, "the lead gets the retrospective drafted from the case's own timeline, with no address in it", func(ds []delivery) bool {
@@ -421,11 +481,10 @@ func (d *demo) run(ctx context.Context) error {
 			n = "9"
 		}
 		if err := d.securityNote(ctx, n); err != nil {
-			return err
+			return nil, "", tl, err
 		}
 	}
-	d.flush()
-	return d.summary(ctx, c.Ref, lead, tl)
+	return c, lead, tl, nil
 }
 
 // demoCVSSScore is the score of the demo's vector (/cvss below).
@@ -433,7 +492,7 @@ const demoCVSSScore = "9.1"
 
 // leadOf returns the fix lead of c and the other member.
 func (d *demo) leadOf(c *cases.Case) (lead, other string) {
-	lead, other = "alice@demo.test", "bob@demo.test"
+	lead, other = d.member(0), d.member(1)
 	if c.Lead == d.keys[other].Fingerprint() {
 		lead, other = other, lead
 	}
@@ -468,7 +527,7 @@ func (d *demo) deadlines(c *cases.Case) string {
 // planNotes returns the notes of the last plan answered to lead for ref
 // ("Note: ..." lines), but for the keys a forced plan went past.
 func (d *demo) planNotes(lead, ref string) []string {
-	ds := d.mail.Deliveries()
+	ds := d.deliveries()
 	for i := len(ds) - 1; i >= 0; i-- {
 		s := d.open(ds[i])
 		if ds[i].To != lead || s.kind != "answer" || !strings.Contains(s.text, "Disclosure plan for "+ref) {
@@ -488,7 +547,7 @@ func (d *demo) planNotes(lead, ref string) []string {
 // step prints what happens next, after the deliveries of the step before.
 func (d *demo) step(s string) {
 	d.flush()
-	fmt.Fprintf(d.out, "\n%s\n", s)
+	fmt.Fprintf(d.out, "\n%s%s\n", d.tag, s)
 }
 
 // expect waits (in real time, at most 15 s) until pred holds and records it
@@ -497,7 +556,7 @@ func (d *demo) expect(ctx context.Context, what string, pred func([]delivery) bo
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	var err error
-	for !pred(d.mail.Deliveries()) {
+	for !pred(d.deliveries()) {
 		d.g.outbox.Kick()
 		d.g.sched.Kick()
 		select {
@@ -543,7 +602,7 @@ func (d *demo) advance(t time.Time) {
 
 // flush prints the deliveries not printed yet.
 func (d *demo) flush() {
-	ds := d.mail.Deliveries()
+	ds := d.deliveries()
 	for _, dl := range ds[d.printed:] {
 		fmt.Fprintf(d.out, "   %s  -> %-31s %s\n", stamp(dl.At), dl.To, d.describe(dl))
 	}
@@ -560,10 +619,10 @@ func (d *demo) setup(start time.Time) (string, error) {
 	}
 	d.keys = make(map[string]*crypto.Key)
 	var err error
-	if d.team, err = crypto.GenerateKey("Demo Security Team", demoTeam, crypto.GenerateOptions{Created: start.Add(-time.Hour)}); err != nil {
+	if d.team, err = crypto.GenerateKey(d.project+" Security Team", d.teamAddr(), crypto.GenerateOptions{Created: start.Add(-time.Hour)}); err != nil {
 		return "", err
 	}
-	d.keys[demoTeam] = d.team
+	d.keys[d.teamAddr()] = d.team
 	var b [8]byte
 	rand.Read(b[:])
 	d.canary = "CANARY-" + hex.EncodeToString(b[:])
@@ -579,66 +638,81 @@ func (d *demo) setup(start time.Time) (string, error) {
 			return "", err
 		}
 	}
+	// One project sets [metrics] in its own file; with several, the top
+	// file does (it is the process's).
+	metrics := "\n[metrics]\nlisten = \"\"\n"
+	if d.tag != "" {
+		metrics = ""
+	}
+	prefix := ""
+	if d.prefix != "" {
+		prefix = fmt.Sprintf("case_prefix = %q\n", d.prefix)
+	}
 	var members, dists strings.Builder
 	for i, p := range demoPeople {
 		o := crypto.GenerateOptions{Created: start.Add(-time.Hour)}
 		if p.role == "expired" {
 			o = crypto.GenerateOptions{Created: start.AddDate(-1, -1, 0), Lifetime: 365 * 24 * time.Hour}
 		}
-		k, err := crypto.GenerateKey(p.name, p.addr, o)
-		if err != nil {
-			return "", err
+		addr := d.addr(p.addr)
+		k := d.people[addr] // a participant every project shares
+		if k == nil {
+			if k, err = crypto.GenerateKey(p.name, addr, o); err != nil {
+				return "", err
+			}
+			if p.role != "member" {
+				d.people[addr] = k
+			}
 		}
-		d.keys[p.addr] = k
+		d.keys[addr] = k
 		pub, err := k.ArmorPublic()
 		if err != nil {
 			return "", err
 		}
-		file := fmt.Sprintf("keys/%s.asc", strings.ReplaceAll(p.addr, "@", "_at_"))
+		file := fmt.Sprintf("keys/%s.asc", strings.ReplaceAll(addr, "@", "_at_"))
 		if err := write(file, pub); err != nil {
 			return "", err
 		}
+		file = d.paths + file
 		switch p.role {
 		case "member":
-			fmt.Fprintf(&members, "[[distlist.member]]\nname = %q\naddress = %q\nkey_file = %q\nrole = \"lead\"\nrota = %d\n\n", p.name, p.addr, file, i+1)
+			fmt.Fprintf(&members, "[[distlist.member]]\nname = %q\naddress = %q\nkey_file = %q\nrole = \"lead\"\nrota = %d\n\n", p.name, addr, file, i+1)
 		case "distributor", "expired":
-			fmt.Fprintf(&dists, "[[distlist.list.recipient]]\nname = %q\naddress = %q\nkey_file = %q\n\n", p.name, p.addr, file)
+			fmt.Fprintf(&dists, "[[distlist.list.recipient]]\nname = %q\naddress = %q\nkey_file = %q\n\n", p.name, addr, file)
 		}
-		fmt.Fprintf(d.out, "   %-14s %-31s %s%s\n", p.role, p.addr, k.Fingerprint(), map[bool]string{true: "  (expired)"}[p.role == "expired"])
+		fmt.Fprintf(d.out, "   %-14s %-31s %s%s\n", p.role, addr, k.Fingerprint(), map[bool]string{true: "  (expired)"}[p.role == "expired"])
 	}
-	fmt.Fprintf(d.out, "   %-14s %-31s %s\n", "team key", demoTeam, d.team.Fingerprint())
+	fmt.Fprintf(d.out, "   %-14s %-31s %s\n", "team key", d.teamAddr(), d.team.Fingerprint())
+	p := d.paths
 	cfg := fmt.Sprintf(`# secgate demo configuration (generated)
 [gateway]
-domain = "demo.test"
+domain = %q
 team = %q
-data_dir = "."
-database = "secgate.db"
+data_dir = "%s."
+database = "%ssecgate.db"
 
 [team_key]
-path = "keys/team.asc"
-passphrase_file = "keys/passphrase"
+path = "%skeys/team.asc"
+passphrase_file = "%skeys/passphrase"
 
 [imap]
 address = %q
 user = %q
-password_file = "password"
+password_file = "%spassword"
 tls = "plain-loopback"
 
 [smtp]
 address = %q
 user = %q
-password_file = "password"
+password_file = "%spassword"
 tls = "plain-loopback"
 parallel = 2
-
-[metrics]
-listen = ""
-
+%s
 [project]
-name = "Demo"
+name = %q
 announce_list = %q
 advisory_prefix = "DEMO"
-
+%s
 [intake]
 backoff_min = "50ms"
 backoff_max = "1s"
@@ -647,7 +721,7 @@ backoff_max = "1s"
 policy = %q
 embargo_list = "embargo"
 public_lists = ["announce"]
-artifacts_dir = "artifacts"
+artifacts_dir = "%sartifacts"
 
 [schedule.artifacts]
 vendor = "Demo"
@@ -670,15 +744,16 @@ kind = "public"
 [[distlist.list.recipient]]
 name = "Announcements"
 address = %q
-`, demoTeam, d.mail.IMAPAddr, demoTeam, d.mail.SMTPAddr, demoTeam, demoAnnounce, d.preset,
-		members.String(), dists.String(), demoAnnounce)
-	if err := write("secgate.toml", cfg); err != nil {
-		return "", err
-	}
+`, d.domain, d.teamAddr(), p, p, p, p, d.mail.IMAPAddr, d.teamAddr(), p, d.mail.SMTPAddr, d.teamAddr(), p, metrics, d.project, d.announce(),
+		prefix, d.preset, p, members.String(), dists.String(), d.announce())
 	if err := os.MkdirAll(filepath.Join(d.dir, "artifacts"), 0o700); err != nil {
 		return "", err
 	}
-	return filepath.Join(d.dir, "secgate.toml"), nil
+	cfgFile := d.cfgFile
+	if cfgFile == "" {
+		cfgFile = filepath.Join(d.dir, "secgate.toml")
+	}
+	return cfgFile, os.WriteFile(cfgFile, []byte(cfg), 0o600)
 }
 
 // pickT0 returns the first disclosure time the policy allows: a date at the
@@ -772,7 +847,7 @@ func (d *demo) command(ctx context.Context, from, ref, body string) error {
 			fmt.Fprintf(d.out, "   %s  <- %-31s %s\n", stamp(d.clock.Now()), from, line)
 		}
 	}
-	before := d.count(d.mail.Deliveries(), from, "answer")
+	before := d.count(d.deliveries(), from, "answer")
 	if err := d.submit(ctx, from, "Re: ["+ref+"] commands", entity, d.keys[from]); err != nil {
 		return err
 	}
@@ -796,10 +871,10 @@ func (d *demo) submit(ctx context.Context, from, subject, entity string, key *cr
 	var b [8]byte
 	rand.Read(b[:])
 	raw := append([]byte(fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: ...\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\nMIME-Version: 1.0\r\n",
-		from, demoTeam, now.Format(time.RFC1123Z), hex.EncodeToString(b[:]), strings.Split(from, "@")[1])), sealed...)
+		from, d.teamAddr(), now.Format(time.RFC1123Z), hex.EncodeToString(b[:]), strings.Split(from, "@")[1])), sealed...)
 	// The outside world's mail server delivers it into the team mailbox;
 	// only the gateway's own mail goes through SMTP (and its guard).
-	return d.mail.deliver(from, demoTeam, raw)
+	return d.mail.deliver(from, d.teamAddr(), raw)
 }
 
 // theCase returns the newest case of the run, which must be its n-th.

@@ -43,11 +43,17 @@ func (d *demo) open(dl delivery) seen {
 	to, _ := h.AddressList("To")
 	s.soleTo = len(to) == 1 && strings.EqualFold(to[0].Address, dl.To) && h.Get("Cc") == "" && h.Get("Bcc") == ""
 	s.subject = h.Get("Subject")
-	if id := strings.Trim(h.Get("Message-Id"), "<> "); id != "" {
-		d.g.db.Reader().QueryRow("SELECT kind, case_id FROM outbox WHERE message_id = ?", id).Scan(&s.kind, &s.caseID)
+	// The project that sent it (or that it went to) opens it: its
+	// database knows the message, its key must have signed it.
+	p := d.owner(dl)
+	if p == nil {
+		p = d
 	}
-	opts := crypto.OpenOptions{Verifiers: []*crypto.Key{d.team.Public()}, Now: dl.At}
-	if k := d.keys[dl.To]; k != nil {
+	if id := strings.Trim(h.Get("Message-Id"), "<> "); id != "" {
+		p.g.db.Reader().QueryRow("SELECT kind, case_id FROM outbox WHERE message_id = ?", id).Scan(&s.kind, &s.caseID)
+	}
+	opts := crypto.OpenOptions{Verifiers: []*crypto.Key{p.team.Public()}, Now: dl.At}
+	if k := p.keys[dl.To]; k != nil {
 		opts.Decrypt = k
 	}
 	o, err := crypto.Open(dl.Raw, opts)
@@ -57,7 +63,7 @@ func (d *demo) open(dl delivery) seen {
 		return s
 	case o.Signature == nil:
 		s.form = "UNSIGNED"
-	case o.Signature.Err != nil || o.Signature.Fingerprint != d.team.Fingerprint() || !o.Signature.Whole:
+	case o.Signature.Err != nil || o.Signature.Fingerprint != p.team.Fingerprint() || !o.Signature.Whole:
 		s.form = "BAD SIGNATURE"
 	default:
 		s.signedOK = true
@@ -95,7 +101,7 @@ func (d *demo) describe(dl delivery) string {
 		subj = subj[:57] + "..."
 	}
 	line := fmt.Sprintf("%-17s %-16s %q%s", s.kind, s.form, subj, extra)
-	if dl.To == demoTeam {
+	if dl.To == d.teamAddr() {
 		line = fmt.Sprintf("%-17s %-16s %q", "inbound", "to the team key", subj)
 	}
 	if strings.Contains(strings.ToLower(subj), "refused") {
@@ -110,7 +116,7 @@ func (d *demo) describe(dl delivery) string {
 
 // summary checks the whole run and prints the verdict.
 func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeline) error {
-	ds := d.mail.Deliveries()
+	ds := d.deliveries()
 	check := func(what string, ok bool, detail string) {
 		var err error
 		if !ok {
@@ -126,7 +132,7 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 	ofMain := map[string][]delivery{} // by kind, the deliveries about the case of ref
 	allSigned, allSole, encOK := true, true, true
 	for _, dl := range ds {
-		if dl.To == demoTeam {
+		if dl.To == d.teamAddr() {
 			continue // mail to the gateway, signed by its senders
 		}
 		s := d.open(dl)
@@ -136,7 +142,7 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 		}
 		allSigned = allSigned && s.signedOK
 		allSole = allSole && s.soleTo
-		if dl.To != demoAnnounce && !s.encrypted {
+		if dl.To != d.announce() && !s.encrypted {
 			encOK = false
 		}
 		if s.kind == "embargo-notice" && !s.calendar {
@@ -170,7 +176,7 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 	}
 	var anns, annsEmbargo []delivery
 	for _, dl := range ofMain["announcement"] {
-		if dl.To == demoAnnounce {
+		if dl.To == d.announce() {
 			anns = append(anns, dl)
 		} else if !dl.At.Before(tl.T0) {
 			annsEmbargo = append(annsEmbargo, dl)
@@ -367,6 +373,9 @@ func (d *demo) kindOf(dl delivery) string {
 		return ""
 	}
 	var kind string
+	if p := d.owner(dl); p != nil && p != d {
+		d = p
+	}
 	if id := strings.Trim(msg.Header.Get("Message-Id"), "<> "); id != "" {
 		d.g.db.Reader().QueryRow("SELECT kind FROM outbox WHERE message_id = ?", id).Scan(&kind)
 	}

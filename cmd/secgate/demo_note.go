@@ -81,7 +81,7 @@ func (d *demo) securityNote(ctx context.Context, n string) error {
 	var id string
 	d.expect(ctx, "the security note goes to the public list at T0, signed, with its "+schedule.DefaultNotePrefix+"-YYYY-NNN ID", func(ds []delivery) bool {
 		for _, dl := range ds {
-			if s := d.open(dl); dl.To == demoAnnounce && s.caseID == c.ID && s.kind == "announcement" && s.signedOK && !s.encrypted &&
+			if s := d.open(dl); dl.To == d.announce() && s.caseID == c.ID && s.kind == "announcement" && s.signedOK && !s.encrypted &&
 				!dl.At.Before(t0) && idRE.MatchString(s.subject) && strings.Contains(s.text, "Set debug_console_enabled = false") {
 				id, _, _ = strings.Cut(s.subject, ":")
 				return true

@@ -60,6 +60,43 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// TestDemoProjects runs the demo of two projects in one gateway (Knative
+// and Kata, side by side) and checks each project's verdict and those
+// between them: own key, own address, own case prefix, nothing of one
+// project to another's people, the shared distributor's notices apart.
+func TestDemoProjects(t *testing.T) {
+	for _, args := range [][]string{{"demo", "-projects"}, {"demo", "-preset", "kata,knative"}} {
+		t.Run(strings.Join(args[1:], " "), func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, nil, args...)
+			if code != 0 {
+				t.Fatalf("demo exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			for _, want := range []string{
+				"[knative] 1. Rita sends a report", "[kata] 1. Rita sends a report", "[kata] 5a. Rita keeps the final say",
+				"[knative] the project's own checks", "[kata] the project's own checks",
+				"[KN-20", "[KATA-20", "-> announce@lists.knative.demo.test pre-announcement",
+				"each project's mail is signed by its own team key", "each project's mail comes from its own address",
+				"no member, team or announcement list of one project receives anything of another",
+				"gets each project's notice separately, encrypted to it and signed by that project's key",
+				"each project's case references carry its own prefix (", "the process's metrics give each project its own series",
+				"All 7 checks between the projects passed.",
+			} {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("the demo of two projects lacks %q", want)
+				}
+			}
+			if strings.Contains(stdout, "FAIL") || strings.Count(stdout, "checks passed.") != 2 {
+				t.Errorf("a check failed:\n%s", stdout)
+			}
+		})
+	}
+	for _, args := range [][]string{{"demo", "-preset", "kata,kata"}, {"demo", "-projects", "-preset", "kata"}, {"demo", "-projects", "-keep", t.TempDir()}} {
+		if code, _, stderr := runCLI(t, nil, args...); code != 1 || stderr == "" {
+			t.Errorf("%v: exit %d, %q", args, code, stderr)
+		}
+	}
+}
+
 func TestDemoKeep(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "kept")
 	code, stdout, stderr := runCLI(t, nil, "demo", "-keep", dir)
