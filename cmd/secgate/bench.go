@@ -206,6 +206,7 @@ func runBench(ctx context.Context, a *app, c *command, args []string) error {
 	fs.IntVar(&o.Latency, "latency", 5, "single reports timed from delivery to case under IDLE")
 	fs.IntVar(&o.Parallel, "smtp-parallel", DefaultConfig().SMTP.Parallel, "SMTP connections of the outbox ([smtp] parallel)")
 	fs.BoolVar(&o.Verbose, "v", false, "print the gateway's logs")
+	projects := fs.Int("projects", 0, "instead: N projects of 10 members and 50 distributors in one process: start-up, and one project's intake and fan-out against one project alone")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 	asJSON := jsonFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
@@ -242,6 +243,9 @@ func runBench(ctx context.Context, a *app, c *command, args []string) error {
 		log = a.newLogger("debug")
 	}
 	b := &bench{o: o, log: log, progress: a.stderr, start: time.Now()}
+	if *projects != 0 {
+		return runBenchProjects(ctx, a, b, *projects, *asJSON)
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -277,6 +281,8 @@ type bench struct {
 	g    *gateway
 
 	team     *crypto.Key
+	teamAddr string // the security mailbox ("": benchTeam)
+	suffix   string // of the fan-out's notice ID: a fan-out run more than once
 	reporter *crypto.Key
 	keys     map[string][]*crypto.Key // distributor keys by algorithm, one per distributor
 	distinct map[string]int
@@ -614,7 +620,7 @@ func (b *bench) noticeEntity(cfg *Config) ([]byte, error) {
 // as the scheduler does, and waits until the outbox has sent every row.
 func (b *bench) fanOut(ctx context.Context, algo string, entity []byte) (fanOutResult, error) {
 	r := fanOutResult{Algo: benchAlgoName(algo), Recipients: b.o.N, DistinctKeys: b.distinct[algo]}
-	notice := "bench-" + algo
+	notice := "bench-" + algo + b.suffix
 	b.sink.Reset()
 	t0 := time.Now()
 	l, err := b.g.dir.List(ctx, benchList(algo))
@@ -713,7 +719,7 @@ func (b *bench) intake(ctx context.Context) (*intakeResult, error) {
 			return nil, err
 		}
 		raws[i] = append([]byte(fmt.Sprintf("From: Rita Reporter <%s>\r\nTo: <%s>\r\nSubject: ...\r\nDate: %s\r\nMessage-ID: <bench-%d-%s@reporter.example>\r\nMIME-Version: 1.0\r\n",
-			from, benchTeam, now.Format(time.RFC1123Z), i, benchRandHex())), sealed...)
+			from, b.mailbox(), now.Format(time.RFC1123Z), i, benchRandHex())), sealed...)
 	}
 	// The rows of this run are those after the highest ids now, so each
 	// poll reads only them: a count over the whole outbox (thousands of
@@ -733,7 +739,7 @@ func (b *bench) intake(ctx context.Context) (*intakeResult, error) {
 			FROM outbox WHERE id > ?`, out0).Scan(&acks, &copies)
 		return
 	}
-	user := b.imap.users[benchTeam]
+	user := b.imap.users[b.mailbox()]
 	r := &intakeResult{Reports: b.o.Reports}
 	cpu0 := benchCPUTime()
 	start := time.Now()
@@ -799,6 +805,14 @@ func (b *bench) intake(ctx context.Context) (*intakeResult, error) {
 		r.P50 = s[(len(s)-1)/2]
 	}
 	return r, nil
+}
+
+// mailbox is the security mailbox the reports are delivered into.
+func (b *bench) mailbox() string {
+	if b.teamAddr != "" {
+		return b.teamAddr
+	}
+	return benchTeam
 }
 
 // inboundSummary says how the inbound messages ended, for errors.

@@ -1,0 +1,556 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist/smtpsink"
+)
+
+// secgate bench -projects N: N projects in one process, as serve runs them
+// ([gateway] projects), each with its own database, team key, 10 members
+// and an embargo list of 50 distributors (the same 50 distributors, with
+// their keys, on every list, as distributors are). It measures start-up
+// (every file loaded and checked, every team key unlocked, every gateway
+// opened) and one project's intake and fan-out among N against the same
+// figures of one project alone, measured in the same run.
+
+const (
+	benchProjMembers      = 10
+	benchProjDistributors = 50
+	benchProjFanOuts      = 5 // fan-outs per measurement; the median counts
+)
+
+// projectsResult is what secgate bench -projects prints; --json prints it
+// as is.
+type projectsResult struct {
+	Machine      benchMachine `json:"machine"`
+	Projects     int          `json:"projects"`
+	Members      int          `json:"members_per_project"`
+	Distributors int          `json:"distributors_per_project"`
+	Setup        benchSeconds `json:"setup_seconds"` // keys and files, not start-up
+	// Start-up: the first (every database created), a restart as serve
+	// does it (one project after another), and a restart unlocking the
+	// keys and opening the gateways in parallel (what serve could do).
+	FirstStartup    startupResult  `json:"first_startup"`
+	Startup         startupResult  `json:"startup"`
+	ParallelStartup startupResult  `json:"parallel_startup"`
+	Alone           projectFigures `json:"alone"`   // one project alone in the process
+	AmongN          projectFigures `json:"among_n"` // one project among N, every gateway running
+	Goals           []benchGoal    `json:"goals"`
+	Notes           []string       `json:"notes"`
+	Total           benchSeconds   `json:"total_seconds"`
+}
+
+// startupResult is the start-up of N projects, in serve's order.
+type startupResult struct {
+	Seconds benchSeconds `json:"seconds"`        // the whole: load + unlock + open
+	Load    benchSeconds `json:"load_seconds"`   // LoadProjects: every file decoded and checked
+	Check   benchSeconds `json:"check_seconds"`  // CheckFiles of every project
+	Unlock  benchSeconds `json:"unlock_seconds"` // every team key read and unlocked with its passphrase (S2K)
+	Open    benchSeconds `json:"open_seconds"`   // openGateway of every project: database, directory sync, parts
+	// The start-up without the keys' unlocking, and one key's unlocking.
+	WithoutUnlock benchSeconds `json:"without_unlock_seconds"`
+	Parallel      int          `json:"parallel"` // keys unlocked and gateways opened at a time
+	UnlockEach    benchSeconds `json:"unlock_each_seconds"`
+}
+
+type projectFigures struct {
+	Project      string         `json:"project"`
+	Intake       *intakeResult  `json:"intake"`
+	FanOut       []fanOutResult `json:"fanout"`
+	FanOutMedian benchSeconds   `json:"fanout_median_seconds"`
+}
+
+func benchProjName(i int) string      { return fmt.Sprintf("p%03d", i) }
+func benchProjTeam(i int) string      { return "security@" + benchProjName(i) + ".bench.test" }
+func benchProjMember(i, m int) string { return fmt.Sprintf("m%02d@%s.bench.test", m, benchProjName(i)) }
+
+// runBenchProjects runs secgate bench -projects n with b's options.
+func runBenchProjects(ctx context.Context, a *app, b *bench, n int, asJSON bool) error {
+	if n < 2 || n > 1000 {
+		return fmt.Errorf("-projects %d: want 2 to 1000", n)
+	}
+	b.o.N, b.o.Algos, b.o.RSAKeys = benchProjDistributors, []string{"x25519"}, 1
+	res, err := b.runProjects(ctx, n)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return a.printJSON(res)
+	}
+	res.print(a.stdout)
+	return nil
+}
+
+func (b *bench) runProjects(ctx context.Context, n int) (*projectsResult, error) {
+	start := time.Now()
+	res := &projectsResult{Machine: benchMachineInfo(), Projects: n, Members: benchProjMembers, Distributors: benchProjDistributors}
+	dir, err := os.MkdirTemp("", "secgate-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	b.dir = dir
+	teams := make([]string, n)
+	for i := range teams {
+		teams[i] = benchProjTeam(i)
+	}
+	if b.imap, err = startBenchIMAP(teams...); err != nil {
+		return nil, err
+	}
+	defer b.imap.Close()
+	if b.sink, err = smtpsink.Start(smtpsink.Options{User: benchTeam, Password: benchPassword}); err != nil {
+		return nil, err
+	}
+	defer b.sink.Close()
+
+	b.step("generating keys and the configuration of %d projects\n", n)
+	top, teamKeys, err := b.setupProjects(time.Now(), n)
+	if err != nil {
+		return nil, err
+	}
+	res.Setup = benchSecs(time.Since(start))
+
+	// One project alone in the process: the figures to compare with.
+	b.step("one project alone: intake of %d reports, %d fan-outs to %d distributors\n", b.o.Reports, benchProjFanOuts, benchProjDistributors)
+	set, err := LoadProjects(top)
+	if err != nil {
+		return nil, err
+	}
+	alone := set.Project(benchProjName(0))
+	key, err := loadTeamKey(alone, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	g, err := openGateway(ctx, alone, gatewayOptions{Logger: b.log, TeamKey: key})
+	if err != nil {
+		return nil, err
+	}
+	res.Alone, err = b.measureProject(ctx, []*gateway{g}, 0, teamKeys[0])
+	g.Close()
+	if err != nil {
+		return nil, err
+	}
+
+	// N projects: start-up as serve does it, then one project among N.
+	b.step("start-up of %d projects\n", n)
+	runtime.GC()
+	gws, err := b.startProjects(ctx, top, &res.FirstStartup, 1)
+	closeAll := func() {
+		for _, g := range gws {
+			g.Close()
+		}
+		gws = nil
+	}
+	defer func() { closeAll() }()
+	if err != nil {
+		return nil, err
+	}
+	last := n - 1
+	b.step("one project among %d (%s): intake of %d reports, %d fan-outs to %d distributors\n", n, benchProjName(last), b.o.Reports, benchProjFanOuts, benchProjDistributors)
+	if res.AmongN, err = b.measureProject(ctx, gws, last, teamKeys[last]); err != nil {
+		return nil, err
+	}
+	par := min(runtime.NumCPU()*4, 32)
+	for _, r := range []struct {
+		st  *startupResult
+		par int
+	}{{&res.Startup, 1}, {&res.ParallelStartup, par}} {
+		closeAll()
+		runtime.GC()
+		what := "one after another, as serve does"
+		if r.par > 1 {
+			what = fmt.Sprintf("%d at a time", r.par)
+		}
+		b.step("restart of %d projects, %s\n", n, what)
+		if gws, err = b.startProjects(ctx, top, r.st, r.par); err != nil {
+			return nil, err
+		}
+	}
+	res.Total = benchSecs(time.Since(start))
+	res.Machine.LoadEnd = benchLoadAverage()
+	if cores := float64(res.Machine.Cores); res.Machine.LoadStart > cores/2 || res.Machine.LoadEnd > cores*1.5 {
+		res.Notes = append(res.Notes, fmt.Sprintf("the machine was busy (load average %.1f at the start, %.1f at the end, on %d cores)",
+			res.Machine.LoadStart, res.Machine.LoadEnd, res.Machine.Cores))
+	}
+	res.goals()
+	return res, nil
+}
+
+// startProjects does what serve does before serving, timing each part: it
+// loads the configuration, checks every project's files, unlocks every
+// team key and opens every gateway (one registry). It leaves no gateway
+// running.
+func (b *bench) startProjects(ctx context.Context, top string, st *startupResult, par int) ([]*gateway, error) {
+	st.Parallel = par
+	t0 := time.Now()
+	set, err := LoadProjects(top)
+	if err != nil {
+		return nil, err
+	}
+	t1 := time.Now()
+	for _, cfg := range set.Projects {
+		if errs := cfg.CheckFiles(os.Getenv); len(errs) > 0 {
+			return nil, set.inProject(cfg, errors.Join(errs...))
+		}
+	}
+	t2 := time.Now()
+	keys := make([]*crypto.Key, len(set.Projects))
+	err = benchEach(len(keys), par, func(i int) (err error) {
+		if keys[i], err = loadTeamKey(set.Projects[i], os.Getenv); err != nil {
+			return set.inProject(set.Projects[i], err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := distinctKeys(set.Projects, keys); err != nil {
+		return nil, err
+	}
+	t3 := time.Now()
+	reg := newRegistry()
+	gws := make([]*gateway, len(set.Projects))
+	err = benchEach(len(gws), par, func(i int) (err error) {
+		cfg := set.Projects[i]
+		if gws[i], err = openGateway(ctx, cfg, gatewayOptions{Logger: b.log.With("project", cfg.Name), TeamKey: keys[i], Metrics: reg}); err != nil {
+			return set.inProject(cfg, err)
+		}
+		if err := gws[i].db.Probe(ctx); err != nil {
+			return set.inProject(cfg, err)
+		}
+		return nil
+	})
+	gws = slices.DeleteFunc(gws, func(g *gateway) bool { return g == nil })
+	if err != nil {
+		return gws, err
+	}
+	t4 := time.Now()
+	st.Load, st.Check, st.Unlock, st.Open = benchSecs(t1.Sub(t0)), benchSecs(t2.Sub(t1)), benchSecs(t3.Sub(t2)), benchSecs(t4.Sub(t3))
+	st.Seconds = benchSecs(t4.Sub(t0))
+	st.WithoutUnlock = st.Seconds - st.Unlock
+	st.UnlockEach = st.Unlock / benchSeconds(len(keys))
+	return gws, nil
+}
+
+// benchEach runs f(0) to f(n-1), par at a time, and returns their errors.
+func benchEach(n, par int, f func(int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, par)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = f(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// measureProject runs every gateway of gws and measures the intake and
+// the fan-outs of gws[i]; it stops them after.
+func (b *bench) measureProject(ctx context.Context, gws []*gateway, i int, team *crypto.Key) (projectFigures, error) {
+	f := projectFigures{Project: benchProjName(i)}
+	if len(gws) == 1 {
+		i = 0
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(gws))
+	for _, g := range gws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := g.run(rctx); err != nil {
+				errs <- fmt.Errorf("project %s: %w", g.name, err)
+			}
+		}()
+	}
+	defer func() { cancel(); wg.Wait() }()
+	// What every gateway sends as it starts (the key reports) leaves
+	// before anything is measured.
+	b.settleSink(ctx, 30*time.Second)
+	m := *b
+	m.g, m.team, m.teamAddr, m.distinct = gws[i], team, benchProjTeam(projIndex(gws[i].name)), map[string]int{"x25519": benchProjDistributors}
+	entity, err := m.noticeEntity(gws[i].cfg)
+	if err != nil {
+		return f, err
+	}
+	// A small burst first, not counted: the first reports of a process
+	// pay for its warming up (heap growth, the database's first pages).
+	w := m
+	w.o.Reports, w.o.Latency = min(50, m.o.Reports), 0
+	if _, err := w.intake(ctx); err != nil {
+		return f, err
+	}
+	b.settleSink(ctx, 30*time.Second)
+	for r := range benchProjFanOuts {
+		m.suffix = fmt.Sprintf("-%s-%d", f.Project, r)
+		fo, err := m.fanOut(ctx, "x25519", entity)
+		if err != nil {
+			return f, err
+		}
+		f.FanOut = append(f.FanOut, fo)
+	}
+	totals := make([]benchSeconds, len(f.FanOut))
+	for j, fo := range f.FanOut {
+		totals[j] = fo.Total
+	}
+	slices.Sort(totals)
+	f.FanOutMedian = totals[len(totals)/2]
+	if f.Intake, err = m.intake(ctx); err != nil {
+		return f, err
+	}
+	select {
+	case err := <-errs:
+		return f, err
+	default:
+	}
+	return f, nil
+}
+
+// projIndex is the index in the name pNNN.
+func projIndex(name string) int {
+	var i int
+	fmt.Sscanf(name, "p%d", &i)
+	return i
+}
+
+// settleSink waits until the SMTP sink has received nothing for a second.
+func (b *bench) settleSink(ctx context.Context, max time.Duration) {
+	deadline := time.Now().Add(max)
+	n := -1
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if m := b.sink.Len(); m == n {
+			return
+		} else {
+			n = m
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// setupProjects generates the keys and writes the configuration of n
+// projects: the top file (what they share: the servers, the intake's and
+// the schedule's settings) and a file per project. It returns the top
+// file's path and the team keys.
+func (b *bench) setupProjects(now time.Time, n int) (string, []*crypto.Key, error) {
+	created := now.Add(-time.Hour)
+	write := func(name string, data string) error {
+		p := filepath.Join(b.dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
+		return os.WriteFile(p, []byte(data), 0o600)
+	}
+	var err error
+	if b.reporter, err = crypto.GenerateKey("Rita Reporter", benchReporter, crypto.GenerateOptions{Created: created}); err != nil {
+		return "", nil, err
+	}
+	dists, err := benchGenerateKeys("x25519", benchProjDistributors, created, func(i int) string { return benchDist("x25519", i) })
+	if err != nil {
+		return "", nil, err
+	}
+	teams, err := benchGenerateKeys("x25519", n, created, benchProjTeam)
+	if err != nil {
+		return "", nil, err
+	}
+	members, err := benchGenerateKeys("x25519", n*benchProjMembers, created, func(i int) string { return benchProjMember(i/benchProjMembers, i%benchProjMembers) })
+	if err != nil {
+		return "", nil, err
+	}
+	var list strings.Builder
+	fmt.Fprintf(&list, "[[distlist.list]]\nname = %q\nkind = \"embargo\"\n\n", benchList("x25519"))
+	for i, k := range dists {
+		pub, err := k.ArmorPublic()
+		if err != nil {
+			return "", nil, err
+		}
+		file := fmt.Sprintf("keys/dist/x25519-%d.asc", i)
+		if err := write(file, pub); err != nil {
+			return "", nil, err
+		}
+		fmt.Fprintf(&list, "[[distlist.list.recipient]]\nname = \"Distributor %d\"\naddress = %q\nkey_file = \"../%s\"\n\n", i, benchDist("x25519", i), file)
+	}
+	// The team keys protected with the passphrase, as the single-project
+	// bench and secgate init protect them, on every core.
+	arms := make([]string, n)
+	armErrs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.NumCPU())
+	for i, k := range teams {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			arms[i], armErrs[i] = k.ArmorPrivate([]byte(benchPass))
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(armErrs...); err != nil {
+		return "", nil, err
+	}
+	for _, f := range [][2]string{{"password", benchPassword + "\n"}, {"keys/passphrase", benchPass + "\n"}} {
+		if err := write(f[0], f[1]); err != nil {
+			return "", nil, err
+		}
+	}
+	for i := range n {
+		p := benchProjName(i)
+		if err := write("projects/"+p+"/keys/team.asc", arms[i]); err != nil {
+			return "", nil, err
+		}
+		var ms strings.Builder
+		for m := range benchProjMembers {
+			k := members[i*benchProjMembers+m]
+			pub, err := k.ArmorPublic()
+			if err != nil {
+				return "", nil, err
+			}
+			file := fmt.Sprintf("%s/keys/m%02d.asc", p, m)
+			if err := write("projects/"+file, pub); err != nil {
+				return "", nil, err
+			}
+			fmt.Fprintf(&ms, "[[distlist.member]]\nname = \"Member %d\"\naddress = %q\nkey_file = %q\nrole = \"lead\"\nrota = %d\n\n", m, benchProjMember(i, m), file, m+1)
+		}
+		cfg := fmt.Sprintf(`# secgate bench project (generated)
+[gateway]
+domain = "%[1]s.bench.test"
+team = %[2]q
+data_dir = "%[1]s"
+database = "%[1]s/secgate.db"
+
+[team_key]
+path = "%[1]s/keys/team.asc"
+passphrase_file = "../keys/passphrase"
+
+[imap]
+user = %[2]q
+
+[schedule]
+artifacts_dir = "%[1]s"
+
+[project]
+name = "%[1]s"
+announce_list = "announce@lists.%[1]s.bench.test"
+advisory_prefix = "BENCH"
+
+%[3]s%[4]s[[distlist.list]]
+name = "announce"
+kind = "public"
+
+[[distlist.list.recipient]]
+name = "Announcements"
+address = "announce@lists.%[1]s.bench.test"
+`, p, benchProjTeam(i), ms.String(), list.String())
+		if err := write("projects/"+p+".toml", cfg); err != nil {
+			return "", nil, err
+		}
+	}
+	top := fmt.Sprintf(`# secgate bench configuration of several projects (generated)
+[gateway]
+projects = "projects"
+
+[imap]
+address = %q
+password_file = "password"
+tls = "plain-loopback"
+
+[smtp]
+address = %q
+user = %q
+password_file = "password"
+tls = "plain-loopback"
+parallel = %d
+
+[metrics]
+listen = ""
+
+[intake]
+backoff_min = "50ms"
+backoff_max = "1s"
+rate_limit = 20
+
+[schedule]
+policy = "knative"
+embargo_list = %q
+public_lists = ["announce"]
+`, b.imap.Addr, b.sink.Addr, benchTeam, b.o.Parallel, benchList("x25519"))
+	if err := write("secgate.toml", top); err != nil {
+		return "", nil, err
+	}
+	return filepath.Join(b.dir, "secgate.toml"), teams, nil
+}
+
+func (r *projectsResult) goals() {
+	add := func(what, goal, value string, met bool) {
+		r.Goals = append(r.Goals, benchGoal{What: what, Goal: goal, Value: value, Met: met})
+	}
+	st := r.Startup
+	add(fmt.Sprintf("start-up of %d projects", r.Projects), "< 2 s", fmt.Sprintf("%.2f s (%.2f s unlocking keys)", st.Seconds, st.Unlock), st.Seconds < 2)
+	if p := r.ParallelStartup; p.Parallel > 1 {
+		add(fmt.Sprintf("same, %d at a time (not serve's)", p.Parallel), "< 2 s", fmt.Sprintf("%.2f s (%.2f s unlocking keys)", p.Seconds, p.Unlock), p.Seconds < 2)
+	}
+	a, n := r.Alone.Intake.PerSecond, r.AmongN.Intake.PerSecond
+	add(fmt.Sprintf("intake, one project among %d", r.Projects), "≥ 90 % of alone", fmt.Sprintf("%.0f vs %.0f reports/s (%.0f %%)", n, a, 100*n/a), n >= 0.9*a)
+	fa, fn := float64(r.Alone.FanOutMedian), float64(r.AmongN.FanOutMedian)
+	add(fmt.Sprintf("fan-out to %d, one project among %d", r.Distributors, r.Projects), "≤ 110 % of alone",
+		fmt.Sprintf("%.1f vs %.1f ms (%.0f %%)", fn*1000, fa*1000, 100*fn/fa), fn <= 1.1*fa)
+}
+
+func (r *projectsResult) print(w io.Writer) {
+	m := r.Machine
+	fmt.Fprintf(w, "secgate bench -projects %d: %d projects in one process, as serve runs them ([gateway] projects)\n", r.Projects, r.Projects)
+	fmt.Fprintf(w, "machine: %s, %d cores, %s, kernel %s, %s\n", m.CPU, m.Cores, m.OS, m.Kernel, m.Go)
+	fmt.Fprintf(w, "         load average %.2f at the start, %.2f at the end\n", m.LoadStart, m.LoadEnd)
+	fmt.Fprintf(w, "setup:   %.1f s: %d projects, each its own database and team key, %d members (curve25519) and an embargo list of\n"+
+		"         the same %d distributors (curve25519); in-process IMAP server and SMTP sink on 127.0.0.1\n",
+		float64(r.Setup), r.Projects, r.Members, r.Distributors)
+	fmt.Fprintf(w, "\n(a) Start-up, as serve does it, until every gateway is open (before the first runs)\n")
+	fmt.Fprintf(w, "                                              first      restart    restart, %d at a time\n", r.ParallelStartup.Parallel)
+	row := func(what string, f func(startupResult) benchSeconds) {
+		fmt.Fprintf(w, "    %-40s %7.3f s  %7.3f s  %7.3f s\n", what, f(r.FirstStartup), f(r.Startup), f(r.ParallelStartup))
+	}
+	row(fmt.Sprintf("load the configuration (%d files)", r.Projects+1), func(s startupResult) benchSeconds { return s.Load })
+	row("check every project's files", func(s startupResult) benchSeconds { return s.Check })
+	row("unlock every team key (S2K passphrase)", func(s startupResult) benchSeconds { return s.Unlock })
+	row("open every gateway (database, directory)", func(s startupResult) benchSeconds { return s.Open })
+	row("total", func(s startupResult) benchSeconds { return s.Seconds })
+	row("total without unlocking the keys", func(s startupResult) benchSeconds { return s.WithoutUnlock })
+	fmt.Fprintf(w, "    one key unlocked in %.1f ms (its S2K, as secgate init protects it); first: every database created\n", float64(r.Startup.UnlockEach)*1000)
+	fmt.Fprintf(w, "\n(b) One project alone (%s), then one among %d (%s, every gateway running), in this run\n", r.Alone.Project, r.Projects, r.AmongN.Project)
+	fmt.Fprintf(w, "                               alone      among %-4d  ratio\n", r.Projects)
+	ia, in := r.Alone.Intake, r.AmongN.Intake
+	fmt.Fprintf(w, "    intake, reports/s         %7.0f    %7.0f     %5.2f   (%d reports at once, %d members' copies each)\n", ia.PerSecond, in.PerSecond, in.PerSecond/ia.PerSecond, ia.Reports, r.Members)
+	fmt.Fprintf(w, "    delivery to case, p50     %7.1f ms %7.1f ms  %5.2f\n", float64(ia.P50)*1000, float64(in.P50)*1000, float64(in.P50)/float64(ia.P50))
+	fmt.Fprintf(w, "    fan-out to %d, median     %7.1f ms %7.1f ms  %5.2f   (of %d; enqueue and delivery)\n", r.Distributors,
+		float64(r.Alone.FanOutMedian)*1000, float64(r.AmongN.FanOutMedian)*1000, float64(r.AmongN.FanOutMedian)/float64(r.Alone.FanOutMedian), benchProjFanOuts)
+	fmt.Fprintf(w, "\nGoals\n")
+	met := 0
+	for _, g := range r.Goals {
+		mark := "MISSED"
+		if g.Met {
+			mark, met = "met", met+1
+		}
+		fmt.Fprintf(w, "    %-40s goal %-18s measured %-40s %s\n", g.What, g.Goal, g.Value, mark)
+	}
+	fmt.Fprintf(w, "    %d of %d goals met\n", met, len(r.Goals))
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	fmt.Fprintf(w, "total: %.1f s\n", r.Total)
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestBenchProjects runs secgate bench -projects with 3 projects and few
+// reports, to keep the code path of the manual -projects 100 run working:
+// every figure is there, every fan-out was delivered encrypted, and the
+// three goals are judged.
+func TestBenchProjects(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs secgate bench -projects 3 (about 10 s)")
+	}
+	code, stdout, stderr := runCLI(t, nil, "bench", "-projects", "3", "-reports", "20", "-latency", "2", "--json")
+	if code != 0 {
+		t.Fatalf("bench -projects 3: exit %d\n%s", code, stderr)
+	}
+	var r projectsResult
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("bench -projects --json: %v\n%s", err, stdout)
+	}
+	if r.Projects != 3 || r.Members != 10 || r.Distributors != 50 {
+		t.Errorf("projects %d, members %d, distributors %d", r.Projects, r.Members, r.Distributors)
+	}
+	st := r.Startup
+	if st.Load <= 0 || st.Unlock <= 0 || st.Open <= 0 || st.Seconds < st.Load+st.Unlock+st.Open-1e-6 || st.UnlockEach <= 0 {
+		t.Errorf("start-up: %+v", st)
+	}
+	for _, f := range []projectFigures{r.Alone, r.AmongN} {
+		if f.Intake == nil || f.Intake.Cases != 20 || f.Intake.Acks != 20 || f.Intake.TeamCopies != 200 || f.Intake.PerSecond <= 0 || len(f.Intake.Latency) != 2 {
+			t.Errorf("%s intake: %+v", f.Project, f.Intake)
+		}
+		if len(f.FanOut) != benchProjFanOuts || f.FanOutMedian <= 0 {
+			t.Errorf("%s fan-outs: %d, median %v", f.Project, len(f.FanOut), f.FanOutMedian)
+		}
+		for _, fo := range f.FanOut {
+			if fo.Sent != 50 || fo.Delivered != 50 || fo.Encrypted != 50 {
+				t.Errorf("%s fan-out: %d sent, %d delivered, %d encrypted; want 50 each", f.Project, fo.Sent, fo.Delivered, fo.Encrypted)
+			}
+		}
+	}
+	if r.Alone.Project != "p000" || r.AmongN.Project != "p002" {
+		t.Errorf("measured %s alone and %s among 3", r.Alone.Project, r.AmongN.Project)
+	}
+	if len(r.Goals) != 4 || !strings.Contains(r.Goals[0].What, "start-up of 3 projects") {
+		t.Errorf("goals: %+v", r.Goals)
+	}
+	if code, _, stderr := runCLI(t, nil, "bench", "-projects", "1"); code != 1 || !strings.Contains(stderr, "-projects 1") {
+		t.Errorf("bench -projects 1: exit %d, %q", code, stderr)
+	}
+}
