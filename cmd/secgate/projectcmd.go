@@ -98,6 +98,10 @@ func runProjectShow(ctx context.Context, a *app, c *command, args []string) erro
 	}
 	p := aboutProject(cfg)
 	p.Mailbox = cfg.IMAP.User + " on " + cfg.IMAP.Address
+	if cfg.SharesMailbox {
+		set, _ := sel.load()
+		p.Mailbox += fmt.Sprintf(" (shared; addresses %s; default project %s)", strings.Join(cfg.routeAddresses(), ", "), set.DefaultProject())
+	}
 	p.SMTP = cfg.SMTP.User + " on " + cfg.SMTP.Address
 	if p.Cases != nil {
 		v, err := openView(ctx, a, cfg, false)

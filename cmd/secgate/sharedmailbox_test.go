@@ -69,6 +69,11 @@ bounce = "security+knative-bounces@example.org"
 		t.Errorf("serving own alone: %v", err)
 	}
 
+	code, out, stderr := runCLI(t, nil, "project", "show", "kata", "-config", filepath.Join(dir, "secgate.toml"))
+	if code != 0 || !strings.Contains(out, "security@example.org on imap.example.org:993 (shared; addresses security+kata@example.org; default project knative)") {
+		t.Errorf("project show kata: exit %d\n%s%s", code, out, stderr)
+	}
+
 	// One project sharing needs no default.
 	dir = writeTree(t, map[string]string{
 		"secgate.toml":       sharedTop(""),
