@@ -29,7 +29,8 @@ import (
 // security+nobody@, which no project owns, is quarantined (class route)
 // in knative's database, shown by `secgate quarantine list -project
 // knative` with its reason, and answered to nobody. /healthz and /metrics
-// give the shared poller's state under each project.
+// give the shared poller's state under each project; the top file's
+// imap.push_listen serves the shared poller's push notifications.
 func TestServeSharedMailbox(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real mail stack")
@@ -40,7 +41,8 @@ func TestServeSharedMailbox(t *testing.T) {
 		{name: "knative", display: "Knative", member: "alice", pass: "knative team passphrase, not secret", canary: "CANARY-KNATIVE-SHARED"},
 		{name: "kata", display: "Kata", member: "bob", pass: "kata team passphrase, not secret", canary: "CANARY-KATA-SHARED"},
 	}
-	stack := mailstack.Start(t, mailstack.Options{Users: []string{"security", "alice", "bob", "rita"}})
+	pushAddr := freeLoopbackAddr(t)
+	stack := mailstack.Start(t, mailstack.Options{Users: []string{"security", "alice", "bob", "rita"}, PushURL: "http://" + pushAddr + "/"})
 	dir := t.TempDir()
 	write := func(name, text string, mode os.FileMode) {
 		t.Helper()
@@ -85,9 +87,10 @@ password_file = "imap.pass"
 tls = "plain-loopback"
 shared = true
 default_project = "knative"
+push_listen = %[6]q
 
 [smtp]
-address = %q
+address = %[4]q
 user = %[3]q
 password_file = "smtp.pass"
 tls = "plain-loopback"
@@ -107,7 +110,7 @@ retry_max = "3s"
 [schedule]
 public_lists = []
 retry_delay = "1s"
-`, stack.Domain, stack.IMAPAddr, stack.Addr("security"), stack.SubmissionAddr, metricsAddr), 0o644)
+`, stack.Domain, stack.IMAPAddr, stack.Addr("security"), stack.SubmissionAddr, metricsAddr, pushAddr), 0o644)
 	for _, p := range projects {
 		p.mailbox = "security+" + p.name
 		p.team = gen(p.display+" Security Team", stack.Addr(p.mailbox))
@@ -318,6 +321,15 @@ kind = "embargo"
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		return string(body)
+	}
+	// The shared mailbox's push listener kicks its poller.
+	if resp, err := http.Post("http://"+pushAddr+"/", "application/json", strings.NewReader("{}")); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Errorf("push to the shared mailbox's listener: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if strings.Contains(string(b), "push requested but") {
+		t.Errorf("the shared poller did not get push notifications:\n%s", proc.tail(30))
 	}
 	metrics := get("/metrics")
 	for _, p := range projects {
