@@ -40,6 +40,8 @@ type hostileEnv struct {
 	ritaFpr  string
 	mallory  *gpgtest.GPG
 	malFpr   string
+	dists    map[string]*gpgtest.GPG // distributor stack user -> their gpg
+	distFprs map[string]string
 	seq      int
 }
 
@@ -52,15 +54,18 @@ type hostileMember struct {
 // startHostile writes the two projects' files (case prefixes knPrefix and
 // kataPrefix; each member in the projects it names, with the same key in
 // each) and starts one secgate serve for both.
-func startHostile(t *testing.T, knPrefix, kataPrefix string, members []hostileMember) *hostileEnv {
+//
+// Every one of dists (stack users, each with a gpg key) is on both
+// projects' embargo lists, with the same address and key.
+func startHostile(t *testing.T, knPrefix, kataPrefix string, members []hostileMember, dists ...string) *hostileEnv {
 	tmp := t.TempDir()
 	bin := buildSecgate(t, tmp)
-	users := []string{"knsec", "katasec", "rita", "mallory"}
+	users := append([]string{"knsec", "katasec", "rita", "mallory"}, dists...)
 	for _, m := range members {
 		users = append(users, m.user)
 	}
 	stack := mailstack.Start(t, mailstack.Options{Users: users})
-	e := &hostileEnv{t: t, stack: stack, keys: map[string]*crypto.Key{},
+	e := &hostileEnv{t: t, stack: stack, keys: map[string]*crypto.Key{}, dists: map[string]*gpgtest.GPG{}, distFprs: map[string]string{},
 		kn:   &hostileProject{name: "knative", display: "Knative", prefix: knPrefix, mailbox: "knsec", canary: "CANARY-KNATIVE-REPORT"},
 		kata: &hostileProject{name: "kata", display: "Kata", prefix: kataPrefix, mailbox: "katasec", canary: "CANARY-KATA-REPORT"},
 	}
@@ -130,6 +135,13 @@ retry_delay = "1s"
 		e.keys[m.user] = gen(m.user, stack.Addr(m.user))
 		write("projects/"+m.user+".asc", armorPub(e.keys[m.user]), 0o644)
 	}
+	var lists strings.Builder
+	for _, d := range dists {
+		g := gpgtest.New(t)
+		e.dists[d], e.distFprs[d] = g, g.GenKey("Distributor "+d+" <"+stack.Addr(d)+">", "ed25519")
+		write("projects/"+d+".asc", string(g.Export(e.distFprs[d])), 0o644)
+		fmt.Fprintf(&lists, "\n[[distlist.list.recipient]]\nname = %q\naddress = %q\nkey_file = \"%s.asc\"\n", "Distributor "+d, stack.Addr(d), d)
+	}
 	for _, p := range []*hostileProject{e.kn, e.kata} {
 		pass := p.name + " team passphrase, not secret"
 		p.team = gen(p.display+" Security Team", stack.Addr(p.mailbox))
@@ -167,7 +179,7 @@ user = %[3]q
 [[distlist.list]]
 name = "embargo"
 kind = "embargo"
-`, p.display, p.prefix, stack.Addr(p.mailbox), p.name, ms.String()), 0o644)
+%[6]s`, p.display, p.prefix, stack.Addr(p.mailbox), p.name, ms.String(), lists.String()), 0o644)
 	}
 	config := filepath.Join(dir, "secgate.toml")
 	if code, out, stderr := runCLI(t, nil, "config", "check", "-config", config); code != 0 {
@@ -180,6 +192,9 @@ kind = "embargo"
 	for _, p := range []*hostileProject{e.kn, e.kata} {
 		e.rita.Import([]byte(armorPub(p.team)))
 		e.mallory.Import([]byte(armorPub(p.team)))
+		for _, g := range e.dists {
+			g.Import([]byte(armorPub(p.team)))
+		}
 	}
 
 	e.logs = filepath.Join(tmp, "logs")
@@ -319,13 +334,15 @@ func (e *hostileEnv) caseRow(p *hostileProject, ref string) string {
 	return s
 }
 
-// inbox returns the mails in user's INBOX, opened with key when it is a
-// member's (else left as they are), each with its From.
+// gotMail is one mail as its recipient reads it.
 type gotMail struct {
 	from, subject, text string
 	signer              string
 }
 
+// inbox returns the mails in user's INBOX, each opened with the user's key
+// (a member's with crypto, anyone else's with their gpg), with its From and
+// its subject (the protected one when the outer is hidden).
 func (e *hostileEnv) inbox(user string) []gotMail {
 	var out []gotMail
 	verifiers := []*crypto.Key{e.kn.team.Public(), e.kata.team.Public()}
@@ -351,6 +368,8 @@ func (e *hostileEnv) inbox(user string) []gotMail {
 				gp = e.rita
 			case "mallory":
 				gp = e.mallory
+			default:
+				gp = e.dists[user]
 			}
 			g.text = string(raw)
 			if strings.HasPrefix(m.Header.Get("Content-Type"), "multipart/encrypted") {
@@ -409,7 +428,22 @@ func TestProjectsHostileCrossProject(t *testing.T) {
 	var audits string
 	e.query(kata, `SELECT group_concat(actor || ' ' || action || ' ' || detail, char(10)) FROM case_audit WHERE case_id = (SELECT id FROM cases WHERE ref = ?)`, kataRef).Scan(&audits)
 	t.Logf("kata's audit of %s:\n%s", kataRef, audits)
+	if class != "followup" || !strings.Contains(reason, "not a team member") {
+		t.Errorf("kata took alice's command as %q (%s), want a stranger's follow-up", class, reason)
+	}
+	if before, after := strings.Split(kataBefore, "|"), strings.Split(e.caseRow(kata, kataRef), "|"); strings.Join(before[:3], "|") != strings.Join(after[:3], "|") {
+		t.Errorf("kata's case changed: %s -> %s", kataBefore, e.caseRow(kata, kataRef))
+	}
+	if !strings.Contains(audits, "refused 3 lines that read as commands (/case, /class, /note) not applied: the sender is not a team member") {
+		t.Errorf("kata's audit does not record the refusal:\n%s", audits)
+	}
 	e.notInbound(kn, id)
+	if got := e.caseRow(kn, knRef); got != knBefore {
+		t.Errorf("knative's case changed when alice wrote to kata: %s -> %s", knBefore, got)
+	}
+	if n := e.count(kn, `SELECT count(*) FROM case_audit WHERE detail LIKE ?`, "%"+kataRef+"%"); n != 0 {
+		t.Errorf("knative's audit names %s", kataRef)
+	}
 	time.Sleep(2 * time.Second) // any late answer
 	for i, g := range e.inbox("alice")[aliceBefore:] {
 		t.Logf("alice got (%d) from %s: %s\n%s", i, g.from, g.subject, g.text)
@@ -473,7 +507,7 @@ func TestProjectsHostileCrossProject(t *testing.T) {
 		var subjects []string
 		for _, g := range e.inbox("mallory")[malBefore:] {
 			subjects = append(subjects, refRE.ReplaceAllString(g.subject, "REF"))
-			t.Logf("mallory got, for [%s]: %s\n%s", ref, g.subject, g.text)
+			t.Logf("mallory got, for [%s]: %s", ref, g.subject)
 		}
 		newCase := caseRef.Valid && caseRef.String != kataRef
 		results[ref] = fmt.Sprintf("class=%s state=%s new case=%v answers=%q", class, state, newCase, subjects)
@@ -503,7 +537,7 @@ func TestProjectsHostileCrossProject(t *testing.T) {
 	for _, g := range e.inbox("bob")[bobBefore:] {
 		if strings.Contains(g.text, "guess 3") {
 			labelled = true
-			t.Logf("bob's copy of the stranger's follow-up: %s\n%s", g.subject, g.text)
+			t.Logf("bob's copy of the stranger's follow-up: %s", g.subject)
 		}
 	}
 	if !labelled {
@@ -545,7 +579,7 @@ func TestProjectsHostileCrossProject(t *testing.T) {
 		t.Errorf("rita got %d answers to the misaddressed report, want 1", len(answers))
 	}
 	for _, g := range answers {
-		t.Logf("rita's answer from %s: %s\n%s", g.from, g.subject, g.text)
+		t.Logf("rita's answer from %s: %s", g.from, g.subject)
 		if !strings.Contains(g.from, e.addr(kata.mailbox)) || !strings.Contains(g.subject, "wrong key") {
 			t.Errorf("rita's answer: from %q subject %q", g.from, g.subject)
 		}
@@ -558,6 +592,189 @@ func TestProjectsHostileCrossProject(t *testing.T) {
 		for _, g := range e.inbox(user) {
 			if strings.Contains(g.text, "CANARY-MISADDRESSED") {
 				t.Errorf("%s saw the misaddressed report", user)
+			}
+		}
+	}
+	e.stop()
+}
+
+// TestProjectsHostileSharedPrefix attacks two projects that number their
+// cases alike (case_prefix SEC in both, so SEC-YYYY-0001 is in each) on the
+// real stack, with alice a member of knative alone, bob of kata alone,
+// carol of both (the same key in both files) and dana a distributor on
+// both projects' embargo lists:
+//   - alice's command naming SEC-YYYY-0001 at knative's address acts on
+//     knative's case alone; at kata's address it is a stranger's mail and
+//     changes nothing;
+//   - carol's command at knative's address acts on knative's case, at
+//     kata's on kata's; each answer comes from that project's address,
+//     signed by its key;
+//   - carol plans the disclosure in both: dana gets two embargo notices,
+//     each from its project's address, signed by its key and encrypted to
+//     her alone (as gpg sees them), neither naming the other project or
+//     carrying its case's text; her reply to knative's notice reaches
+//     knative's case alone.
+func TestProjectsHostileSharedPrefix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real mail stack")
+	}
+	e := startHostile(t, "SEC", "SEC", []hostileMember{{"alice", []string{"knative"}}, {"bob", []string{"kata"}},
+		{"carol", []string{"knative", "kata"}}}, "dana")
+	kn, kata := e.kn, e.kata
+	ref := e.report(kn)
+	if got := e.report(kata); got != ref || !strings.HasPrefix(ref, "SEC-") {
+		t.Fatalf("refs %s (knative), %s (kata), want the same SEC-YYYY-NNNN", ref, got)
+	}
+	class := func(p *hostileProject) string {
+		var c string
+		e.query(p, `SELECT class FROM cases WHERE ref = ?`, ref).Scan(&c)
+		return c
+	}
+	step := func(who string, p *hostileProject, body, wantKn, wantKata string) {
+		t.Helper()
+		id := e.command(who, p, "["+ref+"] triage", "/case "+ref+"\n"+body)
+		in, state, reason := e.waitInbound(p, id)
+		other := kata
+		if p == kata {
+			other = kn
+		}
+		e.notInbound(other, id)
+		t.Logf("%s at %s: %s %s %s", who, p.name, in, state, reason)
+		if kc, tc := class(kn), class(kata); kc != wantKn || tc != wantKata {
+			t.Errorf("after %s's %q at %s: class %q in knative, %q in kata; want %q, %q", who, body, p.name, kc, tc, wantKn, wantKata)
+		}
+	}
+	step("alice", kn, "/class C2\n", "C2", "")
+	step("carol", kn, "/class D\n", "D", "")
+	step("carol", kata, "/class A\n", "D", "A")
+	step("alice", kata, "/class C2\n", "D", "A")
+	// carol's answers: one from each project, each signed by its own key.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		from := map[string]int{}
+		for _, g := range e.inbox("carol") {
+			if !strings.Contains(g.text, "/class") && !strings.Contains(g.subject, "class") && !strings.Contains(g.text, "class ") {
+				continue
+			}
+			for _, p := range []*hostileProject{kn, kata} {
+				if strings.Contains(g.from, e.addr(p.mailbox)) {
+					from[p.name]++
+					if g.signer != p.team.Fingerprint() {
+						t.Errorf("carol's answer from %s is signed by %q", p.name, g.signer)
+					}
+				}
+			}
+		}
+		if from["knative"] >= 1 && from["kata"] >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("carol's answers: %v, want one from each project", from)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// 5. carol plans the disclosure in both projects.
+	t0 := time.Now().Add(24 * 24 * time.Hour).UTC().Truncate(time.Minute)
+	for _, p := range []*hostileProject{kn, kata} {
+		id := e.command("carol", p, "["+ref+"] plan", fmt.Sprintf("/case %s\n/class A\n/status confirmed\n/impact\nRemote attackers can crash %s. CANARY-IMPACT-%s\n\n"+
+			"/affected <= 1.4.0\n/fixed 1.4.1\n/disclose %s\n", ref, p.display, strings.ToUpper(p.name), t0.Format("2006-01-02 15:04 MST")))
+		e.waitInbound(p, id)
+		var last string
+		e.query(p, `SELECT action || ' ' || detail FROM case_audit ORDER BY id DESC LIMIT 1`).Scan(&last)
+		t.Logf("%s: carol's plan: %s", p.name, last)
+	}
+	for _, p := range []*hostileProject{kn, kata} {
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			var state string
+			e.query(p, `SELECT state FROM cases WHERE ref = ?`, ref).Scan(&state)
+			if state == "fix-committed" {
+				break
+			}
+			if e.proc.exited() || time.Now().After(deadline) {
+				t.Fatalf("%s's case is %q, want fix-committed\n%s", p.name, state, e.proc.tail(30))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	msgs := e.stack.WaitMessages(t, "dana", "INBOX", 2, 2*time.Minute)
+	if len(msgs) != 2 {
+		t.Fatalf("dana got %d messages, want the two embargo notices", len(msgs))
+	}
+	noticeOf := map[string]string{} // project -> Message-ID of its notice
+	for _, raw := range msgs {
+		m, err := mail.ReadMessage(bytes.NewReader(toCRLF(raw)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p, other *hostileProject
+		switch {
+		case strings.Contains(m.Header.Get("From"), e.addr(kn.mailbox)):
+			p, other = kn, kata
+		case strings.Contains(m.Header.Get("From"), e.addr(kata.mailbox)):
+			p, other = kata, kn
+		default:
+			t.Fatalf("a notice to dana from %q", m.Header.Get("From"))
+		}
+		if _, dup := noticeOf[p.name]; dup {
+			t.Errorf("dana got two notices from %s", p.name)
+		}
+		noticeOf[p.name] = m.Header.Get("Message-ID")
+		if rt := m.Header.Get("Reply-To"); rt != "" && !strings.Contains(rt, e.addr(p.mailbox)) {
+			t.Errorf("%s's notice: Reply-To %q", p.name, rt)
+		}
+		for _, h := range []string{"To", "Cc", "Reply-To", "Subject"} {
+			if v := m.Header.Get(h); strings.Contains(v, e.addr(other.mailbox)) {
+				t.Errorf("%s's notice names %s in %s: %q", p.name, other.name, h, v)
+			}
+		}
+		if signer := gpgSigner(t, e.dists["dana"], raw); signer != p.team.Fingerprint() {
+			t.Errorf("%s's notice is signed by %q, want %s's key", p.name, signer, p.name)
+		}
+		r := gpgOpenMail(t, e.dists["dana"], raw)
+		var encTo []string
+		for _, l := range r.Status {
+			if strings.HasPrefix(l, "ENC_TO ") {
+				encTo = append(encTo, strings.Fields(l)[1])
+			}
+		}
+		if len(encTo) != 1 {
+			t.Errorf("%s's notice is encrypted to %v, want dana's key alone", p.name, encTo)
+		}
+		text := strings.NewReplacer("=\r\n", "", "=\n", "").Replace(string(r.Stdout))
+		if !strings.Contains(text, "CANARY-IMPACT-"+strings.ToUpper(p.name)) || !strings.Contains(text, ref) {
+			t.Errorf("%s's notice lacks its case:\n%s", p.name, text)
+		}
+		if strings.Contains(text, "CANARY-IMPACT-"+strings.ToUpper(other.name)) || strings.Contains(text, other.display+" ") ||
+			strings.Contains(text, e.addr(other.mailbox)) || strings.Contains(text, other.team.Fingerprint()) {
+			t.Errorf("%s's notice names %s or carries its case:\n%s", p.name, other.name, text)
+		}
+	}
+	// dana replies to knative's notice: it reaches knative's case alone.
+	id := e.msgID("dana-reply")
+	e.stack.Send(t, e.addr("dana"), []string{e.addr(kn.mailbox)},
+		e.encryptedMail(e.dists["dana"], "dana", e.distFprs["dana"], kn.team.Fingerprint(), e.addr(kn.mailbox), "Re: ["+ref+"] embargo",
+			"We will be ready. CANARY-DANA-REPLY", id))
+	in, state, reason := e.waitInbound(kn, id)
+	t.Logf("knative: dana's reply: %s %s %s", in, state, reason)
+	var caseRef string
+	e.query(kn, `SELECT c.ref FROM inbound i JOIN cases c ON c.id = i.case_id WHERE i.message_id IN (?, ?)`, id, "<"+id+">").Scan(&caseRef)
+	if caseRef != ref {
+		t.Errorf("dana's reply to knative: case %q, want knative's %s", caseRef, ref)
+	}
+	e.notInbound(kata, id)
+	if n := e.count(kata, `SELECT count(*) FROM case_messages WHERE kind = 'distributor'`); n != 0 {
+		t.Errorf("kata holds %d distributor messages", n)
+	}
+	time.Sleep(2 * time.Second)
+	for _, user := range []string{"bob", "carol", "alice"} {
+		for _, g := range e.inbox(user) {
+			if strings.Contains(g.text, "CANARY-DANA-REPLY") && !strings.Contains(g.from, e.addr(kn.mailbox)) {
+				t.Errorf("%s got dana's reply from %s", user, g.from)
+			}
+			if user == "bob" && strings.Contains(g.text, "CANARY-DANA-REPLY") {
+				t.Errorf("bob (kata) got dana's reply to knative")
 			}
 		}
 	}
