@@ -243,9 +243,6 @@ func runBench(ctx context.Context, a *app, c *command, args []string) error {
 		log = a.newLogger("debug")
 	}
 	b := &bench{o: o, log: log, progress: a.stderr, start: time.Now()}
-	if *projects != 0 {
-		return runBenchProjects(ctx, a, b, *projects, *asJSON)
-	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -256,6 +253,9 @@ func runBench(ctx context.Context, a *app, c *command, args []string) error {
 			return fmt.Errorf("-cpuprofile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *projects != 0 {
+		return runBenchProjects(ctx, a, b, *projects, *asJSON)
 	}
 	res, err := b.run(ctx)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -70,6 +71,10 @@ type projectFigures struct {
 	Intake       *intakeResult  `json:"intake"`
 	FanOut       []fanOutResult `json:"fanout"`
 	FanOutMedian benchSeconds   `json:"fanout_median_seconds"`
+	// IdleCPU is the CPU the process used, in cores, over 2 s (the least of
+	// three) with every
+	// gateway running and nothing to do (the others' cost to the one measured).
+	IdleCPU float64 `json:"idle_cpu_cores"`
 }
 
 func benchProjName(i int) string      { return fmt.Sprintf("p%03d", i) }
@@ -284,6 +289,14 @@ func (b *bench) measureProject(ctx context.Context, gws []*gateway, i int, team 
 	// What every gateway sends as it starts (the key reports) leaves
 	// before anything is measured.
 	b.settleSink(ctx, 30*time.Second)
+	// The least of three 2 s spans: what the gateways' own starting
+	// (logging in, the first rounds of every part) leaves out.
+	f.IdleCPU = math.Inf(1)
+	for range 3 {
+		cpu0, t0 := benchCPUTime(), time.Now()
+		time.Sleep(2 * time.Second)
+		f.IdleCPU = min(f.IdleCPU, (benchCPUTime()-cpu0).Seconds()/time.Since(t0).Seconds())
+	}
 	m := *b
 	m.g, m.team, m.teamAddr, m.distinct = gws[i], team, benchProjTeam(projIndex(gws[i].name)), map[string]int{"x25519": benchProjDistributors}
 	entity, err := m.noticeEntity(gws[i].cfg)
@@ -539,6 +552,7 @@ func (r *projectsResult) print(w io.Writer) {
 	fmt.Fprintf(w, "    delivery to case, p50     %7.1f ms %7.1f ms  %5.2f\n", float64(ia.P50)*1000, float64(in.P50)*1000, float64(in.P50)/float64(ia.P50))
 	fmt.Fprintf(w, "    fan-out to %d, median     %7.1f ms %7.1f ms  %5.2f   (of %d; enqueue and delivery)\n", r.Distributors,
 		float64(r.Alone.FanOutMedian)*1000, float64(r.AmongN.FanOutMedian)*1000, float64(r.AmongN.FanOutMedian)/float64(r.Alone.FanOutMedian), benchProjFanOuts)
+	fmt.Fprintf(w, "    idle process, cores       %7.3f    %7.3f             (CPU, least of three 2 s spans, every gateway running, nothing to do)\n", r.Alone.IdleCPU, r.AmongN.IdleCPU)
 	fmt.Fprintf(w, "\nGoals\n")
 	met := 0
 	for _, g := range r.Goals {
