@@ -401,12 +401,15 @@ var innerSubject = regexp.MustCompile(`(?m)^Subject: (.*)$`)
 //     takes one; the answers to an existing and a missing ref are compared;
 //   - a report encrypted to knative's key sent to kata's address: held by
 //     kata as wrong-key, answered from kata without naming knative, never
-//     seen by knative.
+//     seen by knative;
+//   - carol, a member of both, naming kata's case at knative's address is
+//     told it is not knative's case; at kata's address her command applies
+//     to kata's case alone.
 func TestProjectsHostileCrossProject(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real mail stack")
 	}
-	e := startHostile(t, "KN", "KATA", []hostileMember{{"alice", []string{"knative"}}, {"bob", []string{"kata"}}})
+	e := startHostile(t, "KN", "KATA", []hostileMember{{"alice", []string{"knative"}}, {"bob", []string{"kata"}}, {"carol", []string{"knative", "kata"}}})
 	kn, kata := e.kn, e.kata
 	knRef, kataRef := e.report(kn), e.report(kata)
 	if !strings.HasPrefix(knRef, "KN-") || !strings.HasPrefix(kataRef, "KATA-") {
@@ -588,12 +591,56 @@ func TestProjectsHostileCrossProject(t *testing.T) {
 			t.Errorf("kata's answer names knative or the content:\n%s", g.text)
 		}
 	}
-	for _, user := range []string{"alice", "bob"} {
+	for _, user := range []string{"alice", "bob", "carol"} {
 		for _, g := range e.inbox(user) {
 			if strings.Contains(g.text, "CANARY-MISADDRESSED") {
 				t.Errorf("%s saw the misaddressed report", user)
 			}
 		}
+	}
+
+	// 2. carol, a member of both, commands kata's case: at knative's
+	// address it is not a case of that project; at kata's it is applied.
+	id = e.command("carol", kn, "["+kataRef+"] triage", "/case "+kataRef+"\n/class B1\n")
+	class, _, reason = e.waitInbound(kn, id)
+	e.notInbound(kata, id)
+	e.query(kata, `SELECT class FROM cases WHERE ref = ?`, kataRef).Scan(&cls)
+	var knAudit string
+	e.query(kn, `SELECT group_concat(case_id || ' ' || actor || ' ' || action || ' ' || detail, char(10)) FROM case_audit WHERE detail LIKE ?`, "%"+kataRef+"%").Scan(&knAudit)
+	// knative's audit names kata's ref only in its refusals (no case),
+	// quoting the line its members wrote: nothing of kata's case.
+	for _, l := range strings.Split(knAudit, "\n") {
+		if !strings.HasPrefix(l, "0 ") || !strings.Contains(l, " refused line 1 \"/case "+kataRef+"\": "+kataRef+" is not a case of this project") {
+			t.Errorf("knative's audit names %s: %s", kataRef, l)
+		}
+	}
+	if class != "command" || cls != "" {
+		t.Errorf("carol's command naming %s at knative: %s (%s); kata's class %q", kataRef, class, reason, cls)
+	}
+	deadline = time.Now().Add(time.Minute)
+	for {
+		var refused bool
+		for _, g := range e.inbox("carol") {
+			if strings.Contains(g.from, e.addr(kn.mailbox)) && strings.Contains(g.text, kataRef+" is not a case of this project") && g.signer == kn.team.Fingerprint() {
+				refused = true
+			}
+		}
+		if refused {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("carol was not told by knative that %s is not its case", kataRef)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	id = e.command("carol", kata, "["+kataRef+"] triage", "/case "+kataRef+"\n/class B1\n")
+	class, _, reason = e.waitInbound(kata, id)
+	e.notInbound(kn, id)
+	e.query(kata, `SELECT class FROM cases WHERE ref = ?`, kataRef).Scan(&cls)
+	var knCls string
+	e.query(kn, `SELECT class FROM cases WHERE ref = ?`, knRef).Scan(&knCls)
+	if class != "command" || cls != "B1" || knCls != "" {
+		t.Errorf("carol's command at kata: %s (%s); kata's class %q, knative's %q; want B1 and none", class, reason, cls, knCls)
 	}
 	e.stop()
 }
