@@ -23,6 +23,9 @@ const GatewayLog int64 = 0
 // Actor values for events not caused by a member.
 const (
 	ActorGateway = "gateway"
+	// ActorSender prefixes the address of someone who wrote on a case's
+	// thread and is neither a member nor its reporter.
+	ActorSender = "sender:"
 )
 
 // AuditEvent is one entry of a case's append-only audit log.
@@ -30,7 +33,7 @@ type AuditEvent struct {
 	CaseID   int64
 	Seq      int64 // 1, 2, ... per case
 	At       time.Time
-	Actor    string // key fingerprint of the member, "reporter:ADDRESS" or "gateway"
+	Actor    string // key fingerprint of the member, "reporter:ADDRESS", "sender:ADDRESS" (a follow-up from someone else) or "gateway"
 	Action   string
 	Detail   string
 	Source   string // Message-ID of the mail that caused it

@@ -216,6 +216,29 @@ func TestDraftRetrospective(t *testing.T) {
 	bob, alice := e.keys["bob@example.org"], e.keys["alice@example.org"]
 	e.handle(e.signed("alice@example.org", alice, "["+c.Ref+"]", "/status confirmed\n/team add @bob\n/credit Rita R.\n\nSECRET-DISCUSSION", e.clock.Now()))
 	e.clock.Advance(time.Hour)
+	// Someone else writes on the case's thread: never the reporter.
+	if err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		return e.wf.AddMessage(e.ctx, tx, c.ID, Message{Kind: KindFollowUp, Author: "mallory@elsewhere.example", MessageID: "<m1@elsewhere.example>",
+			Text: "I found it first\n/status invalid", Received: e.clock.Now()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	log, err := e.wf.AuditLog(e.ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var senders int
+	for _, ev := range log {
+		switch {
+		case ev.Actor == "reporter:mallory@elsewhere.example":
+			t.Errorf("a stranger's follow-up recorded as the reporter's: %+v", ev)
+		case ev.Actor == ActorSender+"mallory@elsewhere.example":
+			senders++
+		}
+	}
+	if senders < 2 {
+		t.Errorf("%d events by the stranger, want the message and the refusal of its command line", senders)
+	}
 	e.handle(e.signed("bob@example.org", bob, "["+c.Ref+"]", "/cve CVE-2026-1234\n/draft retrospective", e.clock.Now()))
 
 	if n := len(e.sched.drafts); n != 1 {
@@ -236,7 +259,7 @@ func TestDraftRetrospective(t *testing.T) {
 			t.Errorf("retrospective lacks %q:\n%s", want, all)
 		}
 	}
-	for _, never := range []string{"@", "SECRET-", "Rita", "comment", e.member("alice@example.org").Fingerprint} {
+	for _, never := range []string{"@", "SECRET-", "Rita", "comment", e.member("alice@example.org").Fingerprint, "the reporter: followup"} {
 		if strings.Contains(all, never) {
 			t.Errorf("retrospective shows %q:\n%s", never, all)
 		}

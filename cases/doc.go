@@ -144,8 +144,9 @@
 // # Audit log
 //
 // Each case has an append-only log (UPDATE and DELETE are refused by
-// triggers). Every event records the actor (key fingerprint, "gateway" or
-// "reporter:ADDRESS"), action, detail, source Message-ID and time, and a
+// triggers). Every event records the actor (key fingerprint, "gateway",
+// "reporter:ADDRESS", or "sender:ADDRESS" for a follow-up from anyone else
+// on the case's thread), action, detail, source Message-ID and time, and a
 // SHA-256 hash over those fields and the previous event's hash; VerifyAudit
 // checks the chain. Refusals concerning no known case go to the gateway log
 // (case ID 0). Details never carry report text.

@@ -185,6 +185,11 @@ func (w *Workflow) AddMessage(ctx context.Context, tx *sql.Tx, caseID int64, m M
 	switch m.Kind {
 	case KindFollowUp, KindReport:
 		actor = "reporter:" + m.Author
+		if m.Kind == KindFollowUp && !distlist.SameAddress(m.Author, c.ReporterAddr) {
+			// Someone else on the case's thread (a stranger, a member of
+			// another project): never recorded as the reporter.
+			actor = ActorSender + m.Author
+		}
 	case KindDistributor:
 		actor = "distributor:" + m.Author
 	}

@@ -63,6 +63,8 @@ func retrospective(ctx context.Context, tx *sql.Tx, c *Case, team []distlist.Mem
 			return "secgate"
 		case strings.HasPrefix(actor, "reporter:"):
 			return reporter
+		case strings.HasPrefix(actor, ActorSender):
+			return "someone outside the team"
 		case names[actor] != "":
 			return names[actor]
 		}
@@ -109,7 +111,7 @@ func retrospective(ctx context.Context, tx *sql.Tx, c *Case, team []distlist.Mem
 			what = e.Action
 		}
 		w := who(e.Actor)
-		if e.Actor != ActorGateway && !strings.HasPrefix(e.Actor, "reporter:") && !slices.ContainsFunc(r.People, func(p string) bool { return strings.HasPrefix(p, w+" (") }) {
+		if e.Actor != ActorGateway && !strings.HasPrefix(e.Actor, "reporter:") && !strings.HasPrefix(e.Actor, ActorSender) && !slices.ContainsFunc(r.People, func(p string) bool { return strings.HasPrefix(p, w+" (") }) {
 			person(w)
 		}
 		r.Timeline = append(r.Timeline, templates.TimelineLine{At: e.At, Who: w, What: what})
