@@ -19,7 +19,7 @@ BENCHTIME ?= 1s
 all: check build test
 
 test: deps
-	$(GO) test -race -shuffle=on -timeout 15m ./...
+	$(GO) test -race -shuffle=on -timeout 25m ./...
 
 deps:
 	@./scripts/install-deps.sh
