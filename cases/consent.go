@@ -30,8 +30,10 @@ import (
 //   - signed by the reporter's key on file (the whole message), or
 //     encrypted to the team key: the proposal went encrypted to the key
 //     on file, so only its holder read the code, and the reply's code is
-//     not exposed on the way back. Without a key on file the proposal
-//     went in clear, and only an encrypted reply counts.
+//     not exposed on the way back. Without a key on file no reply by mail
+//     counts: the proposal went in clear, without a code, and anyone can
+//     encrypt to the team's public key with the reporter's From; the lead
+//     confirms with the reporter another way and forces.
 //
 // Anything else that reads like agreement ("I agree", an unsigned or
 // clear /agree, another key) changes nothing, and the fix lead is told why.
@@ -117,16 +119,13 @@ func consentRefusal(reporterKey string, m Message, code string, agreed bool, p P
 	switch {
 	case !agreed:
 		return `it has no line "/agree CODE" at the start of a line`
+	case reporterKey == "":
+		return "the reporter has no key on file, so no reply by mail can be told from a forgery (anyone can encrypt to the team's public key " +
+			"with their From): confirm with them another way, then /disclose again with \"force: REASON\""
 	case code == "":
 		return "its /agree line has no code"
 	case p.CodeHash == "" || ConsentCodeHash(code) != p.CodeHash:
 		return "its code is not the code of the current proposal (mistyped, or for an earlier date)"
-	}
-	if reporterKey == "" {
-		if !m.Encrypted {
-			return "it came in clear, and the reporter has no key on file: only a reply encrypted to the team key counts"
-		}
-		return ""
 	}
 	k, err := crypto.ParsePublicKey([]byte(reporterKey))
 	switch {
@@ -177,8 +176,6 @@ func (w *Workflow) considerConsent(ctx context.Context, tx *sql.Tx, c *Case, m M
 	}
 	how := "the reporter agreed in a reply signed by their key on file " + m.Signer
 	switch {
-	case c.ReporterKey == "":
-		how = "the reporter agreed in a reply encrypted to the team key, with the code of the proposal (no key of theirs on file)"
 	case m.Signer == "":
 		how = "the reporter agreed in a reply encrypted to the team key, with the code of the proposal encrypted to their key on file"
 	}
@@ -252,9 +249,10 @@ func (s *session) proposeConsent(ctx context.Context, t0 time.Time, code string)
 		}
 		return nil
 	}
-	how := "encrypted to their key; only their reply signed by it counts"
+	how := "encrypted to their key; only their reply signed by it, or encrypted to the team key with its code, counts"
 	if !enc {
-		how = "in clear with only the date and the case ID (no key known); only their reply encrypted to the team key counts"
+		how = "in clear with only the date and the case ID, no code: no key of theirs is on file, so no reply by mail counts; " +
+			"confirm with them another way"
 	}
 	s.extra = append(s.extra, "the reporter was asked to agree to the date ("+how+
 		"): nothing of the plan goes out before they do, or before /disclose again with \"force: REASON\"")

@@ -481,6 +481,13 @@ func (s *Scheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *cases.Case, fo
 	if p.NoEmbargo {
 		return fmt.Errorf("schedule: %w: %s is planned without an embargo; /disclose again without no-embargo first", ErrState, c.Ref)
 	}
+	if p.awaitingConsent() {
+		// /notify's force is about the embargo's length, never the
+		// reporter's say: going ahead without them is a /disclose of its
+		// own, logged as such.
+		return fmt.Errorf("schedule: %w: the plan of %s waits for the reporter's consent; to go ahead without it, /disclose %s force: REASON",
+			ErrState, c.Ref, p.T0.UTC().Format("2006-01-02 15:04")+" UTC")
+	}
 	now := s.now()
 	if !p.T0.After(now) {
 		return fmt.Errorf("schedule: %w: the disclosure time %s has passed", ErrPast, p.T0.Format(layoutUTC))
