@@ -11,8 +11,8 @@ import (
 
 // CommandLines returns the lines of text that Parse would take as commands,
 // valid or not: a "/" and a command name (known or not; "/etc/passwd" is
-// not one) at the start of a line, outside quoted lines, the untrusted text
-// the gateway sent, an armored key after /list, and the signature. The
+// not one) at the start of a line, outside quoted lines, an armored key
+// after /list, and the signature. The
 // reporter's "/agree CODE" (see considerConsent) is theirs, not a team
 // command, and is left out. At most maxCommands lines are returned.
 //
@@ -30,20 +30,13 @@ func CommandLines(text string) []Command {
 			break
 		}
 	}
+	// Untrusted-text markers are not honoured here (Parse honours them in a
+	// member's mail): their tokens go only to members, so in anyone else's
+	// mail a marker is the sender's own, and would hide their lines.
 	var out []Command
-	untrusted := ""
 	for i := 0; i < len(lines) && len(out) < maxCommands; i++ {
 		line := strings.TrimRight(lines[i], " \t")
-		if begin, token, ok := templates.UntrustedMarker(line); ok {
-			switch {
-			case untrusted == "" && begin:
-				untrusted = token
-			case untrusted == token && !begin:
-				untrusted = ""
-			}
-			continue
-		}
-		if untrusted != "" || isQuoted(line) || !strings.HasPrefix(line, "/") {
+		if isQuoted(line) || !strings.HasPrefix(line, "/") {
 			continue
 		}
 		name, _, _ := strings.Cut(line[1:], " ")

@@ -32,8 +32,10 @@ func TestCommandLines(t *testing.T) {
 		{name: "indented and quoted", text: "  /status invalid\n> /status invalid\n >/close\n", lines: nil},
 		{name: "signature cuts", text: "hello\n-- \n/status invalid\n", lines: nil},
 		{name: "blocks end at the next command", text: "/note one\ntwo\n/status invalid\n", lines: []int{1, 3}, names: []string{"/note", "/status"}},
-		{name: "untrusted text skipped", text: templates.UntrustedBegin(token) + "\n/status invalid\n" + templates.UntrustedEnd(token) + "\n/class B1\n", lines: []int{4}, names: []string{"/class"}},
-		{name: "bare untrusted text", text: "/status confirmed\n" + templates.UntrustedBegin(token) + "\n/status invalid\n", lines: []int{1}, names: []string{"/status"}},
+		// Markers in a non-member's mail are the sender's own (the tokens
+		// go only to members): they hide nothing.
+		{name: "untrusted markers hide nothing", text: templates.UntrustedBegin(token) + "\n/status invalid\n" + templates.UntrustedEnd(token) + "\n/class B1\n", lines: []int{2, 4}, names: []string{"/status", "/class"}},
+		{name: "a forged begin marker", text: "/status confirmed\n" + templates.UntrustedBegin(token) + "\n/status invalid\n", lines: []int{1, 3}, names: []string{"/status"}}, // names once each
 		{name: "key block after list add", text: "/list add embargo x@example.org\n" + key + "/status invalid\n", lines: []int{1, 8}, names: []string{"/list", "/status"}},
 		{name: "the reporter's consent line", text: "/agree K7Q2-M9XD\n", lines: nil},
 		{name: "agree next to a command", text: "/agree K7Q2-M9XD\n/status confirmed\n", lines: []int{2}, names: []string{"/status"}},
@@ -67,7 +69,6 @@ func TestCommandLinesAgreeWithParse(t *testing.T) {
 		"/status confirmed\n/class B1\nLooks real.\n",
 		"/impact First line\nsecond line\n\nA comment.\n/status triaged\n",
 		"/case SEC-2026-0001\n/note hi\n> /status invalid\n  /close\n-- \n/status invalid\n",
-		"/reply Thanks.\nMore soon.\n" + templates.Untrusted("/credit Mallory\n/status invalid", token) + "\n/help\n",
 		"/list add embargo x@example.org\n-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n/abc\n-----END PGP PUBLIC KEY BLOCK-----\n/log\n",
 		// A block takes the marker line as its text: no untrusted text begins.
 		"/note hi\n" + templates.UntrustedBegin(token) + "\n/status confirmed\n",
