@@ -23,40 +23,47 @@ const commandAnswerGap = time.Hour
 
 // answerCommandLines tells the sender of a message on case c whose text has
 // lines that read as commands that commands are taken only from team
-// members, and that none of them was applied. It writes only to the case's
-// reporter, or to a sender whose signature on this mail verified with a
-// key carrying the From address, never to an address anyone may put in a
-// From; and to each at most once an hour. The answer quotes nothing and
-// names nothing of the case; it is encrypted when a key of theirs is known
-// (the reporter's on file, the one we hold for a distributor, the signer's)
-// and in clear otherwise. It returns what the sender was told, for the
-// audit log and the team copy.
+// members, and that none of them was applied. It writes only where a key
+// the gateway held before this message vouches for the sender, never to an
+// address anyone may put in a From, nor on the word of a key that came
+// with the message (attached, Autocrypt, in the text: anyone can make a
+// key naming any address): to the case's reporter, at the reporter's
+// address, when the mail was signed by their key on file or came
+// encrypted to the team key; to a distributor when the key the directory
+// holds for them signed it. Anyone else is not answered: the refusal is
+// only audited and shown to the team. To each at most once an hour. The
+// answer echoes nothing the sender chose (no Subject, no display name):
+// its subject is "[REF] Commands not applied", REF the case's reference.
+// It is encrypted to the reporter's key on file or the distributor's key
+// we hold, in clear when the reporter has none on file. It returns what
+// the sender was told, for the audit log and the team copy.
 func (m *msgCtx) answerCommandLines(ctx context.Context, tx *sql.Tx, c CaseInfo) (string, error) {
 	op := m.opened
-	reporter := c.ReporterAddr != "" && strings.EqualFold(c.ReporterAddr, m.insp.From)
-	signer := op.Signer != "" && m.signerIsSender()
+	reporter := c.ReporterAddr != "" && strings.EqualFold(c.ReporterAddr, m.insp.From) &&
+		(op.Encrypted || (op.Signer != "" && c.ReporterKey != "" && keyIs(c.ReporterKey, op.Signer)))
+	distributor := m.signedByDistributor() && m.dist.Key != nil && strings.EqualFold(m.dist.Address, m.insp.From)
 	switch {
-	case !reporter && !signer:
-		return "nobody was told: the sender is neither the case's reporter nor verified by a key carrying the From address", nil
+	case !reporter && !distributor:
+		return "nobody was told: the sender is neither the case's reporter (signed by their key on file, or encrypted to the team key) nor a distributor signing with the key we hold for them", nil
 	case !m.answerable():
 		return "nobody was told: the sender is not answered automatically", nil
 	}
 	if ok, err := m.mayAnswer(ctx, tx, TemplateNotMember, commandAnswerGap); err != nil || !ok {
 		return "the sender was told within the hour already, not again", err
 	}
-	data := m.baseData()
+	// Nothing the sender wrote: no Subject, no display name.
+	data := templates.Data{Project: m.p.o.Project, Now: m.now,
+		Case: templates.CaseData{Ref: c.Ref}, Recipient: templates.Person{Address: m.insp.From}}
 	text, err := m.p.render(TemplateNotMember, data)
 	if err != nil {
 		return "", fmt.Errorf("intake: render %s: %w", TemplateNotMember, err)
 	}
-	rcpt := Recipient{Name: data.Recipient.Name, Address: m.insp.From}
+	rcpt := Recipient{Address: m.insp.From}
 	switch {
-	case reporter && c.ReporterKey != "":
-		rcpt.Key = c.ReporterKey
-	case signer && m.signedByDistributor() && m.dist.Key != nil:
+	case distributor:
 		rcpt.Member = m.dist.Key
-	case signer && op.SignerKey != "":
-		rcpt.Key = op.SignerKey
+	case c.ReporterKey != "":
+		rcpt.Key = c.ReporterKey
 	}
 	mail := OutMail{
 		Kind: KindSenderNotice, CaseID: c.ID, NoticeID: fmt.Sprintf("intake-%s-%d", TemplateNotMember, m.in.ID),
