@@ -85,7 +85,7 @@ func (o *opener) classify(raw []byte) mixedPart {
 		p.data = c.body
 	}
 	switch {
-	case c.mtype == "application/pgp-keys" || c.mtype == "application/pgp-signature" || isKeyOrSignature(p.data):
+	case keyOrSignature(p.data) != "":
 		p.role = partMeta
 	case !attachment && c.mtype == "text/plain":
 		if blk, ok := findArmor(p.data); ok && !blk.signed && isEncryptedMessage(p.data[blk.start:blk.end]) {
@@ -110,11 +110,77 @@ func (o *opener) classify(raw []byte) mixedPart {
 	return p
 }
 
-// isKeyOrSignature reports whether b is an armored OpenPGP key or
-// signature.
-func isKeyOrSignature(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	return bytes.HasPrefix(b, []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----")) || bytes.HasPrefix(b, []byte("-----BEGIN PGP SIGNATURE-----"))
+// keyOrSignature is "application/pgp-keys" when b, but for the white
+// space around it, is exactly one armored PUBLIC KEY BLOCK that decodes,
+// "application/pgp-signature" when it is exactly one armored SIGNATURE
+// that decodes, and "" otherwise. Only then is a part a key or signature
+// without content: whatever its label says, text before the BEGIN line,
+// after the END line, after the checksum or among the base64 is content
+// (a part that merely starts like a key could carry anything after it).
+func keyOrSignature(b []byte) string {
+	b = bytes.TrimSpace(b)
+	for _, k := range []struct{ block, ctype string }{
+		{"PGP PUBLIC KEY BLOCK", "application/pgp-keys"},
+		{"PGP SIGNATURE", "application/pgp-signature"},
+	} {
+		if wholeArmor(b, k.block) {
+			return k.ctype
+		}
+	}
+	return ""
+}
+
+// armorHeaders are the armor header keys of RFC 9580 §6.2.2.3.
+var armorHeaders = map[string]bool{"Version": true, "Comment": true, "Hash": true, "Charset": true, "MessageID": true}
+
+// wholeArmor reports whether b is exactly one armored block of type
+// block, from its BEGIN line to its END line: armor headers, a blank
+// line, base64 lines, an optional checksum line just before the END line,
+// with nothing else, and it decodes to OpenPGP packets whose first is a
+// public key (PUBLIC KEY BLOCK) or a signature (SIGNATURE).
+func wholeArmor(b []byte, block string) bool {
+	begin, end := "-----BEGIN "+block+"-----", "-----END "+block+"-----"
+	lines := strings.Split(string(b), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	if len(lines) < 3 || lines[0] != begin || lines[len(lines)-1] != end {
+		return false
+	}
+	body := lines[1 : len(lines)-1]
+	for len(body) > 0 && body[0] != "" { // armor headers
+		k, _, ok := strings.Cut(body[0], ":")
+		if !ok || !armorHeaders[k] {
+			return false
+		}
+		body = body[1:]
+	}
+	if len(body) == 0 {
+		return false // no blank line after the headers
+	}
+	body = body[1:]
+	if n := len(body); n > 0 && len(body[n-1]) == 5 && body[n-1][0] == '=' {
+		body = body[:n-1] // the checksum
+	}
+	for _, l := range body {
+		for _, r := range l {
+			if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '/' || r == '=') {
+				return false
+			}
+		}
+	}
+	data, err := dearmor(b, block)
+	if err != nil || len(data) == 0 || data[0]&0x80 == 0 {
+		return false
+	}
+	tag := data[0] & 0x3f // new format
+	if data[0]&0x40 == 0 {
+		tag = (data[0] >> 2) & 0x0f // old format
+	}
+	if block == "PGP SIGNATURE" {
+		return tag == 2
+	}
+	return tag == 6
 }
 
 // encryptedName reports whether a file name ends in .pgp, .gpg or .asc.
@@ -177,7 +243,9 @@ func guessType(name string) string {
 // Out.Entity becomes a multipart/mixed of the decrypted text and
 // attachments (each named without its suffix), the attachments that stay
 // as they came (to another key, damaged) and the parts in clear that are
-// no text. Text in clear is Outside, with a line for each attachment that
+// no text; a file of those named as a decrypted one is named NAME
+// (unencrypted) or NAME (not decrypted). A key or signature has no
+// content only when its part is one armored block and nothing else. Text in clear is Outside, with a line for each attachment that
 // came in clear or was not decrypted. The message is encrypted when every
 // part with content was; Partial when something is outside.
 //
@@ -318,6 +386,20 @@ func (o *opener) mixedEntity(out *Opened, parts []mixedPart, clear int) error {
 		kept    int // parts in Entity
 		partial = clear > 0
 	)
+	// A file that did not come encrypted, or was not decrypted, is never
+	// named as a decrypted one (poc.py in clear next to poc.py.pgp).
+	decryptedNames := map[string]bool{}
+	for _, p := range parts {
+		if p.role == partEncFile && p.fail == nil {
+			decryptedNames[strings.ToLower(decryptedName(p.name))] = true
+		}
+	}
+	distinct := func(name, why string) string {
+		if decryptedNames[strings.ToLower(name)] {
+			return name + " (" + why + ")"
+		}
+		return name
+	}
 	for _, p := range parts {
 		if p.role != partBlank {
 			kept++
@@ -342,21 +424,19 @@ func (o *opener) mixedEntity(out *Opened, parts []mixedPart, clear int) error {
 				continue
 			}
 			partial = true
-			w.file(p.name, p.ctype, p.data)
+			name := distinct(p.name, "not decrypted")
+			w.file(name, p.ctype, p.data)
 			why := "it does not decrypt with the team key (password-encrypted, damaged, or failing its integrity check)"
 			if errors.Is(p.fail, ErrWrongKey) && p.res != nil {
 				why = "encrypted to key IDs " + keyIDs(p.res.encryptedTo) + ", not to the team key"
 			}
-			pieces = append(pieces, fmt.Appendf(nil, "[attachment %q not decrypted: %s; attached as it came]\r\n", p.name, why))
+			pieces = append(pieces, fmt.Appendf(nil, "[attachment %q not decrypted: %s; attached as it came]\r\n", name, why))
 		case partMeta:
-			name, t := p.name, "application/pgp-keys"
-			if p.ctype == "application/pgp-signature" || bytes.HasPrefix(bytes.TrimLeft(p.data, " \t\r\n"), []byte("-----BEGIN PGP SIGNATURE-----")) {
-				t = "application/pgp-signature"
-			}
+			name, t := p.name, keyOrSignature(p.data)
 			if name == "" {
 				name = "key.asc"
 			}
-			w.file(name, t, p.data)
+			w.file(distinct(name, "unencrypted"), t, p.data)
 		case partClearText:
 			text := p.data
 			if p.ctype == "text/html" {
@@ -364,8 +444,9 @@ func (o *opener) mixedEntity(out *Opened, parts []mixedPart, clear int) error {
 			}
 			pieces = append(pieces, clearPiece(text, p.e.params["charset"]))
 		case partClearFile:
-			w.file(p.name, p.ctype, p.data)
-			pieces = append(pieces, unencryptedNote(p.name, p.ctype))
+			name := distinct(p.name, "unencrypted")
+			w.file(name, p.ctype, p.data)
+			pieces = append(pieces, unencryptedNote(name, p.ctype))
 		case partClearNested:
 			text, atts, err := TextBody(p.e.raw)
 			if err != nil {
@@ -375,8 +456,9 @@ func (o *opener) mixedEntity(out *Opened, parts []mixedPart, clear int) error {
 				pieces = append(pieces, clearPiece([]byte(text), "utf-8"))
 			}
 			for _, a := range atts {
-				w.file(headerSafe(a.Filename), a.ContentType, a.Data)
-				pieces = append(pieces, unencryptedNote(headerSafe(a.Filename), a.ContentType))
+				name := distinct(headerSafe(a.Filename), "unencrypted")
+				w.file(name, a.ContentType, a.Data)
+				pieces = append(pieces, unencryptedNote(name, a.ContentType))
 			}
 		}
 	}
