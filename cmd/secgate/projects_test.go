@@ -192,9 +192,9 @@ listen = "127.0.0.1:9999"
 			"projects/b.toml": projectFile("B", "", ""),
 		}, nil},
 		{"same database", map[string]string{
-			"projects/a.toml": projectFile("A", "database = \"../shared.db\"\n", ""),
-			"projects/b.toml": projectFile("B", "database = \"../data/../shared.db\"\n", ""),
-		}, []string{"b.toml:6: gateway.database: database \"", "shared.db\" is also project a's"}},
+			"projects/a.toml": projectFile("A", "database = \"../common.db\"\n", ""),
+			"projects/b.toml": projectFile("B", "database = \"../data/../common.db\"\n", ""),
+		}, []string{"b.toml:6: gateway.database: database \"", "common.db\" is also project a's"}},
 		{"same key file", map[string]string{
 			"projects/a.toml": projectFile("A", "", "\n[team_key]\npath = \"/keys/team.asc\"\n"),
 			"projects/b.toml": projectFile("B", "", "\n[team_key]\npath = \"/keys/team.asc\"\n"),
