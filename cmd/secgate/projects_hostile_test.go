@@ -88,14 +88,6 @@ func startHostile(t *testing.T, knPrefix, kataPrefix string, members []hostileMe
 		}
 		return k
 	}
-	armorPub := func(k *crypto.Key) string {
-		t.Helper()
-		a, err := k.ArmorPublic()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
 	write("imap.pass", stack.Password+"\n", 0o600)
 	write("smtp.pass", stack.Password+"\n", 0o600)
 	write("secgate.toml", fmt.Sprintf(`# Two projects, one gateway (generated).
@@ -133,7 +125,7 @@ retry_delay = "1s"
 `, stack.Domain, stack.IMAPAddr, stack.SubmissionAddr, freeLoopbackAddr(t)), 0o644)
 	for _, m := range members {
 		e.keys[m.user] = gen(m.user, stack.Addr(m.user))
-		write("projects/"+m.user+".asc", armorPub(e.keys[m.user]), 0o644)
+		write("projects/"+m.user+".asc", armorPub(t, e.keys[m.user]), 0o644)
 	}
 	var lists strings.Builder
 	for _, d := range dists {
@@ -190,10 +182,10 @@ kind = "embargo"
 	e.mallory = gpgtest.New(t)
 	e.malFpr = e.mallory.GenKey("Mallory <"+stack.Addr("mallory")+">", "ed25519")
 	for _, p := range []*hostileProject{e.kn, e.kata} {
-		e.rita.Import([]byte(armorPub(p.team)))
-		e.mallory.Import([]byte(armorPub(p.team)))
+		e.rita.Import([]byte(armorPub(t, p.team)))
+		e.mallory.Import([]byte(armorPub(t, p.team)))
 		for _, g := range e.dists {
-			g.Import([]byte(armorPub(p.team)))
+			g.Import([]byte(armorPub(t, p.team)))
 		}
 	}
 

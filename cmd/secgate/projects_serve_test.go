@@ -71,14 +71,6 @@ func TestServeProjects(t *testing.T) {
 		}
 		return k
 	}
-	armorPub := func(k *crypto.Key) string {
-		t.Helper()
-		a, err := k.ArmorPublic()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
 	metricsAddr := freeLoopbackAddr(t)
 	write("imap.pass", stack.Password+"\n", 0o600)
 	write("smtp.pass", stack.Password+"\n", 0o600)
@@ -126,7 +118,7 @@ retry_delay = "1s"
 		write("data/projects/"+p.name+"/team-key.asc", locked, 0o600)
 		p.database = filepath.Join(dir, "data", "projects", p.name, "secgate.db")
 		write("projects/"+p.name+".pass", p.pass+"\n", 0o600)
-		write("projects/"+p.member+".asc", armorPub(p.memberKey), 0o644)
+		write("projects/"+p.member+".asc", armorPub(t, p.memberKey), 0o644)
 		write("projects/"+p.name+".toml", fmt.Sprintf(`[project]
 name = %q
 
@@ -159,23 +151,9 @@ kind = "embargo"
 	}
 
 	// The reporter's gpg, with both teams' public keys.
-	rita := gpgtest.New(t)
-	ritaAddr := stack.Addr("rita")
-	ritaFpr := rita.GenKey("Rita Reporter <"+ritaAddr+">", "ed25519")
-	for _, p := range projects {
-		rita.Import([]byte(armorPub(p.team)))
-	}
-	report := func(p *servedProject) []byte {
-		inner := "Content-Type: multipart/mixed; boundary=\"in\"\r\n\r\n--in\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
-			"A report to " + p.display + " alone.\r\n" + p.canary + "\r\n" +
-			"\r\n--in\r\nContent-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"rita.asc\"\r\n\r\n" +
-			strings.ReplaceAll(string(rita.Export(ritaFpr)), "\n", "\r\n") + "\r\n--in--\r\n"
-		enc := rita.Encrypt([]byte(inner), p.team.Fingerprint(), ritaFpr)
-		return toCRLF([]byte(fmt.Sprintf("From: Rita Reporter <%s>\nTo: %s\nSubject: ...\nDate: %s\nMessage-ID: <report-%s@outside.example>\nMIME-Version: 1.0\n"+
-			"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n"+
-			"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n%s\n--enc--\n",
-			ritaAddr, stack.Addr(p.mailbox), time.Now().Format(time.RFC1123Z), p.name, enc)))
-	}
+	rita := newServedReporter(t, stack.Addr("rita"), projects)
+	ritaAddr := rita.addr
+	report := func(p *servedProject) []byte { return rita.report(p, stack.Addr(p.mailbox), "report-"+p.name) }
 
 	logs := filepath.Join(tmp, "logs")
 	if err := os.Mkdir(logs, 0o755); err != nil {
@@ -253,7 +231,7 @@ kind = "embargo"
 			}
 			for _, p := range projects {
 				if strings.Contains(m.Header.Get("From"), stack.Addr(p.mailbox)) {
-					acks[p.name] = gpgSigner(t, rita, raw)
+					acks[p.name] = gpgSigner(t, rita.gpg, raw)
 				}
 			}
 		}
@@ -395,4 +373,45 @@ func gpgSigner(t *testing.T, g *gpgtest.GPG, raw []byte) string {
 		return ""
 	}
 	return a[len(a)-1]
+}
+
+// servedReporter is Rita as gpg makes her mail: her key, with every
+// project's team key imported.
+type servedReporter struct {
+	gpg       *gpgtest.GPG
+	addr, fpr string
+}
+
+func newServedReporter(t *testing.T, addr string, projects []*servedProject) *servedReporter {
+	r := &servedReporter{gpg: gpgtest.New(t), addr: addr}
+	r.fpr = r.gpg.GenKey("Rita Reporter <"+addr+">", "ed25519")
+	for _, p := range projects {
+		r.gpg.Import([]byte(armorPub(t, p.team)))
+	}
+	return r
+}
+
+// report is Rita's report to project p at address to, signed and
+// encrypted by gpg to p's team key, her key attached, carrying p's canary;
+// id makes its Message-ID.
+func (r *servedReporter) report(p *servedProject, to, id string) []byte {
+	inner := "Content-Type: multipart/mixed; boundary=\"in\"\r\n\r\n--in\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"A report to " + p.display + " alone.\r\n" + p.canary + "\r\n" +
+		"\r\n--in\r\nContent-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"rita.asc\"\r\n\r\n" +
+		strings.ReplaceAll(string(r.gpg.Export(r.fpr)), "\n", "\r\n") + "\r\n--in--\r\n"
+	enc := r.gpg.Encrypt([]byte(inner), p.team.Fingerprint(), r.fpr)
+	return toCRLF([]byte(fmt.Sprintf("From: Rita Reporter <%s>\nTo: %s\nSubject: ...\nDate: %s\nMessage-ID: <%s@outside.example>\nMIME-Version: 1.0\n"+
+		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n"+
+		"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n%s\n--enc--\n",
+		r.addr, to, time.Now().Format(time.RFC1123Z), id, enc)))
+}
+
+// armorPub is k's public key, armored.
+func armorPub(t testing.TB, k *crypto.Key) string {
+	t.Helper()
+	a, err := k.ArmorPublic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/secgate/secgate/crypto"
-	"github.com/secgate/secgate/internal/gpgtest"
 	"github.com/secgate/secgate/internal/mailstack"
 )
 
@@ -61,14 +60,6 @@ func TestServeSharedMailbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		return k
-	}
-	armorPub := func(k *crypto.Key) string {
-		t.Helper()
-		a, err := k.ArmorPublic()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
 	}
 	metricsAddr := freeLoopbackAddr(t)
 	write("imap.pass", stack.Password+"\n", 0o600)
@@ -122,7 +113,7 @@ retry_delay = "1s"
 		write("data/projects/"+p.name+"/team-key.asc", locked, 0o600)
 		p.database = filepath.Join(dir, "data", "projects", p.name, "secgate.db")
 		write("projects/"+p.name+".pass", p.pass+"\n", 0o600)
-		write("projects/"+p.member+".asc", armorPub(p.memberKey), 0o644)
+		write("projects/"+p.member+".asc", armorPub(t, p.memberKey), 0o644)
 		// No [imap] user: the project reads the shared mailbox.
 		write("projects/"+p.name+".toml", fmt.Sprintf(`[project]
 name = %q
@@ -149,23 +140,9 @@ kind = "embargo"
 		t.Fatalf("config check: exit %d\n%s%s", code, out, stderr)
 	}
 
-	rita := gpgtest.New(t)
-	ritaAddr := stack.Addr("rita")
-	ritaFpr := rita.GenKey("Rita Reporter <"+ritaAddr+">", "ed25519")
-	for _, p := range projects {
-		rita.Import([]byte(armorPub(p.team)))
-	}
-	report := func(p *servedProject) []byte {
-		inner := "Content-Type: multipart/mixed; boundary=\"in\"\r\n\r\n--in\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
-			"A report to " + p.display + " alone.\r\n" + p.canary + "\r\n" +
-			"\r\n--in\r\nContent-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"rita.asc\"\r\n\r\n" +
-			strings.ReplaceAll(string(rita.Export(ritaFpr)), "\n", "\r\n") + "\r\n--in--\r\n"
-		enc := rita.Encrypt([]byte(inner), p.team.Fingerprint(), ritaFpr)
-		return toCRLF([]byte(fmt.Sprintf("From: Rita Reporter <%s>\nTo: %s\nSubject: ...\nDate: %s\nMessage-ID: <shared-report-%s@outside.example>\nMIME-Version: 1.0\n"+
-			"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n"+
-			"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n%s\n--enc--\n",
-			ritaAddr, stack.Addr(p.mailbox), time.Now().Format(time.RFC1123Z), p.name, enc)))
-	}
+	rita := newServedReporter(t, stack.Addr("rita"), projects)
+	ritaAddr := rita.addr
+	report := func(p *servedProject) []byte { return rita.report(p, stack.Addr(p.mailbox), "shared-report-"+p.name) }
 
 	logs := filepath.Join(tmp, "logs")
 	if err := os.Mkdir(logs, 0o755); err != nil {
@@ -226,7 +203,7 @@ kind = "embargo"
 			}
 			for _, p := range projects {
 				if strings.Contains(m.Header.Get("From"), stack.Addr(p.mailbox)) {
-					acks[p.name] = gpgSigner(t, rita, raw)
+					acks[p.name] = gpgSigner(t, rita.gpg, raw)
 				}
 			}
 		}
