@@ -15,10 +15,7 @@ import (
 // The lead is told to confirm another way and force.
 func TestConsentWithoutKeyNotByMail(t *testing.T) {
 	e := newWorkflowEnv(t, utc("2026-11-20 10:00"))
-	c := e.open("<r1@reporter.example>", "upload traversal", "POST /upload with ../ writes anywhere", "kata", "")
-	e.command(c, "/status confirmed\n/class A\n/affected < 1.2.3\n/fixed 1.2.3\n/cve CVE-2026-12345")
-	e.command(c, "/impact\nAn unauthenticated attacker can write files anywhere.\n")
-	e.command(c, "/status triaged\n/status cve-requested\n/disclose 2026-12-03 00:00 UTC")
+	c := e.kataCase("", "2026-12-03 00:00 UTC")
 	if a := e.answers(); !strings.Contains(a[len(a)-1], "no reply by mail counts") {
 		t.Errorf("the lead is not told that no reply by mail counts: %q", a[len(a)-1])
 	}
@@ -74,10 +71,7 @@ func TestConsentWithoutKeyNotByMail(t *testing.T) {
 func TestNotifyForceWaitsForConsent(t *testing.T) {
 	e := newWorkflowEnv(t, utc("2026-11-20 10:00"))
 	rita := e.key("rita@reporter.example")
-	c := e.open("<r1@reporter.example>", "upload traversal", "POST /upload with ../ writes anywhere", "kata", string(e.armor(rita)))
-	e.command(c, "/status confirmed\n/class A\n/affected < 1.2.3\n/fixed 1.2.3\n/cve CVE-2026-12345")
-	e.command(c, "/impact\nAn unauthenticated attacker can write files anywhere.\n")
-	e.command(c, "/status triaged\n/status cve-requested\n/disclose 2026-12-03 00:00 UTC")
+	c := e.kataCase(string(e.armor(rita)), "2026-12-03 00:00 UTC")
 	if n := e.vendorMails(); n != 0 {
 		t.Fatalf("%d mails to the distributor before /notify", n)
 	}
@@ -95,10 +89,7 @@ func TestNotifyForceWaitsForConsent(t *testing.T) {
 func TestNotifyWaitsForConsent(t *testing.T) {
 	e := newWorkflowEnv(t, utc("2026-11-20 10:00"))
 	rita := e.key("rita@reporter.example")
-	c := e.open("<r1@reporter.example>", "upload traversal", "POST /upload with ../ writes anywhere", "kata", string(e.armor(rita)))
-	e.command(c, "/status confirmed\n/class A\n/affected < 1.2.3\n/fixed 1.2.3\n/cve CVE-2026-12345")
-	e.command(c, "/impact\nAn unauthenticated attacker can write files anywhere.\n")
-	e.command(c, "/status triaged\n/status cve-requested\n/disclose 2026-11-26 00:00 UTC")
+	c := e.kataCase(string(e.armor(rita)), "2026-11-26 00:00 UTC")
 	a := e.answers()
 	if !strings.Contains(a[len(a)-1], "the reporter was asked to agree") {
 		t.Skipf("/disclose not waiting for consent: %s", a[len(a)-1])

@@ -20,11 +20,7 @@ import (
 func TestReporterConsent(t *testing.T) {
 	e := newWorkflowEnv(t, utc("2026-11-20 10:00"))
 	rita, other := e.key("rita@reporter.example"), e.key("rita@reporter.example")
-	c := e.open("<r1@reporter.example>", "upload traversal", "POST /upload with ../ writes anywhere", "kata", string(e.armor(rita)))
-	e.command(c, "/status confirmed\n/class A\n/affected < 1.2.3\n/fixed 1.2.3\n/cve CVE-2026-12345")
-	e.command(c, "/impact\nAn unauthenticated attacker can write files anywhere.\n")
-	e.command(c, "/status triaged\n/status cve-requested")
-	e.command(c, "/disclose 2026-12-03 00:00 UTC")
+	c := e.kataCase(string(e.armor(rita)), "2026-12-03 00:00 UTC")
 	if a := e.answers(); !strings.Contains(a[len(a)-1], "the reporter was asked to agree") {
 		t.Fatalf("answer to /disclose: %q", a[len(a)-1])
 	}
@@ -115,10 +111,7 @@ func TestReporterConsent(t *testing.T) {
 func TestReporterConsentEncrypted(t *testing.T) {
 	e := newWorkflowEnv(t, utc("2026-11-20 10:00"))
 	rita := e.key("rita@reporter.example")
-	c := e.open("<r1@reporter.example>", "upload traversal", "POST /upload with ../ writes anywhere", "kata", string(e.armor(rita)))
-	e.command(c, "/status confirmed\n/class A\n/affected < 1.2.3\n/fixed 1.2.3\n/cve CVE-2026-12345")
-	e.command(c, "/impact\nAn unauthenticated attacker can write files anywhere.\n")
-	e.command(c, "/status triaged\n/status cve-requested\n/disclose 2026-12-03 00:00 UTC")
+	c := e.kataCase(string(e.armor(rita)), "2026-12-03 00:00 UTC")
 	var code string
 	for _, p := range e.mailTo("rita@reporter.example", cases.MailReporter, rita) {
 		if m := regexp.MustCompile(`(?m)^\s+/agree (\S+)\s*$`).FindStringSubmatch(p); m != nil {
@@ -144,11 +137,7 @@ func TestReporterConsentEncrypted(t *testing.T) {
 func TestReporterConsentForced(t *testing.T) {
 	e := newWorkflowEnv(t, utc("2026-11-20 10:00"))
 	rita := e.key("rita@reporter.example")
-	c := e.open("<r1@reporter.example>", "upload traversal", "POST /upload with ../ writes anywhere", "kata", string(e.armor(rita)))
-	e.command(c, "/status confirmed\n/class A\n/affected < 1.2.3\n/fixed 1.2.3\n/cve CVE-2026-12345")
-	e.command(c, "/impact\nAn unauthenticated attacker can write files anywhere.\n")
-	e.command(c, "/status triaged\n/status cve-requested")
-	e.command(c, "/disclose 2026-12-02 00:00 UTC")
+	c := e.kataCase(string(e.armor(rita)), "2026-12-02 00:00 UTC")
 	e.command(c, "/disclose 2026-12-03 00:00 UTC")
 	codes := map[string]bool{}
 	for _, p := range e.mailTo("rita@reporter.example", cases.MailReporter, rita) {
@@ -195,4 +184,16 @@ func (e *workflowEnv) checkConsentStep(c *cases.Case, state string) {
 	if len(got) == 0 || got[len(got)-1] != state {
 		e.t.Errorf("consent steps in states %v, want the last %s", got, state)
 	}
+}
+
+// kataCase opens a kata case from Rita's report (key: her armored key on
+// file, "" for none), triages it as the lead, and plans its disclosure at
+// t0 ("YYYY-MM-DD HH:MM UTC"), which then waits for her consent.
+func (e *workflowEnv) kataCase(key, t0 string) *cases.Case {
+	e.t.Helper()
+	c := e.open("<r1@reporter.example>", "upload traversal", "POST /upload with ../ writes anywhere", "kata", key)
+	e.command(c, "/status confirmed\n/class A\n/affected < 1.2.3\n/fixed 1.2.3\n/cve CVE-2026-12345")
+	e.command(c, "/impact\nAn unauthenticated attacker can write files anywhere.\n")
+	e.command(c, "/status triaged\n/status cve-requested\n/disclose "+t0)
+	return c
 }
