@@ -27,6 +27,9 @@ func migrations() []string {
 		schemaAuditHead,
 		schemaNoteConsent,
 		schemaCasePrefix,
+		schemaAck,
+		schemaApplications,
+		schemaAudiences,
 	}
 }
 
