@@ -93,6 +93,7 @@ type outer struct {
 	References []string
 	ReplyTo    string
 	Auto       bool
+	Autocrypt  string // the Autocrypt field's value, "" for none
 }
 
 var errBareLine = errors.New("entity has a bare CR")
@@ -134,6 +135,9 @@ func (h outer) header(n int, mimeVersion bool) *bytes.Buffer {
 	}
 	if h.Auto {
 		b.WriteString("Auto-Submitted: auto-generated\r\n")
+	}
+	if h.Autocrypt != "" {
+		fold(&b, "Autocrypt", h.Autocrypt)
 	}
 	if mimeVersion {
 		b.WriteString("MIME-Version: 1.0\r\n")

@@ -97,6 +97,9 @@ type Outbox struct {
 	// store.ChunkSize): such messages go one at a time, so that two 30 MiB
 	// reports' team copies are not in memory together.
 	big chan struct{}
+	// autocrypt is the Autocrypt header field offering the team key for
+	// the From address ("" when the key does not carry it).
+	autocrypt autocrypt
 }
 
 // NewOutbox returns an outbox; Run delivers its rows.
@@ -125,7 +128,8 @@ func NewOutbox(ctx context.Context, o OutboxOptions) (*Outbox, error) {
 		}
 	}
 	return &Outbox{db: o.DB, dir: o.Directory, team: o.TeamKey, cfg: cfg, clock: o.Clock, log: o.Logger,
-		secret: secret, onEvent: o.OnEvent, kick: make(chan struct{}, 1), keys: o.Directory.keys, big: make(chan struct{}, 1)}, nil
+		secret: secret, onEvent: o.OnEvent, kick: make(chan struct{}, 1), keys: o.Directory.keys, big: make(chan struct{}, 1),
+		autocrypt: autocryptFor(o.TeamKey, cfg.From, o.Logger)}, nil
 }
 
 // Kick wakes the delivery loop; call it after committing a transaction in
@@ -245,6 +249,7 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 			From: from, To: formatAddress(p.r.Name, p.addr), Subject: subject, Date: now,
 			MessageID: messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain),
 			InReplyTo: m.InReplyTo, References: m.References, ReplyTo: replyTo, Auto: m.Auto,
+			Autocrypt: o.autocrypt.forFrom(from),
 		}
 		if m.Encrypt {
 			// The outer header, then the sealed entity streamed after
