@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
 // ExportFor returns k's public key in binary form with the one user ID
@@ -52,4 +54,38 @@ func (k *Key) AutocryptHeader(addr string) (string, error) {
 	}
 	words = append(words, b64)
 	return "addr=" + strings.ToLower(addr) + "; prefer-encrypt=mutual; keydata=" + strings.Join(words, " "), nil
+}
+
+// Refreshes reports whether fresh is a later state of the same key as k,
+// to replace k when a key is refreshed from where its holder publishes
+// it: the same primary key, not revoked where k is (a copy from before a
+// revocation would undo it), and self-signed no earlier than k (an older
+// copy would bring back an expiry or a subkey k no longer has).
+func (k *Key) Refreshes(fresh *Key) bool {
+	if fresh.Fingerprint() != k.Fingerprint() {
+		return false
+	}
+	if len(k.entity.Revocations) > len(fresh.entity.Revocations) {
+		return false
+	}
+	return !fresh.selfSigned().Before(k.selfSigned())
+}
+
+// selfSigned is the time of k's newest self-signature: its direct-key
+// signature, user ID certifications and subkey bindings.
+func (k *Key) selfSigned() time.Time {
+	var t time.Time
+	later := func(s *packet.Signature) {
+		if s != nil && s.CreationTime.After(t) {
+			t = s.CreationTime
+		}
+	}
+	later(k.entity.SelfSignature)
+	for _, id := range k.entity.Identities {
+		later(id.SelfSignature)
+	}
+	for _, sk := range k.entity.Subkeys {
+		later(sk.Sig)
+	}
+	return t
 }

@@ -188,7 +188,7 @@ func TestSyncKeepsUnusableKeys(t *testing.T) {
 	checkLoaded(want)
 
 	// The weekly key report names each, with the reason.
-	rep, err := e.dir.KeyReport(ctx, 0, nil)
+	rep, err := e.dir.KeyReport(ctx, 0, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

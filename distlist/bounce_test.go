@@ -106,7 +106,7 @@ func TestHandleDSN(t *testing.T) {
 	if err != nil || strings.Join(kinds, ",") != "bounced gone@distro.example,flagged gone@distro.example" {
 		t.Errorf("events recorded with the bounces: %v %v", kinds, err)
 	}
-	if rep, _ := e.dir.KeyReport(ctx, 0, nil); !strings.Contains(rep, "gone@distro.example: 2 hard bounces") {
+	if rep, _ := e.dir.KeyReport(ctx, 0, nil, nil); !strings.Contains(rep, "gone@distro.example: 2 hard bounces") {
 		t.Errorf("key report does not show the flag:\n%s", rep)
 	}
 	// a DSN whose addressee was rewritten still matches by its ENVID

@@ -233,7 +233,7 @@ func TestSync(t *testing.T) {
 func TestKeyReport(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, smtpsink.Options{}, nil)
-	if rep, err := e.dir.KeyReport(ctx, 0, e.team); err != nil || rep != "" {
+	if rep, err := e.dir.KeyReport(ctx, 0, e.team, nil); err != nil || rep != "" {
 		t.Fatalf("empty report: %q %v", rep, err)
 	}
 	soon, err := crypto.GenerateKey("soon", "soon@distro.example", crypto.GenerateOptions{Created: t0.AddDate(0, 0, -340), Lifetime: 360 * 24 * time.Hour})
@@ -251,7 +251,7 @@ func TestKeyReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := e.dir.KeyReport(ctx, 0, teamSoon)
+	rep, err := e.dir.KeyReport(ctx, 0, teamSoon, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 // the team key, when given) that are unusable now or expire within within
 // (30 days when zero), and addresses flagged for repeated bounces. It
 // returns "" when there is nothing to report.
-func (d *Directory) KeyReport(ctx context.Context, within time.Duration, team *crypto.Key) (string, error) {
+func (d *Directory) KeyReport(ctx context.Context, within time.Duration, team *crypto.Key, refreshed []Refresh) (string, error) {
 	if within <= 0 {
 		within = 30 * 24 * time.Hour
 	}
@@ -49,7 +49,8 @@ func (d *Directory) KeyReport(ctx context.Context, within time.Duration, team *c
 	if err != nil {
 		return "", err
 	}
-	if len(bad)+len(soon)+len(flags) == 0 {
+	rs := refreshReport(refreshed)
+	if len(bad)+len(soon)+len(flags) == 0 && rs == "" {
 		return "", nil
 	}
 	var b strings.Builder
@@ -68,6 +69,7 @@ func (d *Directory) KeyReport(ctx context.Context, within time.Duration, team *c
 			fmt.Fprintf(&b, "  %s: %s, last %s: %s\n", f.Address, templates.Count(f.HardBounce, "hard bounce"), f.Last.UTC().Format("2006-01-02"), f.LastReason)
 		}
 	}
+	b.WriteString(rs)
 	return b.String(), nil
 }
 

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/internal/clock"
+	"github.com/secgate/secgate/internal/gpgtest"
 	"github.com/secgate/secgate/store"
 )
 
@@ -146,5 +148,65 @@ func TestAlertsGrouped(t *testing.T) {
 	g.db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM outbox_event WHERE told = 0`).Scan(&untold)
 	if n := alerts() - before; n != 1 || untold != 0 {
 		t.Errorf("%d alerts for three events of one notice, %d untold; want one alert, all told", n, untold)
+	}
+}
+
+// stateLookup publishes one key for one address.
+type stateLookup struct {
+	addr string
+	key  []byte
+}
+
+func (l stateLookup) Lookup(ctx context.Context, addr string) ([]byte, error) {
+	if addr != l.addr {
+		return nil, fmt.Errorf("%w: %s", distlist.ErrNotFound, addr)
+	}
+	return l.key, nil
+}
+
+// TestWeeklyKeyRefresh: with [distlist] key_refresh, the weekly key
+// report first brings each key up to date from where its holder publishes
+// it (here gpg moved a distributor's expiry); without it, nothing is
+// looked up.
+func TestWeeklyKeyRefresh(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	g := gpgtest.New(t)
+	fpr := g.GenKey("Gina <gina@example.org>", "ed25519")
+	if r := g.Run(nil, "--quick-set-expire", fpr, "1y"); r.Err != nil {
+		t.Fatal(r.Stderr)
+	}
+	older := g.Export(fpr)
+	later := time.Now().UTC().Add(24*time.Hour).Format("20060102T150405") + "!"
+	if r := g.Run(nil, "--faked-system-time", later, "--quick-set-expire", fpr, "3y"); r.Err != nil {
+		t.Fatal(r.Stderr)
+	}
+	newer := g.Export(fpr)
+
+	for i, refresh := range []bool{false, true} {
+		t.Run(fmt.Sprintf("key_refresh=%v", refresh), func(t *testing.T) {
+			cfg, team := f.gatewayConfig(t)
+			cfg.Distlist.KeyRefresh = refresh
+			clk := clock.NewFake(fixtureTime.AddDate(0, 0, 7*i)) // a week of its own: one report a week
+			gw, err := openGateway(ctx, cfg, gatewayOptions{TeamKey: team, Clock: clk, KeyLookup: stateLookup{"gina@example.org", newer}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer gw.Close()
+			if _, err := gw.dir.AddRecipient(ctx, nil, "embargo", distlist.RecipientSpec{Name: "Gina", Address: "gina@example.org", Key: older}); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := gw.dir.ShowKey(ctx, fpr)
+			if _, err := gw.keyReport(ctx); err != nil {
+				t.Fatal(err)
+			}
+			after, err := gw.dir.ShowKey(ctx, fpr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if moved := after.Expires.After(before.Expires.AddDate(1, 0, 0)); moved != refresh {
+				t.Errorf("expiry %v, was %v: refreshed %v, want %v", after.Expires, before.Expires, moved, refresh)
+			}
+		})
 	}
 }

@@ -49,6 +49,8 @@ type gateway struct {
 	pushLn net.Listener
 
 	events chan struct{} // wakes the alerter: an outbox event was recorded
+	// keyLookup finds the keys the weekly refresh brings up to date.
+	keyLookup distlist.KeyLookup
 }
 
 // gatewayOptions are what a gateway needs besides its configuration.
@@ -64,6 +66,9 @@ type gatewayOptions struct {
 	// through the one poller serve builds from their gateways
 	// (sharedPoller); the gateway has no poller of its own.
 	SharedMailbox bool
+	// KeyLookup finds published keys for [distlist] key_refresh; nil:
+	// the Web Key Directory over HTTPS.
+	KeyLookup distlist.KeyLookup
 }
 
 // openGateway opens the database, loads the directory from the
@@ -75,7 +80,11 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	g := &gateway{cfg: cfg, name: cfg.projectName(), clock: o.Clock, log: o.Logger, teamKey: o.TeamKey, events: make(chan struct{}, 1)}
+	if o.KeyLookup == nil {
+		o.KeyLookup = distlist.WKD{}
+	}
+	g := &gateway{cfg: cfg, name: cfg.projectName(), clock: o.Clock, log: o.Logger, teamKey: o.TeamKey, events: make(chan struct{}, 1),
+		keyLookup: o.KeyLookup}
 	ok := false
 	defer func() {
 		if !ok {
@@ -384,7 +393,14 @@ func (g *gateway) keyReport(ctx context.Context) (bool, error) {
 	if made, err := g.dir.KeyReportMade(ctx, week); err != nil || made {
 		return false, err
 	}
-	text, err := g.dir.KeyReport(ctx, g.cfg.packageDistlist().KeyWarning, g.teamKey.Public())
+	var refreshed []distlist.Refresh
+	if g.cfg.packageDistlist().KeyRefresh {
+		var err error
+		if refreshed, err = g.dir.RefreshKeys(ctx, g.keyLookup); err != nil {
+			return false, err
+		}
+	}
+	text, err := g.dir.KeyReport(ctx, g.cfg.packageDistlist().KeyWarning, g.teamKey.Public(), refreshed)
 	if err != nil {
 		return false, err
 	}

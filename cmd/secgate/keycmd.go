@@ -335,7 +335,7 @@ func runKeyReport(ctx context.Context, a *app, c *command, args []string) error 
 		if err != nil {
 			return err
 		}
-		text, err := v.dir.KeyReport(ctx, v.cfg.packageDistlist().KeyWarning, team)
+		text, err := v.dir.KeyReport(ctx, v.cfg.packageDistlist().KeyWarning, team, nil)
 		if err != nil {
 			return err
 		}
