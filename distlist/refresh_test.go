@@ -2,6 +2,7 @@ package distlist
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"strings"
@@ -144,11 +145,12 @@ func TestRefreshKeysWKD(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	wkdtest.ServeTLS443(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { published.ServeHTTP(w, r) }), "openpgpkey."+host, host)
+	roots := wkdtest.ServeTLS443(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { published.ServeHTTP(w, r) }), "openpgpkey."+host, host)
 	wkdtest.AddHost(t, "openpgpkey."+host)
+	client := WKD{Client: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}}
 
 	publish(newer)
-	rs, err := e.dir.RefreshKeys(ctx, WKD{})
+	rs, err := e.dir.RefreshKeys(ctx, client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +158,7 @@ func TestRefreshKeysWKD(t *testing.T) {
 		t.Fatalf("refresh over WKD: %+v", rs)
 	}
 	publish(g.Export(g.GenKey("Distro <"+addr+">", "ed25519")))
-	rs, err = e.dir.RefreshKeys(ctx, WKD{})
+	rs, err = e.dir.RefreshKeys(ctx, client)
 	if err != nil {
 		t.Fatal(err)
 	}

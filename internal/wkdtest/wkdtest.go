@@ -72,7 +72,9 @@ func AddHost(t testing.TB, name string) {
 
 // ServeTLS443 serves h on 127.0.0.1:443 for the names, with a certificate
 // of a CA made for the test and trusted system-wide until the test ends.
-func ServeTLS443(t testing.TB, h http.Handler, names ...string) {
+// It returns the CA as a pool for Go clients: Go reads the system's roots
+// once per process, perhaps before the CA was added.
+func ServeTLS443(t testing.TB, h http.Handler, names ...string) *x509.CertPool {
 	t.Helper()
 	lock(t)
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -125,4 +127,7 @@ func ServeTLS443(t testing.TB, h http.Handler, names ...string) {
 		Certificate: [][]byte{srvDER}, PrivateKey: srvKey}}}, ReadHeaderTimeout: 5 * time.Second}
 	go srv.ServeTLS(ln, "", "")
 	t.Cleanup(func() { srv.Close() })
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return pool
 }
