@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -33,7 +34,8 @@ func (k *Key) SignDetached(text []byte, at time.Time) (string, error) {
 }
 
 // VerifyDetached checks a detached signature (armored or binary) of text
-// made by k, as of the signature's creation time: a signature made while k
+// made by k (or by a key k succeeded, WithPrevious), as of the signature's
+// creation time: a signature made while k
 // was valid stays valid after k expires. It returns the signature, whose
 // Err is the error returned (wrapping ErrBadSignature, ErrUnknownSigner
 // when another key made it).
@@ -50,8 +52,9 @@ func (k *Key) VerifyDetached(text, sig []byte) (*Signature, error) {
 	if !ok {
 		return nil, fmtErr("verify detached", fmt.Errorf("%w: not a signature packet", ErrBadSignature))
 	}
-	s, _ := verifyDetachedPacket(text, bin, []*Key{k.Public()}, sp.CreationTime)
-	if s.Err == nil && s.Fingerprint != k.Fingerprint() {
+	keys := k.lineage()
+	s, _ := verifyDetachedPacket(text, bin, keys, sp.CreationTime)
+	if s.Err == nil && !slices.ContainsFunc(keys, func(l *Key) bool { return l.Fingerprint() == s.Fingerprint }) {
 		s.Err = fmt.Errorf("%w: made by %s, want %s", ErrUnknownSigner, s.Fingerprint, k.Fingerprint())
 	}
 	if s.Err != nil {

@@ -23,6 +23,9 @@ type Key struct {
 
 	// boundary, when set (tests only), replaces the random MIME boundaries.
 	boundary func() string
+	// previous are private keys that also decrypt for this one
+	// (WithPrevious).
+	previous []*openpgp.Entity
 }
 
 // GenerateOptions selects the algorithm of a generated key.
@@ -210,21 +213,52 @@ func (k *Key) Emails() []string {
 	return append(out, rest...)
 }
 
+// Name is the name of k's primary user ID ("" when it has none).
+func (k *Key) Name() string {
+	if id := k.entity.PrimaryIdentity(); id != nil && id.UserId != nil {
+		return id.UserId.Name
+	}
+	return ""
+}
+
 // IsPrivate reports whether k holds unlocked private key material.
 func (k *Key) IsPrivate() bool { return k.private }
 
-// Public returns the public part of k (k itself when it is public).
+// Public returns the public part of k (k itself when it is public), with
+// the public parts of the keys k succeeded (WithPrevious).
 func (k *Key) Public() *Key {
-	if !k.private {
+	if !k.private && !k.previousPrivate() {
 		return k
 	}
-	e := *k.entity
-	e.PrivateKey = nil
-	e.Subkeys = append([]openpgp.Subkey(nil), k.entity.Subkeys...)
-	for i := range e.Subkeys {
-		e.Subkeys[i].PrivateKey = nil
+	p := &Key{entity: publicEntity(k.entity), boundary: k.boundary}
+	for _, e := range k.previous {
+		p.previous = append(p.previous, publicEntity(e))
 	}
-	return &Key{entity: &e, boundary: k.boundary}
+	return p
+}
+
+// publicEntity is a copy of e without private key material.
+func publicEntity(e *openpgp.Entity) *openpgp.Entity {
+	if e.PrivateKey == nil {
+		return e
+	}
+	c := *e
+	c.PrivateKey = nil
+	c.Subkeys = append([]openpgp.Subkey(nil), e.Subkeys...)
+	for i := range c.Subkeys {
+		c.Subkeys[i].PrivateKey = nil
+	}
+	return &c
+}
+
+// previousPrivate reports whether a key k succeeded is private.
+func (k *Key) previousPrivate() bool {
+	for _, e := range k.previous {
+		if e.PrivateKey != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // ArmorPublic returns the armored public key, without armor headers.

@@ -214,7 +214,7 @@ func holds(k *Key, ids []uint64) bool {
 		return false
 	}
 	for _, id := range ids {
-		if id == 0 || len(entityList(k).KeysById(id)) > 0 {
+		if id == 0 || len(decryptionKeys(k).KeysById(id)) > 0 {
 			return true
 		}
 	}
@@ -366,7 +366,7 @@ func hideParsing(err error, decrypted bool) error {
 // and the identity of the session key. The data's integrity is checked
 // when it is closed.
 func decryptData(h pgpHead, k *Key, cfg *packet.Config) (io.ReadCloser, []byte, error) {
-	keys := entityList(k)
+	keys := decryptionKeys(k)
 	for _, ek := range h.keys {
 		var candidates []openpgp.Key
 		if ek.KeyId == 0 {
@@ -482,13 +482,13 @@ func checkIntended(s *Signature, sp *packet.Signature, k *Key) {
 	if s == nil || sp == nil || len(sp.IntendedRecipients) == 0 || s.Err != nil {
 		return
 	}
-	if k != nil {
+	for _, e := range decryptionKeys(k) {
 		for _, r := range sp.IntendedRecipients {
-			if bytes.Equal(r.Fingerprint, k.entity.PrimaryKey.Fingerprint) {
+			if bytes.Equal(r.Fingerprint, e.PrimaryKey.Fingerprint) {
 				s.IntendedForUs = true
 				return
 			}
-			for _, sub := range k.entity.Subkeys {
+			for _, sub := range e.Subkeys {
 				if bytes.Equal(r.Fingerprint, sub.PublicKey.Fingerprint) {
 					s.IntendedForUs = true
 					return

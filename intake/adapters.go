@@ -39,8 +39,12 @@ type StackOptions struct {
 	// received at received under the named policy (zero: no deadline):
 	// the acknowledgement tells the reporter.
 	EvaluateBy func(policy string, received time.Time) time.Time
-	Clock      clock.Clock
-	Logger     *slog.Logger
+	// Previous, if set, returns the team keys rotated out that still open
+	// mail at now (a rotation's overlap); TeamKey may carry more previous
+	// keys, for what is stored, which never open new mail.
+	Previous func(now time.Time) []*crypto.Key
+	Clock    clock.Clock
+	Logger   *slog.Logger
 }
 
 // NewStackProcessor returns a Processor over the real packages.
@@ -63,7 +67,7 @@ func NewStackProcessor(o StackOptions) (*Processor, error) {
 		Config:    o.Config,
 		DB:        o.DB,
 		AtRest:    o.TeamKey,
-		Opener:    &CryptoOpener{TeamKey: o.TeamKey},
+		Opener:    &CryptoOpener{TeamKey: o.TeamKey.WithPrevious(), Previous: o.Previous},
 		Directory: dir,
 		Mailer:    &OutboxAdapter{Outbox: o.Outbox, Directory: o.Directory, From: o.Project.TeamAddress},
 		Cases:     &WorkflowAdapter{Workflow: o.Workflow, Directory: o.Directory, EvaluateBy: o.EvaluateBy},
@@ -80,10 +84,17 @@ func NewStackProcessor(o StackOptions) (*Processor, error) {
 // members' keys and the keys that came with the message verify signatures.
 type CryptoOpener struct {
 	TeamKey *crypto.Key
+	// Previous, if set, returns the rotated-out team keys that also open
+	// mail at now.
+	Previous func(now time.Time) []*crypto.Key
 }
 
 // Open implements Opener.
 func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string, team []Member, now time.Time) (*Opened, error) {
+	decrypt := c.TeamKey
+	if c.Previous != nil {
+		decrypt = decrypt.WithPrevious(c.Previous(now)...)
+	}
 	var verifiers []*crypto.Key
 	armoredBy := map[string]string{}
 	keyBy := map[string]*crypto.Key{}
@@ -110,7 +121,7 @@ func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string
 			keyBy[k.Fingerprint()] = k
 		}
 	}
-	native, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: c.TeamKey, Verifiers: verifiers, Now: now})
+	native, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: decrypt, Verifiers: verifiers, Now: now})
 	if err != nil {
 		var op *Opened
 		if native != nil {
@@ -155,7 +166,7 @@ func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string
 			}
 		}
 		if len(more) > 0 {
-			if again, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: c.TeamKey, Verifiers: append(verifiers, more...), Now: now}); err == nil {
+			if again, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: decrypt, Verifiers: append(verifiers, more...), Now: now}); err == nil {
 				native = again
 				op.Native = again
 			}

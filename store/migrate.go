@@ -30,6 +30,7 @@ func migrations() []string {
 		schemaAck,
 		schemaApplications,
 		schemaAudiences,
+		schemaTeamKey,
 	}
 }
 

@@ -114,7 +114,7 @@ func runAuditVerify(ctx context.Context, a *app, c *command, args []string) erro
 			return err
 		}
 		defer v.Close()
-		team, err := teamPublicKey(v.cfg)
+		team, err := v.teamVerifier(ctx)
 		if err != nil {
 			return err
 		}

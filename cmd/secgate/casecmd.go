@@ -494,7 +494,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	teamKey, err := teamPublicKey(v.cfg)
+	teamKey, err := v.teamVerifier(ctx)
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,8 @@ func commands() []*command {
 		{Name: "key show", Args: "FINGERPRINT|ADDRESS", Summary: "show a stored key, its status and who uses it", Run: runKeyShow},
 		{Name: "key check", Summary: "check every key in use now and through a date (-through DATE)", Run: runKeyCheck},
 		{Name: "key report", Summary: "print the weekly key report: keys that expire or cannot be used, the signed audit head", Run: runKeyReport},
+		{Name: "key rotate", Summary: "replace the team key: a new key (as init makes), a statement both keys sign, the team and distributors told; the old key opens mail for -overlap", Run: runKeyRotate},
+		{Name: "key retire", Summary: "end the overlap of a rotation: mail encrypted to the old team key gets the wrong-key answer", Run: runKeyRetire},
 		{Name: "key refresh", Summary: "look every key up in its holder's Web Key Directory now: a later state of the same key replaces ours, another key is only reported", Run: runKeyRefresh},
 		{Name: "wkd export", Args: "DIR", Summary: "write the Web Key Directory of the team keys (advanced and direct methods) under DIR/.well-known", Run: runWKDExport},
 		{Name: "template list", Summary: "list the texts and where each comes from (built in or override)", Run: runTemplateList},

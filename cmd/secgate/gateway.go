@@ -95,6 +95,13 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 	if g.db, err = store.Open(ctx, cfg.Gateway.Database); err != nil {
 		return nil, err
 	}
+	rotations, err := readRotations(ctx, g.db.Reader())
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRotations(cfg, g.teamKey, rotations); err != nil {
+		return nil, err
+	}
 	if g.tpl, err = templates.Load(cfg.Gateway.Templates); err != nil {
 		return nil, err
 	}
@@ -143,7 +150,7 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 	if g.proc, err = intake.NewStackProcessor(intake.StackOptions{
 		Config: ic, DB: g.db, TeamKey: g.teamKey, Directory: g.dir, Outbox: g.outbox, Workflow: g.workflow,
 		Templates: g.tpl, Project: project, Self: []string{dc.Bounce}, Clock: g.clock, Logger: g.log.With("part", "intake"),
-		EvaluateBy: g.evaluateBy,
+		EvaluateBy: g.evaluateBy, Previous: inboundPrevious(ctx, g.db, g.teamKey),
 	}); err != nil {
 		return nil, err
 	}

@@ -174,6 +174,32 @@ type keyOptions struct {
 	bits            int
 }
 
+// makeTeamKey imports the team key from ko.importKey (unlocked by pass, or
+// unprotected) or generates one for addr with ko's algorithm and name: the
+// choices of init and of key rotate.
+func makeTeamKey(addr string, ko keyOptions, pass []byte) (*crypto.Key, error) {
+	if ko.importKey != "" {
+		armored, err := os.ReadFile(ko.importKey)
+		if err != nil {
+			return nil, fmt.Errorf("import key: %w", err)
+		}
+		key, err := crypto.ParsePrivateKey(armored, pass)
+		if err != nil {
+			return nil, fmt.Errorf("import key %s (it must be unlocked by the same passphrase, or unprotected): %w", ko.importKey, err)
+		}
+		return key, nil
+	}
+	a := strings.TrimPrefix(ko.algo, "curve")
+	if a == "25519" {
+		a = "x25519"
+	}
+	key, err := crypto.GenerateKey(ko.name, addr, crypto.GenerateOptions{Algorithm: a, Bits: ko.bits, Created: time.Now()})
+	if err != nil {
+		return nil, fmt.Errorf("generate team key: %w", err)
+	}
+	return key, nil
+}
+
 // makeKeyAndDatabase generates the team key of abs (or imports it, or with
 // force keeps the one there, which pass must unlock), locks it with pass
 // and writes it and its public half, and creates the database. It returns
@@ -201,25 +227,11 @@ func makeKeyAndDatabase(ctx context.Context, abs *Config, pass []byte, ko keyOpt
 		if err != nil {
 			return fail(fmt.Errorf("team key %s exists and is kept, but the passphrase does not unlock it: %w", abs.TeamKey.Path, err))
 		}
-	case ko.importKey != "":
-		armored, err := os.ReadFile(ko.importKey)
-		if err != nil {
-			return fail(fmt.Errorf("import key: %w", err))
-		}
-		key, err = crypto.ParsePrivateKey(armored, pass)
-		if err != nil {
-			return fail(fmt.Errorf("import key %s (it must be unlocked by the same passphrase, or unprotected): %w", ko.importKey, err))
-		}
-		res.Imported = true
 	default:
-		a := strings.TrimPrefix(ko.algo, "curve")
-		if a == "25519" {
-			a = "x25519"
+		if key, err = makeTeamKey(abs.Gateway.Team, ko, pass); err != nil {
+			return fail(err)
 		}
-		key, err = crypto.GenerateKey(ko.name, abs.Gateway.Team, crypto.GenerateOptions{Algorithm: a, Bits: ko.bits, Created: time.Now()})
-		if err != nil {
-			return fail(fmt.Errorf("generate team key: %w", err))
-		}
+		res.Imported = ko.importKey != ""
 	}
 	if err := key.Check(time.Now()); err != nil {
 		return fail(fmt.Errorf("team key %s: %w", key.Fingerprint(), err))

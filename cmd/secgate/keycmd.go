@@ -331,7 +331,7 @@ func runKeyReport(ctx context.Context, a *app, c *command, args []string) error 
 			return err
 		}
 		defer v.Close()
-		team, err := teamPublicKey(v.cfg)
+		team, err := v.teamVerifier(ctx)
 		if err != nil {
 			return err
 		}

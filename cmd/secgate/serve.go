@@ -222,5 +222,9 @@ func loadTeamKey(cfg *Config, getenv func(string) string) (*crypto.Key, error) {
 	if err := key.Check(time.Now()); err != nil {
 		return nil, fmt.Errorf("team_key.path %s: team key %s: %w", cfg.TeamKey.Path, key.Fingerprint(), err)
 	}
-	return key, nil
+	prev, err := loadPreviousKeys(cfg, pass)
+	if err != nil {
+		return nil, err
+	}
+	return key.WithPrevious(prev...), nil
 }
