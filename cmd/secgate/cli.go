@@ -332,6 +332,24 @@ func inSeveral(several bool, cfg *Config, err error) error {
 // writes as it always has; with several, each project's output comes under
 // a heading naming it (or, with -json, as {"NAME": output, ...}). Every
 // project is run; the command fails when one failed, naming it.
+// eachView runs fn with the database view of each project sel names (the
+// one -project names, or every one), the output under a heading for each
+// as perProject writes it. withKey unlocks the team key too.
+func eachView(ctx context.Context, a *app, sel *configSel, asJSON, withKey bool, fn func(a *app, v *view) error) error {
+	projects, err := sel.projects()
+	if err != nil {
+		return err
+	}
+	return perProject(a, projects, asJSON, func(a *app, cfg *Config) error {
+		v, err := openView(ctx, a, cfg, withKey)
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		return fn(a, v)
+	})
+}
+
 func perProject(a *app, ps []*Config, asJSON bool, run func(a *app, cfg *Config) error) error {
 	if len(ps) == 1 {
 		return run(a, ps[0])

@@ -321,16 +321,7 @@ func runKeyReport(ctx context.Context, a *app, c *command, args []string) error 
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
-	projects, err := sel.projects()
-	if err != nil {
-		return err
-	}
-	return perProject(a, projects, *asJSON, func(a *app, cfg *Config) error {
-		v, err := openView(ctx, a, cfg, false)
-		if err != nil {
-			return err
-		}
-		defer v.Close()
+	return eachView(ctx, a, sel, *asJSON, false, func(a *app, v *view) error {
 		team, err := v.teamVerifier(ctx)
 		if err != nil {
 			return err
