@@ -161,7 +161,7 @@ func (pol Policy) forList(r distlist.Rules) Policy {
 	if p.MaxNotice > 0 && p.lead > p.MaxNotice {
 		p.lead = 0 // the maximum decides
 	}
-	if limit := max(p.lead, r.MaxEmbargo); limit > 0 && p.MinNotice > limit {
+	if limit := r.Lead(); limit > 0 && p.MinNotice > limit {
 		p.MinNotice = limit
 	}
 	if r.NoPreRelease {
@@ -291,7 +291,7 @@ func (s *Scheduler) listReadiness(ctx context.Context, c *cases.Case, pol Policy
 		return nil, nil, fmt.Errorf("schedule: readiness of %s: %w", c.Ref, err)
 	}
 	if l.Kind != distlist.KindEmbargo {
-		missing = append(missing, fmt.Sprintf("list %q is %s list, not an embargo list: it gets no embargo notice", a.List, l.Kind))
+		missing = append(missing, fmt.Sprintf("list %q is a list of kind %s, not an embargo list: it gets no embargo notice", a.List, l.Kind))
 	}
 	if a.Rules.RequireCVE && !pol.RequireCVE && c.CVE == "" {
 		missing = append(missing, fmt.Sprintf("no CVE ID (/cve): list %q is told only of a vulnerability that has one", a.List))

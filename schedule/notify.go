@@ -57,7 +57,7 @@ func (s *Scheduler) NotifyList(ctx context.Context, tx *sql.Tx, c *cases.Case, l
 			return "", err
 		}
 		if l.Kind != distlist.KindEmbargo {
-			return "", fmt.Errorf("schedule: %w: list %q is %s list, not an embargo list", ErrState, list, l.Kind)
+			return "", fmt.Errorf("schedule: %w: list %q is a list of kind %s, not an embargo list", ErrState, list, l.Kind)
 		}
 		i := slices.IndexFunc(auds, func(a audience) bool { return a.List == list })
 		if i < 0 {
