@@ -309,7 +309,9 @@ func TestAudienceWithdrawn(t *testing.T) {
 	e.advance(utc("2026-12-02 10:00"))
 	c.State = cases.StateInvalid
 	e.cases.put(c)
-	if err := e.tx(func(tx *sql.Tx) error { return e.s.Withdraw(e.ctx, tx, c, "not a vulnerability after all", e.lead.Fingerprint) }); err != nil {
+	if err := e.tx(func(tx *sql.Tx) error {
+		return e.s.Withdraw(e.ctx, tx, c, "not a vulnerability after all", e.lead.Fingerprint)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	e.advance(utc("2027-01-31 00:00"))
