@@ -54,40 +54,60 @@ func (lc ListConfig) Rules() Rules {
 // maxSubjectTag is the longest subject tag, in characters.
 const maxSubjectTag = 32
 
-// CheckRules reports the mistakes in the rules of list lc: negative
-// times, a notice earlier than the list accepts, a subject tag that is
-// not one short line, rules on a list that gets no embargo notice.
-func (lc ListConfig) CheckRules() error {
+// RuleProblem is a mistake in the rules of a configured list: Key is the
+// key at fault (max_embargo, notice_before, subject_tag, kind).
+type RuleProblem struct {
+	Key string
+	Msg string
+}
+
+// RuleProblems are the mistakes in the rules of list lc: negative times, a
+// notice earlier than the list accepts, a subject tag that is not one short
+// line, rules on a list that gets no embargo notice.
+func (lc ListConfig) RuleProblems() []RuleProblem {
 	r := lc.Rules()
 	if r.IsZero() {
 		return nil
 	}
-	var errs []string
+	var ps []RuleProblem
 	if lc.Kind != KindEmbargo {
-		errs = append(errs, fmt.Sprintf("max_embargo, notice_before, pre_release_notice, require_cve and subject_tag are the rules of an embargo list, not of %s list", lc.Kind))
+		ps = append(ps, RuleProblem{"kind", fmt.Sprintf("max_embargo, notice_before, pre_release_notice, require_cve and subject_tag are the rules of an embargo list, not of a list of kind %s", lc.Kind)})
 	}
-	if r.MaxEmbargo < 0 || r.NoticeBefore < 0 {
-		errs = append(errs, "max_embargo and notice_before must not be negative")
+	if r.MaxEmbargo < 0 {
+		ps = append(ps, RuleProblem{"max_embargo", "must not be negative"})
+	}
+	if r.NoticeBefore < 0 {
+		ps = append(ps, RuleProblem{"notice_before", "must not be negative"})
 	}
 	if r.MaxEmbargo > 0 && r.NoticeBefore > r.MaxEmbargo {
-		errs = append(errs, fmt.Sprintf("notice_before %s is longer than max_embargo %s: the list would be told earlier than it accepts", r.NoticeBefore, r.MaxEmbargo))
+		ps = append(ps, RuleProblem{"notice_before", fmt.Sprintf("%s is longer than max_embargo %s: the list would be told earlier than it accepts", r.NoticeBefore, r.MaxEmbargo)})
 	}
 	if err := checkSubjectTag(r.SubjectTag); err != nil {
-		errs = append(errs, err.Error())
+		ps = append(ps, RuleProblem{"subject_tag", err.Error()})
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("list %q: %s", lc.Name, strings.Join(errs, "; "))
+	return ps
+}
+
+// CheckRules reports the RuleProblems of lc as one error.
+func (lc ListConfig) CheckRules() error {
+	ps := lc.RuleProblems()
+	if len(ps) == 0 {
+		return nil
 	}
-	return nil
+	var errs []string
+	for _, p := range ps {
+		errs = append(errs, p.Key+": "+p.Msg)
+	}
+	return fmt.Errorf("list %q: %s", lc.Name, strings.Join(errs, "; "))
 }
 
 func checkSubjectTag(tag string) error {
 	if utf8.RuneCountInString(tag) > maxSubjectTag || !utf8.ValidString(tag) {
-		return fmt.Errorf("subject_tag %q: at most %d characters of UTF-8", tag, maxSubjectTag)
+		return fmt.Errorf("%q: at most %d characters of UTF-8", tag, maxSubjectTag)
 	}
 	for _, c := range tag {
 		if unicode.IsControl(c) {
-			return fmt.Errorf("subject_tag %q: no control characters", tag)
+			return fmt.Errorf("%q: no control characters", tag)
 		}
 	}
 	return nil
