@@ -137,48 +137,7 @@ func TestTimelineRealStack(t *testing.T) {
 		announced := "[SECURITY] Example"
 		subjects := map[string]int{"EMBARGOED: Example": 0, "EMBARGOED: public release on " + t0.Format("2006-01-02 15:04") + " UTC": 0, announced: 0}
 		for i, raw := range msgs {
-			raw = gpgtest.CRLF(raw)
-			m, err := mail.ReadMessage(bytes.NewReader(raw))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m.Header.Get("Subject") != crypto.ObscuredSubject {
-				t.Errorf("%s: outer subject %q", d.user, m.Header.Get("Subject"))
-			}
-			ct, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-			if err != nil || ct != "multipart/encrypted" {
-				t.Fatalf("%s: content type %q %v", d.user, ct, err)
-			}
-			body := new(bytes.Buffer)
-			body.ReadFrom(m.Body)
-			_, data := gpgtest.SplitTwo(t, body.Bytes(), params["boundary"])
-			_, armored, _ := bytes.Cut(data, []byte("\r\n\r\n"))
-			r := d.gpg.Decrypt(armored)
-			if r.Err != nil || !r.Has("DECRYPTION_OKAY") {
-				t.Fatalf("%s: gpg --decrypt: %v\n%s", d.user, r.Err, r.Stderr)
-			}
-			inner := r.Stdout
-			ih, ibody, _ := bytes.Cut(inner, []byte("\r\n\r\n"))
-			hdr := strings.NewReplacer("\r\n\t", " ", "\r\n ", " ").Replace(string(ih))
-			var ctLine string
-			for _, l := range strings.Split(hdr, "\r\n") {
-				if strings.HasPrefix(strings.ToLower(l), "content-type:") {
-					ctLine = strings.TrimSpace(l[len("content-type:"):])
-				}
-			}
-			_, ip, err := mime.ParseMediaType(ctLine)
-			if err != nil {
-				t.Fatalf("%s: inner content type %q: %v", d.user, ctLine, err)
-			}
-			part, sigPart := gpgtest.SplitTwo(t, ibody, ip["boundary"])
-			_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
-			v := d.gpg.Verify(part, sig)
-			if v.Err != nil || !v.Has("VALIDSIG") {
-				t.Fatalf("%s: gpg --verify: %v\n%s", d.user, v.Err, v.Stderr)
-			}
-			if a := v.Args("VALIDSIG"); a[len(a)-1] != team.Fingerprint() {
-				t.Errorf("%s: signed by %s, want the team key", d.user, a[len(a)-1])
-			}
+			part := openNotice(t, d.gpg, d.user, raw, team.Fingerprint())
 			for subj := range subjects {
 				if bytes.Contains(part, []byte(subj)) {
 					subjects[subj]++
@@ -240,4 +199,61 @@ func TestTimelineRealStack(t *testing.T) {
 	if msgs := stack.Messages(t, "lead", "INBOX"); len(msgs) != 0 {
 		t.Errorf("lead got %d messages before the retrospective", len(msgs))
 	}
+}
+
+// openNotice reads a notice as its distributor's client does: the outer
+// message is multipart/encrypted under the obscured subject; g (the
+// distributor's gpg) decrypts it and verifies the team's signature over
+// the inner part, which it returns (headers and body, CRLF).
+func openNotice(t *testing.T, g *gpgtest.GPG, who string, raw []byte, teamFpr string) []byte {
+	t.Helper()
+	inner, r := decryptNotice(t, g, who, raw)
+	if r.Err != nil || !r.Has("DECRYPTION_OKAY") {
+		t.Fatalf("%s: gpg --decrypt: %v\n%s", who, r.Err, r.Stderr)
+	}
+	ih, ibody, _ := bytes.Cut(inner, []byte("\r\n\r\n"))
+	hdr := strings.NewReplacer("\r\n\t", " ", "\r\n ", " ").Replace(string(ih))
+	var ctLine string
+	for _, l := range strings.Split(hdr, "\r\n") {
+		if strings.HasPrefix(strings.ToLower(l), "content-type:") {
+			ctLine = strings.TrimSpace(l[len("content-type:"):])
+		}
+	}
+	_, ip, err := mime.ParseMediaType(ctLine)
+	if err != nil {
+		t.Fatalf("%s: inner content type %q: %v", who, ctLine, err)
+	}
+	part, sigPart := gpgtest.SplitTwo(t, ibody, ip["boundary"])
+	_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
+	v := g.Verify(part, sig)
+	if v.Err != nil || !v.Has("VALIDSIG") {
+		t.Fatalf("%s: gpg --verify: %v\n%s", who, v.Err, v.Stderr)
+	}
+	if a := v.Args("VALIDSIG"); a[len(a)-1] != teamFpr {
+		t.Errorf("%s: signed by %s, want the team key", who, a[len(a)-1])
+	}
+	return part
+}
+
+// decryptNotice checks the outer form of an encrypted notice and has g
+// decrypt it: the plaintext and gpg's result, which may be a failure.
+func decryptNotice(t *testing.T, g *gpgtest.GPG, who string, raw []byte) ([]byte, *gpgtest.Result) {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(gpgtest.CRLF(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Get("Subject") != crypto.ObscuredSubject {
+		t.Errorf("%s: outer subject %q", who, m.Header.Get("Subject"))
+	}
+	ct, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil || ct != "multipart/encrypted" {
+		t.Fatalf("%s: content type %q %v", who, ct, err)
+	}
+	body := new(bytes.Buffer)
+	body.ReadFrom(m.Body)
+	_, data := gpgtest.SplitTwo(t, body.Bytes(), params["boundary"])
+	_, armored, _ := bytes.Cut(data, []byte("\r\n\r\n"))
+	r := g.Decrypt(armored)
+	return r.Stdout, r
 }
