@@ -130,7 +130,9 @@ func TestAudiencesRealStack(t *testing.T) {
 	}
 	flush()
 	e.clk.Set(e.clk.Now().Add(time.Hour))
-	if err := e.tx(func(tx *sql.Tx) error { return s.PublishNow(ctx, tx, c, "exploit posted on a public forum", lead.Fingerprint()) }); err != nil {
+	if err := e.tx(func(tx *sql.Tx) error {
+		return s.PublishNow(ctx, tx, c, "exploit posted on a public forum", lead.Fingerprint())
+	}); err != nil {
 		t.Fatal(err)
 	}
 	flush()
