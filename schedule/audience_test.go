@@ -350,3 +350,42 @@ func TestAudienceGuardAtRunTime(t *testing.T) {
 		t.Errorf("the moved notice is not in the audit log: %+v", e.events(c.ID))
 	}
 }
+
+// TestAudiencesAcrossRestart: the lists' jobs are durable: a gateway
+// restarted between the plan and distros' time (a new scheduler on the
+// same database) tells distros at its time, once, and the case's steps
+// name the list of each notice.
+func TestAudiencesAcrossRestart(t *testing.T) {
+	e := newEnv(t, utc("2026-12-01 10:00"), "knative")
+	e.s = e.withDistros(vs, true)
+	c := e.newCase(1, "knative", utc("2026-11-28 08:00"))
+	t0 := utc("2026-12-22 10:00")
+	if _, err := e.disclose(c, t0, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.s = e.withDistros(vs, true) // restarted
+	e.clk.Set(utc("2026-12-09 10:00"))
+	for range 2 {
+		if _, err := e.s.RunDue(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.checkMails(
+		"2026-12-01 10:00 embargo-notice encrypted to "+vendors,
+		"2026-12-09 10:00 embargo-notice encrypted to "+distros,
+	)
+	steps, err := e.s.Steps(e.ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range steps {
+		if st.Kind == JobEmbargoNotice || st.Kind == JobPreReleaseNotice {
+			got = append(got, st.What+" "+strings.Join(st.Audience, ",")+" "+st.State)
+		}
+	}
+	want := []string{"embargo notice embargo done", "embargo notice distros done", "pre-release notice (1 day before T0) embargo planned", "pre-release notice (1 day before T0) distros planned"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("steps:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
