@@ -39,3 +39,20 @@ func TestNotifyList(t *testing.T) {
 		}
 	}
 }
+
+// TestNotifyListRefused: a member who is not the fix lead nor of role lead
+// cannot widen a case's audience; the scheduler never hears of it.
+func TestNotifyListRefused(t *testing.T) {
+	e := newEnv(t)
+	c := e.open(true)
+	before := len(e.sched.calls)
+	e.clock.Advance(time.Minute)
+	e.handle(e.signed("bob@example.org", e.keys["bob@example.org"], "["+c.Ref+"]", "/notify distros", e.clock.Now()))
+	a := e.mailsTo("bob@example.org", MailAnswer)
+	if len(a) == 0 || !strings.Contains(a[len(a)-1], "NOT applied") {
+		t.Fatalf("bob's /notify distros: answers %q", a)
+	}
+	if slices.ContainsFunc(e.sched.calls[before:], func(s string) bool { return strings.HasPrefix(s, "notify") }) {
+		t.Errorf("the scheduler was called: %q", e.sched.calls[before:])
+	}
+}

@@ -197,11 +197,7 @@ func (s *Scheduler) planAudiences(pol Policy, auds []audience, now, t0 time.Time
 		var pe *PolicyError
 		switch {
 		case errors.As(err, &pe):
-			pa, err = lp.Plan(now, t0, a.Notified, "the plan is refused", in) // the list's plan, for its notes
-			if err != nil {
-				return Timeline{}, err
-			}
-			pa.Overridden = pe.Violations
+			pa.Overridden = pe.Violations // not forced: the plan is refused below
 		case err != nil:
 			return Timeline{}, err
 		}

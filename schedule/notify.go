@@ -109,7 +109,7 @@ func (s *Scheduler) NotifyList(ctx context.Context, tx *sql.Tx, c *cases.Case, l
 		if err := addAudience(ctx, tx, c.ID, list, actor, now); err != nil {
 			return "", err
 		}
-		if err := s.addListJobs(ctx, tx, c, p, pol, auds[len(auds)-1], now); err != nil {
+		if err := s.addListJobs(ctx, tx, c, p, pol, auds[len(auds)-1], len(nowLists) == 0, now); err != nil {
 			return "", err
 		}
 	}
@@ -183,18 +183,22 @@ func (s *Scheduler) notifiablePlan(ctx context.Context, tx *sql.Tx, c *cases.Cas
 }
 
 // addListJobs adds the notices of a list added to c's plan p: its embargo
-// notice at the time its rules give (NotifyList moves it to now when they
-// allow) and its pre-release notice.
-func (s *Scheduler) addListJobs(ctx context.Context, tx *sql.Tx, c *cases.Case, p *plan, pol Policy, a audience, now time.Time) error {
+// notice at the time its rules give, when it is not told now (later), and
+// its pre-release notice.
+func (s *Scheduler) addListJobs(ctx context.Context, tx *sql.Tx, c *cases.Case, p *plan, pol Policy, a audience, later bool, now time.Time) error {
 	lp := pol.forList(a.Rules)
-	j := &Job{CaseID: c.ID, Kind: JobEmbargoNotice, Generation: p.Generation, Due: maxTime(lp.noticeTime(now, p.T0), now), Detail: JobDetail{List: a.List, Actor: a.AddedBy}}
-	if err := insertJob(ctx, tx, j, now); err != nil {
-		return err
+	due := now
+	if later {
+		due = maxTime(lp.noticeTime(now, p.T0), now)
+		j := &Job{CaseID: c.ID, Kind: JobEmbargoNotice, Generation: p.Generation, Due: due, Detail: JobDetail{List: a.List, Actor: a.AddedBy}}
+		if err := insertJob(ctx, tx, j, now); err != nil {
+			return err
+		}
 	}
 	if lp.PreReleaseNotice <= 0 {
 		return nil
 	}
-	if pr := p.T0.Add(-lp.PreReleaseNotice); pr.After(now) && pr.After(j.Due) {
+	if pr := p.T0.Add(-lp.PreReleaseNotice); pr.After(now) && pr.After(due) {
 		return insertJob(ctx, tx, &Job{CaseID: c.ID, Kind: JobPreReleaseNotice, Generation: p.Generation, Due: pr, Detail: JobDetail{List: a.List}}, now)
 	}
 	return nil
