@@ -56,3 +56,27 @@ func TestNotifyListRefused(t *testing.T) {
 		t.Errorf("the scheduler was called: %q", e.sched.calls[before:])
 	}
 }
+
+// FuzzParseNotify: whatever follows /notify, the parser returns a list
+// name a directory lookup can take as it is (no space, no path, no
+// control character) and a reason only after "force:", or refuses.
+func FuzzParseNotify(f *testing.F) {
+	for _, s := range []string{"", "distros", "distros force: asked", "force: asked", "a b", "../x", "dist\x00ros", "x force:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rest string) {
+		list, force, err := parseNotify(rest)
+		if err != nil {
+			return
+		}
+		if list != "" && !listNameRE.MatchString(list) {
+			t.Errorf("%q: list %q", rest, list)
+		}
+		if force != "" && !strings.Contains(rest, "force:") {
+			t.Errorf("%q: force %q without force:", rest, force)
+		}
+		if list == "" && strings.TrimSpace(strings.SplitN(rest, "force:", 2)[0]) != "" {
+			t.Errorf("%q: words before force: dropped", rest)
+		}
+	})
+}

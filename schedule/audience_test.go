@@ -92,6 +92,9 @@ func TestAudiencesEachAtItsTime(t *testing.T) {
 				t.Fatal(err)
 			}
 			containsAll(t, "plan", plan, append([]string{"embargo notice to embargo (now)", "embargo notice to distros", "Lists:"}, tc.notes...)...)
+			if tc.rules == vs {
+				golden(t, "plan-two-lists", plan) // the lead's answer as it reads
+			}
 			// Never earlier than its rules allow: nothing went to distros yet.
 			for _, m := range e.mails() {
 				if strings.Contains(strings.Join(m.Recipients, ","), "distro.example") && tc.rules.MaxEmbargo > 0 {
