@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/distlist"
@@ -390,5 +391,34 @@ func TestAudiencesAcrossRestart(t *testing.T) {
 	want := []string{"embargo notice embargo done", "embargo notice distros done", "pre-release notice (1 day before T0) embargo planned", "pre-release notice (1 day before T0) distros planned"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("steps:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestAudienceHeldWithoutCVE: a list that requires a CVE ID is not told
+// when, at its time, the case has none (the ID was withdrawn since the
+// plan): the lead is told why, and the list gets no pre-release notice of
+// an embargo it never heard of.
+func TestAudienceHeldWithoutCVE(t *testing.T) {
+	e := newEnv(t, utc("2026-12-01 10:00"), "knative")
+	e.s = e.withDistros(distlist.Rules{MaxEmbargo: 14 * Day, RequireCVE: true}, true)
+	c := e.newCase(1, "knative", utc("2026-11-28 08:00"))
+	t0 := utc("2026-12-22 10:00")
+	if _, err := e.disclose(c, t0, ""); err != nil {
+		t.Fatal(err)
+	}
+	c.CVE = ""
+	e.cases.put(c)
+	e.advance(t0.Add(-time.Hour))
+	e.checkMails(
+		"2026-12-01 10:00 embargo-notice encrypted to "+vendors,
+		"2026-12-21 10:00 prerelease-notice encrypted to "+vendors,
+	)
+	var alerted, skipped bool
+	for _, ev := range e.events(c.ID) {
+		alerted = alerted || ev.Kind == "alert" && strings.Contains(ev.A, "HELD: embargo notice to distros needs a CVE ID") && strings.Contains(ev.B, "/notify distros")
+		skipped = skipped || ev.A == "prerelease-notice-skipped" && strings.Contains(ev.B, "list distros was not told of the embargo")
+	}
+	if !alerted || !skipped {
+		t.Errorf("lead alerted %v, pre-release notice skipped %v: %+v", alerted, skipped, e.events(c.ID))
 	}
 }
