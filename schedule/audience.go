@@ -67,9 +67,8 @@ func (s *Scheduler) jobList(j Job) string {
 
 // audiences returns the lists c's embargo notices go to: its policy's, then
 // every other list the case has (added by /notify LIST, or named by the
-// policy when it was told), each with its rules and when it was told. p is
-// the stored plan, nil when there is none.
-func (s *Scheduler) audiences(ctx context.Context, q querier, c *cases.Case, pol Policy, p *plan) ([]audience, error) {
+// policy when it was told), each with its rules and when it was told.
+func (s *Scheduler) audiences(ctx context.Context, q querier, c *cases.Case, pol Policy) ([]audience, error) {
 	rows, err := q.QueryContext(ctx, `SELECT list, source, added_by, notified FROM schedule_audience WHERE case_id = ? ORDER BY added, list`, c.ID)
 	if err != nil {
 		return nil, fmt.Errorf("schedule: audiences of %s: %w", c.Ref, err)
@@ -83,6 +82,15 @@ func (s *Scheduler) audiences(ctx context.Context, q querier, c *cases.Case, pol
 			return nil, fmt.Errorf("schedule: audiences of %s: %w", c.Ref, err)
 		}
 		a.Notified = store.Time(told)
+		if a.List == "" {
+			a.List = s.cfg.EmbargoList // a plan made before there were several lists
+		}
+		if i := slices.IndexFunc(stored, func(b audience) bool { return b.List == a.List }); i >= 0 {
+			if stored[i].Notified.IsZero() || !a.Notified.IsZero() && a.Notified.Before(stored[i].Notified) {
+				stored[i].Notified = a.Notified
+			}
+			continue
+		}
 		stored = append(stored, a)
 	}
 	rows.Close()
@@ -95,11 +103,7 @@ func (s *Scheduler) audiences(ctx context.Context, q querier, c *cases.Case, pol
 			out = append(out, stored[i])
 			continue
 		}
-		a := audience{List: name, Source: audiencePolicy}
-		if len(stored) == 0 && name == s.cfg.EmbargoList && p != nil {
-			a.Notified = p.Notified // a plan made before there were several lists
-		}
-		out = append(out, a)
+		out = append(out, audience{List: name, Source: audiencePolicy})
 	}
 	for _, a := range stored {
 		if !slices.ContainsFunc(out, func(b audience) bool { return b.List == a.List }) {
@@ -326,7 +330,7 @@ func (s *Scheduler) listGuard(ctx context.Context, tx *sql.Tx, cs Cases, j Job, 
 	if err != nil {
 		return "", "", false, err
 	}
-	auds, err := s.audiences(ctx, tx, c, pol, p)
+	auds, err := s.audiences(ctx, tx, c, pol)
 	if err != nil {
 		return "", "", false, err
 	}
@@ -400,7 +404,7 @@ func (s *Scheduler) toldLists(ctx context.Context, q querier, c *cases.Case, p *
 	if err != nil {
 		return nil, err
 	}
-	auds, err := s.audiences(ctx, q, c, pol, p)
+	auds, err := s.audiences(ctx, q, c, pol)
 	if err != nil {
 		return nil, err
 	}

@@ -422,3 +422,45 @@ func TestAudienceHeldWithoutCVE(t *testing.T) {
 		t.Errorf("lead alerted %v, pre-release notice skipped %v: %+v", alerted, skipped, e.events(c.ID))
 	}
 }
+
+// TestAudienceLegacyPlan: a plan whose embargo list was told before there
+// were several lists (the migration records it as list '') keeps that list
+// told once another list joins: a re-plan sends it a change notice, not a
+// new embargo notice, and publish-now tells both lists.
+func TestAudienceLegacyPlan(t *testing.T) {
+	e := newEnv(t, utc("2026-12-01 10:00"), "knative")
+	e.s = e.withDistros(vs, false)
+	c := e.newCase(1, "knative", utc("2026-11-28 08:00"))
+	t0 := utc("2026-12-22 10:00")
+	if _, err := e.disclose(c, t0, ""); err != nil {
+		t.Fatal(err)
+	}
+	// What the migration leaves of a plan told before this table.
+	if _, err := e.db.Writer().ExecContext(e.ctx, `UPDATE schedule_audience SET list = '' WHERE list = 'embargo'`); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(utc("2026-12-09 10:00"))
+	if _, err := e.notifyList(c, "distros", "they ship it"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.disclose(c, t0.Add(-Day), "the fix is ready early"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.tx(func(tx *sql.Tx) error { return e.s.PublishNow(e.ctx, tx, c, "leaked", e.lead.Fingerprint) }); err != nil {
+		t.Fatal(err)
+	}
+	ms := e.checkMails(
+		"2026-12-01 10:00 embargo-notice encrypted to "+vendors,
+		"2026-12-09 10:00 embargo-notice encrypted to "+distros,
+		"2026-12-09 10:00 embargo-notice encrypted to "+vendors,
+		"2026-12-09 10:00 embargo-notice encrypted to "+distros,
+		"2026-12-09 10:00 embargo-notice encrypted to "+vendors,
+		"2026-12-09 10:00 embargo-notice encrypted to "+distros,
+		"2026-12-09 10:00 announcement signed to "+public,
+	)
+	for i, want := range []string{"", "", "new disclosure date", "new disclosure date", "EMBARGO LIFTED", "EMBARGO LIFTED"} {
+		if i < len(ms) && !strings.Contains(ms[i].Subject, want) {
+			t.Errorf("mail %d: %q, want %q", i, ms[i].Subject, want)
+		}
+	}
+}

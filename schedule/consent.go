@@ -103,7 +103,7 @@ func (s *Scheduler) Consent(ctx context.Context, tx *sql.Tx, c *cases.Case, how,
 	if err := cs.Audit(ctx, tx, c.ID, actor, "consent", fmt.Sprintf("%s, to the disclosure of %s", how, p.T0.Format(layoutUTC)), ""); err != nil {
 		return "", err
 	}
-	auds, err := s.audiences(ctx, tx, c, pol, nil)
+	auds, err := s.audiences(ctx, tx, c, pol)
 	if err != nil {
 		return "", err
 	}

@@ -43,7 +43,7 @@ func (s *Scheduler) NotifyList(ctx context.Context, tx *sql.Tx, c *cases.Case, l
 		return "", err
 	}
 	now := s.now()
-	auds, err := s.audiences(ctx, tx, c, pol, p)
+	auds, err := s.audiences(ctx, tx, c, pol)
 	if err != nil {
 		return "", err
 	}

@@ -298,7 +298,7 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 	if old != nil && !old.Published.IsZero() {
 		return "", fmt.Errorf("schedule: %w: %s was already published on %s", ErrState, c.Ref, old.Published.Format(layoutUTC))
 	}
-	auds, err := s.audiences(ctx, tx, c, pol, old)
+	auds, err := s.audiences(ctx, tx, c, pol)
 	if err != nil {
 		return "", err
 	}

@@ -302,7 +302,7 @@ func (s *Scheduler) announce(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c
 		// Each embargo list hears the release as it happens, each
 		// distributor in a mail encrypted to them alone (once: an
 		// embargo list among the public lists has had it).
-		auds, err := s.audiences(ctx, tx, c, pol, p)
+		auds, err := s.audiences(ctx, tx, c, pol)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -19,11 +19,16 @@ CREATE TABLE dir_list_rules (
 -- policy's (added by /notify LIST), and when each list was told.
 CREATE TABLE schedule_audience (
 	case_id  INTEGER NOT NULL,
-	list     TEXT NOT NULL,
+	list     TEXT NOT NULL,             -- '': the configured embargo_list (plans made before this table)
 	source   TEXT NOT NULL CHECK (source IN ('policy', 'notify')), -- named by the policy, or added by /notify LIST
 	added_by TEXT NOT NULL DEFAULT '',  -- fingerprint of who added it ('' for the policy's)
 	added    INTEGER NOT NULL,          -- unix millis
 	notified INTEGER NOT NULL DEFAULT 0, -- unix millis of its first embargo notice, 0: not told yet
 	PRIMARY KEY (case_id, list)
 ) STRICT;
+
+-- A plan made before there were several lists told the configured
+-- embargo list, which the database does not name: list '' stands for it.
+INSERT INTO schedule_audience (case_id, list, source, added, notified)
+	SELECT case_id, '', 'policy', notified, notified FROM schedule_plan WHERE notified != 0;
 `
