@@ -424,7 +424,7 @@ func TestAudienceHeldWithoutCVE(t *testing.T) {
 }
 
 // TestAudienceLegacyPlan: a plan whose embargo list was told before there
-// were several lists (the migration records it as list '') keeps that list
+// were several lists (the migration records it as list ”) keeps that list
 // told once another list joins: a re-plan sends it a change notice, not a
 // new embargo notice, and publish-now tells both lists.
 func TestAudienceLegacyPlan(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 
 // TestMigrateAudiences: a database made before there were several embargo
 // lists opens with each plan whose embargo list was told recorded as told
-// (list '', the configured embargo_list), and nothing for a plan whose
+// (list ”, the configured embargo_list), and nothing for a plan whose
 // list was not told yet.
 func TestMigrateAudiences(t *testing.T) {
 	ctx := context.Background()
