@@ -416,3 +416,17 @@ func (s *Scheduler) toldLists(ctx context.Context, q querier, c *cases.Case, p *
 	}
 	return out, nil
 }
+
+// checkAudiences reports an empty or repeated name among a policy's
+// audiences.
+func checkAudiences(names []string) error {
+	for i, n := range names {
+		if strings.TrimSpace(n) == "" {
+			return fmt.Errorf("audiences: an empty list name")
+		}
+		if slices.Contains(names[:i], n) {
+			return fmt.Errorf("audiences: list %q is named twice", n)
+		}
+	}
+	return nil
+}

@@ -166,6 +166,9 @@ func (p Policy) Check() error {
 	if _, err := p.holidays(); err != nil {
 		errs = append(errs, err.Error())
 	}
+	if err := checkAudiences(p.Audiences); err != nil {
+		errs = append(errs, err.Error())
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("schedule: policy %q: %s", p.Name, strings.Join(errs, "; "))
 	}

@@ -133,6 +133,8 @@ min_notice = "240h"
 		"[artifacts]\ncna_org_id = \"not-a-uuid\"\n",
 		"[artifacts]\nosv_prefix = \"LOCAL\"\n",
 		"lead_default_tz = \"Mars/Olympus\"\n",
+		"[policies.knative]\naudiences = [\"embargo\", \"embargo\"]\n",
+		"[policies.knative]\naudiences = [\"\"]\n",
 	}
 	for _, src := range bad {
 		var c Config

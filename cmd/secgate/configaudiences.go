@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 
 	"github.com/secgate/secgate/distlist"
@@ -11,7 +10,8 @@ import (
 
 // checkAudiences reports the lists a policy's audiences name that are not
 // embargo lists (kinds: every list the configuration and the database
-// define, by name), each at its policy's audiences key.
+// define, by name), each at its policy's audiences key. A name given twice
+// is the policy's own mistake (schedule.Policy.Check).
 func checkAudiences(sc schedule.Config, kinds map[string]string) []*ConfigError {
 	var errs []*ConfigError
 	names := make([]string, 0, len(sc.Policies))
@@ -28,15 +28,13 @@ func checkAudiences(sc schedule.Config, kinds map[string]string) []*ConfigError 
 		if len(*o.Audiences) == 0 {
 			errs = append(errs, &ConfigError{Key: key, Msg: "empty: name at least one embargo list, or remove the key (the embargo_list)"})
 		}
-		for i, l := range *o.Audiences {
+		for _, l := range *o.Audiences {
 			k, ok := kinds[l]
 			switch {
 			case !ok:
 				errs = append(errs, &ConfigError{Key: key, Msg: fmt.Sprintf("list %q is not defined under [[distlist.list]] (nor created with secgate list create)", l)})
 			case k != distlist.KindEmbargo:
 				errs = append(errs, &ConfigError{Key: key, Msg: fmt.Sprintf("list %q is %s list, not an embargo list: its notices would not be encrypted to each recipient", l, withArticle(k))})
-			case slices.Contains((*o.Audiences)[:i], l):
-				errs = append(errs, &ConfigError{Key: key, Msg: fmt.Sprintf("list %q is named twice", l)})
 			}
 		}
 	}
