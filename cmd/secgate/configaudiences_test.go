@@ -107,7 +107,7 @@ audiences = ["embargo", "distros", "announce"]
 			t.Errorf("problem %q, want %q", got[i], want[i])
 		}
 	}
-	_, err = ParseConfig("secgate.toml", []byte(strings.Replace(text, `"announce"]`, `"announce", "embargo"]`, 1)))
+	_, err = ParseConfig("secgate.toml", []byte(strings.Replace(text, `audiences = ["embargo", "distros", "announce"]`, `audiences = ["embargo", "distros", "embargo"]`, 1)))
 	var ce *ConfigError
 	if !errors.As(err, &ce) || ce.Key != "schedule.policies.two" || !strings.Contains(ce.Msg, `list "embargo" is named twice`) ||
 		ce.Line != strings.Count(text[:strings.Index(text, "[schedule.policies.two]")], "\n")+1 {
