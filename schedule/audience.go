@@ -366,8 +366,7 @@ func (s *Scheduler) listGuard(ctx context.Context, tx *sql.Tx, cs Cases, j Job, 
 	return "", "", true, nil
 }
 
-// listText adds the plan of each list to a plan's text: its steps in the
-// table rows (row) and, after it, why each list is told when it is.
+// listRows adds the steps of each list to a plan's table (row).
 func (tl Timeline) listRows(row func(step string, t time.Time), now time.Time) {
 	for _, l := range tl.Lists {
 		switch {
@@ -387,6 +386,7 @@ func (tl Timeline) listRows(row func(step string, t time.Time), now time.Time) {
 	}
 }
 
+// listNotesText says, after the table, why each list is told when it is.
 func (tl Timeline) listNotesText(b *strings.Builder) {
 	b.WriteString("\nLists:\n")
 	for _, l := range tl.Lists {
