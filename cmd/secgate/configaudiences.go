@@ -29,14 +29,23 @@ func checkAudiences(sc schedule.Config, kinds map[string]string) []*ConfigError 
 			errs = append(errs, &ConfigError{Key: key, Msg: "empty: name at least one embargo list, or remove the key (the embargo_list)"})
 		}
 		for _, l := range *o.Audiences {
-			k, ok := kinds[l]
-			switch {
-			case !ok:
-				errs = append(errs, &ConfigError{Key: key, Msg: fmt.Sprintf("list %q is not defined under [[distlist.list]] (nor created with secgate list create)", l)})
-			case k != distlist.KindEmbargo:
-				errs = append(errs, &ConfigError{Key: key, Msg: fmt.Sprintf("list %q is %s list, not an embargo list: its notices would not be encrypted to each recipient", l, withArticle(k))})
+			if msg := notEmbargoList(kinds, l); msg != "" {
+				errs = append(errs, &ConfigError{Key: key, Msg: msg})
 			}
 		}
 	}
 	return errs
+}
+
+// notEmbargoList says why list name cannot get embargo notices (kinds:
+// every list defined, by name), "" when it can.
+func notEmbargoList(kinds map[string]string, name string) string {
+	k, ok := kinds[name]
+	switch {
+	case !ok:
+		return fmt.Sprintf("list %q is not defined under [[distlist.list]] (nor created with secgate list create)", name)
+	case k != distlist.KindEmbargo:
+		return fmt.Sprintf("list %q is %s list, not an embargo list: its notices would not be encrypted to each recipient", name, withArticle(k))
+	}
+	return ""
 }

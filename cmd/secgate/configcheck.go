@@ -54,10 +54,8 @@ func (c *Config) checkWhole(dbLists map[string]string) []*ConfigError {
 		}
 	}
 	sc := c.Schedule.WithDefaults()
-	if k, ok := kinds[sc.EmbargoList]; !ok {
-		bad("schedule.embargo_list", "list %q is not defined under [[distlist.list]] (nor created with secgate list create)", sc.EmbargoList)
-	} else if k != "embargo" {
-		bad("schedule.embargo_list", "list %q is %s list, not an embargo list: its notices would not be encrypted to each recipient", sc.EmbargoList, withArticle(k))
+	if msg := notEmbargoList(kinds, sc.EmbargoList); msg != "" {
+		bad("schedule.embargo_list", "%s", msg)
 	}
 	errs = append(errs, checkAudiences(sc, kinds)...)
 	for _, p := range sc.PublicLists {
