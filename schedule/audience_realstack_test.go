@@ -12,14 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
-	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/internal/gpgtest"
 	"github.com/secgate/secgate/internal/mailstack"
-	"github.com/secgate/secgate/store"
-	"github.com/secgate/secgate/templates"
 )
 
 // TestAudiencesRealStack runs a knative embargo for two lists through
@@ -35,17 +31,8 @@ import (
 func TestAudiencesRealStack(t *testing.T) {
 	ctx := context.Background()
 	stack := mailstack.Start(t, mailstack.Options{Users: []string{"security", "lead", "dana", "vic", "bea", "announce"}})
-	team, err := crypto.GenerateKey("Security Team", stack.Addr("security"), crypto.GenerateOptions{Created: time.Now().Add(-time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	teamPub, _ := team.ArmorPublic()
-	lead, err := crypto.GenerateKey("Alice Lead", stack.Addr("lead"), crypto.GenerateOptions{Created: time.Now().Add(-time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	leadPub, _ := lead.ArmorPublic()
-
+	gw := newRealGateway(t, stack)
+	team, teamPub, lead := gw.team, gw.teamPub, gw.lead
 	// The configuration the sync loads: key files in a directory.
 	keys := t.TempDir()
 	write := func(name string, data []byte) string {
@@ -67,53 +54,18 @@ func TestAudiencesRealStack(t *testing.T) {
 		return distlist.RecipientConfig{Name: user, Address: stack.Addr(user), KeyFile: user + ".asc"}
 	}
 	cfg := distlist.Config{BaseDir: keys,
-		Members: []distlist.MemberConfig{{Name: "Alice Lead", Address: stack.Addr("lead"), KeyFile: write("lead.asc", []byte(leadPub)), Role: distlist.RoleLead}},
+		Members: []distlist.MemberConfig{{Name: "Alice Lead", Address: stack.Addr("lead"), KeyFile: write("lead.asc", []byte(gw.leadPub)), Role: distlist.RoleLead}},
 		Lists: []distlist.ListConfig{
 			{Name: "embargo", Kind: distlist.KindEmbargo, Recipients: []distlist.RecipientConfig{entry("dana"), entry("bea")}},
 			{Name: "distros", Kind: distlist.KindEmbargo, MaxEmbargo: 14 * Day, SubjectTag: "[vs]", Recipients: []distlist.RecipientConfig{entry("vic"), entry("bea")}},
 			{Name: "announce", Kind: distlist.KindPublic, Recipients: []distlist.RecipientConfig{{Address: stack.Addr("announce")}}},
 		}}
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "gw.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Writer().ExecContext(ctx, testSchema); err != nil {
-		t.Fatal(err)
-	}
-	dir := distlist.NewDirectory(db, clock.Real{}, nil)
-	if _, err := dir.Sync(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-
-	clk := clock.NewFake(time.Now().UTC().Add(time.Minute).Truncate(time.Minute))
-	from := "Security Team <" + stack.Addr("security") + ">"
-	ob, err := distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: db, Directory: dir, TeamKey: team, Clock: clock.Real{}, Config: distlist.Config{
-		From: from,
-		SMTP: distlist.SMTPConfig{Addr: stack.SubmissionAddr, TLS: distlist.TLSNone, User: stack.Addr("security"), Password: stack.Password, Parallel: 2},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := templates.Load("")
-	if err != nil {
+	if _, err := gw.dir.Sync(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
 	off := false
-	fc := &fakeCases{clk: clk, m: map[int64]*cases.Case{}}
-	s, err := New(Options{DB: db, Directory: dir, Outbox: ob, Cases: fc, Templates: set, Clock: clk,
-		Project: templates.Project{Name: "Example", TeamAddress: stack.Addr("security")}, TeamAddress: from,
-		Config: Config{Policies: map[string]Override{"knative": {Audiences: &[]string{"embargo", "distros"}, PreAnnounce: &off, AnnounceToEmbargo: &off}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, ctx: ctx, db: db, clk: clk, cases: fc, s: s, lead: distlist.Member{Fingerprint: lead.Fingerprint()}}
-	flush := func() {
-		t.Helper()
-		if err := ob.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e, flush := gw.start(t, Config{Policies: map[string]Override{"knative": {Audiences: &[]string{"embargo", "distros"}, PreAnnounce: &off, AnnounceToEmbargo: &off}}})
+	clk, s := e.clk, e.s
 	c := e.newCase(1, "knative", clk.Now().Add(-2*Day))
 	t0 := clk.Now().Add(21*Day + time.Hour)
 	plan, err := e.disclose(c, t0, "")

@@ -7,19 +7,14 @@ import (
 	"fmt"
 	"mime"
 	"net/mail"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
-	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/internal/gpgtest"
 	"github.com/secgate/secgate/internal/mailstack"
-	"github.com/secgate/secgate/store"
-	"github.com/secgate/secgate/templates"
 )
 
 // TestTimelineRealStack sends a real embargo notice, pre-release notice
@@ -31,38 +26,15 @@ import (
 func TestTimelineRealStack(t *testing.T) {
 	ctx := context.Background()
 	stack := mailstack.Start(t, mailstack.Options{Users: []string{"security", "lead", "distro1", "distro2", "announce"}})
-	real := time.Now().UTC().Truncate(time.Minute)
-
-	team, err := crypto.GenerateKey("Security Team", stack.Addr("security"), crypto.GenerateOptions{Created: real.Add(-time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	teamPub, err := team.ArmorPublic()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead, err := crypto.GenerateKey("Alice Lead", stack.Addr("lead"), crypto.GenerateOptions{Created: real.Add(-time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	leadPub, _ := lead.ArmorPublic()
-
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "gw.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Writer().ExecContext(ctx, testSchema); err != nil {
-		t.Fatal(err)
-	}
-	dir := distlist.NewDirectory(db, clock.Real{}, nil)
+	gw := newRealGateway(t, stack)
+	team, db, dir, teamPub := gw.team, gw.db, gw.dir, gw.teamPub
 	type distro struct {
 		user, addr, fpr string
 		gpg             *gpgtest.GPG
 	}
 	var distros []*distro
-	err = db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := dir.AddMember(ctx, tx, distlist.MemberSpec{Name: "Alice Lead", Address: stack.Addr("lead"), Role: distlist.RoleLead, Key: []byte(leadPub)}); err != nil {
+	err := db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := dir.AddMember(ctx, tx, distlist.MemberSpec{Name: "Alice Lead", Address: stack.Addr("lead"), Role: distlist.RoleLead, Key: []byte(gw.leadPub)}); err != nil {
 			return err
 		}
 		if err := dir.CreateList(ctx, tx, "embargo", distlist.KindEmbargo, ""); err != nil {
@@ -86,38 +58,12 @@ func TestTimelineRealStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The simulated clock starts after every key was made.
-	clk := clock.NewFake(time.Now().UTC().Add(time.Minute).Truncate(time.Minute))
-	real = clk.Now()
-	from := "Security Team <" + stack.Addr("security") + ">"
-	ob, err := distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: db, Directory: dir, TeamKey: team, Clock: clock.Real{}, Config: distlist.Config{
-		From: from,
-		SMTP: distlist.SMTPConfig{Addr: stack.SubmissionAddr, TLS: distlist.TLSNone, User: stack.Addr("security"), Password: stack.Password, Parallel: 2},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := templates.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fc := &fakeCases{clk: clk, m: map[int64]*cases.Case{}}
-	s, err := New(Options{DB: db, Directory: dir, Outbox: ob, Cases: fc, Templates: set, Clock: clk,
-		Project: templates.Project{Name: "Example", TeamAddress: stack.Addr("security")}, TeamAddress: from})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, ctx: ctx, db: db, clk: clk, cases: fc, s: s, lead: distlist.Member{Fingerprint: lead.Fingerprint()}}
+	e, flush := gw.start(t, Config{})
+	real := e.clk.Now()
 	c := e.newCase(1, "knative", real.Add(-2*Day))
 	t0 := real.Add(21*Day + time.Hour)
 	if _, err := e.disclose(c, t0, ""); err != nil {
 		t.Fatal(err)
-	}
-	flush := func() {
-		t.Helper()
-		if err := ob.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
 	}
 	flush()
 	e.advance(t0.Add(-Day))
