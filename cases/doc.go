@@ -106,7 +106,7 @@
 //	/draft NAME                mail me a text rendered with the case (CVE request, impact, advisory, notices...)
 //	/help                      mail me the vocabulary
 //	/disclose YYYY-MM-DD HH:MM ZONE [no-embargo] [force: REASON]   plan public disclosure (Scheduler.Disclose)
-//	/notify [force: REASON]    send the embargo notice now (Scheduler.NotifyNow)
+//	/notify [LIST] [force: REASON]    send the embargo notice now (Scheduler.NotifyNow), or add list LIST (ListNotifier)
 //	/publish-now REASON        embargo broken: publish now (Scheduler.PublishNow)
 //	/list add LIST ADDRESS     add a recipient to an embargo list (key attached or pasted armored below)
 //	/list remove LIST ADDRESS  remove one

@@ -17,6 +17,7 @@ func FuzzHandleCommandMail(f *testing.F) {
 		"/team add @carol\n/team remove @alice",
 		"/credit consent yes\n/credit none\n/reply hi\n/note n",
 		"/disclose 2026-12-15 16:00 UTC force: x\n/notify\n/publish-now leaked",
+		"/notify distros force: they ship it\n/notify ../x\n/notify a b",
 		"/list add embargo a@b.example\n/list remove embargo a@b.example",
 		"/close wontfix\n/close",
 		"/case SEC-2026-0001\n/log\n/help",

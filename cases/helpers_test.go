@@ -127,6 +127,20 @@ func (f *fakeScheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *Case, forc
 	return nil
 }
 
+// NotifyList implements ListNotifier: /notify [LIST].
+func (f *fakeScheduler) NotifyList(ctx context.Context, tx *sql.Tx, c *Case, list, force, actor string) (string, error) {
+	if list == "" {
+		return "", f.NotifyNow(ctx, tx, c, force, actor)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return "", f.err
+	}
+	f.calls = append(f.calls, fmt.Sprintf("notify %s %q list %s", c.Ref, force, list))
+	return "Embargo lists:\n  " + list + ": told now\n", nil
+}
+
 func (f *fakeScheduler) Kick() {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -30,6 +30,7 @@ type Command struct {
 	CVSS  CVSS      // /cvss
 	T0    time.Time // /disclose
 	Force string    // /disclose ... force: REASON, /notify force: REASON
+	List  string    // /notify LIST
 	// NoEmbargo: /disclose ... no-embargo
 	NoEmbargo bool
 }

@@ -483,10 +483,17 @@ func (s *session) schedule(ctx context.Context, cmd *Command) error {
 		s.noEmbargo = cmd.NoEmbargo
 		s.after = append(s.after, func() error { return s.tellReporterOfPlan(ctx, t0) })
 	case "notify":
-		if err := sch.NotifyNow(ctx, s.tx, s.c, cmd.Force, s.actor); err != nil {
+		lines, err := notify(ctx, sch, s.tx, s.c, cmd, s.actor)
+		if err != nil {
 			return err
 		}
+		if lines != "" {
+			s.extra = append(s.extra, lines)
+		}
 		line := "embargo notice queued to the distributors"
+		if cmd.List != "" {
+			line = "embargo list " + cmd.List + " added to the case"
+		}
 		if cmd.Force != "" {
 			line += " (forced: " + short(cmd.Force) + ")"
 		}

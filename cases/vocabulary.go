@@ -66,7 +66,7 @@ var vocabulary = map[string]spec{
 	"draft":       {usage: "/draft NAME", help: "mail me a text rendered with this case as it would be sent now (" + strings.Join(DraftNames, ", ") + "), to review or forward", needCase: true},
 	"help":        {usage: "/help", help: "mail me this list"},
 	"disclose":    {usage: "/disclose YYYY-MM-DD HH:MM ZONE [no-embargo] [force: REASON]", help: "plan public disclosure at that time; no-embargo plans it without notice to the distributors (an issue already public, or one that does not warrant an embargo); force overrides the policy (the reason is logged)", needCase: true, access: leadOrAdmin},
-	"notify":      {usage: "/notify [force: REASON]", help: "send the embargo notice to the distributors now; force allows an embargo longer than the policy's (the reason is logged)", needCase: true, access: leadOrAdmin},
+	"notify":      {usage: "/notify [LIST] [force: REASON]", help: "send the embargo notice to the distributors now, or add embargo list LIST to the case and tell it as soon as its rules allow; force allows an embargo longer than the policy's (the reason is logged)", needCase: true, access: leadOrAdmin},
 	"publish-now": {usage: "/publish-now REASON", help: "embargo broken: publish at once and tell everyone", needCase: true, access: leadOrAdmin},
 	"list":        {usage: "/list add LIST ADDRESS (key attached or armored below) | /list remove LIST ADDRESS", help: "manage an embargo list's recipients", access: admin},
 }
@@ -239,11 +239,11 @@ func (p Parser) check(c *Command, sp spec) error {
 			return fmt.Errorf("no text %q to draft (%s)", short(args[0]), strings.Join(DraftNames, ", "))
 		}
 	case "notify":
-		force, err := parseForce(c.Rest)
+		list, force, err := parseNotify(c.Rest)
 		if err != nil {
 			return err
 		}
-		c.Force = force
+		c.List, c.Force = list, force
 	case "disclose":
 		t0, force, noEmbargo, err := parseDisclose(c.Rest)
 		if err != nil {

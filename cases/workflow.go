@@ -93,6 +93,13 @@ type Scheduler interface {
 	Withdraw(ctx context.Context, tx *sql.Tx, c *Case, reason, actor string) error
 }
 
+// ListNotifier is implemented by a Scheduler whose embargo notices go to
+// several lists: /notify LIST adds one to a case and tells it. It returns
+// what happens to each list, for the answer ("" when there is one list).
+type ListNotifier interface {
+	NotifyList(ctx context.Context, tx *sql.Tx, c *Case, list, force, actor string) (string, error)
+}
+
 // AtRest encrypts case content for storage. *crypto.Key (the team key)
 // implements it.
 type AtRest interface {

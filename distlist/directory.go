@@ -61,6 +61,7 @@ type List struct {
 	Kind       string // KindTeam, KindEmbargo or KindPublic
 	Encrypt    bool
 	Recipients []Recipient
+	Rules      Rules // an embargo list's own terms, zero when it has none
 }
 
 // Directory is the store of members, lists and keys.
@@ -219,6 +220,9 @@ func (d *Directory) list(ctx context.Context, q querier, name string) (*List, er
 		return nil, fmt.Errorf("distlist: list %q: %w", name, err)
 	}
 	l.Encrypt = enc != 0
+	if l.Rules, err = loadRules(ctx, q, name); err != nil {
+		return nil, err
+	}
 	rows, err := q.QueryContext(ctx, `SELECT r.name, r.address, coalesce(k.armored, '')
 		FROM dir_recipient r LEFT JOIN dir_key k USING (fingerprint) WHERE r.list = ? ORDER BY r.address`, name)
 	if err != nil {

@@ -10,6 +10,12 @@ import (
 // Violations returns every rule of p that a disclosure at t0 breaks when the
 // embargo notice goes out at notice (or went out, for a re-plan).
 func (p Policy) Violations(notice, t0 time.Time) []string {
+	return append(p.noticeViolations(notice, t0), p.t0Violations(t0)...)
+}
+
+// noticeViolations lists how an embargo from notice to t0 breaks the
+// policy's minimum and maximum.
+func (p Policy) noticeViolations(notice, t0 time.Time) []string {
 	var v []string
 	lead := t0.Sub(notice)
 	if p.MinNotice > 0 && lead < p.MinNotice {
@@ -21,8 +27,7 @@ func (p Policy) Violations(notice, t0 time.Time) []string {
 			v = append(v, fmt.Sprintf("the embargo must last at least %s, this gives %d", templates.Count(p.MinNoticeBusinessDays, "business day"), n))
 		}
 	}
-	v = append(v, p.TooLong(notice, t0)...)
-	return append(v, p.t0Violations(t0)...)
+	return append(v, p.TooLong(notice, t0)...)
 }
 
 // t0Violations lists how the disclosure time itself breaks the policy (its

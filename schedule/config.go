@@ -10,7 +10,7 @@ import (
 // Config configures the scheduler.
 type Config struct {
 	Policy        string              `toml:"policy" doc:"Policy of new cases: knative, kata, kubeedge or a name defined under policies (the one key for it; [cases] policy is a deprecated alias)."`
-	Policies      map[string]Override `toml:"policies" doc:"Overrides of preset policies, or new policies based on one, by name: a table [schedule.policies.NAME] with base (the preset it starts from, default NAME) and any of min_notice, max_notice, min_notice_business_days, max_notice_business_days, pre_release_notice, pre_announce (tell the public lists the release date), require_cve, out_of_band_from, evaluation_deadline, fix_deadline, fix_deadline_what, fix_done_state, lead_releases, announce_to_embargo, reporter_consent (the reporter agrees to a planned disclosure before anything of it goes out), impact_review (the reporter reviews the impact description at triage), reminder_lead, retrospective_from, retrospective_to, slow_below, semi_public_below, holidays, disclosure_time, weekdays; secgate config check shows the result."`
+	Policies      map[string]Override `toml:"policies" doc:"Overrides of preset policies, or new policies based on one, by name: a table [schedule.policies.NAME] with base (the preset it starts from, default NAME) and any of min_notice, max_notice, min_notice_business_days, max_notice_business_days, pre_release_notice, pre_announce (tell the public lists the release date), require_cve, out_of_band_from, evaluation_deadline, fix_deadline, fix_deadline_what, fix_done_state, lead_releases, announce_to_embargo, reporter_consent (the reporter agrees to a planned disclosure before anything of it goes out), impact_review (the reporter reviews the impact description at triage), reminder_lead, retrospective_from, retrospective_to, slow_below, semi_public_below, holidays, disclosure_time, weekdays, audiences (the embargo lists the notices go to); secgate config check shows the result."`
 	EmbargoList   string              `toml:"embargo_list" doc:"Name of the distribution list that receives embargo and pre-release notices."`
 	PublicLists   []string            `toml:"public_lists" doc:"Names of the public lists that receive the announcement at disclosure time."`
 	ArtifactsDir  string              `toml:"artifacts_dir" doc:"Directory where the advisory, CVE JSON 5 and OSV records are written at disclosure time (empty: not written)."`
@@ -62,6 +62,7 @@ type Override struct {
 	Holidays              *[]string      `toml:"holidays" doc:"See Policy.holidays."`
 	DisclosureTime        *string        `toml:"disclosure_time" doc:"See Policy.disclosure_time."`
 	Weekdays              *[]string      `toml:"weekdays" doc:"See Policy.weekdays."`
+	Audiences             *[]string      `toml:"audiences" doc:"See Policy.audiences."`
 }
 
 // DefaultConfig returns the defaults: the knative policy, lists "embargo"
@@ -234,6 +235,9 @@ func (o Override) apply(p *Policy) {
 	}
 	if o.Weekdays != nil {
 		p.Weekdays = append([]string(nil), *o.Weekdays...)
+	}
+	if o.Audiences != nil {
+		p.Audiences = append([]string(nil), *o.Audiences...)
 	}
 }
 

@@ -103,7 +103,11 @@ func (s *Scheduler) Consent(ctx context.Context, tx *sql.Tx, c *cases.Case, how,
 	if err := cs.Audit(ctx, tx, c.ID, actor, "consent", fmt.Sprintf("%s, to the disclosure of %s", how, p.T0.Format(layoutUTC)), ""); err != nil {
 		return "", err
 	}
-	tl, perr := pol.Plan(now, p.T0, time.Time{}, p.Forced, PlanInfo{Received: c.Received, CVSSScore: c.CVSSScore, NoEmbargo: p.NoEmbargo})
+	auds, err := s.audiences(ctx, tx, c, pol)
+	if err != nil {
+		return "", err
+	}
+	tl, perr := s.planAudiences(pol, auds, now, p.T0, p.Forced, PlanInfo{Received: c.Received, CVSSScore: c.CVSSScore, NoEmbargo: p.NoEmbargo})
 	if perr != nil {
 		if err := savePlan(ctx, tx, p, now); err != nil {
 			return "", err

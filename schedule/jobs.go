@@ -60,6 +60,9 @@ type JobDetail struct {
 	// Withdrawn is the state (invalid, wontfix, opinion) that ended the
 	// case, for the embargo-change job that tells the distributors.
 	Withdrawn string `json:"withdrawn,omitempty"`
+	// List is the embargo list a notice job tells ("" in jobs made
+	// before there were several: the configured embargo list).
+	List string `json:"list,omitempty"`
 }
 
 // querier is a transaction or a connection pool.

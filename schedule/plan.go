@@ -30,6 +30,10 @@ type Timeline struct {
 	// Consent is who agreed to the plan and how, or why a lead went
 	// ahead without it; "" when it was not asked.
 	Consent string
+	// Lists is the plan of each embargo list (audience.go); ByList: the
+	// text shows it list by list (more than the embargo list alone).
+	Lists  []ListPlan
+	ByList bool
 }
 
 // Plan computes the timeline of a disclosure at t0 under p. notified is when
@@ -142,6 +146,9 @@ func (p Policy) noticeTime(now, t0 time.Time) time.Time {
 	if p.MaxNotice > 0 && t0.Sub(n) > p.MaxNotice {
 		n = t0.Add(-p.MaxNotice)
 	}
+	if p.lead > 0 && t0.Sub(n) > p.lead {
+		n = t0.Add(-p.lead) // a list's own time (notice_before)
+	}
 	if p.MaxNoticeBusinessDays > 0 {
 		for p.BusinessDays(n, t0) > p.MaxNoticeBusinessDays {
 			// The next midnight (UTC) drops one whole day.
@@ -179,6 +186,8 @@ func (tl Timeline) Text(ref, tz string, now time.Time) string {
 		fmt.Fprintf(w, "  REPORTER'S CONSENT\twaiting: nothing below goes out before they agree\n")
 	}
 	switch {
+	case tl.ByList && !tl.NoEmbargo && !(tl.AwaitingConsent && !tl.Notified && !tl.Notice.After(now)):
+		tl.listRows(func(step string, t time.Time) { fmt.Fprintf(w, "  %s\t%s\n", step, col(t)) }, now)
 	case tl.NoEmbargo:
 		fmt.Fprintf(w, "  no embargo\t(the distributors get no notice)\n")
 	case tl.AwaitingConsent && !tl.Notified && !tl.Notice.After(now):
@@ -191,7 +200,7 @@ func (tl Timeline) Text(ref, tz string, now time.Time) string {
 	default:
 		fmt.Fprintf(w, "  embargo notice\t%s\n", col(tl.Notice))
 	}
-	if !tl.PreRelease.IsZero() {
+	if !tl.PreRelease.IsZero() && !tl.ByList {
 		fmt.Fprintf(w, "  pre-release notice\t%s\n", col(tl.PreRelease))
 	}
 	fmt.Fprintf(w, "  PUBLIC DISCLOSURE\t%s\n", col(tl.T0))
@@ -199,6 +208,9 @@ func (tl Timeline) Text(ref, tz string, now time.Time) string {
 		fmt.Fprintf(w, "  retrospective reminder\t%s\n", col(tl.RetroFrom))
 	}
 	w.Flush()
+	if tl.ByList && !tl.NoEmbargo {
+		tl.listNotesText(&b)
+	}
 	if tl.Note {
 		b.WriteString("\nAt that time the gateway publishes a security note (its ID is given then), not an advisory, to the public lists.\n")
 	}

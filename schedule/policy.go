@@ -43,6 +43,13 @@ type Policy struct {
 	Holidays       []string `toml:"holidays" doc:"Dates (YYYY-MM-DD, UTC) that are not business days and never disclosure days."`
 	DisclosureTime string   `toml:"disclosure_time" doc:"Fixed time of day for disclosure in UTC, HH:MM (empty: any time)."`
 	Weekdays       []string `toml:"weekdays" doc:"Weekdays allowed for disclosure, e.g. [\"Tue\", \"Wed\", \"Thu\"] (empty: any day)."`
+
+	// Audiences are the embargo lists the notices go to (audience.go).
+	Audiences []string `toml:"audiences" doc:"Embargo lists that get the case's notices, each at its own time under its own rules ([[distlist.list]] max_embargo, notice_before, ...), e.g. [\"embargo\", \"distros\"] (empty: the one [schedule] embargo_list)."`
+
+	// lead is the notice time of one list's plan: T0 minus it
+	// (distlist.Rules.Lead), set by forList.
+	lead time.Duration
 }
 
 // Presets are the policies of the three process documents.
@@ -125,6 +132,7 @@ func Preset(name string) (Policy, error) {
 	}
 	p.Holidays = append([]string(nil), p.Holidays...)
 	p.Weekdays = append([]string(nil), p.Weekdays...)
+	p.Audiences = append([]string(nil), p.Audiences...)
 	return p, nil
 }
 
@@ -156,6 +164,9 @@ func (p Policy) Check() error {
 		errs = append(errs, err.Error())
 	}
 	if _, err := p.holidays(); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := checkAudiences(p.Audiences); err != nil {
 		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {

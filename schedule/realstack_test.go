@@ -7,19 +7,14 @@ import (
 	"fmt"
 	"mime"
 	"net/mail"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
-	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/internal/gpgtest"
 	"github.com/secgate/secgate/internal/mailstack"
-	"github.com/secgate/secgate/store"
-	"github.com/secgate/secgate/templates"
 )
 
 // TestTimelineRealStack sends a real embargo notice, pre-release notice
@@ -31,38 +26,15 @@ import (
 func TestTimelineRealStack(t *testing.T) {
 	ctx := context.Background()
 	stack := mailstack.Start(t, mailstack.Options{Users: []string{"security", "lead", "distro1", "distro2", "announce"}})
-	real := time.Now().UTC().Truncate(time.Minute)
-
-	team, err := crypto.GenerateKey("Security Team", stack.Addr("security"), crypto.GenerateOptions{Created: real.Add(-time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	teamPub, err := team.ArmorPublic()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead, err := crypto.GenerateKey("Alice Lead", stack.Addr("lead"), crypto.GenerateOptions{Created: real.Add(-time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	leadPub, _ := lead.ArmorPublic()
-
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "gw.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Writer().ExecContext(ctx, testSchema); err != nil {
-		t.Fatal(err)
-	}
-	dir := distlist.NewDirectory(db, clock.Real{}, nil)
+	gw := newRealGateway(t, stack)
+	team, db, dir, teamPub := gw.team, gw.db, gw.dir, gw.teamPub
 	type distro struct {
 		user, addr, fpr string
 		gpg             *gpgtest.GPG
 	}
 	var distros []*distro
-	err = db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := dir.AddMember(ctx, tx, distlist.MemberSpec{Name: "Alice Lead", Address: stack.Addr("lead"), Role: distlist.RoleLead, Key: []byte(leadPub)}); err != nil {
+	err := db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := dir.AddMember(ctx, tx, distlist.MemberSpec{Name: "Alice Lead", Address: stack.Addr("lead"), Role: distlist.RoleLead, Key: []byte(gw.leadPub)}); err != nil {
 			return err
 		}
 		if err := dir.CreateList(ctx, tx, "embargo", distlist.KindEmbargo, ""); err != nil {
@@ -86,38 +58,12 @@ func TestTimelineRealStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The simulated clock starts after every key was made.
-	clk := clock.NewFake(time.Now().UTC().Add(time.Minute).Truncate(time.Minute))
-	real = clk.Now()
-	from := "Security Team <" + stack.Addr("security") + ">"
-	ob, err := distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: db, Directory: dir, TeamKey: team, Clock: clock.Real{}, Config: distlist.Config{
-		From: from,
-		SMTP: distlist.SMTPConfig{Addr: stack.SubmissionAddr, TLS: distlist.TLSNone, User: stack.Addr("security"), Password: stack.Password, Parallel: 2},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := templates.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fc := &fakeCases{clk: clk, m: map[int64]*cases.Case{}}
-	s, err := New(Options{DB: db, Directory: dir, Outbox: ob, Cases: fc, Templates: set, Clock: clk,
-		Project: templates.Project{Name: "Example", TeamAddress: stack.Addr("security")}, TeamAddress: from})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, ctx: ctx, db: db, clk: clk, cases: fc, s: s, lead: distlist.Member{Fingerprint: lead.Fingerprint()}}
+	e, flush := gw.start(t, Config{})
+	real := e.clk.Now()
 	c := e.newCase(1, "knative", real.Add(-2*Day))
 	t0 := real.Add(21*Day + time.Hour)
 	if _, err := e.disclose(c, t0, ""); err != nil {
 		t.Fatal(err)
-	}
-	flush := func() {
-		t.Helper()
-		if err := ob.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
 	}
 	flush()
 	e.advance(t0.Add(-Day))
@@ -137,48 +83,7 @@ func TestTimelineRealStack(t *testing.T) {
 		announced := "[SECURITY] Example"
 		subjects := map[string]int{"EMBARGOED: Example": 0, "EMBARGOED: public release on " + t0.Format("2006-01-02 15:04") + " UTC": 0, announced: 0}
 		for i, raw := range msgs {
-			raw = gpgtest.CRLF(raw)
-			m, err := mail.ReadMessage(bytes.NewReader(raw))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m.Header.Get("Subject") != crypto.ObscuredSubject {
-				t.Errorf("%s: outer subject %q", d.user, m.Header.Get("Subject"))
-			}
-			ct, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-			if err != nil || ct != "multipart/encrypted" {
-				t.Fatalf("%s: content type %q %v", d.user, ct, err)
-			}
-			body := new(bytes.Buffer)
-			body.ReadFrom(m.Body)
-			_, data := gpgtest.SplitTwo(t, body.Bytes(), params["boundary"])
-			_, armored, _ := bytes.Cut(data, []byte("\r\n\r\n"))
-			r := d.gpg.Decrypt(armored)
-			if r.Err != nil || !r.Has("DECRYPTION_OKAY") {
-				t.Fatalf("%s: gpg --decrypt: %v\n%s", d.user, r.Err, r.Stderr)
-			}
-			inner := r.Stdout
-			ih, ibody, _ := bytes.Cut(inner, []byte("\r\n\r\n"))
-			hdr := strings.NewReplacer("\r\n\t", " ", "\r\n ", " ").Replace(string(ih))
-			var ctLine string
-			for _, l := range strings.Split(hdr, "\r\n") {
-				if strings.HasPrefix(strings.ToLower(l), "content-type:") {
-					ctLine = strings.TrimSpace(l[len("content-type:"):])
-				}
-			}
-			_, ip, err := mime.ParseMediaType(ctLine)
-			if err != nil {
-				t.Fatalf("%s: inner content type %q: %v", d.user, ctLine, err)
-			}
-			part, sigPart := gpgtest.SplitTwo(t, ibody, ip["boundary"])
-			_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
-			v := d.gpg.Verify(part, sig)
-			if v.Err != nil || !v.Has("VALIDSIG") {
-				t.Fatalf("%s: gpg --verify: %v\n%s", d.user, v.Err, v.Stderr)
-			}
-			if a := v.Args("VALIDSIG"); a[len(a)-1] != team.Fingerprint() {
-				t.Errorf("%s: signed by %s, want the team key", d.user, a[len(a)-1])
-			}
+			part := openNotice(t, d.gpg, d.user, raw, team.Fingerprint())
 			for subj := range subjects {
 				if bytes.Contains(part, []byte(subj)) {
 					subjects[subj]++
@@ -240,4 +145,61 @@ func TestTimelineRealStack(t *testing.T) {
 	if msgs := stack.Messages(t, "lead", "INBOX"); len(msgs) != 0 {
 		t.Errorf("lead got %d messages before the retrospective", len(msgs))
 	}
+}
+
+// openNotice reads a notice as its distributor's client does: the outer
+// message is multipart/encrypted under the obscured subject; g (the
+// distributor's gpg) decrypts it and verifies the team's signature over
+// the inner part, which it returns (headers and body, CRLF).
+func openNotice(t *testing.T, g *gpgtest.GPG, who string, raw []byte, teamFpr string) []byte {
+	t.Helper()
+	inner, r := decryptNotice(t, g, who, raw)
+	if r.Err != nil || !r.Has("DECRYPTION_OKAY") {
+		t.Fatalf("%s: gpg --decrypt: %v\n%s", who, r.Err, r.Stderr)
+	}
+	ih, ibody, _ := bytes.Cut(inner, []byte("\r\n\r\n"))
+	hdr := strings.NewReplacer("\r\n\t", " ", "\r\n ", " ").Replace(string(ih))
+	var ctLine string
+	for _, l := range strings.Split(hdr, "\r\n") {
+		if strings.HasPrefix(strings.ToLower(l), "content-type:") {
+			ctLine = strings.TrimSpace(l[len("content-type:"):])
+		}
+	}
+	_, ip, err := mime.ParseMediaType(ctLine)
+	if err != nil {
+		t.Fatalf("%s: inner content type %q: %v", who, ctLine, err)
+	}
+	part, sigPart := gpgtest.SplitTwo(t, ibody, ip["boundary"])
+	_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
+	v := g.Verify(part, sig)
+	if v.Err != nil || !v.Has("VALIDSIG") {
+		t.Fatalf("%s: gpg --verify: %v\n%s", who, v.Err, v.Stderr)
+	}
+	if a := v.Args("VALIDSIG"); a[len(a)-1] != teamFpr {
+		t.Errorf("%s: signed by %s, want the team key", who, a[len(a)-1])
+	}
+	return part
+}
+
+// decryptNotice checks the outer form of an encrypted notice and has g
+// decrypt it: the plaintext and gpg's result, which may be a failure.
+func decryptNotice(t *testing.T, g *gpgtest.GPG, who string, raw []byte) ([]byte, *gpgtest.Result) {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(gpgtest.CRLF(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Get("Subject") != crypto.ObscuredSubject {
+		t.Errorf("%s: outer subject %q", who, m.Header.Get("Subject"))
+	}
+	ct, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil || ct != "multipart/encrypted" {
+		t.Fatalf("%s: content type %q %v", who, ct, err)
+	}
+	body := new(bytes.Buffer)
+	body.ReadFrom(m.Body)
+	_, data := gpgtest.SplitTwo(t, body.Bytes(), params["boundary"])
+	_, armored, _ := bytes.Cut(data, []byte("\r\n\r\n"))
+	r := g.Decrypt(armored)
+	return r.Stdout, r
 }

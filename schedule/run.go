@@ -198,6 +198,9 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 		if !now.Before(p.T0) {
 			return s.missed(ctx, tx, cs, j, c, p, now)
 		}
+		if state, result, ok, err := s.listGuard(ctx, tx, cs, j, c, p, now); err != nil || !ok {
+			return state, result, err
+		}
 		name := "embargo-notice"
 		if j.Kind == JobPreReleaseNotice {
 			name = "prerelease-notice"
@@ -207,6 +210,9 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 			return "", "", err
 		}
 		if j.Kind == JobEmbargoNotice {
+			if err := told(ctx, tx, c.ID, s.jobList(j), audiencePolicy, j.Detail.Actor, now); err != nil {
+				return "", "", err
+			}
 			if p.Notified.IsZero() {
 				p.Notified = now
 				if err := s.preAnnounce(ctx, tx, cs, c, p, time.Time{}, now, false); err != nil {
@@ -218,6 +224,9 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 			}
 		}
 		result = fmt.Sprintf("sent to %s, %d skipped", templates.Count(n, "distributor"), skipped)
+		if j.Detail.List != "" && j.Detail.List != s.cfg.EmbargoList {
+			result = "list " + j.Detail.List + ": " + result
+		}
 		return JobDone, result, cs.Audit(ctx, tx, c.ID, cases.ActorGateway, j.Kind, result, "")
 
 	case JobEmbargoChange:
@@ -242,6 +251,9 @@ func (s *Scheduler) execute(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c 
 			}
 		}
 		result = fmt.Sprintf("%s sent to %s, %d skipped", name, templates.Count(n, "distributor"), skipped)
+		if j.Detail.List != "" && j.Detail.List != s.cfg.EmbargoList {
+			result = "list " + j.Detail.List + ": " + result
+		}
 		return JobDone, result, cs.Audit(ctx, tx, c.ID, cases.ActorGateway, name, result, "")
 
 	case JobAnnouncement:

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -229,10 +229,11 @@ func checkPlannable(c *cases.Case) error {
 	return nil
 }
 
-// readiness checks what the embargo notice needs: an impact description,
-// affected and fixed versions, and a key valid through t0 for every
-// distributor. keyProblems are forceable, missing is not.
-func (s *Scheduler) readiness(ctx context.Context, c *cases.Case, pol Policy, embargo bool, now, t0 time.Time) (missing, keyProblems []string, err error) {
+// readiness checks what the embargo notices need: an impact description,
+// affected and fixed versions, and for each list of auds (none: no
+// embargo) what listReadiness checks. keyProblems are forceable, missing
+// is not. Each list's problems name it when the plan is shown by list.
+func (s *Scheduler) readiness(ctx context.Context, c *cases.Case, pol Policy, auds []audience, now, t0 time.Time) (missing, keyProblems []string, err error) {
 	if c.Impact == "" {
 		missing = append(missing, "no impact description (/impact)")
 	}
@@ -242,29 +243,27 @@ func (s *Scheduler) readiness(ctx context.Context, c *cases.Case, pol Policy, em
 	if c.Fixed == "" && c.Publishes() != cases.PublishNote {
 		missing = append(missing, "fixed versions not set (/fixed)") // a note may have no fix (B2)
 	}
-	if !embargo {
+	if len(auds) == 0 {
 		return missing, nil, nil // no distributor is sent anything
 	}
 	if pol.RequireCVE && c.CVE == "" {
 		missing = append(missing, fmt.Sprintf("no CVE ID (/cve): the %s policy tells the distributors only of a vulnerability that has one", pol.Name))
 	}
-	l, err := s.dir.List(ctx, s.cfg.EmbargoList)
-	if errors.Is(err, distlist.ErrNotFound) {
-		return missing, []string{fmt.Sprintf("the embargo list %q does not exist: nobody would be notified", s.cfg.EmbargoList)}, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("schedule: readiness of %s: %w", c.Ref, err)
-	}
-	for _, r := range l.Recipients {
-		switch {
-		case r.Key == nil:
-			keyProblems = append(keyProblems, fmt.Sprintf("%s has no key", r.Address))
-		default:
-			if err := r.Key.CheckThrough(now, t0); err != nil {
-				keyProblems = append(keyProblems, fmt.Sprintf("%s: key %s is not valid through %s (%v)",
-					r.Address, r.Key.Fingerprint(), t0.UTC().Format(layoutUTC), err))
+	byList := s.byList(auds)
+	for _, a := range auds {
+		m, k, err := s.listReadiness(ctx, c, pol, a, now, t0)
+		if err != nil {
+			return nil, nil, err
+		}
+		if byList {
+			for i := range m {
+				m[i] = a.List + ": " + m[i]
+			}
+			for i := range k {
+				k[i] = a.List + ": " + k[i]
 			}
 		}
+		missing, keyProblems = append(missing, m...), append(keyProblems, k...)
 	}
 	return missing, keyProblems, nil
 }
@@ -299,16 +298,19 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 	if old != nil && !old.Published.IsZero() {
 		return "", fmt.Errorf("schedule: %w: %s was already published on %s", ErrState, c.Ref, old.Published.Format(layoutUTC))
 	}
-	var notified time.Time
-	if old != nil {
-		notified = old.Notified
+	auds, err := s.audiences(ctx, tx, c, pol)
+	if err != nil {
+		return "", err
 	}
-	tl, err := pol.Plan(now, t0, notified, force, PlanInfo{Received: c.Received, CVSSScore: c.CVSSScore, NoEmbargo: o.NoEmbargo})
+	tl, err := s.planAudiences(pol, auds, now, t0, force, PlanInfo{Received: c.Received, CVSSScore: c.CVSSScore, NoEmbargo: o.NoEmbargo})
 	if err != nil {
 		return "", err
 	}
 	tl.Note = note
-	missing, keyProblems, err := s.readiness(ctx, c, pol, !tl.NoEmbargo, now, tl.T0)
+	if tl.NoEmbargo {
+		auds = nil
+	}
+	missing, keyProblems, err := s.readiness(ctx, c, pol, auds, now, tl.T0)
 	if err != nil {
 		return "", err
 	}
@@ -397,9 +399,10 @@ func (s *Scheduler) Disclose(ctx context.Context, tx *sql.Tx, c *cases.Case, t0 
 	return tl.Text(c.Ref, s.leadTZ(ctx, c), now), nil
 }
 
-// addTimeline adds the jobs of plan p (timeline tl) of c: the embargo
-// notice (or the change notice of a plan the distributors know), the
-// pre-release notice, the announcement and the retrospective reminders.
+// addTimeline adds the jobs of plan p (timeline tl) of c: for each list,
+// its embargo notice (or the change notice of a plan it knows) and its
+// pre-release notice; then the announcement and the retrospective
+// reminders.
 func addTimeline(ctx context.Context, tx *sql.Tx, c *cases.Case, p *plan, tl Timeline, actor string, now time.Time) ([]*Job, error) {
 	var jobs []*Job
 	add := func(kind string, due time.Time, d JobDetail) {
@@ -407,20 +410,24 @@ func addTimeline(ctx context.Context, tx *sql.Tx, c *cases.Case, p *plan, tl Tim
 			jobs = append(jobs, &Job{CaseID: c.ID, Kind: kind, Generation: p.Generation, Due: due, Detail: d})
 		}
 	}
-	switch {
-	case tl.NoEmbargo:
-	case tl.Notified:
-		// The force reason stays internal (audit log); distributors learn the new date.
-		add(JobEmbargoChange, now, JobDetail{Previous: store.Millis(p.PreviousT0), Actor: actor})
-	default:
-		add(JobEmbargoNotice, maxTime(tl.Notice, now), JobDetail{Actor: actor})
+	for _, l := range tl.Lists {
+		if tl.NoEmbargo {
+			break
+		}
+		if l.Notified {
+			// The force reason stays internal (audit log); distributors learn the new date.
+			add(JobEmbargoChange, now, JobDetail{Previous: store.Millis(p.PreviousT0), Actor: actor, List: l.List})
+		} else {
+			add(JobEmbargoNotice, maxTime(l.Notice, now), JobDetail{Actor: actor, List: l.List})
+		}
+		add(JobPreReleaseNotice, l.PreRelease, JobDetail{List: l.List})
 	}
-	add(JobPreReleaseNotice, tl.PreRelease, JobDetail{})
 	add(JobAnnouncement, tl.T0, JobDetail{})
 	add(JobRetrospective, tl.RetroFrom, JobDetail{})
 	if tl.RetroTo.After(tl.RetroFrom) {
 		add(JobRetrospective, tl.RetroTo, JobDetail{Reason: retroClosing})
 	}
+	slices.SortStableFunc(jobs, func(a, b *Job) int { return a.Due.Compare(b.Due) })
 	for _, j := range jobs {
 		if err := insertJob(ctx, tx, j, now); err != nil {
 			return nil, err
@@ -460,75 +467,6 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// NotifyNow sends the embargo notice of c's planned disclosure now, inside
-// tx (again, if it went out already: distributors added since get it, and
-// the others a second copy).
-func (s *Scheduler) NotifyNow(ctx context.Context, tx *sql.Tx, c *cases.Case, force, actor string) error {
-	cs, err := s.casesOrErr()
-	if err != nil {
-		return err
-	}
-	if err := checkPlannable(c); err != nil {
-		return err
-	}
-	p, err := loadPlan(ctx, tx, c.ID)
-	if err != nil {
-		return err
-	}
-	if p == nil || !p.Published.IsZero() {
-		return fmt.Errorf("schedule: %w: plan it first with /disclose DATE TIME ZONE", ErrNoPlan)
-	}
-	if p.NoEmbargo {
-		return fmt.Errorf("schedule: %w: %s is planned without an embargo; /disclose again without no-embargo first", ErrState, c.Ref)
-	}
-	if p.awaitingConsent() {
-		// /notify's force is about the embargo's length, never the
-		// reporter's say: going ahead without them is a /disclose of its
-		// own, logged as such.
-		return fmt.Errorf("schedule: %w: the plan of %s waits for the reporter's consent; to go ahead without it, /disclose %s force: REASON",
-			ErrState, c.Ref, p.T0.UTC().Format("2006-01-02 15:04")+" UTC")
-	}
-	now := s.now()
-	if !p.T0.After(now) {
-		return fmt.Errorf("schedule: %w: the disclosure time %s has passed", ErrPast, p.T0.Format(layoutUTC))
-	}
-	pol, err := s.Policy(p.Policy)
-	if err != nil {
-		return err
-	}
-	tooLong := pol.TooLong(now, p.T0)
-	if len(tooLong) > 0 && force == "" {
-		return &PolicyError{Policy: p.Policy, Violations: tooLong}
-	}
-	missing, _, err := s.readiness(ctx, c, pol, true, now, p.T0)
-	if err != nil {
-		return err
-	}
-	if len(missing) > 0 {
-		return &ReadinessError{Missing: missing}
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE schedule_job SET state = 'cancelled', result = ?, finished = ?
-		WHERE case_id = ? AND state = 'pending' AND kind = 'embargo-notice'`, "sent early by /notify", store.Millis(now), c.ID); err != nil {
-		return fmt.Errorf("schedule: notify: %w", err)
-	}
-	j := &Job{CaseID: c.ID, Kind: JobEmbargoNotice, Generation: p.Generation, Due: now, Detail: JobDetail{Actor: actor, Reason: "/notify"}}
-	if err := insertJob(ctx, tx, j, now); err != nil {
-		return err
-	}
-	detail := "embargo notice sent now"
-	if len(tooLong) > 0 {
-		detail += "; forced (" + force + "): " + strings.Join(tooLong, "; ")
-	}
-	if err := cs.Audit(ctx, tx, c.ID, actor, "notify", detail, ""); err != nil {
-		return err
-	}
-	if _, _, err := s.runClaimed(ctx, tx, cs, j.ID, c); err != nil {
-		return err
-	}
-	s.Kick()
-	return nil
-}
-
 // Withdraw ends the disclosure plan of c, which the team has just ended as
 // invalid, wontfix or opinion, inside tx: every pending step is cancelled
 // and, if the embargo list was told of the embargo, it is told (encrypted)
@@ -556,9 +494,13 @@ func (s *Scheduler) Withdraw(ctx context.Context, tx *sql.Tx, c *cases.Case, rea
 	if err := cs.Audit(ctx, tx, c.ID, actor, "withdraw", fmt.Sprintf("%s; %s cancelled", why, templates.Count(int(n), "pending step")), ""); err != nil {
 		return err
 	}
-	if !p.Notified.IsZero() {
+	lists, err := s.toldLists(ctx, tx, c, p)
+	if err != nil {
+		return err
+	}
+	for _, l := range lists {
 		j := &Job{CaseID: c.ID, Kind: JobEmbargoChange, Generation: p.Generation, Due: now,
-			Detail: JobDetail{Reason: reason, Withdrawn: string(c.State), Actor: actor}}
+			Detail: JobDetail{Reason: reason, Withdrawn: string(c.State), Actor: actor, List: l}}
 		if err := insertJob(ctx, tx, j, now); err != nil {
 			return err
 		}
@@ -575,6 +517,9 @@ func (s *Scheduler) Withdraw(ctx context.Context, tx *sql.Tx, c *cases.Case, rea
 	// The plan is gone: a later /disclose (an opinion case that becomes an
 	// advisory after all) starts a fresh embargo, and a second side exit
 	// finds nothing to withdraw.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM schedule_audience WHERE case_id = ?`, c.ID); err != nil {
+		return fmt.Errorf("schedule: withdraw %s: %w", c.Ref, err)
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM schedule_plan WHERE case_id = ?`, c.ID); err != nil {
 		return fmt.Errorf("schedule: withdraw %s: %w", c.Ref, err)
 	}
@@ -642,8 +587,12 @@ func (s *Scheduler) PublishNow(ctx context.Context, tx *sql.Tx, c *cases.Case, r
 		return err
 	}
 	var jobs []*Job
-	if !p.Notified.IsZero() {
-		jobs = append(jobs, &Job{Kind: JobEmbargoChange, Due: now, Detail: JobDetail{Reason: reason, Previous: store.Millis(p.PreviousT0), Actor: actor}})
+	lists, err := s.toldLists(ctx, tx, c, p)
+	if err != nil {
+		return err
+	}
+	for _, l := range lists {
+		jobs = append(jobs, &Job{Kind: JobEmbargoChange, Due: now, Detail: JobDetail{Reason: reason, Previous: store.Millis(p.PreviousT0), Actor: actor, List: l}})
 	}
 	jobs = append(jobs, &Job{Kind: JobAnnouncement, Due: now, Detail: JobDetail{Reason: reason, Actor: actor}})
 	if !p.RetroFrom.IsZero() {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/mail"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -100,12 +101,21 @@ func (s *Scheduler) data(c *cases.Case, team []distlist.Member, p *plan, now tim
 // Recipients the outbox skips are reported to the lead (cases Alert).
 func (s *Scheduler) send(ctx context.Context, tx *sql.Tx, cs Cases, c *cases.Case, kind, notice, tmpl string, d templates.Data,
 	list string, to []distlist.Recipient, encrypt bool, validThrough time.Time, atts ...attachment) (sent int, skipped []distlist.Skipped, err error) {
+	return s.sendTagged(ctx, tx, cs, c, kind, notice, tmpl, d, list, "", to, encrypt, validThrough, atts...)
+}
+
+// sendTagged is send with tag (a list's subject_tag) before the Subject.
+func (s *Scheduler) sendTagged(ctx context.Context, tx *sql.Tx, cs Cases, c *cases.Case, kind, notice, tmpl string, d templates.Data,
+	list, tag string, to []distlist.Recipient, encrypt bool, validThrough time.Time, atts ...attachment) (sent int, skipped []distlist.Skipped, err error) {
 	if len(to) == 0 {
 		return 0, nil, nil
 	}
 	txt, err := s.tmpl.Render(tmpl, d)
 	if err != nil {
 		return 0, nil, err
+	}
+	if tag != "" {
+		txt.Subject = tag + " " + txt.Subject
 	}
 	sk, err := s.out.Enqueue(ctx, tx, distlist.Mail{
 		Kind:     kind,
@@ -150,13 +160,15 @@ func noticeID(c *cases.Case, j Job) string {
 	return fmt.Sprintf("%s-%s-%d", c.Ref, j.Kind, j.ID)
 }
 
-// notifyDistributors sends an embargo, pre-release, change or broken
-// notice to the embargo list, encrypted to each distributor, with the
-// disclosure time as an iCalendar attachment (except when broken).
+// notifyDistributors sends an embargo, pre-release, change, withdrawn or
+// broken notice to the list of job j, encrypted to each distributor, with
+// its subject tag and the disclosure time as an iCalendar attachment (its
+// cancellation when the embargo is withdrawn or broken).
 func (s *Scheduler) notifyDistributors(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c *cases.Case, p *plan, tmpl string, now time.Time) (int, int, error) {
-	l, err := s.dir.List(ctx, s.cfg.EmbargoList)
+	name := s.jobList(j)
+	l, err := s.dir.List(ctx, name)
 	if errors.Is(err, distlist.ErrNotFound) {
-		s.log.Warn("schedule: no embargo list", "list", s.cfg.EmbargoList, "case", c.Ref)
+		s.log.Warn("schedule: no embargo list", "list", name, "case", c.Ref)
 		return 0, 0, nil
 	}
 	if err != nil {
@@ -170,41 +182,61 @@ func (s *Scheduler) notifyDistributors(ctx context.Context, tx *sql.Tx, cs Cases
 	if j.Detail.Previous != 0 {
 		d.Plan.Previous = store.Time(j.Detail.Previous)
 	}
+	if l.Rules.NoPreRelease {
+		d.Plan.PreRelease = time.Time{}
+	}
 	d.Reason = j.Detail.Reason
+	ended := tmpl == templates.EmbargoBroken || tmpl == templates.EmbargoWithdrawn
 	if tmpl == templates.EmbargoBroken {
 		d.Reason = p.Broken
 		d.Case.DiscloseAt = d.Plan.Previous
 	}
 	var atts []attachment
 	validThrough := p.T0
-	if tmpl == templates.EmbargoBroken || tmpl == templates.EmbargoWithdrawn {
+	if ended {
 		validThrough = time.Time{} // no embargo left to keep a key valid through
-	} else {
-		if pr, ok := cs.(PatchReader); ok && (tmpl == templates.EmbargoNotice || tmpl == templates.PreReleaseNotice) {
-			files, err := pr.PatchFiles(ctx, tx, c)
-			if err != nil {
-				return 0, 0, err
-			}
-			for _, f := range files {
-				atts = append(atts, attachment{Filename: f.Filename, ContentType: f.ContentType, Data: f.Data})
-			}
+	} else if pr, ok := cs.(PatchReader); ok && (tmpl == templates.EmbargoNotice || tmpl == templates.PreReleaseNotice) {
+		files, err := pr.PatchFiles(ctx, tx, c)
+		if err != nil {
+			return 0, 0, err
 		}
-		summary := fmt.Sprintf("%s %s public disclosure (embargo ends)", s.project.Name, c.Ref)
-		if c.CVE != "" {
-			summary += " " + c.CVE
+		for _, f := range files {
+			atts = append(atts, attachment{Filename: f.Filename, ContentType: f.ContentType, Data: f.Data})
 		}
-		atts = append(atts, attachment{
-			Filename:    "disclosure-" + c.Ref + ".ics",
-			ContentType: "text/calendar; charset=utf-8; method=PUBLISH",
-			Data:        ICS(c.Ref+"-disclosure@secgate", p.Generation, p.T0, now, strings.TrimSpace(summary), "Embargoed until this time. Do not publish before."),
-		})
+	}
+	if ev, ok := s.event(c, p, tmpl, now); ok {
+		atts = append(atts, attachment{Filename: "disclosure-" + c.Ref + ".ics", ContentType: ev.ContentType(), Data: ev.ICS()})
 	}
 	kind := MailEmbargoNotice
 	if j.Kind == JobPreReleaseNotice {
 		kind = MailPreReleaseNotice
 	}
-	n, sk, err := s.send(ctx, tx, cs, c, kind, noticeID(c, j), tmpl, d, l.Name, l.Recipients, true, validThrough, atts...)
+	n, sk, err := s.sendTagged(ctx, tx, cs, c, kind, noticeID(c, j), tmpl, d, l.Name, l.Rules.SubjectTag, l.Recipients, true, validThrough, atts...)
 	return n, len(sk), err
+}
+
+// event is the calendar event a notice of c (text tmpl) carries: the
+// disclosure time, or its cancellation when the embargo is withdrawn or
+// broken; ok is false when there is no time to cancel.
+func (s *Scheduler) event(c *cases.Case, p *plan, tmpl string, now time.Time) (Event, bool) {
+	organizer := s.project.TeamAddress
+	if a, err := mail.ParseAddress(organizer); err == nil {
+		organizer = a.Address
+	}
+	ev := Event{UID: c.Ref + "-disclosure@secgate", Sequence: p.Generation, Start: p.T0, Stamp: now,
+		Organizer: organizer, Description: "Embargoed until this time. Do not publish before."}
+	what := "public disclosure (embargo ends)"
+	switch tmpl {
+	case templates.EmbargoWithdrawn:
+		ev.Cancel, what, ev.Description = true, "disclosure withdrawn", "The embargo is withdrawn: there is no planned disclosure."
+	case templates.EmbargoBroken:
+		ev.Cancel, ev.Start, what, ev.Description = true, p.PreviousT0, "embargo broken: published early", "The embargo was broken: the issue is public now."
+	}
+	if ev.Start.IsZero() {
+		return Event{}, false
+	}
+	ev.Summary = strings.TrimSpace(fmt.Sprintf("%s %s %s %s", s.project.Name, c.Ref, what, c.CVE))
+	return ev, true
 }
 
 // preAnnounce tells the public lists the date and time of c's planned
@@ -266,20 +298,29 @@ func (s *Scheduler) announce(ctx context.Context, tx *sql.Tx, cs Cases, j Job, c
 	if lists, err = s.toPublicLists(ctx, tx, cs, c, MailAnnouncement, noticeID(c, j), templates.Announcement, d); err != nil {
 		return nil, nil, err
 	}
-	if pol, err := s.Policy(c.Policy); err == nil && pol.AnnounceToEmbargo && !slices.Contains(s.cfg.PublicLists, s.cfg.EmbargoList) {
-		// The embargo list hears the release as it happens, each
+	if pol, err := s.Policy(c.Policy); err == nil && pol.AnnounceToEmbargo {
+		// Each embargo list hears the release as it happens, each
 		// distributor in a mail encrypted to them alone (once: an
 		// embargo list among the public lists has had it).
-		l, err := s.dir.List(ctx, s.cfg.EmbargoList)
-		switch {
-		case errors.Is(err, distlist.ErrNotFound):
-		case err != nil:
+		auds, err := s.audiences(ctx, tx, c, pol)
+		if err != nil {
 			return nil, nil, err
-		default:
-			if _, _, err := s.send(ctx, tx, cs, c, MailAnnouncement, noticeID(c, j)+"-"+l.Name, templates.Announcement, d, l.Name, l.Recipients, true, time.Time{}); err != nil {
-				return nil, nil, err
+		}
+		for _, a := range auds {
+			if slices.Contains(s.cfg.PublicLists, a.List) {
+				continue
 			}
-			lists = append(lists, l.Name+" (encrypted)")
+			l, err := s.dir.List(ctx, a.List)
+			switch {
+			case errors.Is(err, distlist.ErrNotFound):
+			case err != nil:
+				return nil, nil, err
+			default:
+				if _, _, err := s.sendTagged(ctx, tx, cs, c, MailAnnouncement, noticeID(c, j)+"-"+l.Name, templates.Announcement, d, l.Name, l.Rules.SubjectTag, l.Recipients, true, time.Time{}); err != nil {
+					return nil, nil, err
+				}
+				lists = append(lists, l.Name+" (encrypted)")
+			}
 		}
 	}
 	if s.cfg.ArtifactsDir != "" {

@@ -88,6 +88,9 @@ func (s *Scheduler) Steps(ctx context.Context, c *cases.Case) ([]Step, error) {
 		// announcement's have the list's name after it.
 		notice := noticeID(c, j)
 		configured := s.audience(j.Kind, pol, polErr == nil)
+		if j.Detail.List != "" && j.Kind != JobAnnouncement && j.Kind != JobRetrospective {
+			configured = []string{j.Detail.List} // one list's notice
+		}
 		for _, d := range mail {
 			switch {
 			case d.NoticeID == notice:

@@ -29,6 +29,11 @@ intake/processor.go @@ if member, ok := m.signedByMember(); ok { @@ if member, o
 distlist/encrypt.go @@ _, clear := clearKinds[kind] @@ clear := true @@ ./distlist @@ ^TestGuardKnowsWhatMustBeEncrypted$
 distlist/deliver.go @@ if !deadlineKinds[j.kind] || j.validThrough.IsZero() || now.Before(j.validThrough) { @@ if true { @@ ./distlist @@ ^TestNoticeNeverAfterT0$
 templates/templates.go @@ body = Visible(strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n")) + "\n" @@ body = strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n") + "\n" @@ ./templates @@ ^TestRenderMakesHiddenVisible$
+schedule/audience.go @@ if at := a.earliest(p.T0); now.Before(at) { @@ if false { @@ ./schedule @@ ^TestAudienceGuardAtRunTime$
+schedule/audience.go @@ if r.MaxEmbargo > 0 && (p.MaxNotice == 0 || r.MaxEmbargo < p.MaxNotice) { @@ if false { @@ ./schedule @@ ^TestAudiencesReplanAndCancel$
+schedule/notify.go @@ if at := a.earliest(p.T0); now.Before(at) { @@ if false { @@ ./schedule @@ ^TestNotifyListMidEmbargo$
+schedule/audience.go @@ if a.Rules.RequireCVE && !pol.RequireCVE && c.CVE == "" { @@ if false { @@ ./schedule @@ ^TestAudienceRequireCVE$
+schedule/audience.go @@ if !a.Notified.IsZero() { @@ if true { @@ ./schedule @@ ^TestAudienceWithdrawn$
 TABLE
 )
 

@@ -362,7 +362,8 @@ type lineIndex map[string]int
 // best effort (multi-line strings may confuse it); an unknown line is 0.
 func keyLines(text []byte) lineIndex {
 	idx := lineIndex{}
-	table := ""
+	table, item := "", "" // item: "distlist.list[2]" inside the second [[distlist.list]]
+	items := map[string]int{}
 	sc := bufio.NewScanner(strings.NewReader(string(text)))
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -375,9 +376,14 @@ func keyLines(text []byte) lineIndex {
 			if i := strings.Index(h, "]"); i >= 0 {
 				h = h[:i]
 			}
-			table = normKey(h)
+			table, item = normKey(h), ""
 			if _, ok := idx[table]; !ok && table != "" {
 				idx[table] = n
+			}
+			if strings.HasPrefix(line, "[[") {
+				items[table]++
+				item = fmt.Sprintf("%s[%d]", table, items[table])
+				idx[item] = n
 			}
 		default:
 			k, _, ok := strings.Cut(line, "=")
@@ -390,6 +396,9 @@ func keyLines(text []byte) lineIndex {
 			}
 			if _, ok := idx[key]; !ok {
 				idx[key] = n
+			}
+			if item != "" {
+				idx[item+"."+normKey(k)] = n
 			}
 		}
 	}
@@ -513,6 +522,11 @@ func (c *Config) Validate() []*ConfigError {
 		bad("project.case_prefix", "%v", err)
 	}
 
+	for i, l := range c.Distlist.Lists {
+		for _, p := range l.RuleProblems() {
+			bad(fmt.Sprintf("distlist.list[%d].%s", i+1, p.Key), "list %q: %s", l.Name, p.Msg)
+		}
+	}
 	if len(errs) > 0 {
 		return errs // the package checks below repeat what is missing above
 	}

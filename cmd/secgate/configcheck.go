@@ -54,11 +54,10 @@ func (c *Config) checkWhole(dbLists map[string]string) []*ConfigError {
 		}
 	}
 	sc := c.Schedule.WithDefaults()
-	if k, ok := kinds[sc.EmbargoList]; !ok {
-		bad("schedule.embargo_list", "list %q is not defined under [[distlist.list]] (nor created with secgate list create)", sc.EmbargoList)
-	} else if k != "embargo" {
-		bad("schedule.embargo_list", "list %q is %s list, not an embargo list: its notices would not be encrypted to each recipient", sc.EmbargoList, withArticle(k))
+	if msg := notEmbargoList(kinds, sc.EmbargoList); msg != "" {
+		bad("schedule.embargo_list", "%s", msg)
 	}
+	errs = append(errs, checkAudiences(sc, kinds)...)
 	for _, p := range sc.PublicLists {
 		if k, ok := kinds[p]; !ok {
 			bad("schedule.public_lists", "list %q is not defined under [[distlist.list]] (nor created with secgate list create)", p)
@@ -164,6 +163,9 @@ func writePolicies(w io.Writer, cfg *Config) error {
 		}
 		if p.PreAnnounce {
 			other = append(other, "pre_announce")
+		}
+		if len(p.Audiences) > 0 {
+			other = append(other, "audiences "+strings.Join(p.Audiences, ","))
 		}
 		if p.OutOfBandFrom > 0 {
 			other = append(other, fmt.Sprintf("out_of_band_from %.1f", p.OutOfBandFrom))
