@@ -43,6 +43,9 @@ type ListConfig struct {
 	Name       string            `toml:"name" doc:"Name of the list, as used in commands (e.g. embargo, announce)."`
 	Kind       string            `toml:"kind" doc:"team, embargo (encrypted to each recipient) or public (signed, not encrypted)."`
 	Recipients []RecipientConfig `toml:"recipient" doc:"The people or organisations on the list."`
+	// Applications by mail (/apply LIST); see application.go.
+	Applications bool     `toml:"applications" doc:"The list takes applications by mail (/apply LIST, embargo lists only): a distributor's application reaches the team, which approves or denies it with a signed /list approve or /list deny. Default false: /apply names the list as not taking applications."`
+	Criteria     []string `toml:"criteria" doc:"What an applicant to the list is asked to show, one item each, sent to the team as a checklist with every application. Empty: which distribution, its user base, its track record of fixing security issues, acceptance of the embargo policy, and the ability to handle OpenPGP mail (after the Kubernetes distributors list)."`
 }
 
 // RecipientConfig is one entry of a list in the configuration.
@@ -144,6 +147,9 @@ func (c Config) Validate() error {
 	}
 	for _, l := range c.Lists {
 		if _, err := kindEncrypts(l.Kind); err != nil {
+			return fmt.Errorf("distlist: config: list %q: %w", l.Name, err)
+		}
+		if err := l.checkApplications(); err != nil {
 			return fmt.Errorf("distlist: config: list %q: %w", l.Name, err)
 		}
 	}

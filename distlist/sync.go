@@ -52,6 +52,9 @@ func (d *Directory) Sync(ctx context.Context, cfg Config) ([]string, error) {
 			if err := d.CreateList(ctx, tx, lc.Name, lc.Kind, SourceConfig); err != nil {
 				return fmt.Errorf("distlist: sync: %w", err)
 			}
+			if err := d.SetApplications(ctx, tx, lc.Name, lc.Applications, lc.Criteria); err != nil {
+				return fmt.Errorf("distlist: sync: %w", err)
+			}
 			lists = append(lists, lc.Name)
 			var rkeep []string
 			for _, rc := range lc.Recipients {
