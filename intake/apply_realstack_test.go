@@ -213,7 +213,7 @@ func (g *gateway) embargoNotice(id, text string) []distlist.Skipped {
 	var sk []distlist.Skipped
 	err = g.db.Tx(g.ctx, func(tx *sql.Tx) error {
 		sk, err = g.outbox.Enqueue(g.ctx, tx, distlist.Mail{Kind: "embargo-notice", NoticeID: id, List: "embargo", Encrypt: true,
-			Content: crypto.Content{Subject: "EMBARGOED", Entity: []byte("Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n")},
+			Content:    crypto.Content{Subject: "EMBARGOED", Entity: []byte("Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n")},
 			Recipients: l.Recipients})
 		return err
 	})
