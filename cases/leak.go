@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -34,16 +35,7 @@ type sealedLeak struct {
 func (s *session) leak(ctx context.Context, cmd *Command) error {
 	who, what, _ := strings.Cut(cmd.Rest, ":")
 	l := sealedLeak{Who: strings.TrimSpace(who), What: strings.TrimSpace(what)}
-	plain, err := json.Marshal(l)
-	if err != nil {
-		return internalErr(err)
-	}
-	sealed, err := s.w.atRest.EncryptAtRest(plain)
-	if err != nil {
-		return internalErr(fmt.Errorf("cases: seal leak: %w", err))
-	}
-	if _, err := s.tx.ExecContext(ctx, `INSERT INTO case_leak (case_id, at, actor, sealed, message_id) VALUES (?, ?, ?, ?, ?)`,
-		s.c.ID, store.Millis(s.now), s.actor, sealed, s.mail.MessageID); err != nil {
+	if err := s.w.RecordLeak(ctx, s.tx, s.c.ID, s.actor, l.Who, l.What, s.mail.MessageID); err != nil {
 		return internalErr(err)
 	}
 	s.sealedDone("leak recorded (its text is stored encrypted); the team is asked whether to /publish-now",
@@ -74,6 +66,25 @@ func (s *session) leak(ctx context.Context, cmd *Command) error {
 	return nil
 }
 
+// RecordLeak stores a leak on case caseID in tx, encrypted at rest; actor
+// is the member who recorded it. It neither audits nor tells anyone (the
+// /leak command does).
+func (w *Workflow) RecordLeak(ctx context.Context, tx *sql.Tx, caseID int64, actor, who, what, msgID string) error {
+	plain, err := json.Marshal(sealedLeak{Who: who, What: what})
+	if err != nil {
+		return err
+	}
+	sealed, err := w.atRest.EncryptAtRest(plain)
+	if err != nil {
+		return fmt.Errorf("cases: seal leak: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO case_leak (case_id, at, actor, sealed, message_id) VALUES (?, ?, ?, ?, ?)`,
+		caseID, store.Millis(w.now()), actor, sealed, msgID); err != nil {
+		return fmt.Errorf("cases: record leak on %d: %w", caseID, err)
+	}
+	return nil
+}
+
 // Leaks returns the leaks recorded on case caseID, oldest first, decrypted.
 func (w *Workflow) Leaks(ctx context.Context, caseID int64) ([]Leak, error) {
 	rows, err := w.db.Reader().QueryContext(ctx, `SELECT at, actor, sealed FROM case_leak WHERE case_id = ? ORDER BY id`, caseID)
@@ -101,4 +112,14 @@ func (w *Workflow) Leaks(ctx context.Context, caseID int64) ([]Leak, error) {
 		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// LeakCount returns how many leaks are recorded on case caseID; it needs
+// no key.
+func (w *Workflow) LeakCount(ctx context.Context, caseID int64) (int, error) {
+	var n int
+	if err := w.db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM case_leak WHERE case_id = ?`, caseID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("cases: leaks of %d: %w", caseID, err)
+	}
+	return n, nil
 }
