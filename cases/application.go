@@ -114,6 +114,9 @@ func (w *Workflow) ReceiveApplication(ctx context.Context, tx *sql.Tx, a Applica
 			return ApplicationResult{}, err
 		}
 		if tellTeam {
+			if err := w.RecordUntrusted(ctx, tx, GatewayLog, a.Text); err != nil {
+				return ApplicationResult{}, err
+			}
 			d.Application.Refused = why
 			if err := w.applicationToTeam(ctx, tx, d, fmt.Sprintf("refused-%d", a.InboundID)); err != nil {
 				return ApplicationResult{}, err
@@ -132,6 +135,11 @@ func (w *Workflow) ReceiveApplication(ctx context.Context, tx *sql.Tx, a Applica
 		return ApplicationResult{}, fmt.Errorf("cases: application: %w", err)
 	}
 	d.Application.Criteria = rules.Criteria
+	if on, err := w.onList(ctx, a.List, from); err != nil {
+		return ApplicationResult{}, err
+	} else if on {
+		return refuse("this address is on the list already; to change its key, write to the team", false)
+	}
 	if len(a.Keys) == 0 {
 		return refuse("no OpenPGP public key came with it: attach your public key, or send it in your Autocrypt header", false)
 	}
@@ -192,6 +200,11 @@ func (w *Workflow) ReceiveApplication(ctx context.Context, tx *sql.Tx, a Applica
 	}
 	if err := w.Audit(ctx, tx, GatewayLog, ActorApplicant+from, "application",
 		fmt.Sprintf("%s: %s applies to %s with key %s", ref, from, a.List, key.Fingerprint()), a.MessageID); err != nil {
+		return ApplicationResult{}, err
+	}
+	// No line of the rationale the team is shown ever runs as a command,
+	// however a member's client quotes it.
+	if err := w.RecordUntrusted(ctx, tx, GatewayLog, a.Text); err != nil {
 		return ApplicationResult{}, err
 	}
 	keyData(&d.Application, key, d.Now)
@@ -320,6 +333,11 @@ func (s *session) decide(ctx context.Context, cmd *Command) error {
 		if !usable {
 			return fmt.Errorf("%s: the applicant's key %s cannot be encrypted to now, so the welcome could not go: ask them to apply again with a usable key", a.Ref, a.Fingerprint)
 		}
+		if on, err := s.w.onList(ctx, a.List, a.Address); err != nil {
+			return internalErr(err)
+		} else if on {
+			return fmt.Errorf("%s: %s is on %s already (added since it applied); deny the application, or remove the entry first", a.Ref, a.Address, a.List)
+		}
 		warns, err := s.w.dir.AddRecipient(ctx, s.tx, a.List, distlist.RecipientSpec{Address: a.Address, Key: []byte(sa.Key), Source: distlist.SourceCommand})
 		if err != nil {
 			return err
@@ -404,4 +422,18 @@ func (w *Workflow) noticeWindows() (minNotice, maxNotice, preRelease string) {
 		return p.NoticeWindows()
 	}
 	return "", "", ""
+}
+
+// onList reports whether addr is on list.
+func (w *Workflow) onList(ctx context.Context, list, addr string) (bool, error) {
+	l, err := w.dir.List(ctx, list)
+	if err != nil {
+		return false, fmt.Errorf("cases: list %q: %w", list, err)
+	}
+	for _, r := range l.Recipients {
+		if distlist.SameAddress(r.Address, addr) {
+			return true, nil
+		}
+	}
+	return false, nil
 }

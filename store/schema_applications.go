@@ -59,6 +59,14 @@ CREATE TABLE case_leak (
 ) STRICT;
 CREATE INDEX case_leak_case ON case_leak (case_id, id);
 
+-- gateway_untrusted_line: the lines that read as commands of texts the
+-- gateway sent the team as someone else's words outside any case (an
+-- application's rationale), as case_untrusted_line keeps them for a case:
+-- SHA-256 of the trimmed line. Such a line never runs as a command.
+CREATE TABLE gateway_untrusted_line (
+	line_hash BLOB PRIMARY KEY
+) STRICT, WITHOUT ROWID;
+
 -- The day's applications are counted by class (intake applications_per_day).
 CREATE INDEX inbound_class_received ON inbound (class, received);
 `
