@@ -347,7 +347,7 @@ func (s *session) decide(ctx context.Context, cmd *Command) error {
 		}
 		d.Application.MinNotice, d.Application.MaxNotice, d.Application.PreRelease = s.w.noticeWindows()
 	} else {
-		reason = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cmd.Rest), cmd.Args[1]))
+		reason = afterFields(cmd.Rest, 2)
 		d.Reason = reason
 	}
 	state, tmpl := AppDenied, templates.ApplicationDenied

@@ -83,3 +83,21 @@ func TestApplicationDecisions(t *testing.T) {
 	send("Alice <alice@example.org>", "/list deny APP-2026-0001 too late")
 	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "APP-2026-0001 was approved already")
 }
+
+func TestAfterFields(t *testing.T) {
+	for _, tc := range []struct {
+		rest string
+		n    int
+		want string
+	}{
+		{"deny APP-2026-0001 not a distribution", 2, "not a distribution"},
+		{"suspend\ta@b.example   leaked  it ", 2, "leaked  it"},
+		{"deny APP-2026-0001", 2, ""},
+		{"deny", 2, ""},
+		{"", 1, ""},
+	} {
+		if got := afterFields(tc.rest, tc.n); got != tc.want {
+			t.Errorf("afterFields(%q, %d) = %q, want %q", tc.rest, tc.n, got, tc.want)
+		}
+	}
+}

@@ -66,3 +66,17 @@ func checkList(c *Command) error {
 	}
 	return errUsage
 }
+
+// afterFields is what follows the first n fields of rest, trimmed: the
+// free text of "/list deny APP-ID REASON" after "deny APP-ID".
+func afterFields(rest string, n int) string {
+	for range n {
+		rest = strings.TrimLeft(rest, " \t")
+		i := strings.IndexAny(rest, " \t")
+		if i < 0 {
+			return ""
+		}
+		rest = rest[i:]
+	}
+	return strings.TrimSpace(rest)
+}

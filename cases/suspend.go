@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/templates"
@@ -29,7 +28,7 @@ func (s *session) suspend(ctx context.Context, cmd *Command) error {
 		s.done = append(s.done, fmt.Sprintf("%s reinstated: the notices that follow reach them again", addr))
 		return nil
 	}
-	reason := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cmd.Rest), cmd.Args[1]))
+	reason := afterFields(cmd.Rest, 2)
 	n, err := dir.Suspend(ctx, s.tx, addr, reason, s.actor)
 	switch {
 	case errors.Is(err, distlist.ErrNotFound):

@@ -151,7 +151,7 @@ func TestRealStackApplicationDuplicateAndDeny(t *testing.T) {
 			denied = text
 		}
 	}
-	if !strings.Contains(denied, reason) {
+	if !strings.Contains(denied, "for this reason:\n\n"+reason+"\n") {
 		t.Errorf("denial:\n%s", denied)
 	}
 	noOtherAddress(t, g, "the denial", denied)

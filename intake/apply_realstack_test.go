@@ -240,7 +240,7 @@ func TestRealStackSuspendAndRemove(t *testing.T) {
 	}
 	g.listCommand("alice", "suspend-1", "/list suspend "+o.addr+" told a journalist about SEC-2026-0001")
 	sus, err := g.dir.Suspensions(g.ctx)
-	if err != nil || len(sus) != 1 || sus[0].Address != o.addr {
+	if err != nil || len(sus) != 1 || sus[0].Address != o.addr || sus[0].Reason != "told a journalist about SEC-2026-0001" {
 		t.Fatalf("suspensions %+v %v; refusals %+v", sus, err, g.audit(cases.GatewayLog, cases.ActionRefused))
 	}
 	if evs := g.audit(cases.GatewayLog, "list"); len(evs) == 0 || strings.Contains(evs[len(evs)-1].Detail, "journalist") ||
