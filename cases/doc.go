@@ -121,6 +121,15 @@
 // with role "lead"), /lead offer and /lead release (the fix lead) and /list
 // (role "lead").
 //
+// # Applications
+//
+// ReceiveApplication takes a distributor's application to an embargo list
+// (intake hands it over: a mail whose text starts with /apply LIST):
+// stored encrypted at rest as APP-YYYY-NNNN, audited in the gateway log,
+// sent to every member with the key and the list's criteria as a
+// checklist. Only a lead's signed /list approve or /list deny decides it;
+// no line of its text ever runs as a command (gateway_untrusted_line).
+//
 // # Authentication
 //
 // HandleCommandMail acts only when every check passes: the signature
