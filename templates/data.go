@@ -240,7 +240,7 @@ type ApplicationData struct {
 	List        string   // the list applied to
 	Address     string   // the applicant's address
 	Fingerprint string   // the applicant's key, "" when none was usable
-	UserIDs     []string // the key's user IDs
+	UserIDs     []string // the addresses of the key's user IDs
 	Expires     time.Time
 	KeyProblem  string   // why the key cannot be encrypted to now, "" when it can
 	Encrypted   bool     // the application came encrypted to the team key

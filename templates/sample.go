@@ -112,7 +112,7 @@ func Sample() Data {
 		},
 		Application: ApplicationData{
 			Ref: "APP-2026-0003", List: "embargo", Address: "dana@vendor.example",
-			Fingerprint: "00112233445566778899AABBCCDDEEFF00112233", UserIDs: []string{"Vendor PSIRT <dana@vendor.example>"},
+			Fingerprint: "00112233445566778899AABBCCDDEEFF00112233", UserIDs: []string{"dana@vendor.example"},
 			Expires: time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC), Encrypted: true, Signed: "00112233445566778899AABBCCDDEEFF00112233",
 			Text:      "We ship Example in Vendor Linux 12 (about 40 000 installations).\nAdvisories: https://vendor.example/security\n",
 			Token:     "UT-SAMPLE3TOKEN3SAMP",
