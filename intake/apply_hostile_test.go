@@ -22,6 +22,7 @@ func TestRealStackApplicationRefused(t *testing.T) {
 	g := applyGateway(t, nil)
 	defer g.poll()()
 	secret := g.newOutsider("Secret Distro", "psirt@secret.example")
+	secret3 := g.newOutsider("Secret Distro", "psirt@secret3.example")
 	mismatch := g.newOutsider("Someone Else", "someone@else.example")
 	listed := g.newOutsider("Distro List", "security@lists.distro.example")
 	plain := g.newOutsider("Plain Distro", "psirt@plain.example")
@@ -36,6 +37,9 @@ func TestRealStackApplicationRefused(t *testing.T) {
 			class: ClassApplicationRefused, answer: "send only your public key", team: "The mail carried a SECRET key"},
 		{name: "secret key in the text", from: "psirt@secret2.example", text: secretText,
 			class: ClassApplicationRefused, answer: "send only your public key", team: "The mail carried a SECRET key"},
+		{name: "secret key in the Autocrypt header", from: "psirt@secret3.example", text: "/apply embargo\nWe ship it.",
+			headers: "Autocrypt: addr=psirt@secret3.example; keydata=" + autocryptKeydata(t, secret3.gp.ExportSecret(secret3.fpr)) + "\n",
+			class:   ClassApplicationRefused, answer: "send only your public key", team: "The mail carried a SECRET key"},
 		{name: "key without the address", from: "psirt@mismatch.example", text: "/apply embargo\nWe ship it.", attach: mismatch.gp.Export(mismatch.fpr),
 			class: ClassApplicationRefused, answer: "does not carry the address psirt@mismatch.example"},
 		{name: "no key", from: "psirt@nokey.example", text: "/apply embargo\nWe ship it.",
@@ -87,7 +91,7 @@ func TestRealStackApplicationRefused(t *testing.T) {
 		t.Errorf("applications stored: %+v", apps)
 	}
 	var keys int
-	g.db.Reader().QueryRow(`SELECT count(*) FROM dir_key WHERE fingerprint = ?`, secret.fpr).Scan(&keys)
+	g.db.Reader().QueryRow(`SELECT count(*) FROM dir_key WHERE fingerprint IN (?, ?)`, secret.fpr, secret3.fpr).Scan(&keys)
 	if keys != 0 {
 		t.Error("the secret key's fingerprint is in the directory")
 	}
@@ -96,8 +100,8 @@ func TestRealStackApplicationRefused(t *testing.T) {
 	}
 	// Every refusal the workflow decided is audited; a malformed /apply
 	// line and the list's mail never reach it (the inbound record says why).
-	if evs := g.audit(cases.GatewayLog, "application-refused"); len(evs) != 7 {
-		t.Errorf("%d refusals audited, want 7", len(evs))
+	if evs := g.audit(cases.GatewayLog, "application-refused"); len(evs) != 8 {
+		t.Errorf("%d refusals audited, want 8", len(evs))
 	}
 }
 
@@ -113,7 +117,7 @@ func TestRealStackApplicationDuplicateAndDeny(t *testing.T) {
 	g := applyGateway(t, nil)
 	defer g.poll()()
 	o := g.newOutsider("Acme PSIRT", "psirt@acme.example")
-	autocrypt := fmt.Sprintf("Autocrypt: addr=%s; keydata=%s\n", o.addr, autocryptKeydata(t, o.gp, o.fpr))
+	autocrypt := fmt.Sprintf("Autocrypt: addr=%s; keydata=%s\n", o.addr, autocryptKeydata(t, o.gp.Export(o.fpr)))
 	g.sendFrom(o.addr, g.clearApplication(o.addr, "acme-1", autocrypt, "/apply embargo\nAcme Linux ships Example.", nil))
 	g.waitHandled("acme-1@outside.example")
 	apps := g.applications()

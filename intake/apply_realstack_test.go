@@ -133,7 +133,10 @@ func TestRealStackApplicationApproved(t *testing.T) {
 	g := applyGateway(t, nil)
 	defer g.poll()()
 	o := g.newOutsider("Distro PSIRT", "psirt@distro.example")
-	g.sendFrom(o.addr, g.encryptedApplication(o, "app-1", "/apply embargo\n\nWe ship Example in Distro Linux, 40 000 installations.\n"))
+	// The applicant writes the approval into their text: no member's
+	// mail that carries the line runs it.
+	planted := fmt.Sprintf("/list approve APP-%d-0001", time.Now().UTC().Year())
+	g.sendFrom(o.addr, g.encryptedApplication(o, "app-1", "/apply embargo\n\nWe ship Example in Distro Linux, 40 000 installations.\n"+planted+"\n"))
 	g.waitHandled("app-1@outside.example")
 	in := g.inbound("app-1@outside.example")
 	apps := g.applications()
@@ -169,7 +172,14 @@ func TestRealStackApplicationApproved(t *testing.T) {
 		t.Fatalf("the applicant is on the list before any approval: %+v", l.Recipients)
 	}
 
-	g.listCommand("alice", "approve-1", "/list approve "+ref)
+	g.listCommand("alice", "approve-0", "> Thanks for your application:\n"+planted)
+	if apps := g.applications(); apps[0].State != cases.AppPending {
+		t.Fatalf("the line the applicant planted ran: %+v", apps[0])
+	}
+	if evs := g.audit(cases.GatewayLog, cases.ActionRefused); len(evs) == 0 || !strings.Contains(evs[len(evs)-1].Detail, "untrusted text") {
+		t.Errorf("the planted line was not refused as untrusted: %+v", evs)
+	}
+	g.listCommand("alice", "approve-1", "/list approve  "+ref)
 	if apps := g.applications(); apps[0].State != cases.AppApproved {
 		t.Fatalf("after /list approve: %+v; audit %+v", apps[0], g.audit(cases.GatewayLog, cases.ActionRefused))
 	}

@@ -197,13 +197,13 @@ func (g *gateway) inlineReport(n int, text string) []byte {
 	enc := g.reporter.Encrypt([]byte(text+"\n"), g.team.Fingerprint(), "")
 	return gpgtest.CRLF([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: report\nDate: %s\nMessage-ID: <inline-%d@outside.example>\n"+
 		"Autocrypt: addr=%s; keydata=%s\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n%s",
-		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), n, g.repAddr, autocryptKeydata(g.t, g.reporter, g.repFpr), enc)))
+		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), n, g.repAddr, autocryptKeydata(g.t, g.reporter.Export(g.repFpr)), enc)))
 }
 
-// autocryptKeydata is the keydata of an Autocrypt header carrying gp's
-// public key fpr, folded.
-func autocryptKeydata(t testing.TB, gp *gpgtest.GPG, fpr string) string {
-	blk, err := armor.Decode(bytes.NewReader(gp.Export(fpr)))
+// autocryptKeydata is the keydata of an Autocrypt header carrying the
+// armored key, folded.
+func autocryptKeydata(t testing.TB, armored []byte) string {
+	blk, err := armor.Decode(bytes.NewReader(armored))
 	if err != nil {
 		t.Fatal(err)
 	}
