@@ -101,3 +101,34 @@ func TestAfterFields(t *testing.T) {
 		}
 	}
 }
+
+// TestApproveExpiredKey: an application whose key expired before the
+// decision is not approved (the welcome could go to no key); it can still
+// be denied, in clear, naming nothing but the application.
+func TestApproveExpiredKey(t *testing.T) {
+	e := newEnv(t)
+	if err := e.dir.CreateList(e.ctx, nil, "embargo", distlist.KindEmbargo, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dir.SetApplications(e.ctx, nil, "embargo", true, nil); err != nil {
+		t.Fatal(err)
+	}
+	k := testKey(t, "psirt@distro.example", 30*24*time.Hour+2*time.Hour) // expires 2 hours after t0
+	res := e.apply("psirt@distro.example", "embargo", "We ship it.", []byte(armorPub(t, k)))
+	if res.Ref == "" || res.Key == nil {
+		t.Fatalf("application: %+v (the key is usable when it applies)", res)
+	}
+	e.clock.Advance(3 * time.Hour)
+	alice := e.keys["alice@example.org"]
+	e.handle(e.signed("Alice <alice@example.org>", alice, "Re: application", "/list approve "+res.Ref, e.clock.Now().Add(-time.Second)))
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "cannot be encrypted to now")
+	if l, _ := e.dir.List(e.ctx, "embargo"); len(l.Recipients) != 0 {
+		t.Errorf("added with an expired key: %+v", l.Recipients)
+	}
+	e.clock.Advance(time.Minute)
+	e.handle(e.signed("Alice <alice@example.org>", alice, "Re: application", "/list deny "+res.Ref+" the key expired", e.clock.Now().Add(-time.Second)))
+	lastContains(t, "answer", e.mailsTo("alice@example.org", MailAnswer), "signed, in clear (their key cannot be encrypted to)")
+	if n := e.count(`SELECT count(*) FROM outbox WHERE recipient = 'psirt@distro.example' AND kind = ? AND encrypt = 0`, MailApplicant); n != 1 {
+		t.Errorf("%d denials in clear, want 1", n)
+	}
+}
