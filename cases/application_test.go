@@ -59,8 +59,10 @@ func TestApplicationDecisions(t *testing.T) {
 		addr := from[strings.Index(from, "<")+1 : len(from)-1]
 		e.handle(e.signed(from, e.keys[addr], "Re: application", body, e.clock.Now().Add(-time.Second)))
 	}
+	c := e.open(false)
 	for _, tc := range []struct{ from, body, want string }{
 		{"Alice <alice@example.org>", "/list approve APP-2026-0001", "line of untrusted text"},
+		{"Alice <alice@example.org>", "/case " + c.Ref + "\n/list approve APP-2026-0001", "line of untrusted text"},
 		{"Bob <bob@example.org>", "/list approve  APP-2026-0001", "needs the lead role"},
 		{"Alice <alice@example.org>", "/list approve APP-2026-0099", "there is no application APP-2026-0099"},
 		{"Alice <alice@example.org>", "/list deny APP-2026-0001", "needs a reason"},

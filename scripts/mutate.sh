@@ -29,6 +29,13 @@ intake/processor.go @@ if member, ok := m.signedByMember(); ok { @@ if member, o
 distlist/encrypt.go @@ _, clear := clearKinds[kind] @@ clear := true @@ ./distlist @@ ^TestGuardKnowsWhatMustBeEncrypted$
 distlist/deliver.go @@ if !deadlineKinds[j.kind] || j.validThrough.IsZero() || now.Before(j.validThrough) { @@ if true { @@ ./distlist @@ ^TestNoticeNeverAfterT0$
 templates/templates.go @@ body = Visible(strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n")) + "\n" @@ body = strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n") + "\n" @@ ./templates @@ ^TestRenderMakesHiddenVisible$
+distlist/outbox.go @@ if why, ok := suspended[addr]; ok { @@ if why, ok := suspended[addr]; false && ok { @@ ./distlist @@ ^TestSuspend$
+distlist/suspend.go @@ if !j.suspended || !isNotice(j.kind, j.list) { @@ if true { @@ ./distlist @@ ^TestSuspend$
+cases/untrusted.go @@ UNION ALL SELECT 1 FROM gateway_untrusted_line WHERE line_hash = ?2 LIMIT 1 @@ LIMIT 1 @@ ./cases @@ ^TestApplicationDecisions$
+cases/untrusted.go @@ UNION ALL SELECT 1 FROM gateway_untrusted_line WHERE line_hash = ?1 LIMIT 1 @@ LIMIT 1 @@ ./cases @@ ^TestApplicationDecisions$
+cases/application.go @@ if !usable { @@ if false { @@ ./cases @@ ^TestApproveExpiredKey$
+cases/application.go @@ if a.SecretKey { @@ if false { @@ ./intake @@ ^TestRealStackApplicationRefused$
+intake/apply.go @@ } else if n >= m.p.o.Config.ApplicationsPerDay { @@ } else if false { @@ ./intake @@ ^TestRealStackApplicationFlood$
 TABLE
 )
 
