@@ -108,14 +108,27 @@
 //	/disclose YYYY-MM-DD HH:MM ZONE [no-embargo] [force: REASON]   plan public disclosure (Scheduler.Disclose)
 //	/notify [LIST] [force: REASON]    send the embargo notice now (Scheduler.NotifyNow), or add list LIST (ListNotifier)
 //	/publish-now REASON        embargo broken: publish now (Scheduler.PublishNow)
+//	/leak WHO: WHAT            record a leak on the case (sealed at rest); every member is asked whether to /publish-now
 //	/list add LIST ADDRESS     add a recipient to an embargo list (key attached or pasted armored below)
-//	/list remove LIST ADDRESS  remove one
+//	/list remove LIST ADDRESS  remove one; the removed address is told
+//	/list approve APP-ID       take an application (/apply LIST, application.go): add the applicant, welcome them
+//	/list deny APP-ID REASON   decline an application; the applicant gets the reason
+//	/list suspend ADDRESS REASON   keep a distributor out of every notice until /list reinstate ADDRESS
 //
 // @MEMBER is a member's name, the local part or whole of their address, or
 // their fingerprint. Roles: any member may use every command except /close,
 // /team, /disclose, /notify and /publish-now (the case's fix lead or a member
 // with role "lead"), /lead offer and /lead release (the fix lead) and /list
 // (role "lead").
+//
+// # Applications
+//
+// ReceiveApplication takes a distributor's application to an embargo list
+// (intake hands it over: a mail whose text starts with /apply LIST):
+// stored encrypted at rest as APP-YYYY-NNNN, audited in the gateway log,
+// sent to every member with the key and the list's criteria as a
+// checklist. Only a lead's signed /list approve or /list deny decides it;
+// no line of its text ever runs as a command (gateway_untrusted_line).
 //
 // # Authentication
 //

@@ -21,6 +21,8 @@ func FuzzHandleCommandMail(f *testing.F) {
 		"/list add embargo a@b.example\n/list remove embargo a@b.example",
 		"/close wontfix\n/close",
 		"/case SEC-2026-0001\n/log\n/help",
+		"/list approve APP-2026-0001\n/list deny APP-2026-0001 no\n/list suspend a@b.example x\n/list reinstate a@b.example",
+		"/leak someone: the patch\n/leak nobody",
 	} {
 		f.Add(s)
 	}

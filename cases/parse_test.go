@@ -251,6 +251,8 @@ func FuzzParseCommands(f *testing.F) {
 		"/case SEC-2026-0001\r\n/lead offer @a\r",
 		"/case KN-2026-0001\n/status confirmed",
 		"/case kata-2026-0001\n/case SEC-2026-0002",
+		"/list approve app-2026-0001\n/list deny APP-2026-0002 not a distribution\n/list suspend v@example.org leaked\n/list reinstate v@example.org",
+		"/leak a blog: the patch",
 	} {
 		f.Add(s)
 	}

@@ -51,13 +51,7 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 	// sealed is did for a change whose value is stored encrypted: the
 	// answer (encrypted mail) says it, the audit log (in clear) says only
 	// what changed.
-	sealed := func(audit, format string, a ...any) {
-		did(format, a...)
-		if s.auditAs == nil {
-			s.auditAs = map[int]string{}
-		}
-		s.auditAs[len(s.done)-1] = audit
-	}
+	sealed := s.sealedDone
 	if err := s.checkClass(cmd); err != nil {
 		return err
 	}
@@ -191,6 +185,8 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		return s.schedule(ctx, cmd)
 	case "list":
 		return s.list(ctx, cmd)
+	case "leak":
+		return s.leak(ctx, cmd)
 	default:
 		return fmt.Errorf("command /%s is not implemented", cmd.Name)
 	}
@@ -511,8 +507,15 @@ func (s *session) schedule(ctx context.Context, cmd *Command) error {
 	return nil
 }
 
-// list manages the recipients of an embargo list.
+// list manages the recipients of an embargo list, its applications and
+// the suspensions of distributors.
 func (s *session) list(ctx context.Context, cmd *Command) error {
+	switch cmd.Args[0] {
+	case "approve", "deny":
+		return s.decide(ctx, cmd)
+	case "suspend", "reinstate":
+		return s.suspend(ctx, cmd)
+	}
 	name, addr := cmd.Args[1], cmd.Args[2]
 	l, err := s.w.dir.List(ctx, name)
 	if errors.Is(err, distlist.ErrNotFound) {
@@ -531,7 +534,11 @@ func (s *session) list(ctx context.Context, cmd *Command) error {
 			}
 			return err
 		}
-		s.done = append(s.done, fmt.Sprintf("%s removed from %s", addr, name))
+		how, err := s.tellRemoved(ctx, l, addr)
+		if err != nil {
+			return err
+		}
+		s.done = append(s.done, fmt.Sprintf("%s removed from %s; told, %s", addr, name, how))
 		return nil
 	}
 	key := []byte(cmd.Text)

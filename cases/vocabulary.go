@@ -3,7 +3,6 @@ package cases
 import (
 	"errors"
 	"fmt"
-	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
@@ -68,11 +67,13 @@ var vocabulary = map[string]spec{
 	"disclose":    {usage: "/disclose YYYY-MM-DD HH:MM ZONE [no-embargo] [force: REASON]", help: "plan public disclosure at that time; no-embargo plans it without notice to the distributors (an issue already public, or one that does not warrant an embargo); force overrides the policy (the reason is logged)", needCase: true, access: leadOrAdmin},
 	"notify":      {usage: "/notify [LIST] [force: REASON]", help: "send the embargo notice to the distributors now, or add embargo list LIST to the case and tell it as soon as its rules allow; force allows an embargo longer than the policy's (the reason is logged)", needCase: true, access: leadOrAdmin},
 	"publish-now": {usage: "/publish-now REASON", help: "embargo broken: publish at once and tell everyone", needCase: true, access: leadOrAdmin},
-	"list":        {usage: "/list add LIST ADDRESS (key attached or armored below) | /list remove LIST ADDRESS", help: "manage an embargo list's recipients", access: admin},
+	"list": {usage: "/list add LIST ADDRESS (key attached or armored below) | /list remove LIST ADDRESS | /list approve APP-ID | /list deny APP-ID REASON | /list suspend ADDRESS REASON | /list reinstate ADDRESS",
+		help: "manage an embargo list's recipients (the removed address is told); approve or deny an application (/apply); keep a distributor out of every notice until reinstated", access: admin},
+	"leak": {usage: "/leak WHO: WHAT", help: "record a reported or suspected leak on the case (stored encrypted); every member is told and asked whether to /publish-now", needCase: true},
 }
 
 var helpOrder = []string{"case", "status", "class", "cvss", "cve", "advisory", "affected", "fixed", "credit",
-	"title", "component", "impact", "mitigation", "terms", "patch", "reference", "release", "reply", "note", "close", "lead", "team", "log", "draft", "help", "disclose", "notify", "publish-now", "list"}
+	"title", "component", "impact", "mitigation", "terms", "patch", "reference", "release", "reply", "note", "close", "lead", "team", "log", "draft", "help", "disclose", "notify", "publish-now", "leak", "list"}
 
 func stateNames() string {
 	var s []string
@@ -251,16 +252,11 @@ func (p Parser) check(c *Command, sp spec) error {
 		}
 		c.T0, c.Force, c.NoEmbargo = t0, force, noEmbargo
 	case "list":
-		if len(args) != 3 || (args[0] != "add" && args[0] != "remove") {
-			return errUsage
-		}
-		a, err := mail.ParseAddress(args[2])
-		if err != nil || a.Name != "" {
-			return fmt.Errorf("%q is not an address", short(args[2]))
-		}
-		c.Args[2] = a.Address
-		if args[0] == "remove" && c.Text != "" {
-			return errors.New("/list remove takes no key")
+		return checkList(c)
+	case "leak":
+		who, what, ok := strings.Cut(c.Rest, ":")
+		if !ok || strings.TrimSpace(who) == "" || strings.TrimSpace(what) == "" {
+			return errors.New("write /leak WHO: WHAT (who leaked or where it showed up, a colon, what leaked)")
 		}
 	}
 	return nil

@@ -50,6 +50,9 @@ type ListConfig struct {
 	RequireCVE       bool              `toml:"require_cve" doc:"Embargo list: it is told only of a vulnerability with a CVE ID; a plan that names it needs /cve first."`
 	SubjectTag       string            `toml:"subject_tag" doc:"Embargo list: a tag prefixed to the Subject of its notices, e.g. \"[vs]\" (inside the encryption, as the Subject is)."`
 	Recipients       []RecipientConfig `toml:"recipient" doc:"The people or organisations on the list."`
+	// Applications by mail (/apply LIST); see application.go.
+	Applications bool     `toml:"applications" doc:"The list takes applications by mail (/apply LIST, embargo lists only): a distributor's application reaches the team, which approves or denies it with a signed /list approve or /list deny. Default false: /apply names the list as not taking applications."`
+	Criteria     []string `toml:"criteria" doc:"What an applicant to the list is asked to show, one item each, sent to the team as a checklist with every application. Empty: which distribution, its user base, its track record of fixing security issues, acceptance of the embargo policy, and the ability to handle OpenPGP mail (after the Kubernetes distributors list)."`
 }
 
 // RecipientConfig is one entry of a list in the configuration.
@@ -155,6 +158,9 @@ func (c Config) Validate() error {
 		}
 		if err := l.CheckRules(); err != nil {
 			return fmt.Errorf("distlist: config: %w", err)
+		}
+		if err := l.checkApplications(); err != nil {
+			return fmt.Errorf("distlist: config: list %q: %w", l.Name, err)
 		}
 	}
 	return c.SMTP.Validate()

@@ -39,6 +39,10 @@ type job struct {
 	raw          []byte
 	armored      []byte // the recipient's stored key when the row was claimed
 	attempt      int
+	// suspended: the recipient is a suspended distributor (suspend.go),
+	// for the reason given.
+	suspended     bool
+	suspendReason string
 }
 
 // mustEncrypt reports whether j must leave encrypted: its kind, case and
@@ -218,8 +222,10 @@ func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error
 		// The recipient's key is read whatever the row's encrypt flag
 		// says: the flag does not decide whether the row is encrypted.
 		rows, err := tx.QueryContext(ctx, `SELECT o.id, o.notice_id, o.kind, o.case_id, o.list, coalesce(l.kind, ''), coalesce(l.encrypt, 0),
-			o.recipient, o.fingerprint, o.enc_key_id, o.encrypt, o.valid_through, o.env_from, m.raw, coalesce(k.armored, ''), o.attempts
+			o.recipient, o.fingerprint, o.enc_key_id, o.encrypt, o.valid_through, o.env_from, m.raw, coalesce(k.armored, ''), o.attempts,
+			s.address IS NOT NULL, coalesce(s.reason, '')
 			FROM outbox o INDEXED BY outbox_claim JOIN outbox_message m ON m.outbox_id = o.id
+			LEFT JOIN dir_suspension s ON s.address = o.recipient
 			LEFT JOIN dir_key k ON k.fingerprint = o.fingerprint AND o.fingerprint != ''
 			LEFT JOIN dir_list l ON l.name = o.list AND o.list != ''
 			WHERE o.state IN ('queued', 'deferred') AND o.next_attempt <= ? ORDER BY o.next_attempt, o.id LIMIT ?`,
@@ -231,7 +237,7 @@ func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error
 			j := &job{}
 			var enc, listEnc, vt, kid int64
 			if err := rows.Scan(&j.id, &j.notice, &j.kind, &j.caseID, &j.list.name, &j.list.kind, &listEnc, &j.recipient,
-				&j.fingerprint, &kid, &enc, &vt, &j.envFrom, &j.raw, &j.armored, &j.attempt); err != nil {
+				&j.fingerprint, &kid, &enc, &vt, &j.envFrom, &j.raw, &j.armored, &j.attempt, &j.suspended, &j.suspendReason); err != nil {
 				rows.Close()
 				return err
 			}

@@ -75,6 +75,15 @@
 // never sent: it is checked before dialing and before DATA, and ends
 // failed as missed.
 //
+// # Suspensions and applications
+//
+// [Directory.Suspend] keeps a distributor out of every notice, of any case
+// on any embargo list, until [Directory.Reinstate]: Enqueue skips them,
+// the notices waiting for them are withdrawn, and a row claimed for one
+// ends failed instead of going out. [Directory.Applications] says whether
+// an embargo list takes applications by mail (applications = true) and
+// what an applicant is asked to show (criteria, or DefaultCriteria).
+//
 // # Bounces
 //
 // [Outbox.HandleDSN] parses RFC 3464 delivery status notifications, maps

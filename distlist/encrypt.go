@@ -24,6 +24,7 @@ var clearKinds = map[string]string{
 	"ack":              "the acknowledgement to a reporter without a usable key, which quotes nothing",
 	"reporter":         "a text to a reporter without a key on file, which names no detail of the case",
 	"sender-notice":    "intake's answer to a sender outside the team (held, encrypted to a key we do not hold, or command lines not applied), which quotes nothing",
+	"applicant":        "a text to an applicant or distributor about their own application or entry whose key cannot be encrypted to, which names nothing but that",
 }
 
 // listRule is what the directory says now of the list a row was sent to.

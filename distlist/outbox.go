@@ -177,6 +177,10 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 	if mustEncrypt(m.Kind, list, m.Encrypt) && !m.Encrypt {
 		return nil, fmt.Errorf("%w: %s %s", ErrMustEncrypt, m.Kind, m.NoticeID)
 	}
+	suspended, err := suspendedFor(ctx, tx, m.Kind, list)
+	if err != nil {
+		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
+	}
 	now := o.clock.Now()
 	have := map[string]bool{} // a recipient listed twice gets one row
 
@@ -192,6 +196,10 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 			continue
 		}
 		have[addr] = true
+		if why, ok := suspended[addr]; ok {
+			skipped = append(skipped, Skipped{r, "suspended: " + why})
+			continue
+		}
 		p := &pending{r: r, addr: addr}
 		if m.Encrypt {
 			if r.Key == nil {

@@ -250,6 +250,9 @@ func (s *sender) deliver(ctx context.Context, j *job) outcome {
 	if err := j.missed(now); err != nil {
 		return outcome{state: StateFailed, reply: err.Error(), event: EventMissed}
 	}
+	if why := j.withheld(); why != "" {
+		return outcome{state: StateFailed, reply: why}
+	}
 	var keyID uint64
 	// A row that must be encrypted and names no key goes on to the guard,
 	// which refuses it.

@@ -55,6 +55,9 @@ func (d *Directory) Sync(ctx context.Context, cfg Config) ([]string, error) {
 			if err := setRules(ctx, tx, lc.Name, lc.Rules()); err != nil {
 				return fmt.Errorf("distlist: sync: rules of list %q: %w", lc.Name, err)
 			}
+			if err := d.SetApplications(ctx, tx, lc.Name, lc.Applications, lc.Criteria); err != nil {
+				return fmt.Errorf("distlist: sync: %w", err)
+			}
 			lists = append(lists, lc.Name)
 			var rkeep []string
 			for _, rc := range lc.Recipients {

@@ -51,6 +51,10 @@ type Config struct {
 	// would open a case and get an acknowledgement each time.
 	NewCasesPerDay int `toml:"new_cases_per_day" doc:"New cases one sender may open within 24 hours; further new reports from that address are held in quarantine for the team (who are alerted once a day) and not acknowledged, which breaks a loop with an auto-responder. Follow-ups to existing cases are not counted."`
 
+	// Applications to the embargo lists (/apply LIST, apply.go).
+	ApplicationsPerDay    int `toml:"applications_per_day" doc:"Applications to the embargo lists (/apply LIST) sent to the team within 24 hours, from everyone together; further ones are held in quarantine unanswered, and the team is alerted once a day, so that a flood reaches the team as one alert."`
+	ApplicationsPerSender int `toml:"applications_per_sender" doc:"Applications one sender may make within 24 hours, taken or refused; further ones are held in quarantine unanswered."`
+
 	OwnLists []string `toml:"own_lists" doc:"List-Ids of the mailing lists or groups that deliver the security address's own mail to the mailbox (when security@ is a Google Group, groups.io or Mailman list: its List-Id, such as security.example.org). Their mail is handled as mail sent to us directly. Mail from any other list (List-Id, List-Unsubscribe, List-Post, Precedence: list or bulk) is never answered and is held in quarantine, so that a report it forwarded is not lost."`
 }
 
@@ -96,6 +100,8 @@ func (c Config) WithDefaults() Config {
 	setI(&c.MaxAttachments, 16)
 	setI(&c.RateLimit, 20)
 	setI(&c.NewCasesPerDay, 5)
+	setI(&c.ApplicationsPerDay, 10)
+	setI(&c.ApplicationsPerSender, 3)
 	if c.MaxSize == 0 {
 		c.MaxSize = 25 << 20
 	}

@@ -54,6 +54,11 @@
 // are taken only from team members, at most once an hour and only when they
 // are the case's reporter or their signature verified with a key carrying
 // their From address (no forged From makes the gateway write to anyone).
+// A mail from outside the team whose text starts with the line
+// "/apply LIST" is an application to an embargo list, never a case
+// (ParseApply, apply.go): within the per-sender and daily limits it goes
+// to the workflow (ApplicationReceiver), and the applicant gets a receipt
+// or the reason it was not taken.
 // ProcessBatch opens a batch of messages on every CPU and decides on them
 // in order, up to 32 in one transaction (a savepoint each); when the Mailer
 // is a BatchMailer, the group's mail is sealed in the background meanwhile

@@ -570,6 +570,12 @@ func (m *msgCtx) run(ctx context.Context) error {
 		return m.commandMail(ctx, Member{Address: insp.From}, opened, openErr)
 	}
 
+	// An application to an embargo list (/apply LIST, apply.go): never a
+	// case, wherever it replies.
+	if ok, err := m.application(ctx); ok || err != nil {
+		return err
+	}
+
 	// 4. A reply to an existing case.
 	caseID, how, err := m.threadCase(ctx)
 	if err != nil {

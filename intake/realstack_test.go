@@ -195,9 +195,17 @@ func (g *gateway) pgpMIMEReport(n int, text string) []byte {
 // Autocrypt header.
 func (g *gateway) inlineReport(n int, text string) []byte {
 	enc := g.reporter.Encrypt([]byte(text+"\n"), g.team.Fingerprint(), "")
-	blk, err := armor.Decode(bytes.NewReader(g.reporter.Export(g.repFpr)))
+	return gpgtest.CRLF([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: report\nDate: %s\nMessage-ID: <inline-%d@outside.example>\n"+
+		"Autocrypt: addr=%s; keydata=%s\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n%s",
+		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), n, g.repAddr, autocryptKeydata(g.t, g.reporter.Export(g.repFpr)), enc)))
+}
+
+// autocryptKeydata is the keydata of an Autocrypt header carrying the
+// armored key, folded.
+func autocryptKeydata(t testing.TB, armored []byte) string {
+	blk, err := armor.Decode(bytes.NewReader(armored))
 	if err != nil {
-		g.t.Fatal(err)
+		t.Fatal(err)
 	}
 	bin, _ := io.ReadAll(blk.Body)
 	kd := base64.StdEncoding.EncodeToString(bin)
@@ -207,9 +215,7 @@ func (g *gateway) inlineReport(n int, text string) []byte {
 		kd = kd[70:]
 	}
 	folded.WriteString("\n " + kd)
-	return gpgtest.CRLF([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: report\nDate: %s\nMessage-ID: <inline-%d@outside.example>\n"+
-		"Autocrypt: addr=%s; keydata=%s\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n%s",
-		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), n, g.repAddr, folded.String(), enc)))
+	return folded.String()
 }
 
 func (g *gateway) send(raw []byte) {

@@ -34,6 +34,13 @@ schedule/audience.go @@ if r.MaxEmbargo > 0 && (p.MaxNotice == 0 || r.MaxEmbargo
 schedule/notify.go @@ if at := a.earliest(p.T0); now.Before(at) { @@ if false { @@ ./schedule @@ ^TestNotifyListMidEmbargo$
 schedule/audience.go @@ if a.Rules.RequireCVE && !pol.RequireCVE && c.CVE == "" { @@ if false { @@ ./schedule @@ ^TestAudienceRequireCVE$
 schedule/audience.go @@ if !a.Notified.IsZero() { @@ if true { @@ ./schedule @@ ^TestAudienceWithdrawn$
+distlist/outbox.go @@ if why, ok := suspended[addr]; ok { @@ if why, ok := suspended[addr]; false && ok { @@ ./distlist @@ ^TestSuspend$
+distlist/suspend.go @@ if !j.suspended || !isNotice(j.kind, j.list) { @@ if true { @@ ./distlist @@ ^TestSuspend$
+cases/untrusted.go @@ UNION ALL SELECT 1 FROM gateway_untrusted_line WHERE line_hash = ?2 LIMIT 1 @@ LIMIT 1 @@ ./cases @@ ^TestApplicationDecisions$
+cases/untrusted.go @@ UNION ALL SELECT 1 FROM gateway_untrusted_line WHERE line_hash = ?1 LIMIT 1 @@ LIMIT 1 @@ ./cases @@ ^TestApplicationDecisions$
+cases/application.go @@ if !usable { @@ if false { @@ ./cases @@ ^TestApproveExpiredKey$
+cases/application.go @@ if a.SecretKey { @@ if false { @@ ./intake @@ ^TestRealStackApplicationRefused$
+intake/apply.go @@ } else if n >= m.p.o.Config.ApplicationsPerDay { @@ } else if false { @@ ./intake @@ ^TestRealStackApplicationFlood$
 TABLE
 )
 

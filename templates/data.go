@@ -22,7 +22,11 @@ type Data struct {
 	WrongKey  WrongKeyData
 	// Retrospective is the case's own history (/draft retrospective).
 	Retrospective RetrospectiveData
-	Reason        string // free text: why (embargo broken, refusal, forced date)
+	// Application is a distributor's application to an embargo list
+	// (/apply LIST) and what became of it; Leak a leak recorded on the case.
+	Application ApplicationData
+	Leak        LeakData
+	Reason      string // free text: why (embargo broken, refusal, forced date)
 }
 
 // Project describes the project and its security team.
@@ -226,4 +230,35 @@ type WrongKeyData struct {
 type ConsentData struct {
 	Code string // what the reporter's "/agree CODE" line carries
 	Key  string // fingerprint of the reporter's key on file, whose signature counts; "" when none
+}
+
+// ApplicationData is a distributor's application to an embargo list. The
+// texts to the applicant name nothing but their own application: never
+// another distributor, never a member's address.
+type ApplicationData struct {
+	Ref         string   // APP-2026-0001; "" when the application was refused before it got one
+	List        string   // the list applied to
+	Address     string   // the applicant's address
+	Fingerprint string   // the applicant's key, "" when none was usable
+	UserIDs     []string // the addresses of the key's user IDs
+	Expires     time.Time
+	KeyProblem  string   // why the key cannot be encrypted to now, "" when it can
+	Encrypted   bool     // the application came encrypted to the team key
+	Signed      string   // the fingerprint of the key whose signature verified, "" when none
+	Text        string   // the applicant's rationale (untrusted)
+	Token       string   // marks the untrusted text in the team's copy
+	Criteria    []string // what the list asks an applicant to show
+	Refused     string   // why the application was not taken (to the applicant and the team)
+	SecretKey   bool     // the mail carried a secret key
+	// The embargo policy the welcome states: the notice windows of the
+	// project's policy, "" when it has none.
+	MinNotice  string
+	MaxNotice  string
+	PreRelease string
+}
+
+// LeakData is a leak reported or suspected on a case (/leak WHO: WHAT).
+type LeakData struct {
+	Who  string
+	What string
 }

@@ -110,6 +110,17 @@ func Sample() Data {
 				{At: t0, Who: "secgate", What: "announcement sent to security-announce"},
 			},
 		},
+		Application: ApplicationData{
+			Ref: "APP-2026-0003", List: "embargo", Address: "dana@vendor.example",
+			Fingerprint: "00112233445566778899AABBCCDDEEFF00112233", UserIDs: []string{"dana@vendor.example"},
+			Expires: time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC), Encrypted: true, Signed: "00112233445566778899AABBCCDDEEFF00112233",
+			Text:      "We ship Example in Vendor Linux 12 (about 40 000 installations).\nAdvisories: https://vendor.example/security\n",
+			Token:     "UT-SAMPLE3TOKEN3SAMP",
+			Criteria:  []string{"Which distribution or product", "User base", "Track record", "Acceptance of the embargo policy", "OpenPGP"},
+			Refused:   "the key attached does not carry the address dana@vendor.example",
+			MinNotice: "21 days", MaxNotice: "28 days", PreRelease: "1 day",
+		},
+		Leak:   LeakData{Who: "a blog post by a third party", What: "the patch was published before the disclosure date"},
 		Reason: "the issue was discussed on a public forum",
 	}
 }

@@ -667,6 +667,9 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 		}
 	}
 
+	if err := printLeaks(ctx, out, w, cs.ID, *text, withName); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "\nmessages (%d):\n", len(msgs))
 	tw := newTable(out)
 	if len(msgs) > 0 {

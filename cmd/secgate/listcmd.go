@@ -130,6 +130,9 @@ func listShow(ctx context.Context, a *app, cfg *Config, pos []string, asJSON *bo
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		if err := printDistributors(ctx, a.stdout, v, ""); err != nil {
+			return err
+		}
 		bad, err := unusableKeys(ctx, v.dir, infos)
 		if err != nil || len(bad) == 0 {
 			return err
@@ -173,7 +176,7 @@ func listShow(ctx context.Context, a *app, cfg *Config, pos []string, asJSON *bo
 	}
 	fmt.Fprintf(a.stdout, "list %s: %s, %s, %s\n", l.Name, l.Kind, map[bool]string{true: "encrypted to each recipient", false: "signed, not encrypted"}[l.Encrypt], templates.Count(len(l.Recipients), "recipient"))
 	if len(out.Recipients) == 0 {
-		return nil
+		return printDistributors(ctx, a.stdout, v, l.Name)
 	}
 	tw := newTable(a.stdout)
 	fmt.Fprintln(tw, "\nADDRESS\tNAME\tKEY\tEXPIRES\tSOURCE")
@@ -194,7 +197,10 @@ func listShow(ctx context.Context, a *app, cfg *Config, pos []string, asJSON *bo
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Address, dash(r.Name), dash(r.Fingerprint), exp, src)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printDistributors(ctx, a.stdout, v, l.Name)
 }
 
 func yesNo(b bool) string {
