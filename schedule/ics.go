@@ -10,6 +10,21 @@ import (
 // uid is stable per case so that a re-plan (a higher sequence) replaces the
 // event in the recipient's calendar instead of adding one.
 func ICS(uid string, sequence int64, t0, stamp time.Time, summary, description string) []byte {
+	return ICSCalendar(stamp, ICSEvent{UID: uid, Sequence: sequence, Start: t0, Summary: summary, Description: description})
+}
+
+// ICSEvent is one event of an iCalendar object: an hour from Start.
+type ICSEvent struct {
+	UID         string
+	Sequence    int64
+	Start       time.Time
+	Summary     string
+	Description string
+}
+
+// ICSCalendar returns an iCalendar (RFC 5545) object with events, in UTC,
+// stamped at stamp.
+func ICSCalendar(stamp time.Time, events ...ICSEvent) []byte {
 	var b strings.Builder
 	line := func(s string) {
 		// Fold at 75 octets (RFC 5545 §3.1) without splitting a UTF-8 sequence.
@@ -29,19 +44,21 @@ func ICS(uid string, sequence int64, t0, stamp time.Time, summary, description s
 	line("PRODID:-//secgate//disclosure schedule//EN")
 	line("CALSCALE:GREGORIAN")
 	line("METHOD:PUBLISH")
-	line("BEGIN:VEVENT")
-	line("UID:" + icsText(uid))
-	line(fmt.Sprintf("SEQUENCE:%d", sequence))
-	line("DTSTAMP:" + stamp.UTC().Format(f))
-	line("DTSTART:" + t0.UTC().Format(f))
-	line("DTEND:" + t0.UTC().Add(time.Hour).Format(f))
-	line("SUMMARY:" + icsText(summary))
-	if description != "" {
-		line("DESCRIPTION:" + icsText(description))
+	for _, e := range events {
+		line("BEGIN:VEVENT")
+		line("UID:" + icsText(e.UID))
+		line(fmt.Sprintf("SEQUENCE:%d", e.Sequence))
+		line("DTSTAMP:" + stamp.UTC().Format(f))
+		line("DTSTART:" + e.Start.UTC().Format(f))
+		line("DTEND:" + e.Start.UTC().Add(time.Hour).Format(f))
+		line("SUMMARY:" + icsText(e.Summary))
+		if e.Description != "" {
+			line("DESCRIPTION:" + icsText(e.Description))
+		}
+		line("CLASS:CONFIDENTIAL")
+		line("TRANSP:TRANSPARENT")
+		line("END:VEVENT")
 	}
-	line("CLASS:CONFIDENTIAL")
-	line("TRANSP:TRANSPARENT")
-	line("END:VEVENT")
 	line("END:VCALENDAR")
 	return []byte(b.String())
 }
