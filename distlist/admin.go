@@ -54,6 +54,12 @@ func scanRow(sc interface{ Scan(...any) error }) (Row, error) {
 
 // Rows lists outbox rows, newest first.
 func (o *Outbox) Rows(ctx context.Context, f RowFilter) ([]Row, error) {
+	return OutboxRows(ctx, o.db, f)
+}
+
+// OutboxRows lists the outbox rows of db, newest first, for readers that
+// have no outbox (it needs no key).
+func OutboxRows(ctx context.Context, db *store.DB, f RowFilter) ([]Row, error) {
 	var where []string
 	var args []any
 	if f.State != "" {
@@ -73,7 +79,7 @@ func (o *Outbox) Rows(ctx context.Context, f RowFilter) ([]Row, error) {
 		f.Limit = 100
 	}
 	q += " ORDER BY id DESC LIMIT ?"
-	rows, err := o.db.Reader().QueryContext(ctx, q, append(args, f.Limit)...)
+	rows, err := db.Reader().QueryContext(ctx, q, append(args, f.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("distlist: outbox rows: %w", err)
 	}

@@ -39,7 +39,14 @@ func (e Event) ContentType() string {
 
 // ICS returns the event as an iCalendar object: CRLF line ends, lines
 // folded at 75 octets.
-func (e Event) ICS() []byte {
+func (e Event) ICS() []byte { return calendar(e.Method(), e) }
+
+// Feed returns an iCalendar object that publishes events, such as the
+// team's calendar feed of every planned step.
+func Feed(events ...Event) []byte { return calendar("PUBLISH", events...) }
+
+// calendar writes a VCALENDAR of the iTIP method with events.
+func calendar(method string, events ...Event) []byte {
 	var b strings.Builder
 	line := func(s string) {
 		// Fold at 75 octets (RFC 5545 §3.1) without splitting a UTF-8
@@ -61,28 +68,30 @@ func (e Event) ICS() []byte {
 	line("VERSION:2.0")
 	line("PRODID:-//secgate//disclosure schedule//EN")
 	line("CALSCALE:GREGORIAN")
-	line("METHOD:" + e.Method())
-	line("BEGIN:VEVENT")
-	line("UID:" + icsText(e.UID))
-	line(fmt.Sprintf("SEQUENCE:%d", e.Sequence))
-	line("DTSTAMP:" + e.Stamp.UTC().Format(f))
-	line("DTSTART:" + e.Start.UTC().Format(f))
-	line("DTEND:" + e.Start.UTC().Add(time.Hour).Format(f))
-	if e.Organizer != "" {
-		line("ORGANIZER:mailto:" + icsText(e.Organizer))
+	line("METHOD:" + method)
+	for _, e := range events {
+		line("BEGIN:VEVENT")
+		line("UID:" + icsText(e.UID))
+		line(fmt.Sprintf("SEQUENCE:%d", e.Sequence))
+		line("DTSTAMP:" + e.Stamp.UTC().Format(f))
+		line("DTSTART:" + e.Start.UTC().Format(f))
+		line("DTEND:" + e.Start.UTC().Add(time.Hour).Format(f))
+		if e.Organizer != "" {
+			line("ORGANIZER:mailto:" + icsText(e.Organizer))
+		}
+		line("SUMMARY:" + icsText(e.Summary))
+		if e.Description != "" {
+			line("DESCRIPTION:" + icsText(e.Description))
+		}
+		if e.Cancel {
+			line("STATUS:CANCELLED")
+		} else {
+			line("STATUS:CONFIRMED")
+		}
+		line("CLASS:CONFIDENTIAL")
+		line("TRANSP:TRANSPARENT")
+		line("END:VEVENT")
 	}
-	line("SUMMARY:" + icsText(e.Summary))
-	if e.Description != "" {
-		line("DESCRIPTION:" + icsText(e.Description))
-	}
-	if e.Cancel {
-		line("STATUS:CANCELLED")
-	} else {
-		line("STATUS:CONFIRMED")
-	}
-	line("CLASS:CONFIDENTIAL")
-	line("TRANSP:TRANSPARENT")
-	line("END:VEVENT")
 	line("END:VCALENDAR")
 	return []byte(b.String())
 }

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # install-deps.sh: install the system packages the tests need (a real Postfix
 # and Dovecot for internal/mailstack, gpg for the interoperability tests,
-# gpg-wks-client and dirmngr for the Web Key Directory tests).
+# gpg-wks-client and dirmngr for the Web Key Directory tests, headless
+# Chromium for the web view's browser tests).
 # Does nothing when every binary is already there. Debian/Ubuntu, as root.
 set -euo pipefail
 
-pkgs=(postfix dovecot-imapd dovecot-lmtpd gnupg gpg-wks-client dirmngr ca-certificates)
-bins=(/usr/sbin/postfix /usr/lib/postfix/sbin/master /usr/sbin/dovecot /usr/lib/dovecot/imap /usr/lib/dovecot/lmtp /usr/bin/gpg /usr/lib/gnupg/gpg-wks-client /usr/bin/dirmngr /usr/sbin/update-ca-certificates /etc/ssl/certs/ca-certificates.crt)
+pkgs=(postfix dovecot-imapd dovecot-lmtpd gnupg gpg-wks-client dirmngr ca-certificates chromium)
+bins=(/usr/sbin/postfix /usr/lib/postfix/sbin/master /usr/sbin/dovecot /usr/lib/dovecot/imap /usr/lib/dovecot/lmtp /usr/bin/gpg /usr/lib/gnupg/gpg-wks-client /usr/bin/dirmngr /usr/sbin/update-ca-certificates /etc/ssl/certs/ca-certificates.crt /usr/bin/chromium)
 
 missing=()
 for b in "${bins[@]}"; do

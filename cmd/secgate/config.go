@@ -37,6 +37,7 @@ type Config struct {
 	IMAP    IMAPConfig    `toml:"imap" doc:"The mailbox the gateway reads reports and team mail from."`
 	SMTP    SMTPConfig    `toml:"smtp" doc:"The submission server the gateway sends through."`
 	Metrics MetricsConfig `toml:"metrics" doc:"Health endpoint and Prometheus metrics."`
+	Web     WebConfig     `toml:"web" doc:"The read-only web view of the cases, the outbox, the quarantine and the keys (see README, Web view)."`
 
 	Project  ProjectConfig   `toml:"project" doc:"The project and its security team, as the texts name them."`
 	Intake   intake.Config   `toml:"intake" doc:"How intake watches the mailbox and the limits on what it accepts."`
@@ -513,6 +514,9 @@ func (c *Config) Validate() []*ConfigError {
 	if c.IMAP.PushListen != "" && c.IMAP.PushListen == c.Metrics.Listen {
 		bad("imap.push_listen", "%q is also metrics.listen", c.IMAP.PushListen)
 	}
+	if key, err := c.Web.check(c.Metrics.Listen, c.IMAP.PushListen); err != nil {
+		bad(key, "%v", err)
+	}
 	for i, a := range c.Project.Addresses {
 		if err := validAddress(a); err != nil {
 			bad("project.addresses", "item %d: %v", i+1, err)
@@ -554,7 +558,8 @@ func (c *Config) Validate() []*ConfigError {
 // resolve makes every relative path absolute against dir.
 func (c *Config) resolve(dir string) {
 	c.Dir = dir
-	for _, p := range []*string{&c.Gateway.DataDir, &c.Gateway.Database, &c.TeamKey.Path, &c.TeamKey.PassphraseFile, &c.IMAP.PasswordFile, &c.SMTP.PasswordFile, &c.Gateway.Templates, &c.Schedule.ArtifactsDir, &c.Gateway.Projects} {
+	for _, p := range []*string{&c.Gateway.DataDir, &c.Gateway.Database, &c.TeamKey.Path, &c.TeamKey.PassphraseFile, &c.IMAP.PasswordFile, &c.SMTP.PasswordFile, &c.Gateway.Templates, &c.Schedule.ArtifactsDir, &c.Gateway.Projects,
+		&c.Web.TLSCert, &c.Web.TLSKey, &c.Web.ClientCA} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -60,6 +60,13 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 		}
 		defer metricsLn.Close()
 	}
+	var webLn net.Listener
+	if top.Web.Listen != "" {
+		if webLn, err = listenWeb(top.Web); err != nil {
+			return err
+		}
+		defer webLn.Close()
+	}
 	pushLns := make([]net.Listener, len(projects))
 	var sharedPushLn net.Listener
 	if addr := top.IMAP.PushListen; top.IMAP.Shared && addr != "" && len(set.Sharing()) > 0 {
@@ -106,6 +113,16 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 		go func() { merr <- serveOn(ctx, "metrics", metricsLn, metricsHandler(reg, gws)) }()
 	} else {
 		close(merr)
+	}
+	werr := make(chan error, 1)
+	if webLn != nil {
+		h, err := webHandler(gws, log)
+		if err != nil {
+			return err
+		}
+		go func() { werr <- serveOn(ctx, "web", webLn, h) }()
+	} else {
+		close(werr)
 	}
 	for i, g := range gws {
 		cfg := g.cfg
@@ -174,7 +191,7 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 	}
 	wg.Wait()
 	cancel()
-	err = errors.Join(append(errs, <-merr)...)
+	err = errors.Join(append(errs, <-merr, <-werr)...)
 	log.Info("secgate stopped")
 	return err
 }
