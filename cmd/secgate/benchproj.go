@@ -40,30 +40,35 @@ type projectsResult struct {
 	Members      int          `json:"members_per_project"`
 	Distributors int          `json:"distributors_per_project"`
 	Setup        benchSeconds `json:"setup_seconds"` // keys and files, not start-up
-	// Start-up: the first (every database created), a restart as serve
-	// does it (one project after another), and a restart unlocking the
-	// keys and opening the gateways in parallel (what serve could do).
-	FirstStartup    startupResult  `json:"first_startup"`
-	Startup         startupResult  `json:"startup"`
-	ParallelStartup startupResult  `json:"parallel_startup"`
-	Alone           projectFigures `json:"alone"`   // one project alone in the process
-	AmongN          projectFigures `json:"among_n"` // one project among N, every gateway running
-	Goals           []benchGoal    `json:"goals"`
-	Notes           []string       `json:"notes"`
-	Total           benchSeconds   `json:"total_seconds"`
+	// Start-up as serve does it (startup.go: several projects at a time):
+	// the first (every database created) and a restart; then a restart one
+	// project after another, which shows what starting several at a time
+	// gains.
+	FirstStartup  startupResult  `json:"first_startup"`
+	Startup       startupResult  `json:"startup"`
+	SerialStartup startupResult  `json:"serial_startup"`
+	Alone         projectFigures `json:"alone"`   // one project alone in the process
+	AmongN        projectFigures `json:"among_n"` // one project among N, every gateway running
+	Goals         []benchGoal    `json:"goals"`
+	Notes         []string       `json:"notes"`
+	Total         benchSeconds   `json:"total_seconds"`
 }
 
 // startupResult is the start-up of N projects, in serve's order.
 type startupResult struct {
-	Seconds benchSeconds `json:"seconds"`        // the whole: load + unlock + open
-	Load    benchSeconds `json:"load_seconds"`   // LoadProjects: every file decoded and checked
-	Check   benchSeconds `json:"check_seconds"`  // CheckFiles of every project
-	Unlock  benchSeconds `json:"unlock_seconds"` // every team key read and unlocked with its passphrase (S2K)
-	Open    benchSeconds `json:"open_seconds"`   // openGateway of every project: database, directory sync, parts
-	// The start-up without the keys' unlocking, and one key's unlocking.
+	Seconds benchSeconds `json:"seconds"`      // the whole: load + unlock + open
+	Load    benchSeconds `json:"load_seconds"` // LoadProjects: every file decoded and checked
+	// Every project's files checked and its team key read and unlocked
+	// with its passphrase (S2K): unlockProjects.
+	Unlock benchSeconds `json:"unlock_seconds"`
+	// Every gateway opened (database, directory sync, parts): openProjects.
+	Open benchSeconds `json:"open_seconds"`
+	// The start-up without the keys' unlocking.
 	WithoutUnlock benchSeconds `json:"without_unlock_seconds"`
-	Parallel      int          `json:"parallel"` // keys unlocked and gateways opened at a time
-	UnlockEach    benchSeconds `json:"unlock_each_seconds"`
+	Parallel      int          `json:"parallel"` // projects started at a time
+	// UnlockEach is one project's check and unlocking, on average, when
+	// one project starts at a time (0 otherwise).
+	UnlockEach benchSeconds `json:"unlock_each_seconds"`
 }
 
 type projectFigures struct {
@@ -151,7 +156,7 @@ func (b *bench) runProjects(ctx context.Context, n int) (*projectsResult, error)
 	// N projects: start-up as serve does it, then one project among N.
 	b.step("start-up of %d projects\n", n)
 	runtime.GC()
-	gws, err := b.startProjects(ctx, top, &res.FirstStartup, 1)
+	gws, err := b.startProjects(ctx, top, &res.FirstStartup, startParallel())
 	closeAll := func() {
 		for _, g := range gws {
 			g.Close()
@@ -167,16 +172,15 @@ func (b *bench) runProjects(ctx context.Context, n int) (*projectsResult, error)
 	if res.AmongN, err = b.measureProject(ctx, gws, last, teamKeys[last]); err != nil {
 		return nil, err
 	}
-	par := min(runtime.NumCPU()*4, 32)
 	for _, r := range []struct {
 		st  *startupResult
 		par int
-	}{{&res.Startup, 1}, {&res.ParallelStartup, par}} {
+	}{{&res.Startup, startParallel()}, {&res.SerialStartup, 1}} {
 		closeAll()
 		runtime.GC()
-		what := "one after another, as serve does"
-		if r.par > 1 {
-			what = fmt.Sprintf("%d at a time", r.par)
+		what := fmt.Sprintf("as serve does, %d at a time", r.par)
+		if r.par == 1 {
+			what = "one after another"
 		}
 		b.step("restart of %d projects, %s\n", n, what)
 		if gws, err = b.startProjects(ctx, top, r.st, r.par); err != nil {
@@ -193,10 +197,11 @@ func (b *bench) runProjects(ctx context.Context, n int) (*projectsResult, error)
 	return res, nil
 }
 
-// startProjects does what serve does before serving, timing each part: it
-// loads the configuration, checks every project's files, unlocks every
-// team key and opens every gateway (one registry). It leaves no gateway
-// running.
+// startProjects does what serve does before serving, with serve's
+// functions (unlockProjects, openProjects), par projects at a time, timing
+// each part: it loads the configuration, checks every project's files and
+// unlocks its team key, and opens every gateway (one registry). It leaves
+// no gateway running.
 func (b *bench) startProjects(ctx context.Context, top string, st *startupResult, par int) ([]*gateway, error) {
 	st.Parallel = par
 	t0 := time.Now()
@@ -205,65 +210,26 @@ func (b *bench) startProjects(ctx context.Context, top string, st *startupResult
 		return nil, err
 	}
 	t1 := time.Now()
-	for _, cfg := range set.Projects {
-		if errs := cfg.CheckFiles(os.Getenv); len(errs) > 0 {
-			return nil, set.inProject(cfg, errors.Join(errs...))
-		}
-	}
-	t2 := time.Now()
-	keys := make([]*crypto.Key, len(set.Projects))
-	err = benchEach(len(keys), par, func(i int) (err error) {
-		if keys[i], err = loadTeamKey(set.Projects[i], os.Getenv); err != nil {
-			return set.inProject(set.Projects[i], err)
-		}
-		return nil
-	})
+	keys, err := unlockProjects(set, set.Projects, os.Getenv, par)
 	if err != nil {
 		return nil, err
 	}
-	if err := distinctKeys(set.Projects, keys); err != nil {
+	t2 := time.Now()
+	reg := newRegistry()
+	gws, err := openProjects(ctx, set, set.Projects, par, func(i int) gatewayOptions {
+		return gatewayOptions{Logger: b.log.With("project", set.Projects[i].Name), TeamKey: keys[i], Metrics: reg}
+	})
+	if err != nil {
 		return nil, err
 	}
 	t3 := time.Now()
-	reg := newRegistry()
-	gws := make([]*gateway, len(set.Projects))
-	err = benchEach(len(gws), par, func(i int) (err error) {
-		cfg := set.Projects[i]
-		if gws[i], err = openGateway(ctx, cfg, gatewayOptions{Logger: b.log.With("project", cfg.Name), TeamKey: keys[i], Metrics: reg}); err != nil {
-			return set.inProject(cfg, err)
-		}
-		if err := gws[i].db.Probe(ctx); err != nil {
-			return set.inProject(cfg, err)
-		}
-		return nil
-	})
-	gws = slices.DeleteFunc(gws, func(g *gateway) bool { return g == nil })
-	if err != nil {
-		return gws, err
-	}
-	t4 := time.Now()
-	st.Load, st.Check, st.Unlock, st.Open = benchSecs(t1.Sub(t0)), benchSecs(t2.Sub(t1)), benchSecs(t3.Sub(t2)), benchSecs(t4.Sub(t3))
-	st.Seconds = benchSecs(t4.Sub(t0))
+	st.Load, st.Unlock, st.Open = benchSecs(t1.Sub(t0)), benchSecs(t2.Sub(t1)), benchSecs(t3.Sub(t2))
+	st.Seconds = benchSecs(t3.Sub(t0))
 	st.WithoutUnlock = st.Seconds - st.Unlock
-	st.UnlockEach = st.Unlock / benchSeconds(len(keys))
-	return gws, nil
-}
-
-// benchEach runs f(0) to f(n-1), par at a time, and returns their errors.
-func benchEach(n, par int, f func(int) error) error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, par)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			errs[i] = f(i)
-		}()
+	if par == 1 {
+		st.UnlockEach = st.Unlock / benchSeconds(len(keys))
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return gws, nil
 }
 
 // measureProject runs every gateway of gws and measures the intake and
@@ -515,9 +481,6 @@ func (r *projectsResult) goals() {
 	}
 	st := r.Startup
 	add(fmt.Sprintf("start-up of %d projects", r.Projects), "< 2 s", fmt.Sprintf("%.2f s (%.2f s unlocking keys)", st.Seconds, st.Unlock), st.Seconds < 2)
-	if p := r.ParallelStartup; p.Parallel > 1 {
-		add(fmt.Sprintf("same, %d at a time (not serve's)", p.Parallel), "< 2 s", fmt.Sprintf("%.2f s (%.2f s unlocking keys)", p.Seconds, p.Unlock), p.Seconds < 2)
-	}
 	a, n := r.Alone.Intake.PerSecond, r.AmongN.Intake.PerSecond
 	add(fmt.Sprintf("intake, one project among %d", r.Projects), "≥ 90 % of alone", fmt.Sprintf("%.0f vs %.0f reports/s (%.0f %%)", n, a, 100*n/a), n >= 0.9*a)
 	fa, fn := float64(r.Alone.FanOutMedian), float64(r.AmongN.FanOutMedian)
@@ -534,17 +497,17 @@ func (r *projectsResult) print(w io.Writer) {
 		"         the same %d distributors (curve25519); in-process IMAP server and SMTP sink on 127.0.0.1\n",
 		float64(r.Setup), r.Projects, r.Members, r.Distributors)
 	fmt.Fprintf(w, "\n(a) Start-up, as serve does it, until every gateway is open (before the first runs)\n")
-	fmt.Fprintf(w, "                                              first      restart    restart, %d at a time\n", r.ParallelStartup.Parallel)
+	fmt.Fprintf(w, "                                              first      restart    restart, one at a time\n")
 	row := func(what string, f func(startupResult) benchSeconds) {
-		fmt.Fprintf(w, "    %-40s %7.3f s  %7.3f s  %7.3f s\n", what, f(r.FirstStartup), f(r.Startup), f(r.ParallelStartup))
+		fmt.Fprintf(w, "    %-40s %7.3f s  %7.3f s  %7.3f s\n", what, f(r.FirstStartup), f(r.Startup), f(r.SerialStartup))
 	}
 	row(fmt.Sprintf("load the configuration (%d files)", r.Projects+1), func(s startupResult) benchSeconds { return s.Load })
-	row("check every project's files", func(s startupResult) benchSeconds { return s.Check })
-	row("unlock every team key (S2K passphrase)", func(s startupResult) benchSeconds { return s.Unlock })
+	row("check files, unlock team keys (S2K)", func(s startupResult) benchSeconds { return s.Unlock })
 	row("open every gateway (database, directory)", func(s startupResult) benchSeconds { return s.Open })
 	row("total", func(s startupResult) benchSeconds { return s.Seconds })
 	row("total without unlocking the keys", func(s startupResult) benchSeconds { return s.WithoutUnlock })
-	fmt.Fprintf(w, "    one key unlocked in %.1f ms (its S2K, as secgate init protects it); first: every database created\n", float64(r.Startup.UnlockEach)*1000)
+	fmt.Fprintf(w, "    first and restart as serve starts them, %d projects at a time; first: every database created;\n", r.Startup.Parallel)
+	fmt.Fprintf(w, "    one key checked and unlocked in %.1f ms (its S2K, as secgate init protects it)\n", float64(r.SerialStartup.UnlockEach)*1000)
 	fmt.Fprintf(w, "\n(b) One project alone (%s), then one among %d (%s, every gateway running), in this run\n", r.Alone.Project, r.Projects, r.AmongN.Project)
 	fmt.Fprintf(w, "                               alone      among %-4d  ratio\n", r.Projects)
 	ia, in := r.Alone.Intake, r.AmongN.Intake

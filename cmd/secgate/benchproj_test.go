@@ -8,8 +8,9 @@ import (
 
 // TestBenchProjects runs secgate bench -projects with 3 projects and few
 // reports, to keep the code path of the manual -projects 100 run working:
-// every figure is there, every fan-out was delivered encrypted, and the
-// three goals are judged.
+// every figure is there (the start-ups as serve does them, and one project
+// after another), every fan-out was delivered encrypted, and the three
+// goals are judged.
 func TestBenchProjects(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs secgate bench -projects 3 (about 10 s)")
@@ -25,9 +26,13 @@ func TestBenchProjects(t *testing.T) {
 	if r.Projects != 3 || r.Members != 10 || r.Distributors != 50 {
 		t.Errorf("projects %d, members %d, distributors %d", r.Projects, r.Members, r.Distributors)
 	}
-	st := r.Startup
-	if st.Load <= 0 || st.Unlock <= 0 || st.Open <= 0 || st.Seconds < st.Load+st.Unlock+st.Open-1e-6 || st.UnlockEach <= 0 {
-		t.Errorf("start-up: %+v", st)
+	for _, st := range []startupResult{r.FirstStartup, r.Startup, r.SerialStartup} {
+		if st.Load <= 0 || st.Unlock <= 0 || st.Open <= 0 || st.Seconds < st.Load+st.Unlock+st.Open-1e-6 {
+			t.Errorf("start-up: %+v", st)
+		}
+	}
+	if r.Startup.Parallel != startParallel() || r.SerialStartup.Parallel != 1 || r.SerialStartup.UnlockEach <= 0 {
+		t.Errorf("start-up %d at a time, then %d (%v a key); want %d, then 1", r.Startup.Parallel, r.SerialStartup.Parallel, r.SerialStartup.UnlockEach, startParallel())
 	}
 	for _, f := range []projectFigures{r.Alone, r.AmongN} {
 		if f.Intake == nil || f.Intake.Cases != 20 || f.Intake.Acks != 20 || f.Intake.TeamCopies != 200 || f.Intake.PerSecond <= 0 || len(f.Intake.Latency) != 2 {
@@ -45,7 +50,7 @@ func TestBenchProjects(t *testing.T) {
 	if r.Alone.Project != "p000" || r.AmongN.Project != "p002" {
 		t.Errorf("measured %s alone and %s among 3", r.Alone.Project, r.AmongN.Project)
 	}
-	if len(r.Goals) != 4 || !strings.Contains(r.Goals[0].What, "start-up of 3 projects") {
+	if len(r.Goals) != 3 || !strings.Contains(r.Goals[0].What, "start-up of 3 projects") {
 		t.Errorf("goals: %+v", r.Goals)
 	}
 	if code, _, stderr := runCLI(t, nil, "bench", "-projects", "1"); code != 1 || !strings.Contains(stderr, "-projects 1") {
