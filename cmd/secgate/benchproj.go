@@ -24,7 +24,8 @@ import (
 // their keys, on every list, as distributors are). It measures start-up
 // (every file loaded and checked, every team key unlocked, every gateway
 // opened) and one project's intake and fan-out among N against the same
-// figures of one project alone, measured in the same run.
+// figures of one project alone, measured in the same run, in rounds (one
+// alone, then one among N; -rounds) whose median ratio counts.
 
 const (
 	benchProjMembers      = 10
@@ -47,11 +48,19 @@ type projectsResult struct {
 	FirstStartup  startupResult  `json:"first_startup"`
 	Startup       startupResult  `json:"startup"`
 	SerialStartup startupResult  `json:"serial_startup"`
-	Alone         projectFigures `json:"alone"`   // one project alone in the process
-	AmongN        projectFigures `json:"among_n"` // one project among N, every gateway running
-	Goals         []benchGoal    `json:"goals"`
-	Notes         []string       `json:"notes"`
-	Total         benchSeconds   `json:"total_seconds"`
+	Alone         projectFigures `json:"alone"`   // one project alone in the process (the last round)
+	AmongN        projectFigures `json:"among_n"` // one project among N, every gateway running (the last round)
+	// Rounds are the ratios of each round (one project alone, then one
+	// among N, measured one after the other); the goals take their median,
+	// so that the machine's load changing between two measurements counts
+	// less.
+	Rounds []projectRound `json:"rounds"`
+	// Restarts are the start-ups after the first, as serve does them (one
+	// a round); Startup is the last.
+	Restarts []benchSeconds `json:"restart_seconds"`
+	Goals    []benchGoal    `json:"goals"`
+	Notes    []string       `json:"notes"`
+	Total    benchSeconds   `json:"total_seconds"`
 }
 
 // startupResult is the start-up of N projects, in serve's order.
@@ -65,10 +74,39 @@ type startupResult struct {
 	Open benchSeconds `json:"open_seconds"`
 	// The start-up without the keys' unlocking.
 	WithoutUnlock benchSeconds `json:"without_unlock_seconds"`
-	Parallel      int          `json:"parallel"` // projects started at a time
+	// CPU is the process's CPU time during the whole start-up: divided by
+	// the cores, what the start-up takes at the least on an idle machine.
+	CPU      benchSeconds `json:"cpu_seconds"`
+	Parallel int          `json:"parallel"` // projects started at a time
 	// UnlockEach is one project's check and unlocking, on average, when
 	// one project starts at a time (0 otherwise).
 	UnlockEach benchSeconds `json:"unlock_each_seconds"`
+}
+
+// projectRound is one round's figures among N against alone.
+type projectRound struct {
+	IntakeAlone  float64 `json:"intake_alone"` // reports/s
+	IntakeAmongN float64 `json:"intake_among_n"`
+	IntakeRatio  float64 `json:"intake_ratio"` // among N / alone: ≥ 0.9 is the goal
+	FanOutAlone  float64 `json:"fanout_alone"` // median, seconds
+	FanOutAmongN float64 `json:"fanout_among_n"`
+	FanOutRatio  float64 `json:"fanout_ratio"` // among N / alone: ≤ 1.1 is the goal
+}
+
+// median returns the median of the rounds' f.
+func medianOf(rs []projectRound, f func(projectRound) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	if len(v)%2 == 0 {
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return v[len(v)/2]
 }
 
 type projectFigures struct {
@@ -132,31 +170,15 @@ func (b *bench) runProjects(ctx context.Context, n int) (*projectsResult, error)
 	}
 	res.Setup = benchSecs(time.Since(start))
 
-	// One project alone in the process: the figures to compare with.
-	b.step("one project alone: intake of %d reports, %d fan-outs to %d distributors\n", b.o.Reports, benchProjFanOuts, benchProjDistributors)
+	// Rounds, each: one project alone in the process (the figures to
+	// compare with), then N projects started as serve starts them and one
+	// project among them. Measured one after the other, round after round,
+	// so that the load of a shared machine weighs on both alike.
 	set, err := LoadProjects(top)
 	if err != nil {
 		return nil, err
 	}
-	alone := set.Project(benchProjName(0))
-	key, err := loadTeamKey(alone, os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	g, err := openGateway(ctx, alone, gatewayOptions{Logger: b.log, TeamKey: key})
-	if err != nil {
-		return nil, err
-	}
-	res.Alone, err = b.measureProject(ctx, []*gateway{g}, 0, teamKeys[0])
-	g.Close()
-	if err != nil {
-		return nil, err
-	}
-
-	// N projects: start-up as serve does it, then one project among N.
-	b.step("start-up of %d projects\n", n)
-	runtime.GC()
-	gws, err := b.startProjects(ctx, top, &res.FirstStartup, startParallel())
+	var gws []*gateway
 	closeAll := func() {
 		for _, g := range gws {
 			g.Close()
@@ -164,28 +186,59 @@ func (b *bench) runProjects(ctx context.Context, n int) (*projectsResult, error)
 		gws = nil
 	}
 	defer func() { closeAll() }()
-	if err != nil {
-		return nil, err
-	}
 	last := n - 1
-	b.step("one project among %d (%s): intake of %d reports, %d fan-outs to %d distributors\n", n, benchProjName(last), b.o.Reports, benchProjFanOuts, benchProjDistributors)
-	if res.AmongN, err = b.measureProject(ctx, gws, last, teamKeys[last]); err != nil {
-		return nil, err
-	}
-	for _, r := range []struct {
-		st  *startupResult
-		par int
-	}{{&res.Startup, startParallel()}, {&res.SerialStartup, 1}} {
-		closeAll()
-		runtime.GC()
-		what := fmt.Sprintf("as serve does, %d at a time", r.par)
-		if r.par == 1 {
-			what = "one after another"
-		}
-		b.step("restart of %d projects, %s\n", n, what)
-		if gws, err = b.startProjects(ctx, top, r.st, r.par); err != nil {
+	rounds := max(b.o.Rounds, 1)
+	for r := range rounds {
+		final := r == rounds-1
+		b.step("round %d of %d: one project alone: intake of %d reports, %d fan-outs to %d distributors\n", r+1, rounds, b.o.Reports, benchProjFanOuts, benchProjDistributors)
+		alone := set.Project(benchProjName(0))
+		key, err := loadTeamKey(alone, os.Getenv)
+		if err != nil {
 			return nil, err
 		}
+		g, err := openGateway(ctx, alone, gatewayOptions{Logger: b.log, TeamKey: key})
+		if err != nil {
+			return nil, err
+		}
+		res.Alone, err = b.measureProject(ctx, []*gateway{g}, 0, teamKeys[0], r, final)
+		g.Close()
+		if err != nil {
+			return nil, err
+		}
+		st := &res.FirstStartup
+		if r > 0 {
+			st = &res.Startup
+		}
+		b.step("round %d of %d: start-up of %d projects, %d at a time as serve does\n", r+1, rounds, n, startParallel())
+		runtime.GC()
+		if gws, err = b.startProjects(ctx, top, st, startParallel()); err != nil {
+			return nil, err
+		}
+		if r > 0 {
+			res.Restarts = append(res.Restarts, st.Seconds)
+		}
+		b.step("round %d of %d: one project among %d (%s): intake of %d reports, %d fan-outs to %d distributors\n", r+1, rounds, n, benchProjName(last), b.o.Reports, benchProjFanOuts, benchProjDistributors)
+		if res.AmongN, err = b.measureProject(ctx, gws, last, teamKeys[last], r, final); err != nil {
+			return nil, err
+		}
+		ia, in := res.Alone.Intake.PerSecond, res.AmongN.Intake.PerSecond
+		fa, fn := float64(res.Alone.FanOutMedian), float64(res.AmongN.FanOutMedian)
+		res.Rounds = append(res.Rounds, projectRound{IntakeAlone: ia, IntakeAmongN: in, IntakeRatio: in / ia, FanOutAlone: fa, FanOutAmongN: fn, FanOutRatio: fn / fa})
+	}
+	closeAll()
+	runtime.GC()
+	if rounds == 1 { // no restart yet
+		b.step("restart of %d projects, %d at a time as serve does\n", n, startParallel())
+		if gws, err = b.startProjects(ctx, top, &res.Startup, startParallel()); err != nil {
+			return nil, err
+		}
+		res.Restarts = append(res.Restarts, res.Startup.Seconds)
+		closeAll()
+		runtime.GC()
+	}
+	b.step("restart of %d projects, one after another\n", n)
+	if gws, err = b.startProjects(ctx, top, &res.SerialStartup, 1); err != nil {
+		return nil, err
 	}
 	res.Total = benchSecs(time.Since(start))
 	res.Machine.LoadEnd = benchLoadAverage()
@@ -204,7 +257,7 @@ func (b *bench) runProjects(ctx context.Context, n int) (*projectsResult, error)
 // no gateway running.
 func (b *bench) startProjects(ctx context.Context, top string, st *startupResult, par int) ([]*gateway, error) {
 	st.Parallel = par
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), benchCPUTime()
 	set, err := LoadProjects(top)
 	if err != nil {
 		return nil, err
@@ -223,6 +276,7 @@ func (b *bench) startProjects(ctx context.Context, top string, st *startupResult
 		return nil, err
 	}
 	t3 := time.Now()
+	st.CPU = benchSecs(benchCPUTime() - cpu0)
 	st.Load, st.Unlock, st.Open = benchSecs(t1.Sub(t0)), benchSecs(t2.Sub(t1)), benchSecs(t3.Sub(t2))
 	st.Seconds = benchSecs(t3.Sub(t0))
 	st.WithoutUnlock = st.Seconds - st.Unlock
@@ -234,7 +288,7 @@ func (b *bench) startProjects(ctx context.Context, top string, st *startupResult
 
 // measureProject runs every gateway of gws and measures the intake and
 // the fan-outs of gws[i]; it stops them after.
-func (b *bench) measureProject(ctx context.Context, gws []*gateway, i int, team *crypto.Key) (projectFigures, error) {
+func (b *bench) measureProject(ctx context.Context, gws []*gateway, i int, team *crypto.Key, round int, idle bool) (projectFigures, error) {
 	f := projectFigures{Project: benchProjName(i)}
 	if len(gws) == 1 {
 		i = 0
@@ -256,12 +310,14 @@ func (b *bench) measureProject(ctx context.Context, gws []*gateway, i int, team 
 	// before anything is measured.
 	b.settleSink(ctx, 30*time.Second)
 	// The least of three 2 s spans: what the gateways' own starting
-	// (logging in, the first rounds of every part) leaves out.
-	f.IdleCPU = math.Inf(1)
-	for range 3 {
+	// (logging in, the first rounds of every part) leaves out. Measured
+	// when idle is set (the last round).
+	for j := range 3 * btoi(idle) {
 		cpu0, t0 := benchCPUTime(), time.Now()
 		time.Sleep(2 * time.Second)
-		f.IdleCPU = min(f.IdleCPU, (benchCPUTime()-cpu0).Seconds()/time.Since(t0).Seconds())
+		if c := (benchCPUTime() - cpu0).Seconds() / time.Since(t0).Seconds(); j == 0 || c < f.IdleCPU {
+			f.IdleCPU = c
+		}
 	}
 	m := *b
 	m.g, m.team, m.teamAddr, m.distinct = gws[i], team, benchProjTeam(projIndex(gws[i].name)), map[string]int{"x25519": benchProjDistributors}
@@ -278,7 +334,7 @@ func (b *bench) measureProject(ctx context.Context, gws []*gateway, i int, team 
 	}
 	b.settleSink(ctx, 30*time.Second)
 	for r := range benchProjFanOuts {
-		m.suffix = fmt.Sprintf("-%s-%d", f.Project, r)
+		m.suffix = fmt.Sprintf("-%s-%d-%d", f.Project, round, r) // a notice of its own each time
 		fo, err := m.fanOut(ctx, "x25519", entity)
 		if err != nil {
 			return f, err
@@ -300,6 +356,22 @@ func (b *bench) measureProject(ctx context.Context, gws []*gateway, i int, team 
 	default:
 	}
 	return f, nil
+}
+
+// joinSeconds writes seconds as "3.10 s, 3.32 s".
+func joinSeconds(ss []benchSeconds) string {
+	var out []string
+	for _, x := range ss {
+		out = append(out, fmt.Sprintf("%.2f s", float64(x)))
+	}
+	return strings.Join(out, ", ")
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // projIndex is the index in the name pNNN.
@@ -481,11 +553,11 @@ func (r *projectsResult) goals() {
 	}
 	st := r.Startup
 	add(fmt.Sprintf("start-up of %d projects", r.Projects), "< 2 s", fmt.Sprintf("%.2f s (%.2f s unlocking keys)", st.Seconds, st.Unlock), st.Seconds < 2)
-	a, n := r.Alone.Intake.PerSecond, r.AmongN.Intake.PerSecond
-	add(fmt.Sprintf("intake, one project among %d", r.Projects), "≥ 90 % of alone", fmt.Sprintf("%.0f vs %.0f reports/s (%.0f %%)", n, a, 100*n/a), n >= 0.9*a)
-	fa, fn := float64(r.Alone.FanOutMedian), float64(r.AmongN.FanOutMedian)
+	ir := medianOf(r.Rounds, func(p projectRound) float64 { return p.IntakeRatio })
+	add(fmt.Sprintf("intake, one project among %d", r.Projects), "≥ 90 % of alone", fmt.Sprintf("%.0f %% (median of %d rounds)", 100*ir, len(r.Rounds)), ir >= 0.9)
+	fr := medianOf(r.Rounds, func(p projectRound) float64 { return p.FanOutRatio })
 	add(fmt.Sprintf("fan-out to %d, one project among %d", r.Distributors, r.Projects), "≤ 110 % of alone",
-		fmt.Sprintf("%.1f vs %.1f ms (%.0f %%)", fn*1000, fa*1000, 100*fn/fa), fn <= 1.1*fa)
+		fmt.Sprintf("%.0f %% (median of %d rounds)", 100*fr, len(r.Rounds)), fr <= 1.1)
 }
 
 func (r *projectsResult) print(w io.Writer) {
@@ -506,9 +578,13 @@ func (r *projectsResult) print(w io.Writer) {
 	row("open every gateway (database, directory)", func(s startupResult) benchSeconds { return s.Open })
 	row("total", func(s startupResult) benchSeconds { return s.Seconds })
 	row("total without unlocking the keys", func(s startupResult) benchSeconds { return s.WithoutUnlock })
+	row("CPU time of the process", func(s startupResult) benchSeconds { return s.CPU })
 	fmt.Fprintf(w, "    first and restart as serve starts them, %d projects at a time; first: every database created;\n", r.Startup.Parallel)
 	fmt.Fprintf(w, "    one key checked and unlocked in %.1f ms (its S2K, as secgate init protects it)\n", float64(r.SerialStartup.UnlockEach)*1000)
-	fmt.Fprintf(w, "\n(b) One project alone (%s), then one among %d (%s, every gateway running), in this run\n", r.Alone.Project, r.Projects, r.AmongN.Project)
+	if len(r.Restarts) > 1 {
+		fmt.Fprintf(w, "    restarts as serve does them, one a round: %s (the last one above)\n", joinSeconds(r.Restarts))
+	}
+	fmt.Fprintf(w, "\n(b) One project alone (%s), then one among %d (%s, every gateway running), in this run: the last round\n", r.Alone.Project, r.Projects, r.AmongN.Project)
 	fmt.Fprintf(w, "                               alone      among %-4d  ratio\n", r.Projects)
 	ia, in := r.Alone.Intake, r.AmongN.Intake
 	fmt.Fprintf(w, "    intake, reports/s         %7.0f    %7.0f     %5.2f   (%d reports at once, %d members' copies each)\n", ia.PerSecond, in.PerSecond, in.PerSecond/ia.PerSecond, ia.Reports, r.Members)
@@ -516,6 +592,11 @@ func (r *projectsResult) print(w io.Writer) {
 	fmt.Fprintf(w, "    fan-out to %d, median     %7.1f ms %7.1f ms  %5.2f   (of %d; enqueue and delivery)\n", r.Distributors,
 		float64(r.Alone.FanOutMedian)*1000, float64(r.AmongN.FanOutMedian)*1000, float64(r.AmongN.FanOutMedian)/float64(r.Alone.FanOutMedian), benchProjFanOuts)
 	fmt.Fprintf(w, "    idle process, cores       %7.3f    %7.3f             (CPU, least of three 2 s spans, every gateway running, nothing to do)\n", r.Alone.IdleCPU, r.AmongN.IdleCPU)
+	fmt.Fprintf(w, "    rounds (alone, then among %d, one after the other):\n", r.Projects)
+	for i, p := range r.Rounds {
+		fmt.Fprintf(w, "      %d: intake %5.0f vs %5.0f reports/s (%.2f), fan-out %5.1f vs %5.1f ms (%.2f)\n", i+1,
+			p.IntakeAmongN, p.IntakeAlone, p.IntakeRatio, p.FanOutAmongN*1000, p.FanOutAlone*1000, p.FanOutRatio)
+	}
 	fmt.Fprintf(w, "\nGoals\n")
 	met := 0
 	for _, g := range r.Goals {

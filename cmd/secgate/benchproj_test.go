@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 )
@@ -9,13 +10,13 @@ import (
 // TestBenchProjects runs secgate bench -projects with 3 projects and few
 // reports, to keep the code path of the manual -projects 100 run working:
 // every figure is there (the start-ups as serve does them, and one project
-// after another), every fan-out was delivered encrypted, and the three
-// goals are judged.
+// after another), every fan-out was delivered encrypted, each round's
+// ratios are there, and the three goals are judged.
 func TestBenchProjects(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs secgate bench -projects 3 (about 10 s)")
 	}
-	code, stdout, stderr := runCLI(t, nil, "bench", "-projects", "3", "-reports", "20", "-latency", "2", "--json")
+	code, stdout, stderr := runCLI(t, nil, "bench", "-projects", "3", "-rounds", "2", "-reports", "20", "-latency", "2", "--json")
 	if code != 0 {
 		t.Fatalf("bench -projects 3: exit %d\n%s", code, stderr)
 	}
@@ -27,7 +28,7 @@ func TestBenchProjects(t *testing.T) {
 		t.Errorf("projects %d, members %d, distributors %d", r.Projects, r.Members, r.Distributors)
 	}
 	for _, st := range []startupResult{r.FirstStartup, r.Startup, r.SerialStartup} {
-		if st.Load <= 0 || st.Unlock <= 0 || st.Open <= 0 || st.Seconds < st.Load+st.Unlock+st.Open-1e-6 {
+		if st.Load <= 0 || st.Unlock <= 0 || st.Open <= 0 || st.Seconds < st.Load+st.Unlock+st.Open-1e-6 || st.CPU <= 0 {
 			t.Errorf("start-up: %+v", st)
 		}
 	}
@@ -45,6 +46,15 @@ func TestBenchProjects(t *testing.T) {
 			if fo.Sent != 50 || fo.Delivered != 50 || fo.Encrypted != 50 {
 				t.Errorf("%s fan-out: %d sent, %d delivered, %d encrypted; want 50 each", f.Project, fo.Sent, fo.Delivered, fo.Encrypted)
 			}
+		}
+	}
+	if len(r.Rounds) != 2 || len(r.Restarts) != 1 || r.Restarts[0] != r.Startup.Seconds {
+		t.Errorf("%d rounds, restarts %v (start-up %v); want 2 rounds and the second's restart", len(r.Rounds), r.Restarts, r.Startup.Seconds)
+	}
+	for i, p := range r.Rounds {
+		if p.IntakeAlone <= 0 || p.IntakeAmongN <= 0 || p.FanOutAlone <= 0 || p.FanOutAmongN <= 0 ||
+			math.Abs(p.IntakeRatio-p.IntakeAmongN/p.IntakeAlone) > 1e-9 || math.Abs(p.FanOutRatio-p.FanOutAmongN/p.FanOutAlone) > 1e-9 {
+			t.Errorf("round %d: %+v", i+1, p)
 		}
 	}
 	if r.Alone.Project != "p000" || r.AmongN.Project != "p002" {
