@@ -535,6 +535,7 @@ listen = ""
 backoff_min = "50ms"
 backoff_max = "1s"
 rate_limit = 20
+new_cases_per_day = 100 # each round's reports come from the same 500 reporters
 
 [schedule]
 policy = "knative"
