@@ -203,7 +203,7 @@ func unlockSecretBody(body, passphrase []byte, derived map[s2kKey][]byte) ([]byt
 	}
 	iv, enc := rest[13:29], rest[29:]
 	data := make([]byte, len(enc))
-	cipher.NewCFBDecrypter(block, iv).XORKeyStream(data, enc) //nolint:staticcheck // OpenPGP's secret key protection is CFB (RFC 4880, 5.5.3)
+	cipher.NewCFBDecrypter(block, iv).XORKeyStream(data, enc) // OpenPGP's secret key protection is CFB (RFC 4880, 5.5.3)
 	material, sum := data[:len(data)-sha1Len], data[len(data)-sha1Len:]
 	if want := sha1.Sum(material); !bytes.Equal(want[:], sum) {
 		return nil, false
