@@ -164,6 +164,54 @@ func TestUnlockPackets(t *testing.T) {
 	}
 }
 
+// TestUnlockPacketsApart: a primary key and subkey protected apart, each
+// with its own S2K, are each derived on their own and unlocked as
+// go-crypto unlocks them; under two passphrases the key does not unlock
+// with either, by either path (ErrBadPassphrase).
+func TestUnlockPacketsApart(t *testing.T) {
+	pass, other := []byte(testPassphrase), []byte("another passphrase")
+	apart := func(primary, sub []byte) []byte {
+		var plain bytes.Buffer
+		if err := testKey(t, "erin").entity.SerializePrivateWithoutSigning(&plain, nil); err != nil {
+			t.Fatal(err)
+		}
+		e, err := openpgp.ReadEntity(packet.NewReader(&plain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.PrivateKey.Encrypt(primary); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Subkeys[0].PrivateKey.Encrypt(sub); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := e.SerializePrivateWithoutSigning(&out, nil); err != nil {
+			t.Fatal(err)
+		}
+		return out.Bytes()
+	}
+	one := apart(pass, pass)
+	e, err := readEntity(one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := unlockFast(one, pass, e)
+	want, err := goCryptoUnlock(one, pass)
+	if u == nil || err != nil || !bytes.Equal(unlockedBytes(t, u), unlockedBytes(t, want)) {
+		t.Fatalf("one passphrase, two S2Ks: unlocked %v, go-crypto %v, or not the same key", u != nil, err)
+	}
+	two := apart(pass, other)
+	for _, p := range [][]byte{pass, other} {
+		if _, ok := unlockPackets(two, p); ok {
+			t.Errorf("two passphrases: unlocked with %q alone", p)
+		}
+		if _, err := ParsePrivateKey(two, p); !errors.Is(err, ErrBadPassphrase) {
+			t.Errorf("two passphrases, %q: %v, want ErrBadPassphrase", p, err)
+		}
+	}
+}
+
 func armorPrivate(t testing.TB, k *Key, pass []byte) string {
 	t.Helper()
 	a, err := k.ArmorPrivate(pass)
