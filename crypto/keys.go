@@ -148,11 +148,30 @@ func ParsePrivateKey(armored, passphrase []byte) (*Key, error) {
 		if len(passphrase) == 0 {
 			return nil, fmt.Errorf("crypto: unlock key %s: %w: key is protected and no passphrase was given", fpr, ErrBadPassphrase)
 		}
+		if u := unlockFast(armored, passphrase, e); u != nil {
+			return &Key{entity: u, private: true}, nil
+		}
 		if err := e.DecryptPrivateKeys(passphrase); err != nil {
 			return nil, fmt.Errorf("crypto: unlock key %s: %w", fpr, ErrBadPassphrase)
 		}
 	}
 	return &Key{entity: e, private: true}, nil
+}
+
+// unlockFast unlocks the key e was read from with unlockPackets; nil when
+// that path does not apply or does not give e's key wholly unlocked, so
+// that go-crypto's path decides.
+func unlockFast(armored, passphrase []byte, e *openpgp.Entity) *openpgp.Entity {
+	plain, ok := unlockPackets(armored, passphrase)
+	if !ok {
+		return nil
+	}
+	u, err := readEntity(plain)
+	if err != nil || u.PrivateKey == nil || locked(u) || !bytes.Equal(u.PrimaryKey.Fingerprint, e.PrimaryKey.Fingerprint) ||
+		len(u.Subkeys) != len(e.Subkeys) {
+		return nil
+	}
+	return u
 }
 
 func locked(e *openpgp.Entity) bool {

@@ -70,6 +70,7 @@ type Directory struct {
 	clock clock.Clock
 	log   *slog.Logger
 	keys  *keyCache
+	files *keyCache // the keys it checks (Sync's key files, imports): ShareKeyFiles
 }
 
 // NewDirectory returns the directory kept in db.
@@ -80,7 +81,7 @@ func NewDirectory(db *store.DB, clk clock.Clock, log *slog.Logger) *Directory {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Directory{db: db, clock: clk, log: log, keys: newKeyCache()}
+	return &Directory{db: db, clock: clk, log: log, keys: newKeyCache(), files: newKeyCache()}
 }
 
 // querier is what reads need: the reader pool or a transaction.

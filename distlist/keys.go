@@ -36,14 +36,15 @@ type KeyInfo struct {
 // storing anything. Warnings are problems the caller should show but that do
 // not refuse the key (an allowed address mismatch, an expired key).
 func (d *Directory) CheckKey(armored []byte, opts ImportOptions) (*crypto.Key, []string, error) {
-	return checkKey(armored, opts, d.clock.Now())
+	return checkKey(armored, opts, d.clock.Now(), d.files.parse)
 }
 
-func checkKey(armored []byte, opts ImportOptions, now time.Time) (*crypto.Key, []string, error) {
+// checkKey runs the import checks of armored, parsed by parse.
+func checkKey(armored []byte, opts ImportOptions, now time.Time, parse func([]byte) (*crypto.Key, error)) (*crypto.Key, []string, error) {
 	if strings.Contains(string(armored), "PRIVATE KEY BLOCK") {
 		return nil, nil, ErrSecretKey
 	}
-	k, err := crypto.ParsePublicKey(armored)
+	k, err := parse(armored)
 	if errors.Is(err, crypto.ErrSecretKey) {
 		return nil, nil, ErrSecretKey
 	}

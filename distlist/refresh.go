@@ -80,7 +80,7 @@ func (d *Directory) refreshOne(ctx context.Context, lookup KeyLookup, addr, fpr,
 	case err != nil:
 		return RefreshFailed, err.Error()
 	}
-	fresh, _, err := checkKey(raw, ImportOptions{Address: addr}, d.clock.Now())
+	fresh, _, err := d.CheckKey(raw, ImportOptions{Address: addr})
 	if err != nil {
 		return RefreshFailed, "the published key is refused: " + err.Error()
 	}

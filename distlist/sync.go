@@ -176,7 +176,7 @@ func CheckConfig(cfg Config, now time.Time) ([]KeyProblem, error) {
 			}
 			return
 		}
-		k, _, err := checkKey(key, ImportOptions{Address: addr, AllowMismatch: allowMismatch}, now)
+		k, _, err := checkKey(key, ImportOptions{Address: addr, AllowMismatch: allowMismatch}, now, crypto.ParsePublicKey)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s (%s): %w", holder, file, err))
 			return

@@ -39,14 +39,14 @@ func (e Event) ContentType() string {
 
 // ICS returns the event as an iCalendar object: CRLF line ends, lines
 // folded at 75 octets.
-func (e Event) ICS() []byte { return calendar(e.Method(), e) }
+func (e Event) ICS() []byte { return writeCalendar(e.Method(), e) }
 
 // Feed returns an iCalendar object that publishes events, such as the
 // team's calendar feed of every planned step.
-func Feed(events ...Event) []byte { return calendar("PUBLISH", events...) }
+func Feed(events ...Event) []byte { return writeCalendar("PUBLISH", events...) }
 
-// calendar writes a VCALENDAR of the iTIP method with events.
-func calendar(method string, events ...Event) []byte {
+// writeCalendar writes a VCALENDAR of the iTIP method with events.
+func writeCalendar(method string, events ...Event) []byte {
 	var b strings.Builder
 	line := func(s string) {
 		// Fold at 75 octets (RFC 5545 §3.1) without splitting a UTF-8

@@ -63,6 +63,7 @@ type benchOptions struct {
 	Latency  int
 	Parallel int
 	Verbose  bool
+	Rounds   int // -projects: rounds of one project alone, then among N
 }
 
 // benchResult is everything secgate bench prints; --json prints it as is.
@@ -206,6 +207,7 @@ func runBench(ctx context.Context, a *app, c *command, args []string) error {
 	fs.IntVar(&o.Latency, "latency", 5, "single reports timed from delivery to case under IDLE")
 	fs.IntVar(&o.Parallel, "smtp-parallel", DefaultConfig().SMTP.Parallel, "SMTP connections of the outbox ([smtp] parallel)")
 	fs.BoolVar(&o.Verbose, "v", false, "print the gateway's logs")
+	fs.IntVar(&o.Rounds, "rounds", 3, "with -projects: rounds of one project alone, then one among N, interleaved; the median of their ratios counts")
 	projects := fs.Int("projects", 0, "instead: N projects of 10 members and 50 distributors in one process: start-up, and one project's intake and fan-out against one project alone")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 	asJSON := jsonFlag(fs)

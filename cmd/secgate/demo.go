@@ -127,6 +127,10 @@ type demo struct {
 	cfgFile string                 // where setup writes the configuration ("": DIR/secgate.toml)
 	peers   []*demo                // every project of the run (nil: this one alone)
 	people  map[string]*crypto.Key // keys of the participants every project shares
+	// turns interleaves the projects' lifecycles (demoturns.go; nil: this
+	// one alone), index is this project's among them.
+	turns *demoTurns
+	index int
 
 	printed int // deliveries already printed
 	checks  []demoCheck
@@ -547,6 +551,10 @@ func (d *demo) planNotes(lead, ref string) []string {
 // step prints what happens next, after the deliveries of the step before.
 func (d *demo) step(s string) {
 	d.flush()
+	if d.turns != nil {
+		d.turns.yield(d.index) // the other projects' step, then this one's
+		d.flush()
+	}
 	fmt.Fprintf(d.out, "\n%s%s\n", d.tag, s)
 }
 
@@ -595,7 +603,13 @@ func (d *demo) settle(ctx context.Context) {
 // advance moves the simulated clock and wakes the scheduler.
 func (d *demo) advance(t time.Time) {
 	d.flush()
-	fmt.Fprintf(d.out, "   ... clock advanced to %s\n", stamp(t))
+	if d.turns != nil {
+		fmt.Fprintf(d.out, "   ... %swaits for %s\n", d.tag, stamp(t))
+		d.turns.wait(d.index, t) // the clock moves when every project waits
+		d.flush()
+		t = d.clock.Now()
+	}
+	fmt.Fprintf(d.out, "   ... %sclock advanced to %s\n", d.tag, stamp(t))
 	d.clock.Set(t)
 	d.g.sched.Kick()
 }
@@ -604,7 +618,7 @@ func (d *demo) advance(t time.Time) {
 func (d *demo) flush() {
 	ds := d.deliveries()
 	for _, dl := range ds[d.printed:] {
-		fmt.Fprintf(d.out, "   %s  -> %-31s %s\n", stamp(dl.At), dl.To, d.describe(dl))
+		fmt.Fprintf(d.out, "   %s%s  -> %-31s %s\n", d.tag, stamp(dl.At), dl.To, d.describe(dl))
 	}
 	d.printed = len(ds)
 }

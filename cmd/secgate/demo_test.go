@@ -61,9 +61,10 @@ func TestDemo(t *testing.T) {
 }
 
 // TestDemoProjects runs the demo of two projects in one gateway (Knative
-// and Kata, side by side) and checks each project's verdict and those
-// between them: own key, own address, own case prefix, nothing of one
-// project to another's people, the shared distributor's notices apart.
+// and Kata, side by side, their lifecycles interleaved on one clock) and
+// checks each project's verdict and those between them: own key, own
+// address, own case prefix, nothing of one project to another's people,
+// the shared distributor's notices apart.
 func TestDemoProjects(t *testing.T) {
 	for _, args := range [][]string{{"demo", "-projects"}, {"demo", "-preset", "kata,knative"}} {
 		t.Run(strings.Join(args[1:], " "), func(t *testing.T) {
@@ -87,6 +88,24 @@ func TestDemoProjects(t *testing.T) {
 			}
 			if strings.Contains(stdout, "FAIL") || strings.Count(stdout, "checks passed.") != 2 {
 				t.Errorf("a check failed:\n%s", stdout)
+			}
+			// The lifecycles run interleaved: each step of one project,
+			// then the other's, both cases open at once; Kata's short
+			// embargo ends while Knative's still runs.
+			first, second := "[knative] ", "[kata] "
+			if args[len(args)-1] == "kata,knative" {
+				first, second = second, first
+			}
+			order := []string{first + "1. Rita sends", second + "1. Rita sends", first + "2. Positive hand-off", second + "2. Positive hand-off",
+				first + "3. The new lead triages", second + "3. The new lead triages", "[kata] 7. Disclosure time", "[knative] 7. Disclosure time"}
+			at := -1
+			for _, o := range order {
+				i := strings.Index(stdout, o)
+				if i < at {
+					t.Errorf("%q comes before what precedes it in %q, or is missing:\n%s", o, order, stdout)
+					break
+				}
+				at = i
 			}
 		})
 	}

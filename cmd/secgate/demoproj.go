@@ -26,8 +26,9 @@ import (
 // several presets): one gateway process holding a project per preset, each
 // with its own team key, address, members, announcement list, case prefix
 // and database, the reporter and the distributors shared. Each project runs
-// the same case lifecycle as the one-project demo, on the same simulated
-// clock, one after the other while every gateway runs.
+// the same case lifecycle as the one-project demo, interleaved with the
+// others' on the same simulated clock (demoturns.go): both cases are open
+// at once and progress together while every gateway runs.
 
 // demoProjectPresets are the presets of -projects.
 var demoProjectPresets = []string{"knative", "kata"}
@@ -165,16 +166,31 @@ func runDemoProjects(ctx context.Context, out io.Writer, dir string, presets []s
 		tl   schedule.Timeline
 	}
 	res := make([]result, len(ds))
+	turns := newDemoTurns(len(ds), ck, func() {
+		for _, d := range ds {
+			d.g.sched.Kick()
+			d.g.outbox.Kick()
+		}
+	})
 	for i, d := range ds {
-		c, lead, tl, err := d.lifecycle(ctx, ck.Now())
+		d.turns, d.index = turns, i
+	}
+	now := ck.Now()
+	lerrs := turns.run(func(i int) error {
+		d := ds[i]
+		c, lead, tl, err := d.lifecycle(ctx, now)
 		if err != nil {
 			return fmt.Errorf("project %s: %w", d.preset, err)
 		}
 		d.flush()
 		res[i] = result{c, lead, tl}
+		return nil
+	})
+	if err := errors.Join(lerrs...); err != nil {
+		return err
 	}
 	for _, d := range ds {
-		d.flush() // what one project sent while another ran
+		d.flush() // what one project sent during another's turn
 	}
 	var errs []error
 	for i, d := range ds {

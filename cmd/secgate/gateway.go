@@ -69,6 +69,9 @@ type gatewayOptions struct {
 	// KeyLookup finds published keys for [distlist] key_refresh; nil:
 	// the Web Key Directory over HTTPS.
 	KeyLookup distlist.KeyLookup
+	// Shared is what the gateways of one start share (startup.go: the
+	// templates, the parsed key files); nil: the gateway reads its own.
+	Shared *startShared
 }
 
 // openGateway opens the database, loads the directory from the
@@ -102,12 +105,20 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 	if err := checkRotations(cfg, g.teamKey, rotations); err != nil {
 		return nil, err
 	}
-	if g.tpl, err = templates.Load(cfg.Gateway.Templates); err != nil {
+	if o.Shared != nil {
+		g.tpl, err = o.Shared.templates(cfg.Gateway.Templates)
+	} else {
+		g.tpl, err = templates.Load(cfg.Gateway.Templates)
+	}
+	if err != nil {
 		return nil, err
 	}
 	project := cfg.project(g.teamKey.Fingerprint())
 
 	g.dir = distlist.NewDirectory(g.db, g.clock, g.log.With("part", "directory"))
+	if o.Shared != nil {
+		g.dir.ShareKeyFiles(o.Shared.keyFiles)
+	}
 	dc := cfg.packageDistlist()
 	if cfg.SMTP.PasswordFile != "" {
 		pw, err := readSecretFile(cfg.SMTP.PasswordFile)

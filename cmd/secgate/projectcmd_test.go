@@ -347,7 +347,8 @@ func TestProjectSingleFile(t *testing.T) {
 
 // TestServeProjectsBadInput: serve checks every project before it starts
 // any: a project whose key cannot be unlocked, or that holds another's team
-// key, stops it at once with one line naming the project.
+// key, stops it at once with one line naming the project (the first in
+// order when several fail, though they are unlocked at the same time).
 func TestServeProjectsBadInput(t *testing.T) {
 	f := newMultiFixture(t)
 	kata := filepath.Join(f.dir, "projects", "kata.pass")
@@ -399,6 +400,18 @@ func TestServeProjectsBadInput(t *testing.T) {
 	code, out, _ := f.run(t, "config", "check")
 	if code != 1 || !strings.Contains(out, "knative.toml: team_key.path: team key "+f.fprs["team knative"]+" is also project kata's") {
 		t.Errorf("config check: exit %d\n%s", code, out)
+	}
+	// Neither key unlocks: the projects are unlocked at the same time,
+	// and the one line names the first in order, as one after another.
+	for _, p := range multiProjects {
+		if err := os.WriteFile(filepath.Join(f.dir, "projects", p.short+".pass"), []byte("not the passphrase at all\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, _, stderr := f.run(t, "serve")
+	mustFail(t, code, stderr, "project kata ("+filepath.Join(f.dir, "projects", "kata.toml")+"): team_key.path ")
+	if strings.Contains(stderr, "knative") || strings.Contains(stderr, "secgate serving") {
+		t.Errorf("both keys locked: %s", stderr)
 	}
 }
 

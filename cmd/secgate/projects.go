@@ -139,15 +139,18 @@ func LoadProjects(path string) (*ProjectSet, error) {
 		return nil, err
 	}
 	slices.Sort(files)
-	var errs []error
-	for _, f := range files {
-		cfg, err := loadProject(path, text, topLines, topDir, f)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	// Each file is decoded on its own, several at a time (startup.go).
+	cfgs := make([]*Config, len(files))
+	errs := runEach(len(files), startParallel(), false, func(i int) (err error) {
+		cfgs[i], err = loadProject(path, text, topLines, topDir, files[i])
+		return err
+	})
+	for _, cfg := range cfgs {
+		if cfg != nil {
+			set.Projects = append(set.Projects, cfg)
 		}
-		set.Projects = append(set.Projects, cfg)
 	}
+	errs = slices.DeleteFunc(errs, func(err error) bool { return err == nil })
 	set.partial = len(errs) > 0
 	errs = append(errs, set.crossCheck()...)
 	if len(errs) > 0 {

@@ -37,16 +37,8 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 	// project: a file that is missing, a key the passphrase does not
 	// unlock, a port that is taken, a database that does not accept
 	// writes.
-	keys := make([]*crypto.Key, len(projects))
-	for i, cfg := range projects {
-		if errs := cfg.CheckFiles(a.getenv); len(errs) > 0 {
-			return set.inProject(cfg, errors.Join(errs...))
-		}
-		if keys[i], err = loadTeamKey(cfg, a.getenv); err != nil {
-			return set.inProject(cfg, err)
-		}
-	}
-	if err := distinctKeys(projects, keys); err != nil {
+	keys, err := unlockProjects(set, projects, a.getenv, startParallel())
+	if err != nil {
 		return err
 	}
 	top := set.Top
@@ -84,22 +76,18 @@ func runServe(ctx context.Context, a *app, c *command, args []string) error {
 		}
 	}
 	reg := newRegistry()
-	gws := make([]*gateway, 0, len(projects))
+	gws, err := openProjects(ctx, set, projects, startParallel(), func(i int) gatewayOptions {
+		return gatewayOptions{Logger: log.With("project", projects[i].Name), TeamKey: keys[i], Metrics: reg, SharedMailbox: projects[i].SharesMailbox}
+	})
+	if err != nil {
+		return err
+	}
 	defer func() {
 		for _, g := range gws {
 			g.Close()
 		}
 	}()
-	for i, cfg := range projects {
-		g, err := openGateway(ctx, cfg, gatewayOptions{Logger: log.With("project", cfg.Name), TeamKey: keys[i], Metrics: reg,
-			SharedMailbox: cfg.SharesMailbox})
-		if err != nil {
-			return set.inProject(cfg, err)
-		}
-		gws = append(gws, g)
-		if err := g.db.Probe(ctx); err != nil {
-			return set.inProject(cfg, err)
-		}
+	for i, g := range gws {
 		g.pushLn = pushLns[i]
 	}
 	shared, err := newSharedMailbox(set, gws, log)
