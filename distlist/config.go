@@ -46,7 +46,7 @@ type ListConfig struct {
 	// The rules of an embargo list (issue #18); see Rules.
 	MaxEmbargo       time.Duration     `toml:"max_embargo" doc:"Embargo list: the longest time between its embargo notice and public disclosure it accepts, e.g. \"336h\" (14 days, a linux-distros style list); the list is never told earlier than disclosure minus this, by the plan or by /notify, forced or not (0: the policy's maximum)."`
 	NoticeBefore     time.Duration     `toml:"notice_before" doc:"Embargo list: the plan tells it this long before public disclosure, or at once when that has passed (0: as early as max_embargo and the policy allow); at most max_embargo."`
-	PreReleaseNotice *bool             `toml:"pre_release_notice" doc:"Embargo list: whether it gets the pre-release notice of the policy (default true)."`
+	PreReleaseNotice *bool             `toml:"pre_release_notice" doc:"Embargo list: whether it gets the pre-release notice of the policy (default true)." example:"true"`
 	RequireCVE       bool              `toml:"require_cve" doc:"Embargo list: it is told only of a vulnerability with a CVE ID; a plan that names it needs /cve first."`
 	SubjectTag       string            `toml:"subject_tag" doc:"Embargo list: a tag prefixed to the Subject of its notices, e.g. \"[vs]\" (inside the encryption, as the Subject is)."`
 	Recipients       []RecipientConfig `toml:"recipient" doc:"The people or organisations on the list."`

@@ -464,3 +464,27 @@ func TestAudienceLegacyPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestAudienceKeysPerList: a distributor of one list whose key lapses
+// before T0 refuses the plan, naming the list; force plans it, and that
+// distributor is skipped while the others get their notice.
+func TestAudienceKeysPerList(t *testing.T) {
+	e := newEnv(t, utc("2026-12-01 10:00"), "knative")
+	e.s = e.withDistros(distlist.Rules{}, true)
+	lapsing := testKey(t, "Short", "short@distro.example", utc("2026-11-01 10:00"), 40*Day)
+	e.dir.lists["distros"].Recipients = append(e.dir.lists["distros"].Recipients, distlist.Recipient{Name: "Short", Address: "short@distro.example", Key: lapsing})
+	c := e.newCase(1, "knative", utc("2026-11-28 08:00"))
+	t0 := utc("2026-12-22 10:00")
+	_, err := e.disclose(c, t0, "")
+	var re *ReadinessError
+	if !errors.As(err, &re) || !re.Forceable || !strings.Contains(err.Error(), "distros: short@distro.example: key") {
+		t.Fatalf("a lapsing key on distros: %v", err)
+	}
+	if _, err := e.disclose(c, t0, "their new key is on its way"); err != nil {
+		t.Fatal(err)
+	}
+	e.checkMails(
+		"2026-12-01 10:00 embargo-notice encrypted to "+vendors,
+		"2026-12-01 10:00 embargo-notice encrypted to "+distros,
+	)
+}

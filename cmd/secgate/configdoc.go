@@ -94,6 +94,8 @@ func typeName(t reflect.Type) string {
 		return "list of " + typeName(t.Elem())
 	case reflect.Map:
 		return "table"
+	case reflect.Pointer:
+		return typeName(t.Elem()) // optional: unset keeps a default the doc gives
 	}
 	return t.String()
 }
@@ -161,6 +163,11 @@ func (f docField) defaultText() string {
 		if f.Default.IsZero() || f.Default.Len() == 0 {
 			return "—"
 		}
+	case reflect.Pointer:
+		if f.Default.IsNil() {
+			return "—"
+		}
+		return "`" + tomlValue(f.Default.Elem()) + "`"
 	}
 	return "`" + tomlValue(f.Default) + "`"
 }
