@@ -25,6 +25,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if _, err := s.RunDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("schedule: running due jobs", "err", err)
 		}
+		if _, err := s.CheckAcks(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("schedule: acknowledgements", "err", err)
+		}
 		now := s.now()
 		if !now.Before(nextSLA) {
 			if _, err := s.CheckSLA(ctx); err != nil && ctx.Err() == nil {

@@ -23,6 +23,8 @@ const (
 	Retrospective     = "retrospective"       // retrospective reminder
 	RetroDraft        = "retrospective-draft" // the retrospective itself, drafted from the case's history (/draft retrospective)
 	SLAReminder       = "sla-reminder"        // policy deadline near or missed
+	AckReminder       = "ack-reminder"        // to a distributor who has not acknowledged a notice: please do, in its thread
+	AckEscalation     = "ack-escalation"      // to the fix lead: who has not acknowledged a notice
 	SkippedRecipients = "skipped-recipients"  // recipients who got nothing
 	WrongKey          = "wrong-key"           // report encrypted to a key we do not hold
 	NotMember         = "not-member"          // to someone outside the team whose mail on a case had command lines: not applied
