@@ -39,8 +39,11 @@ type StackOptions struct {
 	// received at received under the named policy (zero: no deadline):
 	// the acknowledgement tells the reporter.
 	EvaluateBy func(policy string, received time.Time) time.Time
-	Clock      clock.Clock
-	Logger     *slog.Logger
+	// Acks, if set, judges each distributor's reply as an
+	// acknowledgement of the notice its thread names.
+	Acks   Acknowledger
+	Clock  clock.Clock
+	Logger *slog.Logger
 }
 
 // NewStackProcessor returns a Processor over the real packages.
@@ -67,6 +70,7 @@ func NewStackProcessor(o StackOptions) (*Processor, error) {
 		Directory: dir,
 		Mailer:    &OutboxAdapter{Outbox: o.Outbox, Directory: o.Directory, From: o.Project.TeamAddress},
 		Cases:     &WorkflowAdapter{Workflow: o.Workflow, Directory: o.Directory, EvaluateBy: o.EvaluateBy},
+		Acks:      o.Acks,
 		Texts:     o.Templates,
 		Project:   o.Project,
 		TeamKey:   armored,
