@@ -43,6 +43,8 @@ type hostileEnv struct {
 	dists    map[string]*gpgtest.GPG // distributor stack user -> their gpg
 	distFprs map[string]string
 	seq      int
+	config   string // the secgate.toml serve runs with
+	metrics  string // its metrics address
 }
 
 // hostileMember is a member of the projects named in in.
@@ -88,6 +90,7 @@ func startHostile(t *testing.T, knPrefix, kataPrefix string, members []hostileMe
 		}
 		return k
 	}
+	e.metrics = freeLoopbackAddr(t)
 	write("imap.pass", stack.Password+"\n", 0o600)
 	write("smtp.pass", stack.Password+"\n", 0o600)
 	write("secgate.toml", fmt.Sprintf(`# Two projects, one gateway (generated).
@@ -122,7 +125,7 @@ retry_max = "3s"
 [schedule]
 public_lists = []
 retry_delay = "1s"
-`, stack.Domain, stack.IMAPAddr, stack.SubmissionAddr, freeLoopbackAddr(t)), 0o644)
+`, stack.Domain, stack.IMAPAddr, stack.SubmissionAddr, e.metrics), 0o644)
 	for _, m := range members {
 		e.keys[m.user] = gen(m.user, stack.Addr(m.user))
 		write("projects/"+m.user+".asc", armorPub(t, e.keys[m.user]), 0o644)
@@ -174,6 +177,7 @@ kind = "embargo"
 %[6]s`, p.display, p.prefix, stack.Addr(p.mailbox), p.name, ms.String(), lists.String()), 0o644)
 	}
 	config := filepath.Join(dir, "secgate.toml")
+	e.config = config
 	if code, out, stderr := runCLI(t, nil, "config", "check", "-config", config); code != 0 {
 		t.Fatalf("config check: exit %d\n%s%s", code, out, stderr)
 	}
