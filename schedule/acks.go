@@ -56,8 +56,9 @@ const (
 const MailAckReminder = "ack-reminder"
 
 // ackCodeRE finds acknowledgement codes in a text: "ACK-" and 12 base32
-// letters (60 random bits).
-var ackCodeRE = regexp.MustCompile(`(?i)\bACK-[A-Z2-7]{12}\b`)
+// letters (60 random bits), in either case, ASCII only ((?i) would fold
+// the Kelvin sign into a k).
+var ackCodeRE = regexp.MustCompile(`\b[Aa][Cc][Kk]-[A-Za-z2-7]{12}\b`)
 
 func newAckCode() string {
 	b := make([]byte, 8)
