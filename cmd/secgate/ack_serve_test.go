@@ -99,7 +99,10 @@ func (e *hostileEnv) replyTo(user string, p *hostileProject, notice ackNotice, b
 //     her signed acknowledgement replayed into the thread of the second
 //     case; a reply she signed in the second case's thread that holds the
 //     first case's code; the very same mail again; her acknowledgement
-//     replayed into kata's thread of the same reference.
+//     replayed into kata's thread of the same reference;
+//   - her reply to kata's notice, signed and encrypted to kata's key by
+//     gpg, counts there;
+//   - the metrics count the acknowledgements and the silent, per project.
 func TestServeAcknowledgements(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real mail stack")
@@ -200,6 +203,19 @@ func TestServeAcknowledgements(t *testing.T) {
 	if acked(kn) != 1 || acked(kata) != 0 {
 		t.Errorf("acknowledgements: knative %d, kata %d; want dana's first alone", acked(kn), acked(kata))
 	}
+
+	// 3. Her reply to kata's notice, signed and encrypted to kata's key
+	// (what a client answering an encrypted notice sends), counts there.
+	id = e.msgID("ack-dana-encrypted")
+	raw = append([]byte("In-Reply-To: "+nk.messageID+"\r\n"), e.encryptedMail(dana, "dana", danaFpr, kata.team.Fingerprint(), e.addr(kata.mailbox),
+		"Re: ["+ref1+"] EMBARGOED", "> /ack "+nk.code+"\n\nReady for this one too.", id)...)
+	e.stack.Send(t, e.addr("dana"), []string{e.addr(kata.mailbox)}, raw)
+	if class, _, reason := e.waitInbound(kata, id); class != "distributor-ack" || !strings.Contains(reason, "acknowledgement counted") {
+		t.Errorf("dana's encrypted acknowledgement to kata: %s, %s", class, reason)
+	}
+	if acked(kn) != 1 || acked(kata) != 1 {
+		t.Errorf("acknowledgements: knative %d, kata %d; want one each", acked(kn), acked(kata))
+	}
 	if n := e.count(kn, `SELECT count(*) FROM case_audit WHERE action = 'ack-not-counted'`); n != 5 {
 		t.Errorf("knative audited %d acknowledgements not counted, want 5", n)
 	}
@@ -211,9 +227,9 @@ func TestServeAcknowledgements(t *testing.T) {
 	resp.Body.Close()
 	for _, want := range []string{
 		`secgate_acknowledgements_total{notice="embargo-notice",project="knative"} 1`,
-		`secgate_acknowledgements_total{notice="embargo-notice",project="kata"} 0`,
+		`secgate_acknowledgements_total{notice="embargo-notice",project="kata"} 1`,
 		`secgate_ack_silent_recipients{notice="embargo-notice",project="knative"} 1`, // dana, on the second case
-		`secgate_ack_silent_recipients{notice="embargo-notice",project="kata"} 1`,
+		`secgate_ack_silent_recipients{notice="embargo-notice",project="kata"} 0`,
 	} {
 		if !strings.Contains(string(scrape), want) {
 			t.Errorf("the metrics lack %s", want)
