@@ -198,7 +198,7 @@ func TestServeAcknowledgements(t *testing.T) {
 		if class != "distributor-ack" || !strings.Contains(reason, "NOT counted") || !strings.Contains(reason, tc.why) {
 			t.Errorf("%s: %s, %s; want NOT counted: %q", tc.name, class, reason, tc.why)
 		}
-		e.awaitTeamCopy("carol", tc.why)
+		e.awaitMail("carol", "Acknowledgement: NOT counted", tc.why) // the team copy says why
 	}
 	if acked(kn) != 1 || acked(kata) != 0 {
 		t.Errorf("acknowledgements: knative %d, kata %d; want dana's first alone", acked(kn), acked(kata))
@@ -238,19 +238,91 @@ func TestServeAcknowledgements(t *testing.T) {
 	e.stop()
 }
 
-// awaitTeamCopy waits for a team copy to member whose acknowledgement
-// line says why it did not count.
-func (e *hostileEnv) awaitTeamCopy(member, why string) {
+// TestServeAckReminder runs the reminder and the escalation through secgate
+// serve on the real stack, under a policy of seconds (ack_reminder 3s,
+// ack_escalate 6s): dana, silent, gets one reminder in the thread of her
+// copy of the notice, signed by the team key and encrypted to her alone,
+// with the notice's code; the lead is told she is silent; her signed reply
+// to the reminder (whose thread names the notice through References)
+// counts, and nothing more is sent.
+func TestServeAckReminder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real mail stack")
+	}
+	e := startHostileWith(t, "poll_interval = \"1s\"\n\n[schedule.policies.knative]\nack_reminder = \"3s\"\nack_escalate = \"6s\"\n",
+		"SEC", "KATA", []hostileMember{{"carol", []string{"knative", "kata"}}}, "dana")
+	kn := e.kn
+	ref := e.report(kn)
+	t0 := time.Now().Add(24 * 24 * time.Hour).UTC().Truncate(time.Minute)
+	e.waitInbound(kn, e.command("carol", kn, "["+ref+"] plan", fmt.Sprintf("/case %s\n/status confirmed\n/impact\nRemote attackers can crash Knative.\n\n"+
+		"/affected <= 1.4.0\n/fixed 1.4.1\n/disclose %s\n", ref, t0.Format("2006-01-02 15:04 MST"))))
+	msgs := e.stack.WaitMessages(t, "dana", "INBOX", 2, 2*time.Minute)
+	notice := e.noticesOf("dana", 1)[0]
+	var reminder []byte
+	for _, raw := range msgs {
+		if !bytes.Contains(raw, []byte(notice.messageID)) || bytes.Contains(raw, []byte("Message-ID: "+notice.messageID)) {
+			continue
+		}
+		reminder = raw
+	}
+	if reminder == nil {
+		t.Fatalf("no mail to dana in the thread of her notice %s", notice.messageID)
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(toCRLF(reminder)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Header.Get("In-Reply-To"); got != notice.messageID {
+		t.Errorf("the reminder's In-Reply-To is %q, want her notice's %s", got, notice.messageID)
+	}
+	if signer := gpgSigner(t, e.dists["dana"], reminder); signer != kn.team.Fingerprint() {
+		t.Errorf("the reminder is signed by %q, want the team key", signer)
+	}
+	r := gpgOpenMail(t, e.dists["dana"], reminder)
+	text := strings.NewReplacer("=\r\n", "", "=\n", "", "=3D", "=", "\r\n", "\n").Replace(string(r.Stdout))
+	if !strings.Contains(text, "Please acknowledge") || !strings.Contains(text, "/ack "+notice.code) {
+		t.Errorf("the reminder lacks the request or the code:\n%s", text)
+	}
+	e.awaitMail("carol", "Not acknowledged: the embargo notice", e.addr("dana")) // the lead's escalation
+
+	// Her reply to the reminder, quoting it.
+	id := e.msgID("ack-dana")
+	body := signedBody(e.dists["dana"], e.distFprs["dana"], "> /ack "+notice.code+"\n\nSorry for the delay: ready.", false)
+	raw := toCRLF([]byte(fmt.Sprintf("From: Distributor dana <%s>\nTo: %s\nSubject: Re: [%s] Please acknowledge\nDate: %s\nMessage-ID: <%s>\n"+
+		"In-Reply-To: %s\nReferences: %s %s\nMIME-Version: 1.0\n", e.addr("dana"), e.addr(kn.mailbox), ref, time.Now().Format(time.RFC1123Z), id,
+		m.Header.Get("Message-ID"), notice.messageID, m.Header.Get("Message-ID")) + body))
+	e.stack.Send(t, e.addr("dana"), []string{e.addr(kn.mailbox)}, raw)
+	if class, _, reason := e.waitInbound(kn, id); class != "distributor-ack" || !strings.Contains(reason, "acknowledgement counted") {
+		t.Errorf("dana's reply to the reminder: %s, %s", class, reason)
+	}
+	time.Sleep(3 * time.Second) // three more checks of the loop
+	if n := e.count(kn, `SELECT count(*) FROM outbox WHERE kind = 'ack-reminder'`); n != 1 {
+		t.Errorf("%d reminders, want 1", n)
+	}
+	if n := e.count(kn, `SELECT count(*) FROM ack_nudge WHERE stage = 'escalation'`); n != 1 {
+		t.Errorf("%d escalations, want 1", n)
+	}
+	e.stop()
+}
+
+// awaitMail waits for a mail to member holding every one of want (its
+// blanks folded: a long line may wrap).
+func (e *hostileEnv) awaitMail(member string, want ...string) {
 	e.t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		for _, g := range e.inbox(member) {
-			if strings.Contains(g.text, "Acknowledgement: NOT counted") && strings.Contains(strings.Join(strings.Fields(g.text), " "), why) {
+			text := strings.Join(strings.Fields(g.subject+"\n"+g.text), " ")
+			all := true
+			for _, w := range want {
+				all = all && strings.Contains(text, w)
+			}
+			if all {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			e.t.Errorf("no team copy to %s says %q", member, why)
+			e.t.Errorf("no mail to %s holds %q", member, want)
 			return
 		}
 		time.Sleep(200 * time.Millisecond)

@@ -60,6 +60,11 @@ type hostileMember struct {
 // Every one of dists (stack users, each with a gpg key) is on both
 // projects' embargo lists, with the same address and key.
 func startHostile(t *testing.T, knPrefix, kataPrefix string, members []hostileMember, dists ...string) *hostileEnv {
+	return startHostileWith(t, "", knPrefix, kataPrefix, members, dists...)
+}
+
+// startHostileWith is startHostile with extra appended to secgate.toml.
+func startHostileWith(t *testing.T, extra, knPrefix, kataPrefix string, members []hostileMember, dists ...string) *hostileEnv {
 	tmp := t.TempDir()
 	bin := buildSecgate(t, tmp)
 	users := append([]string{"knsec", "katasec", "rita", "mallory"}, dists...)
@@ -125,7 +130,7 @@ retry_max = "3s"
 [schedule]
 public_lists = []
 retry_delay = "1s"
-`, stack.Domain, stack.IMAPAddr, stack.SubmissionAddr, e.metrics), 0o644)
+`, stack.Domain, stack.IMAPAddr, stack.SubmissionAddr, e.metrics)+extra, 0o644)
 	for _, m := range members {
 		e.keys[m.user] = gen(m.user, stack.Addr(m.user))
 		write("projects/"+m.user+".asc", armorPub(t, e.keys[m.user]), 0o644)
