@@ -171,6 +171,13 @@ func TestServeAcknowledgements(t *testing.T) {
 		t.Errorf("case show %s does not show dana's acknowledgement:\n%s", ref1, show)
 	}
 	t.Logf("case show %s:\n%s", ref1, show)
+	_, js, _ := runCLI(t, nil, "case", "show", "-json", "-config", e.config, "-project", "knative", ref1)
+	var out struct{ Acks []ackJSON }
+	decodeJSON(t, js, &out)
+	if len(out.Acks) != 1 || out.Acks[0].Recipient != e.addr("dana") || out.Acks[0].Acknowledged == nil || out.Acks[0].Silent ||
+		out.Acks[0].Delivered == nil || out.Acks[0].AckMessageID != id {
+		t.Errorf("case show -json: acks %+v", out.Acks)
+	}
 	if _, show2, _ := runCLI(t, nil, "case", "show", "-config", e.config, "-project", "knative", ref2); !strings.Contains(show2, "SILENT") {
 		t.Errorf("case show %s does not show dana silent:\n%s", ref2, show2)
 	}
