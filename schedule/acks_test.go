@@ -516,3 +516,27 @@ func FuzzAckCodes(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheckAcks measures one check of the job loop over 200 cases
+// whose embargo notices went to two distributors each, none due: what
+// every turn of the loop costs.
+func BenchmarkCheckAcks(b *testing.B) {
+	now := utc("2026-11-20 09:30")
+	e := newEnv(b, now, "knative")
+	e.ob = &ackOutbox{fakeOutbox: e.out, thread: map[string]string{}}
+	e.s = e.newScheduler("knative")
+	for i := int64(1); i <= 200; i++ {
+		c := e.newCase(i, "knative", now.Add(-5*Day))
+		if _, err := e.disclose(c, now.Add(25*Day), ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e.deliver(MailEmbargoNotice, now)
+	e.clk.Set(now.Add(time.Hour))
+	b.ResetTimer()
+	for range b.N {
+		if n, err := e.s.CheckAcks(e.ctx); err != nil || n != 0 {
+			b.Fatal(n, err)
+		}
+	}
+}

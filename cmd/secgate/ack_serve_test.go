@@ -101,7 +101,7 @@ func (e *hostileEnv) replyTo(user string, p *hostileProject, notice ackNotice, b
 //     first case's code; the very same mail again; her acknowledgement
 //     replayed into kata's thread of the same reference;
 //   - her reply to kata's notice, signed and encrypted to kata's key by
-//     gpg, counts there;
+//     gpg, counts there; the same ciphertext again is held as a replay;
 //   - the metrics count the acknowledgements and the silent, per project.
 func TestServeAcknowledgements(t *testing.T) {
 	if testing.Short() {
@@ -219,6 +219,14 @@ func TestServeAcknowledgements(t *testing.T) {
 	e.stack.Send(t, e.addr("dana"), []string{e.addr(kata.mailbox)}, raw)
 	if class, _, reason := e.waitInbound(kata, id); class != "distributor-ack" || !strings.Contains(reason, "acknowledgement counted") {
 		t.Errorf("dana's encrypted acknowledgement to kata: %s, %s", class, reason)
+	}
+	// Its ciphertext again, under a new Message-ID: intake holds it as a
+	// replay before anything reads it as an acknowledgement.
+	again := e.msgID("ack-dana-encrypted-again")
+	raw = bytes.Replace(raw, []byte("Message-ID: <"+id+">"), []byte("Message-ID: <"+again+">"), 1)
+	e.stack.Send(t, e.addr("dana"), []string{e.addr(kata.mailbox)}, raw)
+	if class, state, reason := e.waitInbound(kata, again); class != "replay" || state != "quarantined" {
+		t.Errorf("dana's encrypted acknowledgement sent again: %s %s, %s; want held as a replay", class, state, reason)
 	}
 	if acked(kn) != 1 || acked(kata) != 1 {
 		t.Errorf("acknowledgements: knative %d, kata %d; want one each", acked(kn), acked(kata))
