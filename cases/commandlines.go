@@ -13,8 +13,9 @@ import (
 // valid or not: a "/" and a command name (known or not; "/etc/passwd" is
 // not one) at the start of a line, outside quoted lines, an armored key
 // after /list, and the signature. The
-// reporter's "/agree CODE" (see considerConsent) is theirs, not a team
-// command, and is left out. At most maxCommands lines are returned.
+// reporter's "/agree CODE" (see considerConsent) and a distributor's
+// "/ack CODE" (the acknowledgement of a notice) are theirs, not team
+// commands, and are left out. At most maxCommands lines are returned.
 //
 // Only a team member's signed mail runs commands. Intake looks for these
 // lines in the mail of everyone else on a case (the reporter, a
@@ -45,7 +46,7 @@ func CommandLines(text string) []Command {
 		if !namePattern.MatchString(name) {
 			continue
 		}
-		if name != "agree" {
+		if name != "agree" && name != "ack" {
 			out = append(out, Command{Line: i + 1, Raw: line, Name: name})
 		}
 		// What Parse takes as part of the command: a block's lines, and

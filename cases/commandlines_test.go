@@ -39,6 +39,8 @@ func TestCommandLines(t *testing.T) {
 		{name: "key block after list add", text: "/list add embargo x@example.org\n" + key + "/status invalid\n", lines: []int{1, 8}, names: []string{"/list", "/status"}},
 		{name: "the reporter's consent line", text: "/agree K7Q2-M9XD\n", lines: nil},
 		{name: "agree next to a command", text: "/agree K7Q2-M9XD\n/status confirmed\n", lines: []int{2}, names: []string{"/status"}},
+		{name: "a distributor's acknowledgement line", text: "/ack ACK-K7Q2M3XDABCD\n", lines: nil},
+		{name: "ack next to a command", text: "/ack ACK-K7Q2M3XDABCD\n/publish-now leaked\n", lines: []int{2}, names: []string{"/publish-now"}},
 		{name: "crlf", text: "/status confirmed\r\n/help\r\n", lines: []int{1, 2}, names: []string{"/status", "/help"}},
 	}
 	for _, tc := range tests {

@@ -72,6 +72,9 @@ func (w *Workflow) TellStep(ctx context.Context, tx *sql.Tx, caseID int64, st St
 		d.Reason = st.What
 		d.Answer.Done = st.Changes
 		d.Plan.Next, d.Plan.NextAt = st.Next, st.NextAt
+		if d.Ack.Silent, err = w.silent(ctx, tx, c.ID); err != nil {
+			return err
+		}
 		var all []distlist.Recipient
 		for _, m := range team {
 			all = append(all, recipient(m))
@@ -110,6 +113,11 @@ func (s *session) tellTeam(ctx context.Context) error {
 	d.Actor = person(s.member)
 	d.Answer.Done = changes
 	d.Message.Text, d.Answer.Replies = s.text, s.replies
+	silent, err := s.w.silent(ctx, s.tx, s.c.ID)
+	if err != nil {
+		return err
+	}
+	d.Ack.Silent = silent
 	if ns, ok := s.w.scheduler().(NextStepper); ok {
 		what, at, ok, err := ns.NextStep(ctx, s.tx, s.c.ID)
 		if err != nil {

@@ -43,8 +43,11 @@ type StackOptions struct {
 	// mail at now (a rotation's overlap); TeamKey may carry more previous
 	// keys, for what is stored, which never open new mail.
 	Previous func(now time.Time) []*crypto.Key
-	Clock    clock.Clock
-	Logger   *slog.Logger
+	// Acks, if set, judges each distributor's reply as an
+	// acknowledgement of the notice its thread names.
+	Acks   Acknowledger
+	Clock  clock.Clock
+	Logger *slog.Logger
 }
 
 // NewStackProcessor returns a Processor over the real packages.
@@ -71,6 +74,7 @@ func NewStackProcessor(o StackOptions) (*Processor, error) {
 		Directory: dir,
 		Mailer:    &OutboxAdapter{Outbox: o.Outbox, Directory: o.Directory, From: o.Project.TeamAddress},
 		Cases:     &WorkflowAdapter{Workflow: o.Workflow, Directory: o.Directory, EvaluateBy: o.EvaluateBy},
+		Acks:      o.Acks,
 		Texts:     o.Templates,
 		Project:   o.Project,
 		TeamKey:   armored,

@@ -39,6 +39,7 @@ type ProcessorOptions struct {
 	Directory Directory
 	Mailer    Mailer
 	Cases     Cases
+	Acks      Acknowledger // optional: judges a distributor's reply as an acknowledgement of a notice
 	Texts     Texts
 	Project   templates.Project // team address, key fingerprint, names
 	// TeamKey is the team's armored public key, attached to answers to
@@ -444,6 +445,7 @@ type msgCtx struct {
 	dist         *Member  // the distributor whose reply it is (distributorReply)
 	commands     []string // names of the lines that read as commands (cases.CommandNames)
 	commandsTold string   // what the sender was told of them (answerCommandLines)
+	ackVerdict   string   // whether a distributor's reply acknowledged a notice (distributorAck)
 
 	// tx is the shared transaction when m runs in a group (ProcessBatch),
 	// and batch, if the Mailer batches, queues the group's mail.

@@ -235,6 +235,7 @@ func (m *msgCtx) teamCopyData(c CaseInfo, subject string, kind copyKind) templat
 	for _, a := range op.Attachments {
 		data.Message.Attachments = append(data.Message.Attachments, templates.HeaderSafe(a.Filename))
 	}
+	data.Ack.Verdict = m.ackVerdict
 	return data
 }
 
@@ -345,6 +346,11 @@ func (m *msgCtx) addToCase(ctx context.Context, caseID int64, o outcome, kind st
 		}
 		if err := m.p.o.Cases.AddMessage(ctx, tx, caseID, f); err != nil {
 			return fmt.Errorf("intake: add %s to %s: %w", kind, c.Ref, err)
+		}
+		if copied == copyDistributor {
+			if err := m.distributorAck(ctx, tx, caseID, o); err != nil {
+				return err
+			}
 		}
 		return m.teamCopy(ctx, tx, c, subject, copied)
 	})

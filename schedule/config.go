@@ -10,7 +10,7 @@ import (
 // Config configures the scheduler.
 type Config struct {
 	Policy        string              `toml:"policy" doc:"Policy of new cases: knative, kata, kubeedge or a name defined under policies (the one key for it; [cases] policy is a deprecated alias)."`
-	Policies      map[string]Override `toml:"policies" doc:"Overrides of preset policies, or new policies based on one, by name: a table [schedule.policies.NAME] with base (the preset it starts from, default NAME) and any of min_notice, max_notice, min_notice_business_days, max_notice_business_days, pre_release_notice, pre_announce (tell the public lists the release date), require_cve, out_of_band_from, evaluation_deadline, fix_deadline, fix_deadline_what, fix_done_state, lead_releases, announce_to_embargo, reporter_consent (the reporter agrees to a planned disclosure before anything of it goes out), impact_review (the reporter reviews the impact description at triage), reminder_lead, retrospective_from, retrospective_to, slow_below, semi_public_below, holidays, disclosure_time, weekdays, audiences (the embargo lists the notices go to); secgate config check shows the result."`
+	Policies      map[string]Override `toml:"policies" doc:"Overrides of preset policies, or new policies based on one, by name: a table [schedule.policies.NAME] with base (the preset it starts from, default NAME) and any of min_notice, max_notice, min_notice_business_days, max_notice_business_days, pre_release_notice, pre_announce (tell the public lists the release date), require_cve, out_of_band_from, evaluation_deadline, fix_deadline, fix_deadline_what, fix_done_state, lead_releases, announce_to_embargo, reporter_consent (the reporter agrees to a planned disclosure before anything of it goes out), impact_review (the reporter reviews the impact description at triage), reminder_lead, ack_reminder, ack_escalate (reminders and escalation of notices not acknowledged), retrospective_from, retrospective_to, slow_below, semi_public_below, holidays, disclosure_time, weekdays, audiences (the embargo lists the notices go to); secgate config check shows the result."`
 	EmbargoList   string              `toml:"embargo_list" doc:"Name of the distribution list that receives embargo and pre-release notices."`
 	PublicLists   []string            `toml:"public_lists" doc:"Names of the public lists that receive the announcement at disclosure time."`
 	ArtifactsDir  string              `toml:"artifacts_dir" doc:"Directory where the advisory, CVE JSON 5 and OSV records are written at disclosure time (empty: not written)."`
@@ -55,6 +55,8 @@ type Override struct {
 	ImpactReview          *bool          `toml:"impact_review" doc:"See Policy.impact_review."`
 	AnnounceToEmbargo     *bool          `toml:"announce_to_embargo" doc:"See Policy.announce_to_embargo."`
 	ReminderLead          *time.Duration `toml:"reminder_lead" doc:"See Policy.reminder_lead."`
+	AckReminder           *time.Duration `toml:"ack_reminder" doc:"See Policy.ack_reminder."`
+	AckEscalate           *time.Duration `toml:"ack_escalate" doc:"See Policy.ack_escalate."`
 	RetrospectiveFrom     *time.Duration `toml:"retrospective_from" doc:"See Policy.retrospective_from."`
 	RetrospectiveTo       *time.Duration `toml:"retrospective_to" doc:"See Policy.retrospective_to."`
 	SlowBelow             *float64       `toml:"slow_below" doc:"See Policy.slow_below."`
@@ -186,6 +188,8 @@ func (o Override) apply(p *Policy) {
 	setD(&p.EvaluationDeadline, o.EvaluationDeadline)
 	setD(&p.FixDeadline, o.FixDeadline)
 	setD(&p.ReminderLead, o.ReminderLead)
+	setD(&p.AckReminder, o.AckReminder)
+	setD(&p.AckEscalate, o.AckEscalate)
 	setD(&p.RetrospectiveFrom, o.RetrospectiveFrom)
 	setD(&p.RetrospectiveTo, o.RetrospectiveTo)
 	if o.PreAnnounce != nil {

@@ -213,6 +213,9 @@ type env struct {
 	// asks for; the tests of other steps turn them off, so that their
 	// mail lists show only those steps.
 	wholePreset bool
+	// ob, when set, is the scheduler's outbox instead of out (which it
+	// may wrap).
+	ob Outbox
 }
 
 var keyCache sync.Map
@@ -292,8 +295,12 @@ func (e *env) newScheduler(policy string, changes ...func(*Config)) *Scheduler {
 	for _, change := range changes {
 		change(&cfg)
 	}
+	var ob Outbox = e.out
+	if e.ob != nil {
+		ob = e.ob
+	}
 	s, err := New(Options{
-		DB: e.db, Directory: e.dir, Outbox: e.out, Cases: e.cases, Templates: set,
+		DB: e.db, Directory: e.dir, Outbox: ob, Cases: e.cases, Templates: set,
 		Project:     templates.Project{Name: "Example", TeamAddress: "security@example.org", AnnounceList: "security-announce@lists.example"},
 		TeamAddress: "Example Security <security@example.org>",
 		Clock:       e.clk, Config: cfg,

@@ -33,6 +33,8 @@ type Policy struct {
 	ImpactReview       bool          `toml:"impact_review" doc:"The reporter reviews the impact description when the case is triaged (Kata: the description is validated by the reporter): it is mailed to them, encrypted to their key, never in clear; without a key on file the fix lead is told that it was not sent."`
 	ReporterConsent    bool          `toml:"reporter_consent" doc:"The reporter agrees to a planned disclosure before anything of it goes out (Kata: the reporter's choice of disclosure terms prevails): /disclose proposes the date to them, and the embargo notice and the announcement wait for their signed /agree, or for a lead who forces."`
 	ReminderLead       time.Duration `toml:"reminder_lead" doc:"How long before a deadline the lead is reminded (0: only when missed)."`
+	AckReminder        time.Duration `toml:"ack_reminder" doc:"How long after an embargo or pre-release notice was delivered a distributor who has not acknowledged it (a reply in its thread signed by their key on file) is reminded, once, never at or after the disclosure time (0: no reminder; default 48h)."`
+	AckEscalate        time.Duration `toml:"ack_escalate" doc:"How long after an embargo or pre-release notice was sent the fix lead is told who has not acknowledged it, at the latest 24 hours before the disclosure time (0: never; default 96h)."`
 
 	RetrospectiveFrom time.Duration `toml:"retrospective_from" doc:"Start of the retrospective window after disclosure; the reminder is sent then (0: no retrospective)."`
 	RetrospectiveTo   time.Duration `toml:"retrospective_to" doc:"End of the retrospective window after disclosure."`
@@ -133,6 +135,7 @@ func Preset(name string) (Policy, error) {
 	p.Holidays = append([]string(nil), p.Holidays...)
 	p.Weekdays = append([]string(nil), p.Weekdays...)
 	p.Audiences = append([]string(nil), p.Audiences...)
+	p.AckReminder, p.AckEscalate = DefaultAckReminder, DefaultAckEscalate // every preset's
 	return p, nil
 }
 
@@ -140,7 +143,7 @@ func Preset(name string) (Policy, error) {
 func (p Policy) Check() error {
 	var errs []string
 	if p.MinNotice < 0 || p.MaxNotice < 0 || p.PreReleaseNotice < 0 || p.EvaluationDeadline < 0 ||
-		p.FixDeadline < 0 || p.ReminderLead < 0 || p.RetrospectiveFrom < 0 || p.RetrospectiveTo < 0 {
+		p.FixDeadline < 0 || p.ReminderLead < 0 || p.AckReminder < 0 || p.AckEscalate < 0 || p.RetrospectiveFrom < 0 || p.RetrospectiveTo < 0 {
 		errs = append(errs, "durations must not be negative")
 	}
 	if p.MaxNotice > 0 && p.MaxNotice < p.MinNotice {

@@ -12,7 +12,8 @@ import (
 	"github.com/secgate/secgate/templates"
 )
 
-// Run executes due jobs and checks SLA deadlines until ctx is done. One
+// Run executes due jobs, checks SLA deadlines and, once a PollInterval,
+// the acknowledgements of notices (CheckAcks) until ctx is done. One
 // loop: a timer set to the next due job (or SLA check, at most
 // PollInterval away), woken early by Kick. Jobs that came due while the gateway was down run at once, in
 // timeline order.
@@ -20,12 +21,20 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if _, err := s.casesOrErr(); err != nil {
 		return err
 	}
-	nextSLA := s.now()
+	nextSLA, nextAck := s.now(), s.now()
 	for {
 		if _, err := s.RunDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("schedule: running due jobs", "err", err)
 		}
 		now := s.now()
+		if !now.Before(nextAck) {
+			// At most once a PollInterval: a turn woken by a Kick
+			// (every command) need not read every case's notices.
+			if _, err := s.CheckAcks(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("schedule: acknowledgements", "err", err)
+			}
+			nextAck = now.Add(s.cfg.PollInterval)
+		}
 		if !now.Before(nextSLA) {
 			if _, err := s.CheckSLA(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("schedule: SLA check", "err", err)

@@ -483,7 +483,7 @@ func (s *Scheduler) Withdraw(ctx context.Context, tx *sql.Tx, c *cases.Case, rea
 	}
 	now := s.now()
 	why := fmt.Sprintf("the case is %s: disclosure withdrawn", c.State)
-	n, err := s.cancelPlan(ctx, tx, c.ID, why, now, MailEmbargoNotice, MailPreReleaseNotice)
+	n, err := s.cancelPlan(ctx, tx, c.ID, why, now, MailEmbargoNotice, MailPreReleaseNotice, MailAckReminder)
 	if err != nil {
 		return err
 	}
@@ -564,7 +564,7 @@ func (s *Scheduler) PublishNow(ctx context.Context, tx *sql.Tx, c *cases.Case, r
 	if !p.Published.IsZero() {
 		return fmt.Errorf("schedule: %w: %s was already published on %s", ErrState, c.Ref, p.Published.Format(layoutUTC))
 	}
-	n, err := s.cancelPlan(ctx, tx, c.ID, "embargo broken: "+reason, now, MailEmbargoNotice, MailPreReleaseNotice)
+	n, err := s.cancelPlan(ctx, tx, c.ID, "embargo broken: "+reason, now, MailEmbargoNotice, MailPreReleaseNotice, MailAckReminder)
 	if err != nil {
 		return err
 	}

@@ -211,6 +211,11 @@ func (s *Scheduler) notifyDistributors(ctx context.Context, tx *sql.Tx, cs Cases
 	if j.Kind == JobPreReleaseNotice {
 		kind = MailPreReleaseNotice
 	}
+	if tmpl == templates.EmbargoNotice || tmpl == templates.PreReleaseNotice {
+		if d.Ack.Code, err = s.askAck(ctx, tx, c, j, noticeID(c, j), kind, now); err != nil {
+			return 0, 0, err
+		}
+	}
 	n, sk, err := s.sendTagged(ctx, tx, cs, c, kind, noticeID(c, j), tmpl, d, l.Name, l.Rules.SubjectTag, l.Recipients, true, validThrough, atts...)
 	return n, len(sk), err
 }

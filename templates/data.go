@@ -20,6 +20,7 @@ type Data struct {
 	Skipped   []SkippedData
 	Keys      []KeyData
 	WrongKey  WrongKeyData
+	Ack       AckData
 	// Retrospective is the case's own history (/draft retrospective).
 	Retrospective RetrospectiveData
 	// Application is a distributor's application to an embargo list
@@ -261,4 +262,22 @@ type ApplicationData struct {
 type LeakData struct {
 	Who  string
 	What string
+}
+
+// AckData is what a text says of the acknowledgement of a notice by its
+// recipients (a reply in its thread signed by their key on file).
+type AckData struct {
+	// Code is the notice's acknowledgement code, which the signed reply
+	// must hold (the embargo and pre-release notices, the reminder); ""
+	// where there is none yet (/draft).
+	Code      string
+	Notice    string    // the notice a reminder or an escalation is about: "embargo notice"
+	Delivered time.Time // when the reminded recipient's copy was delivered
+	// Silent are the recipients who have not acknowledged a delivered
+	// notice, one line each ("dana@vendor.example: embargo notice,
+	// delivered 2026-11-20 09:31 UTC"): the escalation, the team summary.
+	Silent []string
+	// Verdict says, in the team copy of a distributor's reply, whether it
+	// counted as their acknowledgement, and why not.
+	Verdict string
 }

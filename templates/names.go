@@ -48,6 +48,8 @@ const (
 	ApplicationDenied  = "application-denied"  // to the applicant: the team declined, and why
 	ListRemoved        = "list-removed"        // to a distributor removed from an embargo list
 	Leak               = "leak"                // to the team: a leak recorded on a case (/leak)
+	AckReminder        = "ack-reminder"        // to a distributor who has not acknowledged a notice: please do, in its thread
+	AckEscalation      = "ack-escalation"      // to the fix lead: who has not acknowledged a notice
 )
 
 // retired are the names of texts no longer sent, each with the text that

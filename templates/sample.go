@@ -100,6 +100,9 @@ func Sample() Data {
 		Keys:     []KeyData{{Name: "Dana Distributor", Address: "dana@vendor.example", Fingerprint: "00112233445566778899AABBCCDDEEFF00112233", Expires: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Problem: "expires in 11 days"}},
 		WrongKey: WrongKeyData{KeyIDs: []string{"1122334455667788"}},
 		Consent:  ConsentData{Code: "K7Q2-M9XD", Key: "5A1C0B3E9F2D47A68C1E0F3B7D9A2C4E6F8B0D13"},
+		Ack: AckData{Code: "ACK-K7Q2M3XDABCD", Notice: "embargo notice", Delivered: now.Add(time.Minute),
+			Silent:  []string{"sec@old.example: embargo notice, delivered 2026-11-20 09:31 UTC"},
+			Verdict: "counted: dana@vendor.example acknowledged the embargo notice, signed by their key on file"},
 		Retrospective: RetrospectiveData{
 			People: []string{"Alice Lead (fix lead)", "Bob Member", "Rita Reporter (reporter)"},
 			Timeline: []TimelineLine{

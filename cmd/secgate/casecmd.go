@@ -444,8 +444,11 @@ type caseShowJSON struct {
 	Messages []messageJSON `json:"messages"`
 	// Plan is the current disclosure plan, null when there is none;
 	// Steps are the timeline's steps, past and planned.
-	Plan  *planJSON   `json:"plan"`
-	Steps []stepJSON  `json:"steps"`
+	Plan  *planJSON  `json:"plan"`
+	Steps []stepJSON `json:"steps"`
+	// Acks is each recipient's copy of each notice that asks to be
+	// acknowledged (none: left out).
+	Acks  []ackJSON   `json:"acks,omitempty"`
 	Audit []auditJSON `json:"audit"`
 	// AuditVerified is true when the case's hash chain holds and the
 	// whole audit log verifies against the newest signed head (AuditHead,
@@ -514,6 +517,10 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
+	acks, err := sched.Acks(ctx, cs.ID)
+	if err != nil {
+		return err
+	}
 	// verr is this case's chain; lerrs are what else does not hold in the
 	// log: another chain, the signed head, events it does not cover.
 	verr := chk.Chain(cs.ID).Err
@@ -545,6 +552,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 		for _, st := range steps {
 			out.Steps = append(out.Steps, toStepJSON(st))
 		}
+		out.Acks = toAckJSON(acks)
 		if err := chk.Err(); err != nil {
 			out.AuditError = oneLine(err)
 		}
@@ -701,6 +709,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 
 	fmt.Fprintln(out)
 	printSteps(out, steps, plan, published, planned)
+	printAcks(out, acks)
 
 	fmt.Fprintf(out, "\naudit events:\n")
 	tw = newTable(out)

@@ -161,7 +161,7 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 	if g.proc, err = intake.NewStackProcessor(intake.StackOptions{
 		Config: ic, DB: g.db, TeamKey: g.teamKey, Directory: g.dir, Outbox: g.outbox, Workflow: g.workflow,
 		Templates: g.tpl, Project: project, Self: []string{dc.Bounce}, Clock: g.clock, Logger: g.log.With("part", "intake"),
-		EvaluateBy: g.evaluateBy, Previous: inboundPrevious(ctx, g.db, g.teamKey),
+		EvaluateBy: g.evaluateBy, Previous: inboundPrevious(ctx, g.db, g.teamKey), Acks: ackJudge{g.sched},
 	}); err != nil {
 		return nil, err
 	}

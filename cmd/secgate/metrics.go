@@ -63,7 +63,7 @@ func newMetrics(g *gateway, reg *prometheus.Registry) (*metrics, error) {
 		jobs:     prometheus.NewDesc("secgate_jobs", "Timeline jobs by state (pending: still to run).", []string{"state"}, nil),
 	}
 	r := prometheus.WrapRegistererWith(prometheus.Labels{"project": g.name}, reg)
-	for _, c := range []prometheus.Collector{m.imapUp, m} {
+	for _, c := range []prometheus.Collector{m.imapUp, m, newAckMetrics(g)} {
 		if err := r.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics of project %s: %w", g.name, err)
 		}

@@ -43,6 +43,8 @@ type hostileEnv struct {
 	dists    map[string]*gpgtest.GPG // distributor stack user -> their gpg
 	distFprs map[string]string
 	seq      int
+	config   string // the secgate.toml serve runs with
+	metrics  string // its metrics address
 }
 
 // hostileMember is a member of the projects named in in.
@@ -58,6 +60,11 @@ type hostileMember struct {
 // Every one of dists (stack users, each with a gpg key) is on both
 // projects' embargo lists, with the same address and key.
 func startHostile(t *testing.T, knPrefix, kataPrefix string, members []hostileMember, dists ...string) *hostileEnv {
+	return startHostileWith(t, "", knPrefix, kataPrefix, members, dists...)
+}
+
+// startHostileWith is startHostile with extra appended to secgate.toml.
+func startHostileWith(t *testing.T, extra, knPrefix, kataPrefix string, members []hostileMember, dists ...string) *hostileEnv {
 	tmp := t.TempDir()
 	bin := buildSecgate(t, tmp)
 	users := append([]string{"knsec", "katasec", "rita", "mallory"}, dists...)
@@ -88,6 +95,7 @@ func startHostile(t *testing.T, knPrefix, kataPrefix string, members []hostileMe
 		}
 		return k
 	}
+	e.metrics = freeLoopbackAddr(t)
 	write("imap.pass", stack.Password+"\n", 0o600)
 	write("smtp.pass", stack.Password+"\n", 0o600)
 	write("secgate.toml", fmt.Sprintf(`# Two projects, one gateway (generated).
@@ -122,7 +130,7 @@ retry_max = "3s"
 [schedule]
 public_lists = []
 retry_delay = "1s"
-`, stack.Domain, stack.IMAPAddr, stack.SubmissionAddr, freeLoopbackAddr(t)), 0o644)
+`, stack.Domain, stack.IMAPAddr, stack.SubmissionAddr, e.metrics)+extra, 0o644)
 	for _, m := range members {
 		e.keys[m.user] = gen(m.user, stack.Addr(m.user))
 		write("projects/"+m.user+".asc", armorPub(t, e.keys[m.user]), 0o644)
@@ -174,6 +182,7 @@ kind = "embargo"
 %[6]s`, p.display, p.prefix, stack.Addr(p.mailbox), p.name, ms.String(), lists.String()), 0o644)
 	}
 	config := filepath.Join(dir, "secgate.toml")
+	e.config = config
 	if code, out, stderr := runCLI(t, nil, "config", "check", "-config", config); code != 0 {
 		t.Fatalf("config check: exit %d\n%s%s", code, out, stderr)
 	}
