@@ -58,7 +58,7 @@ func newFake() *fake {
 	f.held = []intake.Inbound{{ID: 3, Sender: "mallory@evil.example", Received: sent, Size: 1234, State: "quarantined", Reason: "rate limit"}}
 	f.keys = []distlist.KeyStatus{
 		{KeyInfo: distlist.KeyInfo{Fingerprint: "FFFF0001", Expires: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)}, Holders: []string{"member alice@example.org"}},
-		{KeyInfo: distlist.KeyInfo{Fingerprint: "FFFF0002", Expires: time.Date(2030, 3, 15, 0, 0, 0, 0, time.UTC)}, Holders: []string{"list embargo: dana@distro.example"}},
+		{KeyInfo: distlist.KeyInfo{Fingerprint: "FFFF0002", Expires: time.Date(2030, 3, 15, 0, 0, 0, 0, time.UTC)}, Holders: []string{"list embargo: dana@distro.example", "case 1: carol@extra.example"}},
 	}
 	return f
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/secgate/secgate/cases"
@@ -178,8 +179,16 @@ func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, http.StatusInternalServerError, "The keys cannot be read.", fmt.Errorf("web: keys of %s: %w", p.Name, err))
 			return
 		}
+		addrs, err := knownAddresses(ctx, p)
+		if err != nil {
+			h.fail(w, http.StatusInternalServerError, "The directory cannot be read.", err)
+			return
+		}
 		for _, ks := range all {
-			kr := keyRow{Project: p.Name, Fingerprint: ks.Fingerprint, Expires: ks.Expires, Holders: ks.Holders}
+			kr := keyRow{Project: p.Name, Fingerprint: ks.Fingerprint, Expires: ks.Expires}
+			for _, hd := range ks.Holders {
+				kr.Holders = append(kr.Holders, holder(hd, addrs))
+			}
 			if ks.Err != nil {
 				kr.Problem = oneLine(ks.Err.Error())
 			}
@@ -212,4 +221,14 @@ func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request) {
 		return 0
 	})
 	h.render(w, http.StatusOK, "keys", "Keys", d)
+}
+
+// holder is a key's holder ("member A", "list NAME: A", "case N: A") with
+// its address A shown only if it is the team's or a list's.
+func holder(h string, addrs *addresses) string {
+	i := strings.LastIndexAny(h, " ")
+	if i < 0 {
+		return addrs.show(h)
+	}
+	return h[:i+1] + addrs.show(h[i+1:])
 }

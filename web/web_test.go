@@ -98,7 +98,8 @@ func TestNothingSealedShown(t *testing.T) {
 	srv := newServer(t, f)
 	for _, path := range []string{"/?state=all", "/case/example/SEC-2030-0001", "/case/example/SEC-2030-0002", "/outbox", "/quarantine", "/keys", "/calendar.ics"} {
 		_, body := get(t, srv, "GET", path)
-		for _, s := range []string{"TITLE-TEXT", "IMPACT-TEXT", "rita@reporter.example", "someone@else.example", "mallory@evil.example"} {
+		for _, s := range []string{"TITLE-TEXT", "IMPACT-TEXT", "rita@reporter.example", "someone@else.example", "mallory@evil.example",
+			"carol@extra.example"} {
 			if strings.Contains(body, s) {
 				t.Errorf("%s shows %q", path, s)
 			}
@@ -209,5 +210,35 @@ func TestAuditBroken(t *testing.T) {
 	_, body := get(t, srv, "GET", "/case/example/SEC-2030-0001")
 	if !strings.Contains(body, `id="audit" class="bad"`) || !strings.Contains(body, "BROKEN: ") {
 		t.Errorf("a broken chain is not shown:\n%s", body)
+	}
+}
+
+// TestSeveralProjects: the view lists every project's cases, each named
+// by its project, and a case's page is its own project's even where two
+// projects have the same reference.
+func TestSeveralProjects(t *testing.T) {
+	a, b := newFake(), newFake()
+	b.cases[0].Severity, b.cases[0].CVSSScore = "LOW", 2.0
+	h, err := New(Options{Projects: []Project{a.project("alpha"), b.project("beta")}, Clock: clock.NewFake(testNow)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	_, body := get(t, srv, "GET", "/")
+	if !strings.Contains(body, "4 of 4 cases.") || !strings.Contains(body, `href="/case/alpha/SEC-2030-0001"`) ||
+		!strings.Contains(body, `href="/case/beta/SEC-2030-0001"`) {
+		t.Errorf("the list is not every project's:\n%s", body)
+	}
+	_, body = get(t, srv, "GET", "/?project=beta")
+	if !strings.Contains(body, "2 of 4 cases.") || strings.Contains(body, "/case/alpha/") {
+		t.Errorf("the project filter:\n%s", body)
+	}
+	_, body = get(t, srv, "GET", "/case/beta/SEC-2030-0001")
+	if !strings.Contains(body, "LOW 2.0") || strings.Contains(body, "HIGH 8.1") {
+		t.Errorf("the case page is not beta's:\n%s", body)
+	}
+	if _, err := New(Options{Projects: []Project{a.project("alpha"), b.project("alpha")}}); err == nil {
+		t.Error("two projects of one name accepted")
 	}
 }
