@@ -123,7 +123,7 @@ func (h *Handler) quarantinePage(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, in := range list {
 			rows = append(rows, quarantineRow{Project: p.Name, ID: in.ID, Received: in.Received, Sender: addrs.show(in.Sender),
-				Size: in.Size, Class: in.Class, Reason: intake.Printable(in.Reason)})
+				Size: in.Size, Class: in.Class, Reason: addrs.text(intake.Printable(in.Reason))})
 		}
 	}
 	slices.SortStableFunc(rows, func(a, b quarantineRow) int { return b.Received.Compare(a.Received) })
@@ -190,7 +190,7 @@ func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request) {
 				kr.Holders = append(kr.Holders, holder(hd, addrs))
 			}
 			if ks.Err != nil {
-				kr.Problem = oneLine(ks.Err.Error())
+				kr.Problem = addrs.text(oneLine(ks.Err.Error()))
 			}
 			if !ks.Expires.IsZero() {
 				for _, pl := range t0s[p.Name] {

@@ -111,6 +111,10 @@ func TestNothingSealedShown(t *testing.T) {
 			t.Errorf("the matrix lacks %q", w)
 		}
 	}
+	_, body = get(t, srv, "GET", "/quarantine")
+	if !strings.Contains(body, "rate limit: more than 30 messages from other address 1 within 1h0m0s") {
+		t.Errorf("the quarantine reason does not hide the sender's address:\n%s", body)
+	}
 	_, body = get(t, srv, "GET", "/outbox")
 	if !strings.Contains(body, "other address 1") || !strings.Contains(body, "dana@distro.example") {
 		t.Errorf("the outbox does not show a list's address and hide another:\n%s", body)
