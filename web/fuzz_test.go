@@ -26,7 +26,7 @@ func FuzzRequest(f *testing.F) {
 		if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, " \r\n\t#") {
 			return
 		}
-		req, err := http.NewRequest("GET", "http://view"+target, nil)
+		req, err := http.NewRequest("GET", "http://127.0.0.1:9465"+target, nil)
 		if err != nil {
 			return
 		}

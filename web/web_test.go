@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -244,5 +245,45 @@ func TestSeveralProjects(t *testing.T) {
 	}
 	if _, err := New(Options{Projects: []Project{a.project("alpha"), b.project("alpha")}}); err == nil {
 		t.Error("two projects of one name accepted")
+	}
+}
+
+// TestDNSRebinding is the attack on a view on loopback: a web page a
+// member opens points its own name at 127.0.0.1, and its script reads the
+// view as that name's origin. Served without TLS, the view answers only
+// requests for a loopback name (the Host a rebinding browser sends is
+// the attacker's).
+func TestDNSRebinding(t *testing.T) {
+	srv := newServer(t, newFake())
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	for _, tc := range []struct {
+		host string
+		ok   bool
+	}{
+		{fmt.Sprintf("127.0.0.1:%d", port), true},
+		{fmt.Sprintf("localhost:%d", port), true},
+		{fmt.Sprintf("[::1]:%d", port), true},
+		{fmt.Sprintf("evil.example:%d", port), false},
+		{"evil.example", false},
+		{fmt.Sprintf("127.0.0.1.evil.example:%d", port), false},
+		{fmt.Sprintf("localhost.evil.example:%d", port), false},
+	} {
+		req, err := http.NewRequest("GET", srv.URL+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = tc.host
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := resp.StatusCode == 200; got != tc.ok {
+			t.Errorf("Host %s: %d, want ok %v", tc.host, resp.StatusCode, tc.ok)
+		}
+		if !tc.ok && strings.Contains(string(body), "SEC-2030-") {
+			t.Errorf("Host %s: the page shows the cases", tc.host)
+		}
 	}
 }
