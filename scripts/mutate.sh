@@ -29,6 +29,10 @@ intake/processor.go @@ if member, ok := m.signedByMember(); ok { @@ if member, o
 distlist/encrypt.go @@ _, clear := clearKinds[kind] @@ clear := true @@ ./distlist @@ ^TestGuardKnowsWhatMustBeEncrypted$
 distlist/deliver.go @@ if !deadlineKinds[j.kind] || j.validThrough.IsZero() || now.Before(j.validThrough) { @@ if true { @@ ./distlist @@ ^TestNoticeNeverAfterT0$
 templates/templates.go @@ body = Visible(strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n")) + "\n" @@ body = strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n") + "\n" @@ ./templates @@ ^TestRenderMakesHiddenVisible$
+web/access.go @@ cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert @@ cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAnyClientCert @@ ./web @@ ^TestClientCertificates$
+web/access.go @@ case a.ClientCA == "" && !distlist.IsLoopback(host): @@ case false: @@ ./web @@ ^TestAccessCheck$
+web/handler.go @@ if r.TLS == nil && !loopbackHost(r.Host) { @@ if false { @@ ./web @@ ^TestDNSRebinding$
+web/addresses.go @@ case a.known[l]: @@ case true: @@ ./web @@ ^TestNothingSealedShown$
 TABLE
 )
 
