@@ -41,6 +41,10 @@ cases/untrusted.go @@ UNION ALL SELECT 1 FROM gateway_untrusted_line WHERE line_
 cases/application.go @@ if !usable { @@ if false { @@ ./cases @@ ^TestApproveExpiredKey$
 cases/application.go @@ if a.SecretKey { @@ if false { @@ ./intake @@ ^TestRealStackApplicationRefused$
 intake/apply.go @@ } else if n >= m.p.o.Config.ApplicationsPerDay { @@ } else if false { @@ ./intake @@ ^TestRealStackApplicationFlood$
+web/access.go @@ cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert @@ cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAnyClientCert @@ ./web @@ ^TestClientCertificates$
+web/access.go @@ case a.ClientCA == "" && !distlist.IsLoopback(host): @@ case false: @@ ./web @@ ^TestAccessCheck$
+web/handler.go @@ if r.TLS == nil && !loopbackHost(r.Host) { @@ if false { @@ ./web @@ ^TestDNSRebinding$
+web/addresses.go @@ case a.known[l]: @@ case true: @@ ./web @@ ^TestNothingSealedShown$
 TABLE
 )
 

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -65,4 +66,13 @@ func (a *addresses) show(addr string) string {
 		a.others[l] = n
 	}
 	return fmt.Sprintf("other address %d", n)
+}
+
+// addressIn finds what reads as an address in a text.
+var addressIn = regexp.MustCompile(`[^\s<>"'(),;:\[\]]+@[^\s<>"'(),;:\[\]]+[^\s<>"'(),;:\[\].]`)
+
+// text returns s with every address in it as show writes it: a
+// quarantine reason or a key's problem may quote a sender's.
+func (a *addresses) text(s string) string {
+	return addressIn.ReplaceAllStringFunc(s, a.show)
 }

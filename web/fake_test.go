@@ -55,10 +55,10 @@ func newFake() *fake {
 		{ID: 6, Kind: "embargo-notice", CaseID: 1, Recipient: "rita@reporter.example", State: "sent", Created: sent},
 		{ID: 7, Kind: "reply", CaseID: 2, Recipient: "someone@else.example", State: "deferred", Created: sent, LastCode: 451},
 	}
-	f.held = []intake.Inbound{{ID: 3, Sender: "mallory@evil.example", Received: sent, Size: 1234, State: "quarantined", Reason: "rate limit"}}
+	f.held = []intake.Inbound{{ID: 3, Sender: "mallory@evil.example", Received: sent, Size: 1234, State: "quarantined", Reason: "rate limit: more than 30 messages from mallory@evil.example within 1h0m0s"}}
 	f.keys = []distlist.KeyStatus{
 		{KeyInfo: distlist.KeyInfo{Fingerprint: "FFFF0001", Expires: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)}, Holders: []string{"member alice@example.org"}},
-		{KeyInfo: distlist.KeyInfo{Fingerprint: "FFFF0002", Expires: time.Date(2030, 3, 15, 0, 0, 0, 0, time.UTC)}, Holders: []string{"list embargo: dana@distro.example"}},
+		{KeyInfo: distlist.KeyInfo{Fingerprint: "FFFF0002", Expires: time.Date(2030, 3, 15, 0, 0, 0, 0, time.UTC)}, Holders: []string{"list embargo: dana@distro.example", "case 1: carol@extra.example"}},
 	}
 	return f
 }

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/internal/clock"
 )
 
@@ -97,6 +100,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range Headers {
 		w.Header().Set(k, v)
 	}
+	if r.TLS == nil && !loopbackHost(r.Host) {
+		// DNS rebinding: a page that points its own name at 127.0.0.1
+		// would read the view as its origin. Over TLS the certificate's
+		// name stops it; in plain HTTP the Host must name loopback.
+		h.fail(w, http.StatusMisdirectedRequest, "The view answers on a loopback name only (127.0.0.1, [::1], localhost).", nil)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		h.fail(w, http.StatusMethodNotAllowed, "The view is read-only: GET and HEAD only.", nil)
@@ -166,4 +176,12 @@ var funcs = template.FuncMap{
 		return t.UTC().Format(timeFormat)
 	},
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+}
+
+// loopbackHost reports whether a request's Host names a loopback address.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return distlist.IsLoopback(strings.Trim(host, "[]"))
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/secgate/secgate/cases"
@@ -122,7 +123,7 @@ func (h *Handler) quarantinePage(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, in := range list {
 			rows = append(rows, quarantineRow{Project: p.Name, ID: in.ID, Received: in.Received, Sender: addrs.show(in.Sender),
-				Size: in.Size, Class: in.Class, Reason: intake.Printable(in.Reason)})
+				Size: in.Size, Class: in.Class, Reason: addrs.text(intake.Printable(in.Reason))})
 		}
 	}
 	slices.SortStableFunc(rows, func(a, b quarantineRow) int { return b.Received.Compare(a.Received) })
@@ -178,10 +179,18 @@ func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, http.StatusInternalServerError, "The keys cannot be read.", fmt.Errorf("web: keys of %s: %w", p.Name, err))
 			return
 		}
+		addrs, err := knownAddresses(ctx, p)
+		if err != nil {
+			h.fail(w, http.StatusInternalServerError, "The directory cannot be read.", err)
+			return
+		}
 		for _, ks := range all {
-			kr := keyRow{Project: p.Name, Fingerprint: ks.Fingerprint, Expires: ks.Expires, Holders: ks.Holders}
+			kr := keyRow{Project: p.Name, Fingerprint: ks.Fingerprint, Expires: ks.Expires}
+			for _, hd := range ks.Holders {
+				kr.Holders = append(kr.Holders, holder(hd, addrs))
+			}
 			if ks.Err != nil {
-				kr.Problem = oneLine(ks.Err.Error())
+				kr.Problem = addrs.text(oneLine(ks.Err.Error()))
 			}
 			if !ks.Expires.IsZero() {
 				for _, pl := range t0s[p.Name] {
@@ -212,4 +221,14 @@ func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request) {
 		return 0
 	})
 	h.render(w, http.StatusOK, "keys", "Keys", d)
+}
+
+// holder is a key's holder ("member A", "list NAME: A", "case N: A") with
+// its address A shown only if it is the team's or a list's.
+func holder(h string, addrs *addresses) string {
+	i := strings.LastIndexAny(h, " ")
+	if i < 0 {
+		return addrs.show(h)
+	}
+	return h[:i+1] + addrs.show(h[i+1:])
 }

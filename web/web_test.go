@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -98,7 +99,8 @@ func TestNothingSealedShown(t *testing.T) {
 	srv := newServer(t, f)
 	for _, path := range []string{"/?state=all", "/case/example/SEC-2030-0001", "/case/example/SEC-2030-0002", "/outbox", "/quarantine", "/keys", "/calendar.ics"} {
 		_, body := get(t, srv, "GET", path)
-		for _, s := range []string{"TITLE-TEXT", "IMPACT-TEXT", "rita@reporter.example", "someone@else.example", "mallory@evil.example"} {
+		for _, s := range []string{"TITLE-TEXT", "IMPACT-TEXT", "rita@reporter.example", "someone@else.example", "mallory@evil.example",
+			"carol@extra.example"} {
 			if strings.Contains(body, s) {
 				t.Errorf("%s shows %q", path, s)
 			}
@@ -109,6 +111,10 @@ func TestNothingSealedShown(t *testing.T) {
 		if !strings.Contains(body, w) {
 			t.Errorf("the matrix lacks %q", w)
 		}
+	}
+	_, body = get(t, srv, "GET", "/quarantine")
+	if !strings.Contains(body, "rate limit: more than 30 messages from other address 1 within 1h0m0s") {
+		t.Errorf("the quarantine reason does not hide the sender's address:\n%s", body)
 	}
 	_, body = get(t, srv, "GET", "/outbox")
 	if !strings.Contains(body, "other address 1") || !strings.Contains(body, "dana@distro.example") {
@@ -209,5 +215,75 @@ func TestAuditBroken(t *testing.T) {
 	_, body := get(t, srv, "GET", "/case/example/SEC-2030-0001")
 	if !strings.Contains(body, `id="audit" class="bad"`) || !strings.Contains(body, "BROKEN: ") {
 		t.Errorf("a broken chain is not shown:\n%s", body)
+	}
+}
+
+// TestSeveralProjects: the view lists every project's cases, each named
+// by its project, and a case's page is its own project's even where two
+// projects have the same reference.
+func TestSeveralProjects(t *testing.T) {
+	a, b := newFake(), newFake()
+	b.cases[0].Severity, b.cases[0].CVSSScore = "LOW", 2.0
+	h, err := New(Options{Projects: []Project{a.project("alpha"), b.project("beta")}, Clock: clock.NewFake(testNow)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	_, body := get(t, srv, "GET", "/")
+	if !strings.Contains(body, "4 of 4 cases.") || !strings.Contains(body, `href="/case/alpha/SEC-2030-0001"`) ||
+		!strings.Contains(body, `href="/case/beta/SEC-2030-0001"`) {
+		t.Errorf("the list is not every project's:\n%s", body)
+	}
+	_, body = get(t, srv, "GET", "/?project=beta")
+	if !strings.Contains(body, "2 of 4 cases.") || strings.Contains(body, "/case/alpha/") {
+		t.Errorf("the project filter:\n%s", body)
+	}
+	_, body = get(t, srv, "GET", "/case/beta/SEC-2030-0001")
+	if !strings.Contains(body, "LOW 2.0") || strings.Contains(body, "HIGH 8.1") {
+		t.Errorf("the case page is not beta's:\n%s", body)
+	}
+	if _, err := New(Options{Projects: []Project{a.project("alpha"), b.project("alpha")}}); err == nil {
+		t.Error("two projects of one name accepted")
+	}
+}
+
+// TestDNSRebinding is the attack on a view on loopback: a web page a
+// member opens points its own name at 127.0.0.1, and its script reads the
+// view as that name's origin. Served without TLS, the view answers only
+// requests for a loopback name (the Host a rebinding browser sends is
+// the attacker's).
+func TestDNSRebinding(t *testing.T) {
+	srv := newServer(t, newFake())
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	for _, tc := range []struct {
+		host string
+		ok   bool
+	}{
+		{fmt.Sprintf("127.0.0.1:%d", port), true},
+		{fmt.Sprintf("localhost:%d", port), true},
+		{fmt.Sprintf("[::1]:%d", port), true},
+		{fmt.Sprintf("evil.example:%d", port), false},
+		{"evil.example", false},
+		{fmt.Sprintf("127.0.0.1.evil.example:%d", port), false},
+		{fmt.Sprintf("localhost.evil.example:%d", port), false},
+	} {
+		req, err := http.NewRequest("GET", srv.URL+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = tc.host
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := resp.StatusCode == 200; got != tc.ok {
+			t.Errorf("Host %s: %d, want ok %v", tc.host, resp.StatusCode, tc.ok)
+		}
+		if !tc.ok && strings.Contains(string(body), "SEC-2030-") {
+			t.Errorf("Host %s: the page shows the cases", tc.host)
+		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 
 // WebConfig is the [web] section: the read-only view secgate serve serves.
 type WebConfig struct {
-	Listen   string `toml:"listen" doc:"host:port serving the read-only web view; empty disables it. A loopback address unless client_ca is set." example:"127.0.0.1:9465"`
+	Listen   string `toml:"listen" doc:"host:port serving the read-only web view; empty disables it. A loopback address unless client_ca is set (127.0.0.1:9465, say)."`
 	TLSCert  string `toml:"tls_cert" doc:"PEM certificate of the web view, for HTTPS; needed with client_ca."`
 	TLSKey   string `toml:"tls_key" doc:"PEM private key of tls_cert."`
 	ClientCA string `toml:"client_ca" doc:"PEM certificate of the CA that signs the members' (or an authenticating reverse proxy's) client certificates: a connection without one is refused. Needed for a non-loopback listen."`

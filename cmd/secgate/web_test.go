@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -195,5 +196,32 @@ func checkAccessible(t *testing.T, path, dom string) {
 	}
 	if strings.Contains(dom, " style=") {
 		t.Errorf("%s: an inline style attribute (the CSP refuses it)", path)
+	}
+}
+
+// TestWebProjectSealed: the view's case reader is built without the team
+// key: the case's encrypted fields read sealed, while what is stored in
+// clear is there.
+func TestWebProjectSealed(t *testing.T) {
+	f := newFixture(t)
+	cfg, _ := f.gatewayConfig(t)
+	db, err := store.Open(context.Background(), cfg.Gateway.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := webProject(cfg, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := p.Cases.Get(context.Background(), f.ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all := fmt.Sprintf("%+v", *c); strings.Contains(all, "-TEXT") {
+		t.Errorf("the view's reader decrypted the case: %s", all)
+	}
+	if c.Severity != "CRITICAL" || c.Ref != f.ref {
+		t.Errorf("the clear fields are missing: %s %s", c.Ref, c.Severity)
 	}
 }
