@@ -413,12 +413,17 @@ func (s *session) toDistributor(ctx context.Context, tmpl, tag string, d templat
 	return "signed, in clear (their key cannot be encrypted to)", nil
 }
 
+// NoticeWindower is a Scheduler that tells the notice windows of the
+// policy of new cases in words ("21 days"), for the welcome to a new
+// distributor; package schedule's does.
+type NoticeWindower interface {
+	NoticeWindows() (minNotice, maxNotice, preRelease string)
+}
+
 // noticeWindows are the notice windows of the policy of new cases, for the
 // welcome, when the scheduler tells them.
 func (w *Workflow) noticeWindows() (minNotice, maxNotice, preRelease string) {
-	if p, ok := w.scheduler().(interface {
-		NoticeWindows() (minNotice, maxNotice, preRelease string)
-	}); ok {
+	if p, ok := w.scheduler().(NoticeWindower); ok {
 		return p.NoticeWindows()
 	}
 	return "", "", ""

@@ -100,3 +100,18 @@ func (d *Directory) Applications(ctx context.Context, tx *sql.Tx, name string) (
 	}
 	return r, nil
 }
+
+// KindForMessageID returns the kind of the outbox row whose Message-ID is
+// msgid (with or without <>): what a reply answers.
+func (o *Outbox) KindForMessageID(ctx context.Context, msgid string) (string, bool, error) {
+	id := strings.Trim(strings.TrimSpace(msgid), "<>")
+	var kind string
+	err := o.db.Reader().QueryRowContext(ctx, `SELECT kind FROM outbox WHERE message_id = ?`, id).Scan(&kind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("distlist: kind for message-id: %w", err)
+	}
+	return kind, true, nil
+}

@@ -163,13 +163,13 @@ func (m *msgCtx) applicationKeys() (keys [][]byte, secret bool) {
 // the limits, then the workflow takes it or says why not, and the
 // applicant gets a receipt or the reason. It reports whether m was one.
 func (m *msgCtx) application(ctx context.Context) (bool, error) {
-	list, rationale, ok, perr := ParseApply(m.opened.Text)
-	if !ok {
-		return false, nil
-	}
 	recv, ok := m.p.o.Cases.(ApplicationReceiver)
 	if !ok {
 		return false, nil // no applications on this gateway: a report like any other
+	}
+	list, rationale, ok, perr := ParseApply(m.opened.Text)
+	if !ok {
+		return m.applicationReply(ctx)
 	}
 	from := m.insp.From
 	if !strings.Contains(from, "@") {
@@ -285,4 +285,69 @@ func (w *WorkflowAdapter) ReceiveApplication(ctx context.Context, tx *sql.Tx, a 
 		out.Fingerprint = r.Key.Fingerprint()
 	}
 	return out, nil
+}
+
+// A KindLookup is a Mailer that tells the kind of the mail a Message-ID
+// names (OutboxAdapter).
+type KindLookup interface {
+	KindForMessageID(ctx context.Context, msgid string) (kind string, ok bool, err error)
+}
+
+// KindForMessageID implements KindLookup.
+func (o *OutboxAdapter) KindForMessageID(ctx context.Context, msgid string) (string, bool, error) {
+	return o.Outbox.KindForMessageID(ctx, msgid)
+}
+
+// ClassApplicationReply is a reply to the gateway's mail about an
+// application (a receipt, a welcome, a denial, a removal notice).
+const ClassApplicationReply = "application-reply"
+
+// applicationReply holds a reply to the gateway's mail about an
+// application or a list entry, unless the operator released it: it is no
+// report, and a case must not be opened for it. The team is alerted once a
+// day per sender. It reports whether m was one.
+func (m *msgCtx) applicationReply(ctx context.Context) (bool, error) {
+	kl, ok := m.p.o.Mailer.(KindLookup)
+	if !ok || m.released {
+		return false, nil
+	}
+	ids := append(append([]string{}, m.insp.InReplyTo...), m.insp.References...)
+	replied := ""
+	for i := len(ids) - 1; i >= 0 && len(ids)-i <= 20; i-- {
+		if ids[i] == "" {
+			continue
+		}
+		kind, found, err := kl.KindForMessageID(ctx, ids[i])
+		if err != nil {
+			return true, fmt.Errorf("intake: thread lookup: %w", err)
+		}
+		if found && kind == cases.MailApplicant {
+			replied = ids[i]
+			break
+		}
+	}
+	if replied == "" {
+		return false, nil
+	}
+	from := m.insp.From
+	why := "a reply to the gateway's mail <" + replied + "> about an application or a list entry: no report; held for the team, not answered; release it to open a case"
+	return true, m.finish(ctx, held(ClassApplicationReply, why), func(tx *sql.Tx, _ *outcome) error {
+		var at int64
+		err := tx.QueryRowContext(ctx, `SELECT at FROM inbound_answer WHERE sender = ? AND kind = 'application-reply'`, from).Scan(&at)
+		if err == nil && m.now.Sub(store.Time(at)) < 24*time.Hour {
+			return nil
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("intake: application reply lookup: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO inbound_answer (sender, kind, at) VALUES (?, 'application-reply', ?)
+			ON CONFLICT (sender, kind) DO UPDATE SET at = excluded.at`, from, store.Millis(m.now)); err != nil {
+			return fmt.Errorf("intake: record application reply alert: %w", err)
+		}
+		text := fmt.Sprintf("%s replied to the gateway's mail about their application or list entry (inbound %d).\n"+
+			"It was held in quarantine, not opened as a case and not answered; further replies from this\n"+
+			"address today are held without another alert. `secgate quarantine show %d` shows it; write to\n"+
+			"them yourself, or release it to open a case.\n", from, m.in.ID, m.in.ID)
+		return m.p.o.Cases.Alert(ctx, tx, 0, "Reply about an application held", text)
+	})
 }

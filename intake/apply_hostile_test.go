@@ -3,6 +3,7 @@ package intake
 import (
 	"bytes"
 	"fmt"
+	"net/mail"
 	"strings"
 	"testing"
 
@@ -128,6 +129,22 @@ func TestRealStackApplicationDuplicateAndDeny(t *testing.T) {
 	receipt := contentOf(t, o.gp, g.awaitMailTo(o.addr, 1)[0], g.team.Fingerprint())
 	if !strings.Contains(receipt, ref) {
 		t.Errorf("receipt:\n%s", receipt)
+	}
+	// A reply to the receipt is no report: held, the team alerted, no case.
+	rm, err := mail.ReadMessage(bytes.NewReader(g.mailTo(o.addr)[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.sendFrom(o.addr, g.clearApplication(o.addr, "acme-thanks", "In-Reply-To: "+rm.Header.Get("Message-ID")+"\n", "Thanks! When will we hear?", nil))
+	g.waitHandled("acme-thanks@outside.example")
+	if in := g.inbound("acme-thanks@outside.example"); in.class != ClassApplicationReply || in.state != StateQuarantined || in.caseID != 0 {
+		t.Errorf("reply to the receipt: %+v", in)
+	}
+	if len(g.cases()) != 0 {
+		t.Error("a reply to the receipt opened a case")
+	}
+	if texts := g.awaitText("alice", "replied to the gateway's mail about their application"); countContaining(texts, "replied to the gateway's mail about their application") != 1 {
+		t.Error("the team was not alerted of the reply")
 	}
 	g.sendFrom(o.addr, g.clearApplication(o.addr, "acme-2", autocrypt, "/apply embargo\nAgain.", nil))
 	g.waitHandled("acme-2@outside.example")

@@ -3,8 +3,12 @@ package schedule
 import (
 	"time"
 
+	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/templates"
 )
+
+// The workflow states these windows in the welcome to a new distributor.
+var _ cases.NoticeWindower = (*Scheduler)(nil)
 
 // NoticeWindows are the notice windows of the policy of new cases, in
 // words, as the welcome to a new distributor states them (cases): the

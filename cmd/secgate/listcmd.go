@@ -30,6 +30,7 @@ type recipientJSON struct {
 	Expires     *time.Time `json:"key_expires,omitempty"`
 	KeyProblem  string     `json:"key_problem,omitempty"`
 	InConfig    bool       `json:"in_config"`
+	Suspended   string     `json:"suspended,omitempty"` // the reason of a suspension (/list suspend): no notice reaches them
 }
 
 // configList returns the list called name in the configuration, if any.
@@ -153,8 +154,12 @@ func listShow(ctx context.Context, a *app, cfg *Config, pos []string, asJSON *bo
 	}
 	_, cfgd := configList(v.cfg, name)
 	out := listJSON{Name: l.Name, Kind: l.Kind, Encrypt: l.Encrypt, InConfig: cfgd, Count: len(l.Recipients), Recipients: []recipientJSON{}}
+	suspended, err := suspendedReasons(ctx, v.dir)
+	if err != nil {
+		return err
+	}
 	for _, r := range l.Recipients {
-		rj := recipientJSON{Name: r.Name, Address: r.Address, InConfig: inConfig(v.cfg, name, r.Address)}
+		rj := recipientJSON{Name: r.Name, Address: r.Address, InConfig: inConfig(v.cfg, name, r.Address), Suspended: suspended[r.Address]}
 		if l.Kind == distlist.KindTeam {
 			rj.InConfig = slices.ContainsFunc(v.cfg.Distlist.Members, func(m distlist.MemberConfig) bool {
 				return strings.EqualFold(m.Address, r.Address)
@@ -195,7 +200,11 @@ func listShow(ctx context.Context, a *app, cfg *Config, pos []string, asJSON *bo
 		if r.InConfig {
 			src = "config"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Address, dash(r.Name), dash(r.Fingerprint), exp, src)
+		addr := r.Address
+		if r.Suspended != "" {
+			addr += " (SUSPENDED)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", addr, dash(r.Name), dash(r.Fingerprint), exp, src)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -6,7 +6,22 @@ import (
 	"io"
 
 	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/distlist"
 )
+
+// suspendedReasons maps each suspended distributor's address to the
+// reason of the suspension.
+func suspendedReasons(ctx context.Context, dir *distlist.Directory) (map[string]string, error) {
+	sus, err := dir.Suspensions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(sus))
+	for _, s := range sus {
+		out[s.Address] = s.Reason
+	}
+	return out, nil
+}
 
 // printDistributors shows, after list show's table, the suspended
 // distributors (/list suspend: no notice reaches them, of any case on any

@@ -78,6 +78,16 @@ func TestShowSuspensionsApplicationsLeaks(t *testing.T) {
 			t.Errorf("%s:\n%s", strings.Join(args, " "), out)
 		}
 	}
+	if out := f.ok(t, false, "list", "show", "embargo"); !strings.Contains(out, "dana@example.org (SUSPENDED)") {
+		t.Errorf("list show embargo does not mark the suspended distributor:\n%s", out)
+	}
+	var l listJSON
+	decodeJSON(t, f.ok(t, false, "list", "show", "embargo", "--json"), &l)
+	for _, r := range l.Recipients {
+		if want := map[string]string{"dana@example.org": "told a journalist"}[r.Address]; r.Suspended != want {
+			t.Errorf("JSON %s: suspended %q, want %q", r.Address, r.Suspended, want)
+		}
+	}
 	out := f.ok(t, false, "case", "show", f.ref)
 	if !strings.Contains(out, "1 leak recorded (encrypted; --text shows them)") || strings.Contains(out, "LEAK-WHAT") {
 		t.Errorf("case show:\n%s", out)
