@@ -41,6 +41,9 @@ cases/untrusted.go @@ UNION ALL SELECT 1 FROM gateway_untrusted_line WHERE line_
 cases/application.go @@ if !usable { @@ if false { @@ ./cases @@ ^TestApproveExpiredKey$
 cases/application.go @@ if a.SecretKey { @@ if false { @@ ./intake @@ ^TestRealStackApplicationRefused$
 intake/apply.go @@ } else if n >= m.p.o.Config.ApplicationsPerDay { @@ } else if false { @@ ./intake @@ ^TestRealStackApplicationFlood$
+cases/approval.go @@ case strings.EqualFold(author, s.member.Fingerprint): @@ case false: @@ ./cases @@ ^TestTwoPersonRule$
+cases/approval.go @@ if s.w.cfg.Approvals < 2 || why == "" || s.approval != "" { @@ if true { @@ ./cases @@ ^TestTwoPersonRule$
+cases/approval.go @@ if !slices.ContainsFunc(s.w.cfg.BreakGlass, func(a string) bool { return strings.EqualFold(a, s.member.Address) }) { @@ if false { @@ ./cases @@ ^TestBreakGlass$
 TABLE
 )
 

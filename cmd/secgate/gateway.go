@@ -199,6 +199,7 @@ func (g *gateway) run(ctx context.Context) error {
 		{"schedule", g.sched.Run},
 		{"alerts", g.alerter},
 		{"key report", g.keyReporter},
+		{"approvals", g.approvalSweeper},
 	}
 	if g.poller != nil {
 		parts = append([]part{{"imap", g.poller.Run}}, parts...)
@@ -395,6 +396,27 @@ func (g *gateway) keyReporter(ctx context.Context) error {
 			g.log.Error("key report", "err", err)
 		}
 		t := g.clock.NewTimer(keyReportCheck)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C():
+		}
+	}
+}
+
+// approvalCheck is how often steps waiting for a second member are
+// checked for the end of their approval window.
+const approvalCheck = time.Minute
+
+// approvalSweeper drops the steps no second member approved in time and
+// tells their authors (the two-person rule).
+func (g *gateway) approvalSweeper(ctx context.Context) error {
+	for {
+		if _, err := g.workflow.ExpireApprovals(ctx); err != nil && ctx.Err() == nil {
+			g.log.Error("approvals", "err", err)
+		}
+		t := g.clock.NewTimer(approvalCheck)
 		select {
 		case <-ctx.Done():
 			t.Stop()
