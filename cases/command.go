@@ -101,6 +101,11 @@ type session struct {
 	noEmbargo bool
 	auditAs   map[int]string // what the audit log says for done[i] instead, when its value is stored encrypted
 	sigID     string         // the signature consumed by this mail, "" before authentication
+	// approval names the approval this session carries out ("AP-... by
+	// NAME <ADDR>"), "" for a member's own mail; breakGlass is the reason
+	// of a /break-glass line of the mail (approval.go).
+	approval   string
+	breakGlass string
 }
 
 func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Member, m CommandMail) error {
@@ -296,14 +301,25 @@ func (s *session) apply(ctx context.Context) error {
 		}
 		return s.refuse(ctx, refusal{code: "not-applied", reason: reason, to: &s.member})
 	}
+	for _, c := range s.cmds {
+		if c.Name == "break-glass" {
+			s.breakGlass = c.Rest
+		}
+	}
 	for i := range s.cmds {
 		c := &s.cmds[i]
 		n := len(s.done)
 		if err := s.authorize(*c); err != nil {
 			return failed(c, err)
 		}
-		if err := s.run(ctx, c); err != nil {
+		held, err := s.gate(ctx, c)
+		if err != nil {
 			return failed(c, err)
+		}
+		if !held {
+			if err := s.run(ctx, c); err != nil {
+				return failed(c, err)
+			}
 		}
 		logID := GatewayLog // changes outside a case (/list) go to the gateway log
 		if s.c != nil {

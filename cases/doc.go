@@ -114,6 +114,8 @@
 //	/list approve APP-ID       take an application (/apply LIST, application.go): add the applicant, welcome them
 //	/list deny APP-ID REASON   decline an application; the applicant gets the reason
 //	/list suspend ADDRESS REASON   keep a distributor out of every notice until /list reinstate ADDRESS
+//	/approve REF               approve a step another member asked for under the two-person rule (approval.go)
+//	/break-glass REASON        take this mail's irreversible steps alone (members [cases] break_glass names)
 //
 // @MEMBER is a member's name, the local part or whole of their address, or
 // their fingerprint. Roles: any member may use every command except /close,

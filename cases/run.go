@@ -187,6 +187,12 @@ func (s *session) run(ctx context.Context, cmd *Command) error {
 		return s.list(ctx, cmd)
 	case "leak":
 		return s.leak(ctx, cmd)
+	case "approve":
+		return s.approve(ctx, cmd)
+	case "break-glass":
+		if s.w.cfg.Approvals < 2 {
+			s.extra = append(s.extra, "/break-glass: the two-person rule is off; nothing waits for approval")
+		}
 	default:
 		return fmt.Errorf("command /%s is not implemented", cmd.Name)
 	}

@@ -69,11 +69,13 @@ var vocabulary = map[string]spec{
 	"publish-now": {usage: "/publish-now REASON", help: "embargo broken: publish at once and tell everyone", needCase: true, access: leadOrAdmin},
 	"list": {usage: "/list add LIST ADDRESS (key attached or armored below) | /list remove LIST ADDRESS | /list approve APP-ID | /list deny APP-ID REASON | /list suspend ADDRESS REASON | /list reinstate ADDRESS",
 		help: "manage an embargo list's recipients (the removed address is told); approve or deny an application (/apply); keep a distributor out of every notice until reinstated", access: admin},
-	"leak": {usage: "/leak WHO: WHAT", help: "record a reported or suspected leak on the case (stored encrypted); every member is told and asked whether to /publish-now", needCase: true},
+	"approve":     {usage: "/approve REF", help: "approve a step another member asked for under the two-person rule ([cases] approvals = 2): it runs as theirs; REF is in the request every member got"},
+	"break-glass": {usage: "/break-glass REASON", help: "take the irreversible steps of this mail alone under the two-person rule (members [cases] break_glass names); every member is told at once"},
+	"leak":        {usage: "/leak WHO: WHAT", help: "record a reported or suspected leak on the case (stored encrypted); every member is told and asked whether to /publish-now", needCase: true},
 }
 
 var helpOrder = []string{"case", "status", "class", "cvss", "cve", "advisory", "affected", "fixed", "credit",
-	"title", "component", "impact", "mitigation", "terms", "patch", "reference", "release", "reply", "note", "close", "lead", "team", "log", "draft", "help", "disclose", "notify", "publish-now", "leak", "list"}
+	"title", "component", "impact", "mitigation", "terms", "patch", "reference", "release", "reply", "note", "close", "lead", "team", "log", "draft", "help", "disclose", "notify", "publish-now", "leak", "list", "approve", "break-glass"}
 
 func stateNames() string {
 	var s []string
@@ -253,6 +255,18 @@ func (p Parser) check(c *Command, sp spec) error {
 		c.T0, c.Force, c.NoEmbargo = t0, force, noEmbargo
 	case "list":
 		return checkList(c)
+	case "approve":
+		if err := nargs(1); err != nil {
+			return err
+		}
+		c.Args[0] = strings.ToUpper(args[0])
+		if !approvalPattern.MatchString(c.Args[0]) {
+			return fmt.Errorf("%q is not an approval reference (AP-XXXXXX)", short(args[0]))
+		}
+	case "break-glass":
+		if c.Rest == "" {
+			return errors.New("write /break-glass REASON: why the step cannot wait for a second member")
+		}
 	case "leak":
 		who, what, ok := strings.Cut(c.Rest, ":")
 		if !ok || strings.TrimSpace(who) == "" || strings.TrimSpace(what) == "" {

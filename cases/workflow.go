@@ -28,6 +28,10 @@ type Config struct {
 	AllowFromMismatch bool          `toml:"allow_from_mismatch" doc:"Accept a command mail whose From address is not registered to the member whose key signed it (not recommended)."`
 	RequireEncrypted  bool          `toml:"require_encrypted" doc:"Accept only command mail that is signed and then encrypted to the team key (plain PGP/MIME signed mail is refused)."`
 	Aliases           []string      `toml:"aliases" doc:"Other addresses of the team that a signed To or Cc of a command mail may name besides the team address."`
+	// The two-person rule (approval.go).
+	Approvals      int           `toml:"approvals" doc:"The two-person rule: 2 makes the irreversible steps (/publish-now, a plan with force:, /disclose ... no-embargo, moving the disclosure earlier, /list approve, /close invalid or wontfix) wait for a second member's signed /approve REF; 0 or 1: off."`
+	ApprovalWindow time.Duration `toml:"approval_window" doc:"How long a step waiting for a second member may be approved; then it is dropped and its author told."`
+	BreakGlass     []string      `toml:"break_glass" doc:"Addresses of members who may take an irreversible step alone under the two-person rule, with a line /break-glass REASON in the same signed mail; every member is told at once."`
 }
 
 // DefaultConfig returns the defaults: signatures at most 72 hours old and 5
@@ -38,6 +42,7 @@ func DefaultConfig() Config {
 		SignatureMaxSkew: 5 * time.Minute,
 		Policy:           "knative",
 		AdvisoryPattern:  DefaultAdvisoryPattern.String(),
+		ApprovalWindow:   24 * time.Hour,
 	}
 }
 
@@ -49,6 +54,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.SignatureMaxSkew <= 0 {
 		c.SignatureMaxSkew = d.SignatureMaxSkew
+	}
+	if c.ApprovalWindow <= 0 {
+		c.ApprovalWindow = d.ApprovalWindow
 	}
 	if c.Policy == "" {
 		c.Policy = d.Policy

@@ -23,7 +23,7 @@ type Config struct {
 	MaxAttempts     int            `toml:"max_attempts" doc:"Attempts after which a temporarily failing message fails for good."`
 	BounceFlagAfter int            `toml:"bounce_flag_after" doc:"Hard bounces after which an address is flagged for the team."`
 	KeyWarning      time.Duration  `toml:"key_warning" doc:"The weekly key report lists keys that expire within this time."`
-	KeyRefresh      bool           `toml:"key_refresh" doc:"Before the weekly key report, look up every member's and recipient's key in the Web Key Directory of their address's domain (HTTPS): a later state of the same key (new expiry, new subkeys, a revocation) replaces the one on file; a different key is reported, never used."`
+	KeyRefresh      bool           `toml:"key_refresh" doc:"Before the weekly key report, and before the notices to the distributors (when one is due within a day), look up every member's and recipient's key in the Web Key Directory of their address's domain (HTTPS): a later state of the same key (new expiry, new subkeys, a revocation) replaces the one on file; a different key is reported, never used."`
 	BaseDir         string         `toml:"-"`
 }
 

@@ -49,7 +49,7 @@ func (d *Directory) KeyReport(ctx context.Context, within time.Duration, team *c
 	if err != nil {
 		return "", err
 	}
-	rs := refreshReport(refreshed)
+	rs := RefreshReport(refreshed)
 	if len(bad)+len(soon)+len(flags) == 0 && rs == "" {
 		return "", nil
 	}

@@ -133,10 +133,10 @@ func keyUse(k *crypto.Key, now time.Time) string {
 	return ""
 }
 
-// refreshReport is the part of the key report that says what the refresh
+// RefreshReport is the part of the key report that says what the refresh
 // changed or could not do ("" when every key was unchanged or published
 // nowhere).
-func refreshReport(rs []Refresh) string {
+func RefreshReport(rs []Refresh) string {
 	var b strings.Builder
 	for _, r := range rs {
 		if r.Outcome == RefreshUnchanged || r.Outcome == RefreshNone {

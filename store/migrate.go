@@ -31,6 +31,7 @@ func migrations() []string {
 		schemaApplications,
 		schemaAudiences,
 		schemaTeamKey,
+		schemaApproval,
 	}
 }
 

@@ -210,3 +210,58 @@ func TestWeeklyKeyRefresh(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyRefreshBeforeNotice: with key_refresh, a notice to the
+// distributors due within a day makes the gateway refresh their keys
+// first (gpg moved a distributor's expiry: the new state is on file before
+// the notice); nothing due, or a refresh less than 12 hours old, looks
+// nothing up.
+func TestKeyRefreshBeforeNotice(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	g := gpgtest.New(t)
+	fpr := g.GenKey("Gina <gina@example.org>", "ed25519")
+	if r := g.Run(nil, "--quick-set-expire", fpr, "1y"); r.Err != nil {
+		t.Fatal(r.Stderr)
+	}
+	older := g.Export(fpr)
+	later := time.Now().UTC().Add(24*time.Hour).Format("20060102T150405") + "!"
+	if r := g.Run(nil, "--faked-system-time", later, "--quick-set-expire", fpr, "3y"); r.Err != nil {
+		t.Fatal(r.Stderr)
+	}
+	newer := g.Export(fpr)
+	cfg, team := f.gatewayConfig(t)
+	cfg.Distlist.KeyRefresh = true
+	clk := clock.NewFake(fixtureTime)
+	gw, err := openGateway(ctx, cfg, gatewayOptions{TeamKey: team, Clock: clk, KeyLookup: stateLookup{"gina@example.org", newer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	if _, err := gw.dir.AddRecipient(ctx, nil, "embargo", distlist.RecipientSpec{Name: "Gina", Address: "gina@example.org", Key: older}); err != nil {
+		t.Fatal(err)
+	}
+	expiry := func() time.Time {
+		k, err := gw.dir.ShowKey(ctx, fpr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.Expires
+	}
+	first := expiry()
+
+	last, err := gw.refreshBeforeNotices(ctx, time.Time{})
+	if err != nil || !last.IsZero() || !expiry().Equal(first) {
+		t.Fatalf("nothing due: refreshed at %v (%v), expiry %v", last, err, expiry())
+	}
+	if _, err := gw.db.Writer().ExecContext(ctx, `INSERT INTO schedule_job (case_id, kind, generation, due, seq, state, created)
+		VALUES (?, 'prerelease-notice', 1, ?, 0, 'pending', ?)`, f.caseID, store.Millis(clk.Now().Add(3*time.Hour)), store.Millis(clk.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if last, err = gw.refreshBeforeNotices(ctx, clk.Now().Add(-time.Hour)); err != nil || !expiry().Equal(first) {
+		t.Fatalf("a refresh an hour old was repeated: %v, expiry %v", err, expiry())
+	}
+	if last, err = gw.refreshBeforeNotices(ctx, time.Time{}); err != nil || !last.Equal(clk.Now()) || !expiry().After(first.AddDate(1, 0, 0)) {
+		t.Fatalf("a notice due in 3 hours: refreshed at %v (%v), expiry %v (was %v)", last, err, expiry(), first)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/templates"
 )
 
@@ -22,6 +23,17 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// keyLookup finds published keys (list add -wkd); nil: the Web Key
+	// Directory over HTTPS.
+	keyLookup distlist.KeyLookup
+}
+
+// lookup is the app's key lookup.
+func (a *app) lookup() distlist.KeyLookup {
+	if a.keyLookup == nil {
+		return distlist.WKD{}
+	}
+	return a.keyLookup
 }
 
 // command is one entry of the subcommand table.

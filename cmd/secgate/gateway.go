@@ -199,6 +199,8 @@ func (g *gateway) run(ctx context.Context) error {
 		{"schedule", g.sched.Run},
 		{"alerts", g.alerter},
 		{"key report", g.keyReporter},
+		{"approvals", g.approvalSweeper},
+		{"key refresh", g.noticeKeyRefresher},
 	}
 	if g.poller != nil {
 		parts = append([]part{{"imap", g.poller.Run}}, parts...)
@@ -395,6 +397,86 @@ func (g *gateway) keyReporter(ctx context.Context) error {
 			g.log.Error("key report", "err", err)
 		}
 		t := g.clock.NewTimer(keyReportCheck)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C():
+		}
+	}
+}
+
+// Keys are refreshed ([distlist] key_refresh) ahead of the notices: every
+// noticeRefreshCheck, when a notice to the distributors is due within
+// noticeRefreshAhead and the keys were not refreshed for noticeRefreshAge.
+const (
+	noticeRefreshCheck = time.Hour
+	noticeRefreshAhead = 24 * time.Hour
+	noticeRefreshAge   = 12 * time.Hour
+)
+
+// noticeKeyRefresher refreshes the members' and distributors' keys from
+// their Web Key Directories before the notices that go to them.
+func (g *gateway) noticeKeyRefresher(ctx context.Context) error {
+	var last time.Time
+	for {
+		if g.cfg.packageDistlist().KeyRefresh {
+			var err error
+			if last, err = g.refreshBeforeNotices(ctx, last); err != nil && ctx.Err() == nil {
+				g.log.Error("key refresh", "err", err)
+			}
+		}
+		t := g.clock.NewTimer(noticeRefreshCheck)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C():
+		}
+	}
+}
+
+// refreshBeforeNotices refreshes the keys when a notice is due soon and
+// the last refresh (last) is old enough; it returns the time of the last
+// refresh. What the refresh changed or found wrong is told to the team at
+// once: a notice follows.
+func (g *gateway) refreshBeforeNotices(ctx context.Context, last time.Time) (time.Time, error) {
+	now := g.clock.Now()
+	if !last.IsZero() && now.Sub(last) < noticeRefreshAge {
+		return last, nil
+	}
+	due, err := g.sched.NoticeDue(ctx, now.Add(noticeRefreshAhead))
+	if err != nil || !due {
+		return last, err
+	}
+	rs, err := g.dir.RefreshKeys(ctx, g.keyLookup)
+	if err != nil {
+		return last, err
+	}
+	if text := distlist.RefreshReport(rs); text != "" {
+		err = g.db.Tx(ctx, func(tx *sql.Tx) error {
+			return g.workflow.Alert(ctx, tx, cases.GatewayLog, "Keys refreshed before a notice", "A notice to the distributors is due within a day; the keys were refreshed first."+text)
+		})
+		if err != nil {
+			return last, err
+		}
+		g.outbox.Kick()
+	}
+	return now, nil
+}
+
+// approvalCheck is how often steps waiting for a second member are
+// checked for the end of their approval window.
+const approvalCheck = time.Minute
+
+// approvalSweeper drops the steps no second member approved in time and
+// tells their authors (the two-person rule).
+func (g *gateway) approvalSweeper(ctx context.Context) error {
+	for {
+		if _, err := g.workflow.ExpireApprovals(ctx); err != nil && ctx.Err() == nil {
+			g.log.Error("approvals", "err", err)
+		}
+		t := g.clock.NewTimer(approvalCheck)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -226,6 +226,8 @@ func runListAdd(ctx context.Context, a *app, c *command, args []string) error {
 	keyFile := fs.String("key", "", "armored public key `FILE` of the recipient (required on encrypted lists)")
 	name := fs.String("name", "", "display `NAME` of the recipient")
 	mismatch := fs.Bool("allow-mismatch", false, "accept a key none of whose user IDs carries the address")
+	wkd := fs.Bool("wkd", false, "look the recipient's key up in the Web Key Directory of their domain (HTTPS) instead of -key")
+	confirm := fs.String("fingerprint", "", "with -wkd: the `FINGERPRINT` a member checked with the key's holder; without it the key found is shown and nothing is added")
 	pos, err := c.parse(a, fs, args, 2)
 	if err != nil {
 		return err
@@ -237,6 +239,9 @@ func runListAdd(ctx context.Context, a *app, c *command, args []string) error {
 			return fmt.Errorf("-key: %w", err)
 		}
 	}
+	if *wkd && key != nil {
+		return errors.New("give -key FILE or -wkd, not both")
+	}
 	cfg, err := sel.one()
 	if err != nil {
 		return err
@@ -246,6 +251,11 @@ func runListAdd(ctx context.Context, a *app, c *command, args []string) error {
 		return err
 	}
 	defer v.Close()
+	if *wkd {
+		if key, err = confirmedWKDKey(ctx, a, v, addr, *confirm); err != nil {
+			return err
+		}
+	}
 	l, err := v.dir.List(ctx, list)
 	if errors.Is(err, distlist.ErrNotFound) {
 		return fmt.Errorf("no list %q (create it with secgate list create)", list)
@@ -458,4 +468,35 @@ func runListDelete(ctx context.Context, a *app, c *command, args []string) error
 		fmt.Fprintf(a.stdout, "note: list %s is in %s: it comes back, with its configured entries, at the next start unless you remove it there too\n", name, v.cfg.File)
 	}
 	return nil
+}
+
+// confirmedWKDKey looks addr's key up in its Web Key Directory and returns
+// it only when its fingerprint is the one a member confirmed: the key of
+// an address is never taken on the word of a web server alone. Without a
+// confirmed fingerprint it shows the key found and adds nothing.
+func confirmedWKDKey(ctx context.Context, a *app, v *view, addr, confirmed string) ([]byte, error) {
+	raw, err := a.lookup().Lookup(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	k, warns, err := v.dir.CheckKey(raw, distlist.ImportOptions{Address: addr})
+	if err != nil {
+		return nil, fmt.Errorf("the key %s publishes is refused: %w", addr, err)
+	}
+	want := strings.ToUpper(strings.Join(strings.Fields(confirmed), ""))
+	if want == "" {
+		expires := "never"
+		if t, ok := k.Expires(); ok {
+			expires = t.UTC().Format("2006-01-02")
+		}
+		fmt.Fprintf(a.stdout, "found key %s for %s (user IDs %s, expires %s)\n", k.Fingerprint(), addr, strings.Join(k.Emails(), ", "), expires)
+		for _, w := range warns {
+			fmt.Fprintf(a.stdout, "warning: %s\n", w)
+		}
+		return nil, fmt.Errorf("not added: check the fingerprint with the key's holder, then run again with -fingerprint %s", k.Fingerprint())
+	}
+	if want != k.Fingerprint() {
+		return nil, fmt.Errorf("not added: %s publishes key %s, not the %s you confirmed", addr, k.Fingerprint(), want)
+	}
+	return raw, nil
 }

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/secgate/secgate/internal/gpgtest"
 )
 
 func TestListCommands(t *testing.T) {
@@ -105,4 +109,42 @@ func TestListCommands(t *testing.T) {
 			mustFail(t, code, stderr, tt.want)
 		}
 	})
+}
+
+// TestListAddWKD: list add -wkd shows the key the address's Web Key
+// Directory serves and adds nothing until a member confirms its
+// fingerprint; a different fingerprint, or a key without the address,
+// adds nothing; the confirmed one is the entry's key.
+func TestListAddWKD(t *testing.T) {
+	f := newFixture(t)
+	g := gpgtest.New(t)
+	fpr := g.GenKey("Gina <gina@example.org>", "ed25519")
+	other := g.GenKey("Eve <eve@example.org>", "ed25519")
+	cli := func(published []byte, args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" },
+			keyLookup: stateLookup{"gina@example.org", published}}
+		code := run(context.Background(), append(args, "-config", f.cfg), a)
+		return code, out.String(), errOut.String()
+	}
+	code, out, stderr := cli(g.Export(fpr), "list", "add", "embargo", "gina@example.org", "-wkd")
+	if code == 0 || !strings.Contains(out, "found key "+fpr+" for gina@example.org") || !strings.Contains(stderr, "run again with -fingerprint "+fpr) {
+		t.Fatalf("unconfirmed: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if code, _, stderr = cli(g.Export(fpr), "list", "add", "embargo", "gina@example.org", "-wkd", "-fingerprint", other); code == 0 || !strings.Contains(stderr, "not the "+other+" you confirmed") {
+		t.Fatalf("another fingerprint: exit %d %s", code, stderr)
+	}
+	if code, _, stderr = cli(g.Export(other), "list", "add", "embargo", "gina@example.org", "-wkd", "-fingerprint", other); code == 0 || !strings.Contains(stderr, "refused") {
+		t.Fatalf("a key without the address: exit %d %s", code, stderr)
+	}
+	if out := f.ok(t, false, "list", "show", "embargo"); strings.Contains(out, "gina@example.org") {
+		t.Fatalf("gina was added unconfirmed:\n%s", out)
+	}
+	spaced := fpr[:4] + " " + fpr[4:8] + " " + strings.ToLower(fpr[8:])
+	if code, out, stderr = cli(g.Export(fpr), "list", "add", "embargo", "gina@example.org", "-wkd", "-fingerprint", spaced); code != 0 {
+		t.Fatalf("confirmed: exit %d %s %s", code, out, stderr)
+	}
+	if out := f.ok(t, false, "list", "show", "embargo"); !strings.Contains(out, "gina@example.org") || !strings.Contains(out, fpr) {
+		t.Fatalf("gina's entry:\n%s", out)
+	}
 }
