@@ -47,7 +47,7 @@ web/handler.go @@ if r.TLS == nil && !loopbackHost(r.Host) { @@ if false { @@ ./
 web/addresses.go @@ case a.known[l]: @@ case true: @@ ./web @@ ^TestNothingSealedShown$
 cases/approval.go @@ case strings.EqualFold(author, s.member.Fingerprint): @@ case false: @@ ./cases @@ ^TestTwoPersonRule$
 cases/approval.go @@ if s.w.cfg.Approvals < 2 || why == "" || s.approval != "" { @@ if true { @@ ./cases @@ ^TestTwoPersonRule$
-cases/approval.go @@ if !slices.ContainsFunc(s.w.cfg.BreakGlass, func(a string) bool { return strings.EqualFold(a, s.member.Address) }) { @@ if false { @@ ./cases @@ ^TestBreakGlass$
+cases/approval.go @@ if !slices.ContainsFunc(s.w.cfg.BreakGlass, func(a string) bool { return strings.EqualFold(a, s.member.Address) }) { @@ if false && !slices.ContainsFunc(s.w.cfg.BreakGlass, func(a string) bool { return strings.EqualFold(a, s.member.Address) }) { @@ ./cases @@ ^TestBreakGlass$
 TABLE
 )
 

@@ -114,7 +114,7 @@ func TestStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	edited := regexp.MustCompile(`(?m)^listen = ".*"$`).ReplaceAllLiteralString(string(b), `listen = "`+strings.TrimPrefix(srv.URL, "http://")+`"`)
+	edited := regexp.MustCompile(`(?m)^listen = "127\.0\.0\.1:9464"$`).ReplaceAllLiteralString(string(b), `listen = "`+strings.TrimPrefix(srv.URL, "http://")+`"`)
 	if err := os.WriteFile(cfgPath, []byte(edited), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/intake"
+	"github.com/secgate/secgate/schedule"
 	"github.com/secgate/secgate/store"
 	"github.com/secgate/secgate/web"
 )
@@ -84,14 +85,29 @@ func webProject(cfg *Config, db *store.DB) (web.Project, error) {
 	if err != nil {
 		return web.Project{}, err
 	}
-	team, err := teamPublicKey(cfg)
+	team, err := v.teamVerifier(context.Background())
 	if err != nil {
 		return web.Project{}, err
 	}
-	// Acks stays nil until acknowledgements are stored: the matrix says
-	// none are recorded.
 	return web.Project{Name: cfg.projectName(), Team: cfg.Gateway.Team, Cases: w, Timeline: s, Directory: v.dir,
-		Outbox: outboxRows{db}, Quarantine: intake.NewQuarantine(db, nil), Audit: auditReader{w, team}}, nil
+		Outbox: outboxRows{db}, Quarantine: intake.NewQuarantine(db, nil), Audit: auditReader{w, team}, Acks: ackReader{s}}, nil
+}
+
+// ackReader reads the acknowledgements the scheduler recorded.
+type ackReader struct{ s *schedule.Scheduler }
+
+func (a ackReader) Acks(ctx context.Context, caseID int64) ([]web.Ack, error) {
+	as, err := a.s.Acks(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	var out []web.Ack
+	for _, x := range as {
+		if !x.Acknowledged.IsZero() {
+			out = append(out, web.Ack{NoticeID: x.NoticeID, Recipient: x.Recipient, At: x.Acknowledged})
+		}
+	}
+	return out, nil
 }
 
 // outboxRows lists a database's outbox rows, without an outbox.

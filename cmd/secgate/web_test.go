@@ -129,7 +129,7 @@ func TestWebViewInBrowser(t *testing.T) {
 		{"cases-closed", "/?state=closed", []string{"0 of 1 cases.", "No case matches.", `<label for="f-state">`, `<label for="f-project">`, `<label for="f-lead">`}},
 		{"case", caseURL, []string{`<svg id="timeline"`, `id="now-mark"`, "report received", "evaluation deadline",
 			"embargo notice", "announcement (T0)", "retrospective reminder", `id="audit" class="ok"`, `<table id="matrix">`,
-			"dana@example.org", "temperror@distro.example", "not acknowledged", "missed", "withdrawn", "no acknowledgements are recorded yet"}},
+			"dana@example.org", "temperror@distro.example", "not acknowledged", "missed", "withdrawn"}},
 		{"outbox", "/outbox", []string{`id="outbox-failed"`, `id="outbox-sent"`, `id="outbox-deferred"`, "dana@example.org", "embargo-notice"}},
 		{"quarantine", "/quarantine", []string{"rate limit: 31 messages in 1h0m0s", "other address 1"}},
 		{"keys", "/keys", []string{f.fprs["Olga"], "expired"}},
