@@ -27,7 +27,7 @@ import (
 // processWideKeys are the keys only the top file may set: they are the
 // process's, not a project's.
 var processWideKeys = []string{"gateway.projects", "gateway.log_level", "gateway.memory_limit_mib", "gateway.gc_percent", "metrics.listen",
-	"imap.shared", "imap.default_project", "web.listen", "web.tls_cert", "web.tls_key", "web.client_ca"}
+	"imap.shared", "imap.default_project", "web.listen", "web.tls_cert", "web.tls_key", "web.client_ca", "web.wkd"}
 
 // sharedIMAPKeys are the [imap] keys of the shared mailbox: a project
 // reading it (one without an imap.user of its own) takes the top file's.

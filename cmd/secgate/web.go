@@ -22,6 +22,7 @@ type WebConfig struct {
 	TLSCert  string `toml:"tls_cert" doc:"PEM certificate of the web view, for HTTPS; needed with client_ca."`
 	TLSKey   string `toml:"tls_key" doc:"PEM private key of tls_cert."`
 	ClientCA string `toml:"client_ca" doc:"PEM certificate of the CA that signs the members' (or an authenticating reverse proxy's) client certificates: a connection without one is refused. Needed for a non-loopback listen."`
+	WKD      bool   `toml:"wkd" doc:"Also serve the Web Key Directory of the team keys under /.well-known/openpgpkey/ (both methods, as secgate wkd export writes it), for a web server of the domain to pass on; public keys only, answered whatever the Host."`
 }
 
 func (w WebConfig) access() web.Access {
@@ -71,7 +72,30 @@ func webHandler(gws []*gateway, log *slog.Logger) (http.Handler, error) {
 		}
 		projects = append(projects, p)
 	}
-	return web.New(web.Options{Projects: projects, Logger: log.With("part", "web")})
+	h, err := web.New(web.Options{Projects: projects, Logger: log.With("part", "web")})
+	if err != nil || len(gws) == 0 || !gws[0].cfg.Web.WKD {
+		return h, err
+	}
+	var cfgs []*Config
+	for _, g := range gws {
+		cfgs = append(cfgs, g.cfg)
+	}
+	return withWKD(h, cfgs)
+}
+
+// withWKD serves the Web Key Directory of the projects' team keys under
+// /.well-known/openpgpkey/ beside h. The directory holds public keys
+// alone and its requests name a domain in their Host (the direct
+// method), so it is answered before the view's checks.
+func withWKD(h http.Handler, cfgs []*Config) (http.Handler, error) {
+	w, _, err := buildWKD(cfgs)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/.well-known/openpgpkey/", w)
+	mux.Handle("/", h)
+	return mux, nil
 }
 
 // webProject returns the readers of cfg's project over db.

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,5 +88,48 @@ func TestWKDExport(t *testing.T) {
 		if r := g.Run(nil, "--list-keys", "security@example.org"); r.Err != nil || !strings.Contains(string(r.Stdout), team.Fingerprint()) {
 			t.Errorf("gpg does not find the team key for the address in %s: %v %s", p, r.Err, r.Stdout)
 		}
+	}
+}
+
+// TestWebServesWKD: with [web] wkd the view's listener answers Web Key
+// Directory requests (the advanced method's, named by the domain's Host)
+// with the team key, and leaves every other path to the view.
+func TestWebServesWKD(t *testing.T) {
+	_, cfgPath, _ := initDir(t)
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, err := teamPublicKey(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	h, err := withWKD(view, []*Config{cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	get := func(host, path string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, body := get("openpgpkey.example.org", "/.well-known/openpgpkey/example.org/hu/"+crypto.WKDHash("security")+"?l=security")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("WKD: %d", resp.StatusCode)
+	}
+	if k, err := crypto.ParsePublicKey(body); err != nil || k.Fingerprint() != team.Fingerprint() {
+		t.Fatalf("WKD key: %v", err)
+	}
+	if resp, _ := get("127.0.0.1", "/"); resp.StatusCode != http.StatusTeapot {
+		t.Errorf("the view's page answered %d by the WKD handler", resp.StatusCode)
 	}
 }
