@@ -26,29 +26,6 @@ func (f fakeLookup) Lookup(ctx context.Context, addr string) ([]byte, error) {
 	return nil, fmt.Errorf("%w: nothing for %s", ErrNotFound, addr)
 }
 
-// gpgKeyStates makes a key for uid with gpg and returns it as it is after
-// --quick-set-expire to 1 year and, a day later (gpg's clock faked), to 2
-// years: two states of the same primary key, the second later.
-func gpgKeyStates(t *testing.T, g *gpgtest.GPG, uid string) (fpr string, older, newer []byte) {
-	t.Helper()
-	fpr = g.GenKey(uid, "ed25519")
-	day := time.Now().UTC().Add(24 * time.Hour).Format("20060102T150405")
-	for _, args := range [][]string{
-		{"--quick-set-expire", fpr, "1y"},
-		{"--faked-system-time", day + "!", "--quick-set-expire", fpr, "2y"},
-	} {
-		if r := g.Run(nil, args...); r.Err != nil {
-			t.Fatalf("gpg %v: %v %s", args, r.Err, r.Stderr)
-		}
-		if older == nil {
-			older = g.Export(fpr)
-		} else {
-			newer = g.Export(fpr)
-		}
-	}
-	return fpr, older, newer
-}
-
 // TestRefreshKeys: a published later state of the key on file (gpg moved
 // its expiry) replaces it; an older copy, a different primary key for the
 // address, a secret key and a key without the address never do; nothing
@@ -60,7 +37,7 @@ func TestRefreshKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := gpgtest.New(t)
-	fpr, older, newer := gpgKeyStates(t, g, "Dana <dana@example.org>")
+	fpr, older, newer := g.KeyStates("Dana <dana@example.org>", "1y", "2y")
 	other := g.Export(g.GenKey("Mallory <dana@example.org>", "ed25519"))
 	g.Passphrase = ""
 	secret := g.ExportSecret(fpr)
@@ -130,7 +107,7 @@ func TestRefreshKeysWKD(t *testing.T) {
 	}
 	g := gpgtest.New(t)
 	addr := "security@" + host
-	fpr, older, newer := gpgKeyStates(t, g, "Distro <"+addr+">")
+	fpr, older, newer := g.KeyStates("Distro <"+addr+">", "1y", "2y")
 	if _, err := e.dir.AddRecipient(ctx, nil, "embargo", RecipientSpec{Name: "Distro", Address: addr, Key: older}); err != nil {
 		t.Fatal(err)
 	}

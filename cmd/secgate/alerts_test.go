@@ -171,17 +171,7 @@ func (l stateLookup) Lookup(ctx context.Context, addr string) ([]byte, error) {
 func TestWeeklyKeyRefresh(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	g := gpgtest.New(t)
-	fpr := g.GenKey("Gina <gina@example.org>", "ed25519")
-	if r := g.Run(nil, "--quick-set-expire", fpr, "1y"); r.Err != nil {
-		t.Fatal(r.Stderr)
-	}
-	older := g.Export(fpr)
-	later := time.Now().UTC().Add(24*time.Hour).Format("20060102T150405") + "!"
-	if r := g.Run(nil, "--faked-system-time", later, "--quick-set-expire", fpr, "3y"); r.Err != nil {
-		t.Fatal(r.Stderr)
-	}
-	newer := g.Export(fpr)
+	fpr, older, newer := gpgtest.New(t).KeyStates("Gina <gina@example.org>", "1y", "3y")
 
 	for i, refresh := range []bool{false, true} {
 		t.Run(fmt.Sprintf("key_refresh=%v", refresh), func(t *testing.T) {
@@ -219,17 +209,7 @@ func TestWeeklyKeyRefresh(t *testing.T) {
 func TestKeyRefreshBeforeNotice(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	g := gpgtest.New(t)
-	fpr := g.GenKey("Gina <gina@example.org>", "ed25519")
-	if r := g.Run(nil, "--quick-set-expire", fpr, "1y"); r.Err != nil {
-		t.Fatal(r.Stderr)
-	}
-	older := g.Export(fpr)
-	later := time.Now().UTC().Add(24*time.Hour).Format("20060102T150405") + "!"
-	if r := g.Run(nil, "--faked-system-time", later, "--quick-set-expire", fpr, "3y"); r.Err != nil {
-		t.Fatal(r.Stderr)
-	}
-	newer := g.Export(fpr)
+	fpr, older, newer := gpgtest.New(t).KeyStates("Gina <gina@example.org>", "1y", "3y")
 	cfg, team := f.gatewayConfig(t)
 	cfg.Distlist.KeyRefresh = true
 	clk := clock.NewFake(fixtureTime)

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // GPG is one temporary GnuPG home.
@@ -251,4 +252,18 @@ func (g *GPG) Verify(data, sig []byte) *Result {
 		g.t.Fatal(err)
 	}
 	return g.Run(nil, "--verify", sigFile, dataFile)
+}
+
+// KeyStates makes a key for uid and returns it as it is after
+// --quick-set-expire to first and then, a day later (gpg's clock faked),
+// to second: two states of the same primary key, the second later, as a
+// holder's refreshed key is.
+func (g *GPG) KeyStates(uid, first, second string) (fpr string, older, newer []byte) {
+	g.t.Helper()
+	fpr = g.GenKey(uid, "ed25519")
+	g.must(nil, "--quick-set-expire", fpr, first)
+	older = g.Export(fpr)
+	day := time.Now().UTC().Add(24*time.Hour).Format("20060102T150405") + "!"
+	g.must(nil, "--faked-system-time", day, "--quick-set-expire", fpr, second)
+	return fpr, older, g.Export(fpr)
 }
