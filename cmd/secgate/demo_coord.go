@@ -228,11 +228,15 @@ func (d *demo) coordinate(ctx context.Context, c *cases.Case, lead string, tl sc
 		return d.count(ds, demoFour, "embargo-notice") == 1 && d.count(ds, demoFive) == 0 && d.count(ds, demoOne, "embargo-notice") == 1
 	})
 
-	d.step("5a. Distro One and Distro Four acknowledge the embargo notice: replies signed by their keys, quoting its code")
+	d.step("5a. Distro One and Distro Four acknowledge the embargo notice: replies signed by their keys, quoting its code;\n" +
+		"a reply in Distro Two's name with the same code, signed by Distro Four's key, does not count")
 	for _, who := range []string{demoOne, demoFour} {
 		if err := d.acknowledge(ctx, c, who, "embargo-notice", ""); err != nil {
 			return err
 		}
+	}
+	if err := d.forgeAck(ctx, c, demoTwo, demoFour); err != nil {
+		return err
 	}
 
 	pol, err := d.g.sched.Policy(c.Policy)
@@ -291,35 +295,7 @@ var demoAckLine = regexp.MustCompile(`(?m)^\s*/ack (ACK-[A-Z2-7]{12})\s*$`)
 // its /ack line, as a mail client does. It checks that the
 // acknowledgement counted.
 func (d *demo) acknowledge(ctx context.Context, c *cases.Case, who, kind, tag string) error {
-	var dl delivery
-	var s seen
-	for _, x := range d.deliveries() {
-		if x.To != who || d.kindOf(x) != kind {
-			continue
-		}
-		if sx := d.open(x); sx.caseID == c.ID && strings.HasPrefix(sx.subject, demoDistrosTag+" ") == (tag != "") {
-			dl, s = x, sx
-		}
-	}
-	m := demoAckLine.FindStringSubmatch(s.text)
-	msg, err := mail.ReadMessage(bytes.NewReader(dl.Raw))
-	if m == nil || err != nil {
-		return fmt.Errorf("demo: no %s to %s asks to be acknowledged", kind, who)
-	}
-	h := msg.Header
-	thread := fmt.Sprintf("In-Reply-To: %s\r\nReferences: %s\r\n", h.Get("Message-Id"), strings.TrimSpace(h.Get("References")+" "+h.Get("Message-Id")))
-	entity := "Content-Type: text/plain; charset=utf-8\r\n\r\n> Please acknowledge this notice:\r\n>\r\n>     /ack " + m[1] +
-		"\r\n\r\nReceived, thank you: we will be ready.\r\n"
-	what := "its notice"
-	if tag != "" {
-		what = "its " + tag + " notice"
-	}
-	if kind == schedule.MailAckReminder {
-		what = "the reminder"
-	}
-	d.flush()
-	fmt.Fprintf(d.out, "   %s  <- %-31s /ack %s  (quoted in a signed reply in the thread of %s)\n", stamp(d.clock.Now()), who, m[1], what)
-	id, err := d.submitIn(ctx, who, "Re: "+s.subject, thread, entity, d.keys[who])
+	id, what, err := d.ackReply(ctx, c, who, who, kind, tag)
 	if err != nil {
 		return err
 	}
@@ -334,6 +310,78 @@ func (d *demo) acknowledge(ctx context.Context, c *cases.Case, who, kind, tag st
 	})
 	d.clock.Advance(time.Minute)
 	return nil
+}
+
+// forgeAck has signer, who got the same embargo notice and so knows its
+// code, send an acknowledgement in who's name and thread, signed by
+// signer's own key. It checks that it did not count, and that the team copy
+// says why: it is not signed by who's key on file.
+func (d *demo) forgeAck(ctx context.Context, c *cases.Case, who, signer string) error {
+	id, _, err := d.ackReply(ctx, c, who, signer, "embargo-notice", "")
+	if err != nil {
+		return err
+	}
+	d.expect(ctx, "a reply in "+short(who)+"'s name and thread holding the notice's code, signed by "+short(signer)+"'s key, does not count; "+
+		"the team copy says it is not signed by "+short(who)+"'s key on file",
+		func(ds []delivery) bool {
+			acks, err := d.g.sched.Acks(ctx, c.ID)
+			if err != nil {
+				return false
+			}
+			for _, a := range acks {
+				if a.AckMessageID == id || a.Recipient == who && !a.Acknowledged.IsZero() {
+					return false
+				}
+			}
+			for _, dl := range ds {
+				if s := d.open(dl); dl.To == d.member(0) && s.kind == "team-copy" && s.encrypted &&
+					strings.Contains(s.text, "NOT counted") && strings.Contains(s.text, "not signed by their key on file "+d.keys[who].Fingerprint()) {
+					return true
+				}
+			}
+			return false
+		})
+	d.clock.Advance(time.Minute)
+	return nil
+}
+
+// ackReply sends the reply of acknowledge, in who's name, signed by
+// signer's key; it returns the reply's Message-ID and what it answers.
+func (d *demo) ackReply(ctx context.Context, c *cases.Case, who, signer, kind, tag string) (id, what string, err error) {
+	var dl delivery
+	var s seen
+	for _, x := range d.deliveries() {
+		if x.To != who || d.kindOf(x) != kind {
+			continue
+		}
+		if sx := d.open(x); sx.caseID == c.ID && strings.HasPrefix(sx.subject, demoDistrosTag+" ") == (tag != "") {
+			dl, s = x, sx
+		}
+	}
+	m := demoAckLine.FindStringSubmatch(s.text)
+	msg, err := mail.ReadMessage(bytes.NewReader(dl.Raw))
+	if m == nil || err != nil {
+		return "", "", fmt.Errorf("demo: no %s to %s asks to be acknowledged", kind, who)
+	}
+	h := msg.Header
+	thread := fmt.Sprintf("In-Reply-To: %s\r\nReferences: %s\r\n", h.Get("Message-Id"), strings.TrimSpace(h.Get("References")+" "+h.Get("Message-Id")))
+	entity := "Content-Type: text/plain; charset=utf-8\r\n\r\n> Please acknowledge this notice:\r\n>\r\n>     /ack " + m[1] +
+		"\r\n\r\nReceived, thank you: we will be ready.\r\n"
+	what = "its notice"
+	if tag != "" {
+		what = "its " + tag + " notice"
+	}
+	if kind == schedule.MailAckReminder {
+		what = "the reminder"
+	}
+	signed := "a signed reply"
+	if signer != who {
+		signed = "a reply signed by " + short(signer) + "'s key"
+	}
+	d.flush()
+	fmt.Fprintf(d.out, "   %s  <- %-31s /ack %s  (quoted in %s in the thread of %s)\n", stamp(d.clock.Now()), who, m[1], signed, what)
+	id, err = d.submitIn(ctx, who, "Re: "+s.subject, thread, entity, d.keys[signer])
+	return id, what, err
 }
 
 // ackTable prints the acknowledgements of case c as secgate case show does,
