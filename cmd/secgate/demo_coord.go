@@ -243,11 +243,20 @@ func (d *demo) coordinate(ctx context.Context, c *cases.Case, lead string, tl sc
 	if err != nil {
 		return err
 	}
+	// The reminder is due ack_reminder after the delivery the outbox
+	// recorded (the SMTP 250), which the scheduler reads.
+	acks, err := d.g.sched.Acks(ctx, c.ID)
+	if err != nil {
+		return err
+	}
 	var delivered time.Time
-	for _, dl := range d.deliveries() {
-		if dl.To == demoTwo && d.kindOf(dl) == "embargo-notice" {
-			delivered = dl.At
+	for _, a := range acks {
+		if a.Recipient == demoTwo && a.Kind == "embargo-notice" {
+			delivered = a.Delivered
 		}
+	}
+	if delivered.IsZero() {
+		return fmt.Errorf("demo: the embargo notice to %s is not delivered", demoTwo)
 	}
 	d.step(fmt.Sprintf("5b. Distro Two stays silent: it is reminded %s after the notice, and acknowledges the reminder two hours later", schedule.FormatDuration(pol.AckReminder)))
 	d.advance(delivered.Add(pol.AckReminder))
