@@ -29,7 +29,7 @@ type AckStatus struct {
 	AckMessageID string    // the acknowledging reply's Message-ID
 	Reminded     time.Time // the reminder, zero if none was sent
 	// Current: the notice still asks to be acknowledged: the latest of
-	// its kind in a plan that stands (not withdrawn, broken or
+	// its kind to its list in a plan that stands (not withdrawn, broken or
 	// published, T0 ahead; a pre-release notice of the plan's date).
 	Current bool
 }
@@ -76,16 +76,6 @@ func (s *Scheduler) acks(ctx context.Context, q querier, caseID int64, now time.
 	if err != nil {
 		return nil, err
 	}
-	current := map[string]string{} // kind -> the notice that still asks
-	if p != nil && p.Published.IsZero() && p.Broken == "" && now.Before(p.T0) {
-		for _, n := range notices {
-			if n.Kind != MailPreReleaseNotice || n.Generation == p.Generation {
-				current[n.Kind] = n.NoticeID
-			} else {
-				delete(current, n.Kind)
-			}
-		}
-	}
 	ids := make([]string, 0, len(notices))
 	kind := map[string]string{}
 	for _, n := range notices {
@@ -95,6 +85,25 @@ func (s *Scheduler) acks(ctx context.Context, q querier, caseID int64, now time.
 	copies, err := distlist.NoticeCopies(ctx, q, ids)
 	if err != nil {
 		return nil, err
+	}
+	list := map[string]string{} // notice -> the list it went to
+	for _, c := range copies {
+		list[c.NoticeID] = c.List
+	}
+	// The notice that still asks, by kind and list: each embargo list of
+	// the case (its audiences) has notices of its own, told at its own
+	// time, and a later list's notice does not end an earlier list's.
+	type kindList struct{ kind, list string }
+	current := map[kindList]string{}
+	if p != nil && p.Published.IsZero() && p.Broken == "" && now.Before(p.T0) {
+		for _, n := range notices {
+			k := kindList{n.Kind, list[n.NoticeID]}
+			if n.Kind != MailPreReleaseNotice || n.Generation == p.Generation {
+				current[k] = n.NoticeID
+			} else {
+				delete(current, k)
+			}
+		}
 	}
 	type key struct{ notice, rcpt string }
 	type reply struct {
@@ -142,7 +151,7 @@ func (s *Scheduler) acks(ctx context.Context, q querier, caseID int64, now time.
 	for _, c := range copies {
 		k := key{c.NoticeID, c.Recipient}
 		a := AckStatus{Kind: kind[c.NoticeID], Notice: noticeName(kind[c.NoticeID]), NoticeID: c.NoticeID, Recipient: c.Recipient, State: c.State,
-			Sent: c.Queued, Delivered: c.Delivered, Reminded: reminded[k], Current: current[kind[c.NoticeID]] == c.NoticeID}
+			Sent: c.Queued, Delivered: c.Delivered, Reminded: reminded[k], Current: current[kindList{kind[c.NoticeID], c.List}] == c.NoticeID}
 		if r, ok := acked[k]; ok {
 			a.Acknowledged, a.AckMessageID = r.at, r.msgid
 		}

@@ -148,7 +148,13 @@ const (
 	demoRelease  = "https://git.demo.test/demo/releases/tag/v1.14.2"
 )
 
-var demoPeople = []struct{ name, addr, role string }{
+// demoPerson is a participant of the demo: role is member, reporter,
+// distributor (on the embargo list), expired (a distributor whose key has
+// expired), and in the knative demo (demo_coord.go) applicant (on no list
+// yet) or distros (on the distros list alone).
+type demoPerson struct{ name, addr, role string }
+
+var demoPeople = []demoPerson{
 	{"Alice", "alice@demo.test", "member"},
 	{"Bob", "bob@demo.test", "member"},
 	{"Rita Reporter", demoReporter, "reporter"},
@@ -172,7 +178,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.out, "secgate demo: %s through the %s process, simulated time from %s\n\n", what, d.preset, start.Format("2006-01-02 15:04 MST"))
 
-	d.step("Setup: keys for the team, two members, a reporter and three distributors (one key expired)")
+	d.step(d.setupLine())
 	cfgPath, err := d.setup(start)
 	if err != nil {
 		return err
@@ -327,6 +333,11 @@ func (d *demo) lifecycle(ctx context.Context, start time.Time) (*cases.Case, str
 			return false
 		})
 	}
+	if d.coord() {
+		if err := d.application(ctx, c.Ref); err != nil {
+			return nil, "", tl, err
+		}
+	}
 	disclose := "/disclose " + t0.Format("2006-01-02 15:04") + " UTC"
 	d.step("4. The lead plans the disclosure; the readiness gate refuses: a distributor's key has expired")
 	if err := d.command(ctx, lead, c.Ref, disclose); err != nil {
@@ -408,11 +419,21 @@ func (d *demo) lifecycle(ctx context.Context, start time.Time) (*cases.Case, str
 		})
 	}
 
+	if d.coord() {
+		if err := d.coordinate(ctx, c, lead, tl); err != nil {
+			return nil, "", tl, err
+		}
+	}
 	if !tl.PreRelease.IsZero() {
 		d.step("6. Time passes to the 24-hour pre-release notice")
 		d.advance(tl.PreRelease)
 		d.expect(ctx, "the pre-release notice reaches each valid distributor", func(ds []delivery) bool {
-			return d.count(ds, "security@distro-one.example") >= 2 && d.count(ds, "security@distro-two.example") >= 2
+			for _, to := range d.distributors() {
+				if d.count(ds, to, "prerelease-notice") == 0 {
+					return false
+				}
+			}
+			return true
 		})
 		what := "the pre-release notice carries the public messaging, with the date and time of the announcement"
 		if kubeedge != nil {
@@ -479,6 +500,11 @@ func (d *demo) lifecycle(ctx context.Context, start time.Time) (*cases.Case, str
 			return false
 		})
 	}
+	if d.coord() {
+		if err := d.ackTable(ctx, c); err != nil {
+			return nil, "", tl, err
+		}
+	}
 	if d.preset == "kata" {
 		n := "8"
 		if !tl.RetroFrom.IsZero() {
@@ -531,21 +557,25 @@ func (d *demo) deadlines(c *cases.Case) string {
 // planNotes returns the notes of the last plan answered to lead for ref
 // ("Note: ..." lines), but for the keys a forced plan went past.
 func (d *demo) planNotes(lead, ref string) []string {
+	var notes []string
+	for _, l := range strings.Split(d.planAnswer(lead, ref), "\n") {
+		if n, ok := strings.CutPrefix(strings.TrimSpace(l), "Note: "); ok && !strings.HasPrefix(n, "forced despite") {
+			notes = append(notes, n)
+		}
+	}
+	return notes
+}
+
+// planAnswer returns the text of the last plan answered to lead for ref
+// ("" when there is none).
+func (d *demo) planAnswer(lead, ref string) string {
 	ds := d.deliveries()
 	for i := len(ds) - 1; i >= 0; i-- {
-		s := d.open(ds[i])
-		if ds[i].To != lead || s.kind != "answer" || !strings.Contains(s.text, "Disclosure plan for "+ref) {
-			continue
+		if s := d.open(ds[i]); ds[i].To == lead && s.kind == "answer" && strings.Contains(s.text, "Disclosure plan for "+ref) {
+			return s.text
 		}
-		var notes []string
-		for _, l := range strings.Split(s.text, "\n") {
-			if n, ok := strings.CutPrefix(strings.TrimSpace(l), "Note: "); ok && !strings.HasPrefix(n, "forced despite") {
-				notes = append(notes, n)
-			}
-		}
-		return notes
 	}
-	return nil
+	return ""
 }
 
 // step prints what happens next, after the deliveries of the step before.
@@ -662,8 +692,8 @@ func (d *demo) setup(start time.Time) (string, error) {
 	if d.prefix != "" {
 		prefix = fmt.Sprintf("case_prefix = %q\n", d.prefix)
 	}
-	var members, dists strings.Builder
-	for i, p := range demoPeople {
+	var members, dists, distros strings.Builder
+	for i, p := range d.cast() {
 		o := crypto.GenerateOptions{Created: start.Add(-time.Hour)}
 		if p.role == "expired" {
 			o = crypto.GenerateOptions{Created: start.AddDate(-1, -1, 0), Lifetime: 365 * 24 * time.Hour}
@@ -694,7 +724,11 @@ func (d *demo) setup(start time.Time) (string, error) {
 		case "distributor", "expired":
 			fmt.Fprintf(&dists, "[[distlist.list.recipient]]\nname = %q\naddress = %q\nkey_file = %q\n\n", p.name, addr, file)
 		}
-		fmt.Fprintf(d.out, "   %-14s %-31s %s%s\n", p.role, addr, k.Fingerprint(), map[bool]string{true: "  (expired)"}[p.role == "expired"])
+		if d.onDistros(p) {
+			fmt.Fprintf(&distros, "\n[[distlist.list.recipient]]\nname = %q\naddress = %q\nkey_file = %q\n", p.name, addr, file)
+		}
+		role, note := d.describePerson(p)
+		fmt.Fprintf(d.out, "   %-14s %-31s %s%s\n", role, addr, k.Fingerprint(), note)
 	}
 	fmt.Fprintf(d.out, "   %-14s %-31s %s\n", "team key", d.teamAddr(), d.team.Fingerprint())
 	p := d.paths
@@ -750,7 +784,7 @@ advisory_url = "https://demo.example/advisories/"
 %s[[distlist.list]]
 name = "embargo"
 kind = "embargo"
-
+%s
 %s[[distlist.list]]
 name = "announce"
 kind = "public"
@@ -759,7 +793,8 @@ kind = "public"
 name = "Announcements"
 address = %q
 `, d.domain, d.teamAddr(), p, p, p, p, d.mail.IMAPAddr, d.teamAddr(), p, d.mail.SMTPAddr, d.teamAddr(), p, metrics, d.project, d.announce(),
-		prefix, d.preset, p, members.String(), dists.String(), d.announce())
+		prefix, d.preset, p, members.String(), d.applications(), dists.String(), d.announce())
+	cfg += d.distrosConfig(distros.String())
 	if err := os.MkdirAll(filepath.Join(d.dir, "artifacts"), 0o700); err != nil {
 		return "", err
 	}
@@ -794,7 +829,7 @@ func (d *demo) pickT0(now time.Time) (time.Time, error) {
 // her proof of concept when poc is set.
 func (d *demo) sendReport(ctx context.Context, subject, what string, poc bool) error {
 	rita := d.keys[demoReporter]
-	pub, err := rita.ArmorPublic()
+	keyPart, err := keyAttachment(rita, "rita.asc")
 	if err != nil {
 		return err
 	}
@@ -804,9 +839,19 @@ func (d *demo) sendReport(ctx context.Context, subject, what string, poc bool) e
 		entity += "\r\n--r\r\nContent-Type: text/x-shellscript; name=\"poc.sh\"\r\nContent-Disposition: attachment; filename=\"poc.sh\"\r\n\r\n" +
 			"curl -H 'X-Tenant: a' -H 'X-Tenant: b' https://demo.example/webhook\r\n"
 	}
-	entity += "\r\n--r\r\nContent-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"rita.asc\"\r\n\r\n" +
-		strings.ReplaceAll(pub, "\n", "\r\n") + "\r\n--r--\r\n"
+	entity += keyPart
 	return d.submit(ctx, demoReporter, subject, entity, rita)
+}
+
+// keyAttachment is the last part of a multipart/mixed entity of boundary
+// "r": k's public key, attached as name, and the closing boundary.
+func keyAttachment(k *crypto.Key, name string) (string, error) {
+	pub, err := k.ArmorPublic()
+	if err != nil {
+		return "", err
+	}
+	return "\r\n--r\r\nContent-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"" + name + "\"\r\n\r\n" +
+		strings.ReplaceAll(pub, "\n", "\r\n") + "\r\n--r--\r\n", nil
 }
 
 // agreeLine is the line of the consent proposal that the reporter replies with.
@@ -873,22 +918,31 @@ func (d *demo) command(ctx context.Context, from, ref, body string) error {
 // submit signs entity with key, seals it for the team key and delivers it
 // to the team mailbox as from.
 func (d *demo) submit(ctx context.Context, from, subject, entity string, key *crypto.Key) error {
+	_, err := d.submitIn(ctx, from, subject, "", entity, key)
+	return err
+}
+
+// submitIn is submit with header lines of the outer header section
+// (thread, say: In-Reply-To and References, each line ending in CRLF); it
+// returns the mail's Message-ID, without <>.
+func (d *demo) submitIn(ctx context.Context, from, subject, thread, entity string, key *crypto.Key) (string, error) {
 	now := d.clock.Now()
 	signed, err := key.Sign(crypto.Content{Subject: subject, From: from, Entity: []byte(entity)}, now)
 	if err != nil {
-		return err
+		return "", err
 	}
 	sealed, err := signed.SealFor(d.team.Public(), now)
 	if err != nil {
-		return err
+		return "", err
 	}
 	var b [8]byte
 	rand.Read(b[:])
-	raw := append([]byte(fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: ...\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\nMIME-Version: 1.0\r\n",
-		from, d.teamAddr(), now.Format(time.RFC1123Z), hex.EncodeToString(b[:]), strings.Split(from, "@")[1])), sealed...)
+	id := hex.EncodeToString(b[:]) + "@" + strings.Split(from, "@")[1]
+	raw := append([]byte(fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: ...\r\nDate: %s\r\nMessage-ID: <%s>\r\n%sMIME-Version: 1.0\r\n",
+		from, d.teamAddr(), now.Format(time.RFC1123Z), id, thread)), sealed...)
 	// The outside world's mail server delivers it into the team mailbox;
 	// only the gateway's own mail goes through SMTP (and its guard).
-	return d.mail.deliver(from, d.teamAddr(), raw)
+	return id, d.mail.deliver(from, d.teamAddr(), raw)
 }
 
 // theCase returns the newest case of the run, which must be its n-th.

@@ -239,7 +239,8 @@ func (d *demo) summary(ctx context.Context, ref, lead string, tl schedule.Timeli
 
 	fmt.Fprintf(d.out, "\nSummary: %d messages delivered (", len(ds))
 	first := true
-	for _, k := range []string{"ack", "team-copy", "answer", "handoff", "embargo-notice", "prerelease-notice", "announcement", "alert", "reminder", "reporter"} {
+	for _, k := range []string{"ack", "team-copy", "answer", "handoff", "embargo-notice", "prerelease-notice", "announcement", "alert", "reminder", "reporter",
+		cases.MailApplication, cases.MailApplicant, schedule.MailAckReminder} {
 		if n := len(byKind[k]); n > 0 {
 			if !first {
 				fmt.Fprint(d.out, ", ")

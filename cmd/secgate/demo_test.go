@@ -40,7 +40,19 @@ func TestDemo(t *testing.T) {
 			// retrospective, Kata's consent and security note, KubeEdge's
 			// out-of-band release and announcement channels).
 			for _, want := range map[string][]string{
-				"knative": {"pre-announcement  signed", "Retrospective due by", "retrospective drafted from the case's own timeline"},
+				"knative": {"pre-announcement  signed", "Retrospective due by", "retrospective drafted from the case's own timeline",
+					// The distributors' coordination (issue #18): an
+					// application approved, two audiences, the
+					// acknowledgements and the reminder.
+					"<- security@distro-four.example    /apply embargo", "application       encrypted+signed \"[APP-20",
+					"<- alice@demo.test                 /list approve APP-20", "the application's welcome reached distro-four",
+					"-> security@distro-four.example    embargo-notice    encrypted+signed",
+					"plan list: distros: not told now", "told 14 days before T0 with [vs]",
+					"-> security@distro-five.example    embargo-notice    encrypted+signed \"[vs] [SEC-20",
+					"distro-one's acknowledgement of its notice counted", "distro-one's acknowledgement of its [vs] notice counted",
+					"-> security@distro-two.example     ack-reminder      encrypted+signed", "distro-two's acknowledgement of the reminder counted",
+					"distro-two reminded once, then counted",
+					"signed by distro-four's key, does not count; the team copy says it is not signed by distro-two's key on file", "RECIPIENT                     NOTICE"},
 				"kata": {"<- rita@reporter.example           /agree ", "class B1", "announcement      signed           \"KCSN-",
 					"nothing went to the distributors for the note", "the reporter gets the impact description to review at triage"},
 				"kubeedge": {"plan note: CVSS 9.1 is 7.0 or more: the policy gives the fix an out-of-band release",
@@ -49,6 +61,9 @@ func TestDemo(t *testing.T) {
 				if !strings.Contains(stdout, want) {
 					t.Errorf("the %s demo lacks %q", preset, want)
 				}
+			}
+			if preset != "knative" && (strings.Contains(stdout, "distro-four") || strings.Contains(stdout, "[vs]")) {
+				t.Errorf("the %s demo shows the knative demo's distributors' steps:\n%s", preset, stdout)
 			}
 			if strings.Contains(stdout, "security@distro-three.example     ") {
 				t.Errorf("the distributor with the expired key received mail:\n%s", stdout)
