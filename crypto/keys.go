@@ -5,6 +5,7 @@ import (
 	gocrypto "crypto"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -116,6 +117,13 @@ func readEntity(data []byte) (*openpgp.Entity, error) {
 	}
 	if sig, _ := el[0].PrimarySelfSignature(); sig == nil {
 		return nil, fmt.Errorf("%w: key %X has no valid self-signature", ErrMalformedKey, el[0].PrimaryKey.Fingerprint)
+	}
+	// go-crypto's Signature.Serialize fills a field of the signature the
+	// first time it runs: serialize once here, so that a Key shared by
+	// goroutines (a key file parsed once for several projects, the key
+	// cache) is only read afterwards.
+	if err := el[0].Serialize(io.Discard); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformedKey, err)
 	}
 	return el[0], nil
 }

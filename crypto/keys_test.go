@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -247,4 +248,30 @@ func TestCheckRevoked(t *testing.T) {
 	if err := sub.Public().CheckThrough(t0.Add(time.Hour), at.Add(time.Hour)); !errors.Is(err, ErrNoEncryptKey) {
 		t.Errorf("CheckThrough across subkey revocation: %v", err)
 	}
+}
+
+// TestKeyConcurrentArmor: a parsed key is shared by goroutines (a key file
+// parsed once for several projects): armoring it in several at once is
+// not a data race under -race (go-crypto fills a field of each signature
+// the first time it serializes it).
+func TestKeyConcurrentArmor(t *testing.T) {
+	arm, err := testKey(t, "shared").Public().ArmorPublic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ParsePublicKey([]byte(arm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := k.ArmorPublic(); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
 }
