@@ -46,13 +46,13 @@ func loadPreviousKeys(cfg *Config, pass []byte) ([]*crypto.Key, error) {
 
 // keyRotation is one row of team_key_history.
 type keyRotation struct {
-	Fingerprint  string    `json:"fingerprint"`
-	Successor    string    `json:"successor"`
-	Rotated      time.Time `json:"rotated"`
-	OverlapUntil time.Time `json:"overlap_until"`
-	Retired      time.Time `json:"retired,omitzero"`
-	PublicKey    string    `json:"-"`
-	Statement    string    `json:"-"`
+	Fingerprint  string
+	Successor    string
+	Rotated      time.Time
+	OverlapUntil time.Time
+	Retired      time.Time // zero: not retired
+	PublicKey    string
+	Statement    string
 }
 
 // opensMail reports whether the rotated-out key still opens new mail at now.
