@@ -32,6 +32,11 @@ func migrations() []string {
 		schemaAudiences,
 		schemaTeamKey,
 		schemaApproval,
+		schemaHistory,
+		schemaArchive,
+		schemaEnvelope,
+		schemaStream,
+		schemaKeyLookup,
 	}
 }
 
