@@ -109,7 +109,9 @@
 //	/notify [LIST] [force: REASON]    send the embargo notice now (Scheduler.NotifyNow), or add list LIST (ListNotifier)
 //	/publish-now REASON        embargo broken: publish now (Scheduler.PublishNow)
 //	/leak WHO: WHAT            record a leak on the case (sealed at rest); every member is asked whether to /publish-now
-//	/list add LIST ADDRESS     add a recipient to an embargo list (key attached or pasted armored below)
+//	/list add LIST ADDRESS     add a recipient to an embargo list (key attached or pasted armored below; without one
+//	                           its key is looked up in its Web Key Directory and every member sent the fingerprint)
+//	/list confirm LIST ADDRESS FINGERPRINT   add it with the key looked up, once a member checked the fingerprint (keyrequest.go)
 //	/list remove LIST ADDRESS  remove one; the removed address is told
 //	/list approve APP-ID       take an application (/apply LIST, application.go): add the applicant, welcome them
 //	/list deny APP-ID REASON   decline an application; the applicant gets the reason

@@ -13,7 +13,7 @@ var appPattern = regexp.MustCompile(`^APP-[0-9]{4}-[0-9]{4,6}$`)
 
 // checkList validates the arguments of /list: add|remove LIST ADDRESS,
 // approve APP-ID, deny APP-ID REASON, suspend ADDRESS REASON, reinstate
-// ADDRESS. Only add takes a key.
+// ADDRESS, confirm LIST ADDRESS FINGERPRINT. Only add takes a key.
 func checkList(c *Command) error {
 	args := c.Args
 	if len(args) < 2 {
@@ -41,6 +41,11 @@ func checkList(c *Command) error {
 	case "add", "remove":
 		if len(args) != 3 {
 			return errUsage
+		}
+		return address(2)
+	case "confirm":
+		if err := checkConfirm(c); err != nil {
+			return err
 		}
 		return address(2)
 	case "approve":

@@ -523,6 +523,9 @@ func (s *session) list(ctx context.Context, cmd *Command) error {
 		return s.suspend(ctx, cmd)
 	}
 	name, addr := cmd.Args[1], cmd.Args[2]
+	if cmd.Args[0] == "confirm" {
+		return s.confirmKey(ctx, name, addr, cmd.Args[3])
+	}
 	l, err := s.w.dir.List(ctx, name)
 	if errors.Is(err, distlist.ErrNotFound) {
 		return fmt.Errorf("there is no list %q", short(name))
@@ -558,7 +561,7 @@ func (s *session) list(ctx context.Context, cmd *Command) error {
 		}
 		switch len(found) {
 		case 0:
-			return errors.New("no key: attach the recipient's public key or paste it armored below the command")
+			return s.requestKey(ctx, name, addr)
 		case 1:
 			key = found[0]
 		default:

@@ -75,10 +75,7 @@ func (d *Directory) SetApplications(ctx context.Context, tx *sql.Tx, name string
 // Applications returns the application rules of list name, read through
 // tx (nil: the read pool), or ErrNotFound.
 func (d *Directory) Applications(ctx context.Context, tx *sql.Tx, name string) (ApplicationRules, error) {
-	var q querier = d.db.Reader()
-	if tx != nil {
-		q = tx
-	}
+	q := d.reader(tx)
 	var r ApplicationRules
 	var open int64
 	var crit string

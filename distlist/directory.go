@@ -90,6 +90,14 @@ type querier interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
+// reader reads through tx, or the read pool when tx is nil.
+func (d *Directory) reader(tx *sql.Tx) querier {
+	if tx != nil {
+		return tx
+	}
+	return d.db.Reader()
+}
+
 const memberCols = `m.name, m.address, m.fingerprint, m.role, m.rota, m.away, m.tz, k.armored`
 
 func (d *Directory) scanMember(sc interface{ Scan(...any) error }) (Member, error) {

@@ -201,6 +201,7 @@ func (g *gateway) run(ctx context.Context) error {
 		{"key report", g.keyReporter},
 		{"approvals", g.approvalSweeper},
 		{"key refresh", g.noticeKeyRefresher},
+		{"key lookup", g.keyLooker},
 	}
 	if g.poller != nil {
 		parts = append([]part{{"imap", g.poller.Run}}, parts...)
