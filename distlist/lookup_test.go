@@ -172,4 +172,3 @@ func TestKeyRequests(t *testing.T) {
 		t.Errorf("%d open requests for one entry, want 1", len(reqs))
 	}
 }
-
