@@ -59,8 +59,10 @@ type ListConfig struct {
 type RecipientConfig struct {
 	Name          string `toml:"name" doc:"Display name of the recipient."`
 	Address       string `toml:"address" doc:"Mail address of the recipient."`
-	KeyFile       string `toml:"key_file" doc:"File with the recipient's armored public key (required on encrypted lists)."`
+	KeyFile       string `toml:"key_file" doc:"File with the recipient's armored public key (required on encrypted lists, unless wkd is set)."`
 	AllowMismatch bool   `toml:"allow_mismatch" doc:"Accept a key none of whose user IDs carries the recipient's address."`
+	WKD           bool   `toml:"wkd" doc:"Instead of key_file: the gateway looks the key up in the Web Key Directory of the address's domain (HTTPS) and adds the entry when the key published is the one fingerprint names; another key is reported to the team and never used. Every member is told the outcome."`
+	Fingerprint   string `toml:"fingerprint" doc:"With wkd: the fingerprint of the recipient's key, checked with its holder (secgate list add -wkd LIST ADDRESS shows what is published)."`
 }
 
 // TLS modes of SMTPConfig (the same names as secgate's [smtp] section).

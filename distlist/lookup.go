@@ -238,3 +238,52 @@ func (d *Directory) ConfirmKey(ctx context.Context, tx *sql.Tx, list, addr, fing
 	}
 	return warns, nil
 }
+
+// checkWKDEntry validates a configured entry with wkd = true: it names
+// the key by fingerprint instead of a key file.
+func checkWKDEntry(rc RecipientConfig) (string, error) {
+	if rc.KeyFile != "" {
+		return "", errors.New("give key_file or wkd = true, not both")
+	}
+	fpr := NormalizeFingerprint(rc.Fingerprint)
+	if len(fpr) != 40 && len(fpr) != 64 || strings.Trim(fpr, "0123456789ABCDEF") != "" {
+		return "", fmt.Errorf("wkd = true needs fingerprint, the key's fingerprint checked with its holder (40 or 64 hexadecimal digits; secgate list add -wkd LIST ADDRESS shows the key published), not %q", rc.Fingerprint)
+	}
+	return fpr, nil
+}
+
+// syncWKDEntry is Sync for a configured entry with wkd = true: the entry
+// stays when it holds the key the configuration names; otherwise it is
+// taken off the list and the key is asked for (unless a request for it
+// waits already), to be added once the key published is that one.
+func (d *Directory) syncWKDEntry(ctx context.Context, tx *sql.Tx, list string, rc RecipientConfig) error {
+	fpr, err := checkWKDEntry(rc)
+	if err != nil {
+		return err
+	}
+	addr, err := CanonicalAddress(rc.Address)
+	if err != nil {
+		return err
+	}
+	var have, armored string
+	err = tx.QueryRowContext(ctx, `SELECT coalesce(r.fingerprint, ''), coalesce(k.armored, '') FROM dir_recipient r LEFT JOIN dir_key k ON k.fingerprint = r.fingerprint
+		WHERE r.list = ? AND r.address = ?`, list, addr).Scan(&have, &armored)
+	exists := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if have == fpr {
+		_, err := d.AddRecipient(ctx, tx, list, RecipientSpec{Name: rc.Name, Address: addr, Key: []byte(armored), Source: SourceConfig})
+		return err
+	}
+	if exists {
+		if err := d.RemoveRecipient(ctx, tx, list, addr); err != nil {
+			return err
+		}
+	}
+	if open, confirmed, err := d.KeyRequested(ctx, tx, list, addr); err != nil || open && confirmed == fpr {
+		return err
+	}
+	_, err = d.RequestKey(ctx, tx, list, addr, ByConfig, fpr)
+	return err
+}

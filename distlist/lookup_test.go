@@ -172,3 +172,88 @@ func TestKeyRequests(t *testing.T) {
 		t.Errorf("%d open requests for one entry, want 1", len(reqs))
 	}
 }
+
+// TestSyncWKDEntry: a configured entry with wkd = true joins its list only
+// with the key its fingerprint names, once the lookup brought it; a
+// changed fingerprint takes the entry off until the key named is found;
+// a key_file beside wkd, a missing fingerprint or a public list are
+// configuration errors.
+func TestSyncWKDEntry(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, smtpsink.Options{}, nil)
+	dana := testKey(t, "dana@example.org", "x25519", false)
+	other := testKey(t, "dana@example.org", "ed25519", false)
+	cfg := func(fpr string) Config {
+		return Config{Lists: []ListConfig{{Name: "embargo", Kind: KindEmbargo,
+			Recipients: []RecipientConfig{{Name: "Dana", Address: "dana@example.org", WKD: true, Fingerprint: fpr}}}}}
+	}
+	lookup := fakeLookup{"dana@example.org": armorPub(t, dana)}
+	onList := func() string {
+		t.Helper()
+		l, err := e.dir.List(ctx, "embargo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range l.Recipients {
+			return r.Key.Fingerprint()
+		}
+		return ""
+	}
+	lookUp := func() {
+		t.Helper()
+		reqs, err := e.dir.DueKeyRequests(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reqs {
+			f := e.dir.FetchKey(ctx, lookup, r)
+			if err := e.db.Tx(ctx, func(tx *sql.Tx) error { _, err := e.dir.RecordKey(ctx, tx, f); return err }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sync := func(c Config) {
+		t.Helper()
+		if _, err := CheckConfig(c, t0); err != nil {
+			t.Fatalf("config check: %v", err)
+		}
+		if _, err := e.dir.Sync(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	spaced := dana.Fingerprint()[:20] + " " + dana.Fingerprint()[20:]
+	sync(cfg(spaced))
+	if got := onList(); got != "" {
+		t.Fatalf("on the list with %s before the lookup", got)
+	}
+	lookUp()
+	if got := onList(); got != dana.Fingerprint() {
+		t.Fatalf("after the lookup: %q, want Dana's key", got)
+	}
+	sync(cfg(spaced)) // a restart keeps it, without asking again
+	if got := onList(); got != dana.Fingerprint() {
+		t.Fatalf("after a restart: %q", got)
+	}
+	if reqs, _ := e.dir.DueKeyRequests(ctx); len(reqs) != 0 {
+		t.Errorf("a restart asked again: %d requests", len(reqs))
+	}
+	sync(cfg(other.Fingerprint())) // the configuration names another key
+	if got := onList(); got != "" {
+		t.Fatalf("with another fingerprint configured, still on the list with %s", got)
+	}
+	lookUp() // the published key is not the one named
+	if got := onList(); got != "" {
+		t.Fatalf("added with %s, which the configuration does not name", got)
+	}
+
+	for name, c := range map[string]Config{
+		"no fingerprint": cfg(""),
+		"key_file too":   {Lists: []ListConfig{{Name: "embargo", Kind: KindEmbargo, Recipients: []RecipientConfig{{Address: "dana@example.org", WKD: true, Fingerprint: dana.Fingerprint(), KeyFile: "dana.asc"}}}}},
+		"public list":    {Lists: []ListConfig{{Name: "announce", Kind: KindPublic, Recipients: []RecipientConfig{{Address: "dana@example.org", WKD: true, Fingerprint: dana.Fingerprint()}}}}},
+	} {
+		if _, err := CheckConfig(c, t0); err == nil {
+			t.Errorf("%s: config check passed", name)
+		}
+	}
+}

@@ -61,6 +61,14 @@ func (d *Directory) Sync(ctx context.Context, cfg Config) ([]string, error) {
 			lists = append(lists, lc.Name)
 			var rkeep []string
 			for _, rc := range lc.Recipients {
+				if rc.WKD {
+					if err := d.syncWKDEntry(ctx, tx, lc.Name, rc); err != nil {
+						return fmt.Errorf("distlist: sync: %s: %w", entryHolder(lc.Name, rc.Address), err)
+					}
+					a, _ := CanonicalAddress(rc.Address)
+					rkeep = append(rkeep, a)
+					continue
+				}
 				key, err := readKeyFile(cfg.BaseDir, rc.Address, rc.KeyFile)
 				if err != nil {
 					return fmt.Errorf("distlist: sync: %w", err)
@@ -198,6 +206,14 @@ func CheckConfig(cfg Config, now time.Time) ([]KeyProblem, error) {
 			continue
 		}
 		for _, rc := range lc.Recipients {
+			if rc.WKD {
+				if _, err := checkWKDEntry(rc); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", entryHolder(lc.Name, rc.Address), err))
+				} else if !enc {
+					errs = append(errs, fmt.Errorf("%s: wkd = true on a list that is not encrypted: it needs no key", entryHolder(lc.Name, rc.Address)))
+				}
+				continue
+			}
 			check(entryHolder(lc.Name, rc.Address), rc.Address, rc.KeyFile, rc.AllowMismatch, enc)
 		}
 	}

@@ -20,3 +20,8 @@ func (s *Scheduler) NoticeDue(ctx context.Context, until time.Time) (bool, error
 	}
 	return n > 0, nil
 }
+
+// noticeJob reports whether a job of kind mails the distributors.
+func noticeJob(kind string) bool {
+	return kind == JobEmbargoNotice || kind == JobEmbargoChange || kind == JobPreReleaseNotice
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,6 +75,11 @@ func (s *Scheduler) RunDue(ctx context.Context) (int, error) {
 	due, err := listJobs(ctx, s.db.Reader(), `WHERE state = 'pending' AND due <= ? ORDER BY due, seq, id`, store.Millis(s.now()))
 	if err != nil {
 		return 0, err
+	}
+	if s.before != nil && slices.ContainsFunc(due, func(j Job) bool { return noticeJob(j.Kind) }) {
+		if err := s.before(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("schedule: before the notices", "err", err)
+		}
 	}
 	ran := 0
 	for _, j := range due {

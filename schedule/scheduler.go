@@ -67,6 +67,11 @@ type Options struct {
 	Clock       clock.Clock
 	Logger      *slog.Logger
 	Config      Config
+	// BeforeNotices, when set, runs before due notices to the
+	// distributors (embargo, change and pre-release notices) are sent,
+	// outside any transaction: the gateway refreshes their keys there.
+	// Its error is logged; the notices go all the same.
+	BeforeNotices func(context.Context) error
 }
 
 // Scheduler plans disclosures and runs their timelines. It implements
@@ -83,6 +88,7 @@ type Scheduler struct {
 	cfg      Config
 	policies map[string]Policy
 	wake     chan struct{}
+	before   func(context.Context) error
 
 	mu    sync.Mutex
 	cases Cases
@@ -114,7 +120,7 @@ func New(o Options) (*Scheduler, error) {
 	}
 	s := &Scheduler{db: o.DB, dir: o.Directory, out: o.Outbox, tmpl: o.Templates, project: o.Project,
 		from: o.TeamAddress, clock: o.Clock, log: o.Logger, cfg: cfg, policies: ps,
-		wake: make(chan struct{}, 1), cases: o.Cases}
+		wake: make(chan struct{}, 1), cases: o.Cases, before: o.BeforeNotices}
 	if s.clock == nil {
 		s.clock = clock.Real{}
 	}

@@ -205,43 +205,59 @@ func TestWeeklyKeyRefresh(t *testing.T) {
 // distributors due within a day makes the gateway refresh their keys
 // first (gpg moved a distributor's expiry: the new state is on file before
 // the notice); nothing due, or a refresh less than 12 hours old, looks
-// nothing up.
+// nothing up. A notice due the moment it is planned is preceded by a
+// refresh of its own: the scheduler asks for one before it sends.
 func TestKeyRefreshBeforeNotice(t *testing.T) {
-	f := newFixture(t)
 	ctx := context.Background()
-	fpr, older, newer := gpgtest.New(t).KeyStates("Gina <gina@example.org>", "1y", "3y")
-	cfg, team := f.gatewayConfig(t)
-	cfg.Distlist.KeyRefresh = true
-	clk := clock.NewFake(fixtureTime)
-	gw, err := openGateway(ctx, cfg, gatewayOptions{TeamKey: team, Clock: clk, KeyLookup: stateLookup{"gina@example.org", newer}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	if _, err := gw.dir.AddRecipient(ctx, nil, "embargo", distlist.RecipientSpec{Name: "Gina", Address: "gina@example.org", Key: older}); err != nil {
-		t.Fatal(err)
-	}
-	expiry := func() time.Time {
-		k, err := gw.dir.ShowKey(ctx, fpr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k.Expires
-	}
-	first := expiry()
-
-	last, err := gw.refreshBeforeNotices(ctx, time.Time{})
-	if err != nil || !last.IsZero() || !expiry().Equal(first) {
-		t.Fatalf("nothing due: refreshed at %v (%v), expiry %v", last, err, expiry())
-	}
-	if _, err := gw.db.Writer().ExecContext(ctx, `INSERT INTO schedule_job (case_id, kind, generation, due, seq, state, created)
-		VALUES (?, 'prerelease-notice', 1, ?, 0, 'pending', ?)`, f.caseID, store.Millis(clk.Now().Add(3*time.Hour)), store.Millis(clk.Now())); err != nil {
-		t.Fatal(err)
-	}
-	if last, err = gw.refreshBeforeNotices(ctx, clk.Now().Add(-time.Hour)); err != nil || !expiry().Equal(first) {
-		t.Fatalf("a refresh an hour old was repeated: %v, expiry %v", err, expiry())
-	}
-	if last, err = gw.refreshBeforeNotices(ctx, time.Time{}); err != nil || !last.Equal(clk.Now()) || !expiry().After(first.AddDate(1, 0, 0)) {
-		t.Fatalf("a notice due in 3 hours: refreshed at %v (%v), expiry %v (was %v)", last, err, expiry(), first)
+	for _, at := range []string{"in 3 hours", "now"} {
+		t.Run(at, func(t *testing.T) {
+			f := newFixture(t)
+			fpr, older, newer := gpgtest.New(t).KeyStates("Gina <gina@example.org>", "1y", "3y")
+			cfg, team := f.gatewayConfig(t)
+			cfg.Distlist.KeyRefresh = true
+			clk := clock.NewFake(fixtureTime)
+			gw, err := openGateway(ctx, cfg, gatewayOptions{TeamKey: team, Clock: clk, KeyLookup: stateLookup{"gina@example.org", newer}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer gw.Close()
+			if _, err := gw.dir.AddRecipient(ctx, nil, "embargo", distlist.RecipientSpec{Name: "Gina", Address: "gina@example.org", Key: older}); err != nil {
+				t.Fatal(err)
+			}
+			expiry := func() time.Time {
+				k, err := gw.dir.ShowKey(ctx, fpr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return k.Expires
+			}
+			first := expiry()
+			if err := gw.refreshIfNoticeDue(ctx); err != nil || !gw.lastRefresh.IsZero() || !expiry().Equal(first) {
+				t.Fatalf("nothing due: refreshed at %v (%v), expiry %v", gw.lastRefresh, err, expiry())
+			}
+			due := clk.Now().Add(3 * time.Hour)
+			if at == "now" {
+				due = clk.Now()
+			}
+			if _, err := gw.db.Writer().ExecContext(ctx, `INSERT INTO schedule_job (case_id, kind, generation, due, seq, state, created)
+				VALUES (?, 'embargo-notice', 1, ?, 0, 'pending', ?)`, f.caseID, store.Millis(due), store.Millis(clk.Now())); err != nil {
+				t.Fatal(err)
+			}
+			if at == "now" {
+				gw.sched.RunDue(ctx) // the job itself may fail: the fixture's case has no plan
+				if !expiry().After(first.AddDate(1, 0, 0)) {
+					t.Fatalf("a notice due now went with the keys of the last refresh: expiry %v (was %v)", expiry(), first)
+				}
+				return
+			}
+			gw.lastRefresh = clk.Now().Add(-time.Hour)
+			if err := gw.refreshIfNoticeDue(ctx); err != nil || !expiry().Equal(first) {
+				t.Fatalf("a refresh an hour old was repeated: %v, expiry %v", err, expiry())
+			}
+			gw.lastRefresh = time.Time{}
+			if err := gw.refreshIfNoticeDue(ctx); err != nil || !gw.lastRefresh.Equal(clk.Now()) || !expiry().After(first.AddDate(1, 0, 0)) {
+				t.Fatalf("a notice due in 3 hours: refreshed at %v (%v), expiry %v (was %v)", gw.lastRefresh, err, expiry(), first)
+			}
+		})
 	}
 }

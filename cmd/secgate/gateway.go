@@ -51,6 +51,10 @@ type gateway struct {
 	events chan struct{} // wakes the alerter: an outbox event was recorded
 	// keyLookup finds the keys the weekly refresh brings up to date.
 	keyLookup distlist.KeyLookup
+	// refreshMu guards lastRefresh, the time of the last refresh ahead of
+	// notices (refreshForNotices).
+	refreshMu   sync.Mutex
+	lastRefresh time.Time
 }
 
 // gatewayOptions are what a gateway needs besides its configuration.
@@ -153,6 +157,7 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 	if g.sched, err = schedule.New(schedule.Options{
 		DB: g.db, Directory: g.dir, Outbox: g.outbox, Cases: g.workflow, Templates: g.tpl, Project: project,
 		TeamAddress: dc.From, Clock: g.clock, Logger: g.log.With("part", "schedule"), Config: cfg.Schedule,
+		BeforeNotices: g.refreshForNotices,
 	}); err != nil {
 		return nil, err
 	}
@@ -414,18 +419,19 @@ const (
 	noticeRefreshCheck = time.Hour
 	noticeRefreshAhead = 24 * time.Hour
 	noticeRefreshAge   = 12 * time.Hour
+	// noticeRefreshTimeout bounds a refresh the notices wait for.
+	noticeRefreshTimeout = 2 * time.Minute
 )
 
 // noticeKeyRefresher refreshes the members' and distributors' keys from
-// their Web Key Directories before the notices that go to them.
+// their Web Key Directories before the notices that go to them: hourly
+// it looks whether one is due within a day. A notice due at once (the
+// embargo notice of a /disclose) is preceded by the scheduler's own call
+// of refreshForNotices.
 func (g *gateway) noticeKeyRefresher(ctx context.Context) error {
-	var last time.Time
 	for {
-		if g.cfg.packageDistlist().KeyRefresh {
-			var err error
-			if last, err = g.refreshBeforeNotices(ctx, last); err != nil && ctx.Err() == nil {
-				g.log.Error("key refresh", "err", err)
-			}
+		if err := g.refreshIfNoticeDue(ctx); err != nil && ctx.Err() == nil {
+			g.log.Error("key refresh", "err", err)
 		}
 		t := g.clock.NewTimer(noticeRefreshCheck)
 		select {
@@ -437,33 +443,51 @@ func (g *gateway) noticeKeyRefresher(ctx context.Context) error {
 	}
 }
 
-// refreshBeforeNotices refreshes the keys when a notice is due soon and
-// the last refresh (last) is old enough; it returns the time of the last
-// refresh. What the refresh changed or found wrong is told to the team at
-// once: a notice follows.
-func (g *gateway) refreshBeforeNotices(ctx context.Context, last time.Time) (time.Time, error) {
-	now := g.clock.Now()
-	if !last.IsZero() && now.Sub(last) < noticeRefreshAge {
-		return last, nil
+// refreshIfNoticeDue refreshes the keys when a notice to the distributors
+// is due within noticeRefreshAhead.
+func (g *gateway) refreshIfNoticeDue(ctx context.Context) error {
+	if !g.cfg.packageDistlist().KeyRefresh {
+		return nil
 	}
-	due, err := g.sched.NoticeDue(ctx, now.Add(noticeRefreshAhead))
+	due, err := g.sched.NoticeDue(ctx, g.clock.Now().Add(noticeRefreshAhead))
 	if err != nil || !due {
-		return last, err
+		return err
 	}
+	return g.refreshForNotices(ctx)
+}
+
+// refreshForNotices refreshes the keys ahead of notices to the
+// distributors unless they were refreshed within noticeRefreshAge (or
+// [distlist] key_refresh is off). What the refresh changed or found wrong
+// is told to the team at once: a notice follows. It takes at most
+// noticeRefreshTimeout: the notices wait for it.
+func (g *gateway) refreshForNotices(ctx context.Context) error {
+	if !g.cfg.packageDistlist().KeyRefresh {
+		return nil
+	}
+	g.refreshMu.Lock()
+	defer g.refreshMu.Unlock()
+	now := g.clock.Now()
+	if !g.lastRefresh.IsZero() && now.Sub(g.lastRefresh) < noticeRefreshAge {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, noticeRefreshTimeout)
+	defer cancel()
 	rs, err := g.dir.RefreshKeys(ctx, g.keyLookup)
 	if err != nil {
-		return last, err
+		return err
 	}
 	if text := distlist.RefreshReport(rs); text != "" {
 		err = g.db.Tx(ctx, func(tx *sql.Tx) error {
-			return g.workflow.Alert(ctx, tx, cases.GatewayLog, "Keys refreshed before a notice", "A notice to the distributors is due within a day; the keys were refreshed first."+text)
+			return g.workflow.Alert(ctx, tx, cases.GatewayLog, "Keys refreshed before a notice", "A notice to the distributors is due; the keys were refreshed first."+text)
 		})
 		if err != nil {
-			return last, err
+			return err
 		}
 		g.outbox.Kick()
 	}
-	return now, nil
+	g.lastRefresh = now
+	return nil
 }
 
 // approvalCheck is how often steps waiting for a second member are
