@@ -31,12 +31,14 @@ type Config struct {
 type MemberConfig struct {
 	Name          string `toml:"name" doc:"Display name of the member."`
 	Address       string `toml:"address" doc:"Mail address of the member."`
-	KeyFile       string `toml:"key_file" doc:"File with the member's armored public key; relative paths are relative to the configuration file."`
+	KeyFile       string `toml:"key_file" doc:"File with the member's armored public key; relative paths are relative to the configuration file. Required unless wkd is set."`
 	Role          string `toml:"role" doc:"member, or lead for members who may lead a case fix."`
 	Rota          int    `toml:"rota" doc:"Position of the member in the fix-lead rota (lower first)."`
 	Away          bool   `toml:"away" doc:"The member is away and is skipped by the rota."`
 	TZ            string `toml:"tz" doc:"IANA time zone of the member, for reminders (default UTC)."`
 	AllowMismatch bool   `toml:"allow_mismatch" doc:"Accept a key none of whose user IDs carries the member's address."`
+	WKD           bool   `toml:"wkd" doc:"Instead of key_file: the gateway looks the member's key up in the Web Key Directory of the address's domain (HTTPS) and makes them a member once the key published is the one fingerprint names; another key is reported to the team and never used."`
+	Fingerprint   string `toml:"fingerprint" doc:"With wkd: the fingerprint of the member's key, checked with the member."`
 }
 
 // ListConfig is one distribution list in the configuration.

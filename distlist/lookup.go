@@ -61,7 +61,8 @@ func NormalizeFingerprint(s string) string {
 }
 
 // RequestKey records in tx that addr's key is to be looked up so that addr
-// can join list; by is the asking member's fingerprint, or ByConfig, and
+// can join list (list "": become the configured member addr, asked for by
+// the configuration alone); by is the asking member's fingerprint, or ByConfig, and
 // confirmed a fingerprint confirmed ahead ("" when a member is to confirm
 // what is found). An open request for the same entry is replaced. The
 // list must be an existing embargo list.
@@ -71,15 +72,14 @@ func (d *Directory) RequestKey(ctx context.Context, tx *sql.Tx, list, addr, by, 
 		return 0, err
 	}
 	var id int64
+	if list == "" && by != ByConfig {
+		return 0, errors.New("distlist: a member's key is asked for by the configuration only")
+	}
 	err = d.write(ctx, tx, func(tx *sql.Tx) error {
-		var enc int64
-		if err := tx.QueryRowContext(ctx, `SELECT encrypt FROM dir_list WHERE name = ?`, list).Scan(&enc); errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("distlist: list %q: %w", list, ErrNotFound)
-		} else if err != nil {
-			return fmt.Errorf("distlist: list %q: %w", list, err)
-		}
-		if enc == 0 {
-			return fmt.Errorf("distlist: list %q is not encrypted: it needs no key", list)
+		if list != "" {
+			if err := encryptedList(ctx, tx, list); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE dir_lookup SET state = 'replaced' WHERE list = ? AND address = ? AND state IN ('pending', 'found')`, list, a); err != nil {
 			return fmt.Errorf("distlist: key request %s: %w", a, err)
@@ -91,6 +91,20 @@ func (d *Directory) RequestKey(ctx context.Context, tx *sql.Tx, list, addr, by, 
 		return 0, err
 	}
 	return id, nil
+}
+
+// encryptedList checks that list exists and is encrypted to each recipient.
+func encryptedList(ctx context.Context, tx *sql.Tx, list string) error {
+	var enc int64
+	if err := tx.QueryRowContext(ctx, `SELECT encrypt FROM dir_list WHERE name = ?`, list).Scan(&enc); errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("distlist: list %q: %w", list, ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("distlist: list %q: %w", list, err)
+	}
+	if enc == 0 {
+		return fmt.Errorf("distlist: list %q is not encrypted: it needs no key", list)
+	}
+	return nil
 }
 
 // KeyRequested reports whether an open request (pending or found) waits
@@ -194,6 +208,22 @@ func (d *Directory) RecordKey(ctx context.Context, tx *sql.Tx, f KeyFound) (stri
 	if f.Confirmed == "" {
 		return LookupFound, nil
 	}
+	if f.List == "" {
+		// A configured member: the key is stored, and Sync, run again,
+		// makes them a member with it.
+		k, _, err := d.CheckKey(f.Key, ImportOptions{Address: f.Address})
+		if err != nil {
+			return "", fmt.Errorf("distlist: key request %d: %w", f.ID, err)
+		}
+		if _, err := storeKey(ctx, tx, k, now, true); err != nil {
+			return "", err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE dir_lookup SET state = 'added', detail = 'confirmed by config' WHERE id = ?`, f.ID)
+		if err != nil {
+			return "", fmt.Errorf("distlist: key request %d: %w", f.ID, err)
+		}
+		return LookupAdded, nil
+	}
 	src := SourceCommand
 	if f.RequestedBy == ByConfig {
 		src = SourceConfig
@@ -239,15 +269,16 @@ func (d *Directory) ConfirmKey(ctx context.Context, tx *sql.Tx, list, addr, fing
 	return warns, nil
 }
 
-// checkWKDEntry validates a configured entry with wkd = true: it names
-// the key by fingerprint instead of a key file.
-func checkWKDEntry(rc RecipientConfig) (string, error) {
-	if rc.KeyFile != "" {
+// checkWKD validates a configured member or entry with wkd = true: it
+// names its key by fingerprint instead of a key file. It returns the
+// fingerprint as keys print it.
+func checkWKD(keyFile, fingerprint string) (string, error) {
+	if keyFile != "" {
 		return "", errors.New("give key_file or wkd = true, not both")
 	}
-	fpr := NormalizeFingerprint(rc.Fingerprint)
+	fpr := NormalizeFingerprint(fingerprint)
 	if len(fpr) != 40 && len(fpr) != 64 || strings.Trim(fpr, "0123456789ABCDEF") != "" {
-		return "", fmt.Errorf("wkd = true needs fingerprint, the key's fingerprint checked with its holder (40 or 64 hexadecimal digits; secgate list add -wkd LIST ADDRESS shows the key published), not %q", rc.Fingerprint)
+		return "", fmt.Errorf("wkd = true needs fingerprint, the key's fingerprint checked with its holder (40 or 64 hexadecimal digits; secgate list add -wkd LIST ADDRESS shows the key published), not %q", fingerprint)
 	}
 	return fpr, nil
 }
@@ -257,7 +288,7 @@ func checkWKDEntry(rc RecipientConfig) (string, error) {
 // taken off the list and the key is asked for (unless a request for it
 // waits already), to be added once the key published is that one.
 func (d *Directory) syncWKDEntry(ctx context.Context, tx *sql.Tx, list string, rc RecipientConfig) error {
-	fpr, err := checkWKDEntry(rc)
+	fpr, err := checkWKD(rc.KeyFile, rc.Fingerprint)
 	if err != nil {
 		return err
 	}
@@ -286,4 +317,31 @@ func (d *Directory) syncWKDEntry(ctx context.Context, tx *sql.Tx, list string, r
 	}
 	_, err = d.RequestKey(ctx, tx, list, addr, ByConfig, fpr)
 	return err
+}
+
+// syncWKDMember is Sync for a configured member with wkd = true: the
+// member is loaded when the directory holds the key the configuration
+// names (a lookup brought it) and reports true; otherwise the key is
+// asked for (unless a request for it waits already), and the member is
+// left out until it is found: Sync runs again then.
+func (d *Directory) syncWKDMember(ctx context.Context, tx *sql.Tx, mc MemberConfig) (bool, []string, error) {
+	fpr, err := checkWKD(mc.KeyFile, mc.Fingerprint)
+	if err != nil {
+		return false, nil, err
+	}
+	var armored string
+	err = tx.QueryRowContext(ctx, `SELECT armored FROM dir_key WHERE fingerprint = ?`, fpr).Scan(&armored)
+	if err == nil {
+		w, err := d.AddMember(ctx, tx, MemberSpec{Name: mc.Name, Address: mc.Address, Role: mc.Role, Rota: mc.Rota,
+			Away: mc.Away, TZ: mc.TZ, Key: []byte(armored), Source: SourceConfig})
+		return err == nil, w, err
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return false, nil, err
+	}
+	if open, confirmed, err := d.KeyRequested(ctx, tx, "", mc.Address); err != nil || open && confirmed == fpr {
+		return false, nil, err
+	}
+	_, err = d.RequestKey(ctx, tx, "", mc.Address, ByConfig, fpr)
+	return false, nil, err
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist/smtpsink"
 )
 
@@ -255,5 +256,58 @@ func TestSyncWKDEntry(t *testing.T) {
 		if _, err := CheckConfig(c, t0); err == nil {
 			t.Errorf("%s: config check passed", name)
 		}
+	}
+}
+
+// TestSyncWKDMember: a member configured with wkd = true is a member only
+// once the lookup brought the key the configuration names; another key
+// published under the address never makes them one.
+func TestSyncWKDMember(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		published *crypto.Key
+		member    bool
+	}{
+		{"the key named", testKey(t, "mia@example.org", "x25519", false), true},
+		{"another key", testKey(t, "mia@example.org", "ed25519", false), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, smtpsink.Options{}, nil)
+			named := testKey(t, "mia@example.org", "x25519", false)
+			cfg := Config{Members: []MemberConfig{{Name: "Mia", Address: "mia@example.org", Role: "lead", WKD: true, Fingerprint: named.Fingerprint()}}}
+			if _, err := CheckConfig(cfg, t0); err != nil {
+				t.Fatal(err)
+			}
+			isMember := func() bool {
+				t.Helper()
+				team, err := e.dir.Team(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return slices.ContainsFunc(team, func(m Member) bool { return m.Fingerprint == named.Fingerprint() })
+			}
+			if _, err := e.dir.Sync(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			if isMember() {
+				t.Fatal("a member before the lookup")
+			}
+			reqs, err := e.dir.DueKeyRequests(ctx)
+			if err != nil || len(reqs) != 1 || reqs[0].List != "" {
+				t.Fatalf("requests %+v (%v), want the member's", reqs, err)
+			}
+			f := e.dir.FetchKey(ctx, fakeLookup{"mia@example.org": armorPub(t, tc.published)}, reqs[0])
+			var state string
+			if err := e.db.Tx(ctx, func(tx *sql.Tx) (err error) { state, err = e.dir.RecordKey(ctx, tx, f); return err }); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.dir.Sync(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			if got := isMember(); got != tc.member {
+				t.Errorf("lookup %s: a member %v, want %v", state, got, tc.member)
+			}
+		})
 	}
 }

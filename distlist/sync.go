@@ -30,6 +30,20 @@ func (d *Directory) Sync(ctx context.Context, cfg Config) ([]string, error) {
 	err := d.db.Tx(ctx, func(tx *sql.Tx) error {
 		var keep []string
 		for _, mc := range cfg.Members {
+			if mc.WKD {
+				ok, w, err := d.syncWKDMember(ctx, tx, mc)
+				if err != nil {
+					return fmt.Errorf("distlist: sync: %s: %w", memberHolder(mc.Address), err)
+				}
+				if ok {
+					warns = append(warns, prefixed(memberHolder(mc.Address), w)...)
+					a, _ := CanonicalAddress(mc.Address)
+					keep = append(keep, a)
+				} else {
+					warns = append(warns, memberHolder(mc.Address)+": not a member until its Web Key Directory publishes the key the configuration names")
+				}
+				continue
+			}
 			key, err := readKeyFile(cfg.BaseDir, mc.Address, mc.KeyFile)
 			if err != nil {
 				return fmt.Errorf("distlist: sync: %w", err)
@@ -197,6 +211,12 @@ func CheckConfig(cfg Config, now time.Time) ([]KeyProblem, error) {
 		}
 	}
 	for _, mc := range cfg.Members {
+		if mc.WKD {
+			if _, err := checkWKD(mc.KeyFile, mc.Fingerprint); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", memberHolder(mc.Address), err))
+			}
+			continue
+		}
 		check(memberHolder(mc.Address), mc.Address, mc.KeyFile, mc.AllowMismatch, true)
 	}
 	for _, lc := range cfg.Lists {
@@ -207,7 +227,7 @@ func CheckConfig(cfg Config, now time.Time) ([]KeyProblem, error) {
 		}
 		for _, rc := range lc.Recipients {
 			if rc.WKD {
-				if _, err := checkWKDEntry(rc); err != nil {
+				if _, err := checkWKD(rc.KeyFile, rc.Fingerprint); err != nil {
 					errs = append(errs, fmt.Errorf("%s: %w", entryHolder(lc.Name, rc.Address), err))
 				} else if !enc {
 					errs = append(errs, fmt.Errorf("%s: wkd = true on a list that is not encrypted: it needs no key", entryHolder(lc.Name, rc.Address)))

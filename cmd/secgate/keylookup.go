@@ -56,8 +56,9 @@ func (g *gateway) lookUpKeys(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		err := g.db.Tx(ctx, func(tx *sql.Tx) error {
-			state, err := g.dir.RecordKey(ctx, tx, f)
+		var state string
+		err := g.db.Tx(ctx, func(tx *sql.Tx) (err error) {
+			state, err = g.dir.RecordKey(ctx, tx, f)
 			if err != nil {
 				return err
 			}
@@ -69,6 +70,13 @@ func (g *gateway) lookUpKeys(ctx context.Context) error {
 		})
 		if err != nil {
 			return fmt.Errorf("key lookup %s: %w", r.Address, err)
+		}
+		if r.List == "" && state == distlist.LookupAdded {
+			// A configured member's key: the configuration, loaded
+			// again, makes them a member with it.
+			if _, err := g.dir.Sync(ctx, g.cfg.packageDistlist()); err != nil {
+				return fmt.Errorf("key lookup %s: %w", r.Address, err)
+			}
 		}
 		g.log.Info("key lookup", "list", r.List, "address", r.Address, "fingerprint", f.Fingerprint, "err", f.Err)
 		g.outbox.Kick()
@@ -89,7 +97,11 @@ func keyLookupMail(f distlist.KeyFound, state string, team []distlist.Member) (s
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s was added to the list %s by address alone (asked by %s), so its key was looked up in the Web Key Directory of its domain.\n\n", f.Address, f.List, asked)
+	what := "added to the list " + f.List
+	if f.List == "" {
+		what = "configured as a team member"
+	}
+	fmt.Fprintf(&b, "%s was %s by address alone (asked by %s), so its key was looked up in the Web Key Directory of its domain.\n\n", f.Address, what, asked)
 	key := func() {
 		fmt.Fprintf(&b, "    fingerprint: %s\n", groupFingerprint(f.Fingerprint))
 		fmt.Fprintf(&b, "    user IDs:    %s\n", strings.Join(f.Emails, ", "))
@@ -109,9 +121,9 @@ func keyLookupMail(f distlist.KeyFound, state string, team []distlist.Member) (s
 		fmt.Fprintf(&b, "\nA web server's word is not enough: check this fingerprint with the key's holder by another channel (a call, a signed mail from a key you already hold). Then send, signed:\n\n/list confirm %s %s %s\n\nUntil a member does, %s gets nothing.\n", f.List, f.Address, f.Fingerprint, f.Address)
 		return fmt.Sprintf("Key found for %s (%s): confirm its fingerprint", f.Address, f.List), b.String()
 	case distlist.LookupAdded:
-		b.WriteString("It publishes the key the configuration confirms, and is on the list now:\n\n")
+		b.WriteString("It publishes the key the configuration confirms, which is in use now:\n\n")
 		key()
-		return fmt.Sprintf("%s added to %s with the key its Web Key Directory publishes", f.Address, f.List), b.String()
+		return fmt.Sprintf("%s: the key its Web Key Directory publishes is in use", f.Address), b.String()
 	case distlist.LookupFailed:
 		why := "the key found is not the one confirmed"
 		if f.Err != nil {
@@ -119,8 +131,13 @@ func keyLookupMail(f distlist.KeyFound, state string, team []distlist.Member) (s
 		} else if f.Confirmed != "" {
 			why = fmt.Sprintf("it publishes key %s, not the %s the configuration confirms", f.Fingerprint, f.Confirmed)
 		}
-		fmt.Fprintf(&b, "No key can be used, and %s is not on the list: %s.\n\nAttach the holder's public key to /list add %s %s instead, after checking its fingerprint with them.\n", f.Address, why, f.List, f.Address)
-		return fmt.Sprintf("No key for %s (%s): not added", f.Address, f.List), b.String()
+		fmt.Fprintf(&b, "No key can be used, and %s is not added: %s.\n\n", f.Address, why)
+		if f.List == "" || f.RequestedBy == distlist.ByConfig {
+			b.WriteString("Check the fingerprint in the configuration with the key's holder, or give a key_file instead.\n")
+		} else {
+			fmt.Fprintf(&b, "Attach the holder's public key to /list add %s %s instead, after checking its fingerprint with them.\n", f.List, f.Address)
+		}
+		return fmt.Sprintf("No key for %s: not added", f.Address), b.String()
 	}
 	return "", ""
 }
