@@ -3,16 +3,15 @@ package distlist
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/secgate/secgate/internal/certpool"
 	"github.com/secgate/secgate/internal/clock"
 	"github.com/secgate/secgate/store"
 )
@@ -55,13 +54,9 @@ func (c SMTPConfig) tlsConfig() (*tls.Config, error) {
 		tc.ServerName = c.ServerName
 	}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pool, err := certpool.Load(c.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("distlist: smtp: ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("distlist: smtp: ca_file %s: no certificates", c.CAFile)
 		}
 		tc.RootCAs = pool
 	}

@@ -2,13 +2,12 @@ package web
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 
 	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/internal/certpool"
 )
 
 // Access is who may reach the view. With ClientCA every connection must
@@ -54,13 +53,9 @@ func (a Access) TLSConfig() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if a.ClientCA != "" {
-		pem, err := os.ReadFile(a.ClientCA)
+		pool, err := certpool.Load(a.ClientCA)
 		if err != nil {
 			return nil, fmt.Errorf("client_ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("client_ca %s: no PEM certificate", a.ClientCA)
 		}
 		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
 	}
