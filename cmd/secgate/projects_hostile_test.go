@@ -76,82 +76,24 @@ func startHostileWith(t *testing.T, extra, knPrefix, kataPrefix string, members 
 		kn:   &hostileProject{name: "knative", display: "Knative", prefix: knPrefix, mailbox: "knsec", canary: "CANARY-KNATIVE-REPORT"},
 		kata: &hostileProject{name: "kata", display: "Kata", prefix: kataPrefix, mailbox: "katasec", canary: "CANARY-KATA-REPORT"},
 	}
-	dir := t.TempDir()
-	write := func(name, text string, mode os.FileMode) {
-		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gen := func(name, addr string) *crypto.Key {
-		t.Helper()
-		k, err := crypto.GenerateKey(name, addr, crypto.GenerateOptions{Algorithm: "x25519", Created: time.Now().Add(-time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
+	d := newServeDir(t)
 	e.metrics = freeLoopbackAddr(t)
-	write("imap.pass", stack.Password+"\n", 0o600)
-	write("smtp.pass", stack.Password+"\n", 0o600)
-	write("secgate.toml", fmt.Sprintf(`# Two projects, one gateway (generated).
-[gateway]
-domain = %q
-data_dir = "data"
-projects = "projects"
-log_level = "info"
-
-[imap]
-address = %q
-password_file = "imap.pass"
-tls = "plain-loopback"
-
-[smtp]
-address = %q
-password_file = "smtp.pass"
-tls = "plain-loopback"
-parallel = 1
-
-[metrics]
-listen = %q
-
-[intake]
-backoff_min = "50ms"
-backoff_max = "500ms"
-
-[distlist]
-retry_base = "300ms"
-retry_max = "3s"
-
-[schedule]
-public_lists = []
-retry_delay = "1s"
-`, stack.Domain, stack.IMAPAddr, stack.SubmissionAddr, e.metrics)+extra, 0o644)
+	config := d.serveTopConfig(stack, e.metrics, "", "", extra)
 	for _, m := range members {
-		e.keys[m.user] = gen(m.user, stack.Addr(m.user))
-		write("projects/"+m.user+".asc", armorPub(t, e.keys[m.user]), 0o644)
+		e.keys[m.user] = serveKey(t, m.user, stack.Addr(m.user))
+		d.write("projects/"+m.user+".asc", armorPub(t, e.keys[m.user]), 0o644)
 	}
 	var lists strings.Builder
-	for _, d := range dists {
+	for _, u := range dists {
 		g := gpgtest.New(t)
-		e.dists[d], e.distFprs[d] = g, g.GenKey("Distributor "+d+" <"+stack.Addr(d)+">", "ed25519")
-		write("projects/"+d+".asc", string(g.Export(e.distFprs[d])), 0o644)
-		fmt.Fprintf(&lists, "\n[[distlist.list.recipient]]\nname = %q\naddress = %q\nkey_file = \"%s.asc\"\n", "Distributor "+d, stack.Addr(d), d)
+		e.dists[u], e.distFprs[u] = g, g.GenKey("Distributor "+u+" <"+stack.Addr(u)+">", "ed25519")
+		d.write("projects/"+u+".asc", string(g.Export(e.distFprs[u])), 0o644)
+		fmt.Fprintf(&lists, "\n[[distlist.list.recipient]]\nname = %q\naddress = %q\nkey_file = \"%s.asc\"\n", "Distributor "+u, stack.Addr(u), u)
 	}
 	for _, p := range []*hostileProject{e.kn, e.kata} {
 		pass := p.name + " team passphrase, not secret"
-		p.team = gen(p.display+" Security Team", stack.Addr(p.mailbox))
-		locked, err := p.team.ArmorPrivate([]byte(pass))
-		if err != nil {
-			t.Fatal(err)
-		}
-		write("data/projects/"+p.name+"/team-key.asc", locked, 0o600)
-		p.database = filepath.Join(dir, "data", "projects", p.name, "secgate.db")
-		write("projects/"+p.name+".pass", pass+"\n", 0o600)
+		p.team = serveKey(t, p.display+" Security Team", stack.Addr(p.mailbox))
+		p.database = d.teamKey(p.name, p.team, pass)
 		var ms strings.Builder
 		for _, m := range members {
 			for _, in := range m.in {
@@ -160,7 +102,7 @@ retry_delay = "1s"
 				}
 			}
 		}
-		write("projects/"+p.name+".toml", fmt.Sprintf(`[project]
+		d.write("projects/"+p.name+".toml", fmt.Sprintf(`[project]
 name = %q
 case_prefix = %q
 
@@ -181,11 +123,7 @@ name = "embargo"
 kind = "embargo"
 %[6]s`, p.display, p.prefix, stack.Addr(p.mailbox), p.name, ms.String(), lists.String()), 0o644)
 	}
-	config := filepath.Join(dir, "secgate.toml")
 	e.config = config
-	if code, out, stderr := runCLI(t, nil, "config", "check", "-config", config); code != 0 {
-		t.Fatalf("config check: exit %d\n%s%s", code, out, stderr)
-	}
 	e.rita = gpgtest.New(t)
 	e.ritaFpr = e.rita.GenKey("Rita Reporter <"+stack.Addr("rita")+">", "ed25519")
 	e.mallory = gpgtest.New(t)
@@ -198,16 +136,8 @@ kind = "embargo"
 		}
 	}
 
-	e.logs = filepath.Join(tmp, "logs")
-	if err := os.Mkdir(e.logs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	proc, err := startServe(bin, config, filepath.Join(e.logs, "serve.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.proc = proc
-	t.Cleanup(proc.kill)
+	proc := startCheckedServe(t, bin, config)
+	e.proc, e.logs = proc, filepath.Dir(proc.log)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		b, _ := os.ReadFile(proc.log)

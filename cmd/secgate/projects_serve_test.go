@@ -52,118 +52,17 @@ func TestServeProjects(t *testing.T) {
 		{name: "kata", display: "Kata", mailbox: "katasec", member: "bob", pass: "kata team passphrase, not secret", canary: "CANARY-KATA-REPORT"},
 	}
 	stack := mailstack.Start(t, mailstack.Options{Users: []string{"knsec", "katasec", "alice", "bob", "rita"}})
-	dir := t.TempDir()
-	write := func(name, text string, mode os.FileMode) {
-		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gen := func(name, addr string) *crypto.Key {
-		t.Helper()
-		k, err := crypto.GenerateKey(name, addr, crypto.GenerateOptions{Algorithm: "x25519", Created: time.Now().Add(-time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
+	d := newServeDir(t)
 	metricsAddr := freeLoopbackAddr(t)
-	write("imap.pass", stack.Password+"\n", 0o600)
-	write("smtp.pass", stack.Password+"\n", 0o600)
-	write("secgate.toml", fmt.Sprintf(`# Two projects, one gateway (generated).
-[gateway]
-domain = %q
-data_dir = "data"
-projects = "projects"
-log_level = "info"
-
-[imap]
-address = %q
-password_file = "imap.pass"
-tls = "plain-loopback"
-
-[smtp]
-address = %q
-password_file = "smtp.pass"
-tls = "plain-loopback"
-parallel = 1
-
-[metrics]
-listen = %q
-
-[intake]
-backoff_min = "50ms"
-backoff_max = "500ms"
-
-[distlist]
-retry_base = "300ms"
-retry_max = "3s"
-
-[schedule]
-public_lists = []
-retry_delay = "1s"
-`, stack.Domain, stack.IMAPAddr, stack.SubmissionAddr, metricsAddr), 0o644)
-	for _, p := range projects {
-		p.team = gen(p.display+" Security Team", stack.Addr(p.mailbox))
-		p.memberKey = gen(p.member, stack.Addr(p.member))
-		locked, err := p.team.ArmorPrivate([]byte(p.pass))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The team key where a project's is by default.
-		write("data/projects/"+p.name+"/team-key.asc", locked, 0o600)
-		p.database = filepath.Join(dir, "data", "projects", p.name, "secgate.db")
-		write("projects/"+p.name+".pass", p.pass+"\n", 0o600)
-		write("projects/"+p.member+".asc", armorPub(t, p.memberKey), 0o644)
-		write("projects/"+p.name+".toml", fmt.Sprintf(`[project]
-name = %q
-
-[gateway]
-team = %q
-
-[team_key]
-passphrase_file = "%[3]s.pass"
-
-[imap]
-user = %[2]q
-
-[smtp]
-user = %[2]q
-
-[[distlist.member]]
-name = %[4]q
-address = %[5]q
-key_file = "%[4]s.asc"
-role = "lead"
-
-[[distlist.list]]
-name = "embargo"
-kind = "embargo"
-`, p.display, stack.Addr(p.mailbox), p.name, p.member, stack.Addr(p.member)), 0o644)
-	}
-	config := filepath.Join(dir, "secgate.toml")
-	if code, out, stderr := runCLI(t, nil, "config", "check", "-config", config); code != 0 {
-		t.Fatalf("config check: exit %d\n%s%s", code, out, stderr)
-	}
+	config := d.serveTopConfig(stack, metricsAddr, "", "", "")
+	d.servedProjects(stack, projects, true)
 
 	// The reporter's gpg, with both teams' public keys.
 	rita := newServedReporter(t, stack.Addr("rita"), projects)
 	ritaAddr := rita.addr
 	report := func(p *servedProject) []byte { return rita.report(p, stack.Addr(p.mailbox), "report-"+p.name) }
 
-	logs := filepath.Join(tmp, "logs")
-	if err := os.Mkdir(logs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	proc, err := startServe(bin, config, filepath.Join(logs, "serve.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proc.kill()
+	proc := startCheckedServe(t, bin, config)
 	// Both pollers watch their mailboxes.
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -338,7 +237,7 @@ kind = "embargo"
 	if err := proc.stop(30 * time.Second); err != nil {
 		t.Fatalf("secgate serve: %v\n%s", err, proc.tail(20))
 	}
-	logErrors(t, logs)
+	logErrors(t, filepath.Dir(proc.log))
 }
 
 // gpgSigner decrypts a PGP/MIME message with g, verifies the

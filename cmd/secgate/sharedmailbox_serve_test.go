@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/mail"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,117 +41,21 @@ func TestServeSharedMailbox(t *testing.T) {
 	}
 	pushAddr := freeLoopbackAddr(t)
 	stack := mailstack.Start(t, mailstack.Options{Users: []string{"security", "alice", "bob", "rita"}, PushURL: "http://" + pushAddr + "/"})
-	dir := t.TempDir()
-	write := func(name, text string, mode os.FileMode) {
-		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gen := func(name, addr string) *crypto.Key {
-		t.Helper()
-		k, err := crypto.GenerateKey(name, addr, crypto.GenerateOptions{Algorithm: "x25519", Created: time.Now().Add(-time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
+	d := newServeDir(t)
 	metricsAddr := freeLoopbackAddr(t)
-	write("imap.pass", stack.Password+"\n", 0o600)
-	write("smtp.pass", stack.Password+"\n", 0o600)
-	write("secgate.toml", fmt.Sprintf(`# Two projects, one shared mailbox (generated).
-[gateway]
-domain = %q
-data_dir = "data"
-projects = "projects"
-log_level = "info"
-
-[imap]
-address = %q
-user = %q
-password_file = "imap.pass"
-tls = "plain-loopback"
-shared = true
-default_project = "knative"
-push_listen = %[6]q
-
-[smtp]
-address = %[4]q
-user = %[3]q
-password_file = "smtp.pass"
-tls = "plain-loopback"
-parallel = 1
-
-[metrics]
-listen = %[5]q
-
-[intake]
-backoff_min = "50ms"
-backoff_max = "500ms"
-
-[distlist]
-retry_base = "300ms"
-retry_max = "3s"
-
-[schedule]
-public_lists = []
-retry_delay = "1s"
-`, stack.Domain, stack.IMAPAddr, stack.Addr("security"), stack.SubmissionAddr, metricsAddr, pushAddr), 0o644)
+	config := d.serveTopConfig(stack, metricsAddr,
+		fmt.Sprintf("user = %q\nshared = true\ndefault_project = \"knative\"\npush_listen = %q\n", stack.Addr("security"), pushAddr),
+		fmt.Sprintf("user = %q\n", stack.Addr("security")), "")
 	for _, p := range projects {
-		p.mailbox = "security+" + p.name
-		p.team = gen(p.display+" Security Team", stack.Addr(p.mailbox))
-		p.memberKey = gen(p.member, stack.Addr(p.member))
-		locked, err := p.team.ArmorPrivate([]byte(p.pass))
-		if err != nil {
-			t.Fatal(err)
-		}
-		write("data/projects/"+p.name+"/team-key.asc", locked, 0o600)
-		p.database = filepath.Join(dir, "data", "projects", p.name, "secgate.db")
-		write("projects/"+p.name+".pass", p.pass+"\n", 0o600)
-		write("projects/"+p.member+".asc", armorPub(t, p.memberKey), 0o644)
-		// No [imap] user: the project reads the shared mailbox.
-		write("projects/"+p.name+".toml", fmt.Sprintf(`[project]
-name = %q
-
-[gateway]
-team = %q
-
-[team_key]
-passphrase_file = "%[3]s.pass"
-
-[[distlist.member]]
-name = %[4]q
-address = %[5]q
-key_file = "%[4]s.asc"
-role = "lead"
-
-[[distlist.list]]
-name = "embargo"
-kind = "embargo"
-`, p.display, stack.Addr(p.mailbox), p.name, p.member, stack.Addr(p.member)), 0o644)
+		p.mailbox = "security+" + p.name // no [imap] user: the project reads the shared mailbox
 	}
-	config := filepath.Join(dir, "secgate.toml")
-	if code, out, stderr := runCLI(t, nil, "config", "check", "-config", config); code != 0 {
-		t.Fatalf("config check: exit %d\n%s%s", code, out, stderr)
-	}
+	d.servedProjects(stack, projects, false)
 
 	rita := newServedReporter(t, stack.Addr("rita"), projects)
 	ritaAddr := rita.addr
 	report := func(p *servedProject) []byte { return rita.report(p, stack.Addr(p.mailbox), "shared-report-"+p.name) }
 
-	logs := filepath.Join(tmp, "logs")
-	if err := os.Mkdir(logs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	proc, err := startServe(bin, config, filepath.Join(logs, "serve.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proc.kill()
+	proc := startCheckedServe(t, bin, config)
 	if err := proc.waitServing(time.Minute); err != nil {
 		t.Fatal(err)
 	}
