@@ -422,7 +422,7 @@ func TestNonMemberCommandsStrangers(t *testing.T) {
 			signature: "Signature:  verified, key " + mallory.fpr + " (a key that came with the message)", told: "nobody was told"},
 		{name: "signed by a key we do not hold", id: "mallory-2@evil.example",
 			raw:       signedBy(mallory, "Mallory <"+mallory.addr+">", subject, "mallory-2@evil.example", "/class B1\n"),
-			signature: "Signature:  signed by a key we do not hold", told: "nobody was told"},
+			signature: "Signature:  signed by a key that is neither the sender's on file nor a member's", told: "nobody was told"},
 		{name: "unsigned", id: "mallory-3@evil.example",
 			raw:       plainMail("Mallory <"+mallory.addr+">", subject, "mallory-3", "/close invalid\n"),
 			signature: "Signature:  none", told: "nobody was told"},
@@ -545,7 +545,7 @@ func TestTeamCopySignatureData(t *testing.T) {
 			want:   []string{"Signature:  verified, key " + rep.Fingerprint() + " (the reporter's key on file)"}},
 		{name: "follow-up signed by a key we do not hold", from: "rita@reporter.example", kind: copyFollowUp,
 			opened: Opened{SignatureErr: crypto.ErrUnknownSigner},
-			want:   []string{"Signature:  signed by a key we do not hold: not verified, the signer is unknown"}},
+			want:   []string{"Signature:  signed by a key that is neither the sender's on file nor a member's: not verified"}},
 		{name: "follow-up whose signature does not verify", from: "rita@reporter.example", kind: copyFollowUp,
 			opened: Opened{SignatureErr: fmt.Errorf("%w: hash mismatch", crypto.ErrBadSignature)},
 			want:   []string{"Signature:  present but does NOT verify: "}},
@@ -565,7 +565,7 @@ func TestTeamCopySignatureData(t *testing.T) {
 				"Distributor: NOT signed by the key we hold for them: the sender may not be who the From says"}},
 		{name: "distributor, a key we do not hold", from: "psirt@vendor.example", kind: copyDistributor, dist: distMember,
 			opened: Opened{SignatureErr: crypto.ErrUnknownSigner},
-			want: []string{"Signature:  signed by a key we do not hold: not verified, the signer is unknown",
+			want: []string{"Signature:  signed by a key that is neither the sender's on file nor a member's: not verified",
 				"Distributor: NOT signed by the key we hold for them: the sender may not be who the From says"}},
 	}
 	for _, tc := range tests {

@@ -382,7 +382,7 @@ func signatureNote(op *Opened) string {
 		return ""
 	}
 	if errors.Is(op.SignatureErr, crypto.ErrUnknownSigner) {
-		return "signed by a key we do not hold: not verified, the signer is unknown"
+		return "signed by a key that is neither the sender's on file nor a member's: not verified"
 	}
 	return "present but does NOT verify: " + Printable(op.SignatureErr.Error())
 }

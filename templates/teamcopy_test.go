@@ -22,7 +22,7 @@ func TestTeamCopySignatureLines(t *testing.T) {
 		for _, with := range []string{"", "the key we hold for this distributor"} {
 			for _, dist := range []bool{false, true} {
 				for _, theirs := range []bool{false, true} {
-					for _, note := range []string{"", "signed by a key we do not hold: not verified, the signer is unknown"} {
+					for _, note := range []string{"", "signed by a key that is neither the sender's on file nor a member's: not verified"} {
 						name := fmt.Sprintf("signed=%v/with=%q/distributor=%v/theirkey=%v/note=%v", signed, with, dist, theirs, note != "")
 						d := Sample()
 						d.Message.Signed, d.Message.SignedWith, d.Message.SignatureNote = signed, with, note
