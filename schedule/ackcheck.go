@@ -21,6 +21,7 @@ type AckStatus struct {
 	Kind         string // the notice's mail kind: embargo-notice, prerelease-notice
 	Notice       string // how texts name it: "embargo notice", "pre-release notice"
 	NoticeID     string
+	List         string // the embargo list the notice went to
 	Recipient    string
 	State        string    // the outbox row's state
 	Sent         time.Time // queued
@@ -150,7 +151,7 @@ func (s *Scheduler) acks(ctx context.Context, q querier, caseID int64, now time.
 	out := make([]AckStatus, 0, len(copies))
 	for _, c := range copies {
 		k := key{c.NoticeID, c.Recipient}
-		a := AckStatus{Kind: kind[c.NoticeID], Notice: noticeName(kind[c.NoticeID]), NoticeID: c.NoticeID, Recipient: c.Recipient, State: c.State,
+		a := AckStatus{Kind: kind[c.NoticeID], Notice: noticeName(kind[c.NoticeID]), NoticeID: c.NoticeID, List: c.List, Recipient: c.Recipient, State: c.State,
 			Sent: c.Queued, Delivered: c.Delivered, Reminded: reminded[k], Current: current[kindList{kind[c.NoticeID], c.List}] == c.NoticeID}
 		if r, ok := acked[k]; ok {
 			a.Acknowledged, a.AckMessageID = r.at, r.msgid

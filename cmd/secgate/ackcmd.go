@@ -30,6 +30,7 @@ func (j ackJudge) Acknowledge(ctx context.Context, tx *sql.Tx, r intake.AckReply
 type ackJSON struct {
 	Notice       string     `json:"notice"`
 	NoticeID     string     `json:"notice_id"`
+	List         string     `json:"list"`
 	Recipient    string     `json:"recipient"`
 	State        string     `json:"state"`
 	Sent         *time.Time `json:"sent"`
@@ -43,7 +44,7 @@ type ackJSON struct {
 func toAckJSON(as []schedule.AckStatus) []ackJSON {
 	var out []ackJSON
 	for _, a := range as {
-		out = append(out, ackJSON{Notice: a.Notice, NoticeID: a.NoticeID, Recipient: a.Recipient, State: a.State,
+		out = append(out, ackJSON{Notice: a.Notice, NoticeID: a.NoticeID, List: a.List, Recipient: a.Recipient, State: a.State,
 			Sent: jsonTime(a.Sent), Delivered: jsonTime(a.Delivered), Acknowledged: jsonTime(a.Acknowledged),
 			AckMessageID: a.AckMessageID, Reminded: jsonTime(a.Reminded), Silent: a.Silent()})
 	}
@@ -60,7 +61,7 @@ func printAcks(out io.Writer, as []schedule.AckStatus) {
 	}
 	fmt.Fprintf(out, "\nacknowledgements:\n")
 	tw := newTable(out)
-	fmt.Fprintln(tw, "  RECIPIENT\tNOTICE\tSENT\tDELIVERED\tACKNOWLEDGED\tREMINDED")
+	fmt.Fprintln(tw, "  RECIPIENT\tLIST\tNOTICE\tSENT\tDELIVERED\tACKNOWLEDGED\tREMINDED")
 	for _, a := range as {
 		delivered := fmtSecond(a.Delivered)
 		if a.Delivered.IsZero() {
@@ -70,7 +71,7 @@ func printAcks(out io.Writer, as []schedule.AckStatus) {
 		if a.Silent() {
 			acked = "SILENT"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", a.Recipient, a.Notice, fmtSecond(a.Sent), delivered, acked, fmtSecond(a.Reminded))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Recipient, a.List, a.Notice, fmtSecond(a.Sent), delivered, acked, fmtSecond(a.Reminded))
 	}
 	tw.Flush()
 }

@@ -52,7 +52,7 @@ func TestDemo(t *testing.T) {
 					"distro-one's acknowledgement of its notice counted", "distro-one's acknowledgement of its [vs] notice counted",
 					"-> security@distro-two.example     ack-reminder      encrypted+signed", "distro-two's acknowledgement of the reminder counted",
 					"distro-two reminded once, then counted",
-					"signed by distro-four's key, does not count; the team copy says it is not signed by distro-two's key on file", "RECIPIENT                     NOTICE"},
+					"signed by distro-four's key, does not count; the team copy says it is not signed by distro-two's key on file", "RECIPIENT                     LIST     NOTICE"},
 				"kata": {"<- rita@reporter.example           /agree ", "class B1", "announcement      signed           \"KCSN-",
 					"nothing went to the distributors for the note", "the reporter gets the impact description to review at triage"},
 				"kubeedge": {"plan note: CVSS 9.1 is 7.0 or more: the policy gives the fix an out-of-band release",
