@@ -93,6 +93,11 @@ func (w *Workflow) GetRefTx(ctx context.Context, tx *sql.Tx, ref string) (*Case,
 type ListOptions struct {
 	States []State // only these states; empty: all
 	Open   bool    // only cases that have not ended
+	// Sealed leaves the fields kept encrypted at rest (impact, terms,
+	// details) empty: for a caller that reads metadata only, so that
+	// listing the open cases decrypts nothing. Load a case (GetTx) for
+	// them.
+	Sealed bool
 }
 
 // List returns cases, newest first. The states are chosen in SQL and

@@ -16,7 +16,11 @@ func (w *Workflow) list(ctx context.Context, opts ListOptions) ([]*Case, error) 
 		return nil, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT `+caseCols+` FROM cases`+where+` ORDER BY id DESC`, args...)
+	cols := caseCols
+	if opts.Sealed {
+		cols = strings.NewReplacer("impact_enc", "NULL", "terms_enc", "NULL", "details_enc", "NULL").Replace(caseCols)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+cols+` FROM cases`+where+` ORDER BY id DESC`, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 // TestListChooses: List returns the cases of the states asked for, newest
 // first, each with its whole team in the order it was added, for every
 // combination of the filters; the cases of other states are left out.
+// Sealed leaves the impact (encrypted at rest) closed.
 func TestListChooses(t *testing.T) {
 	e := newEnv(t)
 	states := []State{StateNew, StateConfirmed, StateClosed, StateInvalid, StateTriaged, StateNew}
@@ -25,6 +26,14 @@ func TestListChooses(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+	if err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		return e.wf.UpdateCase(e.ctx, tx, ids[1], "", "impact", "", "", func(c *Case) error {
+			c.Impact = "SECRET-IMPACT"
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
 	}
 	teamOf := func(id int64) []string {
 		var out []string
@@ -45,6 +54,7 @@ func TestListChooses(t *testing.T) {
 		{"closed and invalid", ListOptions{States: []State{StateClosed, StateInvalid}}, []int{3, 2}},
 		{"open among closed and confirmed", ListOptions{Open: true, States: []State{StateClosed, StateConfirmed}}, []int{1}},
 		{"none", ListOptions{States: []State{StateWontfix}}, nil},
+		{"open, sealed", ListOptions{Open: true, Sealed: true}, []int{5, 4, 1, 0}},
 	} {
 		got, err := e.wf.List(e.ctx, c.opts)
 		if err != nil {
@@ -55,6 +65,11 @@ func TestListChooses(t *testing.T) {
 			gotIDs = append(gotIDs, cs.ID)
 			if want := teamOf(cs.ID); !slices.Equal(cs.Team, want) {
 				t.Errorf("%s: case %d team %q, want %q", c.name, i, cs.Team, want)
+			}
+		}
+		for _, cs := range got {
+			if want := cs.ID == ids[1] && !c.opts.Sealed; (cs.Impact == "SECRET-IMPACT") != want {
+				t.Errorf("%s: case %d impact %q", c.name, cs.ID, cs.Impact)
 			}
 		}
 		for _, i := range c.want {
