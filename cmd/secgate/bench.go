@@ -847,7 +847,7 @@ func (b *bench) waitOutboxIdle(ctx context.Context, max time.Duration) {
 	deadline := time.Now().Add(max)
 	for time.Now().Before(deadline) {
 		var n int
-		if b.g.db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending')`).Scan(&n) != nil || n == 0 {
+		if b.g.db.Reader().QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM outbox_count WHERE state IN ('queued', 'sending')`).Scan(&n) != nil || n == 0 {
 			return
 		}
 		b.g.outbox.Kick()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -48,7 +49,9 @@ type historyFigures struct {
 	ListState     benchSeconds `json:"case_list_state_seconds"`
 	ShowOld       benchSeconds `json:"case_show_old_seconds"`
 	ShowBusy      benchSeconds `json:"case_show_busy_seconds"`
-	Tick          benchSeconds `json:"tick_seconds"`
+	Tick          benchSeconds `json:"tick_seconds"`   // the scheduler's turn: the due jobs (RunDue)
+	Checks        benchSeconds `json:"checks_seconds"` // its periodic checks: acknowledgements and SLA deadlines of the open cases
+	Open          int          `json:"open_cases"`
 	Intake        float64      `json:"intake_reports_per_second"`
 	IntakeCPU     benchSeconds `json:"intake_cpu_seconds_per_report"`
 	OldRef        string       `json:"old_ref,omitempty"`
@@ -57,6 +60,7 @@ type historyFigures struct {
 	lists         [3][]float64
 	shows         [2][]float64
 	ticks         []float64
+	checks        []float64
 	intakes       []float64
 	intakeCPUs    []float64
 	cfgPath, imap string
@@ -105,15 +109,8 @@ func (b *bench) runHistory(ctx context.Context, s historySizes) (*historyResult,
 	if err != nil {
 		return nil, err
 	}
-	// The same configuration, its own database and mailbox.
-	text, err := os.ReadFile(emptyCfg)
+	histCfg, err := historyConfig(emptyCfg)
 	if err != nil {
-		return nil, err
-	}
-	histText := strings.Replace(string(text), `database = "secgate.db"`, `database = "history.db"`, 1)
-	histText = strings.Replace(histText, fmt.Sprintf("user = %q", benchTeam), fmt.Sprintf("user = %q", benchHistoryUser), 1)
-	histCfg := filepath.Join(dir, "history.toml")
-	if err := os.WriteFile(histCfg, []byte(histText), 0o600); err != nil {
 		return nil, err
 	}
 	res.Empty.cfgPath, res.Empty.imap = emptyCfg, benchTeam
@@ -147,7 +144,7 @@ func (b *bench) runHistory(ctx context.Context, s historySizes) (*historyResult,
 		f.Startup = benchSeconds(median(f.startups))
 		f.List, f.ListOpen, f.ListState = benchSeconds(median(f.lists[0])), benchSeconds(median(f.lists[1])), benchSeconds(median(f.lists[2]))
 		f.ShowOld, f.ShowBusy = benchSeconds(median(f.shows[0])), benchSeconds(median(f.shows[1]))
-		f.Tick = benchSeconds(median(f.ticks))
+		f.Tick, f.Checks = benchSeconds(median(f.ticks)), benchSeconds(median(f.checks))
 		f.Intake, f.IntakeCPU = median(f.intakes), benchSeconds(median(f.intakeCPUs))
 	}
 	res.Total = benchSecs(time.Since(start))
@@ -158,6 +155,23 @@ func (b *bench) runHistory(ctx context.Context, s historySizes) (*historyResult,
 	}
 	res.goals()
 	return res, nil
+}
+
+// historyConfig writes, beside the configuration at path, the same
+// configuration with its own database (history.db) and mailbox
+// (benchHistoryUser), and returns its path.
+func historyConfig(path string) (string, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.Replace(string(text), `database = "secgate.db"`, `database = "history.db"`, 1)
+	s = strings.Replace(s, fmt.Sprintf("user = %q", benchTeam), fmt.Sprintf("user = %q", benchHistoryUser), 1)
+	if s == string(text) {
+		return "", errors.New("bench: history: the generated configuration names no database and mailbox to change")
+	}
+	out := filepath.Join(filepath.Dir(path), "history.toml")
+	return out, os.WriteFile(out, []byte(s), 0o600)
 }
 
 // median returns the median of xs (0 for none).
@@ -219,8 +233,11 @@ func (b *bench) historyDatabase(ctx context.Context, path string, s historySizes
 		if err != nil {
 			return err
 		}
+		if err := historyShapeTemplates(ctx, g, time.Now()); err != nil {
+			return err
+		}
 		b.waitOutboxIdle(ctx, 15*time.Second)
-		return historyShapeTemplates(ctx, g, time.Now())
+		return nil
 	})
 	if err != nil {
 		return st, err
@@ -305,16 +322,26 @@ func (b *bench) measureHistory(ctx context.Context, f *historyFigures) error {
 	runtime.GC()
 	t0 := time.Now()
 	err := b.withGateway(ctx, f.cfgPath, false, func(g *gateway) error {
-		if err := historyTick(ctx, g); err != nil {
+		if _, err := g.sched.RunDue(ctx); err != nil {
+			return err
+		}
+		if err := historyChecks(ctx, g); err != nil {
 			return err
 		}
 		f.startups = append(f.startups, time.Since(t0).Seconds())
-		for range 5 {
+		for range 20 {
 			t := time.Now()
-			if err := historyTick(ctx, g); err != nil {
+			if _, err := g.sched.RunDue(ctx); err != nil {
 				return err
 			}
 			f.ticks = append(f.ticks, time.Since(t).Seconds())
+		}
+		for range 5 {
+			t := time.Now()
+			if err := historyChecks(ctx, g); err != nil {
+				return err
+			}
+			f.checks = append(f.checks, time.Since(t).Seconds())
 		}
 		return nil
 	})
@@ -334,9 +361,9 @@ func (b *bench) measureHistory(ctx context.Context, f *historyFigures) error {
 		f.intakes = append(f.intakes, r.PerSecond)
 		f.intakeCPUs = append(f.intakeCPUs, float64(r.CPU)/float64(r.Reports))
 		b.waitOutboxIdle(ctx, 30*time.Second)
-		if err := g.db.Reader().QueryRowContext(ctx, `SELECT count(*), coalesce((SELECT ref FROM cases ORDER BY received, id LIMIT 1), ''),
+		if err := g.db.Reader().QueryRowContext(ctx, `SELECT count(*), sum(state NOT IN ('closed', 'wontfix', 'invalid')), coalesce((SELECT ref FROM cases ORDER BY received, id LIMIT 1), ''),
 			coalesce((SELECT ref FROM cases WHERE id = (SELECT max(case_id) FROM schedule_job WHERE state = 'pending')),
-				(SELECT ref FROM cases ORDER BY id DESC LIMIT 1)) FROM cases`).Scan(&f.Cases, &f.OldRef, &f.BusyRef); err != nil {
+				(SELECT ref FROM cases ORDER BY id DESC LIMIT 1)) FROM cases`).Scan(&f.Cases, &f.Open, &f.OldRef, &f.BusyRef); err != nil {
 			return fmt.Errorf("the cases to show: %w", err)
 		}
 		return nil
@@ -370,13 +397,10 @@ func (b *bench) measureHistory(ctx context.Context, f *historyFigures) error {
 	return nil
 }
 
-// historyTick is one turn of the scheduler's loop (Scheduler.Run): the due
-// jobs, the acknowledgements and the SLA deadlines, with the queries that
-// find them.
-func historyTick(ctx context.Context, g *gateway) error {
-	if _, err := g.sched.RunDue(ctx); err != nil {
-		return err
-	}
+// historyChecks are the checks the scheduler's loop (Scheduler.Run) makes
+// besides the due jobs, once a poll_interval and an sla_interval: the
+// acknowledgements of notices and the SLA deadlines of the open cases.
+func historyChecks(ctx context.Context, g *gateway) error {
 	if _, err := g.sched.CheckAcks(ctx); err != nil {
 		return err
 	}
@@ -409,9 +433,9 @@ func (r *historyResult) print(w io.Writer) {
 	fmt.Fprintf(w, "    generated in %.1f s from %d cases made through the gateway: %d cases (%d open), %d outbox rows, %d inbound messages, %d audit events\n",
 		g.Seconds, g.Templates, g.Cases, r.Sizes.Open, g.Outbox, g.Inbound, g.Audit)
 	fmt.Fprintf(w, "    database: %.1f MiB, %.1f KiB a case\n", float64(g.Bytes)/(1<<20), float64(r.PerCase)/1024)
-	fmt.Fprintf(w, "                                           empty     years    ratio\n")
+	fmt.Fprintf(w, "                                                 empty       years    ratio\n")
 	row := func(what string, e, h benchSeconds) {
-		fmt.Fprintf(w, "    %-36s %7.1f ms %7.1f ms %6.2f\n", what, float64(e)*1000, float64(h)*1000, float64(h)/float64(e))
+		fmt.Fprintf(w, "    %-40s %7.2f ms %7.2f ms %6.2f\n", what, float64(e)*1000, float64(h)*1000, float64(h)/float64(e))
 	}
 	row("start-up (open, sync, first tick)", r.Empty.Startup, r.History.Startup)
 	row("case list", r.Empty.List, r.History.List)
@@ -419,8 +443,9 @@ func (r *historyResult) print(w io.Writer) {
 	row("case list -state triaged,fix-committed", r.Empty.ListState, r.History.ListState)
 	row("case show, oldest case", r.Empty.ShowOld, r.History.ShowOld)
 	row("case show, busy open case", r.Empty.ShowBusy, r.History.ShowBusy)
-	row("scheduler tick", r.Empty.Tick, r.History.Tick)
-	fmt.Fprintf(w, "    %-36s %7.0f /s %7.0f /s %6.2f   (%.2f vs %.2f ms of CPU a report)\n", "intake", r.Empty.Intake, r.History.Intake,
+	row("scheduler tick (due jobs)", r.Empty.Tick, r.History.Tick)
+	row(fmt.Sprintf("acks and SLA check (%d, %d open)", r.Empty.Open, r.History.Open), r.Empty.Checks, r.History.Checks)
+	fmt.Fprintf(w, "    %-40s %7.0f /s  %7.0f /s  %6.2f   (%.2f vs %.2f ms of CPU a report)\n", "intake", r.Empty.Intake, r.History.Intake,
 		r.History.Intake/r.Empty.Intake, float64(r.Empty.IntakeCPU)*1000, float64(r.History.IntakeCPU)*1000)
 	fmt.Fprintf(w, "    medians of %d rounds, the two databases one after the other in each; the commands run as `secgate case ...` does,\n"+
 		"    opening the database; old: %s, busy: %s\n", r.Rounds, r.History.OldRef, r.History.BusyRef)
