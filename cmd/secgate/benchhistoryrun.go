@@ -149,9 +149,8 @@ func (b *bench) runHistory(ctx context.Context, s historySizes) (*historyResult,
 	}
 	res.Total = benchSecs(time.Since(start))
 	res.Machine.LoadEnd = benchLoadAverage()
-	if cores := float64(res.Machine.Cores); res.Machine.LoadStart > cores/2 || res.Machine.LoadEnd > cores*1.5 {
-		res.Notes = append(res.Notes, fmt.Sprintf("the machine was busy (load average %.1f at the start, %.1f at the end, on %d cores)",
-			res.Machine.LoadStart, res.Machine.LoadEnd, res.Machine.Cores))
+	if n := busyNote(res.Machine); n != "" {
+		res.Notes = append(res.Notes, n)
 	}
 	res.goals()
 	return res, nil
@@ -449,18 +448,5 @@ func (r *historyResult) print(w io.Writer) {
 		r.History.Intake/r.Empty.Intake, float64(r.Empty.IntakeCPU)*1000, float64(r.History.IntakeCPU)*1000)
 	fmt.Fprintf(w, "    medians of %d rounds, the two databases one after the other in each; the commands run as `secgate case ...` does,\n"+
 		"    opening the database; old: %s, busy: %s\n", r.Rounds, r.History.OldRef, r.History.BusyRef)
-	fmt.Fprintf(w, "\nGoals\n")
-	met := 0
-	for _, g := range r.Goals {
-		mark := "MISSED"
-		if g.Met {
-			mark, met = "met", met+1
-		}
-		fmt.Fprintf(w, "    %-40s goal %-10s measured %-44s %s\n", g.What, g.Goal, g.Value, mark)
-	}
-	fmt.Fprintf(w, "    %d of %d goals met\n", met, len(r.Goals))
-	for _, n := range r.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
-	}
-	fmt.Fprintf(w, "total: %.1f s\n", r.Total)
+	printGoalsTail(w, r.Goals, r.Notes, r.Total, 40, 10, 44)
 }
