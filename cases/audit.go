@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -45,9 +44,12 @@ type AuditEvent struct {
 var genesis = hex.EncodeToString(make([]byte, sha256.Size))
 
 // hashEvent computes an event's hash from its fields and the previous hash.
+// The fields are encoded as json.Marshal encodes
+// []any{CaseID, Seq, millis, Actor, Action, Detail, Source, PrevHash}
+// (appendEventJSON).
 func hashEvent(e AuditEvent) string {
-	b, _ := json.Marshal([]any{e.CaseID, e.Seq, store.Millis(e.At), e.Actor, e.Action, e.Detail, e.Source, e.PrevHash})
-	h := sha256.Sum256(b)
+	var buf [256]byte
+	h := sha256.Sum256(appendEventJSON(buf[:0], e, store.Millis(e.At)))
 	return hex.EncodeToString(h[:])
 }
 

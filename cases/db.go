@@ -93,50 +93,22 @@ func (w *Workflow) GetRefTx(ctx context.Context, tx *sql.Tx, ref string) (*Case,
 type ListOptions struct {
 	States []State // only these states; empty: all
 	Open   bool    // only cases that have not ended
+	// Sealed leaves the fields kept encrypted at rest (impact, terms,
+	// details) empty: for a caller that reads metadata only, so that
+	// listing the open cases decrypts nothing. Load a case (GetTx) for
+	// them.
+	Sealed bool
 }
 
-// List returns cases, newest first.
+// List returns cases, newest first. The states are chosen in SQL and
+// the teams read in one query (list.go), so that listing the open cases
+// among years of closed ones reads only the open ones.
 func (w *Workflow) List(ctx context.Context, opts ListOptions) ([]*Case, error) {
-	q := w.db.Reader()
-	rows, err := q.QueryContext(ctx, `SELECT `+caseCols+` FROM cases ORDER BY id DESC`)
+	out, err := w.list(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("cases: list: %w", err)
 	}
-	var out []*Case
-	for rows.Next() {
-		// Team is loaded below, once rows is closed.
-		c, err := w.scanCase(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("cases: list: %w", err)
-		}
-		if opts.Open && c.Terminal() {
-			continue
-		}
-		if len(opts.States) > 0 && !containsState(opts.States, c.State) {
-			continue
-		}
-		out = append(out, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("cases: list: %w", err)
-	}
-	for _, c := range out {
-		if c.Team, err = w.teamOf(ctx, q, c.ID); err != nil {
-			return nil, fmt.Errorf("cases: list: %w", err)
-		}
-	}
 	return out, nil
-}
-
-func containsState(ss []State, s State) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (w *Workflow) teamOf(ctx context.Context, q querier, id int64) ([]string, error) {

@@ -32,7 +32,9 @@ func (s *Scheduler) CheckSLA(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	open, err := cs.List(ctx, cases.ListOptions{Open: true})
+	// Metadata only: a case's sealed fields are read in the transaction
+	// of its reminder, if one is due.
+	open, err := cs.List(ctx, cases.ListOptions{Open: true, Sealed: true})
 	if err != nil {
 		return 0, err
 	}
@@ -97,6 +99,10 @@ func (s *Scheduler) CheckSLA(ctx context.Context) (int, error) {
 				}
 				if n, _ := res.RowsAffected(); n == 0 {
 					return errAlreadySent
+				}
+				c, err := cs.GetTx(ctx, tx, c.ID)
+				if err != nil {
+					return err
 				}
 				d := s.data(c, team, nil, now)
 				d.Reminder = templates.ReminderData{What: dl.what, Due: dl.due, Overdue: stage == "missed"}

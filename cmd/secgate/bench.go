@@ -209,6 +209,10 @@ func runBench(ctx context.Context, a *app, c *command, args []string) error {
 	fs.BoolVar(&o.Verbose, "v", false, "print the gateway's logs")
 	fs.IntVar(&o.Rounds, "rounds", 3, "with -projects: rounds of one project alone, then one among N, interleaved; the median of their ratios counts")
 	projects := fs.Int("projects", 0, "instead: N projects of 10 members and 50 distributors in one process: start-up, and one project's intake and fan-out against one project alone")
+	history, hs := fs.Bool("history", false, "instead: years of data (-history-cases, -history-outbox, -history-inbound) against an empty database: start-up, case list and show, a tick, intake"), defaultHistorySizes()
+	fs.IntVar(&hs.Cases, "history-cases", hs.Cases, "with -history: cases in the database of years")
+	fs.IntVar(&hs.Outbox, "history-outbox", hs.Outbox, "with -history: outbox rows in the database of years")
+	fs.IntVar(&hs.Inbound, "history-inbound", hs.Inbound, "with -history: inbound messages in the database of years")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 	asJSON := jsonFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
@@ -255,6 +259,9 @@ func runBench(ctx context.Context, a *app, c *command, args []string) error {
 			return fmt.Errorf("-cpuprofile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *history {
+		return runBenchHistory(ctx, a, b, hs, *asJSON)
 	}
 	if *projects != 0 {
 		return runBenchProjects(ctx, a, b, *projects, *asJSON)
@@ -840,7 +847,7 @@ func (b *bench) waitOutboxIdle(ctx context.Context, max time.Duration) {
 	deadline := time.Now().Add(max)
 	for time.Now().Before(deadline) {
 		var n int
-		if b.g.db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending')`).Scan(&n) != nil || n == 0 {
+		if b.g.db.Reader().QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM outbox_count WHERE state IN ('queued', 'sending')`).Scan(&n) != nil || n == 0 {
 			return
 		}
 		b.g.outbox.Kick()

@@ -242,9 +242,8 @@ func (b *bench) runProjects(ctx context.Context, n int) (*projectsResult, error)
 	}
 	res.Total = benchSecs(time.Since(start))
 	res.Machine.LoadEnd = benchLoadAverage()
-	if cores := float64(res.Machine.Cores); res.Machine.LoadStart > cores/2 || res.Machine.LoadEnd > cores*1.5 {
-		res.Notes = append(res.Notes, fmt.Sprintf("the machine was busy (load average %.1f at the start, %.1f at the end, on %d cores)",
-			res.Machine.LoadStart, res.Machine.LoadEnd, res.Machine.Cores))
+	if n := busyNote(res.Machine); n != "" {
+		res.Notes = append(res.Notes, n)
 	}
 	res.goals()
 	return res, nil
@@ -598,18 +597,5 @@ func (r *projectsResult) print(w io.Writer) {
 		fmt.Fprintf(w, "      %d: intake %5.0f vs %5.0f reports/s (%.2f), fan-out %5.1f vs %5.1f ms (%.2f)\n", i+1,
 			p.IntakeAmongN, p.IntakeAlone, p.IntakeRatio, p.FanOutAmongN*1000, p.FanOutAlone*1000, p.FanOutRatio)
 	}
-	fmt.Fprintf(w, "\nGoals\n")
-	met := 0
-	for _, g := range r.Goals {
-		mark := "MISSED"
-		if g.Met {
-			mark, met = "met", met+1
-		}
-		fmt.Fprintf(w, "    %-40s goal %-18s measured %-40s %s\n", g.What, g.Goal, g.Value, mark)
-	}
-	fmt.Fprintf(w, "    %d of %d goals met\n", met, len(r.Goals))
-	for _, n := range r.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
-	}
-	fmt.Fprintf(w, "total: %.1f s\n", r.Total)
+	printGoalsTail(w, r.Goals, r.Notes, r.Total, 40, 18, 40)
 }

@@ -267,7 +267,8 @@ func runCaseList(ctx context.Context, a *app, c *command, args []string) error {
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
-	opts := cases.ListOptions{Open: *open}
+	// A list shows no encrypted content: the sealed fields stay closed.
+	opts := cases.ListOptions{Open: *open, Sealed: true}
 	for _, s := range strings.Split(*states, ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue

@@ -127,7 +127,7 @@ func (h *health) imap(now time.Time) component {
 func (h *health) smtp(ctx context.Context, now time.Time) component {
 	db := h.g.db.Reader()
 	var pending int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE state IN ('queued', 'deferred', 'sending')`).Scan(&pending); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM outbox_count WHERE state IN ('queued', 'deferred', 'sending')`).Scan(&pending); err != nil {
 		return component{State: "unknown", Detail: err.Error()}
 	}
 	rows, err := db.QueryContext(ctx, `SELECT outcome, finished, reply FROM outbox_attempt WHERE finished > 0 ORDER BY rowid DESC LIMIT 20`)
