@@ -1,0 +1,309 @@
+package cases
+
+import (
+	"bytes"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/store"
+)
+
+// archiveEnv is env with an archive database and an Archiver between them.
+type archiveEnv struct {
+	*env
+	adb *store.DB
+	awf *Workflow
+	arc *Archiver
+}
+
+func newArchiveEnv(t *testing.T) *archiveEnv {
+	t.Helper()
+	e := newEnv(t)
+	adb, err := store.Open(e.ctx, filepath.Join(t.TempDir(), "gw.archive.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { adb.Close() })
+	awf, err := New(Options{DB: adb, Directory: distlist.NewDirectory(adb, e.clock, nil), Outbox: e.ob, TeamKey: e.team,
+		TeamAddress: teamAddr, Clock: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &archiveEnv{env: e, adb: adb, awf: awf, arc: &Archiver{Live: e.wf, Archive: awf}}
+}
+
+// ended opens a case with a follow-up whose attachment is bigger than a
+// stored piece (so that it is stored in pieces), records an untrusted
+// line and ends the case as wontfix.
+func (e *archiveEnv) ended(big []byte) *Case {
+	e.t.Helper()
+	c := e.open(true)
+	err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		if err := e.wf.AddMessage(e.ctx, tx, c.ID, Message{Kind: KindFollowUp, Author: "rita@reporter.example",
+			MessageID: "<f-" + c.Ref + "@reporter.example>", Subject: "more", Text: "FOLLOWUP-TEXT\n/status closed",
+			Attachments: []Attachment{{Filename: "trace.bin", ContentType: "application/octet-stream", Data: big}},
+			Received:    e.clock.Now()}); err != nil {
+			return err
+		}
+		if err := e.wf.RecordUntrusted(e.ctx, tx, c.ID, "/list add evil@example.net"); err != nil {
+			return err
+		}
+		return e.wf.SetState(e.ctx, tx, c.ID, StateWontfix, e.member("alice@example.org").Fingerprint, "not a bug")
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	// Nothing delivers here: the answers to the reporter end failed.
+	rows, err := e.ob.Rows(e.ctx, distlist.RowFilter{CaseID: c.ID})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, r := range rows {
+		if err := e.ob.Fail(e.ctx, r.ID, "no delivery in this test"); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return c
+}
+
+func (e *archiveEnv) count(db *store.DB, q string, args ...any) int {
+	e.t.Helper()
+	var n int
+	if err := db.Reader().QueryRowContext(e.ctx, q, args...).Scan(&n); err != nil {
+		e.t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// caseRows counts case id's rows in every table archive moves.
+func (e *archiveEnv) caseRows(db *store.DB, id int64) map[string]int {
+	e.t.Helper()
+	out := map[string]int{}
+	for _, t := range archiveTables {
+		out[t.name+" "+t.where] = e.count(db, `SELECT count(*) FROM `+t.name+` WHERE `+t.where, id)
+	}
+	return out
+}
+
+func (e *archiveEnv) verifies(w *Workflow) error {
+	e.t.Helper()
+	chk, err := w.VerifyAuditLog(e.ctx, e.team.Public())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return chk.Err()
+}
+
+func TestArchiveMovesEndedCase(t *testing.T) {
+	e := newArchiveEnv(t)
+	big := bytes.Repeat([]byte("BIG-ATTACHMENT "), (store.ChunkSize/15)+1000)
+	done := e.ended(big)
+	open := e.open(false)
+	held := e.ended([]byte("small"))
+	// A notice of the held case still waits in the outbox.
+	err := e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		m := e.member("bob@example.org")
+		_, err := e.ob.Enqueue(e.ctx, tx, distlist.Mail{Kind: "reply", CaseID: held.ID, NoticeID: "n-held",
+			Content: crypto.Content{Subject: "x", From: teamAddr, Entity: []byte("Content-Type: text/plain\r\n\r\nx\r\n")},
+			Encrypt: true, Recipients: []distlist.Recipient{{Address: m.Address, Key: m.Key}}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.caseRows(e.db, done.ID)
+	if before["blob_chunk owner = 'case_attachments' AND id IN ("+caseAttachmentIDs+")"] == 0 {
+		t.Fatal("the big attachment is not stored in pieces: the test does not exercise blob_chunk")
+	}
+	e.clock.Advance(48 * time.Hour)
+	cut := e.clock.Now()
+
+	cands, nopen, err := e.arc.Candidates(e.ctx, cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nopen != 1 || len(cands) != 2 || cands[0].ID != done.ID || cands[0].Hold != "" ||
+		cands[1].ID != held.ID || !strings.Contains(cands[1].Hold, "outbox rows not in a final state: 1") {
+		t.Fatalf("candidates %+v, %d open; want %s free, %s held by its outbox row, 1 open (%s)", cands, nopen, done.Ref, held.Ref, open.Ref)
+	}
+	res, err := e.arc.Move(e.ctx, held.ID, cut)
+	if err != nil || !strings.Contains(res.Hold, "outbox") {
+		t.Fatalf("move of the held case: %+v, %v", res, err)
+	}
+	if _, err := e.arc.Move(e.ctx, open.ID, cut); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = e.arc.Move(e.ctx, done.ID, cut); err != nil || res.Hold != "" || res.Rows == 0 {
+		t.Fatalf("move: %+v, %v", res, err)
+	}
+	// Only the ended, free case moved.
+	for _, c := range []*Case{open, held} {
+		if _, err := e.wf.GetByID(e.ctx, c.ID); err != nil {
+			t.Errorf("%s left the project's database: %v", c.Ref, err)
+		}
+		if _, err := e.awf.GetByID(e.ctx, c.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s is in the archive: %v", c.Ref, err)
+		}
+	}
+	if _, err := e.wf.GetByID(e.ctx, done.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("%s is still in the project's database: %v", done.Ref, err)
+	}
+	after := e.caseRows(e.adb, done.ID)
+	left := e.caseRows(e.db, done.ID)
+	for _, tb := range archiveTables {
+		k := tb.name + " " + tb.where
+		if after[k] != before[k] {
+			t.Errorf("%s: %d rows in the archive, %d before", k, after[k], before[k])
+		}
+		if want := map[bool]int{true: before[k], false: 0}[tb.keep]; left[k] != want {
+			t.Errorf("%s: %d rows left in the project's database, want %d", k, left[k], want)
+		}
+	}
+	// Sealed content stays sealed, and the team key opens it.
+	msgs, err := e.awf.Messages(e.ctx, done.ID)
+	if err != nil || len(msgs) != 2 || !strings.Contains(msgs[0].Text, "SECRET-REPORT-TEXT") ||
+		!bytes.Equal(msgs[1].Attachments[0].Data, big) {
+		t.Fatalf("archived messages: %d, %v", len(msgs), err)
+	}
+	// Both logs verify, each under its own signed head.
+	if err := e.verifies(e.wf); err != nil {
+		t.Errorf("the project's audit log: %v", err)
+	}
+	if err := e.verifies(e.awf); err != nil {
+		t.Errorf("the archive's audit log: %v", err)
+	}
+	// The archived case's number and id are never given again.
+	next := e.open(false)
+	if next.ID <= held.ID || next.Ref == done.Ref {
+		t.Errorf("new case %s id %d after archiving %s (id %d)", next.Ref, next.ID, done.Ref, done.ID)
+	}
+	// A line the gateway sent as someone else's words in the archived
+	// case still never runs as a command that needs no case.
+	err = e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+		c, err := untrustedCommand(e.ctx, tx, 0, []Command{{Raw: "/list add evil@example.net"}})
+		if err == nil && c == nil {
+			err = errors.New("the archived case's untrusted line runs as a command")
+		}
+		return err
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	// Nothing is left to do: a second run finds no candidate to move.
+	cands, _, err = e.arc.Candidates(e.ctx, cut)
+	if err != nil || len(cands) != 1 || cands[0].ID != held.ID {
+		t.Errorf("candidates after the move: %+v, %v", cands, err)
+	}
+}
+
+// TestArchiveResumesAfterCrash cuts a move short after each step (the
+// process dies there: the step panics) and checks that the next move
+// finishes it with nothing lost and nothing twice.
+func TestArchiveResumesAfterCrash(t *testing.T) {
+	for _, stop := range []string{"row", "copied", "moved"} {
+		t.Run(stop, func(t *testing.T) {
+			e := newArchiveEnv(t)
+			c := e.ended([]byte("att"))
+			before := e.caseRows(e.db, c.ID)
+			e.clock.Advance(time.Hour)
+			cut := e.clock.Now()
+			killed := errors.New("killed")
+			e.arc.Step = func(s string) error {
+				if s == stop {
+					return killed
+				}
+				return nil
+			}
+			if _, err := e.arc.Move(e.ctx, c.ID, cut); !errors.Is(err, killed) {
+				t.Fatalf("the move was not cut short: %v", err)
+			}
+			e.arc.Step = nil
+			if stop != "moved" {
+				if _, err := e.arc.Move(e.ctx, c.ID, cut); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := e.arc.Move(e.ctx, c.ID, cut); !errors.Is(err, ErrNotFound) {
+				t.Errorf("a move of a moved case: %v, want ErrNotFound", err)
+			}
+			after := e.caseRows(e.adb, c.ID)
+			for k, n := range before {
+				if after[k] != n {
+					t.Errorf("%s: %d rows in the archive, %d before", k, after[k], n)
+				}
+			}
+			if n := e.count(e.db, `SELECT count(*) FROM cases WHERE id = ?`, c.ID); n != 0 {
+				t.Errorf("the case is still in the project's database")
+			}
+			if err := e.verifies(e.awf); err != nil {
+				t.Errorf("the archive's audit log: %v", err)
+			}
+			// The archived case had the highest id and number: a new
+			// case takes neither again.
+			if next := e.open(false); next.ID == c.ID || next.Ref == c.Ref {
+				t.Errorf("new case %s (id %d) after archiving %s (id %d)", next.Ref, next.ID, c.Ref, c.ID)
+			}
+			if err := e.verifies(e.wf); err != nil {
+				t.Errorf("the project's audit log: %v", err)
+			}
+		})
+	}
+}
+
+// TestArchiveTamperedFails changes an archived event's detail: the
+// archive's log no longer verifies.
+func TestArchiveTamperedFails(t *testing.T) {
+	e := newArchiveEnv(t)
+	c := e.ended([]byte("att"))
+	e.clock.Advance(time.Hour)
+	if _, err := e.arc.Move(e.ctx, c.ID, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.verifies(e.awf); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TRIGGER case_audit_no_update`,
+		`UPDATE case_audit SET detail = 'rewritten' WHERE case_id = 1 AND seq = 1`} {
+		if _, err := e.adb.Writer().ExecContext(e.ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.verifies(e.awf); !errors.Is(err, ErrAuditBroken) {
+		t.Errorf("tampered archive verifies: %v", err)
+	}
+}
+
+// TestArchiveTablesCoverSchema fails when a table of the schema is
+// neither moved (archiveTables) nor named as not holding a case's rows.
+func TestArchiveTablesCoverSchema(t *testing.T) {
+	e := newEnv(t)
+	known := map[string]bool{}
+	for _, tb := range archiveTables {
+		known[tb.name] = true
+	}
+	for _, n := range notCaseTables {
+		known[n] = true
+	}
+	rows, err := e.db.Reader().QueryContext(e.ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		if !known[n] {
+			t.Errorf("table %s: archive neither moves it nor says it holds nothing of a case (cases/archivetables.go, README)", n)
+		}
+		delete(known, n)
+	}
+	for n := range known {
+		t.Errorf("archivetables.go names %s, which is no table", n)
+	}
+}
