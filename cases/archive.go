@@ -173,6 +173,10 @@ func (a *Archiver) Move(ctx context.Context, id int64, before time.Time) (Archiv
 		if err := markArchived(ctx, tx, a.Live.now(), id, digest); err != nil {
 			return err
 		}
+		var ref string
+		if err := tx.QueryRowContext(ctx, `SELECT ref FROM archived_case WHERE id = ?`, id).Scan(&ref); err != nil {
+			return fmt.Errorf("cases: archive %d: %w", id, err)
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO archived_untrusted_line (line_hash)
 			SELECT line_hash FROM case_untrusted_line WHERE case_id = ? ON CONFLICT DO NOTHING`, id); err != nil {
 			return fmt.Errorf("cases: archive %d: %w", id, err)
@@ -189,7 +193,9 @@ func (a *Archiver) Move(ctx context.Context, id int64, before time.Time) (Archiv
 			n, _ := r.RowsAffected()
 			res.Moved += int(n)
 		}
-		return nil
+		// The gateway log, under the signed heads, says where the case went.
+		return a.Live.Audit(ctx, tx, GatewayLog, ActorGateway, "archive",
+			fmt.Sprintf("case %d (%s) moved to the archive database: %d rows copied, %d deleted, its audit chain kept", id, ref, res.Rows, res.Moved), "")
 	})
 	if err != nil || res.Hold != "" {
 		return res, err

@@ -264,6 +264,7 @@ func runCaseList(ctx context.Context, a *app, c *command, args []string) error {
 	asJSON := jsonFlag(fs)
 	states := fs.String("state", "", "only cases in these `STATES` (comma-separated)")
 	open := fs.Bool("open", false, "only cases that have not ended")
+	arch := archiveFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
@@ -293,6 +294,10 @@ func runCaseList(ctx context.Context, a *app, c *command, args []string) error {
 	var rows []row
 	for _, cfg := range projects {
 		err := func() error {
+			cfg, err := archived(cfg, *arch)
+			if err != nil {
+				return err
+			}
 			v, err := openView(ctx, a, cfg, false)
 			if err != nil {
 				return err
@@ -463,6 +468,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	text := fs.Bool("text", false, "decrypt and show the report text, messages and impact (needs the team key passphrase)")
+	arch := archiveFlag(fs)
 	pos, err := c.parse(a, fs, args, 1)
 	if err != nil {
 		return err
@@ -470,6 +476,9 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	// With several projects the case's reference finds its project.
 	cfg, err := sel.forCase(pos[0])
 	if err != nil {
+		return err
+	}
+	if cfg, err = archived(cfg, *arch); err != nil {
 		return err
 	}
 	several := sel.several()
