@@ -59,7 +59,8 @@ func parseBefore(s string) (time.Time, error) {
 }
 
 // archiveKillEnv makes `secgate archive` kill itself with SIGKILL at its
-// N-th step (cases.Archiver's Step): the crash test's fault point. Unset,
+// N-th step (cases.Archiver's Step), or at the N-th step named STEP
+// ("row:3", "copied:1", "moved:2"): the crash test's fault point. Unset,
 // it costs nothing.
 const archiveKillEnv = "SECGATE_ARCHIVE_KILL_AT"
 
@@ -169,15 +170,23 @@ func verifyForArchive(ctx context.Context, w *cases.Workflow, v *view, whose str
 	return nil
 }
 
-// killAt returns a Step that kills the process at the n-th step, n
-// given in env ("" or not a number: no Step).
+// killAt returns a Step that kills the process at the step env names
+// ("N" or "STEP:N"); nil when env names none.
 func killAt(env string) func(string) error {
-	n, err := strconv.Atoi(env)
+	name, count, ok := strings.Cut(env, ":")
+	if !ok {
+		name, count = "", env
+	}
+	n, err := strconv.Atoi(count)
 	if err != nil || n < 1 {
 		return nil
 	}
-	return func(string) error {
+	return func(step string) error {
+		if name != "" && step != name {
+			return nil
+		}
 		if n--; n == 0 {
+			fmt.Fprintf(os.Stderr, "killed after step %s\n", step)
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {} // the signal arrives
 		}

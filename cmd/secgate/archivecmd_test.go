@@ -50,17 +50,10 @@ func newArchiveFixture(t testing.TB, done int) *archiveFixture {
 		t.Fatal(err)
 	}
 	f.db, f.arch = cfg.Gateway.Database, archiveFile(cfg.Gateway.Database)
-	team, err := crypto.LoadPrivateKey(cfg.TeamKey.Path, []byte(testPass))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(ctx, cfg.Gateway.Database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	clk := clock.NewFake(fixtureTime)
-	d := distlist.NewDirectory(db, clk, nil)
+	g := openArchiveGateway(t, cfg, clk)
+	defer g.db.Close()
+	db, d, ob, w := g.db, g.dir, g.ob, g.w
 	alice, err := crypto.GenerateKey("Alice", "alice@example.org", crypto.GenerateOptions{Algorithm: "x25519", Created: keysCreated})
 	if err != nil {
 		t.Fatal(err)
@@ -73,14 +66,6 @@ func newArchiveFixture(t testing.TB, done int) *archiveFixture {
 		t.Fatal(err)
 	}
 	m, err := d.MemberByAddress(ctx, "alice@example.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ob, err := distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: db, Directory: d, TeamKey: team, Config: cfg.packageDistlist(), Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := cases.New(cases.Options{DB: db, Directory: d, Outbox: ob, TeamKey: team, TeamAddress: cfg.Gateway.Team, Clock: clk, Config: cfg.Cases})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +125,35 @@ func newArchiveFixture(t testing.TB, done int) *archiveFixture {
 		}
 	}
 	return f
+}
+
+// archiveGateway is a project's database opened as the gateway opens it.
+type archiveGateway struct {
+	db  *store.DB
+	dir *distlist.Directory
+	ob  *distlist.Outbox
+	w   *cases.Workflow
+}
+
+func openArchiveGateway(t testing.TB, cfg *Config, clk clock.Clock) *archiveGateway {
+	t.Helper()
+	ctx := context.Background()
+	team, err := crypto.LoadPrivateKey(cfg.TeamKey.Path, []byte(testPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &archiveGateway{}
+	if g.db, err = store.Open(ctx, cfg.Gateway.Database); err != nil {
+		t.Fatal(err)
+	}
+	g.dir = distlist.NewDirectory(g.db, clk, nil)
+	if g.ob, err = distlist.NewOutbox(ctx, distlist.OutboxOptions{DB: g.db, Directory: g.dir, TeamKey: team, Config: cfg.packageDistlist(), Clock: clk}); err != nil {
+		t.Fatal(err)
+	}
+	if g.w, err = cases.New(cases.Options{DB: g.db, Directory: g.dir, Outbox: g.ob, TeamKey: team, TeamAddress: cfg.Gateway.Team, Clock: clk, Config: cfg.Cases}); err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 // caseCounts are the queries a case's rows are counted with, ?1 its id:
