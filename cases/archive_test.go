@@ -22,7 +22,7 @@ type archiveEnv struct {
 	arc *Archiver
 }
 
-func newArchiveEnv(t *testing.T) *archiveEnv {
+func newArchiveEnv(t testing.TB) *archiveEnv {
 	t.Helper()
 	e := newEnv(t)
 	adb, err := store.Open(e.ctx, filepath.Join(t.TempDir(), "gw.archive.db"))
@@ -305,5 +305,78 @@ func TestArchiveTablesCoverSchema(t *testing.T) {
 	}
 	for n := range known {
 		t.Errorf("archivetables.go names %s, which is no table", n)
+	}
+}
+
+// TestArchiveCaseChangedWhileCopied writes an audit event on the case
+// between the copy and the delete: the case stays in the project's
+// database, and the next move copies the new event too.
+func TestArchiveCaseChangedWhileCopied(t *testing.T) {
+	e := newArchiveEnv(t)
+	c := e.ended([]byte("att"))
+	e.clock.Advance(time.Hour)
+	cut := e.clock.Now().Add(time.Hour)
+	e.arc.Step = func(s string) error {
+		if s != "copied" {
+			return nil
+		}
+		return e.db.Tx(e.ctx, func(tx *sql.Tx) error {
+			return e.wf.Audit(e.ctx, tx, c.ID, ActorGateway, "refused", "a late command", "")
+		})
+	}
+	res, err := e.arc.Move(e.ctx, c.ID, cut)
+	if err != nil || !strings.Contains(res.Hold, "changed while it was copied") {
+		t.Fatalf("move of a case that changed: %+v, %v", res, err)
+	}
+	if _, err := e.wf.GetByID(e.ctx, c.ID); err != nil {
+		t.Fatalf("the changed case left the project's database: %v", err)
+	}
+	e.arc.Step = nil
+	if res, err = e.arc.Move(e.ctx, c.ID, cut); err != nil || res.Hold != "" {
+		t.Fatalf("second move: %+v, %v", res, err)
+	}
+	live, _ := e.wf.AuditLog(e.ctx, c.ID)
+	arch, _ := e.awf.AuditLog(e.ctx, c.ID)
+	if len(arch) != len(live) || arch[len(arch)-1].Action != "refused" {
+		t.Errorf("archived chain has %d events, the project's %d", len(arch), len(live))
+	}
+	if err := e.verifies(e.awf); err != nil {
+		t.Error(err)
+	}
+}
+
+// BenchmarkArchive moves b.N ended cases (a report with an attachment,
+// a follow-up, an untrusted line, an answer in the outbox, audit events),
+// one per iteration, and reports the longest time a move held the
+// project's writer (its second transaction: the check and the delete).
+func BenchmarkArchive(b *testing.B) {
+	e := newArchiveEnv(b)
+	ids := make([]int64, b.N)
+	for i := range ids {
+		ids[i] = e.ended([]byte("attachment")).ID
+	}
+	e.clock.Advance(time.Hour)
+	cut := e.clock.Now()
+	var copied time.Time
+	var longest time.Duration
+	e.arc.Step = func(s string) error {
+		switch s {
+		case "copied":
+			copied = time.Now()
+		case "moved":
+			longest = max(longest, time.Since(copied))
+		}
+		return nil
+	}
+	b.ResetTimer()
+	for _, id := range ids {
+		if res, err := e.arc.Move(e.ctx, id, cut); err != nil || res.Hold != "" {
+			b.Fatalf("move: %+v, %v", res, err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(longest.Microseconds())/1000, "max-writer-ms")
+	if err := e.verifies(e.awf); err != nil {
+		b.Fatal(err)
 	}
 }
