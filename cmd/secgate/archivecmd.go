@@ -69,6 +69,7 @@ func runArchive(ctx context.Context, a *app, c *command, args []string) error {
 	sel := configFlag(fs)
 	beforeFlag := fs.String("before", "", "archive the cases that ended and were last changed before `DATE` (YYYY-MM-DD, or \"YYYY-MM-DD HH:MM ZONE\")")
 	dry := fs.Bool("dry-run", false, "list what would be archived and what is held back, move nothing")
+	asJSON := jsonFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
@@ -119,32 +120,37 @@ func runArchive(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	out := a.stdout
-	moved, held := 0, 0
+	res := archiveJSON{Archive: path, Before: before, Open: open, Cases: []archiveCaseJSON{}}
 	for _, cd := range cands {
-		if cd.Hold != "" {
-			held++
-			fmt.Fprintf(out, "kept     %s (%s, last changed %s): %s\n", cd.Ref, cd.State, fmtTime(cd.Closed), cd.Hold)
-			continue
+		cj := archiveCaseJSON{Case: cd.Ref, State: string(cd.State), LastChanged: cd.Closed, Action: "kept", Hold: cd.Hold}
+		switch {
+		case cd.Hold != "":
+		case *dry:
+			cj.Action = "would archive"
+		default:
+			r, err := arc.Move(ctx, cd.ID, before)
+			if err != nil {
+				return fmt.Errorf("archive %s: %w (run secgate archive again: it finishes what was cut short)", cd.Ref, err)
+			}
+			cj.Hold, cj.Copied, cj.Deleted = r.Hold, r.Rows, r.Moved
+			if r.Hold == "" {
+				cj.Action = "archived"
+			}
 		}
-		if *dry {
-			moved++
-			fmt.Fprintf(out, "would archive %s (%s, last changed %s)\n", cd.Ref, cd.State, fmtTime(cd.Closed))
-			continue
+		if cj.Action == "kept" {
+			res.Kept++
+		} else {
+			res.Archived++
 		}
-		res, err := arc.Move(ctx, cd.ID, before)
-		if err != nil {
-			return fmt.Errorf("archive %s: %w (run secgate archive again: it finishes what was cut short)", cd.Ref, err)
+		if !*asJSON {
+			printArchived(a, cj)
 		}
-		if res.Hold != "" {
-			held++
-			fmt.Fprintf(out, "kept     %s (%s): %s\n", cd.Ref, cd.State, res.Hold)
-			continue
-		}
-		moved++
-		fmt.Fprintf(out, "archived %s (%s, last changed %s): %s copied, %s deleted\n", cd.Ref, cd.State, fmtTime(cd.Closed),
-			templates.Count(res.Rows, "row"), templates.Count(res.Moved, "row"))
+		res.Cases = append(res.Cases, cj)
 	}
+	if *asJSON {
+		return a.printJSON(res)
+	}
+	out := a.stdout
 	if open > 0 {
 		fmt.Fprintf(out, "%s last changed before %s %s not archived: open cases never are\n",
 			templates.Count(open, "open case"), fmtTime(before), map[bool]string{true: "is", false: "are"}[open == 1])
@@ -153,8 +159,40 @@ func runArchive(ctx context.Context, a *app, c *command, args []string) error {
 	if *dry {
 		verb = "would archive"
 	}
-	fmt.Fprintf(out, "%s %s into %s; %s kept (something pending)\n", verb, templates.Count(moved, "case"), path, templates.Count(held, "case"))
+	fmt.Fprintf(out, "%s %s into %s; %s kept (something pending)\n", verb, templates.Count(res.Archived, "case"), path, templates.Count(res.Kept, "case"))
 	return nil
+}
+
+// archiveJSON is the result of `secgate archive -json`.
+type archiveJSON struct {
+	Archive  string            `json:"archive"` // the archive database
+	Before   time.Time         `json:"before"`
+	Archived int               `json:"archived"` // cases moved (or that would be, with -dry-run)
+	Kept     int               `json:"kept"`     // ended cases held back by something pending
+	Open     int               `json:"open"`     // open cases last changed before, never archived
+	Cases    []archiveCaseJSON `json:"cases"`
+}
+
+type archiveCaseJSON struct {
+	Case        string    `json:"case"`
+	State       string    `json:"state"`
+	LastChanged time.Time `json:"last_changed"`
+	Action      string    `json:"action"`         // archived, would archive, kept
+	Hold        string    `json:"hold,omitempty"` // why it was kept
+	Copied      int       `json:"rows_copied"`
+	Deleted     int       `json:"rows_deleted"`
+}
+
+func printArchived(a *app, c archiveCaseJSON) {
+	switch c.Action {
+	case "kept":
+		fmt.Fprintf(a.stdout, "kept     %s (%s, last changed %s): %s\n", c.Case, c.State, fmtTime(c.LastChanged), c.Hold)
+	case "archived":
+		fmt.Fprintf(a.stdout, "archived %s (%s, last changed %s): %s copied, %s deleted\n", c.Case, c.State, fmtTime(c.LastChanged),
+			templates.Count(c.Copied, "row"), templates.Count(c.Deleted, "row"))
+	default:
+		fmt.Fprintf(a.stdout, "would archive %s (%s, last changed %s)\n", c.Case, c.State, fmtTime(c.LastChanged))
+	}
 }
 
 // verifyForArchive refuses to archive when the audit log of w does not
@@ -192,4 +230,15 @@ func killAt(env string) func(string) error {
 		}
 		return nil
 	}
+}
+
+// noCase is the error for a reference the view's database holds no case
+// of: an archived case is named as one.
+func noCase(ctx context.Context, v *view, ref string) error {
+	var archived int64
+	err := v.db.Reader().QueryRowContext(ctx, `SELECT archived FROM archived_case WHERE ref = ?`, strings.ToUpper(ref)).Scan(&archived)
+	if err == nil {
+		return fmt.Errorf("%s was archived on %s: secgate case show -archive %s", strings.ToUpper(ref), fmtTime(store.Time(archived)), strings.ToUpper(ref))
+	}
+	return fmt.Errorf("no case %s (see secgate case list)", ref)
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
@@ -359,4 +361,67 @@ func TestArchiveBackup(t *testing.T) {
 	if fileExists(dst) {
 		t.Error("the refused backup wrote the database's copy")
 	}
+}
+
+func TestArchiveJSONAndArchivedCase(t *testing.T) {
+	f := newArchiveFixture(t, 1)
+	code, out, errs := runCLI(t, f.env, "archive", "-config", f.cfg, "-before", archiveBefore, "-json")
+	if code != 0 {
+		t.Fatalf("archive -json: exit %d: %s", code, errs)
+	}
+	var res archiveJSON
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if res.Archived != 1 || res.Kept != 1 || res.Open != 1 || len(res.Cases) != 2 || res.Archive != f.arch ||
+		res.Cases[0].Case != f.done[0] || res.Cases[0].Action != "archived" || res.Cases[0].Copied == 0 ||
+		res.Cases[1].Action != "kept" || !strings.Contains(res.Cases[1].Hold, "outbox rows") {
+		t.Errorf("archive -json: %+v", res)
+	}
+	// The project's database names an archived case as archived.
+	code, _, errs = runCLI(t, f.env, "case", "show", "-config", f.cfg, f.done[0])
+	if code != 1 || !strings.Contains(errs, f.done[0]+" was archived on ") || !strings.Contains(errs, "secgate case show -archive "+f.done[0]) {
+		t.Errorf("case show of an archived case: exit %d: %s", code, errs)
+	}
+}
+
+// TestArchiveRefusesBrokenLog rewrites an event of the project's audit
+// log: archive copies nothing out of a log that does not verify.
+func TestArchiveRefusesBrokenLog(t *testing.T) {
+	f := newArchiveFixture(t, 1)
+	db, err := sql.Open("sqlite", f.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TRIGGER case_audit_no_update`, `UPDATE case_audit SET detail = 'nothing happened' WHERE id = 1`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	code, _, errs := runCLI(t, f.env, "archive", "-config", f.cfg, "-before", archiveBefore)
+	if code != 1 || !strings.Contains(errs, "the project's audit log does not verify, nothing archived") {
+		t.Errorf("archive of a rewritten log: exit %d: %s", code, errs)
+	}
+	if fileExists(f.arch) {
+		t.Error("the archive database was created")
+	}
+}
+
+func FuzzParseBefore(f *testing.F) {
+	for _, s := range []string{"2026-01-01", "2026-01-01 10:00 UTC", "2026-03-29 02:30 Europe/Berlin", "yesterday", "", "2026-13-01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseBefore(s)
+		if err != nil {
+			return
+		}
+		if got.Location() != time.UTC {
+			t.Errorf("%q: %v is not UTC", s, got)
+		}
+		if len(strings.Fields(s)) == 1 && (got.Hour() != 0 || got.Minute() != 0) {
+			t.Errorf("%q: a date reads as %v, not midnight UTC", s, got)
+		}
+	})
 }

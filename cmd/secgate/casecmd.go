@@ -493,7 +493,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	}
 	cs, err := w.Get(ctx, strings.ToUpper(pos[0]))
 	if errors.Is(err, cases.ErrNotFound) {
-		return fmt.Errorf("no case %s (see secgate case list)", pos[0])
+		return noCase(ctx, v, pos[0])
 	}
 	if err != nil {
 		return err
