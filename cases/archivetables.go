@@ -42,7 +42,6 @@ const auditTable = "case_audit"
 //   - inbound: its unique keys (mailbox UID, content hash) make intake
 //     idempotent; without the row, a message fetched again would be
 //     processed again. Its bytes (inbound_raw) move.
-//   - case_signatures: the replay guard of signed commands.
 //   - dir_key: the keys the case's extra recipients name, shared.
 var archiveTables = []archiveTable{
 	{name: "cases", where: "id = ?1", order: "id"},
@@ -73,7 +72,6 @@ var archiveTables = []archiveTable{
 	{name: "inbound", where: "case_id = ?1", order: "id", keep: true, volatile: true},
 	{name: "inbound_raw", where: "inbound_id IN (" + caseInboundIDs + ")", order: "inbound_id"},
 	{name: "blob_chunk", where: "owner = 'inbound' AND id IN (" + caseInboundIDs + ")", order: "id, seq"},
-	{name: "case_signatures", where: "inbound_id != 0 AND inbound_id IN (" + caseInboundIDs + ")", order: "sig_id", keep: true, volatile: true},
 }
 
 // notCaseTables are the tables that hold nothing of one case (the
@@ -84,6 +82,7 @@ var notCaseTables = []string{
 	"dir_member", "dir_list", "dir_recipient", "dir_bounce", "dir_list_rules", "dir_suspension",
 	"outbox_secret", "key_report", "store_probe", "case_refusal", "case_refusal_answer",
 	"application", "gateway_untrusted_line", "team_key_history", "audit_head",
+	"case_signatures", // the replay guard of signed commands: kept whole
 	"archived_case", "archived_untrusted_line",
 }
 

@@ -15,6 +15,8 @@ package store
 // that read as commands of the texts the gateway sent the team as someone
 // else's words in a case that was archived (case_untrusted_line moves with
 // the case): such a line never runs as a command that needs no case.
+// The indexes let a move find a case's rows in the tables that had none
+// by case.
 const schemaArchive = `
 CREATE TABLE archived_case (
 	id       INTEGER PRIMARY KEY,         -- the case's id, the same in both databases
@@ -30,4 +32,9 @@ CREATE INDEX archived_case_number ON archived_case (prefix, year, seq);
 CREATE TABLE archived_untrusted_line (
 	line_hash BLOB PRIMARY KEY
 ) STRICT, WITHOUT ROWID;
+-- A move reads and deletes a case's rows by case: without these, each
+-- move would read the whole table.
+CREATE INDEX inbound_case ON inbound (case_id) WHERE case_id IS NOT NULL;
+CREATE INDEX outbox_event_case ON outbox_event (case_id);
+CREATE INDEX case_approval_case ON case_approval (case_id);
 `
