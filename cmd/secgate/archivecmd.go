@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/secgate/secgate/cases"
+	"github.com/secgate/secgate/crypto"
 	"github.com/secgate/secgate/distlist"
 	"github.com/secgate/secgate/internal/when"
 	"github.com/secgate/secgate/store"
@@ -241,4 +242,20 @@ func noCase(ctx context.Context, v *view, ref string) error {
 		return fmt.Errorf("%s was archived on %s: secgate case show -archive %s", strings.ToUpper(ref), fmtTime(store.Time(archived)), strings.ToUpper(ref))
 	}
 	return fmt.Errorf("no case %s (see secgate case list)", ref)
+}
+
+// teamVerifierOf is the key that checks the heads of v's log: the team
+// key with those it succeeded as the project's database records them
+// (cfg's), also when v is the archive, whose heads a key rotated out
+// since may have signed.
+func teamVerifierOf(ctx context.Context, a *app, cfg *Config, v *view) (*crypto.Key, error) {
+	if v.cfg.Gateway.Database == cfg.Gateway.Database {
+		return v.teamVerifier(ctx)
+	}
+	lv, err := openView(ctx, a, cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	defer lv.Close()
+	return lv.teamVerifier(ctx)
 }

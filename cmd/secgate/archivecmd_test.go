@@ -425,3 +425,54 @@ func FuzzParseBefore(f *testing.F) {
 		}
 	})
 }
+
+// TestArchiveAfterKeyRotation rotates the team key after a case was
+// archived: the archive's heads, signed by the old key, still verify
+// (with the keys the project's database records), its content still
+// opens, and a later archive run extends the archive's log under the
+// new key.
+func TestArchiveAfterKeyRotation(t *testing.T) {
+	f := newArchiveFixture(t, 1)
+	if code, out, errs := runCLI(t, f.env, "archive", "-config", f.cfg, "-before", archiveBefore); code != 0 {
+		t.Fatalf("archive: %s %s", out, errs)
+	}
+	if code, out, errs := runCLI(t, f.env, "key", "rotate", "-config", f.cfg); code != 0 {
+		t.Fatalf("key rotate: exit %d: %s %s", code, out, errs)
+	}
+	verify := func(when string) {
+		t.Helper()
+		for _, args := range [][]string{{}, {"-archive"}} {
+			if code, out, errs := runCLI(t, f.env, append([]string{"audit", "verify", "-config", f.cfg}, args...)...); code != 0 {
+				t.Errorf("%s: audit verify %v: exit %d: %s %s", when, args, code, out, errs)
+			}
+		}
+	}
+	verify("after the rotation")
+	code, out, errs := runCLI(t, f.env, "case", "show", "-config", f.cfg, "-archive", "-text", f.done[0])
+	if code != 0 || !strings.Contains(out, "SECRET-REPORT-TEXT 0") {
+		t.Errorf("case show -archive -text after the rotation: exit %d: %s %s", code, out, errs)
+	}
+	// The held case's notice gives up: it moves under the new key.
+	cfg, err := LoadConfig(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := openArchiveGateway(t, cfg, clock.NewFake(fixtureTime))
+	rows, err := g.ob.Rows(context.Background(), distlist.RowFilter{CaseID: f.ids[f.held]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.State == "queued" {
+			if err := g.ob.Fail(context.Background(), r.ID, "given up"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	g.db.Close()
+	code, out, errs = runCLI(t, f.env, "archive", "-config", f.cfg, "-before", "2099-01-01")
+	if code != 0 || !strings.Contains(out, "archived "+f.held) {
+		t.Fatalf("archive after the rotation: exit %d: %s %s", code, out, errs)
+	}
+	verify("after a second archive")
+}

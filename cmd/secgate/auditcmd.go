@@ -110,16 +110,16 @@ func runAuditVerify(ctx context.Context, a *app, c *command, args []string) erro
 		return fmt.Errorf("-head: %w", sel.needProject(projects))
 	}
 	return perProject(a, projects, *asJSON, func(a *app, cfg *Config) error {
-		cfg, err := archived(cfg, *arch)
+		acfg, err := archived(cfg, *arch)
 		if err != nil {
 			return err
 		}
-		v, err := openView(ctx, a, cfg, false)
+		v, err := openView(ctx, a, acfg, false)
 		if err != nil {
 			return err
 		}
 		defer v.Close()
-		team, err := v.teamVerifier(ctx)
+		team, err := teamVerifierOf(ctx, a, cfg, v)
 		if err != nil {
 			return err
 		}

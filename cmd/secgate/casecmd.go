@@ -478,11 +478,12 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg, err = archived(cfg, *arch); err != nil {
+	acfg, err := archived(cfg, *arch)
+	if err != nil {
 		return err
 	}
 	several := sel.several()
-	v, err := openView(ctx, a, cfg, *text)
+	v, err := openView(ctx, a, acfg, *text)
 	if err != nil {
 		return err
 	}
@@ -506,7 +507,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	teamKey, err := v.teamVerifier(ctx)
+	teamKey, err := teamVerifierOf(ctx, a, cfg, v)
 	if err != nil {
 		return err
 	}
