@@ -386,7 +386,7 @@ func readLog(ctx context.Context, q querier) (*auditLogAll, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cases: audit log: %w", err)
 	}
-	rows, err = q.QueryContext(ctx, `SELECT id, ref FROM cases`)
+	rows, err = q.QueryContext(ctx, `SELECT id, ref FROM cases UNION ALL SELECT id, ref FROM archived_case`)
 	if err != nil {
 		return nil, fmt.Errorf("cases: audit log: %w", err)
 	}

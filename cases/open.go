@@ -80,7 +80,7 @@ func (w *Workflow) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (*Case, e
 	// this one's.
 	year, prefix := now.Year(), w.refs.Prefix()
 	var seq int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM cases WHERE prefix = ? AND year = ?`, prefix, year).Scan(&seq); err != nil {
+	if err := tx.QueryRowContext(ctx, nextCaseSeq, prefix, year).Scan(&seq); err != nil {
 		return nil, fmt.Errorf("cases: open: allocate reference: %w", err)
 	}
 	c.Ref = w.refs.Format(year, seq)
@@ -88,8 +88,8 @@ func (w *Workflow) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (*Case, e
 	if err != nil {
 		return nil, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO cases (ref, prefix, year, seq, state, terms_enc, reporter_addr, reporter_key,
-		lead, rota_lead, policy, received, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := tx.ExecContext(ctx, `INSERT INTO cases (id, ref, prefix, year, seq, state, terms_enc, reporter_addr, reporter_key,
+		lead, rota_lead, policy, received, created, updated) VALUES (`+nextCaseID+`, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Ref, prefix, year, seq, string(c.State), terms, c.ReporterAddr, c.ReporterKey, c.Lead, c.RotaLead, c.Policy,
 		store.Millis(c.Received), store.Millis(c.Created), store.Millis(c.Updated))
 	if err != nil {

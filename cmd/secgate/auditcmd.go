@@ -85,6 +85,7 @@ func runAuditVerify(ctx context.Context, a *app, c *command, args []string) erro
 		files = append(files, s)
 		return nil
 	})
+	arch := archiveFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
@@ -109,12 +110,16 @@ func runAuditVerify(ctx context.Context, a *app, c *command, args []string) erro
 		return fmt.Errorf("-head: %w", sel.needProject(projects))
 	}
 	return perProject(a, projects, *asJSON, func(a *app, cfg *Config) error {
-		v, err := openView(ctx, a, cfg, false)
+		acfg, err := archived(cfg, *arch)
+		if err != nil {
+			return err
+		}
+		v, err := openView(ctx, a, acfg, false)
 		if err != nil {
 			return err
 		}
 		defer v.Close()
-		team, err := v.teamVerifier(ctx)
+		team, err := teamVerifierOf(ctx, a, cfg, v)
 		if err != nil {
 			return err
 		}

@@ -24,30 +24,66 @@ func runBackup(ctx context.Context, a *app, c *command, args []string) error {
 	if _, err := os.Stat(cfg.Gateway.Database); err != nil {
 		return fmt.Errorf("gateway.database: %w (run secgate init first)", err)
 	}
-	if _, err := os.Stat(dst); err == nil {
-		return fmt.Errorf("%s exists; a backup never overwrites a file", dst)
+	copies := []backupCopy{{src: cfg.Gateway.Database, dst: dst}}
+	if arch := archiveFile(cfg.Gateway.Database); fileExists(arch) {
+		// The project's database first, its archive after: a case that
+		// left the first before its copy was made was in the archive
+		// already, and the archive's copy, made later, holds it.
+		copies = append(copies, backupCopy{src: arch, dst: archiveFile(dst)})
 	}
-	db, err := store.Open(ctx, cfg.Gateway.Database)
+	for _, c := range copies {
+		if fileExists(c.dst) {
+			return fmt.Errorf("%s exists; a backup never overwrites a file", c.dst)
+		}
+	}
+	for i := range copies {
+		if err := copies[i].write(ctx); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		out := map[string]any{"database": cfg.Gateway.Database, "backup": dst, "bytes": copies[0].bytes}
+		if len(copies) > 1 {
+			out["archive"], out["archive_backup"], out["archive_bytes"] = copies[1].src, copies[1].dst, copies[1].bytes
+		}
+		return a.printJSON(out)
+	}
+	for _, c := range copies {
+		fmt.Fprintf(a.stdout, "backup of %s written to %s (%d bytes)\n", c.src, c.dst, c.bytes)
+	}
+	return nil
+}
+
+// backupCopy is one database a backup copies.
+type backupCopy struct {
+	src, dst string
+	bytes    int64
+}
+
+func (c *backupCopy) write(ctx context.Context) error {
+	db, err := store.Open(ctx, c.src)
 	if err != nil {
 		return err
 	}
-	err = db.Backup(ctx, dst)
+	err = db.Backup(ctx, c.dst)
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
 		return err
 	}
-	if err := os.Chmod(dst, 0o600); err != nil {
+	if err := os.Chmod(c.dst, 0o600); err != nil {
 		return err
 	}
-	fi, err := os.Stat(dst)
+	fi, err := os.Stat(c.dst)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return a.printJSON(map[string]any{"database": cfg.Gateway.Database, "backup": dst, "bytes": fi.Size()})
-	}
-	fmt.Fprintf(a.stdout, "backup of %s written to %s (%d bytes)\n", cfg.Gateway.Database, dst, fi.Size())
+	c.bytes = fi.Size()
 	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

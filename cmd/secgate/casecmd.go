@@ -264,6 +264,7 @@ func runCaseList(ctx context.Context, a *app, c *command, args []string) error {
 	asJSON := jsonFlag(fs)
 	states := fs.String("state", "", "only cases in these `STATES` (comma-separated)")
 	open := fs.Bool("open", false, "only cases that have not ended")
+	arch := archiveFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
@@ -294,6 +295,10 @@ func runCaseList(ctx context.Context, a *app, c *command, args []string) error {
 	var rows []row
 	for _, cfg := range projects {
 		err := func() error {
+			cfg, err := archived(cfg, *arch)
+			if err != nil {
+				return err
+			}
 			v, err := openView(ctx, a, cfg, false)
 			if err != nil {
 				return err
@@ -464,6 +469,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	sel := configFlag(fs)
 	asJSON := jsonFlag(fs)
 	text := fs.Bool("text", false, "decrypt and show the report text, messages and impact (needs the team key passphrase)")
+	arch := archiveFlag(fs)
 	pos, err := c.parse(a, fs, args, 1)
 	if err != nil {
 		return err
@@ -473,8 +479,12 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
+	acfg, err := archived(cfg, *arch)
+	if err != nil {
+		return err
+	}
 	several := sel.several()
-	v, err := openView(ctx, a, cfg, *text)
+	v, err := openView(ctx, a, acfg, *text)
 	if err != nil {
 		return err
 	}
@@ -485,7 +495,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	}
 	cs, err := w.Get(ctx, strings.ToUpper(pos[0]))
 	if errors.Is(err, cases.ErrNotFound) {
-		return fmt.Errorf("no case %s (see secgate case list)", pos[0])
+		return noCase(ctx, v, pos[0])
 	}
 	if err != nil {
 		return err
@@ -498,7 +508,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	teamKey, err := v.teamVerifier(ctx)
+	teamKey, err := teamVerifierOf(ctx, a, cfg, v)
 	if err != nil {
 		return err
 	}
