@@ -750,8 +750,11 @@ func (b *bench) intake(ctx context.Context) (*intakeResult, error) {
 		coalesce((SELECT max(id) FROM outbox), 0)`).Scan(&case0, &out0); err != nil {
 		return nil, err
 	}
+	// Cases are numbered in order and none is deleted meanwhile: the
+	// highest id counts them without reading them (a count would read
+	// every case of the run every 2 ms).
 	countCases := func() (n int, err error) {
-		err = b.g.db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM cases WHERE id > ?`, case0).Scan(&n)
+		err = b.g.db.Reader().QueryRowContext(ctx, `SELECT coalesce(max(id), 0) - ? FROM cases`, case0).Scan(&n)
 		return
 	}
 	countMail := func() (acks, copies int, err error) {
