@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-
-	gparmor "github.com/ProtonMail/gopenpgp/v2/armor"
 )
 
 // armorWriter returns a writer that armors what is written to it as
-// blockType into w, through gopenpgp's streaming armorer: no Version or
-// Comment header that would announce the library, a CRC24 checksum, and
-// the END line without a line break. Close writes the end.
+// blockType into w, as gopenpgp's streaming armorer does (armorEncoder,
+// byte for byte the same): no Version or Comment header that would
+// announce the library, a CRC24 checksum, and the END line without a line
+// break. Close writes the end.
 func armorWriter(w io.Writer, blockType string) (io.WriteCloser, error) {
-	a, err := gparmor.ArmorWithTypeBuffered(w, blockType)
+	a, err := newArmorEncoder(w, blockType)
 	if err != nil {
 		return nil, fmt.Errorf("crypto: armor: %w", err)
 	}

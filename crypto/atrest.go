@@ -9,11 +9,20 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
-// EncryptAtRest encrypts plain to k alone (binary OpenPGP, integrity
-// protected, unsigned), for case content stored in the database. It uses
-// k's newest unrevoked encryption subkey whatever its expiry: stored data
-// must stay writable after the key's publication lifetime ends.
+// EncryptAtRest encrypts plain for case content stored in the database.
+// With a data key (WithDataKeys) it seals with it (sealEnvelope).
+// Otherwise it encrypts to k alone (binary OpenPGP, integrity protected,
+// unsigned), to k's newest unrevoked encryption subkey whatever its
+// expiry: stored data must stay writable after the key's publication
+// lifetime ends.
 func (k *Key) EncryptAtRest(plain []byte) ([]byte, error) {
+	if k.data != nil && k.data.seal != nil {
+		ct, err := sealEnvelope(k.data.seal, plain)
+		if err != nil {
+			return nil, fmtErr("encrypt at rest", err)
+		}
+		return ct, nil
+	}
 	pub, err := k.restKey()
 	if err != nil {
 		return nil, fmtErr("encrypt at rest", err)
@@ -70,10 +79,19 @@ func (k *Key) restKey() (*packet.PublicKey, error) {
 	return best, nil
 }
 
-// DecryptAtRest decrypts what EncryptAtRest produced. k must be private.
+// DecryptAtRest decrypts what EncryptAtRest produced, in either form:
+// sealed with one of k's data keys, or encrypted to k or a key it
+// succeeded. k must be private.
 func (k *Key) DecryptAtRest(ct []byte) ([]byte, error) {
 	if !k.private {
 		return nil, fmtErr("decrypt at rest", fmt.Errorf("key %s: %w", k.Fingerprint(), ErrNotPrivate))
+	}
+	if isEnvelope(ct) {
+		plain, err := openEnvelope(k.data, ct)
+		if err != nil {
+			return nil, fmtErr("decrypt at rest", err)
+		}
+		return plain, nil
 	}
 	lim := DefaultLimits()
 	lim.MaxDecompressedBytes = int64(len(ct)) + 1<<20

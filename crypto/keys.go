@@ -27,6 +27,9 @@ type Key struct {
 	// previous are private keys that also decrypt for this one
 	// (WithPrevious).
 	previous []*openpgp.Entity
+	// data are the data keys that seal and open data at rest in place
+	// of the team key (WithDataKeys).
+	data *dataKeys
 }
 
 // GenerateOptions selects the algorithm of a generated key.

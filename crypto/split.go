@@ -70,7 +70,9 @@ func parseHeader(h []byte, maxFields int) (textproto.Header, error) {
 	}
 	buf := make([]byte, 0, len(h)+2)
 	buf = append(append(buf, h...), "\r\n"...)
-	hdr, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(buf)))
+	// A reader of the header's size: bufio's default of 4 KiB would be
+	// allocated and cleared for every entity of every message.
+	hdr, err := textproto.ReadHeader(bufio.NewReaderSize(bytes.NewReader(buf), len(buf)))
 	if err != nil {
 		return textproto.Header{}, fmt.Errorf("%w: %v", ErrNotMIME, err)
 	}

@@ -183,7 +183,10 @@ func (d *Directory) CheckKeys(ctx context.Context, until time.Time) ([]KeyStatus
 		}
 		ki.Expires, ki.Imported = store.Time(exp), store.Time(imp)
 		ks := KeyStatus{KeyInfo: ki, Holders: []string{holder}}
-		k, err := crypto.ParsePublicKey([]byte(ki.Armored))
+		// Through the directory's cache: the key report runs at every
+		// start and every day over every key, and a key parsed here is
+		// not parsed again when its list is read.
+		k, err := d.keys.parse([]byte(ki.Armored))
 		if err != nil {
 			ks.Err = err
 		} else {

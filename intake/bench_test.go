@@ -27,7 +27,8 @@ type benchEnv struct {
 	db     *store.DB
 	team   *crypto.Key
 	proc   *Processor
-	signed *crypto.Signed
+	signed *crypto.Signed // one report, signed once
+	rep    *crypto.Key
 	cfg    Config
 }
 
@@ -41,6 +42,12 @@ func newBenchEnv(b testing.TB) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Data at rest sealed with a data key, as the gateway seals it.
+	dk, err := crypto.GenerateDataKey(1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.team = e.team.WithDataKeys(dk)
 	e.db, err = store.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -85,23 +92,28 @@ func newBenchEnv(b testing.TB) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Reports are signed once by a reporter key and sealed anew each time,
-	// so every ciphertext differs.
-	rep, err := crypto.GenerateKey("Reporter", "reporter@outside.example", crypto.GenerateOptions{Created: created})
+	e.rep, err = crypto.GenerateKey("Reporter", "reporter@outside.example", crypto.GenerateOptions{Created: created})
 	if err != nil {
 		b.Fatal(err)
 	}
 	body := []byte("Content-Type: text/plain; charset=utf-8\r\n\r\nA heap overflow in the token parser: send 70000 bytes of 'A'.\r\n")
-	e.signed, err = rep.Sign(crypto.Content{Subject: "Heap overflow", From: "reporter@outside.example", Entity: body}, time.Now())
+	e.signed, err = e.rep.Sign(crypto.Content{Subject: "Heap overflow", From: "reporter@outside.example", Entity: body}, time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}
 	return e
 }
 
-// report returns encrypted report number n.
+// report returns encrypted report number n, signed by the reporter. Each
+// report's text is its own: the same text sealed anew is a replay (its
+// decrypted literal data has the same digest), which opens no case.
 func (e *benchEnv) report(b testing.TB, n int) []byte {
-	sealed, err := e.signed.SealFor(e.team.Public(), time.Now())
+	body := fmt.Appendf(nil, "Content-Type: text/plain; charset=utf-8\r\n\r\nA heap overflow in the token parser (report %d): send 70000 bytes of 'A'.\r\n", n)
+	signed, err := e.rep.Sign(crypto.Content{Subject: "Heap overflow", From: "reporter@outside.example", Entity: body}, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealed, err := signed.SealFor(e.team.Public(), time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}

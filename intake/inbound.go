@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -274,12 +275,16 @@ func pendingMoves(ctx context.Context, db *sql.DB, mailbox string, uidValidity u
 	return out, rows.Err()
 }
 
+// markMoved records that the messages ids were moved, in one statement
+// whatever their number.
 func markMoved(ctx context.Context, db *store.DB, ids []int64) error {
+	js, err := json.Marshal(ids)
+	if err != nil {
+		return fmt.Errorf("intake: mark moved: %w", err)
+	}
 	return db.Tx(ctx, func(tx *sql.Tx) error {
-		for _, id := range ids {
-			if _, err := tx.ExecContext(ctx, `UPDATE inbound SET moved = 1 WHERE id = ?`, id); err != nil {
-				return fmt.Errorf("intake: mark %d moved: %w", id, err)
-			}
+		if _, err := tx.ExecContext(ctx, `UPDATE inbound SET moved = 1 WHERE id IN (SELECT value FROM json_each(?))`, string(js)); err != nil {
+			return fmt.Errorf("intake: mark %d messages moved: %w", len(ids), err)
 		}
 		return nil
 	})

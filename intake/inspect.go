@@ -271,7 +271,7 @@ func (in *Inspection) walk(e *message.Entity, parent string, depth int, lim Limi
 	// The body is read line by line, never held whole: the markers
 	// have no line break in them.
 	sc := bufio.NewScanner(io.LimitReader(e.Body, maxBody+1))
-	sc.Buffer(make([]byte, 0, 64<<10), int(maxBody)+1)
+	sc.Buffer(nil, int(maxBody)+1) // 4 KiB to start, grown for a longer line
 	for sc.Scan() {
 		l := sc.Bytes()
 		if bytes.Contains(l, pgpMessage) {

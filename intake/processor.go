@@ -965,11 +965,8 @@ func (m *msgCtx) finish(ctx context.Context, o outcome, effects func(tx *sql.Tx,
 		if o.caseID != 0 {
 			caseID = o.caseID
 		}
-		for _, id := range m.identities() {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO inbound_cipher (sha256, inbound_id, sender) VALUES (?, ?, ?)
-				ON CONFLICT (sha256) DO NOTHING`, id, m.in.ID, m.insp.From); err != nil {
-				return fmt.Errorf("intake: record replay identity: %w", err)
-			}
+		if err := recordIdentities(ctx, tx, m.identities(), m.in.ID, m.insp.From); err != nil {
+			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE inbound SET state = ?, class = ?, reason = ?, case_id = ?, processed = ? WHERE id = ?`,
 			o.state, o.class, o.reason, caseID, store.Millis(m.now), m.in.ID)

@@ -74,8 +74,13 @@ func TestBench(t *testing.T) {
 	if big == nil || !big.Case || !big.Delivered || big.BaseMiB <= 0 || big.IngestMiB < big.BaseMiB || big.RawBytes < 900<<10 || big.RawBytes > 1<<20+64<<10 {
 		t.Errorf("big report: %+v", big)
 	}
-	if len(res.Goals) != 8 { // 2 fan-outs, 2 × 2 gpg ratios, intake, memory
-		t.Errorf("%d goals, want 8: %+v", len(res.Goals), res.Goals)
+	// The linear fan-out: 20, then 200 distributors (-fanout-scale 10).
+	if sc := res.Scale; sc == nil || sc.Base.Recipients != n || sc.Large.Recipients != 10*n || sc.Large.Delivered != 10*n ||
+		sc.Large.Encrypted != 10*n || sc.Large.DistinctKeys != 10*n || sc.NewKeys != 9*n || sc.Ratio <= 0 {
+		t.Errorf("scaled fan-out: %+v", sc)
+	}
+	if len(res.Goals) != 10 { // 2 fan-outs, the scaled one, 2 × 2 gpg ratios, intake and its CPU, memory
+		t.Errorf("%d goals, want 10: %+v", len(res.Goals), res.Goals)
 	}
 
 	// The readable report shows every figure.
@@ -90,12 +95,14 @@ func TestBench(t *testing.T) {
 		"this process, after fan-out and intake", "peak until the case was opened", "delivered: true",
 		"fan-out to 1,000 (curve25519)", "fan-out to 1,000 (RSA-3072)", "speed-up over the gpg loop, gpg as run (RSA-3072)", "speed-up over the gpg loop, gpg's best case (RSA-3072)",
 		"goal ≥ 500 reports/s", "goal ≤ 150 MiB", "goals met",
+		"curve25519     200    200 ", "200/200 (200 encrypted)", "fan-out to 200 vs 20 (curve25519)", "goal ≤ 11×",
+		"intake CPU a report (whole process)", "goal ≤ 1.0 ms",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report lacks %q:\n%s", want, text)
 		}
 	}
-	if strings.Count(text, "20/20 (20 encrypted)") != 2 {
+	if strings.Count(text, "20/20 (20 encrypted)") != 3 {
 		t.Errorf("not every fan-out was delivered:\n%s", text)
 	}
 }
@@ -109,6 +116,8 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"bench", "-n", "0"}, "-n 0"},
 		{[]string{"bench", "-reports", "0"}, "-reports 0"},
 		{[]string{"bench", "-smtp-parallel", "100"}, "-smtp-parallel 100"},
+		{[]string{"bench", "-fanout-scale", "-1"}, "-fanout-scale -1"},
+		{[]string{"bench", "-n", "20000", "-fanout-scale", "10"}, "-fanout-scale 10: want 0 to 5 with -n 20000"},
 		{[]string{"bench", "extra"}, "want no arguments"},
 	} {
 		code, _, stderr := runCLI(t, nil, tt.args...)
@@ -126,11 +135,11 @@ func TestBenchFlags(t *testing.T) {
 // TestBenchInProcess runs a small bench in the test process (under -race
 // too), without the parts that need the secgate binary or gpg.
 func TestBenchInProcess(t *testing.T) {
-	code, stdout, stderr := runCLI(t, nil, "bench", "-n", "5", "-reports", "3", "-latency", "2", "-algo", "x25519", "-gpg-n", "0", "-big", "0")
+	code, stdout, stderr := runCLI(t, nil, "bench", "-n", "5", "-reports", "3", "-latency", "2", "-algo", "x25519", "-gpg-n", "0", "-big", "0", "-fanout-scale", "3")
 	if code != 0 {
 		t.Fatalf("bench: exit %d\n%s", code, stderr)
 	}
-	for _, want := range []string{"5/5 (5 encrypted)", "3 cases opened, 3 acknowledgements", "2 single reports: p50", "goals met"} {
+	for _, want := range []string{"5/5 (5 encrypted)", "15/15 (15 encrypted)", "3 cases opened, 3 acknowledgements", "2 single reports: p50", "goals met"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("report lacks %q:\n%s", want, stdout)
 		}

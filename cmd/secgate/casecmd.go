@@ -49,6 +49,12 @@ func openView(ctx context.Context, a *app, cfg *Config, withKey bool) (*view, er
 	if v.db, err = store.Open(ctx, cfg.Gateway.Database); err != nil {
 		return nil, err
 	}
+	if v.key != nil {
+		if v.key, err = withDataKeys(ctx, v.db, v.key, time.Now(), false); err != nil {
+			v.db.Close()
+			return nil, err
+		}
+	}
 	v.dir = distlist.NewDirectory(v.db, nil, nil)
 	return v, nil
 }

@@ -109,6 +109,9 @@ func openGateway(ctx context.Context, cfg *Config, o gatewayOptions) (*gateway, 
 	if err := checkRotations(cfg, g.teamKey, rotations); err != nil {
 		return nil, err
 	}
+	if g.teamKey, err = withDataKeys(ctx, g.db, g.teamKey, g.clock.Now(), true); err != nil {
+		return nil, err
+	}
 	if o.Shared != nil {
 		g.tpl, err = o.Shared.templates(cfg.Gateway.Templates)
 	} else {

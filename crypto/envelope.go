@@ -1,0 +1,195 @@
+package crypto
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+)
+
+// A DataKey is a random AES-256 key that seals data at rest in place of a
+// public-key encryption to the team key (an envelope key). It is stored
+// only wrapped: encrypted to the team key (WrapDataKey), and unwrapped
+// once, when the team key is unlocked. Sealing with it costs a key
+// derivation and AES-GCM instead of a curve25519 or RSA operation for
+// every value, and opening what it sealed costs none either. ID names it
+// in what it sealed.
+type DataKey struct {
+	ID  uint32
+	key []byte
+}
+
+// envelopeMagic starts a value sealed with a data key. Its first byte is
+// below 0x80, which no OpenPGP packet starts with: a value sealed to the
+// team key (EncryptAtRest without a data key, or before data keys) is
+// told apart by its first byte.
+var envelopeMagic = []byte("sgdk")
+
+// envelopeChunk is the largest AEAD chunk size of the sealed form, as
+// OpenPGP codes it: 2^(10+6) = 64 KiB. A smaller value gets the smallest
+// chunk it fits in, at least 1 KiB (envelopeChunkFor): sealing and
+// opening each hold one chunk, which a short text should not pay 64 KiB
+// for.
+const envelopeChunk = 10
+
+// envelopeChunkFor is the chunk size byte for n bytes of plaintext.
+func envelopeChunkFor(n int) byte {
+	c := byte(4)
+	for c < envelopeChunk && 1<<(c+6) < n {
+		c++
+	}
+	return c
+}
+
+// GenerateDataKey makes a new random data key named id.
+func GenerateDataKey(id uint32) (*DataKey, error) {
+	d := &DataKey{ID: id, key: make([]byte, packet.CipherAES256.KeySize())}
+	if _, err := rand.Read(d.key); err != nil {
+		return nil, fmtErr("generate data key", err)
+	}
+	return d, nil
+}
+
+// WrapDataKey encrypts d to k alone (as EncryptAtRest does without a data
+// key): the only form in which d is stored.
+func (k *Key) WrapDataKey(d *DataKey) ([]byte, error) {
+	return k.withoutDataKeys().EncryptAtRest(d.key)
+}
+
+// UnwrapDataKey decrypts a data key named id that WrapDataKey wrapped to
+// k or to one of the keys k succeeded (WithPrevious). k must be private.
+func (k *Key) UnwrapDataKey(id uint32, wrapped []byte) (*DataKey, error) {
+	if isEnvelope(wrapped) {
+		return nil, fmtErr("unwrap data key", fmt.Errorf("%w: data key %d is not wrapped to a team key", ErrDecrypt, id))
+	}
+	key, err := k.withoutDataKeys().DecryptAtRest(wrapped)
+	if err != nil {
+		return nil, fmtErr("unwrap data key", err)
+	}
+	if len(key) != packet.CipherAES256.KeySize() {
+		return nil, fmtErr("unwrap data key", fmt.Errorf("%w: data key %d has %d bytes", ErrDecrypt, id, len(key)))
+	}
+	return &DataKey{ID: id, key: key}, nil
+}
+
+// dataKeys are the data keys a Key carries (WithDataKeys).
+type dataKeys struct {
+	seal *DataKey            // seals what EncryptAtRest is given; nil: the team key does
+	open map[uint32]*DataKey // open what they sealed, seal included
+}
+
+// WithDataKeys returns k with data keys: EncryptAtRest seals with seal
+// (when not nil), and DecryptAtRest opens what any of open and seal
+// sealed, besides what was sealed to k or the keys it succeeded.
+// Everything else is k's own.
+func (k *Key) WithDataKeys(seal *DataKey, open ...*DataKey) *Key {
+	c := *k
+	dk := &dataKeys{seal: seal, open: map[uint32]*DataKey{}}
+	for _, d := range append(open, seal) {
+		if d != nil {
+			dk.open[d.ID] = d
+		}
+	}
+	c.data = dk
+	return &c
+}
+
+// SealsWithDataKey reports the ID of the data key EncryptAtRest seals
+// with; ok is false when it seals to the team key.
+func (k *Key) SealsWithDataKey() (id uint32, ok bool) {
+	if k.data == nil || k.data.seal == nil {
+		return 0, false
+	}
+	return k.data.seal.ID, true
+}
+
+func (k *Key) withoutDataKeys() *Key {
+	if k.data == nil {
+		return k
+	}
+	c := *k
+	c.data = nil
+	return &c
+}
+
+// isEnvelope reports whether ct is in the form a data key seals.
+func isEnvelope(ct []byte) bool { return bytes.HasPrefix(ct, envelopeMagic) }
+
+// sealEnvelope seals plain with d: envelopeMagic, d's ID (4 bytes, big
+// endian), then one OpenPGP SEIPD version 2 packet (RFC 9580 §5.13.2,
+// AES-256 in GCM mode) whose content is plain: a fresh random salt
+// derives the message key and nonces from d for every value, and each
+// chunk and the whole are authenticated.
+func sealEnvelope(d *DataKey, plain []byte) ([]byte, error) {
+	var out bytes.Buffer
+	out.Grow(len(envelopeMagic) + 4 + 64 + len(plain) + (len(plain)>>(envelopeChunk+6)+2)*16)
+	out.Write(envelopeMagic)
+	_ = binary.Write(&out, binary.BigEndian, d.ID)
+	cfg := &packet.Config{AEADConfig: &packet.AEADConfig{DefaultMode: packet.AEADModeGCM, ChunkSize: 1 << (envelopeChunkFor(len(plain)) + 6)}}
+	w, err := packet.SerializeSymmetricallyEncrypted(&out, packet.CipherAES256, true,
+		packet.CipherSuite{Cipher: packet.CipherAES256, Mode: packet.AEADModeGCM}, d.key, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeChunked(w, plain); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// openEnvelope opens what sealEnvelope sealed with one of keys.
+func openEnvelope(keys *dataKeys, ct []byte) ([]byte, error) {
+	if len(ct) < len(envelopeMagic)+4 {
+		return nil, fmt.Errorf("%w: sealed value is truncated", ErrDecrypt)
+	}
+	id := binary.BigEndian.Uint32(ct[len(envelopeMagic):])
+	var d *DataKey
+	if keys != nil {
+		d = keys.open[id]
+	}
+	if d == nil {
+		return nil, fmt.Errorf("%w: sealed with data key %d, which is not unwrapped", ErrDecrypt, id)
+	}
+	r := bytes.NewReader(ct[len(envelopeMagic)+4:])
+	p, err := packet.Read(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+	}
+	se, ok := p.(*packet.SymmetricallyEncrypted)
+	if !ok || se.Version != 2 {
+		return nil, fmt.Errorf("%w: sealed value is not one SEIPD version 2 packet", ErrDecrypt)
+	}
+	rc, err := se.Decrypt(packet.CipherAES256, d.key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+	}
+	// The plaintext is shorter than ct: read into a buffer of that size,
+	// never grown.
+	plain := make([]byte, 0, len(ct))
+	for {
+		if len(plain) == cap(plain) {
+			return nil, fmt.Errorf("%w: sealed value is longer than its bytes", ErrDecrypt)
+		}
+		n, err := rc.Read(plain[len(plain):cap(plain)])
+		plain = plain[:len(plain)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+		}
+	}
+	if err := rc.Close(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+	}
+	if r.Len() != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the sealed value", ErrDecrypt, r.Len())
+	}
+	return plain, nil
+}
