@@ -106,6 +106,9 @@ func TestHistoryQueryPlans(t *testing.T) {
 	defer db.Close()
 	for _, c := range []struct{ what, query, uses string }{
 		{"new cases of a sender today (intake)", `SELECT count(*) FROM inbound WHERE sender = ? AND received >= ? AND class = ? AND id != ?`, "inbound_sender_class"},
+		{"a sender's rate (intake)", `SELECT count(*) FROM (SELECT 1 FROM inbound WHERE sender = ? AND received >= ? AND id <= ? LIMIT ?)`, "inbound_sender "},
+		{"a sender's applications of the day (intake)", `SELECT count(*) FROM inbound WHERE sender = ? AND class IN (?, ?) AND received >= ? AND id != ?`, "inbound_sender"},
+		{"applications of the day (intake)", `SELECT count(*) FROM inbound WHERE class = ? AND received >= ? AND id != ?`, "inbound_class_received"},
 		{"rows being sent, at start (outbox)", `UPDATE outbox SET state = 'queued', next_attempt = min(next_attempt, last_attempt) WHERE state = 'sending'`, "outbox_sending"},
 		{"attempts being made, at start (outbox)", `UPDATE outbox_attempt SET outcome = 'interrupted', finished = ? WHERE outcome = 'sending'`, "outbox_attempt_sending"},
 		{"the claim's next row (outbox)", `SELECT min(next_attempt) FROM outbox WHERE state IN ('queued', 'deferred')`, "outbox_claim"},
