@@ -98,6 +98,10 @@ type ListOptions struct {
 	// listing the open cases decrypts nothing. Load a case (GetTx) for
 	// them.
 	Sealed bool
+	// Brief reads only what a table of cases shows (reference, state,
+	// severity and score, CVE, lead, received, disclosure) and no team:
+	// listing years of cases reads a third of the columns.
+	Brief bool
 }
 
 // List returns cases, newest first. The states are chosen in SQL and

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+
+	"github.com/secgate/secgate/store"
 )
 
 // list reads the cases opts chooses, newest first, and their teams, in
@@ -20,6 +22,10 @@ func (w *Workflow) list(ctx context.Context, opts ListOptions) ([]*Case, error) 
 	if opts.Sealed {
 		cols = strings.NewReplacer("impact_enc", "NULL", "terms_enc", "NULL", "details_enc", "NULL").Replace(caseCols)
 	}
+	scan := w.scanCase
+	if opts.Brief {
+		cols, scan = briefCols, scanBrief
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT `+cols+` FROM cases`+where+` ORDER BY id DESC`, args...)
 	if err != nil {
 		return nil, err
@@ -27,7 +33,7 @@ func (w *Workflow) list(ctx context.Context, opts ListOptions) ([]*Case, error) 
 	var out []*Case
 	byID := map[int64]*Case{}
 	for rows.Next() {
-		c, err := w.scanCase(rows)
+		c, err := scan(rows)
 		if err != nil {
 			rows.Close()
 			return nil, err
@@ -39,7 +45,7 @@ func (w *Workflow) list(ctx context.Context, opts ListOptions) ([]*Case, error) 
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if len(out) == 0 {
+	if len(out) == 0 || opts.Brief {
 		return out, nil
 	}
 	rows, err = tx.QueryContext(ctx, `SELECT t.case_id, t.fingerprint FROM case_team t
@@ -59,6 +65,21 @@ func (w *Workflow) list(ctx context.Context, opts ListOptions) ([]*Case, error) 
 		}
 	}
 	return out, rows.Err()
+}
+
+// briefCols are the columns of a brief list (ListOptions.Brief).
+const briefCols = `id, ref, state, severity, cvss_score, cve, lead, received, disclose_at`
+
+func scanBrief(sc interface{ Scan(...any) error }) (*Case, error) {
+	var c Case
+	var state string
+	var received, discloseAt int64
+	if err := sc.Scan(&c.ID, &c.Ref, &state, &c.Severity, &c.CVSSScore, &c.CVE, &c.Lead, &received, &discloseAt); err != nil {
+		return nil, err
+	}
+	c.State = State(state)
+	c.Received, c.DiscloseAt = store.Time(received), store.Time(discloseAt)
+	return &c, nil
 }
 
 // listWhere is the WHERE clause (with its leading space, or empty) and

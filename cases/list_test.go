@@ -9,7 +9,8 @@ import (
 // TestListChooses: List returns the cases of the states asked for, newest
 // first, each with its whole team in the order it was added, for every
 // combination of the filters; the cases of other states are left out.
-// Sealed leaves the impact (encrypted at rest) closed.
+// Sealed leaves the impact (encrypted at rest) closed; Brief reads the
+// fields a table shows, as a whole case has them, and no team.
 func TestListChooses(t *testing.T) {
 	e := newEnv(t)
 	states := []State{StateNew, StateConfirmed, StateClosed, StateInvalid, StateTriaged, StateNew}
@@ -55,6 +56,7 @@ func TestListChooses(t *testing.T) {
 		{"open among closed and confirmed", ListOptions{Open: true, States: []State{StateClosed, StateConfirmed}}, []int{1}},
 		{"none", ListOptions{States: []State{StateWontfix}}, nil},
 		{"open, sealed", ListOptions{Open: true, Sealed: true}, []int{5, 4, 1, 0}},
+		{"brief", ListOptions{Brief: true}, []int{5, 4, 3, 2, 1, 0}},
 	} {
 		got, err := e.wf.List(e.ctx, c.opts)
 		if err != nil {
@@ -63,12 +65,23 @@ func TestListChooses(t *testing.T) {
 		var gotIDs, wantIDs []int64
 		for i, cs := range got {
 			gotIDs = append(gotIDs, cs.ID)
+			if c.opts.Brief {
+				full, err := e.wf.GetByID(e.ctx, cs.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cs.Ref != full.Ref || cs.State != full.State || cs.Severity != full.Severity || cs.CVE != full.CVE ||
+					cs.Lead != full.Lead || !cs.Received.Equal(full.Received) || !cs.DiscloseAt.Equal(full.DiscloseAt) || cs.Team != nil {
+					t.Errorf("%s: case %d %+v, want the fields of %+v and no team", c.name, i, cs, full)
+				}
+				continue
+			}
 			if want := teamOf(cs.ID); !slices.Equal(cs.Team, want) {
 				t.Errorf("%s: case %d team %q, want %q", c.name, i, cs.Team, want)
 			}
 		}
 		for _, cs := range got {
-			if want := cs.ID == ids[1] && !c.opts.Sealed; (cs.Impact == "SECRET-IMPACT") != want {
+			if want := cs.ID == ids[1] && !c.opts.Sealed && !c.opts.Brief; (cs.Impact == "SECRET-IMPACT") != want {
 				t.Errorf("%s: case %d impact %q", c.name, cs.ID, cs.Impact)
 			}
 		}

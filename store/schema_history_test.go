@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -105,6 +106,9 @@ func TestHistoryQueryPlans(t *testing.T) {
 	defer db.Close()
 	for _, c := range []struct{ what, query, uses string }{
 		{"new cases of a sender today (intake)", `SELECT count(*) FROM inbound WHERE sender = ? AND received >= ? AND class = ? AND id != ?`, "inbound_sender_class"},
+		{"a sender's rate (intake)", `SELECT count(*) FROM (SELECT 1 FROM inbound WHERE sender = ? AND received >= ? AND id <= ? LIMIT ?)`, "inbound_sender "},
+		{"a sender's applications of the day (intake)", `SELECT count(*) FROM inbound WHERE sender = ? AND class IN (?, ?) AND received >= ? AND id != ?`, "inbound_sender"},
+		{"applications of the day (intake)", `SELECT count(*) FROM inbound WHERE class = ? AND received >= ? AND id != ?`, "inbound_class_received"},
 		{"rows being sent, at start (outbox)", `UPDATE outbox SET state = 'queued', next_attempt = min(next_attempt, last_attempt) WHERE state = 'sending'`, "outbox_sending"},
 		{"attempts being made, at start (outbox)", `UPDATE outbox_attempt SET outcome = 'interrupted', finished = ? WHERE outcome = 'sending'`, "outbox_attempt_sending"},
 		{"the claim's next row (outbox)", `SELECT min(next_attempt) FROM outbox WHERE state IN ('queued', 'deferred')`, "outbox_claim"},
@@ -157,4 +161,63 @@ func queryPlan(t *testing.T, db *DB, q string) string {
 		steps = append(steps, detail)
 	}
 	return strings.Join(steps, "; ")
+}
+
+// TestMigrateHistory: a database of years made before migration 21 opens
+// with its counters holding what counting its rows says, and the counters
+// follow the rows written after.
+func TestMigrateHistory(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := openPool("file:" + path + "?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := migrations()
+	at := slices.Index(ms, schemaHistory)
+	for _, m := range ms[:at] {
+		if _, err := old.Exec(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 50 {
+		state := [...]string{"sent", "sent", "bounced", "queued", "failed"}[i%5]
+		if _, err := old.Exec(`INSERT INTO outbox (notice_id, kind, recipient, encrypt, message_id, token, env_from, state, created, next_attempt)
+			VALUES ('n', 'ack', ?, 0, ?, ?, 'b@x', ?, 1, 1)`, fmt.Sprintf("r%d@x", i), fmt.Sprintf("m%d", i), fmt.Sprintf("t%d", i), state); err != nil {
+			t.Fatal(err)
+		}
+		state, class := [...]string{"processed", "processed", "quarantined"}[i%3], [...]string{"report", "command"}[i%2]
+		if _, err := old.Exec(`INSERT INTO inbound (mailbox, uidvalidity, uid, sha256, message_id, sender, size, received, state, class)
+			VALUES ('INBOX', 1, ?, ?, 'm', 's', 1, 1, ?, ?)`, i+1, []byte{byte(i)}, state, class); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := old.Exec(`PRAGMA user_version = ` + strconv.Itoa(at)); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	check := func(after string) {
+		t.Helper()
+		for _, q := range [][2]string{
+			{`SELECT state || ' ' || count(*) FROM outbox GROUP BY state`, `SELECT state || ' ' || n FROM outbox_count WHERE n != 0`},
+			{`SELECT state || ' ' || class || ' ' || count(*) FROM inbound GROUP BY state, class`,
+				`SELECT state || ' ' || class || ' ' || n FROM inbound_count WHERE n != 0`},
+		} {
+			want, got := column(t, db, q[0]), column(t, db, q[1])
+			if len(want) < 3 || !slices.Equal(got, want) {
+				t.Errorf("after %s: counters %q, rows %q", after, got, want)
+			}
+		}
+	}
+	check("the migration")
+	if _, err := db.Writer().Exec(`UPDATE outbox SET state = 'sent' WHERE state = 'queued'`); err != nil {
+		t.Fatal(err)
+	}
+	check("a write after it")
 }

@@ -86,7 +86,7 @@ func (h *Handler) outboxPage(w http.ResponseWriter, r *http.Request) {
 
 // caseRefs maps p's case IDs to their references.
 func caseRefs(ctx context.Context, p Project) (map[int64]string, error) {
-	list, err := p.Cases.List(ctx, cases.ListOptions{})
+	list, err := p.Cases.List(ctx, cases.ListOptions{Brief: true})
 	if err != nil {
 		return nil, fmt.Errorf("web: cases of %s: %w", p.Name, err)
 	}

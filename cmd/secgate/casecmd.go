@@ -274,8 +274,9 @@ func runCaseList(ctx context.Context, a *app, c *command, args []string) error {
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err
 	}
-	// A list shows no encrypted content: the sealed fields stay closed.
-	opts := cases.ListOptions{Open: *open, Sealed: true}
+	// A list shows no encrypted content: the sealed fields stay closed;
+	// the table reads only the fields it shows.
+	opts := cases.ListOptions{Open: *open, Sealed: true, Brief: !*asJSON}
 	for _, s := range strings.Split(*states, ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
