@@ -112,6 +112,11 @@ func generateHistory(ctx context.Context, db *store.DB, w *cases.Workflow, s his
 	if _, _, err := w.SignAuditHead(ctx); err != nil {
 		return st, fmt.Errorf("bench: history: %w", err)
 	}
+	// The gateway signs a head at every event; the copies were written
+	// without: sign those case show checks a case with.
+	if _, err := w.SignCaseTips(ctx); err != nil {
+		return st, fmt.Errorf("bench: history: %w", err)
+	}
 	if _, err := db.Writer().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		return st, fmt.Errorf("bench: history: checkpoint: %w", err)
 	}

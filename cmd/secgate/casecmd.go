@@ -519,7 +519,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	chk, err := w.VerifyAuditLog(ctx, teamKey)
+	chk, err := w.VerifyCaseAudit(ctx, teamKey, cs.ID)
 	if err != nil {
 		return err
 	}
