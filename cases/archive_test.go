@@ -52,7 +52,7 @@ func (e *archiveEnv) ended(big []byte) *Case {
 			Received:    e.clock.Now()}); err != nil {
 			return err
 		}
-		if err := e.wf.RecordUntrusted(e.ctx, tx, c.ID, "/list add evil@example.net"); err != nil {
+		if err := e.wf.RecordUntrusted(e.ctx, tx, c.ID, "/list add evil-"+c.Ref+"@example.net"); err != nil {
 			return err
 		}
 		// The report as intake stores it: the row, its bytes (sealed),
@@ -212,7 +212,7 @@ func TestArchiveMovesEndedCase(t *testing.T) {
 	// A line the gateway sent as someone else's words in the archived
 	// case still never runs as a command that needs no case.
 	err = e.db.Tx(e.ctx, func(tx *sql.Tx) error {
-		c, err := untrustedCommand(e.ctx, tx, 0, []Command{{Raw: "/list add evil@example.net"}})
+		c, err := untrustedCommand(e.ctx, tx, 0, []Command{{Raw: "/list add evil-" + done.Ref + "@example.net"}})
 		if err == nil && c == nil {
 			err = errors.New("the archived case's untrusted line runs as a command")
 		}
