@@ -75,6 +75,11 @@ func TestServeArchive(t *testing.T) {
 			t.Errorf("audit verify %v: exit %d: %s %s", args, code, out, errs)
 		}
 	}
+	// Of the two projects, only knative has an archive: the list shows its.
+	code, out, errs = runCLI(t, nil, "case", "list", "-config", e.config, "-archive")
+	if code != 0 || !strings.Contains(out, ref) {
+		t.Errorf("case list -archive over both projects: exit %d: %s %s", code, out, errs)
+	}
 	code, out, errs = runCLI(t, nil, "case", "show", "-config", e.config, "-archive", "-text", ref)
 	if code != 0 || !strings.Contains(out, kn.canary) {
 		t.Errorf("case show -archive -text %s: exit %d: %s %s", ref, code, out, errs)
