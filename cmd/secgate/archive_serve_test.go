@@ -63,6 +63,16 @@ func TestServeArchive(t *testing.T) {
 
 	// Alice's signed command naming the archived case.
 	e.waitInbound(kn, e.command("alice", kn, "["+ref+"] again", "/case "+ref+"\n/status confirmed\n"))
+	// The gateway log says it all: the move, the replay told to the team,
+	// the command refused.
+	var gw string
+	e.query(kn, `SELECT group_concat(action || ': ' || detail, char(10)) FROM case_audit WHERE case_id = 0`).Scan(&gw)
+	for _, want := range []string{"archive: case 1 (" + ref + ") moved to the archive database", "alert: Re-sent ciphertext quarantined",
+		"refused: case " + ref + " does not exist"} {
+		if !strings.Contains(gw, want) {
+			t.Errorf("the gateway log lacks %q:\n%s", want, gw)
+		}
+	}
 	if n := e.count(kn, `SELECT count(*) FROM cases`); n != 0 {
 		t.Errorf("a command naming the archived case made a case")
 	}
