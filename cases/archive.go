@@ -389,11 +389,14 @@ func (a *Archiver) copyAudit(ctx context.Context, src querier, dst *sql.Tx, id i
 	return len(evs), nil
 }
 
-func digestString(h hash.Hash, s string) {
+func digestString(h hash.Hash, s string) { digestBytes(h, []byte(s)) }
+
+// digestBytes writes b into h after its length.
+func digestBytes(h hash.Hash, b []byte) {
 	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+	binary.BigEndian.PutUint64(n[:], uint64(len(b)))
 	h.Write(n[:])
-	h.Write([]byte(s))
+	h.Write(b)
 }
 
 // digestValue writes one column value into h, its type first, so that
@@ -416,7 +419,7 @@ func digestValue(h hash.Hash, v any) {
 		digestString(h, v)
 	case []byte:
 		h.Write([]byte{4})
-		digestString(h, string(v))
+		digestBytes(h, v)
 	default:
 		h.Write([]byte{5})
 		digestString(h, fmt.Sprintf("%T %v", v, v))

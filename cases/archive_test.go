@@ -52,7 +52,23 @@ func (e *archiveEnv) ended(big []byte) *Case {
 			Received:    e.clock.Now()}); err != nil {
 			return err
 		}
-		if err := e.wf.RecordUntrusted(e.ctx, tx, c.ID, "/list add evil@example.net"); err != nil {
+		if err := e.wf.RecordUntrusted(e.ctx, tx, c.ID, "/list add evil-"+c.Ref+"@example.net"); err != nil {
+			return err
+		}
+		// The report as intake stores it: the row, its bytes (sealed),
+		// the hash of its ciphertext.
+		sum := []byte(c.Ref + "-sha256")
+		r, err := tx.ExecContext(e.ctx, `INSERT INTO inbound (mailbox, uidvalidity, uid, sha256, message_id, sender, size, received, state, class, case_id, processed)
+			VALUES ('INBOX', 1, ?, ?, '<report-1@reporter.example>', 'rita@reporter.example', 100, ?, 'processed', 'report', ?, ?)`,
+			c.ID, sum, store.Millis(e.clock.Now()), c.ID, store.Millis(e.clock.Now()))
+		if err != nil {
+			return err
+		}
+		in, _ := r.LastInsertId()
+		if _, err := tx.ExecContext(e.ctx, `INSERT INTO inbound_raw (inbound_id, raw) VALUES (?, ?)`, in, []byte("sealed bytes")); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(e.ctx, `INSERT INTO inbound_cipher (sha256, inbound_id, sender) VALUES (?, ?, 'rita@reporter.example')`, sum, in); err != nil {
 			return err
 		}
 		return e.wf.SetState(e.ctx, tx, c.ID, StateWontfix, e.member("alice@example.org").Fingerprint, "not a bug")
@@ -122,6 +138,10 @@ func TestArchiveMovesEndedCase(t *testing.T) {
 	if before["blob_chunk owner = 'case_attachments' AND id IN ("+caseAttachmentIDs+")"] == 0 {
 		t.Fatal("the big attachment is not stored in pieces: the test does not exercise blob_chunk")
 	}
+	if before["inbound_raw inbound_id IN ("+caseInboundIDs+")"] != 1 {
+		t.Fatal("the case has no stored inbound bytes: the test does not exercise inbound_raw")
+	}
+	ciphers := e.count(e.db, `SELECT count(*) FROM inbound_cipher`)
 	e.clock.Advance(48 * time.Hour)
 	cut := e.clock.Now()
 
@@ -166,6 +186,11 @@ func TestArchiveMovesEndedCase(t *testing.T) {
 			t.Errorf("%s: %d rows left in the project's database, want %d", k, left[k], want)
 		}
 	}
+	// The hash of the report's ciphertext stays: the same ciphertext
+	// sent again is still a replay.
+	if n := e.count(e.db, `SELECT count(*) FROM inbound_cipher`); n != ciphers {
+		t.Errorf("%d ciphertext hashes left of %d", n, ciphers)
+	}
 	// Sealed content stays sealed, and the team key opens it.
 	msgs, err := e.awf.Messages(e.ctx, done.ID)
 	if err != nil || len(msgs) != 2 || !strings.Contains(msgs[0].Text, "SECRET-REPORT-TEXT") ||
@@ -187,7 +212,7 @@ func TestArchiveMovesEndedCase(t *testing.T) {
 	// A line the gateway sent as someone else's words in the archived
 	// case still never runs as a command that needs no case.
 	err = e.db.Tx(e.ctx, func(tx *sql.Tx) error {
-		c, err := untrustedCommand(e.ctx, tx, 0, []Command{{Raw: "/list add evil@example.net"}})
+		c, err := untrustedCommand(e.ctx, tx, 0, []Command{{Raw: "/list add evil-" + done.Ref + "@example.net"}})
 		if err == nil && c == nil {
 			err = errors.New("the archived case's untrusted line runs as a command")
 		}
@@ -434,5 +459,39 @@ func TestArchiveQueriesUseIndexes(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestArchiveHolds: a case that ended is kept while anything of it is
+// pending, each named.
+func TestArchiveHolds(t *testing.T) {
+	for _, tc := range []struct {
+		name, pending, want string
+	}{
+		{"outbox", `UPDATE outbox SET state = 'deferred' WHERE case_id = ?1`, "outbox rows not in a final state"},
+		{"alert", `INSERT INTO outbox_event (kind, outbox_id, notice_id, case_id, recipient, reason, created) VALUES ('failed', 1, 'n', ?1, 'a@b', 'x', 1)`, "delivery alerts the team was not told of yet: 1"},
+		{"job", `INSERT INTO schedule_job (case_id, kind, generation, due, seq, state, created) VALUES (?1, 'retrospective', 1, 1, 1, 'pending', 1)`, "scheduled jobs pending: 1"},
+		{"approval", `INSERT INTO case_approval (ref, case_id, author, line_enc, what, message_id, created, expires) VALUES ('AP-1', ?1, 'F', x'00', 'close', '<m>', 1, 2)`, "approvals pending: 1"},
+		{"inbound", `UPDATE inbound SET state = 'quarantined' WHERE case_id = ?1`, "inbound messages not processed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newArchiveEnv(t)
+			c := e.ended([]byte("att"))
+			if _, err := e.db.Writer().ExecContext(e.ctx, tc.pending, c.ID); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(time.Hour)
+			cands, _, err := e.arc.Candidates(e.ctx, e.clock.Now())
+			if err != nil || len(cands) != 1 || !strings.Contains(cands[0].Hold, tc.want) {
+				t.Fatalf("candidates %+v, %v; want held: %s", cands, err, tc.want)
+			}
+			res, err := e.arc.Move(e.ctx, c.ID, e.clock.Now())
+			if err != nil || !strings.Contains(res.Hold, tc.want) {
+				t.Fatalf("move: %+v, %v", res, err)
+			}
+			if n := e.count(e.adb, `SELECT count(*) FROM cases`); n != 0 {
+				t.Errorf("a held case was copied")
+			}
+		})
 	}
 }

@@ -178,4 +178,16 @@
 // longer matches, and only the team key signs a new head. The gateway
 // extends only a head it can vouch for (SignAuditHead signs, on trust, a
 // log from before signed heads).
+//
+// # Archive
+//
+// An Archiver moves a case that ended, with nothing pending, into an
+// archive database of the same schema, one case at a time and idempotent:
+// the copy in one transaction of the archive (its events appended to the
+// archive's own log under heads the team key signs), then the delete in
+// one transaction of the project's database, which checks that the case
+// is still the digest copied. The case's audit chain stays in the
+// project's log too (its heads fold every event), and its id and number
+// are never given again (archived_case). archivetables.go says what
+// happens to each table.
 package cases

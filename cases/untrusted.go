@@ -53,8 +53,8 @@ func untrustedCommand(ctx context.Context, tx *sql.Tx, caseID int64, cmds []Comm
 			UNION ALL SELECT 1 FROM gateway_untrusted_line WHERE line_hash = ?2 LIMIT 1`, []any{caseID, untrustedHash(c.Raw)}
 		if caseID == 0 {
 			q, args = `SELECT 1 FROM case_untrusted_line WHERE line_hash = ?1
-				UNION ALL SELECT 1 FROM gateway_untrusted_line WHERE line_hash = ?1
-				UNION ALL SELECT 1 FROM archived_untrusted_line WHERE line_hash = ?1 LIMIT 1`, args[1:]
+				UNION ALL SELECT 1 FROM archived_untrusted_line WHERE line_hash = ?1
+				UNION ALL SELECT 1 FROM gateway_untrusted_line WHERE line_hash = ?1 LIMIT 1`, args[1:]
 		}
 		var one int
 		err := tx.QueryRowContext(ctx, q, args...).Scan(&one)

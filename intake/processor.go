@@ -759,7 +759,10 @@ func (m *msgCtx) duplicateMessageID(ctx context.Context) (int64, bool, error) {
 func (m *msgCtx) replay(ctx context.Context, first int64, firstFrom string) error {
 	var caseID sql.NullInt64
 	var caseRef string
-	if err := m.reader().QueryRowContext(ctx, `SELECT i.case_id, coalesce(c.ref, '') FROM inbound i LEFT JOIN cases c ON c.id = i.case_id WHERE i.id = ?`, first).
+	// The case of an archived report is in the archive: the alert goes to
+	// the team outside any case, naming it.
+	if err := m.reader().QueryRowContext(ctx, `SELECT CASE WHEN c.id IS NULL THEN NULL ELSE i.case_id END, coalesce(c.ref, a.ref || ' (archived)', '')
+		FROM inbound i LEFT JOIN cases c ON c.id = i.case_id LEFT JOIN archived_case a ON a.id = i.case_id WHERE i.id = ?`, first).
 		Scan(&caseID, &caseRef); err != nil {
 		return fmt.Errorf("intake: replay lookup: %w", err)
 	}

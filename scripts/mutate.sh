@@ -48,6 +48,11 @@ web/addresses.go @@ case a.known[l]: @@ case true: @@ ./web @@ ^TestNothingSeale
 cases/approval.go @@ case strings.EqualFold(author, s.member.Fingerprint): @@ case false: @@ ./cases @@ ^TestTwoPersonRule$
 cases/approval.go @@ if s.w.cfg.Approvals < 2 || why == "" || s.approval != "" { @@ if true { @@ ./cases @@ ^TestTwoPersonRule$
 cases/approval.go @@ if !slices.ContainsFunc(s.w.cfg.BreakGlass, func(a string) bool { return strings.EqualFold(a, s.member.Address) }) { @@ if false && !slices.ContainsFunc(s.w.cfg.BreakGlass, func(a string) bool { return strings.EqualFold(a, s.member.Address) }) { @@ ./cases @@ ^TestBreakGlass$
+cases/untrusted.go @@ UNION ALL SELECT 1 FROM archived_untrusted_line WHERE line_hash = ?1 @@ UNION ALL SELECT 1 FROM archived_untrusted_line WHERE 0 @@ ./cases @@ ^TestArchiveMovesEndedCase$
+cases/archive.go @@ if again != digest { @@ if again != digest && false { @@ ./cases @@ ^TestArchiveCaseChangedWhileCopied$
+cases/archive.go @@ if n > 0 { @@ if false { @@ ./cases @@ ^TestArchiveHolds$
+cases/open.go @@ VALUES (`+nextCaseID+`, @@ VALUES (NULL, @@ ./cases @@ ^TestArchiveResumesAfterCrash$
+cmd/secgate/archivecmd.go @@ return fmt.Errorf("%s audit log does not verify, nothing archived (see secgate audit verify): %w", whose, err) @@ return nil @@ ./cmd/secgate @@ ^TestArchiveRefusesBrokenLog$
 TABLE
 )
 

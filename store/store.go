@@ -1,7 +1,8 @@
 // Package store opens secgate's SQLite database and keeps its schema.
 //
 // One file holds everything: cases, the audit log, the outbox, scheduled
-// jobs and the raw inbound messages. There is a single writer connection
+// jobs and the raw inbound messages; the cases `secgate archive` moved out
+// are in a second file of the same schema (package cases, Archiver). There is a single writer connection
 // (BEGIN IMMEDIATE, synchronous=FULL, so that every commit that precedes an
 // outside acknowledgement is on disk) and a small pool of read-only
 // connections. Times are stored as integer Unix milliseconds.

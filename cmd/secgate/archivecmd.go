@@ -100,14 +100,11 @@ func runArchive(ctx context.Context, a *app, c *command, args []string) error {
 		return err
 	}
 	path := archiveFile(cfg.Gateway.Database)
-	adb, err := store.Open(ctx, path)
+	adb, err := openArchive(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer adb.Close()
-	if err := os.Chmod(path, 0o600); err != nil {
-		return err
-	}
 	av := &view{cfg: cfg, db: adb, key: v.key, dir: distlist.NewDirectory(adb, nil, nil)}
 	arch, err := av.workflow()
 	if err != nil {
@@ -130,7 +127,10 @@ func runArchive(ctx context.Context, a *app, c *command, args []string) error {
 			cj.Action = "would archive"
 		default:
 			r, err := arc.Move(ctx, cd.ID, before)
-			if err != nil {
+			if errors.Is(err, cases.ErrNotFound) {
+				// Another run moved it since the list was read.
+				r.Hold = "archived meanwhile by another run"
+			} else if err != nil {
 				return fmt.Errorf("archive %s: %w (run secgate archive again: it finishes what was cut short)", cd.Ref, err)
 			}
 			cj.Hold, cj.Copied, cj.Deleted = r.Hold, r.Rows, r.Moved
@@ -258,4 +258,36 @@ func teamVerifierOf(ctx context.Context, a *app, cfg *Config, v *view) (*crypto.
 	}
 	defer lv.Close()
 	return lv.teamVerifier(ctx)
+}
+
+// openArchive opens the archive database at path, made whole under
+// another name first when it does not exist yet: two runs at once, or a
+// run killed while making it, never meet a schema half made.
+func openArchive(ctx context.Context, path string) (*store.DB, error) {
+	if !fileExists(path) {
+		f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
+		if err != nil {
+			return nil, fmt.Errorf("archive database %s: %w", path, err)
+		}
+		tmp := f.Name()
+		f.Close()
+		db, err := store.Open(ctx, tmp)
+		if err != nil {
+			os.Remove(tmp)
+			return nil, err
+		}
+		err = errors.Join(db.Close(), os.Chmod(tmp, 0o600))
+		if err == nil {
+			if err = os.Link(tmp, path); errors.Is(err, os.ErrExist) {
+				err = nil // the other run made it
+			}
+		}
+		for _, f := range []string{tmp, tmp + "-wal", tmp + "-shm"} {
+			os.Remove(f)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("archive database %s: %w", path, err)
+		}
+	}
+	return store.Open(ctx, path)
 }

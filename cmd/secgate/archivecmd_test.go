@@ -476,3 +476,48 @@ func TestArchiveAfterKeyRotation(t *testing.T) {
 	}
 	verify("after a second archive")
 }
+
+// TestArchiveTwoRunsAtOnce runs two archive commands on the same
+// databases at once: each case is moved once, whole; a case the other run
+// moved first is named so; both logs verify.
+func TestArchiveTwoRunsAtOnce(t *testing.T) {
+	f := newArchiveFixture(t, 6)
+	before := map[string]map[string]int{}
+	for _, ref := range f.done {
+		before[ref] = countCase(t, f.db, f.ids[ref])
+	}
+	type result struct {
+		code      int
+		out, errs string
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			var out, errb bytes.Buffer
+			a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(k string) string { return f.env[k] }}
+			code := run(context.Background(), []string{"archive", "-config", f.cfg, "-before", archiveBefore}, a)
+			results <- result{code, out.String(), errb.String()}
+		}()
+	}
+	moved := 0
+	for range 2 {
+		r := <-results
+		if r.code != 0 {
+			t.Errorf("a run failed: exit %d: %s %s", r.code, r.out, r.errs)
+		}
+		moved += strings.Count(r.out, "\narchived "+"SEC-") + map[bool]int{true: 1}[strings.HasPrefix(r.out, "archived SEC-")]
+	}
+	if moved != len(f.done) {
+		t.Errorf("%d moves reported for %d cases", moved, len(f.done))
+	}
+	for _, ref := range f.done {
+		if live, arch := countCase(t, f.db, f.ids[ref]), countCase(t, f.arch, f.ids[ref]); live["cases"] != 0 || !sameCounts(arch, before[ref]) {
+			t.Errorf("%s: live %v, archive %v, before %v", ref, live, arch, before[ref])
+		}
+	}
+	for _, args := range [][]string{{}, {"-archive"}} {
+		if code, out, errs := runCLI(t, f.env, append([]string{"audit", "verify", "-config", f.cfg}, args...)...); code != 0 {
+			t.Errorf("audit verify %v: exit %d: %s %s", args, code, out, errs)
+		}
+	}
+}

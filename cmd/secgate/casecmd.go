@@ -302,6 +302,9 @@ func runCaseList(ctx context.Context, a *app, c *command, args []string) error {
 	var rows []row
 	for _, cfg := range projects {
 		err := func() error {
+			if *arch && several && !fileExists(archiveFile(cfg.Gateway.Database)) {
+				return nil // this project archived nothing yet
+			}
 			cfg, err := archived(cfg, *arch)
 			if err != nil {
 				return err

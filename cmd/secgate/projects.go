@@ -527,5 +527,11 @@ func hasCase(path, ref string) (bool, error) {
 	if err := db.QueryRow(`SELECT count(*) FROM cases WHERE ref = ?`, ref).Scan(&n); err != nil {
 		return false, fmt.Errorf("database %s: %w", path, err)
 	}
+	if n == 0 {
+		// An archived case names its project too (-archive reads it).
+		if err := db.QueryRow(`SELECT count(*) FROM archived_case WHERE ref = ?`, ref).Scan(&n); err != nil && !strings.Contains(err.Error(), "no such table") {
+			return false, fmt.Errorf("database %s: %w", path, err)
+		}
+	}
 	return n > 0, nil
 }
