@@ -2,9 +2,7 @@ package crypto
 
 import (
 	"bytes"
-	"crypto/rand"
 	"fmt"
-	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
@@ -14,33 +12,17 @@ import (
 // k's newest unrevoked encryption subkey whatever its expiry: stored data
 // must stay writable after the key's publication lifetime ends.
 func (k *Key) EncryptAtRest(plain []byte) ([]byte, error) {
-	pub, err := k.restKey()
-	if err != nil {
-		return nil, fmtErr("encrypt at rest", err)
-	}
-	cfg := baseConfig(time.Now())
-	sessionKey := make([]byte, packet.CipherAES256.KeySize())
-	if _, err := rand.Read(sessionKey); err != nil {
-		return nil, fmtErr("encrypt at rest", err)
-	}
 	var out bytes.Buffer
 	out.Grow(len(plain) + len(plain)/256 + 1024)
-	if err := packet.SerializeEncryptedKeyAEAD(&out, pub, packet.CipherAES256, false, sessionKey, cfg); err != nil {
-		return nil, fmtErr("encrypt at rest", err)
-	}
-	enc, err := packet.SerializeSymmetricallyEncrypted(&out, packet.CipherAES256, false, packet.CipherSuite{}, sessionKey, cfg)
+	w, err := k.SealAtRest(&out)
 	if err != nil {
-		return nil, fmtErr("encrypt at rest", err)
+		return nil, err
 	}
-	lit, err := packet.SerializeLiteral(enc, true, "", 0)
-	if err != nil {
-		return nil, fmtErr("encrypt at rest", err)
+	if _, err := w.Write(plain); err != nil {
+		return nil, err
 	}
-	if err := writeChunked(lit, plain); err != nil {
-		return nil, fmtErr("encrypt at rest", err)
-	}
-	if err := lit.Close(); err != nil {
-		return nil, fmtErr("encrypt at rest", err)
+	if err := w.Close(); err != nil {
+		return nil, err
 	}
 	return out.Bytes(), nil
 }
@@ -72,17 +54,5 @@ func (k *Key) restKey() (*packet.PublicKey, error) {
 
 // DecryptAtRest decrypts what EncryptAtRest produced. k must be private.
 func (k *Key) DecryptAtRest(ct []byte) ([]byte, error) {
-	if !k.private {
-		return nil, fmtErr("decrypt at rest", fmt.Errorf("key %s: %w", k.Fingerprint(), ErrNotPrivate))
-	}
-	lim := DefaultLimits()
-	lim.MaxDecompressedBytes = int64(len(ct)) + 1<<20
-	res, err := readPGP(binarySource(ct), k, nil, time.Now(), lim)
-	if err != nil {
-		return nil, fmtErr("decrypt at rest", err)
-	}
-	if !res.encrypted {
-		return nil, fmtErr("decrypt at rest", fmt.Errorf("%w: data is not encrypted", ErrDecrypt))
-	}
-	return res.plain, nil
+	return k.decryptAtRest(binarySource(ct), int64(len(ct)))
 }
