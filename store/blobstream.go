@@ -44,7 +44,7 @@ func (b *Blob) Head(ctx context.Context) ([]byte, error) {
 	if b.q == nil {
 		return b.col, nil
 	}
-	return b.piece(ctx, 0)
+	return b.piece(ctx, 0, nil)
 }
 
 // NewReader returns a reader of the value from its start. It holds one
@@ -54,8 +54,9 @@ func (b *Blob) NewReader(ctx context.Context) io.Reader {
 	return &blobReader{ctx: ctx, b: b, piece: b.col}
 }
 
-// piece reads the piece seq.
-func (b *Blob) piece(ctx context.Context, seq int) ([]byte, error) {
+// piece reads the piece seq into dst's array when it fits (the driver's
+// copy is not kept).
+func (b *Blob) piece(ctx context.Context, seq int, dst []byte) ([]byte, error) {
 	rows, err := b.q.QueryContext(ctx, `SELECT data FROM blob_chunk WHERE owner = ? AND id = ? AND seq = ?`, b.owner, b.id, seq)
 	if err != nil {
 		return nil, fmt.Errorf("store: read %s %d: %w", b.owner, b.id, err)
@@ -63,9 +64,11 @@ func (b *Blob) piece(ctx context.Context, seq int) ([]byte, error) {
 	defer rows.Close()
 	var data []byte
 	if rows.Next() {
-		if err := rows.Scan(&data); err != nil {
+		var raw sql.RawBytes
+		if err := rows.Scan(&raw); err != nil {
 			return nil, fmt.Errorf("store: read %s %d: %w", b.owner, b.id, err)
 		}
+		data = append(dst[:0], raw...)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: read %s %d: %w", b.owner, b.id, err)
@@ -81,6 +84,7 @@ type blobReader struct {
 	b     *Blob
 	seq   int
 	piece []byte
+	buf   []byte // the array pieces are read into
 	read  int64
 	err   error
 }
@@ -97,9 +101,10 @@ func (r *blobReader) Read(p []byte) (int, error) {
 			r.err = io.ErrUnexpectedEOF
 			return 0, r.err
 		}
-		if r.piece, r.err = r.b.piece(r.ctx, r.seq); r.err != nil {
+		if r.buf, r.err = r.b.piece(r.ctx, r.seq, r.buf); r.err != nil {
 			return 0, r.err
 		}
+		r.piece = r.buf
 		r.seq++
 	}
 	if r.read+int64(len(r.piece)) > r.b.size {
