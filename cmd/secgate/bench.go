@@ -1049,6 +1049,7 @@ func runBenchChild(ctx context.Context, a *app, cfgPath string, extra []string) 
 	}
 	defer g.Close()
 	r := bigResult{BaseMiB: benchVmHWM(), MemoryLimit: memoryLimitText(limit)}
+	peak := benchPeakHeap(ctx, extra)
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	start := time.Now()
@@ -1100,7 +1101,7 @@ func runBenchChild(ctx context.Context, a *app, cfgPath string, extra []string) 
 		time.Sleep(20 * time.Millisecond)
 	}
 	r.DeliveredMiB = benchVmHWM()
-	if err := benchChildProfile(extra); err != nil {
+	if err := benchChildProfile(extra, peak); err != nil {
 		return err
 	}
 	return a.printJSON(r)

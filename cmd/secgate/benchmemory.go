@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	rtmetrics "runtime/metrics"
 	"runtime/pprof"
 	"strconv"
+	"sync"
+	"time"
 )
 
 // benchSmallUser is the mailbox of the small report of (d), beside the big
@@ -66,11 +70,54 @@ func (b *bench) memory(ctx context.Context, cfg *Config, m *benchMemory) error {
 	return nil
 }
 
-// benchChildProfile writes the heap profile the child was asked for, if
-// any (extra holds its path).
-func benchChildProfile(extra []string) error {
+// benchPeakHeap, when a profile is asked for (extra holds its path),
+// keeps the heap profile of the moment the heap live after a collection
+// was largest: what the process held, not what it had allocated.
+func benchPeakHeap(ctx context.Context, extra []string) func() []byte {
 	if len(extra) == 0 {
 		return nil
+	}
+	var (
+		mu   sync.Mutex
+		best uint64
+		prof []byte
+	)
+	sample := []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	go func() {
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			rtmetrics.Read(sample)
+			if live := sample[0].Value.Uint64(); live > best {
+				var b bytes.Buffer
+				if pprof.Lookup("heap").WriteTo(&b, 0) == nil {
+					mu.Lock()
+					best, prof = live, b.Bytes()
+					mu.Unlock()
+				}
+			}
+		}
+	}()
+	return func() []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		return prof
+	}
+}
+
+// benchChildProfile writes the heap profile the child was asked for, if
+// any (extra holds its path): the one peak kept, or else all allocations.
+func benchChildProfile(extra []string, peak func() []byte) error {
+	if len(extra) == 0 {
+		return nil
+	}
+	if p := peak(); p != nil {
+		return os.WriteFile(extra[0], p, 0o600)
 	}
 	f, err := os.Create(extra[0])
 	if err != nil {
