@@ -1284,7 +1284,9 @@ func (r *benchResult) print(w io.Writer) {
 	}
 
 	fmt.Fprintf(w, "\n(d) Peak memory (VmHWM)\n")
-	fmt.Fprintf(w, "    this process, after fan-out and intake (gateway, keys, servers and sink included): %.0f MiB\n", r.Memory.ProcessPeakMiB)
+	if r.Intake != nil {
+		fmt.Fprintf(w, "    this process, after fan-out and intake (gateway, keys, servers and sink included): %.0f MiB\n", r.Memory.ProcessPeakMiB)
+	}
 	for _, big := range []*bigResult{r.Memory.SmallReport, r.Memory.BigReport} {
 		if big != nil {
 			big.print(w)
