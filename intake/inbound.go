@@ -340,8 +340,8 @@ func rawMessage(ctx context.Context, q queryer, rest AtRest, id int64) ([]byte, 
 	if err != nil {
 		return nil, fmt.Errorf("intake: read inbound %d: %w", id, err)
 	}
-	if sa, ok := rest.(StreamAtRest); ok && len(ct) == 0 {
-		return openSpilled(ctx, q, sa, id)
+	if len(ct) == 0 {
+		return openSpilled(ctx, q, rest, id)
 	}
 	if ct, err = store.Unspill(ctx, q, "inbound", id, ct); err != nil {
 		return nil, fmt.Errorf("intake: read inbound %d: %w", id, err)

@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -26,11 +28,12 @@ type StreamAtRest interface {
 	OpenAtRest(open func() io.Reader, size int64) ([]byte, error)
 }
 
-// spoolOwner owns the pieces of a message while it is fetched. The
-// transaction that stores its row gives them to the row (owner "inbound",
-// storeMessages), so that they appear with the row or not at all; pieces a
-// fetch left behind (a crash, a lost connection: the message is still on
-// the server and fetched again) are deleted when the next session starts.
+// spoolOwner owns the pieces of a message streamed as it is fetched. The
+// transaction that stores its row names them in inbound_spool
+// (storeMessages), so that they belong to the row from the moment it is
+// visible; pieces no row names are what a fetch left behind (a crash, a
+// lost connection: the message is still on the server and fetched again),
+// deleted when the next session starts.
 const spoolOwner = "inbound-spool"
 
 // spoolHead is how much of the start of a spooled message is kept for
@@ -90,9 +93,10 @@ func (p *Poller) spool(ctx context.Context, lit imap.LiteralReader) (*spooled, e
 	return sp, nil
 }
 
-// dropSpool deletes the pieces fetches left behind.
+// dropSpool deletes the pieces fetches left behind: those no row names.
 func (p *Poller) dropSpool(ctx context.Context) error {
-	if _, err := p.home.db.Writer().ExecContext(ctx, `DELETE FROM blob_chunk WHERE owner = ?`, spoolOwner); err != nil {
+	if _, err := p.home.db.Writer().ExecContext(ctx, `DELETE FROM blob_chunk WHERE owner = ?
+		AND id NOT IN (SELECT spool FROM inbound_spool)`, spoolOwner); err != nil {
 		return fmt.Errorf("intake: delete spooled pieces: %w", err)
 	}
 	return nil
@@ -101,14 +105,28 @@ func (p *Poller) dropSpool(ctx context.Context) error {
 // claimSpool gives the pieces of sp to the inbound row id, in the
 // transaction that stores the row.
 func claimSpool(ctx context.Context, tx *sql.Tx, sp *spooled, id int64) error {
-	res, err := tx.ExecContext(ctx, `UPDATE blob_chunk SET owner = 'inbound', id = ? WHERE owner = ? AND id = ?`, id, spoolOwner, sp.id)
-	if err != nil {
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM blob_chunk WHERE owner = ? AND id = ?`, spoolOwner, sp.id).Scan(&n); err != nil {
 		return err
 	}
-	if n, err := res.RowsAffected(); err != nil || n != sp.pieces {
-		return fmt.Errorf("%d of its %d pieces found (%v)", n, sp.pieces, err)
+	if n != sp.pieces {
+		return fmt.Errorf("%d of its %d pieces found", n, sp.pieces)
 	}
-	return nil
+	_, err := tx.ExecContext(ctx, `INSERT INTO inbound_spool (inbound_id, spool) VALUES (?, ?)`, id, sp.id)
+	return err
+}
+
+// storedPieces returns where the pieces of inbound row id are: under the
+// row, or under the spool that inbound_spool names.
+func storedPieces(ctx context.Context, q queryer, id int64) (owner string, pid int64, err error) {
+	err = q.QueryRowContext(ctx, `SELECT spool FROM inbound_spool WHERE inbound_id = ?`, id).Scan(&pid)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "inbound", id, nil
+	case err != nil:
+		return "", 0, err
+	}
+	return spoolOwner, pid, nil
 }
 
 // headWriter keeps the first max bytes written to it.
@@ -145,16 +163,64 @@ func (m *fetched) bytes() int64 {
 // exceeds the limit is fetched as its header only.
 func literalMax(max int64) int64 { return 2*max + 1<<20 }
 
-// openSpilled decrypts the message of inbound row id from its pieces as
-// they are read: only the plaintext is held whole.
-func openSpilled(ctx context.Context, q queryer, sa StreamAtRest, id int64) ([]byte, error) {
-	b, err := store.OpenBlob(ctx, q, "inbound", id, nil)
+// openSpilled decrypts the message of inbound row id from its pieces (its
+// own, or its spool's): as they are read with a StreamAtRest, so that only
+// the plaintext is held whole.
+func openSpilled(ctx context.Context, q queryer, rest AtRest, id int64) ([]byte, error) {
+	owner, pid, err := storedPieces(ctx, q, id)
 	if err != nil {
 		return nil, fmt.Errorf("intake: read inbound %d: %w", id, err)
 	}
-	raw, err := sa.OpenAtRest(func() io.Reader { return b.NewReader(ctx) }, b.Size())
+	b, err := store.OpenBlob(ctx, q, owner, pid, nil)
+	if err != nil {
+		return nil, fmt.Errorf("intake: read inbound %d: %w", id, err)
+	}
+	var raw []byte
+	if sa, ok := rest.(StreamAtRest); ok {
+		raw, err = sa.OpenAtRest(func() io.Reader { return b.NewReader(ctx) }, b.Size())
+	} else {
+		var ct []byte
+		if ct, err = store.Unspill(ctx, q, owner, pid, nil); err == nil {
+			raw, err = rest.DecryptAtRest(ct)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("intake: decrypt inbound %d: %w", id, err)
 	}
 	return raw, nil
+}
+
+// storedOpener is an Opener that reads the message it opens from a
+// function, so that it need not hold it throughout (CryptoOpener).
+type storedOpener interface {
+	OpenStored(ctx context.Context, raw func() ([]byte, error), candidates []string, team []Member, now time.Time) (*Opened, error)
+}
+
+// open opens the message. A message bigger than one piece is handed over
+// rather than held: the opener lets it go once decrypted, so that a big
+// report's stored bytes are not held while its text and attachments are
+// decoded, and what needs them again reads them back (rawBytes).
+func (m *msgCtx) open(ctx context.Context, candidates []string, team []Member) (*Opened, error) {
+	so, ok := m.p.o.Opener.(storedOpener)
+	if !ok || len(m.raw) <= store.ChunkSize {
+		return m.p.o.Opener.Open(ctx, m.raw, candidates, team, m.now)
+	}
+	held := m.raw
+	m.raw = nil
+	return so.OpenStored(ctx, func() ([]byte, error) {
+		if b := held; b != nil {
+			held = nil
+			return b, nil
+		}
+		return m.rawBytes(ctx)
+	}, candidates, team, m.now)
+}
+
+// rawBytes returns the message's stored bytes: those held, or read back
+// from the database.
+func (m *msgCtx) rawBytes(ctx context.Context) ([]byte, error) {
+	if m.raw != nil {
+		return m.raw, nil
+	}
+	return rawMessage(ctx, m.reader(), m.p.o.AtRest, m.in.ID)
 }

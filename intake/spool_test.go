@@ -40,11 +40,11 @@ func (s *memServer) deliverRaw(t testing.TB, mailbox string, raw []byte) {
 	}
 }
 
-// pieceCount counts the stored pieces of owner.
-func pieceCount(t testing.TB, db *store.DB, owner string) int {
+// strayPieces counts the spooled pieces no row names.
+func strayPieces(t testing.TB, db *store.DB) int {
 	t.Helper()
 	var n int
-	if err := db.Reader().QueryRow(`SELECT count(*) FROM blob_chunk WHERE owner = ?`, owner).Scan(&n); err != nil {
+	if err := db.Reader().QueryRow(`SELECT count(*) FROM blob_chunk WHERE owner = ? AND id NOT IN (SELECT spool FROM inbound_spool)`, spoolOwner).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -64,9 +64,10 @@ func runSpoolPoller(t testing.TB, ctx context.Context, cfg Config, db *store.DB,
 }
 
 // TestPollerSpoolsBigMessage: a message bigger than one piece goes from
-// the IMAP literal, sealed at rest, into the pieces of its row; what reads
+// the IMAP literal, sealed at rest, into pieces its row names; what reads
 // it back is the message, its hash and Message-ID are the message's; a
-// small message is stored as before, in its row; no spooled piece is left.
+// small message is stored as before, in its row; no spooled piece is left
+// that no row names.
 func TestPollerSpoolsBigMessage(t *testing.T) {
 	s, db, rec, cfg := memPoller(t, nil)
 	key := spoolKey(t)
@@ -103,13 +104,13 @@ func TestPollerSpoolsBigMessage(t *testing.T) {
 			t.Errorf("%s: read back %d bytes, want the %d delivered", tt.mid, len(got), len(tt.raw))
 		}
 		var pieces int
-		db.Reader().QueryRow(`SELECT count(*) FROM blob_chunk WHERE owner = 'inbound' AND id = ?`, id).Scan(&pieces)
+		db.Reader().QueryRow(`SELECT count(*) FROM blob_chunk WHERE owner = 'inbound' AND id = ? OR owner = 'inbound-spool' AND id = (SELECT spool FROM inbound_spool WHERE inbound_id = ?)`, id, id).Scan(&pieces)
 		if (len(col) == 0) != tt.pieces || (pieces > 0) != tt.pieces {
 			t.Errorf("%s: column of %d bytes and %d pieces, want pieces %v", tt.mid, len(col), pieces, tt.pieces)
 		}
 	}
-	if n := pieceCount(t, db, spoolOwner); n != 0 {
-		t.Errorf("%d spooled pieces left", n)
+	if n := strayPieces(t, db); n != 0 {
+		t.Errorf("%d spooled pieces left that no row names", n)
 	}
 }
 
@@ -156,12 +157,69 @@ func TestPollerSpoolCrash(t *testing.T) {
 			}
 			var rows, pieces int
 			db.Reader().QueryRow(`SELECT count(*) FROM inbound`).Scan(&rows)
-			db.Reader().QueryRow(`SELECT count(DISTINCT id) FROM blob_chunk WHERE owner = 'inbound'`).Scan(&pieces)
+			db.Reader().QueryRow(`SELECT count(*) FROM inbound_spool`).Scan(&pieces)
 			if rows != 3 || pieces != 3 {
 				t.Errorf("%d rows and pieces of %d rows, want 3 and 3", rows, pieces)
 			}
-			if n := pieceCount(t, db, spoolOwner); n != 0 {
-				t.Errorf("%d spooled pieces left", n)
+			if n := strayPieces(t, db); n != 0 {
+				t.Errorf("%d spooled pieces left that no row names", n)
+			}
+		})
+	}
+}
+
+// TestOpenStored: the opener reads the stored message once and lets it go
+// while it decodes the text and attachments, unless the signer's key came
+// inside the encryption: then it reads the message again to verify with
+// it. Either way it opens as Open does.
+func TestOpenStored(t *testing.T) {
+	created := time.Now().Add(-time.Hour)
+	team, signer := spoolKey(t), func() *crypto.Key {
+		k, err := crypto.GenerateKey("Signer", "signer@example.net", crypto.GenerateOptions{Created: created})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}()
+	signerPub, _ := signer.ArmorPublic()
+	seal := func(entity string) []byte {
+		s, err := signer.Sign(crypto.Content{Subject: "Inner", From: "signer@example.net", Entity: []byte(entity)}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.SealFor(team.Public(), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]byte("From: signer@example.net\r\nTo: security@example.test\r\nSubject: ...\r\nMIME-Version: 1.0\r\n"), b...)
+	}
+	text := "Content-Type: text/plain; charset=utf-8\r\n\r\nThe report text.\r\n"
+	withKey := "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe report text.\r\n" +
+		"--b\r\nContent-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"signer.asc\"\r\n\r\n" +
+		strings.ReplaceAll(signerPub, "\n", "\r\n") + "\r\n--b--\r\n"
+	tests := []struct {
+		name   string
+		raw    []byte
+		reads  int
+		signer string
+	}{
+		{"unknown signer, no key inside", seal(text), 1, ""},
+		{"the signer's key inside", seal(withKey), 2, signer.Fingerprint()},
+	}
+	o := &CryptoOpener{TeamKey: team}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reads := 0
+			op, err := o.OpenStored(context.Background(), func() ([]byte, error) { reads++; return tt.raw, nil }, nil, nil, time.Now())
+			if err != nil || !strings.Contains(op.Text, "The report text.") || op.Signer != tt.signer {
+				t.Fatalf("OpenStored: signer %q, %v", op.Signer, err)
+			}
+			if reads != tt.reads {
+				t.Errorf("read the message %d times, want %d", reads, tt.reads)
+			}
+			want, err := o.Open(context.Background(), tt.raw, nil, nil, time.Now())
+			if err != nil || want.Text != op.Text || want.Signer != op.Signer || len(want.Attachments) != len(op.Attachments) {
+				t.Errorf("Open gives %+v, %v; OpenStored %+v", want, err, op)
 			}
 		})
 	}
