@@ -224,3 +224,29 @@ func TestOpenStored(t *testing.T) {
 		})
 	}
 }
+
+// TestSpoolWrongLength: a literal that ends before its announced size (a
+// connection cut mid-message) or runs past it is an error, and its pieces
+// are deleted at once: nothing of it is left to be taken for the message.
+func TestSpoolWrongLength(t *testing.T) {
+	db := openDB(t)
+	p, err := NewPoller(Config{Address: "127.0.0.1:1", User: "u", PasswordFile: passwordFile(t)}, db, spoolKey(t), newRecorder(db), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(bigBody(2 << 20))
+	for _, n := range []int64{int64(len(body)) + 1, int64(len(body)) - 1} {
+		if !p.spoolable(n) {
+			t.Fatalf("a literal of %d bytes is not spooled", n)
+		}
+		sp, err := p.spool(context.Background(), literal{bytes.NewReader(body), n})
+		if err == nil {
+			t.Errorf("literal announced at %d bytes, %d sent: spooled %+v", n, len(body), sp)
+		}
+		var pieces int
+		db.Reader().QueryRow(`SELECT count(*) FROM blob_chunk`).Scan(&pieces)
+		if pieces != 0 {
+			t.Errorf("literal announced at %d bytes: %d pieces left after a failed spool", n, pieces)
+		}
+	}
+}
