@@ -2,9 +2,7 @@ package crypto
 
 import (
 	"bytes"
-	"crypto/rand"
 	"fmt"
-	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
@@ -14,7 +12,7 @@ import (
 // Otherwise it encrypts to k alone (binary OpenPGP, integrity protected,
 // unsigned), to k's newest unrevoked encryption subkey whatever its
 // expiry: stored data must stay writable after the key's publication
-// lifetime ends.
+// lifetime ends. SealAtRest writes the same forms as a stream.
 func (k *Key) EncryptAtRest(plain []byte) ([]byte, error) {
 	if k.data != nil && k.data.seal != nil {
 		ct, err := sealEnvelope(k.data.seal, plain)
@@ -23,33 +21,17 @@ func (k *Key) EncryptAtRest(plain []byte) ([]byte, error) {
 		}
 		return ct, nil
 	}
-	pub, err := k.restKey()
-	if err != nil {
-		return nil, fmtErr("encrypt at rest", err)
-	}
-	cfg := baseConfig(time.Now())
-	sessionKey := make([]byte, packet.CipherAES256.KeySize())
-	if _, err := rand.Read(sessionKey); err != nil {
-		return nil, fmtErr("encrypt at rest", err)
-	}
 	var out bytes.Buffer
 	out.Grow(len(plain) + len(plain)/256 + 1024)
-	if err := packet.SerializeEncryptedKeyAEAD(&out, pub, packet.CipherAES256, false, sessionKey, cfg); err != nil {
-		return nil, fmtErr("encrypt at rest", err)
-	}
-	enc, err := packet.SerializeSymmetricallyEncrypted(&out, packet.CipherAES256, false, packet.CipherSuite{}, sessionKey, cfg)
+	w, err := k.SealAtRest(&out)
 	if err != nil {
-		return nil, fmtErr("encrypt at rest", err)
+		return nil, err
 	}
-	lit, err := packet.SerializeLiteral(enc, true, "", 0)
-	if err != nil {
-		return nil, fmtErr("encrypt at rest", err)
+	if _, err := w.Write(plain); err != nil {
+		return nil, err
 	}
-	if err := writeChunked(lit, plain); err != nil {
-		return nil, fmtErr("encrypt at rest", err)
-	}
-	if err := lit.Close(); err != nil {
-		return nil, fmtErr("encrypt at rest", err)
+	if err := w.Close(); err != nil {
+		return nil, err
 	}
 	return out.Bytes(), nil
 }
@@ -79,12 +61,12 @@ func (k *Key) restKey() (*packet.PublicKey, error) {
 	return best, nil
 }
 
-// DecryptAtRest decrypts what EncryptAtRest produced, in either form:
-// sealed with one of k's data keys, or encrypted to k or a key it
-// succeeded. k must be private.
+// DecryptAtRest decrypts what EncryptAtRest or SealAtRest produced, in
+// either form: sealed with one of k's data keys, or encrypted to k or a
+// key it succeeded. k must be private.
 func (k *Key) DecryptAtRest(ct []byte) ([]byte, error) {
-	if !k.private {
-		return nil, fmtErr("decrypt at rest", fmt.Errorf("key %s: %w", k.Fingerprint(), ErrNotPrivate))
+	if err := k.canOpenAtRest(); err != nil {
+		return nil, err
 	}
 	if isEnvelope(ct) {
 		plain, err := openEnvelope(k.data, ct)
@@ -93,14 +75,14 @@ func (k *Key) DecryptAtRest(ct []byte) ([]byte, error) {
 		}
 		return plain, nil
 	}
-	lim := DefaultLimits()
-	lim.MaxDecompressedBytes = int64(len(ct)) + 1<<20
-	res, err := readPGP(binarySource(ct), k, nil, time.Now(), lim)
-	if err != nil {
-		return nil, fmtErr("decrypt at rest", err)
+	return k.decryptAtRest(binarySource(ct), int64(len(ct)))
+}
+
+// canOpenAtRest says why k cannot open data at rest: only the private
+// team key can.
+func (k *Key) canOpenAtRest() error {
+	if !k.private {
+		return fmtErr("decrypt at rest", fmt.Errorf("key %s: %w", k.Fingerprint(), ErrNotPrivate))
 	}
-	if !res.encrypted {
-		return nil, fmtErr("decrypt at rest", fmt.Errorf("%w: data is not encrypted", ErrDecrypt))
-	}
-	return res.plain, nil
+	return nil
 }

@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
@@ -126,11 +127,7 @@ func isEnvelope(ct []byte) bool { return bytes.HasPrefix(ct, envelopeMagic) }
 func sealEnvelope(d *DataKey, plain []byte) ([]byte, error) {
 	var out bytes.Buffer
 	out.Grow(len(envelopeMagic) + 4 + 64 + len(plain) + (len(plain)>>(envelopeChunk+6)+2)*16)
-	out.Write(envelopeMagic)
-	_ = binary.Write(&out, binary.BigEndian, d.ID)
-	cfg := &packet.Config{AEADConfig: &packet.AEADConfig{DefaultMode: packet.AEADModeGCM, ChunkSize: 1 << (envelopeChunkFor(len(plain)) + 6)}}
-	w, err := packet.SerializeSymmetricallyEncrypted(&out, packet.CipherAES256, true,
-		packet.CipherSuite{Cipher: packet.CipherAES256, Mode: packet.AEADModeGCM}, d.key, cfg)
+	w, err := sealEnvelopeTo(&out, d, 1<<(envelopeChunkFor(len(plain))+6))
 	if err != nil {
 		return nil, err
 	}
@@ -143,12 +140,39 @@ func sealEnvelope(d *DataKey, plain []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// sealEnvelopeTo writes the head of a value sealed with d to out and
+// returns the writer of its content, in AEAD chunks of chunk bytes:
+// sealEnvelope for a value of unknown length, as SealAtRest streams it.
+// Close ends the value (it does not close out).
+func sealEnvelopeTo(out io.Writer, d *DataKey, chunk uint64) (io.WriteCloser, error) {
+	if _, err := out.Write(envelopeMagic); err != nil {
+		return nil, err
+	}
+	if err := binary.Write(out, binary.BigEndian, d.ID); err != nil {
+		return nil, err
+	}
+	cfg := &packet.Config{AEADConfig: &packet.AEADConfig{DefaultMode: packet.AEADModeGCM, ChunkSize: chunk}}
+	return packet.SerializeSymmetricallyEncrypted(out, packet.CipherAES256, true,
+		packet.CipherSuite{Cipher: packet.CipherAES256, Mode: packet.AEADModeGCM}, d.key, cfg)
+}
+
 // openEnvelope opens what sealEnvelope sealed with one of keys.
 func openEnvelope(keys *dataKeys, ct []byte) ([]byte, error) {
-	if len(ct) < len(envelopeMagic)+4 {
+	if !isEnvelope(ct) {
+		return nil, fmt.Errorf("%w: not a sealed value", ErrDecrypt)
+	}
+	n := len(envelopeMagic)
+	return openEnvelopeFrom(keys, bytes.NewReader(ct[n:]), int64(len(ct)-n))
+}
+
+// openEnvelopeFrom opens a value sealed with one of keys whose bytes after
+// envelopeMagic r reads (size of them): only the plaintext is held.
+func openEnvelopeFrom(keys *dataKeys, r io.Reader, size int64) ([]byte, error) {
+	var idb [4]byte
+	if _, err := io.ReadFull(r, idb[:]); err != nil {
 		return nil, fmt.Errorf("%w: sealed value is truncated", ErrDecrypt)
 	}
-	id := binary.BigEndian.Uint32(ct[len(envelopeMagic):])
+	id := binary.BigEndian.Uint32(idb[:])
 	var d *DataKey
 	if keys != nil {
 		d = keys.open[id]
@@ -156,8 +180,8 @@ func openEnvelope(keys *dataKeys, ct []byte) ([]byte, error) {
 	if d == nil {
 		return nil, fmt.Errorf("%w: sealed with data key %d, which is not unwrapped", ErrDecrypt, id)
 	}
-	r := bytes.NewReader(ct[len(envelopeMagic)+4:])
-	p, err := packet.Read(r)
+	br := bufio.NewReader(r)
+	p, err := packet.Read(br)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
@@ -169,9 +193,9 @@ func openEnvelope(keys *dataKeys, ct []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
-	// The plaintext is shorter than ct: read into a buffer of that size,
-	// never grown.
-	plain := make([]byte, 0, len(ct))
+	// The plaintext is shorter than the sealed bytes: read into a buffer
+	// of that size, never grown.
+	plain := make([]byte, 0, max(size-4, 0))
 	for {
 		if len(plain) == cap(plain) {
 			return nil, fmt.Errorf("%w: sealed value is longer than its bytes", ErrDecrypt)
@@ -188,8 +212,8 @@ func openEnvelope(keys *dataKeys, ct []byte) ([]byte, error) {
 	if err := rc.Close(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
-	if r.Len() != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the sealed value", ErrDecrypt, r.Len())
+	if n, _ := br.Read(make([]byte, 1)); n != 0 {
+		return nil, fmt.Errorf("%w: bytes after the sealed value", ErrDecrypt)
 	}
 	return plain, nil
 }

@@ -3,6 +3,7 @@ package crypto
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -22,19 +23,30 @@ func (s *Signed) SealFor(recipient *Key, at time.Time) ([]byte, error) {
 // encryption streams from the signed parts through the armorer into that
 // buffer: a big message is not copied on the way.
 func (s *Signed) AppendSealed(dst []byte, recipient *Key, at time.Time) ([]byte, error) {
+	b := bytes.NewBuffer(dst)
+	b.Grow(s.SealedLen())
+	if err := s.WriteSealed(b, recipient, at); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// WriteSealed is SealFor writing the entity to w as it is encrypted, so
+// that the sealed copy of a big message is never whole in memory (the
+// outbox writes it into the pieces of its row).
+func (s *Signed) WriteSealed(w io.Writer, recipient *Key, at time.Time) error {
 	if recipient == nil {
-		return nil, fmtErr("seal", fmt.Errorf("no recipient key"))
+		return fmtErr("seal", fmt.Errorf("no recipient key"))
 	}
 	if err := recipient.checkEncrypt(at); err != nil {
-		return nil, fmtErr("seal", err)
+		return fmtErr("seal", err)
 	}
 	v, err := s.signed(&s.cipher)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	boundary := s.key.newBoundary()
-	b := bytes.NewBuffer(dst)
-	b.Grow(s.SealedLen())
+	b := &stickyWriter{w: w}
 	b.WriteString("Content-Type: " + formatMediaType("multipart/encrypted", map[string]string{
 		"boundary": boundary,
 		"protocol": "application/pgp-encrypted",
@@ -48,11 +60,37 @@ func (s *Signed) AppendSealed(dst []byte, recipient *Key, at time.Time) ([]byte,
 	b.WriteString("Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n")
 	b.WriteString("Content-Description: OpenPGP encrypted message\r\n")
 	b.WriteString("Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n")
-	if err := s.encryptTo(crlfWriter{b}, v.part, recipient, at); err != nil {
-		return nil, fmtErr("seal", err)
+	if b.err == nil {
+		if err := s.encryptTo(crlfWriter{b}, v.part, recipient, at); err != nil {
+			return fmtErr("seal", err)
+		}
 	}
 	b.WriteString("\r\n\r\n--" + boundary + "--\r\n")
-	return b.Bytes(), nil
+	if b.err != nil {
+		return fmtErr("seal", b.err)
+	}
+	return nil
+}
+
+// stickyWriter writes to w until a write fails, and keeps that error.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	s.err = err
+	return n, err
+}
+
+func (s *stickyWriter) WriteString(str string) {
+	if s.err == nil {
+		_, s.err = io.WriteString(s.w, str)
+	}
 }
 
 // SealedLen is an upper bound of the size of one sealed entity (RSA-4096

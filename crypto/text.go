@@ -51,6 +51,25 @@ type textWalker struct {
 	budget int64
 	text   strings.Builder
 	atts   []Attachment
+	// buffered are the bodies of the parts a multipart was read into,
+	// by the entity made of each, so that a part is read once: a big
+	// attachment is not copied from its buffer into another.
+	buffered map[*message.Entity][]byte
+}
+
+// body reads e's body: the buffer it was made of, counted against the
+// budget as reading it again would be, or its reader.
+func (w *textWalker) body(e *message.Entity) ([]byte, error) {
+	b, ok := w.buffered[e]
+	if !ok {
+		return w.read(e.Body)
+	}
+	delete(w.buffered, e)
+	if int64(len(b)) > w.budget {
+		return nil, fmt.Errorf("%w: decoded content larger than %d bytes", ErrTooComplex, w.lim.MaxDecompressedBytes)
+	}
+	w.budget -= int64(len(b))
+	return b, nil
 }
 
 func (w *textWalker) read(r io.Reader) ([]byte, error) {
@@ -118,6 +137,10 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 			if kid == nil {
 				continue
 			}
+			if w.buffered == nil {
+				w.buffered = map[*message.Entity][]byte{}
+			}
+			w.buffered[kid] = body
 			kids = append(kids, kid)
 		}
 		if t == "multipart/alternative" && len(kids) > 0 {
@@ -130,7 +153,7 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 		}
 		return nil
 	}
-	body, err := w.read(e.Body)
+	body, err := w.body(e)
 	if err != nil {
 		return err
 	}

@@ -36,8 +36,10 @@ type job struct {
 	encrypt      bool
 	validThrough time.Time
 	envFrom      string
-	raw          []byte
-	armored      []byte // the recipient's stored key when the row was claimed
+	raw          []byte      // the message, when it fits one piece
+	blob         *store.Blob // or its pieces, read as a stream while it is sent (stream.go)
+	blobHead     []byte      // and their first piece
+	armored      []byte      // the recipient's stored key when the row was claimed
 	attempt      int
 	// suspended: the recipient is a suspended distributor (suspend.go),
 	// for the reason given.

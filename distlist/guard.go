@@ -3,6 +3,9 @@ package distlist
 import (
 	"bufio"
 	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"mime"
@@ -31,7 +34,7 @@ func refuse(format string, args ...any) error {
 // transmit sends j over the sender's connection: the transaction's
 // limits and options, then smtpConn.send, which runs the guard right
 // before DATA.
-func (s *sender) transmit(j *job, keyID uint64) (string, error) {
+func (s *sender) transmit(ctx context.Context, j *job, keyID uint64) (string, error) {
 	cfg := s.o.cfg.SMTP
 	conn := s.conn
 	conn.setLimit(time.Now().Add(cfg.SubmissionTimeout + 4*cfg.CommandTimeout))
@@ -41,12 +44,12 @@ func (s *sender) transmit(j *job, keyID uint64) (string, error) {
 	// address or a header that is not ASCII (RFC 6531, 6532), or nothing
 	// at all when the server does not offer it: the address must not be
 	// mangled on the way.
-	opts := &smtp.MailOptions{Size: int64(len(j.raw)), Return: smtp.DSNReturnHeaders, EnvelopeID: tokenFromAddress(s.o.cfg.Bounce, j.envFrom),
-		UTF8: needsSMTPUTF8(j.envFrom, j.recipient, j.raw)}
+	opts := &smtp.MailOptions{Size: j.size(), Return: smtp.DSNReturnHeaders, EnvelopeID: tokenFromAddress(s.o.cfg.Bounce, j.envFrom),
+		UTF8: needsSMTPUTF8(j.envFrom, j.recipient, j.head())}
 	if opts.UTF8 && !conn.ext("SMTPUTF8") {
 		return "", &permanentError{"not sent: the address " + j.recipient + " or the message header is not ASCII and the submission server does not offer SMTPUTF8"}
 	}
-	return conn.send(j, keyID, opts, s.o.clock)
+	return conn.send(ctx, j, keyID, opts, s.o.clock)
 }
 
 // permanentError is a row that cannot be sent through this server however
@@ -92,20 +95,43 @@ const maxControlPart = 4 << 10
 // recipient's current encryption subkey, followed by one encrypted data
 // packet and nothing else, and the neutral subject (crypto.ObscuredSubject,
 // or the older "..." of rows queued before it).
-func guard(raw []byte, j *job, keyID uint64) error {
+func guard(msg *outMessage, j *job, keyID uint64) error {
+	if msg.blob == nil {
+		return guardStream(msg.reader(), j, keyID)
+	}
+	h := sha256.New()
+	if err := guardStream(io.TeeReader(msg.reader(), h), j, keyID); err != nil {
+		return err
+	}
+	msg.sum = h.Sum(nil)
+	return nil
+}
+
+// guardStream is guard over a message read from r, to its end; it holds
+// no more of it than a line or a packet at a time. An error reading r is
+// returned as it is, not as a refusal.
+func guardStream(r io.Reader, j *job, keyID uint64) error {
+	lc := &lineCheck{r: r}
+	br := bufio.NewReader(lc)
+	err := guardMessage(br, j, keyID)
+	// The line ends of the whole message are checked, whatever the
+	// structure showed, and a wrong one is the first refusal.
+	if _, derr := io.Copy(io.Discard, br); derr != nil && lc.err == nil && lc.readErr == nil {
+		err = cmp.Or(err, refuse("unreadable message: %v", derr))
+	}
+	if lc.readErr != nil {
+		return lc.readErr
+	}
+	if lc.err != nil {
+		return lc.err
+	}
+	return err
+}
+
+// guardMessage checks the header and, for a row that must be encrypted,
+// the structure of the message read from br (see guard).
+func guardMessage(br *bufio.Reader, j *job, keyID uint64) error {
 	recipient := j.recipient
-	if bytes.IndexByte(raw, 0) >= 0 {
-		return refuse("message contains NUL")
-	}
-	for i, c := range raw {
-		if c == '\n' && (i == 0 || raw[i-1] != '\r') {
-			return refuse("bare LF at offset %d", i)
-		}
-		if c == '\r' && (i+1 >= len(raw) || raw[i+1] != '\n') {
-			return refuse("bare CR at offset %d", i)
-		}
-	}
-	br := bufio.NewReader(bytes.NewReader(raw))
 	h, err := textproto.ReadHeader(br)
 	if err != nil {
 		return refuse("unreadable header: %v", err)

@@ -127,7 +127,7 @@ func TestGuard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := guard(tt.raw, testRow(a, tt.encrypt), tt.keyID)
+			err := guard(memMessage(tt.raw), testRow(a, tt.encrypt), tt.keyID)
 			if (err == nil) != tt.ok {
 				t.Fatalf("guard = %v, want ok=%v", err, tt.ok)
 			}
@@ -341,7 +341,7 @@ func FuzzGuard(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte, kind uint8, flag bool) {
 		k := kindRules[int(kind)%len(kindRules)]
 		j := &job{kind: k.kind, caseID: k.caseID, encrypt: flag, recipient: addr}
-		if err := guard(raw, j, kid); err != nil || !j.mustEncrypt() {
+		if err := guard(memMessage(raw), j, kid); err != nil || !j.mustEncrypt() {
 			return
 		}
 		if err := encryptedOnlyFor(raw, kid); err != nil {
@@ -372,7 +372,7 @@ func TestGuardStreams(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	err = guard(raw, testRow("alice@distro-a.example", true), kid)
+	err = guard(memMessage(raw), testRow("alice@distro-a.example", true), kid)
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		t.Fatal(err)

@@ -36,7 +36,7 @@ func TestComposeGolden(t *testing.T) {
 			t.Errorf("line %d longer than 78: %q", i, line)
 		}
 	}
-	if err := guard(got, testRow("psirt@distro.example", false), 0); err != nil {
+	if err := guard(memMessage(got), testRow("psirt@distro.example", false), 0); err != nil {
 		t.Errorf("guard refuses a composed public message: %v", err)
 	}
 	if _, err := compose(outer{}, []byte("Content-Type: text/plain\r\n\r\nbare\rCR\r\n")); err == nil {

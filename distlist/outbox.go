@@ -252,13 +252,16 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 	if !m.Encrypt {
 		subject = encodeText(content.Subject)
 	}
-	build := func(p *pending) {
-		h := outer{
+	head := func(p *pending) outer {
+		return outer{
 			From: from, To: formatAddress(p.r.Name, p.addr), Subject: subject, Date: now,
 			MessageID: messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain),
 			InReplyTo: m.InReplyTo, References: m.References, ReplyTo: replyTo, Auto: m.Auto,
 			Autocrypt: o.autocrypt.forFrom(from),
 		}
+	}
+	build := func(p *pending) {
+		h := head(p)
 		if m.Encrypt {
 			// The outer header, then the sealed entity streamed after
 			// it into the same buffer.
@@ -322,6 +325,18 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 		}
 		o.log.Info("mail queued", "notice", m.NoticeID, "kind", m.Kind, "case", m.CaseID,
 			"recipients", queued, "skipped", len(skipped), "encrypted", m.Encrypt, "sealing", "batched")
+		return skipped, nil
+	}
+	if m.Encrypt && signed.SealedLen() > store.ChunkSize {
+		// Big: each copy sealed straight into the pieces of its row.
+		s := sealStream{tx: tx, insertRow: insertRow, head: head, signed: signed, now: now}
+		queued, sk, err := s.run(ctx, todo)
+		if err != nil {
+			return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
+		}
+		skipped = append(skipped, sk...)
+		o.log.Info("mail queued", "notice", m.NoticeID, "kind", m.Kind, "case", m.CaseID,
+			"recipients", queued, "skipped", len(skipped), "encrypted", m.Encrypt, "sealing", "streamed")
 		return skipped, nil
 	}
 	rawStmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox_message (outbox_id, raw) VALUES (?, ?)`)

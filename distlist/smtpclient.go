@@ -13,7 +13,6 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/secgate/secgate/internal/certpool"
 	"github.com/secgate/secgate/internal/clock"
-	"github.com/secgate/secgate/store"
 )
 
 // deadlineConn caps every deadline go-smtp sets (including "no deadline")
@@ -143,7 +142,7 @@ func dialSMTP(ctx context.Context, cfg SMTPConfig) (*smtpConn, error) {
 // disclosure time checked again on clk, the guard over exactly the bytes
 // that are written, then DATA. It is the only code in secgate that starts
 // or writes a message.
-func (sc *smtpConn) send(j *job, keyID uint64, opts *smtp.MailOptions, clk clock.Clock) (string, error) {
+func (sc *smtpConn) send(ctx context.Context, j *job, keyID uint64, opts *smtp.MailOptions, clk clock.Clock) (string, error) {
 	if err := sc.c.Mail(j.envFrom, opts); err != nil {
 		return "", &phaseError{"mail", err}
 	}
@@ -153,17 +152,19 @@ func (sc *smtpConn) send(j *job, keyID uint64, opts *smtp.MailOptions, clk clock
 	if err := j.missed(clk.Now()); err != nil {
 		return "", err
 	}
-	raw := j.raw
-	if err := guard(raw, j, keyID); err != nil {
+	msg := j.message(ctx)
+	if err := guard(msg, j, keyID); err != nil {
 		return "", err
 	}
 	w, err := sc.c.Data()
 	if err != nil {
 		return "", &phaseError{"data", err}
 	}
-	if _, err := w.Write(raw); err != nil {
-		w.Close()
-		return "", &phaseError{"data", fmt.Errorf("connection lost while sending the message: %w", err)}
+	if _, err := msg.WriteTo(w); err != nil {
+		// Not w.Close: that would end the data and submit what was
+		// written so far.
+		sc.c.Close()
+		return "", &phaseError{"data", errAborted(err)}
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
@@ -273,12 +274,10 @@ func (s *sender) deliver(ctx context.Context, j *job) outcome {
 		case <-ctx.Done():
 			return outcome{state: StateDeferred, reply: "not sent: shutting down"}
 		}
-		raw, err := store.Unspill(ctx, o.db.Reader(), "outbox", j.id, nil)
-		if err != nil {
+		if err := j.openBlob(ctx, o.db.Reader()); err != nil {
 			return outcome{state: StateDeferred, reply: "message not read: " + err.Error()}
 		}
-		j.raw = raw
-		defer func() { j.raw = nil }()
+		defer func() { j.blob, j.blobHead = nil, nil }()
 	}
 	if s.conn != nil && time.Since(s.lastUsed) > maxIdle {
 		s.close()
@@ -292,7 +291,7 @@ func (s *sender) deliver(ctx context.Context, j *job) outcome {
 			}
 			s.conn = conn
 		}
-		resp, err := s.transmit(j, keyID)
+		resp, err := s.transmit(ctx, j, keyID)
 		s.lastUsed = time.Now()
 		if err == nil {
 			s.used++

@@ -251,7 +251,9 @@ func TestNoOtherSMTPSender(t *testing.T) {
 
 // checkGuardBeforeData proves that send calls guard on a variable before
 // it calls Data, writes that same variable and nothing else to the data
-// writer, and never assigns the variable again.
+// writer (w.Write(msg), or msg.WriteTo(w), which writes a message read from
+// its pieces only as the guard read it: TestOutMessageChangedAfterGuard),
+// and never assigns the variable again.
 func checkGuardBeforeData(t *testing.T, fset *token.FileSet, info *types.Info, fd *ast.FuncDecl) {
 	t.Helper()
 	var guarded types.Object
@@ -286,6 +288,14 @@ func checkGuardBeforeData(t *testing.T, fset *token.FileSet, info *types.Info, f
 				case smtpTypeName(tv.Type) == "DataCommand" && fun.Sel.Name == "Write" && len(n.Args) == 1:
 					var o types.Object
 					if id, ok := n.Args[0].(*ast.Ident); ok {
+						o = info.Uses[id]
+					}
+					writes = append(writes, o)
+				case fun.Sel.Name == "WriteTo" && len(n.Args) == 1 && smtpTypeName(info.Types[n.Args[0]].Type) == "DataCommand":
+					// The guarded message writing itself (outMessage.WriteTo:
+					// its bytes, or the stream whose sum the guard recorded).
+					var o types.Object
+					if id, ok := fun.X.(*ast.Ident); ok {
 						o = info.Uses[id]
 					}
 					writes = append(writes, o)

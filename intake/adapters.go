@@ -95,6 +95,18 @@ type CryptoOpener struct {
 
 // Open implements Opener.
 func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string, team []Member, now time.Time) (*Opened, error) {
+	return c.OpenStored(ctx, func() ([]byte, error) { return raw, nil }, candidates, team, now)
+}
+
+// OpenStored is Open of the message raw returns; it holds the message only
+// while it decrypts it and calls raw again only to open it a second time
+// (a signer's key found inside), so that a big report's stored bytes are
+// not held while its text and attachments are decoded.
+func (c *CryptoOpener) OpenStored(ctx context.Context, rawFn func() ([]byte, error), candidates []string, team []Member, now time.Time) (*Opened, error) {
+	raw, err := rawFn()
+	if err != nil {
+		return nil, err
+	}
 	decrypt := c.TeamKey
 	if c.Previous != nil {
 		decrypt = decrypt.WithPrevious(c.Previous(now)...)
@@ -126,6 +138,10 @@ func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string
 		}
 	}
 	native, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: decrypt, Verifiers: verifiers, Now: now})
+	raw = nil
+	if native != nil {
+		native.Outside = bytes.Clone(native.Outside) // not a slice of raw
+	}
 	if err != nil {
 		var op *Opened
 		if native != nil {
@@ -170,9 +186,11 @@ func (c *CryptoOpener) Open(ctx context.Context, raw []byte, candidates []string
 			}
 		}
 		if len(more) > 0 {
-			if again, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: decrypt, Verifiers: append(verifiers, more...), Now: now}); err == nil {
-				native = again
-				op.Native = again
+			if raw, err := rawFn(); err == nil {
+				if again, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: decrypt, Verifiers: append(verifiers, more...), Now: now}); err == nil {
+					native = again
+					op.Native = again
+				}
 			}
 		}
 	}

@@ -63,6 +63,9 @@ type fetched struct {
 	uid  uint32
 	size int64
 	raw  []byte
+	// spool, instead of raw, is a big message streamed into pieces as it
+	// was fetched (spool.go).
+	spool *spooled
 	// partial is set when only the header was fetched because the message
 	// exceeds the size limit.
 	partial bool
@@ -131,6 +134,11 @@ func storeMessages(ctx context.Context, db *store.DB, rest AtRest, mailbox strin
 			defer wg.Done()
 			for i := range next {
 				m := msgs[i]
+				if m.spool != nil {
+					prep[i] = prepared{sum: m.spool.sum}
+					prep[i].mid, prep[i].from = headerIdentity(m.spool.head)
+					continue
+				}
 				p := prepared{sum: sha256.Sum256(m.raw)}
 				p.mid, p.from = headerIdentity(m.raw)
 				ct, err := rest.EncryptAtRest(m.raw)
@@ -159,6 +167,9 @@ func storeMessages(ctx context.Context, db *store.DB, rest AtRest, mailbox strin
 				mailbox, uidValidity, m.uid).Scan(&id)
 			if err == nil {
 				ids[i] = id
+				if err := m.dropSpool(ctx, tx); err != nil {
+					return err
+				}
 				continue
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
@@ -173,6 +184,9 @@ func storeMessages(ctx context.Context, db *store.DB, rest AtRest, mailbox strin
 					return fmt.Errorf("intake: relocate inbound %d: %w", id, err)
 				}
 				ids[i] = id
+				if err := m.dropSpool(ctx, tx); err != nil {
+					return err
+				}
 				continue
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
@@ -191,11 +205,20 @@ func storeMessages(ctx context.Context, db *store.DB, rest AtRest, mailbox strin
 			if ids[i], err = res.LastInsertId(); err != nil {
 				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO inbound_raw (inbound_id, raw) VALUES (?, ?)`, ids[i], store.Inline(p.ct)); err != nil {
+			col := store.Inline(p.ct)
+			if m.spool != nil {
+				col = []byte{} // in pieces: claimSpool
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO inbound_raw (inbound_id, raw) VALUES (?, ?)`, ids[i], col); err != nil {
 				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
 			}
 			if err := store.Spill(ctx, tx, "inbound", ids[i], p.ct); err != nil {
 				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
+			}
+			if m.spool != nil {
+				if err := claimSpool(ctx, tx, m.spool, ids[i]); err != nil {
+					return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
+				}
 			}
 		}
 		if last == 0 {
@@ -321,6 +344,9 @@ func rawMessage(ctx context.Context, q queryer, rest AtRest, id int64) ([]byte, 
 	}
 	if err != nil {
 		return nil, fmt.Errorf("intake: read inbound %d: %w", id, err)
+	}
+	if len(ct) == 0 {
+		return openSpilled(ctx, q, rest, id)
 	}
 	if ct, err = store.Unspill(ctx, q, "inbound", id, ct); err != nil {
 		return nil, fmt.Errorf("intake: read inbound %d: %w", id, err)

@@ -230,6 +230,9 @@ func (p *Poller) session(ctx context.Context, healthy *bool) error {
 	if p.cfg.Push {
 		p.askPush(c)
 	}
+	if err := p.dropSpool(ctx); err != nil {
+		return err
+	}
 	p.log.Info("intake: watching mailbox", "mailbox", p.cfg.Mailbox, "uidvalidity", sel.UIDValidity, "messages", sel.NumMessages)
 	idle := c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2)
 	for {
@@ -393,7 +396,7 @@ func (p *Poller) sync(ctx context.Context, c *imapclient.Client, uidValidity uin
 		if busy != nil {
 			budget, alone = p.cfg.FetchBytes-busy.bytes, false
 		}
-		msgs, err := p.fetch(c, uids, budget, alone)
+		msgs, err := p.fetch(ctx, c, uids, budget, alone)
 		if err != nil {
 			return err
 		}
@@ -421,7 +424,7 @@ func (p *Poller) sync(ctx context.Context, c *imapclient.Client, uidValidity uin
 		}
 		var n int64
 		for _, m := range msgs {
-			n += int64(len(m.raw))
+			n += m.bytes()
 		}
 		busy = p.startProcessing(ctx, ids, n)
 	}
@@ -512,7 +515,7 @@ func (b *processing) wait() error {
 // bytes (with alone, one bigger message alone): whole when within the size
 // limit, the header only otherwise (the whole message stays on the server
 // and goes to Quarantine).
-func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID, budget int64, alone bool) ([]fetched, error) {
+func (p *Poller) fetch(ctx context.Context, c *imapclient.Client, uids []imap.UID, budget int64, alone bool) ([]fetched, error) {
 	sizes, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
 	if err != nil {
 		return nil, fmt.Errorf("intake: fetch sizes: %w", err)
@@ -549,6 +552,7 @@ func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID, budget int64, alon
 		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 			var uid imap.UID
 			var raw []byte
+			var sp *spooled
 			for item := msg.Next(); item != nil; item = msg.Next() {
 				switch it := item.(type) {
 				case imapclient.FetchItemDataUID:
@@ -557,7 +561,12 @@ func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID, budget int64, alon
 					if it.Literal == nil {
 						continue
 					}
-					if raw, err = readLiteral(it.Literal, p.cfg.MaxSize); err != nil {
+					if !partial && p.spoolable(it.Literal.Size()) {
+						sp, err = p.spool(ctx, it.Literal)
+					} else {
+						raw, err = readLiteral(it.Literal, p.cfg.MaxSize)
+					}
+					if err != nil {
 						// Closing the command now would read the broken
 						// literal again, racing go-imap's decoder: drop
 						// the connection instead; the session reconnects.
@@ -569,13 +578,13 @@ func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID, budget int64, alon
 			if uid == 0 {
 				continue
 			}
-			if raw == nil {
+			if raw == nil && sp == nil {
 				// A NIL body: never store a placeholder (its hash would
 				// collide with the next one); try again later.
 				cmd.Close()
 				return fmt.Errorf("intake: fetch uid %d: no body returned", uid)
 			}
-			out = append(out, fetched{uid: uint32(uid), size: size[uid], raw: raw, partial: partial})
+			out = append(out, fetched{uid: uint32(uid), size: size[uid], raw: raw, spool: sp, partial: partial})
 		}
 		if err := cmd.Close(); err != nil {
 			return fmt.Errorf("intake: fetch: %w", err)
@@ -597,7 +606,7 @@ func (p *Poller) fetch(c *imapclient.Client, uids []imap.UID, budget int64, alon
 // is fetched as its header only) is refused.
 func readLiteral(lit imap.LiteralReader, max int64) ([]byte, error) {
 	n := lit.Size()
-	if n < 0 || n > 2*max+1<<20 {
+	if n < 0 || n > literalMax(max) {
 		return nil, fmt.Errorf("literal of %d bytes refused (the size limit is %d)", n, max)
 	}
 	b := make([]byte, n)

@@ -352,7 +352,7 @@ func (p *Processor) prepare(ctx context.Context, id int64, team []Member) (*msgC
 	if m.insp.Autocrypt != "" {
 		candidates = append(candidates, armorKey(m.insp.Autocrypt))
 	}
-	m.opened, m.openErr = p.o.Opener.Open(ctx, m.raw, candidates, team, m.now)
+	m.opened, m.openErr = m.open(ctx, candidates, team)
 	if err := m.presealReport(ctx); err != nil {
 		return nil, err
 	}
@@ -476,7 +476,11 @@ func (m *msgCtx) run(ctx context.Context) error {
 
 	// 1. Bounces and delivery status notifications.
 	if ok, why := insp.isBounce(); ok {
-		matched, err := p.o.Mailer.HandleDSN(ctx, m.raw)
+		raw, err := m.rawBytes(ctx)
+		if err != nil {
+			return err
+		}
+		matched, err := p.o.Mailer.HandleDSN(ctx, raw)
 		if err != nil {
 			return fmt.Errorf("intake: bounce %d: %w", m.in.ID, err)
 		}
@@ -633,9 +637,13 @@ func (m *msgCtx) commandMail(ctx context.Context, member Member, opened *Opened,
 	if err != nil {
 		return err
 	}
+	raw, err := m.rawBytes(ctx)
+	if err != nil {
+		return err
+	}
 	insp := m.insp
 	if err := m.p.o.Cases.HandleCommandMail(ctx, CommandMail{
-		InboundID: m.in.ID, Raw: m.raw, MessageID: insp.MessageID, From: insp.From,
+		InboundID: m.in.ID, Raw: raw, MessageID: insp.MessageID, From: insp.From,
 		Subject: insp.Subject, CaseID: caseID, Opened: opened, OpenErr: openErr, Received: m.in.Received,
 	}); err != nil {
 		if ctx.Err() != nil {

@@ -370,10 +370,15 @@ func (m *msgCtx) addToCase(ctx context.Context, caseID int64, o outcome, kind st
 // and whom an answer may go to.
 func (m *msgCtx) verifyAgain(ctx context.Context, candidates []string, members []Member) {
 	op := m.opened
-	if op.Signer != "" || op.SignatureErr == nil || m.raw == nil {
+	if op.Signer != "" || op.SignatureErr == nil {
 		return
 	}
-	again, err := m.p.o.Opener.Open(ctx, m.raw, candidates, members, m.now)
+	raw, err := m.rawBytes(ctx)
+	if err != nil {
+		m.p.o.Log.Warn("intake: signature not verified again: message not read", "inbound", m.in.ID, "err", err)
+		return
+	}
+	again, err := m.p.o.Opener.Open(ctx, raw, candidates, members, m.now)
 	if err != nil || again.Signer == "" {
 		return
 	}

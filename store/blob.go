@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 )
 
 // ChunkSize is the size of the pieces a big value is stored in. SQLite
@@ -69,34 +70,13 @@ func Unspill(ctx context.Context, q Querier, owner string, id int64, col []byte)
 	if len(col) > 0 {
 		return col, nil
 	}
-	size, err := spilledSize(ctx, q, owner, id)
+	b, err := OpenBlob(ctx, q, owner, id, col)
 	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, b.Size())
+	if _, err := io.ReadFull(b.NewReader(ctx), out); err != nil {
 		return nil, fmt.Errorf("store: read %s %d: %w", owner, id, err)
-	}
-	if size == 0 {
-		return nil, fmt.Errorf("store: read %s %d: value is empty and has no pieces", owner, id)
-	}
-	rows, err := q.QueryContext(ctx, `SELECT data FROM blob_chunk WHERE owner = ? AND id = ? ORDER BY seq`, owner, id)
-	if err != nil {
-		return nil, fmt.Errorf("store: read %s %d: %w", owner, id, err)
-	}
-	defer rows.Close()
-	out := make([]byte, 0, size)
-	for rows.Next() {
-		var piece sql.RawBytes
-		if err := rows.Scan(&piece); err != nil {
-			return nil, fmt.Errorf("store: read %s %d: %w", owner, id, err)
-		}
-		if len(out)+len(piece) > size {
-			break
-		}
-		out = append(out, piece...)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: read %s %d: %w", owner, id, err)
-	}
-	if len(out) != size {
-		return nil, fmt.Errorf("store: read %s %d: pieces changed while read (%d bytes, want %d)", owner, id, len(out), size)
 	}
 	return out, nil
 }

@@ -21,7 +21,7 @@ func TestBench(t *testing.T) {
 	}
 	bin := buildSecgate(t, t.TempDir())
 	const n, reports, gpgN = 20, 10, 3
-	cmd := exec.Command(bin, "bench", "-n", "20", "-reports", "10", "-gpg-n", "3", "-big", "1", "--json")
+	cmd := exec.Command(bin, "bench", "-n", "20", "-reports", "10", "-gpg-n", "3", "-big", "2", "-small", "1", "--json")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -70,8 +70,8 @@ func TestBench(t *testing.T) {
 	if res.Memory.ProcessPeakMiB <= 0 {
 		t.Errorf("process peak RSS missing")
 	}
-	big := res.Memory.BigReport
-	if big == nil || !big.Case || !big.Delivered || big.BaseMiB <= 0 || big.IngestMiB < big.BaseMiB || big.RawBytes < 900<<10 || big.RawBytes > 1<<20+64<<10 {
+	big, small := res.Memory.BigReport, res.Memory.SmallReport
+	if big == nil || !big.Case || !big.Delivered || big.BaseMiB <= 0 || big.IngestMiB < big.BaseMiB || big.RawBytes < 1900<<10 || big.RawBytes > 2<<20+64<<10 {
 		t.Errorf("big report: %+v", big)
 	}
 	// The linear fan-out: 20, then 200 distributors (-fanout-scale 10).
@@ -79,8 +79,11 @@ func TestBench(t *testing.T) {
 		sc.Large.Encrypted != 10*n || sc.Large.DistinctKeys != 10*n || sc.NewKeys != 9*n || sc.Ratio <= 0 {
 		t.Errorf("scaled fan-out: %+v", sc)
 	}
-	if len(res.Goals) != 10 { // 2 fan-outs, the scaled one, 2 × 2 gpg ratios, intake and its CPU, memory
-		t.Errorf("%d goals, want 10: %+v", len(res.Goals), res.Goals)
+	if small == nil || !small.Case || !small.Delivered || small.RawBytes < 900<<10 || small.RawBytes > 1<<20+64<<10 {
+		t.Errorf("small report: %+v", small)
+	}
+	if len(res.Goals) != 12 { // 2 fan-outs, the scaled one, 2 × 2 gpg ratios, intake and its CPU, 3 of memory
+		t.Errorf("%d goals, want 12: %+v", len(res.Goals), res.Goals)
 	}
 
 	// The readable report shows every figure.
@@ -94,7 +97,7 @@ func TestBench(t *testing.T) {
 		"3 runs in", "extrapolated to 20", "secgate is", "default key protection",
 		"this process, after fan-out and intake", "peak until the case was opened", "delivered: true",
 		"fan-out to 1,000 (curve25519)", "fan-out to 1,000 (RSA-3072)", "speed-up over the gpg loop, gpg as run (RSA-3072)", "speed-up over the gpg loop, gpg's best case (RSA-3072)",
-		"goal ≥ 500 reports/s", "goal ≤ 150 MiB", "goals met",
+		"goal ≥ 500 reports/s", "goal ≤ 64 MiB", "goal ≤ +16 MiB", "goals met",
 		"curve25519     200    200 ", "200/200 (200 encrypted)", "fan-out to 200 vs 20 (curve25519)", "goal ≤ 11×",
 		"intake CPU a report (whole process)", "goal ≤ 1.0 ms",
 	} {
@@ -119,6 +122,8 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"bench", "-fanout-scale", "-1"}, "-fanout-scale -1"},
 		{[]string{"bench", "-n", "20000", "-fanout-scale", "10"}, "-fanout-scale 10: want 0 to 5 with -n 20000"},
 		{[]string{"bench", "extra"}, "want no arguments"},
+		{[]string{"bench", "-big", "5", "-small", "5"}, "-small 5"},
+		{[]string{"bench", "-small", "-1"}, "-small -1"},
 	} {
 		code, _, stderr := runCLI(t, nil, tt.args...)
 		if code != 1 || !strings.Contains(stderr, tt.err) {
