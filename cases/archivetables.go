@@ -72,6 +72,10 @@ var archiveTables = []archiveTable{
 	{name: "inbound", where: "case_id = ?1", order: "id", keep: true, volatile: true},
 	{name: "inbound_raw", where: "inbound_id IN (" + caseInboundIDs + ")", order: "inbound_id"},
 	{name: "blob_chunk", where: "owner = 'inbound' AND id IN (" + caseInboundIDs + ")", order: "id, seq"},
+	// A big message streamed from IMAP keeps its pieces under its spool
+	// (store schema 24), which inbound_spool names.
+	{name: "inbound_spool", where: "inbound_id IN (" + caseInboundIDs + ")", order: "inbound_id"},
+	{name: "blob_chunk", where: "owner = 'inbound-spool' AND id IN (SELECT spool FROM inbound_spool WHERE inbound_id IN (" + caseInboundIDs + "))", order: "id, seq"},
 }
 
 // notCaseTables are the tables that hold nothing of one case (the
@@ -84,6 +88,12 @@ var notCaseTables = []string{
 	"application", "gateway_untrusted_line", "team_key_history", "audit_head",
 	"case_signatures", // the replay guard of signed commands: kept whole
 	"archived_case", "archived_untrusted_line",
+	"outbox_count", "inbound_count", // counters the triggers of both databases keep
+	"dir_lookup", // keys looked up by address alone for the directory
+	// The data keys, wrapped to the team key: they stay in the project's
+	// database, which the archive is opened with (secgate case show
+	// -archive, audit verify -archive), and open what they sealed there.
+	"data_key", "data_key_wrap",
 }
 
 // archivePending are the queries that find what a case still waits for;

@@ -46,7 +46,7 @@ func archived(cfg *Config, on bool) (*Config, error) {
 		return nil, fmt.Errorf("-archive: no archive database %s yet (secgate archive -before DATE makes it)", path)
 	}
 	c := *cfg
-	c.Gateway.Database = path
+	c.Gateway.Database, c.KeysDatabase = path, cfg.Gateway.Database
 	return &c, nil
 }
 

@@ -50,7 +50,7 @@ func openView(ctx context.Context, a *app, cfg *Config, withKey bool) (*view, er
 		return nil, err
 	}
 	if v.key != nil {
-		if v.key, err = withDataKeys(ctx, v.db, v.key, time.Now(), false); err != nil {
+		if v.key, err = viewDataKeys(ctx, cfg, v.db, v.key); err != nil {
 			v.db.Close()
 			return nil, err
 		}

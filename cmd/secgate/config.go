@@ -58,6 +58,9 @@ type Config struct {
 	// Name is the project's short name (CLI, logs, metrics), set by
 	// LoadProjects; see projectName.
 	Name string `toml:"-"`
+	// KeysDatabase, when set, is the database whose data keys open what
+	// Gateway.Database holds: the project's, for its archive (archived).
+	KeysDatabase string `toml:"-"`
 	// src says which file set each key (a project file over the top
 	// file), for errors found after loading; nil: File alone.
 	src *configSource

@@ -145,3 +145,19 @@ func insertWrap(ctx context.Context, tx *sql.Tx, team *crypto.Key, d *crypto.Dat
 	}
 	return nil
 }
+
+// viewDataKeys is withDataKeys for a command that reads db: the data keys
+// come from cfg.KeysDatabase when it is set (an archive is opened with the
+// project's data keys, which the project's database keeps up to date
+// through rotations), from db otherwise.
+func viewDataKeys(ctx context.Context, cfg *Config, db *store.DB, team *crypto.Key) (*crypto.Key, error) {
+	if cfg.KeysDatabase == "" {
+		return withDataKeys(ctx, db, team, time.Now(), false)
+	}
+	keys, err := store.Open(ctx, cfg.KeysDatabase)
+	if err != nil {
+		return nil, err
+	}
+	defer keys.Close()
+	return withDataKeys(ctx, keys, team, time.Now(), false)
+}
