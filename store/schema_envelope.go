@@ -12,14 +12,14 @@ package store
 // current team key; after a rotation the gateway makes a new one, so that
 // the old team key, should it leak, opens nothing stored afterwards.
 //
-// data_key_wrap holds each data key wrapped to a team key (encrypted with a
-// statement of its ID, the team key it was made for and the key, signed by
-// that team key: the gateway uses no data key whose statement that key did
-// not sign, so that nobody can plant one by writing the database): to the one in
+// data_key_wrap holds each data key wrapped to a team key: to the one in
 // force when it was made, and to every team key that succeeded it (the
 // gateway wraps the older data keys to a new team key when it first starts
 // with it), so that what was stored before a rotation opens with the
-// current key.
+// current key. A wrap encrypts a statement of the data key's ID, the team
+// key it was made for and the key, signed by that team key: the gateway
+// uses no data key whose statement that key did not sign, so that nobody
+// can plant one by writing the database.
 const schemaEnvelope = `
 CREATE TABLE data_key (
 	id      INTEGER PRIMARY KEY,   -- the ID every value it sealed starts with
