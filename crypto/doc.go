@@ -95,6 +95,12 @@
 //
 // # At rest
 //
-// Key.EncryptAtRest and Key.DecryptAtRest encrypt case content to the team
-// key alone for storage.
+// Key.EncryptAtRest and Key.DecryptAtRest encrypt case content for
+// storage: to the team key alone, or, once the key carries data keys
+// (Key.WithDataKeys), with a random AES-256 data key as one OpenPGP SEIPD
+// version 2 packet behind a short prefix naming the data key, which no
+// OpenPGP message starts with, so that DecryptAtRest tells the two forms
+// apart. A data key is stored only wrapped to the team key
+// (Key.WrapDataKey, Key.UnwrapDataKey); sealing with it costs no
+// public-key operation.
 package crypto

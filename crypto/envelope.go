@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
@@ -18,10 +20,31 @@ import (
 // derivation and AES-GCM instead of a curve25519 or RSA operation for
 // every value, and opening what it sealed costs none either. ID names it
 // in what it sealed.
+//
+// A wrapped data key counts only when the team key signed it: the wrap
+// holds a statement (dataKeyText) naming the data key's ID, the team key
+// it was made for and the key, with that team key's signature. Someone who
+// can write the database but holds no team key could otherwise plant a
+// data key of their own, wrapped to the team's public key, and read what
+// is stored after.
 type DataKey struct {
-	ID  uint32
-	key []byte
+	ID        uint32
+	key       []byte
+	madeFor   string // fingerprint of the team key that signed it
+	statement []byte // dataKeyText and its signature: what a wrap encrypts
 }
+
+// MadeFor is the fingerprint of the team key that made (and signed) d; ""
+// until it is wrapped.
+func (d *DataKey) MadeFor() string { return d.madeFor }
+
+// dataKeyText is the statement a team key signs for a data key.
+func dataKeyText(id uint32, madeFor string, key []byte) string {
+	return fmt.Sprintf("secgate data key\nid: %d\nmade for: %s\nkey: %x\n", id, madeFor, key)
+}
+
+// sigStart starts the armored signature after the statement.
+var sigStart = []byte("-----BEGIN PGP SIGNATURE-----")
 
 // envelopeMagic starts a value sealed with a data key. Its first byte is
 // below 0x80, which no OpenPGP packet starts with: a value sealed to the
@@ -54,10 +77,21 @@ func GenerateDataKey(id uint32) (*DataKey, error) {
 	return d, nil
 }
 
-// WrapDataKey encrypts d to k alone (as EncryptAtRest does without a data
-// key): the only form in which d is stored.
-func (k *Key) WrapDataKey(d *DataKey) ([]byte, error) {
-	return k.withoutDataKeys().EncryptAtRest(d.key)
+// WrapDataKey encrypts d's signed statement to k alone (as EncryptAtRest
+// does without a data key): the only form in which d is stored. A new
+// data key is signed by k, at at, and made for k; one that was unwrapped
+// keeps the statement its team key signed, so that it can be wrapped to
+// the key that succeeded that one. k must be private to sign.
+func (k *Key) WrapDataKey(d *DataKey, at time.Time) ([]byte, error) {
+	if d.statement == nil {
+		text := dataKeyText(d.ID, k.Fingerprint(), d.key)
+		sig, err := k.SignDetached([]byte(text), at)
+		if err != nil {
+			return nil, fmtErr("wrap data key", err)
+		}
+		d.madeFor, d.statement = k.Fingerprint(), []byte(text+sig)
+	}
+	return k.withoutDataKeys().EncryptAtRest(d.statement)
 }
 
 // UnwrapDataKey decrypts a data key named id that WrapDataKey wrapped to
@@ -66,14 +100,42 @@ func (k *Key) UnwrapDataKey(id uint32, wrapped []byte) (*DataKey, error) {
 	if isEnvelope(wrapped) {
 		return nil, fmtErr("unwrap data key", fmt.Errorf("%w: data key %d is not wrapped to a team key", ErrDecrypt, id))
 	}
-	key, err := k.withoutDataKeys().DecryptAtRest(wrapped)
+	statement, err := k.withoutDataKeys().DecryptAtRest(wrapped)
 	if err != nil {
 		return nil, fmtErr("unwrap data key", err)
 	}
-	if len(key) != packet.CipherAES256.KeySize() {
-		return nil, fmtErr("unwrap data key", fmt.Errorf("%w: data key %d has %d bytes", ErrDecrypt, id, len(key)))
+	d, err := k.checkDataKey(id, statement)
+	if err != nil {
+		return nil, fmtErr("unwrap data key", err)
 	}
-	return &DataKey{ID: id, key: key}, nil
+	return d, nil
+}
+
+// checkDataKey reads the statement of data key id and checks that the team
+// key it names signed it, and that that key is k or one k succeeded.
+func (k *Key) checkDataKey(id uint32, statement []byte) (*DataKey, error) {
+	i := bytes.Index(statement, sigStart)
+	if i < 0 {
+		return nil, fmt.Errorf("%w: data key %d is not signed", ErrBadSignature, id)
+	}
+	text, sig := statement[:i], statement[i:]
+	var gotID uint32
+	var madeFor, hexKey string
+	if _, err := fmt.Sscanf(string(text), "secgate data key\nid: %d\nmade for: %s\nkey: %s\n", &gotID, &madeFor, &hexKey); err != nil {
+		return nil, fmt.Errorf("%w: data key %d: %v", ErrDecrypt, id, err)
+	}
+	key, err := hex.DecodeString(hexKey)
+	if err != nil || len(key) != packet.CipherAES256.KeySize() || gotID != id || dataKeyText(gotID, madeFor, key) != string(text) {
+		return nil, fmt.Errorf("%w: data key %d: not the statement of data key %d", ErrDecrypt, id, id)
+	}
+	s, err := k.VerifyDetached(text, sig)
+	if err != nil {
+		return nil, fmt.Errorf("data key %d: %w", id, err)
+	}
+	if s.Fingerprint != madeFor {
+		return nil, fmt.Errorf("%w: data key %d made for %s is signed by %s", ErrBadSignature, id, madeFor, s.Fingerprint)
+	}
+	return &DataKey{ID: id, key: key, madeFor: madeFor, statement: statement}, nil
 }
 
 // dataKeys are the data keys a Key carries (WithDataKeys).

@@ -122,7 +122,7 @@ func TestEnvelopeTamper(t *testing.T) {
 func TestDataKeyWrap(t *testing.T) {
 	old, newKey := testKey(t, "team"), testKey(t, "team2")
 	d := testDataKey(t, 7)
-	wrapped, err := old.WrapDataKey(d)
+	wrapped, err := old.WrapDataKey(d, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +150,19 @@ func TestDataKeyWrap(t *testing.T) {
 	// A data key wrapped with a data key would open only with itself.
 	if _, err := old.UnwrapDataKey(7, sealed); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("unwrapped an envelope: %v", err)
+	}
+	if got.MadeFor() != old.Fingerprint() {
+		t.Fatalf("made for %s, want %s", got.MadeFor(), old.Fingerprint())
+	}
+	// Wrapped again to the key that succeeded: still made for the old one,
+	// as its signature says.
+	rewrapped, err := newKey.WithPrevious(old).WrapDataKey(got, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := newKey.WithPrevious(old).UnwrapDataKey(7, rewrapped)
+	if err != nil || again.MadeFor() != old.Fingerprint() {
+		t.Fatalf("rewrapped: %v, %v", again, err)
 	}
 	if id, ok := old.WithDataKeys(d).SealsWithDataKey(); !ok || id != 7 {
 		t.Fatalf("SealsWithDataKey = %d, %v", id, ok)
@@ -195,5 +208,52 @@ func BenchmarkAtRest(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestDataKeyForged: a wrap counts only when it holds the statement of its
+// data key signed by the team key it names. Anyone can encrypt to the
+// team's public key: a bare key, an unsigned statement, one signed by
+// another key, one naming another ID, or one naming the team key but
+// signed by a key it succeeded, are all refused.
+func TestDataKeyForged(t *testing.T) {
+	team, other := testKey(t, "team"), testKey(t, "mallory")
+	prev := testKey(t, "team2")
+	key := bytes.Repeat([]byte{0x42}, 32)
+	text := dataKeyText(5, team.Fingerprint(), key)
+	sign := func(k *Key, text string) string {
+		sig, err := k.SignDetached([]byte(text), t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return text + sig
+	}
+	for _, tt := range []struct {
+		name, payload string
+		key           *Key
+	}{
+		{"bare key", string(key), team},
+		{"unsigned statement", text, team},
+		{"signed by another key", sign(other, text), team},
+		{"another ID", sign(team, dataKeyText(6, team.Fingerprint(), key)), team},
+		{"names the team key, signed by the one before", sign(prev, text), team.WithPrevious(prev)},
+		{"short key", sign(team, dataKeyText(5, team.Fingerprint(), key[:16])), team},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wrapped, err := team.Public().EncryptAtRest([]byte(tt.payload))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, err := tt.key.UnwrapDataKey(5, wrapped); err == nil {
+				t.Fatalf("a forged data key unwrapped, made for %s", d.MadeFor())
+			}
+		})
+	}
+	good, err := team.Public().EncryptAtRest([]byte(sign(team, text)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := team.UnwrapDataKey(5, good); err != nil || d.MadeFor() != team.Fingerprint() {
+		t.Fatalf("the signed statement does not unwrap: %v", err)
 	}
 }

@@ -16,11 +16,14 @@ package store
 // force when it was made, and to every team key that succeeded it (the
 // gateway wraps the older data keys to a new team key when it first starts
 // with it), so that what was stored before a rotation opens with the
-// current key.
+// current key. A wrap encrypts a statement of the data key's ID, the team
+// key it was made for and the key, signed by that team key: the gateway
+// uses no data key whose statement that key did not sign, so that nobody
+// can plant one by writing the database.
 const schemaEnvelope = `
 CREATE TABLE data_key (
 	id      INTEGER PRIMARY KEY,   -- the ID every value it sealed starts with
-	team    TEXT    NOT NULL,      -- fingerprint of the team key it was made for
+	team    TEXT    NOT NULL,      -- fingerprint of the team key it was made for (as its signed statement says)
 	created INTEGER NOT NULL       -- unix millis
 ) STRICT;
 CREATE TRIGGER data_key_no_delete BEFORE DELETE ON data_key

@@ -75,7 +75,7 @@ func TestBench(t *testing.T) {
 		t.Errorf("big report: %+v", big)
 	}
 	// The linear fan-out: 20, then 200 distributors (-fanout-scale 10).
-	if sc := res.Scale; sc == nil || sc.Base.Recipients != n || sc.Large.Recipients != 10*n || sc.Large.Delivered != 10*n ||
+	if sc := res.Scale; sc == nil || sc.Base.Recipients != n || sc.After.Delivered != n || sc.Large.Recipients != 10*n || sc.Large.Delivered != 10*n ||
 		sc.Large.Encrypted != 10*n || sc.Large.DistinctKeys != 10*n || sc.NewKeys != 9*n || sc.Ratio <= 0 {
 		t.Errorf("scaled fan-out: %+v", sc)
 	}
@@ -105,7 +105,7 @@ func TestBench(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, text)
 		}
 	}
-	if strings.Count(text, "20/20 (20 encrypted)") != 3 {
+	if strings.Count(text, "20/20 (20 encrypted)") != 4 {
 		t.Errorf("not every fan-out was delivered:\n%s", text)
 	}
 }

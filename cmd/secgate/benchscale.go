@@ -11,16 +11,19 @@ import (
 	"time"
 )
 
-// Linear fan-out (issue #22): the curve25519 fan-out to -n distributors
-// and to -fanout-scale times as many, one right after the other in the
-// same run, so that the load of a shared machine weighs on both alike.
+// Linear fan-out (issue #22): the curve25519 fan-out to -n distributors,
+// to -fanout-scale times as many, and to -n again, one right after the
+// other in the same run; the ratio takes the mean of the two small ones,
+// so that a load of a shared machine that rises or falls meanwhile weighs
+// on both sizes alike.
 
 // scaleResult is the fan-out to n and to n×scale distributors.
 type scaleResult struct {
 	Scale int          `json:"scale"`
-	Base  fanOutResult `json:"base"`  // to -n distributors, run again right before Large
-	Large fanOutResult `json:"large"` // to -n × -fanout-scale distributors
-	Ratio float64      `json:"ratio"` // Large.Total / Base.Total: linear is the scale
+	Base  fanOutResult `json:"base"`       // to -n distributors, run again right before Large
+	Large fanOutResult `json:"large"`      // to -n × -fanout-scale distributors
+	After fanOutResult `json:"base_after"` // to -n distributors again, right after Large
+	Ratio float64      `json:"ratio"`      // Large.Total / the mean of Base.Total and After.Total: linear is the scale
 	// The first read of the scaled list, which parses the keys of the
 	// distributors not on the -n list (they are cached afterwards, as
 	// the -n list's were by the first fan-out): the directory columns of
@@ -89,8 +92,16 @@ func (b *bench) fanOutScale(ctx context.Context, entity []byte) (*scaleResult, e
 		return nil, err
 	}
 	r.Large.DistinctKeys = b.distinct["x25519-scale"]
-	r.Ratio = float64(r.Large.Total) / float64(r.Base.Total)
+	if r.After, err = b.fanOutTo(ctx, "x25519", benchList("x25519"), b.o.N, "bench-scale-after"+b.suffix, entity); err != nil {
+		return nil, err
+	}
+	r.Ratio = float64(r.Large.Total) / r.baseMean(func(f fanOutResult) float64 { return float64(f.Total) })
 	return r, nil
+}
+
+// baseMean is the mean of a figure of the two fan-outs to -n.
+func (r *scaleResult) baseMean(fig func(fanOutResult) float64) float64 {
+	return (fig(r.Base) + fig(r.After)) / 2
 }
 
 // print writes one row of section (a).
@@ -101,11 +112,14 @@ func (f fanOutResult) print(w io.Writer) {
 
 // print writes the scaled fan-out's lines of section (a).
 func (r *scaleResult) print(w io.Writer) {
-	fmt.Fprintf(w, "    linear fan-out: curve25519 to %d, then to %d distributors, one right after the other\n", r.Base.Recipients, r.Large.Recipients)
+	fmt.Fprintf(w, "    linear fan-out: curve25519 to %d, to %d, then to %d distributors again, one right after the other\n",
+		r.Base.Recipients, r.Large.Recipients, r.After.Recipients)
 	r.Base.print(w)
 	r.Large.print(w)
-	fmt.Fprintf(w, "    %d× the distributors took %.2f× the time (total), %.2f× the CPU, %.2f× reading the directory\n", r.Scale, r.Ratio,
-		float64(r.Large.CPU)/float64(r.Base.CPU), float64(r.Large.Directory)/float64(r.Base.Directory))
+	r.After.print(w)
+	fmt.Fprintf(w, "    %d× the distributors took %.2f× the time (total), %.2f× the CPU, %.2f× reading the directory (against the mean of the two %d)\n",
+		r.Scale, r.Ratio, float64(r.Large.CPU)/r.baseMean(func(f fanOutResult) float64 { return float64(f.CPU) }),
+		float64(r.Large.Directory)/r.baseMean(func(f fanOutResult) float64 { return float64(f.Directory) }), r.Base.Recipients)
 	fmt.Fprintf(w, "    (the directory read with every key parsed before; the first read of the %d list, parsing its %d new keys: %.3f s)\n",
 		r.Large.Recipients, r.NewKeys, float64(r.FirstDirectory))
 }

@@ -77,7 +77,7 @@ func withDataKeys(ctx context.Context, db *store.DB, team *crypto.Key, now time.
 				return err
 			}
 			open = append(open, d)
-			if s.team == fpr {
+			if d.MadeFor() == fpr { // what the team key signed, not the column
 				seal = d
 			}
 			if _, ok := s.wraps[fpr]; ok || tx == nil {
@@ -114,7 +114,7 @@ func withDataKeys(ctx context.Context, db *store.DB, team *crypto.Key, now time.
 }
 
 // unwrapStored unwraps s with the wrap to team, or else to a key team
-// succeeded.
+// succeeded, and checks that the team key it was made for signed it.
 func unwrapStored(team *crypto.Key, s *storedDataKey) (*crypto.DataKey, error) {
 	for _, fpr := range append([]string{team.Fingerprint()}, team.Previous()...) {
 		if w, ok := s.wraps[fpr]; ok {
@@ -135,7 +135,7 @@ func unwrapStored(team *crypto.Key, s *storedDataKey) (*crypto.DataKey, error) {
 }
 
 func insertWrap(ctx context.Context, tx *sql.Tx, team *crypto.Key, d *crypto.DataKey, now time.Time) error {
-	wrapped, err := team.WrapDataKey(d)
+	wrapped, err := team.WrapDataKey(d, now)
 	if err != nil {
 		return fmt.Errorf("data key %d: %w", d.ID, err)
 	}

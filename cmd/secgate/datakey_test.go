@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
@@ -118,5 +120,81 @@ func TestDataKeyRotation(t *testing.T) {
 	}
 	if _, err := second.Public().UnwrapDataKey(stored[1].id, stored[1].wraps[newFpr]); err == nil {
 		t.Error("the public team key unwrapped a data key")
+	}
+}
+
+// TestDataKeyPlanted: someone who can write the database but holds no
+// team key plants a data key of their own, wrapped to the team's public
+// key (which anyone has), as the newest for the team key, hoping the
+// gateway seals what it stores next with a key they know. The gateway
+// refuses to start: a data key counts only when the team key signed it
+// (the wrap holds the key and the team key's signature, naming the team
+// key it was made for).
+func TestDataKeyPlanted(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	cfg, _ := f.gatewayConfig(t)
+	team, err := loadTeamKey(cfg, func(string) string { return testPass })
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := openGateway(ctx, cfg, gatewayOptions{TeamKey: team})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Close()
+
+	mallory, err := crypto.GenerateKey("Mallory", "mallory@example.net", crypto.GenerateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := bytes.Repeat([]byte{0x42}, 32)
+	for _, tt := range []struct {
+		name   string
+		raw    bool        // the bare key, as data keys were first wrapped
+		signer *crypto.Key // nil: no signature at all
+	}{{"bare key", true, nil}, {"unsigned", false, nil}, {"signed by another key", false, mallory}} {
+		t.Run(tt.name, func(t *testing.T) {
+			text := fmt.Sprintf("secgate data key\nid: 9\nmade for: %s\nkey: %x\n", team.Fingerprint(), key)
+			payload := text
+			if tt.raw {
+				payload = string(key)
+			}
+			if tt.signer != nil {
+				sig, err := tt.signer.SignDetached([]byte(text), time.Now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				payload += sig
+			}
+			wrapped, err := team.Public().EncryptAtRest([]byte(payload))
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err := store.Open(ctx, cfg.Gateway.Database)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			err = db.Tx(ctx, func(tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO data_key (id, team, created) VALUES (9, ?, 0)`, team.Fingerprint()); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO data_key_wrap (key_id, fingerprint, wrapped, created) VALUES (9, ?, ?, 0)`, team.Fingerprint(), wrapped)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := openGateway(ctx, cfg, gatewayOptions{TeamKey: team})
+			if err == nil {
+				id, _ := g.teamKey.SealsWithDataKey()
+				g.Close()
+				t.Fatalf("the gateway started with a planted data key (it seals with data key %d)", id)
+			}
+			if !strings.Contains(err.Error(), "data key 9") {
+				t.Errorf("error %q does not name the planted data key", err)
+			}
+		})
 	}
 }
