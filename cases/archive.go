@@ -144,9 +144,10 @@ func holdOf(ctx context.Context, q querier, id int64, before time.Time) (string,
 }
 
 // Move moves case id into the archive if it is still done and last
-// changed before before; a case the archive holds already, whole, is only
-// deleted from the project's database (the end of a move a crash cut
-// short).
+// changed before before. A case the archive holds already (a move a crash
+// cut short) is copied again, which changes nothing there, and deleted
+// from the project's database. The error wraps ErrNotFound for a case
+// the project's database no longer holds (moved already).
 func (a *Archiver) Move(ctx context.Context, id int64, before time.Time) (ArchiveResult, error) {
 	res, digest, err := a.copyCase(ctx, id, before)
 	if err != nil || res.Hold != "" {
