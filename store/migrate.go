@@ -41,30 +41,44 @@ func migrations() []string {
 }
 
 func (db *DB) migrate(ctx context.Context) error {
-	var v int
-	if err := db.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return fmt.Errorf("store: read schema version: %w", err)
-	}
 	ms := migrations()
-	if v > len(ms) {
-		return fmt.Errorf("store: database schema version %d is newer than this binary knows (%d)", v, len(ms))
-	}
-	for i := v; i < len(ms); i++ {
-		tx, err := db.w.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("store: migrate to %d: %w", i+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, ms[i]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("store: migrate to %d: %w", i+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("store: migrate to %d: %w", i+1, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("store: migrate to %d: %w", i+1, err)
+	for {
+		// The version is read inside each writing transaction (BEGIN
+		// IMMEDIATE): two processes opening a new database at once take
+		// turns, and the second finds the first's steps done.
+		done, err := db.migrateStep(ctx, ms)
+		if err != nil || done {
+			return err
 		}
 	}
-	return nil
+}
+
+// migrateStep applies the next migration in one transaction; done is true
+// when none is left.
+func (db *DB) migrateStep(ctx context.Context, ms []string) (done bool, err error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("store: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return false, fmt.Errorf("store: read schema version: %w", err)
+	}
+	switch {
+	case v > len(ms):
+		return false, fmt.Errorf("store: database schema version %d is newer than this binary knows (%d)", v, len(ms))
+	case v == len(ms):
+		return true, nil
+	}
+	if _, err := tx.ExecContext(ctx, ms[v]); err != nil {
+		return false, fmt.Errorf("store: migrate to %d: %w", v+1, err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+		return false, fmt.Errorf("store: migrate to %d: %w", v+1, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("store: migrate to %d: %w", v+1, err)
+	}
+	return false, nil
 }

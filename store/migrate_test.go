@@ -58,3 +58,28 @@ func TestMigrateInboundRaw(t *testing.T) {
 		t.Error("inbound still has its raw column")
 	}
 }
+
+// TestMigrateAtOnce: two processes (here, two pools) opening a new
+// database at once both succeed: each step reads the version in its own
+// writing transaction, so the second finds the first's steps done instead
+// of running them again ("table already exists").
+func TestMigrateAtOnce(t *testing.T) {
+	for range 5 {
+		path := filepath.Join(t.TempDir(), "new.db")
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				db, err := Open(context.Background(), path)
+				if err == nil {
+					db.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
