@@ -166,7 +166,7 @@ func TestServeAcknowledgements(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("case show: exit %d: %s", code, stderr)
 	}
-	row := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(e.addr("dana")) + `\s+embargo notice\s+\S+ \S+ UTC\s+\S+ \S+ UTC\s+(\S+ \S+ UTC|SILENT)`).FindStringSubmatch(show)
+	row := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(e.addr("dana")) + `\s+embargo\s+embargo notice\s+\S+ \S+ UTC\s+\S+ \S+ UTC\s+(\S+ \S+ UTC|SILENT)`).FindStringSubmatch(show)
 	if !strings.Contains(show, "acknowledgements:") || row == nil || row[1] == "SILENT" {
 		t.Errorf("case show %s does not show dana's acknowledgement:\n%s", ref1, show)
 	}
