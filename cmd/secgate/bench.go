@@ -280,11 +280,44 @@ func runBench(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	return printBenchResult(a, res, *asJSON)
+}
+
+// printBenchResult prints a bench's result for people, or as JSON.
+func printBenchResult(a *app, res interface{ print(io.Writer) }, asJSON bool) error {
+	if asJSON {
 		return a.printJSON(res)
 	}
 	res.print(a.stdout)
 	return nil
+}
+
+// startWorld makes the bench's temporary directory, its in-process IMAP
+// server holding the mailboxes of users, and its SMTP sink; stop undoes
+// them, in the reverse order.
+func (b *bench) startWorld(users ...string) (stop func(), err error) {
+	var undo []func()
+	stop = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	if b.dir, err = os.MkdirTemp("", "secgate-bench-"); err != nil {
+		return nil, err
+	}
+	dir := b.dir
+	undo = append(undo, func() { os.RemoveAll(dir) })
+	if b.imap, err = startBenchIMAP(users...); err != nil {
+		stop()
+		return nil, err
+	}
+	undo = append(undo, func() { b.imap.Close() })
+	if b.sink, err = smtpsink.Start(smtpsink.Options{User: benchTeam, Password: benchPassword}); err != nil {
+		stop()
+		return nil, err
+	}
+	undo = append(undo, func() { b.sink.Close() })
+	return stop, nil
 }
 
 // bench is one run.
@@ -311,21 +344,11 @@ func (b *bench) run(ctx context.Context) (*benchResult, error) {
 	start := time.Now()
 	res := &benchResult{Machine: benchMachineInfo(), Options: benchOptionsOut{N: b.o.N, Reports: b.o.Reports, Algos: b.o.Algos,
 		GPGN: b.o.GPGN, BigMiB: b.o.Big, RSAKeys: b.o.RSAKeys, Parallel: b.o.Parallel}}
-	dir, err := os.MkdirTemp("", "secgate-bench-")
+	stop, err := b.startWorld(benchTeam, benchBigUser, benchSmallUser)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	b.dir = dir
-
-	if b.imap, err = startBenchIMAP(benchTeam, benchBigUser, benchSmallUser); err != nil {
-		return nil, err
-	}
-	defer b.imap.Close()
-	if b.sink, err = smtpsink.Start(smtpsink.Options{User: benchTeam, Password: benchPassword}); err != nil {
-		return nil, err
-	}
-	defer b.sink.Close()
+	defer stop()
 
 	b.step("generating keys and the configuration\n")
 	cfgPath, err := b.setup(time.Now())

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/secgate/secgate/cases"
-	"github.com/secgate/secgate/distlist/smtpsink"
 )
 
 // benchHistoryUser is the mailbox of the project with years of data; the
@@ -80,30 +79,17 @@ func runBenchHistory(ctx context.Context, a *app, b *bench, s historySizes, asJS
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return a.printJSON(res)
-	}
-	res.print(a.stdout)
-	return nil
+	return printBenchResult(a, res, asJSON)
 }
 
 func (b *bench) runHistory(ctx context.Context, s historySizes) (*historyResult, error) {
 	start := time.Now()
 	res := &historyResult{Machine: benchMachineInfo(), Sizes: s, Rounds: max(b.o.Rounds, 1)}
-	dir, err := os.MkdirTemp("", "secgate-bench-")
+	stop, err := b.startWorld(benchTeam, benchHistoryUser)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	b.dir = dir
-	if b.imap, err = startBenchIMAP(benchTeam, benchHistoryUser); err != nil {
-		return nil, err
-	}
-	defer b.imap.Close()
-	if b.sink, err = smtpsink.Start(smtpsink.Options{User: benchTeam, Password: benchPassword}); err != nil {
-		return nil, err
-	}
-	defer b.sink.Close()
+	defer stop()
 	b.step("generating keys and the configuration\n")
 	emptyCfg, err := b.setup(time.Now())
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/secgate/secgate/crypto"
-	"github.com/secgate/secgate/distlist/smtpsink"
 )
 
 // secgate bench -projects N: N projects in one process, as serve runs them
@@ -134,34 +133,21 @@ func runBenchProjects(ctx context.Context, a *app, b *bench, n int, asJSON bool)
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return a.printJSON(res)
-	}
-	res.print(a.stdout)
-	return nil
+	return printBenchResult(a, res, asJSON)
 }
 
 func (b *bench) runProjects(ctx context.Context, n int) (*projectsResult, error) {
 	start := time.Now()
 	res := &projectsResult{Machine: benchMachineInfo(), Projects: n, Members: benchProjMembers, Distributors: benchProjDistributors}
-	dir, err := os.MkdirTemp("", "secgate-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	b.dir = dir
 	teams := make([]string, n)
 	for i := range teams {
 		teams[i] = benchProjTeam(i)
 	}
-	if b.imap, err = startBenchIMAP(teams...); err != nil {
+	stop, err := b.startWorld(teams...)
+	if err != nil {
 		return nil, err
 	}
-	defer b.imap.Close()
-	if b.sink, err = smtpsink.Start(smtpsink.Options{User: benchTeam, Password: benchPassword}); err != nil {
-		return nil, err
-	}
-	defer b.sink.Close()
+	defer stop()
 
 	b.step("generating keys and the configuration of %d projects\n", n)
 	top, teamKeys, err := b.setupProjects(time.Now(), n)
