@@ -199,8 +199,11 @@ func TestArchiveWhileGatewayWrites(t *testing.T) {
 				}
 				c, err := g.w.OpenCase(ctx, tx, cases.Report{MessageID: fmt.Sprintf("<busy%d@example.net>", i), From: "rita@example.net",
 					Subject: "report", Text: "more", Received: fixtureTime})
+				if err != nil {
+					return err
+				}
 				opened = append(opened, c)
-				return err
+				return nil
 			})
 			if werr != nil {
 				if ctx.Err() != nil {
