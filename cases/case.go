@@ -94,6 +94,9 @@ type Report struct {
 	// Team, if set, is the team as the caller read it from the directory
 	// (intake reads it once per batch); nil: OpenCase reads it.
 	Team []distlist.Member
+	// Archived, if set, is the reference of an archived case the report
+	// names (its subject tag): the case's first audit event says so.
+	Archived string
 }
 
 // Message kinds stored with a case.

@@ -240,6 +240,11 @@ func (w *Workflow) handle(ctx context.Context, tx *sql.Tx, team []distlist.Membe
 	if signed != "" {
 		c, err := w.loadCase(ctx, tx, "ref = ?", signed)
 		if errors.Is(err, ErrNotFound) {
+			if at, ok, err := archivedAt(ctx, tx, signed); err != nil {
+				return err
+			} else if ok {
+				return refuse(refusal{code: "archived-case", reason: archivedNote(signed, at) + ": mail cannot change it. `secgate case show -archive " + signed + "` shows it; new findings about it go in a new report, which opens a new case.", to: &member})
+			}
 			return refuse(refusal{code: "unknown-case", reason: fmt.Sprintf("case %s does not exist.", signed), to: &member})
 		}
 		if err != nil {

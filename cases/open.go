@@ -114,6 +114,15 @@ func (w *Workflow) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (*Case, e
 	}
 	detail := fmt.Sprintf("case opened from a report by %s (%s%s); %s; policy %s",
 		c.ReporterAddr, templates.Count(len(r.Attachments), "attachment"), encNote(r.Encrypted), leadNote, c.Policy) + keyNote
+	if r.Archived != "" {
+		at, ok, err := archivedAt(ctx, tx, r.Archived)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			detail += "; it names " + archivedNote(r.Archived, at)
+		}
+	}
 	if err := w.auditFirst(ctx, tx, c.ID, ActorGateway, "open", detail, r.MessageID); err != nil {
 		return nil, err
 	}

@@ -508,7 +508,7 @@ func (w *WorkflowAdapter) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (C
 	c, err := w.Workflow.OpenCase(ctx, tx, cases.Report{
 		MessageID: r.MessageID, From: r.From, Key: r.Key, Subject: r.Subject, Text: r.Text,
 		Attachments: caseAttachments(r.Attachments), Encrypted: r.Encrypted, Received: r.Received, Sealed: sealed,
-		Team: records(r.Team),
+		Team: records(r.Team), Archived: r.Archived,
 	})
 	if err != nil {
 		return CaseInfo{}, err
@@ -545,6 +545,11 @@ func (w *WorkflowAdapter) CaseByRef(ctx context.Context, tx *sql.Tx, ref string)
 		return CaseInfo{}, false, err
 	}
 	return w.info(ctx, c), true, nil
+}
+
+// Archived implements Cases.
+func (w *WorkflowAdapter) Archived(ctx context.Context, tx *sql.Tx, ref string) (time.Time, bool, error) {
+	return w.Workflow.Archived(ctx, tx, ref)
 }
 
 // CaseByID implements Cases.

@@ -196,6 +196,9 @@ type Report struct {
 	// Team is the team as the Processor read it for the message's batch;
 	// OpenCase takes the fix lead from it instead of reading it again.
 	Team []Member
+	// Archived is the reference of an archived case the report's subject
+	// tag names ("" if none): the new case's first event says so.
+	Archived string
 }
 
 // A MessageSealer is a Cases that can encrypt a report's subject, text and
@@ -249,6 +252,9 @@ type Cases interface {
 	AddMessage(ctx context.Context, tx *sql.Tx, caseID int64, m FollowUp) error
 	CaseByRef(ctx context.Context, tx *sql.Tx, ref string) (CaseInfo, bool, error)
 	CaseByID(ctx context.Context, tx *sql.Tx, id int64) (CaseInfo, error)
+	// Archived reports whether ref names a case moved to the archive
+	// database, and when it was moved.
+	Archived(ctx context.Context, tx *sql.Tx, ref string) (time.Time, bool, error)
 	HandleCommandMail(ctx context.Context, m CommandMail) error
 	Alert(ctx context.Context, tx *sql.Tx, caseID int64, subject, text string) error
 	// RecordUntrusted remembers the lines of texts the team is shown as

@@ -203,6 +203,9 @@ type fakeCases struct {
 	alerts   []string
 	// untrusted holds the texts recorded as untrusted, per case.
 	untrusted map[int64][]string
+	// archived holds the references of archived cases and when each was
+	// archived.
+	archived map[string]time.Time
 }
 
 func newFakeCases() *fakeCases {
@@ -237,6 +240,13 @@ func (f *fakeCases) CaseByRef(_ context.Context, _ *sql.Tx, ref string) (CaseInf
 		}
 	}
 	return CaseInfo{}, false, nil
+}
+
+func (f *fakeCases) Archived(_ context.Context, _ *sql.Tx, ref string) (time.Time, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	at, ok := f.archived[ref]
+	return at, ok, nil
 }
 
 func (f *fakeCases) CaseByID(_ context.Context, _ *sql.Tx, id int64) (CaseInfo, error) {

@@ -442,10 +442,12 @@ type msgCtx struct {
 	sealed any // the report's texts sealed at rest ahead (presealReport)
 
 	// Decided while the message joins its case, for its team copy.
-	dist         *Member  // the distributor whose reply it is (distributorReply)
-	commands     []string // names of the lines that read as commands (cases.CommandNames)
-	commandsTold string   // what the sender was told of them (answerCommandLines)
-	ackVerdict   string   // whether a distributor's reply acknowledged a notice (distributorAck)
+	dist         *Member   // the distributor whose reply it is (distributorReply)
+	commands     []string  // names of the lines that read as commands (cases.CommandNames)
+	commandsTold string    // what the sender was told of them (answerCommandLines)
+	ackVerdict   string    // whether a distributor's reply acknowledged a notice (distributorAck)
+	archived     string    // an archived case a new report's subject tag names (archivedTag)
+	archivedAt   time.Time // when that case was archived
 
 	// tx is the shared transaction when m runs in a group (ProcessBatch),
 	// and batch, if the Mailer batches, queues the group's mail.
@@ -678,11 +680,7 @@ func (m *msgCtx) threadCase(ctx context.Context) (int64, string, error) {
 			return id, "thread <" + ids[i] + ">", nil
 		}
 	}
-	tags := m.insp.CaseTags
-	if m.opened != nil && m.opened.Subject != "" {
-		tags = append(caseTags(m.opened.Subject), tags...)
-	}
-	for _, ref := range tags {
+	for _, ref := range m.caseTags() {
 		c, ok, err := m.p.o.Cases.CaseByRef(ctx, m.tx, ref)
 		if err != nil {
 			return 0, "", fmt.Errorf("intake: case lookup: %w", err)

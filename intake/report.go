@@ -35,6 +35,11 @@ func (m *msgCtx) newReport(ctx context.Context) error {
 	}
 	subject := m.reportSubject()
 	key := m.reporterKey()
+	archived, at, err := m.archivedTag(ctx)
+	if err != nil {
+		return err
+	}
+	m.archived, m.archivedAt = archived, at
 	reason := "new report"
 	if op.Encrypted {
 		reason += ", encrypted"
@@ -53,11 +58,14 @@ func (m *msgCtx) newReport(ctx context.Context) error {
 	if key != "" {
 		reason += ", reporter key captured"
 	}
+	if archived != "" {
+		reason += ", names archived case " + archived
+	}
 	return m.finish(ctx, done(ClassReport, reason), func(tx *sql.Tx, o *outcome) error {
 		c, err := m.p.o.Cases.OpenCase(ctx, tx, Report{
 			MessageID: m.insp.MessageID, From: m.insp.From, Key: key, Subject: subject, Text: op.Text,
 			Attachments: op.Attachments, Encrypted: op.Encrypted, Received: m.in.Received, Sealed: m.sealed,
-			Team: m.team,
+			Team: m.team, Archived: archived,
 		})
 		if err != nil {
 			return fmt.Errorf("intake: open case for %d: %w", m.in.ID, err)
@@ -237,6 +245,8 @@ func (m *msgCtx) teamCopyData(c CaseInfo, subject string, kind copyKind) templat
 		Token:           templates.NewUntrustedToken(),
 		Commands:        m.commands,
 		CommandsTold:    m.commandsTold,
+		Archived:        m.archived,
+		ArchivedAt:      m.archivedAt,
 	}
 	for _, a := range op.Attachments {
 		data.Message.Attachments = append(data.Message.Attachments, templates.HeaderSafe(a.Filename))

@@ -117,6 +117,11 @@ type MessageData struct {
 	SignerNotSender bool
 	// OtherSender: a follow-up from another address than the reporter's.
 	OtherSender bool
+	// Archived is the reference of an archived case a new report's
+	// subject tag names, ArchivedAt when it was archived: the report
+	// opened a new case.
+	Archived   string
+	ArchivedAt time.Time
 	// Outside is unencrypted, unverified text that came around the
 	// encrypted part; shown as such, never as part of the message.
 	Outside string

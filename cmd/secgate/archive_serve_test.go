@@ -68,7 +68,7 @@ func TestServeArchive(t *testing.T) {
 	var gw string
 	e.query(kn, `SELECT group_concat(action || ': ' || detail, char(10)) FROM case_audit WHERE case_id = 0`).Scan(&gw)
 	for _, want := range []string{"archive: case 1 (" + ref + ") moved to the archive database", "alert: Re-sent ciphertext quarantined",
-		"refused: case " + ref + " does not exist"} {
+		"refused: case " + ref + " ended and was moved to the archive on "} {
 		if !strings.Contains(gw, want) {
 			t.Errorf("the gateway log lacks %q:\n%s", want, gw)
 		}
@@ -78,6 +78,18 @@ func TestServeArchive(t *testing.T) {
 	}
 	if n := audit(); n != archived {
 		t.Errorf("the archive's log changed: %d events, %d after archiving", n, archived)
+	}
+
+	// Rita writes again about the archived case: a new case, which names it.
+	again := e.msgID("again-kn")
+	e.stack.Send(t, e.addr("rita"), []string{e.addr(kn.mailbox)},
+		e.encryptedMail(e.rita, "rita", e.ritaFpr, kn.team.Fingerprint(), e.addr(kn.mailbox), "Re: ["+ref+"] the fix is incomplete", "It is back.\n", again))
+	e.waitInbound(kn, again)
+	var newRef, opened string
+	e.query(kn, `SELECT c.ref, a.detail FROM inbound i JOIN cases c ON c.id = i.case_id JOIN case_audit a ON a.case_id = c.id AND a.action = 'open'
+		WHERE i.message_id IN (?, ?)`, again, "<"+again+">").Scan(&newRef, &opened)
+	if newRef == "" || newRef == ref || !strings.Contains(opened, "it names case "+ref+" ended and was moved to the archive on ") {
+		t.Errorf("a new report naming the archived case %s: case %q, opened %q; want a new case that names it", ref, newRef, opened)
 	}
 
 	for _, args := range [][]string{{}, {"-archive"}} {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/secgate/secgate/cases"
 	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/distlist"
+	"github.com/secgate/secgate/store"
 	"github.com/secgate/secgate/templates"
 )
 
@@ -248,32 +250,75 @@ type auditReport struct {
 }
 
 // makeAuditReport checks the audit log with team (the public team key) and
-// writes the key report's part about it.
-func makeAuditReport(ctx context.Context, w *cases.Workflow, team *crypto.Key) (auditReport, error) {
+// writes the key report's part about it; archive says w is the archive
+// database's (secgate archive), whose log is checked and kept the same way.
+func makeAuditReport(ctx context.Context, w *cases.Workflow, team *crypto.Key, archive bool) (auditReport, error) {
 	chk, err := w.VerifyAuditLog(ctx, team)
 	if err != nil {
 		return auditReport{}, err
+	}
+	log, head, verify, covers := "THE AUDIT LOG", "Audit head", "secgate audit verify", "the audit log, every case's events and the\ngateway's"
+	if archive {
+		log, head, verify, covers = "THE ARCHIVE'S AUDIT LOG", "Archive audit head", "secgate audit verify -archive",
+			"the archive's audit log, the events of every\narchived case and of their moves"
 	}
 	var r auditReport
 	var b strings.Builder
 	if errs := chk.Errs(); len(errs) > 0 {
 		r.broken = true
-		b.WriteString("THE AUDIT LOG DOES NOT VERIFY (checked as this report was made):\n")
+		fmt.Fprintf(&b, "%s DOES NOT VERIFY (checked as this report was made):\n", log)
 		for _, e := range errs {
 			fmt.Fprintf(&b, "  - %s\n", oneLine(e))
 		}
-		b.WriteString("Run `secgate audit verify -head FILE` on the gateway with the head of an earlier report.\n\n")
+		fmt.Fprintf(&b, "Run `%s -head FILE` on the gateway with the head of an earlier report.\n\n", verify)
 	}
 	// A head is given to keep only when the team key signed it.
 	if h := chk.Head; h != nil && h.Verify(team) == nil {
-		fmt.Fprintf(&b, "Audit head to keep (%s):\n"+
-			"the team key signed this head of the audit log, every case's events and the\n"+
-			"gateway's. Keep this mail: no later rewrite of those events can match it. To\n"+
-			"check the log against it, save the lines from \"secgate audit head\" to the end\n"+
-			"of the signature in FILE and run `secgate audit verify -head FILE`; gpg\n"+
-			"--verify checks the signature over the head's four lines.\n\n%s", headLine(h.Head), h.Signed())
+		fmt.Fprintf(&b, "%s to keep (%s):\n"+
+			"the team key signed this head of %s. Keep this mail: no later rewrite of those\n"+
+			"events can match it. To check the log against it, save the lines from\n"+
+			"\"secgate audit head\" to the end of the signature in FILE and run\n"+
+			"`%s -head FILE`; gpg --verify checks the signature over the\n"+
+			"head's four lines.\n\n%s", head, headLine(h.Head), covers, verify, h.Signed())
 	}
 	r.text = b.String()
+	return r, nil
+}
+
+// keyAuditReport is the key report's part about the audit logs: the
+// project's (w), then, once secgate archive made one, the archive
+// database's, each checked with team and its signed head given to keep.
+func keyAuditReport(ctx context.Context, cfg *Config, w *cases.Workflow, team *crypto.Key) (auditReport, error) {
+	r, err := makeAuditReport(ctx, w, team, false)
+	if err != nil {
+		return r, err
+	}
+	path := archiveFile(cfg.Gateway.Database)
+	if !fileExists(path) {
+		return r, nil
+	}
+	acfg, err := archived(cfg, true)
+	if err != nil {
+		return r, err
+	}
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		return r, fmt.Errorf("archive database: %w", err)
+	}
+	defer db.Close()
+	v := &view{cfg: acfg, db: db, dir: distlist.NewDirectory(db, nil, nil)}
+	aw, err := v.workflow()
+	if err != nil {
+		return r, err
+	}
+	ar, err := makeAuditReport(ctx, aw, team, true)
+	if err != nil {
+		return r, fmt.Errorf("archive database: %w", err)
+	}
+	if ar.text != "" {
+		r.text += "\n" + ar.text
+	}
+	r.broken = r.broken || ar.broken
 	return r, nil
 }
 

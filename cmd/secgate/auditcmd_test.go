@@ -245,7 +245,7 @@ func TestKeyReportAuditHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	r, err := makeAuditReport(ctx, g.workflow, team.Public())
+	r, err := makeAuditReport(ctx, g.workflow, team.Public(), false)
 	if err != nil || r.broken {
 		t.Fatalf("makeAuditReport = %+v, %v", r, err)
 	}
@@ -295,7 +295,7 @@ func TestKeyReportAuditHead(t *testing.T) {
 	if _, err := g.db.Writer().Exec(`UPDATE case_audit SET detail = 'x' WHERE case_id = ? AND seq = 2`, f.caseID); err != nil {
 		t.Fatal(err)
 	}
-	r, err = makeAuditReport(ctx, g.workflow, team.Public())
+	r, err = makeAuditReport(ctx, g.workflow, team.Public(), false)
 	if err != nil || !r.broken || !strings.Contains(r.text, "THE AUDIT LOG DOES NOT VERIFY") || !strings.Contains(r.text, "event 2 was altered") ||
 		!strings.Contains(r.text, "secgate audit head\nevents: 3\n") {
 		t.Errorf("report of a rewritten log: %v\n%s", err, r.text)

@@ -532,7 +532,7 @@ func (g *gateway) keyReport(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	audit, err := makeAuditReport(ctx, g.workflow, g.teamKey.Public())
+	audit, err := keyAuditReport(ctx, g.cfg, g.workflow, g.teamKey.Public())
 	if err != nil {
 		return false, err
 	}

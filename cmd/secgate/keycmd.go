@@ -334,7 +334,7 @@ func runKeyReport(ctx context.Context, a *app, c *command, args []string) error 
 		if err != nil {
 			return err
 		}
-		audit, err := makeAuditReport(ctx, w, team)
+		audit, err := keyAuditReport(ctx, v.cfg, w, team)
 		if err != nil {
 			return err
 		}
