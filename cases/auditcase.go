@@ -82,7 +82,7 @@ func caseAuditCheck(ctx context.Context, q querier, team *crypto.Key, caseID int
 			return nil, false, err
 		}
 	}
-	c := &AuditCheck{Events: last, Head: &HeadCheck{Head: newest}, Chains: []ChainCheck{{CaseID: caseID, Events: len(evs)}}}
+	c := &AuditCheck{Events: last, Head: &HeadCheck{Head: newest}, Chains: []ChainCheck{{CaseID: caseID, Events: len(evs)}}, CaseOnly: true}
 	return c, true, nil
 }
 

@@ -273,6 +273,10 @@ type AuditCheck struct {
 	// them without one): no signature covers them.
 	Unsigned int64
 	Held     []HeadCheck // the heads given to VerifyAuditLog, in order
+	// CaseOnly is set by VerifyCaseAudit's short way: one case's chain
+	// and the heads at its newest event and at the log's newest were
+	// checked, not the rest of the log (Chains holds that case alone).
+	CaseOnly bool
 }
 
 // ChainCheck is the check of one chain: every event's hash and its link

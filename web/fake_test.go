@@ -138,7 +138,9 @@ func (f *fake) Rows(ctx context.Context, flt distlist.RowFilter) ([]distlist.Row
 	return out, nil
 }
 
-func (f *fake) VerifyAudit(ctx context.Context) (*cases.AuditCheck, error) { return f.audit, nil }
+func (f *fake) VerifyCaseAudit(ctx context.Context, caseID int64) (*cases.AuditCheck, error) {
+	return f.audit, nil
+}
 
 func (f *fake) Acks(ctx context.Context, caseID int64) ([]Ack, error) {
 	if caseID == 1 {

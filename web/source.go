@@ -59,10 +59,11 @@ type QuarantineReader interface {
 	List(ctx context.Context) ([]intake.Inbound, error)
 }
 
-// AuditReader verifies the audit log (cases.Workflow.VerifyAuditLog with
-// the team's public key).
+// AuditReader verifies a case's audit chain against the signed log
+// (cases.Workflow.VerifyCaseAudit with the team's public key): the case
+// alone when the signed heads vouch for it, else the whole log.
 type AuditReader interface {
-	VerifyAudit(ctx context.Context) (*cases.AuditCheck, error)
+	VerifyCaseAudit(ctx context.Context, caseID int64) (*cases.AuditCheck, error)
 }
 
 // Ack is a recipient's acknowledgement of a notice.

@@ -287,3 +287,24 @@ func TestDNSRebinding(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditCaseOnly: when the signed heads vouch for the case alone (the
+// short check of cases.Workflow.VerifyCaseAudit), the page says so and
+// does not claim the whole log was verified.
+func TestAuditCaseOnly(t *testing.T) {
+	f := newFake()
+	f.audit.CaseOnly = true
+	f.audit.Head = &cases.HeadCheck{Head: cases.Head{At: testNow, Events: 42}}
+	f.audit.Chains = append(f.audit.Chains, cases.ChainCheck{CaseID: 1, Ref: "SEC-2030-0001", Events: 3})
+	srv := newServer(t, f)
+	_, body := get(t, srv, "GET", "/case/example/SEC-2030-0001")
+	if !strings.Contains(body, `id="audit" class="ok"`) || !strings.Contains(body, "held by the signed head of") ||
+		!strings.Contains(body, "(42 events)") || strings.Contains(body, "The whole log: verified") {
+		t.Errorf("the one-case check is not said as such:\n%s", body)
+	}
+	f.audit.CaseOnly = false
+	_, body = get(t, srv, "GET", "/case/example/SEC-2030-0001")
+	if !strings.Contains(body, "The whole log: verified against the signed head of") {
+		t.Errorf("the whole log's check is not said as such:\n%s", body)
+	}
+}

@@ -141,12 +141,13 @@ func (o outboxRows) Rows(ctx context.Context, f distlist.RowFilter) ([]distlist.
 	return distlist.OutboxRows(ctx, o.db, f)
 }
 
-// auditReader verifies the audit log against the team's public key.
+// auditReader verifies a case's audit chain against the team's public
+// key, as secgate case show does.
 type auditReader struct {
 	w    *cases.Workflow
 	team *crypto.Key
 }
 
-func (a auditReader) VerifyAudit(ctx context.Context) (*cases.AuditCheck, error) {
-	return a.w.VerifyAuditLog(ctx, a.team)
+func (a auditReader) VerifyCaseAudit(ctx context.Context, caseID int64) (*cases.AuditCheck, error) {
+	return a.w.VerifyCaseAudit(ctx, a.team, caseID)
 }
