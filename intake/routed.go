@@ -117,18 +117,18 @@ func (p *Poller) storeRouted(ctx context.Context, uidValidity uint32, msgs []fet
 	if err != nil {
 		return nil, err
 	}
-	byName := make(map[string]*route, len(p.routes))
-	for _, r := range p.routes {
-		byName[r.project] = r
-	}
 	groups := map[*route][]fetched{}
 	var last uint32
 	for _, m := range msgs {
 		last = max(last, m.uid)
 		r := where[m.uid]
 		if r == nil {
-			r = p.routeOne(&m, byName)
+			r = p.routeOne(&m)
 		}
+		// A message spooled into another project's database than the
+		// one that holds it already (stored before a crash) is not
+		// stored again: its pieces are left for dropSpool, and any
+		// other mismatch fails claimSpool (its pieces are not there).
 		groups[r] = append(groups[r], m)
 	}
 	var out []routeIDs
@@ -157,13 +157,21 @@ func (p *Poller) storeRouted(ctx context.Context, uidValidity uint32, msgs []fet
 	return out, nil
 }
 
-// routeOne decides where m is stored and how (held, or with a note).
-func (p *Poller) routeOne(m *fetched, byName map[string]*route) *route {
-	rt := p.router.Route(m.raw)
-	r := byName[rt.Project]
-	if r == nil {
-		r = p.home
+// routeOf is the route of the project rt names, the default project's
+// when it names none.
+func (p *Poller) routeOf(rt Routing) *route {
+	for _, r := range p.routes {
+		if r.project == rt.Project {
+			return r
+		}
 	}
+	return p.home
+}
+
+// routeOne decides where m is stored and how (held, or with a note).
+func (p *Poller) routeOne(m *fetched) *route {
+	rt := p.router.Route(m.header())
+	r := p.routeOf(rt)
 	log := p.log.With("uid", m.uid, "project", r.project, "by", rt.Field, "address", Printable(rt.Address))
 	switch {
 	case rt.Quarantined:

@@ -44,6 +44,7 @@ const spoolHead = 256 << 10
 // spooled is a message streamed from the server into pieces, sealed at
 // rest, as it arrived.
 type spooled struct {
+	route  *route   // the project whose database holds its pieces, sealed with its key
 	id     int64    // of its pieces, owner spoolOwner
 	sum    [32]byte // SHA-256 of the message
 	head   []byte   // its first bytes, holding the header section
@@ -51,28 +52,47 @@ type spooled struct {
 }
 
 // spoolable reports whether a literal of n bytes is streamed into pieces
-// rather than read into memory: bigger than one piece, for a poller with
-// one project (a shared mailbox routes each message by its header first)
-// whose key seals as a stream.
+// rather than read into memory: bigger than one piece, when every
+// project's key seals as a stream.
 func (p *Poller) spoolable(n int64) bool {
-	_, ok := p.home.rest.(StreamAtRest)
-	return ok && p.router == nil && n > store.ChunkSize && n <= literalMax(p.cfg.MaxSize)
+	for _, r := range p.routes {
+		if _, ok := r.rest.(StreamAtRest); !ok {
+			return false
+		}
+	}
+	return n > store.ChunkSize && n <= literalMax(p.cfg.MaxSize)
 }
 
 // spool streams the literal through the SHA-256, the sealing at rest and
 // into pieces, each committed as it fills; it holds one piece at a time.
+// In a shared mailbox the header is read first (the head's worth, all
+// Router.Route reads): the pieces go to the database of the project it
+// routes to, sealed with that project's key, as routeOne will decide
+// from the same bytes.
 func (p *Poller) spool(ctx context.Context, lit imap.LiteralReader) (*spooled, error) {
 	var b [8]byte
 	rand.Read(b[:])
-	sp := &spooled{id: int64(binary.BigEndian.Uint64(b[:]) >> 1)}
-	w := store.NewBlobWriter(ctx, p.home.db.Writer(), spoolOwner, sp.id)
-	seal, err := p.home.rest.(StreamAtRest).SealAtRest(w)
+	sp := &spooled{route: p.home, id: int64(binary.BigEndian.Uint64(b[:]) >> 1)}
+	var src io.Reader = lit
+	if p.router != nil {
+		first := make([]byte, spoolHead)
+		n, err := io.ReadFull(lit, first)
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+		first = first[:n]
+		sp.route = p.routeOf(p.router.Route(first))
+		src = io.MultiReader(bytes.NewReader(first), lit)
+	}
+	db := sp.route.db
+	w := store.NewBlobWriter(ctx, db.Writer(), spoolOwner, sp.id)
+	seal, err := sp.route.rest.(StreamAtRest).SealAtRest(w)
 	if err != nil {
 		return nil, err
 	}
 	h := sha256.New()
 	head := &headWriter{max: spoolHead}
-	n, err := io.Copy(io.MultiWriter(h, head, seal), lit)
+	n, err := io.Copy(io.MultiWriter(h, head, seal), src)
 	if err == nil && n != lit.Size() {
 		err = fmt.Errorf("literal of %d bytes ended after %d", lit.Size(), n)
 	}
@@ -84,7 +104,7 @@ func (p *Poller) spool(ctx context.Context, lit imap.LiteralReader) (*spooled, e
 	}
 	if err != nil {
 		// Best effort: the next session deletes them otherwise.
-		_ = store.DeletePieces(ctx, p.home.db.Writer(), spoolOwner, sp.id)
+		_ = store.DeletePieces(ctx, db.Writer(), spoolOwner, sp.id)
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	h.Sum(sp.sum[:0])
@@ -93,11 +113,14 @@ func (p *Poller) spool(ctx context.Context, lit imap.LiteralReader) (*spooled, e
 	return sp, nil
 }
 
-// dropSpool deletes the pieces fetches left behind: those no row names.
+// dropSpool deletes the pieces fetches left behind, in every project's
+// database: those no row names.
 func (p *Poller) dropSpool(ctx context.Context) error {
-	if _, err := p.home.db.Writer().ExecContext(ctx, `DELETE FROM blob_chunk WHERE owner = ?
-		AND id NOT IN (SELECT spool FROM inbound_spool)`, spoolOwner); err != nil {
-		return fmt.Errorf("intake: delete spooled pieces: %w", err)
+	for _, r := range p.routes {
+		if _, err := r.db.Writer().ExecContext(ctx, `DELETE FROM blob_chunk WHERE owner = ?
+			AND id NOT IN (SELECT spool FROM inbound_spool)`, spoolOwner); err != nil {
+			return fmt.Errorf("intake: delete spooled pieces: %w", err)
+		}
 	}
 	return nil
 }
@@ -148,6 +171,15 @@ func (m *fetched) dropSpool(ctx context.Context, tx *sql.Tx) error {
 		return nil
 	}
 	return store.DeletePieces(ctx, tx, spoolOwner, m.spool.id)
+}
+
+// header returns the start of m that holds its header section: the
+// message, or the head kept of it as it was spooled.
+func (m *fetched) header() []byte {
+	if m.spool != nil {
+		return m.spool.head
+	}
+	return m.raw
 }
 
 // bytes is what m counts against fetch_bytes: its size as fetched, or, when
