@@ -30,6 +30,10 @@ const (
 	benchIntakeChildArg = "-intake-child" // hidden: the gateway of (b) in a fresh process
 )
 
+// benchChildWait is how long the gateway process of (b) may take to get
+// ready or to answer a command before it is ended.
+const benchChildWait = 2 * time.Minute
+
 // intakeChild is the gateway process of (b), driven line by line over
 // its standard input: "start", "cpu", "kick" and "stop" each answer
 // "cpu NANOSECONDS", its CPU time (user+system, every thread) at that
@@ -71,7 +75,11 @@ func (b *bench) startIntakeChild(ctx context.Context, cfg *Config) (*intakeChild
 	if err := c.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: intake process: %w", err)
 	}
-	if line, err := c.out.ReadString('\n'); err != nil || line != "ready\n" {
+	// A child that never gets ready is ended, which ends the read.
+	t := time.AfterFunc(benchChildWait, func() { c.cmd.Process.Kill() })
+	line, err := c.out.ReadString('\n')
+	t.Stop()
+	if err != nil || line != "ready\n" {
 		c.close()
 		return nil, fmt.Errorf("bench: intake process did not start: %q %v: %s", line, err, benchLastLine(c.stderr.String()))
 	}
@@ -87,7 +95,9 @@ func (c *intakeChild) ask(command string) (time.Duration, error) {
 	if _, err := io.WriteString(c.in, command+"\n"); err != nil {
 		return 0, fmt.Errorf("bench: intake process: %s: %w", command, err)
 	}
+	t := time.AfterFunc(benchChildWait, func() { c.cmd.Process.Kill() })
 	line, err := c.out.ReadString('\n')
+	t.Stop()
 	v, ok := strings.CutPrefix(strings.TrimSpace(line), "cpu ")
 	ns, perr := strconv.ParseInt(v, 10, 64)
 	if err != nil || !ok || perr != nil {
