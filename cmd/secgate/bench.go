@@ -157,6 +157,7 @@ type intakeResult struct {
 	GatewaySentCPU benchSeconds   `json:"gateway_cpu_until_sent_seconds,omitempty"`
 	SentSeconds    benchSeconds   `json:"until_sent_seconds,omitempty"`
 	Sent           int            `json:"answers_sent,omitempty"`
+	GatewayGC      benchSeconds   `json:"gateway_gc_cpu_until_sent_seconds,omitempty"` // of GatewaySentCPU, the collector's (the runtime's estimate)
 	Latency        []benchSeconds `json:"idle_latency_seconds"`
 	P50            benchSeconds   `json:"idle_latency_p50_seconds"`
 }
@@ -1371,8 +1372,9 @@ func (r *benchResult) print(w io.Writer) {
 		if in.GatewaySentCPU > 0 {
 			perReport := func(cpu benchSeconds) float64 { return float64(cpu) * 1000 / float64(in.Reports) }
 			fmt.Fprintf(w, "    cpu of the gateway alone, a process of its own as serve runs it: %.2f s, %.2f ms a report, until queued;\n", float64(in.GatewayCPU), perReport(in.GatewayCPU))
-			fmt.Fprintf(w, "    %.2f s, %.2f ms a report, until its %d answers were sent (SMTP 250 from the sink, %.2f s after the delivery)\n",
+			fmt.Fprintf(w, "    %.2f s, %.2f ms a report, until its %d answers were sent (SMTP 250 from the sink, %.2f s after the delivery),\n",
 				float64(in.GatewaySentCPU), perReport(in.GatewaySentCPU), in.Sent, float64(in.SentSeconds))
+			fmt.Fprintf(w, "    of which the garbage collector %.2f ms a report (the runtime's estimate, gc_percent %s)\n", perReport(in.GatewayGC), r.Setup.GCPercent)
 			fmt.Fprintf(w, "    (cpu above: both processes until queued, the gateway's and this one's IMAP server and SMTP sink, which stand in\n")
 			fmt.Fprintf(w, "     for Dovecot and Postfix, comparable with the figures of one process before)\n")
 		}

@@ -10,8 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	rtmetrics "runtime/metrics"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"time"
 
@@ -36,8 +36,8 @@ const benchChildWait = 2 * time.Minute
 
 // intakeChild is the gateway process of (b), driven line by line over
 // its standard input: "start", "cpu", "kick" and "stop" each answer
-// "cpu NANOSECONDS", its CPU time (user+system, every thread) at that
-// moment; "start" and "stop" also start and stop its CPU profile, if it
+// "cpu NANOSECONDS gc NANOSECONDS", its CPU time (user+system, every
+// thread) at that moment and the part of it the garbage collector took; "start" and "stop" also start and stop its CPU profile, if it
 // writes one. The end of its input ends it.
 type intakeChild struct {
 	cmd    *exec.Cmd
@@ -45,6 +45,9 @@ type intakeChild struct {
 	out    *bufio.Reader
 	stderr bytes.Buffer
 	db     *store.DB // its database, read by this process
+	// gc is the collector's CPU time in the child's last answer (the
+	// runtime's estimate), gc0 the one at "start".
+	gc, gc0 time.Duration
 }
 
 // startIntakeChild starts the gateway of (b) on the mailbox benchIntakeUser
@@ -98,12 +101,15 @@ func (c *intakeChild) ask(command string) (time.Duration, error) {
 	t := time.AfterFunc(benchChildWait, func() { c.cmd.Process.Kill() })
 	line, err := c.out.ReadString('\n')
 	t.Stop()
-	v, ok := strings.CutPrefix(strings.TrimSpace(line), "cpu ")
-	ns, perr := strconv.ParseInt(v, 10, 64)
-	if err != nil || !ok || perr != nil {
+	var cpu, gc int64
+	if _, serr := fmt.Sscanf(line, "cpu %d gc %d\n", &cpu, &gc); err != nil || serr != nil {
 		return 0, fmt.Errorf("bench: intake process: %s: answered %q (%v): %s", command, line, err, benchLastLine(c.stderr.String()))
 	}
-	return time.Duration(ns), nil
+	c.gc = time.Duration(gc)
+	if command == "start" {
+		c.gc0 = c.gc
+	}
+	return time.Duration(cpu), nil
 }
 
 // close ends the child and waits for it.
@@ -218,7 +224,7 @@ func runBenchIntakeChild(ctx context.Context, a *app, cfgPath string, extra []st
 		default:
 			return fmt.Errorf("bench: intake process: unknown command %q", cmd)
 		}
-		fmt.Fprintf(a.stdout, "cpu %d\n", benchCPUTime())
+		fmt.Fprintf(a.stdout, "cpu %d gc %d\n", benchCPUTime(), benchGCTime())
 	}
 	return sc.Err()
 }
@@ -259,7 +265,7 @@ func (b *bench) intakeSent(ctx context.Context, r *intakeResult, out0 int64, sta
 	}
 	r.SentSeconds = benchSecs(time.Since(start))
 	gw, err := b.gatewayCPU("stop")
-	r.GatewaySentCPU = benchSecs(gw - gw0)
+	r.GatewaySentCPU, r.GatewayGC = benchSecs(gw-gw0), benchSecs(b.child.gc-b.child.gc0)
 	return err
 }
 
@@ -280,4 +286,15 @@ func (b *bench) outboxSummary(ctx context.Context, out0 int64) string {
 		}
 	}
 	return "outbox: " + strings.Join(parts, ", ")
+}
+
+// benchGCTime is the CPU time this process's garbage collector took, as
+// the runtime estimates it (its idle-time marking included).
+func benchGCTime() time.Duration {
+	m := []rtmetrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	rtmetrics.Read(m)
+	if m[0].Value.Kind() != rtmetrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(m[0].Value.Float64() * float64(time.Second))
 }
