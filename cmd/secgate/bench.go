@@ -142,24 +142,26 @@ type fanOutResult struct {
 }
 
 type intakeResult struct {
-	Reports    int          `json:"reports"`
-	Seconds    benchSeconds `json:"seconds"`
-	PerSecond  float64      `json:"reports_per_second"`
-	Cases      int          `json:"cases_opened"`
-	Acks       int          `json:"acks_queued"`
-	TeamCopies int          `json:"team_copies_queued"`
-	CPU        benchSeconds `json:"cpu_seconds"` // user+system of the whole process during the burst
+	Reports    int            `json:"reports"`
+	Seconds    benchSeconds   `json:"seconds"`
+	PerSecond  float64        `json:"reports_per_second"`
+	Cases      int            `json:"cases_opened"`
+	Acks       int            `json:"acks_queued"`
+	TeamCopies int            `json:"team_copies_queued"`
+	CPU        benchSeconds   `json:"cpu_seconds"` // user+system of the whole process during the burst
+	Latency    []benchSeconds `json:"idle_latency_seconds"`
+	P50        benchSeconds   `json:"idle_latency_p50_seconds"`
+
 	// With the gateway in a process of its own (secgate bench), CPU is
 	// the sum of both processes, and these the gateway's alone: until
 	// every case was opened and its mail queued, as CPU, and until every
-	// answer was sent (Sent of them, SentSeconds after the delivery).
-	GatewayCPU     benchSeconds   `json:"gateway_cpu_seconds,omitempty"`
-	GatewaySentCPU benchSeconds   `json:"gateway_cpu_until_sent_seconds,omitempty"`
-	SentSeconds    benchSeconds   `json:"until_sent_seconds,omitempty"`
-	Sent           int            `json:"answers_sent,omitempty"`
-	GatewayGC      benchSeconds   `json:"gateway_gc_cpu_until_sent_seconds,omitempty"` // of GatewaySentCPU, the collector's (the runtime's estimate)
-	Latency        []benchSeconds `json:"idle_latency_seconds"`
-	P50            benchSeconds   `json:"idle_latency_p50_seconds"`
+	// answer was sent (Sent of them, SentSeconds after the delivery), of
+	// which the collector's (the runtime's estimate).
+	GatewayCPU     benchSeconds `json:"gateway_cpu_seconds,omitempty"`
+	GatewaySentCPU benchSeconds `json:"gateway_cpu_until_sent_seconds,omitempty"`
+	SentSeconds    benchSeconds `json:"until_sent_seconds,omitempty"`
+	Sent           int          `json:"answers_sent,omitempty"`
+	GatewayGC      benchSeconds `json:"gateway_gc_cpu_until_sent_seconds,omitempty"`
 }
 
 type gpgResult struct {
@@ -1409,7 +1411,11 @@ func (r *benchResult) print(w io.Writer) {
 
 	fmt.Fprintf(w, "\n(d) Peak memory (VmHWM)\n")
 	if r.Intake != nil {
-		fmt.Fprintf(w, "    this process, after fan-out and intake (gateway, keys, servers and sink included): %.0f MiB\n", r.Memory.ProcessPeakMiB)
+		what := "gateway, keys, servers and sink included"
+		if r.Intake.GatewaySentCPU > 0 {
+			what = "its gateway, keys, servers and sink; (b)'s gateway ran in a process of its own"
+		}
+		fmt.Fprintf(w, "    this process, after fan-out and intake (%s): %.0f MiB\n", what, r.Memory.ProcessPeakMiB)
 	}
 	for _, big := range []*bigResult{r.Memory.SmallReport, r.Memory.BigReport} {
 		if big != nil {
