@@ -53,3 +53,23 @@ func (f *failAfter) Write(p []byte) (int, error) {
 	f.n -= len(p)
 	return len(p), nil
 }
+
+// FuzzSlicesReader: read through a small buffer or copied whole, the
+// slices come out as their concatenation.
+func FuzzSlicesReader(f *testing.F) {
+	f.Add([]byte("Content-Type: text/plain\r\n\r\n"), []byte("hello\r\n"), 3)
+	f.Add([]byte{}, []byte{}, 1)
+	f.Fuzz(func(t *testing.T, a, b []byte, n int) {
+		want := append(slices.Clone(a), b...)
+		r := slicesReader{a, b}
+		got, err := io.ReadAll(io.LimitReader(&r, int64(len(want))+1))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("read %q %v, want %q", got, err, want)
+		}
+		var out bytes.Buffer
+		w := slicesReader{a, b}
+		if _, err := io.CopyBuffer(&out, struct{ io.Reader }{&w}, make([]byte, 1+n&15)); err != nil || !bytes.Equal(out.Bytes(), want) {
+			t.Fatalf("copy through %d bytes: %q %v, want %q", 1+n&15, out.Bytes(), err, want)
+		}
+	})
+}

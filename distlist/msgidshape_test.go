@@ -28,3 +28,24 @@ func TestIsMessageID(t *testing.T) {
 		}
 	}
 }
+
+// FuzzIsMessageID: what isMessageID takes for the outbox's has 26
+// characters of the lower-case base32 alphabet before its first '@', as
+// messageID writes them; and a Message-ID messageID makes of any notice and
+// recipient is taken.
+func FuzzIsMessageID(f *testing.F) {
+	for _, s := range []string{"", "abc@example.org", strings.Repeat("a", 26) + "@x", strings.Repeat("7", 26) + "@", "<" + strings.Repeat("b", 26) + "@x>"} {
+		f.Add(s, "notice", "rcpt@example.org")
+	}
+	f.Fuzz(func(t *testing.T, id, notice, rcpt string) {
+		if isMessageID(id) {
+			local, _, ok := strings.Cut(id, "@")
+			if !ok || len(local) != 26 || strings.Trim(local, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+				t.Errorf("%q taken for an outbox Message-ID", id)
+			}
+		}
+		if m := messageID([]byte("secret"), notice, rcpt, "example.org"); !isMessageID(m) {
+			t.Errorf("messageID %q not taken", m)
+		}
+	})
+}
