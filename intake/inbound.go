@@ -272,12 +272,19 @@ type move struct {
 	uids []uint32
 }
 
+// pendingMovesQuery finds the handled messages still in a mailbox. It
+// searches the index on (state, moved), which holds few rows not moved;
+// "+mailbox" and "+uidvalidity" keep SQLite from the index on (mailbox,
+// uidvalidity, uid), which would read every message the mailbox ever held
+// under its UIDVALIDITY (years of them: a mailbox keeps its UIDVALIDITY)
+// at every poll.
+const pendingMovesQuery = `SELECT id, uid, state FROM inbound
+	WHERE moved = 0 AND state IN ('processed', 'quarantined') AND +mailbox = ? AND +uidvalidity = ? ORDER BY uid`
+
 // pendingMoves returns, per destination state, the handled messages of the
 // current UIDVALIDITY that are still in the watched mailbox.
 func pendingMoves(ctx context.Context, db *sql.DB, mailbox string, uidValidity uint32) (map[string]*move, error) {
-	rows, err := db.QueryContext(ctx, `SELECT id, uid, state FROM inbound
-		WHERE moved = 0 AND state IN ('processed', 'quarantined') AND mailbox = ? AND uidvalidity = ? ORDER BY uid`,
-		mailbox, uidValidity)
+	rows, err := db.QueryContext(ctx, pendingMovesQuery, mailbox, uidValidity)
 	if err != nil {
 		return nil, fmt.Errorf("intake: pending moves: %w", err)
 	}
