@@ -429,9 +429,12 @@ func digestValue(h hash.Hash, v any) {
 
 // The number and the id of a new case count the archived cases too: an
 // archived case's reference and id are never given again (the audit log
-// keeps its chain under that id).
+// keeps its chain under that id). Each table's highest number is its own
+// max(), which SQLite reads off the end of the index on (prefix, year,
+// seq); a max() over the union of both read every case of the year, for
+// every new case.
 const (
-	nextCaseSeq = `SELECT COALESCE(MAX(seq), 0) + 1 FROM (SELECT seq FROM cases WHERE prefix = ?1 AND year = ?2
-		UNION ALL SELECT seq FROM archived_case WHERE prefix = ?1 AND year = ?2)`
+	nextCaseSeq = `SELECT max(coalesce((SELECT max(seq) FROM cases WHERE prefix = ?1 AND year = ?2), 0),
+		coalesce((SELECT max(seq) FROM archived_case WHERE prefix = ?1 AND year = ?2), 0)) + 1`
 	nextCaseID = `(SELECT MAX(id) + 1 FROM (SELECT COALESCE(MAX(id), 0) AS id FROM cases UNION ALL SELECT COALESCE(MAX(id), 0) FROM archived_case))`
 )

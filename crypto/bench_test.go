@@ -86,3 +86,20 @@ func BenchmarkOpenHostile(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSignEntity signs a notice, as every answer of the gateway is
+// (the acknowledgement and the team copies of a report): its allocations
+// are what the collector pays for.
+func BenchmarkSignEntity(b *testing.B) {
+	k := loadTestKey(b, "team-x25519")
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := k.Sign(benchContent(), fixtureTime)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Entity(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -278,7 +278,7 @@ func foldField(name, value string) string {
 func (k *Key) signEntity(header, body []byte, at time.Time) (signedPart, string, error) {
 	cfg := baseConfig(at)
 	var sig bytes.Buffer
-	if err := openpgp.DetachSign(&sig, k.entity, io.MultiReader(bytes.NewReader(header), bytes.NewReader(body)), cfg); err != nil {
+	if err := openpgp.DetachSign(&sig, k.entity, &slicesReader{header, body}, cfg); err != nil {
 		return signedPart{}, "", fmt.Errorf("key %s: %w", k.Fingerprint(), err)
 	}
 	p, err := packet.Read(bytes.NewReader(sig.Bytes()))

@@ -102,6 +102,9 @@ func (d *Directory) Applications(ctx context.Context, tx *sql.Tx, name string) (
 // msgid (with or without <>): what a reply answers.
 func (o *Outbox) KindForMessageID(ctx context.Context, msgid string) (string, bool, error) {
 	id := strings.Trim(strings.TrimSpace(msgid), "<>")
+	if !isMessageID(id) {
+		return "", false, nil
+	}
 	var kind string
 	err := o.db.Reader().QueryRowContext(ctx, `SELECT kind FROM outbox WHERE message_id = ?`, id).Scan(&kind)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -112,7 +112,7 @@ func compose(h outer, entity []byte) ([]byte, error) {
 // buffer with room for n more bytes: the entity that follows.
 func (h outer) header(n int, mimeVersion bool) *bytes.Buffer {
 	var b bytes.Buffer
-	b.Grow(n + 512)
+	b.Grow(n + h.size())
 	fold(&b, "From", h.From)
 	fold(&b, "To", h.To)
 	fold(&b, "Subject", h.Subject)
@@ -143,6 +143,18 @@ func (h outer) header(n int, mimeVersion bool) *bytes.Buffer {
 		b.WriteString("MIME-Version: 1.0\r\n")
 	}
 	return &b
+}
+
+// size is at least the length of the header fields header writes: the
+// fixed fields in 512 bytes, what varies (an Autocrypt field carries a
+// key) counted with a line break and a space every 64 bytes of folding.
+// Too small, and appending the entity would copy the whole message again.
+func (h outer) size() int {
+	n := len(h.From) + len(h.To) + len(h.Subject) + len(h.MessageID) + len(h.InReplyTo) + len(h.ReplyTo) + len(h.Autocrypt)
+	for _, r := range h.References {
+		n += len(r) + 1
+	}
+	return 512 + n + n/64*3
 }
 
 // msgID formats a Message-ID reference as <id>, or "" when it is unusable:

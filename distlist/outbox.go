@@ -447,6 +447,9 @@ func keyReason(k *crypto.Key, err error, through time.Time) string {
 // msgid (with or without <>), for threading replies.
 func (o *Outbox) CaseForMessageID(ctx context.Context, msgid string) (int64, bool, error) {
 	id := strings.Trim(strings.TrimSpace(msgid), "<>")
+	if !isMessageID(id) {
+		return 0, false, nil
+	}
 	var c int64
 	err := o.db.Reader().QueryRowContext(ctx, `SELECT case_id FROM outbox WHERE message_id = ?`, id).Scan(&c)
 	if errors.Is(err, sql.ErrNoRows) {

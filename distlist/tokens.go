@@ -50,6 +50,23 @@ func messageID(secret []byte, notice, rcpt, domain string) string {
 	return b32.EncodeToString(mac(secret, "message-id", notice, rcpt))[:26] + "@" + domain
 }
 
+// isMessageID reports whether id (without <>) has the shape of what
+// messageID makes: 26 characters of b32, then '@'. Every outbox row's
+// Message-ID has it, so looking up any other finds nothing: a report's
+// own Message-ID, say, costs no statement.
+func isMessageID(id string) bool {
+	local, _, ok := strings.Cut(id, "@")
+	if !ok || len(local) != 26 {
+		return false
+	}
+	for i := range len(local) {
+		if c := local[i]; (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
+}
+
 // verpToken is the envelope-sender token of a (notice, recipient) pair.
 func verpToken(secret []byte, notice, rcpt string) string {
 	return b32.EncodeToString(mac(secret, "verp", notice, rcpt))[:20]

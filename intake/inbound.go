@@ -162,47 +162,26 @@ func storeMessages(ctx context.Context, db *store.DB, rest AtRest, mailbox strin
 	err := db.Tx(ctx, func(tx *sql.Tx) error {
 		for i, m := range msgs {
 			p := prep[i]
-			var id int64
-			err := tx.QueryRowContext(ctx, `SELECT id FROM inbound WHERE mailbox = ? AND uidvalidity = ? AND uid = ?`,
-				mailbox, uidValidity, m.uid).Scan(&id)
-			if err == nil {
-				ids[i] = id
-				if err := m.dropSpool(ctx, tx); err != nil {
-					return err
-				}
-				continue
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("intake: look up uid %d: %w", m.uid, err)
-			}
-			err = tx.QueryRowContext(ctx, `SELECT id FROM inbound WHERE sha256 = ?`, p.sum[:]).Scan(&id)
-			if err == nil {
-				// Same bytes seen before (UIDVALIDITY change or re-delivery of
-				// the very same message): follow it to its new place.
-				if _, err := tx.ExecContext(ctx, `UPDATE inbound SET mailbox = ?, uidvalidity = ?, uid = ?, moved = 0 WHERE id = ?`,
-					mailbox, uidValidity, m.uid, id); err != nil {
-					return fmt.Errorf("intake: relocate inbound %d: %w", id, err)
-				}
-				ids[i] = id
-				if err := m.dropSpool(ctx, tx); err != nil {
-					return err
-				}
-				continue
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("intake: look up hash: %w", err)
-			}
 			state, processed := StateStored, int64(0)
 			if m.held {
 				state, processed = StateQuarantined, store.Millis(now)
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO inbound (mailbox, uidvalidity, uid, sha256, message_id, sender, size, received, state, class, reason, processed)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				mailbox, uidValidity, m.uid, p.sum[:], p.mid, p.from, m.size, store.Millis(now), state, m.class, m.reason, processed)
-			if err != nil {
-				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
+			// A new message, the common case, takes the insert alone; one
+			// whose UID or bytes are stored already inserts nothing, and
+			// is then looked up (seen, or moved).
+			err := tx.QueryRowContext(ctx, `INSERT INTO inbound (mailbox, uidvalidity, uid, sha256, message_id, sender, size, received, state, class, reason, processed)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`,
+				mailbox, uidValidity, m.uid, p.sum[:], p.mid, p.from, m.size, store.Millis(now), state, m.class, m.reason, processed).Scan(&ids[i])
+			if errors.Is(err, sql.ErrNoRows) {
+				if ids[i], err = storedBefore(ctx, tx, mailbox, uidValidity, m.uid, p.sum); err != nil {
+					return err
+				}
+				if err := m.dropSpool(ctx, tx); err != nil {
+					return err
+				}
+				continue
 			}
-			if ids[i], err = res.LastInsertId(); err != nil {
+			if err != nil {
 				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
 			}
 			col := store.Inline(p.ct)
@@ -238,6 +217,30 @@ func storeMessages(ctx context.Context, db *store.DB, rest AtRest, mailbox strin
 	return ids, nil
 }
 
+// storedBefore returns the inbound row of a message whose insert did
+// nothing: the one with its UID, or the one with its bytes (a UIDVALIDITY
+// change, or the very same message delivered again), which then follows
+// it to its new place.
+func storedBefore(ctx context.Context, tx *sql.Tx, mailbox string, uidValidity, uid uint32, sum [32]byte) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT id FROM inbound WHERE mailbox = ? AND uidvalidity = ? AND uid = ?`,
+		mailbox, uidValidity, uid).Scan(&id)
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("intake: look up uid %d: %w", uid, err)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM inbound WHERE sha256 = ?`, sum[:]).Scan(&id); err != nil {
+		return 0, fmt.Errorf("intake: look up hash of uid %d: %w", uid, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE inbound SET mailbox = ?, uidvalidity = ?, uid = ?, moved = 0 WHERE id = ?`,
+		mailbox, uidValidity, uid, id); err != nil {
+		return 0, fmt.Errorf("intake: relocate inbound %d: %w", id, err)
+	}
+	return id, nil
+}
+
 // pending returns the ids of stored messages that still await processing.
 func pending(ctx context.Context, db *sql.DB) ([]int64, error) {
 	return queryIDs(ctx, db, `SELECT id FROM inbound WHERE state IN ('stored', 'released') ORDER BY id`)
@@ -269,12 +272,19 @@ type move struct {
 	uids []uint32
 }
 
+// pendingMovesQuery finds the handled messages still in a mailbox. It
+// searches the index on (state, moved), which holds few rows not moved;
+// "+mailbox" and "+uidvalidity" keep SQLite from the index on (mailbox,
+// uidvalidity, uid), which would read every message the mailbox ever held
+// under its UIDVALIDITY (years of them: a mailbox keeps its UIDVALIDITY)
+// at every poll.
+const pendingMovesQuery = `SELECT id, uid, state FROM inbound
+	WHERE moved = 0 AND state IN ('processed', 'quarantined') AND +mailbox = ? AND +uidvalidity = ? ORDER BY uid`
+
 // pendingMoves returns, per destination state, the handled messages of the
 // current UIDVALIDITY that are still in the watched mailbox.
 func pendingMoves(ctx context.Context, db *sql.DB, mailbox string, uidValidity uint32) (map[string]*move, error) {
-	rows, err := db.QueryContext(ctx, `SELECT id, uid, state FROM inbound
-		WHERE moved = 0 AND state IN ('processed', 'quarantined') AND mailbox = ? AND uidvalidity = ? ORDER BY uid`,
-		mailbox, uidValidity)
+	rows, err := db.QueryContext(ctx, pendingMovesQuery, mailbox, uidValidity)
 	if err != nil {
 		return nil, fmt.Errorf("intake: pending moves: %w", err)
 	}
