@@ -183,3 +183,29 @@ func TestInspectStream(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAttachedKeysFrom: the keys found do not depend on how the message's
+// bytes come in pieces, and each is one block from BEGIN to END.
+func FuzzAttachedKeysFrom(f *testing.F) {
+	f.Add([]byte("x\r\n-----BEGIN PGP PUBLIC KEY BLOCK-----\r\n\r\nAAAA\r\n-----END PGP PUBLIC KEY BLOCK-----\r\n"))
+	f.Add([]byte("-----BEGIN PGP PUBLIC KEY BLOCK----------END PGP PUBLIC KEY BLOCK-----"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		whole, err := attachedKeysFrom(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []io.Reader{iotest.OneByteReader(bytes.NewReader(raw)), iotest.HalfReader(bytes.NewReader(raw))} {
+			if got, err := attachedKeysFrom(r); err != nil || !slices.Equal(got, whole) {
+				t.Fatalf("in pieces: %q, %v; whole: %q", got, err, whole)
+			}
+		}
+		if len(whole) > 4 {
+			t.Fatalf("%d keys", len(whole))
+		}
+		for _, k := range whole {
+			if !strings.HasPrefix(k, string(pgpKey)) || !strings.HasSuffix(k, string(endPGPKey)) {
+				t.Fatalf("key %q is not one block", k)
+			}
+		}
+	})
+}
