@@ -7,13 +7,14 @@ import (
 
 // load reads m's stored message for its inspection. A message stored in
 // pieces that the opener can open from them (openStream) is inspected as
-// they are read, never whole, and m.raw stays nil; any other is read
-// whole into m.raw.
+// they are read, never whole, the keys attached to it found on the way,
+// and m.raw stays nil; any other is read whole into m.raw.
 func (m *msgCtx) load(ctx context.Context) error {
 	if _, ok := m.p.o.Opener.(streamOpener); ok {
 		if stream := m.rawStream(ctx); stream != nil {
-			if in, ok, err := inspectStream(stream, m.p.lim); ok {
-				m.insp, m.limitErr = in, err
+			keys := &keyScanner{}
+			if in, ok, err := inspectStream(stream, m.p.lim, keys); ok {
+				m.insp, m.limitErr, m.attached = in, err, keys
 				return nil
 			}
 		}
@@ -28,9 +29,10 @@ func (m *msgCtx) load(ctx context.Context) error {
 }
 
 // inspectStream is Inspect of the message stream reads, from its start
-// each time it is called. ok is false when reading it failed: nothing was
-// decided.
-func inspectStream(stream func() (io.Reader, error), lim Limits) (in *Inspection, ok bool, err error) {
+// each time it is called; the whole message is also written to tee (the
+// one pass over it that reads it all). ok is false when reading it
+// failed: nothing was decided.
+func inspectStream(stream func() (io.Reader, error), lim Limits, tee io.Writer) (in *Inspection, ok bool, err error) {
 	var failed error
 	open := func() io.Reader {
 		r, err := stream()
@@ -40,7 +42,7 @@ func inspectStream(stream func() (io.Reader, error), lim Limits) (in *Inspection
 		}
 		return &trackedReader{r: r, failed: &failed}
 	}
-	whole := &trackedReader{r: open(), failed: &failed}
+	whole := &trackedReader{r: io.TeeReader(open(), tee), failed: &failed}
 	in, err = inspect(open(), whole, lim)
 	if _, cerr := io.Copy(io.Discard, whole); cerr != nil && failed == nil {
 		failed = cerr

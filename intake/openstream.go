@@ -22,7 +22,7 @@ type ReaderAtRest interface {
 // streamOpener is an Opener that opens a message from a stream of its
 // stored bytes (CryptoOpener).
 type streamOpener interface {
-	OpenStream(ctx context.Context, stream func() (io.Reader, error), raw func() ([]byte, error), candidates []string, team []Member, now time.Time) (*Opened, error)
+	OpenStream(ctx context.Context, stream func() (io.Reader, error), attached []string, raw func() ([]byte, error), candidates []string, team []Member, now time.Time) (*Opened, error)
 }
 
 // openStream opens m from the pieces it is stored in, when the opener and
@@ -37,8 +37,20 @@ func (m *msgCtx) openStream(ctx context.Context, candidates []string, team []Mem
 	if stream == nil {
 		return nil, false, nil
 	}
+	var keys []string
+	if m.attached != nil {
+		keys = m.attached.keys
+	} else {
+		r, err := stream()
+		if err == nil {
+			keys, err = attachedKeysFrom(r)
+		}
+		if err != nil {
+			return nil, false, nil
+		}
+	}
 	m.raw = nil
-	op, err = so.OpenStream(ctx, stream, func() ([]byte, error) { return m.rawBytes(ctx) }, candidates, team, m.now)
+	op, err = so.OpenStream(ctx, stream, keys, func() ([]byte, error) { return m.rawBytes(ctx) }, candidates, team, m.now)
 	return op, true, err
 }
 
@@ -69,31 +81,25 @@ func (m *msgCtx) rawStream(ctx context.Context) func() (io.Reader, error) {
 }
 
 // OpenStream is OpenStored of a message that stream reads from where it
-// is stored: a PGP/MIME message is decrypted as it is read
+// is stored, whose clear parts hold the armored keys attached
+// (attachedKeys): a PGP/MIME message is decrypted as it is read
 // (crypto.OpenFrom), never whole in memory; any other is read whole from
 // raw and opened by OpenStored, as is one that stream fails to read.
-func (c *CryptoOpener) OpenStream(ctx context.Context, stream func() (io.Reader, error), rawFn func() ([]byte, error), candidates []string, team []Member, now time.Time) (*Opened, error) {
+func (c *CryptoOpener) OpenStream(ctx context.Context, stream func() (io.Reader, error), attached []string, rawFn func() ([]byte, error), candidates []string, team []Member, now time.Time) (*Opened, error) {
 	ks := c.keys(candidates, team, now)
-	r, err := stream()
-	if err == nil {
-		var keys []string
-		keys, err = attachedKeysFrom(r)
-		ks.add(keys)
-	}
-	if err == nil {
-		native, handled, err := crypto.OpenFrom(stream, ks.options())
-		if handled {
-			return c.opened(native, err, ks, func(opts crypto.OpenOptions) (*crypto.Opened, error) {
-				if again, handled, err := crypto.OpenFrom(stream, opts); handled {
-					return again, err
-				}
-				raw, err := rawFn()
-				if err != nil {
-					return nil, err
-				}
-				return crypto.Open(raw, opts)
-			})
-		}
+	ks.add(attached)
+	native, handled, err := crypto.OpenFrom(stream, ks.options())
+	if handled {
+		return c.opened(native, err, ks, func(opts crypto.OpenOptions) (*crypto.Opened, error) {
+			if again, handled, err := crypto.OpenFrom(stream, opts); handled {
+				return again, err
+			}
+			raw, err := rawFn()
+			if err != nil {
+				return nil, err
+			}
+			return crypto.Open(raw, opts)
+		})
 	}
 	return c.OpenStored(ctx, rawFn, candidates, team, now)
 }
@@ -105,50 +111,54 @@ func attachedKeys(raw []byte) []string {
 	return keys
 }
 
+// attachedKeysFrom is attachedKeys of the message r reads.
+func attachedKeysFrom(r io.Reader) ([]string, error) {
+	var s keyScanner
+	if _, err := io.Copy(&s, r); err != nil {
+		return nil, err
+	}
+	return s.keys, nil
+}
+
 var endPGPKey = []byte("-----END PGP PUBLIC KEY BLOCK-----")
 
-// attachedKeysFrom is attachedKeys of the message r reads: at most four
-// blocks, each from its BEGIN line to its END line, in LF form. It holds
-// the block it gathers, and otherwise only what may start a BEGIN line.
-func attachedKeysFrom(r io.Reader) ([]string, error) {
-	var (
-		out      []string
-		buf      []byte // from a BEGIN line in a block, else a tail
-		searched int    // bytes of buf searched for the END line
-		inBlock  bool
-		eof      bool
-	)
-	chunk := make([]byte, 32<<10)
-	for len(out) < 4 {
-		if !inBlock {
-			if i := bytes.Index(buf, pgpKey); i >= 0 {
-				buf, inBlock, searched = append(buf[:0], buf[i:]...), true, 0
-				continue
+// keyScanner finds the armored public keys in what is written to it: at
+// most four blocks, each from its BEGIN line to its END line, in LF form;
+// a BEGIN line without an END line after it ends the search. It holds the
+// block it gathers, and otherwise only what may start a BEGIN line.
+type keyScanner struct {
+	keys     []string
+	buf      []byte // from a BEGIN line in a block, else a tail
+	searched int    // bytes of buf searched for the END line
+	inBlock  bool
+}
+
+func (s *keyScanner) Write(p []byte) (int, error) {
+	if len(s.keys) >= 4 {
+		return len(p), nil
+	}
+	s.buf = append(s.buf, p...)
+	for len(s.keys) < 4 {
+		if !s.inBlock {
+			i := bytes.Index(s.buf, pgpKey)
+			if i < 0 {
+				if keep := len(pgpKey) - 1; len(s.buf) > keep {
+					s.buf = append(s.buf[:0], s.buf[len(s.buf)-keep:]...)
+				}
+				break
 			}
-			if keep := len(pgpKey) - 1; len(buf) > keep {
-				buf = append(buf[:0], buf[len(buf)-keep:]...)
-			}
-		} else {
-			from := max(searched-len(endPGPKey)+1, 0)
-			if end := bytes.Index(buf[from:], endPGPKey); end >= 0 {
-				end += from
-				out = append(out, strings.ReplaceAll(string(buf[:end+len(endPGPKey)]), "\r\n", "\n"))
-				buf, inBlock = append(buf[:0], buf[end:]...), false
-				continue
-			}
-			searched = len(buf)
+			s.buf, s.inBlock, s.searched = append(s.buf[:0], s.buf[i:]...), true, 0
+			continue
 		}
-		if eof {
+		from := max(s.searched-len(endPGPKey)+1, 0)
+		end := bytes.Index(s.buf[from:], endPGPKey)
+		if end < 0 {
+			s.searched = len(s.buf)
 			break
 		}
-		n, err := r.Read(chunk)
-		buf = append(buf, chunk[:n]...)
-		switch {
-		case err == io.EOF:
-			eof = true
-		case err != nil:
-			return nil, err
-		}
+		end += from
+		s.keys = append(s.keys, strings.ReplaceAll(string(s.buf[:end+len(endPGPKey)]), "\r\n", "\n"))
+		s.buf, s.inBlock = append(s.buf[:0], s.buf[end:]...), false
 	}
-	return out, nil
+	return len(p), nil
 }

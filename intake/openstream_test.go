@@ -76,7 +76,7 @@ func TestOpenStream(t *testing.T) {
 		}, true},
 	} {
 		wholeReads := 0
-		got, err := c.OpenStream(ctx, func() (io.Reader, error) { return tc.stream(tc.raw) },
+		got, err := c.OpenStream(ctx, func() (io.Reader, error) { return tc.stream(tc.raw) }, attachedKeys(tc.raw),
 			func() ([]byte, error) { wholeReads++; return tc.raw, nil }, cands, nil, now)
 		if tc.whole != (wholeReads > 0) {
 			t.Errorf("%s: read whole %d times", tc.name, wholeReads)
@@ -164,9 +164,13 @@ func TestInspectStream(t *testing.T) {
 			{MaxDepth: 1, MaxParts: 2, MaxAttachments: 1},
 		} {
 			want, werr := Inspect(raw, lim)
-			got, ok, err := inspectStream(func() (io.Reader, error) { return iotest.HalfReader(bytes.NewReader(raw)), nil }, lim)
+			var keys keyScanner
+			got, ok, err := inspectStream(func() (io.Reader, error) { return iotest.HalfReader(bytes.NewReader(raw)), nil }, lim, &keys)
 			if !ok || fmt.Sprint(err) != fmt.Sprint(werr) || !reflect.DeepEqual(got, want) {
 				t.Errorf("%s, %+v: %v %v %+v; Inspect: %v %+v", p, lim, ok, err, got, werr, want)
+			}
+			if !slices.Equal(keys.keys, attachedKeys(raw)) {
+				t.Errorf("%s: keys found on the way %q, want %q", p, keys.keys, attachedKeys(raw))
 			}
 		}
 	}
@@ -178,7 +182,7 @@ func TestInspectStream(t *testing.T) {
 			return io.MultiReader(bytes.NewReader(raw[:len(raw)/2]), iotest.ErrReader(broken)), nil
 		},
 	} {
-		if in, ok, err := inspectStream(stream, Limits{}); ok || in != nil || err != nil {
+		if in, ok, err := inspectStream(stream, Limits{}, io.Discard); ok || in != nil || err != nil {
 			t.Errorf("stream failing %s: %v %+v %v", name, ok, in, err)
 		}
 	}

@@ -426,6 +426,7 @@ type msgCtx struct {
 	raw      []byte
 	insp     *Inspection
 	limitErr error
+	attached *keyScanner // keys found while inspected from its pieces (load)
 	released bool
 	now      time.Time
 	team     []Member // read once per message or batch
