@@ -225,6 +225,10 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 func FuzzOpenFrom(f *testing.F) {
 	addMailSeeds(f)
 	team, member := fuzzKeys(f)
+	signer := loadTestKey(f, "member-x25519")
+	// Messages that decrypt, so that the fuzzer reaches what follows.
+	f.Add(pgpMIME(mustArmor(f, encryptTo(f, team, signer, []byte(textEntityCRLF)))))
+	f.Add(pgpMIME(mustArmor(f, encryptTo(f, team, nil, []byte(mixed("Content-Type: text/plain\r\n\r\nhi", "Content-Type: application/octet-stream\r\n\r\nAAAA"))))))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		sameAsOpen(t, "fuzz", raw, OpenOptions{Decrypt: team, Verifiers: []*Key{member}, Now: fixtureTime, Limits: Limits{MaxDecompressedBytes: 1 << 20}})
 	})
