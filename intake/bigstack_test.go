@@ -54,6 +54,13 @@ func TestRealStackBigReportAttachment(t *testing.T) {
 		t.Errorf("%d spooled pieces left that no row names", n)
 	}
 
+	g.checkTeamCopies(t, att)
+}
+
+// checkTeamCopies waits for each member's team copy and checks that it
+// decrypts with the member's gpg to the attachment att, byte for byte.
+func (g *gateway) checkTeamCopies(t *testing.T, att []byte) {
+	t.Helper()
 	for user, gp := range g.members {
 		msgs := g.stack.WaitMessages(t, user, "INBOX", 1, 120*time.Second)
 		content := openMail(t, gp, msgs[0], g.team.Fingerprint())
@@ -68,6 +75,20 @@ func TestRealStackBigReportAttachment(t *testing.T) {
 // reporter's gpg in PGP/MIME, carrying att as a base64 attachment.
 func (g *gateway) bigReport(t *testing.T, att []byte, msgID string) []byte {
 	t.Helper()
+	armored := g.reporter.Encrypt([]byte(bigEntity(att)), g.team.Fingerprint(), g.repFpr)
+	raw := gpgtest.CRLF([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: ...\nDate: %s\nMessage-ID: <%s>\nMIME-Version: 1.0\n"+
+		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n"+
+		"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n%s\n--enc--\n",
+		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), msgID, armored)))
+	if len(raw) < 4<<20 {
+		t.Fatalf("report of %d bytes, want several MiB", len(raw))
+	}
+	return raw
+}
+
+// bigEntity is the content of a big report: a line of text and att as a
+// base64 attachment, core.bin.
+func bigEntity(att []byte) string {
 	var enc strings.Builder
 	b64 := base64.StdEncoding.EncodeToString(att)
 	for len(b64) > 76 {
@@ -79,15 +100,7 @@ func (g *gateway) bigReport(t *testing.T, att []byte, msgID string) []byte {
 		"The attached core dump shows the overflow.\r\n" +
 		"--in\r\nContent-Type: application/octet-stream; name=\"core.bin\"\r\nContent-Disposition: attachment; filename=\"core.bin\"\r\n" +
 		"Content-Transfer-Encoding: base64\r\n\r\n" + enc.String() + "--in--\r\n"
-	armored := g.reporter.Encrypt([]byte(inner), g.team.Fingerprint(), g.repFpr)
-	raw := gpgtest.CRLF([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: ...\nDate: %s\nMessage-ID: <%s>\nMIME-Version: 1.0\n"+
-		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n"+
-		"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n%s\n--enc--\n",
-		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), msgID, armored)))
-	if len(raw) < 4<<20 {
-		t.Fatalf("report of %d bytes, want several MiB", len(raw))
-	}
-	return raw
+	return inner
 }
 
 // findAttachment returns the decoded body of the part named name in the
