@@ -89,6 +89,12 @@
 // signatures on separate parts do not bind the parts together, and a key
 // attached next to it is anyone's.
 //
+// OpenFrom is Open of a big PGP/MIME message read as a stream (from the
+// pieces it is stored in), never whole in memory: one pass finds its
+// armored part, then the OpenPGP message is decrypted as Open decrypts
+// it. It takes only the form it reads exactly as Open does and leaves any
+// other message to Open.
+//
 // TextBody turns a content entity into text (format=flowed unflowed as
 // the sender's client shows it) and attachments; ProtectedHeaders reads
 // the protected Subject and From.
@@ -102,5 +108,7 @@
 // OpenPGP message starts with, so that DecryptAtRest tells the two forms
 // apart. A data key is stored only wrapped to the team key
 // (Key.WrapDataKey, Key.UnwrapDataKey); sealing with it costs no
-// public-key operation.
+// public-key operation. SealAtRest and OpenAtRest seal and open a big
+// value as a stream; ReadAtRest reads one sealed with a data key as it
+// opens it, each chunk authenticated before it is read.
 package crypto

@@ -227,12 +227,13 @@ func openEnvelope(keys *dataKeys, ct []byte) ([]byte, error) {
 	return openEnvelopeFrom(keys, bytes.NewReader(ct[n:]), int64(len(ct)-n))
 }
 
-// openEnvelopeFrom opens a value sealed with one of keys whose bytes after
-// envelopeMagic r reads (size of them): only the plaintext is held.
-func openEnvelopeFrom(keys *dataKeys, r io.Reader, size int64) ([]byte, error) {
+// envelopeContent reads the head of a value sealed with one of keys whose
+// bytes after envelopeMagic r reads, and returns the reader of its
+// content, whose Close checks the whole, and the reader of what follows.
+func envelopeContent(keys *dataKeys, r io.Reader) (io.ReadCloser, *bufio.Reader, error) {
 	var idb [4]byte
 	if _, err := io.ReadFull(r, idb[:]); err != nil {
-		return nil, fmt.Errorf("%w: sealed value is truncated", ErrDecrypt)
+		return nil, nil, fmt.Errorf("%w: sealed value is truncated", ErrDecrypt)
 	}
 	id := binary.BigEndian.Uint32(idb[:])
 	var d *DataKey
@@ -240,20 +241,30 @@ func openEnvelopeFrom(keys *dataKeys, r io.Reader, size int64) ([]byte, error) {
 		d = keys.open[id]
 	}
 	if d == nil {
-		return nil, fmt.Errorf("%w: sealed with data key %d, which is not unwrapped", ErrDecrypt, id)
+		return nil, nil, fmt.Errorf("%w: sealed with data key %d, which is not unwrapped", ErrDecrypt, id)
 	}
 	br := bufio.NewReader(r)
 	p, err := packet.Read(br)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
 	se, ok := p.(*packet.SymmetricallyEncrypted)
 	if !ok || se.Version != 2 {
-		return nil, fmt.Errorf("%w: sealed value is not one SEIPD version 2 packet", ErrDecrypt)
+		return nil, nil, fmt.Errorf("%w: sealed value is not one SEIPD version 2 packet", ErrDecrypt)
 	}
 	rc, err := se.Decrypt(packet.CipherAES256, d.key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+	}
+	return rc, br, nil
+}
+
+// openEnvelopeFrom opens a value sealed with one of keys whose bytes after
+// envelopeMagic r reads (size of them): only the plaintext is held.
+func openEnvelopeFrom(keys *dataKeys, r io.Reader, size int64) ([]byte, error) {
+	rc, br, err := envelopeContent(keys, r)
+	if err != nil {
+		return nil, err
 	}
 	// The plaintext is shorter than the sealed bytes: read into a buffer
 	// of that size, never grown.

@@ -193,10 +193,7 @@ type OpenOptions struct {
 // decrypted layer's Identities, and no Entity). A signature that fails is
 // not an error of Open: see Signature.Err.
 func Open(raw []byte, opts OpenOptions) (*Opened, error) {
-	o := &opener{opts: opts, lim: opts.Limits.withDefaults()}
-	if o.opts.Now.IsZero() {
-		o.opts.Now = time.Now()
-	}
+	o := newOpener(opts)
 	if int64(len(raw)) > o.lim.MaxMessageBytes {
 		return nil, fmt.Errorf("crypto: open: %w: message of %d bytes", ErrTooComplex, len(raw))
 	}
@@ -210,7 +207,12 @@ func Open(raw []byte, opts OpenOptions) (*Opened, error) {
 		return nil, fmt.Errorf("crypto: open: %w", err)
 	}
 	out := &Opened{}
-	if err := o.root(out, e, 0); err != nil {
+	return o.result(out, o.root(out, e, 0))
+}
+
+// result is what Open returns for out once err says how the opening went.
+func (o *opener) result(out *Opened, err error) (*Opened, error) {
+	if err != nil {
 		out.Entity = nil
 		if len(out.EncryptedTo) > 0 {
 			return out, fmt.Errorf("crypto: open: %w", err)
@@ -218,6 +220,14 @@ func Open(raw []byte, opts OpenOptions) (*Opened, error) {
 		return nil, fmt.Errorf("crypto: open: %w", err)
 	}
 	return out, nil
+}
+
+func newOpener(opts OpenOptions) *opener {
+	o := &opener{opts: opts, lim: opts.Limits.withDefaults()}
+	if o.opts.Now.IsZero() {
+		o.opts.Now = time.Now()
+	}
+	return o
 }
 
 type opener struct {
@@ -352,6 +362,12 @@ func (o *opener) encrypted(out *Opened, e *entity, depth int) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
+	return o.decryptLayer(out, src, depth)
+}
+
+// decryptLayer decrypts the OpenPGP message of a multipart/encrypted
+// entity, which src reads, and opens what it holds.
+func (o *opener) decryptLayer(out *Opened, src pgpSource, depth int) error {
 	res, err := readPGP(src, o.opts.Decrypt, o.opts.Verifiers, o.opts.Now, o.lim)
 	if res != nil {
 		out.Encrypted = out.Encrypted || res.encrypted

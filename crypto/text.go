@@ -34,11 +34,12 @@ func TextBody(entity []byte) (string, []Attachment, error) {
 			return "", nil, fmt.Errorf("crypto: text body: %w", err)
 		}
 	}
-	e, err := message.Read(bytes.NewReader(raw))
+	src := bytes.NewReader(raw)
+	e, err := message.Read(src)
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 		return "", nil, fmt.Errorf("crypto: text body: %w: %v", ErrNotMIME, err)
 	}
-	w := &textWalker{lim: lim, budget: lim.MaxDecompressedBytes}
+	w := &textWalker{lim: lim, budget: lim.MaxDecompressedBytes, src: src}
 	if err := w.walk(e, 0); err != nil {
 		return "", nil, fmt.Errorf("crypto: text body: %w", err)
 	}
@@ -51,6 +52,9 @@ type textWalker struct {
 	budget int64
 	text   strings.Builder
 	atts   []Attachment
+	// src reads the entity: what it has left bounds what a part decodes
+	// to (readPart).
+	src *bytes.Reader
 	// buffered are the bodies of the parts a multipart was read into,
 	// by the entity made of each, so that a part is read once: a big
 	// attachment is not copied from its buffer into another.
@@ -62,7 +66,7 @@ type textWalker struct {
 func (w *textWalker) body(e *message.Entity) ([]byte, error) {
 	b, ok := w.buffered[e]
 	if !ok {
-		return w.read(e.Body)
+		return w.read(e.Body, e.Header.Get("Content-Transfer-Encoding"))
 	}
 	delete(w.buffered, e)
 	if int64(len(b)) > w.budget {
@@ -72,14 +76,52 @@ func (w *textWalker) body(e *message.Entity) ([]byte, error) {
 	return b, nil
 }
 
-func (w *textWalker) read(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, w.budget+1))
+// read reads a body decoded from the transfer encoding cte.
+func (w *textWalker) read(r io.Reader, cte string) ([]byte, error) {
+	b, err := w.readPart(io.LimitReader(r, w.budget+1), strings.EqualFold(strings.TrimSpace(cte), "base64"))
 	if int64(len(b)) > w.budget {
 		return nil, fmt.Errorf("%w: decoded content larger than %d bytes", ErrTooComplex, w.lim.MaxDecompressedBytes)
 	}
 	w.budget -= int64(len(b))
 	if err != nil && !message.IsUnknownCharset(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return b, fmt.Errorf("%w: %v", ErrNotMIME, err)
+	}
+	return b, nil
+}
+
+// readPart is io.ReadAll of a part's decoded body. Past its first 64 KiB
+// it reads the rest into one buffer as big as what is left of the entity
+// decodes to at the most (3/4 of it from base64; a transfer encoding
+// never widens), so that a big attachment is not copied each time its
+// buffer grows; the buffer still grows when that bound is wrong (a
+// charset that widens), and is cut to size when the part was much smaller
+// than it.
+func (w *textWalker) readPart(r io.Reader, base64 bool) ([]byte, error) {
+	const head = 64 << 10
+	b, err := io.ReadAll(io.LimitReader(r, head))
+	if err != nil || len(b) < head {
+		return b, err
+	}
+	left := int64(w.src.Len()) + head // and what the readers hold
+	if base64 {
+		left = left/4*3 + 3
+	}
+	b = append(make([]byte, 0, min(int64(len(b))+left, w.budget+1)), b...)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+	if cap(b)-len(b) > len(b)/4 {
+		b = bytes.Clone(b)
 	}
 	return b, nil
 }
@@ -120,7 +162,7 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 			}
 			// Buffer the part (the multipart reader reuses its stream).
 			// Its body is already decoded: the copy says so.
-			body, err := w.read(p.Body)
+			body, err := w.read(p.Body, p.Header.Get("Content-Transfer-Encoding"))
 			if err != nil {
 				return err
 			}

@@ -107,38 +107,69 @@ func (c *CryptoOpener) OpenStored(ctx context.Context, rawFn func() ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	decrypt := c.TeamKey
+	ks := c.keys(candidates, team, now)
+	// A key attached to the message may have signed it.
+	ks.add(attachedKeys(raw))
+	native, err := crypto.Open(raw, ks.options())
+	raw = nil
+	return c.opened(native, err, ks, func(opts crypto.OpenOptions) (*crypto.Opened, error) {
+		raw, err := rawFn()
+		if err != nil {
+			return nil, err
+		}
+		return crypto.Open(raw, opts)
+	})
+}
+
+// openKeys are the keys a message is opened with.
+type openKeys struct {
+	decrypt   *crypto.Key
+	verifiers []*crypto.Key
+	armoredBy map[string]string
+	keyBy     map[string]*crypto.Key
+	now       time.Time // of the key validity checks
+}
+
+// keys gathers the team key (and the previous ones still in their
+// overlap) to decrypt with, and the team members' keys and the candidates
+// to verify with.
+func (c *CryptoOpener) keys(candidates []string, team []Member, now time.Time) *openKeys {
+	ks := &openKeys{decrypt: c.TeamKey, armoredBy: map[string]string{}, keyBy: map[string]*crypto.Key{}, now: now}
 	if c.Previous != nil {
-		decrypt = decrypt.WithPrevious(c.Previous(now)...)
+		ks.decrypt = ks.decrypt.WithPrevious(c.Previous(now)...)
 	}
-	var verifiers []*crypto.Key
-	armoredBy := map[string]string{}
-	keyBy := map[string]*crypto.Key{}
 	for _, m := range team {
 		if k, ok := m.Key.(*crypto.Key); ok && k != nil {
-			verifiers = append(verifiers, k)
-			keyBy[k.Fingerprint()] = k
+			ks.verifiers = append(ks.verifiers, k)
+			ks.keyBy[k.Fingerprint()] = k
 		}
 	}
-	for _, a := range candidates {
+	ks.add(candidates)
+	return ks
+}
+
+// add adds the armored public keys that parse to the verifiers.
+func (ks *openKeys) add(armored []string) {
+	for _, a := range armored {
 		k, err := crypto.ParsePublicKey([]byte(a))
 		if err != nil {
 			continue
 		}
-		verifiers = append(verifiers, k)
-		armoredBy[k.Fingerprint()] = a
-		keyBy[k.Fingerprint()] = k
+		ks.verifiers = append(ks.verifiers, k)
+		ks.armoredBy[k.Fingerprint()] = a
+		ks.keyBy[k.Fingerprint()] = k
 	}
-	// A key attached to the message may have signed it.
-	for _, a := range attachedKeys(raw) {
-		if k, err := crypto.ParsePublicKey([]byte(a)); err == nil {
-			verifiers = append(verifiers, k)
-			armoredBy[k.Fingerprint()] = a
-			keyBy[k.Fingerprint()] = k
-		}
-	}
-	native, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: decrypt, Verifiers: verifiers, Now: now})
-	raw = nil
+}
+
+func (ks *openKeys) options() crypto.OpenOptions {
+	return crypto.OpenOptions{Decrypt: ks.decrypt, Verifiers: ks.verifiers, Now: ks.now}
+}
+
+// opened turns what crypto.Open returned into an Opened: the text and
+// attachments decoded, the signer named. reopen opens the message again
+// with other options, when the signer's key came inside the encryption.
+func (c *CryptoOpener) opened(native *crypto.Opened, err error, ks *openKeys, reopen func(crypto.OpenOptions) (*crypto.Opened, error)) (*Opened, error) {
+	decrypt, verifiers, armoredBy, keyBy, now := ks.decrypt, ks.verifiers, ks.armoredBy, ks.keyBy, ks.now
 	if native != nil {
 		native.Outside = bytes.Clone(native.Outside) // not a slice of raw
 	}
@@ -186,11 +217,9 @@ func (c *CryptoOpener) OpenStored(ctx context.Context, rawFn func() ([]byte, err
 			}
 		}
 		if len(more) > 0 {
-			if raw, err := rawFn(); err == nil {
-				if again, err := crypto.Open(raw, crypto.OpenOptions{Decrypt: decrypt, Verifiers: append(verifiers, more...), Now: now}); err == nil {
-					native = again
-					op.Native = again
-				}
+			if again, err := reopen(crypto.OpenOptions{Decrypt: decrypt, Verifiers: append(verifiers, more...), Now: now}); err == nil {
+				native = again
+				op.Native = again
 			}
 		}
 	}
@@ -215,27 +244,6 @@ func (c *CryptoOpener) OpenStored(ctx context.Context, rawFn func() ([]byte, err
 		}
 	}
 	return op, nil
-}
-
-// attachedKeys returns the armored public keys in the clear parts of raw
-// (keys inside an encrypted part are found after decryption).
-func attachedKeys(raw []byte) []string {
-	var out []string
-	rest := raw
-	for len(out) < 4 {
-		i := bytes.Index(rest, pgpKey)
-		if i < 0 {
-			break
-		}
-		end := bytes.Index(rest[i:], []byte("-----END PGP PUBLIC KEY BLOCK-----"))
-		if end < 0 {
-			break
-		}
-		block := rest[i : i+end+len("-----END PGP PUBLIC KEY BLOCK-----")]
-		out = append(out, strings.ReplaceAll(string(block), "\r\n", "\n"))
-		rest = rest[i+end:]
-	}
-	return out
 }
 
 // DirectoryAdapter implements Directory over distlist.

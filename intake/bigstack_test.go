@@ -34,25 +34,7 @@ func TestRealStackBigReportAttachment(t *testing.T) {
 
 	att := make([]byte, 3<<20+123)
 	rand.Read(att)
-	var enc strings.Builder
-	b64 := base64.StdEncoding.EncodeToString(att)
-	for len(b64) > 76 {
-		enc.WriteString(b64[:76] + "\r\n")
-		b64 = b64[76:]
-	}
-	enc.WriteString(b64 + "\r\n")
-	inner := "Content-Type: multipart/mixed; boundary=\"in\"\r\n\r\n--in\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
-		"The attached core dump shows the overflow.\r\n" +
-		"--in\r\nContent-Type: application/octet-stream; name=\"core.bin\"\r\nContent-Disposition: attachment; filename=\"core.bin\"\r\n" +
-		"Content-Transfer-Encoding: base64\r\n\r\n" + enc.String() + "--in--\r\n"
-	armored := g.reporter.Encrypt([]byte(inner), g.team.Fingerprint(), g.repFpr)
-	raw := gpgtest.CRLF([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: ...\nDate: %s\nMessage-ID: <big-1@outside.example>\nMIME-Version: 1.0\n"+
-		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n"+
-		"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n%s\n--enc--\n",
-		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), armored)))
-	if len(raw) < 4<<20 {
-		t.Fatalf("report of %d bytes, want several MiB", len(raw))
-	}
+	raw := g.bigReport(t, att, "big-1@outside.example")
 	g.send(raw)
 	g.stack.WaitMessages(t, "security", "Processed", 1, 120*time.Second)
 
@@ -72,6 +54,13 @@ func TestRealStackBigReportAttachment(t *testing.T) {
 		t.Errorf("%d spooled pieces left that no row names", n)
 	}
 
+	g.checkTeamCopies(t, att)
+}
+
+// checkTeamCopies waits for each member's team copy and checks that it
+// decrypts with the member's gpg to the attachment att, byte for byte.
+func (g *gateway) checkTeamCopies(t *testing.T, att []byte) {
+	t.Helper()
 	for user, gp := range g.members {
 		msgs := g.stack.WaitMessages(t, user, "INBOX", 1, 120*time.Second)
 		content := openMail(t, gp, msgs[0], g.team.Fingerprint())
@@ -80,6 +69,38 @@ func TestRealStackBigReportAttachment(t *testing.T) {
 			t.Errorf("%s: attachment of %d bytes in the team copy, want the %d sent, byte for byte", user, len(got), len(att))
 		}
 	}
+}
+
+// bigReport is a report of several MiB, signed and encrypted by the
+// reporter's gpg in PGP/MIME, carrying att as a base64 attachment.
+func (g *gateway) bigReport(t *testing.T, att []byte, msgID string) []byte {
+	t.Helper()
+	armored := g.reporter.Encrypt([]byte(bigEntity(att)), g.team.Fingerprint(), g.repFpr)
+	raw := gpgtest.CRLF([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: ...\nDate: %s\nMessage-ID: <%s>\nMIME-Version: 1.0\n"+
+		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n"+
+		"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n%s\n--enc--\n",
+		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), msgID, armored)))
+	if len(raw) < 4<<20 {
+		t.Fatalf("report of %d bytes, want several MiB", len(raw))
+	}
+	return raw
+}
+
+// bigEntity is the content of a big report: a line of text and att as a
+// base64 attachment, core.bin.
+func bigEntity(att []byte) string {
+	var enc strings.Builder
+	b64 := base64.StdEncoding.EncodeToString(att)
+	for len(b64) > 76 {
+		enc.WriteString(b64[:76] + "\r\n")
+		b64 = b64[76:]
+	}
+	enc.WriteString(b64 + "\r\n")
+	inner := "Content-Type: multipart/mixed; boundary=\"in\"\r\n\r\n--in\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"The attached core dump shows the overflow.\r\n" +
+		"--in\r\nContent-Type: application/octet-stream; name=\"core.bin\"\r\nContent-Disposition: attachment; filename=\"core.bin\"\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\n" + enc.String() + "--in--\r\n"
+	return inner
 }
 
 // findAttachment returns the decoded body of the part named name in the

@@ -100,15 +100,28 @@ var ErrLimit = errors.New("limit exceeded")
 // exceeded (it wraps ErrLimit); the inspection is then partial but its
 // header fields are filled.
 func Inspect(raw []byte, lim Limits) (*Inspection, error) {
-	in := &Inspection{}
 	if lim.MaxSize > 0 && int64(len(raw)) > lim.MaxSize {
-		in.readHeader(raw)
-		return in, fmt.Errorf("%w: message is %d bytes, the limit is %d", ErrLimit, len(raw), lim.MaxSize)
+		return inspectTooBig(bytes.NewReader(raw), int64(len(raw)), lim)
 	}
-	if !in.readHeader(raw) {
+	return inspect(bytes.NewReader(raw), bytes.NewReader(raw), lim)
+}
+
+// inspectTooBig is the inspection of a message of size bytes over
+// lim.MaxSize, whose header h reads: its header fields and the error.
+func inspectTooBig(h io.Reader, size int64, lim Limits) (*Inspection, error) {
+	in := &Inspection{}
+	in.readHeader(h)
+	return in, fmt.Errorf("%w: message is %d bytes, the limit is %d", ErrLimit, size, lim.MaxSize)
+}
+
+// inspect is Inspect of a message within the size limit, which h and r
+// each read from its start: h its header, r the whole.
+func inspect(h, r io.Reader, lim Limits) (*Inspection, error) {
+	in := &Inspection{}
+	if !in.readHeader(h) {
 		return in, nil
 	}
-	e, err := message.ReadWithOptions(bytes.NewReader(raw), &message.ReadOptions{MaxHeaderBytes: maxHeaderBytes})
+	e, err := message.ReadWithOptions(r, &message.ReadOptions{MaxHeaderBytes: maxHeaderBytes})
 	if err != nil && !message.IsUnknownCharset(err) {
 		in.Malformed = Printable(err.Error())
 		return in, nil
@@ -119,10 +132,10 @@ func Inspect(raw []byte, lim Limits) (*Inspection, error) {
 	return in, in.walk(e, "", 1, lim)
 }
 
-// readHeader fills the header fields; it reports false when the header does
-// not parse.
-func (in *Inspection) readHeader(raw []byte) bool {
-	th, err := textproto.ReadHeader(bufio.NewReader(io.LimitReader(bytes.NewReader(raw), maxHeaderBytes)))
+// readHeader fills the header fields of the message r reads; it reports
+// false when the header does not parse.
+func (in *Inspection) readHeader(r io.Reader) bool {
+	th, err := textproto.ReadHeader(bufio.NewReader(io.LimitReader(r, maxHeaderBytes)))
 	if err != nil {
 		in.Malformed = "header: " + Printable(err.Error())
 		if th.Len() == 0 {

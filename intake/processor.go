@@ -323,12 +323,10 @@ func (p *Processor) prepare(ctx context.Context, id int64, team []Member) (*msgC
 	if in.State != StateStored && in.State != StateReleased {
 		return nil, nil
 	}
-	raw, err := rawMessage(ctx, p.o.DB.Reader(), p.o.AtRest, id)
-	if err != nil {
+	m := &msgCtx{p: p, in: in, released: in.State == StateReleased, now: p.o.Clock.Now(), team: team}
+	if err := m.load(ctx); err != nil {
 		return nil, err
 	}
-	m := &msgCtx{p: p, in: in, raw: raw, released: in.State == StateReleased, now: p.o.Clock.Now(), team: team}
-	m.insp, m.limitErr = Inspect(m.raw, p.lim)
 	if m.in.Size > p.lim.MaxSize && m.limitErr == nil {
 		m.limitErr = fmt.Errorf("%w: message is %d bytes, the limit is %d", ErrLimit, m.in.Size, p.lim.MaxSize)
 	}
@@ -428,6 +426,7 @@ type msgCtx struct {
 	raw      []byte
 	insp     *Inspection
 	limitErr error
+	attached *keyScanner // keys found while inspected from its pieces (load)
 	released bool
 	now      time.Time
 	team     []Member // read once per message or batch

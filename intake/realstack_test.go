@@ -82,6 +82,12 @@ func startGatewayOpts(t testing.TB, push bool, configure func(*Config)) *gateway
 		t.Fatal(err)
 	}
 	g.teamPub, _ = g.team.ArmorPublic()
+	// Data at rest sealed with a data key, as the gateway seals it.
+	dk, err := crypto.GenerateDataKey(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.team = g.team.WithDataKeys(dk)
 	g.db, err = store.Open(ctx, filepath.Join(t.TempDir(), "gw.db"))
 	if err != nil {
 		t.Fatal(err)

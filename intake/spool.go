@@ -233,9 +233,22 @@ type storedOpener interface {
 // report's stored bytes are not held while its text and attachments are
 // decoded, and what needs them again reads them back (rawBytes).
 func (m *msgCtx) open(ctx context.Context, candidates []string, team []Member) (*Opened, error) {
+	if m.raw == nil { // inspected from its pieces, not read whole (load)
+		if op, handled, err := m.openStream(ctx, candidates, team); handled {
+			return op, err
+		}
+		raw, err := m.rawBytes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		m.raw = raw
+	}
 	so, ok := m.p.o.Opener.(storedOpener)
 	if !ok || len(m.raw) <= store.ChunkSize {
 		return m.p.o.Opener.Open(ctx, m.raw, candidates, team, m.now)
+	}
+	if op, handled, err := m.openStream(ctx, candidates, team); handled {
+		return op, err
 	}
 	held := m.raw
 	m.raw = nil
