@@ -612,24 +612,6 @@ func (d *demo) expect(ctx context.Context, what string, pred func([]delivery) bo
 	d.checks = append(d.checks, demoCheck{what, err})
 }
 
-// settle waits until no delivery has arrived for a short while.
-func (d *demo) settle(ctx context.Context) {
-	n := len(d.mail.Deliveries())
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(150 * time.Millisecond):
-		}
-		d.g.outbox.Kick()
-		if m := len(d.mail.Deliveries()); m == n {
-			return
-		} else {
-			n = m
-		}
-	}
-}
-
 // advance moves the simulated clock and wakes the scheduler.
 func (d *demo) advance(t time.Time) {
 	d.flush()
