@@ -142,25 +142,15 @@ func TestHistoryQueryPlans(t *testing.T) {
 	}
 }
 
-// queryPlan is SQLite's plan for q, its steps joined by "; ".
+// queryPlan is SQLite's plan for q (QueryPlan), its parameters bound to
+// NULL.
 func queryPlan(t *testing.T, db *DB, q string) string {
 	t.Helper()
-	args := make([]any, strings.Count(q, "?"))
-	rows, err := db.Writer().Query(`EXPLAIN QUERY PLAN `+q, args...)
+	plan, err := QueryPlan(context.Background(), db.Writer(), q, make([]any, strings.Count(q, "?"))...)
 	if err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
-	defer rows.Close()
-	var steps []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		steps = append(steps, detail)
-	}
-	return strings.Join(steps, "; ")
+	return plan
 }
 
 // TestMigrateHistory: a database of years made before migration 21 opens

@@ -233,13 +233,16 @@ func killAt(env string) func(string) error {
 	}
 }
 
-// noCase is the error for a reference the view's database holds no case
-// of: an archived case is named as one.
-func noCase(ctx context.Context, v *view, ref string) error {
-	var archived int64
-	err := v.db.Reader().QueryRowContext(ctx, `SELECT archived FROM archived_case WHERE ref = ?`, strings.ToUpper(ref)).Scan(&archived)
-	if err == nil {
-		return fmt.Errorf("%s was archived on %s: secgate case show -archive %s", strings.ToUpper(ref), fmtTime(store.Time(archived)), strings.ToUpper(ref))
+// noCase is the error for a reference w's database holds no case of: an
+// archived case is named as one.
+func noCase(ctx context.Context, w *cases.Workflow, ref string) error {
+	ref = strings.ToUpper(ref)
+	at, archived, err := w.Archived(ctx, nil, ref)
+	if err != nil {
+		return err
+	}
+	if archived {
+		return fmt.Errorf("%s was archived on %s: secgate case show -archive %s", ref, fmtTime(at), ref)
 	}
 	return fmt.Errorf("no case %s (see secgate case list)", ref)
 }

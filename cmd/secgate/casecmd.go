@@ -505,7 +505,7 @@ func runCaseShow(ctx context.Context, a *app, c *command, args []string) error {
 	}
 	cs, err := w.Get(ctx, strings.ToUpper(pos[0]))
 	if errors.Is(err, cases.ErrNotFound) {
-		return noCase(ctx, v, pos[0])
+		return noCase(ctx, w, pos[0])
 	}
 	if err != nil {
 		return err
