@@ -41,7 +41,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// soft memory limit, and a big message's pieces, read and written
 	// once, filled every connection's cache: 8 MiB of a 25 MiB report's
 	// peak (secgate bench, section d) for pages read once.
-	common := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=trusted_schema(0)&_pragma=cache_size(" + strconv.Itoa(-cacheKiB) + ")"
+	common := "_pragma=busy_timeout(" + strconv.Itoa(int(busyWait.Milliseconds())) + ")&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=trusted_schema(0)&_pragma=cache_size(" + strconv.Itoa(-cacheKiB) + ")"
 	u := "file:" + (&url.URL{Path: path}).EscapedPath()
 	// The writer keeps its temporary files in memory: the sub-journal of a
 	// savepoint (intake runs each message of a group commit in one) holds
@@ -55,7 +55,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
 	db := &DB{path: path, w: w}
-	if err := w.PingContext(ctx); err != nil {
+	if err := ping(ctx, w); err != nil {
 		w.Close()
 		return nil, openError(path, err)
 	}
