@@ -206,7 +206,7 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-func start(bin binaries, opts Options) (s *Stack, err error) {
+func start(bin binaries, opts Options) (_ *Stack, err error) {
 	t0 := time.Now()
 	dir, err := os.MkdirTemp("", "ms")
 	if err != nil {
@@ -218,7 +218,7 @@ func start(bin binaries, opts Options) (s *Stack, err error) {
 	}
 	tok := make([]byte, 6)
 	rand.Read(tok)
-	s = &Stack{
+	s := &Stack{
 		Domain:   opts.Domain,
 		Password: opts.Password,
 		SinkUser: "sink@" + opts.Domain,

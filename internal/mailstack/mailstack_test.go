@@ -286,3 +286,27 @@ func TestAliases(t *testing.T) {
 		t.Error("an address that is neither a user nor an alias was accepted")
 	}
 }
+
+// TestStartFailureCleansUp: when one daemon fails to start, start stops the
+// one already running, removes its directory and returns the reason. It
+// once dereferenced a nil stack there and panicked instead, which hid the
+// reason (a port taken between picking and binding it).
+func TestStartFailureCleansUp(t *testing.T) {
+	bin, err := findBinaries("/")
+	if err != nil {
+		t.Fatalf("%v (%s)", err, installHint)
+	}
+	bin.master = "/bin/false" // Postfix exits at once; Dovecot is already up
+	s, err := start(bin, Options{Domain: "example.test", Password: "secret"})
+	if err == nil {
+		s.kill()
+		t.Fatal("start with a master that exits succeeded")
+	}
+	if !strings.Contains(err.Error(), "postfix exited during start") {
+		t.Errorf("error %q does not say postfix exited", err)
+	}
+	dir, _, _ := strings.Cut(err.Error(), ":")
+	if _, statErr := os.Stat(dir); !errors.Is(statErr, os.ErrNotExist) {
+		t.Errorf("directory %s left behind (%v)", dir, statErr)
+	}
+}
