@@ -122,15 +122,23 @@ func attachedKeysFrom(r io.Reader) ([]string, error) {
 
 var endPGPKey = []byte("-----END PGP PUBLIC KEY BLOCK-----")
 
+// maxKeyBlock bounds an attached key block: a public key with its user IDs
+// and signatures takes kilobytes, tens of them with thousands of
+// signatures; a block longer than this is not a key to use.
+const maxKeyBlock = 1 << 20
+
 // keyScanner finds the armored public keys in what is written to it: at
 // most four blocks, each from its BEGIN line to its END line, in LF form;
-// a BEGIN line without an END line after it ends the search. It holds the
-// block it gathers, and otherwise only what may start a BEGIN line.
+// a BEGIN line without an END line after it ends the search. A block
+// longer than maxKeyBlock is skipped: the search goes on after its END
+// line. It holds the block it gathers (at most maxKeyBlock), and
+// otherwise only what may start a BEGIN or an END line.
 type keyScanner struct {
 	keys     []string
 	buf      []byte // from a BEGIN line in a block, else a tail
 	searched int    // bytes of buf searched for the END line
 	inBlock  bool
+	skipped  bool // the block is over maxKeyBlock: buf holds only a tail
 }
 
 func (s *keyScanner) Write(p []byte) (int, error) {
@@ -154,11 +162,17 @@ func (s *keyScanner) Write(p []byte) (int, error) {
 		end := bytes.Index(s.buf[from:], endPGPKey)
 		if end < 0 {
 			s.searched = len(s.buf)
+			if s.skipped || len(s.buf) > maxKeyBlock {
+				keep := len(endPGPKey) - 1
+				s.buf, s.searched, s.skipped = bytes.Clone(s.buf[len(s.buf)-keep:]), keep, true
+			}
 			break
 		}
 		end += from
-		s.keys = append(s.keys, strings.ReplaceAll(string(s.buf[:end+len(endPGPKey)]), "\r\n", "\n"))
-		s.buf, s.inBlock = append(s.buf[:0], s.buf[end:]...), false
+		if !s.skipped && end+len(endPGPKey) <= maxKeyBlock {
+			s.keys = append(s.keys, strings.ReplaceAll(string(s.buf[:end+len(endPGPKey)]), "\r\n", "\n"))
+		}
+		s.buf, s.inBlock, s.skipped = append(s.buf[:0], s.buf[end:]...), false, false
 	}
 	return len(p), nil
 }

@@ -98,13 +98,14 @@ func TestOpenStream(t *testing.T) {
 
 // TestAttachedKeysFrom: the armored keys of a message, however its bytes
 // come in pieces: at most four, from BEGIN to END, in LF form; a block
-// without its END ends the search.
+// without its END ends the search; a block over maxKeyBlock is skipped.
 func TestAttachedKeysFrom(t *testing.T) {
 	block := func(s string) string {
 		return "-----BEGIN PGP PUBLIC KEY BLOCK-----\r\n\r\n" + s + "\r\n-----END PGP PUBLIC KEY BLOCK-----"
 	}
 	lf := func(s string) string { return strings.ReplaceAll(block(s), "\r\n", "\n") }
 	long := strings.Repeat("QUJD", 30000)
+	atLimit := strings.Repeat("A", maxKeyBlock-len(block("")))
 	for _, tc := range []struct {
 		name string
 		raw  string
@@ -119,6 +120,10 @@ func TestAttachedKeysFrom(t *testing.T) {
 		{"no END after one", block("AAAA") + "\r\n" + block("BBBB")[:60] + "\r\n" + block("CCCC"),
 			[]string{lf("AAAA"), strings.ReplaceAll(block("BBBB")[:60]+"\r\n"+block("CCCC"), "\r\n", "\n")}},
 		{"long block", "y\r\n" + block(long), []string{lf(long)}},
+		{"block at the limit", block(atLimit), []string{lf(atLimit)}},
+		// A block over the limit is skipped, and the search goes on after it.
+		{"block over the limit", block(atLimit+"A") + "\r\n" + block("AAAA"), []string{lf("AAAA")}},
+		{"block over the limit, no END", block(atLimit + long)[:maxKeyBlock+10], nil},
 	} {
 		want := tc.want
 		for _, r := range []io.Reader{strings.NewReader(tc.raw), iotest.OneByteReader(strings.NewReader(tc.raw)), iotest.HalfReader(strings.NewReader(tc.raw))} {
