@@ -87,8 +87,11 @@ func newEnvAt(t testing.TB, path string, sinkOpts smtpsink.Options, tweak func(*
 	}
 	t.Cleanup(func() { sink.Close() })
 	e := &env{t: t, db: db, clock: clock.NewFake(t0), sink: sink, team: testKey(t, "security@example.org", "x25519", false)}
+	// The SMTP timeouts are the defaults' order: sealing and guarding a
+	// big message under the race detector on a busy machine takes tens of
+	// seconds, and the tests of timeouts set their own.
 	e.cfg = Config{From: "Security Team <security@example.org>", SMTP: SMTPConfig{Addr: sink.Addr, TLS: TLSNone,
-		Parallel: 2, CommandTimeout: 5 * time.Second, SubmissionTimeout: 10 * time.Second, DialTimeout: 5 * time.Second}}
+		Parallel: 2, CommandTimeout: time.Minute, SubmissionTimeout: 2 * time.Minute, DialTimeout: 5 * time.Second}}
 	if tweak != nil {
 		tweak(&e.cfg)
 	}

@@ -241,6 +241,9 @@ func TestEnqueueBigMessage(t *testing.T) {
 	e.drain()
 	msgs := e.sink.Messages()
 	if len(msgs) != 3 {
+		for a, r := range e.rows("big") {
+			t.Logf("%s: %s after %d attempts: %d %s", a, r.State, r.Attempts, r.Code, r.Reply)
+		}
 		t.Fatalf("sink got %d messages, want 3", len(msgs))
 	}
 	for _, m := range msgs {
