@@ -17,12 +17,21 @@ type Attachment struct {
 	Filename    string
 	ContentType string
 	Data        []byte
+	// Spool holds the decoded attachment instead of Data when it was
+	// bigger than SpoolAbove and TextBodySpooled was given spools.
+	Spool Spool
 }
 
 // TextBody decodes a content entity to its text (UTF-8; text/plain
 // preferred, HTML reduced to text) and its attachments, within
 // DefaultLimits. Attachments are returned opaque, never unpacked.
 func TextBody(entity []byte) (string, []Attachment, error) {
+	return textBodyOf(entity, nil, 0)
+}
+
+// textBodyOf is TextBody, with big attachments decoded into spools when
+// spools is set: those bigger than above bytes (TextBodySpooled).
+func textBodyOf(entity []byte, spools func() (Spool, error), above int64) (string, []Attachment, error) {
 	lim := DefaultLimits()
 	if int64(len(entity)) > lim.MaxMessageBytes {
 		return "", nil, fmt.Errorf("crypto: text body: %w: %d bytes", ErrTooComplex, len(entity))
@@ -35,12 +44,17 @@ func TextBody(entity []byte) (string, []Attachment, error) {
 		}
 	}
 	src := bytes.NewReader(raw)
-	e, err := message.Read(src)
+	return textBody(src, &textWalker{lim: lim, budget: lim.MaxDecompressedBytes, src: src, spools: spools, above: above})
+}
+
+// textBody walks the entity r reads with w.
+func textBody(r io.Reader, w *textWalker) (string, []Attachment, error) {
+	e, err := message.Read(r)
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 		return "", nil, fmt.Errorf("crypto: text body: %w: %v", ErrNotMIME, err)
 	}
-	w := &textWalker{lim: lim, budget: lim.MaxDecompressedBytes, src: src}
 	if err := w.walk(e, 0); err != nil {
+		w.discard()
 		return "", nil, fmt.Errorf("crypto: text body: %w", err)
 	}
 	return strings.TrimRight(w.text.String(), "\r\n") + "\n", w.atts, nil
@@ -55,6 +69,13 @@ type textWalker struct {
 	// src reads the entity: what it has left bounds what a part decodes
 	// to (readPart).
 	src *bytes.Reader
+	// spools, when set, makes the spool each attachment bigger than
+	// SpoolAbove is decoded into (TextBodySpooled); the parts of a
+	// multipart other than multipart/alternative are then walked as
+	// they are read, not buffered first.
+	spools func() (Spool, error)
+	made   []Spool // the spools made, discarded on error
+	above  int64   // the size past which an attachment is spooled
 	// buffered are the bodies of the parts a multipart was read into,
 	// by the entity made of each, so that a part is read once: a big
 	// attachment is not copied from its buffer into another.
@@ -79,14 +100,8 @@ func (w *textWalker) body(e *message.Entity) ([]byte, error) {
 // read reads a body decoded from the transfer encoding cte.
 func (w *textWalker) read(r io.Reader, cte string) ([]byte, error) {
 	b, err := w.readPart(io.LimitReader(r, w.budget+1), strings.EqualFold(strings.TrimSpace(cte), "base64"))
-	if int64(len(b)) > w.budget {
-		return nil, fmt.Errorf("%w: decoded content larger than %d bytes", ErrTooComplex, w.lim.MaxDecompressedBytes)
-	}
-	w.budget -= int64(len(b))
-	if err != nil && !message.IsUnknownCharset(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return b, fmt.Errorf("%w: %v", ErrNotMIME, err)
-	}
-	return b, nil
+	b, _, err = w.counted(b, err)
+	return b, err
 }
 
 // readPart is io.ReadAll of a part's decoded body. Past its first 64 KiB
@@ -146,19 +161,28 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 	}
 	if mr := e.MultipartReader(); mr != nil {
 		var kids []*message.Entity
+		walked := 0
 		for {
 			p, err := mr.NextPart()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
-				if len(kids) > 0 || errors.Is(err, io.ErrUnexpectedEOF) {
+				if len(kids)+walked > 0 || errors.Is(err, io.ErrUnexpectedEOF) {
 					break // truncated multipart: keep what was read
 				}
 				return fmt.Errorf("%w: %v", ErrNotMIME, err)
 			}
-			if len(kids) >= w.lim.MaxParts {
+			if len(kids)+walked >= w.lim.MaxParts {
 				return fmt.Errorf("%w: more than %d parts", ErrTooComplex, w.lim.MaxParts)
+			}
+			if w.spools != nil && t != "multipart/alternative" {
+				// Walked as it is read: its attachments go to spools.
+				if err := w.walk(p, depth+1); err != nil {
+					return err
+				}
+				walked++
+				continue
 			}
 			// Buffer the part (the multipart reader reuses its stream).
 			// Its body is already decoded: the copy says so.
@@ -195,11 +219,20 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 		}
 		return nil
 	}
+	inline := disp != "attachment" && filename == ""
+	if w.spools != nil && isAttachment(inline, t, filename) {
+		a := Attachment{Filename: filename, ContentType: t}
+		var err error
+		if a.Data, a.Spool, err = w.spool(e); err != nil {
+			return err
+		}
+		w.atts = append(w.atts, a)
+		return nil
+	}
 	body, err := w.body(e)
 	if err != nil {
 		return err
 	}
-	inline := disp != "attachment" && filename == ""
 	switch {
 	case inline && t == "text/plain" && strings.EqualFold(params["format"], "flowed"):
 		w.addText(unflow(string(body), strings.EqualFold(params["delsp"], "yes")))

@@ -1,0 +1,99 @@
+package crypto
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/emersion/go-message"
+)
+
+// Spool holds a big value out of memory (the caller's store, sealed at
+// rest): written once, then read from its start as often as wanted.
+type Spool interface {
+	io.Writer
+	// Close ends the writing: the value is complete.
+	Close() error
+	// Open returns a reader of the value from its start.
+	Open() (io.Reader, error)
+	// Size is the number of bytes written.
+	Size() int64
+	// Discard lets the value go; best effort.
+	Discard()
+}
+
+// SpoolAbove is the size past which TextBodySpooled decodes an attachment
+// into a spool rather than into memory.
+const SpoolAbove = 1 << 20
+
+// TextBodySpooled is TextBody with each attachment bigger than SpoolAbove
+// decoded into a spool that spools makes, as it is read (Attachment.Spool
+// instead of Data), so that a big attachment is never whole in memory. The
+// text and the attachments are TextBody's otherwise. On error the spools
+// made are discarded.
+func TextBodySpooled(entity []byte, spools func() (Spool, error)) (string, []Attachment, error) {
+	return textBodyOf(entity, spools, SpoolAbove)
+}
+
+// isAttachment reports whether walk takes a leaf part for an attachment:
+// what it neither reads as text nor leaves out as a signature or key.
+func isAttachment(inline bool, t, filename string) bool {
+	switch {
+	case inline && (t == "text/plain" || t == "text/html"):
+		return false
+	case t == "application/pgp-signature" || t == "application/pgp-keys" && filename == "":
+		return false
+	}
+	return true
+}
+
+// spool decodes e's body, an attachment: into memory when it is at most
+// w.above bytes, into a new spool otherwise, within the budget.
+func (w *textWalker) spool(e *message.Entity) ([]byte, Spool, error) {
+	r := io.LimitReader(e.Body, w.budget+1)
+	head, err := io.ReadAll(io.LimitReader(r, w.above+1))
+	if err == nil && int64(len(head)) <= w.above {
+		return w.counted(head, nil)
+	}
+	if err != nil {
+		return w.counted(head, err)
+	}
+	s, err := w.spools()
+	if err != nil {
+		return nil, nil, fmt.Errorf("attachment: %w", err)
+	}
+	w.made = append(w.made, s)
+	n, err := io.Copy(s, io.MultiReader(bytes.NewReader(head), r))
+	if n > w.budget {
+		return nil, nil, fmt.Errorf("%w: decoded content larger than %d bytes", ErrTooComplex, w.lim.MaxDecompressedBytes)
+	}
+	w.budget -= n
+	if err != nil && !message.IsUnknownCharset(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, nil, fmt.Errorf("%w: %v", ErrNotMIME, err)
+	}
+	if err := s.Close(); err != nil {
+		return nil, nil, fmt.Errorf("attachment: %w", err)
+	}
+	return nil, s, nil
+}
+
+// counted is read's ending for a body b read in memory with error err.
+func (w *textWalker) counted(b []byte, err error) ([]byte, Spool, error) {
+	if int64(len(b)) > w.budget {
+		return nil, nil, fmt.Errorf("%w: decoded content larger than %d bytes", ErrTooComplex, w.lim.MaxDecompressedBytes)
+	}
+	w.budget -= int64(len(b))
+	if err != nil && !message.IsUnknownCharset(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return b, nil, fmt.Errorf("%w: %v", ErrNotMIME, err)
+	}
+	return b, nil, nil
+}
+
+// discard lets go of the spools made, after an error.
+func (w *textWalker) discard() {
+	for _, s := range w.made {
+		s.Discard()
+	}
+	w.made = nil
+}
