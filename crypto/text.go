@@ -67,7 +67,7 @@ type textWalker struct {
 	text   strings.Builder
 	atts   []Attachment
 	// src reads the entity: what it has left bounds what a part decodes
-	// to (readPart).
+	// to (readPart). nil when the entity comes as a stream.
 	src *bytes.Reader
 	// spools, when set, makes the spool each attachment bigger than
 	// SpoolAbove is decoded into (TextBodySpooled); the parts of a
@@ -116,6 +116,10 @@ func (w *textWalker) readPart(r io.Reader, base64 bool) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, head))
 	if err != nil || len(b) < head {
 		return b, err
+	}
+	if w.src == nil { // the entity comes as a stream: no bound known
+		rest, err := io.ReadAll(r)
+		return append(b, rest...), err
 	}
 	left := int64(w.src.Len()) + head // and what the readers hold
 	if base64 {

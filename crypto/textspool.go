@@ -36,6 +36,25 @@ func TextBodySpooled(entity []byte, spools func() (Spool, error)) (string, []Att
 	return textBodyOf(entity, spools, SpoolAbove)
 }
 
+// TextBodyFrom is TextBodySpooled of an entity read from the spool its
+// message was decrypted into (OpenFromSpooled), never whole in memory.
+func TextBodyFrom(e *SpooledEntity, spools func() (Spool, error)) (string, []Attachment, error) {
+	lim := DefaultLimits()
+	if e.Size() > lim.MaxMessageBytes {
+		return "", nil, fmt.Errorf("crypto: text body: %w: %d bytes", ErrTooComplex, e.Size())
+	}
+	if len(e.header) > 0 {
+		if _, err := parseHeader(e.header, lim.MaxHeaderFields); err != nil {
+			return "", nil, fmt.Errorf("crypto: text body: %w", err)
+		}
+	}
+	r, err := e.Open()
+	if err != nil {
+		return "", nil, fmt.Errorf("crypto: text body: %w", err)
+	}
+	return textBody(r, &textWalker{lim: lim, budget: lim.MaxDecompressedBytes, spools: spools, above: SpoolAbove})
+}
+
 // isAttachment reports whether walk takes a leaf part for an attachment:
 // what it neither reads as text nor leaves out as a signature or key.
 func isAttachment(inline bool, t, filename string) bool {

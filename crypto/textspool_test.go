@@ -100,7 +100,7 @@ func TestTextBodySpooled(t *testing.T) {
 		{"nested mixed", mixed("Content-Type: text/plain\r\n\r\nhi\r\n", "Content-Type: multipart/mixed; boundary=in\r\n\r\n--in\r\n"+att("b.bin", big)+"\r\n--in\r\n"+att("c.bin", "x")+"\r\n--in--\r\n"), 1},
 		{"alternative kept whole", mixed("Content-Type: multipart/alternative; boundary=alt\r\n\r\n--alt\r\nContent-Type: text/plain\r\n\r\nplain\r\n--alt\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--alt--\r\n", att("d.bin", big)), 1},
 		{"key part", mixed("Content-Type: text/plain\r\n\r\nhi\r\n", "Content-Type: application/pgp-keys\r\n\r\n"+big), 0},
-		{"html inline", mixed("Content-Type: text/html\r\n\r\n<p>"+big+"</p>\r\n"), 0},
+		{"html inline", mixed("Content-Type: text/html\r\n\r\n<p>" + big + "</p>\r\n"), 0},
 		{"base64", mixed(att("e.bin", "")+"", "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=f\r\n\r\n"+strings.Repeat("QUJD", 2000)+"\r\n"), 1},
 		{"truncated", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\n" + att("g.bin", big), 1},
 		{"single part attachment", att("h.bin", big), 1},
