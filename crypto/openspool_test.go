@@ -3,6 +3,7 @@ package crypto
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -191,5 +192,51 @@ func FuzzOpenFromSpooled(f *testing.F) {
 	f.Add(pgpMIME(mustArmor(f, encryptTo(f, team, signer, []byte(mixed("Content-Type: text/plain\r\n\r\nhi", "Content-Type: application/octet-stream\r\n\r\nAAAA"))))))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		sameSpooled(t, "fuzz", raw, OpenOptions{Decrypt: team, Verifiers: []*Key{member, signer.Public()}, Now: fixtureTime, Limits: Limits{MaxDecompressedBytes: 1 << 20}}, 16)
+	})
+}
+
+// FuzzSplitParts: the parts splitParts finds in a spooled body, line by
+// line, are those splitMultipart finds in it whole, with the same error,
+// and what it keeps of the first two is their start.
+func FuzzSplitParts(f *testing.F) {
+	f.Add([]byte("pre\r\n--S\r\nContent-Type: text/plain\r\n\r\na\r\n--S\r\nb\r\n--S--\r\nepi"), "S", 4)
+	f.Add([]byte("--S \t\r\nx\n--S\r\n\r\n--S"), "S", 1)
+	f.Add([]byte("no delimiter"), "S", 2)
+	f.Fuzz(func(t *testing.T, body []byte, boundary string, maxParts int) {
+		if maxParts < 0 || maxParts > 300 {
+			return
+		}
+		const head = "Content-Type: multipart/signed\r\n\r\n"
+		plain := append([]byte(head), body...)
+		s := &memSpool{closed: true}
+		s.b.Write(plain)
+		cc := &crlfCounter{}
+		cc.Write(plain)
+		p := &plainSpool{spool: s, n: int64(len(plain)), crlf: cc.n}
+		canon := canonCRLF(plain)
+		bodyAt := int64(len(head))
+		got, gerr := p.splitParts(bodyAt, boundary, maxParts)
+		if gerr == errFallback {
+			return
+		}
+		want, werr := splitMultipart(canon[bodyAt:], boundary, maxParts)
+		if fmt.Sprint(gerr) != fmt.Sprint(werr) {
+			t.Fatalf("error %v, splitMultipart %v", gerr, werr)
+		}
+		if werr != nil {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d parts, splitMultipart %d", len(got), len(want))
+		}
+		for i, w := range want {
+			g := canon[got[i].at : got[i].at+got[i].n]
+			if !bytes.Equal(g, w) {
+				t.Fatalf("part %d: %q, splitMultipart %q", i, g, w)
+			}
+			if i < 2 && !bytes.Equal(got[i].kept, w[:min(len(w), maxStreamPart)]) {
+				t.Fatalf("part %d: kept %q", i, got[i].kept)
+			}
+		}
 	})
 }
