@@ -19,10 +19,12 @@ import (
 // TestRealStackBigReportAttachment: a report of several MiB, signed and
 // encrypted by the reporter's gpg, with a binary attachment, goes through
 // Postfix and Dovecot, is streamed from the IMAP literal into the pieces
-// of its row (sealed at rest, never whole in memory), opens a case, and
-// each member's copy, sealed for them into the pieces of its row and sent
-// from them, decrypts with the member's gpg to the attachment byte for
-// byte.
+// of its row (sealed at rest, never whole in memory), decrypted into
+// pieces and its attachment decoded into pieces of its own, opens a case
+// that stores the attachment byte for byte, and each member's copy,
+// signed and sealed for them from those pieces into the pieces of its row
+// and sent from them, decrypts with the member's gpg to the attachment
+// byte for byte. No spooled piece is left, nor those a crash left.
 func TestRealStackBigReportAttachment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real mail stack")
@@ -35,6 +37,7 @@ func TestRealStackBigReportAttachment(t *testing.T) {
 	att := make([]byte, 3<<20+123)
 	rand.Read(att)
 	raw := g.bigReport(t, att, "big-1@outside.example")
+	g.strandParts(t)
 	g.send(raw)
 	g.stack.WaitMessages(t, "security", "Processed", 1, 120*time.Second)
 
@@ -54,6 +57,7 @@ func TestRealStackBigReportAttachment(t *testing.T) {
 		t.Errorf("%d spooled pieces left that no row names", n)
 	}
 
+	g.checkCaseAttachment(t, "big-1@outside.example", att)
 	g.checkTeamCopies(t, att)
 }
 
