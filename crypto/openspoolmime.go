@@ -12,10 +12,18 @@ import (
 // spooledLayer opens the decrypted content that res's spool holds as
 // decryptLayer opens it from memory, for the forms it can read from the
 // spool exactly so: signed inside the encryption (RFC 3156 §6.2) with a
-// multipart root that is not itself signed or encrypted, and a
-// multipart/signed root (§6.1) whose signed part is a multipart. handled
-// is false for any other form, and then nothing of out or o changed.
+// multipart root that is not itself signed or encrypted; a
+// multipart/signed root (§6.1) whose signed part is a multipart; an
+// unsigned multipart root whose signed parts are looked for (findSigned);
+// a message/rfc822 root. handled is false for any other form (or a part
+// that must be read whole), and then nothing of out or o changed.
 func (o *opener) spooledLayer(out *Opened, res *pgpResult, depth int) (handled bool, err error) {
+	parts := o.parts
+	defer func() {
+		if !handled {
+			o.parts = parts // read whole: counted again
+		}
+	}()
 	p := res.spooled
 	head, err := p.head(maxStreamPart)
 	if err != nil {
@@ -55,10 +63,111 @@ func (o *opener) spooledLayer(out *Opened, res *pgpResult, depth int) (handled b
 	switch {
 	case inner.mtype == "multipart/encrypted":
 		return true, nestedError("the root of the decrypted content")
-	case inner.mtype != "multipart/signed" || !strings.EqualFold(inner.params["protocol"], "application/pgp-signature"):
+	case inner.mtype == "message/rfc822":
+		out.Spooled = whole // not looked into
+		return true, nil
+	case inner.mtype == "multipart/signed":
+		if !strings.EqualFold(inner.params["protocol"], "application/pgp-signature") {
+			return false, nil // nested and findSigned would split it twice
+		}
+		return o.fallbackOn(o.spooledSigned(out, p, inner, bodyAt, whole))
+	case strings.HasPrefix(inner.mtype, "multipart/"):
+		// root: the whole entity, and the first signed part below.
+		sig, err := o.spooledFindSigned(p, bodyAt, p.crlf-bodyAt, inner.params, depth+2)
+		if err == nil {
+			out.Spooled, out.Signature = whole, sig
+		}
+		return o.fallbackOn(true, err)
+	}
+	return false, nil
+}
+
+// fallbackOn is handled, err unless err is errFallback: then the
+// plaintext is to be read whole after all.
+func (o *opener) fallbackOn(handled bool, err error) (bool, error) {
+	if err == errFallback {
 		return false, nil
 	}
-	return o.spooledSigned(out, p, inner, bodyAt, whole)
+	return handled, err
+}
+
+// spooledFindSigned is findSigned of the multipart with params whose body
+// is the size bytes at bodyAt in the spool: the parts split as in memory,
+// a multipart/signed part verified from the spool, a multipart part
+// looked into, a text part searched for a cleartext signature when it was
+// kept whole (errFallback otherwise).
+func (o *opener) spooledFindSigned(p *plainSpool, bodyAt, size int64, params map[string]string, depth int) (*Signature, error) {
+	if depth > o.lim.MaxDepth {
+		return nil, fmt.Errorf("%w: nesting deeper than %d", ErrTooComplex, o.lim.MaxDepth)
+	}
+	parts, err := p.splitRange(bodyAt, size, params["boundary"], o.lim.MaxParts-o.parts)
+	if err != nil {
+		return nil, err
+	}
+	o.parts += len(parts)
+	for _, part := range parts {
+		c, err := o.partHead(part)
+		if err == errPartTooBig {
+			return nil, errFallback
+		}
+		if err != nil {
+			continue
+		}
+		var sig *Signature
+		switch {
+		case c.mtype == "multipart/signed" && strings.EqualFold(c.params["protocol"], "application/pgp-signature"):
+			sig, err = o.spooledVerify(p, part, c)
+		case strings.HasPrefix(c.mtype, "multipart/"):
+			at, n := part.body()
+			sig, err = o.spooledFindSigned(p, at, n, c.params, depth+1)
+		case c.mtype == "text/plain":
+			if int64(len(part.kept)) < part.n {
+				return nil, errFallback
+			}
+			sig = o.clearsignedIn(c)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if sig != nil {
+			sig.Whole = false
+			return sig, nil
+		}
+	}
+	return nil, nil
+}
+
+// spooledVerify is verifyMultipart's signature of the multipart/signed
+// part c, read from the spool.
+func (o *opener) spooledVerify(p *plainSpool, part spooledPart, c *entity) (*Signature, error) {
+	at, n := part.body()
+	parts, err := p.splitRange(at, n, c.params["boundary"], o.lim.MaxParts-o.parts)
+	if err != nil {
+		return nil, err
+	}
+	o.parts += len(parts)
+	if len(parts) == 2 && int64(len(parts[1].kept)) < parts[1].n {
+		return nil, errFallback
+	}
+	var sigRaw []byte
+	if len(parts) == 2 {
+		sigRaw = parts[1].kept
+	}
+	return o.verifySpooled(p, parts, sigRaw), nil
+}
+
+// body is where the part's body lies in the plaintext, as splitEntity
+// finds it: after the blank line that ends its header (partHead made
+// sure that line is kept, or the part is), or empty.
+func (sp spooledPart) body() (at, n int64) {
+	if bytes.HasPrefix(sp.kept, []byte("\r\n")) {
+		return sp.at + 2, sp.n - 2
+	}
+	i := bytes.Index(sp.kept, []byte("\r\n\r\n"))
+	if i < 0 {
+		return sp.at + sp.n, 0
+	}
+	return sp.at + int64(i) + 4, sp.n - int64(i) - 4
 }
 
 // spooledSigned is root's nested check and signed of a multipart/signed
@@ -195,10 +304,20 @@ type spooledPart struct {
 }
 
 // splitParts is splitMultipart of the body that starts at bodyAt in the
-// plaintext (in CRLF form), read from the spool line by line: the same
-// parts, or the same error. Of each of the first two parts it keeps the
-// first maxStreamPart bytes. errFallback: a line too long to be sure of.
+// plaintext (in CRLF form) and runs to its end (splitRange).
 func (p *plainSpool) splitParts(bodyAt int64, boundary string, maxParts int) ([]spooledPart, error) {
+	return p.splitRange(bodyAt, p.crlf-bodyAt, boundary, maxParts)
+}
+
+// maxKept bounds what splitRange keeps of all the parts together.
+const maxKept = 1 << 20
+
+// splitRange is splitMultipart of the size bytes at bodyAt in the
+// plaintext (in CRLF form), read from the spool line by line: the same
+// parts, or the same error. Of each part it keeps the first maxStreamPart
+// bytes, within maxKept for them all. errFallback: a line too long to be
+// sure of.
+func (p *plainSpool) splitRange(bodyAt, size int64, boundary string, maxParts int) ([]spooledPart, error) {
 	if boundary == "" || len(boundary) > 200 {
 		return nil, fmt.Errorf("%w: invalid multipart boundary", ErrNotMIME)
 	}
@@ -209,8 +328,8 @@ func (p *plainSpool) splitParts(bodyAt int64, boundary string, maxParts int) ([]
 	if _, err := io.CopyN(io.Discard, r, bodyAt); err != nil {
 		return nil, &spoolError{err}
 	}
-	s := &partSplit{delim: []byte("--" + boundary), start: -1, bodyAt: bodyAt, size: p.crlf - bodyAt, maxParts: maxParts}
-	br := bufio.NewReaderSize(r, 64<<10)
+	s := &partSplit{delim: []byte("--" + boundary), start: -1, bodyAt: bodyAt, size: size, maxParts: maxParts}
+	br := bufio.NewReaderSize(io.LimitReader(r, size), 64<<10)
 	var pos, lineStart int64
 	long := false
 	for {
@@ -261,22 +380,24 @@ type partSplit struct {
 	size     int64 // the body's length
 	maxParts int
 	parts    []spooledPart
-	kept     [2][]byte // the first bytes of the first two parts
-	lastNL   bool      // a line ended before the end of the body
-	endsCRLF bool      // the body ends with CRLF
+	kept     []byte // the first bytes of the current part
+	keptAll  int    // bytes kept of all the parts
+	lastNL   bool   // a line ended before the end of the body
+	endsCRLF bool   // the body ends with CRLF
 }
 
-// keep keeps the bytes at pos of the first two parts, as they are read.
+// keep keeps the bytes at pos of the current part, as they are read.
 func (s *partSplit) keep(pos int64, frag []byte) {
-	i := len(s.parts)
-	if s.start < 0 || i >= 2 || pos+int64(len(frag)) <= s.start {
+	if s.start < 0 || pos+int64(len(frag)) <= s.start {
 		return
 	}
 	if pos < s.start {
 		frag = frag[s.start-pos:]
 	}
-	if room := maxStreamPart - len(s.kept[i]); room > 0 {
-		s.kept[i] = append(s.kept[i], frag[:min(room, len(frag))]...)
+	if room := min(maxStreamPart-len(s.kept), maxKept-s.keptAll); room > 0 {
+		k := min(room, len(frag))
+		s.kept = append(s.kept, frag[:k]...)
+		s.keptAll += k
 	}
 }
 
@@ -307,16 +428,15 @@ func (s *partSplit) line(pos int64, full []byte, crlf bool) (done bool, err erro
 		return true, nil
 	}
 	s.start = min(next, s.size)
+	s.kept = nil
 	return false, nil
 }
 
 // add ends the current part at end.
 func (s *partSplit) add(end int64) error {
-	i := len(s.parts)
 	sp := spooledPart{off: s.start, at: s.bodyAt + s.start, n: end - s.start}
-	if i < 2 {
-		sp.kept = s.kept[i][:min(int64(len(s.kept[i])), sp.n)]
-	}
+	sp.kept = s.kept[:min(int64(len(s.kept)), sp.n)]
+	s.kept = nil
 	s.parts = append(s.parts, sp)
 	if len(s.parts) > s.maxParts {
 		return fmt.Errorf("%w: more than %d parts", ErrTooComplex, s.maxParts)

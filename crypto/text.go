@@ -70,12 +70,13 @@ type textWalker struct {
 	// to (readPart). nil when the entity comes as a stream.
 	src *bytes.Reader
 	// spools, when set, makes the spool each attachment bigger than
-	// SpoolAbove is decoded into (TextBodySpooled); the parts of a
-	// multipart other than multipart/alternative are then walked as
-	// they are read, not buffered first.
-	spools func() (Spool, error)
-	made   []Spool // the spools made, discarded on error
-	above  int64   // the size past which an attachment is spooled
+	// above bytes is decoded into as it is read (TextBodySpooled), in
+	// place of its buffer: prepared holds it, by the entity made of it,
+	// until walk reaches that entity.
+	spools   func() (Spool, error)
+	prepared map[*message.Entity]Attachment
+	made     []Spool // the spools made, discarded on error
+	above    int64   // the size past which an attachment is spooled
 	// buffered are the bodies of the parts a multipart was read into,
 	// by the entity made of each, so that a part is read once: a big
 	// attachment is not copied from its buffer into another.
@@ -153,47 +154,36 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 	if w.parts > w.lim.MaxParts {
 		return fmt.Errorf("%w: more than %d parts", ErrTooComplex, w.lim.MaxParts)
 	}
-	t, params, _ := e.Header.ContentType()
-	t = strings.ToLower(t)
-	if t == "" {
-		t = "text/plain"
-	}
-	disp, dparams, _ := e.Header.ContentDisposition()
-	filename := dparams["filename"]
-	if filename == "" {
-		filename = params["name"]
-	}
+	t, params, filename, inline := partType(e.Header)
 	if mr := e.MultipartReader(); mr != nil {
 		var kids []*message.Entity
-		walked := 0
 		for {
 			p, err := mr.NextPart()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
-				if len(kids)+walked > 0 || errors.Is(err, io.ErrUnexpectedEOF) {
+				if len(kids) > 0 || errors.Is(err, io.ErrUnexpectedEOF) {
 					break // truncated multipart: keep what was read
 				}
 				return fmt.Errorf("%w: %v", ErrNotMIME, err)
 			}
-			if len(kids)+walked >= w.lim.MaxParts {
+			if len(kids) >= w.lim.MaxParts {
 				return fmt.Errorf("%w: more than %d parts", ErrTooComplex, w.lim.MaxParts)
 			}
-			if w.spools != nil && t != "multipart/alternative" {
-				// Walked as it is read: its attachments go to spools.
-				if err := w.walk(p, depth+1); err != nil {
-					return err
-				}
-				walked++
-				continue
-			}
-			// Buffer the part (the multipart reader reuses its stream).
-			// Its body is already decoded: the copy says so.
-			body, err := w.read(p.Body, p.Header.Get("Content-Transfer-Encoding"))
+			// Buffer the part (the multipart reader reuses its stream),
+			// or, an attachment with spools, decode it into one.
+			var body []byte
+			a, spooled, err := w.spoolPart(p, t)
 			if err != nil {
 				return err
 			}
+			if !spooled {
+				if body, err = w.read(p.Body, p.Header.Get("Content-Transfer-Encoding")); err != nil {
+					return err
+				}
+			}
+			// Its body is already decoded: the copy says so.
 			h := p.Header.Copy()
 			h.Del("Content-Transfer-Encoding")
 			if kt, kp, err := h.ContentType(); err == nil && strings.HasPrefix(strings.ToLower(kt), "text/") && kp["charset"] != "" {
@@ -205,12 +195,19 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 				return fmt.Errorf("%w: %v", ErrNotMIME, err)
 			}
 			if kid == nil {
+				if a.Spool != nil {
+					a.Spool.Discard()
+				}
 				continue
 			}
-			if w.buffered == nil {
-				w.buffered = map[*message.Entity][]byte{}
+			if spooled {
+				w.prepared[kid] = a
+			} else {
+				if w.buffered == nil {
+					w.buffered = map[*message.Entity][]byte{}
+				}
+				w.buffered[kid] = body
 			}
-			w.buffered[kid] = body
 			kids = append(kids, kid)
 		}
 		if t == "multipart/alternative" && len(kids) > 0 {
@@ -223,15 +220,11 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 		}
 		return nil
 	}
-	inline := disp != "attachment" && filename == ""
-	if w.spools != nil && isAttachment(inline, t, filename) {
-		a := Attachment{Filename: filename, ContentType: t}
-		var err error
-		if a.Data, a.Spool, err = w.spool(e); err != nil {
-			return err
+	if a, ok, err := w.spooled(e, t, filename, inline); ok || err != nil {
+		if err == nil {
+			w.atts = append(w.atts, a)
 		}
-		w.atts = append(w.atts, a)
-		return nil
+		return err
 	}
 	body, err := w.body(e)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/emersion/go-message"
 )
@@ -55,6 +56,23 @@ func TextBodyFrom(e *SpooledEntity, spools func() (Spool, error)) (string, []Att
 	return textBody(r, &textWalker{lim: lim, budget: lim.MaxDecompressedBytes, spools: spools, above: SpoolAbove})
 }
 
+// partType is what walk reads of a part's header: its media type
+// (text/plain when it has none), the type's parameters, its file name
+// (the disposition's, or the type's name) and whether it is inline.
+func partType(h message.Header) (t string, params map[string]string, filename string, inline bool) {
+	t, params, _ = h.ContentType()
+	t = strings.ToLower(t)
+	if t == "" {
+		t = "text/plain"
+	}
+	disp, dparams, _ := h.ContentDisposition()
+	filename = dparams["filename"]
+	if filename == "" {
+		filename = params["name"]
+	}
+	return t, params, filename, disp != "attachment" && filename == ""
+}
+
 // isAttachment reports whether walk takes a leaf part for an attachment:
 // what it neither reads as text nor leaves out as a signature or key.
 func isAttachment(inline bool, t, filename string) bool {
@@ -65,6 +83,53 @@ func isAttachment(inline bool, t, filename string) bool {
 		return false
 	}
 	return true
+}
+
+// spoolPart decodes the part p of a multipart of type parent into a
+// spool, when w has spools and p is an attachment that walk will reach
+// as one: not a multipart, not inside a multipart/alternative (where walk
+// picks one part). spooled is false when p is to be buffered instead.
+func (w *textWalker) spoolPart(p *message.Entity, parent string) (a Attachment, spooled bool, err error) {
+	if w.spools == nil || parent == "multipart/alternative" {
+		return a, false, nil
+	}
+	t, _, filename, inline := partType(p.Header)
+	if strings.HasPrefix(t, "multipart/") || !isAttachment(inline, t, filename) {
+		return a, false, nil
+	}
+	a = Attachment{Filename: filename, ContentType: t}
+	if a.Data, a.Spool, err = w.spool(p); err != nil {
+		return a, false, err
+	}
+	if w.prepared == nil {
+		w.prepared = map[*message.Entity]Attachment{}
+	}
+	return a, true, nil
+}
+
+// spooled is walk's attachment e when it was decoded already (spoolPart),
+// counted against the budget again as reading its buffer would be; or,
+// with spools, e the root of the entity and an attachment, decoded now.
+// ok is false when e is to be read as walk reads it.
+func (w *textWalker) spooled(e *message.Entity, t, filename string, inline bool) (a Attachment, ok bool, err error) {
+	if a, ok := w.prepared[e]; ok {
+		delete(w.prepared, e)
+		n := int64(len(a.Data))
+		if a.Spool != nil {
+			n = a.Spool.Size()
+		}
+		if n > w.budget {
+			return a, true, fmt.Errorf("%w: decoded content larger than %d bytes", ErrTooComplex, w.lim.MaxDecompressedBytes)
+		}
+		w.budget -= n
+		return a, true, nil
+	}
+	if _, buffered := w.buffered[e]; buffered || w.spools == nil || !isAttachment(inline, t, filename) {
+		return a, false, nil
+	}
+	a = Attachment{Filename: filename, ContentType: t}
+	a.Data, a.Spool, err = w.spool(e)
+	return a, true, err
 }
 
 // spool decodes e's body, an attachment: into memory when it is at most
