@@ -29,8 +29,8 @@ func OpenFromSpooled(stream func() (io.Reader, error), opts OpenOptions, spools 
 // spoolError is an error of the spool, not of the message.
 type spoolError struct{ err error }
 
-func (e *spoolError) Error() string { return "crypto: spool: " + e.err.Error() }
-func (e *spoolError) Unwrap() error { return e.err }
+func (e *spoolError) Error() string   { return "crypto: spool: " + e.err.Error() }
+func (e *spoolError) Unwrap() []error { return []error{ErrSpool, e.err} }
 
 // plainSpool is a plaintext decrypted into a spool: its length, as
 // decrypted and in CRLF form, and its identity's hash.

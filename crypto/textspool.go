@@ -51,7 +51,7 @@ func TextBodyFrom(e *SpooledEntity, spools func() (Spool, error)) (string, []Att
 	}
 	r, err := e.Open()
 	if err != nil {
-		return "", nil, fmt.Errorf("crypto: text body: %w", err)
+		return "", nil, fmt.Errorf("crypto: text body: %w", &spoolError{err})
 	}
 	return textBody(r, &textWalker{lim: lim, budget: lim.MaxDecompressedBytes, spools: spools, above: SpoolAbove})
 }
@@ -145,10 +145,14 @@ func (w *textWalker) spool(e *message.Entity) ([]byte, Spool, error) {
 	}
 	s, err := w.spools()
 	if err != nil {
-		return nil, nil, fmt.Errorf("attachment: %w", err)
+		return nil, nil, fmt.Errorf("attachment: %w", &spoolError{err})
 	}
 	w.made = append(w.made, s)
-	n, err := io.Copy(s, io.MultiReader(bytes.NewReader(head), r))
+	sw := &spoolWriter{s: s}
+	n, err := io.Copy(sw, io.MultiReader(bytes.NewReader(head), r))
+	if sw.err != nil {
+		return nil, nil, fmt.Errorf("attachment: %w", &spoolError{sw.err})
+	}
 	if n > w.budget {
 		return nil, nil, fmt.Errorf("%w: decoded content larger than %d bytes", ErrTooComplex, w.lim.MaxDecompressedBytes)
 	}
@@ -157,7 +161,7 @@ func (w *textWalker) spool(e *message.Entity) ([]byte, Spool, error) {
 		return nil, nil, fmt.Errorf("%w: %v", ErrNotMIME, err)
 	}
 	if err := s.Close(); err != nil {
-		return nil, nil, fmt.Errorf("attachment: %w", err)
+		return nil, nil, fmt.Errorf("attachment: %w", &spoolError{err})
 	}
 	return nil, s, nil
 }

@@ -149,3 +149,40 @@ func FuzzTextBodySpooled(f *testing.F) {
 		spooledEqual(t, entity, 16)
 	})
 }
+
+// failSpool is a Spool whose store fails as it is written.
+type failSpool struct{ memSpool }
+
+func (f *failSpool) Write(p []byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestSpoolFails: a spool that cannot be made or written fails the
+// decoding with ErrSpool, which says the store failed and not the
+// message; OpenFromSpooled then leaves the message to OpenFrom.
+func TestSpoolFails(t *testing.T) {
+	entity := mixed("Content-Type: text/plain\r\n\r\nhi", "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=a\r\n\r\n"+strings.Repeat("x", 3000))
+	for name, spools := range map[string]func() (Spool, error){
+		"not made":    func() (Spool, error) { return nil, errors.New("database gone") },
+		"not written": func() (Spool, error) { return &failSpool{}, nil },
+	} {
+		_, _, err := textBodyOf([]byte(entity), spools, 100)
+		if !errors.Is(err, ErrSpool) || errors.Is(err, ErrNotMIME) {
+			t.Errorf("%s: %v, want ErrSpool alone", name, err)
+		}
+		team := testKey(t, "team")
+		raw := pgpMIME(mustArmor(t, encryptTo(t, team, nil, []byte(entity))))
+		n := 0
+		o, handled, err := openFrom(streamOf(raw, &n), OpenOptions{Decrypt: team, Now: t0}, spools, 16)
+		if handled && err == nil {
+			// openFrom reports the spool's failure; OpenFromSpooled
+			// turns it into "not handled".
+			t.Errorf("%s: opened %+v", name, o)
+		}
+		if !errors.Is(err, ErrSpool) {
+			t.Errorf("%s: openFrom: %v, want ErrSpool", name, err)
+		}
+		big := pgpMIME(mustArmor(t, encryptTo(t, team, nil, []byte(mixed("Content-Type: text/plain\r\n\r\n"+strings.Repeat("y\r\n", SpoolAbove/2))))))
+		if o, handled, err := OpenFromSpooled(streamOf(big, &n), OpenOptions{Decrypt: team, Now: t0}, spools); handled || o != nil || err != nil {
+			t.Errorf("%s: OpenFromSpooled handled %v, %v, %v; want it left to OpenFrom", name, handled, o, err)
+		}
+	}
+}
