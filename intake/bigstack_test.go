@@ -79,7 +79,14 @@ func (g *gateway) checkTeamCopies(t *testing.T, att []byte) {
 // reporter's gpg in PGP/MIME, carrying att as a base64 attachment.
 func (g *gateway) bigReport(t *testing.T, att []byte, msgID string) []byte {
 	t.Helper()
-	armored := g.reporter.Encrypt([]byte(bigEntity(att)), g.team.Fingerprint(), g.repFpr)
+	return g.bigReportBy(t, att, msgID, g.repFpr)
+}
+
+// bigReportBy is bigReport signed by signer, or not signed when signer is
+// empty.
+func (g *gateway) bigReportBy(t *testing.T, att []byte, msgID, signer string) []byte {
+	t.Helper()
+	armored := g.reporter.Encrypt([]byte(bigEntity(att)), g.team.Fingerprint(), signer)
 	raw := gpgtest.CRLF([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: ...\nDate: %s\nMessage-ID: <%s>\nMIME-Version: 1.0\n"+
 		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n"+
 		"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n%s\n--enc--\n",

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 
@@ -51,6 +52,10 @@ func (m *msgCtx) partSpools(ctx context.Context) func() (crypto.Spool, error) {
 // big reports whether m is stored in pieces: only such a message has
 // attachments spooled.
 func (m *msgCtx) big() bool { return m.in.Size > store.ChunkSize }
+
+// spoolFailed reports whether opening failed because a spool could not be
+// made or written: the message is then tried again, not judged.
+func spoolFailed(err error) bool { return errors.Is(err, crypto.ErrSpool) }
 
 // dropParts deletes the pieces of m's spools through ex.
 func (m *msgCtx) dropParts(ctx context.Context, ex store.Execer) error {

@@ -108,3 +108,29 @@ func TestRealStackBigMemberCommand(t *testing.T) {
 		t.Errorf("%d spooled pieces left", n)
 	}
 }
+
+// TestRealStackBigUnsignedReport: a report of several MiB encrypted by
+// the reporter's gpg without a signature (a multipart plaintext whose
+// signed parts Open looks for) is decrypted into pieces and read from
+// them as a signed one is: the case holds the attachment, each member's
+// copy decrypts to it byte for byte, no piece is left.
+func TestRealStackBigUnsignedReport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real mail stack")
+	}
+	g := startGateway(t)
+	ctx, cancel := context.WithCancel(g.ctx)
+	done := g.runPoller(ctx, nil)
+	defer func() { cancel(); <-done }()
+
+	att := make([]byte, 3<<20+5)
+	rand.Read(att)
+	g.send(g.bigReportBy(t, att, "big-unsigned@outside.example", ""))
+	g.stack.WaitMessages(t, "security", "Processed", 1, 120*time.Second)
+	row := g.inbound("big-unsigned@outside.example")
+	if row.class != ClassReport || !strings.Contains(row.reason, "encrypted") {
+		t.Fatalf("inbound %s, %s (%s); want an encrypted report", row.state, row.class, row.reason)
+	}
+	g.checkCaseAttachment(t, "big-unsigned@outside.example", att)
+	g.checkTeamCopies(t, att)
+}

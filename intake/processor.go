@@ -354,6 +354,9 @@ func (p *Processor) prepare(ctx context.Context, id int64, team []Member) (*msgC
 		return nil, err
 	}
 	m.opened, m.openErr = m.open(ctx, candidates, team)
+	if spoolFailed(m.openErr) { // the database, not the message
+		return nil, fmt.Errorf("intake: open %d: %w", id, m.openErr)
+	}
 	if err := m.presealReport(ctx); err != nil {
 		return nil, err
 	}
