@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net/mail"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +64,18 @@ func (g *gateway) checkCaseAttachment(t *testing.T, msgID string, att []byte) {
 	}
 	if n := g.partPieces(t); n != 0 {
 		t.Errorf("%d pieces of spooled attachments or plaintexts left", n)
+	}
+	// Everything it went through on the way was sealed: neither the
+	// attachment nor its base64 in the plaintext is in the database
+	// file or its WAL.
+	for _, p := range []string{g.dbPath, g.dbPath + "-wal"} {
+		b, err := os.ReadFile(p)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, att[1<<20:1<<20+32]) || bytes.Contains(b, []byte(base64.StdEncoding.EncodeToString(att[:48]))) {
+			t.Errorf("%s holds the attachment in clear", filepath.Base(p))
+		}
 	}
 }
 
