@@ -142,4 +142,7 @@ type Attachment struct {
 	Filename    string
 	ContentType string
 	Data        []byte
+	// Stored, when set, holds the content instead of Data: a big
+	// attachment read as a stream (storedattachment.go).
+	Stored Stored
 }

@@ -242,26 +242,45 @@ func (w *Workflow) insertMessage(ctx context.Context, tx *sql.Tx, caseID int64, 
 		return 0, fmt.Errorf("cases: store message: %w", err)
 	}
 	for i, a := range m.Attachments {
+		if a.Stored != nil {
+			if err := w.insertStored(ctx, tx, id, a); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		var name, data []byte
 		if sealed != nil {
 			name, data = sealed.names[i], sealed.data[i]
-		} else if name, data, err = w.sealAttachment(a); err != nil {
+		}
+		if err := w.insertAttachment(ctx, tx, id, a, name, data); err != nil {
 			return 0, err
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO case_attachments (message_id, content_type, size, name_enc, data_enc)
-			VALUES (?, ?, ?, ?, ?)`, id, a.ContentType, len(a.Data), name, store.Inline(data))
-		if err != nil {
-			return 0, fmt.Errorf("cases: store attachment: %w", err)
-		}
-		aid, err := res.LastInsertId()
-		if err != nil {
-			return 0, err
-		}
-		if err := store.Spill(ctx, tx, "case_attachments", aid, data); err != nil {
-			return 0, fmt.Errorf("cases: store attachment: %w", err)
 		}
 	}
 	return id, nil
+}
+
+// insertAttachment stores the attachment a of message msgID: its name and
+// data sealed already, or sealed now when name is nil.
+func (w *Workflow) insertAttachment(ctx context.Context, tx *sql.Tx, msgID int64, a Attachment, name, data []byte) error {
+	if name == nil {
+		var err error
+		if name, data, err = w.sealAttachment(a); err != nil {
+			return err
+		}
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO case_attachments (message_id, content_type, size, name_enc, data_enc)
+		VALUES (?, ?, ?, ?, ?)`, msgID, a.ContentType, len(a.Data), name, store.Inline(data))
+	if err != nil {
+		return fmt.Errorf("cases: store attachment: %w", err)
+	}
+	aid, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if err := store.Spill(ctx, tx, "case_attachments", aid, data); err != nil {
+		return fmt.Errorf("cases: store attachment: %w", err)
+	}
+	return nil
 }
 
 // Messages returns the decrypted messages of a case, oldest first.

@@ -40,7 +40,11 @@
 // Big messages are not copied on the way: both variants share the
 // content's body, sealing streams it through the encryption and the
 // armorer into one buffer (Signed.AppendSealed appends to the caller's
-// outer header), and opening decodes the armor while it decrypts.
+// outer header), and opening decodes the armor while it decrypts. Content
+// too big to hold (Content.Stream, an EntityStream that writes the entity
+// on demand) is signed from a pipe as it is written and sealed for each
+// recipient as it is written again (Signed.WriteSealed), never whole in
+// memory.
 //
 // # Inbound
 //
@@ -93,11 +97,20 @@
 // pieces it is stored in), never whole in memory: one pass finds its
 // armored part, then the OpenPGP message is decrypted as Open decrypts
 // it. It takes only the form it reads exactly as Open does and leaves any
-// other message to Open.
+// other message to Open. OpenFromSpooled decrypts a plaintext over 1 MiB
+// into a Spool the caller makes (its store, sealed at rest), hashing it
+// for its identity on the way; the spool is used only once the integrity
+// check passed. When the decrypted content's root is a multipart (its
+// parts found line by line as splitMultipart finds them, a signature over
+// a part verified as the part is read), the entity is read from the spool
+// (Opened.Spooled); any other plaintext is read back whole and opened as
+// before.
 //
 // TextBody turns a content entity into text (format=flowed unflowed as
 // the sender's client shows it) and attachments; ProtectedHeaders reads
-// the protected Subject and From.
+// the protected Subject and From. TextBodySpooled and TextBodyFrom (of a
+// spooled entity) decode each attachment over 1 MiB into a spool as it is
+// read.
 //
 // # At rest
 //

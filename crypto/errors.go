@@ -21,4 +21,7 @@ var (
 	ErrUnknownSigner  = errors.New("signature by an unknown key")
 	ErrBadPassphrase  = errors.New("wrong passphrase")
 	ErrNotImplemented = errors.New("not implemented")
+	// ErrSpool: a spool the caller gave could not be made, written or
+	// read (its store failed), which says nothing of the message.
+	ErrSpool = errors.New("spool failed")
 )

@@ -35,7 +35,10 @@ type Opened struct {
 	EncryptedTo []uint64
 	Inline      bool   // inline PGP (armor in a text/plain body, attachments encrypted one by one) rather than PGP/MIME
 	Entity      []byte // innermost content entity, exactly the signed bytes when signed
-	Signature   *Signature
+	// Spooled holds the content entity instead of Entity (nil then) for a
+	// big message opened by OpenFromSpooled.
+	Spooled   *SpooledEntity
+	Signature *Signature
 
 	// Identities recognise an encrypted message however it was
 	// re-encoded (armor, transfer encoding, packet framing, inline or
@@ -369,6 +372,9 @@ func (o *opener) encrypted(out *Opened, e *entity, depth int) error {
 // entity, which src reads, and opens what it holds.
 func (o *opener) decryptLayer(out *Opened, src pgpSource, depth int) error {
 	res, err := readPGP(src, o.opts.Decrypt, o.opts.Verifiers, o.opts.Now, o.lim)
+	if res != nil && res.spooled != nil {
+		defer res.spooled.keepFor(out)
+	}
 	if res != nil {
 		out.Encrypted = out.Encrypted || res.encrypted
 		out.EncryptedTo = res.encryptedTo
@@ -381,6 +387,15 @@ func (o *opener) decryptLayer(out *Opened, src pgpSource, depth int) error {
 		return fmt.Errorf("%w: multipart/encrypted holds no encrypted data", ErrDecrypt)
 	}
 	o.decrypted = true
+	if res.spooled != nil {
+		if handled, err := o.spooledLayer(out, res, depth); handled {
+			return err
+		}
+		// Not a form read from the spool: opened whole, as it always was.
+		if res.plain, err = res.spooled.readAll(); err != nil {
+			return &spoolError{err}
+		}
+	}
 	if isEncryptedMessage(res.plain) {
 		return nestedError("the decrypted content")
 	}

@@ -25,6 +25,12 @@ import (
 // on the whole message. When handled, the result and the error are what
 // Open returns for the message.
 func OpenFrom(stream func() (io.Reader, error), opts OpenOptions) (out *Opened, handled bool, err error) {
+	return openFrom(stream, opts, nil, 0)
+}
+
+// openFrom is OpenFrom, a plaintext of more than above bytes decrypted
+// into a spool that spools makes when it is set (OpenFromSpooled).
+func openFrom(stream func() (io.Reader, error), opts OpenOptions, spools func() (Spool, error), above int) (out *Opened, handled bool, err error) {
 	o := newOpener(opts)
 	reads := &streamReads{open: stream}
 	layout, ok := o.scanEncrypted(reads)
@@ -35,7 +41,7 @@ func OpenFrom(stream func() (io.Reader, error), opts OpenOptions) (out *Opened, 
 		return nil, true, fmt.Errorf("crypto: open: %w: message of %d bytes", ErrTooComplex, layout.size)
 	}
 	o.parts = 2
-	src := pgpSource{open: func() (io.Reader, error) { return layout.armored(reads) }, size: int(layout.armorLen / 4 * 3)}
+	src := pgpSource{open: func() (io.Reader, error) { return layout.armored(reads) }, size: int(layout.armorLen / 4 * 3), spools: spools, above: above}
 	if _, err := src.open(); err != nil {
 		return nil, false, nil // Open says what is wrong with the armor
 	}
@@ -43,7 +49,11 @@ func OpenFrom(stream func() (io.Reader, error), opts OpenOptions) (out *Opened, 
 	err = o.decryptLayer(out, src, 0)
 	if reads.err != nil {
 		// The stored message could not be read again: nothing decided.
+		out.discard()
 		return nil, false, nil
+	}
+	if err != nil {
+		out.discard()
 	}
 	out, err = o.result(out, err)
 	return out, true, err

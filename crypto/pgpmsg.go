@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 	"time"
@@ -22,8 +23,9 @@ type pgpResult struct {
 	plain       []byte
 	encrypted   bool
 	encryptedTo []uint64
-	identities  [][]byte   // see Opened.Identities; set once the integrity check passed
-	sig         *Signature // nil when not signed
+	identities  [][]byte    // see Opened.Identities; set once the integrity check passed
+	sig         *Signature  // nil when not signed
+	spooled     *plainSpool // the plaintext instead of plain, when spooled
 }
 
 // pgpSource is one OpenPGP message that can be read from its start more
@@ -33,6 +35,10 @@ type pgpResult struct {
 type pgpSource struct {
 	open func() (io.Reader, error)
 	size int // an upper bound of the binary length
+	// spools, when set, makes the spool a plaintext bigger than above
+	// bytes is decrypted into (OpenFromSpooled).
+	spools func() (Spool, error)
+	above  int
 }
 
 // binarySource reads the binary message bin.
@@ -243,6 +249,9 @@ func readPGP(src pgpSource, decrypt *Key, verifiers []*Key, now time.Time, lim L
 		if at := skewed(now, sp.CreationTime); !at.Equal(now) {
 			// The signature is from a clock slightly ahead: check it
 			// again as of its creation time.
+			if res.spooled != nil {
+				res.spooled.spool.Discard()
+			}
 			res, _, err = readPGPAt(src, decrypt, verifiers, at, lim)
 		}
 	}
@@ -324,28 +333,39 @@ func readPGPAt(src pgpSource, decrypt *Key, verifiers []*Key, now time.Time, lim
 		// readHead saw no encrypted data where go-crypto found some.
 		return res, nil, fmt.Errorf("%w: unexpected encrypted data", ErrDecrypt)
 	}
-	plain, err := readAllSized(md.UnverifiedBody, maxPlain, src.size)
+	plain, spooled, err := src.readPlain(md.UnverifiedBody, maxPlain)
+	if spooled != nil {
+		defer func() {
+			if res.spooled == nil {
+				spooled.spool.Discard() // never used: no plaintext returned
+			}
+		}()
+	}
 	if err != nil {
+		var se *spoolError
+		if errors.As(err, &se) {
+			return res, nil, err
+		}
 		if errors.Is(err, pgperrors.ErrMessageTooLarge) {
 			return res, nil, fmt.Errorf("%w: %v", ErrTooComplex, err)
 		}
 		return res, nil, fmt.Errorf("%w: integrity check: %v", ErrDecrypt, hideParsing(err, res.encrypted))
 	}
-	if int64(len(plain)) > maxPlain {
+	if spooled.len(plain) > maxPlain {
 		return res, nil, fmt.Errorf("%w: plaintext larger than %d bytes", ErrTooComplex, maxPlain)
 	}
 	if data != nil {
 		if err := data.Close(); err != nil {
 			return res, nil, fmt.Errorf("%w: integrity check: %v", ErrDecrypt, hideParsing(err, true))
 		}
-		res.identities = [][]byte{skID, plaintextIdentity(plain)}
+		res.identities = [][]byte{skID, spooled.identity(plain)}
 	}
 	// The whole armored block must decode, not only the part that
 	// held the message.
 	if _, err := io.Copy(io.Discard, in); err != nil {
 		return res, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
-	res.plain = plain
+	res.plain, res.spooled = plain, spooled
 	if md.IsSigned {
 		res.sig = onePassSignature(md, verifiers)
 		checkIntended(res.sig, md.Signature, decrypt)
@@ -422,10 +442,16 @@ func sessionKeyIdentity(c packet.CipherFunction, key []byte) []byte {
 }
 
 func plaintextIdentity(plain []byte) []byte {
-	h := sha256.New()
-	h.Write([]byte("secgate-pt\x00"))
+	h := newPlaintextHash()
 	h.Write(plain)
 	return h.Sum(nil)
+}
+
+// newPlaintextHash is the hash of plaintextIdentity before the plaintext.
+func newPlaintextHash() hash.Hash {
+	h := sha256.New()
+	h.Write([]byte("secgate-pt\x00"))
+	return h
 }
 
 // firstTag returns the packet tag of the first packet in r without
@@ -536,6 +562,12 @@ func verifyDetached(signed, sigBin []byte, verifiers []*Key, now time.Time) *Sig
 // verifyDetachedPacket is verifyDetached that also returns the signature
 // packet, nil when there is not exactly one.
 func verifyDetachedPacket(signed, sigBin []byte, verifiers []*Key, now time.Time) (*Signature, *packet.Signature) {
+	return verifyDetachedFrom(func() (io.Reader, error) { return bytes.NewReader(signed), nil }, sigBin, verifiers, now)
+}
+
+// verifyDetachedFrom is verifyDetachedPacket of the signed bytes signed
+// reads (a big part, read from where it is spooled).
+func verifyDetachedFrom(signed func() (io.Reader, error), sigBin []byte, verifiers []*Key, now time.Time) (*Signature, *packet.Signature) {
 	s := &Signature{}
 	var sigs []*packet.Signature
 	r := packet.NewReader(bytes.NewReader(sigBin))
@@ -576,7 +608,12 @@ func verifyDetachedPacket(signed, sigBin []byte, verifiers []*Key, now time.Time
 		s.Fingerprint = fingerprintHex(keys[0].Entity.PrimaryKey.Fingerprint)
 	}
 	at := skewed(now, sigs[0].CreationTime)
-	_, signer, err := openpgp.VerifyDetachedSignature(keyring, bytes.NewReader(signed), bytes.NewReader(sigBin), baseConfig(at))
+	signedR, err := signed()
+	if err != nil {
+		s.Err = fmt.Errorf("%w: signed part not read: %v", ErrBadSignature, err)
+		return s, sigs[0]
+	}
+	_, signer, err := openpgp.VerifyDetachedSignature(keyring, signedR, bytes.NewReader(sigBin), baseConfig(at))
 	switch {
 	case errors.Is(err, pgperrors.ErrUnknownIssuer):
 		s.Fingerprint = ""

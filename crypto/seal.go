@@ -96,7 +96,7 @@ func (s *stickyWriter) WriteString(str string) {
 // SealedLen is an upper bound of the size of one sealed entity (RSA-4096
 // recipients and signatures included), for sizing buffers.
 func (s *Signed) SealedLen() int {
-	n := len(s.prot.body) + 4096 // the signed part's header and its signature
+	n := s.prot.bodyLen() + 4096 // the signed part's header and its signature
 	return armoredLen(n+n/256+1024) + 640
 }
 

@@ -24,6 +24,11 @@ type Content struct {
 	Subject string
 	From    string
 	Entity  []byte
+	// Stream, when Entity is empty, is the entity written on demand: a
+	// multipart entity too big to hold (a team copy carrying a big
+	// attachment read from where it is stored), signed and sealed as it
+	// is written (signstream.go).
+	Stream *EntityStream
 }
 
 // Signed is a message signed by the team key, ready to be sealed for as
@@ -56,7 +61,11 @@ type signedPart struct{ head, tail []byte }
 // signed returns v, signing it the first time.
 func (s *Signed) signed(v *variant) (*variant, error) {
 	v.once.Do(func() {
-		v.part, v.micalg, v.err = s.key.signEntity(s.prot.header(v.hp), s.prot.body, s.at)
+		if s.prot.stream != nil {
+			v.part, v.micalg, v.err = s.key.signStream(s.prot.header(v.hp), s.prot.stream, s.at)
+		} else {
+			v.part, v.micalg, v.err = s.key.signEntity(s.prot.header(v.hp), s.prot.body, s.at)
+		}
 		if v.err != nil {
 			v.err = fmtErr("sign", v.err)
 		}
@@ -64,7 +73,7 @@ func (s *Signed) signed(v *variant) (*variant, error) {
 	return v, v.err
 }
 
-func (s *Signed) size(p signedPart) int { return len(p.head) + len(s.prot.body) + len(p.tail) }
+func (s *Signed) size(p signedPart) int { return len(p.head) + s.prot.bodyLen() + len(p.tail) }
 
 // writeChunk is the most writeChunked hands to one Write: the OpenPGP
 // writers copy each write into buffers of its size.
@@ -86,7 +95,16 @@ func writeChunked(w io.Writer, bs ...[]byte) error {
 
 // writeTo writes the entity of p to w.
 func (s *Signed) writeTo(w io.Writer, p signedPart) error {
-	return writeChunked(w, p.head, s.prot.body, p.tail)
+	if s.prot.stream == nil {
+		return writeChunked(w, p.head, s.prot.body, p.tail)
+	}
+	if err := writeChunked(w, p.head); err != nil {
+		return err
+	}
+	if err := s.prot.stream.writeTo(w); err != nil {
+		return err
+	}
+	return writeChunked(w, p.tail)
 }
 
 // Sign prepares c to be signed with k at time at. The signed part carries
@@ -157,13 +175,23 @@ type protected struct {
 	fields    string // the header fields after Content-Type
 	outer     string // the HP-Outer fields of the cipher variant
 	body      []byte
+	stream    *streamBody // the body instead, written on demand
 }
 
 func newProtected(c Content) (*protected, error) {
-	if len(c.Entity) == 0 {
+	var h, body []byte
+	var stream *streamBody
+	switch {
+	case len(c.Entity) > 0:
+		h, body = splitEntity(canonCRLF(c.Entity))
+	case c.Stream != nil:
+		var err error
+		if h, stream, err = c.Stream.split(); err != nil {
+			return nil, fmt.Errorf("content entity: %w", err)
+		}
+	default:
 		return nil, fmt.Errorf("empty content entity")
 	}
-	h, body := splitEntity(canonCRLF(c.Entity))
 	hdr, err := parseHeader(h, 100)
 	if err != nil {
 		return nil, fmt.Errorf("content entity: %w", err)
@@ -177,6 +205,11 @@ func newProtected(c Content) (*protected, error) {
 	}
 	cte := strings.ToLower(strings.TrimSpace(hdr.Get("Content-Transfer-Encoding")))
 	switch {
+	case stream != nil:
+		// Checked as it is signed (signStream).
+		if !strings.HasPrefix(t, "multipart/") {
+			return nil, fmt.Errorf("content entity: a streamed entity must be multipart, not %s", t)
+		}
 	case strings.HasPrefix(t, "multipart/"):
 		if !is7bit(body) {
 			return nil, fmt.Errorf("content entity: multipart body is not 7-bit: encode its parts")
@@ -219,7 +252,7 @@ func newProtected(c Content) (*protected, error) {
 	}
 	b.WriteString(foldField("Subject", mime.QEncoding.Encode("utf-8", headerSafe(c.Subject))))
 	outer.WriteString(foldField("HP-Outer", "Subject: "+ObscuredSubject))
-	return &protected{mediaType: t, params: params, fields: b.String(), outer: outer.String(), body: body}, nil
+	return &protected{mediaType: t, params: params, fields: b.String(), outer: outer.String(), body: body, stream: stream}, nil
 }
 
 // header is the header of the variant marked hp, with its blank line: the
@@ -276,24 +309,7 @@ func foldField(name, value string) string {
 // signEntity signs the entity header+body and returns the multipart/signed
 // around it with a detached signature.
 func (k *Key) signEntity(header, body []byte, at time.Time) (signedPart, string, error) {
-	cfg := baseConfig(at)
-	var sig bytes.Buffer
-	if err := openpgp.DetachSign(&sig, k.entity, &slicesReader{header, body}, cfg); err != nil {
-		return signedPart{}, "", fmt.Errorf("key %s: %w", k.Fingerprint(), err)
-	}
-	p, err := packet.Read(bytes.NewReader(sig.Bytes()))
-	if err != nil {
-		return signedPart{}, "", err
-	}
-	sp, ok := p.(*packet.Signature)
-	if !ok {
-		return signedPart{}, "", fmt.Errorf("signature output is not a signature packet")
-	}
-	micalg, err := micalgOf(sp.Hash)
-	if err != nil {
-		return signedPart{}, "", err
-	}
-	arm, err := armorBytes("PGP SIGNATURE", sig.Bytes())
+	arm, micalg, err := k.detachSign(&slicesReader{header, body}, at)
 	if err != nil {
 		return signedPart{}, "", err
 	}
@@ -301,6 +317,38 @@ func (k *Key) signEntity(header, body []byte, at time.Time) (signedPart, string,
 	if bytes.Contains(header, []byte(boundary)) || bytes.Contains(body, []byte(boundary)) {
 		return signedPart{}, "", fmt.Errorf("boundary occurs in content")
 	}
+	return signedAround(boundary, header, micalg, arm), micalg, nil
+}
+
+// detachSign makes the armored detached signature of what r reads, and
+// names its hash as micalg.
+func (k *Key) detachSign(r io.Reader, at time.Time) (arm []byte, micalg string, err error) {
+	cfg := baseConfig(at)
+	var sig bytes.Buffer
+	if err := openpgp.DetachSign(&sig, k.entity, r, cfg); err != nil {
+		return nil, "", fmt.Errorf("key %s: %w", k.Fingerprint(), err)
+	}
+	p, err := packet.Read(bytes.NewReader(sig.Bytes()))
+	if err != nil {
+		return nil, "", err
+	}
+	sp, ok := p.(*packet.Signature)
+	if !ok {
+		return nil, "", fmt.Errorf("signature output is not a signature packet")
+	}
+	if micalg, err = micalgOf(sp.Hash); err != nil {
+		return nil, "", err
+	}
+	if arm, err = armorBytes("PGP SIGNATURE", sig.Bytes()); err != nil {
+		return nil, "", err
+	}
+	return arm, micalg, nil
+}
+
+// signedAround is the multipart/signed entity, delimited by boundary,
+// around the signed part's header (its body goes between head and tail)
+// and the armored signature arm.
+func signedAround(boundary string, header []byte, micalg string, arm []byte) signedPart {
 	head := "Content-Type: " + formatMediaType("multipart/signed", map[string]string{
 		"boundary": boundary,
 		"micalg":   micalg,
@@ -313,7 +361,7 @@ func (k *Key) signEntity(header, body []byte, at time.Time) (signedPart, string,
 		"Content-Description: OpenPGP digital signature\r\n" +
 		"Content-Disposition: attachment; filename=\"signature.asc\"\r\n\r\n" +
 		string(arm) + "\r\n--" + boundary + "--\r\n"
-	return signedPart{head: []byte(head), tail: []byte(tail)}, micalg, nil
+	return signedPart{head: []byte(head), tail: []byte(tail)}
 }
 
 // micalgOf names a hash as RFC 3156 micalg; weak hashes are refused.

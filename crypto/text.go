@@ -17,12 +17,21 @@ type Attachment struct {
 	Filename    string
 	ContentType string
 	Data        []byte
+	// Spool holds the decoded attachment instead of Data when it was
+	// bigger than SpoolAbove and TextBodySpooled was given spools.
+	Spool Spool
 }
 
 // TextBody decodes a content entity to its text (UTF-8; text/plain
 // preferred, HTML reduced to text) and its attachments, within
 // DefaultLimits. Attachments are returned opaque, never unpacked.
 func TextBody(entity []byte) (string, []Attachment, error) {
+	return textBodyOf(entity, nil, 0)
+}
+
+// textBodyOf is TextBody, with big attachments decoded into spools when
+// spools is set: those bigger than above bytes (TextBodySpooled).
+func textBodyOf(entity []byte, spools func() (Spool, error), above int64) (string, []Attachment, error) {
 	lim := DefaultLimits()
 	if int64(len(entity)) > lim.MaxMessageBytes {
 		return "", nil, fmt.Errorf("crypto: text body: %w: %d bytes", ErrTooComplex, len(entity))
@@ -35,12 +44,17 @@ func TextBody(entity []byte) (string, []Attachment, error) {
 		}
 	}
 	src := bytes.NewReader(raw)
-	e, err := message.Read(src)
+	return textBody(src, &textWalker{lim: lim, budget: lim.MaxDecompressedBytes, src: src, spools: spools, above: above})
+}
+
+// textBody walks the entity r reads with w.
+func textBody(r io.Reader, w *textWalker) (string, []Attachment, error) {
+	e, err := message.Read(r)
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 		return "", nil, fmt.Errorf("crypto: text body: %w: %v", ErrNotMIME, err)
 	}
-	w := &textWalker{lim: lim, budget: lim.MaxDecompressedBytes, src: src}
 	if err := w.walk(e, 0); err != nil {
+		w.discard()
 		return "", nil, fmt.Errorf("crypto: text body: %w", err)
 	}
 	return strings.TrimRight(w.text.String(), "\r\n") + "\n", w.atts, nil
@@ -53,8 +67,16 @@ type textWalker struct {
 	text   strings.Builder
 	atts   []Attachment
 	// src reads the entity: what it has left bounds what a part decodes
-	// to (readPart).
+	// to (readPart). nil when the entity comes as a stream.
 	src *bytes.Reader
+	// spools, when set, makes the spool each attachment bigger than
+	// above bytes is decoded into as it is read (TextBodySpooled), in
+	// place of its buffer: prepared holds it, by the entity made of it,
+	// until walk reaches that entity.
+	spools   func() (Spool, error)
+	prepared map[*message.Entity]Attachment
+	made     []Spool // the spools made, discarded on error
+	above    int64   // the size past which an attachment is spooled
 	// buffered are the bodies of the parts a multipart was read into,
 	// by the entity made of each, so that a part is read once: a big
 	// attachment is not copied from its buffer into another.
@@ -79,14 +101,8 @@ func (w *textWalker) body(e *message.Entity) ([]byte, error) {
 // read reads a body decoded from the transfer encoding cte.
 func (w *textWalker) read(r io.Reader, cte string) ([]byte, error) {
 	b, err := w.readPart(io.LimitReader(r, w.budget+1), strings.EqualFold(strings.TrimSpace(cte), "base64"))
-	if int64(len(b)) > w.budget {
-		return nil, fmt.Errorf("%w: decoded content larger than %d bytes", ErrTooComplex, w.lim.MaxDecompressedBytes)
-	}
-	w.budget -= int64(len(b))
-	if err != nil && !message.IsUnknownCharset(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return b, fmt.Errorf("%w: %v", ErrNotMIME, err)
-	}
-	return b, nil
+	b, _, err = w.counted(b, err)
+	return b, err
 }
 
 // readPart is io.ReadAll of a part's decoded body. Past its first 64 KiB
@@ -101,6 +117,10 @@ func (w *textWalker) readPart(r io.Reader, base64 bool) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, head))
 	if err != nil || len(b) < head {
 		return b, err
+	}
+	if w.src == nil { // the entity comes as a stream: no bound known
+		rest, err := io.ReadAll(r)
+		return append(b, rest...), err
 	}
 	left := int64(w.src.Len()) + head // and what the readers hold
 	if base64 {
@@ -134,16 +154,7 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 	if w.parts > w.lim.MaxParts {
 		return fmt.Errorf("%w: more than %d parts", ErrTooComplex, w.lim.MaxParts)
 	}
-	t, params, _ := e.Header.ContentType()
-	t = strings.ToLower(t)
-	if t == "" {
-		t = "text/plain"
-	}
-	disp, dparams, _ := e.Header.ContentDisposition()
-	filename := dparams["filename"]
-	if filename == "" {
-		filename = params["name"]
-	}
+	t, params, filename, inline := partType(e.Header)
 	if mr := e.MultipartReader(); mr != nil {
 		var kids []*message.Entity
 		for {
@@ -160,12 +171,19 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 			if len(kids) >= w.lim.MaxParts {
 				return fmt.Errorf("%w: more than %d parts", ErrTooComplex, w.lim.MaxParts)
 			}
-			// Buffer the part (the multipart reader reuses its stream).
-			// Its body is already decoded: the copy says so.
-			body, err := w.read(p.Body, p.Header.Get("Content-Transfer-Encoding"))
+			// Buffer the part (the multipart reader reuses its stream),
+			// or, an attachment with spools, decode it into one.
+			var body []byte
+			a, spooled, err := w.spoolPart(p, t)
 			if err != nil {
 				return err
 			}
+			if !spooled {
+				if body, err = w.read(p.Body, p.Header.Get("Content-Transfer-Encoding")); err != nil {
+					return err
+				}
+			}
+			// Its body is already decoded: the copy says so.
 			h := p.Header.Copy()
 			h.Del("Content-Transfer-Encoding")
 			if kt, kp, err := h.ContentType(); err == nil && strings.HasPrefix(strings.ToLower(kt), "text/") && kp["charset"] != "" {
@@ -177,12 +195,19 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 				return fmt.Errorf("%w: %v", ErrNotMIME, err)
 			}
 			if kid == nil {
+				if a.Spool != nil {
+					a.Spool.Discard()
+				}
 				continue
 			}
-			if w.buffered == nil {
-				w.buffered = map[*message.Entity][]byte{}
+			if spooled {
+				w.prepared[kid] = a
+			} else {
+				if w.buffered == nil {
+					w.buffered = map[*message.Entity][]byte{}
+				}
+				w.buffered[kid] = body
 			}
-			w.buffered[kid] = body
 			kids = append(kids, kid)
 		}
 		if t == "multipart/alternative" && len(kids) > 0 {
@@ -195,11 +220,16 @@ func (w *textWalker) walk(e *message.Entity, depth int) error {
 		}
 		return nil
 	}
+	if a, ok, err := w.spooled(e, t, filename, inline); ok || err != nil {
+		if err == nil {
+			w.atts = append(w.atts, a)
+		}
+		return err
+	}
 	body, err := w.body(e)
 	if err != nil {
 		return err
 	}
-	inline := disp != "attachment" && filename == ""
 	switch {
 	case inline && t == "text/plain" && strings.EqualFold(params["format"], "flowed"):
 		w.addText(unflow(string(body), strings.EqualFold(params["delsp"], "yes")))

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"strings"
@@ -91,6 +92,9 @@ type CryptoOpener struct {
 	// Previous, if set, returns the rotated-out team keys that also open
 	// mail at now.
 	Previous func(now time.Time) []*crypto.Key
+	// spools, when set, makes the spools big attachments are decoded
+	// into (withSpools).
+	spools func() (crypto.Spool, error)
 }
 
 // Open implements Opener.
@@ -198,7 +202,7 @@ func (c *CryptoOpener) opened(native *crypto.Opened, err error, ks *openKeys, re
 	}
 	op := &Opened{Native: native, Encrypted: native.Encrypted, Inline: native.Inline, Entity: native.Entity,
 		Identities: native.Identities, Outside: string(native.Outside)}
-	text, atts, err := crypto.TextBody(native.Entity)
+	text, atts, err := c.entityText(native)
 	if err != nil {
 		if errors.Is(err, crypto.ErrTooComplex) {
 			return op, fmt.Errorf("%w: %v", ErrTooComplex, err)
@@ -225,9 +229,9 @@ func (c *CryptoOpener) opened(native *crypto.Opened, err error, ks *openKeys, re
 	}
 	op.Text = text
 	for _, a := range atts {
-		op.Attachments = append(op.Attachments, Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data})
+		op.Attachments = append(op.Attachments, Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data, Stored: a.Spool})
 	}
-	if subj, _, ok := crypto.ProtectedHeaders(native.Entity); ok {
+	if subj, _, ok := crypto.ProtectedHeaders(entityHeader(native)); ok {
 		op.Subject = subj
 	}
 	if s := native.Signature; s != nil {
@@ -340,13 +344,14 @@ func (b *outboxBatch) Enqueue(ctx context.Context, tx *sql.Tx, m OutMail) ([]str
 // enqueue turns m into the outbox's mail and queues it with queue.
 func (o *OutboxAdapter) enqueue(ctx context.Context, tx *sql.Tx, m OutMail,
 	queue func(context.Context, *sql.Tx, distlist.Mail) ([]distlist.Skipped, error)) ([]string, error) {
-	entity, err := bodyEntity(m.Body, m.Attachments)
+	content, err := bodyContent(m.Body, m.Attachments)
 	if err != nil {
 		return nil, err
 	}
+	content.Subject, content.From = m.Subject, o.From
 	dm := distlist.Mail{
 		Kind: m.Kind, CaseID: m.CaseID, NoticeID: m.NoticeID,
-		Content:   crypto.Content{Subject: m.Subject, From: o.From, Entity: entity},
+		Content:   content,
 		Encrypt:   m.Encrypt,
 		InReplyTo: m.InReplyTo, References: m.References, ReplyTo: m.ReplyTo, Auto: m.Auto,
 	}
@@ -417,34 +422,48 @@ func (o *OutboxAdapter) HandleDSN(ctx context.Context, raw []byte) (bool, error)
 func bodyEntity(body string, atts []Attachment) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(entityLen(body, atts))
+	if err := writeBodyEntity(&buf, body, atts, ""); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// writeBodyEntity writes bodyEntity's entity to w, the multipart's
+// boundary the one given (a random one when empty), each attachment from
+// its data or read from where it is stored.
+func writeBodyEntity(out io.Writer, body string, atts []Attachment, boundary string) error {
 	if len(atts) == 0 {
 		var h message.Header
 		h.Set("Content-Transfer-Encoding", "quoted-printable")
 		h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
-		w, err := message.CreateWriter(&buf, h)
+		w, err := message.CreateWriter(out, h)
 		if err != nil {
-			return nil, fmt.Errorf("intake: body: %w", err)
+			return fmt.Errorf("intake: body: %w", err)
 		}
 		if _, err := w.Write([]byte(body)); err != nil {
-			return nil, fmt.Errorf("intake: body: %w", err)
+			return fmt.Errorf("intake: body: %w", err)
 		}
 		if err := w.Close(); err != nil {
-			return nil, fmt.Errorf("intake: body: %w", err)
+			return fmt.Errorf("intake: body: %w", err)
 		}
-		return buf.Bytes(), nil
+		return nil
 	}
 	var h message.Header
-	h.SetContentType("multipart/mixed", nil)
-	w, err := message.CreateWriter(&buf, h)
+	var params map[string]string
+	if boundary != "" {
+		params = map[string]string{"boundary": boundary}
+	}
+	h.SetContentType("multipart/mixed", params)
+	w, err := message.CreateWriter(out, h)
 	if err != nil {
-		return nil, fmt.Errorf("intake: body: %w", err)
+		return fmt.Errorf("intake: body: %w", err)
 	}
 	var th message.Header
 	th.Set("Content-Transfer-Encoding", "quoted-printable")
 	th.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
 	pw, err := w.CreatePart(th)
 	if err != nil {
-		return nil, fmt.Errorf("intake: body: %w", err)
+		return fmt.Errorf("intake: body: %w", err)
 	}
 	pw.Write([]byte(body))
 	pw.Close()
@@ -459,15 +478,19 @@ func bodyEntity(body string, atts []Attachment) ([]byte, error) {
 		ah.SetContentDisposition("attachment", map[string]string{"filename": templates.HeaderSafe(a.Filename)})
 		aw, err := w.CreatePart(ah)
 		if err != nil {
-			return nil, fmt.Errorf("intake: attachment: %w", err)
+			return fmt.Errorf("intake: attachment: %w", err)
 		}
-		aw.Write(a.Data)
-		aw.Close()
+		if err := a.writeTo(aw); err != nil {
+			return fmt.Errorf("intake: attachment: %w", err)
+		}
+		if err := aw.Close(); err != nil {
+			return fmt.Errorf("intake: attachment: %w", err)
+		}
 	}
 	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("intake: body: %w", err)
+		return fmt.Errorf("intake: body: %w", err)
 	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // entityLen estimates the size of bodyEntity's result: the text quoted-
@@ -476,7 +499,7 @@ func bodyEntity(body string, atts []Attachment) ([]byte, error) {
 func entityLen(body string, atts []Attachment) int {
 	n := len(body) + len(body)/8 + 1024
 	for _, a := range atts {
-		n += (len(a.Data)+2)/3*4*78/76 + 512
+		n += int((a.size()+2)/3*4*78/76) + 512
 	}
 	return n
 }
@@ -501,6 +524,9 @@ func caseAttachments(as []Attachment) []cases.Attachment {
 	out := make([]cases.Attachment, len(as))
 	for i, a := range as {
 		out[i] = cases.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data}
+		if a.Stored != nil {
+			out[i].Stored = a.Stored
+		}
 	}
 	return out
 }
@@ -574,6 +600,16 @@ func (w *WorkflowAdapter) HandleCommandMail(ctx context.Context, m CommandMail) 
 	var native *crypto.Opened
 	if m.Opened != nil {
 		native, _ = m.Opened.Native.(*crypto.Opened)
+	}
+	if native != nil && native.Entity == nil && native.Spooled != nil {
+		// The workflow reads a command mail's entity in memory.
+		entity, err := native.Spooled.Bytes()
+		if err != nil {
+			return fmt.Errorf("intake: read the decrypted command mail: %w", err)
+		}
+		cp := *native
+		cp.Entity, cp.Spooled = entity, nil
+		native = &cp
 	}
 	cm, err := cases.NewCommandMail(m.Raw, native, m.OpenErr, m.Received)
 	if err != nil {

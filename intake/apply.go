@@ -128,9 +128,12 @@ func (m *msgCtx) applicationKeys() (keys [][]byte, secret bool) {
 		name := strings.ToLower(a.Filename)
 		keyFile := strings.EqualFold(a.ContentType, "application/pgp-keys") || strings.HasSuffix(name, ".asc") ||
 			strings.HasSuffix(name, ".gpg") || strings.HasSuffix(name, ".pgp") || strings.HasSuffix(name, ".key")
-		if bytes.Contains(a.Data, []byte(secretBegin)) {
+		if a.contains([]byte(secretBegin)) {
 			secret = true
 			continue
+		}
+		if a.Stored != nil {
+			continue // no key is that big
 		}
 		if keyFile || bytes.Contains(a.Data, pgpKey) {
 			keys = append(keys, a.Data)

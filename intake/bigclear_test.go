@@ -38,5 +38,6 @@ func TestRealStackBigClearReport(t *testing.T) {
 	if state != StateProcessed || class != ClassReport || !strings.Contains(reason, "in clear") || pieces < 4 {
 		t.Fatalf("inbound %s, %s (%s), %d pieces; want a report in clear, processed, in pieces", state, class, reason, pieces)
 	}
+	g.checkCaseAttachment(t, "big-clear@outside.example", att)
 	g.checkTeamCopies(t, att)
 }

@@ -19,10 +19,12 @@ import (
 // TestRealStackBigReportAttachment: a report of several MiB, signed and
 // encrypted by the reporter's gpg, with a binary attachment, goes through
 // Postfix and Dovecot, is streamed from the IMAP literal into the pieces
-// of its row (sealed at rest, never whole in memory), opens a case, and
-// each member's copy, sealed for them into the pieces of its row and sent
-// from them, decrypts with the member's gpg to the attachment byte for
-// byte.
+// of its row (sealed at rest, never whole in memory), decrypted into
+// pieces and its attachment decoded into pieces of its own, opens a case
+// that stores the attachment byte for byte, and each member's copy,
+// signed and sealed for them from those pieces into the pieces of its row
+// and sent from them, decrypts with the member's gpg to the attachment
+// byte for byte. No spooled piece is left, nor those a crash left.
 func TestRealStackBigReportAttachment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real mail stack")
@@ -35,6 +37,7 @@ func TestRealStackBigReportAttachment(t *testing.T) {
 	att := make([]byte, 3<<20+123)
 	rand.Read(att)
 	raw := g.bigReport(t, att, "big-1@outside.example")
+	g.strandParts(t)
 	g.send(raw)
 	g.stack.WaitMessages(t, "security", "Processed", 1, 120*time.Second)
 
@@ -54,6 +57,7 @@ func TestRealStackBigReportAttachment(t *testing.T) {
 		t.Errorf("%d spooled pieces left that no row names", n)
 	}
 
+	g.checkCaseAttachment(t, "big-1@outside.example", att)
 	g.checkTeamCopies(t, att)
 }
 
@@ -75,7 +79,14 @@ func (g *gateway) checkTeamCopies(t *testing.T, att []byte) {
 // reporter's gpg in PGP/MIME, carrying att as a base64 attachment.
 func (g *gateway) bigReport(t *testing.T, att []byte, msgID string) []byte {
 	t.Helper()
-	armored := g.reporter.Encrypt([]byte(bigEntity(att)), g.team.Fingerprint(), g.repFpr)
+	return g.bigReportBy(t, att, msgID, g.repFpr)
+}
+
+// bigReportBy is bigReport signed by signer, or not signed when signer is
+// empty.
+func (g *gateway) bigReportBy(t *testing.T, att []byte, msgID, signer string) []byte {
+	t.Helper()
+	armored := g.reporter.Encrypt([]byte(bigEntity(att)), g.team.Fingerprint(), signer)
 	raw := gpgtest.CRLF([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: ...\nDate: %s\nMessage-ID: <%s>\nMIME-Version: 1.0\n"+
 		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n"+
 		"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n%s\n--enc--\n",

@@ -14,7 +14,7 @@ import (
 // late: the late one after all but the last of what the opener decrypts
 // as it reads the stored pieces) goes through Postfix and Dovecot, is
 // opened from its pieces and quarantined as undecryptable: no case, no
-// team copy.
+// team copy, nothing of what was decrypted before the check failed left.
 func TestRealStackBigReportTampered(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real mail stack")
@@ -48,6 +48,9 @@ func TestRealStackBigReportTampered(t *testing.T) {
 	}
 	if copies != 0 {
 		t.Errorf("%d team copies of tampered reports", copies)
+	}
+	if n := g.partPieces(t); n != 0 {
+		t.Errorf("%d pieces of a plaintext that failed its integrity check left", n)
 	}
 }
 

@@ -77,6 +77,9 @@ type Attachment struct {
 	Filename    string
 	ContentType string
 	Data        []byte
+	// Stored holds the content instead of Data for a big attachment,
+	// decoded out of memory (partspool.go).
+	Stored StoredData
 }
 
 // Opener decrypts with the team key and verifies signatures. candidates are

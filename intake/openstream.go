@@ -29,7 +29,7 @@ type streamOpener interface {
 // the key at rest can: m's bytes are let go first. handled is false when
 // it cannot, and then m is as it was.
 func (m *msgCtx) openStream(ctx context.Context, candidates []string, team []Member) (op *Opened, handled bool, err error) {
-	so, ok := m.p.o.Opener.(streamOpener)
+	so, ok := m.opener(ctx).(streamOpener)
 	if !ok {
 		return nil, false, nil
 	}
@@ -88,10 +88,10 @@ func (m *msgCtx) rawStream(ctx context.Context) func() (io.Reader, error) {
 func (c *CryptoOpener) OpenStream(ctx context.Context, stream func() (io.Reader, error), attached []string, rawFn func() ([]byte, error), candidates []string, team []Member, now time.Time) (*Opened, error) {
 	ks := c.keys(candidates, team, now)
 	ks.add(attached)
-	native, handled, err := crypto.OpenFrom(stream, ks.options())
+	native, handled, err := c.openFrom(stream, ks.options())
 	if handled {
 		return c.opened(native, err, ks, func(opts crypto.OpenOptions) (*crypto.Opened, error) {
-			if again, handled, err := crypto.OpenFrom(stream, opts); handled {
+			if again, handled, err := c.openFrom(stream, opts); handled {
 				return again, err
 			}
 			raw, err := rawFn()

@@ -350,7 +350,13 @@ func (p *Processor) prepare(ctx context.Context, id int64, team []Member) (*msgC
 	if m.insp.Autocrypt != "" {
 		candidates = append(candidates, armorKey(m.insp.Autocrypt))
 	}
+	if err := m.dropParts(ctx, p.o.DB.Writer()); err != nil { // what a crash left
+		return nil, err
+	}
 	m.opened, m.openErr = m.open(ctx, candidates, team)
+	if spoolFailed(m.openErr) { // the database, not the message
+		return nil, fmt.Errorf("intake: open %d: %w", id, m.openErr)
+	}
 	if err := m.presealReport(ctx); err != nil {
 		return nil, err
 	}
@@ -380,7 +386,7 @@ func (m *msgCtx) presealReport(ctx context.Context) error {
 	}
 	size := len(op.Text)
 	for _, a := range op.Attachments {
-		size += len(a.Data)
+		size += int(a.size())
 	}
 	if size > presealMax {
 		return nil
@@ -921,7 +927,7 @@ func (m *msgCtx) reporterKey() string {
 		return ""
 	}
 	for _, a := range m.opened.Attachments {
-		if strings.EqualFold(a.ContentType, "application/pgp-keys") || bytes.Contains(a.Data, pgpKey) {
+		if a.Stored == nil && (strings.EqualFold(a.ContentType, "application/pgp-keys") || bytes.Contains(a.Data, pgpKey)) {
 			return string(a.Data)
 		}
 	}
@@ -974,6 +980,9 @@ func (m *msgCtx) finish(ctx context.Context, o outcome, effects func(tx *sql.Tx,
 			caseID = o.caseID
 		}
 		if err := recordIdentities(ctx, tx, m.identities(), m.in.ID, m.insp.From); err != nil {
+			return err
+		}
+		if err := m.dropParts(ctx, tx); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE inbound SET state = ?, class = ?, reason = ?, case_id = ?, processed = ? WHERE id = ?`,

@@ -37,6 +37,7 @@ type gateway struct {
 	ctx      context.Context
 	stack    *mailstack.Stack
 	db       *store.DB
+	dbPath   string
 	team     *crypto.Key
 	teamPub  string
 	dir      *distlist.Directory
@@ -88,7 +89,8 @@ func startGatewayOpts(t testing.TB, push bool, configure func(*Config)) *gateway
 		t.Fatal(err)
 	}
 	g.team = g.team.WithDataKeys(dk)
-	g.db, err = store.Open(ctx, filepath.Join(t.TempDir(), "gw.db"))
+	g.dbPath = filepath.Join(t.TempDir(), "gw.db")
+	g.db, err = store.Open(ctx, g.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}

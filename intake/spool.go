@@ -243,9 +243,10 @@ func (m *msgCtx) open(ctx context.Context, candidates []string, team []Member) (
 		}
 		m.raw = raw
 	}
-	so, ok := m.p.o.Opener.(storedOpener)
+	opener := m.opener(ctx)
+	so, ok := opener.(storedOpener)
 	if !ok || len(m.raw) <= store.ChunkSize {
-		return m.p.o.Opener.Open(ctx, m.raw, candidates, team, m.now)
+		return opener.Open(ctx, m.raw, candidates, team, m.now)
 	}
 	if op, handled, err := m.openStream(ctx, candidates, team); handled {
 		return op, err

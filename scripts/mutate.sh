@@ -16,6 +16,12 @@ crypto/pgpmsg.go @@ if s == nil || sp == nil || len(sp.IntendedRecipients) == 0 
 crypto/inline.go @@ if err := checkHashHeader(b.Headers.Values("Hash"), sp); err != nil { @@ if err := checkHashHeader(b.Headers.Values("Hash"), sp); false && err != nil { @@ ./crypto @@ ^TestClearsignHashHeader$
 crypto/inline.go @@ if sig.Err == nil && strings.EqualFold(e.params["format"], "flowed") { @@ if false { @@ ./crypto @@ ^TestClearsignedFlowed$
 crypto/open.go @@ if o.decrypted && o.nested(e, true) { @@ if false { @@ ./crypto @@ ^TestNested$
+crypto/pgpmsg.go @@ if res.spooled == nil { @@ if false { @@ ./crypto @@ ^TestOpenFromSpooled$
+crypto/openspoolmime.go @@ nested := perr == nil && inner.mtype == "multipart/encrypted" @@ nested := false @@ ./crypto @@ ^TestOpenFromSpooled$
+crypto/signstream.go @@ if bytes.Contains(p, c.boundary) || bytes.Contains(edge, c.boundary) { @@ if false { @@ ./crypto @@ ^(TestSignStreamRefused|TestBodyCheckJoins)$
+crypto/signstream.go @@ if b >= 0x80 || b == '\n' && c.prev != '\r' || c.prev == '\r' && b != '\n' { @@ if false { @@ ./crypto @@ ^TestSignStreamRefused$
+cases/storedattachment.go @@ if err == nil && n != a.Stored.Size() { @@ if false { @@ ./cases @@ ^TestStoredAttachment$
+intake/processor.go @@ if err := m.dropParts(ctx, tx); err != nil { @@ if err := error(nil); err != nil { @@ ./intake @@ ^TestRealStackBigReportAttachment$
 cases/command.go @@ if need && signed == "" { @@ if false { @@ ./cases @@ ^TestThreadingAndCaseLine$
 cases/command.go @@ if !s.meantForUs(sig) { @@ if false { @@ ./cases @@ ^TestNotMeantForUs$
 cases/command.go @@ if other, how := s.unsignedCase(ctx); other != 0 && other != c.ID { @@ if other, how := s.unsignedCase(ctx); false && other != c.ID { @@ ./cases @@ ^TestThreadingAndCaseLine$
