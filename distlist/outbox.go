@@ -277,11 +277,13 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 	}
 
 	// A recipient already queued for the notice keeps its row and its
-	// message: the insert does nothing and returns no id.
+	// message: the insert does nothing and changes no row. (An exec
+	// rather than RETURNING id: database/sql starts a goroutine for the
+	// rows of every query in a transaction.)
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (notice_id, kind, case_id, list, recipient, fingerprint, enc_key_id,
 		encrypt, valid_through, message_id, token, env_from, state, created, next_attempt)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)
-		ON CONFLICT (notice_id, recipient) DO NOTHING RETURNING id`)
+		ON CONFLICT (notice_id, recipient) DO NOTHING`)
 	if err != nil {
 		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
 	}
@@ -297,13 +299,13 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 			}
 		}
 		tok := verpToken(o.secret, m.NoticeID, p.addr)
-		var id int64
-		err := stmt.QueryRowContext(ctx, m.NoticeID, m.Kind, m.CaseID, m.List, p.addr, fpr, int64(p.keyID), boolInt(m.Encrypt),
+		res, err := stmt.ExecContext(ctx, m.NoticeID, m.Kind, m.CaseID, m.List, p.addr, fpr, int64(p.keyID), boolInt(m.Encrypt),
 			store.Millis(m.ValidThrough), messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain), tok,
-			envelopeFrom(o.cfg.Bounce, tok), store.Millis(now), store.Millis(now)).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, nil
+			envelopeFrom(o.cfg.Bounce, tok), store.Millis(now), store.Millis(now))
+		if err != nil {
+			return 0, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)
 		}
+		id, err := insertedID(res)
 		if err != nil {
 			return 0, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)
 		}
@@ -379,6 +381,17 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 	o.log.Info("mail queued", "notice", m.NoticeID, "kind", m.Kind, "case", m.CaseID,
 		"recipients", queued, "skipped", len(skipped), "encrypted", m.Encrypt)
 	return skipped, nil
+}
+
+// insertedID is the id of the row an INSERT ... ON CONFLICT DO NOTHING
+// inserted, or 0 when it inserted none (the last insert id is then some
+// earlier insert's).
+func insertedID(res sql.Result) (int64, error) {
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	return res.LastInsertId()
 }
 
 // writeRaw stores the final bytes of row id: in its column, or in pieces
