@@ -288,13 +288,19 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
 	}
 	defer stmt.Close()
+	var known knownKeys
+	if m.Encrypt {
+		if known, err = readKnownKeys(ctx, tx, todo); err != nil {
+			return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
+		}
+	}
 	// insertRow returns the new row's id, or 0 when p's recipient was
 	// queued for the notice already.
 	insertRow := func(p *pending) (int64, error) {
 		fpr := ""
 		if m.Encrypt {
 			fpr = p.r.Key.Fingerprint()
-			if err := o.rememberKey(ctx, tx, p.r.Key, now); err != nil {
+			if err := known.remember(ctx, o, tx, p.r.Key, now); err != nil {
 				return 0, err
 			}
 		}
@@ -401,25 +407,6 @@ func writeRaw(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, id int64, raw []b
 		return err
 	}
 	return store.Spill(ctx, tx, "outbox", id, raw)
-}
-
-// rememberKey stores a recipient key that is not in the directory yet (a
-// per-case recipient, say), so that it can be checked again before sending.
-func (o *Outbox) rememberKey(ctx context.Context, tx *sql.Tx, k *crypto.Key, now time.Time) error {
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM dir_key WHERE fingerprint = ?`, k.Fingerprint()).Scan(&one)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("distlist: key %s: %w", k.Fingerprint(), err)
-	}
-	arm, err := storeKey(ctx, tx, k.Public(), now, false)
-	if err != nil {
-		return err
-	}
-	o.keys.put([]byte(arm), k.Public()) // delivery reads it back from there
-	return nil
 }
 
 // enqueueBudget bounds the bytes of built messages Enqueue holds at once.
