@@ -434,7 +434,9 @@ func digestValue(h hash.Hash, v any) {
 // seq); a max() over the union of both read every case of the year, for
 // every new case.
 const (
-	nextCaseSeq = `SELECT max(coalesce((SELECT max(seq) FROM cases WHERE prefix = ?1 AND year = ?2), 0),
+	// caseSeq is the number of a new case of prefix ?1 in year ?2, read
+	// with the rota's last lead (openCaseReads).
+	caseSeq = `max(coalesce((SELECT max(seq) FROM cases WHERE prefix = ?1 AND year = ?2), 0),
 		coalesce((SELECT max(seq) FROM archived_case WHERE prefix = ?1 AND year = ?2), 0)) + 1`
 	nextCaseID = `(SELECT MAX(id) + 1 FROM (SELECT COALESCE(MAX(id), 0) AS id FROM cases UNION ALL SELECT COALESCE(MAX(id), 0) FROM archived_case))`
 )

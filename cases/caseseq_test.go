@@ -72,22 +72,62 @@ func TestNextCaseSeq(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			db := caseSeqDB(t, tt.live, tt.archived)
 			var got int
-			if err := db.Reader().QueryRowContext(ctx, nextCaseSeq, "SEC", 2026).Scan(&got); err != nil || got != tt.want {
+			var rota string
+			if err := db.Reader().QueryRowContext(ctx, openCaseReads, "SEC", 2026).Scan(&rota, &got); err != nil || got != tt.want {
 				t.Errorf("next number %d (%v), want %d", got, err, tt.want)
 			}
 		})
 	}
-	plan, err := store.QueryPlan(ctx, caseSeqDB(t, nil, nil).Reader(), nextCaseSeq, "SEC", 2026)
+	plan, err := store.QueryPlan(ctx, caseSeqDB(t, nil, nil).Reader(), openCaseReads, "SEC", 2026)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(plan, "COMPOUND") || strings.Contains(plan, "CO-ROUTINE") || strings.Count(plan, "SCALAR SUBQUERY") != 2 {
+	// The rota's last lead off its index, then each table's max().
+	if strings.Contains(plan, "COMPOUND") || strings.Contains(plan, "CO-ROUTINE") || strings.Count(plan, "SCALAR SUBQUERY") != 3 {
 		t.Errorf("plan %q: want each table's max() on its own", plan)
+	}
+	if !strings.Contains(plan, "COVERING INDEX cases_rota_lead") {
+		t.Errorf("plan %q: want the rota's last lead read off index cases_rota_lead", plan)
 	}
 }
 
-// BenchmarkNextCaseSeq numbers a case in a year of 10 cases and of 5,000:
-// the cost does not grow with the year's cases.
+// TestOpenCaseReadsRota: the rota's last lead is that of the newest case
+// the rota gave one, empty when it gave none, read with the number.
+func TestOpenCaseReadsRota(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name  string
+		leads []string // of cases SEC-2026-0001, -0002, ...
+		want  string
+	}{
+		{"no case", nil, ""},
+		{"none given", []string{"", ""}, ""},
+		{"the newest", []string{"AAAA", "BBBB"}, "BBBB"},
+		{"the newest given", []string{"AAAA", "BBBB", ""}, "BBBB"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			seqs := make([]int, len(tt.leads))
+			for i := range seqs {
+				seqs[i] = i + 1
+			}
+			db := caseSeqDB(t, seqs, nil)
+			for i, lead := range tt.leads {
+				if _, err := db.Writer().ExecContext(ctx, `UPDATE cases SET rota_lead = ? WHERE prefix = 'SEC' AND year = 2026 AND seq = ?`, lead, i+1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var rota string
+			var seq int
+			if err := db.Reader().QueryRowContext(ctx, openCaseReads, "SEC", 2026).Scan(&rota, &seq); err != nil || rota != tt.want || seq != len(tt.leads)+1 {
+				t.Errorf("rota %q, number %d (%v), want %q and %d", rota, seq, err, tt.want, len(tt.leads)+1)
+			}
+		})
+	}
+}
+
+// BenchmarkNextCaseSeq numbers a case, and reads the rota's last lead, in
+// a year of 10 cases and of 5,000 to which the rota gave no lead: the cost
+// does not grow with the year's cases.
 func BenchmarkNextCaseSeq(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{10, 5000} {
@@ -99,7 +139,8 @@ func BenchmarkNextCaseSeq(b *testing.B) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			for b.Loop() {
 				var seq int
-				if err := db.Reader().QueryRowContext(ctx, nextCaseSeq, "SEC", 2026).Scan(&seq); err != nil || seq != n+1 {
+				var rota string
+				if err := db.Reader().QueryRowContext(ctx, openCaseReads, "SEC", 2026).Scan(&rota, &seq); err != nil || seq != n+1 {
 					b.Fatal(seq, err)
 				}
 			}

@@ -65,23 +65,18 @@ func (w *Workflow) OpenCase(ctx context.Context, tx *sql.Tx, r Report) (*Case, e
 			return nil, fmt.Errorf("cases: open: %w", err)
 		}
 	}
-	var last string
-	err = tx.QueryRowContext(ctx, `SELECT rota_lead FROM cases WHERE rota_lead != '' ORDER BY id DESC LIMIT 1`).Scan(&last)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("cases: open: rota: %w", err)
-	}
-	if lead, ok := nextOnRota(team, last, now); ok {
-		c.Lead, c.RotaLead = lead.Fingerprint, lead.Fingerprint
-		c.Team = []string{lead.Fingerprint}
-	}
-
 	// Numbered per prefix and year: the cases another prefix numbered in
 	// this database (the project changed its prefix) take no number of
 	// this one's.
 	year, prefix := now.Year(), w.refs.Prefix()
+	var last string
 	var seq int
-	if err := tx.QueryRowContext(ctx, nextCaseSeq, prefix, year).Scan(&seq); err != nil {
-		return nil, fmt.Errorf("cases: open: allocate reference: %w", err)
+	if err := tx.QueryRowContext(ctx, openCaseReads, prefix, year).Scan(&last, &seq); err != nil {
+		return nil, fmt.Errorf("cases: open: rota and reference: %w", err)
+	}
+	if lead, ok := nextOnRota(team, last, now); ok {
+		c.Lead, c.RotaLead = lead.Fingerprint, lead.Fingerprint
+		c.Team = []string{lead.Fingerprint}
 	}
 	c.Ref = w.refs.Format(year, seq)
 	terms, err := w.seal(c.Terms)
@@ -136,6 +131,11 @@ func encNote(enc bool) string {
 	}
 	return ", in clear"
 }
+
+// openCaseReads reads in one statement what a new case takes from the
+// cases before it: the fix lead the rota gave last (empty when none) and the
+// case's number (caseSeq, ?1 the prefix and ?2 the year).
+const openCaseReads = `SELECT coalesce((SELECT rota_lead FROM cases WHERE rota_lead != '' ORDER BY id DESC LIMIT 1), ''), ` + caseSeq
 
 // nextOnRota returns the member after last in rota order, skipping members
 // who are away or whose key is not usable now. Members with Rota > 0 form the

@@ -277,33 +277,41 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 	}
 
 	// A recipient already queued for the notice keeps its row and its
-	// message: the insert does nothing and returns no id.
+	// message: the insert does nothing and changes no row. (An exec
+	// rather than RETURNING id: database/sql starts a goroutine for the
+	// rows of every query in a transaction.)
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (notice_id, kind, case_id, list, recipient, fingerprint, enc_key_id,
 		encrypt, valid_through, message_id, token, env_from, state, created, next_attempt)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)
-		ON CONFLICT (notice_id, recipient) DO NOTHING RETURNING id`)
+		ON CONFLICT (notice_id, recipient) DO NOTHING`)
 	if err != nil {
 		return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
 	}
 	defer stmt.Close()
+	var known knownKeys
+	if m.Encrypt {
+		if known, err = readKnownKeys(ctx, tx, todo); err != nil {
+			return nil, fmt.Errorf("distlist: enqueue %s: %w", m.NoticeID, err)
+		}
+	}
 	// insertRow returns the new row's id, or 0 when p's recipient was
 	// queued for the notice already.
 	insertRow := func(p *pending) (int64, error) {
 		fpr := ""
 		if m.Encrypt {
 			fpr = p.r.Key.Fingerprint()
-			if err := o.rememberKey(ctx, tx, p.r.Key, now); err != nil {
+			if err := known.remember(ctx, o, tx, p.r.Key, now); err != nil {
 				return 0, err
 			}
 		}
 		tok := verpToken(o.secret, m.NoticeID, p.addr)
-		var id int64
-		err := stmt.QueryRowContext(ctx, m.NoticeID, m.Kind, m.CaseID, m.List, p.addr, fpr, int64(p.keyID), boolInt(m.Encrypt),
+		res, err := stmt.ExecContext(ctx, m.NoticeID, m.Kind, m.CaseID, m.List, p.addr, fpr, int64(p.keyID), boolInt(m.Encrypt),
 			store.Millis(m.ValidThrough), messageID(o.secret, m.NoticeID, p.addr, o.cfg.MessageIDDomain), tok,
-			envelopeFrom(o.cfg.Bounce, tok), store.Millis(now), store.Millis(now)).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, nil
+			envelopeFrom(o.cfg.Bounce, tok), store.Millis(now), store.Millis(now))
+		if err != nil {
+			return 0, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)
 		}
+		id, err := insertedID(res)
 		if err != nil {
 			return 0, fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)
 		}
@@ -381,6 +389,17 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 	return skipped, nil
 }
 
+// insertedID is the id of the row an INSERT ... ON CONFLICT DO NOTHING
+// inserted, or 0 when it inserted none (the last insert id is then some
+// earlier insert's).
+func insertedID(res sql.Result) (int64, error) {
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
 // writeRaw stores the final bytes of row id: in its column, or in pieces
 // when they are bigger than one.
 func writeRaw(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, id int64, raw []byte) error {
@@ -388,25 +407,6 @@ func writeRaw(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, id int64, raw []b
 		return err
 	}
 	return store.Spill(ctx, tx, "outbox", id, raw)
-}
-
-// rememberKey stores a recipient key that is not in the directory yet (a
-// per-case recipient, say), so that it can be checked again before sending.
-func (o *Outbox) rememberKey(ctx context.Context, tx *sql.Tx, k *crypto.Key, now time.Time) error {
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM dir_key WHERE fingerprint = ?`, k.Fingerprint()).Scan(&one)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("distlist: key %s: %w", k.Fingerprint(), err)
-	}
-	arm, err := storeKey(ctx, tx, k.Public(), now, false)
-	if err != nil {
-		return err
-	}
-	o.keys.put([]byte(arm), k.Public()) // delivery reads it back from there
-	return nil
 }
 
 // enqueueBudget bounds the bytes of built messages Enqueue holds at once.

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"runtime/metrics"
 	"slices"
 	"sync"
 	"testing"
@@ -131,14 +132,16 @@ func (e *benchEnv) report(b testing.TB, n int) []byte {
 // copy per member into the outbox), in batches as the poller does.
 func BenchmarkIntakeProcess(b *testing.B) {
 	e := newBenchEnv(b)
-	ctx := context.Background()
+	// A context that ends, with short statements, as the gateway's.
+	ctx, cancel := context.WithCancel(store.ShortStatements(context.Background()))
+	defer cancel()
 	msgs := make([]fetched, b.N)
 	for i := range msgs {
 		raw := e.report(b, i)
 		msgs[i] = fetched{uid: uint32(i + 1), size: int64(len(raw)), raw: raw}
 	}
 	b.ResetTimer()
-	start := time.Now()
+	start, g0 := time.Now(), goroutinesCreated()
 	for i := 0; i < len(msgs); i += 100 {
 		batch := msgs[i:min(i+100, len(msgs))]
 		ids, err := storeBatch(ctx, e.db, e.team, "INBOX", 1, batch, time.Now())
@@ -149,7 +152,7 @@ func BenchmarkIntakeProcess(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	el := time.Since(start)
+	el, started := time.Since(start), goroutinesCreated()-g0
 	b.StopTimer()
 	var n int
 	e.db.Reader().QueryRow(`SELECT count(*) FROM inbound WHERE class = 'report'`).Scan(&n)
@@ -157,6 +160,14 @@ func BenchmarkIntakeProcess(b *testing.B) {
 		b.Fatalf("%d reports opened cases, want %d", n, b.N)
 	}
 	b.ReportMetric(float64(b.N)/el.Seconds(), "reports/s")
+	b.ReportMetric(float64(started)/float64(b.N), "goroutines/report")
+}
+
+// goroutinesCreated returns how many goroutines the process has started.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // BenchmarkIntakeIdleLatency measures, under IDLE, the time from the

@@ -178,13 +178,19 @@ func (p *Processor) ProcessBatch(ctx context.Context, ids []int64) error {
 	close(next)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// A message's preparation (reads, decryption, parsing; nothing that
+	// waits on the network) runs to its end once begun: without ctx's
+	// cancellation database/sql starts no goroutine to watch ctx for each
+	// of its reads (BenchmarkIntakeProcess, goroutines/report). ctx
+	// decides whether the next one begins.
+	pctx := context.WithoutCancel(ctx)
 	for range min(runtime.GOMAXPROCS(0), len(ids)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
 				if ctx.Err() == nil {
-					ms[i], errs[i] = p.prepare(ctx, ids[i], team)
+					ms[i], errs[i] = p.prepare(pctx, ids[i], team)
 				} else {
 					errs[i] = ctx.Err()
 				}

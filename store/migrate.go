@@ -37,6 +37,7 @@ func migrations() []string {
 		schemaEnvelope,
 		schemaStream,
 		schemaKeyLookup,
+		schemaRotaLead,
 	}
 }
 

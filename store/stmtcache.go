@@ -120,6 +120,10 @@ func (c *cachedConn) evict() {
 }
 
 func (c *cachedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	ctx, err := driverContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	st, release, err := c.get(ctx, query)
 	if err != nil {
 		return nil, err
@@ -129,6 +133,10 @@ func (c *cachedConn) ExecContext(ctx context.Context, query string, args []drive
 }
 
 func (c *cachedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	ctx, err := driverContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	st, release, err := c.get(ctx, query)
 	if err != nil {
 		return nil, err
@@ -147,6 +155,16 @@ func (c *cachedConn) PrepareContext(ctx context.Context, query string) (driver.S
 		return nil, err
 	}
 	return &stmtHandle{Stmt: st, release: release}, nil
+}
+
+// BeginTx begins a transaction; under ShortStatements its BEGIN and
+// COMMIT run without the driver's watch (short.go).
+func (c *cachedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	ctx, err := driverContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.sqlConn.BeginTx(ctx, opts)
 }
 
 func (c *cachedConn) Prepare(query string) (driver.Stmt, error) {
@@ -217,9 +235,17 @@ func (h *stmtHandle) Close() error {
 }
 
 func (h *stmtHandle) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	ctx, err := driverContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return h.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
 func (h *stmtHandle) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	ctx, err := driverContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return h.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
 }

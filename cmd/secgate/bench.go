@@ -69,6 +69,9 @@ type benchOptions struct {
 	// IntakeProfile: the CPU profile of (b)'s gateway process, during the
 	// burst until every answer is sent.
 	IntakeProfile string
+	// IntakeMemProfile: the allocation profile of (b)'s gateway process,
+	// written once every answer is sent.
+	IntakeMemProfile string
 	// IntakeInProcess: (b)'s gateway runs in this process, beside the
 	// IMAP server and the SMTP sink (one CPU figure for all, as before).
 	IntakeInProcess bool
@@ -242,6 +245,7 @@ func runBench(ctx context.Context, a *app, c *command, args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file; the gateway of (b) runs in a process of its own, see -intake-cpuprofile")
 	fs.BoolVar(&o.IntakeInProcess, "intake-in-process", false, "run (b)'s gateway in this process, beside the IMAP server and the SMTP sink, whose CPU time then counts with its own")
 	fs.StringVar(&o.IntakeProfile, "intake-cpuprofile", "", "write a CPU profile of (b)'s gateway process, from the burst's delivery until every answer is sent, to this file")
+	fs.StringVar(&o.IntakeMemProfile, "intake-memprofile", "", "write the allocation profile of (b)'s gateway process (go tool pprof -sample_index=alloc_space), since it started, once every answer is sent, to this file")
 	asJSON := jsonFlag(fs)
 	if _, err := c.parse(a, fs, args, 0); err != nil {
 		return err

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -21,11 +23,16 @@ func TestBench(t *testing.T) {
 	}
 	bin := buildSecgate(t, t.TempDir())
 	const n, reports, gpgN = 20, 10, 3
-	cmd := exec.Command(bin, "bench", "-n", "20", "-reports", "10", "-gpg-n", "3", "-big", "2", "-small", "1", "--json")
+	memProfile := filepath.Join(t.TempDir(), "intake.mem")
+	cmd := exec.Command(bin, "bench", "-n", "20", "-reports", "10", "-gpg-n", "3", "-big", "2", "-small", "1", "--json", "-intake-memprofile", memProfile)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("secgate bench: %v\n%s", err, stderr.String())
+	}
+	// The gateway's allocation profile: pprof's gzipped protocol buffer.
+	if prof, err := os.ReadFile(memProfile); err != nil || len(prof) < 100 || prof[0] != 0x1f || prof[1] != 0x8b {
+		t.Errorf("-intake-memprofile: %d bytes (%v), want a profile", len(prof), err)
 	}
 	var res benchResult
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {

@@ -62,8 +62,8 @@ func (b *bench) startIntakeChild(ctx context.Context, cfg *Config) (*intakeChild
 		return nil, err
 	}
 	args := []string{"bench", benchIntakeChildArg, path}
-	if b.o.IntakeProfile != "" {
-		args = append(args, b.o.IntakeProfile)
+	if b.o.IntakeProfile != "" || b.o.IntakeMemProfile != "" {
+		args = append(args, b.o.IntakeProfile, b.o.IntakeMemProfile)
 	}
 	c := &intakeChild{cmd: exec.CommandContext(ctx, exe, args...)}
 	c.cmd.Stderr = &c.stderr
@@ -202,7 +202,7 @@ func runBenchIntakeChild(ctx context.Context, a *app, cfgPath string, extra []st
 	for sc.Scan() {
 		switch cmd := sc.Text(); cmd {
 		case "start":
-			if len(extra) > 0 && profile == nil {
+			if len(extra) > 0 && extra[0] != "" && profile == nil {
 				if profile, err = os.Create(extra[0]); err != nil {
 					return fmt.Errorf("-intake-cpuprofile: %w", err)
 				}
@@ -217,6 +217,11 @@ func runBenchIntakeChild(ctx context.Context, a *app, cfgPath string, extra []st
 					return fmt.Errorf("-intake-cpuprofile: %w", err)
 				}
 				profile = nil
+			}
+			if len(extra) > 1 && extra[1] != "" {
+				if err := writeAllocProfile(extra[1]); err != nil {
+					return fmt.Errorf("-intake-memprofile: %w", err)
+				}
 			}
 		case "kick":
 			g.outbox.Kick()

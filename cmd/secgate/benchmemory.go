@@ -119,14 +119,23 @@ func benchChildProfile(extra []string, peak func() []byte) error {
 	if p := peak(); p != nil {
 		return os.WriteFile(extra[0], p, 0o600)
 	}
-	f, err := os.Create(extra[0])
-	if err != nil {
+	if err := writeAllocProfile(extra[0]); err != nil {
 		return fmt.Errorf("-memprofile: %w", err)
 	}
+	return nil
+}
+
+// writeAllocProfile writes what this process allocated since it started
+// (go tool pprof -sample_index=alloc_space) to path.
+func writeAllocProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
 	defer f.Close()
-	runtime.GC()
+	runtime.GC() // the profile is as of the last collection
 	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-		return fmt.Errorf("-memprofile: %w", err)
+		return err
 	}
 	return f.Close()
 }

@@ -196,7 +196,9 @@ func (g *gateway) imapConnected(up bool) {
 // is done or one of them fails. Each part finishes what it has in flight
 // (an SMTP transaction, a job) before it returns.
 func (g *gateway) run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+	// Every part runs short statements and stops at the next one once ctx
+	// ends: the driver need not watch ctx for each (store.ShortStatements).
+	ctx, cancel := context.WithCancel(store.ShortStatements(ctx))
 	defer cancel()
 	type part struct {
 		name string

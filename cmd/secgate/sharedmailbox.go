@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/secgate/secgate/intake"
+	"github.com/secgate/secgate/store"
 )
 
 // A mailbox several projects share (issue #20): the top file's [imap] with
@@ -98,6 +99,7 @@ func newSharedMailbox(set *ProjectSet, gws []*gateway, log *slog.Logger) (*share
 // run runs the shared poller, and its push listener when imap.push_listen
 // is set, until ctx is done or it fails.
 func (sm *sharedMailbox) run(ctx context.Context) error {
+	ctx = store.ShortStatements(ctx) // as gateway.run's parts
 	if sm.pushLn == nil {
 		return sm.poller.Run(ctx)
 	}
