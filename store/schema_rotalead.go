@@ -1,6 +1,6 @@
 package store
 
-// schemaRotaLead indexes the cases the rota gave a fix lead. Opening a case
+// schemaRotaLead (version 26) indexes the cases the rota gave a fix lead. Opening a case
 // reads the newest of them (cases.OpenCase: the rota goes on after its
 // lead); without the index SQLite reads back through the cases from the
 // newest, every case opened since the rota last gave a lead, and all of
