@@ -1,0 +1,97 @@
+package intake
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/secgate/secgate/crypto"
+)
+
+// brokenPlainRest is the team key at rest whose readers of a big
+// report's spooled plaintext (the values that start with its root's
+// header) fail once they have given a MiB: the database failing while
+// the plaintext is read back and decoded.
+type brokenPlainRest struct {
+	*crypto.Key
+	root   []byte
+	failed atomic.Int64
+}
+
+func (k *brokenPlainRest) ReadAtRest(r io.Reader) (io.Reader, error) {
+	pr, err := k.Key.ReadAtRest(r)
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReader(pr)
+	if head, _ := br.Peek(len(k.root)); !bytes.Equal(head, k.root) {
+		return br, nil
+	}
+	return &failAfter{r: br, left: 1 << 20, failed: &k.failed}, nil
+}
+
+// failAfter fails once it has given left bytes.
+type failAfter struct {
+	r      io.Reader
+	left   int64
+	failed *atomic.Int64
+}
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	if f.left <= 0 {
+		f.failed.Add(1)
+		return 0, errors.New("disk I/O error")
+	}
+	n, err := f.r.Read(p[:min(int64(len(p)), f.left)])
+	f.left -= int64(n)
+	return n, err
+}
+
+// TestRealStackBigReportReadBackFails: when the pieces of a big report's
+// plaintext cannot be read back part way through decoding its text and
+// attachments, the store failed and not the message: it is tried again,
+// then held with that reason (class error), never judged as not MIME; no
+// case, no team copy, no piece left.
+func TestRealStackBigReportReadBackFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real mail stack")
+	}
+	g := startGateway(t)
+	rest := &brokenPlainRest{Key: g.team, root: []byte("Content-Type: multipart/mixed; boundary=\"in\"\r\n")}
+	g.proc.o.AtRest = rest
+	ctx, cancel := context.WithCancel(g.ctx)
+	done := g.runPoller(ctx, nil)
+	defer func() { cancel(); <-done }()
+
+	att := make([]byte, 3<<20)
+	rand.Read(att)
+	g.send(g.bigReport(t, att, "big-readback@outside.example"))
+	g.stack.WaitMessages(t, "security", "Quarantine", 1, 120*time.Second)
+	row := g.inbound("big-readback@outside.example")
+	if row.state != StateQuarantined || row.class != ClassError || !strings.Contains(row.reason, "spool: disk I/O error") {
+		t.Errorf("inbound %s, %s (%s); want held as an error of the spool", row.state, row.class, row.reason)
+	}
+	if n := rest.failed.Load(); n < 2 {
+		t.Errorf("the plaintext's pieces failed to read %d times, want 2 or more (tried again)", n)
+	}
+	if len(g.cases()) != 0 {
+		t.Errorf("%d cases opened", len(g.cases()))
+	}
+	var copies int
+	if err := g.db.Reader().QueryRow(`SELECT count(*) FROM outbox WHERE kind = 'team-copy'`).Scan(&copies); err != nil {
+		t.Fatal(err)
+	}
+	if copies != 0 {
+		t.Errorf("%d team copies", copies)
+	}
+	if n := g.partPieces(t); n != 0 {
+		t.Errorf("%d spooled pieces left", n)
+	}
+}
