@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/secgate/secgate/crypto"
+	"github.com/secgate/secgate/internal/gpgtest"
 )
 
 // brokenPlainRest is the team key at rest whose readers of a big
@@ -23,6 +25,16 @@ type brokenPlainRest struct {
 	*crypto.Key
 	root   []byte
 	failed atomic.Int64
+	// rawFails: the stored message cannot be read back whole either.
+	rawFails bool
+}
+
+func (k *brokenPlainRest) OpenAtRest(open func() io.Reader, size int64) ([]byte, error) {
+	if k.rawFails {
+		k.failed.Add(1)
+		return nil, errors.New("disk I/O error")
+	}
+	return k.Key.OpenAtRest(open, size)
 }
 
 func (k *brokenPlainRest) ReadAtRest(r io.Reader) (io.Reader, error) {
@@ -90,6 +102,50 @@ func TestRealStackBigReportReadBackFails(t *testing.T) {
 	}
 	if copies != 0 {
 		t.Errorf("%d team copies", copies)
+	}
+	if n := g.partPieces(t); n != 0 {
+		t.Errorf("%d spooled pieces left", n)
+	}
+}
+
+// TestRealStackBigSignedReportReadBackFails: a big report whose plaintext
+// is a multipart/signed (the form the gateway's own mail takes), whose
+// plaintext's pieces fail to read back while its parts are found, is
+// opened again whole; when its stored copy cannot be read whole either,
+// it is tried again, then held with the store's failure as its reason
+// (class error), not judged as a message that cannot be opened.
+func TestRealStackBigSignedReportReadBackFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real mail stack")
+	}
+	g := startGateway(t)
+	rest := &brokenPlainRest{Key: g.team, root: []byte("Content-Type: multipart/signed;"), rawFails: true}
+	g.proc.o.AtRest = rest
+	ctx, cancel := context.WithCancel(g.ctx)
+	done := g.runPoller(ctx, nil)
+	defer func() { cancel(); <-done }()
+
+	att := make([]byte, 3<<20)
+	rand.Read(att)
+	entity := []byte(bigEntity(att))
+	sig := g.reporter.Sign(entity, g.repFpr, gpgtest.Detached)
+	plain := fmt.Sprintf("Content-Type: multipart/signed; micalg=pgp-sha256; protocol=\"application/pgp-signature\"; boundary=\"sig\"\r\n\r\n"+
+		"--sig\r\n%s\r\n--sig\r\nContent-Type: application/pgp-signature\r\n\r\n%s\r\n--sig--\r\n", entity, gpgtest.CRLF(sig))
+	armored := g.reporter.Encrypt([]byte(plain), g.team.Fingerprint(), "")
+	g.send(gpgtest.CRLF([]byte(fmt.Sprintf("From: Reporter <%s>\nTo: %s\nSubject: ...\nDate: %s\nMessage-ID: <big-signed-readback@outside.example>\nMIME-Version: 1.0\n"+
+		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n"+
+		"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n%s\n--enc--\n",
+		g.repAddr, g.stack.Addr("security"), time.Now().Format(time.RFC1123Z), armored))))
+	g.stack.WaitMessages(t, "security", "Quarantine", 1, 120*time.Second)
+	row := g.inbound("big-signed-readback@outside.example")
+	if row.state != StateQuarantined || row.class != ClassError || !strings.Contains(row.reason, "disk I/O error") {
+		t.Errorf("inbound %s, %s (%s); want held as an error of the store", row.state, row.class, row.reason)
+	}
+	if n := rest.failed.Load(); n < 2 {
+		t.Errorf("the stored pieces failed to read %d times, want 2 or more (tried again)", n)
+	}
+	if len(g.cases()) != 0 {
+		t.Errorf("%d cases opened", len(g.cases()))
 	}
 	if n := g.partPieces(t); n != 0 {
 		t.Errorf("%d spooled pieces left", n)
