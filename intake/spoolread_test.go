@@ -151,3 +151,41 @@ func TestRealStackBigSignedReportReadBackFails(t *testing.T) {
 		t.Errorf("%d spooled pieces left", n)
 	}
 }
+
+// TestReopenStoreFails: when the key that signed a message came inside it
+// and opening the message again to verify with that key fails because the
+// store did, the message is not judged on the first opening (its
+// signature unverified): the store's failure is returned, to try again.
+func TestReopenStoreFails(t *testing.T) {
+	now := time.Now()
+	team, err := crypto.GenerateKey("Security Team", "security@example.test", crypto.GenerateOptions{Created: now.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := crypto.GenerateKey("Reporter", "reporter@outside.example", crypto.GenerateOptions{Created: now.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := rep.ArmorPublic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entity := "Content-Type: multipart/mixed; boundary=\"in\"\r\n\r\n--in\r\nContent-Type: text/plain\r\n\r\nthe report\r\n" +
+		"--in\r\nContent-Type: application/pgp-keys; name=\"key.asc\"\r\nContent-Disposition: attachment; filename=\"key.asc\"\r\n\r\n" +
+		strings.ReplaceAll(pub, "\n", "\r\n") + "\r\n--in--\r\n"
+	c := &CryptoOpener{TeamKey: team}
+	for name, reopenErr := range map[string]error{
+		"spool":          fmt.Errorf("crypto: open: %w", crypto.ErrSpool),
+		"stored message": fmt.Errorf("%w: disk I/O error", errStoredRead),
+	} {
+		native := &crypto.Opened{Encrypted: true, Entity: []byte(entity), Signature: &crypto.Signature{Err: crypto.ErrUnknownSigner}}
+		reopened := 0
+		_, err := c.opened(native, nil, c.keys(nil, nil, now), func(crypto.OpenOptions) (*crypto.Opened, error) {
+			reopened++
+			return nil, reopenErr
+		})
+		if reopened != 1 || !spoolFailed(err) {
+			t.Errorf("%s: opened again %d times, %v; want once, and the store's failure", name, reopened, err)
+		}
+	}
+}
