@@ -388,12 +388,16 @@ func (o *opener) decryptLayer(out *Opened, src pgpSource, depth int) error {
 	}
 	o.decrypted = true
 	if res.spooled != nil {
-		if handled, err := o.spooledLayer(out, res, depth); handled {
+		handled, err := o.spooledLayer(out, res, depth)
+		if err := res.spooled.reads.err; err != nil {
+			return err // whatever the reading made of it
+		}
+		if handled {
 			return err
 		}
 		// Not a form read from the spool: opened whole, as it always was.
 		if res.plain, err = res.spooled.readAll(); err != nil {
-			return &spoolError{err}
+			return err
 		}
 	}
 	if isEncryptedMessage(res.plain) {

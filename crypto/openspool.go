@@ -15,8 +15,8 @@ import (
 // read from the spool exactly as Open reads it from memory (SpooledEntity),
 // the result's Spooled holds its entity and Entity is nil; otherwise the
 // plaintext is read back whole and opened as OpenFrom opens it. The
-// results and errors are OpenFrom's. When a spool cannot be made or
-// written, handled is false, as when stream fails.
+// results and errors are OpenFrom's. When a spool cannot be made, written
+// or read back, handled is false, as when stream fails.
 func OpenFromSpooled(stream func() (io.Reader, error), opts OpenOptions, spools func() (Spool, error)) (out *Opened, handled bool, err error) {
 	out, handled, err = openFrom(stream, opts, spools, SpoolAbove)
 	var se *spoolError
@@ -38,6 +38,7 @@ type plainSpool struct {
 	spool   Spool
 	n, crlf int64
 	hash    hash.Hash
+	reads   spoolReads // its reading back while it is opened
 }
 
 // len is the plaintext's length: plain's, or the spool's when spooled.
@@ -134,17 +135,21 @@ type SpooledEntity struct {
 	header []byte // its header section, up to the blank line
 }
 
-// Open returns a reader of the entity.
-func (e *SpooledEntity) Open() (io.Reader, error) {
-	r, err := e.spool.Open()
+// Open returns a reader of the entity. Its errors are ErrSpool: the
+// spool could not be read back, or read short.
+func (e *SpooledEntity) Open() (io.Reader, error) { return e.openIn(&spoolReads{}) }
+
+// openIn is Open, its failures kept in reads.
+func (e *SpooledEntity) openIn(reads *spoolReads) (io.Reader, error) {
+	r, err := reads.open(e.spool)
 	if err != nil {
 		return nil, err
 	}
 	cr := &crlfReader{r: r, reads: &streamReads{}}
 	if _, err := io.CopyN(io.Discard, cr, e.off); err != nil {
-		return nil, err
+		return nil, reads.fail(err)
 	}
-	return &exactReader{r: io.LimitReader(cr, e.n), left: e.n}, nil
+	return reads.wrap(&exactReader{r: io.LimitReader(cr, e.n), left: e.n}), nil
 }
 
 // Size is the entity's length.
@@ -194,13 +199,13 @@ func (p *plainSpool) keepFor(out *Opened) {
 
 // readAll reads the plaintext back whole.
 func (p *plainSpool) readAll() ([]byte, error) {
-	r, err := p.spool.Open()
+	r, err := p.reads.open(p.spool)
 	if err != nil {
 		return nil, err
 	}
 	b := make([]byte, p.n)
 	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, err
+		return nil, p.reads.fail(err)
 	}
 	return b, nil
 }

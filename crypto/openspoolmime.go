@@ -249,7 +249,10 @@ func (o *opener) verifySpooled(p *plainSpool, parts []spooledPart, sigRaw []byte
 		return &Signature{Err: fmt.Errorf("%w: %v", ErrBadSignature, err)}
 	}
 	first := &SpooledEntity{spool: p.spool, off: parts[0].at, n: parts[0].n}
-	sig, sp := verifyDetachedFrom(first.Open, bin, o.opts.Verifiers, o.opts.Now)
+	// A failure reading it back is the spool's (p.reads), not a bad
+	// signature: decryptLayer asks p.reads once the layer is read.
+	open := func() (io.Reader, error) { return first.openIn(&p.reads) }
+	sig, sp := verifyDetachedFrom(open, bin, o.opts.Verifiers, o.opts.Now)
 	checkIntended(sig, sp, o.opts.Decrypt)
 	sig.Whole = true
 	return sig
@@ -284,12 +287,14 @@ func (p *plainSpool) head(n int) ([]byte, error) {
 		return nil, err
 	}
 	b := make([]byte, min(int64(n), p.crlf))
-	_, err = io.ReadFull(r, b)
-	return b, err
+	if _, err = io.ReadFull(r, b); err != nil {
+		return nil, p.reads.fail(err)
+	}
+	return b, nil
 }
 
 func (p *plainSpool) crlfReader() (io.Reader, error) {
-	r, err := p.spool.Open()
+	r, err := p.reads.open(p.spool)
 	if err != nil {
 		return nil, err
 	}
@@ -323,10 +328,10 @@ func (p *plainSpool) splitRange(bodyAt, size int64, boundary string, maxParts in
 	}
 	r, err := p.crlfReader()
 	if err != nil {
-		return nil, &spoolError{err}
+		return nil, err
 	}
 	if _, err := io.CopyN(io.Discard, r, bodyAt); err != nil {
-		return nil, &spoolError{err}
+		return nil, p.reads.fail(err)
 	}
 	s := &partSplit{delim: []byte("--" + boundary), start: -1, bodyAt: bodyAt, size: size, maxParts: maxParts}
 	br := bufio.NewReaderSize(io.LimitReader(r, size), 64<<10)
@@ -335,7 +340,7 @@ func (p *plainSpool) splitRange(bodyAt, size int64, boundary string, maxParts in
 	for {
 		frag, err := br.ReadSlice('\n')
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) && !errors.Is(err, io.EOF) {
-			return nil, &spoolError{err}
+			return nil, p.reads.fail(err)
 		}
 		s.keep(pos, frag)
 		if !long {
@@ -353,7 +358,7 @@ func (p *plainSpool) splitRange(bodyAt, size int64, boundary string, maxParts in
 		}
 		end := errors.Is(err, io.EOF)
 		if end && pos != s.size {
-			return nil, &spoolError{fmt.Errorf("plaintext of %d bytes read as %d", s.size, pos)}
+			return nil, p.reads.fail(fmt.Errorf("plaintext of %d bytes read as %d", s.size, pos))
 		}
 		if !long {
 			done, serr := s.line(lineStart, frag, !end)

@@ -40,6 +40,12 @@ func TextBodySpooled(entity []byte, spools func() (Spool, error)) (string, []Att
 // TextBodyFrom is TextBodySpooled of an entity read from the spool its
 // message was decrypted into (OpenFromSpooled), never whole in memory.
 func TextBodyFrom(e *SpooledEntity, spools func() (Spool, error)) (string, []Attachment, error) {
+	return textBodyFromAbove(e, spools, SpoolAbove)
+}
+
+// textBodyFromAbove is TextBodyFrom, the attachments bigger than above
+// spooled.
+func textBodyFromAbove(e *SpooledEntity, spools func() (Spool, error), above int64) (string, []Attachment, error) {
 	lim := DefaultLimits()
 	if e.Size() > lim.MaxMessageBytes {
 		return "", nil, fmt.Errorf("crypto: text body: %w: %d bytes", ErrTooComplex, e.Size())
@@ -49,11 +55,19 @@ func TextBodyFrom(e *SpooledEntity, spools func() (Spool, error)) (string, []Att
 			return "", nil, fmt.Errorf("crypto: text body: %w", err)
 		}
 	}
-	r, err := e.Open()
+	reads := &spoolReads{}
+	r, err := e.openIn(reads)
 	if err != nil {
-		return "", nil, fmt.Errorf("crypto: text body: %w", &spoolError{err})
+		return "", nil, fmt.Errorf("crypto: text body: %w", err)
 	}
-	return textBody(r, &textWalker{lim: lim, budget: lim.MaxDecompressedBytes, spools: spools, above: SpoolAbove})
+	w := &textWalker{lim: lim, budget: lim.MaxDecompressedBytes, spools: spools, above: above}
+	text, atts, err := textBody(r, w)
+	if reads.err != nil {
+		// Whatever the parser made of it, the store failed.
+		w.discard()
+		return "", nil, fmt.Errorf("crypto: text body: %w", reads.err)
+	}
+	return text, atts, err
 }
 
 // partType is what walk reads of a part's header: its media type

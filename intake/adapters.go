@@ -221,7 +221,11 @@ func (c *CryptoOpener) opened(native *crypto.Opened, err error, ks *openKeys, re
 			}
 		}
 		if len(more) > 0 {
-			if again, err := reopen(crypto.OpenOptions{Decrypt: decrypt, Verifiers: append(verifiers, more...), Now: now}); err == nil {
+			again, err := reopen(crypto.OpenOptions{Decrypt: decrypt, Verifiers: append(verifiers, more...), Now: now})
+			if spoolFailed(err) { // the store, not the message: try again
+				return op, fmt.Errorf("intake: open again with the keys inside: %w", err)
+			}
+			if err == nil {
 				native = again
 				op.Native = again
 			}

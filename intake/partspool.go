@@ -53,9 +53,16 @@ func (m *msgCtx) partSpools(ctx context.Context) func() (crypto.Spool, error) {
 // attachments spooled.
 func (m *msgCtx) big() bool { return m.in.Size > store.ChunkSize }
 
-// spoolFailed reports whether opening failed because a spool could not be
-// made or written: the message is then tried again, not judged.
-func spoolFailed(err error) bool { return errors.Is(err, crypto.ErrSpool) }
+// spoolFailed reports whether opening failed because the store did: a
+// spool could not be made, written or read back, or the stored message
+// could not be read again whole (errStoredRead). The message is then
+// tried again, not judged.
+func spoolFailed(err error) bool {
+	return errors.Is(err, crypto.ErrSpool) || errors.Is(err, errStoredRead)
+}
+
+// errStoredRead: the message's stored bytes could not be read back.
+var errStoredRead = errors.New("stored message not read")
 
 // dropParts deletes the pieces of m's spools through ex.
 func (m *msgCtx) dropParts(ctx context.Context, ex store.Execer) error {

@@ -268,5 +268,9 @@ func (m *msgCtx) rawBytes(ctx context.Context) ([]byte, error) {
 	if m.raw != nil {
 		return m.raw, nil
 	}
-	return rawMessage(ctx, m.reader(), m.p.o.AtRest, m.in.ID)
+	raw, err := rawMessage(ctx, m.reader(), m.p.o.AtRest, m.in.ID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errStoredRead, err)
+	}
+	return raw, nil
 }

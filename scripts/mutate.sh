@@ -18,6 +18,9 @@ crypto/inline.go @@ if sig.Err == nil && strings.EqualFold(e.params["format"], "
 crypto/open.go @@ if o.decrypted && o.nested(e, true) { @@ if false { @@ ./crypto @@ ^TestNested$
 crypto/pgpmsg.go @@ if res.spooled == nil { @@ if false { @@ ./crypto @@ ^TestOpenFromSpooled$
 crypto/openspoolmime.go @@ nested := perr == nil && inner.mtype == "multipart/encrypted" @@ nested := false @@ ./crypto @@ ^TestOpenFromSpooled$
+crypto/spoolread.go @@ if err != nil && err != io.EOF { @@ if false { @@ ./crypto @@ ^TestSpoolReadBackFails$
+crypto/open.go @@ if err := res.spooled.reads.err; err != nil { @@ if err := res.spooled.reads.err; false && err != nil { @@ ./crypto @@ ^TestSpoolReadBackFails$
+crypto/textspool.go @@ if reads.err != nil { @@ if false { @@ ./crypto @@ ^TestSpoolReadBackFails$
 crypto/signstream.go @@ if bytes.Contains(p, c.boundary) || bytes.Contains(edge, c.boundary) { @@ if false { @@ ./crypto @@ ^(TestSignStreamRefused|TestBodyCheckJoins)$
 crypto/signstream.go @@ if b >= 0x80 || b == '\n' && c.prev != '\r' || c.prev == '\r' && b != '\n' { @@ if false { @@ ./crypto @@ ^TestSignStreamRefused$
 cases/storedattachment.go @@ if err == nil && n != a.Stored.Size() { @@ if false { @@ ./cases @@ ^TestStoredAttachment$
