@@ -75,7 +75,7 @@ func (src pgpSource) readPlain(r io.Reader, maxPlain int64) ([]byte, *plainSpool
 		return nil, nil, &spoolError{err}
 	}
 	p := &plainSpool{spool: s, hash: newPlaintextHash()}
-	sw := &spoolWriter{s: s}
+	sw := &stickyWriter{w: s}
 	cc := &crlfCounter{}
 	w := io.MultiWriter(sw, p.hash, cc)
 	w.Write(head)
@@ -91,21 +91,6 @@ func (src pgpSource) readPlain(r io.Reader, maxPlain int64) ([]byte, *plainSpool
 		return nil, p, &spoolError{err}
 	}
 	return nil, p, nil
-}
-
-// spoolWriter writes to a spool and keeps its first error.
-type spoolWriter struct {
-	s   Spool
-	err error
-}
-
-func (w *spoolWriter) Write(p []byte) (int, error) {
-	if w.err != nil {
-		return 0, w.err
-	}
-	n, err := w.s.Write(p)
-	w.err = err
-	return n, err
 }
 
 // crlfCounter counts the length of what is written to it in CRLF form

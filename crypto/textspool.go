@@ -162,7 +162,7 @@ func (w *textWalker) spool(e *message.Entity) ([]byte, Spool, error) {
 		return nil, nil, fmt.Errorf("attachment: %w", &spoolError{err})
 	}
 	w.made = append(w.made, s)
-	sw := &spoolWriter{s: s}
+	sw := &stickyWriter{w: s}
 	n, err := io.Copy(sw, io.MultiReader(bytes.NewReader(head), r))
 	if sw.err != nil {
 		return nil, nil, fmt.Errorf("attachment: %w", &spoolError{sw.err})
