@@ -1137,20 +1137,31 @@ func benchLastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-// runBenchChild ingests the one report waiting in the configured mailbox
-// through a whole gateway and prints its memory figures as JSON.
-func runBenchChild(ctx context.Context, a *app, cfgPath string, extra []string) error {
+// openBenchChild opens, in a bench's child process, the gateway
+// configured at cfgPath as serve does: its team key, its soft memory
+// limit (returned) and its collector target.
+func openBenchChild(ctx context.Context, a *app, cfgPath string) (*gateway, int64, error) {
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	key, err := loadTeamKey(cfg, a.getenv)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	limit := applyMemoryLimit(cfg.Gateway, a.getenv) // as serve does
+	limit := applyMemoryLimit(cfg.Gateway, a.getenv)
 	applyGCPercent(cfg.Gateway, a.getenv)
 	g, err := openGateway(ctx, cfg, gatewayOptions{TeamKey: key})
+	if err != nil {
+		return nil, 0, err
+	}
+	return g, limit, nil
+}
+
+// runBenchChild ingests the one report waiting in the configured mailbox
+// through a whole gateway and prints its memory figures as JSON.
+func runBenchChild(ctx context.Context, a *app, cfgPath string, extra []string) error {
+	g, limit, err := openBenchChild(ctx, a, cfgPath)
 	if err != nil {
 		return err
 	}

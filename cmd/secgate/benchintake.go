@@ -170,17 +170,7 @@ func (b *bench) gatewayCPU(command string) (time.Duration, error) {
 // commands of intakeChild on its standard input; extra may hold the path
 // of its CPU profile, from "start" to "stop".
 func runBenchIntakeChild(ctx context.Context, a *app, cfgPath string, extra []string) error {
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		return err
-	}
-	key, err := loadTeamKey(cfg, a.getenv)
-	if err != nil {
-		return err
-	}
-	applyMemoryLimit(cfg.Gateway, a.getenv)
-	applyGCPercent(cfg.Gateway, a.getenv)
-	g, err := openGateway(ctx, cfg, gatewayOptions{TeamKey: key})
+	g, _, err := openBenchChild(ctx, a, cfgPath)
 	if err != nil {
 		return err
 	}
