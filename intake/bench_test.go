@@ -141,7 +141,7 @@ func BenchmarkIntakeProcess(b *testing.B) {
 		msgs[i] = fetched{uid: uint32(i + 1), size: int64(len(raw)), raw: raw}
 	}
 	b.ResetTimer()
-	start, g0 := time.Now(), goroutinesCreated()
+	start, g0, s0 := time.Now(), goroutinesCreated(), e.db.Statements()
 	for i := 0; i < len(msgs); i += 100 {
 		batch := msgs[i:min(i+100, len(msgs))]
 		ids, err := storeBatch(ctx, e.db, e.team, "INBOX", 1, batch, time.Now())
@@ -152,7 +152,7 @@ func BenchmarkIntakeProcess(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	el, started := time.Since(start), goroutinesCreated()-g0
+	el, started, stmts := time.Since(start), goroutinesCreated()-g0, e.db.Statements()-s0
 	b.StopTimer()
 	var n int
 	e.db.Reader().QueryRow(`SELECT count(*) FROM inbound WHERE class = 'report'`).Scan(&n)
@@ -161,6 +161,7 @@ func BenchmarkIntakeProcess(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/el.Seconds(), "reports/s")
 	b.ReportMetric(float64(started)/float64(b.N), "goroutines/report")
+	b.ReportMetric(float64(stmts)/float64(b.N), "statements/report")
 }
 
 // goroutinesCreated returns how many goroutines the process has started.

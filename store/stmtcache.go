@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // stmtCacheSize is how many prepared statements each connection keeps.
@@ -21,6 +22,7 @@ const stmtCacheSize = 128
 // same few dozen statements all day.
 type cachingConnector struct {
 	driver.Connector
+	stmts *atomic.Uint64 // counts the statements run, if not nil
 }
 
 func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -28,7 +30,12 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newCachedConn(conn)
+	cc, err := newCachedConn(conn)
+	if err != nil {
+		return nil, err
+	}
+	cc.stmts = c.stmts
+	return cc, nil
 }
 
 // sqlConn is what the SQLite driver's connections implement and what
@@ -49,6 +56,7 @@ type cachedConn struct {
 	mu      sync.Mutex
 	entries map[string]*list.Element // of *cachedStmt
 	lru     list.List                // front: most recently used
+	stmts   *atomic.Uint64           // the pool's count of statements run, if not nil
 }
 
 // cachedStmt is a prepared statement of the cache. While busy (a Rows or a
@@ -73,6 +81,9 @@ func newCachedConn(conn driver.Conn) (*cachedConn, error) {
 // it back: to the cache, or, for a second use of a text that is busy, to
 // SQLite (finalized).
 func (c *cachedConn) get(ctx context.Context, query string) (driver.Stmt, func(), error) {
+	if c.stmts != nil {
+		c.stmts.Add(1)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[query]; ok {

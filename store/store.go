@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -28,6 +29,7 @@ type DB struct {
 	w      *sql.DB // the one writer connection
 	r      *sql.DB // read-only pool
 	health writeHealth
+	stmts  atomic.Uint64 // statements run on w and r (Statements)
 }
 
 // cacheKiB is the page cache of each connection, in KiB.
@@ -48,13 +50,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// the first copy of every page the savepoint changes, only to roll the
 	// savepoint back, and as a file it cost a write system call per page.
 	// It is not part of durability: the WAL is.
-	w, err := openPool(u + "?" + common + "&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)&_txlock=immediate")
+	db := &DB{path: path}
+	w, err := countedPool(u+"?"+common+"&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)&_txlock=immediate", &db.stmts)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	db := &DB{path: path, w: w}
+	db.w = w
 	if err := ping(ctx, w); err != nil {
 		w.Close()
 		return nil, openError(path, err)
@@ -66,7 +69,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		}
 		return nil, err
 	}
-	r, err := openPool(u + "?" + common + "&_pragma=query_only(1)")
+	r, err := countedPool(u+"?"+common+"&_pragma=query_only(1)", &db.stmts)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -88,11 +91,17 @@ func openError(path string, err error) error {
 // openPool returns a pool of connections to dsn that keep their prepared
 // statements (stmtcache.go).
 func openPool(dsn string) (*sql.DB, error) {
+	return countedPool(dsn, nil)
+}
+
+// countedPool is openPool counting the statements its connections run
+// in n, if n is not nil.
+func countedPool(dsn string, n *atomic.Uint64) (*sql.DB, error) {
 	c, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(cachingConnector{c}), nil
+	return sql.OpenDB(cachingConnector{Connector: c, stmts: n}), nil
 }
 
 // Path returns the file the database lives in.
