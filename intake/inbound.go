@@ -75,6 +75,9 @@ type fetched struct {
 	// beside its outcome's (Processor.finish).
 	held          bool
 	class, reason string
+	// given is set once the message is stored, as a row inserted then,
+	// when the processor may take it as stored (handOver).
+	given *storedCopy
 }
 
 // mailboxState returns the stored UIDVALIDITY and last UID of mailbox.
@@ -159,7 +162,9 @@ func storeMessages(ctx context.Context, db *store.DB, rest AtRest, mailbox strin
 		return nil, err
 	}
 	ids := make([]int64, len(msgs))
+	inserted := make([]bool, len(msgs))
 	err := db.Tx(ctx, func(tx *sql.Tx) error {
+		clear(inserted)
 		for i, m := range msgs {
 			p := prep[i]
 			state, processed := StateStored, int64(0)
@@ -184,6 +189,7 @@ func storeMessages(ctx context.Context, db *store.DB, rest AtRest, mailbox strin
 			if err != nil {
 				return fmt.Errorf("intake: store uid %d: %w", m.uid, err)
 			}
+			inserted[i] = true
 			col := store.Inline(p.ct)
 			if m.spool != nil {
 				col = []byte{} // in pieces: claimSpool
@@ -213,6 +219,11 @@ func storeMessages(ctx context.Context, db *store.DB, rest AtRest, mailbox strin
 	})
 	if err != nil {
 		return nil, err
+	}
+	for i, p := range prep {
+		if inserted[i] {
+			msgs[i].given = handOver(&msgs[i], ids[i], mailbox, uidValidity, p.sum, p.mid, p.from, now)
+		}
 	}
 	return ids, nil
 }

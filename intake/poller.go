@@ -465,8 +465,9 @@ func (p *Poller) newUIDs(ctx context.Context, c *imapclient.Client, limit int) (
 
 // routeIDs are stored messages of one route.
 type routeIDs struct {
-	r   *route
-	ids []int64
+	r     *route
+	ids   []int64
+	given map[int64]*storedCopy // the messages handed over as stored (handOver)
 }
 
 // store stores a fetched batch and advances the mailbox's last UID: in the
@@ -479,7 +480,7 @@ func (p *Poller) store(ctx context.Context, uidValidity uint32, msgs []fetched) 
 	if err != nil {
 		return nil, err
 	}
-	return []routeIDs{{p.home, ids}}, nil
+	return []routeIDs{{p.home, ids, handedOver(msgs, ids)}}, nil
 }
 
 // processing is a batch of stored messages being processed in the
@@ -498,7 +499,7 @@ func (p *Poller) startProcessing(ctx context.Context, batch []routeIDs, bytes in
 	go func() {
 		defer close(b.done)
 		for _, rb := range batch {
-			if b.err = p.processAmong(ctx, rb.r, rb.ids); b.err != nil {
+			if b.err = p.processAmong(ctx, rb); b.err != nil {
 				return
 			}
 		}
@@ -622,34 +623,43 @@ func (p *Poller) processPending(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := p.process(ctx, r, ids); err != nil {
+		if err := p.process(ctx, r, ids, nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// processAmong processes those of ids, stored in r's database, that await
-// processing.
-func (p *Poller) processAmong(ctx context.Context, r *route, ids []int64) error {
-	all, err := pending(ctx, r.db.Reader())
+// processAmong processes those of rb's ids, stored in its route's
+// database, that await processing, handing over those it may.
+func (p *Poller) processAmong(ctx context.Context, rb routeIDs) error {
+	all, err := pending(ctx, rb.r.db.Reader())
 	if err != nil {
 		return err
 	}
-	batch := make(map[int64]bool, len(ids))
-	for _, id := range ids {
+	batch := make(map[int64]bool, len(rb.ids))
+	for _, id := range rb.ids {
 		batch[id] = true
 	}
-	return p.process(ctx, r, slices.DeleteFunc(all, func(id int64) bool { return !batch[id] }))
+	return p.process(ctx, rb.r, slices.DeleteFunc(all, func(id int64) bool { return !batch[id] }), rb.given)
 }
 
-// process has r's handler process the stored messages ids, in order.
-func (p *Poller) process(ctx context.Context, r *route, ids []int64) error {
-	if bh, ok := r.handler.(BatchHandler); ok && len(ids) > 1 {
+// process has r's handler process the stored messages ids, in order, the
+// handler taking those in given as stored when it can (storedHandler).
+func (p *Poller) process(ctx context.Context, r *route, ids []int64, given map[int64]*storedCopy) error {
+	sh, handOver := r.handler.(storedHandler)
+	handOver = handOver && len(given) > 0
+	if bh, ok := r.handler.(BatchHandler); handOver || ok && len(ids) > 1 {
 		for len(ids) > 0 {
 			batch := ids[:min(len(ids), p.cfg.FetchBatch)]
 			ids = ids[len(batch):]
-			if err := bh.ProcessBatch(ctx, batch); err != nil {
+			var err error
+			if handOver {
+				err = sh.processStored(ctx, batch, given)
+			} else {
+				err = bh.ProcessBatch(ctx, batch)
+			}
+			if err != nil {
 				return fmt.Errorf("intake: process batch: %w", err)
 			}
 			if p.stats != nil {
@@ -694,7 +704,7 @@ func (p *Poller) moveHandled(ctx context.Context, c *imapclient.Client, uidValid
 			for _, u := range mv.uids {
 				all.uids = append(all.uids, imap.UID(u))
 			}
-			all.ids = append(all.ids, routeIDs{r, mv.ids})
+			all.ids = append(all.ids, routeIDs{r: r, ids: mv.ids})
 		}
 	}
 	for state, mv := range moves {

@@ -97,11 +97,16 @@ func done(class, reason string) outcome {
 // the effects of processing (case, outgoing mail, state) commit in one
 // transaction.
 func (p *Processor) Process(ctx context.Context, id int64) error {
+	return p.processOne(ctx, id, nil)
+}
+
+// processOne is Process of a message, handed over as stored if given.
+func (p *Processor) processOne(ctx context.Context, id int64, given *storedCopy) error {
 	team, err := p.o.Directory.Team(ctx)
 	if err != nil {
 		return fmt.Errorf("intake: team: %w", err)
 	}
-	m, err := p.prepare(ctx, id, team)
+	m, err := p.prepare(ctx, id, team, given)
 	if err != nil {
 		return p.holdBroken(ctx, id, err)
 	}
@@ -118,7 +123,7 @@ func (p *Processor) holdBroken(ctx context.Context, id int64, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if m, err2 := p.prepare(ctx, id, nil); err2 == nil {
+	if m, err2 := p.prepare(ctx, id, nil, nil); err2 == nil {
 		if m == nil {
 			return nil
 		}
@@ -159,6 +164,12 @@ func (m *msgCtx) runOrHold(ctx context.Context) error {
 // transactions run one after the other, in order. The team is read once for
 // the batch.
 func (p *Processor) ProcessBatch(ctx context.Context, ids []int64) error {
+	return p.processBatch(ctx, ids, nil)
+}
+
+// processBatch is ProcessBatch, preparing the messages handed over in
+// given from their copies (processStored).
+func (p *Processor) processBatch(ctx context.Context, ids []int64, given map[int64]*storedCopy) error {
 	team, err := p.o.Directory.Team(ctx)
 	if err != nil {
 		return fmt.Errorf("intake: team: %w", err)
@@ -190,7 +201,7 @@ func (p *Processor) ProcessBatch(ctx context.Context, ids []int64) error {
 			defer wg.Done()
 			for i := range next {
 				if ctx.Err() == nil {
-					ms[i], errs[i] = p.prepare(pctx, ids[i], team)
+					ms[i], errs[i] = p.prepare(pctx, ids[i], team, given[ids[i]])
 				} else {
 					errs[i] = ctx.Err()
 				}
@@ -320,9 +331,11 @@ func (p *Processor) runGroup(ctx context.Context, group []*msgCtx) error {
 }
 
 // prepare loads, inspects and (when it is to be opened at all) opens one
-// message. It changes nothing; nil means there is nothing to do.
-func (p *Processor) prepare(ctx context.Context, id int64, team []Member) (*msgCtx, error) {
-	in, err := getInbound(ctx, p.o.DB.Reader(), id)
+// message: the copy given, if the poller handed it over as it stored it,
+// or else the stored one. It changes nothing; nil means there is nothing
+// to do.
+func (p *Processor) prepare(ctx context.Context, id int64, team []Member, given *storedCopy) (*msgCtx, error) {
+	in, err := p.inbound(ctx, id, given)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +343,7 @@ func (p *Processor) prepare(ctx context.Context, id int64, team []Member) (*msgC
 		return nil, nil
 	}
 	m := &msgCtx{p: p, in: in, released: in.State == StateReleased, now: p.o.Clock.Now(), team: team}
-	if err := m.load(ctx); err != nil {
+	if err := m.loadGiven(ctx, given); err != nil {
 		return nil, err
 	}
 	if m.in.Size > p.lim.MaxSize && m.limitErr == nil {

@@ -146,7 +146,7 @@ func (p *Poller) storeRouted(ctx context.Context, uidValidity uint32, msgs []fet
 			return nil, err
 		}
 		if len(ids) > 0 {
-			out = append(out, routeIDs{r, ids})
+			out = append(out, routeIDs{r, ids, handedOver(ms, ids)})
 		}
 		if r != p.home {
 			if err := p.step("stored-in-project"); err != nil {
