@@ -262,56 +262,23 @@ func (m *msgCtx) groupable() bool {
 	return true
 }
 
-// runGroup runs the messages in one transaction, each in a savepoint. A
-// message that fails is rolled back to its savepoint and run again on its
-// own after the commit.
+// runGroup runs the messages in one transaction. A message that fails
+// rolls the transaction back, which then runs again with each message in
+// a savepoint (groupTx): the one that fails is rolled back to its
+// savepoint and run again on its own after the commit.
 func (p *Processor) runGroup(ctx context.Context, group []*msgCtx) error {
 	if len(group) == 0 {
 		return nil
 	}
 	var failed []*msgCtx
-	err := p.o.DB.Tx(ctx, func(tx *sql.Tx) error {
-		failed = failed[:0]
-		// The group's mail is sealed in the background while the
-		// decisions on the next messages go on, and written before the
-		// commit.
-		var batch MailBatch
-		if bm, ok := p.o.Mailer.(BatchMailer); ok {
-			batch = bm.Batch()
-			defer batch.Close()
-		}
-		for _, m := range group {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT intake_msg`); err != nil {
-				return fmt.Errorf("intake: savepoint: %w", err)
-			}
-			mark := 0
-			if batch != nil {
-				mark = batch.Mark()
-			}
-			m.tx, m.batch = tx, batch
-			err := m.run(ctx)
-			m.tx, m.batch = nil, nil
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO intake_msg`); rerr != nil {
-					return fmt.Errorf("intake: rollback to savepoint: %w", rerr)
-				}
-				if batch != nil {
-					batch.Rollback(mark)
-				}
-				failed = append(failed, m)
-			}
-			if _, err := tx.ExecContext(ctx, `RELEASE intake_msg`); err != nil {
-				return fmt.Errorf("intake: release savepoint: %w", err)
-			}
-		}
-		if batch != nil {
-			return batch.Flush(ctx, tx)
-		}
-		return nil
-	})
+	err := p.o.DB.Tx(ctx, func(tx *sql.Tx) error { return p.groupTx(ctx, tx, group, nil) })
+	if errors.Is(err, errGroupMessage) && ctx.Err() == nil {
+		p.o.Log.Debug("intake: a message of the group failed; again in savepoints", "err", err, "messages", len(group))
+		err = p.o.DB.Tx(ctx, func(tx *sql.Tx) error {
+			failed = failed[:0]
+			return p.groupTx(ctx, tx, group, &failed)
+		})
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
