@@ -326,10 +326,7 @@ func (p *Processor) prepare(ctx context.Context, id int64, team []Member, given 
 	if m.preChecks() != "" {
 		return m, nil // decided without opening
 	}
-	if m.rate, err = m.recentFrom(ctx); err != nil {
-		return nil, err
-	}
-	if m.dupOf, _, err = m.duplicateMessageID(ctx); err != nil {
+	if err := m.readPrior(ctx); err != nil {
 		return nil, err
 	}
 	var candidates []string
@@ -683,24 +680,6 @@ func (m *msgCtx) threadCase(ctx context.Context) (int64, string, error) {
 	return 0, "", nil
 }
 
-func (m *msgCtx) recentFrom(ctx context.Context) (int, error) {
-	if m.insp.From == "" {
-		return 0, nil
-	}
-	// Counted only as far as the limit: a flood from one sender costs
-	// each of its messages the limit's worth of index entries, not the
-	// flood's.
-	var n int
-	since := store.Millis(m.now.Add(-m.p.o.Config.RateWindow))
-	err := m.p.o.DB.Reader().QueryRowContext(ctx, `SELECT count(*) FROM
-		(SELECT 1 FROM inbound WHERE sender = ? AND received >= ? AND id <= ? LIMIT ?)`,
-		m.insp.From, since, m.in.ID, m.p.o.Config.RateLimit+1).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("intake: rate count: %w", err)
-	}
-	return n, nil
-}
-
 // seenBefore looks up the message's replay identities (its session keys
 // and plaintexts): the first message that had one of them and its sender.
 func (m *msgCtx) seenBefore(ctx context.Context) (first int64, from string, ok bool, err error) {
@@ -731,22 +710,6 @@ func (m *msgCtx) identities() [][]byte {
 		return nil
 	}
 	return m.opened.Identities
-}
-
-func (m *msgCtx) duplicateMessageID(ctx context.Context) (int64, bool, error) {
-	if m.insp.MessageID == "" {
-		return 0, false, nil
-	}
-	var id int64
-	err := m.p.o.DB.Reader().QueryRowContext(ctx, `SELECT id FROM inbound WHERE message_id = ? AND id < ? ORDER BY id LIMIT 1`,
-		m.insp.MessageID, m.in.ID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, fmt.Errorf("intake: Message-ID lookup: %w", err)
-	}
-	return id, true, nil
 }
 
 // replay holds a message whose session key or plaintext arrived before.

@@ -27,6 +27,8 @@ func TestPerReportQueryPlans(t *testing.T) {
 		not         string
 	}{
 		{"cases opened today", casesTodayQuery, []any{"rita@example.org", 0, ClassReport, 1}, "USING INDEX inbound_sender (sender=? AND received>?)", "inbound_class_received"},
+		{"rate count", priorQuery, []any{"rita@example.org", 0, 1, 11, "m@example.org"}, "USING COVERING INDEX inbound_sender (sender=? AND received>?)", "SCAN inbound"},
+		{"Message-ID seen before", priorQuery, []any{"rita@example.org", 0, 1, 11, "m@example.org"}, "USING COVERING INDEX inbound_message_id (message_id=? AND rowid<?)", "SCAN inbound"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
