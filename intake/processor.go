@@ -904,7 +904,8 @@ func (m *msgCtx) signerIsSender() bool {
 }
 
 // finish records the outcome (and runs effects, if any) in one transaction.
-// The transaction re-checks the state so that a message is never handled
+// The transaction records it only while the message awaits processing, and
+// rolls back otherwise (recordOutcome), so that a message is never handled
 // twice. A note the message was stored with (how a shared mailbox routed
 // it, storeRouted) is kept after the outcome's reason.
 func (m *msgCtx) finish(ctx context.Context, o outcome, effects func(tx *sql.Tx, o *outcome) error) error {
@@ -912,13 +913,6 @@ func (m *msgCtx) finish(ctx context.Context, o outcome, effects func(tx *sql.Tx,
 		o.reason += "; " + m.in.Reason
 	}
 	body := func(tx *sql.Tx) error {
-		var state string
-		if err := tx.QueryRowContext(ctx, `SELECT state FROM inbound WHERE id = ?`, m.in.ID).Scan(&state); err != nil {
-			return fmt.Errorf("intake: inbound %d: %w", m.in.ID, err)
-		}
-		if state != StateStored && state != StateReleased {
-			return errAlreadyDone
-		}
 		if effects != nil {
 			if err := effects(tx, &o); err != nil {
 				return err
@@ -934,16 +928,16 @@ func (m *msgCtx) finish(ctx context.Context, o outcome, effects func(tx *sql.Tx,
 		if err := m.dropParts(ctx, tx); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE inbound SET state = ?, class = ?, reason = ?, case_id = ?, processed = ? WHERE id = ?`,
-			o.state, o.class, o.reason, caseID, store.Millis(m.now), m.in.ID)
-		if err != nil {
-			return fmt.Errorf("intake: record outcome of %d: %w", m.in.ID, err)
-		}
-		return nil
+		return m.recordOutcome(ctx, tx, o, caseID)
 	}
 	var err error
 	if m.tx != nil {
-		err = body(m.tx) // inside the group's transaction (savepoint); runGroup kicks
+		// Inside the group's transaction; runGroup kicks. A message
+		// handled meanwhile fails, so that the group's transaction rolls
+		// back what it wrote; run alone, it then ends here.
+		if err = body(m.tx); errors.Is(err, errAlreadyDone) {
+			return fmt.Errorf("intake: inbound %d: %w meanwhile", m.in.ID, err)
+		}
 	} else if err = m.p.o.DB.Tx(ctx, body); err == nil && effects != nil {
 		m.p.o.Mailer.Kick()
 	}
