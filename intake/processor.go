@@ -429,6 +429,11 @@ type msgCtx struct {
 
 	sealed any // the report's texts sealed at rest ahead (presealReport)
 
+	// Read with the replay identities (seenBefore), in the group's
+	// transaction: the cases the sender opened today, if todayRead.
+	today     int
+	todayRead bool
+
 	// Decided while the message joins its case, for its team copy.
 	dist         *Member   // the distributor whose reply it is (distributorReply)
 	commands     []string  // names of the lines that read as commands (cases.CommandNames)
@@ -682,26 +687,22 @@ func (m *msgCtx) threadCase(ctx context.Context) (int64, string, error) {
 
 // seenBefore looks up the message's replay identities (its session keys
 // and plaintexts): the first message that had one of them and its sender.
+// The same statement counts the cases its sender opened today, which a new
+// report needs (casesOpenedToday, seenBeforeQuery).
 func (m *msgCtx) seenBefore(ctx context.Context) (first int64, from string, ok bool, err error) {
+	m.todayRead = false
 	ids := m.identities()
 	if len(ids) == 0 {
 		return 0, "", false, nil
 	}
-	args := make([]any, 0, len(ids)+1)
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	args = append(args, m.in.ID)
-	q := `SELECT inbound_id, sender FROM inbound_cipher WHERE sha256 IN (?` + strings.Repeat(", ?", len(ids)-1) +
-		`) AND inbound_id != ? ORDER BY inbound_id LIMIT 1`
-	err = m.reader().QueryRowContext(ctx, q, args...).Scan(&first, &from)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, "", false, nil
-	}
-	if err != nil {
+	q, args := m.seenBeforeQuery(ids)
+	var firstID sql.NullInt64
+	var firstFrom sql.NullString
+	if err := m.reader().QueryRowContext(ctx, q, args...).Scan(&m.today, &firstID, &firstFrom); err != nil {
 		return 0, "", false, fmt.Errorf("intake: replay lookup: %w", err)
 	}
-	return first, from, true, nil
+	m.todayRead = m.insp.From != ""
+	return firstID.Int64, firstFrom.String, firstID.Valid, nil
 }
 
 // identities are what the message protects, as the Opener recorded them.

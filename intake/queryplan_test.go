@@ -20,6 +20,8 @@ func TestPerReportQueryPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	seen := &msgCtx{insp: &Inspection{From: "rita@example.org"}, in: &Inbound{ID: 3}}
+	seenQuery, seenArgs := seen.seenBeforeQuery([][]byte{[]byte("session key"), []byte("plaintext")})
 	tests := []struct {
 		name, query string
 		args        []any
@@ -27,6 +29,8 @@ func TestPerReportQueryPlans(t *testing.T) {
 		not         string
 	}{
 		{"cases opened today", casesTodayQuery, []any{"rita@example.org", 0, ClassReport, 1}, "USING INDEX inbound_sender (sender=? AND received>?)", "inbound_class_received"},
+		{"replay identities", seenQuery, seenArgs, "SEARCH inbound_cipher USING INDEX sqlite_autoindex_inbound_cipher_1 (sha256=?)", "SCAN inbound_cipher"},
+		{"cases opened today, with the replay identities", seenQuery, seenArgs, "USING INDEX inbound_sender (sender=? AND received>?)", "inbound_class_received"},
 		{"rate count", priorQuery, []any{"rita@example.org", 0, 1, 11, "m@example.org"}, "USING COVERING INDEX inbound_sender (sender=? AND received>?)", "SCAN inbound"},
 		{"Message-ID seen before", priorQuery, []any{"rita@example.org", 0, 1, 11, "m@example.org"}, "USING COVERING INDEX inbound_message_id (message_id=? AND rowid<?)", "SCAN inbound"},
 	}

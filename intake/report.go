@@ -91,6 +91,9 @@ const casesTodayQuery = `SELECT count(*) FROM inbound WHERE sender = ? AND recei
 
 // casesOpenedToday counts the cases the sender opened within 24 hours.
 func (m *msgCtx) casesOpenedToday(ctx context.Context) (int, error) {
+	if m.todayRead {
+		return m.today, nil
+	}
 	var n int
 	err := m.reader().QueryRowContext(ctx, casesTodayQuery,
 		m.insp.From, store.Millis(m.now.Add(-24*time.Hour)), ClassReport, m.in.ID).Scan(&n)
