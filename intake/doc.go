@@ -5,7 +5,12 @@
 // and jitter after any failure. It stores every message durably and
 // encrypted at rest (AtRest, the team key) with its SHA-256 before anything
 // else happens, hands it to a Handler and only then moves it on the server
-// to the Processed or Quarantine folder (created if missing). The
+// to the Processed or Quarantine folder (created if missing). A message of
+// up to 256 KiB that the poller inserted is handed to the Processor with
+// the row's values and the bytes it sealed, once they are committed, so
+// that the Processor neither reads them back nor decrypts them again; a
+// bigger one, one stored before, and every message after a restart is
+// read from the database. The
 // UIDVALIDITY and the last stored UID live in SQLite, so a restart neither
 // skips nor repeats a message; storing is idempotent by (mailbox,
 // uidvalidity, uid) and by content hash, so a UIDVALIDITY change is a safe
@@ -60,7 +65,8 @@
 // to the workflow (ApplicationReceiver), and the applicant gets a receipt
 // or the reason it was not taken.
 // ProcessBatch opens a batch of messages on every CPU and decides on them
-// in order, up to 32 in one transaction (a savepoint each); when the Mailer
+// in order, up to 32 in one transaction (when one fails, the group runs
+// again with a savepoint each, and the one that fails alone); when the Mailer
 // is a BatchMailer, the group's mail is sealed in the background meanwhile
 // and written before the commit. Whatever cannot
 // be handled ends in quarantine with a reason, readable and releasable
