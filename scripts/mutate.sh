@@ -35,6 +35,10 @@ cases/audit.go @@ if e.PrevHash != prev { @@ if false && e.PrevHash != prev { @@
 cases/reporterkey.go @@ return slices.ContainsFunc(k.Emails(), func(e string) bool { return distlist.SameAddress(e, addr) }) @@ return true || slices.ContainsFunc(k.Emails(), func(e string) bool { return distlist.SameAddress(e, addr) }) @@ ./cases @@ ^TestOpenCaseKeyOfAnother$
 intake/processor.go @@ ids := m.identities() @@ ids := [][]byte(nil) @@ ./intake @@ ^TestClassifyGolden$
 intake/processor.go @@ if member, ok := m.signedByMember(); ok { @@ if member, ok := m.fromMember(); ok { @@ ./intake @@ ^TestHostileCorpus$
+intake/outcome.go @@ if n == 0 { @@ if n < 0 { @@ ./intake @@ ^TestHandledMeanwhile$
+intake/processor.go @@ if err = body(m.tx); errors.Is(err, errAlreadyDone) { @@ if err = body(m.tx); false && errors.Is(err, errAlreadyDone) { @@ ./intake @@ ^TestHandledMeanwhile$
+intake/handover.go @@ if m.held || m.spool != nil || m.raw == nil || len(m.raw) > handOverMax { @@ if m.raw == nil { @@ ./intake @@ ^TestHandOverIsStoredCopy$
+intake/inbound.go @@ if inserted[i] { @@ if true { @@ ./intake @@ ^TestHandOverIsStoredCopy$
 distlist/encrypt.go @@ _, clear := clearKinds[kind] @@ clear := true @@ ./distlist @@ ^TestGuardKnowsWhatMustBeEncrypted$
 distlist/deliver.go @@ if !deadlineKinds[j.kind] || j.validThrough.IsZero() || now.Before(j.validThrough) { @@ if true { @@ ./distlist @@ ^TestNoticeNeverAfterT0$
 templates/templates.go @@ body = Visible(strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n")) + "\n" @@ body = strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n") + "\n" @@ ./templates @@ ^TestRenderMakesHiddenVisible$
