@@ -1479,11 +1479,19 @@ func FuzzHostileRealStack(f *testing.F) {
 		e.clock.Advance(time.Minute)
 		before := e.caseSnapshot(t)
 		lastOut := e.maxID(t, "outbox")
-		ids, err := storeBatch(ctx, e.db, e.keys.team, "INBOX", 1, []fetched{{uid: uid, size: int64(len(raw)), raw: raw}}, e.clock.Now())
+		msgs := []fetched{{uid: uid, size: int64(len(raw)), raw: raw}}
+		ids, err := storeBatch(ctx, e.db, e.keys.team, "INBOX", 1, msgs, e.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.proc.Process(ctx, ids[0]); err != nil {
+		// Every other message handed over as the poller hands it, the
+		// others read back as after a restart.
+		if uid%2 == 0 {
+			err = e.proc.processStored(ctx, ids, handedOver(msgs, ids))
+		} else {
+			err = e.proc.Process(ctx, ids[0])
+		}
+		if err != nil {
 			t.Fatalf("process: %v", err)
 		}
 		in, err := getInbound(ctx, e.db.Reader(), ids[0])
