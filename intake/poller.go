@@ -647,14 +647,14 @@ func (p *Poller) processAmong(ctx context.Context, rb routeIDs) error {
 // process has r's handler process the stored messages ids, in order, the
 // handler taking those in given as stored when it can (storedHandler).
 func (p *Poller) process(ctx context.Context, r *route, ids []int64, given map[int64]*storedCopy) error {
-	sh, handOver := r.handler.(storedHandler)
-	handOver = handOver && len(given) > 0
-	if bh, ok := r.handler.(BatchHandler); handOver || ok && len(ids) > 1 {
+	sh, handing := r.handler.(storedHandler)
+	handing = handing && len(given) > 0
+	if bh, ok := r.handler.(BatchHandler); handing || ok && len(ids) > 1 {
 		for len(ids) > 0 {
 			batch := ids[:min(len(ids), p.cfg.FetchBatch)]
 			ids = ids[len(batch):]
 			var err error
-			if handOver {
+			if handing {
 				err = sh.processStored(ctx, batch, given)
 			} else {
 				err = bh.ProcessBatch(ctx, batch)
