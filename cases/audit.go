@@ -76,16 +76,11 @@ func (w *Workflow) auditFirst(ctx context.Context, tx *sql.Tx, caseID int64, act
 func (w *Workflow) appendAudit(ctx context.Context, tx *sql.Tx, e AuditEvent) error {
 	e.At = w.now()
 	e.Hash = hashEvent(e)
-	res, err := tx.ExecContext(ctx, `INSERT INTO case_audit (case_id, seq, at, actor, action, detail, source, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.CaseID, e.Seq, store.Millis(e.At), e.Actor, e.Action, e.Detail, e.Source, e.PrevHash, e.Hash)
+	id, prev, ok, err := insertAudit(ctx, tx, e)
 	if err != nil {
 		return fmt.Errorf("cases: audit %d: %w", e.CaseID, err)
 	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return fmt.Errorf("cases: audit %d: %w", e.CaseID, err)
-	}
-	return w.extendHead(ctx, tx, id, e)
+	return w.extendHeadFrom(ctx, tx, id, e, prev, ok)
 }
 
 // AuditLog returns the audit events of caseID in order.

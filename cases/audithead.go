@@ -212,6 +212,15 @@ func (w *Workflow) extendHead(ctx context.Context, tx *sql.Tx, id int64, e Audit
 	if err != nil {
 		return err
 	}
+	return w.extendHeadFrom(ctx, tx, id, e, prev, ok)
+}
+
+// extendHeadFrom is extendHead after prev, the newest stored head read in
+// tx after event e was written (ok false: there is none).
+func (w *Workflow) extendHeadFrom(ctx context.Context, tx *sql.Tx, id int64, e AuditEvent, prev Head, ok bool) error {
+	if !w.heads.canSign() {
+		return nil
+	}
 	if !ok {
 		prev = Head{Hash: genesis}
 	} else if err := w.heads.vouch(prev); err != nil {
