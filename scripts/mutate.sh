@@ -35,6 +35,7 @@ cases/audit.go @@ if e.PrevHash != prev { @@ if false && e.PrevHash != prev { @@
 cases/reporterkey.go @@ return slices.ContainsFunc(k.Emails(), func(e string) bool { return distlist.SameAddress(e, addr) }) @@ return true || slices.ContainsFunc(k.Emails(), func(e string) bool { return distlist.SameAddress(e, addr) }) @@ ./cases @@ ^TestOpenCaseKeyOfAnother$
 intake/processor.go @@ ids := m.identities() @@ ids := [][]byte(nil) @@ ./intake @@ ^TestClassifyGolden$
 intake/processor.go @@ if member, ok := m.signedByMember(); ok { @@ if member, ok := m.fromMember(); ok { @@ ./intake @@ ^TestHostileCorpus$
+cases/auditinsert.go @@ if !events.Valid { @@ if true || !events.Valid { @@ ./cases @@ ^TestAuditHeadAtEveryEvent$
 intake/outcome.go @@ if n == 0 { @@ if n < 0 { @@ ./intake @@ ^TestHandledMeanwhile$
 intake/processor.go @@ if err = body(m.tx); errors.Is(err, errAlreadyDone) { @@ if err = body(m.tx); false && errors.Is(err, errAlreadyDone) { @@ ./intake @@ ^TestHandledMeanwhile$
 intake/handover.go @@ if m.held || m.spool != nil || m.raw == nil || len(m.raw) > handOverMax { @@ if m.raw == nil { @@ ./intake @@ ^TestHandOverIsStoredCopy$
