@@ -110,7 +110,8 @@ func (failConn) Write([]byte) (int, error) { return 0, errWriteFailed }
 
 // TestFlushOnReadPending shows what flushOnRead does with what it holds:
 // a read writes it first, and a failed write is the read's error, not
-// lost; a close drops it unwritten.
+// lost; more than its buffer goes in full buffers, byte for byte, and no
+// buffer is held once it is written; a close drops it unwritten.
 func TestFlushOnReadPending(t *testing.T) {
 	t.Run("read flushes", func(t *testing.T) {
 		a, b := net.Pipe()
@@ -145,6 +146,45 @@ func TestFlushOnReadPending(t *testing.T) {
 		}
 		if _, err := c.Read(make([]byte, 8)); !errors.Is(err, errWriteFailed) {
 			t.Fatalf("read error %v, want the write's", err)
+		}
+		c.Close()
+	})
+	t.Run("big data in full buffers, none held after", func(t *testing.T) {
+		a, b := net.Pipe()
+		defer b.Close()
+		cc := &countingConn{Conn: a}
+		c := newFlushOnRead(cc)
+		data := bytes.Repeat([]byte("0123456789abcdef"), 100<<10/16) // 100 KiB
+		got := make(chan []byte, 1)
+		go func() {
+			var all []byte
+			buf := make([]byte, 8<<10)
+			for len(all) < len(data) {
+				n, err := b.Read(buf)
+				if err != nil {
+					break
+				}
+				all = append(all, buf[:n]...)
+			}
+			got <- all
+			b.Write([]byte("250 ok\r\n"))
+		}()
+		for p := data; len(p) > 0; p = p[min(len(p), 4096):] { // as go-smtp writes
+			if _, err := c.Write(p[:min(len(p), 4096)]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := c.Read(make([]byte, 64)); err != nil {
+			t.Fatal(err)
+		}
+		if all := <-got; !bytes.Equal(all, data) {
+			t.Fatalf("the peer read %d bytes, not the %d written", len(all), len(data))
+		}
+		if n, want := cc.count(), (len(data)+writeBuffer-1)/writeBuffer; n != want {
+			t.Errorf("%d writes, want %d", n, want)
+		}
+		if c.buf != nil {
+			t.Error("the connection holds a buffer while nothing is waiting")
 		}
 		c.Close()
 	})
