@@ -145,6 +145,7 @@ func (b *Batch) Flush(ctx context.Context, tx *sql.Tx) error {
 		if err := writeRaw(ctx, tx, stmt, j.id, j.p.raw); err != nil {
 			errs = append(errs, fmt.Errorf("distlist: batch: row %d: %w", j.id, err))
 		}
+		b.o.bufs.put(j.p.raw)
 		j.p.raw = nil
 	}
 	return errors.Join(errs...)

@@ -238,10 +238,17 @@ func (o *Outbox) claim(ctx context.Context, limit int) ([]*job, time.Time, error
 		for rows.Next() {
 			j := &job{}
 			var enc, listEnc, vt, kid int64
+			// The message is copied out of the driver's bytes, which
+			// are valid until the next row, into a buffer the worker
+			// gives back once it is sent.
+			var raw sql.RawBytes
 			if err := rows.Scan(&j.id, &j.notice, &j.kind, &j.caseID, &j.list.name, &j.list.kind, &listEnc, &j.recipient,
-				&j.fingerprint, &kid, &enc, &vt, &j.envFrom, &j.raw, &j.armored, &j.attempt, &j.suspended, &j.suspendReason); err != nil {
+				&j.fingerprint, &kid, &enc, &vt, &j.envFrom, &raw, &j.armored, &j.attempt, &j.suspended, &j.suspendReason); err != nil {
 				rows.Close()
 				return err
+			}
+			if len(raw) > 0 {
+				j.raw = append(o.bufs.get(len(raw)), raw...)
 			}
 			j.encKeyID, j.encrypt, j.validThrough, j.list.encrypt = uint64(kid), enc != 0, store.Time(vt), listEnc != 0
 			j.attempt++
@@ -421,6 +428,7 @@ func (o *Outbox) workers(ctx context.Context, work <-chan *job, results chan<- r
 					continue
 				}
 				out := s.safeDeliver(ctx, j)
+				o.bufs.put(j.raw)           // sent or not, no longer read
 				j.raw, j.armored = nil, nil // not needed to record the result
 				results <- result{j: j, out: out}
 			}

@@ -40,7 +40,9 @@
 // and results are committed in batches; rows left in state sending by a
 // crash are resent once, byte-identical, on restart. Replies 4xx, network
 // errors and unknown errors defer the row with exponential backoff and
-// jitter; 5xx fails it.
+// jitter; 5xx fails it. A connection writes what go-smtp gives it only
+// before it reads a reply (a message's data and its dot in one write), and
+// the buffers of built and claimed messages are reused (msgbuf.go).
 // Rows are never deleted: they are the history.
 //
 // # Addresses

@@ -28,6 +28,8 @@ func (o *Outbox) Flush(ctx context.Context) error {
 		}
 		for _, j := range jobs {
 			batch := []result{{j: j, out: s.safeDeliver(ctx, j)}}
+			o.bufs.put(j.raw)
+			j.raw = nil
 			if err := o.recordBatch(ctx, batch); err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/mail"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -112,7 +113,9 @@ func guard(msg *outMessage, j *job, keyID uint64) error {
 // returned as it is, not as a refusal.
 func guardStream(r io.Reader, j *job, keyID uint64) error {
 	lc := &lineCheck{r: r}
-	br := bufio.NewReader(lc)
+	br := guardReaders.Get().(*bufio.Reader)
+	br.Reset(lc)
+	defer func() { br.Reset(nil); guardReaders.Put(br) }()
 	err := guardMessage(br, j, keyID)
 	// The line ends of the whole message are checked, whatever the
 	// structure showed, and a wrong one is the first refusal.
@@ -127,6 +130,11 @@ func guardStream(r io.Reader, j *job, keyID uint64) error {
 	}
 	return err
 }
+
+// guardReaders are the buffered readers guardStream reads a message
+// through: one for every message sent would be 4 KiB more for the
+// collector each time. None is held after guardStream returns.
+var guardReaders = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
 
 // guardMessage checks the header and, for a row that must be encrypted,
 // the structure of the message read from br (see guard).

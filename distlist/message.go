@@ -111,11 +111,17 @@ func compose(h outer, entity []byte) ([]byte, error) {
 // header writes the outer header fields (MIME-Version when asked) into a
 // buffer with room for n more bytes: the entity that follows.
 func (h outer) header(n int, mimeVersion bool) *bytes.Buffer {
-	var b bytes.Buffer
-	b.Grow(n + h.size())
-	fold(&b, "From", h.From)
-	fold(&b, "To", h.To)
-	fold(&b, "Subject", h.Subject)
+	return h.headerIn(make([]byte, 0, n+h.size()), mimeVersion)
+}
+
+// headerIn is header writing into buf, which it empties first: with room
+// for the entity as well (h.size() and its length), the entity is
+// appended without copying the message.
+func (h outer) headerIn(buf []byte, mimeVersion bool) *bytes.Buffer {
+	b := bytes.NewBuffer(buf[:0])
+	fold(b, "From", h.From)
+	fold(b, "To", h.To)
+	fold(b, "Subject", h.Subject)
 	b.WriteString("Date: " + h.Date.UTC().Format(time.RFC1123Z) + "\r\n")
 	b.WriteString("Message-ID: <" + h.MessageID + ">\r\n")
 	if id := msgID(h.InReplyTo); id != "" {
@@ -128,21 +134,21 @@ func (h outer) header(n int, mimeVersion bool) *bytes.Buffer {
 		}
 	}
 	if len(refs) > 0 {
-		fold(&b, "References", strings.Join(refs, " "))
+		fold(b, "References", strings.Join(refs, " "))
 	}
 	if h.ReplyTo != "" {
-		fold(&b, "Reply-To", h.ReplyTo)
+		fold(b, "Reply-To", h.ReplyTo)
 	}
 	if h.Auto {
 		b.WriteString("Auto-Submitted: auto-generated\r\n")
 	}
 	if h.Autocrypt != "" {
-		fold(&b, "Autocrypt", h.Autocrypt)
+		fold(b, "Autocrypt", h.Autocrypt)
 	}
 	if mimeVersion {
 		b.WriteString("MIME-Version: 1.0\r\n")
 	}
-	return &b
+	return b
 }
 
 // size is at least the length of the header fields header writes: the

@@ -100,6 +100,8 @@ type Outbox struct {
 	// autocrypt is the Autocrypt header field offering the team key for
 	// the From address ("" when the key does not carry it).
 	autocrypt autocrypt
+	// bufs holds the buffers of messages built and claimed (msgbuf.go).
+	bufs messageBuffers
 }
 
 // NewOutbox returns an outbox; Run delivers its rows.
@@ -265,7 +267,8 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 		if m.Encrypt {
 			// The outer header, then the sealed entity streamed after
 			// it into the same buffer.
-			p.raw, p.err = signed.AppendSealed(h.header(signed.SealedLen(), true).Bytes(), p.r.Key, now)
+			buf := o.bufs.get(h.size() + signed.SealedLen())
+			p.raw, p.err = signed.AppendSealed(h.headerIn(buf, true).Bytes(), p.r.Key, now)
 			return
 		}
 		ent, err := signed.Entity()
@@ -378,6 +381,7 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sql.Tx, m Mail, b *Batch) ([]S
 		if err := writeRaw(ctx, tx, rawStmt, id, p.raw); err != nil {
 			return fmt.Errorf("distlist: enqueue %s for %s: %w", m.NoticeID, p.addr, err)
 		}
+		o.bufs.put(p.raw)
 		p.raw = nil
 		return nil
 	})

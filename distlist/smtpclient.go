@@ -82,7 +82,7 @@ func dialSMTP(ctx context.Context, cfg SMTPConfig) (*smtpConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	dc := &deadlineConn{Conn: raw}
+	dc := &deadlineConn{Conn: newFlushOnRead(raw)}
 	dc.setLimit(time.Now().Add(cfg.DialTimeout + cfg.CommandTimeout))
 	fail := func(what string, err error) (*smtpConn, error) {
 		raw.Close()
