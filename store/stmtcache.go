@@ -6,8 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"sync"
-
-	"modernc.org/sqlite"
 )
 
 // stmtCacheSize is how many prepared statements each connection keeps.
@@ -23,23 +21,12 @@ const stmtCacheSize = 128
 // same few dozen statements all day.
 type cachingConnector struct {
 	driver.Connector
-	// onCommit, if set, is called in the connection at each commit
-	// (the writer's: checkpoint.go); it must not wait.
-	onCommit func()
 }
 
 func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if c.onCommit != nil {
-		h, ok := conn.(interface{ RegisterCommitHook(sqlite.CommitHookFn) })
-		if !ok {
-			conn.Close()
-			return nil, errors.New("store: the SQLite driver's connection has no commit hook")
-		}
-		h.RegisterCommitHook(func() int32 { c.onCommit(); return 0 })
 	}
 	return newCachedConn(conn)
 }

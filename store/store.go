@@ -28,7 +28,6 @@ type DB struct {
 	w      *sql.DB // the one writer connection
 	r      *sql.DB // read-only pool
 	health writeHealth
-	ckpt   *checkpointer
 }
 
 // cacheKiB is the page cache of each connection, in KiB.
@@ -49,27 +48,19 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// the first copy of every page the savepoint changes, only to roll the
 	// savepoint back, and as a file it cost a write system call per page.
 	// It is not part of durability: the WAL is.
-	// The WAL's checkpoints run in the background (checkpoint.go); the
-	// writer runs its own only as a backstop.
-	db := &DB{path: path}
-	ckpt, err := startCheckpointer(u+"?"+common+"&_pragma=synchronous(FULL)", &db.health)
+	w, err := openPool(u + "?" + common + "&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)&_txlock=immediate")
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	w, err := openPoolHook(u+"?"+common+"&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)&_txlock=immediate"+backstopPragma, ckpt.committed)
-	if err != nil {
-		ckpt.close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	db.w, db.ckpt = w, ckpt
+	db := &DB{path: path, w: w}
 	if err := ping(ctx, w); err != nil {
-		db.closeWriter()
+		w.Close()
 		return nil, openError(path, err)
 	}
 	if err := db.migrate(ctx); err != nil {
-		db.closeWriter()
+		w.Close()
 		if IsStorageError(err) {
 			return nil, openError(path, err)
 		}
@@ -77,7 +68,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	r, err := openPool(u + "?" + common + "&_pragma=query_only(1)")
 	if err != nil {
-		db.closeWriter()
+		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
@@ -97,24 +88,11 @@ func openError(path string, err error) error {
 // openPool returns a pool of connections to dsn that keep their prepared
 // statements (stmtcache.go).
 func openPool(dsn string) (*sql.DB, error) {
-	return openPoolHook(dsn, nil)
-}
-
-// openPoolHook is openPool whose connections call onCommit, if set, at
-// each commit.
-func openPoolHook(dsn string, onCommit func()) (*sql.DB, error) {
 	c, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(cachingConnector{Connector: c, onCommit: onCommit}), nil
-}
-
-// closeWriter closes the writer and the checkpointer of a database not
-// yet open.
-func (db *DB) closeWriter() {
-	db.ckpt.close()
-	db.w.Close()
+	return sql.OpenDB(cachingConnector{c}), nil
 }
 
 // Path returns the file the database lives in.
@@ -122,9 +100,8 @@ func (db *DB) Path() string { return db.path }
 
 // Close checkpoints the WAL and closes every connection.
 func (db *DB) Close() error {
-	kerr := db.ckpt.close()
 	_, cerr := db.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	err := errors.Join(db.r.Close(), db.w.Close(), kerr)
+	err := errors.Join(db.r.Close(), db.w.Close())
 	if err == nil && cerr != nil {
 		err = fmt.Errorf("store: checkpoint: %w", cerr)
 	}
