@@ -75,6 +75,9 @@ type benchOptions struct {
 	// IntakeInProcess: (b)'s gateway runs in this process, beside the
 	// IMAP server and the SMTP sink (one CPU figure for all, as before).
 	IntakeInProcess bool
+	// HistoryTrace: with -history, the prefix of the runtime traces of
+	// each round's intake (benchhistorytrace.go).
+	HistoryTrace string
 }
 
 // benchResult is everything secgate bench prints; --json prints it as is.
@@ -242,6 +245,7 @@ func runBench(ctx context.Context, a *app, c *command, args []string) error {
 	fs.IntVar(&hs.Cases, "history-cases", hs.Cases, "with -history: cases in the database of years")
 	fs.IntVar(&hs.Outbox, "history-outbox", hs.Outbox, "with -history: outbox rows in the database of years")
 	fs.IntVar(&hs.Inbound, "history-inbound", hs.Inbound, "with -history: inbound messages in the database of years")
+	fs.StringVar(&o.HistoryTrace, "history-trace", "", "with -history: write a runtime trace of each round's intake to PREFIX-empty-N.trace and PREFIX-years-N.trace (go tool trace -pprof=syscall)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file; the gateway of (b) runs in a process of its own, see -intake-cpuprofile")
 	fs.BoolVar(&o.IntakeInProcess, "intake-in-process", false, "run (b)'s gateway in this process, beside the IMAP server and the SMTP sink, whose CPU time then counts with its own")
 	fs.StringVar(&o.IntakeProfile, "intake-cpuprofile", "", "write a CPU profile of (b)'s gateway process, from the burst's delivery until every answer is sent, to this file")
@@ -365,6 +369,7 @@ type bench struct {
 	reporter *crypto.Key
 	keys     map[string][]*crypto.Key // distributor keys by algorithm, one per distributor
 	distinct map[string]int
+	bursts   int // intake bursts run so far: each has reporter addresses of its own
 }
 
 func (b *bench) run(ctx context.Context) (*benchResult, error) {
@@ -793,12 +798,16 @@ func (b *bench) intake(ctx context.Context) (*intakeResult, error) {
 	body := []byte("Content-Type: text/plain; charset=utf-8\r\n\r\nHello security team,\r\n\r\nthe webhook endpoint returns other " +
 		"tenants' secrets when the X-Tenant header is repeated:\r\n\r\n  curl -H 'X-Tenant: a' -H 'X-Tenant: b' https://bench.example/webhook\r\n\r\nRita\r\n")
 	raws := make([][]byte, b.o.Reports+b.o.Latency)
+	// A burst's addresses are its own: -history's rounds and its
+	// templates send from the same bench, and the fifth burst from the
+	// same addresses would be held by new_cases_per_day.
+	b.bursts++
 	for i := range raws {
 		// Each from a reporter address of its own, as a burst of reports
 		// is (one sender is held to [intake] rate_limit), and sealed anew,
 		// so every ciphertext differs. Not a bare number: the SMTP sink
 		// fails a recipient whose local part holds a word like 421 or 550.
-		from := strings.Replace(benchReporter, "@", fmt.Sprintf("+r%d@", i), 1)
+		from := strings.Replace(benchReporter, "@", fmt.Sprintf("+r%dx%d@", i, b.bursts), 1)
 		signed, err := b.reporter.Sign(crypto.Content{Subject: "Webhook leaks tenant secrets", From: from, Entity: body}, now)
 		if err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -108,13 +109,17 @@ func TestGenerateHistory(t *testing.T) {
 
 // TestBenchHistory runs secgate bench -history at a small size, to keep
 // the path of the full run working: every figure of both databases is
-// there and the goals are judged.
+// there and the goals are judged. Five rounds: every burst sends from
+// addresses of its own, where the fifth from the templates' addresses was
+// held by new_cases_per_day; each round's intake is traced
+// (-history-trace).
 func TestBenchHistory(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs secgate bench -history at a small size (about 15 s)")
+		t.Skip("runs secgate bench -history at a small size (about 30 s)")
 	}
+	traces := filepath.Join(t.TempDir(), "t")
 	code, stdout, stderr := runCLI(t, map[string]string{"TMPDIR": os.TempDir()}, "bench", "-history", "-history-cases", "200",
-		"-history-outbox", "5000", "-history-inbound", "1000", "-reports", "20", "-rounds", "1", "-n", "5", "--json")
+		"-history-outbox", "5000", "-history-inbound", "1000", "-reports", "20", "-rounds", "5", "-n", "5", "-history-trace", traces, "--json")
 	if code != 0 {
 		t.Fatalf("bench -history: exit %d\n%s", code, stderr)
 	}
@@ -131,8 +136,15 @@ func TestBenchHistory(t *testing.T) {
 			t.Errorf("%s: %+v", name, f)
 		}
 	}
-	if r.History.Cases != 200+20 || r.Empty.Cases != 20 {
-		t.Errorf("cases after the intake: %d and %d, want 220 and 20", r.History.Cases, r.Empty.Cases)
+	if r.History.Cases != 200+5*20 || r.Empty.Cases != 5*20 {
+		t.Errorf("cases after the intakes: %d and %d, want 300 and 100", r.History.Cases, r.Empty.Cases)
+	}
+	for _, which := range []string{"empty", "years"} {
+		for round := 1; round <= 5; round++ {
+			if fi, err := os.Stat(fmt.Sprintf("%s-%s-%d.trace", traces, which, round)); err != nil || fi.Size() == 0 {
+				t.Errorf("the trace of round %d, %s: %v", round, which, err)
+			}
+		}
 	}
 	if len(r.Goals) != 5 {
 		t.Errorf("goals: %+v", r.Goals)

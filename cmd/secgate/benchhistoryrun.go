@@ -116,12 +116,12 @@ func (b *bench) runHistory(ctx context.Context, s historySizes) (*historyResult,
 
 	for r := range res.Rounds {
 		for _, f := range []*historyFigures{&res.Empty, &res.History} {
-			which := "empty"
+			which, tag := "empty", "empty"
 			if f == &res.History {
-				which = "years of data"
+				which, tag = "years of data", "years"
 			}
 			b.step("round %d of %d, %s: start-up, case list and show, tick, intake of %d reports\n", r+1, res.Rounds, which, b.o.Reports)
-			if err := b.measureHistory(ctx, f); err != nil {
+			if err := b.measureHistory(ctx, f, tag, r+1); err != nil {
 				return nil, fmt.Errorf("bench: history, %s: %w", which, err)
 			}
 		}
@@ -302,8 +302,9 @@ func historyShapeTemplates(ctx context.Context, g *gateway, now time.Time) error
 }
 
 // measureHistory measures one round on the database of f: start-up, the
-// case commands, a tick, and the intake of b.o.Reports reports.
-func (b *bench) measureHistory(ctx context.Context, f *historyFigures) error {
+// case commands, a tick, and the intake of b.o.Reports reports (traced
+// as tag and round with -history-trace).
+func (b *bench) measureHistory(ctx context.Context, f *historyFigures, tag string, round int) error {
 	runtime.GC()
 	t0 := time.Now()
 	err := b.withGateway(ctx, f.cfgPath, false, func(g *gateway) error {
@@ -338,9 +339,13 @@ func (b *bench) measureHistory(ctx context.Context, f *historyFigures) error {
 		defer func() { b.g, b.teamAddr = nil, "" }()
 		latency := b.o.Latency
 		b.o.Latency = 0
+		stopTrace, err := b.startHistoryTrace(tag, round)
+		if err != nil {
+			return err
+		}
 		r, err := b.intake(ctx)
 		b.o.Latency = latency
-		if err != nil {
+		if err = errors.Join(err, stopTrace()); err != nil {
 			return err
 		}
 		f.intakes = append(f.intakes, r.PerSecond)
