@@ -106,6 +106,22 @@ func newBenchEnv(b testing.TB) *benchEnv {
 	return e
 }
 
+// storeReports stores reports 0 to n-1 as the poller does, one batch, and
+// returns them with their inbound IDs.
+func (e *benchEnv) storeReports(t testing.TB, ctx context.Context, n int) ([]fetched, []int64) {
+	t.Helper()
+	msgs := make([]fetched, n)
+	for i := range msgs {
+		raw := e.report(t, i)
+		msgs[i] = fetched{uid: uint32(i + 1), size: int64(len(raw)), raw: raw}
+	}
+	ids, err := storeBatch(ctx, e.db, e.team, "INBOX", 1, msgs, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs, ids
+}
+
 // report returns encrypted report number n, signed by the reporter. Each
 // report's text is its own: the same text sealed anew is a replay (its
 // decrypted literal data has the same digest), which opens no case.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/secgate/secgate/store"
 )
@@ -56,15 +55,7 @@ func TestGroupMessageFails(t *testing.T) {
 			o.Cases = fc
 			proc := NewProcessor(o)
 			ctx := store.ShortStatements(context.Background())
-			msgs := make([]fetched, 3)
-			for i := range msgs {
-				raw := e.report(t, i)
-				msgs[i] = fetched{uid: uint32(i + 1), size: int64(len(raw)), raw: raw}
-			}
-			ids, err := storeBatch(ctx, e.db, e.team, "INBOX", 1, msgs, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
+			msgs, ids := e.storeReports(t, ctx, 3)
 			if err := proc.processStored(ctx, ids, handedOver(msgs, ids)); err != nil {
 				t.Fatal(err)
 			}

@@ -50,14 +50,7 @@ func TestRealStackHandOverRestart(t *testing.T) {
 	o.AtRest = countingRest{g.team, &decrypted}
 	proc := NewProcessor(o)
 	run := func(ctx context.Context, hook func(string) error) <-chan struct{} {
-		p, err := NewPoller(g.cfg, g.db, g.team, proc, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.hook = hook
-		done := make(chan struct{})
-		go func() { p.Run(ctx); close(done) }()
-		return done
+		return runPollerRest(t, ctx, g.cfg, g.db, g.team, proc, hook)
 	}
 
 	ctx, kill := context.WithCancel(g.ctx)

@@ -3,7 +3,6 @@ package intake
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/secgate/secgate/store"
 )
@@ -17,15 +16,7 @@ func TestHandledMeanwhile(t *testing.T) {
 		t.Run(map[int]string{1: "alone", 3: "in a group"}[n], func(t *testing.T) {
 			e := newBenchEnv(t)
 			ctx := store.ShortStatements(context.Background())
-			msgs := make([]fetched, n)
-			for i := range msgs {
-				raw := e.report(t, i)
-				msgs[i] = fetched{uid: uint32(i + 1), size: int64(len(raw)), raw: raw}
-			}
-			ids, err := storeBatch(ctx, e.db, e.team, "INBOX", 1, msgs, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
+			msgs, ids := e.storeReports(t, ctx, n)
 			given := handedOver(msgs, ids)
 			other := ids[n/2]
 			if _, err := e.db.Writer().Exec(`UPDATE inbound SET state = 'processed', class = 'elsewhere', reason = 'the other run' WHERE id = ?`, other); err != nil {

@@ -258,7 +258,13 @@ func runPoller(t testing.TB, cfg Config, db *store.DB, h Handler, hook func(stri
 
 func runPollerCtx(t testing.TB, ctx context.Context, cfg Config, db *store.DB, h Handler, hook func(string) error) <-chan struct{} {
 	t.Helper()
-	p, err := NewPoller(cfg, db, plainRest{}, h, nil, nil)
+	return runPollerRest(t, ctx, cfg, db, plainRest{}, h, hook)
+}
+
+// runPollerRest is runPollerCtx with messages sealed at rest by rest.
+func runPollerRest(t testing.TB, ctx context.Context, cfg Config, db *store.DB, rest AtRest, h Handler, hook func(string) error) <-chan struct{} {
+	t.Helper()
+	p, err := NewPoller(cfg, db, rest, h, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
